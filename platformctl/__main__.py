@@ -1,0 +1,85 @@
+"""``python -m platformctl ...``: see ``--help``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from platformctl.services import SERVICES
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def _spec(name: str):  # type: ignore[no-untyped-def]
+    if name not in SERVICES:
+        raise typer.BadParameter(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
+    return SERVICES[name]
+
+
+@app.command()
+def migrate(
+    service: Annotated[str, typer.Argument(help="gateway, enrollment, settlement, ledger or all")],
+    database_url: Annotated[str | None, typer.Option(help="overrides <PREFIX>DATABASE_URL")] = None,
+) -> None:
+    """Bring a service's database to the newest schema (Alembic upgrade head)."""
+    from shared.migrations import upgrade
+
+    names = list(SERVICES) if service == "all" else [service]
+    for name in names:
+        spec = _spec(name)
+        url = database_url or spec.settings().resolved_database_url()
+        upgrade(spec.package, url)
+        typer.echo(f"{name}: migrated ({url.split('@')[-1]})")
+
+
+@app.command()
+def makemigration(
+    service: str,
+    message: Annotated[str, typer.Option("-m", "--message")],
+) -> None:
+    """Autogenerate a migration for a service by comparing its models with a fresh database (developers)."""
+    import tempfile
+
+    from alembic import command
+
+    from shared.config import sqlite_url
+    from shared.migrations import alembic_config, upgrade
+
+    spec = _spec(service)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = sqlite_url(Path(tmp) / "scratch.db")
+        upgrade(spec.package, url)
+        command.revision(alembic_config(spec.package, url), message=message, autogenerate=True)
+
+
+@app.command()
+def run(
+    data_dir: Annotated[Path, typer.Option(help="where the SQLite files live")] = Path("data"),
+    host: Annotated[str, typer.Option(help="address the services listen on")] = "127.0.0.1",
+    base_port: Annotated[int, typer.Option(help="gateway port; the others follow")] = 8000,
+    broker_port: Annotated[int, typer.Option(help="port of the embedded Kafka-compatible broker")] = 9092,
+    demo: Annotated[bool, typer.Option(help="load the demo data set")] = True,
+) -> None:
+    """Run the whole platform on this machine: Tansu broker, SQLite files, the four services."""
+    from platformctl.stack import run_stack
+
+    run_stack(data_dir=data_dir, host=host, base_port=base_port, broker_port=broker_port, load_demo=demo)
+
+
+@app.command("demo")
+def demo_command(
+    enrollment_url: str = "http://127.0.0.1:8001",
+    settlement_url: str = "http://127.0.0.1:8002",
+) -> None:
+    """Load the demo data set through the services' APIs (safe to run again)."""
+    import asyncio
+
+    from platformctl.demo import load_demo
+
+    asyncio.run(load_demo(enrollment_url, settlement_url, echo=typer.echo))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Enrollment: persons, households, enrollment years, contributions, identity categories (参保与缴费)."""

@@ -1,0 +1,1 @@
+"""Fund ledger: double-entry books of the residents' medical insurance funds."""

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from prometheus_client import Gauge
+
+from fund_ledger.books import service
+from fund_ledger.books.models import Account, JournalEntry, Posting
+from fund_ledger.books.schemas import BalanceOut, EntryOut, PostingOut, TrialBalanceOut
+from shared.service import RuntimeDep
+
+router = APIRouter(prefix="/api/v1", tags=["books"])
+LEDGER_IMBALANCE = Gauge("ledger_imbalance_fen", "Total debits minus total credits at the last check (must be 0)")
+
+
+def _entry_out(entry: JournalEntry, postings: list[tuple[Posting, Account]]) -> EntryOut:
+    assert entry.id is not None
+    return EntryOut(
+        id=entry.id, event_id=entry.event_id, source_type=entry.source_type, source_id=entry.source_id,
+        description=entry.description, admdvs=entry.admdvs, insutype=entry.insutype, total_fen=entry.total_fen,
+        posted_at=entry.posted_at,
+        postings=[PostingOut(account_code=a.code, account_name=a.name, admdvs=a.admdvs, insutype=a.insutype,
+                             fund_pay_type=a.fund_pay_type, counterparty=a.counterparty,
+                             debit_fen=p.debit_fen, credit_fen=p.credit_fen) for p, a in postings],
+    )
+
+
+@router.get("/journal", response_model=list[EntryOut])
+async def journal(
+    runtime: RuntimeDep,
+    source_id: Annotated[str | None, Query(max_length=40)] = None,
+    after_id: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[EntryOut]:
+    async with runtime.db.session() as session:
+        rows = await service.list_entries(session, source_id=source_id, after_id=after_id, limit=limit)
+        return [_entry_out(e, p) for e, p in rows]
+
+
+@router.get("/journal/{entry_id}", response_model=EntryOut)
+async def journal_entry(entry_id: int, runtime: RuntimeDep) -> EntryOut:
+    async with runtime.db.session() as session:
+        return _entry_out(*await service.get_entry(session, entry_id))
+
+
+def _balance_out(account: Account, debits: int, credits: int) -> BalanceOut:
+    assert account.id is not None
+    return BalanceOut(account_id=account.id, code=account.code, name=account.name, kind=account.kind,
+                      admdvs=account.admdvs, insutype=account.insutype, fund_pay_type=account.fund_pay_type,
+                      counterparty=account.counterparty, debit_total_fen=debits, credit_total_fen=credits,
+                      balance_fen=service.normal_balance(account.kind, debits, credits))
+
+
+@router.get("/accounts/balances", response_model=list[BalanceOut])
+async def account_balances(
+    runtime: RuntimeDep,
+    admdvs: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    insutype: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
+) -> list[BalanceOut]:
+    async with runtime.db.session() as session:
+        return [_balance_out(*row) for row in await service.balances(session, admdvs, insutype)]
+
+
+@router.get("/trial-balance", response_model=TrialBalanceOut)
+async def trial_balance(runtime: RuntimeDep) -> TrialBalanceOut:
+    async with runtime.db.session() as session:
+        rows = await service.balances(session, None, None)
+        entries = await service.count_entries(session)
+        imbalance = await service.imbalance(session)
+    LEDGER_IMBALANCE.set(imbalance)
+    debits = sum(d for _, d, _ in rows)
+    credits = sum(c for _, _, c in rows)
+    return TrialBalanceOut(entries=entries, debit_total_fen=debits, credit_total_fen=credits,
+                           imbalance_fen=imbalance, accounts=[_balance_out(*row) for row in rows])

@@ -1,0 +1,36 @@
+"""Fund ledger service app: ``uvicorn fund_ledger.main:app``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from fund_ledger.books.endpoints import router as books_router
+from fund_ledger.books.service import post_settlement_completed
+from fund_ledger.config import LedgerSettings
+from fund_ledger.db import infra
+from shared.config import ServiceSettings
+from shared.consumer import Subscription
+from shared.events import SETTLEMENT_TOPIC, SettlementCompleted
+from shared.service import ServiceRuntime, create_service_app
+
+
+def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
+    assert isinstance(settings, LedgerSettings)
+    return ServiceRuntime(
+        settings, infra, consumes=[SETTLEMENT_TOPIC],
+        subscriptions={SettlementCompleted.event_type: Subscription(post_settlement_completed)},
+        consumer_group=settings.consumer_group,
+    )
+
+
+def create_app(settings: LedgerSettings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or LedgerSettings(),
+        title="Fund ledger service",
+        description="Double-entry books of the residents' medical insurance funds.",
+        runtime_factory=build_runtime,
+        routers=[books_router],
+    )
+
+
+app = create_app()

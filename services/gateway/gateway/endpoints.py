@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from gateway.transactions import EnvelopeProcessor
+
+router = APIRouter(tags=["nhsa"])
+JSON_UTF8 = "application/json; charset=utf-8"
+
+
+@router.post("/fsi/api/rsfComIfsService/callService")
+async def call_service(request: Request) -> Response:
+    """The national interface's single entry point: one envelope in, one envelope out. The HTTP status is
+    200 whenever an envelope was produced; success or refusal is in ``infcode``."""
+    processor: EnvelopeProcessor = request.app.state.runtime.processor
+    raw = await _read_limited(request, processor.max_body_bytes)
+    return Response(await processor.process(raw), media_type=JSON_UTF8)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return b"x" * (limit + 1)  # the processor refuses it by size without reading the rest
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,136 @@
+"""Handling one envelope: validate, replay a known msgid, dispatch on infno, remember the final answer."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from pydantic import ValidationError
+
+from gateway.downstream import Downstream
+from gateway.messages import service as messages
+from gateway.messages.models import MessageLog
+from gateway.nhsa import t1101, t2102
+from gateway.nhsa.envelope import RequestEnvelope, ResponseBuilder, dumps, parse_body
+from gateway.nhsa.errors import OutcomeUnknown, Refusal, describe
+from shared.db import Database
+from shared.observability import LATENCY_BUCKETS
+
+log = logging.getLogger(__name__)
+
+GATEWAY_TRANSACTIONS = Counter(
+    "gateway_transactions_total", "Envelopes answered, by transaction code and result",
+    ["infno", "infcode", "code"],
+)
+GATEWAY_LATENCY = Histogram(
+    "gateway_transaction_duration_seconds", "Time to answer an envelope, by transaction code", ["infno"],
+    buckets=LATENCY_BUCKETS,
+)
+GATEWAY_REPLAYS = Counter("gateway_replays_total", "Repeated msgids answered from the message log", ["infno"])
+
+Handler = Callable[[RequestEnvelope, Downstream], Awaitable[dict[str, Any]]]
+KNOWN_INFNO_LABELS = {"1101", "2102"}
+
+
+async def _handle_1101(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    try:
+        data = t1101.Envelope1101.model_validate(envelope.input).data
+    except ValidationError as exc:
+        raise Refusal("E_INPUT", describe(exc, "input")) from exc
+    year = t1101.reference_year(data)
+    coverage = await downstream.person_coverage(t1101.lookup_certno(data))
+    return t1101.build_output(coverage, year)
+
+
+async def _handle_2102(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    try:
+        data = t2102.Input2102.model_validate(envelope.input)
+    except ValidationError as exc:
+        raise Refusal("E_INPUT", describe(exc, "input")) from exc
+    settled = await downstream.settle_pharmacy(t2102.settlement_request(envelope, data))
+    return t2102.build_output(settled)
+
+
+HANDLERS: dict[str, Handler] = {"1101": _handle_1101, "2102": _handle_2102}
+
+
+def request_digest(body: Any) -> str:
+    return hashlib.sha256(dumps({"body": body}).encode()).hexdigest()
+
+
+class EnvelopeProcessor:
+    def __init__(self, db: Database, downstream: Downstream, region_admvs: str, max_body_bytes: int) -> None:
+        self.db = db
+        self.downstream = downstream
+        self.region_admvs = region_admvs
+        self.max_body_bytes = max_body_bytes
+
+    async def process(self, raw: bytes) -> str:
+        """Answer one request body with a response envelope (always a JSON text, never an exception)."""
+        builder = ResponseBuilder(self.region_admvs)
+        try:
+            answer, infno_label, infcode, code = await self._process(raw, builder)
+        except Exception:
+            # A fault of ours, e.g. the message log unreachable after a settlement went through. The answer
+            # must not claim success, and the cashier must know a repeat of the msgid settles the doubt.
+            log.exception("gateway fault while answering an envelope")
+            refusal = OutcomeUnknown("E_INTERNAL", "医保网关内部错误，交易结果未知：请用原报文ID重发本交易查询结果")
+            answer, infno_label, infcode, code = (
+                dumps(builder.build(infcode=-1, err_msg=refusal.err_msg)), "invalid", -1, refusal.code
+            )
+        GATEWAY_TRANSACTIONS.labels(infno_label, str(infcode), code).inc()
+        return answer
+
+    async def _process(self, raw: bytes, builder: ResponseBuilder) -> tuple[str, str, int, str]:
+        """Returns (answer, infno label, infcode, result code)."""
+
+        def refuse(refusal: Refusal, label: str = "invalid") -> tuple[str, str, int, str]:
+            return dumps(builder.build(infcode=-1, err_msg=refusal.err_msg)), label, -1, refusal.code
+
+        if len(raw) > self.max_body_bytes:
+            return refuse(Refusal("E_TOO_LARGE", f"报文过大，超过 {self.max_body_bytes} 字节"))
+        try:
+            body = parse_body(raw)
+        except (UnicodeDecodeError, ValueError):
+            return refuse(Refusal("E_JSON", "报文不是合法的 UTF-8 JSON"))
+        if not isinstance(body, dict):
+            return refuse(Refusal("E_JSON", "报文必须是 JSON 对象"))
+        try:
+            envelope = RequestEnvelope.model_validate(body)
+        except ValidationError as exc:
+            return refuse(Refusal("E_ENVELOPE", describe(exc)))
+        label = envelope.infno if envelope.infno in KNOWN_INFNO_LABELS else "unknown"
+        handler = HANDLERS.get(envelope.infno)
+        if handler is None:
+            return refuse(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label)
+
+        digest = request_digest(body)
+        earlier = await messages.find(self.db, envelope.msgid)
+        if earlier is not None:
+            if earlier.request_sha256 != digest or earlier.infno != envelope.infno:
+                return refuse(Refusal("E_MSGID_REUSED", f"报文ID {envelope.msgid} 已被另一笔不同内容的交易使用"),
+                              label)
+            GATEWAY_REPLAYS.labels(label).inc()
+            return earlier.response, label, earlier.infcode, "replay"
+
+        with GATEWAY_LATENCY.labels(label).time():
+            try:
+                output = await handler(envelope, self.downstream)
+                answer, infcode, code = dumps(builder.build(infcode=0, output=output)), 0, "ok"
+            except OutcomeUnknown as unknown:
+                # Not remembered: a repeat of this msgid must reach settlement again, which answers with
+                # the settlement it made (if any) rather than making a second one.
+                log.warning("outcome unknown for msgid %s infno %s", envelope.msgid, envelope.infno)
+                return dumps(builder.build(infcode=-1, err_msg=unknown.err_msg)), label, -1, unknown.code
+            except Refusal as refusal:
+                answer, infcode, code = dumps(builder.build(infcode=-1, err_msg=refusal.err_msg)), -1, refusal.code
+            if code in ("E_UNAVAILABLE", "E_TIMEOUT"):
+                return answer, label, infcode, code  # transient: let the HIS retry the same msgid
+        stored = await messages.remember(self.db, MessageLog(
+            msgid=envelope.msgid, infno=envelope.infno, fixmedins_code=envelope.fixmedins_code,
+            request_sha256=digest, infcode=infcode, response=answer,
+        ))
+        return stored.response, label, stored.infcode, code

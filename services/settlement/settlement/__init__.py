@@ -1,0 +1,1 @@
+"""Settlement: catalogue, policies, institutions, eligibility read model and the settlement transactions."""

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, DateTime
+from sqlmodel import Field
+
+from settlement.db import Base
+from shared.db import BigIntPK, ExactDecimal, utcnow
+
+
+class CatalogueItem(Base, table=True):
+    """An entry of the medical insurance list (医保目录): drug, treatment item or material."""
+
+    __tablename__ = "catalogue_items"
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    med_list_codg: str = Field(max_length=50, unique=True, index=True)
+    name: str = Field(max_length=200)
+    #: med_chrgitm_type 医疗收费项目类别 (09 西药费, 11 中成药费, ...).
+    med_chrgitm_type: str = Field(max_length=6)
+    #: chrgitm_lv 收费项目等级: 1 甲类, 2 乙类, 3 丙类 (self-paid).
+    chrgitm_lv: str = Field(max_length=3)
+    #: 乙类 self-pay-first share (先行自付比例), 0 for 甲/丙.
+    selfpay_prop: Decimal = Field(default=Decimal(0), sa_type=ExactDecimal(5, 4))
+    #: Unit price cap (限价, yuan per unit); above it the excess is self-paid (超限价). None = no cap.
+    pric_uplmt: Decimal | None = Field(default=None, sa_type=ExactDecimal(16, 6), nullable=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class CatalogueItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    med_list_codg: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9.\-_]+$")
+    name: str = Field(min_length=1, max_length=200)
+    med_chrgitm_type: str = Field(pattern=r"^\d{2}$")
+    chrgitm_lv: str = Field(pattern=r"^(1|2|3)$", description="1 甲类, 2 乙类, 3 丙类")
+    selfpay_prop: Decimal = Field(default=Decimal(0), ge=0, le=1, max_digits=5, decimal_places=4)
+    pric_uplmt: Decimal | None = Field(default=None, gt=0, max_digits=16, decimal_places=6)
+
+    @model_validator(mode="after")
+    def _class_rules(self) -> CatalogueItemCreate:
+        if self.chrgitm_lv != "2" and self.selfpay_prop != 0:
+            raise ValueError("只有乙类项目有先行自付比例")
+        return self
+
+
+class CatalogueItemOut(CatalogueItemCreate):
+    model_config = ConfigDict(from_attributes=True)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from settlement.catalogue.models import CatalogueItem
+from settlement.catalogue.schemas import CatalogueItemCreate
+from shared.errors import Conflict, NotFound
+
+
+async def create(session: AsyncSession, data: CatalogueItemCreate) -> CatalogueItem:
+    if await session.scalar(select(CatalogueItem).where(CatalogueItem.med_list_codg == data.med_list_codg)):
+        raise Conflict(f"目录编码已存在: {data.med_list_codg}", code="CATALOGUE_ITEM_EXISTS")
+    item = CatalogueItem(**data.model_dump())
+    session.add(item)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"目录编码已存在: {data.med_list_codg}", code="CATALOGUE_ITEM_EXISTS") from exc
+    return item
+
+
+async def get(session: AsyncSession, code: str) -> CatalogueItem:
+    found = await session.scalar(select(CatalogueItem).where(CatalogueItem.med_list_codg == code))
+    if found is None:
+        raise NotFound(f"目录编码不存在: {code}", code="CATALOGUE_ITEM_NOT_FOUND")
+    return found
+
+
+async def find_many(session: AsyncSession, codes: Iterable[str]) -> dict[str, CatalogueItem]:
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(CatalogueItem).where(CatalogueItem.med_list_codg.in_(wanted)))
+    return {item.med_list_codg: item for item in rows}

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlmodel import Field
+
+from settlement.db import Base
+from shared.db import BigIntPK, utcnow
+
+
+class Eligibility(Base, table=True):
+    """Read model of who is covered when, fed by ``enrollment.events`` so that settling never waits on the
+    enrollment service and survives its outage."""
+
+    __tablename__ = "eligibility"
+    __table_args__ = (UniqueConstraint("psn_no", "insutype", "year", name="uq_eligibility_person_year"),)
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    psn_no: str = Field(max_length=30, index=True)
+    certno: str = Field(max_length=18, index=True)
+    psn_name: str = Field(max_length=50)
+    gend: str = Field(max_length=1)
+    brdy: date
+    insutype: str = Field(max_length=6)
+    psn_type: str = Field(max_length=6)
+    insuplc_admdvs: str = Field(max_length=6)
+    year: int
+    coverage_begin: date
+    coverage_end: date
+    enrollment_id: int
+    identities: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class YearAccumulator(Base, table=True):
+    """A person's year-to-date totals for one benefit kind; the row is locked while a settlement runs."""
+
+    __tablename__ = "year_accumulators"
+    __table_args__ = (UniqueConstraint("psn_no", "year", "insutype", "benefit", name="uq_accumulator"),)
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    psn_no: str = Field(max_length=30)
+    year: int
+    insutype: str = Field(max_length=6)
+    #: Which yearly totals: "outpatient_pool" (门诊统筹, pharmacy included).
+    benefit: str = Field(max_length=30)
+    deductible_used_fen: int = Field(default=0)
+    fund_paid_fen: int = Field(default=0)
+    settlement_count: int = Field(default=0)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

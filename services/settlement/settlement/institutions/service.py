@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from settlement.institutions.models import Institution
+from settlement.institutions.schemas import InstitutionCreate
+from shared.errors import Conflict, DomainError, NotFound
+
+
+async def create(session: AsyncSession, data: InstitutionCreate) -> Institution:
+    if await session.scalar(select(Institution).where(Institution.fixmedins_code == data.fixmedins_code)):
+        raise Conflict(f"定点医药机构已存在: {data.fixmedins_code}", code="INSTITUTION_EXISTS")
+    institution = Institution(**data.model_dump())
+    session.add(institution)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"定点医药机构已存在: {data.fixmedins_code}", code="INSTITUTION_EXISTS") from exc
+    return institution
+
+
+async def get(session: AsyncSession, code: str) -> Institution:
+    found = await session.scalar(select(Institution).where(Institution.fixmedins_code == code))
+    if found is None:
+        raise NotFound(f"定点医药机构不存在: {code}", code="INSTITUTION_NOT_FOUND")
+    return found
+
+
+async def list_all(session: AsyncSession) -> list[Institution]:
+    return list(await session.scalars(select(Institution).order_by(Institution.fixmedins_code)))
+
+
+def require_can_settle(institution: Institution, on: date) -> None:
+    """Only an institution whose agreement is active on the day of care may settle."""
+    if institution.status != "active":
+        raise DomainError(f"定点医药机构协议状态为 {institution.status}，不能结算", code="INSTITUTION_NOT_ACTIVE",
+                          status_code=403)
+    if on < institution.agreement_begin or (institution.agreement_end and on > institution.agreement_end):
+        raise DomainError("定点医药机构协议不在有效期内，不能结算", code="INSTITUTION_NOT_ACTIVE", status_code=403)

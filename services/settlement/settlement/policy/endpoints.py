@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from settlement.policy import service
+from settlement.policy.schemas import PolicyCreate, PolicyOut
+from shared.service import RuntimeDep
+
+router = APIRouter(prefix="/api/v1/policies", tags=["policies"])
+
+
+@router.post("", status_code=201, response_model=PolicyOut)
+async def create_policy(body: PolicyCreate, runtime: RuntimeDep) -> PolicyOut:
+    async with runtime.transaction() as session:
+        return PolicyOut.model_validate(await service.create(session, body))
+
+
+@router.get("", response_model=list[PolicyOut])
+async def list_policies(runtime: RuntimeDep) -> list[PolicyOut]:
+    async with runtime.db.session() as session:
+        return [PolicyOut.model_validate(p) for p in await service.list_all(session)]

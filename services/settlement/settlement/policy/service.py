@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from settlement.policy.models import BenefitPolicy
+from settlement.policy.schemas import PolicyCreate
+from shared.errors import Conflict, DomainError
+
+
+async def create(session: AsyncSession, data: PolicyCreate) -> BenefitPolicy:
+    overlapping = await session.scalar(
+        select(BenefitPolicy).where(
+            BenefitPolicy.admdvs == data.admdvs,
+            BenefitPolicy.insutype == data.insutype,
+            or_(BenefitPolicy.effective_to.is_(None), BenefitPolicy.effective_to >= data.effective_from),  # type: ignore[union-attr]
+            *(
+                [BenefitPolicy.effective_from <= data.effective_to]
+                if data.effective_to is not None else []
+            ),
+        )
+    )
+    if overlapping is not None:
+        raise Conflict(
+            f"与已有政策 {overlapping.id}（{overlapping.name}）的有效期重叠", code="POLICY_OVERLAP"
+        )
+    policy = BenefitPolicy(**data.model_dump())
+    session.add(policy)
+    await session.flush()
+    return policy
+
+
+async def list_all(session: AsyncSession) -> list[BenefitPolicy]:
+    return list(await session.scalars(select(BenefitPolicy).order_by(BenefitPolicy.admdvs, BenefitPolicy.effective_from)))
+
+
+async def in_force(session: AsyncSession, admdvs: str, insutype: str, on: date) -> BenefitPolicy:
+    policy = await session.scalar(
+        select(BenefitPolicy).where(
+            BenefitPolicy.admdvs == admdvs,
+            BenefitPolicy.insutype == insutype,
+            BenefitPolicy.effective_from <= on,
+            or_(BenefitPolicy.effective_to.is_(None), BenefitPolicy.effective_to >= on),  # type: ignore[union-attr]
+        )
+    )
+    if policy is None:
+        raise DomainError(f"参保地 {admdvs} 险种 {insutype} 在 {on} 无有效的待遇政策", code="NO_POLICY",
+                          status_code=422)
+    return policy

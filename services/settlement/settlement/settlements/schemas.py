@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class FeeLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feedetl_sn: str = Field(min_length=1, max_length=30)
+    med_list_codg: str = Field(min_length=1, max_length=50)
+    medins_list_codg: str = Field(min_length=1, max_length=50)
+    cnt: Decimal = Field(gt=0, max_digits=16, decimal_places=4)
+    pric: Decimal = Field(ge=0, max_digits=16, decimal_places=6)
+    amount_fen: int = Field(ge=0)
+    rxno: str | None = Field(default=None, max_length=30)
+    fee_ocur_time: datetime | None = None
+
+
+class PharmacySettlementRequest(BaseModel):
+    """A card-swipe purchase at a designated pharmacy (2102), in domain terms and fen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    msgid: str = Field(min_length=1, max_length=30)
+    fixmedins_code: str = Field(min_length=1, max_length=30)
+    mdtrtarea_admvs: str = Field(pattern=r"^\d{6}$")
+    insuplc_admdvs: str = Field(pattern=r"^\d{6}$")
+    psn_no: str = Field(min_length=1, max_length=30)
+    mdtrt_cert_type: str = Field(pattern=r"^(01|02|03)$")
+    mdtrt_cert_no: str = Field(min_length=1, max_length=50)
+    begntime: datetime
+    medfee_sumamt_fen: int = Field(ge=0)
+    insutype: str = Field(pattern=r"^(390|391|380)$")
+    med_type: str = Field(pattern=r"^41\d{0,4}$")
+    acct_used_flag: str = Field(default="0", pattern=r"^(0|1)$")
+    invono: str | None = Field(default=None, max_length=50)
+    lines: list[FeeLineIn] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PharmacySettlementRequest:
+        seen: set[str] = set()
+        for line in self.lines:
+            if line.feedetl_sn in seen:
+                raise ValueError(f"费用明细流水号重复: {line.feedetl_sn}")
+            seen.add(line.feedetl_sn)
+        if self.begntime.tzinfo is None:
+            raise ValueError("begntime must carry a timezone")
+        return self
+
+
+class LineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    feedetl_sn: str
+    med_list_codg: str
+    medins_list_codg: str
+    cnt: Decimal
+    pric: Decimal
+    amount_fen: int
+    price_cap: Decimal | None
+    selfpay_prop: Decimal
+    chrgitm_lv: str
+    med_chrgitm_type: str
+    fully_self_paid_fen: int
+    over_price_cap_fen: int
+    self_pay_first_fen: int
+    policy_range_fen: int
+    memo: str
+
+
+class FundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    fund_pay_type: str
+    policy_range_fen: int
+    payable_limit_fen: int
+    paid_fen: int
+    calc_trace: str
+
+
+class PersonSnapshot(BaseModel):
+    psn_no: str
+    psn_name: str
+    certno: str
+    gend: str
+    brdy: date
+    age: int
+    psn_type: str
+
+
+class SettlementOut(BaseModel):
+    setl_id: str
+    mdtrt_id: str
+    msgid: str
+    fixmedins_code: str
+    person: PersonSnapshot
+    insutype: str
+    insuplc_admdvs: str
+    med_type: str
+    clr_type: str
+    mdtrt_cert_type: str
+    setl_time: datetime
+    policy_id: int
+    medfee_sumamt_fen: int
+    fully_self_paid_fen: int
+    over_price_cap_fen: int
+    self_pay_first_fen: int
+    policy_range_fen: int
+    deductible_fen: int
+    pool_ratio: Decimal
+    pooled_fund_paid_fen: int
+    fund_paid_total_fen: int
+    personal_burden_fen: int
+    account_paid_fen: int
+    cash_paid_fen: int
+    calc_trace: str
+    funds: list[FundOut]
+    lines: list[LineOut]
+    #: True when this answer is the stored result of an earlier request with the same msgid.
+    replayed: bool = False

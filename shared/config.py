@@ -1,0 +1,49 @@
+"""Settings common to every service.
+
+Each service subclasses :class:`ServiceSettings` with its own environment prefix (``GATEWAY_``,
+``ENROLLMENT_``, ``SETTLEMENT_``, ``LEDGER_``) so one process environment can configure all four without
+collisions, as docker-compose and the local runner do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA_DIR = Path("data")
+
+
+def sqlite_url(path: Path | str) -> str:
+    return f"sqlite+aiosqlite:///{Path(path).as_posix()}"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str = "service"
+    #: ``sqlite+aiosqlite:///path`` (embedded default) or ``postgresql+asyncpg://user:pw@host:port/db``.
+    database_url: str = ""
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    #: Apache Kafka supports idempotent producers; the embedded Tansu broker refuses InitProducerId.
+    kafka_idempotence: bool = False
+    #: How long a readiness probe waits for the database or the broker.
+    ready_timeout_s: float = Field(default=2.0, gt=0)
+    #: Outbox relay: rows per batch, idle poll interval and the backoff ceiling after a broker failure.
+    outbox_batch_size: int = Field(default=200, ge=1, le=5000)
+    outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    outbox_max_backoff_s: float = Field(default=30.0, gt=0)
+    #: Start the outbox relay / consumers inside the web process (the default, one process per service).
+    run_background_workers: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("database_url must use sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or sqlite_url(DATA_DIR / f"{self.service_name}.db")

@@ -1,0 +1,155 @@
+"""Request ids, Prometheus metrics and health endpoints, the same in every service.
+
+Metrics are module-level objects in the default registry: one service runs per process, and label sets stay
+bounded (route templates, never raw paths; no person ids, no msgids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+#: Millisecond-oriented buckets: counter answers should sit in the first few.
+LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0)
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being served", ["service"])
+
+OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row (0 when empty)", ["service"]
+)
+OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows published", ["service", "topic"])
+OUTBOX_PUBLISH_FAILURES = Counter(
+    "outbox_publish_failures_total", "Outbox publish attempts that failed", ["service"]
+)
+
+CONSUMER_EVENTS = Counter(
+    "consumer_events_total", "Events seen by a consumer, by outcome", ["service", "topic", "outcome"]
+)
+CONSUMER_LAG = Gauge("consumer_lag", "Records behind the partition's high watermark", ["service", "topic", "partition"])
+CONSUMER_DEAD_LETTERS = Gauge("consumer_dead_letters", "Rows in the dead-letter table", ["service"])
+CONSUMER_DEAD_LETTERED = Counter(
+    "consumer_dead_lettered_total", "Events sent to the dead-letter table", ["service", "topic"]
+)
+
+
+class RequestContextMiddleware:
+    """Assigns a request id (honouring a sane incoming ``X-Request-ID``) and records request metrics."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if incoming and _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        start = time.perf_counter()
+        in_flight = HTTP_IN_FLIGHT.labels(self.service)
+        in_flight.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            in_flight.dec()
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            HTTP_LATENCY.labels(self.service, method, template).observe(time.perf_counter() - start)
+            HTTP_REQUESTS.labels(self.service, method, template, str(status_holder["status"])).inc()
+            request_id_var.reset(token)
+
+
+class RequestIdLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+def configure_logging(level: str, service: str) -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_medins", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler._medins = True  # type: ignore[attr-defined]
+    handler.addFilter(RequestIdLogFilter())
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s %(levelname)s {service} [%(request_id)s] %(name)s: %(message)s")
+    )
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def health_router(checks: Callable[[], dict[str, ReadinessCheck]], timeout_s: float) -> APIRouter:
+    """``/healthz``: the process answers. ``/readyz``: every dependency answered within ``timeout_s``."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        results: dict[str, Any] = {}
+        ready = True
+        for name, check in checks().items():
+            try:
+                await asyncio.wait_for(check(), timeout_s)
+                results[name] = "ok"
+            except Exception as exc:
+                ready = False
+                results[name] = f"unavailable: {type(exc).__name__}: {exc}"[:300]
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": results},
+                            status_code=200 if ready else 503)
+
+    return router
+
+
+def install_observability(app: FastAPI, service: str) -> None:
+    app.add_middleware(RequestContextMiddleware, service=service)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,165 @@
+"""What every service process is made of: its database, the outbox relay if it publishes, the idempotent
+consumer if it subscribes, readiness checks, and the FastAPI app wiring around them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from aiokafka import AIOKafkaConsumer
+from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.config import ServiceSettings
+from shared.consumer import IdempotentConsumer, Subscription
+from shared.db import Database
+from shared.errors import install_error_handlers
+from shared.events import ALL_TOPICS
+from shared.infra import InfraTables
+from shared.kafka import BrokerProbe, ensure_topics_with_retry, make_producer
+from shared.observability import ReadinessCheck, configure_logging, health_router, install_observability
+from shared.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    """Long-lived resources of one service process, created in the app's lifespan."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        tables: InfraTables | None,
+        *,
+        publishes: bool = False,
+        consumes: Sequence[str] = (),
+        subscriptions: dict[str, Subscription] | None = None,
+        consumer_group: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tables = tables
+        self.service = settings.service_name
+        self.db = Database(settings.resolved_database_url())
+        self.probe = BrokerProbe(settings.kafka_bootstrap)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.relay: OutboxRelay | None = None
+        self.consumer: IdempotentConsumer | None = None
+        if (publishes or consumes) and tables is None:
+            raise ValueError("a service that publishes or consumes events needs the messaging tables")
+        if publishes:
+            assert tables is not None
+            self.relay = OutboxRelay(
+                self.db, tables, self.service,
+                lambda: make_producer(settings.kafka_bootstrap, idempotence=settings.kafka_idempotence,
+                                      client_id=f"{self.service}-relay"),
+                batch_size=settings.outbox_batch_size,
+                poll_interval_s=settings.outbox_poll_interval_s,
+                max_backoff_s=settings.outbox_max_backoff_s,
+            )
+        if consumes:
+            assert tables is not None
+            topics = tuple(consumes)
+            group = consumer_group or self.service
+            self.consumer = IdempotentConsumer(
+                self.db, tables, self.service,
+                lambda: AIOKafkaConsumer(
+                    *topics,
+                    bootstrap_servers=settings.kafka_bootstrap,
+                    group_id=group,
+                    client_id=f"{self.service}-consumer",
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    session_timeout_ms=10_000,
+                    heartbeat_interval_ms=2_000,
+                ),
+                subscriptions or {},
+                max_backoff_s=settings.outbox_max_backoff_s,
+            )
+
+    async def start(self) -> None:
+        if not self.settings.run_background_workers:
+            return
+        if self.relay is not None or self.consumer is not None:
+            self._tasks.append(asyncio.create_task(self._workers(), name=f"{self.service}-workers"))
+
+    async def _workers(self) -> None:
+        if not await ensure_topics_with_retry(self.settings.kafka_bootstrap, ALL_TOPICS, self._stop):
+            return
+        runners = []
+        if self.relay is not None:
+            runners.append(self.relay.run())
+        if self.consumer is not None:
+            runners.append(self.consumer.run())
+        await asyncio.gather(*runners)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self.relay is not None:
+            self.relay.stop()
+        if self.consumer is not None:
+            self.consumer.stop()
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(task, 10)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+            except Exception:
+                log.exception("background worker ended with an error")
+        await self.probe.close()
+        await self.db.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction; after it commits, the outbox relay is told there is something to publish."""
+        async with self.db.transaction() as session:
+            yield session
+        if self.relay is not None:
+            self.relay.wake()
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        return {"database": self.db.ping, "broker": self.probe.check}
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    runtime_factory: Callable[[ServiceSettings], ServiceRuntime],
+    routers: Sequence[APIRouter],
+) -> FastAPI:
+    configure_logging(settings.log_level, settings.service_name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = runtime_factory(settings)
+        app.state.runtime = runtime
+        await runtime.start()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    install_observability(app, settings.service_name)
+    app.include_router(
+        health_router(lambda: app.state.runtime.readiness_checks(), settings.ready_timeout_s)
+    )
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
