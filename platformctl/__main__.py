@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from platformctl.services import SERVICES
+from platformctl.services import SERVICES, ServiceSpec
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
-def _spec(name: str):  # type: ignore[no-untyped-def]
+def _spec(name: str) -> ServiceSpec:
     if name not in SERVICES:
         raise typer.BadParameter(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
     return SERVICES[name]

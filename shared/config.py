@@ -30,6 +30,12 @@ class ServiceSettings(BaseSettings):
     kafka_idempotence: bool = False
     #: How long a readiness probe waits for the database or the broker.
     ready_timeout_s: float = Field(default=2.0, gt=0)
+    #: Consumer group liveness. A restarted consumer rejoins its group only after the broker gave up on
+    #: the old member (the embedded broker waits out the session timeout), so shorter means faster recovery
+    #: and more sensitivity to pauses.
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
+    kafka_heartbeat_interval_ms: int = Field(default=2_000, ge=100, le=60_000)
+    kafka_rebalance_timeout_ms: int = Field(default=5_000, ge=500, le=300_000)
     #: Outbox relay: rows per batch, idle poll interval and the backoff ceiling after a broker failure.
     outbox_batch_size: int = Field(default=200, ge=1, le=5000)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)

@@ -13,6 +13,7 @@ the same record with backoff instead of dead-lettering it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -81,21 +82,31 @@ class IdempotentConsumer:
                     await consumer.start()
                     self._consumer = consumer
                 batch = await self._consumer.getmany(timeout_ms=500, max_records=500)
-                for tp, records in batch.items():
-                    await self._process_partition(tp, records)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The broker, not an event: reconnect with backoff.
+                backoff = await self._back_off(backoff, f"broker: {type(exc).__name__}: {exc}")
+                await self._close_consumer()
+                continue
+            try:
+                await self._process_batch(batch)
                 await self._update_lag()
                 backoff = 0.0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                backoff = min(self.max_backoff_s, max(0.2, backoff * 2))
-                log.warning("consumer %s: %s: %s; retrying in %.1fs", self.service, type(exc).__name__, exc, backoff)
-                await self._close_consumer()
-                try:
-                    await asyncio.wait_for(self._stop.wait(), backoff)
-                except TimeoutError:
-                    pass
+                # Our own failure (database down...): the unprocessed records were sought back and are
+                # retried by the same consumer, keeping its partitions (no rebalance).
+                backoff = await self._back_off(backoff, f"processing: {type(exc).__name__}: {exc}")
         await self._close_consumer()
+
+    async def _back_off(self, backoff: float, reason: str) -> float:
+        backoff = min(self.max_backoff_s, max(0.2, backoff * 2))
+        log.warning("consumer %s: %s; retrying in %.1fs", self.service, reason, backoff)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), backoff)
+        return backoff
 
     async def _close_consumer(self) -> None:
         if self._consumer is not None:
@@ -105,18 +116,28 @@ class IdempotentConsumer:
             except Exception:
                 log.debug("consumer stop failed", exc_info=True)
 
-    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]) -> None:
-        assert self._consumer is not None
-        next_offset: int | None = None
-        try:
-            for record in records:
-                await self.handle_record(record)
-                next_offset = record.offset + 1
-        finally:
-            # Commit what is durably done, also when a record failed on our side (the loop then restarts
-            # the consumer from the committed offset and retries that record).
-            if next_offset is not None:
-                await self._consumer.commit({tp: next_offset})
+    async def _process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        pending = list(batch.items())
+        while pending:
+            tp, records = pending.pop(0)
+            next_offset: int | None = None
+            try:
+                for record in records:
+                    await self.handle_record(record)
+                    next_offset = record.offset + 1
+            except Exception:
+                # Rewind this partition to the record that failed and the untouched ones to their start,
+                # so nothing fetched but not processed is skipped.
+                consumer.seek(tp, next_offset if next_offset is not None else records[0].offset)
+                for other_tp, other_records in pending:
+                    consumer.seek(other_tp, other_records[0].offset)
+                raise
+            finally:
+                # Commit only what is durably done (after its database commit).
+                if next_offset is not None:
+                    await consumer.commit({tp: next_offset})
 
     async def handle_record(self, record: ConsumerRecord[Any, Any]) -> str:
         """Process one record; returns the outcome (processed, duplicate, ignored, dead_lettered)."""
@@ -134,7 +155,9 @@ class IdempotentConsumer:
             return self._count(topic, "ignored")
         if envelope.version != subscription.version:
             await self._dead_letter(
-                record, envelope, envelope.type,
+                record,
+                envelope,
+                envelope.type,
                 f"unsupported version {envelope.version} of {envelope.type} (handler understands "
                 f"{subscription.version})",
             )
@@ -170,17 +193,26 @@ class IdempotentConsumer:
         found = await session.execute(select(t.c.event_id).where(t.c.event_id == event_id))
         return found.first() is not None
 
-    async def _record_processed(self, session: AsyncSession, envelope: EventEnvelope, topic: str,
-                                outcome: str) -> None:
+    async def _record_processed(
+        self, session: AsyncSession, envelope: EventEnvelope, topic: str, outcome: str
+    ) -> None:
         await session.execute(
             self.tables.processed_events.insert().values(
-                event_id=str(envelope.event_id), topic=topic, event_type=envelope.type,
-                outcome=outcome, processed_at=utcnow(),
+                event_id=str(envelope.event_id),
+                topic=topic,
+                event_type=envelope.type,
+                outcome=outcome,
+                processed_at=utcnow(),
             )
         )
 
-    async def _dead_letter(self, record: ConsumerRecord[Any, Any], envelope: EventEnvelope | None,
-                           event_type: str | None, reason: str) -> None:
+    async def _dead_letter(
+        self,
+        record: ConsumerRecord[Any, Any],
+        envelope: EventEnvelope | None,
+        event_type: str | None,
+        reason: str,
+    ) -> None:
         log.error("dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
         raw: bytes = record.value or b""
         async with self.db.transaction() as session:
@@ -189,9 +221,13 @@ class IdempotentConsumer:
             await session.execute(
                 self.tables.dead_letters.insert().values(
                     event_id=str(envelope.event_id) if envelope else None,
-                    topic=record.topic, partition=record.partition, offset=record.offset,
-                    event_type=event_type, payload=raw.decode("utf-8", errors="replace"),
-                    reason=reason[:4000], created_at=utcnow(),
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    event_type=event_type,
+                    payload=raw.decode("utf-8", errors="replace"),
+                    reason=reason[:4000],
+                    created_at=utcnow(),
                 )
             )
             if envelope is not None:
@@ -202,7 +238,9 @@ class IdempotentConsumer:
     async def _load_dead_letter_count(self) -> None:
         try:
             async with self.db.session() as session:
-                count = (await session.execute(select(func.count()).select_from(self.tables.dead_letters))).scalar()
+                count = (
+                    await session.execute(select(func.count()).select_from(self.tables.dead_letters))
+                ).scalar()
                 await session.rollback()
             CONSUMER_DEAD_LETTERS.labels(self.service).set(count or 0)
         except Exception:

@@ -11,18 +11,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from decimal import Decimal
-
 from sqlalchemy import BigInteger, Integer, Numeric, String, event, text
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator, TypeEngine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 #: BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -30,15 +26,6 @@ BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def make_base() -> type[SQLModel]:
-    """A SQLModel base with its own metadata, so each service's tables (and migrations) stay its own."""
-
-    class ServiceBase(SQLModel, registry=registry()):
-        pass
-
-    return ServiceBase
 
 
 def is_sqlite(url: str) -> bool:

@@ -22,8 +22,9 @@ class DomainError(Exception):
     status_code: int = 400
     code: str = "BAD_REQUEST"
 
-    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None,
-                 details: Any = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, status_code: int | None = None, details: Any = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -64,13 +65,17 @@ def _readable_loc(loc: tuple[Any, ...]) -> str:
 
 
 def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [{"field": _readable_loc(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in errors]
+    return [
+        {"field": _readable_loc(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in errors
+    ]
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, request, exc.details), status_code=exc.status_code)
+        return JSONResponse(
+            error_body(exc.code, exc.message, request, exc.details), status_code=exc.status_code
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -90,4 +95,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("INTERNAL_ERROR", "服务内部错误 (internal error)", request), status_code=500)
+        return JSONResponse(
+            error_body("INTERNAL_ERROR", "服务内部错误 (internal error)", request), status_code=500
+        )

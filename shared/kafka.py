@@ -4,6 +4,7 @@ creation, and a metadata probe for readiness."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
@@ -27,8 +28,9 @@ def make_producer(bootstrap: str, *, idempotence: bool, client_id: str) -> AIOKa
     )
 
 
-async def ensure_topics(bootstrap: str, topics: tuple[str, ...], *, partitions: int = 6,
-                        replication_factor: int = 1) -> None:
+async def ensure_topics(
+    bootstrap: str, topics: tuple[str, ...], *, partitions: int = 6, replication_factor: int = 1
+) -> None:
     """Create the topics if missing (idempotent: "already exists" is success)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     await admin.start()
@@ -47,8 +49,9 @@ async def ensure_topics(bootstrap: str, topics: tuple[str, ...], *, partitions: 
         await admin.close()
 
 
-async def ensure_topics_with_retry(bootstrap: str, topics: tuple[str, ...], stop: asyncio.Event,
-                                   max_backoff_s: float = 10.0) -> bool:
+async def ensure_topics_with_retry(
+    bootstrap: str, topics: tuple[str, ...], stop: asyncio.Event, max_backoff_s: float = 10.0
+) -> bool:
     delay = 0.2
     while not stop.is_set():
         try:
@@ -56,10 +59,8 @@ async def ensure_topics_with_retry(bootstrap: str, topics: tuple[str, ...], stop
             return True
         except Exception as exc:
             log.warning("broker not reachable for topic setup (%s); retrying in %.1fs", exc, delay)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                pass
             delay = min(delay * 2, max_backoff_s)
     return False
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +35,25 @@ def alembic_config(package: str, database_url: str) -> Config:
 
 
 def upgrade(package: str, database_url: str, revision: str = "head") -> None:
-    """Bring the database to ``revision``. Synchronous: call it via ``asyncio.to_thread`` from async code."""
-    command.upgrade(alembic_config(package, database_url), revision)
+    """Bring the database to ``revision``. Synchronous; ``env.py`` runs its own event loop, so when called
+    from inside a running loop the work happens on a helper thread (blocking the caller until done)."""
+    config = alembic_config(package, database_url)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(config, revision)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(command.upgrade, config, revision).result()
 
 
 def run_env(target_metadata: MetaData) -> None:
     """The body of each service's ``migrations/env.py``."""
     url: str = context.config.attributes["database_url"]
     if context.is_offline_mode():
-        context.configure(url=url, target_metadata=target_metadata, literal_binds=True,
-                          render_as_batch=is_sqlite(url))
+        context.configure(
+            url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=is_sqlite(url)
+        )
         with context.begin_transaction():
             context.run_migrations()
         return

@@ -59,7 +59,9 @@ def yuan_to_fen(value: Any, *, allow_negative: bool = False) -> int:
         raise MoneyError(f"金额不能为负数: {value} (must not be negative)")
     fen = int(dec.quantize(_CENT) * FEN_PER_YUAN)
     if abs(fen) > MAX_AMOUNT_FEN:
-        raise MoneyError(f"金额超出允许范围: {value} (absurd size, limit {MAX_AMOUNT_FEN // FEN_PER_YUAN} yuan)")
+        raise MoneyError(
+            f"金额超出允许范围: {value} (absurd size, limit {MAX_AMOUNT_FEN // FEN_PER_YUAN} yuan)"
+        )
     return fen
 
 

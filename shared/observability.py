@@ -24,13 +24,32 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 #: Millisecond-oriented buckets: counter answers should sit in the first few.
-LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0)
+LATENCY_BUCKETS = (
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.035,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    2.0,
+    5.0,
+)
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
 )
 HTTP_LATENCY = Histogram(
-    "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"],
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
     buckets=LATENCY_BUCKETS,
 )
 HTTP_IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being served", ["service"])
@@ -47,7 +66,9 @@ OUTBOX_PUBLISH_FAILURES = Counter(
 CONSUMER_EVENTS = Counter(
     "consumer_events_total", "Events seen by a consumer, by outcome", ["service", "topic", "outcome"]
 )
-CONSUMER_LAG = Gauge("consumer_lag", "Records behind the partition's high watermark", ["service", "topic", "partition"])
+CONSUMER_LAG = Gauge(
+    "consumer_lag", "Records behind the partition's high watermark", ["service", "topic", "partition"]
+)
 CONSUMER_DEAD_LETTERS = Gauge("consumer_dead_letters", "Rows in the dead-letter table", ["service"])
 CONSUMER_DEAD_LETTERED = Counter(
     "consumer_dead_lettered_total", "Events sent to the dead-letter table", ["service", "topic"]
@@ -116,7 +137,8 @@ def configure_logging(level: str, service: str) -> None:
     )
     root.addHandler(handler)
     root.setLevel(level.upper())
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    for noisy in ("aiokafka", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -141,8 +163,10 @@ def health_router(checks: Callable[[], dict[str, ReadinessCheck]], timeout_s: fl
             except Exception as exc:
                 ready = False
                 results[name] = f"unavailable: {type(exc).__name__}: {exc}"[:300]
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": results},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": results},
+            status_code=200 if ready else 503,
+        )
 
     return router
 

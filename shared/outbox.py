@@ -11,8 +11,9 @@ concurrently. SQLite has one writer process by construction (the embedded defaul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,9 @@ from shared.observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLI
 log = logging.getLogger(__name__)
 
 
-async def enqueue(session: AsyncSession, tables: InfraTables, event: EventData, producer: str) -> EventEnvelope:
+async def enqueue(
+    session: AsyncSession, tables: InfraTables, event: EventData, producer: str
+) -> EventEnvelope:
     """Add ``event`` to the outbox inside the caller's transaction; returns the envelope written."""
     envelope = event.envelope(producer)
     await session.execute(
@@ -123,10 +126,8 @@ class OutboxRelay:
         await self._drop_producer()
 
     async def _idle(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            pass
         self._wake.clear()
 
     def _claim_query(self) -> Any:
@@ -159,13 +160,19 @@ class OutboxRelay:
                 sent, failed = await self._publish(producer, rows)
                 await self._mark(session, sent, failed)
         if failed:
-            raise ConnectionError(f"{len(failed)} of {len(rows)} outbox rows not acknowledged: {failed[0][1]}")
+            raise ConnectionError(
+                f"{len(failed)} of {len(rows)} outbox rows not acknowledged: {failed[0][1]}"
+            )
         return len(sent)
 
-    async def _publish(self, producer: AIOKafkaProducer, rows: list[Any]) -> tuple[list[int], list[tuple[int, str]]]:
+    async def _publish(
+        self, producer: AIOKafkaProducer, rows: Sequence[Any]
+    ) -> tuple[list[int], list[tuple[int, str]]]:
         futures = []
         for row in rows:
-            futures.append(await producer.send(row.topic, value=row.payload.encode(), key=row.event_key.encode()))
+            futures.append(
+                await producer.send(row.topic, value=row.payload.encode(), key=row.event_key.encode())
+            )
         results = await asyncio.gather(*futures, return_exceptions=True)
         sent: list[int] = []
         failed: list[tuple[int, str]] = []
@@ -191,7 +198,9 @@ class OutboxRelay:
         t = self.tables.outbox
         async with self.db.session() as session:
             count, oldest = (
-                await session.execute(select(func.count(), func.min(t.c.created_at)).where(t.c.sent_at.is_(None)))
+                await session.execute(
+                    select(func.count(), func.min(t.c.created_at)).where(t.c.sent_at.is_(None))
+                )
             ).one()
             await session.rollback()
         age = 0.0

@@ -54,9 +54,14 @@ class ServiceRuntime:
         if publishes:
             assert tables is not None
             self.relay = OutboxRelay(
-                self.db, tables, self.service,
-                lambda: make_producer(settings.kafka_bootstrap, idempotence=settings.kafka_idempotence,
-                                      client_id=f"{self.service}-relay"),
+                self.db,
+                tables,
+                self.service,
+                lambda: make_producer(
+                    settings.kafka_bootstrap,
+                    idempotence=settings.kafka_idempotence,
+                    client_id=f"{self.service}-relay",
+                ),
                 batch_size=settings.outbox_batch_size,
                 poll_interval_s=settings.outbox_poll_interval_s,
                 max_backoff_s=settings.outbox_max_backoff_s,
@@ -66,7 +71,9 @@ class ServiceRuntime:
             topics = tuple(consumes)
             group = consumer_group or self.service
             self.consumer = IdempotentConsumer(
-                self.db, tables, self.service,
+                self.db,
+                tables,
+                self.service,
                 lambda: AIOKafkaConsumer(
                     *topics,
                     bootstrap_servers=settings.kafka_bootstrap,
@@ -74,8 +81,9 @@ class ServiceRuntime:
                     client_id=f"{self.service}-consumer",
                     enable_auto_commit=False,
                     auto_offset_reset="earliest",
-                    session_timeout_ms=10_000,
-                    heartbeat_interval_ms=2_000,
+                    session_timeout_ms=settings.kafka_session_timeout_ms,
+                    heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+                    rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
                 ),
                 subscriptions or {},
                 max_backoff_s=settings.outbox_max_backoff_s,
@@ -154,9 +162,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     install_observability(app, settings.service_name)
-    app.include_router(
-        health_router(lambda: app.state.runtime.readiness_checks(), settings.ready_timeout_s)
-    )
+    app.include_router(health_router(lambda: app.state.runtime.readiness_checks(), settings.ready_timeout_s))
     for router in routers:
         app.include_router(router)
     return app

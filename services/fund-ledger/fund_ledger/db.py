@@ -1,7 +1,14 @@
 """The fund ledger's own tables: a metadata of its own, plus the shared messaging tables."""
 
-from shared.db import make_base
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
+
 from shared.infra import define_infra_tables
 
-Base = make_base()
+
+class Base(SQLModel, registry=registry()):
+    """Base of this service's tables: a registry (and metadata) of its own, so each service's tables and
+    migrations stay its own."""
+
+
 infra = define_infra_tables(Base.metadata)

@@ -17,7 +17,9 @@ from shared.service import ServiceRuntime, create_service_app
 def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
     assert isinstance(settings, LedgerSettings)
     return ServiceRuntime(
-        settings, infra, consumes=[SETTLEMENT_TOPIC],
+        settings,
+        infra,
+        consumes=[SETTLEMENT_TOPIC],
         subscriptions={SettlementCompleted.event_type: Subscription(post_settlement_completed)},
         consumer_group=settings.consumer_group,
     )

@@ -1,5 +1,9 @@
 """The gateway's own tables (message log; institution registry and sign-in sessions come with security)."""
 
-from shared.db import make_base
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
 
-Base = make_base()
+
+class Base(SQLModel, registry=registry()):
+    """Base of this service's tables: a registry (and metadata) of its own, so each service's tables and
+    migrations stay its own."""

@@ -62,12 +62,17 @@ class Downstream:
         return body
 
     async def person_coverage(self, certno: str) -> dict[str, Any]:
-        return await self._call("GET", f"{self.enrollment_url}/api/v1/persons/lookup",
-                                params={"certno": certno}, changes_state=False)
+        return await self._call(
+            "GET",
+            f"{self.enrollment_url}/api/v1/persons/lookup",
+            params={"certno": certno},
+            changes_state=False,
+        )
 
     async def settle_pharmacy(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return await self._call("POST", f"{self.settlement_url}/api/v1/pharmacy-settlements", json=payload,
-                                changes_state=True)
+        return await self._call(
+            "POST", f"{self.settlement_url}/api/v1/pharmacy-settlements", json=payload, changes_state=True
+        )
 
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):

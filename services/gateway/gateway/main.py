@@ -16,8 +16,12 @@ from shared.service import ServiceRuntime, create_service_app
 class GatewayRuntime(ServiceRuntime):
     def __init__(self, settings: GatewaySettings) -> None:
         super().__init__(settings, None)
-        self.downstream = Downstream(settings.enrollment_url, settings.settlement_url, settings.downstream_timeout_s)
-        self.processor = EnvelopeProcessor(self.db, self.downstream, settings.region_admvs, settings.max_body_bytes)
+        self.downstream = Downstream(
+            settings.enrollment_url, settings.settlement_url, settings.downstream_timeout_s
+        )
+        self.processor = EnvelopeProcessor(
+            self.db, self.downstream, settings.region_admvs, settings.max_body_bytes
+        )
 
     async def stop(self) -> None:
         await self.downstream.close()

@@ -22,11 +22,14 @@ from shared.observability import LATENCY_BUCKETS
 log = logging.getLogger(__name__)
 
 GATEWAY_TRANSACTIONS = Counter(
-    "gateway_transactions_total", "Envelopes answered, by transaction code and result",
+    "gateway_transactions_total",
+    "Envelopes answered, by transaction code and result",
     ["infno", "infcode", "code"],
 )
 GATEWAY_LATENCY = Histogram(
-    "gateway_transaction_duration_seconds", "Time to answer an envelope, by transaction code", ["infno"],
+    "gateway_transaction_duration_seconds",
+    "Time to answer an envelope, by transaction code",
+    ["infno"],
     buckets=LATENCY_BUCKETS,
 )
 GATEWAY_REPLAYS = Counter("gateway_replays_total", "Repeated msgids answered from the message log", ["infno"])
@@ -77,9 +80,14 @@ class EnvelopeProcessor:
             # A fault of ours, e.g. the message log unreachable after a settlement went through. The answer
             # must not claim success, and the cashier must know a repeat of the msgid settles the doubt.
             log.exception("gateway fault while answering an envelope")
-            refusal = OutcomeUnknown("E_INTERNAL", "医保网关内部错误，交易结果未知：请用原报文ID重发本交易查询结果")
+            refusal = OutcomeUnknown(
+                "E_INTERNAL", "医保网关内部错误，交易结果未知：请用原报文ID重发本交易查询结果"
+            )
             answer, infno_label, infcode, code = (
-                dumps(builder.build(infcode=-1, err_msg=refusal.err_msg)), "invalid", -1, refusal.code
+                dumps(builder.build(infcode=-1, err_msg=refusal.err_msg)),
+                "invalid",
+                -1,
+                refusal.code,
             )
         GATEWAY_TRANSACTIONS.labels(infno_label, str(infcode), code).inc()
         return answer
@@ -111,8 +119,9 @@ class EnvelopeProcessor:
         earlier = await messages.find(self.db, envelope.msgid)
         if earlier is not None:
             if earlier.request_sha256 != digest or earlier.infno != envelope.infno:
-                return refuse(Refusal("E_MSGID_REUSED", f"报文ID {envelope.msgid} 已被另一笔不同内容的交易使用"),
-                              label)
+                return refuse(
+                    Refusal("E_MSGID_REUSED", f"报文ID {envelope.msgid} 已被另一笔不同内容的交易使用"), label
+                )
             GATEWAY_REPLAYS.labels(label).inc()
             return earlier.response, label, earlier.infcode, "replay"
 
@@ -126,11 +135,22 @@ class EnvelopeProcessor:
                 log.warning("outcome unknown for msgid %s infno %s", envelope.msgid, envelope.infno)
                 return dumps(builder.build(infcode=-1, err_msg=unknown.err_msg)), label, -1, unknown.code
             except Refusal as refusal:
-                answer, infcode, code = dumps(builder.build(infcode=-1, err_msg=refusal.err_msg)), -1, refusal.code
+                answer, infcode, code = (
+                    dumps(builder.build(infcode=-1, err_msg=refusal.err_msg)),
+                    -1,
+                    refusal.code,
+                )
             if code in ("E_UNAVAILABLE", "E_TIMEOUT"):
                 return answer, label, infcode, code  # transient: let the HIS retry the same msgid
-        stored = await messages.remember(self.db, MessageLog(
-            msgid=envelope.msgid, infno=envelope.infno, fixmedins_code=envelope.fixmedins_code,
-            request_sha256=digest, infcode=infcode, response=answer,
-        ))
+        stored = await messages.remember(
+            self.db,
+            MessageLog(
+                msgid=envelope.msgid,
+                infno=envelope.infno,
+                fixmedins_code=envelope.fixmedins_code,
+                request_sha256=digest,
+                infcode=infcode,
+                response=answer,
+            ),
+        )
         return stored.response, label, stored.infcode, code

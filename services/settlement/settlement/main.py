@@ -21,7 +21,10 @@ from shared.service import ServiceRuntime, create_service_app
 def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
     assert isinstance(settings, SettlementSettings)
     return ServiceRuntime(
-        settings, infra, publishes=True, consumes=[ENROLLMENT_TOPIC],
+        settings,
+        infra,
+        publishes=True,
+        consumes=[ENROLLMENT_TOPIC],
         subscriptions={CoverageActivated.event_type: Subscription(apply_coverage_activated)},
         consumer_group=settings.consumer_group,
     )
@@ -33,7 +36,13 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
         title="Settlement service",
         description="Catalogue, benefit policies, designated institutions, eligibility and settlements.",
         runtime_factory=build_runtime,
-        routers=[settlements_router, institutions_router, catalogue_router, policy_router, eligibility_router],
+        routers=[
+            settlements_router,
+            institutions_router,
+            catalogue_router,
+            policy_router,
+            eligibility_router,
+        ],
     )
 
 

@@ -21,7 +21,9 @@ class Person(Base, table=True):
     gend: str = Field(max_length=1)
     brdy: date
     naty: str = Field(default="01", max_length=3)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
 
 
 class Enrollment(Base, table=True):
@@ -42,11 +44,13 @@ class Enrollment(Base, table=True):
     coverage_end: date
     contribution_fen: int = Field(default=0, ge=0)
     receipt_no: str | None = Field(default=None, max_length=40)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
 
 
 class IdentityCategory(Base, table=True):
-    """A subsidised identity (特困, 低保, ...) with its validity; drives medical assistance (1101 idetinfo)."""
+    """A subsidised identity (特困, 低保...) with its validity; drives medical assistance (1101 idetinfo)."""
 
     __tablename__ = "identity_categories"
 
@@ -55,4 +59,6 @@ class IdentityCategory(Base, table=True):
     psn_idet_type: str = Field(max_length=6)
     begin_date: date
     end_date: date | None = None
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

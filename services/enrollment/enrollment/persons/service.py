@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from enrollment.db import infra
 from enrollment.persons.models import Enrollment, IdentityCategory, Person
@@ -50,8 +50,12 @@ async def create_person(session: AsyncSession, data: PersonCreate) -> Person:
     if existing is not None:
         raise Conflict(f"该身份证号已登记, 人员编号 {existing.psn_no}", code="PERSON_EXISTS")
     person = Person(
-        psn_no=_new_psn_no(idno.admdvs), certno=idno.value, psn_name=data.psn_name,
-        gend=idno.gend, brdy=idno.birth_date, naty=data.naty,
+        psn_no=_new_psn_no(idno.admdvs),
+        certno=idno.value,
+        psn_name=data.psn_name,
+        gend=idno.gend,
+        brdy=idno.birth_date,
+        naty=data.naty,
     )
     session.add(person)
     try:
@@ -76,13 +80,17 @@ async def find_by_certno(session: AsyncSession, certno: str) -> Person:
 
 
 async def list_enrollments(session: AsyncSession, psn_no: str) -> list[Enrollment]:
-    rows = await session.scalars(select(Enrollment).where(Enrollment.psn_no == psn_no).order_by(Enrollment.year))
+    rows = await session.scalars(
+        select(Enrollment).where(Enrollment.psn_no == psn_no).order_by(col(Enrollment.year))
+    )
     return list(rows)
 
 
 async def list_identities(session: AsyncSession, psn_no: str) -> list[IdentityCategory]:
     rows = await session.scalars(
-        select(IdentityCategory).where(IdentityCategory.psn_no == psn_no).order_by(IdentityCategory.begin_date)
+        select(IdentityCategory)
+        .where(IdentityCategory.psn_no == psn_no)
+        .order_by(col(IdentityCategory.begin_date))
     )
     return list(rows)
 
@@ -105,7 +113,9 @@ async def enroll(session: AsyncSession, data: EnrollmentCreate) -> Enrollment:
     person = await get_person(session, data.psn_no)
     duplicate = await session.scalar(
         select(Enrollment).where(
-            Enrollment.psn_no == data.psn_no, Enrollment.year == data.year, Enrollment.insutype == data.insutype
+            Enrollment.psn_no == data.psn_no,
+            Enrollment.year == data.year,
+            Enrollment.insutype == data.insutype,
         )
     )
     if duplicate is not None:
@@ -113,10 +123,16 @@ async def enroll(session: AsyncSession, data: EnrollmentCreate) -> Enrollment:
     begin, end = date(data.year, 1, 1), date(data.year, 12, 31)
     coverage_begin = max(begin, person.brdy)
     enrollment = Enrollment(
-        psn_no=person.psn_no, year=data.year, insutype=data.insutype,
-        psn_type=derive_psn_type(person.brdy, coverage_begin), insuplc_admdvs=data.insuplc_admdvs,
-        status="1", coverage_begin=coverage_begin, coverage_end=end,
-        contribution_fen=data.contribution_fen, receipt_no=data.receipt_no,
+        psn_no=person.psn_no,
+        year=data.year,
+        insutype=data.insutype,
+        psn_type=derive_psn_type(person.brdy, coverage_begin),
+        insuplc_admdvs=data.insuplc_admdvs,
+        status="1",
+        coverage_begin=coverage_begin,
+        coverage_end=end,
+        contribution_fen=data.contribution_fen,
+        receipt_no=data.receipt_no,
     )
     session.add(enrollment)
     try:
@@ -126,14 +142,25 @@ async def enroll(session: AsyncSession, data: EnrollmentCreate) -> Enrollment:
     identities = await list_identities(session, person.psn_no)
     assert enrollment.id is not None
     await enqueue(
-        session, infra,
+        session,
+        infra,
         CoverageActivated(
-            enrollment_id=enrollment.id, psn_no=person.psn_no, certno=person.certno, psn_name=person.psn_name,
-            gend=person.gend, brdy=person.brdy, insutype=enrollment.insutype, psn_type=enrollment.psn_type,
-            insuplc_admdvs=enrollment.insuplc_admdvs, year=enrollment.year,
-            coverage_begin=enrollment.coverage_begin, coverage_end=enrollment.coverage_end,
+            enrollment_id=enrollment.id,
+            psn_no=person.psn_no,
+            certno=person.certno,
+            psn_name=person.psn_name,
+            gend=person.gend,
+            brdy=person.brdy,
+            insutype=enrollment.insutype,
+            psn_type=enrollment.psn_type,
+            insuplc_admdvs=enrollment.insuplc_admdvs,
+            year=enrollment.year,
+            coverage_begin=enrollment.coverage_begin,
+            coverage_end=enrollment.coverage_end,
             identities=[
-                IdentityCategoryEvent(psn_idet_type=i.psn_idet_type, begin_date=i.begin_date, end_date=i.end_date)
+                IdentityCategoryEvent(
+                    psn_idet_type=i.psn_idet_type, begin_date=i.begin_date, end_date=i.end_date
+                )
                 for i in identities
             ],
         ),

@@ -11,18 +11,36 @@ from fund_ledger.books.schemas import BalanceOut, EntryOut, PostingOut, TrialBal
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["books"])
-LEDGER_IMBALANCE = Gauge("ledger_imbalance_fen", "Total debits minus total credits at the last check (must be 0)")
+LEDGER_IMBALANCE = Gauge(
+    "ledger_imbalance_fen", "Total debits minus total credits at the last check (must be 0)"
+)
 
 
 def _entry_out(entry: JournalEntry, postings: list[tuple[Posting, Account]]) -> EntryOut:
     assert entry.id is not None
     return EntryOut(
-        id=entry.id, event_id=entry.event_id, source_type=entry.source_type, source_id=entry.source_id,
-        description=entry.description, admdvs=entry.admdvs, insutype=entry.insutype, total_fen=entry.total_fen,
+        id=entry.id,
+        event_id=entry.event_id,
+        source_type=entry.source_type,
+        source_id=entry.source_id,
+        description=entry.description,
+        admdvs=entry.admdvs,
+        insutype=entry.insutype,
+        total_fen=entry.total_fen,
         posted_at=entry.posted_at,
-        postings=[PostingOut(account_code=a.code, account_name=a.name, admdvs=a.admdvs, insutype=a.insutype,
-                             fund_pay_type=a.fund_pay_type, counterparty=a.counterparty,
-                             debit_fen=p.debit_fen, credit_fen=p.credit_fen) for p, a in postings],
+        postings=[
+            PostingOut(
+                account_code=a.code,
+                account_name=a.name,
+                admdvs=a.admdvs,
+                insutype=a.insutype,
+                fund_pay_type=a.fund_pay_type,
+                counterparty=a.counterparty,
+                debit_fen=p.debit_fen,
+                credit_fen=p.credit_fen,
+            )
+            for p, a in postings
+        ],
     )
 
 
@@ -46,10 +64,19 @@ async def journal_entry(entry_id: int, runtime: RuntimeDep) -> EntryOut:
 
 def _balance_out(account: Account, debits: int, credits: int) -> BalanceOut:
     assert account.id is not None
-    return BalanceOut(account_id=account.id, code=account.code, name=account.name, kind=account.kind,
-                      admdvs=account.admdvs, insutype=account.insutype, fund_pay_type=account.fund_pay_type,
-                      counterparty=account.counterparty, debit_total_fen=debits, credit_total_fen=credits,
-                      balance_fen=service.normal_balance(account.kind, debits, credits))
+    return BalanceOut(
+        account_id=account.id,
+        code=account.code,
+        name=account.name,
+        kind=account.kind,
+        admdvs=account.admdvs,
+        insutype=account.insutype,
+        fund_pay_type=account.fund_pay_type,
+        counterparty=account.counterparty,
+        debit_total_fen=debits,
+        credit_total_fen=credits,
+        balance_fen=service.normal_balance(account.kind, debits, credits),
+    )
 
 
 @router.get("/accounts/balances", response_model=list[BalanceOut])
@@ -71,5 +98,10 @@ async def trial_balance(runtime: RuntimeDep) -> TrialBalanceOut:
     LEDGER_IMBALANCE.set(imbalance)
     debits = sum(d for _, d, _ in rows)
     credits = sum(c for _, _, c in rows)
-    return TrialBalanceOut(entries=entries, debit_total_fen=debits, credit_total_fen=credits,
-                           imbalance_fen=imbalance, accounts=[_balance_out(*row) for row in rows])
+    return TrialBalanceOut(
+        entries=entries,
+        debit_total_fen=debits,
+        credit_total_fen=credits,
+        imbalance_fen=imbalance,
+        accounts=[_balance_out(*row) for row in rows],
+    )

@@ -15,7 +15,9 @@ class Account(Base, table=True):
 
     __tablename__ = "accounts"
     __table_args__ = (
-        UniqueConstraint("code", "admdvs", "insutype", "fund_pay_type", "counterparty", name="uq_account_key"),
+        UniqueConstraint(
+            "code", "admdvs", "insutype", "fund_pay_type", "counterparty", name="uq_account_key"
+        ),
     )
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
@@ -28,7 +30,9 @@ class Account(Base, table=True):
     fund_pay_type: str = Field(max_length=6)
     #: Institution code for per-institution payables; "" when the account has no counterparty.
     counterparty: str = Field(default="", max_length=30)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
 
 
 class JournalEntry(Base, table=True):
@@ -46,7 +50,9 @@ class JournalEntry(Base, table=True):
     admdvs: str = Field(max_length=6)
     insutype: str = Field(max_length=6)
     total_fen: int = Field(gt=0)
-    posted_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    posted_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
 
 
 class Posting(Base, table=True):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from prometheus_client import Counter
+from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from fund_ledger.books.chart import BENEFIT_EXPENSE_BY_CLR_TYPE, DEBIT_NORMAL, PAYABLE, AccountSpec
 from fund_ledger.books.models import Account, JournalEntry, Posting
@@ -14,7 +16,6 @@ from shared.consumer import EventRejected
 from shared.db import utcnow
 from shared.errors import DomainError, NotFound
 from shared.events import EventEnvelope, SettlementCompleted
-from prometheus_client import Counter
 
 JOURNAL_ENTRIES = Counter("ledger_journal_entries_total", "Journal entries posted", ["source_type"])
 
@@ -31,28 +32,56 @@ class Leg:
     credit_fen: int = 0
 
 
-async def account_for(session: AsyncSession, spec: AccountSpec, admdvs: str, insutype: str,
-                      fund_pay_type: str, counterparty: str = "") -> int:
+async def account_for(
+    session: AsyncSession,
+    spec: AccountSpec,
+    admdvs: str,
+    insutype: str,
+    fund_pay_type: str,
+    counterparty: str = "",
+) -> int:
     """The id of the account for this key, created on first use (concurrency-safe upsert)."""
     table = Account.__table__  # type: ignore[attr-defined]
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     await session.execute(
-        insert.values(code=spec.code, name=spec.name, kind=spec.kind, admdvs=admdvs, insutype=insutype,
-                      fund_pay_type=fund_pay_type, counterparty=counterparty, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["code", "admdvs", "insutype", "fund_pay_type", "counterparty"])
+        insert.values(
+            code=spec.code,
+            name=spec.name,
+            kind=spec.kind,
+            admdvs=admdvs,
+            insutype=insutype,
+            fund_pay_type=fund_pay_type,
+            counterparty=counterparty,
+            created_at=utcnow(),
+        ).on_conflict_do_nothing(
+            index_elements=["code", "admdvs", "insutype", "fund_pay_type", "counterparty"]
+        )
     )
     account_id = await session.scalar(
-        select(Account.id).where(Account.code == spec.code, Account.admdvs == admdvs,
-                                 Account.insutype == insutype, Account.fund_pay_type == fund_pay_type,
-                                 Account.counterparty == counterparty)
+        select(Account.id).where(
+            Account.code == spec.code,
+            Account.admdvs == admdvs,
+            Account.insutype == insutype,
+            Account.fund_pay_type == fund_pay_type,
+            Account.counterparty == counterparty,
+        )
     )
     assert account_id is not None
     return account_id
 
 
-async def post_entry(session: AsyncSession, *, event_id: str | None, source_type: str, source_id: str,
-                     description: str, admdvs: str, insutype: str, legs: list[Leg]) -> JournalEntry:
+async def post_entry(
+    session: AsyncSession,
+    *,
+    event_id: str | None,
+    source_type: str,
+    source_id: str,
+    description: str,
+    admdvs: str,
+    insutype: str,
+    legs: list[Leg],
+) -> JournalEntry:
     """Write one journal entry. Debits must equal credits; an entry has at least two postings."""
     if len(legs) < 2:
         raise UnbalancedEntry("记账凭证至少需要两条分录")
@@ -63,14 +92,27 @@ async def post_entry(session: AsyncSession, *, event_id: str | None, source_type
     credits = sum(leg.credit_fen for leg in legs)
     if debits != credits:
         raise UnbalancedEntry(f"借贷不平衡: 借方 {debits} 分, 贷方 {credits} 分")
-    entry = JournalEntry(event_id=event_id, source_type=source_type, source_id=source_id,
-                         description=description, admdvs=admdvs, insutype=insutype, total_fen=debits)
+    entry = JournalEntry(
+        event_id=event_id,
+        source_type=source_type,
+        source_id=source_id,
+        description=description,
+        admdvs=admdvs,
+        insutype=insutype,
+        total_fen=debits,
+    )
     session.add(entry)
     await session.flush()
     assert entry.id is not None
     for leg in legs:
-        session.add(Posting(entry_id=entry.id, account_id=leg.account_id, debit_fen=leg.debit_fen,
-                            credit_fen=leg.credit_fen))
+        session.add(
+            Posting(
+                entry_id=entry.id,
+                account_id=leg.account_id,
+                debit_fen=leg.debit_fen,
+                credit_fen=leg.credit_fen,
+            )
+        )
     await session.flush()
     JOURNAL_ENTRIES.labels(source_type).inc()
     return entry
@@ -83,7 +125,9 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
     person's pooling region and scheme sub-ledger."""
     event = SettlementCompleted.model_validate(envelope.data)
     existing = await session.scalar(
-        select(JournalEntry.id).where(JournalEntry.source_type == "settlement", JournalEntry.source_id == event.setl_id)
+        select(JournalEntry.id).where(
+            JournalEntry.source_type == "settlement", JournalEntry.source_id == event.setl_id
+        )
     )
     if existing is not None:
         raise EventRejected(f"settlement {event.setl_id} already posted as entry {existing} by another event")
@@ -98,39 +142,61 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
             raise EventRejected(f"negative fund payment in settlement.completed {event.setl_id}")
         if payment.amount_fen == 0:
             continue
-        debit = await account_for(session, expense, event.insuplc_admdvs, event.insutype, payment.fund_pay_type)
-        credit = await account_for(session, PAYABLE, event.insuplc_admdvs, event.insutype, payment.fund_pay_type,
-                                   event.fixmedins_code)
+        debit = await account_for(
+            session, expense, event.insuplc_admdvs, event.insutype, payment.fund_pay_type
+        )
+        credit = await account_for(
+            session,
+            PAYABLE,
+            event.insuplc_admdvs,
+            event.insutype,
+            payment.fund_pay_type,
+            event.fixmedins_code,
+        )
         legs += [Leg(debit, debit_fen=payment.amount_fen), Leg(credit, credit_fen=payment.amount_fen)]
     if not legs:
         return  # the funds paid nothing: nothing to book
     await post_entry(
-        session, event_id=str(envelope.event_id), source_type="settlement", source_id=event.setl_id,
+        session,
+        event_id=str(envelope.event_id),
+        source_type="settlement",
+        source_id=event.setl_id,
         description=f"结算 {event.setl_id} 基金支付 (机构 {event.fixmedins_code}, 清算类别 {event.clr_type})",
-        admdvs=event.insuplc_admdvs, insutype=event.insutype, legs=legs,
+        admdvs=event.insuplc_admdvs,
+        insutype=event.insutype,
+        legs=legs,
     )
 
 
-async def list_entries(session: AsyncSession, *, source_id: str | None, after_id: int, limit: int
-                       ) -> list[tuple[JournalEntry, list[tuple[Posting, Account]]]]:
-    query = select(JournalEntry).where(JournalEntry.id > after_id).order_by(JournalEntry.id).limit(limit)  # type: ignore[operator]
+async def list_entries(
+    session: AsyncSession, *, source_id: str | None, after_id: int, limit: int
+) -> list[tuple[JournalEntry, list[tuple[Posting, Account]]]]:
+    query = (
+        select(JournalEntry)
+        .where(col(JournalEntry.id) > after_id)
+        .order_by(col(JournalEntry.id))
+        .limit(limit)
+    )
     if source_id is not None:
         query = query.where(JournalEntry.source_id == source_id)
     entries = list(await session.scalars(query))
     if not entries:
         return []
     rows = await session.execute(
-        select(Posting, Account).join(Account, Account.id == Posting.account_id)  # type: ignore[arg-type]
-        .where(Posting.entry_id.in_([e.id for e in entries]))  # type: ignore[attr-defined]
-        .order_by(Posting.id)
+        select(Posting, Account)
+        .join(Account, col(Account.id) == col(Posting.account_id))
+        .where(col(Posting.entry_id).in_([e.id for e in entries]))
+        .order_by(col(Posting.id))
     )
     by_entry: dict[int, list[tuple[Posting, Account]]] = {}
-    for posting, account in rows.tuples():
+    for posting, account in rows:
         by_entry.setdefault(posting.entry_id, []).append((posting, account))
     return [(e, by_entry.get(e.id or 0, [])) for e in entries]
 
 
-async def get_entry(session: AsyncSession, entry_id: int) -> tuple[JournalEntry, list[tuple[Posting, Account]]]:
+async def get_entry(
+    session: AsyncSession, entry_id: int
+) -> tuple[JournalEntry, list[tuple[Posting, Account]]]:
     found = await list_entries(session, source_id=None, after_id=entry_id - 1, limit=1)
     if not found or found[0][0].id != entry_id:
         raise NotFound(f"记账凭证不存在: {entry_id}", code="ENTRY_NOT_FOUND")
@@ -141,18 +207,23 @@ async def count_entries(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(JournalEntry)) or 0)
 
 
-async def balances(session: AsyncSession, admdvs: str | None, insutype: str | None
-                   ) -> list[tuple[Account, int, int]]:
+async def balances(
+    session: AsyncSession, admdvs: str | None, insutype: str | None
+) -> list[tuple[Account, int, int]]:
     """(account, total debits, total credits) for every account."""
     debit = func.coalesce(func.sum(Posting.debit_fen), 0)
     credit = func.coalesce(func.sum(Posting.credit_fen), 0)
-    query = (select(Account, debit, credit).join(Posting, Posting.account_id == Account.id, isouter=True)  # type: ignore[arg-type]
-             .group_by(Account.id).order_by(Account.code, Account.admdvs, Account.insutype, Account.counterparty))  # type: ignore[arg-type]
+    query = (
+        select(Account, debit, credit)
+        .join(Posting, col(Posting.account_id) == col(Account.id), isouter=True)
+        .group_by(col(Account.id))
+        .order_by(col(Account.code), col(Account.admdvs), col(Account.insutype), col(Account.counterparty))
+    )
     if admdvs is not None:
         query = query.where(Account.admdvs == admdvs)
     if insutype is not None:
         query = query.where(Account.insutype == insutype)
-    return [(a, int(d), int(c)) for a, d, c in (await session.execute(query)).tuples()]
+    return [(a, int(d), int(c)) for a, d, c in await session.execute(query)]
 
 
 def normal_balance(kind: str, debits: int, credits: int) -> int:
@@ -163,5 +234,3 @@ async def imbalance(session: AsyncSession) -> int:
     """Total debits minus total credits over the whole journal; must be 0."""
     value = await session.scalar(select(func.coalesce(func.sum(Posting.debit_fen - Posting.credit_fen), 0)))
     return int(value or 0)
-
-

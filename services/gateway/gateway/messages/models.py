@@ -20,4 +20,6 @@ class MessageLog(Base, table=True):
     request_sha256: str = Field(max_length=64)
     infcode: int
     response: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

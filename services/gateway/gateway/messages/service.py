@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 
 from gateway.messages.models import MessageLog
 from shared.db import Database

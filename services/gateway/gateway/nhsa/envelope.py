@@ -68,8 +68,14 @@ class ResponseBuilder:
         cls._sequence = (cls._sequence + 1) % 10**10
         return cls._sequence
 
-    def build(self, *, infcode: int, output: dict[str, Any] | None = None, err_msg: str | None = None,
-              warn_msg: str | None = None) -> dict[str, Any]:
+    def build(
+        self,
+        *,
+        infcode: int,
+        output: dict[str, Any] | None = None,
+        err_msg: str | None = None,
+        warn_msg: str | None = None,
+    ) -> dict[str, Any]:
         responded = now_china()
         return {
             "infcode": infcode,

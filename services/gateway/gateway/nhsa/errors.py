@@ -66,7 +66,7 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
         if template is None:
             message = str(error.get("msg", "无效"))
             if message.startswith("Value error, "):
-                message = message[len("Value error, "):]
+                message = message[len("Value error, ") :]
         else:
             try:
                 message = template.format(**ctx)

@@ -11,7 +11,15 @@ FUND_NAMES = {
 }
 
 #: setlinfo amount columns a resident settlement always carries (0.00 when the fund paid nothing).
-SETLINFO_FUND_COLUMNS = ("hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay")
+SETLINFO_FUND_COLUMNS = (
+    "hifp_pay",
+    "cvlserv_pay",
+    "hifes_pay",
+    "hifmi_pay",
+    "hifob_pay",
+    "maf_pay",
+    "oth_pay",
+)
 
 _COLUMN_OF_FUND = {
     "310100": "hifp_pay",

@@ -91,11 +91,31 @@ class Adjudication:
 
 def classify_line(line: FeeLine, entry: ListEntry | None) -> LineResult:
     if entry is None:
-        return LineResult(line, CHRGITM_CLASS_C, Decimal(1), None, "14", line.amount_fen, 0, 0, 0,
-                          "非医保目录内项目，全自费")
+        return LineResult(
+            line,
+            CHRGITM_CLASS_C,
+            Decimal(1),
+            None,
+            "14",
+            line.amount_fen,
+            0,
+            0,
+            0,
+            "非医保目录内项目，全自费",
+        )
     if entry.chrgitm_lv == CHRGITM_CLASS_C:
-        return LineResult(line, entry.chrgitm_lv, Decimal(1), entry.price_cap, entry.med_chrgitm_type,
-                          line.amount_fen, 0, 0, 0, "丙类，全自费")
+        return LineResult(
+            line,
+            entry.chrgitm_lv,
+            Decimal(1),
+            entry.price_cap,
+            entry.med_chrgitm_type,
+            line.amount_fen,
+            0,
+            0,
+            0,
+            "丙类，全自费",
+        )
     over_cap = 0
     memo = []
     if entry.price_cap is not None and line.pric > entry.price_cap:
@@ -111,8 +131,18 @@ def classify_line(line: FeeLine, entry: ListEntry | None) -> LineResult:
         first = 0
         memo.append("甲类")
         prop = Decimal(0)
-    return LineResult(line, entry.chrgitm_lv, prop, entry.price_cap, entry.med_chrgitm_type,
-                      0, over_cap, first, allowed - first, "；".join(memo))
+    return LineResult(
+        line,
+        entry.chrgitm_lv,
+        prop,
+        entry.price_cap,
+        entry.med_chrgitm_type,
+        0,
+        over_cap,
+        first,
+        allowed - first,
+        "；".join(memo),
+    )
 
 
 def adjudicate(

@@ -26,4 +26,6 @@ class CatalogueItem(Base, table=True):
     selfpay_prop: Decimal = Field(default=Decimal(0), sa_type=ExactDecimal(5, 4))
     #: Unit price cap (限价, yuan per unit); above it the excess is self-paid (超限价). None = no cap.
     pric_uplmt: Decimal | None = Field(default=None, sa_type=ExactDecimal(16, 6), nullable=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from settlement.catalogue.models import CatalogueItem
 from settlement.catalogue.schemas import CatalogueItemCreate
@@ -34,5 +34,5 @@ async def find_many(session: AsyncSession, codes: Iterable[str]) -> dict[str, Ca
     wanted = set(codes)
     if not wanted:
         return {}
-    rows = await session.scalars(select(CatalogueItem).where(CatalogueItem.med_list_codg.in_(wanted)))
+    rows = await session.scalars(select(CatalogueItem).where(col(CatalogueItem.med_list_codg).in_(wanted)))
     return {item.med_list_codg: item for item in rows}

@@ -31,7 +31,9 @@ class Eligibility(Base, table=True):
     coverage_end: date
     enrollment_id: int
     identities: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
 
 
 class YearAccumulator(Base, table=True):
@@ -49,4 +51,6 @@ class YearAccumulator(Base, table=True):
     deductible_used_fen: int = Field(default=0)
     fund_paid_fen: int = Field(default=0)
     settlement_count: int = Field(default=0)
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

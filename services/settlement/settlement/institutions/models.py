@@ -26,4 +26,6 @@ class Institution(Base, table=True):
     status: str = Field(default="active", max_length=12)
     agreement_begin: date
     agreement_end: date | None = None
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

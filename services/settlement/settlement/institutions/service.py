@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from settlement.institutions.models import Institution
 from settlement.institutions.schemas import InstitutionCreate
@@ -37,7 +37,12 @@ async def list_all(session: AsyncSession) -> list[Institution]:
 def require_can_settle(institution: Institution, on: date) -> None:
     """Only an institution whose agreement is active on the day of care may settle."""
     if institution.status != "active":
-        raise DomainError(f"定点医药机构协议状态为 {institution.status}，不能结算", code="INSTITUTION_NOT_ACTIVE",
-                          status_code=403)
+        raise DomainError(
+            f"定点医药机构协议状态为 {institution.status}，不能结算",
+            code="INSTITUTION_NOT_ACTIVE",
+            status_code=403,
+        )
     if on < institution.agreement_begin or (institution.agreement_end and on > institution.agreement_end):
-        raise DomainError("定点医药机构协议不在有效期内，不能结算", code="INSTITUTION_NOT_ACTIVE", status_code=403)
+        raise DomainError(
+            "定点医药机构协议不在有效期内，不能结算", code="INSTITUTION_NOT_ACTIVE", status_code=403
+        )

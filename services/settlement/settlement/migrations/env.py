@@ -1,9 +1,9 @@
 """Alembic environment of the settlement service (run through `python -m platformctl migrate`)."""
 
-import settlement.catalogue.models  # noqa: F401
-import settlement.eligibility.models  # noqa: F401
-import settlement.institutions.models  # noqa: F401
-import settlement.policy.models  # noqa: F401
+import settlement.catalogue.models
+import settlement.eligibility.models
+import settlement.institutions.models
+import settlement.policy.models
 import settlement.settlements.models  # noqa: F401
 from settlement.db import Base
 from shared.migrations import run_env

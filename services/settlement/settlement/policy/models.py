@@ -17,7 +17,9 @@ class BenefitPolicy(Base, table=True):
     the benefit policy issue extends this with inpatient, chronic, maternity, catastrophic and assistance."""
 
     __tablename__ = "benefit_policies"
-    __table_args__ = (UniqueConstraint("admdvs", "insutype", "effective_from", name="uq_policy_region_start"),)
+    __table_args__ = (
+        UniqueConstraint("admdvs", "insutype", "effective_from", name="uq_policy_region_start"),
+    )
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
     admdvs: str = Field(max_length=6, index=True)
@@ -29,4 +31,6 @@ class BenefitPolicy(Base, table=True):
     outpatient_deductible_fen: int = Field(ge=0)
     outpatient_pool_ratio: Decimal = Field(sa_type=ExactDecimal(5, 4))
     outpatient_annual_cap_fen: int = Field(ge=0)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from settlement.policy.models import BenefitPolicy
 from settlement.policy.schemas import PolicyCreate
@@ -15,10 +16,14 @@ async def create(session: AsyncSession, data: PolicyCreate) -> BenefitPolicy:
         select(BenefitPolicy).where(
             BenefitPolicy.admdvs == data.admdvs,
             BenefitPolicy.insutype == data.insutype,
-            or_(BenefitPolicy.effective_to.is_(None), BenefitPolicy.effective_to >= data.effective_from),  # type: ignore[union-attr]
+            or_(
+                col(BenefitPolicy.effective_to).is_(None),
+                col(BenefitPolicy.effective_to) >= data.effective_from,
+            ),
             *(
-                [BenefitPolicy.effective_from <= data.effective_to]
-                if data.effective_to is not None else []
+                [col(BenefitPolicy.effective_from) <= data.effective_to]
+                if data.effective_to is not None
+                else []
             ),
         )
     )
@@ -33,7 +38,11 @@ async def create(session: AsyncSession, data: PolicyCreate) -> BenefitPolicy:
 
 
 async def list_all(session: AsyncSession) -> list[BenefitPolicy]:
-    return list(await session.scalars(select(BenefitPolicy).order_by(BenefitPolicy.admdvs, BenefitPolicy.effective_from)))
+    return list(
+        await session.scalars(
+            select(BenefitPolicy).order_by(col(BenefitPolicy.admdvs), col(BenefitPolicy.effective_from))
+        )
+    )
 
 
 async def in_force(session: AsyncSession, admdvs: str, insutype: str, on: date) -> BenefitPolicy:
@@ -42,10 +51,11 @@ async def in_force(session: AsyncSession, admdvs: str, insutype: str, on: date) 
             BenefitPolicy.admdvs == admdvs,
             BenefitPolicy.insutype == insutype,
             BenefitPolicy.effective_from <= on,
-            or_(BenefitPolicy.effective_to.is_(None), BenefitPolicy.effective_to >= on),  # type: ignore[union-attr]
+            or_(col(BenefitPolicy.effective_to).is_(None), col(BenefitPolicy.effective_to) >= on),
         )
     )
     if policy is None:
-        raise DomainError(f"参保地 {admdvs} 险种 {insutype} 在 {on} 无有效的待遇政策", code="NO_POLICY",
-                          status_code=422)
+        raise DomainError(
+            f"参保地 {admdvs} 险种 {insutype} 在 {on} 无有效的待遇政策", code="NO_POLICY", status_code=422
+        )
     return policy

@@ -49,7 +49,9 @@ class Settlement(Base, table=True):
     account_paid_fen: int = 0
     cash_paid_fen: int
     calc_trace: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
 
 
 class SettlementFund(Base, table=True):

@@ -8,8 +8,8 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from settlement.adjudication.outpatient import (
     POOLED_FUND,
@@ -63,13 +63,15 @@ def _check_line_amounts(request: PharmacySettlementRequest) -> None:
             raise DomainError(
                 f"费用明细 {line.feedetl_sn} 金额 {fen_to_yuan(line.amount_fen)} 与数量×单价 "
                 f"{line.cnt}×{line.pric}={fen_to_yuan(expected)} 不符",
-                code="LINE_AMOUNT_MISMATCH", status_code=422,
+                code="LINE_AMOUNT_MISMATCH",
+                status_code=422,
             )
     total = sum(line.amount_fen for line in request.lines)
     if total != request.medfee_sumamt_fen:
         raise DomainError(
             f"医疗费总额 {fen_to_yuan(request.medfee_sumamt_fen)} 与明细合计 {fen_to_yuan(total)} 不符",
-            code="TOTAL_MISMATCH", status_code=422,
+            code="TOTAL_MISMATCH",
+            status_code=422,
         )
 
 
@@ -93,7 +95,8 @@ async def settle_pharmacy(session: AsyncSession, request: PharmacySettlementRequ
     if institution.admdvs != request.mdtrtarea_admvs:
         raise DomainError(
             f"就医地区划 {request.mdtrtarea_admvs} 与机构所在区划 {institution.admdvs} 不符",
-            code="ADMVS_MISMATCH", status_code=422,
+            code="ADMVS_MISMATCH",
+            status_code=422,
         )
     institutions.require_can_settle(institution, care_day)
 
@@ -102,20 +105,27 @@ async def settle_pharmacy(session: AsyncSession, request: PharmacySettlementRequ
     if person.insuplc_admdvs != request.insuplc_admdvs:
         raise DomainError(
             f"参保地区划 {request.insuplc_admdvs} 与人员参保地 {person.insuplc_admdvs} 不符",
-            code="ADMDVS_MISMATCH", status_code=422,
+            code="ADMDVS_MISMATCH",
+            status_code=422,
         )
     policy = await policies.in_force(session, person.insuplc_admdvs, request.insutype, care_day)
     items = await catalogue.find_many(session, {line.med_list_codg for line in request.lines})
-    accumulator = await eligibility.lock_accumulator(session, person.psn_no, care_day.year, request.insutype,
-                                                     OUTPATIENT_POOL)
+    accumulator = await eligibility.lock_accumulator(
+        session, person.psn_no, care_day.year, request.insutype, OUTPATIENT_POOL
+    )
 
     result = adjudicate(
-        [FeeLine(line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, line.amount_fen)
-         for line in request.lines],
-        {code: ListEntry(item.chrgitm_lv, item.selfpay_prop, item.pric_uplmt, item.med_chrgitm_type)
-         for code, item in items.items()},
-        OutpatientPolicy(policy.outpatient_deductible_fen, policy.outpatient_pool_ratio,
-                         policy.outpatient_annual_cap_fen),
+        [
+            FeeLine(line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, line.amount_fen)
+            for line in request.lines
+        ],
+        {
+            code: ListEntry(item.chrgitm_lv, item.selfpay_prop, item.pric_uplmt, item.med_chrgitm_type)
+            for code, item in items.items()
+        },
+        OutpatientPolicy(
+            policy.outpatient_deductible_fen, policy.outpatient_pool_ratio, policy.outpatient_annual_cap_fen
+        ),
         YearToDate(accumulator.deductible_used_fen, accumulator.fund_paid_fen),
     )
 
@@ -123,53 +133,101 @@ async def settle_pharmacy(session: AsyncSession, request: PharmacySettlementRequ
     mdtrt_id = _new_id("M", request.mdtrtarea_admvs, now)
     assert policy.id is not None
     settlement = Settlement(
-        setl_id=setl_id, mdtrt_id=mdtrt_id, msgid=request.msgid, request_sha256=digest,
-        fixmedins_code=institution.fixmedins_code, institution_level=institution.hosp_lv,
-        psn_no=person.psn_no, insutype=request.insutype, psn_type=person.psn_type,
-        insuplc_admdvs=person.insuplc_admdvs, mdtrtarea_admvs=request.mdtrtarea_admvs,
-        med_type=request.med_type, clr_type=PHARMACY_CLR_TYPE, mdtrt_cert_type=request.mdtrt_cert_type,
-        invono=request.invono, policy_id=policy.id, begntime=request.begntime, setl_time=now,
-        medfee_sumamt_fen=result.medfee_sumamt_fen, fully_self_paid_fen=result.fully_self_paid_fen,
-        over_price_cap_fen=result.over_price_cap_fen, self_pay_first_fen=result.self_pay_first_fen,
-        policy_range_fen=result.policy_range_fen, deductible_fen=result.deductible_fen,
-        pool_ratio=result.pool_ratio, pooled_fund_paid_fen=result.pooled_fund_paid_fen,
-        fund_paid_total_fen=result.fund_paid_total_fen, personal_burden_fen=result.personal_burden_fen,
-        account_paid_fen=0, cash_paid_fen=result.cash_paid_fen, calc_trace="\n".join(result.trace),
+        setl_id=setl_id,
+        mdtrt_id=mdtrt_id,
+        msgid=request.msgid,
+        request_sha256=digest,
+        fixmedins_code=institution.fixmedins_code,
+        institution_level=institution.hosp_lv,
+        psn_no=person.psn_no,
+        insutype=request.insutype,
+        psn_type=person.psn_type,
+        insuplc_admdvs=person.insuplc_admdvs,
+        mdtrtarea_admvs=request.mdtrtarea_admvs,
+        med_type=request.med_type,
+        clr_type=PHARMACY_CLR_TYPE,
+        mdtrt_cert_type=request.mdtrt_cert_type,
+        invono=request.invono,
+        policy_id=policy.id,
+        begntime=request.begntime,
+        setl_time=now,
+        medfee_sumamt_fen=result.medfee_sumamt_fen,
+        fully_self_paid_fen=result.fully_self_paid_fen,
+        over_price_cap_fen=result.over_price_cap_fen,
+        self_pay_first_fen=result.self_pay_first_fen,
+        policy_range_fen=result.policy_range_fen,
+        deductible_fen=result.deductible_fen,
+        pool_ratio=result.pool_ratio,
+        pooled_fund_paid_fen=result.pooled_fund_paid_fen,
+        fund_paid_total_fen=result.fund_paid_total_fen,
+        personal_burden_fen=result.personal_burden_fen,
+        account_paid_fen=0,
+        cash_paid_fen=result.cash_paid_fen,
+        calc_trace="\n".join(result.trace),
     )
     session.add(settlement)
     await session.flush()  # the settlement row exists before rows that reference it
-    session.add(SettlementFund(
-        setl_id=setl_id, fund_pay_type=POOLED_FUND,
-        policy_range_fen=result.policy_range_fen - result.deductible_fen,
-        payable_limit_fen=result.cap_remaining_fen, paid_fen=result.pooled_fund_paid_fen,
-        calc_trace="\n".join(result.trace[1:3]),
-    ))
+    session.add(
+        SettlementFund(
+            setl_id=setl_id,
+            fund_pay_type=POOLED_FUND,
+            policy_range_fen=result.policy_range_fen - result.deductible_fen,
+            payable_limit_fen=result.cap_remaining_fen,
+            paid_fen=result.pooled_fund_paid_fen,
+            calc_trace="\n".join(result.trace[1:3]),
+        )
+    )
     for line in result.lines:
         source = line.line
         wire = next(x for x in request.lines if x.feedetl_sn == source.feedetl_sn)
-        session.add(SettlementLine(
-            setl_id=setl_id, feedetl_sn=source.feedetl_sn, med_list_codg=source.med_list_codg,
-            medins_list_codg=wire.medins_list_codg, cnt=source.cnt, pric=source.pric,
-            amount_fen=source.amount_fen, price_cap=line.price_cap, selfpay_prop=line.selfpay_prop,
-            chrgitm_lv=line.chrgitm_lv, med_chrgitm_type=line.med_chrgitm_type,
-            fully_self_paid_fen=line.fully_self_paid_fen, over_price_cap_fen=line.over_price_cap_fen,
-            self_pay_first_fen=line.self_pay_first_fen, policy_range_fen=line.policy_range_fen,
-            memo=line.memo[:200],
-        ))
+        session.add(
+            SettlementLine(
+                setl_id=setl_id,
+                feedetl_sn=source.feedetl_sn,
+                med_list_codg=source.med_list_codg,
+                medins_list_codg=wire.medins_list_codg,
+                cnt=source.cnt,
+                pric=source.pric,
+                amount_fen=source.amount_fen,
+                price_cap=line.price_cap,
+                selfpay_prop=line.selfpay_prop,
+                chrgitm_lv=line.chrgitm_lv,
+                med_chrgitm_type=line.med_chrgitm_type,
+                fully_self_paid_fen=line.fully_self_paid_fen,
+                over_price_cap_fen=line.over_price_cap_fen,
+                self_pay_first_fen=line.self_pay_first_fen,
+                policy_range_fen=line.policy_range_fen,
+                memo=line.memo[:200],
+            )
+        )
     accumulator.deductible_used_fen = result.year_to_date_after.deductible_used_fen
     accumulator.fund_paid_fen = result.year_to_date_after.fund_paid_fen
     accumulator.settlement_count += 1
     accumulator.updated_at = now
 
-    await enqueue(session, infra, SettlementCompleted(
-        setl_id=setl_id, mdtrt_id=mdtrt_id, msgid=request.msgid, psn_no=person.psn_no,
-        fixmedins_code=institution.fixmedins_code, institution_level=institution.hosp_lv,
-        insutype=request.insutype, insuplc_admdvs=person.insuplc_admdvs,
-        mdtrtarea_admvs=request.mdtrtarea_admvs, med_type=request.med_type, clr_type=PHARMACY_CLR_TYPE,
-        setl_time=now, medfee_sumamt_fen=result.medfee_sumamt_fen,
-        fund_pay_sumamt_fen=result.fund_paid_total_fen, psn_cash_pay_fen=result.cash_paid_fen,
-        fund_payments=[FundPayment(fund_pay_type=POOLED_FUND, amount_fen=result.pooled_fund_paid_fen)],
-    ), PRODUCER)
+    await enqueue(
+        session,
+        infra,
+        SettlementCompleted(
+            setl_id=setl_id,
+            mdtrt_id=mdtrt_id,
+            msgid=request.msgid,
+            psn_no=person.psn_no,
+            fixmedins_code=institution.fixmedins_code,
+            institution_level=institution.hosp_lv,
+            insutype=request.insutype,
+            insuplc_admdvs=person.insuplc_admdvs,
+            mdtrtarea_admvs=request.mdtrtarea_admvs,
+            med_type=request.med_type,
+            clr_type=PHARMACY_CLR_TYPE,
+            setl_time=now,
+            medfee_sumamt_fen=result.medfee_sumamt_fen,
+            fund_pay_sumamt_fen=result.fund_paid_total_fen,
+            psn_cash_pay_fen=result.cash_paid_fen,
+            fund_payments=[FundPayment(fund_pay_type=POOLED_FUND, amount_fen=result.pooled_fund_paid_fen)],
+        ),
+        PRODUCER,
+    )
     await session.flush()
     return await load(session, setl_id)
 
@@ -185,31 +243,57 @@ async def load(session: AsyncSession, setl_id: str, *, replayed: bool = False) -
     settlement = await session.scalar(select(Settlement).where(Settlement.setl_id == setl_id))
     if settlement is None:
         raise NotFound(f"结算记录不存在: {setl_id}", code="SETTLEMENT_NOT_FOUND")
-    funds = await session.scalars(select(SettlementFund).where(SettlementFund.setl_id == setl_id)
-                                  .order_by(SettlementFund.id))
-    lines = await session.scalars(select(SettlementLine).where(SettlementLine.setl_id == setl_id)
-                                  .order_by(SettlementLine.id))
-    person = await session.scalar(select(Eligibility).where(
-        Eligibility.psn_no == settlement.psn_no, Eligibility.insutype == settlement.insutype,
-        Eligibility.year == settlement.begntime.astimezone(CHINA_TZ).year))
+    funds = await session.scalars(
+        select(SettlementFund).where(SettlementFund.setl_id == setl_id).order_by(col(SettlementFund.id))
+    )
+    lines = await session.scalars(
+        select(SettlementLine).where(SettlementLine.setl_id == setl_id).order_by(col(SettlementLine.id))
+    )
+    person = await session.scalar(
+        select(Eligibility).where(
+            Eligibility.psn_no == settlement.psn_no,
+            Eligibility.insutype == settlement.insutype,
+            Eligibility.year == settlement.begntime.astimezone(CHINA_TZ).year,
+        )
+    )
     if person is None:
         raise NotFound(f"结算人员参保信息缺失: {settlement.psn_no}", code="NOT_COVERED")
     on = settlement.setl_time.astimezone(CHINA_TZ).date()
     age = on.year - person.brdy.year - ((on.month, on.day) < (person.brdy.month, person.brdy.day))
     return SettlementOut(
-        setl_id=settlement.setl_id, mdtrt_id=settlement.mdtrt_id, msgid=settlement.msgid,
+        setl_id=settlement.setl_id,
+        mdtrt_id=settlement.mdtrt_id,
+        msgid=settlement.msgid,
         fixmedins_code=settlement.fixmedins_code,
-        person=PersonSnapshot(psn_no=person.psn_no, psn_name=person.psn_name, certno=person.certno,
-                              gend=person.gend, brdy=person.brdy, age=age, psn_type=settlement.psn_type),
-        insutype=settlement.insutype, insuplc_admdvs=settlement.insuplc_admdvs, med_type=settlement.med_type,
-        clr_type=settlement.clr_type, mdtrt_cert_type=settlement.mdtrt_cert_type, setl_time=settlement.setl_time,
-        policy_id=settlement.policy_id, medfee_sumamt_fen=settlement.medfee_sumamt_fen,
-        fully_self_paid_fen=settlement.fully_self_paid_fen, over_price_cap_fen=settlement.over_price_cap_fen,
-        self_pay_first_fen=settlement.self_pay_first_fen, policy_range_fen=settlement.policy_range_fen,
-        deductible_fen=settlement.deductible_fen, pool_ratio=settlement.pool_ratio,
-        pooled_fund_paid_fen=settlement.pooled_fund_paid_fen, fund_paid_total_fen=settlement.fund_paid_total_fen,
-        personal_burden_fen=settlement.personal_burden_fen, account_paid_fen=settlement.account_paid_fen,
-        cash_paid_fen=settlement.cash_paid_fen, calc_trace=settlement.calc_trace,
+        person=PersonSnapshot(
+            psn_no=person.psn_no,
+            psn_name=person.psn_name,
+            certno=person.certno,
+            gend=person.gend,
+            brdy=person.brdy,
+            age=age,
+            psn_type=settlement.psn_type,
+        ),
+        insutype=settlement.insutype,
+        insuplc_admdvs=settlement.insuplc_admdvs,
+        med_type=settlement.med_type,
+        clr_type=settlement.clr_type,
+        mdtrt_cert_type=settlement.mdtrt_cert_type,
+        setl_time=settlement.setl_time,
+        policy_id=settlement.policy_id,
+        medfee_sumamt_fen=settlement.medfee_sumamt_fen,
+        fully_self_paid_fen=settlement.fully_self_paid_fen,
+        over_price_cap_fen=settlement.over_price_cap_fen,
+        self_pay_first_fen=settlement.self_pay_first_fen,
+        policy_range_fen=settlement.policy_range_fen,
+        deductible_fen=settlement.deductible_fen,
+        pool_ratio=settlement.pool_ratio,
+        pooled_fund_paid_fen=settlement.pooled_fund_paid_fen,
+        fund_paid_total_fen=settlement.fund_paid_total_fen,
+        personal_burden_fen=settlement.personal_burden_fen,
+        account_paid_fen=settlement.account_paid_fen,
+        cash_paid_fen=settlement.cash_paid_fen,
+        calc_trace=settlement.calc_trace,
         funds=[FundOut.model_validate(f) for f in funds],
         lines=[LineOut.model_validate(line) for line in lines],
         replayed=replayed,

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up and runs the whole test suite: lint (ruff), types (mypy), then pytest on SQLite and on a real
+# PostgreSQL 15 (started from the machine's binaries in a temporary folder) with the real broker.
+# Extra arguments go to pytest, e.g. `./test.sh tests/settlement -k concurrent`.
+# TEST_BACKENDS=sqlite (or postgres) limits the database backends.
+set -euo pipefail
+cd "$(dirname "$0")"
+BOOTSTRAP_EXTRAS=test source scripts/bootstrap.sh
+echo "== ruff" && .venv/bin/ruff check .
+echo "== mypy" && .venv/bin/mypy
+echo "== pytest (backends: ${TEST_BACKENDS:-sqlite,postgres})"
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,101 @@
+"""Fixtures shared by the whole suite: real PostgreSQL, the real (Tansu) broker, and a fresh database per
+test on each backend. ``TEST_BACKENDS`` chooses the backends (default: both)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from platformctl.stack import free_port, start_broker
+from shared.config import sqlite_url
+from shared.migrations import upgrade
+from tests.support.postgres import PostgresServer
+
+BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgres").split(",") if b.strip()]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap address of a Tansu broker for the session."""
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("broker") / "broker.log", "ab")  # noqa: SIM115
+    process = start_broker(port, log)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+class DatabaseFactory:
+    """Makes empty databases on the chosen backend; every call gives a new one."""
+
+    def __init__(self, backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+        self.backend = backend
+        self.tmp_path = tmp_path
+        self.request = request
+        self._count = 0
+
+    def new_url(self, name: str = "db") -> str:
+        self._count += 1
+        if self.backend == "sqlite":
+            return sqlite_url(self.tmp_path / f"{name}-{self._count}.db")
+        server: PostgresServer = self.request.getfixturevalue("pg_server")
+        return server.url(server.create_database(name.replace("-", "_")))
+
+    def migrated(self, package: str) -> str:
+        url = self.new_url(package)
+        upgrade(package, url)
+        return url
+
+
+@pytest.fixture
+def databases(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> DatabaseFactory:
+    return DatabaseFactory(backend, tmp_path, request)
+
+
+async def eventually(predicate: Callable[[], Any], timeout_s: float = 20.0, interval_s: float = 0.05) -> Any:
+    """Poll ``predicate`` (sync or async) until it returns a truthy value; returns that value."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    last = None
+    while True:
+        last = predicate()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s (last value {last!r})")
+        await asyncio.sleep(interval_s)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+__all__ = ["DatabaseFactory", "eventually"]

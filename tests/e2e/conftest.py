@@ -1,0 +1,99 @@
+"""The whole platform as real processes: the Tansu broker, the four services under uvicorn, each with its
+own database on the backend under test, talking real HTTP and real Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from platformctl.demo import load_demo
+from platformctl.services import SERVICES
+from platformctl.stack import RunningService, free_port, service_env, start_broker
+from shared.config import sqlite_url
+from shared.migrations import upgrade
+from tests.conftest import BACKENDS
+from tests.support.postgres import PostgresServer
+
+GATEWAY_PATH = "/fsi/api/rsfComIfsService/callService"
+#: Short group timeouts so that a restarted consumer rejoins quickly on the embedded broker.
+FAST_GROUPS = {
+    "KAFKA_SESSION_TIMEOUT_MS": "3000",
+    "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+    "KAFKA_REBALANCE_TIMEOUT_MS": "1000",
+}
+
+
+@dataclass
+class Stack:
+    backend: str
+    bootstrap: str
+    services: dict[str, RunningService]
+    psn_nos: dict[str, str] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return self.services[name].url
+
+    async def call(self, client: httpx.AsyncClient, envelope: dict[str, Any]) -> dict[str, Any]:
+        response = await client.post(f"{self.url('gateway')}{GATEWAY_PATH}", json=envelope, timeout=30)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def metric(self, service: str, name: str, **labels: str) -> float:
+        text = httpx.get(f"{self.url(service)}/metrics", timeout=5).text
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    total += sample.value
+        return total
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    backend = str(request.param)
+    root: Path = tmp_path_factory.mktemp(f"stack-{backend}")
+    port = free_port()
+    broker_log = open(root / "broker.log", "ab")  # noqa: SIM115
+    broker = start_broker(port, broker_log)
+    bootstrap = f"127.0.0.1:{port}"
+    ports = {name: free_port() for name in SERVICES}
+    services: dict[str, RunningService] = {}
+    try:
+        for name, spec in SERVICES.items():
+            if backend == "sqlite":
+                url = sqlite_url(root / f"{name}.db")
+            else:
+                server: PostgresServer = request.getfixturevalue("pg_server")
+                url = server.url(server.create_database(f"e2e_{name}"))
+            upgrade(spec.package, url)
+            env = service_env(spec, url, bootstrap, ports)
+            env.update({f"{spec.env_prefix}{k}": v for k, v in FAST_GROUPS.items()})
+            svc = RunningService(
+                spec, f"http://127.0.0.1:{ports[name]}", ports[name], env, root / f"{name}.log"
+            )
+            svc.start()
+            services[name] = svc
+        for svc in services.values():
+            svc.wait_ready()
+        psn_nos = asyncio.run(
+            load_demo(services["enrollment"].url, services["settlement"].url, echo=lambda _: None)
+        )
+        yield Stack(backend, bootstrap, services, psn_nos)
+    finally:
+        for svc in services.values():
+            svc.stop()
+        broker.terminate()
+        try:
+            broker.wait(10)
+        except subprocess.TimeoutExpired:
+            broker.kill()
+        broker_log.close()

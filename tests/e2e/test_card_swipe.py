@@ -1,0 +1,313 @@
+"""A card swipe through the whole platform: HIS -> gateway (NHSA envelope) -> settlement -> outbox ->
+Kafka -> fund ledger, with real processes, broker and databases.
+
+Demo policy (platformctl.demo): outpatient pooling with a 20.00 yuan yearly deductible, 50 % and a
+300.00 yuan yearly cap; amoxicillin (甲类, cap 0.50 a unit) and compound danshen (乙类, 10 % first)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from platformctl import examples
+from platformctl.demo import CATALOGUE, PERSONS, REGION
+from shared.clock import now_china
+from shared.events import SETTLEMENT_TOPIC, EventEnvelope
+from shared.idcard import make_id_number
+from tests.conftest import eventually
+from tests.e2e.conftest import Stack
+
+pytestmark = pytest.mark.e2e
+_sequence = itertools.count(1000)
+
+
+def _msgid() -> str:
+    return examples.msgid(next(_sequence))
+
+
+async def _entries(client: httpx.AsyncClient, stack: Stack, setl_id: str) -> list[dict[str, Any]]:
+    response = await client.get(f"{stack.url('ledger')}/api/v1/journal", params={"source_id": setl_id})
+    response.raise_for_status()
+    entries: list[dict[str, Any]] = response.json()
+    return entries
+
+
+async def _all_entries(client: httpx.AsyncClient, stack: Stack) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = (
+            await client.get(
+                f"{stack.url('ledger')}/api/v1/journal", params={"after_id": after, "limit": 1000}
+            )
+        ).json()
+        if not page:
+            return entries
+        entries += page
+        after = page[-1]["id"]
+
+
+async def test_card_swipe_settles_and_books_a_balanced_entry(stack: Stack) -> None:
+    person = PERSONS[0]
+    async with httpx.AsyncClient() as client:
+        lookup = await stack.call(client, dict(examples.example_1101(person.certno), msgid=_msgid()))
+        assert lookup["infcode"] == 0, lookup["err_msg"]
+        base = lookup["output"]["baseinfo"]
+        assert (base["certno"], base["psn_name"], base["gend"], base["brdy"]) == (
+            person.certno,
+            person.name,
+            "1",
+            "1985-03-12",
+        )
+        [insured] = lookup["output"]["insuinfo"]
+        assert (insured["insutype"], insured["psn_insu_stas"], insured["insuplc_admdvs"]) == (
+            "390",
+            "1",
+            REGION,
+        )
+        psn_no = base["psn_no"]
+
+        envelope = dict(
+            examples.example_2102(psn_no, person.certno),
+            msgid=_msgid(),
+            insuplc_admdvs=insured["insuplc_admdvs"],
+        )
+        answer = await stack.call(client, envelope)
+        assert answer["infcode"] == 0, answer["err_msg"]
+        setl = answer["output"]["setlinfo"]
+        # Amoxicillin 60 x 0.50 = 30.00 (甲, all in range); danshen 3 x 20.00 = 60.00 (乙: 6.00 first,
+        # 54.00 in range). In range 84.00; deductible 20.00; fund (84.00 - 20.00) x 50 % = 32.00; cash 58.00.
+        expected = {
+            "medfee_sumamt": "90.00",
+            "fulamt_ownpay_amt": "0.00",
+            "overlmt_selfpay": "0.00",
+            "preselfpay_amt": "6.00",
+            "inscp_scp_amt": "84.00",
+            "act_pay_dedc": "20.00",
+            "hifp_pay": "32.00",
+            "fund_pay_sumamt": "32.00",
+            "psn_part_amt": "58.00",
+            "acct_pay": "0.00",
+            "psn_cash_pay": "58.00",
+            "maf_pay": "0.00",
+            "hifmi_pay": "0.00",
+        }
+        assert {k: str(Decimal(str(setl[k])).quantize(Decimal("0.01"))) for k in expected} == expected
+        assert setl["medins_setl_id"] == envelope["msgid"]
+        assert (setl["clr_type"], setl["clr_optins"], setl["psn_no"]) == ("41", REGION, psn_no)
+        assert [(d["fund_pay_type"], d["fund_payamt"]) for d in answer["output"]["setldetail"]] == [
+            ("390100", 32)
+        ]
+        lines = {d["feedetl_sn"]: d for d in answer["output"]["detlcutinfo"]}
+        assert (lines["1"]["chrgitm_lv"], lines["1"]["inscp_scp_amt"]) == ("1", 30)
+        assert (lines["2"]["chrgitm_lv"], lines["2"]["preselfpay_amt"], lines["2"]["inscp_scp_amt"]) == (
+            "2",
+            6,
+            54,
+        )
+
+        # The same message again: the stored first answer, not a second settlement.
+        replay = await stack.call(client, envelope)
+        assert replay == answer
+
+        entries = await eventually(lambda: _entries(client, stack, setl["setl_id"]), timeout_s=30)
+        assert len(entries) == 1
+        postings = [
+            (
+                p["account_code"],
+                p["debit_fen"],
+                p["credit_fen"],
+                p["counterparty"],
+                p["fund_pay_type"],
+                p["admdvs"],
+                p["insutype"],
+            )
+            for p in entries[0]["postings"]
+        ]
+        assert postings == [
+            ("5103", 3200, 0, "", "390100", REGION, "390"),
+            ("2101", 0, 3200, "P34152400001", "390100", REGION, "390"),
+        ]
+        trial = (await client.get(f"{stack.url('ledger')}/api/v1/trial-balance")).json()
+        assert trial["imbalance_fen"] == 0
+        assert trial["debit_total_fen"] == trial["credit_total_fen"]
+
+
+async def test_redelivered_settlement_event_posts_nothing(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        entries_before = await _all_entries(client, stack)
+        assert entries_before, "the first test books an entry"
+        target = entries_before[0]
+        # Read the very event the ledger consumed from the topic, and publish the same bytes again.
+        reader = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, auto_offset_reset="earliest")
+        await reader.start()
+        raw: bytes | None = None
+        try:
+            partitions = [
+                TopicPartition(SETTLEMENT_TOPIC, p) for p in reader.partitions_for_topic(SETTLEMENT_TOPIC)
+            ]
+            reader.assign(partitions)
+            deadline = asyncio.get_running_loop().time() + 10
+            while raw is None and asyncio.get_running_loop().time() < deadline:
+                for records in (await reader.getmany(timeout_ms=300)).values():
+                    for record in records:
+                        if EventEnvelope.from_bytes(record.value).event_id.hex == target["event_id"].replace(
+                            "-", ""
+                        ):
+                            raw = record.value
+        finally:
+            await reader.stop()
+        assert raw is not None
+        duplicates_before = stack.metric("ledger", "consumer_events_total", outcome="duplicate")
+        producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                SETTLEMENT_TOPIC, raw, key=EventEnvelope.from_bytes(raw).key.encode()
+            )
+        finally:
+            await producer.stop()
+        await eventually(
+            lambda: (
+                stack.metric("ledger", "consumer_events_total", outcome="duplicate") == duplicates_before + 1
+            ),
+            timeout_s=30,
+        )
+        assert await _all_entries(client, stack) == entries_before
+
+
+async def _enroll_people(client: httpx.AsyncClient, stack: Stack, count: int) -> list[tuple[str, str]]:
+    from datetime import date
+
+    people = []
+    year = now_china().year
+    for i in range(count):
+        certno = make_id_number(REGION, date(1990, 1, 1 + i), 101 + 2 * i)
+        created = await client.post(
+            f"{stack.url('enrollment')}/api/v1/persons", json={"certno": certno, "psn_name": f"测试{i}"}
+        )
+        assert created.status_code == 201, created.text
+        psn_no = created.json()["psn_no"]
+        enrolled = await client.post(
+            f"{stack.url('enrollment')}/api/v1/enrollments",
+            json={
+                "psn_no": psn_no,
+                "year": year,
+                "insuplc_admdvs": REGION,
+                "contribution_fen": 40000,
+                "receipt_no": f"E2E{i:04d}",
+            },
+        )
+        assert enrolled.status_code == 201, enrolled.text
+        people.append((psn_no, certno))
+    for psn_no, _ in people:
+        await eventually(functools.partial(_covered, client, stack, psn_no), timeout_s=30)
+    return people
+
+
+async def _covered(client: httpx.AsyncClient, stack: Stack, psn_no: str) -> bool:
+    return (await client.get(f"{stack.url('settlement')}/api/v1/eligibility/{psn_no}")).status_code == 200
+
+
+def _danshen_purchase(psn_no: str, certno: str) -> dict[str, Any]:
+    danshen = CATALOGUE[2]
+    when = now_china().strftime("%Y-%m-%d %H:%M:%S")
+    return examples.envelope(
+        "2102",
+        _msgid(),
+        {
+            "druginfo": {
+                "psn_no": psn_no,
+                "mdtrt_cert_type": "02",
+                "mdtrt_cert_no": certno,
+                "begntime": when,
+                "medfee_sumamt": "60.00",
+                "insutype": "390",
+                "acct_used_flag": "0",
+                "med_type": "41",
+            },
+            "drugdetail": [
+                {
+                    "feedetl_sn": "1",
+                    "med_list_codg": danshen["med_list_codg"],
+                    "medins_list_codg": "YP2",
+                    "det_item_fee_sumamt": "60.00",
+                    "cnt": "3",
+                    "pric": "20",
+                }
+            ],
+        },
+        insuplc_admdvs=REGION,
+    )
+
+
+async def test_ledger_killed_mid_stream_books_every_settlement_exactly_once(stack: Stack) -> None:
+    people_count, per_person = 20, 10
+    async with httpx.AsyncClient(timeout=30) as client:
+        people = await _enroll_people(client, stack, people_count)
+        # Round-robin over people, so consecutive requests are for different persons.
+        work = [person for _ in range(per_person) for person in people]
+        answers: list[dict[str, Any]] = []
+        ledger = stack.services["ledger"]
+        killed_at: int | None = None
+        restarted_at: int | None = None
+        lock = asyncio.Lock()
+
+        async def worker(queue: asyncio.Queue[tuple[str, str]]) -> None:
+            nonlocal killed_at, restarted_at
+            while not queue.empty():
+                psn_no, certno = queue.get_nowait()
+                answers.append(await stack.call(client, _danshen_purchase(psn_no, certno)))
+                async with lock:
+                    if len(answers) >= 60 and killed_at is None:
+                        killed_at = len(answers)
+                        await asyncio.to_thread(ledger.kill)  # SIGKILL: no graceful anything
+                    elif len(answers) >= 140 and restarted_at is None:
+                        restarted_at = len(answers)
+                        await asyncio.to_thread(ledger.start)
+                        await asyncio.to_thread(ledger.wait_ready)
+
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        for item in work:
+            queue.put_nowait(item)
+        await asyncio.gather(*[worker(queue) for _ in range(8)])
+
+        assert killed_at is not None and restarted_at is not None
+        assert len(answers) == 200
+        assert [a["infcode"] for a in answers] == [0] * 200, [a["err_msg"] for a in answers if a["infcode"]]
+        setl_ids = {a["output"]["setlinfo"]["setl_id"] for a in answers}
+        assert len(setl_ids) == 200
+        # Per person, 60.00 of danshen is 54.00 in range: the first purchase pays (54.00 - 20.00) x 50 %
+        # = 17.00, each of the other nine 27.00; 17 + 9 x 27 = 260.00 yuan, under the 300.00 cap.
+        fund_by_person: dict[str, Decimal] = {}
+        for a in answers:
+            s = a["output"]["setlinfo"]
+            fund_by_person[s["psn_no"]] = fund_by_person.get(s["psn_no"], Decimal(0)) + Decimal(
+                str(s["hifp_pay"])
+            )
+        assert set(fund_by_person.values()) == {Decimal("260.00")}
+
+        async def booked() -> list[dict[str, Any]] | None:
+            mine = [e for e in await _all_entries(client, stack) if e["source_id"] in setl_ids]
+            return mine if len(mine) >= 200 else None
+
+        entries = await eventually(booked, timeout_s=90, interval_s=0.5)
+        assert len(entries) == 200
+        assert {e["source_id"] for e in entries} == setl_ids
+        assert sum(e["total_fen"] for e in entries) == 20 * 260_00
+        for entry in entries:
+            debit = sum(p["debit_fen"] for p in entry["postings"])
+            credit = sum(p["credit_fen"] for p in entry["postings"])
+            assert debit == credit == entry["total_fen"]
+        trial = (await client.get(f"{stack.url('ledger')}/api/v1/trial-balance")).json()
+        assert trial["imbalance_fen"] == 0
+        # Nothing arrives late either: give the consumer a moment more and count again.
+        await asyncio.sleep(2)
+        assert len([e for e in await _all_entries(client, stack) if e["source_id"] in setl_ids]) == 200

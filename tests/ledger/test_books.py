@@ -1,0 +1,180 @@
+"""The fund ledger's postings on a real database: balanced entries from settlement events, refusals,
+the database's own guards, and the read endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from fund_ledger.books.chart import PAYABLE
+from fund_ledger.books.models import JournalEntry, Posting
+from fund_ledger.books.service import Leg, UnbalancedEntry, account_for, post_entry, post_settlement_completed
+from fund_ledger.config import LedgerSettings
+from fund_ledger.main import create_app
+from pydantic import ValidationError
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from shared.consumer import EventRejected
+from shared.db import Database
+from shared.events import FundPayment, SettlementCompleted
+from tests.conftest import DatabaseFactory
+from tests.support.apps import build, running
+
+
+def completed(
+    setl_id: str,
+    fund_fen: int,
+    *,
+    institution: str = "P34152400001",
+    clr_type: str = "41",
+    medfee: int = 9000,
+) -> SettlementCompleted:
+    return SettlementCompleted(
+        setl_id=setl_id,
+        mdtrt_id=f"M{setl_id}",
+        msgid=f"m{setl_id}",
+        psn_no="p1",
+        fixmedins_code=institution,
+        institution_level="9",
+        insutype="390",
+        insuplc_admdvs="341524",
+        mdtrtarea_admvs="341524",
+        med_type="41",
+        clr_type=clr_type,
+        setl_time=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
+        medfee_sumamt_fen=medfee,
+        fund_pay_sumamt_fen=fund_fen,
+        psn_cash_pay_fen=medfee - fund_fen,
+        fund_payments=[FundPayment(fund_pay_type="390100", amount_fen=fund_fen)],
+    )
+
+
+@pytest.fixture
+async def ledger(databases: DatabaseFactory) -> AsyncIterator[tuple[httpx.AsyncClient, Database]]:
+    url = databases.migrated("fund_ledger")
+    app = build(create_app, LedgerSettings, database_url=url, run_background_workers=False)
+    db = Database(url)
+    async with running(app) as client:
+        yield client, db
+    await db.dispose()
+
+
+async def test_settlement_posts_balanced_entry_per_institution(
+    ledger: tuple[httpx.AsyncClient, Database],
+) -> None:
+    client, db = ledger
+    for setl_id, fund, inst in (
+        ("S1", 3200, "P34152400001"),
+        ("S2", 450, "P34152400001"),
+        ("S3", 1188, "P2"),
+    ):
+        async with db.transaction() as session:
+            await post_settlement_completed(
+                session, completed(setl_id, fund, institution=inst).envelope("test")
+            )
+
+    journal = (await client.get("/api/v1/journal")).json()
+    assert [e["source_id"] for e in journal] == ["S1", "S2", "S3"]
+    first = journal[0]
+    assert first["total_fen"] == 3200
+    assert [
+        (p["account_code"], p["debit_fen"], p["credit_fen"], p["counterparty"]) for p in first["postings"]
+    ] == [("5103", 3200, 0, ""), ("2101", 0, 3200, "P34152400001")]
+
+    trial = (await client.get("/api/v1/trial-balance")).json()
+    # 32.00 + 4.50 + 11.88 = 48.38 yuan of pharmacy benefit, owed 36.50 to the first pharmacy and 11.88 to P2.
+    assert trial["entries"] == 3
+    assert trial["debit_total_fen"] == trial["credit_total_fen"] == 4838
+    assert trial["imbalance_fen"] == 0
+    balances = {(a["code"], a["counterparty"]): a["balance_fen"] for a in trial["accounts"]}
+    assert balances == {("5103", ""): 4838, ("2101", "P34152400001"): 3650, ("2101", "P2"): 1188}
+
+    one = (await client.get("/api/v1/journal", params={"source_id": "S3"})).json()
+    assert [e["total_fen"] for e in one] == [1188]
+    assert (await client.get(f"/api/v1/journal/{first['id']}")).json()["source_id"] == "S1"
+    assert (await client.get("/api/v1/journal/999999")).status_code == 404
+    assert (await client.get("/api/v1/accounts/balances", params={"admdvs": "12"})).status_code == 422
+
+
+async def test_settlement_without_fund_payment_posts_nothing(
+    ledger: tuple[httpx.AsyncClient, Database],
+) -> None:
+    _, db = ledger
+    async with db.transaction() as session:
+        await post_settlement_completed(session, completed("S0", 0).envelope("test"))
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(JournalEntry)) == 0
+
+
+async def test_same_settlement_under_another_event_is_rejected(
+    ledger: tuple[httpx.AsyncClient, Database],
+) -> None:
+    _, db = ledger
+    async with db.transaction() as session:
+        await post_settlement_completed(session, completed("S1", 100).envelope("test"))
+    with pytest.raises(EventRejected, match="already posted"):
+        async with db.transaction() as session:
+            await post_settlement_completed(session, completed("S1", 100).envelope("test"))
+    # An event whose data does not fit the schema is refused (the consumer dead-letters it).
+    envelope = completed("S9", 100).envelope("test")
+    broken = envelope.model_copy(update={"data": {**envelope.data, "clr_type": "77"}})
+    with pytest.raises(ValidationError, match="clr_type"):
+        async with db.transaction() as session:
+            await post_settlement_completed(session, broken)
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(JournalEntry)) == 1
+
+
+async def test_unbalanced_or_one_legged_entries_are_refused(
+    ledger: tuple[httpx.AsyncClient, Database],
+) -> None:
+    _, db = ledger
+    async with db.transaction() as session:
+        a = await account_for(session, PAYABLE, "341524", "390", "390100", "X")
+        b = await account_for(session, PAYABLE, "341524", "390", "390100", "Y")
+    bad = [
+        [Leg(a, debit_fen=100), Leg(b, credit_fen=99)],
+        [Leg(a, debit_fen=100)],
+        [Leg(a, debit_fen=100, credit_fen=100), Leg(b, credit_fen=0)],
+        [Leg(a, debit_fen=-5), Leg(b, credit_fen=-5)],
+    ]
+    for legs in bad:
+        with pytest.raises(UnbalancedEntry):
+            async with db.transaction() as session:
+                await post_entry(
+                    session,
+                    event_id=None,
+                    source_type="manual",
+                    source_id=uuid.uuid4().hex[:8],
+                    description="x",
+                    admdvs="341524",
+                    insutype="390",
+                    legs=legs,
+                )
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(JournalEntry)) == 0
+
+
+async def test_database_refuses_a_two_sided_posting(ledger: tuple[httpx.AsyncClient, Database]) -> None:
+    _, db = ledger
+    async with db.transaction() as session:
+        account = await account_for(session, PAYABLE, "341524", "390", "390100", "X")
+        entry = await post_entry(
+            session,
+            event_id=None,
+            source_type="manual",
+            source_id="m1",
+            description="x",
+            admdvs="341524",
+            insutype="390",
+            legs=[Leg(account, debit_fen=1), Leg(account, credit_fen=1)],
+        )
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            await session.execute(
+                insert(Posting).values(entry_id=entry.id, account_id=account, debit_fen=5, credit_fen=5)
+            )

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from settlement.config import SettlementSettings
+from settlement.eligibility.service import apply_coverage_activated
+from settlement.main import create_app
+
+from shared.db import Database
+from shared.events import CoverageActivated
+from shared.idcard import make_id_number
+from tests.conftest import DatabaseFactory
+from tests.support.apps import build, running
+
+REGION = "341524"
+PHARMACY = "P34152400001"
+HOSPITAL = "H34152400001"
+
+
+@dataclass
+class SettlementApi:
+    client: httpx.AsyncClient
+    db: Database
+
+    async def cover(self, psn_no: str, certno: str, year: int = 2026) -> None:
+        """Put a person's coverage in the read model exactly as the enrollment event handler does."""
+        event = CoverageActivated(
+            enrollment_id=1,
+            psn_no=psn_no,
+            certno=certno,
+            psn_name="测试人员",
+            gend="1",
+            brdy=date(1985, 3, 12),
+            insutype="390",
+            psn_type="1501",
+            insuplc_admdvs=REGION,
+            year=year,
+            coverage_begin=date(year, 1, 1),
+            coverage_end=date(year, 12, 31),
+        )
+        async with self.db.transaction() as session:
+            await apply_coverage_activated(session, event.envelope("test"))
+
+    async def post(self, url: str, body: dict[str, Any]) -> httpx.Response:
+        return await self.client.post(url, json=body)
+
+
+async def seed_reference_data(api: SettlementApi) -> None:
+    for body in (
+        {
+            "fixmedins_code": PHARMACY,
+            "fixmedins_name": "药房",
+            "fixmedins_type": "2",
+            "hosp_lv": "9",
+            "admdvs": REGION,
+            "agreement_begin": "2025-01-01",
+        },
+        {
+            "fixmedins_code": HOSPITAL,
+            "fixmedins_name": "县医院",
+            "fixmedins_type": "1",
+            "hosp_lv": "2",
+            "admdvs": REGION,
+            "agreement_begin": "2025-01-01",
+        },
+        {
+            "fixmedins_code": "P34152400009",
+            "fixmedins_name": "暂停药房",
+            "fixmedins_type": "2",
+            "hosp_lv": "9",
+            "admdvs": REGION,
+            "status": "suspended",
+            "agreement_begin": "2025-01-01",
+        },
+    ):
+        assert (await api.post("/api/v1/institutions", body)).status_code == 201
+    for body in (
+        {
+            "med_list_codg": "A",
+            "name": "甲类药",
+            "med_chrgitm_type": "09",
+            "chrgitm_lv": "1",
+            "pric_uplmt": "0.5",
+        },
+        {
+            "med_list_codg": "B",
+            "name": "乙类药",
+            "med_chrgitm_type": "11",
+            "chrgitm_lv": "2",
+            "selfpay_prop": "0.1",
+        },
+        {"med_list_codg": "C", "name": "丙类", "med_chrgitm_type": "09", "chrgitm_lv": "3"},
+        {
+            "med_list_codg": "D",
+            "name": "限价乙类",
+            "med_chrgitm_type": "09",
+            "chrgitm_lv": "2",
+            "selfpay_prop": "0.05",
+            "pric_uplmt": "2.5",
+        },
+    ):
+        assert (await api.post("/api/v1/catalogue/items", body)).status_code == 201
+    policy = {
+        "admdvs": REGION,
+        "insutype": "390",
+        "name": "门诊统筹",
+        "effective_from": "2026-01-01",
+        "outpatient_deductible_fen": 2000,
+        "outpatient_pool_ratio": "0.5",
+        "outpatient_annual_cap_fen": 30000,
+    }
+    assert (await api.post("/api/v1/policies", policy)).status_code == 201
+
+
+@pytest.fixture
+async def settlement_api(databases: DatabaseFactory) -> AsyncIterator[SettlementApi]:
+    url = databases.migrated("settlement")
+    app = build(create_app, SettlementSettings, database_url=url, run_background_workers=False)
+    db = Database(url)
+    async with running(app) as client:
+        api = SettlementApi(client, db)
+        await seed_reference_data(api)
+        yield api
+    await db.dispose()
+
+
+def new_person(sequence: int = 13) -> tuple[str, str]:
+    certno = make_id_number(REGION, date(1985, 3, 12), sequence)
+    return f"{REGION}{uuid.uuid4().int % 10**16:016d}", certno
+
+
+def purchase(
+    psn_no: str,
+    certno: str,
+    lines: list[tuple[str, str, str, int]],
+    *,
+    msgid: str | None = None,
+    fixmedins_code: str = PHARMACY,
+    begntime: str = "2026-11-20T10:00:00+08:00",
+    total: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "msgid": msgid or f"{fixmedins_code}{uuid.uuid4().int % 10**18:018d}",
+        "fixmedins_code": fixmedins_code,
+        "mdtrtarea_admvs": REGION,
+        "insuplc_admdvs": REGION,
+        "psn_no": psn_no,
+        "mdtrt_cert_type": "02",
+        "mdtrt_cert_no": certno,
+        "begntime": begntime,
+        "medfee_sumamt_fen": total if total is not None else sum(x[3] for x in lines),
+        "insutype": "390",
+        "med_type": "41",
+        "lines": [
+            {
+                "feedetl_sn": str(i + 1),
+                "med_list_codg": code,
+                "medins_list_codg": f"H{i}",
+                "cnt": cnt,
+                "pric": pric,
+                "amount_fen": amount,
+            }
+            for i, (code, cnt, pric, amount) in enumerate(lines)
+        ],
+    }

@@ -1,0 +1,163 @@
+"""Pharmacy settlement (2102) through the settlement service's API on a real database. Policy: 20.00 yuan
+yearly deductible, 50 %, 300.00 yuan yearly cap; the expected amounts are worked out by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from settlement.db import infra
+from settlement.eligibility.models import YearAccumulator
+from settlement.settlements.models import Settlement
+from sqlalchemy import func
+from sqlmodel import select
+
+from tests.settlement.conftest import HOSPITAL, SettlementApi, new_person, purchase
+
+URL = "/api/v1/pharmacy-settlements"
+
+
+async def _counts(api: SettlementApi) -> tuple[int, int]:
+    async with api.db.session() as session:
+        settlements = await session.scalar(select(func.count()).select_from(Settlement))
+        outbox = await session.scalar(select(func.count()).select_from(infra.outbox))
+    return int(settlements or 0), int(outbox or 0)
+
+
+async def test_settles_and_writes_event_in_same_transaction(settlement_api: SettlementApi) -> None:
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    body = purchase(psn_no, certno, [("A", "60", "0.5", 3000), ("B", "3", "20", 6000)])
+    response = await settlement_api.post(URL, body)
+    assert response.status_code == 200, response.text
+    s = response.json()
+    # A 30.00 甲 in range; B 60.00 乙: 6.00 first, 54.00 in range; (84.00 - 20.00) x 50 % = 32.00.
+    assert s["medfee_sumamt_fen"] == 9000
+    assert s["self_pay_first_fen"] == 600
+    assert s["policy_range_fen"] == 8400
+    assert s["deductible_fen"] == 2000
+    assert s["pooled_fund_paid_fen"] == 3200
+    assert s["fund_paid_total_fen"] == 3200
+    assert s["cash_paid_fen"] == 5800
+    assert s["account_paid_fen"] == 0
+    assert s["clr_type"] == "41"
+    assert [(f["fund_pay_type"], f["paid_fen"]) for f in s["funds"]] == [("390100", 3200)]
+    assert [line["policy_range_fen"] for line in s["lines"]] == [3000, 5400]
+    assert len(s["setl_id"]) == 30 and len(s["mdtrt_id"]) == 30
+
+    async with settlement_api.db.session() as session:
+        outbox = (await session.execute(infra.outbox.select())).one()
+        accumulator = await session.scalar(select(YearAccumulator).where(YearAccumulator.psn_no == psn_no))
+    event = json.loads(outbox.payload)
+    assert outbox.topic == "settlement.events" and outbox.event_key == psn_no
+    assert event["type"] == "settlement.completed"
+    assert event["data"]["setl_id"] == s["setl_id"]
+    assert event["data"]["fund_pay_sumamt_fen"] == 3200
+    assert event["data"]["fund_payments"] == [{"fund_pay_type": "390100", "amount_fen": 3200}]
+    assert accumulator is not None
+    assert (accumulator.deductible_used_fen, accumulator.fund_paid_fen, accumulator.settlement_count) == (
+        2000,
+        3200,
+        1,
+    )
+
+    # The second purchase of the year pays no deductible: B 10.00 -> 9.00 in range x 50 % = 4.50.
+    second = await settlement_api.post(URL, purchase(psn_no, certno, [("B", "1", "10", 1000)]))
+    assert second.json()["deductible_fen"] == 0
+    assert second.json()["pooled_fund_paid_fen"] == 450
+    assert second.json()["cash_paid_fen"] == 550
+
+
+async def test_same_msgid_returns_first_settlement_and_different_body_is_refused(
+    settlement_api: SettlementApi,
+) -> None:
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    body = purchase(psn_no, certno, [("A", "60", "0.5", 3000)])
+    first = (await settlement_api.post(URL, body)).json()
+    again = await settlement_api.post(URL, body)
+    assert again.status_code == 200
+    assert again.json()["setl_id"] == first["setl_id"]
+    assert again.json()["replayed"] is True
+    changed = dict(body, lines=[dict(body["lines"][0], cnt="40", amount_fen=2000)], medfee_sumamt_fen=2000)
+    refused = await settlement_api.post(URL, changed)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "MSGID_REUSED"
+    assert await _counts(settlement_api) == (1, 1)
+
+
+async def test_concurrent_purchases_of_one_person_spend_the_deductible_once(
+    settlement_api: SettlementApi,
+) -> None:
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    # Eight purchases of 10.00 in range each: 20.00 goes to the deductible once, the remaining 60.00 is paid
+    # at 50 % = 30.00 by the fund in total, whatever order the counters commit in.
+    responses = await asyncio.gather(
+        *[settlement_api.post(URL, purchase(psn_no, certno, [("A", "20", "0.5", 1000)])) for _ in range(8)]
+    )
+    assert [r.status_code for r in responses] == [200] * 8
+    bodies = [r.json() for r in responses]
+    assert sum(b["deductible_fen"] for b in bodies) == 2000
+    assert sum(b["pooled_fund_paid_fen"] for b in bodies) == 3000
+    async with settlement_api.db.session() as session:
+        accumulator = await session.scalar(select(YearAccumulator).where(YearAccumulator.psn_no == psn_no))
+    assert accumulator is not None
+    assert (accumulator.deductible_used_fen, accumulator.fund_paid_fen, accumulator.settlement_count) == (
+        2000,
+        3000,
+        8,
+    )
+
+
+async def test_refusals_change_nothing(settlement_api: SettlementApi) -> None:
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    other_psn, other_cert = new_person(24)
+    cases = [
+        (purchase(other_psn, other_cert, [("A", "1", "0.5", 50)]), 422, "NOT_COVERED"),
+        (
+            purchase(psn_no, certno, [("A", "1", "0.5", 50)], begntime="2025-06-01T10:00:00+08:00"),
+            422,
+            "NOT_COVERED",
+        ),
+        (
+            purchase(psn_no, certno, [("A", "1", "0.5", 50)], fixmedins_code="P34152400009"),
+            403,
+            "INSTITUTION_NOT_ACTIVE",
+        ),
+        (purchase(psn_no, certno, [("A", "1", "0.5", 50)], fixmedins_code=HOSPITAL), 422, "NOT_A_PHARMACY"),
+        (
+            purchase(psn_no, certno, [("A", "1", "0.5", 50)], fixmedins_code="P00000000000"),
+            404,
+            "INSTITUTION_NOT_FOUND",
+        ),
+        (purchase(psn_no, certno, [("A", "1", "0.5", 50)], total=60), 422, "TOTAL_MISMATCH"),
+        (purchase(psn_no, certno, [("A", "3", "0.5", 200)]), 422, "LINE_AMOUNT_MISMATCH"),
+        (purchase(psn_no, other_cert, [("A", "1", "0.5", 50)]), 422, "CERT_MISMATCH"),
+        (
+            purchase(psn_no, certno, [("A", "1", "0.5", 50)], begntime="2099-01-01T10:00:00+08:00"),
+            422,
+            "FUTURE_TIME",
+        ),
+        (purchase(psn_no, certno, [("A", "1", "0.5", -50)]), 422, "VALIDATION_ERROR"),
+        (purchase(psn_no, certno, []), 422, "VALIDATION_ERROR"),
+        (dict(purchase(psn_no, certno, [("A", "1", "0.5", 50)]), med_type="21"), 422, "VALIDATION_ERROR"),
+    ]
+    for body, status, code in cases:
+        response = await settlement_api.post(URL, body)
+        assert (response.status_code, response.json()["error"]["code"]) == (status, code), response.text
+        assert response.json()["error"]["message"]
+    assert await _counts(settlement_api) == (0, 0)
+
+
+async def test_malformed_json_is_a_client_error(settlement_api: SettlementApi) -> None:
+    response = await settlement_api.client.post(
+        URL, content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    duplicate_lines = purchase(*new_person(), [("A", "1", "0.5", 50), ("A", "1", "0.5", 50)])
+    duplicate_lines["lines"][1]["feedetl_sn"] = "1"
+    response = await settlement_api.post(URL, duplicate_lines)
+    assert response.status_code == 422
+    assert "流水号重复" in response.json()["error"]["message"]

@@ -1,0 +1,111 @@
+"""A throwaway PostgreSQL server for the test session, from the PostgreSQL binaries on the machine.
+
+CI runs as root and PostgreSQL refuses to run as root, so the server runs as the ``postgres`` user (via
+runuser) in a temporary folder that user owns, listening on a loopback port only."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformctl.stack import free_port
+
+
+def find_bindir() -> Path | None:
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(os.path.realpath(initdb)).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    return Path(candidates[0]).parent if candidates else None
+
+
+@dataclass
+class PostgresServer:
+    bindir: Path
+    root: Path
+    port: int
+    _as_user: list[str]
+
+    @property
+    def datadir(self) -> Path:
+        return self.root / "data"
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self._as_user, *args], check=True, capture_output=True, text=True, timeout=120
+        )
+
+    @classmethod
+    def start(cls) -> PostgresServer:
+        bindir = find_bindir()
+        if bindir is None:
+            raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) not found on this machine")
+        root = Path(tempfile.mkdtemp(prefix="medins-pg-"))
+        as_user: list[str] = []
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(root, pw.pw_uid, pw.pw_gid)
+            as_user = ["runuser", "-u", "postgres", "--"]
+        server = cls(bindir, root, free_port(), as_user)
+        server._run(
+            str(bindir / "initdb"),
+            "-D",
+            str(server.datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+        )
+        options = " ".join(
+            [
+                f"-p {server.port}",
+                "-c listen_addresses=127.0.0.1",
+                f"-c unix_socket_directories={root}",
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+                "-c max_connections=400",
+                "-c shared_buffers=256MB",
+            ]
+        )
+        server._run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(server.datadir),
+            "-o",
+            options,
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+        return server
+
+    def url(self, database: str) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, prefix: str = "t") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        subprocess.run(
+            [str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        return name
+
+    def stop(self) -> None:
+        try:
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
