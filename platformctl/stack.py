@@ -149,6 +149,10 @@ def service_env(
     return env
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_stack(*, data_dir: Path, host: str, base_port: int, broker_port: int, load_demo: bool) -> None:
     from rich.console import Console
 
@@ -198,7 +202,10 @@ def run_stack(*, data_dir: Path, host: str, base_port: int, broker_port: int, lo
         broker_log.close()
         console.print("stopped.")
 
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Explicit handlers: a runner started in the background inherits SIGINT ignored, and SIGTERM (systemd,
+    # kill) should stop the children as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         for name, spec in SERVICES.items():
             url = sqlite_url(data_dir / f"{name}.db")

@@ -4,9 +4,11 @@ own database on the backend under test, talking real HTTP and real Kafka."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,8 @@ class Stack:
     async def call(self, client: httpx.AsyncClient, envelope: dict[str, Any]) -> dict[str, Any]:
         response = await client.post(f"{self.url('gateway')}{GATEWAY_PATH}", json=envelope, timeout=30)
         assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
+        # Parse numbers as exact decimals: the wire carries yuan with two decimals (32.00, not 32.0).
+        body: dict[str, Any] = json.loads(response.text, parse_float=Decimal)
         return body
 
     def metric(self, service: str, name: str, **labels: str) -> float:

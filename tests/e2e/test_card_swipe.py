@@ -99,19 +99,20 @@ async def test_card_swipe_settles_and_books_a_balanced_entry(stack: Stack) -> No
             "maf_pay": "0.00",
             "hifmi_pay": "0.00",
         }
-        assert {k: str(Decimal(str(setl[k])).quantize(Decimal("0.01"))) for k in expected} == expected
+        assert {k: str(setl[k]) for k in expected} == expected
         assert setl["medins_setl_id"] == envelope["msgid"]
         assert (setl["clr_type"], setl["clr_optins"], setl["psn_no"]) == ("41", REGION, psn_no)
-        assert [(d["fund_pay_type"], d["fund_payamt"]) for d in answer["output"]["setldetail"]] == [
-            ("390100", 32)
+        assert [(d["fund_pay_type"], str(d["fund_payamt"])) for d in answer["output"]["setldetail"]] == [
+            ("390100", "32.00")
         ]
         lines = {d["feedetl_sn"]: d for d in answer["output"]["detlcutinfo"]}
-        assert (lines["1"]["chrgitm_lv"], lines["1"]["inscp_scp_amt"]) == ("1", 30)
-        assert (lines["2"]["chrgitm_lv"], lines["2"]["preselfpay_amt"], lines["2"]["inscp_scp_amt"]) == (
-            "2",
-            6,
-            54,
+        assert (lines["1"]["chrgitm_lv"], str(lines["1"]["inscp_scp_amt"])) == ("1", "30.00")
+        danshen = (
+            lines["2"]["chrgitm_lv"],
+            str(lines["2"]["preselfpay_amt"]),
+            str(lines["2"]["inscp_scp_amt"]),
         )
+        assert danshen == ("2", "6.00", "54.00")
 
         # The same message again: the stored first answer, not a second settlement.
         replay = await stack.call(client, envelope)
@@ -311,3 +312,20 @@ async def test_ledger_killed_mid_stream_books_every_settlement_exactly_once(stac
         # Nothing arrives late either: give the consumer a moment more and count again.
         await asyncio.sleep(2)
         assert len([e for e in await _all_entries(client, stack) if e["source_id"] in setl_ids]) == 200
+
+
+async def test_concurrent_repeats_of_a_message_settle_and_book_once(stack: Stack) -> None:
+    person = PERSONS[1]
+    psn_no = stack.psn_nos[person.certno]
+    envelope = dict(examples.example_2102(psn_no, person.certno), msgid=_msgid())
+    async with httpx.AsyncClient() as client:
+        answers = await asyncio.gather(*[stack.call(client, envelope) for _ in range(5)])
+        assert [a["infcode"] for a in answers] == [0] * 5, [a["err_msg"] for a in answers]
+        setl_ids = {a["output"]["setlinfo"]["setl_id"] for a in answers}
+        assert len(setl_ids) == 1
+        # First purchase of the year for this person: the same 32.00 from the fund as in the first test.
+        assert {str(a["output"]["setlinfo"]["hifp_pay"]) for a in answers} == {"32.00"}
+        [setl_id] = setl_ids
+        entries = await eventually(lambda: _entries(client, stack, setl_id), timeout_s=30)
+        await asyncio.sleep(1)
+        assert len(await _entries(client, stack, setl_id)) == len(entries) == 1

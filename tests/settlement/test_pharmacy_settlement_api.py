@@ -161,3 +161,17 @@ async def test_malformed_json_is_a_client_error(settlement_api: SettlementApi) -
     response = await settlement_api.post(URL, duplicate_lines)
     assert response.status_code == 422
     assert "流水号重复" in response.json()["error"]["message"]
+
+
+async def test_concurrent_repeats_of_one_msgid_settle_once(settlement_api: SettlementApi) -> None:
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    body = purchase(psn_no, certno, [("A", "60", "0.5", 3000)])
+    responses = await asyncio.gather(*[settlement_api.post(URL, body) for _ in range(6)])
+    assert [r.status_code for r in responses] == [200] * 6
+    assert len({r.json()["setl_id"] for r in responses}) == 1
+    assert sorted(r.json()["replayed"] for r in responses) == [False] + [True] * 5
+    assert await _counts(settlement_api) == (1, 1)
+    async with settlement_api.db.session() as session:
+        accumulator = await session.scalar(select(YearAccumulator).where(YearAccumulator.psn_no == psn_no))
+    assert accumulator is not None and accumulator.settlement_count == 1

@@ -5,6 +5,7 @@ use are validated."""
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -57,7 +58,8 @@ def parse_body(raw: bytes) -> Any:
 class ResponseBuilder:
     """Builds the public output; ``inf_refmsgid`` = receiver admdvs(6) + time(14) + sequence(10)."""
 
-    _sequence = 0
+    #: Starts at a random point so that replicas and restarts do not hand out the same ids in one second.
+    _sequence = secrets.randbelow(10**10)
 
     def __init__(self, region_admvs: str) -> None:
         self.region_admvs = region_admvs

@@ -1,0 +1,71 @@
+"""What every service answers besides its domain: health, readiness, metrics, request ids, error envelope."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from platformctl.stack import free_port
+from settlement.config import SettlementSettings
+from settlement.main import create_app
+from tests.conftest import DatabaseFactory
+from tests.support.apps import build, running
+
+
+def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    return [
+        (s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples if s.name == name
+    ]
+
+
+async def test_ready_when_database_and_broker_answer(databases: DatabaseFactory, broker: str) -> None:
+    app = build(
+        create_app,
+        SettlementSettings,
+        database_url=databases.migrated("settlement"),
+        kafka_bootstrap=broker,
+        run_background_workers=False,
+    )
+    async with running(app) as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
+
+        await client.get("/api/v1/policies", headers={"x-request-id": "his-trace-42"})
+        missing = await client.get("/api/v1/no-such-thing")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "NOT_FOUND"
+        assert missing.headers["x-request-id"] == missing.json()["request_id"]
+        echoed = await client.get("/healthz", headers={"x-request-id": "his-trace-42"})
+        assert echoed.headers["x-request-id"] == "his-trace-42"
+        hostile = await client.get("/healthz", headers={"x-request-id": "bad id\twith spaces" * 10})
+        assert hostile.headers["x-request-id"] != "bad id\twith spaces" * 10
+
+        metrics = (await client.get("/metrics")).text
+    requests = _samples(metrics, "http_requests_total")
+    routes = {
+        (labels["route"], labels["status"]) for labels, _ in requests if labels["service"] == "settlement"
+    }
+    # Route templates and a fixed label for anything unmatched: label sets stay bounded.
+    assert ("/api/v1/policies", "200") in routes
+    assert ("unmatched", "404") in routes
+    assert all("no-such-thing" not in route for route, _ in routes)
+    assert _samples(metrics, "http_request_duration_seconds_bucket")
+
+
+async def test_not_ready_when_broker_is_down(databases: DatabaseFactory) -> None:
+    app = build(
+        create_app,
+        SettlementSettings,
+        database_url=databases.migrated("settlement"),
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        run_background_workers=False,
+        ready_timeout_s=1.0,
+    )
+    async with running(app) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["broker"].startswith("unavailable")
