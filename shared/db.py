@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Integer, Numeric, String, event, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -63,6 +64,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+async def flush_unique(session: AsyncSession, conflict: Exception) -> None:
+    """Flush pending inserts; a unique-constraint violation becomes ``conflict`` (a domain error).
+
+    The database's constraint is the arbiter, so two concurrent creations of the same key cannot both win."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise conflict from exc
 
 
 class Database:

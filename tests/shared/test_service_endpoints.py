@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
-
-from platformctl.stack import free_port
 from settlement.config import SettlementSettings
 from settlement.main import create_app
+
+from platformctl.stack import free_port
 from tests.conftest import DatabaseFactory
 from tests.support.apps import build, running
 

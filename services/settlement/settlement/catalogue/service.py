@@ -2,24 +2,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement.catalogue.models import CatalogueItem
 from settlement.catalogue.schemas import CatalogueItemCreate
+from shared.db import flush_unique
 from shared.errors import Conflict, NotFound
 
 
 async def create(session: AsyncSession, data: CatalogueItemCreate) -> CatalogueItem:
-    if await session.scalar(select(CatalogueItem).where(CatalogueItem.med_list_codg == data.med_list_codg)):
-        raise Conflict(f"目录编码已存在: {data.med_list_codg}", code="CATALOGUE_ITEM_EXISTS")
     item = CatalogueItem(**data.model_dump())
     session.add(item)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"目录编码已存在: {data.med_list_codg}", code="CATALOGUE_ITEM_EXISTS") from exc
+    await flush_unique(
+        session, Conflict(f"目录编码已存在: {data.med_list_codg}", code="CATALOGUE_ITEM_EXISTS")
+    )
     return item
 
 

@@ -2,24 +2,21 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from settlement.institutions.models import Institution
 from settlement.institutions.schemas import InstitutionCreate
+from shared.db import flush_unique
 from shared.errors import Conflict, DomainError, NotFound
 
 
 async def create(session: AsyncSession, data: InstitutionCreate) -> Institution:
-    if await session.scalar(select(Institution).where(Institution.fixmedins_code == data.fixmedins_code)):
-        raise Conflict(f"定点医药机构已存在: {data.fixmedins_code}", code="INSTITUTION_EXISTS")
     institution = Institution(**data.model_dump())
     session.add(institution)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"定点医药机构已存在: {data.fixmedins_code}", code="INSTITUTION_EXISTS") from exc
+    await flush_unique(
+        session, Conflict(f"定点医药机构已存在: {data.fixmedins_code}", code="INSTITUTION_EXISTS")
+    )
     return institution
 
 

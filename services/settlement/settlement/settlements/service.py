@@ -260,11 +260,13 @@ async def load(session: AsyncSession, setl_id: str, *, replayed: bool = False) -
         raise NotFound(f"结算人员参保信息缺失: {settlement.psn_no}", code="NOT_COVERED")
     on = settlement.setl_time.astimezone(CHINA_TZ).date()
     age = on.year - person.brdy.year - ((on.month, on.day) < (person.brdy.month, person.brdy.day))
+    # The stored columns carry the same names as the answer's fields; the rest is assembled here.
+    assembled = {"person", "funds", "lines", "replayed"}
+    columns = {
+        name: getattr(settlement, name) for name in SettlementOut.model_fields if name not in assembled
+    }
     return SettlementOut(
-        setl_id=settlement.setl_id,
-        mdtrt_id=settlement.mdtrt_id,
-        msgid=settlement.msgid,
-        fixmedins_code=settlement.fixmedins_code,
+        **columns,
         person=PersonSnapshot(
             psn_no=person.psn_no,
             psn_name=person.psn_name,
@@ -274,26 +276,6 @@ async def load(session: AsyncSession, setl_id: str, *, replayed: bool = False) -
             age=age,
             psn_type=settlement.psn_type,
         ),
-        insutype=settlement.insutype,
-        insuplc_admdvs=settlement.insuplc_admdvs,
-        med_type=settlement.med_type,
-        clr_type=settlement.clr_type,
-        mdtrt_cert_type=settlement.mdtrt_cert_type,
-        setl_time=settlement.setl_time,
-        policy_id=settlement.policy_id,
-        medfee_sumamt_fen=settlement.medfee_sumamt_fen,
-        fully_self_paid_fen=settlement.fully_self_paid_fen,
-        over_price_cap_fen=settlement.over_price_cap_fen,
-        self_pay_first_fen=settlement.self_pay_first_fen,
-        policy_range_fen=settlement.policy_range_fen,
-        deductible_fen=settlement.deductible_fen,
-        pool_ratio=settlement.pool_ratio,
-        pooled_fund_paid_fen=settlement.pooled_fund_paid_fen,
-        fund_paid_total_fen=settlement.fund_paid_total_fen,
-        personal_burden_fen=settlement.personal_burden_fen,
-        account_paid_fen=settlement.account_paid_fen,
-        cash_paid_fen=settlement.cash_paid_fen,
-        calc_trace=settlement.calc_trace,
         funds=[FundOut.model_validate(f) for f in funds],
         lines=[LineOut.model_validate(line) for line in lines],
         replayed=replayed,
