@@ -1,8 +1,11 @@
-"""The demo data set: one county pooling region (Jinzhai, 341524), institutions of three kinds, a small
-catalogue, an outpatient-pooling policy and a few covered persons with valid ID numbers.
+"""The demo data set: one county pooling region (Jinzhai, 341524) with its enrollment rules and
+contribution standards, institutions of three kinds, a small catalogue, an outpatient-pooling policy, and a
+few households of covered persons with valid ID numbers and social-security cards.
 
-The policy numbers are illustrative (domain.md gives inpatient figures; pharmacy outpatient pooling is set
-here to a 20 yuan yearly deductible, 50 % and a 300 yuan yearly cap). Loading goes through the services'
+Numbers: contribution 30 yuan personal + 20 yuan government subsidy split central:provincial:city:county =
+10:3:2:5 (Jinzhai, domain.md). Pharmacy outpatient pooling is set here to a 20 yuan yearly deductible, 50 %
+and a 300 yuan yearly cap (illustrative). So that the demo works on any day, the demo region accepts late
+payment for the current year until 31 December with no waiting period. Loading goes through the services'
 APIs, exactly as an operator would, and is safe to repeat."""
 
 from __future__ import annotations
@@ -27,19 +30,51 @@ class DemoPerson:
     name: str
     birth: date
     sequence: int
+    household_no: str
+    relation: str
     identity: str | None = None
 
     @property
     def certno(self) -> str:
         return make_id_number(REGION, self.birth, self.sequence)
 
+    @property
+    def card_no(self) -> str:
+        return f"J{REGION}{self.sequence:05d}"
+
+    @property
+    def card_sn(self) -> str:
+        return f"SN{self.sequence:08d}"
+
 
 PERSONS = (
-    DemoPerson("张三", date(1985, 3, 12), 13),
-    DemoPerson("李秀英", date(1958, 7, 1), 24),
-    DemoPerson("王小明", date(2015, 9, 30), 35),
-    DemoPerson("赵敏", date(1979, 11, 8), 46, identity="2102"),
+    DemoPerson("张三", date(1985, 3, 12), 13, "341524-0001", "head"),
+    DemoPerson("李秀英", date(1958, 7, 1), 24, "341524-0002", "head"),
+    DemoPerson("王小明", date(2015, 9, 30), 35, "341524-0001", "child"),
+    DemoPerson("赵敏", date(1979, 11, 8), 46, "341524-0003", "head", identity="2102"),
 )
+
+REGION_RULES = {
+    "admdvs": REGION,
+    "name": REGION_NAME,
+    "late_until_month": 12,
+    "late_until_day": 31,
+    "late_waiting_days": 0,
+    "newborn_grace_days": 90,
+    "subsidy_central": 10,
+    "subsidy_provincial": 3,
+    "subsidy_city": 2,
+    "subsidy_county": 5,
+}
+
+
+def standards(year: int) -> list[dict[str, Any]]:
+    return [
+        {"year": year, "category": "minor", "tier": "1", "personal_fen": 30_00, "subsidy_fen": 20_00},
+        {"year": year, "category": "adult", "tier": "1", "personal_fen": 30_00, "subsidy_fen": 20_00},
+        {"year": year, "category": "adult", "tier": "2", "personal_fen": 60_00, "subsidy_fen": 20_00},
+    ]
+
 
 INSTITUTIONS = (
     {
@@ -132,6 +167,7 @@ async def load_demo(
 ) -> dict[str, str]:
     """Load everything; returns certno -> psn_no once settlement's eligibility has every person."""
     year = now_china().year
+    today = now_china().date()
     async with httpx.AsyncClient(timeout=10) as client:
         for inst in INSTITUTIONS:
             await _post(
@@ -145,38 +181,54 @@ async def load_demo(
         if not any(p["admdvs"] == REGION and p["insutype"] == "390" for p in policies):
             await _post(client, f"{settlement_url}/api/v1/policies", policy_body(year))
 
-        psn_nos: dict[str, str] = {}
+        (await client.put(f"{enrollment_url}/api/v1/regions/{REGION}", json=REGION_RULES)).raise_for_status()
+        for standard in standards(year):
+            await _post(client, f"{enrollment_url}/api/v1/regions/{REGION}/standards", standard)
+        households: dict[str, list[DemoPerson]] = {}
         for person in PERSONS:
-            created = await _post(
-                client, f"{enrollment_url}/api/v1/persons", {"certno": person.certno, "psn_name": person.name}
-            )
-            if created.status_code == 201:
-                psn_no = created.json()["psn_no"]
-                if person.identity:
-                    await _post(
-                        client,
-                        f"{enrollment_url}/api/v1/persons/{psn_no}/identities",
-                        {"psn_idet_type": person.identity, "begin_date": f"{year}-01-01"},
-                    )
-            else:
-                found = await client.get(
-                    f"{enrollment_url}/api/v1/persons/lookup", params={"certno": person.certno}
-                )
-                found.raise_for_status()
-                psn_no = found.json()["person"]["psn_no"]
+            households.setdefault(person.household_no, []).append(person)
+        for household_no, members in households.items():
             await _post(
                 client,
-                f"{enrollment_url}/api/v1/enrollments",
+                f"{enrollment_url}/api/v1/households",
                 {
-                    "psn_no": psn_no,
-                    "year": year,
-                    "insuplc_admdvs": REGION,
-                    "insutype": "390",
-                    "contribution_fen": 400_00,
-                    "receipt_no": f"DEMO{year}{person.sequence:04d}",
+                    "household_no": household_no,
+                    "admdvs": REGION,
+                    "address": f"{REGION_NAME}演示村",
+                    "members": [
+                        {"certno": m.certno, "psn_name": m.name, "relation": m.relation} for m in members
+                    ],
                 },
             )
+
+        psn_nos: dict[str, str] = {}
+        for person in PERSONS:
+            found = await client.get(
+                f"{enrollment_url}/api/v1/persons/lookup", params={"certno": person.certno}
+            )
+            found.raise_for_status()
+            psn_no = found.json()["person"]["psn_no"]
             psn_nos[person.certno] = psn_no
+            if person.identity and not found.json()["identities"]:
+                await _post(
+                    client,
+                    f"{enrollment_url}/api/v1/persons/{psn_no}/identities",
+                    {"psn_idet_type": person.identity, "begin_date": f"{year}-01-01"},
+                )
+            enrollment: dict[str, Any] = {"psn_no": psn_no, "year": year}
+            if not person.identity:  # a subsidised person's contribution is paid by medical assistance
+                enrollment["payment"] = {
+                    "payer": "individual",
+                    "amount_fen": 30_00,
+                    "receipt_no": f"DEMO{year}{person.sequence:04d}",
+                    "paid_on": str(today),
+                }
+            await _post(client, f"{enrollment_url}/api/v1/enrollments", enrollment)
+            await _post(
+                client,
+                f"{enrollment_url}/api/v1/persons/{psn_no}/cards",
+                {"card_no": person.card_no, "card_sn": person.card_sn, "issued_on": str(today)},
+            )
 
         # Coverage reaches settlement through enrollment.events; wait until it has arrived.
         deadline = asyncio.get_running_loop().time() + wait_s
@@ -190,6 +242,7 @@ async def load_demo(
                 await asyncio.sleep(0.2)
     echo(
         f"demo data loaded: {len(INSTITUTIONS)} institutions, {len(CATALOGUE)} catalogue items, "
-        f"{len(PERSONS)} covered persons in {REGION} ({REGION_NAME}) for {year}"
+        f"{len(PERSONS)} covered persons in {len(households)} households of {REGION} ({REGION_NAME}) "
+        f"for {year}"
     )
     return psn_nos

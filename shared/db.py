@@ -139,3 +139,11 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def timestamp_field() -> Any:
+    """A timezone-aware ``created_at``-style column defaulting to now (a new Column for every table)."""
+    from sqlalchemy import Column, DateTime
+    from sqlmodel import Field
+
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -93,9 +93,114 @@ class CoverageActivated(EventData):
     coverage_begin: date
     coverage_end: date
     identities: list[IdentityCategory] = Field(default_factory=list)
+    #: Consecutive insurance years up to this one, legacy schemes (391, 380) included (参保年限合并计算).
+    continuous_years: int = Field(default=1, ge=1)
+    #: First day of the current run of continuous cover (1101 psn_insu_date).
+    psn_insu_date: date | None = None
 
     def partition_key(self) -> str:
         return self.psn_no
+
+
+class _PersonEvent(EventData):
+    psn_no: str
+
+    def partition_key(self) -> str:
+        return self.psn_no
+
+
+class PersonRegistered(_PersonEvent):
+    event_type: ClassVar[str] = "enrollment.person_registered"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    certno: str
+    psn_name: str
+    gend: str
+    brdy: date
+    admdvs: str
+    household_no: str | None = None
+
+
+Payer = Literal["individual", "medical_assistance", "village_collective", "employer"]
+SubsidyLevel = Literal["central", "provincial", "city", "county"]
+
+
+class PaymentReceived(_PersonEvent):
+    """A contribution payment (缴费) towards one enrollment, by one payer."""
+
+    event_type: ClassVar[str] = "enrollment.payment_received"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    enrollment_id: int
+    payment_id: int
+    year: int
+    insutype: str
+    admdvs: str
+    payer: Payer
+    amount_fen: int = Field(gt=0)
+    receipt_no: str
+    paid_on: date
+
+
+class SubsidyShare(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level: SubsidyLevel
+    amount_fen: int = Field(ge=0)
+
+
+class SubsidyAllocated(_PersonEvent):
+    """Government subsidy (财政补助) for one active enrollee, split by level."""
+
+    event_type: ClassVar[str] = "enrollment.subsidy_allocated"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    enrollment_id: int
+    year: int
+    insutype: str
+    admdvs: str
+    total_fen: int = Field(ge=0)
+    shares: list[SubsidyShare]
+
+
+TerminationReason = Literal["death", "moved_away", "employee_insurance"]
+
+
+class EnrollmentTerminated(_PersonEvent):
+    """Cover ends: the person is not covered from ``effective_date`` on."""
+
+    event_type: ClassVar[str] = "enrollment.terminated"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    enrollment_id: int
+    year: int
+    insutype: str
+    reason: TerminationReason
+    effective_date: date
+
+
+class IdentityCategoriesChanged(_PersonEvent):
+    """The person's subsidised identity categories, complete as they now stand."""
+
+    event_type: ClassVar[str] = "enrollment.identities_changed"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    identities: list[IdentityCategory]
+
+
+CardStatus = Literal["active", "lost", "replaced"]
+
+
+class CardStatusChanged(_PersonEvent):
+    """A social-security card was issued, reported lost or replaced."""
+
+    event_type: ClassVar[str] = "enrollment.card_status_changed"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    card_no: str
+    card_sn: str
+    status: CardStatus
+    changed_on: date
 
 
 # --- settlement.events -------------------------------------------------------------------------------
@@ -138,5 +243,15 @@ class SettlementCompleted(EventData):
 
 
 EVENT_TYPES: dict[str, type[EventData]] = {
-    cls.event_type: cls for cls in (CoverageActivated, SettlementCompleted)
+    cls.event_type: cls
+    for cls in (
+        PersonRegistered,
+        CoverageActivated,
+        PaymentReceived,
+        SubsidyAllocated,
+        EnrollmentTerminated,
+        IdentityCategoriesChanged,
+        CardStatusChanged,
+        SettlementCompleted,
+    )
 }

@@ -198,12 +198,16 @@ async def _enroll_people(client: httpx.AsyncClient, stack: Stack, count: int) ->
         psn_no = created.json()["psn_no"]
         enrolled = await client.post(
             f"{stack.url('enrollment')}/api/v1/enrollments",
+            # Demo standard: an adult pays 30.00 yuan, collected in full at registration.
             json={
                 "psn_no": psn_no,
                 "year": year,
-                "insuplc_admdvs": REGION,
-                "contribution_fen": 40000,
-                "receipt_no": f"E2E{i:04d}",
+                "payment": {
+                    "payer": "individual",
+                    "amount_fen": 30_00,
+                    "receipt_no": f"E2E{i:04d}",
+                    "paid_on": str(now_china().date()),
+                },
             },
         )
         assert enrolled.status_code == 201, enrolled.text

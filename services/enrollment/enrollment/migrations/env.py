@@ -1,6 +1,10 @@
 """Alembic environment of the enrollment service (run through `python -m platformctl migrate`)."""
 
-import enrollment.persons.models  # noqa: F401
+import enrollment.cards.models
+import enrollment.enrollments.models
+import enrollment.households.models
+import enrollment.persons.models
+import enrollment.regions.models  # noqa: F401
 from enrollment.db import Base
 from shared.migrations import run_env
 

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
 from sqlmodel import Field
 
 from enrollment.db import Base
-from shared.db import BigIntPK, utcnow
+from shared.db import BigIntPK, timestamp_field
 
 
 class Person(Base, table=True):
@@ -21,32 +20,11 @@ class Person(Base, table=True):
     gend: str = Field(max_length=1)
     brdy: date
     naty: str = Field(default="01", max_length=3)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
-
-
-class Enrollment(Base, table=True):
-    """A person's enrollment for one insurance year (参保年度)."""
-
-    __tablename__ = "enrollments"
-    __table_args__ = (UniqueConstraint("psn_no", "year", "insutype", name="uq_enrollment_person_year"),)
-
-    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
-    psn_no: str = Field(max_length=30, index=True, foreign_key="persons.psn_no")
-    year: int
-    insutype: str = Field(default="390", max_length=6)
-    psn_type: str = Field(max_length=6)
-    insuplc_admdvs: str = Field(max_length=6)
-    #: NHSA psn_insu_stas: 1 正常参保, 2 暂停参保, 4 终止参保.
-    status: str = Field(default="1", max_length=3)
-    coverage_begin: date
-    coverage_end: date
-    contribution_fen: int = Field(default=0, ge=0)
-    receipt_no: str | None = Field(default=None, max_length=40)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    admdvs: str = Field(max_length=6)
+    household_no: str | None = Field(default=None, max_length=30, index=True)
+    #: Relation to the household head: head, spouse, child, parent, other.
+    relation: str | None = Field(default=None, max_length=10)
+    created_at: datetime = timestamp_field()
 
 
 class IdentityCategory(Base, table=True):
@@ -59,6 +37,15 @@ class IdentityCategory(Base, table=True):
     psn_idet_type: str = Field(max_length=6)
     begin_date: date
     end_date: date | None = None
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = timestamp_field()
+
+
+class EmployeeInsured(Base, table=True):
+    """An ID number insured under employee insurance (职工医保), imported from its system: such a person may
+    not hold resident insurance at the same time."""
+
+    __tablename__ = "employee_insured"
+
+    certno: str = Field(primary_key=True, max_length=18)
+    insured_since: date
+    imported_at: datetime = timestamp_field()

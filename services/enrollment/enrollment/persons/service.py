@@ -1,51 +1,42 @@
-"""Persons and their enrollment years. Each state change commits with its outbox event."""
+"""Persons, their subsidised identities and the employee-insurance exclusion list."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import date
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from enrollment.db import infra
-from enrollment.persons.models import Enrollment, IdentityCategory, Person
-from enrollment.persons.schemas import EnrollmentCreate, IdentityCreate, PersonCreate
-from shared.errors import Conflict, NotFound
-from shared.events import CoverageActivated
+from enrollment.persons.models import EmployeeInsured, IdentityCategory, Person
+from enrollment.persons.schemas import IdentityCreate, PersonCreate
+from shared.db import flush_unique
+from shared.errors import Conflict, DomainError, NotFound
+from shared.events import IdentityCategoriesChanged, PersonRegistered
 from shared.events import IdentityCategory as IdentityCategoryEvent
-from shared.idcard import parse_id_number
+from shared.idcard import InvalidIdNumber, parse_id_number
 from shared.outbox import enqueue
 
 PRODUCER = "enrollment"
-
-
-def age_on(birth: date, day: date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
-def derive_psn_type(birth: date, coverage_begin: date) -> str:
-    """人员类别 by age at the start of cover (research doc 3.3). Students and college students are refined
-    by school registration (issue 3); here age alone decides."""
-    age = age_on(birth, coverage_begin)
-    if birth.year >= coverage_begin.year - 1 and age < 1:
-        return "1401"  # 新生儿
-    if age < 6:
-        return "1402"  # 学龄前儿童
-    if age < 18:
-        return "1403"  # 中小学生
-    if age >= 60:
-        return "1601"  # 居民（老年）[inferred detailed code under top-level 16]
-    return "1501"  # 普通居民（成年）
 
 
 def _new_psn_no(admdvs: str) -> str:
     return f"{admdvs}{secrets.randbelow(10**16):016d}"
 
 
-async def create_person(session: AsyncSession, data: PersonCreate) -> Person:
-    idno = parse_id_number(data.certno)
+async def create_person(
+    session: AsyncSession,
+    data: PersonCreate,
+    *,
+    today: date | None = None,
+    household_no: str | None = None,
+    relation: str | None = None,
+) -> Person:
+    try:
+        idno = parse_id_number(data.certno, today=today)
+    except InvalidIdNumber as exc:
+        raise DomainError(str(exc), code="INVALID_ID_NUMBER", status_code=422) from exc
     existing = await session.scalar(select(Person).where(Person.certno == idno.value))
     if existing is not None:
         raise Conflict(f"该身份证号已登记, 人员编号 {existing.psn_no}", code="PERSON_EXISTS")
@@ -56,114 +47,132 @@ async def create_person(session: AsyncSession, data: PersonCreate) -> Person:
         gend=idno.gend,
         brdy=idno.birth_date,
         naty=data.naty,
+        admdvs=data.admdvs or idno.admdvs,
+        household_no=household_no,
+        relation=relation,
     )
     session.add(person)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict("该身份证号已登记", code="PERSON_EXISTS") from exc
+    await flush_unique(session, Conflict("该身份证号已登记", code="PERSON_EXISTS"))
+    await enqueue(
+        session,
+        infra,
+        PersonRegistered(
+            psn_no=person.psn_no,
+            certno=person.certno,
+            psn_name=person.psn_name,
+            gend=person.gend,
+            brdy=person.brdy,
+            admdvs=person.admdvs,
+            household_no=household_no,
+        ),
+        PRODUCER,
+    )
     return person
 
 
-async def get_person(session: AsyncSession, psn_no: str) -> Person:
-    person = await session.scalar(select(Person).where(Person.psn_no == psn_no))
+async def get_person(session: AsyncSession, psn_no: str, *, for_update: bool = False) -> Person:
+    query = select(Person).where(Person.psn_no == psn_no)
+    if for_update:
+        query = query.with_for_update()
+    person = await session.scalar(query)
     if person is None:
         raise NotFound(f"人员不存在: {psn_no}", code="PERSON_NOT_FOUND")
     return person
 
 
-async def find_by_certno(session: AsyncSession, certno: str) -> Person:
-    person = await session.scalar(select(Person).where(Person.certno == certno.strip().upper()))
+async def find_by_certno(session: AsyncSession, certno: str) -> Person | None:
+    return await session.scalar(select(Person).where(Person.certno == certno.strip().upper()))
+
+
+async def require_by_certno(session: AsyncSession, certno: str) -> Person:
+    person = await find_by_certno(session, certno)
     if person is None:
         raise NotFound("未查询到该身份证号的参保人员信息", code="PERSON_NOT_FOUND")
     return person
-
-
-async def list_enrollments(session: AsyncSession, psn_no: str) -> list[Enrollment]:
-    rows = await session.scalars(
-        select(Enrollment).where(Enrollment.psn_no == psn_no).order_by(col(Enrollment.year))
-    )
-    return list(rows)
 
 
 async def list_identities(session: AsyncSession, psn_no: str) -> list[IdentityCategory]:
     rows = await session.scalars(
         select(IdentityCategory)
         .where(IdentityCategory.psn_no == psn_no)
-        .order_by(col(IdentityCategory.begin_date))
+        .order_by(col(IdentityCategory.begin_date), col(IdentityCategory.id))
     )
     return list(rows)
 
 
+def identity_events(identities: list[IdentityCategory]) -> list[IdentityCategoryEvent]:
+    return [
+        IdentityCategoryEvent(psn_idet_type=i.psn_idet_type, begin_date=i.begin_date, end_date=i.end_date)
+        for i in identities
+    ]
+
+
+def subsidised_on(identities: list[IdentityCategory], day: date) -> IdentityCategory | None:
+    """The identity, if any, under which medical assistance pays the personal contribution on ``day``."""
+    for identity in identities:
+        if identity.begin_date <= day and (identity.end_date is None or day <= identity.end_date):
+            return identity
+    return None
+
+
 async def add_identity(session: AsyncSession, psn_no: str, data: IdentityCreate) -> IdentityCategory:
     await get_person(session, psn_no)
-    if data.end_date is not None and data.end_date < data.begin_date:
-        raise Conflict("身份有效期结束日期早于开始日期", code="INVALID_PERIOD", status_code=422)
+    for other in await list_identities(session, psn_no):
+        overlaps = data.begin_date <= (other.end_date or date.max) and other.begin_date <= (
+            data.end_date or date.max
+        )
+        if other.psn_idet_type == data.psn_idet_type and overlaps:
+            if (other.begin_date, other.end_date) == (data.begin_date, data.end_date):
+                return other  # the same fact again (e.g. a re-run import): nothing to change
+            raise Conflict("该人员已有有效期重叠的同类身份", code="IDENTITY_OVERLAP")
     record = IdentityCategory(psn_no=psn_no, **data.model_dump())
     session.add(record)
     await session.flush()
+    await _identities_changed(session, psn_no)
     return record
 
 
-async def enroll(session: AsyncSession, data: EnrollmentCreate) -> Enrollment:
-    """Record a paid enrollment for an insurance year and publish its coverage.
+async def end_identity(
+    session: AsyncSession, psn_no: str, psn_idet_type: str, end_date: date
+) -> IdentityCategory:
+    current = [
+        i
+        for i in await list_identities(session, psn_no)
+        if i.psn_idet_type == psn_idet_type and (i.end_date is None or i.end_date >= end_date)
+    ]
+    if not current:
+        raise NotFound(f"该人员没有有效的身份类别 {psn_idet_type}", code="IDENTITY_NOT_FOUND")
+    identity = current[-1]
+    if end_date < identity.begin_date:
+        raise DomainError("身份结束日期早于开始日期", code="INVALID_PERIOD", status_code=422)
+    identity.end_date = end_date
+    await session.flush()
+    await _identities_changed(session, psn_no)
+    return identity
 
-    The spine records the contribution as paid in full; contribution standards, partial payments and
-    subsidies arrive with the enrollment issue."""
-    person = await get_person(session, data.psn_no)
-    duplicate = await session.scalar(
-        select(Enrollment).where(
-            Enrollment.psn_no == data.psn_no,
-            Enrollment.year == data.year,
-            Enrollment.insutype == data.insutype,
-        )
-    )
-    if duplicate is not None:
-        raise Conflict(f"该人员 {data.year} 年度已参保", code="ALREADY_ENROLLED")
-    begin, end = date(data.year, 1, 1), date(data.year, 12, 31)
-    coverage_begin = max(begin, person.brdy)
-    enrollment = Enrollment(
-        psn_no=person.psn_no,
-        year=data.year,
-        insutype=data.insutype,
-        psn_type=derive_psn_type(person.brdy, coverage_begin),
-        insuplc_admdvs=data.insuplc_admdvs,
-        status="1",
-        coverage_begin=coverage_begin,
-        coverage_end=end,
-        contribution_fen=data.contribution_fen,
-        receipt_no=data.receipt_no,
-    )
-    session.add(enrollment)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"该人员 {data.year} 年度已参保", code="ALREADY_ENROLLED") from exc
-    identities = await list_identities(session, person.psn_no)
-    assert enrollment.id is not None
+
+async def _identities_changed(session: AsyncSession, psn_no: str) -> None:
+    identities = await list_identities(session, psn_no)
     await enqueue(
         session,
         infra,
-        CoverageActivated(
-            enrollment_id=enrollment.id,
-            psn_no=person.psn_no,
-            certno=person.certno,
-            psn_name=person.psn_name,
-            gend=person.gend,
-            brdy=person.brdy,
-            insutype=enrollment.insutype,
-            psn_type=enrollment.psn_type,
-            insuplc_admdvs=enrollment.insuplc_admdvs,
-            year=enrollment.year,
-            coverage_begin=enrollment.coverage_begin,
-            coverage_end=enrollment.coverage_end,
-            identities=[
-                IdentityCategoryEvent(
-                    psn_idet_type=i.psn_idet_type, begin_date=i.begin_date, end_date=i.end_date
-                )
-                for i in identities
-            ],
-        ),
+        IdentityCategoriesChanged(psn_no=psn_no, identities=identity_events(identities)),
         PRODUCER,
     )
-    return enrollment
+
+
+async def employee_insured_since(session: AsyncSession, certno: str) -> date | None:
+    row = await session.scalar(select(EmployeeInsured).where(EmployeeInsured.certno == certno))
+    return row.insured_since if row is not None else None
+
+
+async def record_employee_insured(session: AsyncSession, certno: str, insured_since: date) -> bool:
+    """Upsert one entry of the employee-insurance list; True when it is new or changed."""
+    row = await session.scalar(select(EmployeeInsured).where(EmployeeInsured.certno == certno))
+    if row is None:
+        session.add(EmployeeInsured(certno=certno, insured_since=insured_since))
+        return True
+    if row.insured_since != insured_since:
+        row.insured_since = insured_since
+        return True
+    return False

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from enrollment.deps import TodayDep
+from enrollment.enrollments.schemas import EnrollmentOut
+from enrollment.households import service
+from enrollment.households.schemas import (
+    BatchResult,
+    ClassRegistration,
+    HouseholdOut,
+    HouseholdRegistration,
+    SchoolIn,
+    SchoolOut,
+)
+from enrollment.households.service import Batch
+from enrollment.persons.schemas import PersonOut
+from shared.service import RuntimeDep
+
+router = APIRouter(prefix="/api/v1", tags=["households and schools"])
+
+
+def _result(batch: Batch) -> BatchResult:
+    return BatchResult(
+        persons=[PersonOut.model_validate(p) for p in batch.persons],
+        enrollments=[EnrollmentOut.model_validate(e) for e in batch.enrollments],
+    )
+
+
+@router.post("/households", status_code=201, response_model=BatchResult)
+async def register_household(
+    body: HouseholdRegistration, runtime: RuntimeDep, today: TodayDep
+) -> BatchResult:
+    """Register a household and its members (and optionally enrol and pay for all of them): all or nothing."""
+    async with runtime.transaction() as session:
+        return _result(await service.register_household(session, body, today))
+
+
+@router.get("/households/{household_no}", response_model=HouseholdOut)
+async def household_status(
+    household_no: str, runtime: RuntimeDep, year: Annotated[int | None, Query(ge=2000, le=2100)] = None
+) -> HouseholdOut:
+    async with runtime.db.session() as session:
+        return await service.household_status(session, household_no, year)
+
+
+@router.post("/schools", status_code=201, response_model=SchoolOut)
+async def add_school(body: SchoolIn, runtime: RuntimeDep) -> SchoolOut:
+    async with runtime.transaction() as session:
+        return SchoolOut.model_validate(await service.add_school(session, body))
+
+
+@router.post("/schools/{school_code}/classes", status_code=201, response_model=BatchResult)
+async def register_class(
+    school_code: str, body: ClassRegistration, runtime: RuntimeDep, today: TodayDep
+) -> BatchResult:
+    """Register and enrol a school class for a year: all or nothing."""
+    async with runtime.transaction() as session:
+        return _result(await service.register_class(session, school_code, body, today))
