@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
-
 from enrollment.config import EnrollmentSettings
 from enrollment.db import infra
 from enrollment.main import create_app
+from sqlalchemy import select
+
 from shared.db import Database
 from tests.conftest import DatabaseFactory
 from tests.support.apps import build, running

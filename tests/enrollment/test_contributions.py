@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
-
 from enrollment.enrollments.models import Enrollment, Payment, SubsidyAllocation
+from sqlalchemy import func
+from sqlmodel import col, select
+
 from shared.idcard import make_id_number
 from tests.enrollment.conftest import REGION, OfficeFactory
 
@@ -67,7 +68,7 @@ async def test_paid_enrollment_activates_and_allocates_subsidy(office_on: Office
         assert all(e["key"] == psn_no for e in events)
         async with office.db.session() as session:
             rows = (
-                await session.execute(select(SubsidyAllocation.level, SubsidyAllocation.amount_fen))
+                await session.execute(select(col(SubsidyAllocation.level), col(SubsidyAllocation.amount_fen)))
             ).all()
         assert sorted(rows) == [("central", 1000), ("city", 200), ("county", 500), ("provincial", 300)]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from enrollment.persons.models import Person
 from sqlalchemy import func, select
 
-from enrollment.persons.models import Person
 from shared.idcard import make_id_number
 from tests.enrollment.conftest import REGION, OfficeFactory
 

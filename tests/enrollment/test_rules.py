@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
 from enrollment.enrollments.rules import (
     OutsidePeriod,
     PeriodRules,
