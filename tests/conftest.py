@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from platformctl.pgtemp import PostgresServer
 from platformctl.stack import free_port, start_broker
 from shared.config import sqlite_url
 from shared.migrations import upgrade
-from tests.support.postgres import PostgresServer
 
 BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgres").split(",") if b.strip()]
 

@@ -17,12 +17,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from platformctl.demo import load_demo
+from platformctl.pgtemp import PostgresServer
 from platformctl.services import SERVICES
 from platformctl.stack import RunningService, free_port, service_env, start_broker
 from shared.config import sqlite_url
 from shared.migrations import upgrade
 from tests.conftest import BACKENDS
-from tests.support.postgres import PostgresServer
 
 GATEWAY_PATH = "/fsi/api/rsfComIfsService/callService"
 #: Short group timeouts so that a restarted consumer rejoins quickly on the embedded broker.

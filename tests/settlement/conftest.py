@@ -9,11 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from settlement.config import SettlementSettings
-from settlement.eligibility.service import apply_coverage_activated
-from settlement.main import create_app
+from settlement.main import SUBSCRIPTIONS, create_app
 
 from shared.db import Database
-from shared.events import CoverageActivated
+from shared.events import CoverageActivated, EventData, IdentityCategory
 from shared.idcard import make_id_number
 from tests.conftest import DatabaseFactory
 from tests.support.apps import build, running
@@ -28,10 +27,25 @@ class SettlementApi:
     client: httpx.AsyncClient
     db: Database
 
-    async def cover(self, psn_no: str, certno: str, year: int = 2026) -> None:
+    async def apply(self, event: EventData) -> None:
+        """Feed one enrollment event to the handler settlement registers for it, as its consumer does."""
+        async with self.db.transaction() as session:
+            await SUBSCRIPTIONS[event.event_type].handler(session, event.envelope("test"))
+
+    async def cover(
+        self,
+        psn_no: str,
+        certno: str,
+        year: int = 2026,
+        *,
+        enrollment_id: int = 1,
+        continuous_years: int = 1,
+        psn_insu_date: date | None = None,
+        identities: tuple[IdentityCategory, ...] = (),
+    ) -> None:
         """Put a person's coverage in the read model exactly as the enrollment event handler does."""
         event = CoverageActivated(
-            enrollment_id=1,
+            enrollment_id=enrollment_id,
             psn_no=psn_no,
             certno=certno,
             psn_name="测试人员",
@@ -43,9 +57,11 @@ class SettlementApi:
             year=year,
             coverage_begin=date(year, 1, 1),
             coverage_end=date(year, 12, 31),
+            identities=list(identities),
+            continuous_years=continuous_years,
+            psn_insu_date=psn_insu_date,
         )
-        async with self.db.transaction() as session:
-            await apply_coverage_activated(session, event.envelope("test"))
+        await self.apply(event)
 
     async def post(self, url: str, body: dict[str, Any]) -> httpx.Response:
         return await self.client.post(url, json=body)

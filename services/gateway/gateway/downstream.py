@@ -69,6 +69,16 @@ class Downstream:
             changes_state=False,
         )
 
+    async def person_coverage_by_card(self, card_no: str, card_sn: str | None) -> dict[str, Any]:
+        """The person a social-security card belongs to; a lost or replaced card is refused by enrollment
+        (422 CARD_NOT_ACTIVE), which ``_call`` turns into a Refusal with that code and message."""
+        params = {"card_no": card_no}
+        if card_sn:
+            params["card_sn"] = card_sn
+        return await self._call(
+            "GET", f"{self.enrollment_url}/api/v1/persons/lookup", params=params, changes_state=False
+        )
+
     async def settle_pharmacy(self, payload: dict[str, Any]) -> dict[str, Any]:
         return await self._call(
             "POST", f"{self.settlement_url}/api/v1/pharmacy-settlements", json=payload, changes_state=True

@@ -43,9 +43,14 @@ async def _handle_1101(envelope: RequestEnvelope, downstream: Downstream) -> dic
         data = t1101.Envelope1101.model_validate(envelope.input).data
     except ValidationError as exc:
         raise Refusal("E_INPUT", describe(exc, "input")) from exc
-    year = t1101.reference_year(data)
-    coverage = await downstream.person_coverage(t1101.lookup_certno(data))
-    return t1101.build_output(coverage, year)
+    on = t1101.reference_date(data)
+    key = t1101.lookup_key(data)
+    if isinstance(key, t1101.ByCard):
+        coverage = await downstream.person_coverage_by_card(key.card_no, key.card_sn)
+        t1101.require_active_card(coverage)
+    else:
+        coverage = await downstream.person_coverage(key.certno)
+    return t1101.build_output(coverage, on)
 
 
 async def _handle_2102(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:

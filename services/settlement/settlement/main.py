@@ -8,14 +8,33 @@ from settlement.catalogue.endpoints import router as catalogue_router
 from settlement.config import SettlementSettings
 from settlement.db import infra
 from settlement.eligibility.endpoints import router as eligibility_router
-from settlement.eligibility.service import apply_coverage_activated
+from settlement.eligibility.service import (
+    apply_card_status_changed,
+    apply_coverage_activated,
+    apply_enrollment_terminated,
+    apply_identities_changed,
+)
 from settlement.institutions.endpoints import router as institutions_router
 from settlement.policy.endpoints import router as policy_router
 from settlement.settlements.endpoints import router as settlements_router
 from shared.config import ServiceSettings
 from shared.consumer import Subscription
-from shared.events import ENROLLMENT_TOPIC, CoverageActivated
+from shared.events import (
+    ENROLLMENT_TOPIC,
+    CardStatusChanged,
+    CoverageActivated,
+    EnrollmentTerminated,
+    IdentityCategoriesChanged,
+)
 from shared.service import ServiceRuntime, create_service_app
+
+#: The enrollment events settlement keeps read models of; the other types on the topic are not its concern.
+SUBSCRIPTIONS = {
+    CoverageActivated.event_type: Subscription(apply_coverage_activated),
+    EnrollmentTerminated.event_type: Subscription(apply_enrollment_terminated),
+    IdentityCategoriesChanged.event_type: Subscription(apply_identities_changed),
+    CardStatusChanged.event_type: Subscription(apply_card_status_changed),
+}
 
 
 def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
@@ -25,7 +44,7 @@ def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
         infra,
         publishes=True,
         consumes=[ENROLLMENT_TOPIC],
-        subscriptions={CoverageActivated.event_type: Subscription(apply_coverage_activated)},
+        subscriptions=SUBSCRIPTIONS,
         consumer_group=settings.consumer_group,
     )
 

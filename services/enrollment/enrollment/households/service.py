@@ -145,8 +145,12 @@ async def register_household(session: AsyncSession, data: HouseholdRegistration,
     return batch
 
 
+async def find_household(session: AsyncSession, household_no: str) -> Household | None:
+    return await session.scalar(select(Household).where(Household.household_no == household_no))
+
+
 async def get_household(session: AsyncSession, household_no: str) -> Household:
-    household = await session.scalar(select(Household).where(Household.household_no == household_no))
+    household = await find_household(session, household_no)
     if household is None:
         raise NotFound(f"户号不存在: {household_no}", code="HOUSEHOLD_NOT_FOUND")
     return household

@@ -1,8 +1,14 @@
-"""1101 人员信息获取: the person's base information, insurance and identity categories (research doc §2.2)."""
+"""1101 人员信息获取: the person's base information, insurance and identity categories (research doc §2.2).
+
+The enrollment service answers in domain names (``GET /api/v1/persons/lookup``); the mapping to the wire
+names (``psn_insu_stas``, ``paus_insu_date``, ``exp_content``...) lives here only. Everything in this
+module is pure: the lookup itself is the caller's (``gateway.transactions``)."""
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.nhsa.errors import Refusal
 from shared.clock import now_china, parse_wire_time
 from shared.money import fen_to_yuan
+
+# mdtrt_cert_type 就诊凭证类型 (research doc §3.7).
+E_VOUCHER, ID_CARD, SOCIAL_SECURITY_CARD = "01", "02", "03"
+
+# psn_insu_stas 参保状态.
+INSURED, SUSPENDED, TERMINATED = "1", "2", "4"
 
 
 class Input1101(BaseModel):
@@ -30,29 +42,113 @@ class Envelope1101(BaseModel):
     data: Input1101
 
 
-def lookup_certno(data: Input1101) -> str:
-    if data.mdtrt_cert_type == "02":
-        return data.mdtrt_cert_no
-    if data.certno and (data.psn_cert_type in (None, "", "01")):
-        return data.certno
-    raise Refusal("E_CERT_TYPE", "暂不支持该就诊凭证类型查询，请使用身份证(02)或同时传入 certno")
+@dataclass(frozen=True)
+class ByCertno:
+    certno: str
 
 
-def reference_year(data: Input1101) -> int:
+@dataclass(frozen=True)
+class ByCard:
+    card_no: str
+    card_sn: str
+
+
+def lookup_key(data: Input1101) -> ByCertno | ByCard:
+    """How to find the person: "为02时填写身份证号，为03时填写社会保障卡卡号" (§2.2); a card swipe also
+    reads the chip's 卡识别码 (card_sn), which tells a replaced card from its successor."""
+    if data.mdtrt_cert_type == ID_CARD:
+        return ByCertno(data.mdtrt_cert_no)
+    if data.mdtrt_cert_type == SOCIAL_SECURITY_CARD:
+        if not data.card_sn:
+            raise Refusal("E_INPUT", "input.data.card_sn: 社保卡就诊时卡识别码必填")
+        return ByCard(data.mdtrt_cert_no, data.card_sn)
+    # E-voucher tokens (01) are resolved by the national e-voucher platform, which is not connected; a HIS
+    # that also sends the ID number it read from the voucher can still be answered.
+    if data.certno and data.psn_cert_type in (None, "", "01"):
+        return ByCertno(data.certno)
+    raise Refusal(
+        "E_CERT_TYPE", "暂不支持医保电子凭证(01)查询，请使用身份证(02)、社保卡(03)或同时传入 certno"
+    )
+
+
+def reference_date(data: Input1101) -> date:
+    """The day the answer describes: ``begntime`` for a historical lookup, else today in China."""
     if data.begntime:
         try:
-            return parse_wire_time(data.begntime).year
+            return parse_wire_time(data.begntime).date()
         except ValueError as exc:
             raise Refusal("E_INPUT", "input.data.begntime: 格式应为 yyyy-MM-dd HH:mm:ss") from exc
-    return now_china().year
+    return now_china().date()
 
 
-def build_output(coverage: dict[str, Any], year: int) -> dict[str, Any]:
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class InsuranceState:
+    """One enrollment as 1101 shows it on the reference date."""
+
+    enrollment: dict[str, Any]
+    psn_insu_stas: str
+    paus_insu_date: date | None
+
+
+def insurance_states(enrollments: list[dict[str, Any]], on: date) -> list[InsuranceState]:
+    """The rows of insuinfo on ``on``.
+
+    A pending enrollment (registered, contributions not fully paid) is not insurance yet and never shown.
+    The reference year's enrollments are shown as they stand; without one, the latest earlier enrollment
+    shows how the cover ended: lapsed (not renewed: 暂停参保 from the day after its end) or terminated."""
+    insured = [e for e in enrollments if e["status"] != "pending"]
+    this_year = [e for e in insured if e["year"] == on.year]
+    if this_year:
+        return [_state_in_year(e, on) for e in this_year]
+    earlier = [e for e in insured if e["year"] < on.year]
+    if not earlier:
+        raise Refusal("E_NOT_INSURED", f"该人员在 {on.year} 年度无参保信息")
+    latest = max(earlier, key=lambda e: (e["year"], e["coverage_end"]))
+    if latest["status"] == "terminated":
+        return [InsuranceState(latest, TERMINATED, _day(latest["terminated_on"]))]
+    end = date.fromisoformat(latest["coverage_end"])
+    return [InsuranceState(latest, SUSPENDED, end + timedelta(days=1))]
+
+
+def _state_in_year(enrollment: dict[str, Any], on: date) -> InsuranceState:
+    if enrollment["status"] == "terminated":
+        return InsuranceState(enrollment, TERMINATED, _day(enrollment["terminated_on"]))
+    end = date.fromisoformat(enrollment["coverage_end"])
+    if on > end:
+        return InsuranceState(enrollment, SUSPENDED, end + timedelta(days=1))
+    # Before coverage_begin (a late enrollment's waiting period) the person is insured all the same; that
+    # care before the cover starts is not paid is the settlement's refusal to make, with its reason.
+    return InsuranceState(enrollment, INSURED, None)
+
+
+def _shown(states: list[InsuranceState]) -> InsuranceState:
+    """The row whose extensions baseinfo.exp_content carries: the one in force, else the latest."""
+    return max(states, key=lambda s: (s.psn_insu_stas == INSURED, s.enrollment["coverage_begin"]))
+
+
+def exp_content(state: InsuranceState) -> str:
+    """Provincial extensions travel in exp_content as a JSON text (§2.2, S1 ``ExpContent``)."""
+    return json.dumps(
+        {"continuous_years": state.enrollment["continuous_years"]}, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def require_active_card(coverage: dict[str, Any]) -> None:
+    """After a lookup by card: the enrollment service refuses a lost or replaced card itself (422
+    CARD_NOT_ACTIVE); the gateway never answers for one regardless. (A lookup by ID number is not
+    concerned with the card: a person whose card is lost can still be looked up by ID number.)"""
+    card = coverage.get("card")
+    if card is not None and card["status"] != "active":
+        raise Refusal("CARD_NOT_ACTIVE", "该社保卡已挂失或已换卡，不能使用")
+
+
+def build_output(coverage: dict[str, Any], on: date) -> dict[str, Any]:
     person = coverage["person"]
-    insured = [e for e in coverage["enrollments"] if e["year"] == year]
-    if not insured:
-        raise Refusal("E_NOT_INSURED", f"该人员在 {year} 年度无参保信息")
-    identities = coverage["identities"]
+    states = insurance_states(coverage["enrollments"], on)
     return {
         "baseinfo": {
             "psn_no": person["psn_no"],
@@ -63,21 +159,22 @@ def build_output(coverage: dict[str, Any], year: int) -> dict[str, Any]:
             "naty": person["naty"],
             "brdy": person["brdy"],
             "age": coverage["age"],
-            "exp_content": "",
+            "exp_content": exp_content(_shown(states)),
         },
         "insuinfo": [
             {
                 "balc": fen_to_yuan(0),  # residents have no personal account
-                "insutype": e["insutype"],
-                "psn_type": e["psn_type"],
-                "psn_insu_stas": e["status"],
-                "psn_insu_date": e["coverage_begin"],
-                "paus_insu_date": None,
+                "insutype": s.enrollment["insutype"],
+                "psn_type": s.enrollment["psn_type"],
+                "psn_insu_stas": s.psn_insu_stas,
+                # The start of the continuous cover, so a HIS sees how long the person has been insured.
+                "psn_insu_date": s.enrollment["psn_insu_date"] or s.enrollment["coverage_begin"],
+                "paus_insu_date": s.paus_insu_date.isoformat() if s.paus_insu_date else None,
                 "cvlserv_flag": "0",
-                "insuplc_admdvs": e["insuplc_admdvs"],
+                "insuplc_admdvs": s.enrollment["insuplc_admdvs"],
                 "emp_name": "",
             }
-            for e in insured
+            for s in states
         ],
         "idetinfo": [
             {
@@ -87,7 +184,7 @@ def build_output(coverage: dict[str, Any], year: int) -> dict[str, Any]:
                 "begntime": i["begin_date"],
                 "endtime": i["end_date"],
             }
-            for i in identities
-            if i["end_date"] is None or date.fromisoformat(i["end_date"]).year >= year
+            for i in coverage["identities"]
+            if i["end_date"] is None or date.fromisoformat(i["end_date"]).year >= on.year
         ],
     }

@@ -23,6 +23,10 @@ class EligibilityOut(BaseModel):
     year: int
     coverage_begin: date
     coverage_end: date
+    status: str
+    terminated_on: date | None
+    continuous_years: int
+    psn_insu_date: date | None
 
 
 @router.get("/{psn_no}", response_model=list[EligibilityOut])

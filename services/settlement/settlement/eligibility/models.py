@@ -9,6 +9,9 @@ from sqlmodel import Field
 from settlement.db import Base
 from shared.db import BigIntPK, utcnow
 
+ACTIVE = "active"
+TERMINATED = "terminated"
+
 
 class Eligibility(Base, table=True):
     """Read model of who is covered when, fed by ``enrollment.events`` so that settling never waits on the
@@ -31,6 +34,33 @@ class Eligibility(Base, table=True):
     coverage_end: date
     enrollment_id: int
     identities: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: Consecutive insurance years up to this one, legacy schemes included (参保年限合并计算).
+    continuous_years: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    #: First day of the current run of continuous cover (1101 psn_insu_date); None when not told.
+    psn_insu_date: date | None = None
+    #: "active", or "terminated" when enrollment ended the cover early (death, moving away, employee
+    #: insurance): ``coverage_end`` is then the last covered day and ``terminated_on`` the day after it.
+    status: str = Field(default=ACTIVE, max_length=12, sa_column_kwargs={"server_default": ACTIVE})
+    terminated_on: date | None = None
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class Card(Base, table=True):
+    """Read model of social-security cards (社会保障卡), fed by ``enrollment.card_status_changed``: a card
+    swiped at the counter (mdtrt_cert_type 03) settles only if it is the person's and still active."""
+
+    __tablename__ = "cards"
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    card_no: str = Field(max_length=30, unique=True, index=True)
+    #: 卡识别码, printed in the chip; changes when the card is replaced.
+    card_sn: str = Field(max_length=32)
+    psn_no: str = Field(max_length=30, index=True)
+    #: "active", "lost" (挂失) or "replaced" (换卡).
+    status: str = Field(max_length=12)
+    changed_on: date
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

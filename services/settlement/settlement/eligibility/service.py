@@ -1,29 +1,58 @@
-"""The eligibility read model and the yearly accumulators."""
+"""The eligibility read models (coverage, cards) fed by ``enrollment.events``, and the yearly accumulators.
+
+Events of one person arrive in order (they share the partition key ``psn_no``) and each event id is
+processed once; the handlers still refuse to let an older fact overwrite a newer one where the event carries
+what is needed to tell (enrollment id, card change date)."""
 
 from __future__ import annotations
 
-from datetime import date
+import logging
+from datetime import date, timedelta
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from settlement.eligibility.models import Eligibility, YearAccumulator
+from settlement.eligibility.models import ACTIVE, TERMINATED, Card, Eligibility, YearAccumulator
 from shared.db import utcnow
 from shared.errors import DomainError, NotFound
-from shared.events import CoverageActivated, EventEnvelope
+from shared.events import (
+    CardStatusChanged,
+    CoverageActivated,
+    EnrollmentTerminated,
+    EventEnvelope,
+    IdentityCategoriesChanged,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def _coverage_row(session: AsyncSession, psn_no: str, insutype: str, year: int) -> Eligibility | None:
+    return await session.scalar(
+        select(Eligibility).where(
+            Eligibility.psn_no == psn_no, Eligibility.insutype == insutype, Eligibility.year == year
+        )
+    )
 
 
 async def apply_coverage_activated(session: AsyncSession, envelope: EventEnvelope) -> None:
-    """Consumer handler for ``enrollment.coverage_activated``: upsert the person's coverage for the year."""
+    """Consumer handler for ``enrollment.coverage_activated``: upsert the person's coverage for the year.
+
+    A terminated enrollment stays terminated: only a new enrollment (another ``enrollment_id``) for the
+    same year, i.e. a re-enrollment after the termination, makes the person covered again."""
     event = CoverageActivated.model_validate(envelope.data)
-    row = await session.scalar(
-        select(Eligibility).where(
-            Eligibility.psn_no == event.psn_no,
-            Eligibility.insutype == event.insutype,
-            Eligibility.year == event.year,
+    row = await _coverage_row(session, event.psn_no, event.insutype, event.year)
+    if row is not None and row.status == TERMINATED and row.enrollment_id == event.enrollment_id:
+        log.warning(
+            "coverage_activated %s ignored: enrollment %s of %s (%s, %s) was terminated on %s",
+            envelope.event_id,
+            event.enrollment_id,
+            event.psn_no,
+            event.insutype,
+            event.year,
+            row.terminated_on,
         )
-    )
+        return
     if row is None:
         row = Eligibility(
             psn_no=event.psn_no,
@@ -48,20 +77,103 @@ async def apply_coverage_activated(session: AsyncSession, envelope: EventEnvelop
         event.enrollment_id,
     )
     row.identities = [i.model_dump(mode="json") for i in event.identities]
+    row.continuous_years, row.psn_insu_date = event.continuous_years, event.psn_insu_date
+    row.status, row.terminated_on = ACTIVE, None
     row.updated_at = utcnow()
     await session.flush()
 
 
+async def apply_enrollment_terminated(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Consumer handler for ``enrollment.terminated``: the person is not covered from ``effective_date``
+    on, so the last covered day becomes the day before (never later than the year's own end).
+
+    An event for coverage we never saw, or for an enrollment the row no longer holds (the person has
+    re-enrolled since), changes nothing: it is logged, not an error."""
+    event = EnrollmentTerminated.model_validate(envelope.data)
+    row = await _coverage_row(session, event.psn_no, event.insutype, event.year)
+    if row is None or row.enrollment_id != event.enrollment_id:
+        log.warning(
+            "enrollment.terminated %s ignored: no coverage of enrollment %s for %s (%s, %s) here",
+            envelope.event_id,
+            event.enrollment_id,
+            event.psn_no,
+            event.insutype,
+            event.year,
+        )
+        return
+    row.coverage_end = min(row.coverage_end, event.effective_date - timedelta(days=1))
+    row.status, row.terminated_on = TERMINATED, event.effective_date
+    row.updated_at = utcnow()
+    await session.flush()
+
+
+async def apply_identities_changed(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Consumer handler for ``enrollment.identities_changed``: the list is complete, so it replaces the
+    identities on every coverage row of the person (all years: a settlement of any year reads them)."""
+    event = IdentityCategoriesChanged.model_validate(envelope.data)
+    rows = list(await session.scalars(select(Eligibility).where(Eligibility.psn_no == event.psn_no)))
+    if not rows:
+        log.info(
+            "enrollment.identities_changed %s: no coverage of %s here yet", envelope.event_id, event.psn_no
+        )
+        return
+    identities = [i.model_dump(mode="json") for i in event.identities]
+    now = utcnow()
+    for row in rows:
+        row.identities = identities
+        row.updated_at = now
+    await session.flush()
+
+
+async def apply_card_status_changed(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Consumer handler for ``enrollment.card_status_changed``: upsert the card by its number. A change
+    dated before the one already recorded is stale and ignored."""
+    event = CardStatusChanged.model_validate(envelope.data)
+    card = await find_card(session, event.card_no)
+    if card is None:
+        card = Card(
+            card_no=event.card_no,
+            card_sn=event.card_sn,
+            psn_no=event.psn_no,
+            status=event.status,
+            changed_on=event.changed_on,
+        )
+        session.add(card)
+    elif event.changed_on < card.changed_on:
+        log.warning(
+            "card_status_changed %s ignored: card %s changed on %s, after this change of %s",
+            envelope.event_id,
+            event.card_no,
+            card.changed_on,
+            event.changed_on,
+        )
+        return
+    card.card_sn, card.psn_no, card.status, card.changed_on = (
+        event.card_sn,
+        event.psn_no,
+        event.status,
+        event.changed_on,
+    )
+    card.updated_at = utcnow()
+    await session.flush()
+
+
+async def find_card(session: AsyncSession, card_no: str) -> Card | None:
+    return await session.scalar(select(Card).where(Card.card_no == card_no))
+
+
 async def covered(session: AsyncSession, psn_no: str, insutype: str, on: date) -> Eligibility:
     """The person's coverage on the day of care, or a refusal the cashier can read."""
-    row = await session.scalar(
-        select(Eligibility).where(
-            Eligibility.psn_no == psn_no, Eligibility.insutype == insutype, Eligibility.year == on.year
-        )
-    )
+    row = await _coverage_row(session, psn_no, insutype, on.year)
     if row is None:
         raise DomainError(
             f"人员 {psn_no} 在 {on.year} 年度未参加险种 {insutype}，不能享受待遇",
+            code="NOT_COVERED",
+            status_code=422,
+        )
+    if row.status == TERMINATED and on > row.coverage_end:
+        raise DomainError(
+            f"人员 {psn_no} 的险种 {insutype} 参保已于 {row.terminated_on} 终止，就诊日期 {on} 不能享受待遇",
             code="NOT_COVERED",
             status_code=422,
         )

@@ -101,7 +101,7 @@ async def settle_pharmacy(session: AsyncSession, request: PharmacySettlementRequ
     institutions.require_can_settle(institution, care_day)
 
     person = await eligibility.covered(session, request.psn_no, request.insutype, care_day)
-    _check_certificate(request, person)
+    await _check_certificate(session, request, person)
     if person.insuplc_admdvs != request.insuplc_admdvs:
         raise DomainError(
             f"参保地区划 {request.insuplc_admdvs} 与人员参保地 {person.insuplc_admdvs} 不符",
@@ -232,11 +232,24 @@ async def settle_pharmacy(session: AsyncSession, request: PharmacySettlementRequ
     return await load(session, setl_id)
 
 
-def _check_certificate(request: PharmacySettlementRequest, person: Eligibility) -> None:
-    # With an ID card (02) the certificate number must be the person's; card and e-voucher numbers are
-    # verified by the card system, which is not part of this platform.
+async def _check_certificate(
+    session: AsyncSession, request: PharmacySettlementRequest, person: Eligibility
+) -> None:
+    """The certificate presented must be the person's: the ID number (02), or a social-security card
+    (03) that is registered to them and neither reported lost nor replaced. E-voucher tokens (01) are
+    verified by the national e-voucher platform, which is not part of this one."""
     if request.mdtrt_cert_type == "02" and request.mdtrt_cert_no.strip().upper() != person.certno:
         raise DomainError("就诊凭证号与人员身份证号不符", code="CERT_MISMATCH", status_code=422)
+    if request.mdtrt_cert_type == "03":
+        card_no = request.mdtrt_cert_no.strip()
+        card = await eligibility.find_card(session, card_no)
+        # A card of someone else is refused like an unknown one: its status is not this cashier's business.
+        if card is None or card.psn_no != person.psn_no:
+            raise DomainError(
+                f"社保卡号 {card_no} 未登记或不属于该人员", code="CERT_MISMATCH", status_code=422
+            )
+        if card.status != "active":
+            raise DomainError("该社保卡已挂失或已换卡，不能结算", code="CARD_NOT_ACTIVE", status_code=422)
 
 
 async def load(session: AsyncSession, setl_id: str, *, replayed: bool = False) -> SettlementOut:

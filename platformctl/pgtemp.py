@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for the test session, from the PostgreSQL binaries on the machine.
+"""A throwaway PostgreSQL server (tests, benchmarks), from the PostgreSQL binaries on the machine.
 
 CI runs as root and PostgreSQL refuses to run as root, so the server runs as the ``postgres`` user (via
 runuser) in a temporary folder that user owns, listening on a loopback port only."""
