@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -333,3 +334,120 @@ async def test_concurrent_repeats_of_a_message_settle_and_book_once(stack: Stack
         entries = await eventually(lambda: _entries(client, stack, setl_id), timeout_s=30)
         await asyncio.sleep(1)
         assert len(await _entries(client, stack, setl_id)) == len(entries) == 1
+
+
+async def _person_with_card(client: httpx.AsyncClient, stack: Stack, i: int) -> tuple[str, str, str, str]:
+    from datetime import date
+
+    certno = make_id_number(REGION, date(1970, 5, 1 + i), 301 + 2 * i)
+    created = await client.post(
+        f"{stack.url('enrollment')}/api/v1/persons", json={"certno": certno, "psn_name": f"状态{i}"}
+    )
+    assert created.status_code == 201, created.text
+    psn_no = created.json()["psn_no"]
+    card_no, card_sn = f"K{REGION}{i:05d}", f"SNK{i:07d}"
+    issued = await client.post(
+        f"{stack.url('enrollment')}/api/v1/persons/{psn_no}/cards",
+        json={"card_no": card_no, "card_sn": card_sn, "issued_on": str(now_china().date())},
+    )
+    assert issued.status_code == 201, issued.text
+    return psn_no, certno, card_no, card_sn
+
+
+def _by_card(card_no: str, card_sn: str) -> dict[str, Any]:
+    return examples.envelope(
+        "1101",
+        _msgid(),
+        {"data": {"mdtrt_cert_type": "03", "mdtrt_cert_no": card_no, "card_sn": card_sn, "begntime": ""}},
+    )
+
+
+async def _pay_and_enroll(client: httpx.AsyncClient, stack: Stack, psn_no: str, receipt: str) -> None:
+    enrolled = await client.post(
+        f"{stack.url('enrollment')}/api/v1/enrollments",
+        json={
+            "psn_no": psn_no,
+            "year": now_china().year,
+            "payment": {
+                "payer": "individual",
+                "amount_fen": 30_00,
+                "receipt_no": receipt,
+                "paid_on": str(now_china().date()),
+            },
+        },
+    )
+    assert enrolled.status_code == 201, enrolled.text
+
+
+async def test_person_lookup_for_active_lapsed_terminated_and_lost_card(stack: Stack) -> None:
+    year = now_china().year
+    today = str(now_china().date())
+    async with httpx.AsyncClient(timeout=30) as client:
+        # Active, looked up by card swipe (03).
+        active, _, card_no, card_sn = await _person_with_card(client, stack, 1)
+        await _pay_and_enroll(client, stack, active, "ST0001")
+        answer = await stack.call(client, _by_card(card_no, card_sn))
+        assert answer["infcode"] == 0, answer["err_msg"]
+        assert answer["output"]["baseinfo"]["psn_no"] == active
+        [insured] = answer["output"]["insuinfo"]
+        assert (insured["insutype"], insured["psn_insu_stas"], insured["paus_insu_date"]) == (
+            "390",
+            "1",
+            None,
+        )
+        assert json.loads(answer["output"]["baseinfo"]["exp_content"]) == {"continuous_years": 1}
+
+        # Lapsed: covered under NCMS (380) last year, nothing this year.
+        lapsed, lapsed_cert, _, _ = await _person_with_card(client, stack, 2)
+        legacy = await client.post(
+            f"{stack.url('enrollment')}/api/v1/persons/{lapsed}/legacy-enrollments",
+            json={"year": year - 1, "insutype": "380", "insuplc_admdvs": REGION, "paid_fen": 30_00},
+        )
+        assert legacy.status_code == 201, legacy.text
+        answer = await stack.call(client, dict(examples.example_1101(lapsed_cert), msgid=_msgid()))
+        assert answer["infcode"] == 0, answer["err_msg"]
+        [insured] = answer["output"]["insuinfo"]
+        assert (insured["insutype"], insured["psn_insu_stas"], insured["paus_insu_date"]) == (
+            "380",
+            "2",
+            f"{year}-01-01",
+        )
+
+        # Terminated today (moved away): 1101 says so, and the pharmacy can no longer settle.
+        moved, moved_cert, _, _ = await _person_with_card(client, stack, 3)
+        await _pay_and_enroll(client, stack, moved, "ST0003")
+        await eventually(functools.partial(_covered, client, stack, moved), timeout_s=30)
+        ended = await client.post(
+            f"{stack.url('enrollment')}/api/v1/persons/{moved}/termination",
+            json={"reason": "moved_away", "effective_date": today},
+        )
+        assert ended.status_code == 200, ended.text
+        answer = await stack.call(client, dict(examples.example_1101(moved_cert), msgid=_msgid()))
+        [insured] = answer["output"]["insuinfo"]
+        assert (insured["psn_insu_stas"], insured["paus_insu_date"]) == ("4", today)
+
+        async def refused_at_counter() -> dict[str, Any] | None:
+            purchase = _danshen_purchase(moved, moved_cert)
+            result = await stack.call(client, purchase)
+            return result if result["infcode"] == -1 else None
+
+        refusal = await eventually(refused_at_counter, timeout_s=30, interval_s=0.3)
+        assert "[NOT_COVERED]" in refusal["err_msg"] and "终止" in refusal["err_msg"]
+
+        # Lost card: the swipe is refused, by 1101 and by settlement.
+        holder, holder_cert, lost_no, lost_sn = await _person_with_card(client, stack, 4)
+        await _pay_and_enroll(client, stack, holder, "ST0004")
+        lost = await client.post(
+            f"{stack.url('enrollment')}/api/v1/cards/{lost_no}/loss", json={"reported_on": today}
+        )
+        assert lost.status_code == 200, lost.text
+        answer = await stack.call(client, _by_card(lost_no, lost_sn))
+        assert answer["infcode"] == -1 and "[CARD_NOT_ACTIVE]" in answer["err_msg"]
+
+        async def card_refused() -> dict[str, Any] | None:
+            purchase = _danshen_purchase(holder, holder_cert)
+            purchase["input"]["druginfo"].update(mdtrt_cert_type="03", mdtrt_cert_no=lost_no)
+            result = await stack.call(client, purchase)
+            return result if result["infcode"] == -1 and "CARD_NOT_ACTIVE" in result["err_msg"] else None
+
+        await eventually(card_refused, timeout_s=30, interval_s=0.3)
