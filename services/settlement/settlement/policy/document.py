@@ -1,0 +1,178 @@
+"""A benefit policy as data: every parameter the engine uses, validated on upload with messages an
+administrator can act on. Amounts are integer fen, ratios exact decimals in [0, 1]."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Ratio = Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4)]
+Fen = Annotated[int, Field(ge=0, le=100_000_000_00)]
+LEVELS = ("1", "2", "3")
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Band(_Doc):
+    """A ratio applying to the part of an amount up to ``upto_fen`` (None: everything above)."""
+
+    upto_fen: Fen | None
+    ratio: Ratio
+
+
+def _check_bands(bands: list[Band], what: str) -> list[Band]:
+    if not bands:
+        raise ValueError(f"{what}: 至少需要一个分段")
+    limits = [b.upto_fen for b in bands]
+    if limits[-1] is not None:
+        raise ValueError(f"{what}: 最后一个分段的上限必须为空（不封顶）")
+    finite = [x for x in limits[:-1] if x is not None]
+    if len(finite) != len(limits) - 1 or finite != sorted(set(finite)) or (finite and finite[0] <= 0):
+        raise ValueError(f"{what}: 分段上限必须为正且严格递增")
+    return bands
+
+
+class OutpatientPooling(_Doc):
+    """门诊统筹 (pharmacy purchases included): yearly deductible, ratio, yearly cap."""
+
+    deductible_fen: Fen
+    ratio: Ratio
+    annual_cap_fen: Fen
+
+
+class Inpatient(_Doc):
+    """住院: deductible per admission by hospital level, lower for later admissions in the year; pooled
+    fund ratio by level, optionally in bands of the amount above the deductible."""
+
+    deductible_by_level: dict[str, Fen]
+    #: Multiplier of the deductible for the 1st, 2nd, ... admission of the year; the last repeats.
+    admission_deductible_factors: list[Ratio] = Field(default_factory=lambda: [Decimal(1)], min_length=1)
+    ratio_by_level: dict[str, Ratio]
+    bands_by_level: dict[str, list[Band]] = Field(default_factory=dict)
+
+    @field_validator("deductible_by_level", "ratio_by_level")
+    @classmethod
+    def _all_levels(cls, value: dict[str, object]) -> dict[str, object]:
+        missing = [lv for lv in LEVELS if lv not in value]
+        extra = [lv for lv in value if lv not in LEVELS]
+        if missing or extra:
+            raise ValueError(f"医院等级必须且只能为 1/2/3（缺少 {missing}，多余 {extra}）")
+        return value
+
+    @field_validator("bands_by_level")
+    @classmethod
+    def _bands(cls, value: dict[str, list[Band]]) -> dict[str, list[Band]]:
+        for level, bands in value.items():
+            if level not in LEVELS:
+                raise ValueError(f"未知的医院等级 {level}")
+            _check_bands(bands, f"{level}级医院分段比例")
+        return value
+
+
+class ChronicOutpatient(_Doc):
+    """门诊慢性病 (Jinzhai): yearly cost up to the threshold earns a fixed sum (never more than the cost);
+    the part above the threshold is paid at a ratio; all within a yearly cap."""
+
+    diseases: list[str] = Field(min_length=1)
+    threshold_fen: Fen
+    fixed_fen: Fen
+    ratio_above: Ratio
+    annual_cap_fen: Fen
+
+    @model_validator(mode="after")
+    def _fixed_within_threshold(self) -> ChronicOutpatient:
+        if self.fixed_fen > self.threshold_fen:
+            raise ValueError("慢性病定额补助不能高于门槛金额")
+        return self
+
+
+class Maternity(_Doc):
+    """住院分娩定额补助 by delivery type."""
+
+    normal_fen: Fen
+    caesarean_fen: Fen
+
+
+class Catastrophic(_Doc):
+    """大病保险 (390200): on the yearly policy-range personal burden above the threshold, in bands."""
+
+    threshold_fen: Fen
+    bands: list[Band]
+    annual_cap_fen: Fen
+
+    _bands = field_validator("bands")(lambda v: _check_bands(v, "大病保险分段比例"))
+
+
+class Assistance(_Doc):
+    """医疗救助 (610100) for one identity category: on what remains of the policy-range personal burden."""
+
+    deductible_fen: Fen
+    ratio: Ratio
+    annual_cap_fen: Fen
+
+
+class PolicyDocument(_Doc):
+    outpatient: OutpatientPooling
+    inpatient: Inpatient
+    #: Yearly ceiling of the pooled fund (最高支付限额) over inpatient, chronic and maternity payments.
+    pooled_annual_ceiling_fen: Fen
+    chronic: ChronicOutpatient | None = None
+    maternity: Maternity | None = None
+    catastrophic: Catastrophic | None = None
+    assistance: dict[str, Assistance] = Field(default_factory=dict)
+    #: Percentage points the pooled-fund ratio drops for out-of-area care without a filing (未备案异地就医).
+    unfiled_out_of_area_reduction: Ratio = Decimal(0)
+
+    @field_validator("assistance")
+    @classmethod
+    def _identity_codes(cls, value: dict[str, Assistance]) -> dict[str, Assistance]:
+        for code in value:
+            if not code.isdigit() or len(code) != 4:
+                raise ValueError(f"人员身份类别编码应为4位数字: {code}")
+        return value
+
+
+def jinzhai_yutian_demo() -> PolicyDocument:
+    """A demo policy from the numbers in domain.md: Jinzhai urban residents (deductible 300 yuan, ceiling
+    18,000, ratio within 20-60 % by level, chronic 100 fixed under 500 then 25 % up to 5,000 a year, delivery
+    200/300), Yutian (inpatient about 75 % at primary level, catastrophic at least 50 %). Outpatient pooling
+    and assistance figures are illustrative."""
+    return PolicyDocument(
+        outpatient=OutpatientPooling(deductible_fen=20_00, ratio=Decimal("0.5"), annual_cap_fen=300_00),
+        inpatient=Inpatient(
+            deductible_by_level={"1": 200_00, "2": 300_00, "3": 500_00},
+            admission_deductible_factors=[Decimal(1), Decimal("0.5")],
+            ratio_by_level={"1": Decimal("0.75"), "2": Decimal("0.6"), "3": Decimal("0.5")},
+            bands_by_level={
+                "3": [
+                    Band(upto_fen=10_000_00, ratio=Decimal("0.4")),
+                    Band(upto_fen=None, ratio=Decimal("0.6")),
+                ]
+            },
+        ),
+        pooled_annual_ceiling_fen=18_000_00,
+        chronic=ChronicOutpatient(
+            diseases=["I10", "E11", "J44", "I25", "N18"],
+            threshold_fen=500_00,
+            fixed_fen=100_00,
+            ratio_above=Decimal("0.25"),
+            annual_cap_fen=5_000_00,
+        ),
+        maternity=Maternity(normal_fen=200_00, caesarean_fen=300_00),
+        catastrophic=Catastrophic(
+            threshold_fen=10_000_00,
+            bands=[Band(upto_fen=50_000_00, ratio=Decimal("0.5")), Band(upto_fen=None, ratio=Decimal("0.6"))],
+            annual_cap_fen=200_000_00,
+        ),
+        assistance={
+            "2101": Assistance(deductible_fen=0, ratio=Decimal("0.7"), annual_cap_fen=30_000_00),
+            "2102": Assistance(deductible_fen=0, ratio=Decimal("0.7"), annual_cap_fen=30_000_00),
+            "2103": Assistance(deductible_fen=500_00, ratio=Decimal("0.5"), annual_cap_fen=10_000_00),
+            "2104": Assistance(deductible_fen=500_00, ratio=Decimal("0.5"), annual_cap_fen=10_000_00),
+        },
+        unfiled_out_of_area_reduction=Decimal("0.1"),
+    )
