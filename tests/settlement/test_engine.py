@@ -19,7 +19,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from settlement.adjudication.engine import (
     Encounter,
     FeeLine,
