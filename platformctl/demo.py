@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 import httpx
+from settlement.policy.document import jinzhai_yutian_demo
 
 from shared.clock import now_china
 from shared.idcard import make_id_number
@@ -146,12 +147,10 @@ def policy_body(year: int) -> dict[str, Any]:
     return {
         "admdvs": REGION,
         "insutype": "390",
-        "name": f"{REGION_NAME}城乡居民医保门诊统筹(演示)",
+        "name": f"{REGION_NAME}城乡居民医保待遇政策(演示)",
         "effective_from": f"{year}-01-01",
         "effective_to": None,
-        "outpatient_deductible_fen": 20_00,
-        "outpatient_pool_ratio": "0.5000",
-        "outpatient_annual_cap_fen": 300_00,
+        "document": jinzhai_yutian_demo().model_dump(mode="json"),
     }
 
 

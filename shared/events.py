@@ -242,6 +242,32 @@ class SettlementCompleted(EventData):
         return self.psn_no
 
 
+class SettlementReversed(EventData):
+    """A reversal (2103/2208/2305/2601): its own record, amounts negated; the funds no longer owe them."""
+
+    event_type: ClassVar[str] = "settlement.reversed"
+    topic: ClassVar[str] = SETTLEMENT_TOPIC
+
+    setl_id: str
+    original_setl_id: str
+    mdtrt_id: str
+    msgid: str
+    psn_no: str
+    fixmedins_code: str
+    insutype: str
+    insuplc_admdvs: str
+    clr_type: ClrType
+    setl_time: datetime
+    medfee_sumamt_fen: int
+    fund_pay_sumamt_fen: int
+    psn_cash_pay_fen: int
+    #: Negated amounts per fund, as they now stand against the original.
+    fund_payments: list[FundPayment]
+
+    def partition_key(self) -> str:
+        return self.psn_no
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.event_type: cls
     for cls in (
@@ -253,5 +279,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         IdentityCategoriesChanged,
         CardStatusChanged,
         SettlementCompleted,
+        SettlementReversed,
     )
 }

@@ -11,7 +11,14 @@ import httpx
 import pytest
 from fund_ledger.books.chart import PAYABLE
 from fund_ledger.books.models import JournalEntry, Posting
-from fund_ledger.books.service import Leg, UnbalancedEntry, account_for, post_entry, post_settlement_completed
+from fund_ledger.books.service import (
+    Leg,
+    UnbalancedEntry,
+    account_for,
+    post_entry,
+    post_settlement_completed,
+    post_settlement_reversed,
+)
 from fund_ledger.config import LedgerSettings
 from fund_ledger.main import create_app
 from pydantic import ValidationError
@@ -20,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.consumer import EventRejected
 from shared.db import Database
-from shared.events import FundPayment, SettlementCompleted
+from shared.events import FundPayment, SettlementCompleted, SettlementReversed
 from tests.conftest import DatabaseFactory
 from tests.support.apps import build, running
 
@@ -178,3 +185,49 @@ async def test_database_refuses_a_two_sided_posting(ledger: tuple[httpx.AsyncCli
             await session.execute(
                 insert(Posting).values(entry_id=entry.id, account_id=account, debit_fen=5, credit_fen=5)
             )
+
+
+def reversed_event(
+    original: str, setl_id: str, fund_fen: int, institution: str = "P34152400001"
+) -> SettlementReversed:
+    return SettlementReversed(
+        setl_id=setl_id,
+        original_setl_id=original,
+        mdtrt_id=f"M{original}",
+        msgid=f"r{setl_id}",
+        psn_no="p1",
+        fixmedins_code=institution,
+        insutype="390",
+        insuplc_admdvs="341524",
+        clr_type="41",
+        setl_time=datetime(2026, 11, 21, 2, 0, tzinfo=UTC),
+        medfee_sumamt_fen=-9000,
+        fund_pay_sumamt_fen=-fund_fen,
+        psn_cash_pay_fen=-(9000 - fund_fen),
+        fund_payments=[FundPayment(fund_pay_type="390100", amount_fen=-fund_fen)],
+    )
+
+
+async def test_reversal_posts_the_mirror_entry(ledger: tuple[httpx.AsyncClient, Database]) -> None:
+    client, db = ledger
+    async with db.transaction() as session:
+        await post_settlement_completed(session, completed("S1", 3200).envelope("test"))
+        await post_settlement_completed(session, completed("S2", 450).envelope("test"))
+        await post_settlement_reversed(session, reversed_event("S1", "R1", 3200).envelope("test"))
+    [entry] = (await client.get("/api/v1/journal", params={"source_id": "R1"})).json()
+    assert [(p["account_code"], p["debit_fen"], p["credit_fen"]) for p in entry["postings"]] == [
+        ("2101", 3200, 0),
+        ("5103", 0, 3200),
+    ]
+    trial = (await client.get("/api/v1/trial-balance")).json()
+    # 32.00 + 4.50 - 32.00: only S2's 4.50 is still owed and spent.
+    balances = {(a["code"], a["counterparty"]): a["balance_fen"] for a in trial["accounts"]}
+    assert balances == {("5103", ""): 450, ("2101", "P34152400001"): 450}
+    assert trial["imbalance_fen"] == 0
+    with pytest.raises(EventRejected, match="already posted"):
+        async with db.transaction() as session:
+            await post_settlement_reversed(session, reversed_event("S1", "R1", 3200).envelope("test"))
+    wrong_sign = reversed_event("S2", "R2", -450)
+    with pytest.raises(EventRejected, match="negated"):
+        async with db.transaction() as session:
+            await post_settlement_reversed(session, wrong_sign.envelope("test"))

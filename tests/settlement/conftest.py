@@ -10,6 +10,7 @@ import httpx
 import pytest
 from settlement.config import SettlementSettings
 from settlement.main import SUBSCRIPTIONS, create_app
+from settlement.policy.document import jinzhai_yutian_demo
 
 from shared.db import Database
 from shared.events import CoverageActivated, EventData, IdentityCategory
@@ -127,9 +128,8 @@ async def seed_reference_data(api: SettlementApi) -> None:
         "insutype": "390",
         "name": "门诊统筹",
         "effective_from": "2026-01-01",
-        "outpatient_deductible_fen": 2000,
-        "outpatient_pool_ratio": "0.5",
-        "outpatient_annual_cap_fen": 30000,
+        # Outpatient pooling 20.00 yearly deductible, 50 %, 300.00 yearly cap (the demo policy's).
+        "document": jinzhai_yutian_demo().model_dump(mode="json"),
     }
     assert (await api.post("/api/v1/policies", policy)).status_code == 201
 

@@ -55,7 +55,11 @@ async def test_settles_and_writes_event_in_same_transaction(settlement_api: Sett
     assert event["data"]["fund_pay_sumamt_fen"] == 3200
     assert event["data"]["fund_payments"] == [{"fund_pay_type": "390100", "amount_fen": 3200}]
     assert accumulator is not None
-    assert (accumulator.deductible_used_fen, accumulator.fund_paid_fen, accumulator.settlement_count) == (
+    assert (
+        accumulator.outpatient_deductible_fen,
+        accumulator.outpatient_paid_fen,
+        accumulator.settlement_count,
+    ) == (
         2000,
         3200,
         1,
@@ -103,7 +107,11 @@ async def test_concurrent_purchases_of_one_person_spend_the_deductible_once(
     async with settlement_api.db.session() as session:
         accumulator = await session.scalar(select(YearAccumulator).where(YearAccumulator.psn_no == psn_no))
     assert accumulator is not None
-    assert (accumulator.deductible_used_fen, accumulator.fund_paid_fen, accumulator.settlement_count) == (
+    assert (
+        accumulator.outpatient_deductible_fen,
+        accumulator.outpatient_paid_fen,
+        accumulator.settlement_count,
+    ) == (
         2000,
         3000,
         8,

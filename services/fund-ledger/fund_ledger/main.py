@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from fund_ledger.books.endpoints import router as books_router
-from fund_ledger.books.service import post_settlement_completed
+from fund_ledger.books.service import post_settlement_completed, post_settlement_reversed
 from fund_ledger.config import LedgerSettings
 from fund_ledger.db import infra
 from shared.config import ServiceSettings
 from shared.consumer import Subscription
-from shared.events import SETTLEMENT_TOPIC, SettlementCompleted
+from shared.events import SETTLEMENT_TOPIC, SettlementCompleted, SettlementReversed
 from shared.service import ServiceRuntime, create_service_app
 
 
@@ -20,7 +20,10 @@ def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
         settings,
         infra,
         consumes=[SETTLEMENT_TOPIC],
-        subscriptions={SettlementCompleted.event_type: Subscription(post_settlement_completed)},
+        subscriptions={
+            SettlementCompleted.event_type: Subscription(post_settlement_completed),
+            SettlementReversed.event_type: Subscription(post_settlement_reversed),
+        },
         consumer_group=settings.consumer_group,
     )
 

@@ -15,7 +15,7 @@ from fund_ledger.books.models import Account, JournalEntry, Posting
 from shared.consumer import EventRejected
 from shared.db import utcnow
 from shared.errors import DomainError, NotFound
-from shared.events import EventEnvelope, SettlementCompleted
+from shared.events import EventEnvelope, SettlementCompleted, SettlementReversed
 
 JOURNAL_ENTRIES = Counter("ledger_journal_entries_total", "Journal entries posted", ["source_type"])
 
@@ -162,6 +162,56 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
         source_type="settlement",
         source_id=event.setl_id,
         description=f"结算 {event.setl_id} 基金支付 (机构 {event.fixmedins_code}, 清算类别 {event.clr_type})",
+        admdvs=event.insuplc_admdvs,
+        insutype=event.insutype,
+        legs=legs,
+    )
+
+
+async def post_settlement_reversed(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Consumer handler: a reversal takes back what the funds owed for the original settlement.
+
+    The mirror of the original entry: Dr payable to the institution / Cr benefit expenditure, per fund."""
+    event = SettlementReversed.model_validate(envelope.data)
+    existing = await session.scalar(
+        select(JournalEntry.id).where(
+            JournalEntry.source_type == "settlement_reversal", JournalEntry.source_id == event.setl_id
+        )
+    )
+    if existing is not None:
+        raise EventRejected(f"reversal {event.setl_id} already posted as entry {existing} by another event")
+    expense = BENEFIT_EXPENSE_BY_CLR_TYPE.get(event.clr_type)
+    if expense is None:
+        raise EventRejected(f"no benefit expenditure account for clr_type {event.clr_type}")
+    if sum(p.amount_fen for p in event.fund_payments) != event.fund_pay_sumamt_fen:
+        raise EventRejected(f"fund payments of reversal {event.setl_id} do not add up to fund_pay_sumamt_fen")
+    legs: list[Leg] = []
+    for payment in event.fund_payments:
+        if payment.amount_fen > 0:
+            raise EventRejected(f"a reversal carries negated amounts; {event.setl_id} has a positive one")
+        amount = -payment.amount_fen
+        if amount == 0:
+            continue
+        payable = await account_for(
+            session,
+            PAYABLE,
+            event.insuplc_admdvs,
+            event.insutype,
+            payment.fund_pay_type,
+            event.fixmedins_code,
+        )
+        benefit = await account_for(
+            session, expense, event.insuplc_admdvs, event.insutype, payment.fund_pay_type
+        )
+        legs += [Leg(payable, debit_fen=amount), Leg(benefit, credit_fen=amount)]
+    if not legs:
+        return
+    await post_entry(
+        session,
+        event_id=str(envelope.event_id),
+        source_type="settlement_reversal",
+        source_id=event.setl_id,
+        description=f"撤销结算 {event.original_setl_id}（冲销 {event.setl_id}，机构 {event.fixmedins_code}）",
         admdvs=event.insuplc_admdvs,
         insutype=event.insutype,
         legs=legs,

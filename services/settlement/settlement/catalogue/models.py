@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import JSON, Column, DateTime
 from sqlmodel import Field
 
 from settlement.db import Base
@@ -26,6 +26,10 @@ class CatalogueItem(Base, table=True):
     selfpay_prop: Decimal = Field(default=Decimal(0), sa_type=ExactDecimal(5, 4))
     #: Unit price cap (限价, yuan per unit); above it the excess is self-paid (超限价). None = no cap.
     pric_uplmt: Decimal | None = Field(default=None, sa_type=ExactDecimal(16, 6), nullable=True)
+    #: Unit price caps that differ by hospital level ("1", "2", "3"), overriding ``pric_uplmt`` there.
+    pric_uplmt_by_level: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: 限制使用: paid only with the hospital's approval (hosp_appr_flag 1).
+    restricted: bool = False
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

@@ -14,11 +14,16 @@ class CatalogueItemCreate(BaseModel):
     chrgitm_lv: str = Field(pattern=r"^(1|2|3)$", description="1 甲类, 2 乙类, 3 丙类")
     selfpay_prop: Decimal = Field(default=Decimal(0), ge=0, le=1, max_digits=5, decimal_places=4)
     pric_uplmt: Decimal | None = Field(default=None, gt=0, max_digits=16, decimal_places=6)
+    pric_uplmt_by_level: dict[str, Decimal] = Field(default_factory=dict)
+    restricted: bool = False
 
     @model_validator(mode="after")
     def _class_rules(self) -> CatalogueItemCreate:
         if self.chrgitm_lv != "2" and self.selfpay_prop != 0:
             raise ValueError("只有乙类项目有先行自付比例")
+        for level, cap in self.pric_uplmt_by_level.items():
+            if level not in ("1", "2", "3") or cap <= 0:
+                raise ValueError(f"分级限价的医院等级须为 1/2/3 且限价为正数: {level}={cap}")
         return self
 
 

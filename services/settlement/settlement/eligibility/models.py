@@ -67,20 +67,28 @@ class Card(Base, table=True):
 
 
 class YearAccumulator(Base, table=True):
-    """A person's year-to-date totals for one benefit kind; the row is locked while a settlement runs."""
+    """A person's year-to-date totals (one row per person, year and scheme), locked for the whole of a
+    settlement so that parallel settlements can never pass a deductible, cap or ceiling together. The
+    columns mirror settlement.adjudication.engine.YearToDate."""
 
     __tablename__ = "year_accumulators"
-    __table_args__ = (UniqueConstraint("psn_no", "year", "insutype", "benefit", name="uq_accumulator"),)
+    __table_args__ = (UniqueConstraint("psn_no", "year", "insutype", name="uq_accumulator"),)
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
     psn_no: str = Field(max_length=30)
     year: int
     insutype: str = Field(max_length=6)
-    #: Which yearly totals: "outpatient_pool" (门诊统筹, pharmacy included).
-    benefit: str = Field(max_length=30)
-    deductible_used_fen: int = Field(default=0)
-    fund_paid_fen: int = Field(default=0)
-    settlement_count: int = Field(default=0)
+    outpatient_deductible_fen: int = 0
+    outpatient_paid_fen: int = 0
+    pooled_paid_fen: int = 0
+    chronic_cost_fen: int = 0
+    chronic_paid_fen: int = 0
+    catastrophic_burden_fen: int = 0
+    catastrophic_paid_fen: int = 0
+    assistance_base_fen: int = 0
+    assistance_paid_fen: int = 0
+    admissions: int = 0
+    settlement_count: int = 0
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

@@ -193,30 +193,33 @@ async def list_for_person(session: AsyncSession, psn_no: str) -> list[Eligibilit
     return rows
 
 
-async def lock_accumulator(
-    session: AsyncSession, psn_no: str, year: int, insutype: str, benefit: str
-) -> YearAccumulator:
+TOTAL_COLUMNS = (
+    "outpatient_deductible_fen",
+    "outpatient_paid_fen",
+    "pooled_paid_fen",
+    "chronic_cost_fen",
+    "chronic_paid_fen",
+    "catastrophic_burden_fen",
+    "catastrophic_paid_fen",
+    "assistance_base_fen",
+    "assistance_paid_fen",
+    "admissions",
+)
+ZERO_TOTALS = {**dict.fromkeys(TOTAL_COLUMNS, 0), "settlement_count": 0}
+
+
+async def lock_accumulator(session: AsyncSession, psn_no: str, year: int, insutype: str) -> YearAccumulator:
     """Get the person's accumulator row for the year, created if missing, locked until commit.
 
     This row lock is the one per-person serialisation point (architecture.md, flow 3): two counters
-    settling for the same person at once cannot both spend the same deductible or cap."""
-    values = {
-        "psn_no": psn_no,
-        "year": year,
-        "insutype": insutype,
-        "benefit": benefit,
-        "deductible_used_fen": 0,
-        "fund_paid_fen": 0,
-        "settlement_count": 0,
-        "updated_at": utcnow(),
-    }
+    settling for the same person at once cannot both spend the same deductible, cap or ceiling."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     table = YearAccumulator.__table__  # type: ignore[attr-defined]
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     await session.execute(
-        insert.values(**values).on_conflict_do_nothing(
-            index_elements=["psn_no", "year", "insutype", "benefit"]
-        )
+        insert.values(
+            psn_no=psn_no, year=year, insutype=insutype, updated_at=utcnow(), **ZERO_TOTALS
+        ).on_conflict_do_nothing(index_elements=["psn_no", "year", "insutype"])
     )
     row = await session.scalar(
         select(YearAccumulator)
@@ -224,10 +227,32 @@ async def lock_accumulator(
             YearAccumulator.psn_no == psn_no,
             YearAccumulator.year == year,
             YearAccumulator.insutype == insutype,
-            YearAccumulator.benefit == benefit,
         )
         .with_for_update()
         .execution_options(populate_existing=True)
     )
     assert row is not None
     return row
+
+
+async def peek_accumulator(session: AsyncSession, psn_no: str, year: int, insutype: str) -> YearAccumulator:
+    """The totals as they stand, without locking (pre-settlement answers change nothing)."""
+    row = await session.scalar(
+        select(YearAccumulator).where(
+            YearAccumulator.psn_no == psn_no,
+            YearAccumulator.year == year,
+            YearAccumulator.insutype == insutype,
+        )
+    )
+    return row or YearAccumulator(psn_no=psn_no, year=year, insutype=insutype)
+
+
+def identities_on(person: Eligibility, day: date) -> list[str]:
+    """Identity categories (特困, 低保…) valid on the day of care."""
+    valid = []
+    for identity in person.identities:
+        begin = date.fromisoformat(identity["begin_date"])
+        end = date.fromisoformat(identity["end_date"]) if identity.get("end_date") else None
+        if begin <= day and (end is None or day <= end):
+            valid.append(str(identity["psn_idet_type"]))
+    return valid

@@ -1,20 +1,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field
 
 from settlement.db import Base
-from shared.db import BigIntPK, ExactDecimal, utcnow
+from shared.db import BigIntPK, utcnow
 
 
 class BenefitPolicy(Base, table=True):
     """Benefit parameters of one region and scheme for a period. Every settlement records the policy it used.
 
-    The spine carries the outpatient-pooling parameters that pharmacy purchases (med_type 41) settle under;
-    the benefit policy issue extends this with inpatient, chronic, maternity, catastrophic and assistance."""
+    A policy covers one region and scheme (390; 391 and 380 while the legacy schemes run side by side) for
+    an effective period that may not overlap another's."""
 
     __tablename__ = "benefit_policies"
     __table_args__ = (
@@ -27,10 +27,9 @@ class BenefitPolicy(Base, table=True):
     name: str = Field(max_length=200)
     effective_from: date
     effective_to: date | None = None
-    #: Outpatient pooling (门诊统筹): yearly deductible, fund ratio on the policy-range amount, yearly cap.
-    outpatient_deductible_fen: int = Field(ge=0)
-    outpatient_pool_ratio: Decimal = Field(sa_type=ExactDecimal(5, 4))
-    outpatient_annual_cap_fen: int = Field(ge=0)
+    #: Every parameter, as a validated PolicyDocument (settlement.policy.document). Immutable: a change is
+    #: a new policy with its own effective period.
+    document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from settlement.policy.document import PolicyDocument
 
 
 class PolicyCreate(BaseModel):
@@ -14,9 +15,7 @@ class PolicyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     effective_from: date
     effective_to: date | None = None
-    outpatient_deductible_fen: int = Field(ge=0, le=100_000_00)
-    outpatient_pool_ratio: Decimal = Field(ge=0, le=1, max_digits=5, decimal_places=4)
-    outpatient_annual_cap_fen: int = Field(ge=0, le=10_000_000_00)
+    document: PolicyDocument
 
     @model_validator(mode="after")
     def _period(self) -> PolicyCreate:

@@ -6,6 +6,7 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from settlement.policy.document import PolicyDocument
 from settlement.policy.models import BenefitPolicy
 from settlement.policy.schemas import PolicyCreate
 from shared.errors import Conflict, DomainError
@@ -31,7 +32,9 @@ async def create(session: AsyncSession, data: PolicyCreate) -> BenefitPolicy:
         raise Conflict(
             f"与已有政策 {overlapping.id}（{overlapping.name}）的有效期重叠", code="POLICY_OVERLAP"
         )
-    policy = BenefitPolicy(**data.model_dump())
+    policy = BenefitPolicy(
+        **data.model_dump(exclude={"document"}), document=data.document.model_dump(mode="json")
+    )
     session.add(policy)
     await session.flush()
     return policy
@@ -59,3 +62,7 @@ async def in_force(session: AsyncSession, admdvs: str, insutype: str, on: date) 
             f"参保地 {admdvs} 险种 {insutype} 在 {on} 无有效的待遇政策", code="NO_POLICY", status_code=422
         )
     return policy
+
+
+def document_of(policy: BenefitPolicy) -> PolicyDocument:
+    return PolicyDocument.model_validate(policy.document)

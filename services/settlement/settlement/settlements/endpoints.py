@@ -1,29 +1,78 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from settlement.settlements import service
-from settlement.settlements.schemas import PharmacySettlementRequest, SettlementOut
-from shared.service import RuntimeDep
+from settlement.settlements.schemas import (
+    PharmacySettlementRequest,
+    ReversalRequest,
+    SettlementOut,
+    VoidOut,
+    VoidRequest,
+)
+from shared.service import RuntimeDep, ServiceRuntime
 
 router = APIRouter(prefix="/api/v1", tags=["settlements"])
+
+
+async def _once(
+    runtime: ServiceRuntime, work: Callable[[AsyncSession], Awaitable[SettlementOut]]
+) -> SettlementOut:
+    """Run a money-moving transaction; if a concurrent request with the same msgid committed first, run it
+    again, which then answers with that first result instead of acting twice."""
+    try:
+        async with runtime.transaction() as session:
+            return await work(session)
+    except IntegrityError:
+        async with runtime.transaction() as session:
+            return await work(session)
 
 
 @router.post("/pharmacy-settlements", response_model=SettlementOut)
 async def settle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep) -> SettlementOut:
     """Settle a pharmacy purchase (2102). Repeating the same msgid with the same body returns the first
     settlement; with a different body it is refused."""
-    try:
-        async with runtime.transaction() as session:
-            return await service.settle_pharmacy(session, body)
-    except IntegrityError:
-        # A concurrent request with the same msgid committed first; answer with its settlement.
-        async with runtime.db.session() as session:
-            return await service.settle_pharmacy(session, body)
+    claim = service.pharmacy_claim(body)
+    return await _once(runtime, lambda session: service.settle(session, claim))
+
+
+@router.post("/pharmacy-settlements/preview", response_model=SettlementOut)
+async def presettle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep) -> SettlementOut:
+    """Pre-settle a pharmacy purchase (2101): the same calculation, nothing written."""
+    async with runtime.db.session() as session:
+        return await service.presettle(session, service.pharmacy_claim(body))
 
 
 @router.get("/settlements/{setl_id}", response_model=SettlementOut)
 async def get_settlement(setl_id: str, runtime: RuntimeDep) -> SettlementOut:
     async with runtime.db.session() as session:
         return await service.load(session, setl_id)
+
+
+@router.post("/settlements/{setl_id}/reversal", response_model=SettlementOut)
+async def reverse(setl_id: str, body: ReversalRequest, runtime: RuntimeDep) -> SettlementOut:
+    """Undo a settlement (2103/2208/2305) with its own record of negated amounts."""
+    return await _once(
+        runtime,
+        lambda session: service.reverse(session, setl_id, body.fixmedins_code, body.msgid, body.psn_no),
+    )
+
+
+@router.post("/voids", response_model=VoidOut)
+async def void(body: VoidRequest, runtime: RuntimeDep) -> VoidOut:
+    """2601 冲正: reverse what the unanswered message settled, or make sure it never settles."""
+    try:
+        async with runtime.transaction() as session:
+            reversal = await service.void_message(
+                session, body.omsgid, body.fixmedins_code, body.msgid, body.psn_no
+            )
+    except IntegrityError:
+        async with runtime.transaction() as session:
+            reversal = await service.void_message(
+                session, body.omsgid, body.fixmedins_code, body.msgid, body.psn_no
+            )
+    return VoidOut(outcome="voided" if reversal is None else "reversed", reversal=reversal)

@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import JSON, Column, DateTime, Text
 from sqlmodel import Field
 
 from settlement.db import Base
-from shared.db import BigIntPK, ExactDecimal, utcnow
+from shared.db import BigIntPK, ExactDecimal, timestamp_field
 
 
 class Settlement(Base, table=True):
@@ -44,14 +44,34 @@ class Settlement(Base, table=True):
     deductible_fen: int
     pool_ratio: Decimal = Field(sa_type=ExactDecimal(5, 4))
     pooled_fund_paid_fen: int
+    catastrophic_paid_fen: int = 0
+    assistance_paid_fen: int = 0
     fund_paid_total_fen: int
     personal_burden_fen: int
     account_paid_fen: int = 0
     cash_paid_fen: int
     calc_trace: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    #: pharmacy, outpatient, chronic, inpatient, maternity.
+    encounter_kind: str = Field(default="pharmacy", max_length=12)
+    #: settled; reversed (a later reversal undid it); reversal (this record undoes ``reversal_of``).
+    status: str = Field(default="settled", max_length=10)
+    reversal_of: str | None = Field(default=None, max_length=30)
+    reversed_by: str | None = Field(default=None, max_length=30)
+    #: What this settlement added to the person's year-to-date totals; a reversal subtracts exactly this.
+    ytd_delta: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = timestamp_field()
+
+
+class MsgidClaim(Base, table=True):
+    """One row per sender message id that reached settlement: a settlement, or a 2601 that voided the id
+    before anything settled under it. The primary key makes the two exclude each other."""
+
+    __tablename__ = "msgid_claims"
+
+    msgid: str = Field(primary_key=True, max_length=30)
+    #: settle or void.
+    kind: str = Field(max_length=10)
+    created_at: datetime = timestamp_field()
 
 
 class SettlementFund(Base, table=True):

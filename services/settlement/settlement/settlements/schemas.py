@@ -15,6 +15,8 @@ class FeeLineIn(BaseModel):
     cnt: Decimal = Field(gt=0, max_digits=16, decimal_places=4)
     pric: Decimal = Field(ge=0, max_digits=16, decimal_places=6)
     amount_fen: int = Field(ge=0)
+    #: 医院审批标志 for restricted items: 0 none needed, 1 approved, 2 refused.
+    hosp_appr_flag: str = Field(default="0", pattern=r"^[012]$")
     rxno: str | None = Field(default=None, max_length=30)
     fee_ocur_time: datetime | None = None
 
@@ -34,7 +36,9 @@ class PharmacySettlementRequest(BaseModel):
     begntime: datetime
     medfee_sumamt_fen: int = Field(ge=0)
     insutype: str = Field(pattern=r"^(390|391|380)$")
-    med_type: str = Field(pattern=r"^41\d{0,4}$")
+    #: 41 定点药店购药; 14xxxx 门诊慢特病购药 (with dise_codg, the registered disease).
+    med_type: str = Field(pattern=r"^(41\d{0,4}|14\d{0,4})$")
+    dise_codg: str | None = Field(default=None, max_length=30)
     acct_used_flag: str = Field(default="0", pattern=r"^(0|1)$")
     invono: str | None = Field(default=None, max_length=50)
     lines: list[FeeLineIn] = Field(min_length=1, max_length=500)
@@ -48,7 +52,37 @@ class PharmacySettlementRequest(BaseModel):
             seen.add(line.feedetl_sn)
         if self.begntime.tzinfo is None:
             raise ValueError("begntime must carry a timezone")
+        if self.med_type.startswith("14") and not self.dise_codg:
+            raise ValueError("门诊慢特病购药须填写病种编码 dise_codg")
         return self
+
+
+class ReversalRequest(BaseModel):
+    """2103/2208/2305: undo one settlement of the calling institution."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    msgid: str = Field(min_length=1, max_length=30)
+    fixmedins_code: str = Field(min_length=1, max_length=30)
+    psn_no: str | None = Field(default=None, max_length=30)
+
+
+class VoidRequest(BaseModel):
+    """2601 冲正 of the sender's message ``omsgid`` whose answer never arrived."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    msgid: str = Field(min_length=1, max_length=30)
+    omsgid: str = Field(min_length=1, max_length=30)
+    oinfno: str = Field(pattern=r"^\d{4}$")
+    fixmedins_code: str = Field(min_length=1, max_length=30)
+    psn_no: str | None = Field(default=None, max_length=30)
+
+
+class VoidOut(BaseModel):
+    #: reversed (the original had settled and is now undone) or voided (nothing had settled).
+    outcome: str
+    reversal: SettlementOut | None = None
 
 
 class LineOut(BaseModel):
@@ -112,11 +146,17 @@ class SettlementOut(BaseModel):
     deductible_fen: int
     pool_ratio: Decimal
     pooled_fund_paid_fen: int
+    catastrophic_paid_fen: int
+    assistance_paid_fen: int
     fund_paid_total_fen: int
     personal_burden_fen: int
     account_paid_fen: int
     cash_paid_fen: int
     calc_trace: str
+    encounter_kind: str
+    #: settled, reversed, reversal, or preview (a pre-settlement: nothing was written).
+    status: str
+    reversal_of: str | None = None
     funds: list[FundOut]
     lines: list[LineOut]
     #: True when this answer is the stored result of an earlier request with the same msgid.

@@ -1,32 +1,40 @@
-"""Binding settlements. One transaction: lock the person's accumulator, classify the lines against the
-catalogue, run the policy, write the settlement with its fund detail and lines, move the accumulator and
-write the outbox event (architecture.md, flow 3)."""
+"""Binding settlements, pre-settlements and reversals. A settlement is ONE transaction: claim the msgid,
+lock the person's accumulator row, classify the lines against the catalogue, run the policy, write the
+settlement with its fund detail and lines, move the accumulator and write the outbox event
+(architecture.md, flow 3). A reversal is its own settlement record with a new setl_id and negated amounts
+that subtracts exactly what the original added to the accumulator."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from settlement.adjudication.outpatient import (
-    POOLED_FUND,
+from settlement.adjudication.engine import (
+    Adjudication,
+    Encounter,
     FeeLine,
-    ListEntry,
-    OutpatientPolicy,
+    Kind,
+    NotEligible,
     YearToDate,
     adjudicate,
 )
 from settlement.catalogue import service as catalogue
 from settlement.db import infra
 from settlement.eligibility import service as eligibility
-from settlement.eligibility.models import Eligibility
+from settlement.eligibility.models import Eligibility, YearAccumulator
 from settlement.institutions import service as institutions
+from settlement.institutions.models import Institution
 from settlement.policy import service as policies
-from settlement.settlements.models import Settlement, SettlementFund, SettlementLine
+from settlement.settlements.models import MsgidClaim, Settlement, SettlementFund, SettlementLine
 from settlement.settlements.schemas import (
+    FeeLineIn,
     FundOut,
     LineOut,
     PersonSnapshot,
@@ -35,19 +43,47 @@ from settlement.settlements.schemas import (
 )
 from shared.clock import CHINA_TZ, now_china
 from shared.errors import Conflict, DomainError, NotFound
-from shared.events import FundPayment, SettlementCompleted
+from shared.events import FundPayment, SettlementCompleted, SettlementReversed
 from shared.money import fen_to_yuan, round_half_up_fen
 from shared.outbox import enqueue
 
 PRODUCER = "settlement"
-PHARMACY_CLR_TYPE = "41"
-OUTPATIENT_POOL = "outpatient_pool"
-#: A purchase may not be dated in the future beyond this clock skew between HIS and platform.
+#: A service may not be dated in the future beyond this clock skew between HIS and platform.
 MAX_CLOCK_SKEW = timedelta(minutes=10)
+YTD_FIELDS = eligibility.TOTAL_COLUMNS
 
 
-def request_digest(request: PharmacySettlementRequest) -> str:
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+@dataclass(frozen=True)
+class Claim:
+    """One request to settle, whatever transaction carried it (2102, 2207, 2304), in domain terms."""
+
+    msgid: str
+    digest: str
+    fixmedins_code: str
+    mdtrtarea_admvs: str
+    insuplc_admdvs: str
+    psn_no: str
+    mdtrt_cert_type: str
+    mdtrt_cert_no: str
+    begntime: datetime
+    medfee_sumamt_fen: int
+    insutype: str
+    med_type: str
+    clr_type: str
+    kind: Kind
+    lines: list[FeeLineIn]
+    invono: str | None = None
+    mdtrt_id: str | None = None
+    #: Institution kinds (fixmedins_type) allowed for this transaction: "2" pharmacies, "1" hospitals.
+    institution_types: tuple[str, ...] = ("2",)
+    filed: bool = False
+    delivery_type: Literal["normal", "caesarean"] | None = None
+    chronic_disease: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def digest_of(payload: Any) -> str:
+    return hashlib.sha256(payload.model_dump_json().encode()).hexdigest()
 
 
 def _new_id(prefix: str, admdvs: str, at: datetime) -> str:
@@ -55,8 +91,8 @@ def _new_id(prefix: str, admdvs: str, at: datetime) -> str:
     return f"{prefix}{admdvs}{at.astimezone(CHINA_TZ):%Y%m%d}{secrets.randbelow(10**15):015d}"
 
 
-def _check_line_amounts(request: PharmacySettlementRequest) -> None:
-    for line in request.lines:
+def _check_line_amounts(claim: Claim) -> None:
+    for line in claim.lines:
         expected = round_half_up_fen(line.cnt * line.pric * 100)
         # One fen of tolerance: HIS systems round unit prices differently before multiplying.
         if abs(expected - line.amount_fen) > 1:
@@ -66,129 +102,191 @@ def _check_line_amounts(request: PharmacySettlementRequest) -> None:
                 code="LINE_AMOUNT_MISMATCH",
                 status_code=422,
             )
-    total = sum(line.amount_fen for line in request.lines)
-    if total != request.medfee_sumamt_fen:
+    total = sum(line.amount_fen for line in claim.lines)
+    if total != claim.medfee_sumamt_fen:
         raise DomainError(
-            f"医疗费总额 {fen_to_yuan(request.medfee_sumamt_fen)} 与明细合计 {fen_to_yuan(total)} 不符",
+            f"医疗费总额 {fen_to_yuan(claim.medfee_sumamt_fen)} 与明细合计 {fen_to_yuan(total)} 不符",
             code="TOTAL_MISMATCH",
             status_code=422,
         )
 
 
-async def settle_pharmacy(session: AsyncSession, request: PharmacySettlementRequest) -> SettlementOut:
-    digest = request_digest(request)
-    earlier = await session.scalar(select(Settlement).where(Settlement.msgid == request.msgid))
-    if earlier is not None:
-        if earlier.request_sha256 != digest:
-            raise Conflict(f"报文ID {request.msgid} 已用于另一笔不同内容的结算", code="MSGID_REUSED")
-        return await load(session, earlier.setl_id, replayed=True)
+def pharmacy_claim(request: PharmacySettlementRequest) -> Claim:
+    """2101/2102: a purchase at a designated pharmacy; med_type 14xxxx buys for a registered chronic
+    disease (门诊慢特病购药)."""
+    chronic = request.med_type.startswith("14")
+    return Claim(
+        msgid=request.msgid,
+        digest=digest_of(request),
+        fixmedins_code=request.fixmedins_code,
+        mdtrtarea_admvs=request.mdtrtarea_admvs,
+        insuplc_admdvs=request.insuplc_admdvs,
+        psn_no=request.psn_no,
+        mdtrt_cert_type=request.mdtrt_cert_type,
+        mdtrt_cert_no=request.mdtrt_cert_no,
+        begntime=request.begntime,
+        medfee_sumamt_fen=request.medfee_sumamt_fen,
+        insutype=request.insutype,
+        med_type=request.med_type,
+        clr_type="41",
+        kind="chronic" if chronic else "pharmacy",
+        lines=request.lines,
+        invono=request.invono,
+        institution_types=("2",),
+        chronic_disease=request.dise_codg if chronic else None,
+    )
 
-    now = now_china()
-    if request.begntime - now > MAX_CLOCK_SKEW:
-        raise DomainError("购药时间晚于当前时间", code="FUTURE_TIME", status_code=422)
-    _check_line_amounts(request)
-    care_day = request.begntime.astimezone(CHINA_TZ).date()
 
-    institution = await institutions.get(session, request.fixmedins_code)
-    if institution.fixmedins_type != "2":
-        raise DomainError("药店结算(2102)只适用于定点零售药店", code="NOT_A_PHARMACY", status_code=422)
-    if institution.admdvs != request.mdtrtarea_admvs:
+@dataclass
+class Prepared:
+    claim: Claim
+    institution: Institution
+    person: Eligibility
+    policy_id: int
+    result: Adjudication
+    care_day: date
+
+
+async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator) -> Prepared:
+    """Every check and the calculation, without writing anything."""
+    if claim.begntime - now_china() > MAX_CLOCK_SKEW:
+        raise DomainError("就诊/购药时间晚于当前时间", code="FUTURE_TIME", status_code=422)
+    _check_line_amounts(claim)
+    care_day = claim.begntime.astimezone(CHINA_TZ).date()
+    institution = await institutions.get(session, claim.fixmedins_code)
+    if institution.fixmedins_type not in claim.institution_types:
+        if claim.institution_types == ("2",):
+            raise DomainError("药店结算只适用于定点零售药店", code="NOT_A_PHARMACY", status_code=422)
+        raise DomainError("门诊和住院结算只适用于定点医疗机构", code="NOT_A_HOSPITAL", status_code=422)
+    if institution.admdvs != claim.mdtrtarea_admvs:
         raise DomainError(
-            f"就医地区划 {request.mdtrtarea_admvs} 与机构所在区划 {institution.admdvs} 不符",
+            f"就医地区划 {claim.mdtrtarea_admvs} 与机构所在区划 {institution.admdvs} 不符",
             code="ADMVS_MISMATCH",
             status_code=422,
         )
     institutions.require_can_settle(institution, care_day)
-
-    person = await eligibility.covered(session, request.psn_no, request.insutype, care_day)
-    await _check_certificate(session, request, person)
-    if person.insuplc_admdvs != request.insuplc_admdvs:
+    person = await eligibility.covered(session, claim.psn_no, claim.insutype, care_day)
+    await _check_certificate(session, claim, person)
+    if person.insuplc_admdvs != claim.insuplc_admdvs:
         raise DomainError(
-            f"参保地区划 {request.insuplc_admdvs} 与人员参保地 {person.insuplc_admdvs} 不符",
+            f"参保地区划 {claim.insuplc_admdvs} 与人员参保地 {person.insuplc_admdvs} 不符",
             code="ADMDVS_MISMATCH",
             status_code=422,
         )
-    policy = await policies.in_force(session, person.insuplc_admdvs, request.insutype, care_day)
-    items = await catalogue.find_many(session, {line.med_list_codg for line in request.lines})
-    accumulator = await eligibility.lock_accumulator(
-        session, person.psn_no, care_day.year, request.insutype, OUTPATIENT_POOL
-    )
-
-    result = adjudicate(
-        [
-            FeeLine(line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, line.amount_fen)
-            for line in request.lines
-        ],
-        {
-            code: ListEntry(item.chrgitm_lv, item.selfpay_prop, item.pric_uplmt, item.med_chrgitm_type)
-            for code, item in items.items()
-        },
-        OutpatientPolicy(
-            policy.outpatient_deductible_fen, policy.outpatient_pool_ratio, policy.outpatient_annual_cap_fen
-        ),
-        YearToDate(accumulator.deductible_used_fen, accumulator.fund_paid_fen),
-    )
-
-    setl_id = _new_id("S", request.mdtrtarea_admvs, now)
-    mdtrt_id = _new_id("M", request.mdtrtarea_admvs, now)
-    assert policy.id is not None
-    settlement = Settlement(
-        setl_id=setl_id,
-        mdtrt_id=mdtrt_id,
-        msgid=request.msgid,
-        request_sha256=digest,
-        fixmedins_code=institution.fixmedins_code,
+    policy = await policies.in_force(session, person.insuplc_admdvs, claim.insutype, care_day)
+    items = await catalogue.find_many(session, {line.med_list_codg for line in claim.lines})
+    ytd = YearToDate(*(getattr(totals, name) for name in YTD_FIELDS))
+    encounter = Encounter(
+        kind=claim.kind,
+        service_date=care_day,
         institution_level=institution.hosp_lv,
-        psn_no=person.psn_no,
-        insutype=request.insutype,
-        psn_type=person.psn_type,
-        insuplc_admdvs=person.insuplc_admdvs,
-        mdtrtarea_admvs=request.mdtrtarea_admvs,
-        med_type=request.med_type,
-        clr_type=PHARMACY_CLR_TYPE,
-        mdtrt_cert_type=request.mdtrt_cert_type,
-        invono=request.invono,
-        policy_id=policy.id,
-        begntime=request.begntime,
-        setl_time=now,
-        medfee_sumamt_fen=result.medfee_sumamt_fen,
-        fully_self_paid_fen=result.fully_self_paid_fen,
-        over_price_cap_fen=result.over_price_cap_fen,
-        self_pay_first_fen=result.self_pay_first_fen,
-        policy_range_fen=result.policy_range_fen,
-        deductible_fen=result.deductible_fen,
-        pool_ratio=result.pool_ratio,
-        pooled_fund_paid_fen=result.pooled_fund_paid_fen,
-        fund_paid_total_fen=result.fund_paid_total_fen,
-        personal_burden_fen=result.personal_burden_fen,
-        account_paid_fen=0,
-        cash_paid_fen=result.cash_paid_fen,
-        calc_trace="\n".join(result.trace),
+        admission_sequence=ytd.admissions + 1,
+        out_of_area=institution.admdvs != person.insuplc_admdvs,
+        filed=claim.filed,
+        delivery_type=claim.delivery_type,
+        chronic_disease=claim.chronic_disease,
     )
-    session.add(settlement)
-    await session.flush()  # the settlement row exists before rows that reference it
+    try:
+        result = adjudicate(
+            [
+                FeeLine(x.feedetl_sn, x.med_list_codg, x.cnt, x.pric, x.amount_fen, x.hosp_appr_flag)
+                for x in claim.lines
+            ],
+            {code: catalogue.list_entry(item) for code, item in items.items()},
+            encounter,
+            eligibility.identities_on(person, care_day),
+            policies.document_of(policy),
+            ytd,
+        )
+    except NotEligible as exc:
+        raise DomainError(str(exc), code="NOT_ELIGIBLE", status_code=422) from exc
+    assert policy.id is not None
+    return Prepared(claim, institution, person, policy.id, result, care_day)
+
+
+async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
+    """2101/2206/2303: what settling would give now, changing nothing."""
+    care_year = claim.begntime.astimezone(CHINA_TZ).year
+    totals = await eligibility.peek_accumulator(session, claim.psn_no, care_year, claim.insutype)
+    prepared = await _prepare(session, claim, totals)
+    return _answer(prepared, setl_id="", mdtrt_id=claim.mdtrt_id or "", at=now_china())
+
+
+async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
+    """A binding settlement. Repeating a msgid with the same request answers with the first settlement."""
+    replay = await _claim_msgid(session, claim.msgid, claim.digest)
+    if replay is not None:
+        return replay
+    care_year = claim.begntime.astimezone(CHINA_TZ).year
+    totals = await eligibility.lock_accumulator(session, claim.psn_no, care_year, claim.insutype)
+    prepared = await _prepare(session, claim, totals)
+    result = prepared.result
+    now = now_china()
+    setl_id = _new_id("S", claim.mdtrtarea_admvs, now)
+    mdtrt_id = claim.mdtrt_id or _new_id("M", claim.mdtrtarea_admvs, now)
     session.add(
-        SettlementFund(
+        Settlement(
             setl_id=setl_id,
-            fund_pay_type=POOLED_FUND,
-            policy_range_fen=result.policy_range_fen - result.deductible_fen,
-            payable_limit_fen=result.cap_remaining_fen,
-            paid_fen=result.pooled_fund_paid_fen,
-            calc_trace="\n".join(result.trace[1:3]),
+            mdtrt_id=mdtrt_id,
+            msgid=claim.msgid,
+            request_sha256=claim.digest,
+            fixmedins_code=prepared.institution.fixmedins_code,
+            institution_level=prepared.institution.hosp_lv,
+            psn_no=prepared.person.psn_no,
+            insutype=claim.insutype,
+            psn_type=prepared.person.psn_type,
+            insuplc_admdvs=prepared.person.insuplc_admdvs,
+            mdtrtarea_admvs=claim.mdtrtarea_admvs,
+            med_type=claim.med_type,
+            clr_type=claim.clr_type,
+            mdtrt_cert_type=claim.mdtrt_cert_type,
+            invono=claim.invono,
+            policy_id=prepared.policy_id,
+            begntime=claim.begntime,
+            setl_time=now,
+            medfee_sumamt_fen=result.medfee_sumamt_fen,
+            fully_self_paid_fen=result.fully_self_paid_fen,
+            over_price_cap_fen=result.over_price_cap_fen,
+            self_pay_first_fen=result.self_pay_first_fen,
+            policy_range_fen=result.policy_range_fen,
+            deductible_fen=result.deductible_fen,
+            pool_ratio=result.pool_ratio,
+            pooled_fund_paid_fen=result.pooled_fen,
+            catastrophic_paid_fen=result.catastrophic_fen,
+            assistance_paid_fen=result.assistance_fen,
+            fund_paid_total_fen=result.fund_paid_total_fen,
+            personal_burden_fen=result.personal_burden_fen,
+            account_paid_fen=0,
+            cash_paid_fen=result.cash_paid_fen,
+            calc_trace="\n".join(result.trace),
+            encounter_kind=claim.kind,
+            status="settled",
+            ytd_delta={name: getattr(result.delta, name) for name in YTD_FIELDS},
         )
     )
+    await session.flush()  # the settlement row exists before rows that reference it
+    for share in result.funds:
+        session.add(
+            SettlementFund(
+                setl_id=setl_id,
+                fund_pay_type=share.fund_pay_type,
+                policy_range_fen=share.base_fen,
+                payable_limit_fen=share.room_fen,
+                paid_fen=share.paid_fen,
+                calc_trace=share.trace,
+            )
+        )
     for line in result.lines:
-        source = line.line
-        wire = next(x for x in request.lines if x.feedetl_sn == source.feedetl_sn)
+        wire = next(x for x in claim.lines if x.feedetl_sn == line.line.feedetl_sn)
         session.add(
             SettlementLine(
                 setl_id=setl_id,
-                feedetl_sn=source.feedetl_sn,
-                med_list_codg=source.med_list_codg,
+                feedetl_sn=line.line.feedetl_sn,
+                med_list_codg=line.line.med_list_codg,
                 medins_list_codg=wire.medins_list_codg,
-                cnt=source.cnt,
-                pric=source.pric,
-                amount_fen=source.amount_fen,
+                cnt=line.line.cnt,
+                pric=line.line.pric,
+                amount_fen=line.line.amount_fen,
                 price_cap=line.price_cap,
                 selfpay_prop=line.selfpay_prop,
                 chrgitm_lv=line.chrgitm_lv,
@@ -200,31 +298,29 @@ async def settle_pharmacy(session: AsyncSession, request: PharmacySettlementRequ
                 memo=line.memo[:200],
             )
         )
-    accumulator.deductible_used_fen = result.year_to_date_after.deductible_used_fen
-    accumulator.fund_paid_fen = result.year_to_date_after.fund_paid_fen
-    accumulator.settlement_count += 1
-    accumulator.updated_at = now
-
+    _move(totals, result.delta, +1, now)
     await enqueue(
         session,
         infra,
         SettlementCompleted(
             setl_id=setl_id,
             mdtrt_id=mdtrt_id,
-            msgid=request.msgid,
-            psn_no=person.psn_no,
-            fixmedins_code=institution.fixmedins_code,
-            institution_level=institution.hosp_lv,
-            insutype=request.insutype,
-            insuplc_admdvs=person.insuplc_admdvs,
-            mdtrtarea_admvs=request.mdtrtarea_admvs,
-            med_type=request.med_type,
-            clr_type=PHARMACY_CLR_TYPE,
+            msgid=claim.msgid,
+            psn_no=prepared.person.psn_no,
+            fixmedins_code=prepared.institution.fixmedins_code,
+            institution_level=prepared.institution.hosp_lv,
+            insutype=claim.insutype,
+            insuplc_admdvs=prepared.person.insuplc_admdvs,
+            mdtrtarea_admvs=claim.mdtrtarea_admvs,
+            med_type=claim.med_type,
+            clr_type=claim.clr_type,
             setl_time=now,
             medfee_sumamt_fen=result.medfee_sumamt_fen,
             fund_pay_sumamt_fen=result.fund_paid_total_fen,
             psn_cash_pay_fen=result.cash_paid_fen,
-            fund_payments=[FundPayment(fund_pay_type=POOLED_FUND, amount_fen=result.pooled_fund_paid_fen)],
+            fund_payments=[
+                FundPayment(fund_pay_type=f.fund_pay_type, amount_fen=f.paid_fen) for f in result.funds
+            ],
         ),
         PRODUCER,
     )
@@ -232,16 +328,265 @@ async def settle_pharmacy(session: AsyncSession, request: PharmacySettlementRequ
     return await load(session, setl_id)
 
 
-async def _check_certificate(
-    session: AsyncSession, request: PharmacySettlementRequest, person: Eligibility
-) -> None:
+def _move(totals: YearAccumulator, delta: YearToDate | dict[str, int], sign: int, now: datetime) -> None:
+    for name in YTD_FIELDS:
+        change = delta[name] if isinstance(delta, dict) else getattr(delta, name)
+        setattr(totals, name, getattr(totals, name) + sign * int(change))
+    totals.settlement_count += sign
+    totals.updated_at = now
+
+
+async def _claim_msgid(session: AsyncSession, msgid: str, digest: str) -> SettlementOut | None:
+    """Claim the msgid for a settlement: None when it is new; the first answer when it was settled with the
+    same request; a refusal when it was used otherwise or voided by 2601."""
+    earlier = await session.scalar(select(Settlement).where(Settlement.msgid == msgid))
+    if earlier is not None:
+        if earlier.request_sha256 != digest:
+            raise Conflict(f"报文ID {msgid} 已用于另一笔不同内容的交易", code="MSGID_REUSED")
+        return await load(session, earlier.setl_id, replayed=True)
+    claim = await session.scalar(select(MsgidClaim).where(MsgidClaim.msgid == msgid))
+    if claim is not None and claim.kind == "void":
+        raise Conflict(f"报文ID {msgid} 已被冲正(2601)作废，不能再结算", code="MSGID_VOIDED")
+    session.add(MsgidClaim(msgid=msgid, kind="settle"))
+    await session.flush()  # a concurrent claim of the same msgid fails here (IntegrityError), not later
+    return None
+
+
+def _answer(prepared: Prepared, *, setl_id: str, mdtrt_id: str, at: datetime) -> SettlementOut:
+    """A pre-settlement answer, shaped like a settlement's."""
+    r = prepared.result
+    person = prepared.person
+    return SettlementOut(
+        setl_id=setl_id,
+        mdtrt_id=mdtrt_id,
+        msgid=prepared.claim.msgid,
+        fixmedins_code=prepared.institution.fixmedins_code,
+        person=_snapshot(person, person.psn_type, at.astimezone(CHINA_TZ).date()),
+        insutype=prepared.claim.insutype,
+        insuplc_admdvs=person.insuplc_admdvs,
+        med_type=prepared.claim.med_type,
+        clr_type=prepared.claim.clr_type,
+        mdtrt_cert_type=prepared.claim.mdtrt_cert_type,
+        setl_time=at,
+        policy_id=prepared.policy_id,
+        medfee_sumamt_fen=r.medfee_sumamt_fen,
+        fully_self_paid_fen=r.fully_self_paid_fen,
+        over_price_cap_fen=r.over_price_cap_fen,
+        self_pay_first_fen=r.self_pay_first_fen,
+        policy_range_fen=r.policy_range_fen,
+        deductible_fen=r.deductible_fen,
+        pool_ratio=r.pool_ratio,
+        pooled_fund_paid_fen=r.pooled_fen,
+        catastrophic_paid_fen=r.catastrophic_fen,
+        assistance_paid_fen=r.assistance_fen,
+        fund_paid_total_fen=r.fund_paid_total_fen,
+        personal_burden_fen=r.personal_burden_fen,
+        account_paid_fen=0,
+        cash_paid_fen=r.cash_paid_fen,
+        calc_trace="\n".join(r.trace),
+        encounter_kind=prepared.claim.kind,
+        status="preview",
+        funds=[
+            FundOut(
+                fund_pay_type=f.fund_pay_type,
+                policy_range_fen=f.base_fen,
+                payable_limit_fen=f.room_fen,
+                paid_fen=f.paid_fen,
+                calc_trace=f.trace,
+            )
+            for f in r.funds
+        ],
+        lines=[
+            LineOut(
+                feedetl_sn=x.line.feedetl_sn,
+                med_list_codg=x.line.med_list_codg,
+                medins_list_codg=next(
+                    w.medins_list_codg for w in prepared.claim.lines if w.feedetl_sn == x.line.feedetl_sn
+                ),
+                cnt=x.line.cnt,
+                pric=x.line.pric,
+                amount_fen=x.line.amount_fen,
+                price_cap=x.price_cap,
+                selfpay_prop=x.selfpay_prop,
+                chrgitm_lv=x.chrgitm_lv,
+                med_chrgitm_type=x.med_chrgitm_type,
+                fully_self_paid_fen=x.fully_self_paid_fen,
+                over_price_cap_fen=x.over_price_cap_fen,
+                self_pay_first_fen=x.self_pay_first_fen,
+                policy_range_fen=x.policy_range_fen,
+                memo=x.memo,
+            )
+            for x in r.lines
+        ],
+    )
+
+
+def _snapshot(person: Eligibility, psn_type: str, on: date) -> PersonSnapshot:
+    age = on.year - person.brdy.year - ((on.month, on.day) < (person.brdy.month, person.brdy.day))
+    return PersonSnapshot(
+        psn_no=person.psn_no,
+        psn_name=person.psn_name,
+        certno=person.certno,
+        gend=person.gend,
+        brdy=person.brdy,
+        age=age,
+        psn_type=psn_type,
+    )
+
+
+async def reverse(
+    session: AsyncSession, setl_id: str, fixmedins_code: str, msgid: str, psn_no: str | None = None
+) -> SettlementOut:
+    """2103/2208/2305: undo one settlement with a new settlement record of negated amounts. Only the
+    institution that settled may reverse; a settlement is reversed at most once; repeating the reversal's
+    msgid answers with the first reversal."""
+    earlier = await session.scalar(select(Settlement).where(Settlement.msgid == msgid))
+    if earlier is not None:
+        if earlier.reversal_of != setl_id:
+            raise Conflict(f"报文ID {msgid} 已用于另一笔交易", code="MSGID_REUSED")
+        return await load(session, earlier.setl_id, replayed=True)
+    original = await session.scalar(select(Settlement).where(Settlement.setl_id == setl_id).with_for_update())
+    if original is None or original.status == "reversal":
+        raise NotFound(f"结算记录不存在: {setl_id}", code="SETTLEMENT_NOT_FOUND")
+    if original.fixmedins_code != fixmedins_code:
+        raise DomainError("只能撤销本机构的结算", code="NOT_YOUR_SETTLEMENT", status_code=403)
+    if psn_no is not None and psn_no != original.psn_no:
+        raise DomainError("人员编号与原结算不符", code="PSN_MISMATCH", status_code=422)
+    if original.status == "reversed":
+        raise Conflict(f"该结算已于 {original.reversed_by} 撤销，不能重复撤销", code="ALREADY_REVERSED")
+    session.add(MsgidClaim(msgid=msgid, kind="settle"))
+    await session.flush()
+    year = original.begntime.astimezone(CHINA_TZ).year
+    totals = await eligibility.lock_accumulator(session, original.psn_no, year, original.insutype)
+    now = now_china()
+    reversal_id = _new_id("S", original.mdtrtarea_admvs, now)
+    negated = {
+        name: -getattr(original, name)
+        for name in (
+            "medfee_sumamt_fen",
+            "fully_self_paid_fen",
+            "over_price_cap_fen",
+            "self_pay_first_fen",
+            "policy_range_fen",
+            "deductible_fen",
+            "pooled_fund_paid_fen",
+            "catastrophic_paid_fen",
+            "assistance_paid_fen",
+            "fund_paid_total_fen",
+            "personal_burden_fen",
+            "account_paid_fen",
+            "cash_paid_fen",
+        )
+    }
+    session.add(
+        Settlement(
+            setl_id=reversal_id,
+            mdtrt_id=original.mdtrt_id,
+            msgid=msgid,
+            request_sha256=original.request_sha256,
+            fixmedins_code=original.fixmedins_code,
+            institution_level=original.institution_level,
+            psn_no=original.psn_no,
+            insutype=original.insutype,
+            psn_type=original.psn_type,
+            insuplc_admdvs=original.insuplc_admdvs,
+            mdtrtarea_admvs=original.mdtrtarea_admvs,
+            med_type=original.med_type,
+            clr_type=original.clr_type,
+            mdtrt_cert_type=original.mdtrt_cert_type,
+            invono=original.invono,
+            policy_id=original.policy_id,
+            begntime=original.begntime,
+            setl_time=now,
+            pool_ratio=original.pool_ratio,
+            calc_trace=f"撤销结算 {original.setl_id}",
+            encounter_kind=original.encounter_kind,
+            status="reversal",
+            reversal_of=original.setl_id,
+            ytd_delta={name: -int(value) for name, value in original.ytd_delta.items()},
+            **negated,
+        )
+    )
+    original.status = "reversed"
+    original.reversed_by = reversal_id
+    await session.flush()
+    funds = list(
+        await session.scalars(
+            select(SettlementFund)
+            .where(SettlementFund.setl_id == original.setl_id)
+            .order_by(col(SettlementFund.id))
+        )
+    )
+    for fund in funds:
+        session.add(
+            SettlementFund(
+                setl_id=reversal_id,
+                fund_pay_type=fund.fund_pay_type,
+                policy_range_fen=-fund.policy_range_fen,
+                payable_limit_fen=fund.payable_limit_fen,
+                paid_fen=-fund.paid_fen,
+                calc_trace=f"撤销 {original.setl_id}",
+            )
+        )
+    _move(totals, original.ytd_delta, -1, now)
+    await enqueue(
+        session,
+        infra,
+        SettlementReversed(
+            setl_id=reversal_id,
+            original_setl_id=original.setl_id,
+            mdtrt_id=original.mdtrt_id,
+            msgid=msgid,
+            psn_no=original.psn_no,
+            fixmedins_code=original.fixmedins_code,
+            insutype=original.insutype,
+            insuplc_admdvs=original.insuplc_admdvs,
+            clr_type=original.clr_type,
+            setl_time=now,
+            medfee_sumamt_fen=-original.medfee_sumamt_fen,
+            fund_pay_sumamt_fen=-original.fund_paid_total_fen,
+            psn_cash_pay_fen=-original.cash_paid_fen,
+            fund_payments=[FundPayment(fund_pay_type=f.fund_pay_type, amount_fen=-f.paid_fen) for f in funds],
+        ),
+        PRODUCER,
+    )
+    await session.flush()
+    return await load(session, reversal_id)
+
+
+async def void_message(
+    session: AsyncSession, omsgid: str, fixmedins_code: str, msgid: str, psn_no: str | None
+) -> SettlementOut | None:
+    """2601 冲正: the sender never got the answer to ``omsgid``. If it settled, reverse it; if not, void the
+    msgid so that a late arrival cannot settle under it. Returns the reversal, or None when nothing had
+    settled."""
+    original = await session.scalar(select(Settlement).where(Settlement.msgid == omsgid))
+    if original is not None:
+        if original.status == "reversed" and original.reversed_by:
+            reversal = await session.scalar(
+                select(Settlement).where(Settlement.setl_id == original.reversed_by)
+            )
+            if reversal is not None and reversal.msgid == msgid:
+                return await load(session, reversal.setl_id, replayed=True)
+        return await reverse(session, original.setl_id, fixmedins_code, msgid, psn_no)
+    claim = await session.scalar(select(MsgidClaim).where(MsgidClaim.msgid == omsgid))
+    if claim is None:
+        session.add(MsgidClaim(msgid=omsgid, kind="void"))
+        try:
+            await session.flush()
+        except IntegrityError as exc:  # the original is committing right now: let the sender retry
+            raise Conflict("原交易正在处理，请稍后重发冲正", code="RETRY_LATER") from exc
+    return None
+
+
+async def _check_certificate(session: AsyncSession, claim: Claim, person: Eligibility) -> None:
     """The certificate presented must be the person's: the ID number (02), or a social-security card
     (03) that is registered to them and neither reported lost nor replaced. E-voucher tokens (01) are
     verified by the national e-voucher platform, which is not part of this one."""
-    if request.mdtrt_cert_type == "02" and request.mdtrt_cert_no.strip().upper() != person.certno:
+    if claim.mdtrt_cert_type == "02" and claim.mdtrt_cert_no.strip().upper() != person.certno:
         raise DomainError("就诊凭证号与人员身份证号不符", code="CERT_MISMATCH", status_code=422)
-    if request.mdtrt_cert_type == "03":
-        card_no = request.mdtrt_cert_no.strip()
+    if claim.mdtrt_cert_type == "03":
+        card_no = claim.mdtrt_cert_no.strip()
         card = await eligibility.find_card(session, card_no)
         # A card of someone else is refused like an unknown one: its status is not this cashier's business.
         if card is None or card.psn_no != person.psn_no:
@@ -272,7 +617,6 @@ async def load(session: AsyncSession, setl_id: str, *, replayed: bool = False) -
     if person is None:
         raise NotFound(f"结算人员参保信息缺失: {settlement.psn_no}", code="NOT_COVERED")
     on = settlement.setl_time.astimezone(CHINA_TZ).date()
-    age = on.year - person.brdy.year - ((on.month, on.day) < (person.brdy.month, person.brdy.day))
     # The stored columns carry the same names as the answer's fields; the rest is assembled here.
     assembled = {"person", "funds", "lines", "replayed"}
     columns = {
@@ -280,15 +624,7 @@ async def load(session: AsyncSession, setl_id: str, *, replayed: bool = False) -
     }
     return SettlementOut(
         **columns,
-        person=PersonSnapshot(
-            psn_no=person.psn_no,
-            psn_name=person.psn_name,
-            certno=person.certno,
-            gend=person.gend,
-            brdy=person.brdy,
-            age=age,
-            psn_type=settlement.psn_type,
-        ),
+        person=_snapshot(person, settlement.psn_type, on),
         funds=[FundOut.model_validate(f) for f in funds],
         lines=[LineOut.model_validate(line) for line in lines],
         replayed=replayed,
