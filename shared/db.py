@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Numeric, String, event, text
+from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -141,9 +141,38 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+class AwareDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp on both backends: stored in UTC, read back with its zone.
+
+    PostgreSQL keeps ``timestamptz`` in UTC already; SQLite has no zones, and without this a Beijing-time
+    value would be stored as its wall-clock reading and read back eight hours off."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected datetime, got {type(value).__name__}")
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous here: give a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        result: datetime = value
+        return result.replace(tzinfo=UTC) if result.tzinfo is None else result
+
+    def __repr__(self) -> str:
+        return "AwareDateTime()"
+
+
 def timestamp_field() -> Any:
     """A timezone-aware ``created_at``-style column defaulting to now (a new Column for every table)."""
-    from sqlalchemy import Column, DateTime
+    from sqlalchemy import Column
     from sqlmodel import Field
 
-    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    return Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))

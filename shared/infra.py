@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text, text
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text, text
 
-from shared.db import BigIntPK
+from shared.db import AwareDateTime, BigIntPK
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,10 @@ def define_infra_tables(metadata: MetaData) -> InfraTables:
         Column("event_key", String(100), nullable=False),
         Column("event_type", String(100), nullable=False),
         Column("payload", Text, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", AwareDateTime(), nullable=False),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text, nullable=True),
-        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Column("sent_at", AwareDateTime(), nullable=True),
         Index(
             "ix_outbox_unsent",
             "id",
@@ -49,7 +49,7 @@ def define_infra_tables(metadata: MetaData) -> InfraTables:
         Column("topic", String(100), nullable=False),
         Column("event_type", String(100), nullable=False),
         Column("outcome", String(20), nullable=False),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", AwareDateTime(), nullable=False),
     )
     dead_letters = Table(
         "dead_letters",
@@ -62,6 +62,6 @@ def define_infra_tables(metadata: MetaData) -> InfraTables:
         Column("event_type", String(100), nullable=True),
         Column("payload", Text, nullable=False),
         Column("reason", Text, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", AwareDateTime(), nullable=False),
     )
     return InfraTables(outbox=outbox, processed_events=processed, dead_letters=dead_letters)

@@ -20,6 +20,7 @@ MODEL_MODULES = {
     "settlement": [
         "settlement.catalogue.models",
         "settlement.eligibility.models",
+        "settlement.encounters.models",
         "settlement.institutions.models",
         "settlement.policy.models",
         "settlement.settlements.models",

@@ -14,6 +14,7 @@ from settlement.eligibility.service import (
     apply_enrollment_terminated,
     apply_identities_changed,
 )
+from settlement.encounters.endpoints import router as encounters_router
 from settlement.institutions.endpoints import router as institutions_router
 from settlement.policy.endpoints import router as policy_router
 from settlement.settlements.endpoints import router as settlements_router
@@ -57,6 +58,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
         runtime_factory=build_runtime,
         routers=[
             settlements_router,
+            encounters_router,
             institutions_router,
             catalogue_router,
             policy_router,

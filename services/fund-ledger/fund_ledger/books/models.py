@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, DateTime, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field
 
 from fund_ledger.db import Base
-from shared.db import BigIntPK, utcnow
+from shared.db import AwareDateTime, BigIntPK, utcnow
 
 
 class Account(Base, table=True):
@@ -30,9 +30,7 @@ class Account(Base, table=True):
     fund_pay_type: str = Field(max_length=6)
     #: Institution code for per-institution payables; "" when the account has no counterparty.
     counterparty: str = Field(default="", max_length=30)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
 
 
 class JournalEntry(Base, table=True):
@@ -50,9 +48,7 @@ class JournalEntry(Base, table=True):
     admdvs: str = Field(max_length=6)
     insutype: str = Field(max_length=6)
     total_fen: int = Field(gt=0)
-    posted_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    posted_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
 
 
 class Posting(Base, table=True):

@@ -85,6 +85,9 @@ class Encounter:
     filed: bool = False
     delivery_type: Literal["normal", "caesarean"] | None = None
     chronic_disease: str | None = None
+    #: A later settlement of a stay already settled in part (中途结算): the admission's deductible was
+    #: applied then, and it is the same admission.
+    continuing_stay: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +304,9 @@ def adjudicate(
         rules_in = policy.inpatient
         factors = rules_in.admission_deductible_factors
         factor = factors[min(max(encounter.admission_sequence, 1), len(factors)) - 1]
-        line_deductible = apply_ratio(rules_in.deductible_by_level[level], factor)
+        line_deductible = (
+            0 if encounter.continuing_stay else apply_ratio(rules_in.deductible_by_level[level], factor)
+        )
         deductible = min(in_range, line_deductible)
         base = in_range - deductible
         bands = rules_in.bands_by_level.get(level)
@@ -327,7 +332,7 @@ def adjudicate(
             f"统筹年度限额剩余 {_y(pooled_room)}；"
             f"支付 {_y(pooled)}"
         )
-        delta = replace(delta, pooled_paid_fen=pooled, admissions=1)
+        delta = replace(delta, pooled_paid_fen=pooled, admissions=0 if encounter.continuing_stay else 1)
     else:  # maternity
         maternity = policy.maternity
         if maternity is None or encounter.delivery_type is None:

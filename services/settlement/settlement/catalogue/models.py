@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column
 from sqlmodel import Field
 
 from settlement.db import Base
-from shared.db import BigIntPK, ExactDecimal, utcnow
+from shared.db import AwareDateTime, BigIntPK, ExactDecimal, utcnow
 
 
 class CatalogueItem(Base, table=True):
@@ -30,6 +30,4 @@ class CatalogueItem(Base, table=True):
     pric_uplmt_by_level: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     #: 限制使用: paid only with the hospital's approval (hosp_appr_flag 1).
     restricted: bool = False
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))

@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
 
 from settlement.db import Base
-from shared.db import BigIntPK, utcnow
+from shared.db import AwareDateTime, BigIntPK, utcnow
 
 ACTIVE = "active"
 TERMINATED = "terminated"
@@ -42,9 +42,7 @@ class Eligibility(Base, table=True):
     #: insurance): ``coverage_end`` is then the last covered day and ``terminated_on`` the day after it.
     status: str = Field(default=ACTIVE, max_length=12, sa_column_kwargs={"server_default": ACTIVE})
     terminated_on: date | None = None
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
 
 
 class Card(Base, table=True):
@@ -61,9 +59,7 @@ class Card(Base, table=True):
     #: "active", "lost" (挂失) or "replaced" (换卡).
     status: str = Field(max_length=12)
     changed_on: date
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
 
 
 class YearAccumulator(Base, table=True):
@@ -89,6 +85,4 @@ class YearAccumulator(Base, table=True):
     assistance_paid_fen: int = 0
     admissions: int = 0
     settlement_count: int = 0
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))

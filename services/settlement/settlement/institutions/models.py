@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column
 from sqlmodel import Field
 
 from settlement.db import Base
-from shared.db import BigIntPK, utcnow
+from shared.db import AwareDateTime, BigIntPK, utcnow
 
 
 class Institution(Base, table=True):
@@ -26,6 +26,4 @@ class Institution(Base, table=True):
     status: str = Field(default="active", max_length=12)
     agreement_begin: date
     agreement_end: date | None = None
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))

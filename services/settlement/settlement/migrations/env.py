@@ -2,6 +2,7 @@
 
 import settlement.catalogue.models
 import settlement.eligibility.models
+import settlement.encounters.models
 import settlement.institutions.models
 import settlement.policy.models
 import settlement.settlements.models  # noqa: F401

@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
 
 from settlement.db import Base
-from shared.db import BigIntPK, utcnow
+from shared.db import AwareDateTime, BigIntPK, utcnow
 
 
 class BenefitPolicy(Base, table=True):
@@ -30,6 +30,4 @@ class BenefitPolicy(Base, table=True):
     #: Every parameter, as a validated PolicyDocument (settlement.policy.document). Immutable: a change is
     #: a new policy with its own effective period.
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))

@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, DateTime, Text
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field
 
 from settlement.db import Base
-from shared.db import BigIntPK, ExactDecimal, timestamp_field
+from shared.db import AwareDateTime, BigIntPK, ExactDecimal, timestamp_field
 
 
 class Settlement(Base, table=True):
@@ -34,8 +34,8 @@ class Settlement(Base, table=True):
     mdtrt_cert_type: str = Field(max_length=3)
     invono: str | None = Field(default=None, max_length=50)
     policy_id: int
-    begntime: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    setl_time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    begntime: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    setl_time: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
     medfee_sumamt_fen: int
     fully_self_paid_fen: int
     over_price_cap_fen: int

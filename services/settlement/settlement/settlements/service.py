@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -29,6 +30,8 @@ from settlement.catalogue import service as catalogue
 from settlement.db import infra
 from settlement.eligibility import service as eligibility
 from settlement.eligibility.models import Eligibility, YearAccumulator
+from settlement.encounters.models import Encounter as EncounterRecord
+from settlement.encounters.models import FeeLineRecord
 from settlement.institutions import service as institutions
 from settlement.institutions.models import Institution
 from settlement.policy import service as policies
@@ -79,6 +82,7 @@ class Claim:
     filed: bool = False
     delivery_type: Literal["normal", "caesarean"] | None = None
     chronic_disease: str | None = None
+    continuing_stay: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -166,7 +170,7 @@ async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator)
         )
     institutions.require_can_settle(institution, care_day)
     person = await eligibility.covered(session, claim.psn_no, claim.insutype, care_day)
-    await _check_certificate(session, claim, person)
+    await check_certificate(session, claim.mdtrt_cert_type, claim.mdtrt_cert_no, person)
     if person.insuplc_admdvs != claim.insuplc_admdvs:
         raise DomainError(
             f"参保地区划 {claim.insuplc_admdvs} 与人员参保地 {person.insuplc_admdvs} 不符",
@@ -185,6 +189,7 @@ async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator)
         filed=claim.filed,
         delivery_type=claim.delivery_type,
         chronic_disease=claim.chronic_disease,
+        continuing_stay=claim.continuing_stay,
     )
     try:
         result = adjudicate(
@@ -529,6 +534,15 @@ async def reverse(
             )
         )
     _move(totals, original.ytd_delta, -1, now)
+    # The encounter's lines are open for settling again (after fixing them, 2302/2301, then 2303/2304).
+    await session.execute(
+        update(FeeLineRecord).where(col(FeeLineRecord.setl_id) == original.setl_id).values(setl_id=None)
+    )
+    await session.execute(
+        update(EncounterRecord)
+        .where(col(EncounterRecord.mdtrt_id) == original.mdtrt_id, col(EncounterRecord.status) == "settled")
+        .values(status="discharged")
+    )
     await enqueue(
         session,
         infra,
@@ -579,14 +593,14 @@ async def void_message(
     return None
 
 
-async def _check_certificate(session: AsyncSession, claim: Claim, person: Eligibility) -> None:
+async def check_certificate(session: AsyncSession, cert_type: str, cert_no: str, person: Eligibility) -> None:
     """The certificate presented must be the person's: the ID number (02), or a social-security card
     (03) that is registered to them and neither reported lost nor replaced. E-voucher tokens (01) are
     verified by the national e-voucher platform, which is not part of this one."""
-    if claim.mdtrt_cert_type == "02" and claim.mdtrt_cert_no.strip().upper() != person.certno:
+    if cert_type == "02" and cert_no.strip().upper() != person.certno:
         raise DomainError("就诊凭证号与人员身份证号不符", code="CERT_MISMATCH", status_code=422)
-    if claim.mdtrt_cert_type == "03":
-        card_no = claim.mdtrt_cert_no.strip()
+    if cert_type == "03":
+        card_no = cert_no.strip()
         card = await eligibility.find_card(session, card_no)
         # A card of someone else is refused like an unknown one: its status is not this cashier's business.
         if card is None or card.psn_no != person.psn_no:

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, UniqueConstraint
+from sqlmodel import Field
+
+from settlement.db import Base
+from shared.db import AwareDateTime, BigIntPK, ExactDecimal, timestamp_field
+
+
+class Encounter(Base, table=True):
+    """A visit (门诊, 2201) or an admission (住院, 2401) whose fee lines are uploaded before settling."""
+
+    __tablename__ = "encounters"
+    __table_args__ = (UniqueConstraint("fixmedins_code", "ipt_otp_no", name="uq_encounter_hospital_no"),)
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    mdtrt_id: str = Field(max_length=30, unique=True, index=True)
+    #: outpatient or inpatient.
+    setting: str = Field(max_length=12)
+    psn_no: str = Field(max_length=30, index=True)
+    insutype: str = Field(max_length=6)
+    insuplc_admdvs: str = Field(max_length=6)
+    fixmedins_code: str = Field(max_length=30, index=True)
+    mdtrtarea_admvs: str = Field(max_length=6)
+    #: The hospital's own visit/admission number (ipt_otp_no), unique per institution.
+    ipt_otp_no: str = Field(max_length=30)
+    med_type: str = Field(max_length=6)
+    mdtrt_cert_type: str = Field(max_length=3)
+    mdtrt_cert_no: str = Field(max_length=50)
+    begntime: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    endtime: datetime | None = Field(default=None, sa_column=Column(AwareDateTime(), nullable=True))
+    dise_codg: str | None = Field(default=None, max_length=30)
+    dise_name: str | None = Field(default=None, max_length=300)
+    #: 生育: 1 顺产 (normal), 2 剖宫产 (caesarean).
+    matn_type: str | None = Field(default=None, max_length=6)
+    #: Out-of-area care filed beforehand (异地就医备案).
+    filed: bool = False
+    #: open, discharged (inpatient), cancelled, settled (inpatient, final settlement done).
+    status: str = Field(default="open", max_length=12)
+    created_at: datetime = timestamp_field()
+
+
+class FeeLineRecord(Base, table=True):
+    """An uploaded fee line (2204/2301) of an encounter, waiting to be settled or settled by ``setl_id``."""
+
+    __tablename__ = "fee_lines"
+    __table_args__ = (UniqueConstraint("mdtrt_id", "feedetl_sn", name="uq_fee_line"),)
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    mdtrt_id: str = Field(max_length=30, index=True, foreign_key="encounters.mdtrt_id")
+    feedetl_sn: str = Field(max_length=30)
+    #: Outpatient charge batch (chrg_bchno); "" for inpatient lines.
+    chrg_bchno: str = Field(default="", max_length=30)
+    med_list_codg: str = Field(max_length=50)
+    medins_list_codg: str = Field(max_length=50)
+    cnt: Decimal = Field(sa_type=ExactDecimal(16, 4))
+    pric: Decimal = Field(sa_type=ExactDecimal(16, 6))
+    amount_fen: int
+    hosp_appr_flag: str = Field(default="0", max_length=1)
+    fee_ocur_time: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    setl_id: str | None = Field(default=None, max_length=30, index=True)
+    created_at: datetime = timestamp_field()

@@ -1,0 +1,325 @@
+"""Outpatient visits and inpatient stays: open (2201/2401), describe (2203/2403), upload and withdraw fee
+lines (2204/2205, 2301/2302), discharge (2402/2405), then pre-settle and settle (2206/2207, 2303/2304)
+through the same settlement transaction as a pharmacy purchase."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from settlement.adjudication.engine import FeeLine, classify_line
+from settlement.catalogue import service as catalogue
+from settlement.eligibility import service as eligibility
+from settlement.encounters.models import Encounter, FeeLineRecord
+from settlement.encounters.schemas import (
+    DiagnosisUpdate,
+    Discharge,
+    EncounterOpen,
+    EncounterSettle,
+    FeesCancel,
+    FeesUpload,
+)
+from settlement.institutions import service as institutions
+from settlement.settlements import service as settlements
+from settlement.settlements.models import Settlement
+from settlement.settlements.schemas import FeeLineIn, LineOut, SettlementOut
+from shared.clock import CHINA_TZ, now_china
+from shared.db import flush_unique
+from shared.errors import Conflict, DomainError, NotFound
+from shared.money import fen_to_yuan, round_half_up_fen
+
+
+async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounter:
+    """Register a visit or admit a patient. The hospital's own number makes a retry return the same one."""
+    existing = await session.scalar(
+        select(Encounter).where(
+            Encounter.fixmedins_code == data.fixmedins_code, Encounter.ipt_otp_no == data.ipt_otp_no
+        )
+    )
+    if existing is not None:
+        if existing.psn_no != data.psn_no or existing.setting != data.setting:
+            raise Conflict(f"院内就诊流水号 {data.ipt_otp_no} 已用于另一次就诊", code="IPT_OTP_NO_USED")
+        return existing
+    if data.begntime - now_china() > settlements.MAX_CLOCK_SKEW:
+        raise DomainError("就诊时间晚于当前时间", code="FUTURE_TIME", status_code=422)
+    day = data.begntime.astimezone(CHINA_TZ).date()
+    institution = await institutions.get(session, data.fixmedins_code)
+    if institution.fixmedins_type != "1":
+        raise DomainError("门诊挂号和入院办理只适用于定点医疗机构", code="NOT_A_HOSPITAL", status_code=422)
+    institutions.require_can_settle(institution, day)
+    person = await eligibility.covered(session, data.psn_no, data.insutype, day)
+    await settlements.check_certificate(session, data.mdtrt_cert_type, data.mdtrt_cert_no, person)
+    if person.insuplc_admdvs != data.insuplc_admdvs:
+        raise DomainError(
+            f"参保地区划 {data.insuplc_admdvs} 与人员参保地 {person.insuplc_admdvs} 不符",
+            code="ADMDVS_MISMATCH",
+            status_code=422,
+        )
+    if data.setting == "outpatient" and data.med_type.startswith("2"):
+        raise DomainError(
+            f"医疗类别 {data.med_type} 是住院类别，请用入院办理(2401)",
+            code="MED_TYPE_MISMATCH",
+            status_code=422,
+        )
+    if data.setting == "inpatient" and not data.med_type.startswith(("2", "52")):
+        raise DomainError(f"医疗类别 {data.med_type} 不是住院类别", code="MED_TYPE_MISMATCH", status_code=422)
+    encounter = Encounter(
+        mdtrt_id=settlements._new_id("M", data.mdtrtarea_admvs, now_china()),
+        **data.model_dump(exclude={"msgid"}),
+    )
+    session.add(encounter)
+    await flush_unique(session, Conflict(f"院内就诊流水号 {data.ipt_otp_no} 已存在", code="IPT_OTP_NO_USED"))
+    return encounter
+
+
+async def get_encounter(
+    session: AsyncSession, mdtrt_id: str, fixmedins_code: str, *, for_update: bool = False
+) -> Encounter:
+    """An institution acts only on its own encounters."""
+    query = select(Encounter).where(Encounter.mdtrt_id == mdtrt_id)
+    if for_update:
+        query = query.with_for_update()
+    encounter = await session.scalar(query)
+    if encounter is None:
+        raise NotFound(f"就诊记录不存在: {mdtrt_id}", code="ENCOUNTER_NOT_FOUND")
+    if encounter.fixmedins_code != fixmedins_code:
+        raise DomainError("只能操作本机构的就诊记录", code="NOT_YOUR_ENCOUNTER", status_code=403)
+    return encounter
+
+
+def _require(encounter: Encounter, *statuses: str) -> None:
+    if encounter.status not in statuses:
+        names = {"open": "就诊中", "discharged": "已出院", "settled": "已结算", "cancelled": "已撤销"}
+        raise Conflict(
+            f"就诊记录状态为{names.get(encounter.status, encounter.status)}，不能进行此操作",
+            code="ENCOUNTER_STATE",
+        )
+
+
+async def _lines(session: AsyncSession, mdtrt_id: str, *, unsettled: bool = True) -> list[FeeLineRecord]:
+    query = select(FeeLineRecord).where(FeeLineRecord.mdtrt_id == mdtrt_id)
+    if unsettled:
+        query = query.where(col(FeeLineRecord.setl_id).is_(None))
+    return list(await session.scalars(query.order_by(col(FeeLineRecord.id))))
+
+
+async def cancel_encounter(session: AsyncSession, mdtrt_id: str, fixmedins_code: str) -> Encounter:
+    """2202 / 2404: undo a registration or an admission that nothing has been settled under."""
+    encounter = await get_encounter(session, mdtrt_id, fixmedins_code, for_update=True)
+    _require(encounter, "open", "discharged")
+    settled = [x for x in await _lines(session, mdtrt_id, unsettled=False) if x.setl_id is not None]
+    if settled:
+        raise Conflict("该就诊已有结算，须先撤销结算", code="HAS_SETTLEMENTS")
+    await session.execute(delete(FeeLineRecord).where(col(FeeLineRecord.mdtrt_id) == mdtrt_id))
+    encounter.status = "cancelled"
+    await session.flush()
+    return encounter
+
+
+async def update_diagnosis(session: AsyncSession, mdtrt_id: str, data: DiagnosisUpdate) -> Encounter:
+    encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code, for_update=True)
+    _require(encounter, "open", "discharged")
+    for name in ("med_type", "dise_codg", "dise_name", "matn_type"):
+        value = getattr(data, name)
+        if value is not None:
+            setattr(encounter, name, value)
+    await session.flush()
+    return encounter
+
+
+async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) -> list[LineOut]:
+    """Store the lines and answer with their classification (甲/乙/丙, caps, self-pay-first)."""
+    encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code, for_update=True)
+    _require(encounter, "open", "discharged")
+    institution = await institutions.get(session, encounter.fixmedins_code)
+    known = {x.feedetl_sn for x in await _lines(session, mdtrt_id, unsettled=False)}
+    for line in data.lines:
+        if encounter.setting == "outpatient" and not line.chrg_bchno:
+            raise DomainError(
+                f"门诊费用明细 {line.feedetl_sn} 缺少收费批次号 chrg_bchno",
+                code="NO_CHRG_BCHNO",
+                status_code=422,
+            )
+        if line.feedetl_sn in known:
+            raise Conflict(f"费用明细流水号 {line.feedetl_sn} 已上传", code="FEE_LINE_EXISTS")
+        expected = round_half_up_fen(line.cnt * line.pric * 100)
+        if abs(expected - line.amount_fen) > 1:
+            raise DomainError(
+                f"费用明细 {line.feedetl_sn} 金额 {fen_to_yuan(line.amount_fen)} "
+                f"与数量×单价 {fen_to_yuan(expected)} 不符",
+                code="LINE_AMOUNT_MISMATCH",
+                status_code=422,
+            )
+        session.add(FeeLineRecord(mdtrt_id=mdtrt_id, **line.model_dump()))
+    await flush_unique(session, Conflict("费用明细流水号已上传", code="FEE_LINE_EXISTS"))
+    items = await catalogue.find_many(session, {x.med_list_codg for x in data.lines})
+    out = []
+    for line in data.lines:
+        item = items.get(line.med_list_codg)
+        r = classify_line(
+            FeeLine(
+                line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, line.amount_fen, line.hosp_appr_flag
+            ),
+            catalogue.list_entry(item) if item is not None else None,
+            institution.hosp_lv,
+        )
+        out.append(
+            LineOut(
+                feedetl_sn=line.feedetl_sn,
+                med_list_codg=line.med_list_codg,
+                medins_list_codg=line.medins_list_codg,
+                cnt=line.cnt,
+                pric=line.pric,
+                amount_fen=line.amount_fen,
+                price_cap=r.price_cap,
+                selfpay_prop=r.selfpay_prop,
+                chrgitm_lv=r.chrgitm_lv,
+                med_chrgitm_type=r.med_chrgitm_type,
+                fully_self_paid_fen=r.fully_self_paid_fen,
+                over_price_cap_fen=r.over_price_cap_fen,
+                self_pay_first_fen=r.self_pay_first_fen,
+                policy_range_fen=r.policy_range_fen,
+                memo=r.memo,
+            )
+        )
+    return out
+
+
+async def cancel_fees(session: AsyncSession, mdtrt_id: str, data: FeesCancel) -> int:
+    """Withdraw unsettled lines: a charge batch (2205; "0000" = all), or listed lines (2302; none = all)."""
+    encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code, for_update=True)
+    _require(encounter, "open", "discharged")
+    lines = await _lines(session, mdtrt_id)
+    if data.chrg_bchno not in (None, "0000"):
+        lines = [x for x in lines if x.chrg_bchno == data.chrg_bchno]
+    if data.feedetl_sns:
+        wanted = set(data.feedetl_sns)
+        settled = wanted - {x.feedetl_sn for x in lines}
+        if settled:
+            raise Conflict(f"费用明细不存在或已结算: {', '.join(sorted(settled))}", code="FEE_LINE_SETTLED")
+        lines = [x for x in lines if x.feedetl_sn in wanted]
+    for line in lines:
+        await session.delete(line)
+    await session.flush()
+    return len(lines)
+
+
+async def discharge(session: AsyncSession, mdtrt_id: str, data: Discharge) -> Encounter:
+    encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code, for_update=True)
+    if encounter.setting != "inpatient":
+        raise DomainError("门诊就诊无需办理出院", code="NOT_INPATIENT", status_code=422)
+    _require(encounter, "open")
+    if data.endtime < encounter.begntime:
+        raise DomainError("出院时间早于入院时间", code="INVALID_TIME", status_code=422)
+    encounter.endtime = data.endtime
+    encounter.status = "discharged"
+    if data.dise_codg:
+        encounter.dise_codg, encounter.dise_name = data.dise_codg, data.dise_name
+    await session.flush()
+    return encounter
+
+
+async def undo_discharge(session: AsyncSession, mdtrt_id: str, fixmedins_code: str) -> Encounter:
+    """2405: back in hospital (the stay's settlement, if any, must be reversed first)."""
+    encounter = await get_encounter(session, mdtrt_id, fixmedins_code, for_update=True)
+    _require(encounter, "discharged")
+    encounter.status, encounter.endtime = "open", None
+    await session.flush()
+    return encounter
+
+
+def _kind(encounter: Encounter) -> str:
+    if encounter.med_type.startswith("52"):
+        return "maternity"
+    if encounter.setting == "inpatient":
+        return "inpatient"
+    if encounter.med_type.startswith("14"):
+        return "chronic"
+    return "outpatient"
+
+
+async def claim_for(session: AsyncSession, mdtrt_id: str, data: EncounterSettle) -> settlements.Claim:
+    encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code)
+    if data.psn_no != encounter.psn_no:
+        raise DomainError("人员编号与就诊记录不符", code="PSN_MISMATCH", status_code=422)
+    lines = await _lines(session, mdtrt_id)
+    continuing = False
+    if encounter.setting == "outpatient":
+        _require(encounter, "open")
+        if not data.chrg_bchno:
+            raise DomainError("门诊结算须指定收费批次号 chrg_bchno", code="NO_CHRG_BCHNO", status_code=422)
+        lines = [x for x in lines if x.chrg_bchno == data.chrg_bchno]
+    else:
+        _require(encounter, "open", "discharged")
+        if encounter.status == "open" and not data.mid_setl_flag:
+            raise Conflict("住院结算须先办理出院(2402)，或按中途结算(mid_setl_flag=1)", code="NOT_DISCHARGED")
+        continuing = (
+            await session.scalar(
+                select(Settlement.id)
+                .where(Settlement.mdtrt_id == mdtrt_id, Settlement.status == "settled")
+                .limit(1)
+            )
+            is not None
+        )
+    if not lines:
+        raise DomainError("没有待结算的费用明细", code="NO_FEE_LINES", status_code=422)
+    kind = _kind(encounter)
+    if kind == "chronic" and not encounter.dise_codg:
+        raise DomainError("门诊慢特病结算须有病种编码(2203 上传)", code="NO_DISEASE", status_code=422)
+    if kind == "maternity" and encounter.matn_type not in ("1", "2"):
+        raise DomainError(
+            "生育住院结算须有分娩方式 matn_type (1 顺产 / 2 剖宫产)", code="NO_MATN_TYPE", status_code=422
+        )
+    return settlements.Claim(
+        msgid=data.msgid,
+        digest=settlements.digest_of(data),
+        fixmedins_code=encounter.fixmedins_code,
+        mdtrtarea_admvs=encounter.mdtrtarea_admvs,
+        insuplc_admdvs=encounter.insuplc_admdvs,
+        psn_no=encounter.psn_no,
+        mdtrt_cert_type=data.mdtrt_cert_type,
+        mdtrt_cert_no=data.mdtrt_cert_no,
+        begntime=encounter.begntime,
+        medfee_sumamt_fen=data.medfee_sumamt_fen,
+        insutype=encounter.insutype,
+        med_type=encounter.med_type,
+        clr_type="11" if encounter.setting == "outpatient" else "21",
+        kind=kind,  # type: ignore[arg-type]
+        lines=[
+            FeeLineIn(
+                feedetl_sn=x.feedetl_sn,
+                med_list_codg=x.med_list_codg,
+                medins_list_codg=x.medins_list_codg,
+                cnt=x.cnt,
+                pric=x.pric,
+                amount_fen=x.amount_fen,
+                hosp_appr_flag=x.hosp_appr_flag,
+                fee_ocur_time=x.fee_ocur_time,
+            )
+            for x in lines
+        ],
+        invono=data.invono,
+        mdtrt_id=mdtrt_id,
+        institution_types=("1",),
+        filed=encounter.filed,
+        delivery_type={"1": "normal", "2": "caesarean"}.get(encounter.matn_type or ""),  # type: ignore[arg-type]
+        chronic_disease=encounter.dise_codg if kind == "chronic" else None,
+        continuing_stay=continuing,
+    )
+
+
+async def settle(session: AsyncSession, mdtrt_id: str, data: EncounterSettle) -> SettlementOut:
+    """2207 / 2304: settle the batch or the stay; the lines are then marked settled under the setl_id."""
+    claim = await claim_for(session, mdtrt_id, data)
+    result = await settlements.settle(session, claim)
+    if not result.replayed:
+        sns = {line.feedetl_sn for line in claim.lines}
+        for line in await _lines(session, mdtrt_id):
+            if line.feedetl_sn in sns:
+                line.setl_id = result.setl_id
+        encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code)
+        if encounter.setting == "inpatient" and not data.mid_setl_flag:
+            encounter.status = "settled"
+        await session.flush()
+    return result
