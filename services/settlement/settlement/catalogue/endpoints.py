@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+
+from fastapi import APIRouter, Request
 
 from settlement.catalogue import service
-from settlement.catalogue.schemas import CatalogueItemCreate, CatalogueItemOut
+from settlement.catalogue.schemas import CatalogueItemCreate, CatalogueItemOut, ImportResult
+from shared.errors import DomainError
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1/catalogue/items", tags=["catalogue"])
@@ -15,7 +18,26 @@ async def create_item(body: CatalogueItemCreate, runtime: RuntimeDep) -> Catalog
         return CatalogueItemOut.model_validate(await service.create(session, body))
 
 
+@router.post("/import", response_model=ImportResult)
+async def import_items(request: Request, runtime: RuntimeDep) -> ImportResult:
+    """Import a catalogue CSV (UTF-8; columns in settlement.catalogue.service.CSV_COLUMNS), all or nothing."""
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DomainError("目录文件须为 UTF-8 编码", code="BAD_FILE", status_code=422) from exc
+    async with runtime.transaction() as session:
+        return await service.import_csv(session, text)
+
+
 @router.get("/{code}", response_model=CatalogueItemOut)
-async def get_item(code: str, runtime: RuntimeDep) -> CatalogueItemOut:
+async def get_item(code: str, runtime: RuntimeDep, on: date | None = None) -> CatalogueItemOut:
+    """The version in force today, or on ``on``."""
     async with runtime.db.session() as session:
-        return CatalogueItemOut.model_validate(await service.get(session, code))
+        return CatalogueItemOut.model_validate(await service.get(session, code, on))
+
+
+@router.get("/{code}/versions", response_model=list[CatalogueItemOut])
+async def item_versions(code: str, runtime: RuntimeDep) -> list[CatalogueItemOut]:
+    async with runtime.db.session() as session:
+        return [CatalogueItemOut.model_validate(v) for v in await service.versions_of(session, code)]

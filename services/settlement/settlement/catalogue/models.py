@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
 
 from settlement.db import Base
@@ -11,12 +11,17 @@ from shared.db import AwareDateTime, BigIntPK, ExactDecimal, utcnow
 
 
 class CatalogueItem(Base, table=True):
-    """An entry of the medical insurance list (医保目录): drug, treatment item or material."""
+    """One version of an entry of the medical insurance list (医保目录): drug, treatment item or material."""
 
     __tablename__ = "catalogue_items"
+    __table_args__ = (UniqueConstraint("med_list_codg", "effective_from", name="uq_catalogue_version"),)
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
-    med_list_codg: str = Field(max_length=50, unique=True, index=True)
+    med_list_codg: str = Field(max_length=50, index=True)
+    #: Each version of an entry applies from ``effective_from`` to ``effective_to`` (open when None); a
+    #: change is a new version, and the one before ends the day before it starts.
+    effective_from: date = Field(default=date(2000, 1, 1))
+    effective_to: date | None = None
     name: str = Field(max_length=200)
     #: med_chrgitm_type 医疗收费项目类别 (09 西药费, 11 中成药费, ...).
     med_chrgitm_type: str = Field(max_length=6)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -16,6 +17,7 @@ class CatalogueItemCreate(BaseModel):
     pric_uplmt: Decimal | None = Field(default=None, gt=0, max_digits=16, decimal_places=6)
     pric_uplmt_by_level: dict[str, Decimal] = Field(default_factory=dict)
     restricted: bool = False
+    effective_from: date = date(2000, 1, 1)
 
     @model_validator(mode="after")
     def _class_rules(self) -> CatalogueItemCreate:
@@ -29,3 +31,19 @@ class CatalogueItemCreate(BaseModel):
 
 class CatalogueItemOut(CatalogueItemCreate):
     model_config = ConfigDict(from_attributes=True)
+
+    effective_to: date | None = None
+
+
+class ImportError_(BaseModel):
+    line: int
+    med_list_codg: str
+    message: str
+
+
+class ImportResult(BaseModel):
+    """All or nothing: when ``errors`` is not empty, nothing was imported."""
+
+    imported: int
+    unchanged: int
+    errors: list[ImportError_]

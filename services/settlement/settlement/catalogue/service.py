@@ -1,19 +1,61 @@
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement.adjudication.engine import ListEntry
 from settlement.catalogue.models import CatalogueItem
-from settlement.catalogue.schemas import CatalogueItemCreate
+from settlement.catalogue.schemas import CatalogueItemCreate, ImportError_, ImportResult
+from shared.clock import now_china
 from shared.db import flush_unique
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, DomainError, NotFound
+
+VERSION_FIELDS = ("name", "med_chrgitm_type", "chrgitm_lv", "selfpay_prop", "pric_uplmt", "restricted")
+
+
+def _same(item: CatalogueItem, data: CatalogueItemCreate) -> bool:
+    caps = {level: str(cap) for level, cap in data.pric_uplmt_by_level.items()}
+    return (
+        all(getattr(item, f) == getattr(data, f) for f in VERSION_FIELDS) and item.pric_uplmt_by_level == caps
+    )
 
 
 async def create(session: AsyncSession, data: CatalogueItemCreate) -> CatalogueItem:
+    """Add an entry, or a new version of it from ``effective_from`` on (the current version then ends the
+    day before). A version may not start inside or before an existing one's period except as its
+    successor; the same version again is a no-op (imports can be re-run)."""
+    versions = list(
+        await session.scalars(
+            select(CatalogueItem)
+            .where(CatalogueItem.med_list_codg == data.med_list_codg)
+            .order_by(col(CatalogueItem.effective_from))
+            .with_for_update()
+        )
+    )
+    for version in versions:
+        if version.effective_from == data.effective_from:
+            if _same(version, data):
+                return version
+            raise Conflict(
+                f"目录编码 {data.med_list_codg} 自 {data.effective_from} 起的版本已存在且内容不同",
+                code="CATALOGUE_VERSION_EXISTS",
+            )
+    if versions:
+        latest = versions[-1]
+        if data.effective_from <= latest.effective_from:
+            raise Conflict(
+                f"目录编码 {data.med_list_codg} 的新版本须晚于现行版本的生效日 {latest.effective_from}",
+                code="CATALOGUE_VERSION_ORDER",
+            )
+        latest.effective_to = data.effective_from - timedelta(days=1)
     item = CatalogueItem(
         **data.model_dump(exclude={"pric_uplmt_by_level"}),
         pric_uplmt_by_level={level: str(cap) for level, cap in data.pric_uplmt_by_level.items()},
@@ -25,19 +67,126 @@ async def create(session: AsyncSession, data: CatalogueItemCreate) -> CatalogueI
     return item
 
 
-async def get(session: AsyncSession, code: str) -> CatalogueItem:
-    found = await session.scalar(select(CatalogueItem).where(CatalogueItem.med_list_codg == code))
+def _in_force(on: date) -> Any:
+    return (col(CatalogueItem.effective_from) <= on) & (
+        col(CatalogueItem.effective_to).is_(None) | (col(CatalogueItem.effective_to) >= on)
+    )
+
+
+async def get(session: AsyncSession, code: str, on: date | None = None) -> CatalogueItem:
+    found = await session.scalar(
+        select(CatalogueItem).where(CatalogueItem.med_list_codg == code, _in_force(on or now_china().date()))
+    )
     if found is None:
-        raise NotFound(f"目录编码不存在: {code}", code="CATALOGUE_ITEM_NOT_FOUND")
+        raise NotFound(f"目录编码不存在或不在有效期: {code}", code="CATALOGUE_ITEM_NOT_FOUND")
     return found
 
 
-async def find_many(session: AsyncSession, codes: Iterable[str]) -> dict[str, CatalogueItem]:
+async def versions_of(session: AsyncSession, code: str) -> list[CatalogueItem]:
+    return list(
+        await session.scalars(
+            select(CatalogueItem)
+            .where(CatalogueItem.med_list_codg == code)
+            .order_by(col(CatalogueItem.effective_from))
+        )
+    )
+
+
+async def find_many(session: AsyncSession, codes: Iterable[str], on: date) -> dict[str, CatalogueItem]:
+    """The version of each code in force on the day of service."""
     wanted = set(codes)
     if not wanted:
         return {}
-    rows = await session.scalars(select(CatalogueItem).where(col(CatalogueItem.med_list_codg).in_(wanted)))
+    rows = await session.scalars(
+        select(CatalogueItem).where(col(CatalogueItem.med_list_codg).in_(wanted), _in_force(on))
+    )
     return {item.med_list_codg: item for item in rows}
+
+
+CSV_COLUMNS = (
+    "med_list_codg",
+    "name",
+    "med_chrgitm_type",
+    "chrgitm_lv",
+    "selfpay_prop",
+    "pric_uplmt",
+    "pric_uplmt_lv1",
+    "pric_uplmt_lv2",
+    "pric_uplmt_lv3",
+    "restricted",
+    "effective_from",
+)
+
+
+async def import_csv(session: AsyncSession, text: str) -> ImportResult:
+    """Import a catalogue file (columns CSV_COLUMNS; optional ones may be empty). All or nothing: a file
+    with any bad line imports nothing and lists every bad line."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [
+        c
+        for c in ("med_list_codg", "name", "med_chrgitm_type", "chrgitm_lv")
+        if c not in (reader.fieldnames or [])
+    ]
+    if missing:
+        raise DomainError(f"目录文件缺少列: {', '.join(missing)}", code="BAD_FILE", status_code=422)
+    entries: list[tuple[int, CatalogueItemCreate]] = []
+    errors: list[ImportError_] = []
+    for number, row in enumerate(reader, start=2):
+        values = {k: (v or "").strip() for k, v in row.items() if k}
+        caps = {lv: values.get(f"pric_uplmt_lv{lv}", "") for lv in ("1", "2", "3")}
+        try:
+            entries.append(
+                (
+                    number,
+                    CatalogueItemCreate.model_validate(
+                        {
+                            "med_list_codg": values["med_list_codg"],
+                            "name": values["name"],
+                            "med_chrgitm_type": values["med_chrgitm_type"],
+                            "chrgitm_lv": values["chrgitm_lv"],
+                            "selfpay_prop": values.get("selfpay_prop") or "0",
+                            "pric_uplmt": values.get("pric_uplmt") or None,
+                            "pric_uplmt_by_level": {lv: cap for lv, cap in caps.items() if cap},
+                            "restricted": values.get("restricted", "").lower() in ("1", "true", "y", "是"),
+                            "effective_from": values.get("effective_from") or "2000-01-01",
+                        }
+                    ),
+                )
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            message = str(first.get("msg", "")).removeprefix("Value error, ")
+            errors.append(
+                ImportError_(
+                    line=number,
+                    med_list_codg=values.get("med_list_codg", ""),
+                    message=f"{where}: {message}" if where else message,
+                )
+            )
+    imported = unchanged = 0
+    if not errors:
+        for number, entry in entries:
+            try:
+                async with session.begin_nested():
+                    before = len(await versions_of(session, entry.med_list_codg))
+                    await create(session, entry)
+                    if len(await versions_of(session, entry.med_list_codg)) > before:
+                        imported += 1
+                    else:
+                        unchanged += 1
+            except DomainError as exc:
+                errors.append(
+                    ImportError_(line=number, med_list_codg=entry.med_list_codg, message=exc.message)
+                )
+    if errors:
+        raise DomainError(
+            f"目录文件有 {len(errors)} 行错误，未导入任何条目",
+            code="IMPORT_REFUSED",
+            status_code=422,
+            details=[e.model_dump() for e in errors],
+        )
+    return ImportResult(imported=imported, unchanged=unchanged, errors=[])
 
 
 def list_entry(item: CatalogueItem) -> ListEntry:

@@ -153,7 +153,9 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
             )
         session.add(FeeLineRecord(mdtrt_id=mdtrt_id, **line.model_dump()))
     await flush_unique(session, Conflict("费用明细流水号已上传", code="FEE_LINE_EXISTS"))
-    items = await catalogue.find_many(session, {x.med_list_codg for x in data.lines})
+    items = await catalogue.find_many(
+        session, {x.med_list_codg for x in data.lines}, encounter.begntime.astimezone(CHINA_TZ).date()
+    )
     out = []
     for line in data.lines:
         item = items.get(line.med_list_codg)

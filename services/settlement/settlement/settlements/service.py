@@ -178,7 +178,7 @@ async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator)
             status_code=422,
         )
     policy = await policies.in_force(session, person.insuplc_admdvs, claim.insutype, care_day)
-    items = await catalogue.find_many(session, {line.med_list_codg for line in claim.lines})
+    items = await catalogue.find_many(session, {line.med_list_codg for line in claim.lines}, care_day)
     ytd = YearToDate(*(getattr(totals, name) for name in YTD_FIELDS))
     encounter = Encounter(
         kind=claim.kind,
