@@ -4,6 +4,7 @@ apart: refused (nothing happened), unavailable (nothing happened), outcome unkno
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -84,7 +85,39 @@ class Downstream:
             "POST", f"{self.settlement_url}/api/v1/pharmacy-settlements", json=payload, changes_state=True
         )
 
+    async def preview_pharmacy(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """2101: the same calculation as a settlement, nothing written; a timeout is simply "try again"."""
+        return await self._call(
+            "POST",
+            f"{self.settlement_url}/api/v1/pharmacy-settlements/preview",
+            json=payload,
+            changes_state=False,
+        )
+
+    async def settlement(self, setl_id: str) -> dict[str, Any]:
+        return await self._call(
+            "GET", f"{self.settlement_url}/api/v1/settlements/{_segment(setl_id)}", changes_state=False
+        )
+
+    async def reverse_settlement(self, setl_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._call(
+            "POST",
+            f"{self.settlement_url}/api/v1/settlements/{_segment(setl_id)}/reversal",
+            json=payload,
+            changes_state=True,
+        )
+
+    async def void_message(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._call(
+            "POST", f"{self.settlement_url}/api/v1/voids", json=payload, changes_state=True
+        )
+
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):
             response = await self.client.get(f"{base}/healthz", timeout=2.0)
             response.raise_for_status()
+
+
+def _segment(value: str) -> str:
+    """One URL path segment: "/", "?" and "#" in a caller's id are escaped, never read as URL structure."""
+    return quote(value, safe="")

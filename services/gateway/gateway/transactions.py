@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from gateway.downstream import Downstream
 from gateway.messages import service as messages
-from gateway.messages.models import MessageLog
-from gateway.nhsa import t1101, t2102
+from gateway.messages.models import MessageLog, VoidedMessage
+from gateway.nhsa import t1101, t2102, t2103, t2601, t5203
 from gateway.nhsa.envelope import RequestEnvelope, ResponseBuilder, dumps, parse_body
 from gateway.nhsa.errors import OutcomeUnknown, Refusal, describe
 from shared.db import Database
@@ -35,7 +35,6 @@ GATEWAY_LATENCY = Histogram(
 GATEWAY_REPLAYS = Counter("gateway_replays_total", "Repeated msgids answered from the message log", ["infno"])
 
 Handler = Callable[[RequestEnvelope, Downstream], Awaitable[dict[str, Any]]]
-KNOWN_INFNO_LABELS = {"1101", "2102"}
 
 
 async def _handle_1101(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
@@ -53,16 +52,62 @@ async def _handle_1101(envelope: RequestEnvelope, downstream: Downstream) -> dic
     return t1101.build_output(coverage, on)
 
 
-async def _handle_2102(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+def _pharmacy_input(envelope: RequestEnvelope) -> t2102.Input2102:
     try:
-        data = t2102.Input2102.model_validate(envelope.input)
+        return t2102.Input2102.model_validate(envelope.input)
     except ValidationError as exc:
         raise Refusal("E_INPUT", describe(exc, "input")) from exc
+
+
+async def _handle_2101(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    data = _pharmacy_input(envelope)
+    preview = await downstream.preview_pharmacy(t2102.settlement_request(envelope, data))
+    return t2102.build_output(preview)
+
+
+async def _handle_2102(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    data = _pharmacy_input(envelope)
     settled = await downstream.settle_pharmacy(t2102.settlement_request(envelope, data))
     return t2102.build_output(settled)
 
 
-HANDLERS: dict[str, Handler] = {"1101": _handle_1101, "2102": _handle_2102}
+async def _handle_2103(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    try:
+        data = t2103.Input2103.model_validate(envelope.input).data
+    except ValidationError as exc:
+        raise Refusal("E_INPUT", describe(exc, "input")) from exc
+    t2103.check_original(envelope, data, await downstream.settlement(data.setl_id))
+    reversal = await downstream.reverse_settlement(data.setl_id, t2103.reversal_request(envelope, data))
+    return t2103.build_output(reversal)
+
+
+async def _handle_2601(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    """The settlement side of 2601; the gateway's own message log is checked and marked around it by
+    ``EnvelopeProcessor`` (see ``_before`` / ``_after``)."""
+    data = t2601.parse(envelope)
+    answer = await downstream.void_message(t2601.void_request(envelope, data))
+    return t2601.build_output(data, answer)
+
+
+async def _handle_5203(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    try:
+        data = t5203.Input5203.model_validate(envelope.input).data
+    except ValidationError as exc:
+        raise Refusal("E_INPUT", describe(exc, "input")) from exc
+    settlement = await downstream.settlement(data.setl_id)
+    t5203.check_visible(envelope, data, settlement)
+    return t5203.build_output(settlement)
+
+
+HANDLERS: dict[str, Handler] = {
+    "1101": _handle_1101,
+    "2101": _handle_2101,
+    "2102": _handle_2102,
+    "2103": _handle_2103,
+    t2601.INFNO: _handle_2601,
+    "5203": _handle_5203,
+}
+KNOWN_INFNO_LABELS = set(HANDLERS)
 
 
 def request_digest(body: Any) -> str:
@@ -121,7 +166,10 @@ class EnvelopeProcessor:
             return refuse(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label)
 
         digest = request_digest(body)
-        earlier = await messages.find(self.db, envelope.msgid)
+        earlier, voided = await messages.find_with_void(self.db, envelope.msgid)
+        if voided is not None:
+            # Whatever answer the log holds for it described an effect 2601 has undone (or prevented).
+            return refuse(t2601.voided(), label)
         if earlier is not None:
             if earlier.request_sha256 != digest or earlier.infno != envelope.infno:
                 return refuse(
@@ -132,7 +180,9 @@ class EnvelopeProcessor:
 
         with GATEWAY_LATENCY.labels(label).time():
             try:
+                await self._before(envelope)
                 output = await handler(envelope, self.downstream)
+                await self._after(envelope, output)
                 answer, infcode, code = dumps(builder.build(infcode=0, output=output)), 0, "ok"
             except OutcomeUnknown as unknown:
                 # Not remembered: a repeat of this msgid must reach settlement again, which answers with
@@ -159,3 +209,29 @@ class EnvelopeProcessor:
             ),
         )
         return stored.response, label, stored.infcode, code
+
+    async def _before(self, envelope: RequestEnvelope) -> None:
+        """2601: a message the gateway answered may be voided only by its sender and under its own infno."""
+        if envelope.infno == t2601.INFNO:
+            data = t2601.parse(envelope)
+            original = await messages.find(self.db, data.omsgid)
+            logged = t2601.LoggedOriginal(original.infno, original.fixmedins_code) if original else None
+            t2601.check_original(envelope, data, logged)
+
+    async def _after(self, envelope: RequestEnvelope, output: dict[str, Any]) -> None:
+        """2601 reversed or voided the original: mark it before answering, so that no later repeat of its
+        msgid is answered with a stored success. (If marking fails, the 2601 is answered "outcome unknown"
+        and its repeat, idempotent at settlement, marks it then.)"""
+        if envelope.infno == t2601.INFNO:
+            result = output["data"]
+            await messages.record_void(
+                self.db,
+                VoidedMessage(
+                    msgid=result["omsgid"],
+                    infno=result["oinfno"],
+                    fixmedins_code=envelope.fixmedins_code,
+                    outcome=result["outcome"],
+                    reversal_setl_id=result["setl_id"] or None,
+                    void_msgid=envelope.msgid,
+                ),
+            )

@@ -1,21 +1,22 @@
-"""2102 药店结算: a pharmacy purchase settled in one call (research doc §2.12). The mapping between the
-wire names (``hifp_pay``, ``psn_cash_pay``...) and the settlement service's domain names lives here and in
-``funds.py`` only."""
+"""2101 药店预结算 / 2102 药店结算: a pharmacy purchase (pre-)settled in one call (research doc §2.12); both
+carry the same input. The mapping between the wire names (``hifp_pay``, ``psn_cash_pay``...) and the
+settlement service's domain names lives here, in ``setlinfo.py`` and in ``funds.py`` only."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.nhsa import setlinfo
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
-from gateway.nhsa.funds import FUND_NAMES, setlinfo_fund_columns
-from shared.clock import format_wire_time, parse_wire_time
-from shared.money import YuanAsFen, fen_to_yuan
+from shared.clock import parse_wire_time
+from shared.money import YuanAsFen
 
-RATIO = Decimal("0.0001")
+#: med_type 14xxxx 门诊慢特病购药: bought for a registered chronic or special disease, named in dise_codg.
+CHRONIC_MED_TYPE_PREFIX = "14"
 
 
 def _wire_time(value: str) -> str:
@@ -43,6 +44,12 @@ class DrugInfo(BaseModel):
 
     _begntime = field_validator("begntime")(_wire_time)
 
+    @model_validator(mode="after")
+    def _chronic_needs_disease(self) -> DrugInfo:
+        if self.med_type.startswith(CHRONIC_MED_TYPE_PREFIX) and not self.dise_codg:
+            raise ValueError("门诊慢特病购药(med_type 14xxxx)须填写病种编码 dise_codg")
+        return self
+
 
 class DrugDetail(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
@@ -63,6 +70,8 @@ class DrugDetail(BaseModel):
     bilg_dr_codg: str | None = Field(default=None, max_length=30)
     bilg_dr_name: str | None = Field(default=None, max_length=50)
     tcmdrug_used_way: str | None = Field(default=None, max_length=6)
+    #: 医院审批标志 of a restricted item: 0 无须审批, 1 审批通过, 2 审批不通过 (research doc §3.7).
+    hosp_appr_flag: str | None = Field(default=None, pattern=r"^[012]?$")
 
     @field_validator("fee_ocur_time")
     @classmethod
@@ -102,98 +111,34 @@ def settlement_request(envelope: RequestEnvelope, data: Input2102) -> dict[str, 
         "medfee_sumamt_fen": info.medfee_sumamt,
         "insutype": info.insutype,
         "med_type": info.med_type,
+        "dise_codg": info.dise_codg or None,
         "acct_used_flag": info.acct_used_flag,
         "invono": info.invono,
-        "lines": [
-            {
-                "feedetl_sn": d.feedetl_sn,
-                "med_list_codg": d.med_list_codg,
-                "medins_list_codg": d.medins_list_codg,
-                "cnt": str(d.cnt),
-                "pric": str(d.pric),
-                "amount_fen": d.det_item_fee_sumamt,
-                "rxno": d.rxno,
-                "fee_ocur_time": parse_wire_time(d.fee_ocur_time).isoformat() if d.fee_ocur_time else None,
-            }
-            for d in data.drugdetail
-        ],
+        "lines": [_line(d) for d in data.drugdetail],
     }
 
 
-def _yuan(fen: int) -> Decimal:
-    return fen_to_yuan(int(fen))
+def _line(d: DrugDetail) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "feedetl_sn": d.feedetl_sn,
+        "med_list_codg": d.med_list_codg,
+        "medins_list_codg": d.medins_list_codg,
+        "cnt": str(d.cnt),
+        "pric": str(d.pric),
+        "amount_fen": d.det_item_fee_sumamt,
+        "rxno": d.rxno,
+        "fee_ocur_time": parse_wire_time(d.fee_ocur_time).isoformat() if d.fee_ocur_time else None,
+    }
+    if d.hosp_appr_flag:  # absent or "": the settlement service's default (no approval needed)
+        line["hosp_appr_flag"] = d.hosp_appr_flag
+    return line
 
 
 def build_output(s: dict[str, Any]) -> dict[str, Any]:
-    """Settlement service answer (domain names, fen) -> setlinfo / setldetail / detlcutinfo (wire, yuan)."""
-    from datetime import datetime
-
-    person = s["person"]
-    setl_time = format_wire_time(datetime.fromisoformat(s["setl_time"]))
-    fund_columns = setlinfo_fund_columns(s["funds"])
-    setlinfo = {
-        "mdtrt_id": s["mdtrt_id"],
-        "setl_id": s["setl_id"],
-        "psn_no": person["psn_no"],
-        "psn_name": person["psn_name"],
-        "psn_cert_type": "01",
-        "certno": person["certno"],
-        "gend": person["gend"],
-        "brdy": person["brdy"],
-        "age": person["age"],
-        "insutype": s["insutype"],
-        "psn_type": person["psn_type"],
-        "cvlserv_flag": "0",
-        "setl_time": setl_time,
-        "mdtrt_cert_type": s["mdtrt_cert_type"],
-        "med_type": s["med_type"],
-        "medfee_sumamt": _yuan(s["medfee_sumamt_fen"]),
-        "fulamt_ownpay_amt": _yuan(s["fully_self_paid_fen"]),
-        "overlmt_selfpay": _yuan(s["over_price_cap_fen"]),
-        "preselfpay_amt": _yuan(s["self_pay_first_fen"]),
-        "inscp_scp_amt": _yuan(s["policy_range_fen"]),
-        "act_pay_dedc": _yuan(s["deductible_fen"]),
-        **{column: _yuan(fen) for column, fen in fund_columns.items()},
-        "pool_prop_selfpay": Decimal(str(s["pool_ratio"])).quantize(RATIO),
-        "fund_pay_sumamt": _yuan(s["fund_paid_total_fen"]),
-        "psn_part_amt": _yuan(s["personal_burden_fen"]),
-        "acct_pay": _yuan(s["account_paid_fen"]),
-        "psn_cash_pay": _yuan(s["cash_paid_fen"]),
-        "hosp_part_amt": _yuan(0),
-        "balc": _yuan(0),
-        "acct_mulaid_pay": _yuan(0),
-        "medins_setl_id": s["msgid"],
-        "clr_optins": s["insuplc_admdvs"],
-        "clr_way": "01",
-        "clr_type": s["clr_type"],
+    """Settlement service answer (domain names, fen) -> setlinfo / setldetail / detlcutinfo (wire, yuan).
+    A pre-settlement (2101) has the same shape with ``setl_id`` "" (nothing was settled)."""
+    return {
+        "setlinfo": setlinfo.setlinfo(s),
+        "setldetail": setlinfo.setldetail(s),
+        "detlcutinfo": setlinfo.detlcutinfo(s),
     }
-    setldetail = [
-        {
-            "fund_pay_type": f["fund_pay_type"],
-            "fund_pay_type_name": FUND_NAMES.get(f["fund_pay_type"], ""),
-            "inscp_scp_amt": _yuan(f["policy_range_fen"]),
-            "crt_payb_lmt_amt": _yuan(f["payable_limit_fen"]),
-            "fund_payamt": _yuan(f["paid_fen"]),
-            "setl_proc_info": f["calc_trace"],
-        }
-        for f in s["funds"]
-    ]
-    detlcutinfo = [
-        {
-            "feedetl_sn": line["feedetl_sn"],
-            "det_item_fee_sumamt": _yuan(line["amount_fen"]),
-            "cnt": Decimal(str(line["cnt"])),
-            "pric": Decimal(str(line["pric"])),
-            "pric_uplmt_amt": Decimal(str(line["price_cap"])) if line["price_cap"] is not None else None,
-            "selfpay_prop": Decimal(str(line["selfpay_prop"])).quantize(RATIO),
-            "fulamt_ownpay_amt": _yuan(line["fully_self_paid_fen"]),
-            "overlmt_amt": _yuan(line["over_price_cap_fen"]),
-            "preselfpay_amt": _yuan(line["self_pay_first_fen"]),
-            "inscp_scp_amt": _yuan(line["policy_range_fen"]),
-            "chrgitm_lv": line["chrgitm_lv"],
-            "med_chrgitm_type": line["med_chrgitm_type"],
-            "memo": line["memo"],
-        }
-        for line in s["lines"]
-    ]
-    return {"setlinfo": setlinfo, "setldetail": setldetail, "detlcutinfo": detlcutinfo}

@@ -1,0 +1,47 @@
+"""5203 结算信息查询: one settlement as stored, for an institution that lost its answer or reprints it. An
+institution sees its own settlements only. The 5203 setlinfo model (public HIS code) carries, besides the
+2207 fields, ``psn_pay`` / ``cash_payamt``, ``fixmedins_code`` and ``refd_setl_flag`` (退费结算标志)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.nhsa import setlinfo
+from gateway.nhsa.envelope import RequestEnvelope
+from gateway.nhsa.errors import Refusal
+from gateway.nhsa.t2103 import SETL_ID
+
+
+class Data5203(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    setl_id: str = Field(pattern=SETL_ID)
+    mdtrt_id: str | None = Field(default=None, max_length=30)
+    psn_no: str | None = Field(default=None, max_length=30)
+
+
+class Input5203(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: Data5203
+
+
+def check_visible(envelope: RequestEnvelope, data: Data5203, s: dict[str, Any]) -> None:
+    """Another institution's settlement is refused before anything of it is shown; an encounter or person
+    given by the HIS must be the settlement's."""
+    if s["fixmedins_code"] != envelope.fixmedins_code:
+        raise Refusal("NOT_YOUR_SETTLEMENT", "只能查询本机构的结算")
+    if data.mdtrt_id and data.mdtrt_id != s["mdtrt_id"]:
+        raise Refusal("MDTRT_MISMATCH", f"就诊ID {data.mdtrt_id} 与结算 {data.setl_id} 不符")
+    if data.psn_no and data.psn_no != s["person"]["psn_no"]:
+        raise Refusal("PSN_MISMATCH", f"人员编号 {data.psn_no} 与结算 {data.setl_id} 不符")
+
+
+def build_output(s: dict[str, Any]) -> dict[str, Any]:
+    info = setlinfo.with_pharmacy_reversal_names(setlinfo.setlinfo(s))
+    info["fixmedins_code"] = s["fixmedins_code"]
+    # 1 for a reversal record (negative amounts); 0 for a settlement, also one that was reversed since.
+    info["refd_setl_flag"] = "1" if s.get("status") == "reversal" else "0"
+    return {"setlinfo": info, "setldetail": setlinfo.setldetail(s)}
