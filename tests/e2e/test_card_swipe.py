@@ -451,3 +451,97 @@ async def test_person_lookup_for_active_lapsed_terminated_and_lost_card(stack: S
             return result if result["infcode"] == -1 and "CARD_NOT_ACTIVE" in result["err_msg"] else None
 
         await eventually(card_refused, timeout_s=30, interval_s=0.3)
+
+
+async def test_pharmacy_reversal_and_2601_reach_the_books(stack: Stack) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        psn_no, certno, _, _ = await _person_with_card(client, stack, 11)
+        await _pay_and_enroll(client, stack, psn_no, "ST0011")
+        await eventually(functools.partial(_covered, client, stack, psn_no), timeout_s=30)
+
+        # Preview (2101) then settle (2102): first purchase of the year, 60.00 of danshen -> 17.00 fund.
+        purchase = _danshen_purchase(psn_no, certno)
+        preview = await stack.call(client, {**purchase, "infno": "2101", "msgid": _msgid()})
+        assert preview["infcode"] == 0, preview["err_msg"]
+        assert (preview["output"]["setlinfo"]["setl_id"], str(preview["output"]["setlinfo"]["hifp_pay"])) == (
+            "",
+            "17.00",
+        )
+        settled = await stack.call(client, purchase)
+        setl = settled["output"]["setlinfo"]
+        assert str(setl["hifp_pay"]) == "17.00"
+
+        # 2103: the pharmacy undoes it; the reversal is its own record with negated amounts.
+        undo = await stack.call(
+            client,
+            examples.envelope(
+                "2103",
+                _msgid(),
+                {"data": {"setl_id": setl["setl_id"], "mdtrt_id": setl["mdtrt_id"], "psn_no": psn_no}},
+                insuplc_admdvs=REGION,
+            ),
+        )
+        assert undo["infcode"] == 0, undo["err_msg"]
+        reversal = undo["output"]["setlinfo"]
+        assert reversal["setl_id"] != setl["setl_id"]
+        assert (str(reversal["hifp_pay"]), str(reversal["medfee_sumamt"])) == ("-17.00", "-60.00")
+        twice = await stack.call(
+            client,
+            examples.envelope(
+                "2103",
+                _msgid(),
+                {"data": {"setl_id": setl["setl_id"], "mdtrt_id": setl["mdtrt_id"], "psn_no": psn_no}},
+                insuplc_admdvs=REGION,
+            ),
+        )
+        assert twice["infcode"] == -1 and "ALREADY_REVERSED" in twice["err_msg"]
+
+        # The yearly totals are back: the same purchase again pays the full first-purchase 17.00.
+        again = await stack.call(client, _danshen_purchase(psn_no, certno))
+        assert str(again["output"]["setlinfo"]["hifp_pay"]) == "17.00"
+
+        # 2601 for that message (say its answer was lost): reversed, and the message can never settle again.
+        void = await stack.call(
+            client,
+            examples.envelope(
+                "2601",
+                _msgid(),
+                {
+                    "data": {
+                        "psn_no": psn_no,
+                        "omsgid": again["output"]["setlinfo"]["medins_setl_id"],
+                        "oinfno": "2102",
+                    }
+                },
+                insuplc_admdvs=REGION,
+            ),
+        )
+        assert void["infcode"] == 0, void["err_msg"]
+        assert void["output"]["data"]["outcome"] == "reversed"
+
+        # The books: entry, mirror, entry, mirror -> nothing owed for this person's purchases.
+        setl_ids = {
+            setl["setl_id"],
+            reversal["setl_id"],
+            again["output"]["setlinfo"]["setl_id"],
+            void["output"]["data"]["setl_id"],
+        }
+
+        async def all_four() -> list[dict[str, Any]] | None:
+            mine = [e for e in await _all_entries(client, stack) if e["source_id"] in setl_ids]
+            return mine if len(mine) == 4 else None
+
+        entries = await eventually(all_four, timeout_s=30)
+        debit_expense = sum(
+            p["debit_fen"] - p["credit_fen"]
+            for e in entries
+            for p in e["postings"]
+            if p["account_code"] == "5103"
+        )
+        assert debit_expense == 0
+        assert sorted(e["source_type"] for e in entries) == [
+            "settlement",
+            "settlement",
+            "settlement_reversal",
+            "settlement_reversal",
+        ]

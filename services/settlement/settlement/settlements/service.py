@@ -574,6 +574,9 @@ async def void_message(
     """2601 冲正: the sender never got the answer to ``omsgid``. If it settled, reverse it; if not, void the
     msgid so that a late arrival cannot settle under it. Returns the reversal, or None when nothing had
     settled."""
+    # A msgid begins with the sender's institution code (research doc §1.1): nobody voids another's.
+    if not omsgid.startswith(fixmedins_code):
+        raise DomainError("只能冲正本机构发送的报文", code="NOT_YOUR_MESSAGE", status_code=403)
     original = await session.scalar(select(Settlement).where(Settlement.msgid == omsgid))
     if original is not None:
         if original.status == "reversed" and original.reversed_by:
