@@ -72,6 +72,7 @@ async def _person_for(
             today=today,
             household_no=household_no,
             relation=relation,
+            check_existing=False,
         )
     if person.psn_name != name:
         raise DomainError(f"姓名与已登记的 {person.psn_name} 不一致", code="NAME_MISMATCH", status_code=422)

@@ -32,14 +32,18 @@ async def create_person(
     today: date | None = None,
     household_no: str | None = None,
     relation: str | None = None,
+    check_existing: bool = True,
 ) -> Person:
+    """Register a person. ``check_existing=False`` when the caller has just looked the ID number up (the
+    unique constraint still refuses a duplicate)."""
     try:
         idno = parse_id_number(data.certno, today=today)
     except InvalidIdNumber as exc:
         raise DomainError(str(exc), code="INVALID_ID_NUMBER", status_code=422) from exc
-    existing = await session.scalar(select(Person).where(Person.certno == idno.value))
-    if existing is not None:
-        raise Conflict(f"该身份证号已登记, 人员编号 {existing.psn_no}", code="PERSON_EXISTS")
+    if check_existing:
+        existing = await session.scalar(select(Person).where(Person.certno == idno.value))
+        if existing is not None:
+            raise Conflict(f"该身份证号已登记, 人员编号 {existing.psn_no}", code="PERSON_EXISTS")
     person = Person(
         psn_no=_new_psn_no(idno.admdvs),
         certno=idno.value,
