@@ -10,6 +10,12 @@ from typing import Any
 
 import httpx
 from gateway.downstream import Downstream
+from gateway.messages.models import MessageLog
+from gateway.nhsa.envelope import parse_body
+from gateway.transactions import EnvelopeProcessor
+from sqlmodel import select
+
+from shared.db import Database
 
 PHARMACY = "P34152400001"
 PSN_NO = "3415240000000001"
@@ -171,8 +177,121 @@ def refusal(status: int, code: str, message: str) -> tuple[int, dict[str, Any]]:
     return status, {"error": {"code": code, "message": message}}
 
 
+class Gateway:
+    """The envelope processor with its message log on a real database, in front of a fake settlement."""
+
+    def __init__(self, db: Database, fake: FakeSettlement, processor: EnvelopeProcessor) -> None:
+        self.db, self.fake, self.processor = db, fake, processor
+
+    async def send(self, body: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = parse_body(
+            (await self.processor.process(json.dumps(body).encode())).encode()
+        )
+        return answer
+
+    async def stored(self, msgid: str) -> MessageLog | None:
+        async with self.db.session() as session:
+            return await session.scalar(select(MessageLog).where(MessageLog.msgid == msgid))
+
+
 async def downstream_for(fake: Callable[[httpx.Request], httpx.Response]) -> Downstream:
     downstream = Downstream("http://enrollment", "http://settlement", 1.0)
     await downstream.client.aclose()
     downstream.client = httpx.AsyncClient(transport=httpx.MockTransport(fake))
     return downstream
+
+
+# --- encounters (outpatient visits, inpatient stays) -----------------------------------------------------
+
+HOSPITAL = "H34152400001"
+VISIT_ID = "M34152420261120000000000000011"
+STAY_ID = "M34152420261120000000000000021"
+VISIT_SETL_ID = "S34152420261120000000000000011"
+STAY_SETL_ID = "S34152420261120000000000000021"
+
+
+def visit(**changes: Any) -> dict[str, Any]:
+    """``EncounterOut`` of an open outpatient visit (2201) of 张三 at the county hospital."""
+    answer: dict[str, Any] = {
+        "mdtrt_id": VISIT_ID,
+        "setting": "outpatient",
+        "psn_no": PSN_NO,
+        "fixmedins_code": HOSPITAL,
+        "ipt_otp_no": "MZ20261120001",
+        "med_type": "11",
+        "begntime": "2026-11-20T09:00:00+08:00",
+        "endtime": None,
+        "dise_codg": None,
+        "matn_type": None,
+        "status": "open",
+    }
+    answer.update(changes)
+    return answer
+
+
+def stay(**changes: Any) -> dict[str, Any]:
+    """``EncounterOut`` of an open inpatient stay (2401)."""
+    return visit(
+        **{
+            "mdtrt_id": STAY_ID,
+            "setting": "inpatient",
+            "ipt_otp_no": "ZY20261120001",
+            "med_type": "21",
+            **changes,
+        }
+    )
+
+
+def classified(mdtrt_id: str = VISIT_ID) -> dict[str, Any]:
+    """``FeesOut``: the README's two lines (amoxicillin 甲, danshen 乙 10 % first) as classified on upload."""
+    return {"mdtrt_id": mdtrt_id, "lines": readme_purchase()["lines"]}
+
+
+def visit_settlement(**changes: Any) -> dict[str, Any]:
+    """The README's numbers settled as an outpatient visit (clr_type 11): 90.00, 32.00 fund, 58.00 cash."""
+    return readme_purchase(
+        **{
+            "setl_id": VISIT_SETL_ID,
+            "mdtrt_id": VISIT_ID,
+            "msgid": f"{HOSPITAL}202611201000000007",
+            "fixmedins_code": HOSPITAL,
+            "med_type": "11",
+            "clr_type": "11",
+            "encounter_kind": "outpatient",
+            **changes,
+        }
+    )
+
+
+def stay_settlement(**changes: Any) -> dict[str, Any]:
+    """The same amounts settled as an inpatient stay (clr_type 21)."""
+    return visit_settlement(
+        **{
+            "setl_id": STAY_SETL_ID,
+            "mdtrt_id": STAY_ID,
+            "med_type": "21",
+            "clr_type": "21",
+            "encounter_kind": "inpatient",
+            **changes,
+        }
+    )
+
+
+def negated(settlement: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The reversal of a settlement answer: its own setl_id, every amount negated, no lines."""
+    answer = {
+        **{
+            name: -value
+            for name, value in settlement.items()
+            if name.endswith("_fen") and isinstance(value, int)
+        },
+        "funds": [
+            {**f, "paid_fen": -f["paid_fen"], "policy_range_fen": -f["policy_range_fen"]}
+            for f in settlement["funds"]
+        ],
+        "lines": [],
+        "status": "reversal",
+        "reversal_of": settlement["setl_id"],
+        "setl_time": "2026-11-20T11:00:00+08:00",
+    }
+    return {**settlement, **answer, **changes}

@@ -324,7 +324,7 @@ def test_void_input() -> None:
         "psn_no": PSN_NO,
     }
     not_reversible = refused(lambda: t2601.parse(envelope("2601", _data_2601(oinfno="2103"))))
-    assert not_reversible.err_msg == "[E_OINFNO] 不支持冲正交易 2103，目前可冲正的交易: 2102"
+    assert not_reversible.err_msg == "[E_OINFNO] 不支持冲正交易 2103，目前可冲正的交易: 2102, 2207, 2304"
     missing = refused(lambda: t2601.parse(envelope("2601", {"data": {"omsgid": "X", "oinfno": "2102"}})))
     assert missing.err_msg == "[E_INPUT] input.data.psn_no: 必填"
     itself = refused(lambda: t2601.parse(envelope("2601", _data_2601(omsgid=MSGID))))

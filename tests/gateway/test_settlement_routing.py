@@ -4,20 +4,16 @@ fake settlement service (which endpoint, which body, which failure becomes what)
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from gateway.messages.models import MessageLog, VoidedMessage
-from gateway.nhsa.envelope import RequestEnvelope, parse_body
+from gateway.messages.models import VoidedMessage
+from gateway.nhsa.envelope import Answer, RequestEnvelope
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
-from gateway.transactions import HANDLERS, EnvelopeProcessor
+from gateway.transactions import HANDLERS
 from sqlmodel import select
 
 from platformctl import examples
-from shared.db import Database
-from tests.conftest import DatabaseFactory
 from tests.gateway.factories import (
     MDTRT_ID,
     PHARMACY,
@@ -25,6 +21,7 @@ from tests.gateway.factories import (
     REVERSAL_SETL_ID,
     SETL_ID,
     FakeSettlement,
+    Gateway,
     downstream_for,
     readme_purchase,
     readme_reversal,
@@ -78,12 +75,20 @@ def void_of(omsgid: str, sequence: int = 4, oinfno: str = "2102", **kwargs: Any)
 
 
 async def handle(fake: FakeSettlement, body: dict[str, Any]) -> dict[str, Any]:
+    result = await answered(fake, body)
+    assert result.warn_msg is None, result.warn_msg
+    return result.output
+
+
+async def answered(fake: FakeSettlement, body: dict[str, Any]) -> Answer:
+    """The handler's output and warn_msg (a handler with nothing to warn about returns its output alone)."""
     downstream = await downstream_for(fake)
     try:
         envelope = RequestEnvelope.model_validate(body)
-        return await HANDLERS[envelope.infno](envelope, downstream)
+        result = await HANDLERS[envelope.infno](envelope, downstream)
     finally:
         await downstream.close()
+    return result if isinstance(result, Answer) else Answer(result)
 
 
 async def refused_by(fake: FakeSettlement, body: dict[str, Any]) -> Refusal:
@@ -196,9 +201,9 @@ async def test_void_calls_the_voids_endpoint() -> None:
 
 async def test_void_of_a_transaction_not_offered_never_reaches_settlement() -> None:
     fake = FakeSettlement()
-    for oinfno in ("2103", "2207", "1101"):
+    for oinfno in ("2103", "2208", "2305", "2201", "1101"):
         refusal_ = await refused_by(fake, void_of(msgid(1), oinfno=oinfno))
-        assert refusal_.code == "E_OINFNO" and "2102" in refusal_.message
+        assert refusal_.code == "E_OINFNO" and "2102, 2207, 2304" in refusal_.message
     assert fake.calls == []
 
 
@@ -229,33 +234,6 @@ async def test_setl_id_is_one_path_segment() -> None:
 
 
 # --- the message log around 2601 (real database) ---------------------------------------------------------
-
-
-class Gateway:
-    def __init__(self, db: Database, fake: FakeSettlement, processor: EnvelopeProcessor) -> None:
-        self.db, self.fake, self.processor = db, fake, processor
-
-    async def send(self, body: dict[str, Any]) -> dict[str, Any]:
-        answer: dict[str, Any] = parse_body(
-            (await self.processor.process(json.dumps(body).encode())).encode()
-        )
-        return answer
-
-    async def stored(self, msgid: str) -> MessageLog | None:
-        async with self.db.session() as session:
-            return await session.scalar(select(MessageLog).where(MessageLog.msgid == msgid))
-
-
-@pytest.fixture
-async def gateway(databases: DatabaseFactory) -> AsyncIterator[Gateway]:
-    db = Database(databases.migrated("gateway"))
-    fake = FakeSettlement()
-    downstream = await downstream_for(fake)
-    try:
-        yield Gateway(db, fake, EnvelopeProcessor(db, downstream, "341524", 1_048_576))
-    finally:
-        await downstream.close()
-        await db.dispose()
 
 
 def voided(answer: dict[str, Any]) -> bool:

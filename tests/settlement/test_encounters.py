@@ -146,7 +146,12 @@ async def test_mid_stay_settlement_applies_the_deductible_once(settlement_api: S
         f"{base}/discharge",
         {"fixmedins_code": HOSPITAL, "endtime": "2026-11-20T10:00:00+08:00"},
     )
-    final = await _ok(settlement_api, f"{base}/settlement", _settle(psn_no, certno, 100000))
+    request = _settle(psn_no, certno, 100000)
+    final = await _ok(settlement_api, f"{base}/settlement", request)
+    # A repeat of the message (its answer lost) answers with the same settlement, though its lines are
+    # settled by now.
+    repeat = await _ok(settlement_api, f"{base}/settlement", request)
+    assert (repeat["setl_id"], repeat["replayed"]) == (final["setl_id"], True)
     # 1,000.00: 100.00 first, 900.00 in range, no second deductible: 900.00 x 60 % = 540.00.
     assert (final["deductible_fen"], final["pooled_fund_paid_fen"]) == (0, 54000)
     assert await _admissions(settlement_api, psn_no) == 1

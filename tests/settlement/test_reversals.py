@@ -130,8 +130,10 @@ async def test_void_reverses_what_settled_and_blocks_what_did_not(settlement_api
     assert nothing.json() == {"outcome": "voided", "reversal": None}
     arrived = await settlement_api.post(URL, late)
     assert (arrived.status_code, arrived.json()["error"]["code"]) == (409, "MSGID_VOIDED")
-    foreign = await settlement_api.post("/api/v1/voids", {
-        "msgid": "VOID-3", "omsgid": late["msgid"], "oinfno": "2102", "fixmedins_code": "H34152400001"})
+    foreign = await settlement_api.post(
+        "/api/v1/voids",
+        {"msgid": "VOID-3", "omsgid": late["msgid"], "oinfno": "2102", "fixmedins_code": "H34152400001"},
+    )
     assert (foreign.status_code, foreign.json()["error"]["code"]) == (403, "NOT_YOUR_MESSAGE")
     assert await _count(settlement_api) == 2
 

@@ -11,6 +11,12 @@ import httpx
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
 from shared.observability import request_id_var
 
+#: After a settlement-type call whose answer was lost (the wording the 2102 / 2103 cashiers already know).
+_VOIDABLE_HINT = "，交易结果未知：请勿重复收费，请用原报文ID重发本交易查询结果，或使用2601冲正"
+#: After a registration, fee upload, discharge... whose answer was lost. The settlement service keeps no
+#: msgid for these: a repeat is answered from the encounter's state as it is now.
+_REPEAT_HINT = "，办理结果未知：请用原报文ID重发本交易；若提示已办理、已上传或状态不符，说明原操作已生效"
+
 
 class Downstream:
     def __init__(self, enrollment_url: str, settlement_url: str, timeout_s: float) -> None:
@@ -24,32 +30,31 @@ class Downstream:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def _call(self, method: str, url: str, *, changes_state: bool, **kwargs: Any) -> dict[str, Any]:
+    async def _call(
+        self, method: str, url: str, *, changes_state: bool, voidable: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
+        """``voidable``: a state-changing call whose effect 2601 can undo (a settlement); the other ones
+        (registering, uploading fee lines, discharging...) are settled by repeating the msgid."""
         headers = {"x-request-id": request_id_var.get()}
+
+        def unknown(cause: str) -> OutcomeUnknown:
+            return OutcomeUnknown("E_OUTCOME_UNKNOWN", cause + (_VOIDABLE_HINT if voidable else _REPEAT_HINT))
+
         try:
             response = await self.client.request(method, url, headers=headers, **kwargs)
         except httpx.ConnectError as exc:
             raise Refusal("E_UNAVAILABLE", "医保服务暂不可用，交易未执行，请稍后重试") from exc
         except httpx.TimeoutException as exc:
             if changes_state:
-                raise OutcomeUnknown(
-                    "E_OUTCOME_UNKNOWN",
-                    "医保服务响应超时，交易结果未知：请勿重复收费，请用原报文ID重发本交易查询结果，或使用2601冲正",
-                ) from exc
+                raise unknown("医保服务响应超时") from exc
             raise Refusal("E_TIMEOUT", "医保服务响应超时，请重试") from exc
         except httpx.HTTPError as exc:
             if changes_state:
-                raise OutcomeUnknown(
-                    "E_OUTCOME_UNKNOWN",
-                    "医保服务通讯异常，交易结果未知：请用原报文ID重发本交易查询结果，或使用2601冲正",
-                ) from exc
+                raise unknown("医保服务通讯异常") from exc
             raise Refusal("E_UNAVAILABLE", "医保服务通讯异常，请重试") from exc
         if response.status_code >= 500:
             if changes_state:
-                raise OutcomeUnknown(
-                    "E_OUTCOME_UNKNOWN",
-                    "医保服务内部错误，交易结果未知：请用原报文ID重发本交易查询结果，或使用2601冲正",
-                )
+                raise unknown("医保服务内部错误")
             raise Refusal("E_UNAVAILABLE", "医保服务内部错误，请稍后重试")
         try:
             body = response.json()
@@ -110,6 +115,98 @@ class Downstream:
     async def void_message(self, payload: dict[str, Any]) -> dict[str, Any]:
         return await self._call(
             "POST", f"{self.settlement_url}/api/v1/voids", json=payload, changes_state=True
+        )
+
+    # --- encounters: outpatient visits (2201-2208) and inpatient stays (2401-2405, 2301-2305) ------------
+
+    def _encounter_url(self, mdtrt_id: str, tail: str = "") -> str:
+        return f"{self.settlement_url}/api/v1/encounters/{_segment(mdtrt_id)}{tail}"
+
+    async def open_encounter(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """2201 / 2401; the same (fixmedins_code, ipt_otp_no) again answers with the same encounter."""
+        return await self._call(
+            "POST",
+            f"{self.settlement_url}/api/v1/encounters",
+            json=payload,
+            changes_state=True,
+            voidable=False,
+        )
+
+    async def encounter(self, mdtrt_id: str, fixmedins_code: str) -> dict[str, Any]:
+        """One encounter of the calling institution (another's is refused, 403 NOT_YOUR_ENCOUNTER)."""
+        return await self._call(
+            "GET",
+            self._encounter_url(mdtrt_id),
+            params={"fixmedins_code": fixmedins_code},
+            changes_state=False,
+        )
+
+    async def cancel_encounter(self, mdtrt_id: str, fixmedins_code: str) -> dict[str, Any]:
+        """2202 / 2404."""
+        return await self._call(
+            "POST",
+            self._encounter_url(mdtrt_id, "/cancellation"),
+            params={"fixmedins_code": fixmedins_code},
+            changes_state=True,
+            voidable=False,
+        )
+
+    async def update_diagnosis(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """2203 / 2403 (and the maternity fields of 2402)."""
+        return await self._call(
+            "POST",
+            self._encounter_url(mdtrt_id, "/diagnosis"),
+            json=payload,
+            changes_state=True,
+            voidable=False,
+        )
+
+    async def upload_fees(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """2204 / 2301: the lines are stored and answered with their classification."""
+        return await self._call(
+            "POST", self._encounter_url(mdtrt_id, "/fees"), json=payload, changes_state=True, voidable=False
+        )
+
+    async def cancel_fees(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """2205 / 2302: ``{"cancelled": n}``."""
+        return await self._call(
+            "POST",
+            self._encounter_url(mdtrt_id, "/fees/cancellation"),
+            json=payload,
+            changes_state=True,
+            voidable=False,
+        )
+
+    async def discharge(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """2402."""
+        return await self._call(
+            "POST",
+            self._encounter_url(mdtrt_id, "/discharge"),
+            json=payload,
+            changes_state=True,
+            voidable=False,
+        )
+
+    async def undo_discharge(self, mdtrt_id: str, fixmedins_code: str) -> dict[str, Any]:
+        """2405."""
+        return await self._call(
+            "POST",
+            self._encounter_url(mdtrt_id, "/discharge/cancellation"),
+            params={"fixmedins_code": fixmedins_code},
+            changes_state=True,
+            voidable=False,
+        )
+
+    async def preview_encounter(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """2206 / 2303: nothing is written, so a timeout is simply "try again"."""
+        return await self._call(
+            "POST", self._encounter_url(mdtrt_id, "/settlement/preview"), json=payload, changes_state=False
+        )
+
+    async def settle_encounter(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """2207 / 2304: binding, once per msgid; a lost answer is "outcome unknown" (2601 can undo it)."""
+        return await self._call(
+            "POST", self._encounter_url(mdtrt_id, "/settlement"), json=payload, changes_state=True
         )
 
     async def ping(self) -> None:

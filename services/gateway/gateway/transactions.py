@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from prometheus_client import Counter, Histogram
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from gateway.downstream import Downstream
 from gateway.messages import service as messages
 from gateway.messages.models import MessageLog, VoidedMessage
-from gateway.nhsa import t1101, t2102, t2103, t2601, t5203
-from gateway.nhsa.envelope import RequestEnvelope, ResponseBuilder, dumps, parse_body
+from gateway.nhsa import encounter, t1101, t2102, t2103, t2201, t2204, t2207, t2401, t2601, t5203
+from gateway.nhsa.encounter import INPATIENT, OUTPATIENT, Setting
+from gateway.nhsa.envelope import Answer, RequestEnvelope, ResponseBuilder, dumps, parse_body
 from gateway.nhsa.errors import OutcomeUnknown, Refusal, describe
 from shared.db import Database
 from shared.observability import LATENCY_BUCKETS
@@ -34,7 +35,16 @@ GATEWAY_LATENCY = Histogram(
 )
 GATEWAY_REPLAYS = Counter("gateway_replays_total", "Repeated msgids answered from the message log", ["infno"])
 
-Handler = Callable[[RequestEnvelope, Downstream], Awaitable[dict[str, Any]]]
+#: A handler answers with its ``output``, or with an ``Answer`` when it has a ``warn_msg`` as well.
+Handler = Callable[[RequestEnvelope, Downstream], Awaitable[dict[str, Any] | Answer]]
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _parse(model: type[Model], envelope: RequestEnvelope) -> Model:
+    try:
+        return model.model_validate(envelope.input)
+    except ValidationError as exc:
+        raise Refusal("E_INPUT", describe(exc, "input")) from exc
 
 
 async def _handle_1101(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
@@ -71,14 +81,183 @@ async def _handle_2102(envelope: RequestEnvelope, downstream: Downstream) -> dic
     return t2102.build_output(settled)
 
 
-async def _handle_2103(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    try:
-        data = t2103.Input2103.model_validate(envelope.input).data
-    except ValidationError as exc:
-        raise Refusal("E_INPUT", describe(exc, "input")) from exc
+async def _reverse(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    """2103 / 2208 / 2305: the settlement is looked at first (the caller's, of the encounter named, of the
+    kind the transaction undoes), then reversed."""
+    data = _parse(t2103.Input2103, envelope).data
     t2103.check_original(envelope, data, await downstream.settlement(data.setl_id))
-    reversal = await downstream.reverse_settlement(data.setl_id, t2103.reversal_request(envelope, data))
-    return t2103.build_output(reversal)
+    return await downstream.reverse_settlement(data.setl_id, t2103.reversal_request(envelope, data))
+
+
+async def _handle_2103(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    return t2103.build_output(await _reverse(envelope, downstream))
+
+
+# --- outpatient visits (2201-2208) and inpatient stays (2401-2405, 2301-2305) ------------------------------
+
+
+async def _encounter(
+    envelope: RequestEnvelope, downstream: Downstream, mdtrt_id: str, setting: Setting, psn_no: str
+) -> dict[str, Any]:
+    """The encounter a transaction acts on, checked (the caller's, the setting, the person) before acting."""
+    found = await downstream.encounter(mdtrt_id, envelope.fixmedins_code)
+    encounter.check_encounter(envelope, found, setting=setting, psn_no=psn_no)
+    return found
+
+
+async def _handle_2201(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    data = _parse(t2201.Input2201, envelope).data
+    opened = await downstream.open_encounter(t2201.open_request(envelope, data))
+    return t2201.build_2201_output(opened, data)
+
+
+async def _handle_2202(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    data = _parse(t2201.Input2202, envelope).data
+    t2201.check_2202(envelope, data, await downstream.encounter(data.mdtrt_id, envelope.fixmedins_code))
+    return encounter.encounter_data(await downstream.cancel_encounter(data.mdtrt_id, envelope.fixmedins_code))
+
+
+async def _handle_2203(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    info = _parse(t2201.Input2203, envelope).mdtrtinfo
+    await _encounter(envelope, downstream, info.mdtrt_id, OUTPATIENT, info.psn_no)
+    updated = await downstream.update_diagnosis(info.mdtrt_id, t2201.diagnosis_request(envelope, info))
+    return encounter.encounter_data(updated)
+
+
+async def _upload_fees(
+    envelope: RequestEnvelope, downstream: Downstream, lines: Sequence[t2204.FeeDetail], setting: Setting
+) -> dict[str, Any]:
+    mdtrt_id = lines[0].mdtrt_id  # one encounter per upload (checked by the input model)
+    await _encounter(envelope, downstream, mdtrt_id, setting, lines[0].psn_no)
+    fees = await downstream.upload_fees(mdtrt_id, t2204.upload_request(envelope, lines))
+    return t2204.build_upload_output(fees)
+
+
+async def _handle_2204(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    lines = _parse(t2204.Input2204, envelope).feedetail
+    return await _upload_fees(envelope, downstream, lines, OUTPATIENT)
+
+
+async def _handle_2205(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
+    data = _parse(t2204.Input2205, envelope).data
+    await _encounter(envelope, downstream, data.mdtrt_id, OUTPATIENT, data.psn_no)
+    answer = await downstream.cancel_fees(data.mdtrt_id, t2204.cancel_batch_request(envelope, data))
+    cancelled = int(answer["cancelled"])
+    batch = "本次就诊" if data.chrg_bchno == encounter.ALL else f"收费批次 {data.chrg_bchno} "
+    return Answer(
+        {"data": {"mdtrt_id": data.mdtrt_id, "chrg_bchno": data.chrg_bchno, "cancelled": cancelled}},
+        t2204.cancelled_warning(cancelled, batch),
+    )
+
+
+async def _settle_visit(envelope: RequestEnvelope, downstream: Downstream, *, binding: bool) -> Answer:
+    """2206 (nothing written; a timeout is "try again") / 2207 (a timeout is "outcome unknown")."""
+    data = _parse(t2207.Input2207, envelope).data
+    found = await _encounter(envelope, downstream, data.mdtrt_id, OUTPATIENT, data.psn_no)
+    t2207.check_med_type(data, found)
+    request = t2207.settle_request(envelope, data)
+    if binding:
+        settled = await downstream.settle_encounter(data.mdtrt_id, request)
+    else:
+        settled = await downstream.preview_encounter(data.mdtrt_id, request)
+    return Answer(t2207.build_output(settled, inpatient=False), t2207.warnings(data, settled))
+
+
+async def _handle_2206(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
+    return await _settle_visit(envelope, downstream, binding=False)
+
+
+async def _handle_2207(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
+    return await _settle_visit(envelope, downstream, binding=True)
+
+
+async def _handle_2208(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    return t2207.build_output(await _reverse(envelope, downstream), inpatient=False)
+
+
+async def _handle_2401(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    info = _parse(t2401.Input2401, envelope).mdtrtinfo
+    opened = await downstream.open_encounter(t2401.open_request(envelope, info))
+    return t2401.build_2401_output(opened, info)
+
+
+async def _handle_2402(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    info = _parse(t2401.Input2402, envelope).dscginfo
+    found = await _encounter(envelope, downstream, info.mdtrt_id, INPATIENT, info.psn_no)
+    if t2401.needs_matn_type(info, found):
+        await downstream.update_diagnosis(
+            info.mdtrt_id, encounter.diagnosis_request(envelope, matn_type=info.matn_type)
+        )
+    discharged = await downstream.discharge(info.mdtrt_id, t2401.discharge_request(envelope, info))
+    return encounter.encounter_data(discharged)
+
+
+async def _handle_2403(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
+    info = _parse(t2401.Input2403, envelope).adminfo
+    found = await _encounter(envelope, downstream, info.mdtrt_id, INPATIENT, info.psn_no)
+    updated = await downstream.update_diagnosis(
+        info.mdtrt_id,
+        encounter.diagnosis_request(
+            envelope,
+            med_type=info.med_type,
+            dise_codg=info.dise_codg,
+            dise_name=info.dise_name,
+            matn_type=info.matn_type,
+        ),
+    )
+    return Answer(encounter.encounter_data(updated), t2401.admission_time_warning(info, found))
+
+
+async def _handle_2404(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    data = _parse(t2401.InputMdtrt, envelope).data
+    await _encounter(envelope, downstream, data.mdtrt_id, INPATIENT, data.psn_no)
+    return encounter.encounter_data(await downstream.cancel_encounter(data.mdtrt_id, envelope.fixmedins_code))
+
+
+async def _handle_2405(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    data = _parse(t2401.InputMdtrt, envelope).data
+    await _encounter(envelope, downstream, data.mdtrt_id, INPATIENT, data.psn_no)
+    return encounter.encounter_data(await downstream.undo_discharge(data.mdtrt_id, envelope.fixmedins_code))
+
+
+async def _handle_2301(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    lines = _parse(t2204.Input2301, envelope).feedetail
+    return await _upload_fees(envelope, downstream, lines, INPATIENT)
+
+
+async def _handle_2302(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
+    data = _parse(t2204.Input2302, envelope).data
+    await _encounter(envelope, downstream, data.mdtrt_id, INPATIENT, data.psn_no)
+    answer = await downstream.cancel_fees(data.mdtrt_id, t2204.cancel_lines_request(envelope, data))
+    cancelled = int(answer["cancelled"])
+    warning = t2204.cancelled_warning(cancelled, "本次住院") if data.feedetl_sn == encounter.ALL else None
+    return Answer(
+        {"data": {"mdtrt_id": data.mdtrt_id, "feedetl_sn": data.feedetl_sn, "cancelled": cancelled}}, warning
+    )
+
+
+async def _settle_stay(envelope: RequestEnvelope, downstream: Downstream, *, binding: bool) -> Answer:
+    """2303 (nothing written) / 2304 (binding; mid_setl_flag 1 settles what is uploaded so far)."""
+    data = _parse(t2207.Input2304, envelope).data
+    await _encounter(envelope, downstream, data.mdtrt_id, INPATIENT, data.psn_no)
+    request = t2207.settle_request(envelope, data)
+    if binding:
+        settled = await downstream.settle_encounter(data.mdtrt_id, request)
+    else:
+        settled = await downstream.preview_encounter(data.mdtrt_id, request)
+    return Answer(t2207.build_output(settled, inpatient=True), t2207.warnings(data, settled))
+
+
+async def _handle_2303(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
+    return await _settle_stay(envelope, downstream, binding=False)
+
+
+async def _handle_2304(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
+    return await _settle_stay(envelope, downstream, binding=True)
+
+
+async def _handle_2305(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    return t2207.build_output(await _reverse(envelope, downstream), inpatient=True)
 
 
 async def _handle_2601(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
@@ -104,6 +283,25 @@ HANDLERS: dict[str, Handler] = {
     "2101": _handle_2101,
     "2102": _handle_2102,
     "2103": _handle_2103,
+    "2201": _handle_2201,
+    "2202": _handle_2202,
+    "2203": _handle_2203,
+    "2203A": _handle_2203,
+    "2204": _handle_2204,
+    "2205": _handle_2205,
+    "2206": _handle_2206,
+    "2207": _handle_2207,
+    "2208": _handle_2208,
+    "2301": _handle_2301,
+    "2302": _handle_2302,
+    "2303": _handle_2303,
+    "2304": _handle_2304,
+    "2305": _handle_2305,
+    "2401": _handle_2401,
+    "2402": _handle_2402,
+    "2403": _handle_2403,
+    "2404": _handle_2404,
+    "2405": _handle_2405,
     t2601.INFNO: _handle_2601,
     "5203": _handle_5203,
 }
@@ -181,9 +379,11 @@ class EnvelopeProcessor:
         with GATEWAY_LATENCY.labels(label).time():
             try:
                 await self._before(envelope)
-                output = await handler(envelope, self.downstream)
-                await self._after(envelope, output)
-                answer, infcode, code = dumps(builder.build(infcode=0, output=output)), 0, "ok"
+                result = await handler(envelope, self.downstream)
+                done = result if isinstance(result, Answer) else Answer(result)
+                await self._after(envelope, done.output)
+                answer = dumps(builder.build(infcode=0, output=done.output, warn_msg=done.warn_msg))
+                infcode, code = 0, "ok"
             except OutcomeUnknown as unknown:
                 # Not remembered: a repeat of this msgid must reach settlement again, which answers with
                 # the settlement it made (if any) rather than making a second one.

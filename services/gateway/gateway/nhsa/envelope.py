@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -53,6 +54,15 @@ class RequestEnvelope(BaseModel):
 def parse_body(raw: bytes) -> Any:
     """JSON with every number kept exact (Decimal), never a binary float."""
     return json.loads(raw.decode("utf-8"), parse_float=Decimal)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A handler's ``output`` with a ``warn_msg`` for the operator (e.g. the HIS's own sums disagree with
+    the settlement's classification). A handler that has nothing to warn about returns the output alone."""
+
+    output: dict[str, Any]
+    warn_msg: str | None = None
 
 
 class ResponseBuilder:

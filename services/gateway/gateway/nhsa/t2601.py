@@ -15,9 +15,10 @@ from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import OutcomeUnknown, Refusal, describe
 
 INFNO = "2601"
-#: Transactions this platform can 冲正: the ones whose effect the settlement service can undo by msgid.
-#: (The national list is longer: 2103, 2207, 2208, 2304, 2305, 2401; they are not offered here.)
-REVERSIBLE_INFNOS = ("2102",)
+#: Transactions this platform can 冲正: the settlements, whose effect the settlement service can undo by
+#: msgid (its /api/v1/voids reverses whatever settled under omsgid). The national list is longer (2103,
+#: 2208, 2305, 2401); those are not offered here.
+REVERSIBLE_INFNOS = ("2102", "2207", "2304")
 OUTCOMES = ("reversed", "voided")
 
 

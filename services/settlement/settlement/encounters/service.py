@@ -56,14 +56,7 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
             code="ADMDVS_MISMATCH",
             status_code=422,
         )
-    if data.setting == "outpatient" and data.med_type.startswith("2"):
-        raise DomainError(
-            f"医疗类别 {data.med_type} 是住院类别，请用入院办理(2401)",
-            code="MED_TYPE_MISMATCH",
-            status_code=422,
-        )
-    if data.setting == "inpatient" and not data.med_type.startswith(("2", "52")):
-        raise DomainError(f"医疗类别 {data.med_type} 不是住院类别", code="MED_TYPE_MISMATCH", status_code=422)
+    _check_med_type(data.setting, data.med_type)
     encounter = Encounter(
         mdtrt_id=settlements._new_id("M", data.mdtrtarea_admvs, now_china()),
         **data.model_dump(exclude={"msgid"}),
@@ -71,6 +64,20 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
     session.add(encounter)
     await flush_unique(session, Conflict(f"院内就诊流水号 {data.ipt_otp_no} 已存在", code="IPT_OTP_NO_USED"))
     return encounter
+
+
+INPATIENT_MED_TYPES = ("2", "52")
+
+
+def _check_med_type(setting: str, med_type: str) -> None:
+    """医疗类别 21-29 and 52 (生育住院) are stays; the others are outpatient care."""
+    inpatient = med_type.startswith(INPATIENT_MED_TYPES)
+    if setting == "outpatient" and inpatient:
+        raise DomainError(
+            f"医疗类别 {med_type} 是住院类别，请用入院办理(2401)", code="MED_TYPE_MISMATCH", status_code=422
+        )
+    if setting == "inpatient" and not inpatient:
+        raise DomainError(f"医疗类别 {med_type} 不是住院类别", code="MED_TYPE_MISMATCH", status_code=422)
 
 
 async def get_encounter(
@@ -120,6 +127,8 @@ async def cancel_encounter(session: AsyncSession, mdtrt_id: str, fixmedins_code:
 async def update_diagnosis(session: AsyncSession, mdtrt_id: str, data: DiagnosisUpdate) -> Encounter:
     encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code, for_update=True)
     _require(encounter, "open", "discharged")
+    if data.med_type is not None:
+        _check_med_type(encounter.setting, data.med_type)
     for name in ("med_type", "dise_codg", "dise_name", "matn_type"):
         value = getattr(data, name)
         if value is not None:
@@ -312,7 +321,11 @@ async def claim_for(session: AsyncSession, mdtrt_id: str, data: EncounterSettle)
 
 
 async def settle(session: AsyncSession, mdtrt_id: str, data: EncounterSettle) -> SettlementOut:
-    """2207 / 2304: settle the batch or the stay; the lines are then marked settled under the setl_id."""
+    """2207 / 2304: settle the batch or the stay; the lines are then marked settled under the setl_id. A
+    repeat of the msgid answers with the first settlement (checked first: its lines are settled by now)."""
+    replay = await settlements.replay_if_settled(session, data.msgid, settlements.digest_of(data))
+    if replay is not None:
+        return replay
     claim = await claim_for(session, mdtrt_id, data)
     result = await settlements.settle(session, claim)
     if not result.replayed:

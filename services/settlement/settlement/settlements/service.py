@@ -341,14 +341,23 @@ def _move(totals: YearAccumulator, delta: YearToDate | dict[str, int], sign: int
     totals.updated_at = now
 
 
+async def replay_if_settled(session: AsyncSession, msgid: str, digest: str) -> SettlementOut | None:
+    """The first answer when this msgid already settled the same request; a refusal when it was used for
+    something else; None when it is new here."""
+    earlier = await session.scalar(select(Settlement).where(Settlement.msgid == msgid))
+    if earlier is None:
+        return None
+    if earlier.request_sha256 != digest:
+        raise Conflict(f"报文ID {msgid} 已用于另一笔不同内容的交易", code="MSGID_REUSED")
+    return await load(session, earlier.setl_id, replayed=True)
+
+
 async def _claim_msgid(session: AsyncSession, msgid: str, digest: str) -> SettlementOut | None:
     """Claim the msgid for a settlement: None when it is new; the first answer when it was settled with the
     same request; a refusal when it was used otherwise or voided by 2601."""
-    earlier = await session.scalar(select(Settlement).where(Settlement.msgid == msgid))
-    if earlier is not None:
-        if earlier.request_sha256 != digest:
-            raise Conflict(f"报文ID {msgid} 已用于另一笔不同内容的交易", code="MSGID_REUSED")
-        return await load(session, earlier.setl_id, replayed=True)
+    replay = await replay_if_settled(session, msgid, digest)
+    if replay is not None:
+        return replay
     claim = await session.scalar(select(MsgidClaim).where(MsgidClaim.msgid == msgid))
     if claim is not None and claim.kind == "void":
         raise Conflict(f"报文ID {msgid} 已被冲正(2601)作废，不能再结算", code="MSGID_VOIDED")

@@ -1,0 +1,225 @@
+"""What the outpatient (2201-2208) and inpatient (2401-2405, 2301-2305) transactions share: how their input
+nodes are read, the diagnosis rows (``diseinfo``), which ``med_type`` belongs to which setting, and the checks
+the gateway makes of an encounter before acting on it.
+
+An encounter as the settlement service answers it (``EncounterOut``: ``mdtrt_id``, ``setting``
+outpatient/inpatient, ``psn_no``, ``fixmedins_code``, ``ipt_otp_no``, ``med_type``, ``begntime`` ISO,
+``status``...) is a plain dict here; the wire names are mapped in the t22xx/t23xx/t24xx modules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from gateway.nhsa.envelope import RequestEnvelope
+from gateway.nhsa.errors import Refusal
+from shared.clock import format_wire_time, parse_wire_time
+from shared.money import yuan_to_fen
+
+Setting = Literal["outpatient", "inpatient"]
+OUTPATIENT: Setting = "outpatient"
+INPATIENT: Setting = "inpatient"
+SETTING_NAMES = {OUTPATIENT: "门诊", INPATIENT: "住院"}
+
+#: mdtrt_id values the settlement service issues are letters and digits; nothing else may reach its URL path.
+MDTRT_ID = r"^[0-9A-Za-z_-]{1,30}$"
+CERT_TYPE = r"^(01|02|03)$"
+MED_TYPE = r"^\d{2,6}$"
+#: The insurance types this platform settles (research doc §3.1): 城乡居民 390 and the legacy 391 / 380.
+RESIDENT_INSUTYPES = ("390", "391", "380")
+#: 2205 chrg_bchno / 2302 feedetl_sn meaning "every unsettled line of the encounter".
+ALL = "0000"
+
+
+def _wire_time(value: str) -> str:
+    try:
+        parse_wire_time(value)
+    except ValueError as exc:
+        raise ValueError("格式应为 yyyy-MM-dd HH:mm:ss") from exc
+    return value
+
+
+def _resident_insutype(value: str) -> str:
+    if value not in RESIDENT_INSUTYPES:
+        raise ValueError(f"本平台只办理城乡居民医保 ({'/'.join(RESIDENT_INSUTYPES)})")
+    return value
+
+
+def _matn_type(value: str) -> str:
+    if value not in ("1", "2"):
+        raise ValueError("生育类别只支持 1 顺产 / 2 剖宫产")
+    return value
+
+
+def _signed_fen(value: Any) -> int:
+    return yuan_to_fen(value, allow_negative=True)
+
+
+#: ``yyyy-MM-dd HH:mm:ss`` Beijing time, kept as sent (``iso`` turns it into the settlement service's form).
+WireTime = Annotated[str, AfterValidator(_wire_time)]
+Insutype = Annotated[str, AfterValidator(_resident_insutype)]
+MatnType = Annotated[str, AfterValidator(_matn_type)]
+#: A wire amount in yuan as integer fen, negative allowed (the model decides what a negative means).
+SignedYuanAsFen = Annotated[int, BeforeValidator(_signed_fen)]
+
+
+def iso(wire_time: str) -> str:
+    return parse_wire_time(wire_time).isoformat()
+
+
+def wire_time_of(iso_time: str) -> str:
+    return format_wire_time(datetime.fromisoformat(iso_time))
+
+
+class WireNode(BaseModel):
+    """An input node as HIS software sends it: an optional field it has no value for comes as "" or null,
+    and is taken as absent (a required one is then "必填")."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: item
+                for key, item in value.items()
+                if item is not None and not (isinstance(item, str) and not item.strip())
+            }
+        return value
+
+
+class DiseInfo(WireNode):
+    """One diagnosis row of 2203 / 2401 / 2402 / 2403 (research doc §2.4). Validated for shape; the settlement
+    service keeps only the encounter's 病种 (dise_codg / dise_name), not the diagnosis list."""
+
+    diag_type: str = Field(pattern=r"^[123]$")
+    diag_srt_no: int = Field(ge=0, le=9999)
+    diag_code: str = Field(min_length=1, max_length=30)
+    diag_name: str = Field(min_length=1, max_length=300)
+    diag_dept: str | None = Field(default=None, max_length=100)
+    dise_dor_no: str | None = Field(default=None, max_length=30)
+    dise_dor_name: str | None = Field(default=None, max_length=50)
+    diag_time: WireTime | None = None
+    vali_flag: str | None = Field(default=None, pattern=r"^[01]$")
+    maindiag_flag: str | None = Field(default=None, pattern=r"^[01]$")
+    adm_cond: str | None = Field(default=None, max_length=500)
+
+
+DiseInfoList = Annotated[list[DiseInfo], Field(max_length=100)]
+
+
+def is_inpatient_med_type(med_type: str) -> bool:
+    """21-29 住院 and their sub-codes, 52 生育住院 (research doc §3.2)."""
+    return med_type.startswith(("2", "52"))
+
+
+def check_med_type(setting: Setting, med_type: str) -> None:
+    """Raises ValueError (for a model validator) when med_type does not belong to the setting."""
+    if setting == OUTPATIENT and is_inpatient_med_type(med_type):
+        raise ValueError(f"医疗类别 {med_type} 是住院类别，门诊请用门诊类别 (如 11 普通门诊、14 门诊慢特病)")
+    if setting == INPATIENT and not is_inpatient_med_type(med_type):
+        raise ValueError(f"医疗类别 {med_type} 不是住院类别 (如 21 普通住院、52 生育住院)")
+
+
+def require_insuplc(envelope: RequestEnvelope) -> str:
+    if not envelope.insuplc_admdvs:
+        raise Refusal("E_INPUT", "insuplc_admdvs: 交易含人员编号时参保地医保区划必填 (可由1101获取)")
+    return envelope.insuplc_admdvs
+
+
+def open_request(
+    envelope: RequestEnvelope,
+    *,
+    setting: Setting,
+    psn_no: str,
+    insutype: str,
+    ipt_otp_no: str,
+    med_type: str,
+    mdtrt_cert_type: str,
+    mdtrt_cert_no: str,
+    begntime: str,
+    dise_codg: str | None = None,
+    dise_name: str | None = None,
+    matn_type: str | None = None,
+) -> dict[str, Any]:
+    """``EncounterOpen`` for 2201 / 2401."""
+    return {
+        "msgid": envelope.msgid,
+        "setting": setting,
+        "fixmedins_code": envelope.fixmedins_code,
+        "mdtrtarea_admvs": envelope.mdtrtarea_admvs,
+        "insuplc_admdvs": require_insuplc(envelope),
+        "psn_no": psn_no,
+        "insutype": insutype,
+        "ipt_otp_no": ipt_otp_no,
+        "med_type": med_type,
+        "mdtrt_cert_type": mdtrt_cert_type,
+        "mdtrt_cert_no": mdtrt_cert_no,
+        "begntime": iso(begntime),
+        "dise_codg": dise_codg,
+        "dise_name": dise_name,
+        "matn_type": matn_type,
+    }
+
+
+def check_opened(encounter: dict[str, Any], ipt_otp_no: str) -> None:
+    """The settlement service answers a repeated hospital number with the encounter it already has: one that
+    was cancelled since (2202 / 2404) cannot be registered again under that number."""
+    if encounter["status"] == "cancelled":
+        raise Refusal(
+            "ENCOUNTER_CANCELLED",
+            f"院内就诊流水号 {ipt_otp_no} 的就诊 {encounter['mdtrt_id']} 已撤销，请使用新的院内流水号",
+        )
+
+
+def check_encounter(
+    envelope: RequestEnvelope, encounter: dict[str, Any], *, setting: Setting, psn_no: str
+) -> None:
+    """Before acting on an encounter: it is the caller's (the settlement service checks that too), of the
+    setting the transaction is for (2202 must not cancel an admission, 2207 must not settle a stay), and of
+    the person the HIS names."""
+    mdtrt_id = encounter["mdtrt_id"]
+    if encounter["fixmedins_code"] != envelope.fixmedins_code:
+        raise Refusal("NOT_YOUR_ENCOUNTER", "只能操作本机构的就诊记录")
+    if encounter["setting"] != setting:
+        actual = SETTING_NAMES.get(encounter["setting"], encounter["setting"])
+        raise Refusal(
+            "SETTING_MISMATCH",
+            f"就诊ID {mdtrt_id} 是{actual}就诊，不能用{SETTING_NAMES[setting]}交易 {envelope.infno} 办理",
+        )
+    if encounter["psn_no"] != psn_no:
+        raise Refusal("PSN_MISMATCH", f"人员编号 {psn_no} 与就诊ID {mdtrt_id} 登记的人员不符")
+
+
+def diagnosis_request(
+    envelope: RequestEnvelope,
+    *,
+    med_type: str | None = None,
+    dise_codg: str | None = None,
+    dise_name: str | None = None,
+    matn_type: str | None = None,
+) -> dict[str, Any]:
+    """``DiagnosisUpdate``: a field left None is kept as it is."""
+    return {
+        "fixmedins_code": envelope.fixmedins_code,
+        "med_type": med_type,
+        "dise_codg": dise_codg,
+        "dise_name": dise_name,
+        "matn_type": matn_type,
+    }
+
+
+def encounter_data(encounter: dict[str, Any]) -> dict[str, Any]:
+    """The answer of the transactions the spec gives no output for (2202, 2203, 2402-2405): the encounter
+    acted on, so that the HIS can log it."""
+    return {
+        "data": {
+            "mdtrt_id": encounter["mdtrt_id"],
+            "psn_no": encounter["psn_no"],
+            "ipt_otp_no": encounter["ipt_otp_no"],
+            "med_type": encounter["med_type"],
+        }
+    }

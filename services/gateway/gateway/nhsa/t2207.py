@@ -1,0 +1,130 @@
+"""Settling an encounter: 2206 门诊预结算 / 2207 门诊结算 (one charge batch, research doc §2.6)
+and 2303 住院预结算 / 2304 住院结算 (the stay, or what is uploaded so far with ``mid_setl_flag`` 1,
+§2.10); the reversals 2208 / 2305 (§2.7, §2.11) answer in the same shape. The settlement service's
+answer (``SettlementOut``) maps to ``setlinfo`` / ``setldetail`` through ``setlinfo.py``, like a pharmacy
+settlement.
+
+The four sums the HIS adds (``fulamt_ownpay_amt``, ``overlmt_selfpay``, ``preselfpay_amt``,
+``inscp_scp_amt``: its own totals of the 2204/2301 results) are informational: the settlement's own
+classification is what counts, and a difference is reported in ``warn_msg``, never refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from gateway.nhsa import setlinfo
+from gateway.nhsa.encounter import CERT_TYPE, MDTRT_ID, MED_TYPE, Insutype, WireNode, WireTime
+from gateway.nhsa.envelope import RequestEnvelope
+from gateway.nhsa.errors import Refusal
+from shared.money import YuanAsFen, fen_to_yuan
+
+#: The HIS's sums and the settlement answer's fields they must agree with.
+HIS_SUMS = {
+    "fulamt_ownpay_amt": "fully_self_paid_fen",
+    "overlmt_selfpay": "over_price_cap_fen",
+    "preselfpay_amt": "self_pay_first_fen",
+    "inscp_scp_amt": "policy_range_fen",
+}
+
+
+class SettleData(WireNode):
+    """``data`` as 2206/2207 and 2303/2304 share it."""
+
+    psn_no: str = Field(min_length=1, max_length=30)
+    mdtrt_cert_type: str = Field(pattern=CERT_TYPE)
+    mdtrt_cert_no: str = Field(min_length=1, max_length=50)
+    medfee_sumamt: YuanAsFen
+    #: 个人结算方式: 01 按项目结算 (the only one offered), 02 按定额结算.
+    psn_setlway: str = Field(default="01", pattern=r"^(01|02)$")
+    mdtrt_id: str = Field(pattern=MDTRT_ID)
+    insutype: Insutype
+    #: 个人账户使用标志: residents have no personal account, so it changes nothing.
+    acct_used_flag: str = Field(default="0", pattern=r"^(0|1)$")
+    invono: str | None = Field(default=None, max_length=20)
+    fulamt_ownpay_amt: YuanAsFen | None = None
+    overlmt_selfpay: YuanAsFen | None = None
+    preselfpay_amt: YuanAsFen | None = None
+    inscp_scp_amt: YuanAsFen | None = None
+
+    @field_validator("psn_setlway")
+    @classmethod
+    def _by_item(cls, value: str) -> str:
+        if value != "01":
+            raise ValueError("暂不支持按定额结算，请按项目结算 (01)")
+        return value
+
+
+class Data2207(SettleData):
+    med_type: str = Field(pattern=MED_TYPE)
+    chrg_bchno: str = Field(min_length=1, max_length=30)
+
+
+class Input2207(WireNode):
+    data: Data2207
+
+
+class Data2304(SettleData):
+    #: 中途结算标志: 1 settles what is uploaded so far without discharge.
+    mid_setl_flag: str = Field(pattern=r"^(0|1)$")
+    dscgTime: WireTime | None = None
+
+
+class Input2304(WireNode):
+    data: Data2304
+
+
+def check_med_type(data: Data2207, found: dict[str, Any]) -> None:
+    """An outpatient visit is settled under the med_type it was registered with (2201) or given by 2203: a
+    2206/2207 naming another would be settled otherwise than the HIS expects."""
+    if data.med_type != found["med_type"]:
+        raise Refusal(
+            "MED_TYPE_MISMATCH",
+            f"医疗类别 {data.med_type} 与就诊ID {data.mdtrt_id} 登记的 {found['med_type']} 不符："
+            "请先用2203上传就诊信息",
+        )
+
+
+def settle_request(envelope: RequestEnvelope, data: Data2207 | Data2304) -> dict[str, Any]:
+    """``EncounterSettle``."""
+    return {
+        "msgid": envelope.msgid,
+        "fixmedins_code": envelope.fixmedins_code,
+        "psn_no": data.psn_no,
+        "mdtrt_cert_type": data.mdtrt_cert_type,
+        "mdtrt_cert_no": data.mdtrt_cert_no,
+        "medfee_sumamt_fen": data.medfee_sumamt,
+        "chrg_bchno": data.chrg_bchno if isinstance(data, Data2207) else None,
+        "mid_setl_flag": isinstance(data, Data2304) and data.mid_setl_flag == "1",
+        "invono": data.invono,
+    }
+
+
+def with_inpatient_columns(info: dict[str, Any]) -> dict[str, Any]:
+    """2303/2304/2305 setlinfo also carries ``hifdm_pay`` (伤残人员医疗保障基金, research doc §2.6): no
+    resident fund pays into it."""
+    return {**info, "hifdm_pay": fen_to_yuan(0)}
+
+
+def build_output(s: dict[str, Any], *, inpatient: bool) -> dict[str, Any]:
+    """A (pre-)settlement or a reversal: ``setlinfo`` and ``setldetail`` (2206/2303: ``setl_id`` "")."""
+    info = setlinfo.setlinfo(s)
+    return {
+        "setlinfo": with_inpatient_columns(info) if inpatient else info,
+        "setldetail": setlinfo.setldetail(s),
+    }
+
+
+def warnings(data: SettleData, s: dict[str, Any]) -> str | None:
+    """Where the HIS's own figures differ from the settlement's (which are the ones that count)."""
+    problems = []
+    for wire, domain in HIS_SUMS.items():
+        sent = getattr(data, wire)
+        if sent is not None and sent != int(s[domain]):
+            problems.append(f"{wire} 传入 {fen_to_yuan(sent)}，医保计算 {fen_to_yuan(int(s[domain]))}")
+    if data.insutype != s["insutype"]:
+        problems.append(f"insutype 传入 {data.insutype}，就诊登记 {s['insutype']}")
+    if not problems:
+        return None
+    return "传入信息与医保结算结果不符，以医保结算结果为准: " + "; ".join(problems)
