@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from platformctl import examples
-from platformctl.demo import CATALOGUE, PERSONS, REGION
+from platformctl.demo import CATALOGUE, INSTITUTIONS, PERSONS, REGION
 from shared.clock import now_china
 from shared.events import SETTLEMENT_TOPIC, EventEnvelope
 from shared.idcard import make_id_number
@@ -545,3 +545,230 @@ async def test_pharmacy_reversal_and_2601_reach_the_books(stack: Stack) -> None:
             "settlement_reversal",
             "settlement_reversal",
         ]
+
+
+HOSPITAL = INSTITUTIONS[0]  # 金寨县人民医院, level 2
+DANSHEN, VITAMIN = CATALOGUE[2]["med_list_codg"], CATALOGUE[4]["med_list_codg"]
+
+
+def _hospital(infno: str, body: dict[str, Any]) -> dict[str, Any]:
+    code = HOSPITAL["fixmedins_code"]
+    return examples.envelope(
+        infno,
+        examples.msgid(next(_sequence), code),
+        body,
+        insuplc_admdvs=REGION,
+        fixmedins_code=code,
+        fixmedins_name=HOSPITAL["fixmedins_name"],
+    )
+
+
+def _fee(
+    sn: str, mdtrt_id: str, psn_no: str, code: str, cnt: str, pric: str, amount: str, batch: str | None = None
+) -> dict[str, Any]:
+    fee = {
+        "feedetl_sn": sn,
+        "mdtrt_id": mdtrt_id,
+        "psn_no": psn_no,
+        "med_list_codg": code,
+        "medins_list_codg": f"HIS-{sn}",
+        "det_item_fee_sumamt": amount,
+        "cnt": cnt,
+        "pric": pric,
+        "fee_ocur_time": now_china().strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    if batch is not None:
+        fee["chrg_bchno"] = batch
+    return fee
+
+
+async def _ok(stack: Stack, client: httpx.AsyncClient, envelope: dict[str, Any]) -> dict[str, Any]:
+    answer = await stack.call(client, envelope)
+    assert answer["infcode"] == 0, (envelope["infno"], answer["err_msg"])
+    output: dict[str, Any] = answer["output"]
+    return output
+
+
+async def test_outpatient_visit_and_inpatient_stay_through_the_gateway(stack: Stack) -> None:
+    now = now_china().strftime("%Y-%m-%d %H:%M:%S")
+    async with httpx.AsyncClient(timeout=30) as client:
+        # Outpatient: 2201 -> 2204 -> 2206 -> 2207 -> 2208.
+        psn_no, certno, _, _ = await _person_with_card(client, stack, 21)
+        await _pay_and_enroll(client, stack, psn_no, "ST0021")
+        await eventually(functools.partial(_covered, client, stack, psn_no), timeout_s=30)
+        visit = await _ok(
+            stack,
+            client,
+            _hospital(
+                "2201",
+                {
+                    "data": {
+                        "psn_no": psn_no,
+                        "insutype": "390",
+                        "begntime": now,
+                        "mdtrt_cert_type": "02",
+                        "mdtrt_cert_no": certno,
+                        "ipt_otp_no": f"MZ{next(_sequence)}",
+                    }
+                },
+            ),
+        )
+        mdtrt_id = visit["data"]["mdtrt_id"]
+        uploaded = await _ok(
+            stack,
+            client,
+            _hospital(
+                "2204", {"feedetail": [_fee("1", mdtrt_id, psn_no, DANSHEN, "3", "20", "60.00", "B1")]}
+            ),
+        )
+        [line] = uploaded["result"]
+        assert (str(line["preselfpay_amt"]), str(line["inscp_scp_amt"])) == ("6.00", "54.00")
+        settle = {
+            "data": {
+                "psn_no": psn_no,
+                "mdtrt_cert_type": "02",
+                "mdtrt_cert_no": certno,
+                "med_type": "11",
+                "medfee_sumamt": "60.00",
+                "psn_setlway": "01",
+                "mdtrt_id": mdtrt_id,
+                "chrg_bchno": "B1",
+                "insutype": "390",
+                "acct_used_flag": "0",
+            }
+        }
+        preview = await _ok(stack, client, _hospital("2206", settle))
+        settled = await _ok(stack, client, _hospital("2207", settle))
+        # 54.00 in range - 20.00 deductible, x 50 % = 17.00; the patient pays 43.00.
+        for out in (preview, settled):
+            assert (str(out["setlinfo"]["hifp_pay"]), str(out["setlinfo"]["psn_cash_pay"])) == (
+                "17.00",
+                "43.00",
+            )
+        setl = settled["setlinfo"]
+        assert setl["clr_type"] == "11"
+        undone = await _ok(
+            stack,
+            client,
+            _hospital("2208", {"data": {"setl_id": setl["setl_id"], "mdtrt_id": mdtrt_id, "psn_no": psn_no}}),
+        )
+        assert str(undone["setlinfo"]["hifp_pay"]) == "-17.00"
+
+        # Inpatient: 2401 -> 2301 -> 2402 -> 2303 -> 2304 -> 2305.
+        patient, patient_cert, _, _ = await _person_with_card(client, stack, 22)
+        await _pay_and_enroll(client, stack, patient, "ST0022")
+        await eventually(functools.partial(_covered, client, stack, patient), timeout_s=30)
+        admitted = await _ok(
+            stack,
+            client,
+            _hospital(
+                "2401",
+                {
+                    "mdtrtinfo": {
+                        "psn_no": patient,
+                        "insutype": "390",
+                        "begntime": now,
+                        "mdtrt_cert_type": "02",
+                        "mdtrt_cert_no": patient_cert,
+                        "med_type": "21",
+                        "ipt_no": f"ZY{next(_sequence)}",
+                    }
+                },
+            ),
+        )
+        stay = admitted["result"]["mdtrt_id"]
+        await _ok(
+            stack,
+            client,
+            _hospital(
+                "2301",
+                {
+                    "feedetail": [
+                        _fee("1", stay, patient, DANSHEN, "100", "50", "5000.00"),
+                        _fee("2", stay, patient, VITAMIN, "1", "200", "200.00"),
+                    ]
+                },
+            ),
+        )
+        await _ok(
+            stack,
+            client,
+            _hospital(
+                "2402",
+                {
+                    "dscginfo": {
+                        "mdtrt_id": stay,
+                        "psn_no": patient,
+                        "insutype": "390",
+                        "endtime": now_china().strftime("%Y-%m-%d %H:%M:%S"),
+                    }
+                },
+            ),
+        )
+        stay_settle = {
+            "data": {
+                "psn_no": patient,
+                "mdtrt_cert_type": "02",
+                "mdtrt_cert_no": patient_cert,
+                "medfee_sumamt": "5200.00",
+                "psn_setlway": "01",
+                "mdtrt_id": stay,
+                "insutype": "390",
+                "acct_used_flag": "0",
+                "mid_setl_flag": "0",
+            }
+        }
+        await _ok(stack, client, _hospital("2303", stay_settle))
+        discharged = await _ok(stack, client, _hospital("2304", stay_settle))
+        info = discharged["setlinfo"]
+        # Level 2: 5,000.00 of danshen = 500.00 first + 4,500.00 in range; vitamins 200.00 self-paid;
+        # (4,500 - 300 deductible) x 60 % = 2,520.00 from the fund; the patient pays 2,680.00.
+        assert {
+            k: str(info[k])
+            for k in (
+                "medfee_sumamt",
+                "act_pay_dedc",
+                "hifp_pay",
+                "psn_cash_pay",
+                "fulamt_ownpay_amt",
+                "preselfpay_amt",
+                "inscp_scp_amt",
+            )
+        } == {
+            "medfee_sumamt": "5200.00",
+            "act_pay_dedc": "300.00",
+            "hifp_pay": "2520.00",
+            "psn_cash_pay": "2680.00",
+            "fulamt_ownpay_amt": "200.00",
+            "preselfpay_amt": "500.00",
+            "inscp_scp_amt": "4500.00",
+        }
+        assert info["clr_type"] == "21"
+        reversed_stay = await _ok(
+            stack,
+            client,
+            _hospital("2305", {"data": {"mdtrt_id": stay, "setl_id": info["setl_id"], "psn_no": patient}}),
+        )
+        assert str(reversed_stay["setlinfo"]["hifp_pay"]) == "-2520.00"
+
+        # The books: both settlements and both reversals, on the outpatient (5101) and inpatient (5102)
+        # expenditure accounts, net to nothing.
+        ids = {
+            setl["setl_id"],
+            undone["setlinfo"]["setl_id"],
+            info["setl_id"],
+            reversed_stay["setlinfo"]["setl_id"],
+        }
+
+        async def booked() -> list[dict[str, Any]] | None:
+            mine = [e for e in await _all_entries(client, stack) if e["source_id"] in ids]
+            return mine if len(mine) == 4 else None
+
+        entries = await eventually(booked, timeout_s=30)
+        by_account: dict[str, int] = {}
+        for entry in entries:
+            for p in entry["postings"]:
+                by_account[p["account_code"]] = (
+                    by_account.get(p["account_code"], 0) + p["debit_fen"] - p["credit_fen"]
+                )
+        assert by_account == {"5101": 0, "5102": 0, "2101": 0}
