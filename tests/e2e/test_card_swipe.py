@@ -548,7 +548,7 @@ async def test_pharmacy_reversal_and_2601_reach_the_books(stack: Stack) -> None:
 
 
 HOSPITAL = INSTITUTIONS[0]  # 金寨县人民医院, level 2
-DANSHEN, VITAMIN = CATALOGUE[2]["med_list_codg"], CATALOGUE[4]["med_list_codg"]
+DANSHEN, VITAMIN = str(CATALOGUE[2]["med_list_codg"]), str(CATALOGUE[4]["med_list_codg"])
 
 
 def _hospital(infno: str, body: dict[str, Any]) -> dict[str, Any]:
