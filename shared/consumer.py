@@ -170,12 +170,16 @@ class IdempotentConsumer:
                     return self._count(topic, "duplicate")
                 await subscription.handler(session, envelope)
                 await self._record_processed(session, envelope, topic, "processed")
-        except IntegrityError:
+        except IntegrityError as exc:
             # A concurrent replica recorded the same event id first: its work stands, ours rolled back.
             async with self.db.session() as session:
                 if await self._already_processed(session, event_id):
                     return self._count(topic, "duplicate")
-            raise
+            # Otherwise the database refused what the handler wrote (a constraint, an unbalanced entry at
+            # commit): retrying would fail the same way and block the partition, so it is dead-lettered,
+            # loudly, with the database's reason.
+            await self._dead_letter(record, envelope, envelope.type, f"IntegrityError: {exc.orig}"[:4000])
+            return self._count(topic, "dead_lettered")
         except (EventRejected, DomainError, ValidationError) as exc:
             reason = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
             await self._dead_letter(record, envelope, envelope.type, f"{type(exc).__name__}: {reason}")

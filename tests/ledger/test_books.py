@@ -4,8 +4,6 @@ the database's own guards, and the read endpoints."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -19,55 +17,13 @@ from fund_ledger.books.service import (
     post_settlement_completed,
     post_settlement_reversed,
 )
-from fund_ledger.config import LedgerSettings
-from fund_ledger.main import create_app
 from pydantic import ValidationError
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from shared.consumer import EventRejected
 from shared.db import Database
-from shared.events import FundPayment, SettlementCompleted, SettlementReversed
-from tests.conftest import DatabaseFactory
-from tests.support.apps import build, running
-
-
-def completed(
-    setl_id: str,
-    fund_fen: int,
-    *,
-    institution: str = "P34152400001",
-    clr_type: str = "41",
-    medfee: int = 9000,
-) -> SettlementCompleted:
-    return SettlementCompleted(
-        setl_id=setl_id,
-        mdtrt_id=f"M{setl_id}",
-        msgid=f"m{setl_id}",
-        psn_no="p1",
-        fixmedins_code=institution,
-        institution_level="9",
-        insutype="390",
-        insuplc_admdvs="341524",
-        mdtrtarea_admvs="341524",
-        med_type="41",
-        clr_type=clr_type,
-        setl_time=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
-        medfee_sumamt_fen=medfee,
-        fund_pay_sumamt_fen=fund_fen,
-        psn_cash_pay_fen=medfee - fund_fen,
-        fund_payments=[FundPayment(fund_pay_type="390100", amount_fen=fund_fen)],
-    )
-
-
-@pytest.fixture
-async def ledger(databases: DatabaseFactory) -> AsyncIterator[tuple[httpx.AsyncClient, Database]]:
-    url = databases.migrated("fund_ledger")
-    app = build(create_app, LedgerSettings, database_url=url, run_background_workers=False)
-    db = Database(url)
-    async with running(app) as client:
-        yield client, db
-    await db.dispose()
+from tests.ledger.builders import completed, reversed_event
 
 
 async def test_settlement_posts_balanced_entry_per_institution(
@@ -185,27 +141,6 @@ async def test_database_refuses_a_two_sided_posting(ledger: tuple[httpx.AsyncCli
             await session.execute(
                 insert(Posting).values(entry_id=entry.id, account_id=account, debit_fen=5, credit_fen=5)
             )
-
-
-def reversed_event(
-    original: str, setl_id: str, fund_fen: int, institution: str = "P34152400001"
-) -> SettlementReversed:
-    return SettlementReversed(
-        setl_id=setl_id,
-        original_setl_id=original,
-        mdtrt_id=f"M{original}",
-        msgid=f"r{setl_id}",
-        psn_no="p1",
-        fixmedins_code=institution,
-        insutype="390",
-        insuplc_admdvs="341524",
-        clr_type="41",
-        setl_time=datetime(2026, 11, 21, 2, 0, tzinfo=UTC),
-        medfee_sumamt_fen=-9000,
-        fund_pay_sumamt_fen=-fund_fen,
-        psn_cash_pay_fen=-(9000 - fund_fen),
-        fund_payments=[FundPayment(fund_pay_type="390100", amount_fen=-fund_fen)],
-    )
 
 
 async def test_reversal_posts_the_mirror_entry(ledger: tuple[httpx.AsyncClient, Database]) -> None:

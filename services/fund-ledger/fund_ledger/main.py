@@ -5,12 +5,24 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from fund_ledger.books.endpoints import router as books_router
-from fund_ledger.books.service import post_settlement_completed, post_settlement_reversed
+from fund_ledger.books.service import (
+    post_payment_received,
+    post_settlement_completed,
+    post_settlement_reversed,
+    post_subsidy_allocated,
+)
 from fund_ledger.config import LedgerSettings
 from fund_ledger.db import infra
 from shared.config import ServiceSettings
 from shared.consumer import Subscription
-from shared.events import SETTLEMENT_TOPIC, SettlementCompleted, SettlementReversed
+from shared.events import (
+    ENROLLMENT_TOPIC,
+    SETTLEMENT_TOPIC,
+    PaymentReceived,
+    SettlementCompleted,
+    SettlementReversed,
+    SubsidyAllocated,
+)
 from shared.service import ServiceRuntime, create_service_app
 
 
@@ -19,8 +31,10 @@ def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
     return ServiceRuntime(
         settings,
         infra,
-        consumes=[SETTLEMENT_TOPIC],
+        consumes=[ENROLLMENT_TOPIC, SETTLEMENT_TOPIC],
         subscriptions={
+            PaymentReceived.event_type: Subscription(post_payment_received),
+            SubsidyAllocated.event_type: Subscription(post_subsidy_allocated),
             SettlementCompleted.event_type: Subscription(post_settlement_completed),
             SettlementReversed.event_type: Subscription(post_settlement_reversed),
         },

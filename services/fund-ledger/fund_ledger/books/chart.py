@@ -1,11 +1,29 @@
-"""The part of the chart of accounts the spine posts to, after social-insurance fund accounting.
+"""Chart of accounts of the residents' medical insurance fund, after social-insurance fund accounting
+(社会保险基金会计制度), as code.
 
-Codes: 2xxx liabilities, 5xxx expenditure. Each account exists per pooling region (admdvs), scheme
-sub-ledger (insutype) and fund (fund_pay_type); payables also per institution."""
+Codes: 1xxx assets, 2xxx liabilities, 3xxx fund balance, 4xxx income, 5xxx expenditure. An account in the
+books is a code kept per pooling region (``admdvs``), scheme sub-ledger (``insutype``: 390 merged residents'
+scheme, 391 legacy URBMI, 380 legacy NCMS - 基金统一管理、分账运行, never used for each other) and fund
+(``fund_pay_type``: 390100 basic pooled fund, 390200 catastrophic insurance, 610100 medical assistance);
+some are also kept per counterparty (payables per institution, subsidy receivable per government level).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
+
+#: Scheme sub-ledgers (insutype).
+RESIDENTS_SCHEME: Final = "390"
+URBMI_SCHEME: Final = "391"
+NCMS_SCHEME: Final = "380"
+SCHEMES: Final = frozenset({RESIDENTS_SCHEME, URBMI_SCHEME, NCMS_SCHEME})
+
+#: Funds (fund_pay_type).
+POOLED_FUND: Final = "390100"
+CATASTROPHIC_FUND: Final = "390200"
+ASSISTANCE_FUND: Final = "610100"
+FUNDS: Final = frozenset({POOLED_FUND, CATASTROPHIC_FUND, ASSISTANCE_FUND})
 
 PAYABLE_TO_INSTITUTION = "2101"
 
@@ -14,17 +32,94 @@ PAYABLE_TO_INSTITUTION = "2101"
 class AccountSpec:
     code: str
     name: str
+    #: asset, liability, equity, income, expense.
     kind: str
 
 
-#: Benefit expenditure by clearing type (clr_type): 11 outpatient, 21 inpatient, 41 pharmacy.
+# --- assets (资产) ---------------------------------------------------------------------------------------
+INCOME_ACCOUNT_DEPOSIT = AccountSpec("1001", "收入户存款", "asset")
+FISCAL_SPECIAL_ACCOUNT_DEPOSIT = AccountSpec("1002", "财政专户存款", "asset")
+EXPENDITURE_ACCOUNT_DEPOSIT = AccountSpec("1003", "支出户存款", "asset")
+ADVANCES = AccountSpec("1101", "暂付款", "asset")
+#: Kept per government level (counterparty = the level).
+SUBSIDY_RECEIVABLE = AccountSpec("1201", "应收财政补助", "asset")
+
+# --- liabilities (负债) ----------------------------------------------------------------------------------
+#: Kept per institution (counterparty = fixmedins_code).
+PAYABLE = AccountSpec(PAYABLE_TO_INSTITUTION, "应付定点医药机构款", "liability")
+QUALITY_DEPOSIT_WITHHELD = AccountSpec("2102", "代扣质量保证金", "liability")
+SUSPENSE = AccountSpec("2201", "暂收款", "liability")
+
+# --- fund balance (基金结余) -----------------------------------------------------------------------------
+FUND_BALANCE = AccountSpec("3001", "基金结余", "equity")
+
+# --- income (收入) ---------------------------------------------------------------------------------------
+#: Contribution income (缴费收入) by payer, as ``PaymentReceived.payer`` names them.
+CONTRIBUTION_INCOME_BY_PAYER: dict[str, AccountSpec] = {
+    "individual": AccountSpec("4001", "个人缴费收入", "income"),
+    "medical_assistance": AccountSpec("4002", "医疗救助资助参保收入", "income"),
+    "village_collective": AccountSpec("4003", "集体扶持收入", "income"),
+    "employer": AccountSpec("4004", "单位资助收入", "income"),
+}
+#: Government subsidy income (财政补助收入) by level, as ``SubsidyShare.level`` names them, in this order.
+SUBSIDY_INCOME_BY_LEVEL: dict[str, AccountSpec] = {
+    "central": AccountSpec("4101", "财政补助收入-中央", "income"),
+    "provincial": AccountSpec("4102", "财政补助收入-省级", "income"),
+    "city": AccountSpec("4103", "财政补助收入-市级", "income"),
+    "county": AccountSpec("4104", "财政补助收入-县级", "income"),
+}
+INTEREST_INCOME = AccountSpec("4201", "利息收入", "income")
+
+# --- expenditure (支出) ----------------------------------------------------------------------------------
+#: Basic pooled fund (390100) benefit expenditure by clearing type (clr_type): 11 outpatient, 21 inpatient,
+#: 41 pharmacy, 99 other. ``SettlementCompleted`` carries clr_type only (no encounter type), so the chronic
+#: disease (5104) and maternity (5105) accounts exist in the chart but nothing maps settlements to them yet.
 BENEFIT_EXPENSE_BY_CLR_TYPE: dict[str, AccountSpec] = {
     "11": AccountSpec("5101", "基本医疗保险待遇支出-门诊", "expense"),
     "21": AccountSpec("5102", "基本医疗保险待遇支出-住院", "expense"),
     "41": AccountSpec("5103", "基本医疗保险待遇支出-药店购药", "expense"),
     "99": AccountSpec("5109", "基本医疗保险待遇支出-其他", "expense"),
 }
-PAYABLE = AccountSpec(PAYABLE_TO_INSTITUTION, "应付定点医药机构款", "liability")
+CHRONIC_DISEASE_EXPENSE = AccountSpec("5104", "基本医疗保险待遇支出-门诊慢特病", "expense")
+MATERNITY_EXPENSE = AccountSpec("5105", "基本医疗保险待遇支出-生育", "expense")
+CATASTROPHIC_EXPENSE = AccountSpec("5201", "大病保险支出", "expense")
+ASSISTANCE_EXPENSE = AccountSpec("5301", "医疗救助支出", "expense")
+
+#: Every account of the chart, by code.
+CHART: dict[str, AccountSpec] = {
+    spec.code: spec
+    for spec in (
+        INCOME_ACCOUNT_DEPOSIT,
+        FISCAL_SPECIAL_ACCOUNT_DEPOSIT,
+        EXPENDITURE_ACCOUNT_DEPOSIT,
+        ADVANCES,
+        SUBSIDY_RECEIVABLE,
+        PAYABLE,
+        QUALITY_DEPOSIT_WITHHELD,
+        SUSPENSE,
+        FUND_BALANCE,
+        *CONTRIBUTION_INCOME_BY_PAYER.values(),
+        *SUBSIDY_INCOME_BY_LEVEL.values(),
+        INTEREST_INCOME,
+        *BENEFIT_EXPENSE_BY_CLR_TYPE.values(),
+        CHRONIC_DISEASE_EXPENSE,
+        MATERNITY_EXPENSE,
+        CATASTROPHIC_EXPENSE,
+        ASSISTANCE_EXPENSE,
+    )
+}
 
 #: Which side increases an account of each kind.
 DEBIT_NORMAL = {"asset", "expense"}
+
+
+def benefit_expense_for(fund_pay_type: str, clr_type: str) -> AccountSpec | None:
+    """The expenditure account a settlement's payment from one fund is booked to; None when the fund (or,
+    for the pooled fund, the clearing type) has no account in the chart."""
+    if fund_pay_type == POOLED_FUND:
+        return BENEFIT_EXPENSE_BY_CLR_TYPE.get(clr_type)
+    if fund_pay_type == CATASTROPHIC_FUND:
+        return CATASTROPHIC_EXPENSE
+    if fund_pay_type == ASSISTANCE_FUND:
+        return ASSISTANCE_EXPENSE
+    return None

@@ -6,20 +6,23 @@ from fastapi import APIRouter, Query
 from prometheus_client import Gauge
 
 from fund_ledger.books import service
+from fund_ledger.books.chain import verify_chain
 from fund_ledger.books.models import Account, JournalEntry, Posting
-from fund_ledger.books.schemas import BalanceOut, EntryOut, PostingOut, TrialBalanceOut
+from fund_ledger.books.schemas import BalanceOut, ChainVerifyOut, EntryOut, PostingOut, TrialBalanceOut
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["books"])
 LEDGER_IMBALANCE = Gauge(
     "ledger_imbalance_fen", "Total debits minus total credits at the last check (must be 0)"
 )
+LEDGER_CHAIN_OK = Gauge("ledger_chain_ok", "1 if the journal's hash chain verified at the last check, else 0")
 
 
 def _entry_out(entry: JournalEntry, postings: list[tuple[Posting, Account]]) -> EntryOut:
     assert entry.id is not None
     return EntryOut(
         id=entry.id,
+        seq=entry.seq,
         event_id=entry.event_id,
         source_type=entry.source_type,
         source_id=entry.source_id,
@@ -27,7 +30,10 @@ def _entry_out(entry: JournalEntry, postings: list[tuple[Posting, Account]]) -> 
         admdvs=entry.admdvs,
         insutype=entry.insutype,
         total_fen=entry.total_fen,
+        posting_count=entry.posting_count,
         posted_at=entry.posted_at,
+        prev_hash=entry.prev_hash,
+        entry_hash=entry.entry_hash,
         postings=[
             PostingOut(
                 account_code=a.code,
@@ -104,4 +110,19 @@ async def trial_balance(runtime: RuntimeDep) -> TrialBalanceOut:
         credit_total_fen=credits,
         imbalance_fen=imbalance,
         accounts=[_balance_out(*row) for row in rows],
+    )
+
+
+@router.get("/chain/verify", response_model=ChainVerifyOut)
+async def chain_verify(runtime: RuntimeDep) -> ChainVerifyOut:
+    """Walk the journal's hash chain and report the first entry that does not match its stored content
+    or its predecessor (a full scan: an operator or scheduled check, not a hot path)."""
+    async with runtime.db.session() as session:
+        result = await verify_chain(session)
+    LEDGER_CHAIN_OK.set(1 if result.ok else 0)
+    return ChainVerifyOut(
+        ok=result.ok,
+        entries=result.entries,
+        first_bad_entry_id=result.first_bad_entry_id,
+        reason=result.reason,
     )

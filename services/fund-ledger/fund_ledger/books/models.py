@@ -1,3 +1,34 @@
+"""The books' tables: accounts, journal entries with their postings, and the head of the hash chain.
+
+What the database itself guarantees (triggers created by the migrations, not by ``create_all``):
+
+Both backends
+    * ``journal_entries`` and ``postings`` are append-only: a trigger refuses every UPDATE and DELETE
+      ("journal entries are append-only" / "postings are append-only"); on PostgreSQL TRUNCATE too.
+      Corrections are new entries.
+    * Each posting has one positive side (CHECK constraints); an entry declares ``total_fen`` > 0 and
+      ``posting_count`` >= 2 (CHECK constraints).
+
+PostgreSQL
+    * A deferred constraint trigger (``DEFERRABLE INITIALLY DEFERRED``) on ``postings`` and on
+      ``journal_entries`` checks, at COMMIT, every entry a transaction touched: it has at least two postings,
+      exactly ``posting_count`` of them, and its debits and its credits both equal ``total_fen``. A
+      transaction that would leave an unbalanced, one-legged, padded or short entry fails at COMMIT, however
+      the rows were written.
+
+SQLite (no deferred constraint triggers)
+    * A BEFORE INSERT trigger on ``postings`` refuses a posting that would push its entry's debits or credits
+      above the entry's declared ``total_fen``, or its number of postings above ``posting_count``. So no
+      entry can be padded or tipped out of balance by extra rows, whoever writes them.
+    * What SQLite cannot enforce at commit: an entry whose postings are still SHORT of its declared totals
+      (fewer rows written than declared). The application never does this (``post_entry`` checks and writes
+      the whole entry in one transaction) and ``verify_chain`` reports such an entry (declared totals and
+      count against the stored postings, and the hash over them).
+
+On both, the hash chain (``fund_ledger.books.chain``) makes any change that bypasses the triggers (by
+disabling or dropping them) detectable by ``verify_chain``.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -34,12 +65,23 @@ class Account(Base, table=True):
 
 
 class JournalEntry(Base, table=True):
-    """A balanced journal entry. Append-only: never updated or deleted; corrections are new entries."""
+    """A balanced journal entry. Append-only: never updated or deleted; corrections are new entries.
+
+    Entries form a hash chain in posting order (``seq`` 1, 2, 3... without gaps): ``entry_hash`` is the
+    SHA-256 over ``prev_hash`` and the entry's canonical content (see ``fund_ledger.books.chain``)."""
 
     __tablename__ = "journal_entries"
-    __table_args__ = (UniqueConstraint("source_type", "source_id", name="uq_entry_source"),)
+    __table_args__ = (
+        UniqueConstraint("source_type", "source_id", name="uq_entry_source"),
+        UniqueConstraint("seq", name="uq_entry_seq"),
+        UniqueConstraint("entry_hash", name="uq_entry_hash"),
+        CheckConstraint("total_fen > 0", name="ck_entry_total_positive"),
+        CheckConstraint("posting_count >= 2", name="ck_entry_two_postings"),
+    )
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    #: Position in the hash chain: 1 for the first entry, then +1 per entry, no gaps.
+    seq: int = Field(sa_type=BigIntPK)
     #: The event this entry was posted from (one entry per event at most).
     event_id: str | None = Field(default=None, max_length=36, unique=True)
     source_type: str = Field(max_length=40)
@@ -47,8 +89,30 @@ class JournalEntry(Base, table=True):
     description: str = Field(max_length=500)
     admdvs: str = Field(max_length=6)
     insutype: str = Field(max_length=6)
+    #: Debits = credits = total_fen, declared by the code and held against the postings by the database.
     total_fen: int = Field(gt=0)
+    #: How many postings the entry has (declared by the code, held against the postings by the database).
+    posting_count: int = Field(ge=2)
+    #: Business time of the entry, derived from its event (setl_time of a settlement, occurred_at of an
+    #: enrollment event), never the wall clock at insert: replaying the same events gives the same hashes.
     posted_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
+    #: ``entry_hash`` of the previous entry in the chain (64 zeros for the first).
+    prev_hash: str = Field(min_length=64, max_length=64)
+    entry_hash: str = Field(min_length=64, max_length=64)
+
+
+class ChainHead(Base, table=True):
+    """The single row that points at the last entry of the hash chain. Appending an entry locks it (SELECT
+    ... FOR UPDATE on PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE), so entries are chained
+    one at a time in commit order."""
+
+    __tablename__ = "ledger_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_chain_head_single_row"),)
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    #: ``seq`` of the last entry (0 before the first).
+    seq: int = Field(default=0, sa_type=BigIntPK)
+    entry_hash: str = Field(max_length=64)
 
 
 class Posting(Base, table=True):

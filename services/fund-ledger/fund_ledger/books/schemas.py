@@ -18,6 +18,8 @@ class PostingOut(BaseModel):
 
 class EntryOut(BaseModel):
     id: int
+    #: Position in the hash chain.
+    seq: int
     event_id: str | None
     source_type: str
     source_id: str
@@ -25,7 +27,10 @@ class EntryOut(BaseModel):
     admdvs: str
     insutype: str
     total_fen: int
+    posting_count: int
     posted_at: datetime
+    prev_hash: str
+    entry_hash: str
     postings: list[PostingOut]
 
 
@@ -50,3 +55,11 @@ class TrialBalanceOut(BaseModel):
     credit_total_fen: int
     imbalance_fen: int
     accounts: list[BalanceOut]
+
+
+class ChainVerifyOut(BaseModel):
+    ok: bool
+    #: Entries checked (up to and including the first bad one).
+    entries: int
+    first_bad_entry_id: int | None
+    reason: str | None

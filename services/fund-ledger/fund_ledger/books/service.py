@@ -1,8 +1,17 @@
-"""Posting journal entries and reading the books."""
+"""Posting journal entries and reading the books.
+
+Every entry is balanced (checked here and held by the database, see ``fund_ledger.books.models``),
+stays inside one scheme sub-ledger (insutype: 基金统一管理、分账运行, 不得调剂使用) and, except for a
+city-level pooling transfer (统收统支, source_type ``pooling_transfer``), inside one pooling region, and is
+appended to the hash chain (``fund_ledger.books.chain``). The consumer handlers post one entry per event,
+idempotently: the consumer dedupes on event id, and a second event for the same business source is
+refused.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from prometheus_client import Counter
 from sqlalchemy import func
@@ -10,18 +19,48 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from fund_ledger.books.chart import BENEFIT_EXPENSE_BY_CLR_TYPE, DEBIT_NORMAL, PAYABLE, AccountSpec
+from fund_ledger.books.chain import advance_chain_head, compute_entry_hash, lock_chain_head
+from fund_ledger.books.chart import (
+    CONTRIBUTION_INCOME_BY_PAYER,
+    DEBIT_NORMAL,
+    INCOME_ACCOUNT_DEPOSIT,
+    PAYABLE,
+    POOLED_FUND,
+    SCHEMES,
+    SUBSIDY_INCOME_BY_LEVEL,
+    SUBSIDY_RECEIVABLE,
+    AccountSpec,
+    benefit_expense_for,
+)
 from fund_ledger.books.models import Account, JournalEntry, Posting
 from shared.consumer import EventRejected
 from shared.db import utcnow
 from shared.errors import DomainError, NotFound
-from shared.events import EventEnvelope, SettlementCompleted, SettlementReversed
+from shared.events import (
+    EventEnvelope,
+    FundPayment,
+    PaymentReceived,
+    SettlementCompleted,
+    SettlementReversed,
+    SubsidyAllocated,
+)
 
 JOURNAL_ENTRIES = Counter("ledger_journal_entries_total", "Journal entries posted", ["source_type"])
+
+#: The one source type whose entries may span pooling regions (city-level pooling, 统收统支).
+POOLING_TRANSFER = "pooling_transfer"
 
 
 class UnbalancedEntry(DomainError):
     code = "UNBALANCED_ENTRY"
+    status_code = 422
+
+
+class SubLedgerViolation(DomainError):
+    """An entry that would move money between scheme sub-ledgers or (outside a pooling transfer) between
+    pooling regions."""
+
+    code = "SUB_LEDGER_VIOLATION"
     status_code = 422
 
 
@@ -71,6 +110,33 @@ async def account_for(
     return account_id
 
 
+def _check_balanced(legs: list[Leg]) -> int:
+    if len(legs) < 2:
+        raise UnbalancedEntry("记账凭证至少需要两条分录")
+    for leg in legs:
+        if leg.debit_fen < 0 or leg.credit_fen < 0 or (leg.debit_fen == 0) == (leg.credit_fen == 0):
+            raise UnbalancedEntry("每条分录必须且只能在借方或贷方记一个正数金额")
+    debits = sum(leg.debit_fen for leg in legs)
+    credits = sum(leg.credit_fen for leg in legs)
+    if debits != credits:
+        raise UnbalancedEntry(f"借贷不平衡: 借方 {debits} 分, 贷方 {credits} 分")
+    return debits
+
+
+def _check_sub_ledgers(source_type: str, admdvs: str, insutype: str, accounts: list[Account]) -> None:
+    schemes = {a.insutype for a in accounts} | {insutype}
+    if len(schemes) > 1:
+        raise SubLedgerViolation(
+            f"记账凭证跨险种分账 ({', '.join(sorted(schemes))}): 各险种基金分账核算, 不得调剂使用"
+        )
+    regions = {a.admdvs for a in accounts} | {admdvs}
+    if len(regions) > 1 and source_type != POOLING_TRANSFER:
+        raise SubLedgerViolation(
+            f"记账凭证跨统筹区 ({', '.join(sorted(regions))}): 仅市级统筹统收统支调拨 "
+            f"(source_type {POOLING_TRANSFER}) 可跨统筹区记账"
+        )
+
+
 async def post_entry(
     session: AsyncSession,
     *,
@@ -81,25 +147,64 @@ async def post_entry(
     admdvs: str,
     insutype: str,
     legs: list[Leg],
+    posted_at: datetime | None = None,
 ) -> JournalEntry:
-    """Write one journal entry. Debits must equal credits; an entry has at least two postings."""
-    if len(legs) < 2:
-        raise UnbalancedEntry("记账凭证至少需要两条分录")
-    for leg in legs:
-        if leg.debit_fen < 0 or leg.credit_fen < 0 or (leg.debit_fen == 0) == (leg.credit_fen == 0):
-            raise UnbalancedEntry("每条分录必须且只能在借方或贷方记一个正数金额")
-    debits = sum(leg.debit_fen for leg in legs)
-    credits = sum(leg.credit_fen for leg in legs)
-    if debits != credits:
-        raise UnbalancedEntry(f"借贷不平衡: 借方 {debits} 分, 贷方 {credits} 分")
-    entry = JournalEntry(
+    """Write one journal entry and chain it. Debits must equal credits; an entry has at least two postings,
+    all on the entry's scheme sub-ledger and (unless it is a pooling transfer) its pooling region.
+
+    ``posted_at`` is the entry's business time (it goes into the hash); the handlers derive it from the
+    event. Without it, the current time is used (manual entries)."""
+    total = _check_balanced(legs)
+    account_ids = {leg.account_id for leg in legs}
+    accounts = {
+        a.id: a for a in await session.scalars(select(Account).where(col(Account.id).in_(account_ids)))
+    }
+    missing = account_ids - set(accounts)
+    if missing:
+        raise UnbalancedEntry(f"科目不存在: {sorted(missing)}")
+    _check_sub_ledgers(source_type, admdvs, insutype, list(accounts.values()))
+
+    seq, prev_hash = await lock_chain_head(session)
+    seq += 1
+    posted_at = posted_at or utcnow()
+    entry_hash = compute_entry_hash(
+        prev_hash,
+        seq=seq,
         event_id=event_id,
         source_type=source_type,
         source_id=source_id,
         description=description,
         admdvs=admdvs,
         insutype=insutype,
-        total_fen=debits,
+        total_fen=total,
+        posting_count=len(legs),
+        posted_at=posted_at,
+        postings=[
+            (
+                accounts[leg.account_id].code,
+                accounts[leg.account_id].admdvs,
+                accounts[leg.account_id].insutype,
+                accounts[leg.account_id].fund_pay_type,
+                accounts[leg.account_id].counterparty,
+                leg.debit_fen,
+                leg.credit_fen,
+            )
+            for leg in legs
+        ],
+    )
+    entry = JournalEntry(
+        seq=seq,
+        event_id=event_id,
+        source_type=source_type,
+        source_id=source_id,
+        description=description,
+        admdvs=admdvs,
+        insutype=insutype,
+        total_fen=total,
+        posting_count=len(legs),
+        posted_at=posted_at,
+        prev_hash=prev_hash,
+        entry_hash=entry_hash,
     )
     session.add(entry)
     await session.flush()
@@ -114,26 +219,46 @@ async def post_entry(
             )
         )
     await session.flush()
+    await advance_chain_head(session, seq, entry_hash)
     JOURNAL_ENTRIES.labels(source_type).inc()
     return entry
+
+
+async def _refuse_repeat(session: AsyncSession, source_type: str, source_id: str, what: str) -> None:
+    existing = await session.scalar(
+        select(JournalEntry.id).where(
+            JournalEntry.source_type == source_type, JournalEntry.source_id == source_id
+        )
+    )
+    if existing is not None:
+        raise EventRejected(f"{what} already posted as entry {existing} by another event")
+
+
+def _check_scheme(insutype: str, what: str) -> None:
+    if insutype not in SCHEMES:
+        raise EventRejected(f"{what}: unknown scheme sub-ledger insutype {insutype}")
+
+
+def _benefit_expense(payment: FundPayment, clr_type: str, what: str) -> AccountSpec:
+    expense = benefit_expense_for(payment.fund_pay_type, clr_type)
+    if expense is None:
+        raise EventRejected(
+            f"{what}: no expenditure account for fund {payment.fund_pay_type} (clr_type {clr_type})"
+        )
+    return expense
 
 
 async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelope) -> None:
     """Consumer handler: the funds owe the institution what they paid for this settlement.
 
-    Dr benefit expenditure (by clearing type) / Cr payable to the institution, per fund, on the insured
-    person's pooling region and scheme sub-ledger."""
+    Dr benefit expenditure / Cr payable to the institution, per fund, on the insured person's pooling region
+    and scheme sub-ledger. The expenditure account is by fund: the pooled fund (390100) by clearing type
+    (51xx), catastrophic insurance (390200) 5201, medical assistance (610100) 5301. Posted at setl_time."""
     event = SettlementCompleted.model_validate(envelope.data)
-    existing = await session.scalar(
-        select(JournalEntry.id).where(
-            JournalEntry.source_type == "settlement", JournalEntry.source_id == event.setl_id
-        )
-    )
-    if existing is not None:
-        raise EventRejected(f"settlement {event.setl_id} already posted as entry {existing} by another event")
-    expense = BENEFIT_EXPENSE_BY_CLR_TYPE.get(event.clr_type)
-    if expense is None:
-        raise EventRejected(f"no benefit expenditure account for clr_type {event.clr_type}")
+    what = f"settlement {event.setl_id}"
+    _check_scheme(event.insutype, what)
+    await lock_chain_head(session)
+    await _refuse_repeat(session, "settlement", event.setl_id, what)
     if sum(p.amount_fen for p in event.fund_payments) != event.fund_pay_sumamt_fen:
         raise EventRejected(f"fund payments of {event.setl_id} do not add up to fund_pay_sumamt_fen")
     legs: list[Leg] = []
@@ -142,6 +267,7 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
             raise EventRejected(f"negative fund payment in settlement.completed {event.setl_id}")
         if payment.amount_fen == 0:
             continue
+        expense = _benefit_expense(payment, event.clr_type, what)
         debit = await account_for(
             session, expense, event.insuplc_admdvs, event.insutype, payment.fund_pay_type
         )
@@ -165,24 +291,20 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
         admdvs=event.insuplc_admdvs,
         insutype=event.insutype,
         legs=legs,
+        posted_at=event.setl_time,
     )
 
 
 async def post_settlement_reversed(session: AsyncSession, envelope: EventEnvelope) -> None:
     """Consumer handler: a reversal takes back what the funds owed for the original settlement.
 
-    The mirror of the original entry: Dr payable to the institution / Cr benefit expenditure, per fund."""
+    The mirror of the original entry: Dr payable to the institution / Cr benefit expenditure, per fund.
+    Posted at the reversal's setl_time."""
     event = SettlementReversed.model_validate(envelope.data)
-    existing = await session.scalar(
-        select(JournalEntry.id).where(
-            JournalEntry.source_type == "settlement_reversal", JournalEntry.source_id == event.setl_id
-        )
-    )
-    if existing is not None:
-        raise EventRejected(f"reversal {event.setl_id} already posted as entry {existing} by another event")
-    expense = BENEFIT_EXPENSE_BY_CLR_TYPE.get(event.clr_type)
-    if expense is None:
-        raise EventRejected(f"no benefit expenditure account for clr_type {event.clr_type}")
+    what = f"reversal {event.setl_id}"
+    _check_scheme(event.insutype, what)
+    await lock_chain_head(session)
+    await _refuse_repeat(session, "settlement_reversal", event.setl_id, what)
     if sum(p.amount_fen for p in event.fund_payments) != event.fund_pay_sumamt_fen:
         raise EventRejected(f"fund payments of reversal {event.setl_id} do not add up to fund_pay_sumamt_fen")
     legs: list[Leg] = []
@@ -192,6 +314,7 @@ async def post_settlement_reversed(session: AsyncSession, envelope: EventEnvelop
         amount = -payment.amount_fen
         if amount == 0:
             continue
+        expense = _benefit_expense(payment, event.clr_type, what)
         payable = await account_for(
             session,
             PAYABLE,
@@ -215,6 +338,80 @@ async def post_settlement_reversed(session: AsyncSession, envelope: EventEnvelop
         admdvs=event.insuplc_admdvs,
         insutype=event.insutype,
         legs=legs,
+        posted_at=event.setl_time,
+    )
+
+
+async def post_payment_received(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Consumer handler: a contribution payment lands in the income account (收入户).
+
+    Dr 1001 income account deposit / Cr 400x contribution income by payer, on the enrollment's pooling
+    region and scheme sub-ledger, basic pooled fund (390100). Posted at the event's occurred_at."""
+    event = PaymentReceived.model_validate(envelope.data)
+    what = f"payment {event.payment_id}"
+    _check_scheme(event.insutype, what)
+    income = CONTRIBUTION_INCOME_BY_PAYER.get(event.payer)
+    if income is None:
+        raise EventRejected(f"{what}: no contribution income account for payer {event.payer}")
+    await lock_chain_head(session)
+    await _refuse_repeat(session, "contribution", str(event.payment_id), what)
+    deposit = await account_for(session, INCOME_ACCOUNT_DEPOSIT, event.admdvs, event.insutype, POOLED_FUND)
+    credit = await account_for(session, income, event.admdvs, event.insutype, POOLED_FUND)
+    await post_entry(
+        session,
+        event_id=str(envelope.event_id),
+        source_type="contribution",
+        source_id=str(event.payment_id),
+        description=(
+            f"{event.year} 年度缴费 收据 {event.receipt_no} ({income.name}, 参保人 {event.psn_no}, "
+            f"参保登记 {event.enrollment_id})"
+        ),
+        admdvs=event.admdvs,
+        insutype=event.insutype,
+        legs=[Leg(deposit, debit_fen=event.amount_fen), Leg(credit, credit_fen=event.amount_fen)],
+        posted_at=envelope.occurred_at,
+    )
+
+
+async def post_subsidy_allocated(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Consumer handler: the government subsidy for one enrollee becomes receivable from each level.
+
+    One entry, a leg pair per level with a positive share: Dr 1201 subsidy receivable (kept per level) /
+    Cr 410x subsidy income of that level; pooled fund (390100). Nothing is booked for a zero total. Posted at
+    the event's occurred_at."""
+    event = SubsidyAllocated.model_validate(envelope.data)
+    what = f"subsidy of enrollment {event.enrollment_id}"
+    _check_scheme(event.insutype, what)
+    levels = [share.level for share in event.shares]
+    if len(set(levels)) != len(levels):
+        raise EventRejected(f"{what}: a level appears twice in the shares")
+    if sum(share.amount_fen for share in event.shares) != event.total_fen:
+        raise EventRejected(f"{what}: shares do not add up to total_fen")
+    if event.total_fen == 0:
+        return
+    await lock_chain_head(session)
+    await _refuse_repeat(session, "subsidy", str(event.enrollment_id), what)
+    amounts: dict[str, int] = {share.level: share.amount_fen for share in event.shares}
+    legs: list[Leg] = []
+    for level, income in SUBSIDY_INCOME_BY_LEVEL.items():  # the chart's order: central first
+        amount = amounts.get(level, 0)
+        if amount == 0:
+            continue
+        receivable = await account_for(
+            session, SUBSIDY_RECEIVABLE, event.admdvs, event.insutype, POOLED_FUND, level
+        )
+        credit = await account_for(session, income, event.admdvs, event.insutype, POOLED_FUND)
+        legs += [Leg(receivable, debit_fen=amount), Leg(credit, credit_fen=amount)]
+    await post_entry(
+        session,
+        event_id=str(envelope.event_id),
+        source_type="subsidy",
+        source_id=str(event.enrollment_id),
+        description=f"{event.year} 年度财政补助 (参保人 {event.psn_no}, 参保登记 {event.enrollment_id})",
+        admdvs=event.admdvs,
+        insutype=event.insutype,
+        legs=legs,
+        posted_at=envelope.occurred_at,
     )
 
 
