@@ -72,7 +72,7 @@ async def _scenario(tmp: Path, ops: list[tuple[object, ...]]) -> None:
                 assert response.status_code == 200, response.text
                 settled.append(response.json()["setl_id"])
             elif settled:
-                target = settled[int(op[1]) % len(settled)]
+                target = settled[int(str(op[1])) % len(settled)]
                 response = await api.post(
                     f"/api/v1/settlements/{target}/reversal",
                     {"msgid": f"R{next(_counter)}", "fixmedins_code": "P34152400001"},
