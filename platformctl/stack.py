@@ -146,6 +146,8 @@ def service_env(
     if spec.name == "gateway":
         env["GATEWAY_ENROLLMENT_URL"] = f"http://{host}:{ports['enrollment']}"
         env["GATEWAY_SETTLEMENT_URL"] = f"http://{host}:{ports['settlement']}"
+    if spec.name == "ledger":
+        env["LEDGER_SETTLEMENT_URL"] = f"http://{host}:{ports['settlement']}"
     return env
 
 

@@ -25,7 +25,7 @@ MODEL_MODULES = {
         "settlement.policy.models",
         "settlement.settlements.models",
     ],
-    "fund_ledger": ["fund_ledger.books.models"],
+    "fund_ledger": ["fund_ledger.books.models", "fund_ledger.clearing.models"],
 }
 
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -10,3 +13,20 @@ class LedgerSettings(ServiceSettings):
 
     service_name: str = "ledger"
     consumer_group: str = "fund-ledger"
+    #: The settlement service, asked for its per-settlement figures by the reconciliation
+    #: (``LEDGER_SETTLEMENT_URL``).
+    settlement_url: str = "http://127.0.0.1:8002"
+    settlement_timeout_s: float = Field(default=30.0, gt=0)
+    #: Share of what a clearing batch owes an institution for its period that is withheld as quality
+    #: deposit (质量保证金), rounded half-up to the fen (``LEDGER_QUALITY_DEPOSIT_RATIO``).
+    quality_deposit_ratio: Decimal = Field(default=Decimal("0.05"), ge=0, lt=1)
+    #: Fund risk warning (基金风险预警): months of payment below these read "warning" / "danger"
+    #: (``LEDGER_FUND_RISK_WARNING_MONTHS``, ``LEDGER_FUND_RISK_DANGER_MONTHS``).
+    fund_risk_warning_months: Decimal = Field(default=Decimal("6"), gt=0)
+    fund_risk_danger_months: Decimal = Field(default=Decimal("3"), gt=0)
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> LedgerSettings:
+        if self.fund_risk_danger_months > self.fund_risk_warning_months:
+            raise ValueError("fund_risk_danger_months must not exceed fund_risk_warning_months")
+        return self

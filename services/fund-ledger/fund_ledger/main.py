@@ -11,8 +11,11 @@ from fund_ledger.books.service import (
     post_settlement_reversed,
     post_subsidy_allocated,
 )
+from fund_ledger.clearing.endpoints import router as clearing_router
 from fund_ledger.config import LedgerSettings
 from fund_ledger.db import infra
+from fund_ledger.reconciliation.endpoints import router as reconciliation_router
+from fund_ledger.statements.endpoints import router as statements_router
 from shared.config import ServiceSettings
 from shared.consumer import Subscription
 from shared.events import (
@@ -48,7 +51,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         title="Fund ledger service",
         description="Double-entry books of the residents' medical insurance funds.",
         runtime_factory=build_runtime,
-        routers=[books_router],
+        routers=[books_router, reconciliation_router, clearing_router, statements_router],
     )
 
 

@@ -3,6 +3,7 @@ apart: refused (nothing happened), unavailable (nothing happened), outcome unkno
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -207,6 +208,23 @@ class Downstream:
         """2207 / 2304: binding, once per msgid; a lost answer is "outcome unknown" (2601 can undo it)."""
         return await self._call(
             "POST", self._encounter_url(mdtrt_id, "/settlement"), json=payload, changes_state=True
+        )
+
+    async def reconciliation_totals(
+        self, fixmedins_code: str, insutype: str, clr_type: str, date_from: date, date_to: date
+    ) -> dict[str, Any]:
+        """3201: settlement's totals per day for one institution, insutype and clr_type."""
+        return await self._call(
+            "GET",
+            f"{self.settlement_url}/api/v1/reconciliation/totals",
+            params={
+                "fixmedins_code": fixmedins_code,
+                "insutype": insutype,
+                "clr_type": clr_type,
+                "date_from": date_from.isoformat(),
+                "date_to": date_to.isoformat(),
+            },
+            changes_state=False,
         )
 
     async def ping(self) -> None:

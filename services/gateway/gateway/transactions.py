@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.downstream import Downstream
 from gateway.messages import service as messages
 from gateway.messages.models import MessageLog, VoidedMessage
-from gateway.nhsa import encounter, t1101, t2102, t2103, t2201, t2204, t2207, t2401, t2601, t5203
+from gateway.nhsa import encounter, t1101, t2102, t2103, t2201, t2204, t2207, t2401, t2601, t3201, t5203
 from gateway.nhsa.encounter import INPATIENT, OUTPATIENT, Setting
 from gateway.nhsa.envelope import Answer, RequestEnvelope, ResponseBuilder, dumps, parse_body
 from gateway.nhsa.errors import OutcomeUnknown, Refusal, describe
@@ -278,6 +278,15 @@ async def _handle_5203(envelope: RequestEnvelope, downstream: Downstream) -> dic
     return t5203.build_output(settlement)
 
 
+async def _handle_3201(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
+    """3201 对总账: the institution's totals against the platform's, for its own settlements only."""
+    data = _parse(t3201.Input3201, envelope).data
+    totals = await downstream.reconciliation_totals(
+        envelope.fixmedins_code, data.insutype, data.clr_type, data.begin, data.end
+    )
+    return t3201.build_output(data, totals)
+
+
 HANDLERS: dict[str, Handler] = {
     "1101": _handle_1101,
     "2101": _handle_2101,
@@ -303,6 +312,7 @@ HANDLERS: dict[str, Handler] = {
     "2404": _handle_2404,
     "2405": _handle_2405,
     t2601.INFNO: _handle_2601,
+    "3201": _handle_3201,
     "5203": _handle_5203,
 }
 KNOWN_INFNO_LABELS = set(HANDLERS)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,6 +10,7 @@ from fund_ledger.books import service
 from fund_ledger.books.chain import verify_chain
 from fund_ledger.books.models import Account, JournalEntry, Posting
 from fund_ledger.books.schemas import BalanceOut, ChainVerifyOut, EntryOut, PostingOut, TrialBalanceOut
+from shared.clock import CHINA_TZ
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["books"])
@@ -90,9 +92,11 @@ async def account_balances(
     runtime: RuntimeDep,
     admdvs: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     insutype: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
+    as_of: Annotated[date | None, Query(description="balances at the end of this Beijing date")] = None,
 ) -> list[BalanceOut]:
+    before = None if as_of is None else datetime.combine(as_of + timedelta(days=1), time(), CHINA_TZ)
     async with runtime.db.session() as session:
-        return [_balance_out(*row) for row in await service.balances(session, admdvs, insutype)]
+        return [_balance_out(*row) for row in await service.balances(session, admdvs, insutype, before)]
 
 
 @router.get("/trial-balance", response_model=TrialBalanceOut)

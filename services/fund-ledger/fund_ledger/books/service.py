@@ -455,14 +455,20 @@ async def count_entries(session: AsyncSession) -> int:
 
 
 async def balances(
-    session: AsyncSession, admdvs: str | None, insutype: str | None
+    session: AsyncSession, admdvs: str | None, insutype: str | None, before: datetime | None = None
 ) -> list[tuple[Account, int, int]]:
-    """(account, total debits, total credits) for every account."""
+    """(account, total debits, total credits) for every account; with ``before``, only over the entries
+    posted (``posted_at``) before that moment."""
     debit = func.coalesce(func.sum(Posting.debit_fen), 0)
     credit = func.coalesce(func.sum(Posting.credit_fen), 0)
+    on = col(Posting.account_id) == col(Account.id)
+    if before is not None:
+        on = on & col(Posting.entry_id).in_(
+            select(JournalEntry.id).where(col(JournalEntry.posted_at) < before)
+        )
     query = (
         select(Account, debit, credit)
-        .join(Posting, col(Posting.account_id) == col(Account.id), isouter=True)
+        .join(Posting, on, isouter=True)
         .group_by(col(Account.id))
         .order_by(col(Account.code), col(Account.admdvs), col(Account.insutype), col(Account.counterparty))
     )

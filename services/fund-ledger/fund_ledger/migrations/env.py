@@ -1,6 +1,7 @@
 """Alembic environment of the fund_ledger service (run through `python -m platformctl migrate`)."""
 
-import fund_ledger.books.models  # noqa: F401
+import fund_ledger.books.models
+import fund_ledger.clearing.models  # noqa: F401
 from fund_ledger.db import Base
 from shared.migrations import run_env
 

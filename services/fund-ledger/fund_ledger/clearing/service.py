@@ -1,0 +1,360 @@
+"""Money through the fund's bank accounts (收支两条线): the periodic sweep from the income account (收入户,
+1001) to the fiscal special account (财政专户, 1002), and clearing batches that move what an institution is
+owed from the special account through the expenditure account (支出户, 1003) to the institution, less the
+withheld quality deposit.
+
+Every write goes through ``post_entry`` (balance, sub-ledgers, hash chain) and, first, through
+``post_guarded_entry``: a bank-type account can never go below zero. The chain head is locked before
+anything is read, so balances read here cannot change until the transaction commits.
+
+Business dates are Beijing dates: a date D covers [D 00:00, D+1 00:00) in UTC+8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, and_, func, not_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from fund_ledger.books.chain import lock_chain_head
+from fund_ledger.books.chart import (
+    EXPENDITURE_ACCOUNT_DEPOSIT,
+    FISCAL_SPECIAL_ACCOUNT_DEPOSIT,
+    INCOME_ACCOUNT_DEPOSIT,
+    PAYABLE,
+    QUALITY_DEPOSIT_WITHHELD,
+    SCHEMES,
+)
+from fund_ledger.books.models import Account, JournalEntry, Posting
+from fund_ledger.books.service import Leg, account_for, post_entry
+from fund_ledger.clearing.models import ClearingBatch
+from shared.clock import CHINA_TZ
+from shared.errors import Conflict, DomainError, Unprocessable
+from shared.money import apply_ratio
+
+#: Bank deposit accounts: their balance can never go below zero.
+BANK_ACCOUNT_CODES = frozenset(
+    {INCOME_ACCOUNT_DEPOSIT.code, FISCAL_SPECIAL_ACCOUNT_DEPOSIT.code, EXPENDITURE_ACCOUNT_DEPOSIT.code}
+)
+SWEEP = "sweep"
+CLEARING_TRANSFER = "clearing_transfer"
+CLEARING = "clearing"
+
+
+class InsufficientFunds(DomainError):
+    code = "INSUFFICIENT_FUNDS"
+    status_code = 409
+
+
+def day_start(day: date) -> datetime:
+    """The first moment of a Beijing business date."""
+    return datetime.combine(day, time(), CHINA_TZ)
+
+
+def day_end(day: date) -> datetime:
+    """The first moment after a Beijing business date (exclusive bound)."""
+    return day_start(day + timedelta(days=1))
+
+
+def _check_scheme(insutype: str) -> None:
+    if insutype not in SCHEMES:
+        raise Unprocessable(f"未知险种分账: {insutype}", code="UNKNOWN_SCHEME")
+
+
+async def _account_net(
+    session: AsyncSession, account_id: int, where: ColumnElement[bool] | None = None
+) -> int:
+    """Debits minus credits of one account, over the postings whose entry matches ``where``."""
+    query = (
+        select(func.coalesce(func.sum(Posting.debit_fen - Posting.credit_fen), 0))
+        .join(JournalEntry, col(JournalEntry.id) == col(Posting.entry_id))
+        .where(Posting.account_id == account_id)
+    )
+    if where is not None:
+        query = query.where(where)
+    return int(await session.scalar(query) or 0)
+
+
+async def post_guarded_entry(
+    session: AsyncSession,
+    *,
+    source_type: str,
+    source_id: str,
+    description: str,
+    admdvs: str,
+    insutype: str,
+    legs: list[Leg],
+    posted_at: datetime | None = None,
+) -> JournalEntry:
+    """``post_entry`` after checking that no bank-type account (1001, 1002, 1003) the entry touches would
+    end below zero, on its current balance or on its balance as of ``posted_at``. Call with the chain head
+    locked (``lock_chain_head``) so the balances cannot move underneath."""
+    await lock_chain_head(session)
+    net_by_account: dict[int, int] = {}
+    for leg in legs:
+        net_by_account[leg.account_id] = (
+            net_by_account.get(leg.account_id, 0) + leg.debit_fen - leg.credit_fen
+        )
+    accounts = await session.scalars(select(Account).where(col(Account.id).in_(list(net_by_account))))
+    for account in accounts:
+        if account.code not in BANK_ACCOUNT_CODES or account.id is None:
+            continue
+        change = net_by_account[account.id]
+        if change >= 0:
+            continue
+        balances = [await _account_net(session, account.id)]
+        if posted_at is not None:
+            balances.append(await _account_net(session, account.id, col(JournalEntry.posted_at) <= posted_at))
+        if min(balances) + change < 0:
+            raise InsufficientFunds(
+                f"银行存款科目不得透支: {account.code} {account.name} ({account.admdvs}/{account.insutype}/"
+                f"{account.fund_pay_type}) 余额 {min(balances)} 分, 本次支出 {-change} 分",
+                details={"account_code": account.code, "balance_fen": min(balances), "amount_fen": -change},
+            )
+    return await post_entry(
+        session,
+        event_id=None,
+        source_type=source_type,
+        source_id=source_id,
+        description=description,
+        admdvs=admdvs,
+        insutype=insutype,
+        legs=legs,
+        posted_at=posted_at,
+    )
+
+
+# --- sweep ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    sweep_id: str
+    admdvs: str
+    insutype: str
+    as_of: date
+    amount_fen: int
+    entry_id: int | None
+    #: True when this sweep had been run before: nothing was posted now.
+    replayed: bool
+
+
+def sweep_id_for(admdvs: str, insutype: str, as_of: date) -> str:
+    return f"sweep-{admdvs}-{insutype}-{as_of.isoformat()}"
+
+
+async def run_sweep(
+    session: AsyncSession, *, admdvs: str, insutype: str, as_of: date, today: date
+) -> SweepResult:
+    """Move the income account's (1001) balance as of ``as_of`` to the special account (1002), per fund, as
+    one entry dated at the end of ``as_of`` (Dr 1002 / Cr 1001). Idempotent by the sweep id derived from
+    (admdvs, insutype, as_of): a re-run returns the first result and posts nothing.
+
+    The amount is what came into 1001 up to the end of ``as_of`` minus everything any sweep has moved out
+    already (whatever its date), so sweeps for different dates never move the same money twice."""
+    _check_scheme(insutype)
+    if as_of > today:
+        raise Unprocessable(f"归集日期不能晚于今天: {as_of}", code="SWEEP_IN_FUTURE")
+    sweep_id = sweep_id_for(admdvs, insutype, as_of)
+    await lock_chain_head(session)
+    existing = await session.scalar(
+        select(JournalEntry).where(JournalEntry.source_type == SWEEP, JournalEntry.source_id == sweep_id)
+    )
+    if existing is not None:
+        return SweepResult(sweep_id, admdvs, insutype, as_of, existing.total_fen, existing.id, replayed=True)
+    cutoff = day_end(as_of)
+    income_accounts = list(
+        await session.scalars(
+            select(Account)
+            .where(
+                Account.code == INCOME_ACCOUNT_DEPOSIT.code,
+                Account.admdvs == admdvs,
+                Account.insutype == insutype,
+            )
+            .order_by(col(Account.fund_pay_type), col(Account.counterparty))
+        )
+    )
+    legs: list[Leg] = []
+    for income in income_accounts:
+        assert income.id is not None
+        amount = await _account_net(
+            session,
+            income.id,
+            or_(col(JournalEntry.posted_at) < cutoff, col(JournalEntry.source_type) == SWEEP),
+        )
+        if amount <= 0:
+            continue
+        special = await account_for(
+            session, FISCAL_SPECIAL_ACCOUNT_DEPOSIT, admdvs, insutype, income.fund_pay_type
+        )
+        legs += [Leg(special, debit_fen=amount), Leg(income.id, credit_fen=amount)]
+    if not legs:
+        return SweepResult(sweep_id, admdvs, insutype, as_of, 0, None, replayed=False)
+    entry = await post_guarded_entry(
+        session,
+        source_type=SWEEP,
+        source_id=sweep_id,
+        description=f"收入户资金归集至财政专户 (截至 {as_of.isoformat()})",
+        admdvs=admdvs,
+        insutype=insutype,
+        legs=legs,
+        posted_at=cutoff - timedelta(microseconds=1),
+    )
+    return SweepResult(sweep_id, admdvs, insutype, as_of, entry.total_fen, entry.id, replayed=False)
+
+
+# --- clearing ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClearingRequest:
+    batch_id: str
+    admdvs: str
+    insutype: str
+    fund_pay_type: str
+    fixmedins_code: str
+    period_from: date
+    period_to: date
+
+    def matches(self, batch: ClearingBatch) -> bool:
+        return (
+            batch.admdvs,
+            batch.insutype,
+            batch.fund_pay_type,
+            batch.fixmedins_code,
+            batch.period_from,
+            batch.period_to,
+        ) == (
+            self.admdvs,
+            self.insutype,
+            self.fund_pay_type,
+            self.fixmedins_code,
+            self.period_from,
+            self.period_to,
+        )
+
+
+async def run_clearing(
+    session: AsyncSession, request: ClearingRequest, *, deposit_ratio: Decimal
+) -> tuple[ClearingBatch, bool]:
+    """Run a clearing batch; returns (batch, created). A batch id seen before returns the stored batch and
+    posts nothing (a different request under the same id is refused).
+
+    owed = the institution's 2101 payable brought forward (older claims and earlier carried-forward
+    amounts) + the net payable of settlements and reversals dated in the period. The quality deposit is
+    ``deposit_ratio`` of the period's payable (half-up, at most owed). The funds pay
+    min(owed - deposit, special-account balance); the rest stays on 2101, carried forward.
+
+    Entries: (a) Dr 1003 / Cr 1002 for the amount paid (source ``clearing_transfer``); (b) Dr 2101 / Cr 1003
+    for the amount paid out to the institution and Dr 2101 / Cr 2102 for the deposit (source ``clearing``).
+    Both are dated now (when the money moves)."""
+    _check_scheme(request.insutype)
+    if request.period_from > request.period_to:
+        raise Unprocessable("清算期间起始日期不能晚于结束日期", code="BAD_PERIOD")
+    await lock_chain_head(session)
+    existing = await session.scalar(select(ClearingBatch).where(ClearingBatch.batch_id == request.batch_id))
+    if existing is not None:
+        if not request.matches(existing):
+            raise Conflict(f"清算批次号已用于另一清算: {request.batch_id}", code="BATCH_ID_REUSED")
+        return existing, False
+    overlapping = await session.scalar(
+        select(ClearingBatch.batch_id).where(
+            ClearingBatch.admdvs == request.admdvs,
+            ClearingBatch.insutype == request.insutype,
+            ClearingBatch.fund_pay_type == request.fund_pay_type,
+            ClearingBatch.fixmedins_code == request.fixmedins_code,
+            col(ClearingBatch.period_from) <= request.period_to,
+            col(ClearingBatch.period_to) >= request.period_from,
+        )
+    )
+    if overlapping is not None:
+        raise Conflict(
+            f"该机构此期间已清算 (批次 {overlapping}), 清算期间不得重叠", code="PERIOD_ALREADY_CLEARED"
+        )
+
+    key = (request.admdvs, request.insutype, request.fund_pay_type)
+    payable = await account_for(session, PAYABLE, *key, request.fixmedins_code)
+    special = await account_for(session, FISCAL_SPECIAL_ACCOUNT_DEPOSIT, *key)
+    start, end = day_start(request.period_from), day_end(request.period_to)
+    is_clearing = col(JournalEntry.source_type) == CLEARING
+    posted_at = col(JournalEntry.posted_at)
+    # 2101 is credit-normal: owed = credits - debits.
+    brought_forward = -await _account_net(
+        session, payable, or_(is_clearing, and_(not_(is_clearing), posted_at < start))
+    )
+    period_owed = -await _account_net(
+        session, payable, and_(not_(is_clearing), posted_at >= start, posted_at < end)
+    )
+    owed = brought_forward + period_owed
+    deposit = min(apply_ratio(max(period_owed, 0), deposit_ratio), max(owed, 0))
+    payable_now = max(owed - deposit, 0)
+    available = max(await _account_net(session, special), 0)
+    paid = min(payable_now, available)
+    carried_forward = payable_now - paid
+
+    period = f"{request.period_from}~{request.period_to}"
+    what = f"清算批次 {request.batch_id} (机构 {request.fixmedins_code}, {period})"
+    transfer_entry_id = clearing_entry_id = None
+    if paid > 0:
+        expenditure = await account_for(session, EXPENDITURE_ACCOUNT_DEPOSIT, *key)
+        transfer = await post_guarded_entry(
+            session,
+            source_type=CLEARING_TRANSFER,
+            source_id=request.batch_id,
+            description=f"财政专户拨付支出户: {what}",
+            admdvs=request.admdvs,
+            insutype=request.insutype,
+            legs=[Leg(expenditure, debit_fen=paid), Leg(special, credit_fen=paid)],
+        )
+        transfer_entry_id = transfer.id
+    legs: list[Leg] = []
+    if paid > 0:
+        expenditure = await account_for(session, EXPENDITURE_ACCOUNT_DEPOSIT, *key)
+        legs += [Leg(payable, debit_fen=paid), Leg(expenditure, credit_fen=paid)]
+    if deposit > 0:
+        withheld = await account_for(session, QUALITY_DEPOSIT_WITHHELD, *key, request.fixmedins_code)
+        legs += [Leg(payable, debit_fen=deposit), Leg(withheld, credit_fen=deposit)]
+    if legs:
+        clearing = await post_guarded_entry(
+            session,
+            source_type=CLEARING,
+            source_id=request.batch_id,
+            description=(
+                f"支付定点机构: {what}; 应付 {owed} 分, 预留质量保证金 {deposit} 分, 支付 {paid} 分, "
+                f"结转 {carried_forward} 分"
+            ),
+            admdvs=request.admdvs,
+            insutype=request.insutype,
+            legs=legs,
+        )
+        clearing_entry_id = clearing.id
+    batch = ClearingBatch(
+        batch_id=request.batch_id,
+        admdvs=request.admdvs,
+        insutype=request.insutype,
+        fund_pay_type=request.fund_pay_type,
+        fixmedins_code=request.fixmedins_code,
+        period_from=request.period_from,
+        period_to=request.period_to,
+        brought_forward_fen=brought_forward,
+        period_owed_fen=period_owed,
+        owed_fen=owed,
+        deposit_ratio=deposit_ratio,
+        deposit_fen=deposit,
+        available_fen=available,
+        paid_fen=paid,
+        carried_forward_fen=carried_forward,
+        transfer_entry_id=transfer_entry_id,
+        clearing_entry_id=clearing_entry_id,
+    )
+    session.add(batch)
+    await session.flush()
+    return batch, True
+
+
+async def get_batch(session: AsyncSession, batch_id: str) -> ClearingBatch | None:
+    return await session.scalar(select(ClearingBatch).where(ClearingBatch.batch_id == batch_id))
