@@ -15,19 +15,16 @@ import argparse
 import asyncio
 import csv
 import json
-import os
-import platform
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from benchinfo import git, machine_info  # bench/ is on sys.path when a script here runs
 from enrollment.regions import service as regions
 from enrollment.regions.schemas import RegionIn
 from enrollment.roster.importer import COLUMNS, ImportReport, import_roster
@@ -347,34 +344,6 @@ def run_postgres(roster: Roster, batch_size: int, quiet: bool) -> BackendResult:
 # --------------------------------------------------------------------------------------------------
 
 
-def machine_info() -> dict[str, Any]:
-    memory_kb: int | None = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory_kb = int(line.split()[1])
-                break
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "mem_total_kb": memory_kb,
-        "mem_total_gib": round(memory_kb / 1024**2, 1) if memory_kb else None,
-    }
-
-
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip()
-
-
 def print_table(results: list[BackendResult]) -> None:
     header = (
         f"{'backend':<10}{'persons':>10}{'households':>12}{'seconds':>10}{'persons/s':>11}"
@@ -408,8 +377,8 @@ def write_json(
         "date": started.isoformat(timespec="seconds"),
         # The commit when the run started (the code that was imported); the tree may move during a run.
         "git_commit": commit,
-        "git_commit_at_end": _git("rev-parse", "--short", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain")),
+        "git_commit_at_end": git("rev-parse", "--short", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain")),
         "machine": machine_info(),
         "persons": roster.persons,
         "households": roster.households,
@@ -463,7 +432,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
-    commit = _git("rev-parse", "--short", "HEAD")
+    commit = git("rev-parse", "--short", "HEAD")
     workdir = Path(tempfile.mkdtemp(prefix="bench-enrollment-"))
     results: list[BackendResult] = []
     try:

@@ -18,11 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +31,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from benchinfo import git, machine_info  # bench/ is on sys.path when a script here runs
 from fund_ledger.books.chain import verify_chain
 from fund_ledger.books.models import JournalEntry, Posting
 from fund_ledger.books.service import (
@@ -418,34 +416,6 @@ def run_postgres(work: Workload, quiet: bool) -> BackendResult:
 # --------------------------------------------------------------------------------------------------
 
 
-def machine_info() -> dict[str, Any]:
-    memory_kb: int | None = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory_kb = int(line.split()[1])
-                break
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "mem_total_kb": memory_kb,
-        "mem_total_gib": round(memory_kb / 1024**2, 1) if memory_kb else None,
-    }
-
-
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip()
-
-
 def print_table(results: list[BackendResult]) -> None:
     header = (
         f"{'backend':<10}{'events':>9}{'dups':>7}{'seconds':>9}{'entries/s':>11}{'postings/s':>12}"
@@ -481,8 +451,8 @@ def write_json(
         "date": started.isoformat(timespec="seconds"),
         # The commit when the run started (the code that was imported); the tree may move during a run.
         "git_commit": commit,
-        "git_commit_at_end": _git("rev-parse", "--short", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain")),
+        "git_commit_at_end": git("rev-parse", "--short", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain")),
         "machine": machine_info(),
         "events": work.events,
         "duplicates": work.duplicates,
@@ -541,7 +511,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
-    commit = _git("rev-parse", "--short", "HEAD")
+    commit = git("rev-parse", "--short", "HEAD")
     workdir = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
     results: list[BackendResult] = []
     try:
