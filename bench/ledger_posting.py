@@ -3,14 +3,18 @@
 Generates N ``settlement.completed`` envelopes (varied persons, ~50 institutions, clearing types 41/11/21,
 pooled-fund payments and sometimes catastrophic-insurance / medical-assistance ones), migrates a fresh
 fund-ledger database on each requested backend and feeds every envelope through
-``shared.consumer.IdempotentConsumer.handle_record`` with the fund ledger's real subscriptions, plus 10 %
-duplicates (the same bytes delivered again) that must post nothing. Reports entries posted per second and
-the per-event latency (p50/p99), then checks that the trial balance is zero, that the hash chain verifies
-and that the journal holds exactly N entries. Writes a JSON result to
+``shared.consumer.IdempotentConsumer.process_records`` with the fund ledger's real subscriptions and batch
+scope, in batches of ``--batch`` records as the consumer polls them (500 by default, the service's
+``LEDGER_CONSUMER_BATCH_SIZE``; ``--batch 1`` is one transaction per event), plus 10 % duplicates (the same
+bytes delivered again) that must post nothing. Reports entries posted per second and the latency of each
+batch's transaction (p50/p99), then checks that the trial balance is zero, that the hash chain verifies,
+that the kept account balances equal the sums of the postings and that the journal holds exactly N
+entries. Writes a JSON result to
 ``bench/results/ledger_posting-<UTC timestamp>.json``. Exits non-zero when any check fails.
 
     .venv/bin/python bench/ledger_posting.py [--events 20000] [--backends sqlite,postgres]
-                                             [--duplicates 0.1] [--seed 20261123] [--keep]
+                                             [--duplicates 0.1] [--batch 500] [--seed 20261123]
+                                             [--keep]
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ from typing import Any, cast
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from benchinfo import git, machine_info  # bench/ is on sys.path when a script here runs
 from fund_ledger.books.chain import verify_chain
+from fund_ledger.books.journal import batch_scope
 from fund_ledger.books.models import JournalEntry, Posting
 from fund_ledger.books.service import (
+    balance_drift,
     imbalance,
     post_payment_received,
     post_settlement_completed,
@@ -217,16 +223,17 @@ class BackendResult:
     backend: str
     events: int
     duplicates: int
+    batch: int
     seconds: float = 0.0
     entries_posted: int = 0
     entries_per_s: float = 0.0
     postings_per_s: float = 0.0
     records_per_s: float = 0.0
+    #: Per transaction: one batch of ``batch`` records (one record when ``batch`` is 1).
     latency_ms_p50: float = 0.0
     latency_ms_p99: float = 0.0
     latency_ms_max: float = 0.0
-    duplicate_latency_ms_p50: float = 0.0
-    duplicate_latency_ms_p99: float = 0.0
+    balance_drift_accounts: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     duplicate_outcomes: dict[str, int] = field(default_factory=dict)
     journal_entries: int = 0
@@ -272,6 +279,7 @@ def make_consumer(db: Database) -> IdempotentConsumer:
             SettlementCompleted.event_type: Subscription(post_settlement_completed),
             SettlementReversed.event_type: Subscription(post_settlement_reversed),
         },
+        batch_scope=batch_scope,
     )
 
 
@@ -286,21 +294,23 @@ async def measure(url: str, work: Workload, result: BackendResult, quiet: bool) 
         consumer = make_consumer(db)
         before = await _count(db, select(func.count()).select_from(JournalEntry))
         latencies: list[float] = []
-        duplicate_latencies: list[float] = []
         total = len(work.stream)
         mark = max(1, total // 10)
+        next_mark = mark
         started = time.perf_counter()
-        for done, (record, duplicate) in enumerate(work.stream, start=1):
+        for start in range(0, total, result.batch):
+            chunk = work.stream[start : start + result.batch]
             t0 = time.perf_counter()
-            outcome = await consumer.handle_record(cast("ConsumerRecord[Any, Any]", record))
-            elapsed = time.perf_counter() - t0
-            if duplicate:
-                duplicate_latencies.append(elapsed)
-                result.duplicate_outcomes[outcome] = result.duplicate_outcomes.get(outcome, 0) + 1
-            else:
-                latencies.append(elapsed)
-                result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
-            if not quiet and (done % mark == 0 or done == total):
+            outcomes = await consumer.process_records(
+                [cast("ConsumerRecord[Any, Any]", record) for record, _ in chunk]
+            )
+            latencies.append(time.perf_counter() - t0)
+            for (_, duplicate), outcome in zip(chunk, outcomes, strict=True):
+                tally = result.duplicate_outcomes if duplicate else result.outcomes
+                tally[outcome] = tally.get(outcome, 0) + 1
+            done = start + len(chunk)
+            if not quiet and (done >= next_mark or done == total):
+                next_mark += mark
                 spent = time.perf_counter() - started
                 print(
                     f"    {result.backend}: {done:>9,} / {total:,} records  {spent:8.1f} s  "
@@ -326,6 +336,7 @@ async def measure(url: str, work: Workload, result: BackendResult, quiet: bool) 
                 await session.scalar(select(func.count()).select_from(infra.dead_letters)) or 0
             )
             result.imbalance_fen = await imbalance(session)
+            result.balance_drift_accounts = len(await balance_drift(session))
             t0 = time.perf_counter()
             verification = await verify_chain(session)
             result.verify_seconds = time.perf_counter() - t0
@@ -337,16 +348,14 @@ async def measure(url: str, work: Workload, result: BackendResult, quiet: bool) 
         result.postings_per_s = result.postings_in_table / result.seconds
         result.records_per_s = total / result.seconds
         latencies.sort()
-        duplicate_latencies.sort()
         result.latency_ms_p50 = percentile(latencies, 0.50) * 1000
         result.latency_ms_p99 = percentile(latencies, 0.99) * 1000
         result.latency_ms_max = (latencies[-1] if latencies else 0.0) * 1000
-        result.duplicate_latency_ms_p50 = percentile(duplicate_latencies, 0.50) * 1000
-        result.duplicate_latency_ms_p99 = percentile(duplicate_latencies, 0.99) * 1000
         print(
             f"  posted {result.entries_posted:,} entries ({result.postings_in_table:,} postings) in "
             f"{result.seconds:.1f} s: {result.entries_per_s:,.0f} entries/s, "
-            f"p50 {result.latency_ms_p50:.2f} ms, p99 {result.latency_ms_p99:.2f} ms; "
+            f"per transaction of {result.batch} records p50 {result.latency_ms_p50:.2f} ms, "
+            f"p99 {result.latency_ms_p99:.2f} ms; "
             f"duplicates {result.duplicate_outcomes}",
             flush=True,
         )
@@ -379,6 +388,10 @@ async def measure(url: str, work: Workload, result: BackendResult, quiet: bool) 
             (result.processed_events == n, f"{result.processed_events} processed event ids, expected {n}"),
             (result.dead_letters == 0, f"{result.dead_letters} dead letters"),
             (result.imbalance_fen == 0, f"trial balance off by {result.imbalance_fen} fen"),
+            (
+                result.balance_drift_accounts == 0,
+                f"{result.balance_drift_accounts} accounts whose kept balance differs from their postings",
+            ),
             (verification.ok, f"hash chain does not verify: {verification.reason}"),
             (verification.entries == n, f"chain verified {verification.entries} entries, expected {n}"),
         ]
@@ -387,8 +400,8 @@ async def measure(url: str, work: Workload, result: BackendResult, quiet: bool) 
         await db.dispose()
 
 
-def run_sqlite(workdir: Path, work: Workload, quiet: bool) -> BackendResult:
-    result = BackendResult("sqlite", work.events, work.duplicates)
+def run_sqlite(workdir: Path, work: Workload, batch: int, quiet: bool) -> BackendResult:
+    result = BackendResult("sqlite", work.events, work.duplicates, batch)
     started = time.perf_counter()
     url = sqlite_url(workdir / "ledger-bench.db")
     migrations.upgrade("fund_ledger", url)
@@ -397,8 +410,8 @@ def run_sqlite(workdir: Path, work: Workload, quiet: bool) -> BackendResult:
     return result
 
 
-def run_postgres(work: Workload, quiet: bool) -> BackendResult:
-    result = BackendResult("postgres", work.events, work.duplicates)
+def run_postgres(work: Workload, batch: int, quiet: bool) -> BackendResult:
+    result = BackendResult("postgres", work.events, work.duplicates, batch)
     started = time.perf_counter()
     server = PostgresServer.start()
     try:
@@ -419,7 +432,7 @@ def run_postgres(work: Workload, quiet: bool) -> BackendResult:
 def print_table(results: list[BackendResult]) -> None:
     header = (
         f"{'backend':<10}{'events':>9}{'dups':>7}{'seconds':>9}{'entries/s':>11}{'postings/s':>12}"
-        f"{'p50 ms':>9}{'p99 ms':>9}{'dup p50':>9}{'balance':>9}{'chain':>7}  result"
+        f"{'batch':>7}{'p50 ms':>9}{'p99 ms':>9}{'balance':>9}{'chain':>7}  result"
     )
     print()
     print(header)
@@ -428,8 +441,8 @@ def print_table(results: list[BackendResult]) -> None:
         balance = "-" if r.imbalance_fen is None else str(r.imbalance_fen)
         print(
             f"{r.backend:<10}{r.events:>9,}{r.duplicates:>7,}{r.seconds:>9.1f}{r.entries_per_s:>11,.0f}"
-            f"{r.postings_per_s:>12,.0f}{r.latency_ms_p50:>9.2f}{r.latency_ms_p99:>9.2f}"
-            f"{r.duplicate_latency_ms_p50:>9.2f}{balance:>9}{'ok' if r.chain_ok else 'BAD':>7}  "
+            f"{r.postings_per_s:>12,.0f}{r.batch:>7}{r.latency_ms_p50:>9.2f}{r.latency_ms_p99:>9.2f}"
+            f"{balance:>9}{'ok' if r.chain_ok else 'BAD':>7}  "
             f"{'ok' if r.ok else 'FAILED'}"
         )
     for r in results:
@@ -464,6 +477,7 @@ def write_json(
         "with_assistance": work.with_assistance,
         "institutions": len(HOSPITALS) + len(PHARMACIES),
         "seed": args.seed,
+        "batch": args.batch,
         "generation_seconds": round(work.seconds, 3),
         "ok": all(r.ok for r in results),
         "backends": {r.backend: {**asdict(r), "ok": r.ok} for r in results},
@@ -490,6 +504,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--duplicates", type=float, default=0.1, help="share of events delivered twice (default 0.1)"
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=500,
+        help="records per consumer transaction, as LEDGER_CONSUMER_BATCH_SIZE (default 500; 1 = per event)",
+    )
     parser.add_argument("--seed", type=int, default=20261123, help="random seed of the events")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (SQLite file)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -503,6 +523,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         )
     if args.events < 1:
         parser.error("--events must be at least 1")
+    if args.batch < 1:
+        parser.error("--batch must be at least 1")
     if not 0 <= args.duplicates <= 1:
         parser.error("--duplicates must be between 0 and 1")
     return args
@@ -527,11 +549,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n[{backend}]", flush=True)
             try:
                 if backend == "sqlite":
-                    result = run_sqlite(workdir, work, args.quiet)
+                    result = run_sqlite(workdir, work, args.batch, args.quiet)
                 else:
-                    result = run_postgres(work, args.quiet)
+                    result = run_postgres(work, args.batch, args.quiet)
             except Exception as exc:  # a broken backend is reported, the others still run
-                result = BackendResult(backend, work.events, work.duplicates)
+                result = BackendResult(backend, work.events, work.duplicates, args.batch)
                 result.failures.append(f"{type(exc).__name__}: {exc}")
                 print(f"  {backend} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             results.append(result)

@@ -38,6 +38,8 @@ class ServiceSettings(BaseSettings):
     kafka_rebalance_timeout_ms: int = Field(default=5_000, ge=500, le=300_000)
     #: Outbox relay: rows per batch, idle poll interval and the backoff ceiling after a broker failure.
     outbox_batch_size: int = Field(default=200, ge=1, le=5000)
+    #: Records a consumer takes per poll and processes in one transaction (1: one transaction per event).
+    consumer_batch_size: int = Field(default=500, ge=1, le=5000)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     outbox_max_backoff_s: float = Field(default=30.0, gt=0)
     #: Start the outbox relay / consumers inside the web process (the default, one process per service).

@@ -4,6 +4,13 @@ For each record, in ONE database transaction: run the handler and record the eve
 Kafka offset is committed only after that transaction committed, so a crash at any point leads to
 redelivery, and a redelivered event finds its id already recorded and changes nothing.
 
+Records are processed a poll batch at a time: all the records of a batch in ONE transaction (handlers run
+one after the other in partition order; the processed-event records are written together), and the offsets
+of every partition in it are committed after that commit. When anything in the batch fails (an event to
+dead-letter, a handler refusing one, the database refusing the batch at commit), nothing of it was kept, and
+the batch is processed again one record per transaction, which isolates the failing record exactly as
+before. A ``batch_scope`` lets a service wrap each transaction (the fund ledger buffers its journal in it).
+
 An event that cannot be processed (malformed, unknown major version, refused by the handler as invalid) is
 written to the dead-letter table with the reason, counted in a metric and logged; it is never silently
 dropped. A failure of our own (database down) is not the event's fault: the consumer seeks back and retries
@@ -15,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +42,17 @@ from shared.observability import CONSUMER_DEAD_LETTERED, CONSUMER_DEAD_LETTERS, 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+#: Wraps every consumer transaction, inside it: entered after BEGIN, left (normally) before COMMIT.
+BatchScope = Callable[[AsyncSession], AbstractAsyncContextManager[None]]
+
+
+@asynccontextmanager
+async def no_scope(session: AsyncSession) -> AsyncIterator[None]:
+    yield
+
+
+class _BatchFailed(Exception):
+    """The batch could not be processed as one transaction; it is processed record by record instead."""
 
 
 class EventRejected(Exception):
@@ -58,6 +77,8 @@ class IdempotentConsumer:
         *,
         max_backoff_s: float = 30.0,
         on_processed: Callable[[], None] | None = None,
+        max_batch: int = 500,
+        batch_scope: BatchScope = no_scope,
     ) -> None:
         self.db = db
         self.tables = tables
@@ -68,6 +89,8 @@ class IdempotentConsumer:
         self._stop = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._on_processed = on_processed
+        self.max_batch = max(1, max_batch)
+        self.batch_scope = batch_scope
 
     def stop(self) -> None:
         self._stop.set()
@@ -81,7 +104,7 @@ class IdempotentConsumer:
                     consumer = self._consumer_factory()
                     await consumer.start()
                     self._consumer = consumer
-                batch = await self._consumer.getmany(timeout_ms=500, max_records=500)
+                batch = await self._consumer.getmany(timeout_ms=500, max_records=self.max_batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -119,6 +142,17 @@ class IdempotentConsumer:
     async def _process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> None:
         consumer = self._consumer
         assert consumer is not None
+        records = [record for _, partition_records in batch.items() for record in partition_records]
+        if len(records) > 1:
+            try:
+                await self.handle_batch(records)
+            except _BatchFailed:
+                pass  # nothing was kept: one record per transaction below
+            else:
+                await consumer.commit(
+                    {tp: partition_records[-1].offset + 1 for tp, partition_records in batch.items()}
+                )
+                return
         pending = list(batch.items())
         while pending:
             tp, records = pending.pop(0)
@@ -138,6 +172,77 @@ class IdempotentConsumer:
                 # Commit only what is durably done (after its database commit).
                 if next_offset is not None:
                     await consumer.commit({tp: next_offset})
+
+    async def process_records(self, records: list[ConsumerRecord[Any, Any]]) -> list[str]:
+        """Process records as the consumer loop does, without Kafka: one transaction for all of them, or
+        one per record if that fails. Returns each record's outcome."""
+        if len(records) > 1:
+            with contextlib.suppress(_BatchFailed):
+                return await self.handle_batch(records)
+        return [await self.handle_record(record) for record in records]
+
+    async def handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> list[str]:
+        """Process records in ONE transaction; returns each record's outcome (processed, duplicate,
+        ignored). Raises ``_BatchFailed`` (and keeps nothing) when a record would be dead-lettered or the
+        transaction fails for any reason: the caller then uses ``handle_record`` one by one, which tells an
+        event's fault (dead letter) from our own (retry)."""
+        parsed: list[tuple[ConsumerRecord[Any, Any], EventEnvelope, Subscription | None]] = []
+        for record in records:
+            try:
+                envelope = EventEnvelope.from_bytes(record.value or b"")
+            except ValidationError as exc:
+                raise _BatchFailed("malformed envelope") from exc
+            subscription = self.subscriptions.get(envelope.type)
+            if subscription is not None and envelope.version != subscription.version:
+                raise _BatchFailed("unsupported version")
+            parsed.append((record, envelope, subscription))
+        wanted = [str(envelope.event_id) for _, envelope, subscription in parsed if subscription is not None]
+        outcomes: list[str] = []
+        try:
+            async with self.db.transaction() as session:
+                seen = await self._processed_among(session, wanted)
+                done: list[dict[str, Any]] = []
+                async with self.batch_scope(session):
+                    for record, envelope, subscription in parsed:
+                        event_id = str(envelope.event_id)
+                        if subscription is None:
+                            outcomes.append("ignored")
+                        elif event_id in seen:
+                            outcomes.append("duplicate")
+                        else:
+                            await subscription.handler(session, envelope)
+                            seen.add(event_id)
+                            done.append(self._processed_row(envelope, record.topic, "processed"))
+                            outcomes.append("processed")
+                if done:
+                    await session.execute(self.tables.processed_events.insert(), done)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info(
+                "consumer %s: batch of %d falls back to one record at a time: %s: %s",
+                self.service,
+                len(records),
+                type(exc).__name__,
+                exc,
+            )
+            raise _BatchFailed(str(exc)) from exc
+        for (record, _, _), outcome in zip(parsed, outcomes, strict=True):
+            self._count(record.topic, outcome)
+            if outcome == "processed" and self._on_processed is not None:
+                self._on_processed()
+        return outcomes
+
+    async def _processed_among(self, session: AsyncSession, event_ids: list[str]) -> set[str]:
+        t = self.tables.processed_events
+        found: set[str] = set()
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start : start + 500]
+            found.update(
+                str(row[0])
+                for row in await session.execute(select(t.c.event_id).where(t.c.event_id.in_(chunk)))
+            )
+        return found
 
     async def handle_record(self, record: ConsumerRecord[Any, Any]) -> str:
         """Process one record; returns the outcome (processed, duplicate, ignored, dead_lettered)."""
@@ -168,7 +273,8 @@ class IdempotentConsumer:
             async with self.db.transaction() as session:
                 if await self._already_processed(session, event_id):
                     return self._count(topic, "duplicate")
-                await subscription.handler(session, envelope)
+                async with self.batch_scope(session):
+                    await subscription.handler(session, envelope)
                 await self._record_processed(session, envelope, topic, "processed")
         except IntegrityError as exc:
             # A concurrent replica recorded the same event id first: its work stands, ours rolled back.
@@ -197,17 +303,21 @@ class IdempotentConsumer:
         found = await session.execute(select(t.c.event_id).where(t.c.event_id == event_id))
         return found.first() is not None
 
+    @staticmethod
+    def _processed_row(envelope: EventEnvelope, topic: str, outcome: str) -> dict[str, Any]:
+        return {
+            "event_id": str(envelope.event_id),
+            "topic": topic,
+            "event_type": envelope.type,
+            "outcome": outcome,
+            "processed_at": utcnow(),
+        }
+
     async def _record_processed(
         self, session: AsyncSession, envelope: EventEnvelope, topic: str, outcome: str
     ) -> None:
         await session.execute(
-            self.tables.processed_events.insert().values(
-                event_id=str(envelope.event_id),
-                topic=topic,
-                event_type=envelope.type,
-                outcome=outcome,
-                processed_at=utcnow(),
-            )
+            self.tables.processed_events.insert().values(**self._processed_row(envelope, topic, outcome))
         )
 
     async def _dead_letter(

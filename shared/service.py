@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.config import ServiceSettings
-from shared.consumer import IdempotentConsumer, Subscription
+from shared.consumer import BatchScope, IdempotentConsumer, Subscription, no_scope
 from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.events import ALL_TOPICS
@@ -39,6 +39,7 @@ class ServiceRuntime:
         consumes: Sequence[str] = (),
         subscriptions: dict[str, Subscription] | None = None,
         consumer_group: str | None = None,
+        batch_scope: BatchScope = no_scope,
     ) -> None:
         self.settings = settings
         self.tables = tables
@@ -87,6 +88,8 @@ class ServiceRuntime:
                 ),
                 subscriptions or {},
                 max_backoff_s=settings.outbox_max_backoff_s,
+                max_batch=settings.consumer_batch_size,
+                batch_scope=batch_scope,
             )
 
     async def start(self) -> None:

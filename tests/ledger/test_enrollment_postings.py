@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from fund_ledger.books.chart import CHART, INCOME_ACCOUNT_DEPOSIT, PAYABLE, SUBSIDY_RECEIVABLE
+from fund_ledger.books.journal import PostedEntry
 from fund_ledger.books.models import JournalEntry
 from fund_ledger.books.service import (
     Leg,
@@ -187,7 +188,7 @@ async def test_entries_stay_in_one_scheme_sub_ledger_and_region(ledger: Ledger) 
         other_county = await account_for(session, INCOME_ACCOUNT_DEPOSIT, "341522", "390", "390100")
         receivable = await account_for(session, SUBSIDY_RECEIVABLE, "341524", "390", "390100", "city")
 
-    async def post(legs: list[Leg], *, insutype: str = "390", source_type: str = "manual") -> JournalEntry:
+    async def post(legs: list[Leg], *, insutype: str = "390", source_type: str = "manual") -> PostedEntry:
         async with db.transaction() as session:
             return await post_entry(
                 session,

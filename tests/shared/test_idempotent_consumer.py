@@ -7,6 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -56,6 +57,17 @@ class Harness:
         self.service = service
         self.failures_left = 0
         self.group = f"group-{uuid.uuid4().hex[:8]}"
+        #: Transactions the consumer opened (its batch scope is entered once per transaction).
+        self.transactions = 0
+        self.events_per_transaction: list[int] = []
+
+    @asynccontextmanager
+    async def scope(self, session: AsyncSession) -> AsyncIterator[None]:
+        self.transactions += 1
+        before = await session.scalar(select(func.count()).select_from(deposits))
+        yield
+        after = await session.scalar(select(func.count()).select_from(deposits))
+        self.events_per_transaction.append(int(after or 0) - int(before or 0))
 
     async def handler(self, session: AsyncSession, env: EventEnvelope) -> None:
         if self.failures_left > 0:
@@ -84,6 +96,7 @@ class Harness:
             ),
             {"test.deposit": Subscription(self.handler)},
             max_backoff_s=0.3,
+            batch_scope=self.scope,
         )
 
     async def send(self, *payloads: bytes) -> None:
@@ -188,4 +201,44 @@ async def test_our_own_failure_is_retried_not_dead_lettered(harness: Harness) ->
     await _run_until(harness.consumer(), lambda: harness.committed_is(1))
     assert harness.failures_left == 0
     assert await _refs(harness) == ["retry-me"]
+    assert await harness.count(infra.dead_letters) == 0
+
+
+async def test_a_poll_batch_is_one_transaction(harness: Harness) -> None:
+    await harness.send(*(envelope(f"b{i}", 100 + i).to_bytes() for i in range(40)))
+    await _run_until(harness.consumer(), lambda: harness.committed_is(40))
+    assert await harness.count(deposits) == 40
+    assert await harness.count(infra.processed_events) == 40
+    # Fewer transactions than events: records polled together were committed together.
+    assert harness.transactions < 40
+    assert max(harness.events_per_transaction) > 1
+    assert sum(harness.events_per_transaction) == 40
+
+
+async def test_a_bad_event_in_a_batch_costs_only_itself(harness: Harness) -> None:
+    good = [envelope(f"g{i}", 10 + i) for i in range(12)]
+    first = good[0]
+    payloads = [e.to_bytes() for e in good[:6]] + [
+        envelope("neg", -1).to_bytes(),  # refused by the handler
+        b"{broken",  # malformed
+        first.to_bytes(),  # a redelivery inside the same poll
+    ]
+    payloads += [e.to_bytes() for e in good[6:]]
+    await harness.send(*payloads)
+    await _run_until(harness.consumer(), lambda: harness.committed_is(len(payloads)))
+    assert await _refs(harness) == [f"g{i}" for i in range(12)]
+    assert await harness.count(infra.dead_letters) == 2
+    assert await harness.count(infra.processed_events) == 13  # 12 good + the refused one's id
+    assert CONSUMER_EVENTS.labels(harness.service, harness.topic, "duplicate")._value.get() == 1
+    assert CONSUMER_EVENTS.labels(harness.service, harness.topic, "processed")._value.get() == 12
+
+
+async def test_our_own_failure_inside_a_batch_is_retried_and_applies_each_event_once(
+    harness: Harness,
+) -> None:
+    harness.failures_left = 3
+    await harness.send(*(envelope(f"f{i}", 1 + i).to_bytes() for i in range(15)))
+    await _run_until(harness.consumer(), lambda: harness.committed_is(15))
+    assert harness.failures_left == 0
+    assert await _refs(harness) == [f"f{i}" for i in range(15)]
     assert await harness.count(infra.dead_letters) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from fund_ledger.books.endpoints import router as books_router
+from fund_ledger.books.journal import batch_scope
 from fund_ledger.books.service import (
     post_payment_received,
     post_settlement_completed,
@@ -42,6 +43,7 @@ def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
             SettlementReversed.event_type: Subscription(post_settlement_reversed),
         },
         consumer_group=settings.consumer_group,
+        batch_scope=batch_scope,
     )
 
 

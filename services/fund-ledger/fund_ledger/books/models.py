@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field
 
 from fund_ledger.db import Base
@@ -90,7 +90,7 @@ class JournalEntry(Base, table=True):
     admdvs: str = Field(max_length=6)
     insutype: str = Field(max_length=6)
     #: Debits = credits = total_fen, declared by the code and held against the postings by the database.
-    total_fen: int = Field(gt=0)
+    total_fen: int = Field(gt=0, sa_type=BigInteger)
     #: How many postings the entry has (declared by the code, held against the postings by the database).
     posting_count: int = Field(ge=2)
     #: Business time of the entry, derived from its event (setl_time of a settlement, occurred_at of an
@@ -125,5 +125,26 @@ class Posting(Base, table=True):
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
     entry_id: int = Field(sa_type=BigIntPK, foreign_key="journal_entries.id", index=True)
     account_id: int = Field(sa_type=BigIntPK, foreign_key="accounts.id", index=True)
-    debit_fen: int = 0
-    credit_fen: int = 0
+    #: 64-bit: one entry can move a county's whole collection (hundreds of millions of yuan) at once.
+    debit_fen: int = Field(default=0, sa_type=BigInteger)
+    credit_fen: int = Field(default=0, sa_type=BigInteger)
+
+
+class AccountBalance(Base, table=True):
+    """Running totals of an account's postings, kept by the journal writer in the same transaction as the
+    postings (one update per account per consumer batch). Derived data: ``balance_drift`` in
+    ``fund_ledger.books.service`` compares it with the postings, and the balances as of a past date are
+    always summed from the postings."""
+
+    __tablename__ = "account_balances"
+    __table_args__ = (CheckConstraint("debit_fen >= 0 AND credit_fen >= 0", name="ck_balance_non_negative"),)
+
+    account_id: int = Field(
+        sa_type=BigIntPK,
+        foreign_key="accounts.id",
+        primary_key=True,
+        sa_column_kwargs={"autoincrement": False},
+    )
+    debit_fen: int = Field(default=0, sa_type=BigInteger)
+    credit_fen: int = Field(default=0, sa_type=BigInteger)
+    posting_count: int = Field(default=0, sa_type=BigInteger)

@@ -3,9 +3,10 @@
 Every entry is balanced (checked here and held by the database, see ``fund_ledger.books.models``),
 stays inside one scheme sub-ledger (insutype: 基金统一管理、分账运行, 不得调剂使用) and, except for a
 city-level pooling transfer (统收统支, source_type ``pooling_transfer``), inside one pooling region, and is
-appended to the hash chain (``fund_ledger.books.chain``). The consumer handlers post one entry per event,
-idempotently: the consumer dedupes on event id, and a second event for the same business source is
-refused.
+appended to the hash chain (``fund_ledger.books.chain``), all by the transaction's journal
+(``fund_ledger.books.journal``), which the consumer runs buffered: one write per poll batch. The
+consumer handlers post one entry per event, idempotently: the consumer dedupes on event id, and a second
+event for the same business source is refused.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from prometheus_client import Counter
 from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from fund_ledger.books.chain import advance_chain_head, compute_entry_hash, lock_chain_head
 from fund_ledger.books.chart import (
     CONTRIBUTION_INCOME_BY_PAYER,
     DEBIT_NORMAL,
@@ -32,10 +31,17 @@ from fund_ledger.books.chart import (
     AccountSpec,
     benefit_expense_for,
 )
-from fund_ledger.books.models import Account, JournalEntry, Posting
+from fund_ledger.books.journal import (
+    POOLING_TRANSFER,
+    Journal,
+    Leg,
+    PostedEntry,
+    SubLedgerViolation,
+    UnbalancedEntry,
+)
+from fund_ledger.books.models import Account, AccountBalance, JournalEntry, Posting
 from shared.consumer import EventRejected
-from shared.db import utcnow
-from shared.errors import DomainError, NotFound
+from shared.errors import NotFound
 from shared.events import (
     EventEnvelope,
     FundPayment,
@@ -45,30 +51,14 @@ from shared.events import (
     SubsidyAllocated,
 )
 
-JOURNAL_ENTRIES = Counter("ledger_journal_entries_total", "Journal entries posted", ["source_type"])
-
-#: The one source type whose entries may span pooling regions (city-level pooling, 统收统支).
-POOLING_TRANSFER = "pooling_transfer"
-
-
-class UnbalancedEntry(DomainError):
-    code = "UNBALANCED_ENTRY"
-    status_code = 422
-
-
-class SubLedgerViolation(DomainError):
-    """An entry that would move money between scheme sub-ledgers or (outside a pooling transfer) between
-    pooling regions."""
-
-    code = "SUB_LEDGER_VIOLATION"
-    status_code = 422
-
-
-@dataclass(frozen=True)
-class Leg:
-    account_id: int
-    debit_fen: int = 0
-    credit_fen: int = 0
+__all__ = [
+    "POOLING_TRANSFER",
+    "Leg",
+    "SubLedgerViolation",
+    "UnbalancedEntry",
+    "account_for",
+    "post_entry",
+]
 
 
 async def account_for(
@@ -80,61 +70,7 @@ async def account_for(
     counterparty: str = "",
 ) -> int:
     """The id of the account for this key, created on first use (concurrency-safe upsert)."""
-    table = Account.__table__  # type: ignore[attr-defined]
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    await session.execute(
-        insert.values(
-            code=spec.code,
-            name=spec.name,
-            kind=spec.kind,
-            admdvs=admdvs,
-            insutype=insutype,
-            fund_pay_type=fund_pay_type,
-            counterparty=counterparty,
-            created_at=utcnow(),
-        ).on_conflict_do_nothing(
-            index_elements=["code", "admdvs", "insutype", "fund_pay_type", "counterparty"]
-        )
-    )
-    account_id = await session.scalar(
-        select(Account.id).where(
-            Account.code == spec.code,
-            Account.admdvs == admdvs,
-            Account.insutype == insutype,
-            Account.fund_pay_type == fund_pay_type,
-            Account.counterparty == counterparty,
-        )
-    )
-    assert account_id is not None
-    return account_id
-
-
-def _check_balanced(legs: list[Leg]) -> int:
-    if len(legs) < 2:
-        raise UnbalancedEntry("记账凭证至少需要两条分录")
-    for leg in legs:
-        if leg.debit_fen < 0 or leg.credit_fen < 0 or (leg.debit_fen == 0) == (leg.credit_fen == 0):
-            raise UnbalancedEntry("每条分录必须且只能在借方或贷方记一个正数金额")
-    debits = sum(leg.debit_fen for leg in legs)
-    credits = sum(leg.credit_fen for leg in legs)
-    if debits != credits:
-        raise UnbalancedEntry(f"借贷不平衡: 借方 {debits} 分, 贷方 {credits} 分")
-    return debits
-
-
-def _check_sub_ledgers(source_type: str, admdvs: str, insutype: str, accounts: list[Account]) -> None:
-    schemes = {a.insutype for a in accounts} | {insutype}
-    if len(schemes) > 1:
-        raise SubLedgerViolation(
-            f"记账凭证跨险种分账 ({', '.join(sorted(schemes))}): 各险种基金分账核算, 不得调剂使用"
-        )
-    regions = {a.admdvs for a in accounts} | {admdvs}
-    if len(regions) > 1 and source_type != POOLING_TRANSFER:
-        raise SubLedgerViolation(
-            f"记账凭证跨统筹区 ({', '.join(sorted(regions))}): 仅市级统筹统收统支调拨 "
-            f"(source_type {POOLING_TRANSFER}) 可跨统筹区记账"
-        )
+    return await Journal.of(session).account(spec, admdvs, insutype, fund_pay_type, counterparty)
 
 
 async def post_entry(
@@ -148,90 +84,25 @@ async def post_entry(
     insutype: str,
     legs: list[Leg],
     posted_at: datetime | None = None,
-) -> JournalEntry:
-    """Write one journal entry and chain it. Debits must equal credits; an entry has at least two postings,
-    all on the entry's scheme sub-ledger and (unless it is a pooling transfer) its pooling region.
-
-    ``posted_at`` is the entry's business time (it goes into the hash); the handlers derive it from the
-    event. Without it, the current time is used (manual entries)."""
-    total = _check_balanced(legs)
-    account_ids = {leg.account_id for leg in legs}
-    accounts = {
-        a.id: a for a in await session.scalars(select(Account).where(col(Account.id).in_(account_ids)))
-    }
-    missing = account_ids - set(accounts)
-    if missing:
-        raise UnbalancedEntry(f"科目不存在: {sorted(missing)}")
-    _check_sub_ledgers(source_type, admdvs, insutype, list(accounts.values()))
-
-    seq, prev_hash = await lock_chain_head(session)
-    seq += 1
-    posted_at = posted_at or utcnow()
-    entry_hash = compute_entry_hash(
-        prev_hash,
-        seq=seq,
+) -> PostedEntry:
+    """Post one journal entry through this transaction's journal (see ``fund_ledger.books.journal``)."""
+    return await Journal.of(session).post(
         event_id=event_id,
         source_type=source_type,
         source_id=source_id,
         description=description,
         admdvs=admdvs,
         insutype=insutype,
-        total_fen=total,
-        posting_count=len(legs),
+        legs=legs,
         posted_at=posted_at,
-        postings=[
-            (
-                accounts[leg.account_id].code,
-                accounts[leg.account_id].admdvs,
-                accounts[leg.account_id].insutype,
-                accounts[leg.account_id].fund_pay_type,
-                accounts[leg.account_id].counterparty,
-                leg.debit_fen,
-                leg.credit_fen,
-            )
-            for leg in legs
-        ],
     )
-    entry = JournalEntry(
-        seq=seq,
-        event_id=event_id,
-        source_type=source_type,
-        source_id=source_id,
-        description=description,
-        admdvs=admdvs,
-        insutype=insutype,
-        total_fen=total,
-        posting_count=len(legs),
-        posted_at=posted_at,
-        prev_hash=prev_hash,
-        entry_hash=entry_hash,
-    )
-    session.add(entry)
-    await session.flush()
-    assert entry.id is not None
-    for leg in legs:
-        session.add(
-            Posting(
-                entry_id=entry.id,
-                account_id=leg.account_id,
-                debit_fen=leg.debit_fen,
-                credit_fen=leg.credit_fen,
-            )
-        )
-    await session.flush()
-    await advance_chain_head(session, seq, entry_hash)
-    JOURNAL_ENTRIES.labels(source_type).inc()
-    return entry
 
 
 async def _refuse_repeat(session: AsyncSession, source_type: str, source_id: str, what: str) -> None:
-    existing = await session.scalar(
-        select(JournalEntry.id).where(
-            JournalEntry.source_type == source_type, JournalEntry.source_id == source_id
-        )
-    )
+    existing = await Journal.of(session).already_posted(source_type, source_id)
     if existing is not None:
-        raise EventRejected(f"{what} already posted as entry {existing} by another event")
+        where = f"entry {existing}" if existing else "an earlier event of the same batch"
+        raise EventRejected(f"{what} already posted as {where} by another event")
 
 
 def _check_scheme(insutype: str, what: str) -> None:
@@ -257,7 +128,7 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
     event = SettlementCompleted.model_validate(envelope.data)
     what = f"settlement {event.setl_id}"
     _check_scheme(event.insutype, what)
-    await lock_chain_head(session)
+    await Journal.of(session).lock()
     await _refuse_repeat(session, "settlement", event.setl_id, what)
     if sum(p.amount_fen for p in event.fund_payments) != event.fund_pay_sumamt_fen:
         raise EventRejected(f"fund payments of {event.setl_id} do not add up to fund_pay_sumamt_fen")
@@ -303,7 +174,7 @@ async def post_settlement_reversed(session: AsyncSession, envelope: EventEnvelop
     event = SettlementReversed.model_validate(envelope.data)
     what = f"reversal {event.setl_id}"
     _check_scheme(event.insutype, what)
-    await lock_chain_head(session)
+    await Journal.of(session).lock()
     await _refuse_repeat(session, "settlement_reversal", event.setl_id, what)
     if sum(p.amount_fen for p in event.fund_payments) != event.fund_pay_sumamt_fen:
         raise EventRejected(f"fund payments of reversal {event.setl_id} do not add up to fund_pay_sumamt_fen")
@@ -353,7 +224,7 @@ async def post_payment_received(session: AsyncSession, envelope: EventEnvelope) 
     income = CONTRIBUTION_INCOME_BY_PAYER.get(event.payer)
     if income is None:
         raise EventRejected(f"{what}: no contribution income account for payer {event.payer}")
-    await lock_chain_head(session)
+    await Journal.of(session).lock()
     await _refuse_repeat(session, "contribution", str(event.payment_id), what)
     deposit = await account_for(session, INCOME_ACCOUNT_DEPOSIT, event.admdvs, event.insutype, POOLED_FUND)
     credit = await account_for(session, income, event.admdvs, event.insutype, POOLED_FUND)
@@ -389,7 +260,7 @@ async def post_subsidy_allocated(session: AsyncSession, envelope: EventEnvelope)
         raise EventRejected(f"{what}: shares do not add up to total_fen")
     if event.total_fen == 0:
         return
-    await lock_chain_head(session)
+    await Journal.of(session).lock()
     await _refuse_repeat(session, "subsidy", str(event.enrollment_id), what)
     amounts: dict[str, int] = {share.level: share.amount_fen for share in event.shares}
     legs: list[Leg] = []
@@ -457,15 +328,30 @@ async def count_entries(session: AsyncSession) -> int:
 async def balances(
     session: AsyncSession, admdvs: str | None, insutype: str | None, before: datetime | None = None
 ) -> list[tuple[Account, int, int]]:
-    """(account, total debits, total credits) for every account; with ``before``, only over the entries
-    posted (``posted_at``) before that moment."""
+    """(account, total debits, total credits) for every account: now from the running balances the journal
+    keeps; with ``before``, summed from the postings of the entries posted (``posted_at``) before then."""
+    if before is None:
+        now = (
+            select(
+                Account,
+                func.coalesce(AccountBalance.debit_fen, 0),
+                func.coalesce(AccountBalance.credit_fen, 0),
+            )
+            .join(AccountBalance, col(AccountBalance.account_id) == col(Account.id), isouter=True)
+            .order_by(
+                col(Account.code), col(Account.admdvs), col(Account.insutype), col(Account.counterparty)
+            )
+        )
+        if admdvs is not None:
+            now = now.where(Account.admdvs == admdvs)
+        if insutype is not None:
+            now = now.where(Account.insutype == insutype)
+        return [(a, int(d), int(c)) for a, d, c in await session.execute(now)]
     debit = func.coalesce(func.sum(Posting.debit_fen), 0)
     credit = func.coalesce(func.sum(Posting.credit_fen), 0)
-    on = col(Posting.account_id) == col(Account.id)
-    if before is not None:
-        on = on & col(Posting.entry_id).in_(
-            select(JournalEntry.id).where(col(JournalEntry.posted_at) < before)
-        )
+    on = (col(Posting.account_id) == col(Account.id)) & col(Posting.entry_id).in_(
+        select(JournalEntry.id).where(col(JournalEntry.posted_at) < before)
+    )
     query = (
         select(Account, debit, credit)
         .join(Posting, on, isouter=True)
@@ -477,6 +363,51 @@ async def balances(
     if insutype is not None:
         query = query.where(Account.insutype == insutype)
     return [(a, int(d), int(c)) for a, d, c in await session.execute(query)]
+
+
+@dataclass(frozen=True)
+class BalanceDrift:
+    account_id: int
+    code: str
+    kept: tuple[int, int, int]
+    from_postings: tuple[int, int, int]
+
+
+async def balance_drift(session: AsyncSession) -> list[BalanceDrift]:
+    """Accounts whose running balance (debits, credits, postings) differs from the sum of their postings;
+    empty when the kept balances are right."""
+    sums = (
+        select(
+            col(Posting.account_id).label("account_id"),
+            func.sum(Posting.debit_fen).label("debits"),
+            func.sum(Posting.credit_fen).label("credits"),
+            func.count().label("postings"),
+        )
+        .group_by(col(Posting.account_id))
+        .subquery()
+    )
+    rows = await session.execute(
+        sa_select(
+            col(Account.id),
+            col(Account.code),
+            func.coalesce(AccountBalance.debit_fen, 0),
+            func.coalesce(AccountBalance.credit_fen, 0),
+            func.coalesce(AccountBalance.posting_count, 0),
+            func.coalesce(sums.c.debits, 0),
+            func.coalesce(sums.c.credits, 0),
+            func.coalesce(sums.c.postings, 0),
+        )
+        .join(AccountBalance, col(AccountBalance.account_id) == col(Account.id), isouter=True)
+        .join(sums, sums.c.account_id == col(Account.id), isouter=True)
+        .order_by(col(Account.id))
+    )
+    drift = []
+    for account_id, code, kd, kc, kn, pd, pc, pn in rows:
+        kept = (int(kd), int(kc), int(kn))
+        summed = (int(pd), int(pc), int(pn))
+        if kept != summed:
+            drift.append(BalanceDrift(int(account_id), str(code), kept, summed))
+    return drift
 
 
 def normal_balance(kind: str, debits: int, credits: int) -> int:

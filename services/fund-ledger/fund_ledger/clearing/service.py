@@ -29,6 +29,7 @@ from fund_ledger.books.chart import (
     QUALITY_DEPOSIT_WITHHELD,
     SCHEMES,
 )
+from fund_ledger.books.journal import PostedEntry
 from fund_ledger.books.models import Account, JournalEntry, Posting
 from fund_ledger.books.service import Leg, account_for, post_entry
 from fund_ledger.clearing.models import ClearingBatch
@@ -89,7 +90,7 @@ async def post_guarded_entry(
     insutype: str,
     legs: list[Leg],
     posted_at: datetime | None = None,
-) -> JournalEntry:
+) -> PostedEntry:
     """``post_entry`` after checking that no bank-type account (1001, 1002, 1003) the entry touches would
     end below zero, on its current balance or on its balance as of ``posted_at``. Call with the chain head
     locked (``lock_chain_head``) so the balances cannot move underneath."""
