@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from aiokafka import AIOKafkaConsumer
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -40,6 +40,7 @@ class ServiceRuntime:
         subscriptions: dict[str, Subscription] | None = None,
         consumer_group: str | None = None,
         batch_scope: BatchScope = no_scope,
+        workers: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = (),
     ) -> None:
         self.settings = settings
         self.tables = tables
@@ -48,6 +49,8 @@ class ServiceRuntime:
         self.probe = BrokerProbe(settings.kafka_bootstrap)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        #: Other background loops of the service (a scheduler...): each runs until the event is set.
+        self._extra_workers = list(workers)
         self.relay: OutboxRelay | None = None
         self.consumer: IdempotentConsumer | None = None
         if (publishes or consumes) and tables is None:
@@ -97,6 +100,9 @@ class ServiceRuntime:
             return
         if self.relay is not None or self.consumer is not None:
             self._tasks.append(asyncio.create_task(self._workers(), name=f"{self.service}-workers"))
+        for number, worker in enumerate(self._extra_workers, start=1):
+            task = asyncio.create_task(worker(self._stop), name=f"{self.service}-worker-{number}")
+            self._tasks.append(task)
 
     async def _workers(self) -> None:
         if not await ensure_topics_with_retry(self.settings.kafka_bootstrap, ALL_TOPICS, self._stop):

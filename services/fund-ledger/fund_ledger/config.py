@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 
 from pydantic import Field, model_validator
@@ -24,6 +25,16 @@ class LedgerSettings(ServiceSettings):
     #: (``LEDGER_FUND_RISK_WARNING_MONTHS``, ``LEDGER_FUND_RISK_DANGER_MONTHS``).
     fund_risk_warning_months: Decimal = Field(default=Decimal("6"), gt=0)
     fund_risk_danger_months: Decimal = Field(default=Decimal("3"), gt=0)
+    #: The in-process scheduler (``fund_ledger.schedule``): seconds between ticks; 0 turns it off.
+    schedule_interval_s: float = Field(default=60.0, ge=0)
+    #: Daily sweep of yesterday's income-account balance to the special account, after this Beijing time.
+    sweep_daily: bool = True
+    sweep_after: time = time(1, 0)
+    #: Day of the month (1-28) from which last month is cleared for every institution owed; unset: clearing
+    #: only by an operator (``POST /api/v1/clearing-batches``).
+    auto_clearing_day: int | None = Field(default=None, ge=1, le=28)
+    #: Seconds between full hash-chain walks, balance cross-checks and fund-risk gauge updates.
+    integrity_check_interval_s: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> LedgerSettings:

@@ -16,6 +16,7 @@ from fund_ledger.clearing.endpoints import router as clearing_router
 from fund_ledger.config import LedgerSettings
 from fund_ledger.db import infra
 from fund_ledger.reconciliation.endpoints import router as reconciliation_router
+from fund_ledger.schedule import LedgerScheduler
 from fund_ledger.statements.endpoints import router as statements_router
 from shared.config import ServiceSettings
 from shared.consumer import Subscription
@@ -32,7 +33,7 @@ from shared.service import ServiceRuntime, create_service_app
 
 def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
     assert isinstance(settings, LedgerSettings)
-    return ServiceRuntime(
+    runtime = ServiceRuntime(
         settings,
         infra,
         consumes=[ENROLLMENT_TOPIC, SETTLEMENT_TOPIC],
@@ -44,7 +45,9 @@ def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
         },
         consumer_group=settings.consumer_group,
         batch_scope=batch_scope,
+        workers=[lambda stop: LedgerScheduler(runtime.db, settings).run(stop)],
     )
+    return runtime
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:

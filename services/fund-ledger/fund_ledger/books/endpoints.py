@@ -87,6 +87,10 @@ def _balance_out(account: Account, debits: int, credits: int) -> BalanceOut:
     )
 
 
+def _end_of(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day + timedelta(days=1), time(), CHINA_TZ)
+
+
 @router.get("/accounts/balances", response_model=list[BalanceOut])
 async def account_balances(
     runtime: RuntimeDep,
@@ -94,18 +98,26 @@ async def account_balances(
     insutype: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
     as_of: Annotated[date | None, Query(description="balances at the end of this Beijing date")] = None,
 ) -> list[BalanceOut]:
-    before = None if as_of is None else datetime.combine(as_of + timedelta(days=1), time(), CHINA_TZ)
+    before = _end_of(as_of)
     async with runtime.db.session() as session:
         return [_balance_out(*row) for row in await service.balances(session, admdvs, insutype, before)]
 
 
 @router.get("/trial-balance", response_model=TrialBalanceOut)
-async def trial_balance(runtime: RuntimeDep) -> TrialBalanceOut:
+async def trial_balance(
+    runtime: RuntimeDep,
+    as_of: Annotated[date | None, Query(description="the books at the end of this Beijing date")] = None,
+) -> TrialBalanceOut:
+    """Every account's debits, credits and balance, with the whole journal's imbalance (must be 0): now
+    (from the kept balances, cross-checked against the postings' sums), or as of the end of a date
+    (summed from the postings of the entries posted before then)."""
+    before = _end_of(as_of)
     async with runtime.db.session() as session:
-        rows = await service.balances(session, None, None)
-        entries = await service.count_entries(session)
-        imbalance = await service.imbalance(session)
-    LEDGER_IMBALANCE.set(imbalance)
+        rows = await service.balances(session, None, None, before)
+        entries = await service.count_entries(session, before)
+        imbalance = await service.imbalance(session, before)
+    if before is None:
+        LEDGER_IMBALANCE.set(imbalance)
     debits = sum(d for _, d, _ in rows)
     credits = sum(c for _, _, c in rows)
     return TrialBalanceOut(

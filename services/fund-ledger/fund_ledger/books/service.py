@@ -321,8 +321,11 @@ async def get_entry(
     return found[0]
 
 
-async def count_entries(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(JournalEntry)) or 0)
+async def count_entries(session: AsyncSession, before: datetime | None = None) -> int:
+    query = select(func.count()).select_from(JournalEntry)
+    if before is not None:
+        query = query.where(col(JournalEntry.posted_at) < before)
+    return int(await session.scalar(query) or 0)
 
 
 async def balances(
@@ -414,7 +417,20 @@ def normal_balance(kind: str, debits: int, credits: int) -> int:
     return debits - credits if kind in DEBIT_NORMAL else credits - debits
 
 
-async def imbalance(session: AsyncSession) -> int:
-    """Total debits minus total credits over the whole journal; must be 0."""
-    value = await session.scalar(select(func.coalesce(func.sum(Posting.debit_fen - Posting.credit_fen), 0)))
+async def imbalance(session: AsyncSession, before: datetime | None = None) -> int:
+    """Total debits minus total credits over the whole journal (or its entries posted before ``before``);
+    must be 0."""
+    query = select(func.coalesce(func.sum(Posting.debit_fen - Posting.credit_fen), 0))
+    if before is not None:
+        query = query.join(JournalEntry, col(JournalEntry.id) == col(Posting.entry_id)).where(
+            col(JournalEntry.posted_at) < before
+        )
+    return int(await session.scalar(query) or 0)
+
+
+async def kept_imbalance(session: AsyncSession) -> int:
+    """Debits minus credits over the kept account balances: the cheap check a scheduler can run often."""
+    value = await session.scalar(
+        select(func.coalesce(func.sum(AccountBalance.debit_fen - AccountBalance.credit_fen), 0))
+    )
     return int(value or 0)

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Path, Response
 
 from fund_ledger.clearing import service
 from fund_ledger.clearing.models import ClearingBatch
-from fund_ledger.clearing.schemas import ClearingBatchIn, ClearingBatchOut, SweepIn, SweepOut
+from fund_ledger.clearing.schemas import (
+    ClearingBatchIn,
+    ClearingBatchOut,
+    SubsidyReceiptIn,
+    SubsidyReceiptOut,
+    SweepIn,
+    SweepOut,
+)
 from fund_ledger.config import LedgerSettings
 from shared.clock import now_china
 from shared.errors import NotFound
@@ -68,6 +75,7 @@ async def create_clearing_batch(
         batch, created = await service.run_clearing(
             session, request, deposit_ratio=settings.quality_deposit_ratio
         )
+    assert batch is not None  # only the scheduler asks to skip a batch with nothing owed
     if not created:
         response.status_code = 200
     return _batch_out(batch, replayed=not created)
@@ -82,3 +90,31 @@ async def get_clearing_batch(
     if batch is None:
         raise NotFound(f"清算批次不存在: {batch_id}", code="BATCH_NOT_FOUND")
     return _batch_out(batch, replayed=True)
+
+
+@router.post("/subsidy-receipts", response_model=SubsidyReceiptOut, status_code=201)
+async def subsidy_receipt(
+    body: SubsidyReceiptIn, runtime: RuntimeDep, response: Response
+) -> SubsidyReceiptOut:
+    """Book government subsidy money received into the fiscal special account against what enrolment
+    subsidies made receivable from that level (Dr 1002 / Cr 1201). The same receipt again answers 200 with
+    the first entry and posts nothing."""
+    receipt = service.SubsidyReceipt(
+        receipt_id=body.receipt_id,
+        admdvs=body.admdvs,
+        insutype=body.insutype,
+        level=body.level,
+        amount_fen=body.amount_fen,
+        received_on=body.received_on,
+    )
+    async with runtime.db.transaction() as session:
+        result = await service.receive_subsidy(session, receipt, today=now_china().date())
+    if result.replayed:
+        response.status_code = 200
+    return SubsidyReceiptOut(
+        receipt_id=body.receipt_id,
+        entry_id=result.entry_id,
+        amount_fen=body.amount_fen,
+        receivable_left_fen=result.receivable_left_fen,
+        replayed=result.replayed,
+    )

@@ -60,3 +60,22 @@ class ClearingBatchOut(BaseModel):
     created_at: datetime
     #: True when the batch had been run before: the stored result, nothing posted now.
     replayed: bool
+
+
+class SubsidyReceiptIn(BaseModel):
+    #: The treasury's or bank's reference of the transfer: one receipt is booked once.
+    receipt_id: str = Field(min_length=1, max_length=40)
+    admdvs: str = Field(pattern=ADMDVS)
+    insutype: str = Field(pattern=INSUTYPE)
+    #: central, provincial, city or county.
+    level: str = Field(pattern="^(central|provincial|city|county)$")
+    amount_fen: int = Field(gt=0, le=10**14)
+    received_on: date
+
+
+class SubsidyReceiptOut(BaseModel):
+    receipt_id: str
+    entry_id: int
+    amount_fen: int
+    receivable_left_fen: int
+    replayed: bool

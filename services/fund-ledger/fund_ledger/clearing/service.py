@@ -26,14 +26,17 @@ from fund_ledger.books.chart import (
     FISCAL_SPECIAL_ACCOUNT_DEPOSIT,
     INCOME_ACCOUNT_DEPOSIT,
     PAYABLE,
+    POOLED_FUND,
     QUALITY_DEPOSIT_WITHHELD,
     SCHEMES,
+    SUBSIDY_INCOME_BY_LEVEL,
+    SUBSIDY_RECEIVABLE,
 )
 from fund_ledger.books.journal import PostedEntry
 from fund_ledger.books.models import Account, JournalEntry, Posting
 from fund_ledger.books.service import Leg, account_for, post_entry
 from fund_ledger.clearing.models import ClearingBatch
-from shared.clock import CHINA_TZ
+from shared.clock import CHINA_TZ, now_china
 from shared.errors import Conflict, DomainError, Unprocessable
 from shared.money import apply_ratio
 
@@ -240,8 +243,12 @@ class ClearingRequest:
 
 
 async def run_clearing(
-    session: AsyncSession, request: ClearingRequest, *, deposit_ratio: Decimal
-) -> tuple[ClearingBatch, bool]:
+    session: AsyncSession,
+    request: ClearingRequest,
+    *,
+    deposit_ratio: Decimal,
+    only_if_owed: bool = False,
+) -> tuple[ClearingBatch | None, bool]:
     """Run a clearing batch; returns (batch, created). A batch id seen before returns the stored batch and
     posts nothing (a different request under the same id is refused).
 
@@ -252,7 +259,8 @@ async def run_clearing(
 
     Entries: (a) Dr 1003 / Cr 1002 for the amount paid (source ``clearing_transfer``); (b) Dr 2101 / Cr 1003
     for the amount paid out to the institution and Dr 2101 / Cr 2102 for the deposit (source ``clearing``).
-    Both are dated now (when the money moves)."""
+    Both are dated now (when the money moves). With ``only_if_owed`` (the scheduler), nothing is recorded
+    when nothing is owed: returns (None, False)."""
     _check_scheme(request.insutype)
     if request.period_from > request.period_to:
         raise Unprocessable("清算期间起始日期不能晚于结束日期", code="BAD_PERIOD")
@@ -291,6 +299,8 @@ async def run_clearing(
         session, payable, and_(not_(is_clearing), posted_at >= start, posted_at < end)
     )
     owed = brought_forward + period_owed
+    if only_if_owed and owed <= 0:
+        return None, False
     deposit = min(apply_ratio(max(period_owed, 0), deposit_ratio), max(owed, 0))
     payable_now = max(owed - deposit, 0)
     available = max(await _account_net(session, special), 0)
@@ -359,3 +369,97 @@ async def run_clearing(
 
 async def get_batch(session: AsyncSession, batch_id: str) -> ClearingBatch | None:
     return await session.scalar(select(ClearingBatch).where(ClearingBatch.batch_id == batch_id))
+
+
+# --- government subsidy received (财政补助资金到账) --------------------------------------------------------
+
+SUBSIDY_RECEIPT = "subsidy_receipt"
+
+
+@dataclass(frozen=True)
+class SubsidyReceipt:
+    receipt_id: str
+    admdvs: str
+    insutype: str
+    level: str
+    amount_fen: int
+    received_on: date
+
+
+@dataclass(frozen=True)
+class SubsidyReceiptResult:
+    entry_id: int
+    #: What is still receivable from this level after the receipt.
+    receivable_left_fen: int
+    replayed: bool
+
+
+def _receipt_description(receipt: SubsidyReceipt) -> str:
+    return (
+        f"{receipt.level} 级财政补助资金到账 {receipt.amount_fen} 分 (到账凭证 {receipt.receipt_id}, "
+        f"{receipt.received_on.isoformat()})"
+    )
+
+
+async def receive_subsidy(
+    session: AsyncSession, receipt: SubsidyReceipt, *, today: date
+) -> SubsidyReceiptResult:
+    """Government subsidy money arrives in the fiscal special account: Dr 1002 / Cr 1201 receivable of that
+    level, on the pooled fund (390100). It settles what enrolment subsidies made receivable; more than is
+    receivable from that level is refused (an advance allocation would need its own account). Idempotent by
+    ``receipt_id``: the same receipt again returns the first entry; a different one under the same id is
+    refused."""
+    _check_scheme(receipt.insutype)
+    if receipt.level not in SUBSIDY_INCOME_BY_LEVEL:
+        raise Unprocessable(f"未知财政补助级次: {receipt.level}", code="UNKNOWN_SUBSIDY_LEVEL")
+    if receipt.amount_fen <= 0:
+        raise Unprocessable("到账金额必须大于零", code="BAD_AMOUNT")
+    if receipt.received_on > today:
+        raise Unprocessable(f"到账日期不能晚于今天: {receipt.received_on}", code="RECEIPT_IN_FUTURE")
+    await lock_chain_head(session)
+    receivable = await account_for(
+        session, SUBSIDY_RECEIVABLE, receipt.admdvs, receipt.insutype, POOLED_FUND, receipt.level
+    )
+    existing = await session.scalar(
+        select(JournalEntry).where(
+            JournalEntry.source_type == SUBSIDY_RECEIPT, JournalEntry.source_id == receipt.receipt_id
+        )
+    )
+    if existing is not None:
+        assert existing.id is not None
+        same = (existing.admdvs, existing.insutype, existing.total_fen, existing.description) == (
+            receipt.admdvs,
+            receipt.insutype,
+            receipt.amount_fen,
+            _receipt_description(receipt),
+        )
+        if not same:
+            raise Conflict(
+                f"到账凭证 {receipt.receipt_id} 已登记为另一笔到账 (记账凭证 {existing.id})",
+                code="RECEIPT_ID_REUSED",
+            )
+        left = await _account_net(session, receivable)
+        return SubsidyReceiptResult(existing.id, left, replayed=True)
+    outstanding = await _account_net(session, receivable)
+    if receipt.amount_fen > outstanding:
+        raise Unprocessable(
+            f"到账金额 {receipt.amount_fen} 分超过应收 {receipt.level} 级财政补助余额 {outstanding} 分",
+            code="MORE_THAN_RECEIVABLE",
+            details={"receivable_fen": outstanding, "amount_fen": receipt.amount_fen},
+        )
+    special = await account_for(
+        session, FISCAL_SPECIAL_ACCOUNT_DEPOSIT, receipt.admdvs, receipt.insutype, POOLED_FUND
+    )
+    entry = await post_entry(
+        session,
+        event_id=None,
+        source_type=SUBSIDY_RECEIPT,
+        source_id=receipt.receipt_id,
+        description=_receipt_description(receipt),
+        admdvs=receipt.admdvs,
+        insutype=receipt.insutype,
+        legs=[Leg(special, debit_fen=receipt.amount_fen), Leg(receivable, credit_fen=receipt.amount_fen)],
+        posted_at=min(now_china(), day_end(receipt.received_on) - timedelta(microseconds=1)),
+    )
+    assert entry.id is not None
+    return SubsidyReceiptResult(entry.id, outstanding - receipt.amount_fen, replayed=False)

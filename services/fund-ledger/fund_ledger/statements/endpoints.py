@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import asdict
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from fund_ledger.config import LedgerSettings
 from fund_ledger.statements import service
-from fund_ledger.statements.schemas import BalanceSheetOut, CodeTotalOut, FundRiskOut, IncomeExpenditureOut
+from fund_ledger.statements.schemas import (
+    BalanceSheetOut,
+    CodeTotalOut,
+    DisclosureLineOut,
+    DisclosureOut,
+    FundRiskOut,
+    IncomeExpenditureOut,
+)
 from shared.errors import Unprocessable
+from shared.money import fen_to_yuan
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1/statements", tags=["statements"])
@@ -81,3 +92,68 @@ async def fund_risk(runtime: RuntimeDep, admdvs: Admdvs, insutype: Insutype, as_
             danger_months=settings.fund_risk_danger_months,
         )
     return FundRiskOut(admdvs=admdvs, insutype=insutype, as_of=as_of, **asdict(result))
+
+
+@router.get(
+    "/disclosure",
+    response_model=DisclosureOut,
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}},
+)
+async def disclosure(
+    runtime: RuntimeDep,
+    admdvs: Admdvs,
+    insutype: Insutype,
+    date_from: date,
+    date_to: date,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> DisclosureOut | Response:
+    """The public disclosure of the fund (基金收支情况公示): income by source, spending by benefit, the
+    balance at the start and end of the period, in yuan. ``format=csv`` gives the same as a CSV file
+    (UTF-8 with BOM, as spreadsheet programs in China expect)."""
+    if date_from > date_to:
+        raise Unprocessable("起始日期不能晚于结束日期", code="BAD_PERIOD")
+    async with runtime.db.session() as session:
+        result = await service.disclosure(session, admdvs, insutype, date_from, date_to)
+    out = DisclosureOut(
+        admdvs=admdvs,
+        insutype=insutype,
+        date_from=date_from,
+        date_to=date_to,
+        opening_balance=fen_to_yuan(result.opening_balance_fen),
+        income=[DisclosureLineOut(item=i, amount=fen_to_yuan(a)) for i, a in result.income],
+        income_total=fen_to_yuan(result.income_total_fen),
+        expenditure=[DisclosureLineOut(item=i, amount=fen_to_yuan(a)) for i, a in result.expenditure],
+        expenditure_total=fen_to_yuan(result.expenditure_total_fen),
+        surplus=fen_to_yuan(result.surplus_fen),
+        closing_balance=fen_to_yuan(result.closing_balance_fen),
+        settlements=result.settlements,
+    )
+    if format == "json":
+        return out
+    return Response(
+        _disclosure_csv(out),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": (
+                f'attachment; filename="disclosure-{admdvs}-{insutype}-{date_from}-{date_to}.csv"'
+            )
+        },
+    )
+
+
+def _disclosure_csv(out: DisclosureOut) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["统筹区", out.admdvs, "险种", out.insutype, "期间", f"{out.date_from} 至 {out.date_to}"])
+    writer.writerow(["类别", "项目", "金额（元）"])
+    writer.writerow(["期初", "基金累计结余", out.opening_balance])
+    for line in out.income:
+        writer.writerow(["收入", line.item, line.amount])
+    writer.writerow(["收入", "收入合计", out.income_total])
+    for line in out.expenditure:
+        writer.writerow(["支出", line.item, line.amount])
+    writer.writerow(["支出", "支出合计", out.expenditure_total])
+    writer.writerow(["结余", "本期收支结余", out.surplus])
+    writer.writerow(["期末", "基金累计结余", out.closing_balance])
+    writer.writerow(["人次", "待遇享受人次（结算笔数，已扣除冲正）", out.settlements])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -55,3 +55,28 @@ class FundRiskOut(BaseModel):
     status: str
     warning_months: Decimal
     danger_months: Decimal
+
+
+class DisclosureLineOut(BaseModel):
+    item: str
+    #: Yuan, two decimals (a public report: read by people, not by the books).
+    amount: Decimal
+
+
+class DisclosureOut(BaseModel):
+    """基金收支情况公示: the fund's income, spending and balance for the public, in yuan."""
+
+    admdvs: str
+    insutype: str
+    date_from: date
+    date_to: date
+    opening_balance: Decimal
+    income: list[DisclosureLineOut]
+    income_total: Decimal
+    expenditure: list[DisclosureLineOut]
+    expenditure_total: Decimal
+    #: Income minus expenditure of the period (negative: the fund drew on its balance).
+    surplus: Decimal
+    closing_balance: Decimal
+    #: Settlements paid by the funds in the period, net of reversals (待遇享受人次).
+    settlements: int

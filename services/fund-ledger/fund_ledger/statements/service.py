@@ -211,3 +211,102 @@ async def fund_risk(
         warning_months=warning_months,
         danger_months=danger_months,
     )
+
+
+# --- public disclosure (基金收支情况公示) ---------------------------------------------------------------
+
+#: How the public disclosure groups the chart: (heading, account codes). Every income and expense code of
+#: the chart falls in exactly one line (a test holds this), so the lines always add up to the totals.
+DISCLOSURE_INCOME_LINES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("个人缴费收入", frozenset({"4001"})),
+    ("医疗救助资助参保收入", frozenset({"4002"})),
+    ("集体扶持及单位资助收入", frozenset({"4003", "4004"})),
+    ("财政补助收入", frozenset({"4101", "4102", "4103", "4104"})),
+    ("利息收入", frozenset({"4201"})),
+)
+DISCLOSURE_EXPENDITURE_LINES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("住院待遇支出", frozenset({"5102"})),
+    ("普通门诊待遇支出（含药店购药）", frozenset({"5101", "5103", "5109"})),
+    ("门诊慢特病待遇支出", frozenset({"5104"})),
+    ("生育待遇支出", frozenset({"5105"})),
+    ("大病保险支出", frozenset({"5201"})),
+    ("医疗救助支出", frozenset({"5301"})),
+)
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The fund's income, spending and balance for the public (基金收支情况公示), per region and scheme."""
+
+    date_from: date
+    date_to: date
+    #: Fund balance (assets - liabilities) at the start of date_from and at the end of date_to.
+    opening_balance_fen: int
+    income: list[tuple[str, int]]
+    expenditure: list[tuple[str, int]]
+    income_total_fen: int
+    expenditure_total_fen: int
+    surplus_fen: int
+    closing_balance_fen: int
+    #: Settlements the funds paid for in the period (net of reversals), from the journal.
+    settlements: int
+
+
+async def disclosure(
+    session: AsyncSession, admdvs: str, insutype: str, date_from: date, date_to: date
+) -> Disclosure:
+    period = await totals_by_code(session, admdvs, insutype, start=day_start(date_from), end=day_end(date_to))
+
+    def lines(groups: tuple[tuple[str, frozenset[str]], ...]) -> list[tuple[str, int]]:
+        return [
+            (heading, sum(t.amount_fen for code, t in period.items() if code in codes))
+            for heading, codes in groups
+        ]
+
+    income = lines(DISCLOSURE_INCOME_LINES)
+    expenditure = lines(DISCLOSURE_EXPENDITURE_LINES)
+    opening = await _fund_balance(session, admdvs, insutype, day_start(date_from))
+    closing = await _fund_balance(session, admdvs, insutype, day_end(date_to))
+    settled = await session.scalar(
+        select(func.count())
+        .select_from(JournalEntry)
+        .where(
+            JournalEntry.admdvs == admdvs,
+            JournalEntry.insutype == insutype,
+            col(JournalEntry.posted_at) >= day_start(date_from),
+            col(JournalEntry.posted_at) < day_end(date_to),
+            JournalEntry.source_type == "settlement",
+        )
+    )
+    reversed_ = await session.scalar(
+        select(func.count())
+        .select_from(JournalEntry)
+        .where(
+            JournalEntry.admdvs == admdvs,
+            JournalEntry.insutype == insutype,
+            col(JournalEntry.posted_at) >= day_start(date_from),
+            col(JournalEntry.posted_at) < day_end(date_to),
+            JournalEntry.source_type == "settlement_reversal",
+        )
+    )
+    income_total = sum(amount for _, amount in income)
+    expenditure_total = sum(amount for _, amount in expenditure)
+    return Disclosure(
+        date_from=date_from,
+        date_to=date_to,
+        opening_balance_fen=opening,
+        income=income,
+        expenditure=expenditure,
+        income_total_fen=income_total,
+        expenditure_total_fen=expenditure_total,
+        surplus_fen=income_total - expenditure_total,
+        closing_balance_fen=closing,
+        settlements=int(settled or 0) - int(reversed_ or 0),
+    )
+
+
+async def _fund_balance(session: AsyncSession, admdvs: str, insutype: str, before: datetime) -> int:
+    totals = await totals_by_code(session, admdvs, insutype, end=before)
+    assets = sum(t.amount_fen for t in _of_kind(totals, "asset"))
+    liabilities = sum(t.amount_fen for t in _of_kind(totals, "liability"))
+    return assets - liabilities
