@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,6 +26,7 @@ from platformctl.demo import PERSONS, REGION
 from platformctl.stack import free_port, wait_for_port
 from tests.conftest import BACKENDS, eventually
 from tests.e2e.conftest import Stack
+from tests.support import prometheus as prometheus_support
 
 pytestmark = pytest.mark.e2e
 
@@ -42,38 +41,9 @@ SETTLE_S = 90.0
 _sequence = itertools.count(7000)
 
 
-def _install_prometheus() -> str | None:
-    """``prometheus`` from PATH, else from Debian's package (CI runs as root on a clean machine)."""
-    found = shutil.which("prometheus") or (
-        "/usr/bin/prometheus" if Path("/usr/bin/prometheus").exists() else None
-    )
-    if found:
-        return found
-    apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
-        return None
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        [apt, "update", "-qq"],
-        [apt, "install", "-y", "-qq", "--no-install-recommends", "prometheus"],
-    ):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            return None
-    return shutil.which("prometheus") or (
-        "/usr/bin/prometheus" if Path("/usr/bin/prometheus").exists() else None
-    )
-
-
 @pytest.fixture(scope="session")
 def prometheus_bin() -> str:
-    binary = _install_prometheus()
-    if binary is None:
-        pytest.skip(
-            "Prometheus is not installed and could not be installed "
-            "(needs root and apt-get with access to Debian's package 'prometheus')"
-        )
-    return binary
+    return prometheus_support.binary("prometheus")
 
 
 def scrape_config(stack: Stack, rules: list[Path]) -> dict[str, Any]:
