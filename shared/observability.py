@@ -1,26 +1,36 @@
-"""Request ids, Prometheus metrics and health endpoints, the same in every service.
+"""Request ids, Prometheus metrics, structured logs and health endpoints, the same in every service.
 
 Metrics are module-level objects in the default registry: one service runs per process, and label sets stay
-bounded (route templates, never raw paths; no person ids, no msgids).
+bounded (route templates, never raw paths; no person ids, no msgids). Logs are one JSON object a line,
+carrying the request id, and the NHSA ``msgid`` and ``setl_id`` once known, so one card swipe can be
+followed through the gateway, settlement and the ledger.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+#: The NHSA message id being answered: set by the gateway, passed downstream as ``X-Msgid``.
+msgid_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("msgid", default=None)
+#: The settlement id a request created or acted on: set by the settlement service.
+setl_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("setl_id", default=None)
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 #: Millisecond-oriented buckets: counter answers should sit in the first few.
@@ -86,14 +96,19 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = None
+        incoming = msgid = None
         for name, value in scope.get("headers", []):
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
-                break
+            elif name == b"x-msgid":
+                msgid = value.decode("latin-1")
         request_id = incoming if incoming and _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
+        # Each request starts with a clean correlation context (a kept-alive connection must not carry the
+        # previous request's msgid or setl_id into this one's log lines).
+        msgid_token = msgid_var.set(msgid if msgid and _REQUEST_ID_OK.match(msgid) else None)
+        setl_token = setl_id_var.set(None)
         status_holder = {"status": 500}
 
         async def send_wrapper(message: Message) -> None:
@@ -116,13 +131,78 @@ class RequestContextMiddleware:
             method = scope.get("method", "GET")
             HTTP_LATENCY.labels(self.service, method, template).observe(time.perf_counter() - start)
             HTTP_REQUESTS.labels(self.service, method, template, str(status_holder["status"])).inc()
+            setl_id_var.reset(setl_token)
+            msgid_var.reset(msgid_token)
             request_id_var.reset(token)
 
 
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's transaction has committed; never if it rolls back.
+
+    Business metrics count facts, and a settlement or a payment is a fact only once it is committed: a
+    request that fails at commit, or loses a race and is retried, must not be counted twice or at all.
+    """
+    sync_session = session.sync_session
+    pending: list[Callable[[], None]] | None = sync_session.info.get("after_commit")
+    if pending is None:
+        pending = sync_session.info["after_commit"] = []
+        _watch_commit(sync_session, pending)
+    pending.append(callback)
+
+
+def _watch_commit(sync_session: Any, pending: list[Callable[[], None]]) -> None:
+    @event.listens_for(sync_session, "after_commit")
+    def _committed(_: Any) -> None:
+        callbacks = list(pending)
+        pending.clear()
+        for run in callbacks:
+            try:
+                run()
+            except Exception:  # a metric must never turn a committed answer into an error
+                logging.getLogger(__name__).exception("after-commit callback failed")
+
+    @event.listens_for(sync_session, "after_rollback")
+    def _rolled_back(_: Any) -> None:
+        pending.clear()
+
+
 class RequestIdLogFilter(logging.Filter):
+    """Puts the correlation ids on every record (also for the plain-text format used by tests)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
+        record.msgid = msgid_var.get()
+        record.setl_id = setl_id_var.get()
         return True
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, service, logger, message and the correlation
+    ids; ``exc`` holds a formatted traceback when there is one. Log shippers (Loki, Elasticsearch, the
+    container runtime) index the fields as they are."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", request_id_var.get()),
+        }
+        for key, var in (("msgid", msgid_var), ("setl_id", setl_id_var)):
+            value = getattr(record, key, var.get())
+            if value:
+                data[key] = value
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            data["exc"] = record.exc_text
+        return json.dumps(data, ensure_ascii=False, default=str)
 
 
 def configure_logging(level: str, service: str) -> None:
@@ -132,9 +212,7 @@ def configure_logging(level: str, service: str) -> None:
     handler = logging.StreamHandler()
     handler._medins = True  # type: ignore[attr-defined]
     handler.addFilter(RequestIdLogFilter())
-    handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)s {service} [%(request_id)s] %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonLogFormatter(service))
     root.addHandler(handler)
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "httpx", "httpcore"):

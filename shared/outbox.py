@@ -63,6 +63,8 @@ class OutboxRelay:
         self.db = db
         self.tables = tables
         self.service = service
+        # Exported as 0 from the start, so that dashboards and alerts see the series before any failure.
+        OUTBOX_PUBLISH_FAILURES.labels(service)
         self._producer_factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
         self.batch_size = batch_size

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
-from shared.observability import request_id_var
+from shared.observability import msgid_var, request_id_var
 
 #: After a settlement-type call whose answer was lost (the wording the 2102 / 2103 cashiers already know).
 _VOIDABLE_HINT = "，交易结果未知：请勿重复收费，请用原报文ID重发本交易查询结果，或使用2601冲正"
@@ -37,6 +37,9 @@ class Downstream:
         """``voidable``: a state-changing call whose effect 2601 can undo (a settlement); the other ones
         (registering, uploading fee lines, discharging...) are settled by repeating the msgid."""
         headers = {"x-request-id": request_id_var.get()}
+        msgid = msgid_var.get()
+        if msgid:
+            headers["x-msgid"] = msgid
 
         def unknown(cause: str) -> OutcomeUnknown:
             return OutcomeUnknown("E_OUTCOME_UNKNOWN", cause + (_VOIDABLE_HINT if voidable else _REPEAT_HINT))

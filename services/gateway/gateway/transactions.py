@@ -18,7 +18,7 @@ from gateway.nhsa.encounter import INPATIENT, OUTPATIENT, Setting
 from gateway.nhsa.envelope import Answer, RequestEnvelope, ResponseBuilder, dumps, parse_body
 from gateway.nhsa.errors import OutcomeUnknown, Refusal, describe
 from shared.db import Database
-from shared.observability import LATENCY_BUCKETS
+from shared.observability import LATENCY_BUCKETS, msgid_var
 
 log = logging.getLogger(__name__)
 
@@ -368,6 +368,7 @@ class EnvelopeProcessor:
             envelope = RequestEnvelope.model_validate(body)
         except ValidationError as exc:
             return refuse(Refusal("E_ENVELOPE", describe(exc)))
+        msgid_var.set(envelope.msgid)  # on every log line of this request, and sent downstream (X-Msgid)
         label = envelope.infno if envelope.infno in KNOWN_INFNO_LABELS else "unknown"
         handler = HANDLERS.get(envelope.infno)
         if handler is None:

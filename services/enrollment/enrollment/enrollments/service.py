@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from enrollment import metrics
 from enrollment.db import infra
 from enrollment.enrollments import rules
 from enrollment.enrollments.models import Enrollment, Payment, SubsidyAllocation
@@ -98,6 +99,7 @@ async def enroll(session: AsyncSession, data: EnrollmentCreate, today: date) -> 
     await flush_unique(
         session, Conflict(f"{person.psn_name} {data.year} 年度已登记参保", code="ALREADY_ENROLLED")
     )
+    metrics.record_enrollment(session, admdvs, data.insutype, start.kind)
 
     identities = await persons.list_identities(session, person.psn_no)
     subsidised = persons.subsidised_on(identities, start.begin)
@@ -170,6 +172,7 @@ async def pay(session: AsyncSession, enrollment: Enrollment, data: PaymentIn, to
     session.add(payment)
     await flush_unique(session, Conflict(f"收据号 {data.receipt_no} 已用于该参保登记", code="RECEIPT_EXISTS"))
     enrollment.paid_fen += data.amount_fen
+    metrics.record_payment(session, enrollment.insuplc_admdvs, data.payer, data.amount_fen)
     assert payment.id is not None
     await enqueue(
         session,
@@ -204,6 +207,7 @@ async def _activate(session: AsyncSession, enrollment: Enrollment, today: date) 
     for level, amount in shares.items():
         session.add(SubsidyAllocation(enrollment_id=enrollment.id, level=level, amount_fen=amount))
     await session.flush()
+    metrics.record_activation(session, enrollment.insuplc_admdvs, enrollment.insutype, shares)
     history = await list_for_person(session, enrollment.psn_no)
     continuity = continuity_by_year(history)
     run, since = continuity.get(enrollment.year, (1, enrollment.coverage_begin))
@@ -296,6 +300,7 @@ async def terminate(
     enrollment.termination_reason = reason
     enrollment.coverage_end = min(enrollment.coverage_end, effective_date - timedelta(days=1))
     await session.flush()
+    metrics.record_termination(session, enrollment.insuplc_admdvs, enrollment.insutype, reason)
     await enqueue(
         session,
         infra,

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from settlement import metrics
 from settlement.settlements import service
 from settlement.settlements.schemas import (
     PharmacySettlementRequest,
@@ -14,22 +15,29 @@ from settlement.settlements.schemas import (
     VoidOut,
     VoidRequest,
 )
+from shared.errors import DomainError
 from shared.service import RuntimeDep, ServiceRuntime
 
 router = APIRouter(prefix="/api/v1", tags=["settlements"])
 
 
 async def _once(
-    runtime: ServiceRuntime, work: Callable[[AsyncSession], Awaitable[SettlementOut]]
+    runtime: ServiceRuntime,
+    work: Callable[[AsyncSession], Awaitable[SettlementOut]],
+    operation: str = "settle",
 ) -> SettlementOut:
     """Run a money-moving transaction; if a concurrent request with the same msgid committed first, run it
     again, which then answers with that first result instead of acting twice."""
     try:
-        async with runtime.transaction() as session:
-            return await work(session)
-    except IntegrityError:
-        async with runtime.transaction() as session:
-            return await work(session)
+        try:
+            async with runtime.transaction() as session:
+                return await work(session)
+        except IntegrityError:
+            async with runtime.transaction() as session:
+                return await work(session)
+    except DomainError as refused:
+        metrics.record_refusal(operation, refused.code)
+        raise
 
 
 @router.post("/pharmacy-settlements", response_model=SettlementOut)
@@ -59,6 +67,7 @@ async def reverse(setl_id: str, body: ReversalRequest, runtime: RuntimeDep) -> S
     return await _once(
         runtime,
         lambda session: service.reverse(session, setl_id, body.fixmedins_code, body.msgid, body.psn_no),
+        "reverse",
     )
 
 
@@ -66,13 +75,17 @@ async def reverse(setl_id: str, body: ReversalRequest, runtime: RuntimeDep) -> S
 async def void(body: VoidRequest, runtime: RuntimeDep) -> VoidOut:
     """2601 冲正: reverse what the unanswered message settled, or make sure it never settles."""
     try:
-        async with runtime.transaction() as session:
-            reversal = await service.void_message(
-                session, body.omsgid, body.fixmedins_code, body.msgid, body.psn_no
-            )
-    except IntegrityError:
-        async with runtime.transaction() as session:
-            reversal = await service.void_message(
-                session, body.omsgid, body.fixmedins_code, body.msgid, body.psn_no
-            )
+        try:
+            async with runtime.transaction() as session:
+                reversal = await service.void_message(
+                    session, body.omsgid, body.fixmedins_code, body.msgid, body.psn_no
+                )
+        except IntegrityError:
+            async with runtime.transaction() as session:
+                reversal = await service.void_message(
+                    session, body.omsgid, body.fixmedins_code, body.msgid, body.psn_no
+                )
+    except DomainError as refused:
+        metrics.record_refusal("void", refused.code)
+        raise
     return VoidOut(outcome="voided" if reversal is None else "reversed", reversal=reversal)

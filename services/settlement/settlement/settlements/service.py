@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from settlement import metrics
 from settlement.adjudication.engine import (
     Adjudication,
     Encounter,
@@ -330,6 +331,18 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
         PRODUCER,
     )
     await session.flush()
+    metrics.record_settlement(
+        session,
+        setl_id=setl_id,
+        encounter_kind=claim.kind,
+        med_type=claim.med_type,
+        clr_type=claim.clr_type,
+        institution_level=prepared.institution.hosp_lv,
+        fixmedins_code=prepared.institution.fixmedins_code,
+        funds=[(f.fund_pay_type, f.paid_fen) for f in result.funds],
+        medfee_sumamt_fen=result.medfee_sumamt_fen,
+        cash_paid_fen=result.cash_paid_fen,
+    )
     return await load(session, setl_id)
 
 
@@ -574,6 +587,16 @@ async def reverse(
         PRODUCER,
     )
     await session.flush()
+    metrics.record_reversal(
+        session,
+        setl_id=reversal_id,
+        encounter_kind=original.encounter_kind,
+        med_type=original.med_type,
+        clr_type=original.clr_type,
+        institution_level=original.institution_level,
+        funds=[(f.fund_pay_type, f.paid_fen) for f in funds],
+        cash_paid_fen=original.cash_paid_fen,
+    )
     return await load(session, reversal_id)
 
 

@@ -1,0 +1,220 @@
+"""The monitoring that operations will look at, against the real platform: a real Prometheus (Debian's
+``prometheus`` package, installed here when missing) scrapes the four services while counters settle,
+then every Grafana panel query and every alert rule in ``deploy/`` is evaluated through Prometheus's HTTP
+API. A panel that shows "No data" on a working platform, or a rule Prometheus cannot evaluate, fails here.
+
+Prometheus scrapes every second, so the whole check adds some tens of seconds to the stack's start."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from platformctl import examples
+from platformctl.checks import FundKey, run_ledger_checks
+from platformctl.demo import PERSONS, REGION
+from platformctl.stack import free_port, wait_for_port
+from tests.conftest import BACKENDS, eventually
+from tests.e2e.conftest import Stack
+from tests.support import prometheus as prometheus_support
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
+RULE_FILES = sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))
+#: deploy/prometheus/prometheus.yml's job names -> the stack's service names.
+JOBS = {"gateway": "gateway", "enrollment": "enrollment", "settlement": "settlement", "fund-ledger": "ledger"}
+#: How long Prometheus may take to have scraped enough samples for every query (normally a few seconds).
+SETTLE_S = 90.0
+_sequence = itertools.count(7000)
+
+
+@pytest.fixture(scope="session")
+def prometheus_bin() -> str:
+    return prometheus_support.binary("prometheus")
+
+
+def scrape_config(stack: Stack, rules: list[Path]) -> dict[str, Any]:
+    """deploy/prometheus/prometheus.yml with the stack's loopback ports and a 1 s interval: the same job
+    names and labels the dashboards and alerts were written against."""
+    config: dict[str, Any] = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
+    config["rule_files"] = [str(path) for path in rules]
+    jobs = []
+    for job in config["scrape_configs"]:
+        if job["job_name"] not in JOBS:
+            continue
+        port = stack.services[JOBS[job["job_name"]]].port
+        for static in job["static_configs"]:
+            static["targets"] = [f"127.0.0.1:{port}"]
+        jobs.append(job)
+    assert {job["job_name"] for job in jobs} == set(JOBS), "a service has no scrape job in deploy/"
+    config["scrape_configs"] = jobs
+    return config
+
+
+@pytest.fixture(scope="module")
+def prometheus(prometheus_bin: str, stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("prometheus")
+    config_file = root / "prometheus.yml"
+    config_file.write_text(yaml.safe_dump(scrape_config(stack, RULE_FILES)), encoding="utf-8")
+    port = free_port()
+    log = open(root / "prometheus.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            prometheus_bin,
+            f"--config.file={config_file}",
+            f"--storage.tsdb.path={root / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_port("127.0.0.1", port)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def panel_queries() -> list[tuple[str, str, str]]:
+    """(dashboard, panel title, expression) for every target of every panel."""
+    queries = []
+    for path in DASHBOARDS:
+        dashboard = json.loads(path.read_text(encoding="utf-8"))
+        for panel in dashboard["panels"]:
+            for target in panel.get("targets", []):
+                queries.append((path.stem, panel["title"], target["expr"]))
+    return queries
+
+
+def rule_names() -> set[str]:
+    names = set()
+    for path in RULE_FILES:
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
+            names |= {rule.get("alert") or rule["record"] for rule in group["rules"]}
+    return names
+
+
+def _msgid() -> str:
+    return examples.msgid(next(_sequence))
+
+
+async def _counter_day(stack: Stack) -> None:
+    """Some of everything the dashboards show: settlements, a replay, a reversal, refusals, ledger checks."""
+    person = PERSONS[0]
+    psn_no = stack.psn_nos[person.certno]
+    async with httpx.AsyncClient(timeout=30) as client:
+        lookup = await stack.call(client, dict(examples.example_1101(person.certno), msgid=_msgid()))
+        assert lookup["infcode"] == 0, lookup["err_msg"]
+        settled = []
+        for _ in range(3):
+            answer = await stack.call(
+                client, dict(examples.example_2102(psn_no, person.certno), msgid=_msgid())
+            )
+            assert answer["infcode"] == 0, answer["err_msg"]
+            settled.append(answer)
+        # The counter did not get the answer and sends the same message again.
+        first_envelope = dict(examples.example_2102(psn_no, person.certno), msgid=_msgid())
+        first = await stack.call(client, first_envelope)
+        assert await stack.call(client, first_envelope) == first
+        setl = settled[0]["output"]["setlinfo"]
+        undo = await stack.call(
+            client,
+            examples.envelope(
+                "2103",
+                _msgid(),
+                {"data": {"setl_id": setl["setl_id"], "mdtrt_id": setl["mdtrt_id"], "psn_no": psn_no}},
+                insuplc_admdvs=REGION,
+            ),
+        )
+        assert undo["infcode"] == 0, undo["err_msg"]
+        # Refused at the settlement service: nobody with this psn_no is insured.
+        refused = await stack.call(
+            client, dict(examples.example_2102("X0000000", person.certno), msgid=_msgid())
+        )
+        assert refused["infcode"] == -1
+
+        async def booked() -> bool:
+            response = await client.get(f"{stack.url('ledger')}/api/v1/journal", params={"limit": 1000})
+            sources = {entry["source_id"] for entry in response.json()}
+            return undo["output"]["setlinfo"]["setl_id"] in sources
+
+        await eventually(booked, timeout_s=30)
+
+    # What the ledger-checks sidecar does in production (platformctl ledger-checks).
+    with httpx.Client(timeout=30) as sync_client:
+        problems = run_ledger_checks(sync_client, stack.url("ledger"), [FundKey(REGION, "390")])
+    assert problems == []
+
+
+async def _query(client: httpx.AsyncClient, prometheus: str, expr: str) -> list[dict[str, Any]]:
+    response = await client.get(f"{prometheus}/api/v1/query", params={"query": expr})
+    body = response.json()
+    assert body["status"] == "success", f"{expr}: {body.get('error')}"
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+async def _rules(client: httpx.AsyncClient, prometheus: str) -> dict[str, dict[str, Any]]:
+    body = (await client.get(f"{prometheus}/api/v1/rules")).json()
+    assert body["status"] == "success"
+    return {rule["name"]: rule for group in body["data"]["groups"] for rule in group["rules"]}
+
+
+@pytest.mark.parametrize("stack", BACKENDS[:1], indirect=True)
+async def test_every_panel_has_data_and_every_rule_loads(stack: Stack, prometheus: str) -> None:
+    await _counter_day(stack)
+    queries = panel_queries()
+    expected_rules = rule_names()
+    assert len(DASHBOARDS) == 3 and queries and expected_rules
+
+    # Wait until Prometheus has scraped the scenario twice (rate() needs two samples) and has evaluated
+    # every rule once; then every answer below is final.
+    deadline = time.monotonic() + SETTLE_S
+    async with httpx.AsyncClient(timeout=10) as client:
+        while True:
+            empty = [q for q in queries if not await _query(client, prometheus, q[2])]
+            rules = await _rules(client, prometheus)
+            unevaluated = [name for name, rule in rules.items() if rule.get("health") == "unknown"]
+            if (not empty and not unevaluated) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+
+    assert not empty, "panels without data on a working platform:\n" + "\n".join(
+        f"  {d} / {title}: {expr}" for d, title, expr in empty
+    )
+    assert set(rules) == expected_rules, "rules Prometheus did not load"
+    broken = {name: rule.get("lastError") for name, rule in rules.items() if rule["health"] != "ok"}
+    assert not broken, f"rules Prometheus cannot evaluate: {broken}"
+    # A working, balanced platform raises none of the alarms about money or lost events.
+    quiet = (
+        "LedgerImbalance",
+        "LedgerHashChainBroken",
+        "DeadLetters",
+        "ServiceDown",
+        "SettlementErrorRatioHigh",
+    )
+    for name in quiet:
+        assert rules[name]["state"] == "inactive", (name, rules[name].get("alerts"))
