@@ -13,8 +13,9 @@ import httpx
 import pytest
 from fund_ledger.books.chart import CHART
 from fund_ledger.books.models import JournalEntry
+from fund_ledger.clearing.service import CLEARING_FEN
 from fund_ledger.config import LedgerSettings
-from fund_ledger.schedule import BALANCE_DRIFT, LedgerScheduler, auto_clearing_batch_id
+from fund_ledger.schedule import BALANCE_DRIFT, BANK_BALANCE, LedgerScheduler, auto_clearing_batch_id
 from fund_ledger.statements.service import DISCLOSURE_EXPENDITURE_LINES, DISCLOSURE_INCOME_LINES
 from sqlalchemy import select, text
 
@@ -208,6 +209,10 @@ async def test_scheduler_sweeps_daily_and_clears_monthly_once(ledger: Ledger) ->
     assert (await scheduler.tick()).swept == []
     now = await balances(client)
     assert (now[("1001", "")], now[("1002", "")]) == (10000, 80000)
+    assert BANK_BALANCE.labels("341524", "390", "1001")._value.get() == 10000
+    assert BANK_BALANCE.labels("341524", "390", "1002")._value.get() == 80000
+    paid_before = CLEARING_FEN.labels("341524", "390", "paid")._value.get()
+    deposit_before = CLEARING_FEN.labels("341524", "390", "deposit")._value.get()
 
     # 5 December: November is cleared for the hospital: owed 400.00, 5 % deposit 20.00, 380.00 paid.
     clock.now = beijing(2026, 12, 5, 3, 0)
@@ -222,6 +227,8 @@ async def test_scheduler_sweeps_daily_and_clears_monthly_once(ledger: Ledger) ->
         38000,
         0,
     )
+    assert CLEARING_FEN.labels("341524", "390", "paid")._value.get() - paid_before == 38000
+    assert CLEARING_FEN.labels("341524", "390", "deposit")._value.get() - deposit_before == 2000
     # The daily sweep of 4 December took the 100.00 of 23 November.
     assert december.swept == [("341524", "390", beijing(2026, 12, 4, 0).date(), 10000)]
     count = await entry_count(db)

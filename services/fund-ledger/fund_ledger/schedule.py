@@ -35,7 +35,7 @@ from fund_ledger.books.chain import verify_chain
 from fund_ledger.books.chart import INCOME_ACCOUNT_DEPOSIT, PAYABLE
 from fund_ledger.books.endpoints import LEDGER_CHAIN_OK, LEDGER_IMBALANCE
 from fund_ledger.books.models import Account
-from fund_ledger.books.service import balance_drift, kept_imbalance
+from fund_ledger.books.service import balance_drift, bank_balances, kept_imbalance
 from fund_ledger.clearing.service import ClearingRequest, run_clearing, run_sweep
 from fund_ledger.config import LedgerSettings
 from fund_ledger.statements.service import fund_risk
@@ -50,6 +50,19 @@ SCHEDULED_RUNS = Counter(
 )
 SCHEDULED_LAST_SUCCESS = Gauge(
     "ledger_scheduled_last_success_timestamp_seconds", "Unix time of a job's last successful run", ["job"]
+)
+BANK_BALANCE = Gauge(
+    "ledger_bank_balance_fen",
+    "Balance of the fund's bank deposit accounts (1001 income, 1002 special, 1003 expenditure), all funds",
+    ["admdvs", "insutype", "code"],
+)
+FUND_RISK_THRESHOLD = Gauge(
+    "ledger_fund_risk_threshold_months",
+    "Months-of-payment levels of the fund risk warning (settings)",
+    ["level"],
+)
+CHAIN_LAST_VERIFIED = Gauge(
+    "ledger_chain_last_verified_timestamp_seconds", "Unix time of the last full hash-chain walk that verified"
 )
 BALANCE_DRIFT = Gauge(
     "ledger_balance_drift_accounts", "Accounts whose kept balance differs from their postings (must be 0)"
@@ -95,6 +108,8 @@ class LedgerScheduler:
         self.settings = settings
         self.clock = clock
         self._last_integrity: float | None = None
+        FUND_RISK_THRESHOLD.labels("warning").set(float(settings.fund_risk_warning_months))
+        FUND_RISK_THRESHOLD.labels("danger").set(float(settings.fund_risk_danger_months))
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.settings.schedule_interval_s
@@ -185,9 +200,13 @@ class LedgerScheduler:
                 report.cleared.append((batch.batch_id, account.counterparty))
 
     async def _imbalance(self, report: TickReport) -> None:
+        """Cheap, every tick: the trial balance and the bank balances over the kept account balances."""
         async with self.db.session() as session:
             report.imbalance_fen = await kept_imbalance(session)
+            banks = await bank_balances(session)
         LEDGER_IMBALANCE.set(report.imbalance_fen)
+        for (admdvs, insutype, code), balance in banks.items():
+            BANK_BALANCE.labels(admdvs, insutype, code).set(balance)
 
     async def _integrity(self, today: date, report: TickReport) -> None:
         async with self.db.session() as session:
@@ -206,6 +225,8 @@ class LedgerScheduler:
         report.chain_ok = verification.ok
         report.drift_accounts = len(drift)
         LEDGER_CHAIN_OK.set(1 if verification.ok else 0)
+        if verification.ok:
+            CHAIN_LAST_VERIFIED.set(monotonic_time.time())
         BALANCE_DRIFT.set(len(drift))
         if not verification.ok:
             log.error(

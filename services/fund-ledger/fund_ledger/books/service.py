@@ -428,6 +428,29 @@ async def imbalance(session: AsyncSession, before: datetime | None = None) -> in
     return int(await session.scalar(query) or 0)
 
 
+#: The fund's bank deposit accounts: income account, fiscal special account, expenditure account.
+BANK_CODES = ("1001", "1002", "1003")
+
+
+async def bank_balances(session: AsyncSession) -> dict[tuple[str, str, str], int]:
+    """(admdvs, insutype, code) -> balance of the bank deposit accounts, all funds, from the kept
+    balances."""
+    rows = await session.execute(
+        select(
+            Account.admdvs,
+            Account.insutype,
+            Account.code,
+            func.sum(
+                func.coalesce(AccountBalance.debit_fen, 0) - func.coalesce(AccountBalance.credit_fen, 0)
+            ),
+        )
+        .join(AccountBalance, col(AccountBalance.account_id) == col(Account.id), isouter=True)
+        .where(col(Account.code).in_(BANK_CODES))
+        .group_by(col(Account.admdvs), col(Account.insutype), col(Account.code))
+    )
+    return {(str(a), str(i), str(c)): int(b or 0) for a, i, c, b in rows}
+
+
 async def kept_imbalance(session: AsyncSession) -> int:
     """Debits minus credits over the kept account balances: the cheap check a scheduler can run often."""
     value = await session.scalar(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from prometheus_client import Counter
 from sqlalchemy import ColumnElement, and_, func, not_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -39,6 +40,7 @@ from fund_ledger.clearing.models import ClearingBatch
 from shared.clock import CHINA_TZ, now_china
 from shared.errors import Conflict, DomainError, Unprocessable
 from shared.money import apply_ratio
+from shared.observability import after_commit
 
 #: Bank deposit accounts: their balance can never go below zero.
 BANK_ACCOUNT_CODES = frozenset(
@@ -47,6 +49,16 @@ BANK_ACCOUNT_CODES = frozenset(
 SWEEP = "sweep"
 CLEARING_TRANSFER = "clearing_transfer"
 CLEARING = "clearing"
+
+
+CLEARING_BATCHES = Counter(
+    "ledger_clearing_batches_total", "Clearing batches run (not counting re-runs)", ["admdvs", "insutype"]
+)
+CLEARING_FEN = Counter(
+    "ledger_clearing_fen_total",
+    "Clearing amounts in fen: paid to institutions, quality deposit withheld, carried forward unpaid",
+    ["admdvs", "insutype", "part"],
+)
 
 
 class InsufficientFunds(DomainError):
@@ -364,6 +376,15 @@ async def run_clearing(
     )
     session.add(batch)
     await session.flush()
+    labels = (request.admdvs, request.insutype)
+
+    def count() -> None:
+        CLEARING_BATCHES.labels(*labels).inc()
+        CLEARING_FEN.labels(*labels, "paid").inc(paid)
+        CLEARING_FEN.labels(*labels, "deposit").inc(deposit)
+        CLEARING_FEN.labels(*labels, "carried_forward").inc(carried_forward)
+
+    after_commit(session, count)
     return batch, True
 
 
