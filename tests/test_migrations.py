@@ -23,6 +23,7 @@ MODEL_MODULES = {
         "settlement.encounters.models",
         "settlement.institutions.models",
         "settlement.policy.models",
+        "settlement.schemes.models",
         "settlement.settlements.models",
     ],
     "fund_ledger": ["fund_ledger.books.models", "fund_ledger.clearing.models"],

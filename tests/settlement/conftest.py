@@ -43,6 +43,7 @@ class SettlementApi:
         continuous_years: int = 1,
         psn_insu_date: date | None = None,
         identities: tuple[IdentityCategory, ...] = (),
+        insutype: str = "390",
     ) -> None:
         """Put a person's coverage in the read model exactly as the enrollment event handler does."""
         event = CoverageActivated(
@@ -52,7 +53,7 @@ class SettlementApi:
             psn_name="测试人员",
             gend="1",
             brdy=date(1985, 3, 12),
-            insutype="390",
+            insutype=insutype,
             psn_type="1501",
             insuplc_admdvs=REGION,
             year=year,

@@ -18,6 +18,7 @@ from settlement.encounters.endpoints import router as encounters_router
 from settlement.institutions.endpoints import router as institutions_router
 from settlement.policy.endpoints import router as policy_router
 from settlement.reconciliation.endpoints import router as reconciliation_router
+from settlement.schemes.endpoints import router as schemes_router
 from settlement.settlements.endpoints import router as settlements_router
 from shared.config import ServiceSettings
 from shared.consumer import Subscription
@@ -65,6 +66,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             policy_router,
             eligibility_router,
             reconciliation_router,
+            schemes_router,
         ],
     )
 

@@ -120,6 +120,8 @@ class EncounterOut(BaseModel):
     psn_no: str
     fixmedins_code: str
     ipt_otp_no: str
+    #: The scheme the encounter settles under, decided at registration / admission (dual track).
+    insutype: str
     med_type: str
     begntime: datetime
     endtime: datetime | None

@@ -21,6 +21,7 @@ from settlement.encounters.schemas import (
     FeesUpload,
 )
 from settlement.institutions import service as institutions
+from settlement.schemes import service as schemes
 from settlement.settlements import service as settlements
 from settlement.settlements.models import Settlement
 from settlement.settlements.schemas import FeeLineIn, LineOut, SettlementOut
@@ -48,7 +49,10 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
     if institution.fixmedins_type != "1":
         raise DomainError("门诊挂号和入院办理只适用于定点医疗机构", code="NOT_A_HOSPITAL", status_code=422)
     institutions.require_can_settle(institution, day)
-    person = await eligibility.covered(session, data.psn_no, data.insutype, day)
+    # The scheme of a stay is decided here, at admission, once (see settlement.schemes.service).
+    coverage, effective = await schemes.resolve(session, data.psn_no, data.insutype, day)
+    data = data.model_copy(update={"insutype": effective})
+    person = await eligibility.covered(session, data.psn_no, coverage, day)
     await settlements.check_certificate(session, data.mdtrt_cert_type, data.mdtrt_cert_no, person)
     if person.insuplc_admdvs != data.insuplc_admdvs:
         raise DomainError(

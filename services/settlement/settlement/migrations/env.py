@@ -5,6 +5,7 @@ import settlement.eligibility.models
 import settlement.encounters.models
 import settlement.institutions.models
 import settlement.policy.models
+import settlement.schemes.models
 import settlement.settlements.models  # noqa: F401
 from settlement.db import Base
 from shared.migrations import run_env

@@ -176,3 +176,38 @@ def jinzhai_yutian_demo() -> PolicyDocument:
         },
         unfiled_out_of_area_reduction=Decimal("0.1"),
     )
+
+
+def jinzhai_legacy_demo(insutype: str) -> PolicyDocument:
+    """Demo policies of the two legacy schemes before the merger, from domain.md: URBMI (391, Jinzhai urban
+    residents: deductible 300 yuan at every level, 20-60 % by level, ceiling 18,000, chronic 100 fixed) and
+    NCMS (380, Jinzhai 2006: deductible 200 yuan at a level-2 hospital, chronic 150 fixed). Outpatient
+    pooling, level-1/3 figures and NCMS ratios are illustrative."""
+    base = jinzhai_yutian_demo()
+    if insutype == "391":
+        return base.model_copy(
+            update={
+                "outpatient": OutpatientPooling(
+                    deductible_fen=30_00, ratio=Decimal("0.4"), annual_cap_fen=200_00
+                ),
+                "inpatient": Inpatient(
+                    deductible_by_level={"1": 300_00, "2": 300_00, "3": 300_00},
+                    ratio_by_level={"1": Decimal("0.6"), "2": Decimal("0.4"), "3": Decimal("0.2")},
+                ),
+            }
+        )
+    if insutype == "380":
+        assert base.chronic is not None
+        return base.model_copy(
+            update={
+                "outpatient": OutpatientPooling(
+                    deductible_fen=0, ratio=Decimal("0.3"), annual_cap_fen=100_00
+                ),
+                "inpatient": Inpatient(
+                    deductible_by_level={"1": 100_00, "2": 200_00, "3": 400_00},
+                    ratio_by_level={"1": Decimal("0.7"), "2": Decimal("0.55"), "3": Decimal("0.4")},
+                ),
+                "chronic": base.chronic.model_copy(update={"fixed_fen": 150_00}),
+            }
+        )
+    raise ValueError(f"no legacy demo policy for insutype {insutype}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -36,6 +36,7 @@ from settlement.encounters.models import FeeLineRecord
 from settlement.institutions import service as institutions
 from settlement.institutions.models import Institution
 from settlement.policy import service as policies
+from settlement.schemes import service as schemes
 from settlement.settlements.models import MsgidClaim, Settlement, SettlementFund, SettlementLine
 from settlement.settlements.schemas import (
     FeeLineIn,
@@ -85,6 +86,9 @@ class Claim:
     chronic_disease: str | None = None
     continuing_stay: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The scheme whose coverage admits the person when it differs from ``insutype`` (a legacy year's
+    #: coverage after the switch-over, see ``settlement.schemes.service``).
+    coverage_insutype: str | None = None
 
 
 def digest_of(payload: Any) -> str:
@@ -170,7 +174,9 @@ async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator)
             status_code=422,
         )
     institutions.require_can_settle(institution, care_day)
-    person = await eligibility.covered(session, claim.psn_no, claim.insutype, care_day)
+    person = await eligibility.covered(
+        session, claim.psn_no, claim.coverage_insutype or claim.insutype, care_day
+    )
     await check_certificate(session, claim.mdtrt_cert_type, claim.mdtrt_cert_no, person)
     if person.insuplc_admdvs != claim.insuplc_admdvs:
         raise DomainError(
@@ -210,8 +216,19 @@ async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator)
     return Prepared(claim, institution, person, policy.id, result, care_day)
 
 
+async def _with_scheme(session: AsyncSession, claim: Claim) -> Claim:
+    """The claim under the scheme the person settles under on the day of care (dual track, switch-over)."""
+    coverage, effective = await schemes.resolve(
+        session, claim.psn_no, claim.insutype, claim.begntime.astimezone(CHINA_TZ).date()
+    )
+    if (coverage, effective) == (claim.insutype, claim.insutype):
+        return claim
+    return replace(claim, insutype=effective, coverage_insutype=coverage if coverage != effective else None)
+
+
 async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
     """2101/2206/2303: what settling would give now, changing nothing."""
+    claim = await _with_scheme(session, claim)
     care_year = claim.begntime.astimezone(CHINA_TZ).year
     totals = await eligibility.peek_accumulator(session, claim.psn_no, care_year, claim.insutype)
     prepared = await _prepare(session, claim, totals)
@@ -223,6 +240,7 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
     replay = await _claim_msgid(session, claim.msgid, claim.digest)
     if replay is not None:
         return replay
+    claim = await _with_scheme(session, claim)
     care_year = claim.begntime.astimezone(CHINA_TZ).year
     totals = await eligibility.lock_accumulator(session, claim.psn_no, care_year, claim.insutype)
     prepared = await _prepare(session, claim, totals)
@@ -656,12 +674,19 @@ async def load(session: AsyncSession, setl_id: str, *, replayed: bool = False) -
     lines = await session.scalars(
         select(SettlementLine).where(SettlementLine.setl_id == setl_id).order_by(col(SettlementLine.id))
     )
-    person = await session.scalar(
-        select(Eligibility).where(
-            Eligibility.psn_no == settlement.psn_no,
-            Eligibility.insutype == settlement.insutype,
-            Eligibility.year == settlement.begntime.astimezone(CHINA_TZ).year,
+    # The coverage that admitted the person: of the settlement's scheme, or (a legacy year after the
+    # switch-over, settled under 390) of the legacy scheme.
+    rows = {
+        row.insutype: row
+        for row in await session.scalars(
+            select(Eligibility).where(
+                Eligibility.psn_no == settlement.psn_no,
+                Eligibility.year == settlement.begntime.astimezone(CHINA_TZ).year,
+            )
         )
+    }
+    person = rows.get(settlement.insutype) or next(
+        (rows[scheme] for scheme in schemes.SCHEMES if scheme in rows), None
     )
     if person is None:
         raise NotFound(f"结算人员参保信息缺失: {settlement.psn_no}", code="NOT_COVERED")
