@@ -43,15 +43,20 @@ EXPENDITURE_ACCOUNT_DEPOSIT = AccountSpec("1003", "支出户存款", "asset")
 ADVANCES = AccountSpec("1101", "暂付款", "asset")
 #: Kept per government level (counterparty = the level).
 SUBSIDY_RECEIVABLE = AccountSpec("1201", "应收财政补助", "asset")
+#: A legacy fund's accumulated deficit at the merger, which the same-level finance bureau must cover.
+DEFICIT_RECEIVABLE = AccountSpec("1202", "应收同级财政弥补赤字款", "asset")
 
 # --- liabilities (负债) ----------------------------------------------------------------------------------
 #: Kept per institution (counterparty = fixmedins_code).
 PAYABLE = AccountSpec(PAYABLE_TO_INSTITUTION, "应付定点医药机构款", "liability")
 QUALITY_DEPOSIT_WITHHELD = AccountSpec("2102", "代扣质量保证金", "liability")
 SUSPENSE = AccountSpec("2201", "暂收款", "liability")
+#: Benefits a legacy scheme still owed at its opening in this ledger (audited, not per institution).
+LEGACY_BENEFITS_PAYABLE = AccountSpec("2103", "应付历史待遇款", "liability")
 
 # --- fund balance (基金结余) -----------------------------------------------------------------------------
 FUND_BALANCE = AccountSpec("3001", "基金结余", "equity")
+RISK_RESERVE = AccountSpec("3002", "风险储备金", "equity")
 
 # --- income (收入) ---------------------------------------------------------------------------------------
 #: Contribution income (缴费收入) by payer, as ``PaymentReceived.payer`` names them.
@@ -94,10 +99,13 @@ CHART: dict[str, AccountSpec] = {
         EXPENDITURE_ACCOUNT_DEPOSIT,
         ADVANCES,
         SUBSIDY_RECEIVABLE,
+        DEFICIT_RECEIVABLE,
         PAYABLE,
         QUALITY_DEPOSIT_WITHHELD,
         SUSPENSE,
+        LEGACY_BENEFITS_PAYABLE,
         FUND_BALANCE,
+        RISK_RESERVE,
         *CONTRIBUTION_INCOME_BY_PAYER.values(),
         *SUBSIDY_INCOME_BY_LEVEL.values(),
         INTEREST_INCOME,

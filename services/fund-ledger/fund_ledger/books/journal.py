@@ -48,6 +48,10 @@ JOURNAL_FLUSHES = Counter(
 
 #: The one source type whose entries may span pooling regions (city-level pooling, 统收统支).
 POOLING_TRANSFER = "pooling_transfer"
+#: The one source type whose entries may span two scheme sub-ledgers: a legacy scheme (391 / 380) merged into
+#: the unified one (390) after the switch-over, by an explicit, audited entry (``fund_ledger.merger``).
+SCHEME_MERGER = "scheme_merger"
+UNIFIED_SCHEME = "390"
 
 #: (code, admdvs, insutype, fund_pay_type, counterparty): an account's business key.
 AccountKey = tuple[str, str, str, str, str]
@@ -135,7 +139,8 @@ def check_balanced(legs: list[Leg]) -> int:
 def check_sub_ledgers(source_type: str, admdvs: str, insutype: str, accounts: Iterable[AccountRef]) -> None:
     accounts = list(accounts)
     schemes = {a.insutype for a in accounts} | {insutype}
-    if len(schemes) > 1:
+    merger = source_type == SCHEME_MERGER and len(schemes) == 2 and insutype == UNIFIED_SCHEME
+    if len(schemes) > 1 and not merger:
         raise SubLedgerViolation(
             f"记账凭证跨险种分账 ({', '.join(sorted(schemes))}): 各险种基金分账核算, 不得调剂使用"
         )
