@@ -26,7 +26,7 @@ MODEL_MODULES = {
         "settlement.schemes.models",
         "settlement.settlements.models",
     ],
-    "fund_ledger": ["fund_ledger.books.models", "fund_ledger.clearing.models"],
+    "fund_ledger": ["fund_ledger.books.models", "fund_ledger.clearing.models", "fund_ledger.pooling.models"],
 }
 
 

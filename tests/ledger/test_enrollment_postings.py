@@ -58,8 +58,8 @@ async def test_chart_codes_are_unique_and_typed() -> None:
     assert {spec.kind for spec in CHART.values()} == {"asset", "liability", "equity", "income", "expense"}
     assert all(code == spec.code for code, spec in CHART.items())
     assert sorted(CHART) == [
-        *("1001", "1002", "1003", "1101", "1201", "1202"),
-        *("2101", "2102", "2103", "2201"),
+        *("1001", "1002", "1003", "1101", "1201", "1202", "1301"),
+        *("2101", "2102", "2103", "2201", "2301"),
         *("3001", "3002"),
         *("4001", "4002", "4003", "4004", "4101", "4102", "4103", "4104", "4201"),
         *("5101", "5102", "5103", "5104", "5105", "5109", "5201", "5301"),

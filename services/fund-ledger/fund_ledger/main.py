@@ -16,6 +16,7 @@ from fund_ledger.clearing.endpoints import router as clearing_router
 from fund_ledger.config import LedgerSettings
 from fund_ledger.db import infra
 from fund_ledger.merger.endpoints import router as merger_router
+from fund_ledger.pooling.endpoints import router as pooling_router
 from fund_ledger.reconciliation.endpoints import router as reconciliation_router
 from fund_ledger.schedule import LedgerScheduler
 from fund_ledger.statements.endpoints import router as statements_router
@@ -57,7 +58,14 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         title="Fund ledger service",
         description="Double-entry books of the residents' medical insurance funds.",
         runtime_factory=build_runtime,
-        routers=[books_router, reconciliation_router, clearing_router, statements_router, merger_router],
+        routers=[
+            books_router,
+            reconciliation_router,
+            clearing_router,
+            statements_router,
+            merger_router,
+            pooling_router,
+        ],
     )
 
 

@@ -43,6 +43,9 @@ EXPENDITURE_ACCOUNT_DEPOSIT = AccountSpec("1003", "支出户存款", "asset")
 ADVANCES = AccountSpec("1101", "暂付款", "asset")
 #: Kept per government level (counterparty = the level).
 SUBSIDY_RECEIVABLE = AccountSpec("1201", "应收财政补助", "asset")
+#: City-level pooling (统收统支): what a county has handed up to the city pool, less what the city's fund-use
+#: plans have paid back to it (a county that drew more than it handed up holds a credit balance here).
+POOLING_DUE_FROM_CITY = AccountSpec("1301", "市级统筹往来-上解市级", "asset")
 #: A legacy fund's accumulated deficit at the merger, which the same-level finance bureau must cover.
 DEFICIT_RECEIVABLE = AccountSpec("1202", "应收同级财政弥补赤字款", "asset")
 
@@ -51,6 +54,8 @@ DEFICIT_RECEIVABLE = AccountSpec("1202", "应收同级财政弥补赤字款", "a
 PAYABLE = AccountSpec(PAYABLE_TO_INSTITUTION, "应付定点医药机构款", "liability")
 QUALITY_DEPOSIT_WITHHELD = AccountSpec("2102", "代扣质量保证金", "liability")
 SUSPENSE = AccountSpec("2201", "暂收款", "liability")
+#: City-level pooling, the city's side: what it holds for each county (counterparty = the county admdvs).
+POOLING_DUE_TO_COUNTY = AccountSpec("2301", "市级统筹往来-代管县级", "liability")
 #: Benefits a legacy scheme still owed at its opening in this ledger (audited, not per institution).
 LEGACY_BENEFITS_PAYABLE = AccountSpec("2103", "应付历史待遇款", "liability")
 
@@ -99,11 +104,13 @@ CHART: dict[str, AccountSpec] = {
         EXPENDITURE_ACCOUNT_DEPOSIT,
         ADVANCES,
         SUBSIDY_RECEIVABLE,
+        POOLING_DUE_FROM_CITY,
         DEFICIT_RECEIVABLE,
         PAYABLE,
         QUALITY_DEPOSIT_WITHHELD,
         SUSPENSE,
         LEGACY_BENEFITS_PAYABLE,
+        POOLING_DUE_TO_COUNTY,
         FUND_BALANCE,
         RISK_RESERVE,
         *CONTRIBUTION_INCOME_BY_PAYER.values(),

@@ -33,10 +33,11 @@ from fund_ledger.books.chart import (
     SUBSIDY_INCOME_BY_LEVEL,
     SUBSIDY_RECEIVABLE,
 )
-from fund_ledger.books.journal import PostedEntry
+from fund_ledger.books.journal import POOLING_TRANSFER, PostedEntry
 from fund_ledger.books.models import Account, JournalEntry, Posting
 from fund_ledger.books.service import Leg, account_for, post_entry
 from fund_ledger.clearing.models import ClearingBatch
+from fund_ledger.pooling import service as pooling_service
 from shared.clock import CHINA_TZ, now_china
 from shared.errors import Conflict, DomainError, Unprocessable
 from shared.money import apply_ratio
@@ -47,6 +48,8 @@ BANK_ACCOUNT_CODES = frozenset(
     {INCOME_ACCOUNT_DEPOSIT.code, FISCAL_SPECIAL_ACCOUNT_DEPOSIT.code, EXPENDITURE_ACCOUNT_DEPOSIT.code}
 )
 SWEEP = "sweep"
+#: A pooled county's sweep is a pooling transfer (it crosses into the city's books), under the same id.
+SWEEP_SOURCES = (SWEEP, POOLING_TRANSFER)
 CLEARING_TRANSFER = "clearing_transfer"
 CLEARING = "clearing"
 
@@ -178,10 +181,14 @@ async def run_sweep(
     sweep_id = sweep_id_for(admdvs, insutype, as_of)
     await lock_chain_head(session)
     existing = await session.scalar(
-        select(JournalEntry).where(JournalEntry.source_type == SWEEP, JournalEntry.source_id == sweep_id)
+        select(JournalEntry).where(
+            col(JournalEntry.source_type).in_(SWEEP_SOURCES), JournalEntry.source_id == sweep_id
+        )
     )
     if existing is not None:
-        return SweepResult(sweep_id, admdvs, insutype, as_of, existing.total_fen, existing.id, replayed=True)
+        amount = await _swept_amount(session, existing)
+        return SweepResult(sweep_id, admdvs, insutype, as_of, amount, existing.id, replayed=True)
+    pooling = await pooling_service.pooling_of(session, admdvs, as_of)
     cutoff = day_end(as_of)
     income_accounts = list(
         await session.scalars(
@@ -195,32 +202,53 @@ async def run_sweep(
         )
     )
     legs: list[Leg] = []
+    swept = 0
     for income in income_accounts:
         assert income.id is not None
         amount = await _account_net(
             session,
             income.id,
-            or_(col(JournalEntry.posted_at) < cutoff, col(JournalEntry.source_type) == SWEEP),
+            or_(col(JournalEntry.posted_at) < cutoff, col(JournalEntry.source_type).in_(SWEEP_SOURCES)),
         )
         if amount <= 0:
             continue
-        special = await account_for(
-            session, FISCAL_SPECIAL_ACCOUNT_DEPOSIT, admdvs, insutype, income.fund_pay_type
-        )
-        legs += [Leg(special, debit_fen=amount), Leg(income.id, credit_fen=amount)]
+        swept += amount
+        if pooling is None:
+            special = await account_for(
+                session, FISCAL_SPECIAL_ACCOUNT_DEPOSIT, admdvs, insutype, income.fund_pay_type
+            )
+            legs.append(Leg(special, debit_fen=amount))
+        else:  # 统收统支: to the city's special account
+            legs += await pooling_service.hand_up_legs(
+                session, pooling, insutype, income.fund_pay_type, amount
+            )
+        legs.append(Leg(income.id, credit_fen=amount))
     if not legs:
         return SweepResult(sweep_id, admdvs, insutype, as_of, 0, None, replayed=False)
+    where = "财政专户" if pooling is None else f"市级统筹 {pooling.city_admdvs} 财政专户"
     entry = await post_guarded_entry(
         session,
-        source_type=SWEEP,
+        source_type=SWEEP if pooling is None else POOLING_TRANSFER,
         source_id=sweep_id,
-        description=f"收入户资金归集至财政专户 (截至 {as_of.isoformat()})",
+        description=f"收入户资金归集至{where} (截至 {as_of.isoformat()})",
         admdvs=admdvs,
         insutype=insutype,
         legs=legs,
         posted_at=cutoff - timedelta(microseconds=1),
     )
-    return SweepResult(sweep_id, admdvs, insutype, as_of, entry.total_fen, entry.id, replayed=False)
+    return SweepResult(sweep_id, admdvs, insutype, as_of, swept, entry.id, replayed=False)
+
+
+async def _swept_amount(session: AsyncSession, entry: JournalEntry) -> int:
+    """What a sweep entry took out of the income account(s) (its total, for a plain sweep)."""
+    if entry.source_type == SWEEP:
+        return entry.total_fen
+    value = await session.scalar(
+        select(func.coalesce(func.sum(Posting.credit_fen), 0))
+        .join(Account, col(Account.id) == col(Posting.account_id))
+        .where(Posting.entry_id == entry.id, Account.code == INCOME_ACCOUNT_DEPOSIT.code)
+    )
+    return int(value or 0)
 
 
 # --- clearing ---------------------------------------------------------------------------------------------
@@ -315,15 +343,18 @@ async def run_clearing(
         return None, False
     deposit = min(apply_ratio(max(period_owed, 0), deposit_ratio), max(owed, 0))
     payable_now = max(owed - deposit, 0)
-    available = max(await _account_net(session, special), 0)
+    # A county in city-level pooling pays from what the city's fund-use plans put in its expenditure
+    # account; otherwise the special account funds the expenditure account for this batch.
+    pooled = await pooling_service.pooling_of(session, request.admdvs, now_china().date()) is not None
+    expenditure = await account_for(session, EXPENDITURE_ACCOUNT_DEPOSIT, *key)
+    available = max(await _account_net(session, expenditure if pooled else special), 0)
     paid = min(payable_now, available)
     carried_forward = payable_now - paid
 
     period = f"{request.period_from}~{request.period_to}"
     what = f"清算批次 {request.batch_id} (机构 {request.fixmedins_code}, {period})"
     transfer_entry_id = clearing_entry_id = None
-    if paid > 0:
-        expenditure = await account_for(session, EXPENDITURE_ACCOUNT_DEPOSIT, *key)
+    if paid > 0 and not pooled:
         transfer = await post_guarded_entry(
             session,
             source_type=CLEARING_TRANSFER,
@@ -336,7 +367,6 @@ async def run_clearing(
         transfer_entry_id = transfer.id
     legs: list[Leg] = []
     if paid > 0:
-        expenditure = await account_for(session, EXPENDITURE_ACCOUNT_DEPOSIT, *key)
         legs += [Leg(payable, debit_fen=paid), Leg(expenditure, credit_fen=paid)]
     if deposit > 0:
         withheld = await account_for(session, QUALITY_DEPOSIT_WITHHELD, *key, request.fixmedins_code)

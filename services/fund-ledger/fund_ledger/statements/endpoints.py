@@ -6,12 +6,14 @@ import csv
 import io
 from dataclasses import asdict
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fund_ledger.config import LedgerSettings
+from fund_ledger.pooling.service import pooled_regions
 from fund_ledger.statements import service
 from fund_ledger.statements.schemas import (
     BalanceSheetOut,
@@ -28,6 +30,17 @@ from shared.service import RuntimeDep
 router = APIRouter(prefix="/api/v1/statements", tags=["statements"])
 
 Admdvs = Annotated[str, Query(pattern=r"^\d{6}$")]
+#: ``region``: the pooling region's own books; ``city``: a city and the counties pooled into it (市级统筹),
+#: consolidated.
+View = Annotated[Literal["region", "city"], Query()]
+
+
+async def _scope(session: AsyncSession, admdvs: str, view: str, on: date) -> service.Regions:
+    if view == "region":
+        return admdvs
+    return tuple(await pooled_regions(session, admdvs, on))
+
+
 Insutype = Annotated[str, Query(pattern=r"^\d{3}$")]
 
 
@@ -37,12 +50,18 @@ def _lines(totals: list[service.CodeTotal]) -> list[CodeTotalOut]:
 
 @router.get("/income-expenditure", response_model=IncomeExpenditureOut)
 async def income_expenditure(
-    runtime: RuntimeDep, admdvs: Admdvs, insutype: Insutype, date_from: date, date_to: date
+    runtime: RuntimeDep,
+    admdvs: Admdvs,
+    insutype: Insutype,
+    date_from: date,
+    date_to: date,
+    view: View = "region",
 ) -> IncomeExpenditureOut:
     if date_from > date_to:
         raise Unprocessable("起始日期不能晚于结束日期", code="BAD_PERIOD")
     async with runtime.db.session() as session:
-        result = await service.income_expenditure(session, admdvs, insutype, date_from, date_to)
+        scope = await _scope(session, admdvs, view, date_to)
+        result = await service.income_expenditure(session, scope, insutype, date_from, date_to)
     return IncomeExpenditureOut(
         admdvs=admdvs,
         insutype=insutype,
@@ -58,10 +77,12 @@ async def income_expenditure(
 
 @router.get("/balance-sheet", response_model=BalanceSheetOut)
 async def balance_sheet(
-    runtime: RuntimeDep, admdvs: Admdvs, insutype: Insutype, as_of: date
+    runtime: RuntimeDep, admdvs: Admdvs, insutype: Insutype, as_of: date, view: View = "region"
 ) -> BalanceSheetOut:
     async with runtime.db.session() as session:
-        result = await service.balance_sheet(session, admdvs, insutype, as_of)
+        result = await service.balance_sheet(
+            session, await _scope(session, admdvs, view, as_of), insutype, as_of
+        )
     return BalanceSheetOut(
         admdvs=admdvs,
         insutype=insutype,
@@ -106,6 +127,7 @@ async def disclosure(
     date_from: date,
     date_to: date,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    view: View = "region",
 ) -> DisclosureOut | Response:
     """The public disclosure of the fund (基金收支情况公示): income by source, spending by benefit, the
     balance at the start and end of the period, in yuan. ``format=csv`` gives the same as a CSV file
@@ -113,7 +135,8 @@ async def disclosure(
     if date_from > date_to:
         raise Unprocessable("起始日期不能晚于结束日期", code="BAD_PERIOD")
     async with runtime.db.session() as session:
-        result = await service.disclosure(session, admdvs, insutype, date_from, date_to)
+        scope = await _scope(session, admdvs, view, date_to)
+        result = await service.disclosure(session, scope, insutype, date_from, date_to)
     out = DisclosureOut(
         admdvs=admdvs,
         insutype=insutype,

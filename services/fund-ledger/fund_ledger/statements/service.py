@@ -23,6 +23,7 @@ from fund_ledger.books.chart import (
 from fund_ledger.books.models import Account, JournalEntry, Posting
 from fund_ledger.books.service import normal_balance
 from fund_ledger.clearing.service import BANK_ACCOUNT_CODES, day_end, day_start
+from fund_ledger.pooling.service import INTER_REGION_CODES
 
 FUND_MONTHS_OF_PAYMENT = Gauge(
     "ledger_fund_months_of_payment",
@@ -51,9 +52,18 @@ class CodeTotal:
     amount_fen: int
 
 
+#: One pooling region, or several seen as one (the city view of city-level pooling: the city and its pooled
+#: counties, whose pooling accounts 1301 / 2301 cancel out and are left out).
+Regions = str | tuple[str, ...]
+
+
+def _region_list(admdvs: Regions) -> list[str]:
+    return [admdvs] if isinstance(admdvs, str) else list(admdvs)
+
+
 async def totals_by_code(
     session: AsyncSession,
-    admdvs: str,
+    admdvs: Regions,
     insutype: str,
     *,
     start: datetime | None = None,
@@ -65,10 +75,12 @@ async def totals_by_code(
         select(Account.code, func.sum(Posting.debit_fen), func.sum(Posting.credit_fen))
         .join(Posting, col(Posting.account_id) == col(Account.id))
         .join(JournalEntry, col(JournalEntry.id) == col(Posting.entry_id))
-        .where(Account.admdvs == admdvs, Account.insutype == insutype)
+        .where(col(Account.admdvs).in_(_region_list(admdvs)), Account.insutype == insutype)
         .group_by(col(Account.code))
         .order_by(col(Account.code))
     )
+    if len(_region_list(admdvs)) > 1:
+        query = query.where(col(Account.code).not_in(INTER_REGION_CODES))
     if start is not None:
         query = query.where(col(JournalEntry.posted_at) >= start)
     if end is not None:
@@ -96,7 +108,7 @@ class IncomeExpenditure:
 
 
 async def income_expenditure(
-    session: AsyncSession, admdvs: str, insutype: str, date_from: date, date_to: date
+    session: AsyncSession, admdvs: Regions, insutype: str, date_from: date, date_to: date
 ) -> IncomeExpenditure:
     totals = await totals_by_code(session, admdvs, insutype, start=day_start(date_from), end=day_end(date_to))
     income = _of_kind(totals, "income")
@@ -124,7 +136,7 @@ class BalanceSheet:
     balanced: bool
 
 
-async def balance_sheet(session: AsyncSession, admdvs: str, insutype: str, as_of: date) -> BalanceSheet:
+async def balance_sheet(session: AsyncSession, admdvs: Regions, insutype: str, as_of: date) -> BalanceSheet:
     totals = await totals_by_code(session, admdvs, insutype, end=day_end(as_of))
     assets = _of_kind(totals, "asset")
     liabilities = _of_kind(totals, "liability")
@@ -253,7 +265,7 @@ class Disclosure:
 
 
 async def disclosure(
-    session: AsyncSession, admdvs: str, insutype: str, date_from: date, date_to: date
+    session: AsyncSession, admdvs: Regions, insutype: str, date_from: date, date_to: date
 ) -> Disclosure:
     period = await totals_by_code(session, admdvs, insutype, start=day_start(date_from), end=day_end(date_to))
 
@@ -271,7 +283,7 @@ async def disclosure(
         select(func.count())
         .select_from(JournalEntry)
         .where(
-            JournalEntry.admdvs == admdvs,
+            col(JournalEntry.admdvs).in_(_region_list(admdvs)),
             JournalEntry.insutype == insutype,
             col(JournalEntry.posted_at) >= day_start(date_from),
             col(JournalEntry.posted_at) < day_end(date_to),
@@ -282,7 +294,7 @@ async def disclosure(
         select(func.count())
         .select_from(JournalEntry)
         .where(
-            JournalEntry.admdvs == admdvs,
+            col(JournalEntry.admdvs).in_(_region_list(admdvs)),
             JournalEntry.insutype == insutype,
             col(JournalEntry.posted_at) >= day_start(date_from),
             col(JournalEntry.posted_at) < day_end(date_to),
@@ -305,7 +317,7 @@ async def disclosure(
     )
 
 
-async def _fund_balance(session: AsyncSession, admdvs: str, insutype: str, before: datetime) -> int:
+async def _fund_balance(session: AsyncSession, admdvs: Regions, insutype: str, before: datetime) -> int:
     totals = await totals_by_code(session, admdvs, insutype, end=before)
     assets = sum(t.amount_fen for t in _of_kind(totals, "asset"))
     liabilities = sum(t.amount_fen for t in _of_kind(totals, "liability"))
