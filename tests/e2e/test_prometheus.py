@@ -21,7 +21,6 @@ import pytest
 import yaml
 
 from platformctl import examples
-from platformctl.checks import FundKey, run_ledger_checks
 from platformctl.demo import PERSONS, REGION
 from platformctl.stack import free_port, wait_for_port
 from tests.conftest import BACKENDS, eventually
@@ -162,11 +161,6 @@ async def _counter_day(stack: Stack) -> None:
             return undo["output"]["setlinfo"]["setl_id"] in sources
 
         await eventually(booked, timeout_s=30)
-
-    # What the ledger-checks sidecar does in production (platformctl ledger-checks).
-    with httpx.Client(timeout=30) as sync_client:
-        problems = run_ledger_checks(sync_client, stack.url("ledger"), [FundKey(REGION, "390")])
-    assert problems == []
 
 
 async def _query(client: httpx.AsyncClient, prometheus: str, expr: str) -> list[dict[str, Any]]:
