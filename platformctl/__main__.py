@@ -81,49 +81,6 @@ def demo_command(
     asyncio.run(load_demo(enrollment_url, settlement_url, echo=typer.echo))
 
 
-@app.command("ledger-checks")
-def ledger_checks_command(
-    ledger_url: Annotated[str, typer.Option(envvar="CHECKS_LEDGER_URL", help="the ledger instance")] = (
-        "http://127.0.0.1:8003"
-    ),
-    fund: Annotated[
-        list[str] | None,
-        typer.Option(help="<admdvs>:<insutype> whose months of payment to compute; repeatable"),
-    ] = None,
-    funds_env: Annotated[
-        str, typer.Option("--funds", envvar="CHECKS_FUNDS", help="comma-separated, like --fund")
-    ] = "",
-    interval_s: Annotated[float, typer.Option(envvar="CHECKS_INTERVAL_S", min=1.0)] = 60.0,
-    once: Annotated[bool, typer.Option(help="one round, exit 1 if a problem was found")] = False,
-) -> None:
-    """Call the ledger's trial balance, hash-chain verification and fund-risk statements on a schedule, so
-    that the ledger_imbalance_fen, ledger_chain_ok and ledger_fund_months_of_payment gauges stay current.
-    A bearer token for the ledger, if it asks for one, is read from CHECKS_TOKEN."""
-    import logging
-    import os
-
-    import httpx
-
-    from platformctl.checks import FundKey, loop, run_ledger_checks
-    from shared.observability import configure_logging
-
-    configure_logging("INFO", "ledger-checks")
-    texts = [*(fund or []), *(f for f in funds_env.split(",") if f.strip())]
-    try:
-        funds = [FundKey.parse(text) for text in texts]
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    token = os.environ.get("CHECKS_TOKEN") or None
-    if once:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        with httpx.Client(timeout=30, headers=headers) as client:
-            problems = run_ledger_checks(client, ledger_url, funds)
-        for problem in problems:
-            logging.getLogger("platformctl.checks").error("ledger check: %s", problem)
-        raise typer.Exit(1 if problems else 0)
-    loop(ledger_url, funds, interval_s, token)
-
-
 @app.command("import-roster")
 def import_roster_command(
     csv_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="roster CSV (see --help)")],

@@ -156,15 +156,3 @@ def test_gateway_and_settlement_autoscale() -> None:
         assert 1 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
         requests = container(next(s for s in APP_SERVICES if s.name == name))["resources"]["requests"]
         assert "cpu" in requests, "CPU utilisation needs a CPU request"
-
-
-def test_ledger_checks_sidecar_calls_its_own_pod() -> None:
-    pod = find("Deployment", "fund-ledger")["spec"]["template"]["spec"]
-    sidecar = next(c for c in pod["containers"] if c["name"] == "ledger-checks")
-    assert sidecar["command"] == ["python", "-m", "platformctl", "ledger-checks"]
-    config = find("ConfigMap", sidecar["envFrom"][0]["configMapRef"]["name"])["data"]
-    assert config["CHECKS_LEDGER_URL"] == "http://127.0.0.1:8003"
-    compose_checks = service("ledger-checks")
-    assert compose_checks["command"] == sidecar["command"]
-    assert environment("ledger-checks")["CHECKS_LEDGER_URL"] == "http://fund-ledger:8003"
-    assert compose_checks["depends_on"]["fund-ledger"]["condition"] == "service_healthy"

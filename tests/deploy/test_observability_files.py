@@ -39,6 +39,10 @@ REQUIRED_ALERTS = {
     "imbalance not 0": "LedgerImbalance",
     "broken hash chain": "LedgerHashChainBroken",
     "months of payment below the warning level": "FundMonthsOfPaymentLow",
+    # What the ledger's own scheduler (fund_ledger/schedule.py) makes observable.
+    "chain not verified for too long": "LedgerChainVerificationStale",
+    "kept balances drifting from the postings": "LedgerBalanceDrift",
+    "scheduled ledger job failing": "LedgerScheduledJobFailed",
 }
 
 _SUFFIXES = {
@@ -208,14 +212,30 @@ def test_every_alert_the_issue_lists_exists_with_severity_and_summary() -> None:
         assert rule["annotations"].get("description"), name
 
 
-def test_months_of_payment_alert_matches_the_ledger_warning_level() -> None:
+def test_months_of_payment_alerts_compare_with_the_levels_the_ledger_exports() -> None:
+    """No months hard-coded in the rules: they compare with ledger_fund_risk_threshold_months, which the
+    ledger's scheduler sets from LEDGER_FUND_RISK_WARNING_MONTHS / _DANGER_MONTHS."""
     from fund_ledger.config import LedgerSettings
+    from fund_ledger.schedule import LedgerScheduler
 
-    warning = LedgerSettings.model_fields["fund_risk_warning_months"].default
-    danger = LedgerSettings.model_fields["fund_risk_danger_months"].default
-    alerts = {rule["alert"]: rule["expr"].strip() for rule in rules() if "alert" in rule}
-    assert alerts["FundMonthsOfPaymentLow"] == f"ledger_fund_months_of_payment < {warning}"
-    assert alerts["FundMonthsOfPaymentDanger"] == f"ledger_fund_months_of_payment < {danger}"
+    from shared.db import Database
+
+    settings = LedgerSettings()
+    LedgerScheduler(Database("sqlite+aiosqlite://"), settings)  # sets the levels; connects to nothing
+    exported = {
+        level: REGISTRY.get_sample_value("ledger_fund_risk_threshold_months", {"level": level})
+        for level in ("warning", "danger")
+    }
+    assert exported == {
+        "warning": float(settings.fund_risk_warning_months),
+        "danger": float(settings.fund_risk_danger_months),
+    }
+    alerts = {rule["alert"]: " ".join(rule["expr"].split()) for rule in rules() if "alert" in rule}
+    for name, level in (("FundMonthsOfPaymentLow", "warning"), ("FundMonthsOfPaymentDanger", "danger")):
+        assert alerts[name] == (
+            "min by (admdvs, insutype) (ledger_fund_months_of_payment) < on() group_left() "
+            f'max(ledger_fund_risk_threshold_months{{level="{level}"}})'
+        ), name
 
 
 def test_promtool_accepts_the_rules_and_their_unit_tests() -> None:

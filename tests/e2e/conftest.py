@@ -60,8 +60,18 @@ class Stack:
         return total
 
 
+@pytest.fixture(scope="module")
+def stack_env() -> dict[str, dict[str, str]]:
+    """Extra environment by service name for a module's stack; a test module overrides this fixture."""
+    return {}
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    stack_env: dict[str, dict[str, str]],
+) -> Iterator[Stack]:
     backend = str(request.param)
     root: Path = tmp_path_factory.mktemp(f"stack-{backend}")
     port = free_port()
@@ -80,6 +90,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             upgrade(spec.package, url)
             env = service_env(spec, url, bootstrap, ports)
             env.update({f"{spec.env_prefix}{k}": v for k, v in FAST_GROUPS.items()})
+            env.update(stack_env.get(name, {}))
             svc = RunningService(
                 spec, f"http://127.0.0.1:{ports[name]}", ports[name], env, root / f"{name}.log"
             )

@@ -3,7 +3,8 @@
 then every Grafana panel query and every alert rule in ``deploy/`` is evaluated through Prometheus's HTTP
 API. A panel that shows "No data" on a working platform, or a rule Prometheus cannot evaluate, fails here.
 
-Prometheus scrapes every second, so the whole check adds some tens of seconds to the stack's start."""
+Prometheus scrapes every second and the ledger's own scheduler ticks every second (integrity check every
+2 s) in this module's stack, so the whole check adds some tens of seconds to the stack's start."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ import pytest
 import yaml
 
 from platformctl import examples
-from platformctl.checks import FundKey, run_ledger_checks
-from platformctl.demo import PERSONS, REGION
+from platformctl.demo import PERSONS, PHARMACY, REGION
 from platformctl.stack import free_port, wait_for_port
+from shared.clock import now_china
 from tests.conftest import BACKENDS, eventually
 from tests.e2e.conftest import Stack
 from tests.support import prometheus as prometheus_support
@@ -39,6 +40,14 @@ JOBS = {"gateway": "gateway", "enrollment": "enrollment", "settlement": "settlem
 #: How long Prometheus may take to have scraped enough samples for every query (normally a few seconds).
 SETTLE_S = 90.0
 _sequence = itertools.count(7000)
+
+
+@pytest.fixture(scope="module")
+def stack_env() -> dict[str, dict[str, str]]:
+    """The ledger's scheduler ticks fast here, so that its gauges (bank balances, months of payment, chain
+    verified) and job counters have data seconds after the scenario. Its daily sweep moves only money
+    posted before today (Beijing time), so the scenario's postings stay where they are."""
+    return {"ledger": {"LEDGER_SCHEDULE_INTERVAL_S": "1", "LEDGER_INTEGRITY_CHECK_INTERVAL_S": "2"}}
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +131,7 @@ def _msgid() -> str:
 
 
 async def _counter_day(stack: Stack) -> None:
-    """Some of everything the dashboards show: settlements, a replay, a reversal, refusals, ledger checks."""
+    """Some of everything the dashboards show: settlements, a replay, a reversal, refusals."""
     person = PERSONS[0]
     psn_no = stack.psn_nos[person.certno]
     async with httpx.AsyncClient(timeout=30) as client:
@@ -163,10 +172,37 @@ async def _counter_day(stack: Stack) -> None:
 
         await eventually(booked, timeout_s=30)
 
-    # What the ledger-checks sidecar does in production (platformctl ledger-checks).
-    with httpx.Client(timeout=30) as sync_client:
-        problems = run_ledger_checks(sync_client, stack.url("ledger"), [FundKey(REGION, "390")])
-    assert problems == []
+
+CLEARED = {"admdvs": REGION, "insutype": "390"}
+
+
+async def _clearing_batch(stack: Stack, prometheus: str) -> int:
+    """An operator clears today for the pharmacy; returns what the batch moved in fen (paid + deposit +
+    carried forward). Posted once Prometheus holds the region's clearing counters at 0, as it would in
+    production, where they are exported long before a month's batch."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        selector = ",".join(f'{k}="{v}"' for k, v in CLEARED.items())
+
+        async def zero_scraped() -> bool:
+            return bool(await _query(client, prometheus, f"ledger_clearing_fen_total{{{selector}}} == 0"))
+
+        await eventually(zero_scraped, timeout_s=30, interval_s=0.5)
+        today = now_china().date().isoformat()
+        response = await client.post(
+            f"{stack.url('ledger')}/api/v1/clearing-batches",
+            json={
+                "batch_id": "E2E-PROMETHEUS-1",
+                **CLEARED,
+                "fixmedins_code": PHARMACY["fixmedins_code"],
+                "period_from": today,
+                "period_to": today,
+            },
+        )
+        assert response.status_code == 201, response.text
+        batch = response.json()
+    assert batch["owed_fen"] > 0, batch  # the scenario's settlements, less the reversal
+    moved: int = batch["paid_fen"] + batch["deposit_fen"] + batch["carried_forward_fen"]
+    return moved
 
 
 async def _query(client: httpx.AsyncClient, prometheus: str, expr: str) -> list[dict[str, Any]]:
@@ -186,6 +222,7 @@ async def _rules(client: httpx.AsyncClient, prometheus: str) -> dict[str, dict[s
 @pytest.mark.parametrize("stack", BACKENDS[:1], indirect=True)
 async def test_every_panel_has_data_and_every_rule_loads(stack: Stack, prometheus: str) -> None:
     await _counter_day(stack)
+    cleared_fen = await _clearing_batch(stack, prometheus)
     queries = panel_queries()
     expected_rules = rule_names()
     assert len(DASHBOARDS) == 3 and queries and expected_rules
@@ -208,13 +245,28 @@ async def test_every_panel_has_data_and_every_rule_loads(stack: Stack, prometheu
     assert set(rules) == expected_rules, "rules Prometheus did not load"
     broken = {name: rule.get("lastError") for name, rule in rules.items() if rule["health"] != "ok"}
     assert not broken, f"rules Prometheus cannot evaluate: {broken}"
-    # A working, balanced platform raises none of the alarms about money or lost events.
+    # A working, balanced platform raises none of the alarms about money or lost events, and the ledger's
+    # scheduler runs, verifies and fails nothing.
     quiet = (
         "LedgerImbalance",
         "LedgerHashChainBroken",
+        "LedgerChainVerificationStale",
+        "LedgerBalanceDrift",
+        "LedgerScheduledJobFailed",
         "DeadLetters",
         "ServiceDown",
         "SettlementErrorRatioHigh",
     )
     for name in quiet:
         assert rules[name]["state"] == "inactive", (name, rules[name].get("alerts"))
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        # The scheduler keeps months of payment current for the region the scenario settled in, with no
+        # one calling the ledger's statements.
+        months = f'ledger_fund_months_of_payment{{admdvs="{REGION}",insutype="390"}}'
+        assert await _query(client, prometheus, months), f"{months}: no data"
+        # The clearing panel counts the batch, the first one of its series included (increase() only
+        # extrapolates upwards from the 0 the ledger exported before it).
+        clearing = next(expr for _, title, expr in queries if title.startswith("Clearing batches"))
+        shown = sum(float(series["value"][1]) for series in await _query(client, prometheus, clearing))
+        assert cleared_fen / 100 <= shown < 2 * cleared_fen / 100, (shown, cleared_fen)

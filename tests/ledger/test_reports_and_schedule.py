@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -17,6 +18,7 @@ from fund_ledger.clearing.service import CLEARING_FEN
 from fund_ledger.config import LedgerSettings
 from fund_ledger.schedule import BALANCE_DRIFT, BANK_BALANCE, LedgerScheduler, auto_clearing_batch_id
 from fund_ledger.statements.service import DISCLOSURE_EXPENDITURE_LINES, DISCLOSURE_INCOME_LINES
+from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 
 from shared.clock import CHINA_TZ
@@ -173,6 +175,9 @@ async def test_subsidy_received_settles_the_receivable(ledger: Ledger) -> None:
     assert (await client.get("/api/v1/trial-balance")).json()["imbalance_fen"] == 0
 
 
+_fresh_regions = itertools.count(90)
+
+
 def beijing(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=CHINA_TZ)
 
@@ -276,6 +281,27 @@ async def test_kept_balances_that_drift_from_the_postings_are_reported(ledger: L
     # The postings, and so the chain and the as-of-date balances, are untouched.
     async with db.session() as session:
         assert len(list(await session.scalars(select(JournalEntry)))) == 1
+
+
+async def test_scheduler_exports_counters_at_zero_before_their_first_increment(ledger: Ledger) -> None:
+    """Prometheus's increase() misses the first increment of a series that appears with it: a region's
+    clearing counters and a job's failure counter must be exported at 0 before anything happens."""
+    _, db = ledger
+    region = {"admdvs": f"3415{next(_fresh_regions)}", "insutype": "390"}  # booked by no other test
+    await book(db, payment(1, 50000, admdvs=region["admdvs"]), datetime(2026, 11, 20, 2, tzinfo=UTC))
+
+    def sample(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, labels)
+
+    assert sample("ledger_clearing_fen_total", **region, part="paid") is None
+    settings = LedgerSettings(database_url=db.url, sweep_daily=False, auto_clearing_day=5)
+    scheduler = LedgerScheduler(db, settings, Clock(beijing(2026, 11, 23, 9)))
+    for job in ("imbalance", "integrity", "clearing"):
+        assert sample("ledger_scheduled_runs_total", job=job, outcome="failed") == 0.0, job
+    assert (await scheduler.tick(full_integrity=True)).failures == []
+    for part in ("paid", "deposit", "carried_forward"):
+        assert sample("ledger_clearing_fen_total", **region, part=part) == 0.0, part
+    assert sample("ledger_clearing_batches_total", **region) == 0.0
 
 
 def test_auto_clearing_batch_ids_fit_and_repeat() -> None:

@@ -36,7 +36,14 @@ from fund_ledger.books.chart import INCOME_ACCOUNT_DEPOSIT, PAYABLE
 from fund_ledger.books.endpoints import LEDGER_CHAIN_OK, LEDGER_IMBALANCE
 from fund_ledger.books.models import Account
 from fund_ledger.books.service import balance_drift, bank_balances, kept_imbalance
-from fund_ledger.clearing.service import ClearingRequest, run_clearing, run_sweep
+from fund_ledger.clearing.service import (
+    CLEARING_BATCHES,
+    CLEARING_FEN,
+    CLEARING_PARTS,
+    ClearingRequest,
+    run_clearing,
+    run_sweep,
+)
 from fund_ledger.config import LedgerSettings
 from fund_ledger.statements.service import fund_risk
 from shared.clock import now_china
@@ -110,6 +117,14 @@ class LedgerScheduler:
         self._last_integrity: float | None = None
         FUND_RISK_THRESHOLD.labels("warning").set(float(settings.fund_risk_warning_months))
         FUND_RISK_THRESHOLD.labels("danger").set(float(settings.fund_risk_danger_months))
+        # Counters exported at 0 from the start: Prometheus's increase() cannot see the first increment of
+        # a series that appears with it (a job's first failure, a region's first clearing batch).
+        jobs = ["imbalance", "integrity"]
+        jobs += ["sweep"] if settings.sweep_daily else []
+        jobs += ["clearing"] if settings.auto_clearing_day is not None else []
+        for job in jobs:
+            for outcome in ("ok", "failed"):
+                SCHEDULED_RUNS.labels(job, outcome)
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.settings.schedule_interval_s
@@ -214,6 +229,9 @@ class LedgerScheduler:
             drift = await balance_drift(session)
             regions = sorted({(a.admdvs, a.insutype) for a in await session.scalars(select(Account))})
             for admdvs, insutype in regions:
+                CLEARING_BATCHES.labels(admdvs, insutype)
+                for part in CLEARING_PARTS:
+                    CLEARING_FEN.labels(admdvs, insutype, part)
                 await fund_risk(
                     session,
                     admdvs,

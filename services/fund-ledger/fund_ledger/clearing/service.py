@@ -62,6 +62,7 @@ CLEARING_FEN = Counter(
     "Clearing amounts in fen: paid to institutions, quality deposit withheld, carried forward unpaid",
     ["admdvs", "insutype", "part"],
 )
+CLEARING_PARTS = ("paid", "deposit", "carried_forward")
 
 
 class InsufficientFunds(DomainError):
