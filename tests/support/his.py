@@ -86,3 +86,48 @@ class SignedHis:
         if body.get("infno") != "9001" and not body.get("sign_no") and isinstance(body.get("opter"), str):
             body = {**body, "sign_no": await self.sign_no(signer, body["opter"])}
         return await self.transport(json.dumps(body, ensure_ascii=False).encode(), signed_headers(signer))
+
+
+class SignedHttp:
+    """An httpx client of the gateway app that posts like a signed-in HIS (see :class:`SignedHis`); bodies
+    that are not JSON objects are sent as they are, signed as the pharmacy."""
+
+    def __init__(self, client: Any, path: str = "/fsi/api/rsfComIfsService/callService") -> None:
+        self.client = client
+        self.path = path
+        self.responses: list[Any] = []
+        self.his = SignedHis(self._transport)
+
+    async def _transport(self, raw: bytes, headers: Mapping[str, str]) -> str:
+        response = await self.client.post(
+            self.path, content=raw, headers={"content-type": "application/json", **headers}
+        )
+        self.responses.append(response)
+        return str(response.text)
+
+    async def post(self, body: dict[str, Any] | bytes) -> Any:
+        """The HTTP response to one signed request."""
+        parsed: Any = body
+        if isinstance(body, bytes):
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+        if isinstance(parsed, dict):
+            await self.his.send(parsed)
+        else:
+            assert isinstance(body, bytes)
+            await self.his.send_raw(body)
+        return self.responses[-1]
+
+
+def signed_in_sync(client: Any, fixmedins_code: str = PHARMACY, opter: str = "001") -> str:
+    """Sign in through a synchronous TestClient; returns the sign_no."""
+    response = client.post(
+        "/fsi/api/rsfComIfsService/callService",
+        content=json.dumps(sign_in_envelope(fixmedins_code, opter)).encode(),
+        headers={"content-type": "application/json", **signed_headers(fixmedins_code)},
+    )
+    answer = response.json()
+    assert answer["infcode"] == 0, answer["err_msg"]
+    return str(answer["output"]["signinoutb"]["sign_no"])
