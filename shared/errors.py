@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,24 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "HTTP_ERROR"
         )
         return JSONResponse(error_body(code, str(exc.detail), request), status_code=exc.status_code)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        # A number or date the client sent that the database or the calendar cannot hold (an id past
+        # 2**63, a day before 0001-01-02): the request's fault, found by the OpenAPI fuzz.
+        return JSONResponse(
+            error_body("OUT_OF_RANGE", f"参数超出允许范围 (value out of range: {exc})", request),
+            status_code=422,
+        )
+
+    @app.exception_handler(StatementError)
+    async def _statement(request: Request, exc: StatementError) -> JSONResponse:
+        if isinstance(exc.orig, OverflowError):
+            return await _overflow(request, exc.orig)
+        log.exception("database statement failed on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            error_body("INTERNAL_ERROR", "服务内部错误 (internal error)", request), status_code=500
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
