@@ -72,13 +72,92 @@ def run(
 def demo_command(
     enrollment_url: str = "http://127.0.0.1:8001",
     settlement_url: str = "http://127.0.0.1:8002",
+    gateway_url: str = "http://127.0.0.1:8000",
 ) -> None:
     """Load the demo data set through the services' APIs (safe to run again)."""
     import asyncio
 
     from platformctl.demo import load_demo
 
-    asyncio.run(load_demo(enrollment_url, settlement_url, echo=typer.echo))
+    asyncio.run(load_demo(enrollment_url, settlement_url, gateway_url=gateway_url, echo=typer.echo))
+
+
+@app.command()
+def token(
+    role: Annotated[
+        list[str],
+        typer.Option(
+            help="enrollment_clerk, fund_accountant, auditor, administrator or service (repeatable)"
+        ),
+    ],
+    subject: Annotated[
+        str, typer.Option(help="who the token is for (written to the audit log)")
+    ] = "operator",
+    hours: Annotated[int, typer.Option(min=1, max=24 * 31, help="valid for this many hours")] = 12,
+) -> None:
+    """Print a bearer token for the operator APIs, signed with the auth secret (``PLATFORM_AUTH_SECRET``,
+    else ``GATEWAY_AUTH_SECRET``, else the development secret ``./run.sh`` uses)."""
+    import os
+
+    from shared.auth import DEV_AUTH_SECRET, issue_token
+
+    secret = (
+        os.environ.get("PLATFORM_AUTH_SECRET") or os.environ.get("GATEWAY_AUTH_SECRET") or DEV_AUTH_SECRET
+    )
+    try:
+        typer.echo(issue_token(secret, subject, role, ttl_s=hours * 3600))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@app.command("his-call")
+def his_call(
+    infno: Annotated[str, typer.Argument(help="transaction code, e.g. 1101 or 2102")],
+    input_json: Annotated[str, typer.Argument(help="the envelope's input node as JSON")],
+    gateway_url: str = "http://127.0.0.1:8000",
+    institution: Annotated[
+        str, typer.Option(help="fixmedins_code of the calling institution")
+    ] = "P34152400001",
+    paasid: Annotated[str | None, typer.Option(help="default: the demo credentials")] = None,
+    secret: Annotated[str | None, typer.Option(help="default: the demo credentials")] = None,
+    insuplc_admdvs: str = "341524",
+    twice: Annotated[
+        bool, typer.Option(help="send the identical envelope (same msgid) a second time")
+    ] = False,
+) -> None:
+    """Call the gateway as a HIS does: sign in (9001), then send one signed envelope and print the answer."""
+    import asyncio
+    import json
+
+    import httpx
+    import simplejson
+
+    from platformctl.demo import INSTITUTIONS, demo_credentials
+    from platformctl.his import HisClient
+
+    names = {i["fixmedins_code"]: i["fixmedins_name"] for i in INSTITUTIONS}
+    demo_paasid, demo_secret = demo_credentials(institution)
+    try:
+        body = json.loads(input_json)
+    except ValueError as exc:
+        raise typer.BadParameter(f"input is not JSON: {exc}") from exc
+    his = HisClient(
+        gateway_url.rstrip("/"),
+        institution,
+        names.get(institution, institution),
+        paasid or demo_paasid,
+        secret or demo_secret,
+    )
+
+    async def call() -> None:
+        async with httpx.AsyncClient() as client:
+            await his.sign_in(client)
+            wire = his.envelope(infno, body, insuplc_admdvs=insuplc_admdvs)
+            for _ in range(2 if twice else 1):
+                answer = await his.post(client, wire)
+                typer.echo(simplejson.dumps(answer, use_decimal=True, ensure_ascii=False, indent=2))
+
+    asyncio.run(call())
 
 
 @app.command("import-roster")

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from settlement.policy.document import jinzhai_yutian_demo
 
+from shared.auth import ADMINISTRATOR, DEV_AUTH_SECRET, issue_token
 from shared.clock import now_china
 from shared.idcard import make_id_number
 
@@ -154,6 +155,17 @@ def policy_body(year: int) -> dict[str, Any]:
     }
 
 
+def demo_credentials(fixmedins_code: str) -> tuple[str, str]:
+    """(paasid, secret) of a demo institution at the gateway: development values, printed by ``run.sh``
+    and used by ``platformctl his-call``; production registers real ones (PUT /api/v1/institutions)."""
+    return f"paas-{fixmedins_code.lower()}", f"demo-secret-{fixmedins_code.lower()}-change-me"
+
+
+def admin_token(secret: str = DEV_AUTH_SECRET) -> str:
+    """A short-lived administrator token for loading the demo through the operator APIs."""
+    return issue_token(secret, "demo-loader", [ADMINISTRATOR], ttl_s=3600)
+
+
 async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> httpx.Response:
     response = await client.post(url, json=body)
     if response.status_code not in (200, 201, 409):
@@ -162,12 +174,29 @@ async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> ht
 
 
 async def load_demo(
-    enrollment_url: str, settlement_url: str, *, echo: Callable[[str], None] = print, wait_s: float = 60.0
+    enrollment_url: str,
+    settlement_url: str,
+    *,
+    gateway_url: str | None = None,
+    token: str | None = None,
+    echo: Callable[[str], None] = print,
+    wait_s: float = 60.0,
 ) -> dict[str, str]:
-    """Load everything; returns certno -> psn_no once settlement's eligibility has every person."""
+    """Load everything; returns certno -> psn_no once settlement's eligibility has every person.
+    ``gateway_url``: also register the demo institutions' credentials at the gateway. ``token``: an
+    administrator's bearer token (default: minted from the development auth secret)."""
     year = now_china().year
     today = now_china().date()
-    async with httpx.AsyncClient(timeout=10) as client:
+    headers = {"Authorization": f"Bearer {token or admin_token()}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
+        if gateway_url is not None:
+            for inst in INSTITUTIONS:
+                paasid, secret = demo_credentials(inst["fixmedins_code"])
+                response = await client.put(
+                    f"{gateway_url}/api/v1/institutions/{inst['fixmedins_code']}",
+                    json={"fixmedins_name": inst["fixmedins_name"], "paasid": paasid, "secret": secret},
+                )
+                response.raise_for_status()
         for inst in INSTITUTIONS:
             await _post(
                 client,

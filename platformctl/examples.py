@@ -117,3 +117,17 @@ def curl(gateway_url: str, body: dict[str, Any]) -> str:
         f"curl -s -X POST {gateway_url}/fsi/api/rsfComIfsService/callService "
         f"-H 'Content-Type: application/json' -d '{payload}'"
     )
+
+
+def his_call(gateway_url: str, body: dict[str, Any]) -> str:
+    """The ``platformctl his-call`` command that sends ``body``'s transaction signed and signed in."""
+    payload = json.dumps(body["input"], ensure_ascii=False).replace("'", "'\\''")
+    twice = " --twice" if body["infno"] == "2102" else ""
+    return (
+        f".venv/bin/python -m platformctl his-call {body['infno']} '{payload}' "
+        f"--gateway-url {gateway_url} --institution {body['fixmedins_code']}{twice}"
+    )
+
+
+def operator_curl(url: str, role: str) -> str:
+    return f'curl -s -H "Authorization: Bearer $(.venv/bin/python -m platformctl token --role {role})" {url}'

@@ -247,6 +247,7 @@ def run_stack(*, data_dir: Path, host: str, base_port: int, broker_port: int, lo
                 load_demo_data(
                     f"http://{host}:{ports['enrollment']}",
                     f"http://{host}:{ports['settlement']}",
+                    gateway_url=f"http://{host}:{ports['gateway']}",
                     echo=console.print,
                 )
             )
@@ -259,16 +260,19 @@ def run_stack(*, data_dir: Path, host: str, base_port: int, broker_port: int, lo
             console.print("\ndemo persons (ID number -> psn_no):")
             for demo in PERSONS:
                 console.print(f"  {demo.name:<4} {demo.certno}  {psn_nos[demo.certno]}")
+            console.print(
+                "\nA HIS signs every request (x-tif-* headers) and signs in with 9001 first; "
+                "`platformctl his-call` does both with the demo credentials:"
+            )
             console.print("\n[bold]1101 person lookup:[/]")
-            print(examples.curl(gateway, examples.example_1101(person.certno)))
+            print(examples.his_call(gateway, examples.example_1101(person.certno)))
             console.print(
-                "\n[bold]2102 pharmacy settlement[/] (the same msgid again returns the same answer):"
+                "\n[bold]2102 pharmacy settlement[/] (--twice sends the same msgid again: the same answer):"
             )
-            print(examples.curl(gateway, examples.example_2102(psn_nos[person.certno], person.certno)))
+            print(examples.his_call(gateway, examples.example_2102(psn_nos[person.certno], person.certno)))
             ledger = f"http://{host}:{ports['ledger']}"
-            console.print(
-                f"\nledger journal: {ledger}/api/v1/journal   trial balance: {ledger}/api/v1/trial-balance"
-            )
+            console.print("\n[bold]ledger journal[/] (operator APIs need a bearer token with a role):")
+            print(examples.operator_curl(f"{ledger}/api/v1/journal", "fund_accountant"))
         console.print("\nCtrl-C stops everything.")
         while True:
             for svc in services:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.auth import DEV_AUTH_SECRET
 
 DATA_DIR = Path("data")
 
@@ -45,6 +47,9 @@ class ServiceSettings(BaseSettings):
     #: Start the outbox relay / consumers inside the web process (the default, one process per service).
     run_background_workers: bool = True
     log_level: str = "INFO"
+    #: Signs and verifies bearer tokens (operators' and the services' own credential). The same value in
+    #: every service; production sets ``<PREFIX>AUTH_SECRET`` (the default is for ``./run.sh`` and tests).
+    auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
 
     @field_validator("database_url")
     @classmethod

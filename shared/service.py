@@ -12,8 +12,11 @@ from typing import Annotated, Any
 
 from aiokafka import AIOKafkaConsumer
 from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.audit import AuditMiddleware
+from shared.auth import DEV_AUTH_SECRET, Authenticator, is_guarded
 from shared.config import ServiceSettings
 from shared.consumer import BatchScope, IdempotentConsumer, Subscription, no_scope
 from shared.db import Database
@@ -21,6 +24,7 @@ from shared.errors import install_error_handlers
 from shared.events import ALL_TOPICS
 from shared.infra import InfraTables
 from shared.kafka import BrokerProbe, ensure_topics_with_retry, make_producer
+from shared.masking import install_log_masking
 from shared.observability import ReadinessCheck, configure_logging, health_router, install_observability
 from shared.outbox import OutboxRelay
 
@@ -154,8 +158,21 @@ def create_service_app(
     description: str,
     runtime_factory: Callable[[ServiceSettings], ServiceRuntime],
     routers: Sequence[APIRouter],
+    audit_table: Table,
+    his_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
+    """``routers`` must each be wrapped by ``shared.auth.guarded`` (nothing is open by default);
+    ``his_routers`` are the gateway's HIS entry point, which authenticates institutions its own way."""
     configure_logging(settings.log_level, settings.service_name)
+    install_log_masking()
+    unguarded = [r for r in routers if not is_guarded(r)]
+    if unguarded:
+        raise ValueError(f"{settings.service_name}: every router needs shared.auth.guarded(...)")
+    secret = settings.auth_secret.get_secret_value()
+    if secret == DEV_AUTH_SECRET:
+        log.warning(
+            "%s runs with the development auth secret; set the AUTH_SECRET setting", settings.service_name
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -169,10 +186,12 @@ def create_service_app(
                 await runtime.stop()
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.auth = Authenticator(secret, settings.service_name)
     install_error_handlers(app)
+    app.add_middleware(AuditMiddleware, table=audit_table)
     install_observability(app, settings.service_name)
     app.include_router(health_router(lambda: app.state.runtime.readiness_checks(), settings.ready_timeout_s))
-    for router in routers:
+    for router in [*his_routers, *routers]:
         app.include_router(router)
     return app
 

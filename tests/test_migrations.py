@@ -15,7 +15,7 @@ from shared.migrations import SERVICE_PACKAGES, upgrade
 from tests.conftest import DatabaseFactory
 
 MODEL_MODULES = {
-    "gateway": ["gateway.messages.models"],
+    "gateway": ["gateway.messages.models", "gateway.security.models"],
     "enrollment": ["enrollment.persons.models"],
     "settlement": [
         "settlement.catalogue.models",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +23,7 @@ from platformctl.stack import RunningService, free_port, service_env, start_brok
 from shared.config import sqlite_url
 from shared.migrations import upgrade
 from tests.conftest import BACKENDS
+from tests.support.his import SignedHis
 
 GATEWAY_PATH = "/fsi/api/rsfComIfsService/callService"
 #: Short group timeouts so that a restarted consumer rejoins quickly on the embedded broker.
@@ -39,15 +40,29 @@ class Stack:
     bootstrap: str
     services: dict[str, RunningService]
     psn_nos: dict[str, str] = field(default_factory=dict)
+    #: (institution, operator) -> sign_no of the 9001 sign-in done on first use.
+    sign_nos: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def url(self, name: str) -> str:
         return self.services[name].url
 
     async def call(self, client: httpx.AsyncClient, envelope: dict[str, Any]) -> dict[str, Any]:
-        response = await client.post(f"{self.url('gateway')}{GATEWAY_PATH}", json=envelope, timeout=30)
-        assert response.status_code == 200, response.text
+        """Sent as the HIS of the envelope's institution does: signed, and signed in (9001) once."""
+
+        async def transport(raw: bytes, headers: Mapping[str, str]) -> str:
+            response = await client.post(
+                f"{self.url('gateway')}{GATEWAY_PATH}",
+                content=raw,
+                headers={"content-type": "application/json", **headers},
+                timeout=30,
+            )
+            assert response.status_code == 200, response.text
+            return response.text
+
+        his = SignedHis(transport)
+        his.sign_nos = self.sign_nos
         # Parse numbers as exact decimals: the wire carries yuan with two decimals (32.00, not 32.0).
-        body: dict[str, Any] = json.loads(response.text, parse_float=Decimal)
+        body: dict[str, Any] = json.loads(await his.send(envelope), parse_float=Decimal)
         return body
 
     def metric(self, service: str, name: str, **labels: str) -> float:
@@ -99,7 +114,12 @@ def stack(
         for svc in services.values():
             svc.wait_ready()
         psn_nos = asyncio.run(
-            load_demo(services["enrollment"].url, services["settlement"].url, echo=lambda _: None)
+            load_demo(
+                services["enrollment"].url,
+                services["settlement"].url,
+                gateway_url=services["gateway"].url,
+                echo=lambda _: None,
+            )
         )
         yield Stack(backend, bootstrap, services, psn_nos)
     finally:

@@ -24,6 +24,10 @@ from shared.events import SETTLEMENT_TOPIC, EventEnvelope
 from shared.idcard import make_id_number
 from tests.conftest import eventually
 from tests.e2e.conftest import Stack
+from tests.support.apps import ADMIN_TOKEN
+
+#: The e2e tests act as an administrator on the operator APIs (roles are tested in tests/shared).
+OPERATOR = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 pytestmark = pytest.mark.e2e
 _sequence = itertools.count(1000)
@@ -57,7 +61,7 @@ async def _all_entries(client: httpx.AsyncClient, stack: Stack) -> list[dict[str
 
 async def test_card_swipe_settles_and_books_a_balanced_entry(stack: Stack) -> None:
     person = PERSONS[0]
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=OPERATOR) as client:
         lookup = await stack.call(client, dict(examples.example_1101(person.certno), msgid=_msgid()))
         assert lookup["infcode"] == 0, lookup["err_msg"]
         base = lookup["output"]["baseinfo"]
@@ -143,7 +147,7 @@ async def test_card_swipe_settles_and_books_a_balanced_entry(stack: Stack) -> No
 
 
 async def test_redelivered_settlement_event_posts_nothing(stack: Stack) -> None:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=OPERATOR) as client:
         # A settlement of its own, booked first.
         psn_no, certno, _, _ = await _person_with_card(client, stack, 9)
         await _pay_and_enroll(client, stack, psn_no, "ST0009")
@@ -268,7 +272,7 @@ def _danshen_purchase(psn_no: str, certno: str) -> dict[str, Any]:
 
 async def test_ledger_killed_mid_stream_books_every_settlement_exactly_once(stack: Stack) -> None:
     people_count, per_person = 20, 10
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=OPERATOR) as client:
         people = await _enroll_people(client, stack, people_count)
         # Round-robin over people, so consecutive requests are for different persons.
         work = [person for _ in range(per_person) for person in people]
@@ -335,7 +339,7 @@ async def test_concurrent_repeats_of_a_message_settle_and_book_once(stack: Stack
     person = PERSONS[1]
     psn_no = stack.psn_nos[person.certno]
     envelope = dict(examples.example_2102(psn_no, person.certno), msgid=_msgid())
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=OPERATOR) as client:
         answers = await asyncio.gather(*[stack.call(client, envelope) for _ in range(5)])
         assert [a["infcode"] for a in answers] == [0] * 5, [a["err_msg"] for a in answers]
         setl_ids = {a["output"]["setlinfo"]["setl_id"] for a in answers}
@@ -394,7 +398,7 @@ async def _pay_and_enroll(client: httpx.AsyncClient, stack: Stack, psn_no: str, 
 async def test_person_lookup_for_active_lapsed_terminated_and_lost_card(stack: Stack) -> None:
     year = now_china().year
     today = str(now_china().date())
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=OPERATOR) as client:
         # Active, looked up by card swipe (03).
         active, _, card_no, card_sn = await _person_with_card(client, stack, 1)
         await _pay_and_enroll(client, stack, active, "ST0001")
@@ -466,7 +470,7 @@ async def test_person_lookup_for_active_lapsed_terminated_and_lost_card(stack: S
 
 
 async def test_pharmacy_reversal_and_2601_reach_the_books(stack: Stack) -> None:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=OPERATOR) as client:
         psn_no, certno, _, _ = await _person_with_card(client, stack, 11)
         await _pay_and_enroll(client, stack, psn_no, "ST0011")
         await eventually(functools.partial(_covered, client, stack, psn_no), timeout_s=30)
@@ -603,7 +607,7 @@ async def _ok(stack: Stack, client: httpx.AsyncClient, envelope: dict[str, Any])
 
 async def test_outpatient_visit_and_inpatient_stay_through_the_gateway(stack: Stack) -> None:
     now = now_china().strftime("%Y-%m-%d %H:%M:%S")
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=OPERATOR) as client:
         # Outpatient: 2201 -> 2204 -> 2206 -> 2207 -> 2208.
         psn_no, certno, _, _ = await _person_with_card(client, stack, 21)
         await _pay_and_enroll(client, stack, psn_no, "ST0021")

@@ -9,7 +9,6 @@ Settlement reference data as ``tests.settlement.conftest`` seeds it: 县医院 H
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +17,8 @@ from typing import Any
 import pytest
 from gateway.downstream import Downstream
 from gateway.nhsa.envelope import parse_body
+from gateway.security.schemes import TifSha256
+from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
 from settlement.config import SettlementSettings
 from settlement.main import create_app
@@ -27,6 +28,7 @@ from shared.db import Database
 from tests.conftest import DatabaseFactory
 from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, seed_reference_data
 from tests.support.apps import build, running
+from tests.support.his import SignedHis, register_demo_institutions
 
 WHEN = "2026-11-20 10:00:00"
 
@@ -37,6 +39,7 @@ class Counter:
     api: SettlementApi
     psn_no: str
     certno: str
+    his: SignedHis
     sequence: int = 0
 
     async def send(self, infno: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -49,9 +52,7 @@ class Counter:
             fixmedins_code=HOSPITAL,
             fixmedins_name="县医院",
         )
-        answer: dict[str, Any] = parse_body(
-            (await self.processor.process(json.dumps({**wire, "inf_time": WHEN}).encode())).encode()
-        )
+        answer: dict[str, Any] = parse_body((await self.his.send({**wire, "inf_time": WHEN})).encode())
         return answer
 
     async def ok(self, infno: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +76,10 @@ async def counter(databases: DatabaseFactory) -> AsyncIterator[Counter]:
         downstream = Downstream("http://enrollment", "http://service", 5.0)
         await downstream.client.aclose()
         downstream.client = client  # closed with the app, not by the gateway
-        yield Counter(EnvelopeProcessor(gateway_db, downstream, REGION, 1_048_576), api, psn_no, certno)
+        await register_demo_institutions(gateway_db)
+        security = HisSecurity(gateway_db, TifSha256())
+        processor = EnvelopeProcessor(gateway_db, downstream, REGION, 1_048_576, security=security)
+        yield Counter(processor, api, psn_no, certno, SignedHis(processor.process))
     await gateway_db.dispose()
     await settlement_db.dispose()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,12 +19,14 @@ from gateway.messages.models import MessageLog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from platformctl import examples
 from platformctl.stack import free_port
 from shared.db import Database
 from tests.conftest import DatabaseFactory
 from tests.support.apps import build, running
+from tests.support.his import SignedHttp, register_demo_institutions, signed_headers, signed_in_sync
 
 PATH = "/fsi/api/rsfComIfsService/callService"
 CERTNO = "34152419850312013X"
@@ -39,7 +42,7 @@ def refused(response: httpx.Response) -> str:
 
 
 @pytest.fixture
-async def gateway(databases: DatabaseFactory) -> AsyncIterator[tuple[httpx.AsyncClient, Database]]:
+async def gateway(databases: DatabaseFactory) -> AsyncIterator[tuple[SignedHttp, Database]]:
     url = databases.migrated("gateway")
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: downstream unavailable
     app = build(
@@ -51,8 +54,9 @@ async def gateway(databases: DatabaseFactory) -> AsyncIterator[tuple[httpx.Async
         max_body_bytes=20_000,
     )
     db = Database(url)
+    await register_demo_institutions(db)
     async with running(app) as client:
-        yield client, db
+        yield SignedHttp(client), db
     await db.dispose()
 
 
@@ -61,7 +65,7 @@ def _with(body: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 async def test_malformed_envelopes_are_refused_with_field_messages(
-    gateway: tuple[httpx.AsyncClient, Database],
+    gateway: tuple[SignedHttp, Database],
 ) -> None:
     client, db = gateway
     good = examples.example_1101(CERTNO)
@@ -125,37 +129,44 @@ async def test_malformed_envelopes_are_refused_with_field_messages(
             raw = json.dumps(body, ensure_ascii=False).encode()
         else:
             raw = body
-        response = await client.post(PATH, content=raw, headers={"content-type": "application/json"})
+        response = await client.post(raw)
         message = refused(response)
         assert fragment in message, (fragment, message)
     async with db.session() as session:
-        stored = await session.scalar(select(func.count()).select_from(MessageLog))
+        stored = await session.scalar(
+            select(func.count()).select_from(MessageLog).where(col(MessageLog.infno) != "9001")
+        )
     # Only refusals of a valid envelope with a known infno are final answers remembered by msgid: the eight
     # input errors of 1101/2102 above (malformed envelopes and unknown infno are not).
     assert stored == 8
 
 
 async def test_final_answer_is_replayed_and_msgid_reuse_refused(
-    gateway: tuple[httpx.AsyncClient, Database],
+    gateway: tuple[SignedHttp, Database],
 ) -> None:
     client, _ = gateway
     body = _with(
         examples.example_1101(CERTNO), input={"data": {"mdtrt_cert_type": "09", "mdtrt_cert_no": "x"}}
     )
-    first = await client.post(PATH, json=body)
-    again = await client.post(PATH, json=body)
+    first = await client.post(body)
+    again = await client.post(body)
     assert again.content == first.content  # byte for byte, the same inf_refmsgid and times
-    other = await client.post(PATH, json=_with(body, opter="002"))
+    other = await client.post(_with(body, opter="002"))
     assert "[E_MSGID_REUSED]" in refused(other)
 
 
-async def test_downstream_unavailable_is_not_remembered(gateway: tuple[httpx.AsyncClient, Database]) -> None:
+async def test_downstream_unavailable_is_not_remembered(gateway: tuple[SignedHttp, Database]) -> None:
     client, db = gateway
     body = examples.example_1101(CERTNO)
-    message = refused(await client.post(PATH, json=body))
+    message = refused(await client.post(body))
     assert "[E_UNAVAILABLE]" in message and "未执行" in message
     async with db.session() as session:
-        assert await session.scalar(select(func.count()).select_from(MessageLog)) == 0
+        assert (
+            await session.scalar(
+                select(func.count()).select_from(MessageLog).where(col(MessageLog.infno) != "9001")
+            )
+            == 0
+        )
 
 
 @pytest.fixture
@@ -185,15 +196,22 @@ async def test_settlement_timeout_is_outcome_unknown(databases: DatabaseFactory,
         downstream_timeout_s=0.5,
     )
     db = Database(url)
+    await register_demo_institutions(db)
     try:
-        async with running(app) as client:
+        async with running(app) as http:
+            client = SignedHttp(http)
             body = examples.example_2102("3415240000000001", CERTNO)
-            message = refused(await client.post(PATH, json=body))
+            message = refused(await client.post(body))
             assert "[E_OUTCOME_UNKNOWN]" in message and "2601" in message
             async with db.session() as session:
-                assert await session.scalar(select(func.count()).select_from(MessageLog)) == 0
+                assert (
+                    await session.scalar(
+                        select(func.count()).select_from(MessageLog).where(col(MessageLog.infno) != "9001")
+                    )
+                    == 0
+                )
             # A read-only lookup that times out is simply "try again".
-            assert "[E_TIMEOUT]" in refused(await client.post(PATH, json=examples.example_1101(CERTNO)))
+            assert "[E_TIMEOUT]" in refused(await client.post(examples.example_1101(CERTNO)))
     finally:
         await db.dispose()
 
@@ -207,17 +225,31 @@ json_values = st.recursive(
 )
 
 
+@dataclass
+class SyncGateway:
+    client: TestClient
+    sign_no: str
+
+    def post(self, content: bytes) -> httpx.Response:
+        """Signed as the pharmacy; the body as it is (the templates carry ``sign_no``)."""
+        headers = {"content-type": "application/json", **signed_headers()}
+        return self.client.post(PATH, content=content, headers=headers)
+
+
 @pytest.fixture
-def sync_gateway(databases: DatabaseFactory) -> Iterator[TestClient]:
+def sync_gateway(databases: DatabaseFactory) -> Iterator[SyncGateway]:
     url = databases.migrated("gateway")
+    db = Database(url)
+    asyncio.run(register_demo_institutions(db))
+    asyncio.run(db.dispose())
     dead = f"http://127.0.0.1:{free_port()}"
     app = build(create_app, GatewaySettings, database_url=url, enrollment_url=dead, settlement_url=dead)
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
+        yield SyncGateway(client, signed_in_sync(client))
 
 
-def test_no_request_body_produces_a_server_error(sync_gateway: TestClient) -> None:
-    template = examples.example_2102("3415240000000001", CERTNO)
+def test_no_request_body_produces_a_server_error(sync_gateway: SyncGateway) -> None:
+    template = {**examples.example_2102("3415240000000001", CERTNO), "sign_no": sync_gateway.sign_no}
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
     @given(
@@ -236,7 +268,7 @@ def test_no_request_body_produces_a_server_error(sync_gateway: TestClient) -> No
             else:
                 body[field] = value
             content = json.dumps(body, allow_nan=True).encode()
-        response = sync_gateway.post(PATH, content=content, headers={"content-type": "application/json"})
+        response = sync_gateway.post(content)
         assert response.status_code == 200
         answer = response.json()
         assert answer["infcode"] == -1 and answer["err_msg"]
@@ -244,7 +276,7 @@ def test_no_request_body_produces_a_server_error(sync_gateway: TestClient) -> No
     check()
 
 
-def test_no_transaction_input_produces_a_server_error(sync_gateway: TestClient) -> None:
+def test_no_transaction_input_produces_a_server_error(sync_gateway: SyncGateway) -> None:
     """Every transaction the gateway answers, fed random input nodes: always an envelope, never a 500, and
     never a success (the services behind it are unreachable here)."""
     from gateway.transactions import HANDLERS
@@ -268,10 +300,11 @@ def test_no_transaction_input_produces_a_server_error(sync_gateway: TestClient) 
     )
     def check(infno: str, nodes: dict[str, Any], sequence: int) -> None:
         body = examples.envelope(
-            infno, f"P341524000012026112300{sequence:04d}{len(nodes):02d}", nodes, insuplc_admdvs="341524"
+            infno, f"P3415240000120261123{len(nodes):02d}0000{sequence:04d}", nodes, insuplc_admdvs="341524"
         )
+        body["sign_no"] = sync_gateway.sign_no
         content = json.dumps(body, allow_nan=True).encode()
-        response = sync_gateway.post(PATH, content=content, headers={"content-type": "application/json"})
+        response = sync_gateway.post(content)
         assert response.status_code == 200
         answer = response.json()
         assert answer["infcode"] == -1 and answer["err_msg"], (infno, answer)

@@ -227,10 +227,11 @@ async def test_setl_id_is_one_path_segment() -> None:
     downstream = await downstream_for(fake)
     try:
         with pytest.raises(Refusal):
-            await downstream.settlement("a/b?c#d")
+            await downstream.settlement("a/b?c#d", PHARMACY)
     finally:
         await downstream.close()
     assert fake.paths() == [("GET", "/api/v1/settlements/a%2Fb%3Fc%23d")]
+    assert fake.scopes == [PHARMACY]  # settlement checks the institution too
 
 
 # --- the message log around 2601 (real database) ---------------------------------------------------------
@@ -312,7 +313,7 @@ async def test_void_of_a_logged_message_of_another_institution_or_transaction(ga
     await gateway.send(purchase())
     gateway.fake.on(*VOIDS, (200, {"outcome": "voided", "reversal": None}))
     calls = len(gateway.fake.calls)
-    foreign = await gateway.send(void_of(msgid(1), fixmedins_code="P34152400009"))
+    foreign = await gateway.send(void_of(msgid(1), fixmedins_code="H34152400002"))
     assert foreign["err_msg"] == f"[E_NOT_YOUR_MESSAGE] 原报文 {msgid(1)} 不是本机构发送的"
     gateway.fake.on(*GET, (200, readme_purchase()))
     query = await gateway.send(message("5203", 5, {"setl_id": SETL_ID}))

@@ -20,12 +20,13 @@ from settlement.db import infra
 from settlement.main import create_app as create_settlement_app
 from sqlalchemy import select, update
 
+from shared.auth import SERVICE
 from shared.clock import CHINA_TZ
 from shared.db import Database
 from shared.events import EventEnvelope, SettlementCompleted
 from tests.conftest import DatabaseFactory
 from tests.settlement.conftest import PHARMACY, SettlementApi, new_person, purchase, seed_reference_data
-from tests.support.apps import build, running
+from tests.support.apps import bearer, build, running
 
 URL = "/api/v1/pharmacy-settlements"
 
@@ -121,7 +122,9 @@ async def platform(databases: DatabaseFactory) -> AsyncIterator[Platform]:
         async def to_settlement() -> AsyncIterator[httpx.AsyncClient]:
             # The ledger's service-to-service client, talking to the real settlement app in-process.
             transport = httpx.ASGITransport(app=settlement_app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://settlement") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://settlement", headers=bearer(SERVICE, subject="ledger")
+            ) as client:
                 yield client
 
         ledger_app.dependency_overrides[settlement_client] = to_settlement

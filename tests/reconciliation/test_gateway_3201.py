@@ -4,7 +4,7 @@ refunds only, and bad input."""
 
 from __future__ import annotations
 
-import json
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,6 +13,8 @@ import httpx
 import pytest
 from gateway.downstream import Downstream
 from gateway.nhsa.envelope import parse_body
+from gateway.security.schemes import TifSha256
+from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
 
 from platformctl import examples
@@ -20,6 +22,8 @@ from shared.db import Database
 from tests.conftest import DatabaseFactory
 from tests.reconciliation.conftest import PHARMACY, Platform, period
 from tests.reconciliation.scenario import pharmacy_day
+from tests.support.apps import ADMIN_TOKEN
+from tests.support.his import SignedHis, register_demo_institutions
 
 HOSPITAL = "H34152400001"
 
@@ -27,14 +31,20 @@ HOSPITAL = "H34152400001"
 @pytest.fixture
 async def gateway(platform: Platform, databases: DatabaseFactory) -> AsyncIterator[EnvelopeProcessor]:
     db = Database(databases.migrated("gateway"))
-    downstream = Downstream("http://enrollment", "http://settlement", 5.0)
+    await register_demo_institutions(db)
+    downstream = Downstream(
+        "http://enrollment", "http://settlement", 5.0, lambda: {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
     await downstream.client.aclose()
     downstream.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=platform.settlement_app))
     try:
-        yield EnvelopeProcessor(db, downstream, "341524", 1_048_576)
+        yield EnvelopeProcessor(db, downstream, "341524", 1_048_576, security=HisSecurity(db, TifSha256()))
     finally:
         await downstream.close()
         await db.dispose()
+
+
+_SEQUENCE = itertools.count(uuid.uuid4().int % 5000)
 
 
 def statement(fixmedins_code: str = PHARMACY, **changes: Any) -> dict[str, Any]:
@@ -52,14 +62,14 @@ def statement(fixmedins_code: str = PHARMACY, **changes: Any) -> dict[str, Any]:
         "refd_setl_flag": "",
     }
     data.update(changes)
-    msgid = f"{fixmedins_code}{uuid.uuid4().int % 10**18:018d}"
+    msgid = examples.msgid(next(_SEQUENCE), fixmedins_code)  # the national form, unique per test run
     return examples.envelope(
         "3201", msgid, {"data": data}, insuplc_admdvs="341524", fixmedins_code=fixmedins_code
     )
 
 
 async def send(gateway: EnvelopeProcessor, body: dict[str, Any]) -> dict[str, Any]:
-    answer: dict[str, Any] = parse_body((await gateway.process(json.dumps(body).encode())).encode())
+    answer: dict[str, Any] = parse_body((await SignedHis(gateway.process).send(body)).encode())
     return answer
 
 

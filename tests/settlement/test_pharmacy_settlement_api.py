@@ -12,7 +12,9 @@ from settlement.settlements.models import Settlement
 from sqlalchemy import func
 from sqlmodel import select
 
-from tests.settlement.conftest import HOSPITAL, SettlementApi, new_person, purchase
+from shared.auth import ENROLLMENT_CLERK, SERVICE
+from tests.settlement.conftest import HOSPITAL, PHARMACY, SettlementApi, new_person, purchase
+from tests.support.apps import bearer
 
 URL = "/api/v1/pharmacy-settlements"
 
@@ -183,3 +185,28 @@ async def test_concurrent_repeats_of_one_msgid_settle_once(settlement_api: Settl
     async with settlement_api.db.session() as session:
         accumulator = await session.scalar(select(YearAccumulator).where(YearAccumulator.psn_no == psn_no))
     assert accumulator is not None and accumulator.settlement_count == 1
+
+
+async def test_settlement_shows_an_institution_only_its_own_settlements(
+    settlement_api: SettlementApi,
+) -> None:
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    settled = await settlement_api.post(
+        "/api/v1/pharmacy-settlements", purchase(psn_no, certno, [("A", "60", "0.5", 3000)])
+    )
+    setl_id = settled.json()["setl_id"]
+    own = await settlement_api.client.get(
+        f"/api/v1/settlements/{setl_id}", params={"fixmedins_code": PHARMACY}
+    )
+    assert own.status_code == 200
+    other = await settlement_api.client.get(
+        f"/api/v1/settlements/{setl_id}", params={"fixmedins_code": "H34152400001"}
+    )
+    assert other.status_code == 403 and other.json()["error"]["code"] == "NOT_YOUR_SETTLEMENT"
+    as_gateway = await settlement_api.client.get(f"/api/v1/settlements/{setl_id}", headers=bearer(SERVICE))
+    assert as_gateway.status_code == 200
+    clerk = await settlement_api.client.get(
+        f"/api/v1/settlements/{setl_id}", headers=bearer(ENROLLMENT_CLERK)
+    )
+    assert clerk.status_code == 403

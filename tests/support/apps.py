@@ -9,12 +9,26 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from shared.auth import ADMINISTRATOR, DEV_AUTH_SECRET, SERVICE, issue_token
+
+#: Tests run the services with the development auth secret; this token may do anything.
+ADMIN_TOKEN = issue_token(DEV_AUTH_SECRET, "test-admin", [ADMINISTRATOR, SERVICE])
+
+
+def bearer(*roles: str, subject: str = "tester") -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(DEV_AUTH_SECRET, subject, roles)}"}
+
 
 @asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def running(app: FastAPI, *, token: str | None = ADMIN_TOKEN) -> AsyncIterator[httpx.AsyncClient]:
+    """The app behind an httpx client that sends ``token`` (an administrator's and service's by default;
+    ``None`` sends none)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://service", headers=headers
+        ) as client:
             yield client
 
 

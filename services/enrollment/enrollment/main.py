@@ -6,13 +6,19 @@ from fastapi import FastAPI
 
 from enrollment.cards.endpoints import router as cards_router
 from enrollment.config import EnrollmentSettings
-from enrollment.db import infra
+from enrollment.db import audit, infra
 from enrollment.enrollments.endpoints import router as enrollments_router
 from enrollment.households.endpoints import router as households_router
 from enrollment.persons.endpoints import router as persons_router
 from enrollment.regions.endpoints import router as regions_router
+from shared.auth import AUDITOR, ENROLLMENT_CLERK, SERVICE, access, guarded
 from shared.config import ServiceSettings
 from shared.service import ServiceRuntime, create_service_app
+
+#: Clerks keep the registers; auditors read; the gateway (service) looks persons up for 1101. Region rules
+#: and contribution standards are policy: administrators only.
+CLERKS = access(read={ENROLLMENT_CLERK, AUDITOR, SERVICE}, write={ENROLLMENT_CLERK})
+POLICY = access(read={ENROLLMENT_CLERK, AUDITOR, SERVICE}, write=set())
 
 
 def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
@@ -25,7 +31,14 @@ def create_app(settings: EnrollmentSettings | None = None) -> FastAPI:
         title="Enrollment service",
         description="Residents, households, schools, enrollment years, contributions, subsidies and cards.",
         runtime_factory=build_runtime,
-        routers=[persons_router, enrollments_router, households_router, cards_router, regions_router],
+        routers=[
+            guarded(persons_router, CLERKS),
+            guarded(enrollments_router, CLERKS),
+            guarded(households_router, CLERKS),
+            guarded(cards_router, CLERKS),
+            guarded(regions_router, POLICY),
+        ],
+        audit_table=audit,
     )
 
 

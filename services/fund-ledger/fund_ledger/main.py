@@ -14,12 +14,13 @@ from fund_ledger.books.service import (
 )
 from fund_ledger.clearing.endpoints import router as clearing_router
 from fund_ledger.config import LedgerSettings
-from fund_ledger.db import infra
+from fund_ledger.db import audit, infra
 from fund_ledger.merger.endpoints import router as merger_router
 from fund_ledger.pooling.endpoints import router as pooling_router
 from fund_ledger.reconciliation.endpoints import router as reconciliation_router
 from fund_ledger.schedule import LedgerScheduler
 from fund_ledger.statements.endpoints import router as statements_router
+from shared.auth import AUDITOR, FUND_ACCOUNTANT, access, guarded
 from shared.config import ServiceSettings
 from shared.consumer import Subscription
 from shared.events import (
@@ -31,6 +32,9 @@ from shared.events import (
     SubsidyAllocated,
 )
 from shared.service import ServiceRuntime, create_service_app
+
+#: Fund accountants keep the books (sweeps, clearing, reconciliation repairs); auditors read everything.
+ACCOUNTANTS = access(read={FUND_ACCOUNTANT, AUDITOR}, write={FUND_ACCOUNTANT})
 
 
 def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
@@ -59,13 +63,14 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         description="Double-entry books of the residents' medical insurance funds.",
         runtime_factory=build_runtime,
         routers=[
-            books_router,
-            reconciliation_router,
-            clearing_router,
-            statements_router,
-            merger_router,
-            pooling_router,
+            guarded(books_router, ACCOUNTANTS),
+            guarded(reconciliation_router, ACCOUNTANTS),
+            guarded(clearing_router, ACCOUNTANTS),
+            guarded(statements_router, ACCOUNTANTS),
+            guarded(merger_router, ACCOUNTANTS),
+            guarded(pooling_router, ACCOUNTANTS),
         ],
+        audit_table=audit,
     )
 
 

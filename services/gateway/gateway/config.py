@@ -18,3 +18,12 @@ class GatewaySettings(ServiceSettings):
     region_admvs: str = Field(default="341524", pattern=r"^\d{6}$")
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    #: The region's request signature scheme (``gateway.security.schemes.SCHEMES``).
+    signature_scheme: str = "tif-sha256"
+    #: A signed request's timestamp may be this far from the gateway's clock; its nonce is remembered as
+    #: long.
+    signature_window_s: int = Field(default=300, ge=10, le=3600)
+    #: Requests per minute and institution unless its registry entry says otherwise (per gateway process).
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    #: A 9001 sign-in is valid this long unless signed out before.
+    sign_in_hours: int = Field(default=24, ge=1, le=168)

@@ -3,6 +3,7 @@ apart: refused (nothing happened), unavailable (nothing happened), outcome unkno
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +21,15 @@ _REPEAT_HINT = "，办理结果未知：请用原报文ID重发本交易；若�
 
 
 class Downstream:
-    def __init__(self, enrollment_url: str, settlement_url: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        enrollment_url: str,
+        settlement_url: str,
+        timeout_s: float,
+        credential: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
+        """``credential`` gives the gateway's service-credential headers for each call."""
+        self.credential = credential or dict
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=min(2.0, timeout_s)),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
@@ -36,7 +45,7 @@ class Downstream:
     ) -> dict[str, Any]:
         """``voidable``: a state-changing call whose effect 2601 can undo (a settlement); the other ones
         (registering, uploading fee lines, discharging...) are settled by repeating the msgid."""
-        headers = {"x-request-id": request_id_var.get()}
+        headers = {**self.credential(), "x-request-id": request_id_var.get()}
         msgid = msgid_var.get()
         if msgid:
             headers["x-msgid"] = msgid
@@ -103,9 +112,13 @@ class Downstream:
             changes_state=False,
         )
 
-    async def settlement(self, setl_id: str) -> dict[str, Any]:
+    async def settlement(self, setl_id: str, fixmedins_code: str) -> dict[str, Any]:
+        """One settlement of the calling institution (another's is refused, 403 NOT_YOUR_SETTLEMENT)."""
         return await self._call(
-            "GET", f"{self.settlement_url}/api/v1/settlements/{_segment(setl_id)}", changes_state=False
+            "GET",
+            f"{self.settlement_url}/api/v1/settlements/{_segment(setl_id)}",
+            params={"fixmedins_code": fixmedins_code},
+            changes_state=False,
         )
 
     async def reverse_settlement(self, setl_id: str, payload: dict[str, Any]) -> dict[str, Any]:

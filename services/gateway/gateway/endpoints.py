@@ -11,10 +11,13 @@ JSON_UTF8 = "application/json; charset=utf-8"
 @router.post("/fsi/api/rsfComIfsService/callService")
 async def call_service(request: Request) -> Response:
     """The national interface's single entry point: one envelope in, one envelope out. The HTTP status is
-    200 whenever an envelope was produced; success or refusal is in ``infcode``."""
+    200 whenever an envelope was produced; success or refusal is in ``infcode``. The institution signs
+    each request with the region's scheme (``x-tif-paasid``, ``x-tif-timestamp``, ``x-tif-nonce``,
+    ``x-tif-signature``) and carries its 9001 ``sign_no``."""
     processor: EnvelopeProcessor = request.app.state.runtime.processor
     raw = await _read_limited(request, processor.max_body_bytes)
-    return Response(await processor.process(raw), media_type=JSON_UTF8)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    return Response(await processor.process(raw, headers), media_type=JSON_UTF8)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

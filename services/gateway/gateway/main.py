@@ -5,22 +5,41 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from gateway.config import GatewaySettings
+from gateway.db import audit
 from gateway.downstream import Downstream
 from gateway.endpoints import router
+from gateway.security.endpoints import router as institutions_router
+from gateway.security.schemes import scheme
+from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
+from shared.auth import AUDITOR, Authenticator, access, guarded
 from shared.config import ServiceSettings
 from shared.observability import ReadinessCheck
 from shared.service import ServiceRuntime, create_service_app
+
+#: Administrators register institutions and their credentials; auditors see the registry (never a secret).
+REGISTRY = access(read={AUDITOR}, write=set())
 
 
 class GatewayRuntime(ServiceRuntime):
     def __init__(self, settings: GatewaySettings) -> None:
         super().__init__(settings, None)
+        credential = Authenticator(settings.auth_secret.get_secret_value(), settings.service_name)
         self.downstream = Downstream(
-            settings.enrollment_url, settings.settlement_url, settings.downstream_timeout_s
+            settings.enrollment_url,
+            settings.settlement_url,
+            settings.downstream_timeout_s,
+            credential.service_headers,
+        )
+        self.security = HisSecurity(
+            self.db,
+            scheme(settings.signature_scheme),
+            window_s=settings.signature_window_s,
+            rate_limit_per_minute=settings.rate_limit_per_minute,
+            sign_in_hours=settings.sign_in_hours,
         )
         self.processor = EnvelopeProcessor(
-            self.db, self.downstream, settings.region_admvs, settings.max_body_bytes
+            self.db, self.downstream, settings.region_admvs, settings.max_body_bytes, security=self.security
         )
 
     async def stop(self) -> None:
@@ -42,7 +61,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         title="Gateway",
         description="National healthcare-security interface envelope (infno/msgid/input -> infcode/output).",
         runtime_factory=build_runtime,
-        routers=[router],
+        his_routers=[router],
+        routers=[guarded(institutions_router, REGISTRY)],
+        audit_table=audit,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from prometheus_client import Counter, Histogram
@@ -13,10 +13,24 @@ from pydantic import BaseModel, ValidationError
 from gateway.downstream import Downstream
 from gateway.messages import service as messages
 from gateway.messages.models import MessageLog, VoidedMessage
-from gateway.nhsa import encounter, t1101, t2102, t2103, t2201, t2204, t2207, t2401, t2601, t3201, t5203
+from gateway.nhsa import (
+    encounter,
+    t1101,
+    t2102,
+    t2103,
+    t2201,
+    t2204,
+    t2207,
+    t2401,
+    t2601,
+    t3201,
+    t5203,
+    t9001,
+)
 from gateway.nhsa.encounter import INPATIENT, OUTPATIENT, Setting
 from gateway.nhsa.envelope import Answer, RequestEnvelope, ResponseBuilder, dumps, parse_body
 from gateway.nhsa.errors import OutcomeUnknown, Refusal, describe
+from gateway.security.service import HisSecurity, check_caller
 from shared.db import Database
 from shared.observability import LATENCY_BUCKETS, msgid_var
 
@@ -85,7 +99,7 @@ async def _reverse(envelope: RequestEnvelope, downstream: Downstream) -> dict[st
     """2103 / 2208 / 2305: the settlement is looked at first (the caller's, of the encounter named, of the
     kind the transaction undoes), then reversed."""
     data = _parse(t2103.Input2103, envelope).data
-    t2103.check_original(envelope, data, await downstream.settlement(data.setl_id))
+    t2103.check_original(envelope, data, await downstream.settlement(data.setl_id, envelope.fixmedins_code))
     return await downstream.reverse_settlement(data.setl_id, t2103.reversal_request(envelope, data))
 
 
@@ -273,7 +287,7 @@ async def _handle_5203(envelope: RequestEnvelope, downstream: Downstream) -> dic
         data = t5203.Input5203.model_validate(envelope.input).data
     except ValidationError as exc:
         raise Refusal("E_INPUT", describe(exc, "input")) from exc
-    settlement = await downstream.settlement(data.setl_id)
+    settlement = await downstream.settlement(data.setl_id, envelope.fixmedins_code)
     t5203.check_visible(envelope, data, settlement)
     return t5203.build_output(settlement)
 
@@ -315,7 +329,9 @@ HANDLERS: dict[str, Handler] = {
     "3201": _handle_3201,
     "5203": _handle_5203,
 }
-KNOWN_INFNO_LABELS = set(HANDLERS)
+#: Answered by the gateway itself (its sign-in sessions), see ``EnvelopeProcessor._sign``.
+SIGN_INFNOS = frozenset({"9001", "9002"})
+KNOWN_INFNO_LABELS = set(HANDLERS) | SIGN_INFNOS
 
 
 def request_digest(body: Any) -> str:
@@ -323,17 +339,27 @@ def request_digest(body: Any) -> str:
 
 
 class EnvelopeProcessor:
-    def __init__(self, db: Database, downstream: Downstream, region_admvs: str, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        downstream: Downstream,
+        region_admvs: str,
+        max_body_bytes: int,
+        *,
+        security: HisSecurity,
+    ) -> None:
         self.db = db
         self.downstream = downstream
         self.region_admvs = region_admvs
         self.max_body_bytes = max_body_bytes
+        self.security = security
 
-    async def process(self, raw: bytes) -> str:
-        """Answer one request body with a response envelope (always a JSON text, never an exception)."""
+    async def process(self, raw: bytes, headers: Mapping[str, str]) -> str:
+        """Answer one request body with a response envelope (always a JSON text, never an exception).
+        ``headers`` (lower-case names) carry the institution's signature."""
         builder = ResponseBuilder(self.region_admvs)
         try:
-            answer, infno_label, infcode, code = await self._process(raw, builder)
+            answer, infno_label, infcode, code = await self._process(raw, headers, builder)
         except Exception:
             # A fault of ours, e.g. the message log unreachable after a settlement went through. The answer
             # must not claim success, and the cashier must know a repeat of the msgid settles the doubt.
@@ -350,7 +376,9 @@ class EnvelopeProcessor:
         GATEWAY_TRANSACTIONS.labels(infno_label, str(infcode), code).inc()
         return answer
 
-    async def _process(self, raw: bytes, builder: ResponseBuilder) -> tuple[str, str, int, str]:
+    async def _process(
+        self, raw: bytes, headers: Mapping[str, str], builder: ResponseBuilder
+    ) -> tuple[str, str, int, str]:
         """Returns (answer, infno label, infcode, result code)."""
 
         def refuse(refusal: Refusal, label: str = "invalid") -> tuple[str, str, int, str]:
@@ -358,6 +386,10 @@ class EnvelopeProcessor:
 
         if len(raw) > self.max_body_bytes:
             return refuse(Refusal("E_TOO_LARGE", f"报文过大，超过 {self.max_body_bytes} 字节"))
+        try:
+            institution = await self.security.authenticate(headers)
+        except Refusal as refusal:
+            return refuse(refusal)
         try:
             body = parse_body(raw)
         except (UnicodeDecodeError, ValueError):
@@ -370,8 +402,12 @@ class EnvelopeProcessor:
             return refuse(Refusal("E_ENVELOPE", describe(exc)))
         msgid_var.set(envelope.msgid)  # on every log line of this request, and sent downstream (X-Msgid)
         label = envelope.infno if envelope.infno in KNOWN_INFNO_LABELS else "unknown"
+        try:
+            check_caller(envelope, institution)
+        except Refusal as refusal:
+            return refuse(refusal, label)
         handler = HANDLERS.get(envelope.infno)
-        if handler is None:
+        if handler is None and envelope.infno not in SIGN_INFNOS:
             return refuse(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label)
 
         digest = request_digest(body)
@@ -386,11 +422,20 @@ class EnvelopeProcessor:
                 )
             GATEWAY_REPLAYS.labels(label).inc()
             return earlier.response, label, earlier.infcode, "replay"
+        # A stored answer is given back even after sign-out (it settles a doubt); anything new needs a
+        # valid sign-in. Not remembered: signing in and sending the same msgid again is allowed.
+        try:
+            await self.security.require_sign_in(envelope)
+        except Refusal as refusal:
+            return refuse(refusal, label)
 
         with GATEWAY_LATENCY.labels(label).time():
             try:
                 await self._before(envelope)
-                result = await handler(envelope, self.downstream)
+                if handler is None:
+                    result: dict[str, Any] | Answer = await self._sign(envelope)
+                else:
+                    result = await handler(envelope, self.downstream)
                 done = result if isinstance(result, Answer) else Answer(result)
                 await self._after(envelope, done.output)
                 answer = dumps(builder.build(infcode=0, output=done.output, warn_msg=done.warn_msg))
@@ -420,6 +465,17 @@ class EnvelopeProcessor:
             ),
         )
         return stored.response, label, stored.infcode, code
+
+    async def _sign(self, envelope: RequestEnvelope) -> dict[str, Any]:
+        """9001 / 9002, answered from the gateway's own sign-in sessions."""
+        if envelope.infno == "9001":
+            sign_in = _parse(t9001.Input9001, envelope).signIn
+            entry = await self.security.sign_in(envelope, sign_in.opter_no, sign_in.mac, sign_in.ip)
+            return t9001.sign_in_output(entry.sign_no, entry.signed_in_at)
+        sign_out = _parse(t9001.Input9002, envelope).signOut
+        entry = await self.security.sign_out(envelope, sign_out.sign_no, sign_out.opter_no)
+        assert entry.signed_out_at is not None
+        return t9001.sign_out_output(entry.signed_out_at)
 
     async def _before(self, envelope: RequestEnvelope) -> None:
         """2601: a message the gateway answered may be voided only by its sender and under its own infno."""

@@ -3,6 +3,7 @@
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 
+from shared.audit import define_audit_table
 from shared.infra import define_infra_tables
 
 
@@ -12,3 +13,4 @@ class Base(SQLModel, registry=registry()):
 
 
 infra = define_infra_tables(Base.metadata)
+audit = define_audit_table(Base.metadata)

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from settlement.catalogue.endpoints import router as catalogue_router
 from settlement.config import SettlementSettings
-from settlement.db import infra
+from settlement.db import audit, infra
 from settlement.eligibility.endpoints import router as eligibility_router
 from settlement.eligibility.service import (
     apply_card_status_changed,
@@ -20,6 +20,14 @@ from settlement.policy.endpoints import router as policy_router
 from settlement.reconciliation.endpoints import router as reconciliation_router
 from settlement.schemes.endpoints import router as schemes_router
 from settlement.settlements.endpoints import router as settlements_router
+from shared.auth import (
+    AUDITOR,
+    ENROLLMENT_CLERK,
+    FUND_ACCOUNTANT,
+    SERVICE,
+    access,
+    guarded,
+)
 from shared.config import ServiceSettings
 from shared.consumer import Subscription
 from shared.events import (
@@ -38,6 +46,15 @@ SUBSCRIPTIONS = {
     IdentityCategoriesChanged.event_type: Subscription(apply_identities_changed),
     CardStatusChanged.event_type: Subscription(apply_card_status_changed),
 }
+
+
+#: Settling and encounters are the gateway's (service credential) on behalf of an authenticated institution;
+#: auditors read them. Reconciliation serves the ledger and fund accountants. Catalogue, policies and the
+#: institution list are reference data every role reads and only administrators change.
+HIS_BACKEND = access(read={SERVICE, AUDITOR}, write={SERVICE})
+RECONCILIATION = access(read={SERVICE, AUDITOR, FUND_ACCOUNTANT}, write={SERVICE, FUND_ACCOUNTANT})
+REFERENCE = access(read={SERVICE, AUDITOR, FUND_ACCOUNTANT, ENROLLMENT_CLERK}, write=set())
+ELIGIBILITY = access(read={SERVICE, AUDITOR, ENROLLMENT_CLERK}, write=set())
 
 
 def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
@@ -59,15 +76,16 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
         description="Catalogue, benefit policies, designated institutions, eligibility and settlements.",
         runtime_factory=build_runtime,
         routers=[
-            settlements_router,
-            encounters_router,
-            institutions_router,
-            catalogue_router,
-            policy_router,
-            eligibility_router,
-            reconciliation_router,
-            schemes_router,
+            guarded(settlements_router, HIS_BACKEND),
+            guarded(encounters_router, HIS_BACKEND),
+            guarded(institutions_router, REFERENCE),
+            guarded(catalogue_router, REFERENCE),
+            guarded(policy_router, REFERENCE),
+            guarded(eligibility_router, ELIGIBILITY),
+            guarded(reconciliation_router, RECONCILIATION),
+            guarded(schemes_router, REFERENCE),
         ],
+        audit_table=audit,
     )
 
 

@@ -7,22 +7,25 @@ from datetime import date
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from fund_ledger.config import LedgerSettings
 from fund_ledger.reconciliation import service
 from fund_ledger.reconciliation.schemas import ReconciliationOut, RepairOut
+from shared.auth import authenticator
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1/reconciliation", tags=["reconciliation"])
 
 
-async def settlement_client(runtime: RuntimeDep) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the settlement service at ``LEDGER_SETTLEMENT_URL`` (overridable in tests)."""
+async def settlement_client(runtime: RuntimeDep, request: Request) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the settlement service at ``LEDGER_SETTLEMENT_URL`` (overridable in tests),
+    carrying the ledger's service credential."""
     settings = runtime.settings
     assert isinstance(settings, LedgerSettings)
     async with httpx.AsyncClient(
         base_url=settings.settlement_url.rstrip("/"),
+        headers=authenticator(request).service_headers(),
         timeout=httpx.Timeout(settings.settlement_timeout_s, connect=min(2.0, settings.settlement_timeout_s)),
     ) as client:
         yield client

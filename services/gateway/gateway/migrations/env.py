@@ -1,6 +1,7 @@
 """Alembic environment of the gateway service (run through `python -m platformctl migrate`)."""
 
-import gateway.messages.models  # noqa: F401
+import gateway.messages.models
+import gateway.security.models  # noqa: F401
 from gateway.db import Base
 from shared.migrations import run_env
 

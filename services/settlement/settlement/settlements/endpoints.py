@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,9 +56,18 @@ async def presettle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDe
 
 
 @router.get("/settlements/{setl_id}", response_model=SettlementOut)
-async def get_settlement(setl_id: str, runtime: RuntimeDep) -> SettlementOut:
+async def get_settlement(
+    setl_id: str,
+    runtime: RuntimeDep,
+    fixmedins_code: str | None = Query(default=None, max_length=30),
+) -> SettlementOut:
+    """``fixmedins_code``: asked on behalf of this institution (the gateway always says), which may see
+    its own settlements only."""
     async with runtime.db.session() as session:
-        return await service.load(session, setl_id)
+        found = await service.load(session, setl_id)
+    if fixmedins_code is not None and found.fixmedins_code != fixmedins_code:
+        raise DomainError("只能查询本机构的结算", code="NOT_YOUR_SETTLEMENT", status_code=403)
+    return found
 
 
 @router.post("/settlements/{setl_id}/reversal", response_model=SettlementOut)

@@ -1,0 +1,46 @@
+"""9001 签到 / 9002 签退 (research doc §2.1): the sign-in gives the ``sign_no`` every later envelope of the
+operator carries; the sign-out ends it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.clock import format_wire_time
+
+
+class SignInData(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    opter_no: str = Field(min_length=1, max_length=20)
+    mac: str | None = Field(default=None, max_length=20)
+    ip: str = Field(min_length=1, max_length=20)
+
+
+class Input9001(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    signIn: SignInData
+
+
+class SignOutData(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    sign_no: str = Field(min_length=1, max_length=30)
+    opter_no: str = Field(min_length=1, max_length=20)
+
+
+class Input9002(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    signOut: SignOutData
+
+
+def sign_in_output(sign_no: str, signed_in_at: datetime) -> dict[str, Any]:
+    return {"signinoutb": {"sign_time": format_wire_time(signed_in_at), "sign_no": sign_no}}
+
+
+def sign_out_output(signed_out_at: datetime) -> dict[str, Any]:
+    return {"signoutoutb": {"sign_time": format_wire_time(signed_out_at)}}

@@ -1,0 +1,178 @@
+"""Who is calling and may they: the institution's signature, fresh timestamp and unused nonce, its rate,
+and its sign-in (9001/9002)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from gateway.nhsa.envelope import RequestEnvelope
+from gateway.nhsa.errors import Refusal
+from gateway.security.models import Institution, SeenNonce, SignIn
+from gateway.security.schemes import SignatureScheme
+from shared.clock import now_china
+from shared.db import Database, utcnow
+
+#: Transactions that need no sign-in: 9001 is the sign-in itself.
+NO_SIGN_IN = frozenset({"9001"})
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket per institution: ``per_minute`` requests, refilled evenly. Per gateway process; with
+    N replicas behind a balancer an institution gets up to N times the rate."""
+
+    default_per_minute: int
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def allow(self, key: str, per_minute: int | None, now: float | None = None) -> bool:
+        rate = per_minute or self.default_per_minute
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(key, (float(rate), now))
+        tokens = min(float(rate), tokens + (now - last) * rate / 60.0)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return False
+        self._buckets[key] = (tokens - 1.0, now)
+        return True
+
+
+class HisSecurity:
+    def __init__(
+        self,
+        db: Database,
+        scheme: SignatureScheme,
+        *,
+        window_s: int = 300,
+        rate_limit_per_minute: int = 600,
+        sign_in_hours: int = 24,
+    ) -> None:
+        self.db = db
+        self.scheme = scheme
+        self.window_s = window_s
+        self.limiter = RateLimiter(rate_limit_per_minute)
+        self.sign_in_ttl = timedelta(hours=sign_in_hours)
+        self._last_purge = 0.0
+
+    async def authenticate(self, headers: Mapping[str, str], now: float | None = None) -> Institution:
+        """The institution that signed this request; refused when the signature, the timestamp or the nonce
+        is not right. The nonce is remembered only once the signature is verified."""
+        signed = self.scheme.read(headers)
+        async with self.db.session() as session:
+            institution = await session.scalar(
+                select(Institution).where(col(Institution.paasid) == signed.paasid)
+            )
+        if institution is None or not institution.active:
+            raise Refusal("E_SIGNATURE", "签名校验失败：未登记或已停用的接入方")
+        if not self.scheme.verify(headers, signed, institution.secret):
+            raise Refusal("E_SIGNATURE", "签名校验失败：x-tif-signature 不正确")
+        now = time.time() if now is None else now
+        if abs(now - signed.timestamp) > self.window_s:
+            raise Refusal(
+                "E_TIMESTAMP", f"请求时间戳超出允许范围（±{self.window_s}秒），请校准系统时间后重新签名"
+            )
+        if not self.limiter.allow(institution.fixmedins_code, institution.rate_limit_per_minute):
+            raise Refusal("E_RATE_LIMITED", "请求过于频繁，已超过本机构的调用频率限制，请稍后重试")
+        await self._remember_nonce(signed.paasid, signed.nonce, now)
+        return institution
+
+    async def _remember_nonce(self, paasid: str, nonce: str, now: float) -> None:
+        try:
+            async with self.db.transaction() as session:
+                session.add(SeenNonce(paasid=paasid, nonce=nonce, seen_at=utcnow()))
+        except IntegrityError:
+            raise Refusal(
+                "E_NONCE_REUSED", "请求随机数 x-tif-nonce 已使用过（疑似重放），请重新签名"
+            ) from None
+        if now - self._last_purge > 60:
+            # Older than twice the window: their timestamps are refused anyway.
+            self._last_purge = now
+            cutoff = utcnow() - timedelta(seconds=2 * self.window_s)
+            async with self.db.transaction() as session:
+                await session.execute(delete(SeenNonce).where(col(SeenNonce.seen_at) < cutoff))
+
+    # --- 9001 / 9002 ----------------------------------------------------------------------------------
+
+    async def sign_in(self, envelope: RequestEnvelope, opter_no: str, mac: str | None, ip: str) -> SignIn:
+        """9001: a new ``sign_no`` for this institution and operator."""
+        if opter_no != envelope.opter:
+            raise Refusal("E_INPUT", "input.signIn.opter_no: 必须与报文经办人 opter 一致")
+        now = now_china()
+        entry = SignIn(
+            sign_no=f"{now:%Y%m%d%H%M%S}{secrets.token_hex(8)}",
+            fixmedins_code=envelope.fixmedins_code,
+            opter=opter_no,
+            mac=mac,
+            ip=ip,
+            signed_in_at=utcnow(),
+        )
+        async with self.db.transaction() as session:
+            session.add(entry)
+        return entry
+
+    async def sign_out(self, envelope: RequestEnvelope, sign_no: str, opter_no: str) -> SignIn:
+        """9002: the session ends; signing out an ended session answers with its sign-out time again."""
+        async with self.db.transaction() as session:
+            entry = await session.scalar(select(SignIn).where(col(SignIn.sign_no) == sign_no))
+            if entry is None or entry.fixmedins_code != envelope.fixmedins_code:
+                raise Refusal("E_SIGN_NO", f"签到流水号 {sign_no} 不存在或不属于本机构")
+            if entry.opter != opter_no:
+                raise Refusal("E_SIGN_NO", f"签到流水号 {sign_no} 不属于经办人 {opter_no}")
+            if entry.signed_out_at is None:
+                entry.signed_out_at = utcnow()
+                session.add(entry)
+            return entry
+
+    async def require_sign_in(self, envelope: RequestEnvelope) -> None:
+        """Every transaction but 9001 needs a valid ``sign_no`` of this institution and operator."""
+        if envelope.infno in NO_SIGN_IN:
+            return
+        if not envelope.sign_no:
+            raise Refusal("E_SIGN_IN", "未签到：请先调用【9001】签到，并在报文 sign_no 中填写签到流水号")
+        async with self.db.session() as session:
+            entry = await session.scalar(select(SignIn).where(col(SignIn.sign_no) == envelope.sign_no))
+        if entry is None or entry.fixmedins_code != envelope.fixmedins_code:
+            raise Refusal("E_SIGN_IN", f"签到流水号 {envelope.sign_no} 无效，请重新签到【9001】")
+        if entry.opter != envelope.opter:
+            raise Refusal("E_SIGN_IN", f"签到流水号 {envelope.sign_no} 不属于经办人 {envelope.opter}")
+        if entry.signed_out_at is not None:
+            raise Refusal("E_SIGN_IN", f"签到流水号 {envelope.sign_no} 已签退，请重新签到【9001】")
+        if utcnow() - entry.signed_in_at > self.sign_in_ttl:
+            raise Refusal("E_SIGN_IN", f"签到流水号 {envelope.sign_no} 已过期，请重新签到【9001】")
+
+
+def check_caller(envelope: RequestEnvelope, institution: Institution) -> None:
+    """The envelope speaks for the institution that signed it, and its msgid has the national form:
+    定点医药机构编号 + yyyyMMddHHmmss + 4-digit sequence (research doc §1.1)."""
+    if envelope.fixmedins_code != institution.fixmedins_code:
+        raise Refusal(
+            "E_INSTITUTION",
+            f"报文 fixmedins_code {envelope.fixmedins_code} 与签名接入方 {institution.fixmedins_code} 不一致",
+        )
+    check_msgid_form(envelope.msgid, envelope.fixmedins_code)
+
+
+_MSGID_TAIL = re.compile(r"^(\d{14})(\d{4})$")
+
+
+def check_msgid_form(msgid: str, fixmedins_code: str) -> None:
+    wrong = Refusal(
+        "E_MSGID_FORM", f"msgid: 格式应为 定点医药机构编号({fixmedins_code})+yyyyMMddHHmmss+4位顺序号"
+    )
+    if not msgid.startswith(fixmedins_code):
+        raise wrong
+    match = _MSGID_TAIL.match(msgid[len(fixmedins_code) :])
+    if match is None:
+        raise wrong
+    try:
+        datetime.strptime(match.group(1), "%Y%m%d%H%M%S")
+    except ValueError:
+        raise wrong from None

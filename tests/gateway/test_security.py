@@ -1,0 +1,186 @@
+"""Who may call the gateway: the x-tif signature (secret, timestamp window, nonce once), the envelope's
+institution and msgid form, 9001/9002 sign-in, the rate limit, and the registry behind it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+from gateway.config import GatewaySettings
+from gateway.main import create_app
+from gateway.nhsa.envelope import parse_body
+from gateway.security.schemes import TifSha256
+from gateway.security.service import HisSecurity
+from gateway.transactions import EnvelopeProcessor
+
+from platformctl import examples
+from platformctl.demo import demo_credentials
+from shared.auth import AUDITOR, ENROLLMENT_CLERK
+from tests.conftest import DatabaseFactory
+from tests.gateway.factories import PHARMACY, Gateway, readme_purchase
+from tests.support.apps import bearer, build, running
+from tests.support.his import sign_in_envelope, signed_headers
+
+CERTNO = "34152419850312013X"
+SETTLE = ("POST", "/api/v1/pharmacy-settlements")
+
+
+def purchase(sequence: int = 2, **changes: Any) -> dict[str, Any]:
+    body = examples.example_2102("3415240000000001", CERTNO, sequence)
+    body.update(changes)
+    return body
+
+
+async def answer(gateway: Gateway, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    text = await gateway.processor.process(json.dumps(body, ensure_ascii=False).encode(), headers)
+    result: dict[str, Any] = parse_body(text.encode())
+    return result
+
+
+async def sign_in(gateway: Gateway, code: str = PHARMACY, opter: str = "001") -> str:
+    signed = await answer(gateway, sign_in_envelope(code, opter), signed_headers(code))
+    assert signed["infcode"] == 0, signed["err_msg"]
+    return str(signed["output"]["signinoutb"]["sign_no"])
+
+
+def code_of(result: dict[str, Any]) -> str:
+    assert result["infcode"] == -1
+    return str(result["err_msg"]).split("]", 1)[0].lstrip("[")
+
+
+async def test_signature_timestamp_and_nonce_are_checked_before_anything_happens(gateway: Gateway) -> None:
+    gateway.fake.on(*SETTLE, (200, readme_purchase()))
+    sign_no = await sign_in(gateway)
+    body = purchase(sign_no=sign_no)
+    paasid, secret = demo_credentials(PHARMACY)
+
+    assert code_of(await answer(gateway, body, {})) == "E_SIGNATURE"
+    wrong_secret = TifSha256().sign(paasid, "not-the-secret-of-this-pharmacy")
+    assert code_of(await answer(gateway, body, wrong_secret)) == "E_SIGNATURE"
+    unknown = TifSha256().sign("paas-nobody", secret)
+    assert code_of(await answer(gateway, body, unknown)) == "E_SIGNATURE"
+    tampered = {**signed_headers(), "x-tif-timestamp": str(int(time.time()) + 1)}
+    assert code_of(await answer(gateway, body, tampered)) == "E_SIGNATURE"  # the stamp is signed
+    stale = signed_headers(now=time.time() - 301)
+    assert code_of(await answer(gateway, body, stale)) == "E_TIMESTAMP"
+    early = signed_headers(now=time.time() + 301)
+    assert code_of(await answer(gateway, body, early)) == "E_TIMESTAMP"
+    assert gateway.fake.calls == []  # none of them reached settlement
+    assert await gateway.stored(body["msgid"]) is None  # nor took the msgid
+
+    headers = signed_headers()
+    first = await answer(gateway, body, headers)
+    assert first["infcode"] == 0 and str(first["output"]["setlinfo"]["hifp_pay"]) == "32.00"
+    replayed = await answer(gateway, body, headers)  # the same nonce again, even for the same message
+    assert code_of(replayed) == "E_NONCE_REUSED"
+    assert await answer(gateway, body, signed_headers()) == first  # a fresh signature: the stored answer
+    assert gateway.fake.paths() == [SETTLE]
+
+
+async def test_envelope_must_speak_for_the_signing_institution_with_a_national_msgid(
+    gateway: Gateway,
+) -> None:
+    sign_no = await sign_in(gateway)
+    hospital_msgid = examples.msgid(3, "H34152400001")
+    as_hospital = purchase(fixmedins_code="H34152400001", msgid=hospital_msgid, sign_no=sign_no)
+    assert code_of(await answer(gateway, as_hospital, signed_headers(PHARMACY))) == "E_INSTITUTION"
+    for bad in (
+        "H34152400001202611201000000001",  # another institution's code
+        "P3415240000120261120100000001",  # sequence of three digits
+        "P34152400001202613201000000001",  # month 13
+        "P34152400001X02611201000000001",
+    ):
+        refused = await answer(gateway, purchase(msgid=bad, sign_no=sign_no), signed_headers())
+        assert code_of(refused) == "E_MSGID_FORM", bad
+    assert gateway.fake.calls == []
+
+
+async def test_settlement_needs_a_sign_in_of_the_institution_and_operator(gateway: Gateway) -> None:
+    gateway.fake.on(*SETTLE, (200, readme_purchase()))
+    missing = await answer(gateway, purchase(sequence=11), signed_headers())
+    assert code_of(missing) == "E_SIGN_IN" and "9001" in missing["err_msg"]
+    assert (
+        code_of(await answer(gateway, purchase(sequence=12, sign_no="X" * 30), signed_headers()))
+        == "E_SIGN_IN"
+    )
+    hospital_sign_no = await sign_in(gateway, "H34152400001")
+    foreign = await answer(gateway, purchase(sequence=13, sign_no=hospital_sign_no), signed_headers())
+    assert code_of(foreign) == "E_SIGN_IN"
+    sign_no = await sign_in(gateway, PHARMACY, "001")
+    other_operator = purchase(sequence=14, sign_no=sign_no, opter="002")
+    assert code_of(await answer(gateway, other_operator, signed_headers())) == "E_SIGN_IN"
+    assert gateway.fake.calls == []
+    assert await gateway.stored(purchase(sequence=11)["msgid"]) is None  # may be sent again once signed in
+
+    settled = await answer(gateway, purchase(sequence=11, sign_no=sign_no), signed_headers())
+    assert settled["infcode"] == 0
+
+    sign_out = examples.envelope(
+        "9002",
+        examples.msgid(20),
+        {"signOut": {"sign_no": sign_no, "opter_no": "001"}},
+        insuplc_admdvs="341524",
+    )
+    sign_out["sign_no"] = sign_no
+    signed_out = await answer(gateway, sign_out, signed_headers())
+    assert signed_out["infcode"] == 0 and signed_out["output"]["signoutoutb"]["sign_time"]
+    after = await answer(gateway, purchase(sequence=15, sign_no=sign_no), signed_headers())
+    assert code_of(after) == "E_SIGN_IN" and "已签退" in after["err_msg"]
+    # The answer already given stays available after sign-out (it settles a cashier's doubt).
+    assert await answer(gateway, purchase(sequence=11, sign_no=sign_no), signed_headers()) == settled
+    assert gateway.fake.paths() == [SETTLE]
+
+
+async def test_sign_in_is_bound_to_the_operator_named_in_the_envelope(gateway: Gateway) -> None:
+    wire = sign_in_envelope(PHARMACY, "001")
+    wire["input"]["signIn"]["opter_no"] = "999"
+    refused = await answer(gateway, wire, signed_headers())
+    assert code_of(refused) == "E_INPUT" and "opter_no" in refused["err_msg"]
+    no_ip = sign_in_envelope(PHARMACY, "001")
+    del no_ip["input"]["signIn"]["ip"]
+    assert "input.signIn.ip: 必填" in (await answer(gateway, no_ip, signed_headers()))["err_msg"]
+
+
+async def test_rate_limit_per_institution(databases: DatabaseFactory, gateway: Gateway) -> None:
+    security = HisSecurity(gateway.db, TifSha256(), rate_limit_per_minute=3)
+    limited = EnvelopeProcessor(
+        gateway.db, gateway.processor.downstream, "341524", 1_048_576, security=security
+    )
+    limited_gateway = Gateway(gateway.db, gateway.fake, limited)
+    answers = [
+        await answer(limited_gateway, sign_in_envelope(PHARMACY), signed_headers(PHARMACY)) for _ in range(4)
+    ]
+    assert [a["infcode"] for a in answers[:3]] == [0, 0, 0]
+    assert code_of(answers[3]) == "E_RATE_LIMITED" and "频繁" in answers[3]["err_msg"]
+    # Another institution has its own allowance.
+    other = await answer(limited_gateway, sign_in_envelope("H34152400001"), signed_headers("H34152400001"))
+    assert other["infcode"] == 0
+
+
+async def test_registry_is_for_administrators_and_never_shows_a_secret(databases: DatabaseFactory) -> None:
+    app = build(create_app, GatewaySettings, database_url=databases.migrated("gateway"))
+    entry = {"fixmedins_name": "惠民大药房", "paasid": "paas-p1", "secret": "s" * 32}
+    async with running(app) as admin:
+        created = await admin.put("/api/v1/institutions/P34152400001", json=entry)
+        assert created.status_code == 200 and "secret" not in created.json()
+        short = await admin.put("/api/v1/institutions/P34152400002", json={**entry, "secret": "short"})
+        assert short.status_code == 422
+        taken = await admin.put("/api/v1/institutions/P34152400002", json=entry)
+        assert taken.status_code == 409 and taken.json()["error"]["code"] == "PAASID_TAKEN"
+        listed = await admin.get("/api/v1/institutions", headers=bearer(AUDITOR))
+        assert [i["paasid"] for i in listed.json()] == ["paas-p1"] and "secret" not in listed.text
+        denied = await admin.put("/api/v1/institutions/P1", json=entry, headers=bearer(AUDITOR))
+        assert denied.status_code == 403 and denied.json()["error"]["code"] == "FORBIDDEN"
+        clerk = await admin.get("/api/v1/institutions", headers=bearer(ENROLLMENT_CLERK))
+        assert clerk.status_code == 403
+    async with running(app, token=None) as anonymous:
+        nobody = await anonymous.get("/api/v1/institutions")
+        assert nobody.status_code == 401 and nobody.json()["error"]["code"] == "UNAUTHENTICATED"
+        # The HIS entry point answers an unsigned request with an envelope, never with the registry's 401.
+        his = await anonymous.post(
+            "/fsi/api/rsfComIfsService/callService", json=examples.example_1101(CERTNO)
+        )
+        assert his.status_code == 200 and his.json()["err_msg"].startswith("[E_SIGNATURE]")
+        assert isinstance(his, httpx.Response)
