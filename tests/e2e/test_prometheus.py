@@ -28,6 +28,7 @@ from shared.clock import now_china
 from tests.conftest import BACKENDS, eventually
 from tests.e2e.conftest import Stack
 from tests.support import prometheus as prometheus_support
+from tests.support.apps import ADMIN_TOKEN
 
 pytestmark = pytest.mark.e2e
 
@@ -36,6 +37,7 @@ DEPLOY = ROOT / "deploy"
 DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
 RULE_FILES = sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))
 #: deploy/prometheus/prometheus.yml's job names -> the stack's service names.
+OPERATOR = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 JOBS = {"gateway": "gateway", "enrollment": "enrollment", "settlement": "settlement", "fund-ledger": "ledger"}
 #: How long Prometheus may take to have scraped enough samples for every query (normally a few seconds).
 SETTLE_S = 90.0
@@ -134,7 +136,7 @@ async def _counter_day(stack: Stack) -> None:
     """Some of everything the dashboards show: settlements, a replay, a reversal, refusals."""
     person = PERSONS[0]
     psn_no = stack.psn_nos[person.certno]
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=OPERATOR) as client:
         lookup = await stack.call(client, dict(examples.example_1101(person.certno), msgid=_msgid()))
         assert lookup["infcode"] == 0, lookup["err_msg"]
         settled = []
@@ -180,7 +182,7 @@ async def _clearing_batch(stack: Stack, prometheus: str) -> int:
     """An operator clears today for the pharmacy; returns what the batch moved in fen (paid + deposit +
     carried forward). Posted once Prometheus holds the region's clearing counters at 0, as it would in
     production, where they are exported long before a month's batch."""
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=OPERATOR) as client:
         selector = ",".join(f'{k}="{v}"' for k, v in CLEARED.items())
 
         async def zero_scraped() -> bool:
