@@ -25,6 +25,7 @@ MODEL_MODULES = {
         "settlement.policy.models",
         "settlement.schemes.models",
         "settlement.settlements.models",
+        "settlement.supervision.models",
     ],
     "fund_ledger": ["fund_ledger.books.models", "fund_ledger.clearing.models", "fund_ledger.pooling.models"],
 }

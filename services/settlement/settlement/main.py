@@ -20,6 +20,7 @@ from settlement.policy.endpoints import router as policy_router
 from settlement.reconciliation.endpoints import router as reconciliation_router
 from settlement.schemes.endpoints import router as schemes_router
 from settlement.settlements.endpoints import router as settlements_router
+from settlement.supervision.endpoints import router as supervision_router
 from shared.config import ServiceSettings
 from shared.consumer import Subscription
 from shared.events import (
@@ -67,6 +68,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             eligibility_router,
             reconciliation_router,
             schemes_router,
+            supervision_router,
         ],
     )
 

@@ -6,7 +6,8 @@ import settlement.encounters.models
 import settlement.institutions.models
 import settlement.policy.models
 import settlement.schemes.models
-import settlement.settlements.models  # noqa: F401
+import settlement.settlements.models
+import settlement.supervision.models  # noqa: F401
 from settlement.db import Base
 from shared.migrations import run_env
 
