@@ -22,6 +22,7 @@ MODEL_MODULES = {
         "settlement.eligibility.models",
         "settlement.encounters.models",
         "settlement.institutions.models",
+        "settlement.manual.models",
         "settlement.policy.models",
         "settlement.schemes.models",
         "settlement.settlements.models",

@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from fund_ledger.books.endpoints import router as books_router
 from fund_ledger.books.journal import batch_scope
 from fund_ledger.books.service import (
+    post_manual_reimbursement_approved,
+    post_manual_reimbursement_paid,
     post_payment_received,
     post_settlement_completed,
     post_settlement_reversed,
@@ -25,6 +27,8 @@ from shared.consumer import Subscription
 from shared.events import (
     ENROLLMENT_TOPIC,
     SETTLEMENT_TOPIC,
+    ManualReimbursementApproved,
+    ManualReimbursementPaid,
     PaymentReceived,
     SettlementCompleted,
     SettlementReversed,
@@ -44,6 +48,8 @@ def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
             SubsidyAllocated.event_type: Subscription(post_subsidy_allocated),
             SettlementCompleted.event_type: Subscription(post_settlement_completed),
             SettlementReversed.event_type: Subscription(post_settlement_reversed),
+            ManualReimbursementApproved.event_type: Subscription(post_manual_reimbursement_approved),
+            ManualReimbursementPaid.event_type: Subscription(post_manual_reimbursement_paid),
         },
         consumer_group=settings.consumer_group,
         batch_scope=batch_scope,

@@ -16,6 +16,7 @@ from settlement.eligibility.service import (
 )
 from settlement.encounters.endpoints import router as encounters_router
 from settlement.institutions.endpoints import router as institutions_router
+from settlement.manual.endpoints import router as manual_router
 from settlement.policy.endpoints import router as policy_router
 from settlement.reconciliation.endpoints import router as reconciliation_router
 from settlement.schemes.endpoints import router as schemes_router
@@ -69,6 +70,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             reconciliation_router,
             schemes_router,
             supervision_router,
+            manual_router,
         ],
     )
 

@@ -4,6 +4,7 @@ import settlement.catalogue.models
 import settlement.eligibility.models
 import settlement.encounters.models
 import settlement.institutions.models
+import settlement.manual.models
 import settlement.policy.models
 import settlement.schemes.models
 import settlement.settlements.models
