@@ -19,6 +19,7 @@ from settlement.institutions.endpoints import router as institutions_router
 from settlement.manual.endpoints import router as manual_router
 from settlement.policy.endpoints import router as policy_router
 from settlement.reconciliation.endpoints import router as reconciliation_router
+from settlement.reporting.endpoints import router as reporting_router
 from settlement.schemes.endpoints import router as schemes_router
 from settlement.settlements.endpoints import router as settlements_router
 from settlement.supervision.endpoints import router as supervision_router
@@ -71,6 +72,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             schemes_router,
             supervision_router,
             manual_router,
+            reporting_router,
         ],
     )
 
