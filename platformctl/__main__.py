@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 
 from platformctl.services import SERVICES, ServiceSpec
@@ -122,6 +123,58 @@ def ledger_checks_command(
             logging.getLogger("platformctl.checks").error("ledger check: %s", problem)
         raise typer.Exit(1 if problems else 0)
     loop(ledger_url, funds, interval_s, token)
+
+
+@app.command("supervision-scan")
+def supervision_scan_command(
+    day: Annotated[
+        str | None, typer.Option(help="day of care, YYYY-MM-DD; default yesterday (Beijing)")
+    ] = None,
+    settlement_url: Annotated[
+        str, typer.Option(envvar="SETTLEMENT_URL", help="the settlement service")
+    ] = "http://127.0.0.1:8002",
+) -> None:
+    """The daily batch of fraud-signal rules (run it from cron after midnight): hits go to the review queue
+    (GET /api/v1/supervision/hits on the settlement service)."""
+    from datetime import date, timedelta
+
+    from platformctl import supervision
+    from shared.clock import now_china
+
+    try:
+        when = date.fromisoformat(day) if day else now_china().date() - timedelta(days=1)
+        checked, hits = supervision.scan(settlement_url, when)
+    except (ValueError, supervision.CommandFailed) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    except httpx.HTTPError as exc:
+        typer.echo(f"settlement service unreachable: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"{when}: {checked} settlements checked, {hits} new hits for review")
+
+
+@app.command("publicity-report")
+def publicity_report_command(
+    admdvs: Annotated[str, typer.Option(help="pooling region, 6 digits")],
+    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    out: Annotated[Path, typer.Option(help="folder for the CSV and HTML files")] = Path("reports"),
+    settlement_url: Annotated[
+        str, typer.Option(envvar="SETTLEMENT_URL", help="the settlement service")
+    ] = "http://127.0.0.1:8002",
+) -> None:
+    """The monthly public report of a region (compensation list per village with masked names, enrollment
+    rate, beneficiaries, inpatient actual reimbursement ratio, largest compensations, fund income, spending
+    and balance): publicity-<admdvs>-<month>.csv, -summary.csv and .html with charts."""
+    from platformctl import supervision
+
+    try:
+        written = supervision.publicity(settlement_url, admdvs, month, out)
+    except supervision.CommandFailed as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    except httpx.HTTPError as exc:
+        typer.echo(f"settlement service unreachable: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for path in written.paths:
+        typer.echo(str(path))
 
 
 @app.command("import-roster")
