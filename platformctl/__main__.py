@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 
 from platformctl.services import SERVICES, ServiceSpec
@@ -82,6 +83,28 @@ def demo_command(
     asyncio.run(load_demo(enrollment_url, settlement_url, gateway_url=gateway_url, echo=typer.echo))
 
 
+def _auth_secret() -> str:
+    import os
+
+    from shared.auth import DEV_AUTH_SECRET
+
+    return os.environ.get("PLATFORM_AUTH_SECRET") or os.environ.get("GATEWAY_AUTH_SECRET") or DEV_AUTH_SECRET
+
+
+def _operator_headers(token: str | None, role: str, subject: str) -> dict[str, str]:
+    """The bearer token given (``--token`` / ``PLATFORM_TOKEN``), else one minted for ``role`` with the auth
+    secret, as the ``token`` command does."""
+    from shared.auth import issue_token
+
+    return {"Authorization": f"Bearer {token or issue_token(_auth_secret(), subject, [role], ttl_s=3600)}"}
+
+
+TokenOption = Annotated[
+    str | None,
+    typer.Option(envvar="PLATFORM_TOKEN", help="bearer token; default: one minted with the auth secret"),
+]
+
+
 @app.command()
 def token(
     role: Annotated[
@@ -97,15 +120,11 @@ def token(
 ) -> None:
     """Print a bearer token for the operator APIs, signed with the auth secret (``PLATFORM_AUTH_SECRET``,
     else ``GATEWAY_AUTH_SECRET``, else the development secret ``./run.sh`` uses)."""
-    import os
 
-    from shared.auth import DEV_AUTH_SECRET, issue_token
+    from shared.auth import issue_token
 
-    secret = (
-        os.environ.get("PLATFORM_AUTH_SECRET") or os.environ.get("GATEWAY_AUTH_SECRET") or DEV_AUTH_SECRET
-    )
     try:
-        typer.echo(issue_token(secret, subject, role, ttl_s=hours * 3600))
+        typer.echo(issue_token(_auth_secret(), subject, role, ttl_s=hours * 3600))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
@@ -158,6 +177,62 @@ def his_call(
                 typer.echo(simplejson.dumps(answer, use_decimal=True, ensure_ascii=False, indent=2))
 
     asyncio.run(call())
+
+
+@app.command("supervision-scan")
+def supervision_scan_command(
+    day: Annotated[
+        str | None, typer.Option(help="day of care, YYYY-MM-DD; default yesterday (Beijing)")
+    ] = None,
+    settlement_url: Annotated[
+        str, typer.Option(envvar="SETTLEMENT_URL", help="the settlement service")
+    ] = "http://127.0.0.1:8002",
+    token: TokenOption = None,
+) -> None:
+    """The daily batch of fraud-signal rules (run it from cron after midnight): hits go to the review queue
+    (GET /api/v1/supervision/hits on the settlement service)."""
+    from datetime import date, timedelta
+
+    from platformctl import supervision
+    from shared.clock import now_china
+
+    try:
+        when = date.fromisoformat(day) if day else now_china().date() - timedelta(days=1)
+        headers = _operator_headers(token, "auditor", "supervision-scan")
+        checked, hits = supervision.scan(settlement_url, when, headers=headers)
+    except (ValueError, supervision.CommandFailed) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    except httpx.HTTPError as exc:
+        typer.echo(f"settlement service unreachable: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"{when}: {checked} settlements checked, {hits} new hits for review")
+
+
+@app.command("publicity-report")
+def publicity_report_command(
+    admdvs: Annotated[str, typer.Option(help="pooling region, 6 digits")],
+    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    out: Annotated[Path, typer.Option(help="folder for the CSV and HTML files")] = Path("reports"),
+    settlement_url: Annotated[
+        str, typer.Option(envvar="SETTLEMENT_URL", help="the settlement service")
+    ] = "http://127.0.0.1:8002",
+    token: TokenOption = None,
+) -> None:
+    """The monthly public report of a region (compensation list per village with masked names, enrollment
+    rate, beneficiaries, inpatient actual reimbursement ratio, largest compensations, fund income, spending
+    and balance): publicity-<admdvs>-<month>.csv, -summary.csv and .html with charts."""
+    from platformctl import supervision
+
+    try:
+        headers = _operator_headers(token, "auditor", "publicity-report")
+        written = supervision.publicity(settlement_url, admdvs, month, out, headers=headers)
+    except supervision.CommandFailed as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    except httpx.HTTPError as exc:
+        typer.echo(f"settlement service unreachable: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for path in written.paths:
+        typer.echo(str(path))
 
 
 @app.command("import-roster")

@@ -160,6 +160,9 @@ def service_env(
     if spec.name == "gateway":
         env["GATEWAY_ENROLLMENT_URL"] = f"http://{host}:{ports['enrollment']}"
         env["GATEWAY_SETTLEMENT_URL"] = f"http://{host}:{ports['settlement']}"
+    if spec.name == "settlement":
+        env["SETTLEMENT_ENROLLMENT_URL"] = f"http://{host}:{ports['enrollment']}"
+        env["SETTLEMENT_LEDGER_URL"] = f"http://{host}:{ports['ledger']}"
     if spec.name == "ledger":
         env["LEDGER_SETTLEMENT_URL"] = f"http://{host}:{ports['settlement']}"
     return env

@@ -268,6 +268,47 @@ class SettlementReversed(EventData):
         return self.psn_no
 
 
+class ManualReimbursementApproved(EventData):
+    """A manual reimbursement (零星报销) approved by a second person: the funds owe the insured person
+    ``fund_pay_sumamt_fen`` (no institution is involved; the person paid the whole bill)."""
+
+    event_type: ClassVar[str] = "settlement.manual_reimbursement_approved"
+    topic: ClassVar[str] = SETTLEMENT_TOPIC
+
+    claim_no: str
+    psn_no: str
+    insutype: str
+    insuplc_admdvs: str
+    clr_type: ClrType
+    #: full_self_advance, out_of_area or emergency.
+    reason: str
+    approved_at: datetime
+    medfee_sumamt_fen: int
+    fund_pay_sumamt_fen: int
+    fund_payments: list[FundPayment]
+
+    def partition_key(self) -> str:
+        return self.psn_no
+
+
+class ManualReimbursementPaid(EventData):
+    """The approved amount of a manual reimbursement was paid to the person's bank account."""
+
+    event_type: ClassVar[str] = "settlement.manual_reimbursement_paid"
+    topic: ClassVar[str] = SETTLEMENT_TOPIC
+
+    claim_no: str
+    psn_no: str
+    insutype: str
+    insuplc_admdvs: str
+    paid_at: datetime
+    payment_ref: str
+    fund_payments: list[FundPayment]
+
+    def partition_key(self) -> str:
+        return self.psn_no
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.event_type: cls
     for cls in (
@@ -280,5 +321,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         CardStatusChanged,
         SettlementCompleted,
         SettlementReversed,
+        ManualReimbursementApproved,
+        ManualReimbursementPaid,
     )
 }

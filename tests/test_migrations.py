@@ -22,9 +22,11 @@ MODEL_MODULES = {
         "settlement.eligibility.models",
         "settlement.encounters.models",
         "settlement.institutions.models",
+        "settlement.manual.models",
         "settlement.policy.models",
         "settlement.schemes.models",
         "settlement.settlements.models",
+        "settlement.supervision.models",
     ],
     "fund_ledger": ["fund_ledger.books.models", "fund_ledger.clearing.models", "fund_ledger.pooling.models"],
 }

@@ -12,11 +12,12 @@ from settlement.config import SettlementSettings
 from settlement.main import SUBSCRIPTIONS, create_app
 from settlement.policy.document import jinzhai_yutian_demo
 
+from shared.auth import ADMINISTRATOR
 from shared.db import Database
 from shared.events import CoverageActivated, EventData, IdentityCategory
 from shared.idcard import make_id_number
 from tests.conftest import DatabaseFactory
-from tests.support.apps import build, running
+from tests.support.apps import bearer, build, running
 
 REGION = "341524"
 PHARMACY = "P34152400001"
@@ -66,7 +67,11 @@ class SettlementApi:
         await self.apply(event)
 
     async def post(self, url: str, body: dict[str, Any]) -> httpx.Response:
-        return await self.client.post(url, json=body)
+        """POST as the operator the body names, if it names one (an operator endpoint records the caller
+        the bearer token names), else with the suite's administrator token."""
+        operator = body.get("operator")
+        headers = bearer(ADMINISTRATOR, subject=operator) if isinstance(operator, str) and operator else None
+        return await self.client.post(url, json=body, headers=headers)
 
 
 async def seed_reference_data(api: SettlementApi) -> None:

@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from fund_ledger.books.endpoints import router as books_router
 from fund_ledger.books.journal import batch_scope
 from fund_ledger.books.service import (
+    post_manual_reimbursement_approved,
+    post_manual_reimbursement_paid,
     post_payment_received,
     post_settlement_completed,
     post_settlement_reversed,
@@ -20,12 +22,14 @@ from fund_ledger.pooling.endpoints import router as pooling_router
 from fund_ledger.reconciliation.endpoints import router as reconciliation_router
 from fund_ledger.schedule import LedgerScheduler
 from fund_ledger.statements.endpoints import router as statements_router
-from shared.auth import AUDITOR, FUND_ACCOUNTANT, access, guarded
+from shared.auth import AUDITOR, FUND_ACCOUNTANT, SERVICE, access, guarded
 from shared.config import ServiceSettings
 from shared.consumer import Subscription
 from shared.events import (
     ENROLLMENT_TOPIC,
     SETTLEMENT_TOPIC,
+    ManualReimbursementApproved,
+    ManualReimbursementPaid,
     PaymentReceived,
     SettlementCompleted,
     SettlementReversed,
@@ -35,6 +39,8 @@ from shared.service import ServiceRuntime, create_service_app
 
 #: Fund accountants keep the books (sweeps, clearing, reconciliation repairs); auditors read everything.
 ACCOUNTANTS = access(read={FUND_ACCOUNTANT, AUDITOR}, write={FUND_ACCOUNTANT})
+#: The statements are read by the settlement service too (its public report includes the disclosure).
+STATEMENTS = access(read={FUND_ACCOUNTANT, AUDITOR, SERVICE}, write={FUND_ACCOUNTANT})
 
 
 def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
@@ -48,6 +54,8 @@ def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
             SubsidyAllocated.event_type: Subscription(post_subsidy_allocated),
             SettlementCompleted.event_type: Subscription(post_settlement_completed),
             SettlementReversed.event_type: Subscription(post_settlement_reversed),
+            ManualReimbursementApproved.event_type: Subscription(post_manual_reimbursement_approved),
+            ManualReimbursementPaid.event_type: Subscription(post_manual_reimbursement_paid),
         },
         consumer_group=settings.consumer_group,
         batch_scope=batch_scope,
@@ -66,7 +74,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
             guarded(books_router, ACCOUNTANTS),
             guarded(reconciliation_router, ACCOUNTANTS),
             guarded(clearing_router, ACCOUNTANTS),
-            guarded(statements_router, ACCOUNTANTS),
+            guarded(statements_router, STATEMENTS),
             guarded(merger_router, ACCOUNTANTS),
             guarded(pooling_router, ACCOUNTANTS),
         ],

@@ -16,10 +16,13 @@ from settlement.eligibility.service import (
 )
 from settlement.encounters.endpoints import router as encounters_router
 from settlement.institutions.endpoints import router as institutions_router
+from settlement.manual.endpoints import router as manual_router
 from settlement.policy.endpoints import router as policy_router
 from settlement.reconciliation.endpoints import router as reconciliation_router
+from settlement.reporting.endpoints import router as reporting_router
 from settlement.schemes.endpoints import router as schemes_router
 from settlement.settlements.endpoints import router as settlements_router
+from settlement.supervision.endpoints import router as supervision_router
 from shared.auth import (
     AUDITOR,
     ENROLLMENT_CLERK,
@@ -54,6 +57,11 @@ SUBSCRIPTIONS = {
 HIS_BACKEND = access(read={SERVICE, AUDITOR}, write={SERVICE})
 RECONCILIATION = access(read={SERVICE, AUDITOR, FUND_ACCOUNTANT}, write={SERVICE, FUND_ACCOUNTANT})
 REFERENCE = access(read={SERVICE, AUDITOR, FUND_ACCOUNTANT, ENROLLMENT_CLERK}, write=set())
+#: Fraud signals, their review and sanctions: the fund's supervisors (auditors) act, accountants read.
+SUPERVISION = access(read={AUDITOR, FUND_ACCOUNTANT}, write={AUDITOR})
+#: Manual reimbursement (零星报销): the fund's staff enter and, as a second person, approve (four eyes).
+MANUAL_REIMBURSEMENT = access(read={FUND_ACCOUNTANT, AUDITOR}, write={FUND_ACCOUNTANT})
+REPORTING = access(read={AUDITOR, FUND_ACCOUNTANT, ENROLLMENT_CLERK}, write=set())
 ELIGIBILITY = access(read={SERVICE, AUDITOR, ENROLLMENT_CLERK}, write=set())
 
 
@@ -84,6 +92,9 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             guarded(eligibility_router, ELIGIBILITY),
             guarded(reconciliation_router, RECONCILIATION),
             guarded(schemes_router, REFERENCE),
+            guarded(supervision_router, SUPERVISION),
+            guarded(manual_router, MANUAL_REIMBURSEMENT),
+            guarded(reporting_router, REPORTING),
         ],
         audit_table=audit,
     )

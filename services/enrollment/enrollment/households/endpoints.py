@@ -38,6 +38,19 @@ async def register_household(
         return _result(await service.register_household(session, body, today))
 
 
+@router.get("/residences", response_model=list[dict[str, str]])
+async def residences(
+    runtime: RuntimeDep, admdvs: Annotated[str, Query(pattern=r"^\d{6}$")]
+) -> list[dict[str, str]]:
+    """Each household member of the region with the household's address (village or community), for the
+    publicity list of compensations (settlement's reporting)."""
+    async with runtime.db.session() as session:
+        return [
+            {"psn_no": p, "household_no": h, "address": a}
+            for p, h, a in await service.residences(session, admdvs)
+        ]
+
+
 @router.get("/households/{household_no}", response_model=HouseholdOut)
 async def household_status(
     household_no: str, runtime: RuntimeDep, year: Annotated[int | None, Query(ge=2000, le=2100)] = None

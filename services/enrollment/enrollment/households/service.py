@@ -251,3 +251,15 @@ async def register_class(
     batch.raise_if_failed(f"{school.name} {data.class_name} ")
     await _settle_payment(session, batch, data.payment, today)
     return batch
+
+
+async def residences(session: AsyncSession, admdvs: str) -> list[tuple[str, str, str]]:
+    """(psn_no, household_no, address) of every household member registered in the region: the village or
+    community the monthly compensation publicity list is posted in (Jinzhai: per village)."""
+    rows = await session.execute(
+        select(Person.psn_no, Household.household_no, Household.address)
+        .join(Household, col(Household.household_no) == col(Person.household_no))
+        .where(Household.admdvs == admdvs)
+        .order_by(col(Person.psn_no))
+    )
+    return [(p, h, a) for p, h, a in rows.all()]

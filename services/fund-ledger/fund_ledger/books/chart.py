@@ -58,6 +58,8 @@ SUSPENSE = AccountSpec("2201", "暂收款", "liability")
 POOLING_DUE_TO_COUNTY = AccountSpec("2301", "市级统筹往来-代管县级", "liability")
 #: Benefits a legacy scheme still owed at its opening in this ledger (audited, not per institution).
 LEGACY_BENEFITS_PAYABLE = AccountSpec("2103", "应付历史待遇款", "liability")
+#: Manual reimbursements (零星报销) approved and not yet paid to the person (counterparty = psn_no).
+PAYABLE_TO_INSURED = AccountSpec("2104", "应付参保人员待遇款", "liability")
 
 # --- fund balance (基金结余) -----------------------------------------------------------------------------
 FUND_BALANCE = AccountSpec("3001", "基金结余", "equity")
@@ -110,6 +112,7 @@ CHART: dict[str, AccountSpec] = {
         QUALITY_DEPOSIT_WITHHELD,
         SUSPENSE,
         LEGACY_BENEFITS_PAYABLE,
+        PAYABLE_TO_INSURED,
         POOLING_DUE_TO_COUNTY,
         FUND_BALANCE,
         RISK_RESERVE,

@@ -22,8 +22,10 @@ from sqlmodel import col, select
 from fund_ledger.books.chart import (
     CONTRIBUTION_INCOME_BY_PAYER,
     DEBIT_NORMAL,
+    EXPENDITURE_ACCOUNT_DEPOSIT,
     INCOME_ACCOUNT_DEPOSIT,
     PAYABLE,
+    PAYABLE_TO_INSURED,
     POOLED_FUND,
     SCHEMES,
     SUBSIDY_INCOME_BY_LEVEL,
@@ -45,6 +47,8 @@ from shared.errors import NotFound
 from shared.events import (
     EventEnvelope,
     FundPayment,
+    ManualReimbursementApproved,
+    ManualReimbursementPaid,
     PaymentReceived,
     SettlementCompleted,
     SettlementReversed,
@@ -163,6 +167,115 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
         insutype=event.insutype,
         legs=legs,
         posted_at=event.setl_time,
+    )
+
+
+MANUAL_REIMBURSEMENT = "manual_reimbursement"
+MANUAL_REIMBURSEMENT_PAYMENT = "manual_reimbursement_payment"
+
+
+async def post_manual_reimbursement_approved(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Consumer handler: an approved manual reimbursement (零星报销) - the funds owe the insured person.
+
+    Dr benefit expenditure (the same accounts as a counter settlement of that kind of care) / Cr payable to
+    insured persons (2104, counterparty = psn_no), per fund, on the person's region and scheme sub-ledger.
+    Posted at the approval time."""
+    event = ManualReimbursementApproved.model_validate(envelope.data)
+    what = f"manual reimbursement {event.claim_no}"
+    _check_scheme(event.insutype, what)
+    await Journal.of(session).lock()
+    await _refuse_repeat(session, MANUAL_REIMBURSEMENT, event.claim_no, what)
+    if sum(p.amount_fen for p in event.fund_payments) != event.fund_pay_sumamt_fen:
+        raise EventRejected(f"fund payments of {event.claim_no} do not add up to fund_pay_sumamt_fen")
+    legs: list[Leg] = []
+    for payment in event.fund_payments:
+        if payment.amount_fen < 0:
+            raise EventRejected(f"negative fund payment in {what}")
+        if payment.amount_fen == 0:
+            continue
+        expense = _benefit_expense(payment, event.clr_type, what)
+        debit = await account_for(
+            session, expense, event.insuplc_admdvs, event.insutype, payment.fund_pay_type
+        )
+        credit = await account_for(
+            session,
+            PAYABLE_TO_INSURED,
+            event.insuplc_admdvs,
+            event.insutype,
+            payment.fund_pay_type,
+            event.psn_no,
+        )
+        legs += [Leg(debit, debit_fen=payment.amount_fen), Leg(credit, credit_fen=payment.amount_fen)]
+    if not legs:
+        return  # nothing to reimburse: nothing to book
+    await post_entry(
+        session,
+        event_id=str(envelope.event_id),
+        source_type=MANUAL_REIMBURSEMENT,
+        source_id=event.claim_no,
+        description=f"零星报销 {event.claim_no} 审核通过 (参保人 {event.psn_no}, 清算类别 {event.clr_type})",
+        admdvs=event.insuplc_admdvs,
+        insutype=event.insutype,
+        legs=legs,
+        posted_at=event.approved_at,
+    )
+
+
+async def _approval_booked(session: AsyncSession, claim_no: str) -> bool:
+    # In this batch (the journal knows), or in an earlier one (the database does).
+    if await Journal.of(session).already_posted(MANUAL_REIMBURSEMENT, claim_no) is not None:
+        return True
+    found = await session.scalar(
+        select(JournalEntry.id).where(
+            JournalEntry.source_type == MANUAL_REIMBURSEMENT, JournalEntry.source_id == claim_no
+        )
+    )
+    return found is not None
+
+
+async def post_manual_reimbursement_paid(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Consumer handler: the reimbursement was transferred to the person.
+
+    Dr payable to insured persons (2104, psn_no) / Cr expenditure account deposit (1003), per fund. The
+    payable must hold the amount: a payment without its approval entry is refused (and retried from the
+    dead-letter table once the approval is booked)."""
+    event = ManualReimbursementPaid.model_validate(envelope.data)
+    what = f"manual reimbursement payment {event.claim_no}"
+    _check_scheme(event.insutype, what)
+    await Journal.of(session).lock()
+    await _refuse_repeat(session, MANUAL_REIMBURSEMENT_PAYMENT, event.claim_no, what)
+    if any(p.amount_fen for p in event.fund_payments) and not await _approval_booked(session, event.claim_no):
+        raise EventRejected(f"{what}: the approval of {event.claim_no} is not booked")
+    legs: list[Leg] = []
+    for payment in event.fund_payments:
+        if payment.amount_fen < 0:
+            raise EventRejected(f"negative fund payment in {what}")
+        if payment.amount_fen == 0:
+            continue
+        payable = await account_for(
+            session,
+            PAYABLE_TO_INSURED,
+            event.insuplc_admdvs,
+            event.insutype,
+            payment.fund_pay_type,
+            event.psn_no,
+        )
+        bank = await account_for(
+            session, EXPENDITURE_ACCOUNT_DEPOSIT, event.insuplc_admdvs, event.insutype, payment.fund_pay_type
+        )
+        legs += [Leg(payable, debit_fen=payment.amount_fen), Leg(bank, credit_fen=payment.amount_fen)]
+    if not legs:
+        return
+    await post_entry(
+        session,
+        event_id=str(envelope.event_id),
+        source_type=MANUAL_REIMBURSEMENT_PAYMENT,
+        source_id=event.claim_no,
+        description=f"零星报销 {event.claim_no} 支付参保人 (转账凭证 {event.payment_ref})",
+        admdvs=event.insuplc_admdvs,
+        insutype=event.insutype,
+        legs=legs,
+        posted_at=event.paid_at,
     )
 
 

@@ -131,6 +131,8 @@ def _line(d: DrugDetail) -> dict[str, Any]:
     }
     if d.hosp_appr_flag:  # absent or "": the settlement service's default (no approval needed)
         line["hosp_appr_flag"] = d.hosp_appr_flag
+    if d.prd_days is not None:  # the days' supply, for the supervision rule on repeated purchases
+        line["prd_days"] = str(d.prd_days)
     return line
 
 

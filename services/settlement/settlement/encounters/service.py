@@ -48,7 +48,7 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
     institution = await institutions.get(session, data.fixmedins_code)
     if institution.fixmedins_type != "1":
         raise DomainError("门诊挂号和入院办理只适用于定点医疗机构", code="NOT_A_HOSPITAL", status_code=422)
-    institutions.require_can_settle(institution, day)
+    await institutions.require_can_settle_on(session, institution, day)
     # The scheme of a stay is decided here, at admission, once (see settlement.schemes.service).
     coverage, effective = await schemes.resolve(session, data.psn_no, data.insutype, day)
     data = data.model_copy(update={"insutype": effective})

@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from settlement.institutions.models import Institution
 from settlement.institutions.schemas import InstitutionCreate
+from settlement.supervision import service as supervision
 from shared.db import flush_unique
 from shared.errors import Conflict, DomainError, NotFound
 
@@ -43,3 +44,10 @@ def require_can_settle(institution: Institution, on: date) -> None:
         raise DomainError(
             "定点医药机构协议不在有效期内，不能结算", code="INSTITUTION_NOT_ACTIVE", status_code=403
         )
+
+
+async def require_can_settle_on(session: AsyncSession, institution: Institution, on: date) -> None:
+    """The agreement check, and no suspension (a dated, reasoned sanction, ``settlement.supervision``) in
+    force on the day of care."""
+    require_can_settle(institution, on)
+    await supervision.require_not_suspended(session, institution.fixmedins_code, on)

@@ -4,9 +4,11 @@ import settlement.catalogue.models
 import settlement.eligibility.models
 import settlement.encounters.models
 import settlement.institutions.models
+import settlement.manual.models
 import settlement.policy.models
 import settlement.schemes.models
-import settlement.settlements.models  # noqa: F401
+import settlement.settlements.models
+import settlement.supervision.models  # noqa: F401
 from settlement.db import Base
 from shared.migrations import run_env
 

@@ -110,3 +110,5 @@ class SettlementLine(Base, table=True):
     self_pay_first_fen: int
     policy_range_fen: int
     memo: str = Field(default="", max_length=200)
+    #: Prescribed days' supply of a drug purchase (prd_days), when the counter sent it (supervision).
+    prd_days: Decimal | None = Field(default=None, sa_type=ExactDecimal(8, 2), nullable=True)

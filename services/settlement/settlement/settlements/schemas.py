@@ -19,6 +19,9 @@ class FeeLineIn(BaseModel):
     hosp_appr_flag: str = Field(default="0", pattern=r"^[012]$")
     rxno: str | None = Field(default=None, max_length=30)
     fee_ocur_time: datetime | None = None
+    #: Prescribed days' supply (prd_days), kept for the days'-supply fraud signal. Left out of the request
+    #: digest (``exclude``): it moves no money, and requests settled before it existed must replay alike.
+    prd_days: Decimal | None = Field(default=None, ge=0, max_digits=8, decimal_places=2, exclude=True)
 
 
 class PharmacySettlementRequest(BaseModel):

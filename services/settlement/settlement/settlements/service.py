@@ -46,6 +46,7 @@ from settlement.settlements.schemas import (
     PharmacySettlementRequest,
     SettlementOut,
 )
+from settlement.supervision import service as supervision
 from shared.clock import CHINA_TZ, now_china
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import FundPayment, SettlementCompleted, SettlementReversed
@@ -173,11 +174,12 @@ async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator)
             code="ADMVS_MISMATCH",
             status_code=422,
         )
-    institutions.require_can_settle(institution, care_day)
+    await institutions.require_can_settle_on(session, institution, care_day)
     person = await eligibility.covered(
         session, claim.psn_no, claim.coverage_insutype or claim.insutype, care_day
     )
     await check_certificate(session, claim.mdtrt_cert_type, claim.mdtrt_cert_no, person)
+    await supervision.require_not_self_advance(session, person.psn_no, care_day)
     if person.insuplc_admdvs != claim.insuplc_admdvs:
         raise DomainError(
             f"参保地区划 {claim.insuplc_admdvs} 与人员参保地 {person.insuplc_admdvs} 不符",
@@ -320,9 +322,13 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
                 self_pay_first_fen=line.self_pay_first_fen,
                 policy_range_fen=line.policy_range_fen,
                 memo=line.memo[:200],
+                prd_days=wire.prd_days,
             )
         )
     _move(totals, result.delta, +1, now)
+    await session.flush()
+    # Fraud signals for review (they never refuse: a refusal is a sanction decided by a person).
+    await supervision.evaluate_settlement(session, setl_id)
     await enqueue(
         session,
         infra,

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from settlement.supervision import service
+from settlement.supervision.schemas import (
+    AuditOut,
+    HitOut,
+    HitReview,
+    RuleOut,
+    RuleUpdate,
+    SanctionCreate,
+    SanctionEnd,
+    SanctionKind,
+    SanctionOut,
+    ScanOut,
+)
+from shared.service import RuntimeDep
+
+router = APIRouter(prefix="/api/v1/supervision", tags=["supervision"])
+
+
+@router.get("/rules", response_model=list[RuleOut])
+async def list_rules(runtime: RuntimeDep) -> list[RuleOut]:
+    async with runtime.db.session() as session:
+        return await service.list_rules(session)
+
+
+@router.put("/rules/{code}", response_model=RuleOut)
+async def configure_rule(code: str, body: RuleUpdate, runtime: RuntimeDep) -> RuleOut:
+    async with runtime.transaction() as session:
+        return await service.configure_rule(session, code, body)
+
+
+@router.post("/scans", response_model=ScanOut)
+async def scan(runtime: RuntimeDep, day: Annotated[date, Query()]) -> ScanOut:
+    """The daily batch for one day of care (run by ``platformctl supervision scan`` from cron)."""
+    async with runtime.transaction() as session:
+        checked, hits = await service.scan_day(session, day)
+        return ScanOut(
+            day=day,
+            settlements_checked=checked,
+            new_hits=len(hits),
+            hits=[HitOut.model_validate(h) for h in hits],
+        )
+
+
+@router.get("/hits", response_model=list[HitOut])
+async def list_hits(
+    runtime: RuntimeDep,
+    status: Annotated[str | None, Query(pattern=r"^(open|confirmed|dismissed)$")] = None,
+    rule_code: str | None = None,
+    subject: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[HitOut]:
+    async with runtime.db.session() as session:
+        return [
+            HitOut.model_validate(h)
+            for h in await service.list_hits(session, status, rule_code, subject, limit)
+        ]
+
+
+@router.get("/hits/{hit_id}", response_model=HitOut)
+async def get_hit(hit_id: int, runtime: RuntimeDep) -> HitOut:
+    async with runtime.db.session() as session:
+        return HitOut.model_validate(await service.get_hit(session, hit_id))
+
+
+@router.post("/hits/{hit_id}/review", response_model=HitOut)
+async def review_hit(hit_id: int, body: HitReview, runtime: RuntimeDep) -> HitOut:
+    async with runtime.transaction() as session:
+        return HitOut.model_validate(await service.review_hit(session, hit_id, body))
+
+
+@router.post("/sanctions", status_code=201, response_model=SanctionOut)
+async def impose(body: SanctionCreate, runtime: RuntimeDep) -> SanctionOut:
+    async with runtime.transaction() as session:
+        return SanctionOut.model_validate(await service.impose(session, body))
+
+
+@router.get("/sanctions", response_model=list[SanctionOut])
+async def list_sanctions(
+    runtime: RuntimeDep, kind: SanctionKind | None = None, subject: str | None = None
+) -> list[SanctionOut]:
+    async with runtime.db.session() as session:
+        return [SanctionOut.model_validate(s) for s in await service.list_sanctions(session, kind, subject)]
+
+
+@router.post("/sanctions/{sanction_id}/end", response_model=SanctionOut)
+async def end_sanction(sanction_id: int, body: SanctionEnd, runtime: RuntimeDep) -> SanctionOut:
+    async with runtime.transaction() as session:
+        return SanctionOut.model_validate(await service.end_sanction(session, sanction_id, body))
+
+
+@router.get("/audit", response_model=list[AuditOut])
+async def audit(
+    runtime: RuntimeDep,
+    object_type: Annotated[str | None, Query(max_length=30)] = None,
+    object_id: Annotated[str | None, Query(max_length=60)] = None,
+) -> list[AuditOut]:
+    async with runtime.db.session() as session:
+        return [
+            AuditOut.model_validate(a) for a in await service.audit_trail(session, object_type, object_id)
+        ]

@@ -1,0 +1,446 @@
+"""Fraud-signal rules (Tianjin art. 48-49: another person's card, lent cards, resold drugs, fake admissions;
+an institution far from its peers). Each rule has parameters an operator can change
+(``PUT /api/v1/supervision/rules/{code}``) and is evaluated at settlement time, in the daily batch, or both.
+A rule only raises a finding for review: it never refuses a settlement (a refusal is a sanction, decided by a
+person). A finding carries a ``dedupe_key`` so that the same facts raise one hit, whoever finds them first."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from settlement.encounters.models import Encounter
+from settlement.settlements.models import Settlement, SettlementLine
+from shared.clock import CHINA_TZ
+from shared.money import fen_to_yuan
+
+#: Settlement statuses that stand (a reversal record, and what it undid, do not count as care received).
+STANDING = ("settled",)
+#: Counter kinds of care where the card is swiped at the moment of care.
+COUNTER_KINDS = ("pharmacy", "outpatient", "chronic")
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_code: str
+    subject_type: str
+    subject: str
+    dedupe_key: str
+    summary: str
+    evidence: dict[str, Any]
+    setl_id: str | None = None
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CardTwoInstitutionsParams(_Params):
+    #: Two counter settlements of one card at two institutions closer than this raise a hit.
+    window_minutes: int = Field(default=120, ge=1, le=24 * 60)
+
+
+class DailyCountParams(_Params):
+    #: More settlements than this for one person on one day of care raise a hit.
+    max_per_day: int = Field(default=3, ge=1, le=100)
+
+
+class DaysSupplyParams(_Params):
+    #: A new purchase of the same drug this many days or more before the earlier supply runs out raises a hit.
+    tolerance_days: int = Field(default=3, ge=0, le=60)
+    lookback_days: int = Field(default=180, ge=1, le=366)
+
+
+class OverlappingAdmissionsParams(_Params):
+    #: Overlaps shorter than this (a transfer on the same day) are tolerated.
+    min_overlap_hours: int = Field(default=12, ge=0, le=24 * 30)
+
+
+class PeerCostParams(_Params):
+    window_days: int = Field(default=30, ge=1, le=366)
+    #: Average cost per settlement above the peers' average times this factor raises a hit.
+    factor: Decimal = Field(default=Decimal("1.5"), gt=1, max_digits=6, decimal_places=3)
+    min_settlements: int = Field(default=5, ge=1)
+    min_peers: int = Field(default=2, ge=1)
+
+
+class PeerRefusalParams(_Params):
+    window_days: int = Field(default=30, ge=1, le=366)
+    #: Refusal rate above the peers' rate times this factor, and at least ``min_points`` above it.
+    factor: Decimal = Field(default=Decimal("2"), gt=1, max_digits=6, decimal_places=3)
+    min_points: Decimal = Field(default=Decimal("0.10"), ge=0, le=1, max_digits=5, decimal_places=4)
+    min_settlements: int = Field(default=5, ge=1)
+    min_peers: int = Field(default=2, ge=1)
+
+
+SettlementCheck = Callable[[AsyncSession, Any, Settlement], Awaitable[list[Finding]]]
+DayCheck = Callable[[AsyncSession, Any, date], Awaitable[list[Finding]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    title: str
+    params: type[_Params]
+    #: Evaluated for one settlement (at settlement time, and for each of the day's settlements in the batch).
+    per_settlement: SettlementCheck | None = None
+    #: Evaluated over a day and the window before it (batch only).
+    per_day: DayCheck | None = None
+    tags: tuple[str, ...] = field(default=())
+
+
+def _day(at: datetime) -> date:
+    return at.astimezone(CHINA_TZ).date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), CHINA_TZ)
+    return start, start + timedelta(days=1)
+
+
+async def card_two_institutions(
+    session: AsyncSession, params: CardTwoInstitutionsParams, anchor: Settlement
+) -> list[Finding]:
+    """The same card settling at two institutions within a short window: one card in two places (a lent or
+    copied card, art. 35 and 48)."""
+    if anchor.encounter_kind not in COUNTER_KINDS:
+        return []
+    window = timedelta(minutes=params.window_minutes)
+    others = await session.scalars(
+        select(Settlement).where(
+            Settlement.psn_no == anchor.psn_no,
+            col(Settlement.status).in_((*STANDING, "reversed")),
+            col(Settlement.encounter_kind).in_(COUNTER_KINDS),
+            Settlement.fixmedins_code != anchor.fixmedins_code,
+            col(Settlement.begntime) >= anchor.begntime - window,
+            col(Settlement.begntime) <= anchor.begntime + window,
+        )
+    )
+    findings = []
+    for other in others:
+        first, second = sorted((anchor, other), key=lambda s: (s.begntime, s.setl_id))
+        gap = int(abs((second.begntime - first.begntime).total_seconds()) // 60)
+        findings.append(
+            Finding(
+                "card_two_institutions",
+                "person",
+                anchor.psn_no,
+                f"card_two_institutions:{first.setl_id}:{second.setl_id}",
+                f"同一参保人 {gap} 分钟内在 {first.fixmedins_code} 与 {second.fixmedins_code} "
+                "两家机构刷卡结算",
+                {
+                    "window_minutes": params.window_minutes,
+                    "gap_minutes": gap,
+                    "settlements": [_brief(first), _brief(second)],
+                },
+                anchor.setl_id,
+            )
+        )
+    return findings
+
+
+async def daily_count(session: AsyncSession, params: DailyCountParams, anchor: Settlement) -> list[Finding]:
+    """More settlements for one person on one day than the threshold (doctor-shopping, drug reselling)."""
+    day = _day(anchor.begntime)
+    start, end = day_bounds(day)
+    rows = list(
+        await session.scalars(
+            select(Settlement)
+            .where(
+                Settlement.psn_no == anchor.psn_no,
+                col(Settlement.status).in_(STANDING),
+                col(Settlement.begntime) >= start,
+                col(Settlement.begntime) < end,
+            )
+            .order_by(col(Settlement.begntime), col(Settlement.id))
+        )
+    )
+    if len(rows) <= params.max_per_day:
+        return []
+    return [
+        Finding(
+            "daily_count",
+            "person",
+            anchor.psn_no,
+            f"daily_count:{anchor.psn_no}:{day.isoformat()}",
+            f"同一参保人 {day} 结算 {len(rows)} 次，超过每日 {params.max_per_day} 次",
+            {
+                "day": day.isoformat(),
+                "max_per_day": params.max_per_day,
+                "settlements": [_brief(s) for s in rows],
+            },
+            anchor.setl_id,
+        )
+    ]
+
+
+async def days_supply(session: AsyncSession, params: DaysSupplyParams, anchor: Settlement) -> list[Finding]:
+    """A drug bought again while the earlier purchase's prescribed days' supply (prd_days) still lasts:
+    buying beyond what the prescription needs (reselling drugs bought on the card, art. 48)."""
+    codes = set(
+        await session.scalars(
+            select(SettlementLine.med_list_codg).where(SettlementLine.setl_id == anchor.setl_id)
+        )
+    )
+    if not codes:
+        return []
+    rows = await session.execute(
+        select(Settlement, SettlementLine)
+        .join(SettlementLine, col(SettlementLine.setl_id) == col(Settlement.setl_id))
+        .where(
+            Settlement.psn_no == anchor.psn_no,
+            col(Settlement.status).in_(STANDING),
+            Settlement.setl_id != anchor.setl_id,
+            col(Settlement.begntime) <= anchor.begntime,
+            col(Settlement.begntime) >= anchor.begntime - timedelta(days=params.lookback_days),
+            col(SettlementLine.med_list_codg).in_(codes),
+            col(SettlementLine.prd_days).is_not(None),
+        )
+        .order_by(col(Settlement.begntime))
+    )
+    findings = []
+    anchor_day = _day(anchor.begntime)
+    for earlier, line in rows.all():
+        assert line.prd_days is not None
+        supplied_until = _day(earlier.begntime) + timedelta(days=int(line.prd_days))
+        days_left = (supplied_until - anchor_day).days
+        if days_left < max(params.tolerance_days, 1):
+            continue
+        findings.append(
+            Finding(
+                "days_supply",
+                "person",
+                anchor.psn_no,
+                f"days_supply:{earlier.setl_id}:{anchor.setl_id}:{line.med_list_codg}",
+                f"药品 {line.med_list_codg} 于 {_day(earlier.begntime)} 已购 {line.prd_days} 天用量，"
+                f"尚余 {days_left} 天时再次购药",
+                {
+                    "med_list_codg": line.med_list_codg,
+                    "earlier": {**_brief(earlier), "prd_days": str(line.prd_days), "cnt": str(line.cnt)},
+                    "again": _brief(anchor),
+                    "supplied_until": supplied_until.isoformat(),
+                    "days_left": days_left,
+                    "tolerance_days": params.tolerance_days,
+                },
+                anchor.setl_id,
+            )
+        )
+    return findings
+
+
+async def overlapping_admissions(
+    session: AsyncSession, params: OverlappingAdmissionsParams, anchor: Settlement
+) -> list[Finding]:
+    """Two stays of one person in hospital at the same time (fake or "hanging-bed" admissions, art. 49)."""
+    stay = await session.scalar(
+        select(Encounter).where(Encounter.mdtrt_id == anchor.mdtrt_id, Encounter.setting == "inpatient")
+    )
+    if stay is None:
+        return []
+    others = await session.scalars(
+        select(Encounter).where(
+            Encounter.psn_no == stay.psn_no,
+            Encounter.setting == "inpatient",
+            Encounter.status != "cancelled",
+            Encounter.mdtrt_id != stay.mdtrt_id,
+        )
+    )
+    findings = []
+    far = datetime.max.replace(tzinfo=CHINA_TZ)
+    for other in others:
+        overlap = min(stay.endtime or far, other.endtime or far) - max(stay.begntime, other.begntime)
+        if overlap <= timedelta(hours=params.min_overlap_hours) or overlap <= timedelta(0):
+            continue
+        first, second = sorted((stay, other), key=lambda e: (e.begntime, e.mdtrt_id))
+        hours = int(overlap.total_seconds() // 3600) if overlap < timedelta(days=3650) else None
+        findings.append(
+            Finding(
+                "overlapping_admissions",
+                "person",
+                stay.psn_no,
+                f"overlapping_admissions:{first.mdtrt_id}:{second.mdtrt_id}",
+                f"同一参保人在 {first.fixmedins_code} 与 {second.fixmedins_code} 的住院时间重叠",
+                {
+                    "overlap_hours": hours,
+                    "stays": [
+                        {
+                            "mdtrt_id": e.mdtrt_id,
+                            "fixmedins_code": e.fixmedins_code,
+                            "begntime": e.begntime.isoformat(),
+                            "endtime": e.endtime.isoformat() if e.endtime else None,
+                        }
+                        for e in (first, second)
+                    ],
+                },
+                anchor.setl_id,
+            )
+        )
+    return findings
+
+
+@dataclass(frozen=True)
+class _InstitutionTotals:
+    fixmedins_code: str
+    level: str
+    count: int
+    medfee_fen: int
+    refused_fen: int
+
+
+async def _institution_totals(session: AsyncSession, day: date, window_days: int) -> list[_InstitutionTotals]:
+    start = day_bounds(day - timedelta(days=window_days - 1))[0]
+    end = day_bounds(day)[1]
+    rows = await session.execute(
+        sa_select(
+            col(Settlement.fixmedins_code),
+            col(Settlement.institution_level),
+            func.count(),
+            func.sum(col(Settlement.medfee_sumamt_fen)),
+            func.sum(col(Settlement.fully_self_paid_fen) + col(Settlement.over_price_cap_fen)),
+        )
+        .where(
+            col(Settlement.status).in_(STANDING),
+            col(Settlement.begntime) >= start,
+            col(Settlement.begntime) < end,
+        )
+        .group_by(Settlement.fixmedins_code, Settlement.institution_level)
+    )
+    return [
+        _InstitutionTotals(c, lv, int(n), int(fee or 0), int(ref or 0)) for c, lv, n, fee, ref in rows.all()
+    ]
+
+
+def _peers(
+    totals: list[_InstitutionTotals], me: _InstitutionTotals, min_settlements: int
+) -> list[_InstitutionTotals]:
+    return [
+        t
+        for t in totals
+        if t.level == me.level and t.fixmedins_code != me.fixmedins_code and t.count >= min_settlements
+    ]
+
+
+async def peer_average_cost(session: AsyncSession, params: PeerCostParams, day: date) -> list[Finding]:
+    """An institution's average cost per settlement far above the institutions of the same level (inflated
+    bills, split or induced care). The peers' average is their pooled total over their pooled count."""
+    totals = await _institution_totals(session, day, params.window_days)
+    findings = []
+    for me in totals:
+        if me.count < params.min_settlements:
+            continue
+        peers = _peers(totals, me, params.min_settlements)
+        if len(peers) < params.min_peers:
+            continue
+        peer_count = sum(p.count for p in peers)
+        peer_fee = sum(p.medfee_fen for p in peers)
+        # me.medfee / me.count > factor * peer_fee / peer_count, in integers (no rounding at the edge).
+        if me.medfee_fen * peer_count * 1000 <= int(params.factor * 1000) * peer_fee * me.count:
+            continue
+        mine = Decimal(me.medfee_fen) / me.count
+        theirs = Decimal(peer_fee) / peer_count
+        findings.append(
+            Finding(
+                "peer_average_cost",
+                "institution",
+                me.fixmedins_code,
+                f"peer_average_cost:{me.fixmedins_code}:{day.isoformat()}",
+                f"机构 {me.fixmedins_code} 次均费用 {fen_to_yuan(round(mine))} 元，"
+                f"为同级机构 {fen_to_yuan(round(theirs))} 元的 {(mine / theirs):.2f} 倍",
+                {
+                    "day": day.isoformat(),
+                    "window_days": params.window_days,
+                    "level": me.level,
+                    "factor": str(params.factor),
+                    "institution": _totals_evidence(me),
+                    "peers": [_totals_evidence(p) for p in sorted(peers, key=lambda p: p.fixmedins_code)],
+                },
+            )
+        )
+    return findings
+
+
+async def peer_refusal_rate(session: AsyncSession, params: PeerRefusalParams, day: date) -> list[Finding]:
+    """An institution whose refusal rate (拒付率: the share of billed cost the funds refused as outside the
+    policy range - not listed, 丙类, unapproved restricted items, above the price cap) is far above its
+    peers': costs pushed onto patients or items billed that the list does not cover."""
+    totals = await _institution_totals(session, day, params.window_days)
+    findings = []
+    for me in totals:
+        if me.count < params.min_settlements or me.medfee_fen == 0:
+            continue
+        peers = _peers(totals, me, params.min_settlements)
+        if len(peers) < params.min_peers:
+            continue
+        peer_fee = sum(p.medfee_fen for p in peers)
+        peer_refused = sum(p.refused_fen for p in peers)
+        if peer_fee == 0:
+            continue
+        mine = Decimal(me.refused_fen) / me.medfee_fen
+        theirs = Decimal(peer_refused) / peer_fee
+        if mine <= theirs * params.factor or mine - theirs < params.min_points:
+            continue
+        findings.append(
+            Finding(
+                "peer_refusal_rate",
+                "institution",
+                me.fixmedins_code,
+                f"peer_refusal_rate:{me.fixmedins_code}:{day.isoformat()}",
+                f"机构 {me.fixmedins_code} 拒付率 {mine:.2%}，同级机构为 {theirs:.2%}",
+                {
+                    "day": day.isoformat(),
+                    "window_days": params.window_days,
+                    "level": me.level,
+                    "rate": str(mine.quantize(Decimal("0.0001"))),
+                    "peer_rate": str(theirs.quantize(Decimal("0.0001"))),
+                    "institution": _totals_evidence(me),
+                    "peers": [_totals_evidence(p) for p in sorted(peers, key=lambda p: p.fixmedins_code)],
+                },
+            )
+        )
+    return findings
+
+
+def _brief(s: Settlement) -> dict[str, Any]:
+    return {
+        "setl_id": s.setl_id,
+        "fixmedins_code": s.fixmedins_code,
+        "begntime": s.begntime.isoformat(),
+        "medfee_sumamt_fen": s.medfee_sumamt_fen,
+        "fund_paid_total_fen": s.fund_paid_total_fen,
+    }
+
+
+def _totals_evidence(t: _InstitutionTotals) -> dict[str, Any]:
+    return {
+        "fixmedins_code": t.fixmedins_code,
+        "settlements": t.count,
+        "medfee_sumamt_fen": t.medfee_fen,
+        "refused_fen": t.refused_fen,
+    }
+
+
+RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        Rule(
+            "card_two_institutions",
+            "同一卡短时间内在两家机构结算",
+            CardTwoInstitutionsParams,
+            card_two_institutions,
+        ),
+        Rule("daily_count", "同一人每日结算次数超限", DailyCountParams, daily_count),
+        Rule("days_supply", "药品超处方天数重复购药", DaysSupplyParams, days_supply),
+        Rule("overlapping_admissions", "住院时间重叠", OverlappingAdmissionsParams, overlapping_admissions),
+        Rule("peer_average_cost", "次均费用显著高于同级机构", PeerCostParams, per_day=peer_average_cost),
+        Rule("peer_refusal_rate", "拒付率显著高于同级机构", PeerRefusalParams, per_day=peer_refusal_rate),
+    )
+}
