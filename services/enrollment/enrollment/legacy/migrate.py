@@ -29,12 +29,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from enrollment.cards.models import Card
-from enrollment.db import Base, infra
+from enrollment.db import Base
 from enrollment.enrollments import rules
 from enrollment.enrollments.models import Enrollment
 from enrollment.legacy.exports import (
@@ -444,14 +444,28 @@ class _Writer:
             people.append((plan, psn_no, existing is None, existing, all_identities, cards))
 
         if persons:
-            await session.execute(insert(table("persons")), persons)
+            await _insert(session, "persons", persons)
         enrollment_ids: list[int] = []
         if enrollment_rows:
             t = table("enrollments")
-            result = await session.execute(
-                insert(t).returning(t.c.id, sort_by_parameter_order=True), enrollment_rows
-            )
-            enrollment_ids = [int(i) for i in result.scalars().all()]
+            if _postgres(session):
+                # Ids drawn from the table's own sequence, so that the rows can be copied in.
+                ids = await session.execute(
+                    text(
+                        "SELECT nextval(pg_get_serial_sequence('enrollments', 'id'))"
+                        " FROM generate_series(1, :n)"
+                    ),
+                    {"n": len(enrollment_rows)},
+                )
+                enrollment_ids = [int(i) for i in ids.scalars().all()]
+                for row, enrollment_id in zip(enrollment_rows, enrollment_ids, strict=True):
+                    row["id"] = enrollment_id
+                await _insert(session, "enrollments", enrollment_rows)
+            else:
+                result = await session.execute(
+                    insert(t).returning(t.c.id, sort_by_parameter_order=True), enrollment_rows
+                )
+                enrollment_ids = [int(i) for i in result.scalars().all()]
         payment_rows = [
             {
                 "enrollment_id": enrollment_id,
@@ -472,7 +486,7 @@ class _Writer:
             ("legacy_migrated_persons", marks),
         ):
             if rows:
-                await session.execute(insert(table(name)), rows)
+                await _insert(session, name, rows)
         report.enrollments += len(enrollment_rows)
         report.payments += len(payment_rows)
         report.identities += len(identity_rows)
@@ -567,7 +581,7 @@ class _Writer:
                     }
                 )
                 report.events[envelope.type] += 1
-            await session.execute(insert(infra.outbox), outbox_rows)
+            await _insert(session, "outbox", outbox_rows)
 
     def _against_existing(
         self, plan: PersonPlan, existing: _Existing, cards: list[PlannedCard]
@@ -623,6 +637,25 @@ class _Writer:
             else:
                 kept.append(c)
         return enrollments, identities, kept
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+async def _insert(session: AsyncSession, name: str, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all have the same keys: PostgreSQL's COPY inside the session's transaction (the
+    bulk of a large migration), an executemany INSERT elsewhere."""
+    if not _postgres(session):
+        await session.execute(insert(table(name)), rows)
+        return
+    columns = list(rows[0])
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(
+        name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
+    )
 
 
 async def _existing(session: AsyncSession, psn_no: str) -> _Existing:
