@@ -182,6 +182,10 @@ async def migrate(
     for group in stash.values():
         await handle(group)
     await writer.flush()
+    # One order whatever the batch size or the point a crashed run stopped at: by ID number, then source.
+    report.issues.sort(
+        key=lambda i: (i.subject, i.insutype, i.legacy_id, i.file, i.line or 0, i.rule, i.message)
+    )
     return report
 
 
