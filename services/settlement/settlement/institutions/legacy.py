@@ -207,7 +207,7 @@ async def _one_institution(
         report.institutions_created += 1
     elif _attributes(InstitutionCreate.model_validate(institution, from_attributes=True)) != _attributes(
         group[0].data
-    ) and not all((g.insutype, g.legacy_code) in recorded for g in group):
+    ):
         issue(
             "REGISTRY_KEPT",
             "resolved",
