@@ -298,5 +298,148 @@ def import_roster_command(
     asyncio.run(run())
 
 
+@app.command("migrate-legacy")
+def migrate_legacy_command(
+    urbmi: Annotated[
+        Path | None, typer.Option(file_okay=False, help="URBMI (城镇居民医保, 391) export folder")
+    ] = None,
+    ncms: Annotated[
+        Path | None, typer.Option(file_okay=False, help="NCMS (新农合, 380) export folder")
+    ] = None,
+    database_url: Annotated[str | None, typer.Option(help="overrides ENROLLMENT_DATABASE_URL")] = None,
+    settlement_database_url: Annotated[
+        str | None, typer.Option(help="overrides SETTLEMENT_DATABASE_URL (institutions)")
+    ] = None,
+    report: Annotated[Path, typer.Option(help="conflict and error report (CSV)")] = Path(
+        "legacy-migration-report.csv"
+    ),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="write the report, change nothing")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="persons per transaction")] = 500,
+) -> None:
+    """Migrate the URBMI (391) and NCMS (380) exports: persons matched by ID number, enrollment and payment
+    history, identity categories, cards into the enrollment database; the designated institutions of both
+    lists into the settlement registry. Layouts and rules: docs/legacy-migration.md.
+
+    Safe to run again (changes nothing) and to run again after a crash (finishes the rest). Exit status 1
+    when the report lists persons or rows left for a clerk or refused."""
+    import asyncio
+    import time
+    from dataclasses import asdict
+
+    from enrollment.legacy.exports import Export, ExportError, Issue, scan
+    from enrollment.legacy.migrate import migrate, write_report
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from settlement.institutions.legacy import ListingFileError, admit_institutions
+
+    from shared.clock import now_china
+    from shared.db import Database
+
+    exports = [Export(t, p) for t, p in (("391", urbmi), ("380", ncms)) if p is not None]
+    if not exports:
+        raise typer.BadParameter("give --urbmi, --ncms or both")
+    url = database_url or SERVICES["enrollment"].settings().resolved_database_url()
+    settlement_url = settlement_database_url or SERVICES["settlement"].settings().resolved_database_url()
+    today = now_china().date()
+    try:
+        indexes = [scan(e) for e in exports]
+    except ExportError as exc:
+        typer.echo(f"导出文件无法使用，未作任何改动: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    total = sum(i.persons for i in indexes)
+
+    async def run() -> None:
+        listing_files = [
+            (e.insutype, e.path("institutions.csv")) for e in exports if e.has("institutions.csv")
+        ]
+        institutions = None
+        if listing_files:
+            settlement_db = Database(settlement_url)
+            try:
+                institutions = await admit_institutions(settlement_db, listing_files, dry_run=dry_run)
+            except ListingFileError as exc:
+                typer.echo(f"机构目录无法使用，未作任何改动: {exc}", err=True)
+                raise typer.Exit(2) from exc
+            finally:
+                await settlement_db.dispose()
+        db = Database(url)
+        start = time.perf_counter()
+        try:
+            with Progress(
+                TextColumn("[bold]dry run" if dry_run else "[bold]migrating"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[rate]} persons/s"),
+            ) as progress:
+                task = progress.add_task("legacy", total=total, rate="-")
+
+                def advance(count: int) -> None:
+                    done = progress.tasks[0].completed + count
+                    rate = done / max(time.perf_counter() - start, 1e-9)
+                    progress.update(task, advance=count, rate=f"{rate:,.0f}")
+
+                result = await migrate(
+                    db,
+                    exports,
+                    today,
+                    dry_run=dry_run,
+                    batch_size=batch_size,
+                    progress=advance,
+                    indexes=indexes,
+                )
+        finally:
+            await db.dispose()
+        elapsed = time.perf_counter() - start
+        issues = list(result.issues)
+        if institutions is not None:
+            issues += [Issue(**asdict(i)) for i in institutions.issues]
+        write_report(issues, report)
+        outcomes = {o: sum(1 for i in issues if i.outcome == o) for o in ("resolved", "unresolved", "error")}
+        prefix = "DRY RUN (nothing changed): " if dry_run else ""
+        typer.echo(
+            f"{prefix}{total} legacy person records in {elapsed:.1f}s "
+            f"({total / max(elapsed, 1e-9):,.0f} persons/s): {result.persons_created} persons created, "
+            f"{result.persons_linked} already registered and linked, "
+            f"{result.persons_unchanged} already migrated, {result.persons_not_migrated} not migrated; "
+            f"{result.enrollments} enrollment years, {result.payments} payments, "
+            f"{result.identities} identities, "
+            f"{result.cards} cards; events: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(result.events.items())) or "none")
+        )
+        if institutions is not None:
+            typer.echo(
+                f"institutions: {institutions.institutions_created} admitted, "
+                f"{institutions.listings_recorded} legacy listings recorded, "
+                f"{institutions.listings_unchanged} unchanged"
+            )
+        typer.echo(
+            f"report {report}: {outcomes['resolved']} resolved by rule, {outcomes['unresolved']} left for a "
+            f"clerk, {outcomes['error']} errors"
+        )
+        if outcomes["unresolved"] or outcomes["error"]:
+            raise typer.Exit(1)
+
+    asyncio.run(run())
+
+
+@app.command("generate-legacy-exports")
+def generate_legacy_exports_command(
+    folder: Annotated[Path, typer.Argument(file_okay=False, help="creates <folder>/urbmi and <folder>/ncms")],
+    persons: Annotated[int, typer.Option(min=1, help="distinct persons across both exports")] = 1000,
+    seed: Annotated[int, typer.Option(help="same seed, same exports")] = 20261123,
+) -> None:
+    """Generate a synthetic pair of legacy exports (URBMI + NCMS) with overlaps and conflicts."""
+    from enrollment.legacy.generator import generate_pair
+
+    from shared.clock import now_china
+
+    pair = generate_pair(folder, persons, seed=seed, today=now_china().date())
+    typer.echo(
+        f"{pair.urbmi} ({pair.records['391']} persons), {pair.ncms} ({pair.records['380']} persons): "
+        f"{pair.in_both} in both, {pair.names_differ} names differ, {pair.same_day_ties} same-day ties, "
+        f"{pair.invalid_ids} invalid ID numbers; {pair.expected_migrated} should migrate"
+    )
+
+
 if __name__ == "__main__":
     app()

@@ -16,7 +16,7 @@ from tests.conftest import DatabaseFactory
 
 MODEL_MODULES = {
     "gateway": ["gateway.messages.models", "gateway.security.models"],
-    "enrollment": ["enrollment.persons.models"],
+    "enrollment": ["enrollment.persons.models", "enrollment.legacy.models"],
     "settlement": [
         "settlement.catalogue.models",
         "settlement.eligibility.models",

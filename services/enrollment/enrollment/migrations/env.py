@@ -3,6 +3,7 @@
 import enrollment.cards.models
 import enrollment.enrollments.models
 import enrollment.households.models
+import enrollment.legacy.models
 import enrollment.persons.models
 import enrollment.regions.models  # noqa: F401
 from enrollment.db import Base

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field
 
 from settlement.db import Base
@@ -27,3 +27,22 @@ class Institution(Base, table=True):
     agreement_begin: date
     agreement_end: date | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class LegacyListing(Base, table=True):
+    """An institution as a legacy scheme listed it (URBMI 391 / NCMS 380), with that system's own code.
+    Both lists are admitted first and unified later (先纳入、后统一): each listing points at the one
+    registry entry it was admitted as."""
+
+    __tablename__ = "legacy_institution_listings"
+    __table_args__ = (UniqueConstraint("insutype", "legacy_code", name="uq_legacy_listing"),)
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    insutype: str = Field(max_length=6)
+    legacy_code: str = Field(max_length=30)
+    fixmedins_code: str = Field(max_length=30, index=True)
+    fixmedins_name: str = Field(max_length=200)
+    hosp_lv: str = Field(max_length=3)
+    agreement_begin: date
+    agreement_end: date | None = None
+    admitted_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))

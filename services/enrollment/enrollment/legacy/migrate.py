@@ -1,0 +1,700 @@
+"""Migrate the URBMI (391) and NCMS (380) exports into the enrollment database.
+
+Persons are matched across the exports by ID number and resolved by the rules in ``resolve``; then written
+in batches, one transaction per batch, with bulk inserts. Each migrated person gets a marker row
+(``legacy_migrated_persons``) in the same transaction as their rows and events, so:
+
+* a re-run skips every person already migrated (same digest: nothing changes; a different digest: the
+  exports changed since, the person is listed for a clerk and left as is);
+* a crash loses at most the batch in flight (rolled back whole); running again finishes the rest, and as
+  the decisions depend only on the exports and the database as it was before the migration, the result is
+  that of one clean run;
+* a dry run does all of it, database look-ups included, and rolls every batch back.
+
+Payment history is written for continuity and coverage only: the money is in the legacy funds' audited
+balances, which enter the ledger as opening balances, so no ``payment_received`` or ``subsidy_allocated``
+event is produced. What is produced: ``person_registered`` for each new person, ``coverage_activated`` for
+each paid year from the current year on (under 391 or 380, with the continuous years), ``identities_changed``
+when identities are added to a person registered before the migration, ``card_status_changed`` per card.
+"""
+
+from __future__ import annotations
+
+import csv
+import secrets
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from enrollment.cards.models import Card
+from enrollment.db import Base
+from enrollment.enrollments import rules
+from enrollment.enrollments.models import Enrollment
+from enrollment.legacy.exports import (
+    REPORT_COLUMNS,
+    Export,
+    ExportIndex,
+    Issue,
+    LegacyRecord,
+    records,
+    scan,
+)
+from enrollment.legacy.models import MigratedPerson
+from enrollment.legacy.resolve import PersonPlan, PlannedCard, PlannedIdentity, continuity, resolve
+from enrollment.persons.models import IdentityCategory, Person
+from shared.db import Database, utcnow
+from shared.events import (
+    CardStatusChanged,
+    CoverageActivated,
+    EventData,
+    IdentityCategoriesChanged,
+    PersonRegistered,
+)
+from shared.events import IdentityCategory as IdentityEvent
+
+PRODUCER = "enrollment"
+PAID_STATUSES = ("active", "terminated")
+#: Enrollment kinds the migration writes: history (no cover today) and the current year (covers).
+LEGACY_KIND, MIGRATED_KIND = "legacy", "migrated"
+
+
+@dataclass
+class MigrationReport:
+    dry_run: bool
+    #: legacy person records read per export (rows of persons.csv)
+    records_read: dict[str, int] = field(default_factory=dict)
+    persons_created: int = 0
+    #: persons registered before the migration who received their legacy history
+    persons_linked: int = 0
+    #: already migrated by an earlier run, unchanged
+    persons_unchanged: int = 0
+    #: unresolved or refused: not migrated, on the report
+    persons_not_migrated: int = 0
+    enrollments: int = 0
+    payments: int = 0
+    identities: int = 0
+    cards: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    issues: list[Issue] = field(default_factory=list)
+
+    def outcomes(self) -> Counter[str]:
+        return Counter(i.outcome for i in self.issues)
+
+
+def table(name: str) -> Any:
+    return Base.metadata.tables[name]
+
+
+def _new_psn_no(admdvs: str) -> str:
+    # As enrollment.persons.service registers persons: address code + 16 random digits.
+    return f"{admdvs}{secrets.randbelow(10**16):016d}"
+
+
+async def migrate(
+    db: Database,
+    exports: Sequence[Export],
+    today: date,
+    *,
+    dry_run: bool = False,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+    indexes: Sequence[ExportIndex] | None = None,
+) -> MigrationReport:
+    """Migrate the exports (URBMI first, then NCMS). Raises ``ExportError`` before any change when an
+    export cannot be read; everything else is on the report."""
+    if len({e.insutype for e in exports}) != len(exports):
+        raise ValueError("each legacy scheme may be given once")
+    indexes = list(indexes) if indexes is not None else [scan(e) for e in exports]
+    report = MigrationReport(dry_run=dry_run)
+    duplicated: dict[str, list[tuple[str, str]]] = {}
+    for index in indexes:
+        report.records_read[index.export.insutype] = index.persons
+        report.issues += index.issues
+        for certno, ids in index.certnos.items():
+            if len(ids) > 1:
+                duplicated.setdefault(certno, []).extend((index.export.insutype, i) for i in ids)
+    overlap: set[str] = set()
+    if len(indexes) == 2:
+        overlap = (indexes[0].certnos.keys() & indexes[1].certnos.keys()) - duplicated.keys()
+
+    writer = _Writer(db, today, dry_run, report, progress)
+    writer.batch_size = batch_size
+    card_holders: dict[str, str] = {}
+    stash: dict[str, list[LegacyRecord]] = {}
+
+    async def handle(group: list[LegacyRecord]) -> None:
+        plan, issues = resolve(group, today)
+        if plan is not None:
+            taken = [c.card_no for c in plan.cards if card_holders.get(c.card_no, plan.certno) != plan.certno]
+            if taken:
+                issues.append(
+                    Issue(
+                        plan.certno,
+                        plan.sources_label,
+                        "+".join(s[1] for s in plan.sources),
+                        "cards.csv",
+                        None,
+                        "CARD_NUMBER_TAKEN",
+                        "unresolved",
+                        f"社保卡号 {', '.join(taken)} 已属于另一身份证号的人员，待人工核实",
+                    )
+                )
+                plan = None
+            else:
+                for card in plan.cards:
+                    card_holders[card.card_no] = plan.certno
+        if plan is None:
+            report.issues += issues
+            report.persons_not_migrated += 1
+            writer.skipped(len(group))
+            return
+        await writer.add(plan, len(group))
+
+    for index in indexes:
+        for record in records(index, today):
+            if record.certno in duplicated:
+                holders = ", ".join(f"{t}:{i}" for t, i in duplicated[record.certno])
+                report.issues.append(
+                    Issue(
+                        record.certno,
+                        record.insutype,
+                        record.psn_id,
+                        "persons.csv",
+                        record.line,
+                        "DUPLICATE_IN_EXPORT",
+                        "unresolved",
+                        f"同一身份证号在一个导出中有多个人员编号（{holders}），待人工核实",
+                    )
+                )
+                report.persons_not_migrated += 1
+                writer.skipped(1)
+            elif record.certno in overlap:
+                stash.setdefault(record.certno, []).append(record)
+            else:
+                await handle([record])
+    for group in stash.values():
+        await handle(group)
+    await writer.flush()
+    # One order whatever the batch size or the point a crashed run stopped at: by ID number, then source.
+    report.issues.sort(
+        key=lambda i: (i.subject, i.insutype, i.legacy_id, i.file, i.line or 0, i.rule, i.message)
+    )
+    return report
+
+
+@dataclass
+class _Existing:
+    """A person registered before the migration (not by it): what their legacy history must not repeat."""
+
+    psn_no: str
+    years: set[tuple[int, str]]
+    paid: dict[int, date]
+    identities: list[IdentityCategory]
+    active_card: bool
+
+
+class _Writer:
+    def __init__(
+        self,
+        db: Database,
+        today: date,
+        dry_run: bool,
+        report: MigrationReport,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.db, self.today, self.dry_run, self.report, self.progress = db, today, dry_run, report, progress
+        self.batch: list[PersonPlan] = []
+        self.batch_records = 0
+        self.batch_size = 500
+
+    def skipped(self, count: int) -> None:
+        self.batch_records += count
+
+    async def add(self, plan: PersonPlan, count: int) -> None:
+        self.batch.append(plan)
+        self.batch_records += count
+        if len(self.batch) >= self.batch_size:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.batch:
+            async with self.db.session() as session:
+                await self._write(session, self.batch)
+                if self.dry_run:
+                    await session.rollback()
+                else:
+                    await session.commit()
+        if self.progress is not None and self.batch_records:
+            self.progress(self.batch_records)
+        self.batch, self.batch_records = [], 0
+
+    def _unresolved(self, plan: PersonPlan, rule: str, message: str, file: str = "persons.csv") -> None:
+        self.report.issues.append(
+            Issue(
+                plan.certno,
+                plan.sources_label,
+                "+".join(s[1] for s in plan.sources),
+                file,
+                None,
+                rule,
+                "unresolved",
+                message,
+            )
+        )
+        self.report.persons_not_migrated += 1
+
+    def _resolved(self, plan: PersonPlan, rule: str, message: str, file: str) -> None:
+        self.report.issues.append(
+            Issue(
+                plan.certno,
+                plan.sources_label,
+                "+".join(s[1] for s in plan.sources),
+                file,
+                None,
+                rule,
+                "resolved",
+                message,
+            )
+        )
+
+    async def _write(self, session: AsyncSession, plans: list[PersonPlan]) -> None:
+        report, now = self.report, utcnow()
+        certnos = [p.certno for p in plans]
+        markers = {
+            str(c): str(d)
+            for c, d in (
+                await session.execute(
+                    select(MigratedPerson.certno, MigratedPerson.digest).where(
+                        col(MigratedPerson.certno).in_(certnos)
+                    )
+                )
+            ).all()
+        }
+        registered = {
+            str(c): (str(p), str(n))
+            for c, p, n in (
+                await session.execute(
+                    select(Person.certno, Person.psn_no, Person.psn_name).where(
+                        col(Person.certno).in_(certnos)
+                    )
+                )
+            ).all()
+        }
+        card_nos = [c.card_no for p in plans for c in p.cards]
+        holders = {
+            str(c): str(p)
+            for c, p in (
+                await session.execute(
+                    select(Card.card_no, Card.psn_no).where(col(Card.card_no).in_(card_nos))
+                )
+            ).all()
+        }
+
+        persons: list[dict[str, Any]] = []
+        links: list[dict[str, Any]] = []
+        marks: list[dict[str, Any]] = []
+        enrollment_rows: list[dict[str, Any]] = []
+        enrollment_meta: list[tuple[int, Any]] = []  # (index into people, planned enrollment)
+        identity_rows: list[dict[str, Any]] = []
+        card_rows: list[dict[str, Any]] = []
+        #: per person written: (plan, psn_no, created, existing, identities to send or None, cards written)
+        people: list[
+            tuple[PersonPlan, str, bool, _Existing | None, list[IdentityEvent] | None, list[PlannedCard]]
+        ]
+        people = []
+
+        for plan in plans:
+            report.issues += plan.issues
+            digest = plan.digest()
+            if plan.certno in markers:
+                if markers[plan.certno] == digest:
+                    report.persons_unchanged += 1
+                else:
+                    self._unresolved(
+                        plan,
+                        "CHANGED_SINCE_MIGRATED",
+                        "该人员已迁移，但导出数据与上次迁移时不同，未作改动，待人工核实",
+                    )
+                continue
+            existing: _Existing | None = None
+            if plan.certno in registered:
+                psn_no, name = registered[plan.certno]
+                if name != plan.psn_name:
+                    self._unresolved(
+                        plan,
+                        "EXISTING_NAME_DIFFERS",
+                        f"该身份证号已登记为 {name}（人员编号 {psn_no}），"
+                        f"与导出姓名 {plan.psn_name} 不一致，待人工核实",
+                    )
+                    continue
+                existing = await _existing(session, psn_no)
+            else:
+                psn_no = _new_psn_no(plan.certno[:6])
+            taken = [c.card_no for c in plan.cards if holders.get(c.card_no, psn_no) != psn_no]
+            if taken:
+                self._unresolved(
+                    plan,
+                    "CARD_NUMBER_TAKEN",
+                    f"社保卡号 {', '.join(taken)} 已属于另一人员，待人工核实",
+                    "cards.csv",
+                )
+                continue
+
+            enrollments = plan.enrollments
+            identities = plan.identities
+            cards = [c for c in plan.cards if c.card_no not in holders]
+            if existing is None:
+                persons.append(
+                    {
+                        "psn_no": psn_no,
+                        "certno": plan.certno,
+                        "psn_cert_type": "01",
+                        "psn_name": plan.psn_name,
+                        "gend": plan.gend,
+                        "brdy": plan.brdy,
+                        "naty": "01",
+                        "admdvs": plan.admdvs,
+                        "household_no": None,
+                        "relation": None,
+                        "created_at": now,
+                    }
+                )
+                report.persons_created += 1
+            else:
+                enrollments, identities, cards = self._against_existing(plan, existing, cards)
+                report.persons_linked += 1
+            person_index = len(people)
+            for e in enrollments:
+                enrollment_rows.append(
+                    {
+                        "psn_no": psn_no,
+                        "year": e.year,
+                        "insutype": e.insutype,
+                        "psn_type": rules.person_type(plan.brdy, e.coverage_begin) if e.current else "",
+                        "tier": "-",
+                        "insuplc_admdvs": e.insuplc_admdvs,
+                        "status": "active",
+                        "kind": MIGRATED_KIND if e.current else LEGACY_KIND,
+                        "coverage_begin": e.coverage_begin,
+                        "coverage_end": e.coverage_end,
+                        "due_fen": e.due_fen,
+                        "paid_fen": e.paid_fen,
+                        "subsidy_fen": 0,
+                        "enrolled_on": e.first_paid_on,
+                        "activated_on": e.paid_on,
+                        "terminated_on": None,
+                        "termination_reason": None,
+                        "created_at": now,
+                    }
+                )
+                enrollment_meta.append((person_index, e))
+            for i in identities:
+                identity_rows.append(
+                    {
+                        "psn_no": psn_no,
+                        "psn_idet_type": i.psn_idet_type,
+                        "begin_date": i.begin_date,
+                        "end_date": i.end_date,
+                        "created_at": now,
+                    }
+                )
+            for c in cards:
+                card_rows.append(
+                    {
+                        "card_no": c.card_no,
+                        "card_sn": c.card_sn,
+                        "psn_no": psn_no,
+                        "status": c.status,
+                        "issued_on": c.issued_on,
+                        "changed_on": c.changed_on,
+                        "replaced_by": c.replaced_by,
+                        "created_at": now,
+                    }
+                )
+            for insutype, legacy_id in plan.sources:
+                links.append(
+                    {
+                        "insutype": insutype,
+                        "legacy_psn_id": legacy_id,
+                        "certno": plan.certno,
+                        "psn_no": psn_no,
+                        "created_at": now,
+                    }
+                )
+            marks.append(
+                {
+                    "certno": plan.certno,
+                    "psn_no": psn_no,
+                    "digest": digest,
+                    "sources": plan.sources_label,
+                    "migrated_at": now,
+                }
+            )
+            all_identities: list[IdentityEvent] | None = None
+            if existing is not None and identities:
+                known = [(i.psn_idet_type, i.begin_date, i.end_date) for i in existing.identities]
+                added = [(i.psn_idet_type, i.begin_date, i.end_date) for i in identities]
+                all_identities = [
+                    IdentityEvent(psn_idet_type=t, begin_date=b, end_date=e)
+                    for t, b, e in sorted(known + added, key=lambda x: (x[1], x[0]))
+                ]
+            people.append((plan, psn_no, existing is None, existing, all_identities, cards))
+
+        if persons:
+            await _insert(session, "persons", persons)
+        enrollment_ids: list[int] = []
+        if enrollment_rows:
+            t = table("enrollments")
+            if _postgres(session):
+                # Ids drawn from the table's own sequence, so that the rows can be copied in.
+                ids = await session.execute(
+                    text(
+                        "SELECT nextval(pg_get_serial_sequence('enrollments', 'id'))"
+                        " FROM generate_series(1, :n)"
+                    ),
+                    {"n": len(enrollment_rows)},
+                )
+                enrollment_ids = [int(i) for i in ids.scalars().all()]
+                for row, enrollment_id in zip(enrollment_rows, enrollment_ids, strict=True):
+                    row["id"] = enrollment_id
+                await _insert(session, "enrollments", enrollment_rows)
+            else:
+                result = await session.execute(
+                    insert(t).returning(t.c.id, sort_by_parameter_order=True), enrollment_rows
+                )
+                enrollment_ids = [int(i) for i in result.scalars().all()]
+        payment_rows = [
+            {
+                "enrollment_id": enrollment_id,
+                "payer": p.payer,
+                "amount_fen": p.amount_fen,
+                "receipt_no": p.receipt_no,
+                "paid_on": p.paid_on,
+                "created_at": now,
+            }
+            for enrollment_id, (_, e) in zip(enrollment_ids, enrollment_meta, strict=True)
+            for p in e.payments
+        ]
+        for name, rows in (
+            ("payments", payment_rows),
+            ("identity_categories", identity_rows),
+            ("cards", card_rows),
+            ("legacy_person_ids", links),
+            ("legacy_migrated_persons", marks),
+        ):
+            if rows:
+                await _insert(session, name, rows)
+        report.enrollments += len(enrollment_rows)
+        report.payments += len(payment_rows)
+        report.identities += len(identity_rows)
+        report.cards += len(card_rows)
+
+        # Events, person by person in order (they share the partition key psn_no).
+        written: dict[int, list[tuple[int, Any]]] = {}
+        for enrollment_id, (person_index, e) in zip(enrollment_ids, enrollment_meta, strict=True):
+            written.setdefault(person_index, []).append((enrollment_id, e))
+        events: list[EventData] = []
+        for person_index, (plan, psn_no, created, existing, all_identities, cards) in enumerate(people):
+            if created:
+                events.append(
+                    PersonRegistered(
+                        psn_no=psn_no,
+                        certno=plan.certno,
+                        psn_name=plan.psn_name,
+                        gend=plan.gend,
+                        brdy=plan.brdy,
+                        admdvs=plan.admdvs,
+                    )
+                )
+            mine = written.get(person_index, [])
+            if any(e.current for _, e in mine):
+                paid = dict(existing.paid) if existing is not None else {}
+                paid.update({e.year: e.coverage_begin for _, e in mine})
+                runs = continuity(paid)
+                if all_identities is not None:
+                    identities_now = all_identities
+                elif existing is not None:
+                    identities_now = [
+                        IdentityEvent(
+                            psn_idet_type=i.psn_idet_type, begin_date=i.begin_date, end_date=i.end_date
+                        )
+                        for i in existing.identities
+                    ]
+                else:
+                    identities_now = [
+                        IdentityEvent(
+                            psn_idet_type=i.psn_idet_type, begin_date=i.begin_date, end_date=i.end_date
+                        )
+                        for i in plan.identities
+                    ]
+                for enrollment_id, e in mine:
+                    if not e.current:
+                        continue
+                    run, since = runs[e.year]
+                    events.append(
+                        CoverageActivated(
+                            enrollment_id=enrollment_id,
+                            psn_no=psn_no,
+                            certno=plan.certno,
+                            psn_name=plan.psn_name,
+                            gend=plan.gend,
+                            brdy=plan.brdy,
+                            insutype=e.insutype,
+                            psn_type=rules.person_type(plan.brdy, e.coverage_begin),
+                            insuplc_admdvs=e.insuplc_admdvs,
+                            year=e.year,
+                            coverage_begin=e.coverage_begin,
+                            coverage_end=e.coverage_end,
+                            identities=identities_now,
+                            continuous_years=run,
+                            psn_insu_date=since,
+                        )
+                    )
+            if all_identities is not None:
+                events.append(IdentityCategoriesChanged(psn_no=psn_no, identities=all_identities))
+            for c in cards:
+                events.append(
+                    CardStatusChanged(
+                        psn_no=psn_no,
+                        card_no=c.card_no,
+                        card_sn=c.card_sn,
+                        status=c.status,
+                        changed_on=c.changed_on,
+                    )
+                )
+        if events:
+            outbox_rows = []
+            for event in events:
+                envelope = event.envelope(PRODUCER)
+                outbox_rows.append(
+                    {
+                        "event_id": str(envelope.event_id),
+                        "topic": event.topic,
+                        "event_key": envelope.key,
+                        "event_type": envelope.type,
+                        "payload": envelope.model_dump_json(),
+                        "created_at": envelope.occurred_at,
+                        "attempts": 0,
+                    }
+                )
+                report.events[envelope.type] += 1
+            await _insert(session, "outbox", outbox_rows)
+
+    def _against_existing(
+        self, plan: PersonPlan, existing: _Existing, cards: list[PlannedCard]
+    ) -> tuple[list[Any], list[PlannedIdentity], list[PlannedCard]]:
+        """What of the plan a person registered before the migration does not have yet."""
+        enrollments = []
+        for e in plan.enrollments:
+            if (e.year, "390") in existing.years:
+                self._resolved(
+                    plan,
+                    "UNIFIED_YEAR_EXISTS",
+                    f"{e.year} 年度已参加城乡居民医保(390)，原制度 {e.insutype} 的该年度记录不迁移",
+                    "enrollments.csv",
+                )
+            elif any((e.year, t) in existing.years for t in ("391", "380")):
+                self._resolved(
+                    plan,
+                    "ALREADY_RECORDED",
+                    f"{e.year} 年度原制度参保记录已登记，不重复迁移",
+                    "enrollments.csv",
+                )
+            else:
+                enrollments.append(e)
+        identities = []
+        for i in plan.identities:
+            same = [x for x in existing.identities if x.psn_idet_type == i.psn_idet_type]
+            if any((x.begin_date, x.end_date) == (i.begin_date, i.end_date) for x in same):
+                continue
+            overlapping = [
+                x
+                for x in same
+                if i.begin_date <= (x.end_date or date.max) and x.begin_date <= (i.end_date or date.max)
+            ]
+            if overlapping:
+                self._resolved(
+                    plan,
+                    "IDENTITY_EXISTING_KEPT",
+                    f"身份类别 {i.psn_idet_type} 已登记且有效期重叠，保留已登记的，导出的 "
+                    f"{i.begin_date}~{i.end_date or ''} 不迁移",
+                    "identities.csv",
+                )
+            else:
+                identities.append(i)
+        kept = []
+        for c in cards:
+            if c.status == "active" and existing.active_card:
+                self._resolved(
+                    plan,
+                    "EXISTING_CARD_KEPT",
+                    f"该人员已有在用社保卡，原制度在用卡 {c.card_no} 不迁移",
+                    "cards.csv",
+                )
+            else:
+                kept.append(c)
+        return enrollments, identities, kept
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+async def _insert(session: AsyncSession, name: str, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all have the same keys: PostgreSQL's COPY inside the session's transaction (the
+    bulk of a large migration), an executemany INSERT elsewhere."""
+    if not _postgres(session):
+        await session.execute(insert(table(name)), rows)
+        return
+    columns = list(rows[0])
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(
+        name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
+    )
+
+
+async def _existing(session: AsyncSession, psn_no: str) -> _Existing:
+    enrollments = list(await session.scalars(select(Enrollment).where(Enrollment.psn_no == psn_no)))
+    identities = list(
+        await session.scalars(
+            select(IdentityCategory)
+            .where(IdentityCategory.psn_no == psn_no)
+            .order_by(col(IdentityCategory.begin_date), col(IdentityCategory.id))
+        )
+    )
+    active = await session.scalar(select(Card.card_no).where(Card.psn_no == psn_no, Card.status == "active"))
+    return _Existing(
+        psn_no=psn_no,
+        years={(e.year, e.insutype) for e in enrollments},
+        paid={e.year: e.coverage_begin for e in enrollments if e.status in PAID_STATUSES},
+        identities=identities,
+        active_card=active is not None,
+    )
+
+
+def write_report(issues: Sequence[Issue], path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REPORT_COLUMNS)
+        for i in issues:
+            writer.writerow(
+                [
+                    i.subject,
+                    i.insutype,
+                    i.legacy_id,
+                    i.file,
+                    "" if i.line is None else i.line,
+                    i.rule,
+                    i.outcome,
+                    i.message,
+                ]
+            )
