@@ -297,7 +297,7 @@ async def test_scheduler_exports_counters_at_zero_before_their_first_increment(l
     settings = LedgerSettings(database_url=db.url, sweep_daily=False, auto_clearing_day=5)
     scheduler = LedgerScheduler(db, settings, Clock(beijing(2026, 11, 23, 9)))
     for job in ("imbalance", "integrity", "clearing"):
-        assert sample("ledger_scheduled_runs_total", job=job, outcome="failed") == 0.0, job
+        assert sample("ledger_scheduled_runs_total", task=job, outcome="failed") == 0.0, job
     assert (await scheduler.tick(full_integrity=True)).failures == []
     for part in ("paid", "deposit", "carried_forward"):
         assert sample("ledger_clearing_fen_total", **region, part=part) == 0.0, part

@@ -53,10 +53,10 @@ from shared.errors import Conflict
 log = logging.getLogger(__name__)
 
 SCHEDULED_RUNS = Counter(
-    "ledger_scheduled_runs_total", "Scheduled ledger jobs (sweep, clearing, integrity)", ["job", "outcome"]
+    "ledger_scheduled_runs_total", "Scheduled ledger tasks (sweep, clearing, integrity)", ["task", "outcome"]
 )
 SCHEDULED_LAST_SUCCESS = Gauge(
-    "ledger_scheduled_last_success_timestamp_seconds", "Unix time of a job's last successful run", ["job"]
+    "ledger_scheduled_last_success_timestamp_seconds", "Unix time of a task's last successful run", ["task"]
 )
 BANK_BALANCE = Gauge(
     "ledger_bank_balance_fen",
