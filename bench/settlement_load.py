@@ -359,6 +359,40 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
+def _start_profilers(args: argparse.Namespace, pids: dict[str, int], phase: Phase) -> list[Any]:
+    """``--profile DIR``: py-spy samples the services during the first phase (collapsed stacks per service,
+    ``py-spy record --format raw``; the sampling costs some CPU, so profiled figures are not the result)."""
+    if not args.profile:
+        return []
+    out = Path(args.profile)
+    out.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(int(phase.duration)),
+                "--rate",
+                "50",
+                "--subprocesses",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--output",
+                str(out / f"{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+        if name in ("gateway", "settlement", "ledger")
+    ]
+
+
 def _postmaster_pid(server: PostgresServer) -> int:
     return int((server.datadir / "postmaster.pid").read_text().splitlines()[0])
 
@@ -506,7 +540,10 @@ async def drive(
             cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
             own_before = time.process_time()
             load_before = _load()
+            profilers = _start_profilers(args, pids, phase) if phase is args.phases[0] else []
             stats, seconds, prep = await run_phase(his, phase, rng)
+            for profiler in profilers:
+                profiler.wait()
             stopped = time.perf_counter()
             cpu = {name: round(_cpu_seconds(pid) - cpu_before[name], 1) for name, pid in pids.items()}
             cpu["harness"] = round(time.process_time() - own_before, 1)
@@ -773,6 +810,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pgbench-seconds", type=int, default=30, help="each pgbench run (0: skip)")
     parser.add_argument("--pgbench-clients", type=int, default=16)
     parser.add_argument("--ledger-timeout", type=float, default=300.0, help="seconds to wait for the books")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy the services during the first phase")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (databases, logs)")
     parser.add_argument("--no-json", action="store_true", help="write no result file")
