@@ -337,7 +337,7 @@ class Books:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) of a process and all its descendants, from /proc."""
+    """CPU seconds (user + system) of a process and all its descendants, living or reaped, from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
     stats: dict[int, float] = {}
@@ -350,7 +350,9 @@ def _cpu_seconds(pid: int) -> float:
             continue
         fields = raw[raw.rindex(")") + 2 :].split()
         children.setdefault(int(fields[1]), []).append(int(entry))
-        stats[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+        # utime + stime, and cutime + cstime: the children it has reaped (PostgreSQL backends that ended,
+        # uvicorn workers), which left the tree but whose CPU must still count.
+        stats[int(entry)] = sum(int(x) for x in fields[11:15]) / ticks
     total, todo = 0.0, [pid]
     while todo:
         current = todo.pop()
