@@ -14,6 +14,7 @@ transaction code from sending the request to having read the whole answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -70,6 +71,8 @@ class Stats:
     #: setl_id -> fund_pay_sumamt in fen, of every settlement answered with infcode 0.
     settled: dict[str, int] = field(default_factory=dict)
     flows: Counter[str] = field(default_factory=Counter)
+    #: Outcome-unknown answers resolved by sending the same msgid again (still counted as errors).
+    doubts_settled: int = 0
 
     def error(self, key: str, sample: str) -> None:
         self.errors[key] += 1
@@ -167,7 +170,12 @@ class His:
         answer = json.loads(text)
         if answer.get("infcode") != 0:
             stats.error(f"{infno} infcode {answer.get('infcode')}: {str(answer.get('err_msg'))[:60]}", text)
-            raise Failed
+            if "E_OUTCOME_UNKNOWN" in str(answer.get("err_msg")) and infno in SETTLING:
+                # As a cashier is told to: send the same msgid again to learn what happened. The error stays
+                # counted; the settlement it may have made is then known (and checked in the ledger).
+                answer = await self._settle_doubt(raw, inst, stats)
+            if answer.get("infcode") != 0:
+                raise Failed
         output: dict[str, Any] = answer["output"]
         if infno in SETTLING:
             setlinfo = output["setlinfo"]
@@ -178,6 +186,21 @@ class His:
             stats.settlements += 1
             stats.settled[setl_id] = int(Decimal(str(setlinfo["fund_pay_sumamt"])) * 100)
         return output
+
+    async def _settle_doubt(self, raw: bytes, inst: Institution, stats: Stats) -> dict[str, Any]:
+        answer: dict[str, Any] = {}
+        for _ in range(10):
+            await asyncio.sleep(1.0)
+            headers = {"content-type": "application/json", **_SCHEME.sign(inst.paasid, inst.secret)}
+            try:
+                response = await self.client.post(self.url, content=raw, headers=headers)
+            except httpx.HTTPError:
+                continue
+            answer = json.loads(response.text)
+            if "E_OUTCOME_UNKNOWN" not in str(answer.get("err_msg")):
+                stats.doubts_settled += 1
+                return answer
+        return answer
 
     async def sign_in(self, inst: Institution, stats: Stats) -> None:
         output = await self.send(

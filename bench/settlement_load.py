@@ -568,6 +568,7 @@ async def drive(
                 "errors": sum(stats.errors.values()),
                 "error_kinds": dict(stats.errors),
                 "error_samples": stats.error_samples,
+                "outcome_unknown_resolved_by_repeat": stats.doubts_settled,
                 "latency": {infno: summary(v) for infno, v in sorted(stats.latencies.items())},
                 "ledger": {
                     "expected_entries": expected,
