@@ -752,7 +752,8 @@ def _row(run: dict[str, Any], backend: str, r: dict[str, Any], phase: dict[str, 
         + " | ".join(f"{i}: {lat(i)}" for i in settling)
         + f" | {phase['errors']} | {ledger['catch_up_s']} | {ledger['entries_per_s']} | "
         f"{r.get('pgbench_tps') or ''} | {ratio if ratio is not None else ''} | "
-        f"{'/'.join(str(x) for x in phase['load_before'][:1] + phase['load_after'][:1])} |"
+        f"{'/'.join(str(x) for x in phase['load_before'][:1] + phase['load_after'][:1])} | "
+        f"{'ok' if r.get('ok') else 'FAILED'} |"
     )
 
 
@@ -763,8 +764,8 @@ def update_docs() -> None:
         DOCS_BEGIN,
         "",
         "| date (UTC) | commit | backend | persons | workers | phase | settl./s | latency p50 / p99 / max ms "
-        "| errors | ledger catch-up s | entries/s | pgbench TPS | ratio | load 1-min before/after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| errors | ledger catch-up s | entries/s | pgbench TPS | ratio | load 1-min before/after | run checks |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(RESULTS_DIR.glob("settlement_load-*.json")):
         run = json.loads(path.read_text(encoding="utf-8"))
