@@ -764,7 +764,8 @@ def update_docs() -> None:
         DOCS_BEGIN,
         "",
         "| date (UTC) | commit | backend | persons | workers | phase | settl./s | latency p50 / p99 / max ms "
-        "| errors | ledger catch-up s | entries/s | pgbench TPS | ratio | load 1-min before/after | run checks |",
+        "| errors | ledger catch-up s | entries/s | pgbench TPS | ratio | load 1-min before/after "
+        "| run checks |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(RESULTS_DIR.glob("settlement_load-*.json")):
