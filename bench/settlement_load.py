@@ -625,9 +625,10 @@ def print_phase(r: dict[str, Any]) -> None:
                 f"      {infno}: n={s['count']} p50 {s['p50_ms']} p95 {s['p95_ms']} p99 {s['p99_ms']} "
                 f"max {s['max_ms']} ms"
             )
-    if r["error_kinds"]:
-        for kind, count in list(r["error_kinds"].items())[:5]:
-            print(f"      error {count}x {kind}")
+    preparation = r.get("preparation", {}).get("error_kinds", {})
+    kinds = list(r["error_kinds"].items()) + [(f"(preparation) {k}", n) for k, n in preparation.items()]
+    for kind, count in kinds[:8]:
+        print(f"      error {count}x {kind}")
     print(f"      cpu seconds: {r['cpu_seconds']}", flush=True)
 
 
