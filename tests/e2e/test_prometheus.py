@@ -28,6 +28,7 @@ from shared.clock import now_china
 from tests.conftest import BACKENDS, eventually
 from tests.e2e.conftest import Stack
 from tests.support import prometheus as prometheus_support
+from tests.support.apps import ADMIN_TOKEN
 
 pytestmark = pytest.mark.e2e
 
@@ -134,7 +135,8 @@ async def _counter_day(stack: Stack) -> None:
     """Some of everything the dashboards show: settlements, a replay, a reversal, refusals."""
     person = PERSONS[0]
     psn_no = stack.psn_nos[person.certno]
-    async with httpx.AsyncClient(timeout=30) as client:
+    # The operator APIs need a bearer token (the e2e tests act as an administrator, like test_card_swipe).
+    async with httpx.AsyncClient(timeout=30, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
         lookup = await stack.call(client, dict(examples.example_1101(person.certno), msgid=_msgid()))
         assert lookup["infcode"] == 0, lookup["err_msg"]
         settled = []
@@ -166,7 +168,11 @@ async def _counter_day(stack: Stack) -> None:
         assert refused["infcode"] == -1
 
         async def booked() -> bool:
-            response = await client.get(f"{stack.url('ledger')}/api/v1/journal", params={"limit": 1000})
+            response = await client.get(
+                f"{stack.url('ledger')}/api/v1/journal",
+                params={"limit": 1000},
+            )
+            response.raise_for_status()
             sources = {entry["source_id"] for entry in response.json()}
             return undo["output"]["setlinfo"]["setl_id"] in sources
 
@@ -180,7 +186,8 @@ async def _clearing_batch(stack: Stack, prometheus: str) -> int:
     """An operator clears today for the pharmacy; returns what the batch moved in fen (paid + deposit +
     carried forward). Posted once Prometheus holds the region's clearing counters at 0, as it would in
     production, where they are exported long before a month's batch."""
-    async with httpx.AsyncClient(timeout=30) as client:
+    # The operator APIs need a bearer token (the e2e tests act as an administrator, like test_card_swipe).
+    async with httpx.AsyncClient(timeout=30, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
         selector = ",".join(f'{k}="{v}"' for k, v in CLEARED.items())
 
         async def zero_scraped() -> bool:
