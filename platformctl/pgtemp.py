@@ -43,7 +43,9 @@ class PostgresServer:
         )
 
     @classmethod
-    def start(cls) -> PostgresServer:
+    def start(cls, settings: dict[str, str] | None = None) -> PostgresServer:
+        """``settings``: server settings (``-c name=value``) that replace or add to the defaults below,
+        which are for tests (fsync and synchronous commit off); the benchmarks turn durability back on."""
         bindir = find_bindir()
         if bindir is None:
             raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) not found on this machine")
@@ -64,18 +66,17 @@ class PostgresServer:
             "--encoding=UTF8",
             "--locale=C",
         )
-        options = " ".join(
-            [
-                f"-p {server.port}",
-                "-c listen_addresses=127.0.0.1",
-                f"-c unix_socket_directories={root}",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
-                "-c max_connections=400",
-                "-c shared_buffers=256MB",
-            ]
-        )
+        values = {
+            "listen_addresses": "127.0.0.1",
+            "unix_socket_directories": str(root),
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "400",
+            "shared_buffers": "256MB",
+            **(settings or {}),
+        }
+        options = " ".join([f"-p {server.port}", *(f"-c {name}={value}" for name, value in values.items())])
         server._run(
             str(bindir / "pg_ctl"),
             "-D",

@@ -411,23 +411,26 @@ class EnvelopeProcessor:
             return refuse(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label)
 
         digest = request_digest(body)
-        earlier, voided = await messages.find_with_void(self.db, envelope.msgid)
-        if voided is not None:
-            # Whatever answer the log holds for it described an effect 2601 has undone (or prevented).
-            return refuse(t2601.voided(), label)
-        if earlier is not None:
-            if earlier.request_sha256 != digest or earlier.infno != envelope.infno:
-                return refuse(
-                    Refusal("E_MSGID_REUSED", f"报文ID {envelope.msgid} 已被另一笔不同内容的交易使用"), label
-                )
-            GATEWAY_REPLAYS.labels(label).inc()
-            return earlier.response, label, earlier.infcode, "replay"
-        # A stored answer is given back even after sign-out (it settles a doubt); anything new needs a
-        # valid sign-in. Not remembered: signing in and sending the same msgid again is allowed.
-        try:
-            await self.security.require_sign_in(envelope)
-        except Refusal as refusal:
-            return refuse(refusal, label)
+        # The message log and the sign-in are read in one session (one connection checkout).
+        async with self.db.session() as session:
+            earlier, voided = await messages.find_with_void_in(session, envelope.msgid)
+            if voided is not None:
+                # Whatever answer the log holds for it described an effect 2601 has undone (or prevented).
+                return refuse(t2601.voided(), label)
+            if earlier is not None:
+                if earlier.request_sha256 != digest or earlier.infno != envelope.infno:
+                    return refuse(
+                        Refusal("E_MSGID_REUSED", f"报文ID {envelope.msgid} 已被另一笔不同内容的交易使用"),
+                        label,
+                    )
+                GATEWAY_REPLAYS.labels(label).inc()
+                return earlier.response, label, earlier.infcode, "replay"
+            # A stored answer is given back even after sign-out (it settles a doubt); anything new needs a
+            # valid sign-in. Not remembered: signing in and sending the same msgid again is allowed.
+            try:
+                await self.security.require_sign_in(envelope, session)
+            except Refusal as refusal:
+                return refuse(refusal, label)
 
         with GATEWAY_LATENCY.labels(label).time():
             try:

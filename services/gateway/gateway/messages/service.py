@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from gateway.messages.models import MessageLog, VoidedMessage
@@ -13,11 +14,17 @@ async def find(db: Database, msgid: str) -> MessageLog | None:
 
 
 async def find_with_void(db: Database, msgid: str) -> tuple[MessageLog | None, VoidedMessage | None]:
-    """The answer stored for msgid and whether a 2601 has voided msgid, in one round trip to the database."""
+    """The answer stored for msgid and whether a 2601 has voided msgid, in one session."""
     async with db.session() as session:
-        earlier = await session.scalar(select(MessageLog).where(MessageLog.msgid == msgid))
-        voided = await session.scalar(select(VoidedMessage).where(VoidedMessage.msgid == msgid))
-        return earlier, voided
+        return await find_with_void_in(session, msgid)
+
+
+async def find_with_void_in(
+    session: AsyncSession, msgid: str
+) -> tuple[MessageLog | None, VoidedMessage | None]:
+    earlier = await session.scalar(select(MessageLog).where(MessageLog.msgid == msgid))
+    voided = await session.scalar(select(VoidedMessage).where(VoidedMessage.msgid == msgid))
+    return earlier, voided
 
 
 async def remember(db: Database, entry: MessageLog) -> MessageLog:

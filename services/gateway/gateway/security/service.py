@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from gateway.nhsa.envelope import RequestEnvelope
@@ -64,24 +65,34 @@ class HisSecurity:
 
     async def authenticate(self, headers: Mapping[str, str], now: float | None = None) -> Institution:
         """The institution that signed this request; refused when the signature, the timestamp or the nonce
-        is not right. The nonce is remembered only once the signature is verified."""
+        is not right. The nonce is remembered only once the signature is verified. One transaction: the
+        registry lookup and the nonce insert share a database round trip's worth of connection checkout
+        (a refusal before the insert rolls back a transaction that wrote nothing)."""
         signed = self.scheme.read(headers)
-        async with self.db.session() as session:
-            institution = await session.scalar(
-                select(Institution).where(col(Institution.paasid) == signed.paasid)
-            )
-        if institution is None or not institution.active:
-            raise Refusal("E_SIGNATURE", "签名校验失败：未登记或已停用的接入方")
-        if not self.scheme.verify(headers, signed, institution.secret):
-            raise Refusal("E_SIGNATURE", "签名校验失败：x-tif-signature 不正确")
         now = time.time() if now is None else now
-        if abs(now - signed.timestamp) > self.window_s:
+        try:
+            async with self.db.transaction() as session:
+                institution = await session.scalar(
+                    select(Institution).where(col(Institution.paasid) == signed.paasid)
+                )
+                if institution is None or not institution.active:
+                    raise Refusal("E_SIGNATURE", "签名校验失败：未登记或已停用的接入方")
+                if not self.scheme.verify(headers, signed, institution.secret):
+                    raise Refusal("E_SIGNATURE", "签名校验失败：x-tif-signature 不正确")
+                if abs(now - signed.timestamp) > self.window_s:
+                    raise Refusal(
+                        "E_TIMESTAMP",
+                        f"请求时间戳超出允许范围（±{self.window_s}秒），请校准系统时间后重新签名",
+                    )
+                if not self.limiter.allow(institution.fixmedins_code, institution.rate_limit_per_minute):
+                    raise Refusal("E_RATE_LIMITED", "请求过于频繁，已超过本机构的调用频率限制，请稍后重试")
+                session.add(SeenNonce(paasid=signed.paasid, nonce=signed.nonce, seen_at=utcnow()))
+                await session.flush()
+        except IntegrityError:
             raise Refusal(
-                "E_TIMESTAMP", f"请求时间戳超出允许范围（±{self.window_s}秒），请校准系统时间后重新签名"
-            )
-        if not self.limiter.allow(institution.fixmedins_code, institution.rate_limit_per_minute):
-            raise Refusal("E_RATE_LIMITED", "请求过于频繁，已超过本机构的调用频率限制，请稍后重试")
-        await self._remember_nonce(signed.paasid, signed.nonce, now)
+                "E_NONCE_REUSED", "请求随机数 x-tif-nonce 已使用过（疑似重放），请重新签名"
+            ) from None
+        await self._purge_nonces(now)
         return institution
 
     async def _remember_nonce(self, paasid: str, nonce: str, now: float) -> None:
@@ -92,6 +103,9 @@ class HisSecurity:
             raise Refusal(
                 "E_NONCE_REUSED", "请求随机数 x-tif-nonce 已使用过（疑似重放），请重新签名"
             ) from None
+        await self._purge_nonces(now)
+
+    async def _purge_nonces(self, now: float) -> None:
         if now - self._last_purge > 60:
             # Older than twice the window: their timestamps are refused anyway.
             self._last_purge = now
@@ -131,14 +145,19 @@ class HisSecurity:
                 session.add(entry)
             return entry
 
-    async def require_sign_in(self, envelope: RequestEnvelope) -> None:
-        """Every transaction but 9001 needs a valid ``sign_no`` of this institution and operator."""
+    async def require_sign_in(self, envelope: RequestEnvelope, session: AsyncSession | None = None) -> None:
+        """Every transaction but 9001 needs a valid ``sign_no`` of this institution and operator.
+        ``session``: read it in that session (the caller's) rather than a new one."""
         if envelope.infno in NO_SIGN_IN:
             return
         if not envelope.sign_no:
             raise Refusal("E_SIGN_IN", "未签到：请先调用【9001】签到，并在报文 sign_no 中填写签到流水号")
-        async with self.db.session() as session:
-            entry = await session.scalar(select(SignIn).where(col(SignIn.sign_no) == envelope.sign_no))
+        query = select(SignIn).where(col(SignIn.sign_no) == envelope.sign_no)
+        if session is not None:
+            entry = await session.scalar(query)
+        else:
+            async with self.db.session() as own:
+                entry = await own.scalar(query)
         if entry is None or entry.fixmedins_code != envelope.fixmedins_code:
             raise Refusal("E_SIGN_IN", f"签到流水号 {envelope.sign_no} 无效，请重新签到【9001】")
         if entry.opter != envelope.opter:
