@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -386,6 +387,8 @@ def test_settings_load_from_compose_environment(svc: AppService, monkeypatch: py
         loaded = getattr(settings, field)
         if isinstance(loaded, bool):
             assert loaded is (value.lower() == "true"), key
+        elif isinstance(loaded, SecretStr):
+            assert loaded.get_secret_value() == value, key
         else:
             assert str(loaded) == value, f"{key}: loaded {loaded!r}, compose sets {value!r}"
     assert getattr(settings, "kafka_idempotence") is True  # noqa: B009
