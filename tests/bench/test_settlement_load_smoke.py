@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+# The harness on one backend (the first under test): it is the benchmark's own smoke test; the platform's
+# behaviour on each backend is what the rest of the suite checks.
+@pytest.mark.parametrize("backend", BACKENDS[:1])
 def test_every_settlement_answered_and_booked_once(backend: str) -> None:
     done = subprocess.run(
         [
