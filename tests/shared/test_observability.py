@@ -75,4 +75,3 @@ async def test_after_commit_runs_only_when_the_transaction_commits(
     finally:
         await db.dispose()
     assert seen == (["first", "second"] if outcome == "commit" else [])
-
