@@ -123,6 +123,30 @@ def _benefit_expense(payment: FundPayment, clr_type: str, what: str) -> AccountS
     return expense
 
 
+async def _benefit_legs(
+    session: AsyncSession,
+    payments: list[FundPayment],
+    clr_type: str,
+    admdvs: str,
+    insutype: str,
+    payable: AccountSpec,
+    counterparty: str,
+    what: str,
+) -> list[Leg]:
+    """Dr benefit expenditure / Cr the payable to ``counterparty``: a leg pair per fund that paid."""
+    legs: list[Leg] = []
+    for payment in payments:
+        if payment.amount_fen < 0:
+            raise EventRejected(f"negative fund payment in {what}")
+        if payment.amount_fen == 0:
+            continue
+        expense = _benefit_expense(payment, clr_type, what)
+        debit = await account_for(session, expense, admdvs, insutype, payment.fund_pay_type)
+        credit = await account_for(session, payable, admdvs, insutype, payment.fund_pay_type, counterparty)
+        legs += [Leg(debit, debit_fen=payment.amount_fen), Leg(credit, credit_fen=payment.amount_fen)]
+    return legs
+
+
 async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelope) -> None:
     """Consumer handler: the funds owe the institution what they paid for this settlement.
 
@@ -136,25 +160,16 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
     await _refuse_repeat(session, "settlement", event.setl_id, what)
     if sum(p.amount_fen for p in event.fund_payments) != event.fund_pay_sumamt_fen:
         raise EventRejected(f"fund payments of {event.setl_id} do not add up to fund_pay_sumamt_fen")
-    legs: list[Leg] = []
-    for payment in event.fund_payments:
-        if payment.amount_fen < 0:
-            raise EventRejected(f"negative fund payment in settlement.completed {event.setl_id}")
-        if payment.amount_fen == 0:
-            continue
-        expense = _benefit_expense(payment, event.clr_type, what)
-        debit = await account_for(
-            session, expense, event.insuplc_admdvs, event.insutype, payment.fund_pay_type
-        )
-        credit = await account_for(
-            session,
-            PAYABLE,
-            event.insuplc_admdvs,
-            event.insutype,
-            payment.fund_pay_type,
-            event.fixmedins_code,
-        )
-        legs += [Leg(debit, debit_fen=payment.amount_fen), Leg(credit, credit_fen=payment.amount_fen)]
+    legs = await _benefit_legs(
+        session,
+        event.fund_payments,
+        event.clr_type,
+        event.insuplc_admdvs,
+        event.insutype,
+        PAYABLE,
+        event.fixmedins_code,
+        what,
+    )
     if not legs:
         return  # the funds paid nothing: nothing to book
     await post_entry(
@@ -187,25 +202,16 @@ async def post_manual_reimbursement_approved(session: AsyncSession, envelope: Ev
     await _refuse_repeat(session, MANUAL_REIMBURSEMENT, event.claim_no, what)
     if sum(p.amount_fen for p in event.fund_payments) != event.fund_pay_sumamt_fen:
         raise EventRejected(f"fund payments of {event.claim_no} do not add up to fund_pay_sumamt_fen")
-    legs: list[Leg] = []
-    for payment in event.fund_payments:
-        if payment.amount_fen < 0:
-            raise EventRejected(f"negative fund payment in {what}")
-        if payment.amount_fen == 0:
-            continue
-        expense = _benefit_expense(payment, event.clr_type, what)
-        debit = await account_for(
-            session, expense, event.insuplc_admdvs, event.insutype, payment.fund_pay_type
-        )
-        credit = await account_for(
-            session,
-            PAYABLE_TO_INSURED,
-            event.insuplc_admdvs,
-            event.insutype,
-            payment.fund_pay_type,
-            event.psn_no,
-        )
-        legs += [Leg(debit, debit_fen=payment.amount_fen), Leg(credit, credit_fen=payment.amount_fen)]
+    legs = await _benefit_legs(
+        session,
+        event.fund_payments,
+        event.clr_type,
+        event.insuplc_admdvs,
+        event.insutype,
+        PAYABLE_TO_INSURED,
+        event.psn_no,
+        what,
+    )
     if not legs:
         return  # nothing to reimburse: nothing to book
     await post_entry(
