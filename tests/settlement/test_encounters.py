@@ -100,6 +100,8 @@ async def test_inpatient_stay_from_admission_to_reversal(settlement_api: Settlem
     # 2,520.00 from the fund; the patient pays 5,200.00 - 2,520.00 = 2,680.00.
     for s in (preview, settled):
         assert (s["deductible_fen"], s["pooled_fund_paid_fen"], s["cash_paid_fen"]) == (30000, 252000, 268000)
+    stored = await settlement_api.client.get(f"/api/v1/settlements/{settled['setl_id']}")
+    assert settled == {**stored.json(), "replayed": False}  # the answer reads like the stored settlement
     assert (settled["clr_type"], settled["encounter_kind"], settled["mdtrt_id"]) == (
         "21",
         "inpatient",

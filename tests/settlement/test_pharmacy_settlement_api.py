@@ -210,3 +210,30 @@ async def test_settlement_shows_an_institution_only_its_own_settlements(
         f"/api/v1/settlements/{setl_id}", headers=bearer(ENROLLMENT_CLERK)
     )
     assert clerk.status_code == 403
+
+
+async def test_the_answer_reads_exactly_like_the_stored_settlement(settlement_api: SettlementApi) -> None:
+    """The settlement answer is built from what was written, not read back: it must be the same answer a
+    later read (GET, or a repeated msgid) gives, decimals at their column's scale on both backends."""
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    # D is 乙 with a 2.50 cap: 4 x 3.125 = 12.50, 2.50 of it over the cap.
+    body = purchase(
+        psn_no, certno, [("A", "60", "0.5", 3000), ("B", "3", "20", 6000), ("D", "4", "3.125", 1250)]
+    )
+    answer = await settlement_api.post(URL, body)
+    assert answer.status_code == 200, answer.text
+    first = answer.json()
+    stored = (await settlement_api.client.get(f"/api/v1/settlements/{first['setl_id']}")).json()
+    repeated = (await settlement_api.post(URL, body)).json()
+    assert first == {**stored, "replayed": False}
+    assert repeated == {**stored, "replayed": True}
+    # NUMERIC(16,4) quantities, (16,6) prices and caps, (5,4) ratios; instants in UTC.
+    assert [(x["cnt"], x["pric"], x["price_cap"], x["selfpay_prop"]) for x in first["lines"]] == [
+        ("60.0000", "0.500000", "0.500000", "0.0000"),
+        ("3.0000", "20.000000", None, "0.1000"),
+        ("4.0000", "3.125000", "2.500000", "0.0500"),
+    ]
+    assert first["pool_ratio"] == "0.5000"
+    assert first["setl_time"].endswith("Z")
+    assert first["lines"][2]["over_price_cap_fen"] == 250

@@ -1,9 +1,25 @@
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+
+def _scale(places: int) -> AfterValidator:
+    """A decimal as its column stores it (NUMERIC(p, places), rounded half away from zero as PostgreSQL
+    does), so that an answer built from what was just written reads exactly like one read back from
+    either backend (SQLite keeps the text without trailing zeros)."""
+    exponent = Decimal(1).scaleb(-places)
+    return AfterValidator(lambda value: value.quantize(exponent, rounding=ROUND_HALF_UP))
+
+
+Ratio = Annotated[Decimal, _scale(4)]
+Quantity = Annotated[Decimal, _scale(4)]
+Price = Annotated[Decimal, _scale(6)]
+#: A stored instant, in UTC as both backends give it back.
+UtcTime = Annotated[datetime, AfterValidator(lambda value: value.astimezone(UTC))]
 
 
 class FeeLineIn(BaseModel):
@@ -94,11 +110,11 @@ class LineOut(BaseModel):
     feedetl_sn: str
     med_list_codg: str
     medins_list_codg: str
-    cnt: Decimal
-    pric: Decimal
+    cnt: Quantity
+    pric: Price
     amount_fen: int
-    price_cap: Decimal | None
-    selfpay_prop: Decimal
+    price_cap: Price | None
+    selfpay_prop: Ratio
     chrgitm_lv: str
     med_chrgitm_type: str
     fully_self_paid_fen: int
@@ -139,7 +155,7 @@ class SettlementOut(BaseModel):
     med_type: str
     clr_type: str
     mdtrt_cert_type: str
-    setl_time: datetime
+    setl_time: UtcTime
     policy_id: int
     medfee_sumamt_fen: int
     fully_self_paid_fen: int
@@ -147,7 +163,7 @@ class SettlementOut(BaseModel):
     self_pay_first_fen: int
     policy_range_fen: int
     deductible_fen: int
-    pool_ratio: Decimal
+    pool_ratio: Ratio
     pooled_fund_paid_fen: int
     catastrophic_paid_fen: int
     assistance_paid_fen: int

@@ -250,61 +250,62 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
     now = now_china()
     setl_id = _new_id("S", claim.mdtrtarea_admvs, now)
     mdtrt_id = claim.mdtrt_id or _new_id("M", claim.mdtrtarea_admvs, now)
-    session.add(
-        Settlement(
-            setl_id=setl_id,
-            mdtrt_id=mdtrt_id,
-            msgid=claim.msgid,
-            request_sha256=claim.digest,
-            fixmedins_code=prepared.institution.fixmedins_code,
-            institution_level=prepared.institution.hosp_lv,
-            psn_no=prepared.person.psn_no,
-            insutype=claim.insutype,
-            psn_type=prepared.person.psn_type,
-            insuplc_admdvs=prepared.person.insuplc_admdvs,
-            mdtrtarea_admvs=claim.mdtrtarea_admvs,
-            med_type=claim.med_type,
-            clr_type=claim.clr_type,
-            mdtrt_cert_type=claim.mdtrt_cert_type,
-            invono=claim.invono,
-            policy_id=prepared.policy_id,
-            begntime=claim.begntime,
-            setl_time=now,
-            medfee_sumamt_fen=result.medfee_sumamt_fen,
-            fully_self_paid_fen=result.fully_self_paid_fen,
-            over_price_cap_fen=result.over_price_cap_fen,
-            self_pay_first_fen=result.self_pay_first_fen,
-            policy_range_fen=result.policy_range_fen,
-            deductible_fen=result.deductible_fen,
-            pool_ratio=result.pool_ratio,
-            pooled_fund_paid_fen=result.pooled_fen,
-            catastrophic_paid_fen=result.catastrophic_fen,
-            assistance_paid_fen=result.assistance_fen,
-            fund_paid_total_fen=result.fund_paid_total_fen,
-            personal_burden_fen=result.personal_burden_fen,
-            account_paid_fen=0,
-            cash_paid_fen=result.cash_paid_fen,
-            calc_trace="\n".join(result.trace),
-            encounter_kind=claim.kind,
-            status="settled",
-            ytd_delta={name: getattr(result.delta, name) for name in YTD_FIELDS},
-        )
+    settlement = Settlement(
+        setl_id=setl_id,
+        mdtrt_id=mdtrt_id,
+        msgid=claim.msgid,
+        request_sha256=claim.digest,
+        fixmedins_code=prepared.institution.fixmedins_code,
+        institution_level=prepared.institution.hosp_lv,
+        psn_no=prepared.person.psn_no,
+        insutype=claim.insutype,
+        psn_type=prepared.person.psn_type,
+        insuplc_admdvs=prepared.person.insuplc_admdvs,
+        mdtrtarea_admvs=claim.mdtrtarea_admvs,
+        med_type=claim.med_type,
+        clr_type=claim.clr_type,
+        mdtrt_cert_type=claim.mdtrt_cert_type,
+        invono=claim.invono,
+        policy_id=prepared.policy_id,
+        begntime=claim.begntime,
+        setl_time=now,
+        medfee_sumamt_fen=result.medfee_sumamt_fen,
+        fully_self_paid_fen=result.fully_self_paid_fen,
+        over_price_cap_fen=result.over_price_cap_fen,
+        self_pay_first_fen=result.self_pay_first_fen,
+        policy_range_fen=result.policy_range_fen,
+        deductible_fen=result.deductible_fen,
+        pool_ratio=result.pool_ratio,
+        pooled_fund_paid_fen=result.pooled_fen,
+        catastrophic_paid_fen=result.catastrophic_fen,
+        assistance_paid_fen=result.assistance_fen,
+        fund_paid_total_fen=result.fund_paid_total_fen,
+        personal_burden_fen=result.personal_burden_fen,
+        account_paid_fen=0,
+        cash_paid_fen=result.cash_paid_fen,
+        calc_trace="\n".join(result.trace),
+        encounter_kind=claim.kind,
+        status="settled",
+        ytd_delta={name: getattr(result.delta, name) for name in YTD_FIELDS},
     )
+    session.add(settlement)
     await session.flush()  # the settlement row exists before rows that reference it
-    for share in result.funds:
-        session.add(
-            SettlementFund(
-                setl_id=setl_id,
-                fund_pay_type=share.fund_pay_type,
-                policy_range_fen=share.base_fen,
-                payable_limit_fen=share.room_fen,
-                paid_fen=share.paid_fen,
-                calc_trace=share.trace,
-            )
+    funds = [
+        SettlementFund(
+            setl_id=setl_id,
+            fund_pay_type=share.fund_pay_type,
+            policy_range_fen=share.base_fen,
+            payable_limit_fen=share.room_fen,
+            paid_fen=share.paid_fen,
+            calc_trace=share.trace,
         )
+        for share in result.funds
+    ]
+    wire_lines = {x.feedetl_sn: x for x in claim.lines}
+    lines = []
     for line in result.lines:
-        wire = next(x for x in claim.lines if x.feedetl_sn == line.line.feedetl_sn)
-        session.add(
+        wire = wire_lines[line.line.feedetl_sn]
+        lines.append(
             SettlementLine(
                 setl_id=setl_id,
                 feedetl_sn=line.line.feedetl_sn,
@@ -325,10 +326,12 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
                 prd_days=wire.prd_days,
             )
         )
+    session.add_all(funds)
+    session.add_all(lines)
     _move(totals, result.delta, +1, now)
     await session.flush()
     # Fraud signals for review (they never refuse: a refusal is a sanction decided by a person).
-    await supervision.evaluate_settlement(session, setl_id)
+    await supervision.evaluate_settlement(session, settlement)
     await enqueue(
         session,
         infra,
@@ -367,7 +370,8 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
         medfee_sumamt_fen=result.medfee_sumamt_fen,
         cash_paid_fen=result.cash_paid_fen,
     )
-    return await load(session, setl_id)
+    # The answer from what was just written: reading it back would give the same (test_settlement_answers).
+    return _settled(settlement, funds, lines, prepared.person)
 
 
 def _move(totals: YearAccumulator, delta: YearToDate | dict[str, int], sign: int, now: datetime) -> None:
@@ -696,6 +700,19 @@ async def load(session: AsyncSession, setl_id: str, *, replayed: bool = False) -
     )
     if person is None:
         raise NotFound(f"结算人员参保信息缺失: {settlement.psn_no}", code="NOT_COVERED")
+    return _settled(settlement, list(funds), list(lines), person, replayed=replayed)
+
+
+def _settled(
+    settlement: Settlement,
+    funds: list[SettlementFund],
+    lines: list[SettlementLine],
+    person: Eligibility,
+    *,
+    replayed: bool = False,
+) -> SettlementOut:
+    """The answer for a stored settlement: its columns, its funds and lines in the order written, and the
+    person as of the settlement day."""
     on = settlement.setl_time.astimezone(CHINA_TZ).date()
     # The stored columns carry the same names as the answer's fields; the rest is assembled here.
     assembled = {"person", "funds", "lines", "replayed"}

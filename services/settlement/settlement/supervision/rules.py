@@ -186,13 +186,7 @@ async def daily_count(session: AsyncSession, params: DailyCountParams, anchor: S
 async def days_supply(session: AsyncSession, params: DaysSupplyParams, anchor: Settlement) -> list[Finding]:
     """A drug bought again while the earlier purchase's prescribed days' supply (prd_days) still lasts:
     buying beyond what the prescription needs (reselling drugs bought on the card, art. 48)."""
-    codes = set(
-        await session.scalars(
-            select(SettlementLine.med_list_codg).where(SettlementLine.setl_id == anchor.setl_id)
-        )
-    )
-    if not codes:
-        return []
+    codes = select(SettlementLine.med_list_codg).where(SettlementLine.setl_id == anchor.setl_id)
     rows = await session.execute(
         select(Settlement, SettlementLine)
         .join(SettlementLine, col(SettlementLine.setl_id) == col(Settlement.setl_id))
@@ -241,6 +235,8 @@ async def overlapping_admissions(
     session: AsyncSession, params: OverlappingAdmissionsParams, anchor: Settlement
 ) -> list[Finding]:
     """Two stays of one person in hospital at the same time (fake or "hanging-bed" admissions, art. 49)."""
+    if anchor.encounter_kind == "pharmacy":  # a purchase at a pharmacy has no stay
+        return []
     stay = await session.scalar(
         select(Encounter).where(Encounter.mdtrt_id == anchor.mdtrt_id, Encounter.setting == "inpatient")
     )

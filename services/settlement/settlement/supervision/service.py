@@ -148,12 +148,9 @@ async def _record(session: AsyncSession, finding: Finding, found_by: str) -> Sig
     return hit
 
 
-async def evaluate_settlement(session: AsyncSession, setl_id: str) -> list[SignalHit]:
-    """At settlement time, inside the settlement's transaction: the per-settlement rules for this one. A
-    hit only queues a review; the settlement goes through."""
-    anchor = await session.scalar(select(Settlement).where(Settlement.setl_id == setl_id))
-    if anchor is None:
-        return []
+async def evaluate_settlement(session: AsyncSession, anchor: Settlement) -> list[SignalHit]:
+    """At settlement time, inside the settlement's transaction (the settlement and its lines flushed): the
+    per-settlement rules for this one. A hit only queues a review; the settlement goes through."""
     return await _evaluate(session, anchor, await _configured(session), "settlement")
 
 
