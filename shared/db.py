@@ -25,6 +25,14 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """``INSERT`` with the backend's ``ON CONFLICT`` clauses (PostgreSQL and SQLite spell them alike)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from settlement.eligibility.models import ACTIVE, TERMINATED, Card, Eligibility, YearAccumulator
-from shared.db import utcnow
+from shared.db import dialect_insert, utcnow
 from shared.errors import DomainError, NotFound
 from shared.events import (
     CardStatusChanged,
@@ -213,15 +212,7 @@ async def lock_accumulator(session: AsyncSession, psn_no: str, year: int, insuty
 
     This row lock is the one per-person serialisation point (architecture.md, flow 3): two counters
     settling for the same person at once cannot both spend the same deductible, cap or ceiling."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    table = YearAccumulator.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    await session.execute(
-        insert.values(
-            psn_no=psn_no, year=year, insutype=insutype, updated_at=utcnow(), **ZERO_TOTALS
-        ).on_conflict_do_nothing(index_elements=["psn_no", "year", "insutype"])
-    )
-    row = await session.scalar(
+    locked = (
         select(YearAccumulator)
         .where(
             YearAccumulator.psn_no == psn_no,
@@ -231,6 +222,14 @@ async def lock_accumulator(session: AsyncSession, psn_no: str, year: int, insuty
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    row = await session.scalar(locked)
+    if row is None:  # the person's first settlement of the year under this scheme
+        await session.execute(
+            dialect_insert(session, YearAccumulator.__table__)  # type: ignore[attr-defined]
+            .values(psn_no=psn_no, year=year, insutype=insutype, updated_at=utcnow(), **ZERO_TOTALS)
+            .on_conflict_do_nothing(index_elements=["psn_no", "year", "insutype"])
+        )
+        row = await session.scalar(locked)
     assert row is not None
     return row
 

@@ -48,6 +48,7 @@ from settlement.settlements.schemas import (
 )
 from settlement.supervision import service as supervision
 from shared.clock import CHINA_TZ, now_china
+from shared.db import dialect_insert, utcnow
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import FundPayment, SettlementCompleted, SettlementReversed
 from shared.money import fen_to_yuan, round_half_up_fen
@@ -395,16 +396,26 @@ async def replay_if_settled(session: AsyncSession, msgid: str, digest: str) -> S
 
 async def _claim_msgid(session: AsyncSession, msgid: str, digest: str) -> SettlementOut | None:
     """Claim the msgid for a settlement: None when it is new; the first answer when it was settled with the
-    same request; a refusal when it was used otherwise or voided by 2601."""
+    same request; a refusal when it was used otherwise or voided by 2601.
+
+    One statement for a new msgid. A claim in flight in another transaction makes the insert wait for it
+    (the primary key), so a retry racing its first attempt answers with what the first one committed."""
+    claimed = await session.scalar(
+        dialect_insert(session, MsgidClaim.__table__)  # type: ignore[attr-defined]
+        .values(msgid=msgid, kind="settle", created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["msgid"])
+        .returning(col(MsgidClaim.msgid))
+    )
+    if claimed is not None:
+        return None
     replay = await replay_if_settled(session, msgid, digest)
     if replay is not None:
         return replay
     claim = await session.scalar(select(MsgidClaim).where(MsgidClaim.msgid == msgid))
     if claim is not None and claim.kind == "void":
         raise Conflict(f"报文ID {msgid} 已被冲正(2601)作废，不能再结算", code="MSGID_VOIDED")
-    session.add(MsgidClaim(msgid=msgid, kind="settle"))
-    await session.flush()  # a concurrent claim of the same msgid fails here (IntegrityError), not later
-    return None
+    # Claimed, committed, and no settlement under it: the claim of a transaction that is not a settlement.
+    raise Conflict(f"报文ID {msgid} 已用于另一笔交易", code="MSGID_REUSED")
 
 
 def _answer(prepared: Prepared, *, setl_id: str, mdtrt_id: str, at: datetime) -> SettlementOut:
