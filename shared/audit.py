@@ -6,6 +6,12 @@ a valid bearer token: the subject and roles, the time, the method and path with 
 (up to 64 KiB) and the status answered. A refused attempt (4xx) is recorded too, so an auditor sees what was
 tried as well as what was done. The HIS entry point is not an operator endpoint: its record is the
 gateway's message log.
+
+A call made with a service credential alone (one service calling another: the gateway relaying a HIS
+message to settlement, the ledger asking settlement for its reconciliation figures) is not an operator's
+change, and the caller keeps its record (the gateway's message log holds every HIS message and its
+answer). Such a call writes a row here only when it was refused, so that a misused service credential
+still shows; a successful one writes none (a row per card swipe would double the writes of a settlement).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import READ_METHODS, Principal
+from shared.auth import READ_METHODS, SERVICE, Principal
 from shared.db import AwareDateTime, BigIntPK, Database, utcnow
 
 log = logging.getLogger(__name__)
@@ -93,7 +99,9 @@ class AuditMiddleware:
         finally:
             state: dict[str, Any] = scope.get("state", {})
             principal = state.get("principal")
-            if isinstance(principal, Principal):
+            if isinstance(principal, Principal) and not (
+                principal.roles == {SERVICE} and status["code"] < 400
+            ):
                 await self._write(scope, state, principal, b"".join(chunks), status["code"])
 
     async def _write(

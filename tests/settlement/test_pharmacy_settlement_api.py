@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from settlement.db import infra
+from settlement.db import audit, infra
 from settlement.eligibility.models import YearAccumulator
 from settlement.settlements.models import Settlement
 from sqlalchemy import func
@@ -237,3 +237,24 @@ async def test_the_answer_reads_exactly_like_the_stored_settlement(settlement_ap
     assert first["pool_ratio"] == "0.5000"
     assert first["setl_time"].endswith("Z")
     assert first["lines"][2]["over_price_cap_fen"] == 250
+
+
+async def test_service_calls_are_audited_only_when_refused(settlement_api: SettlementApi) -> None:
+    """The gateway relays a card swipe with its service credential: the gateway's message log is its record,
+    so a settled one writes no audit row here; a refused one does (a misused credential shows)."""
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    body = purchase(psn_no, certno, [("A", "60", "0.5", 3000)])
+    gateway = bearer(SERVICE, subject="gateway")
+    assert (await settlement_api.client.post(URL, json=body, headers=gateway)).status_code == 200
+    wrong_total = {**purchase(psn_no, certno, [("A", "60", "0.5", 3000)]), "medfee_sumamt_fen": 3001}
+    assert (await settlement_api.client.post(URL, json=wrong_total, headers=gateway)).status_code == 422
+    operator = bearer(SERVICE, ENROLLMENT_CLERK, subject="zhou")
+    assert (
+        await settlement_api.client.post(
+            URL, json=purchase(psn_no, certno, [("A", "2", "0.5", 100)]), headers=operator
+        )
+    ).status_code == 200
+    async with settlement_api.db.session() as session:
+        rows = (await session.execute(select(audit).where(audit.c.path == URL).order_by(audit.c.id))).all()
+    assert [(r.subject, r.status) for r in rows] == [("gateway", 422), ("zhou", 200)]
