@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from settlement.config import SettlementSettings
 from settlement.main import SUBSCRIPTIONS, create_app
 from settlement.policy.document import jinzhai_yutian_demo
@@ -28,6 +29,7 @@ HOSPITAL = "H34152400001"
 class SettlementApi:
     client: httpx.AsyncClient
     db: Database
+    app: FastAPI | None = None
 
     async def apply(self, event: EventData) -> None:
         """Feed one enrollment event to the handler settlement registers for it, as its consumer does."""
@@ -146,7 +148,7 @@ async def settlement_api(databases: DatabaseFactory) -> AsyncIterator[Settlement
     app = build(create_app, SettlementSettings, database_url=url, run_background_workers=False)
     db = Database(url)
     async with running(app) as client:
-        api = SettlementApi(client, db)
+        api = SettlementApi(client, db, app)
         await seed_reference_data(api)
         yield api
     await db.dispose()

@@ -256,5 +256,5 @@ async def test_service_calls_are_audited_only_when_refused(settlement_api: Settl
         )
     ).status_code == 200
     async with settlement_api.db.session() as session:
-        rows = (await session.execute(select(audit).where(audit.c.path == URL).order_by(audit.c.id))).all()
+        rows = (await session.execute(audit.select().where(audit.c.path == URL).order_by(audit.c.id))).all()
     assert [(r.subject, r.status) for r in rows] == [("gateway", 422), ("zhou", 200)]

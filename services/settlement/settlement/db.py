@@ -1,5 +1,6 @@
 """The settlement service's own tables: a metadata of its own, plus the shared messaging tables."""
 
+from sqlalchemy import BigInteger, Column, Integer, Table
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 
@@ -14,3 +15,12 @@ class Base(SQLModel, registry=registry()):
 
 infra = define_infra_tables(Base.metadata)
 audit = define_audit_table(Base.metadata)
+
+#: One row (id 1) whose ``version`` goes up in the transaction of every change to the reference data each
+#: settlement reads (``settlement.reference``): the processes' caches of it are checked against this.
+reference_version = Table(
+    "reference_version",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)

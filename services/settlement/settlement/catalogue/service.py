@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from settlement import reference
 from settlement.adjudication.engine import ListEntry
 from settlement.catalogue.models import CatalogueItem
 from settlement.catalogue.schemas import CatalogueItemCreate, ImportError_, ImportResult
@@ -93,14 +94,25 @@ async def versions_of(session: AsyncSession, code: str) -> list[CatalogueItem]:
 
 
 async def find_many(session: AsyncSession, codes: Iterable[str], on: date) -> dict[str, CatalogueItem]:
-    """The version of each code in force on the day of service."""
-    wanted = set(codes)
-    if not wanted:
-        return {}
-    rows = await session.scalars(
-        select(CatalogueItem).where(col(CatalogueItem.med_list_codg).in_(wanted), _in_force(on))
-    )
-    return {item.med_list_codg: item for item in rows}
+    """The version of each code in force on the day of service (read-only: from the reference cache, every
+    settlement and fee upload asks). A code with no version in force is left out."""
+
+    async def load(missing: list[tuple[str, str]]) -> dict[tuple[str, str], list[CatalogueItem]]:
+        versions: dict[tuple[str, str], list[CatalogueItem]] = {key: [] for key in missing}
+        rows = await session.scalars(
+            select(CatalogueItem).where(col(CatalogueItem.med_list_codg).in_([code for _, code in missing]))
+        )
+        for item in rows:
+            versions[("catalogue", item.med_list_codg)].append(item)
+        return versions
+
+    found = await reference.cached_many(session, [("catalogue", code) for code in set(codes)], load)
+    out = {}
+    for (_, code), versions in found.items():
+        for item in versions:
+            if item.effective_from <= on and (item.effective_to is None or item.effective_to >= on):
+                out[code] = item
+    return out
 
 
 CSV_COLUMNS = (

@@ -45,7 +45,7 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
     if data.begntime - now_china() > settlements.MAX_CLOCK_SKEW:
         raise DomainError("就诊时间晚于当前时间", code="FUTURE_TIME", status_code=422)
     day = data.begntime.astimezone(CHINA_TZ).date()
-    institution = await institutions.get(session, data.fixmedins_code)
+    institution = await institutions.settling(session, data.fixmedins_code)
     if institution.fixmedins_type != "1":
         raise DomainError("门诊挂号和入院办理只适用于定点医疗机构", code="NOT_A_HOSPITAL", status_code=422)
     await institutions.require_can_settle_on(session, institution, day)
@@ -145,7 +145,7 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
     """Store the lines and answer with their classification (甲/乙/丙, caps, self-pay-first)."""
     encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code, for_update=True)
     _require(encounter, "open", "discharged")
-    institution = await institutions.get(session, encounter.fixmedins_code)
+    institution = await institutions.settling(session, encounter.fixmedins_code)
     known = {x.feedetl_sn for x in await _lines(session, mdtrt_id, unsettled=False)}
     for line in data.lines:
         if encounter.setting == "outpatient" and not line.chrg_bchno:

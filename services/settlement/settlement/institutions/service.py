@@ -5,6 +5,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from settlement import reference
 from settlement.institutions.models import Institution
 from settlement.institutions.schemas import InstitutionCreate
 from settlement.supervision import service as supervision
@@ -23,6 +24,18 @@ async def create(session: AsyncSession, data: InstitutionCreate) -> Institution:
 
 async def get(session: AsyncSession, code: str) -> Institution:
     found = await session.scalar(select(Institution).where(Institution.fixmedins_code == code))
+    if found is None:
+        raise NotFound(f"定点医药机构不存在: {code}", code="INSTITUTION_NOT_FOUND")
+    return found
+
+
+async def settling(session: AsyncSession, code: str) -> Institution:
+    """``get`` for the settlement paths, from the reference cache: read-only (never change what it gives)."""
+    found = await reference.cached(
+        session,
+        ("institution", code),
+        lambda: session.scalar(select(Institution).where(Institution.fixmedins_code == code)),
+    )
     if found is None:
         raise NotFound(f"定点医药机构不存在: {code}", code="INSTITUTION_NOT_FOUND")
     return found

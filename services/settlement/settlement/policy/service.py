@@ -6,6 +6,7 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from settlement import reference
 from settlement.policy.document import PolicyDocument
 from settlement.policy.models import BenefitPolicy
 from settlement.policy.schemas import PolicyCreate
@@ -49,19 +50,28 @@ async def list_all(session: AsyncSession) -> list[BenefitPolicy]:
 
 
 async def in_force(session: AsyncSession, admdvs: str, insutype: str, on: date) -> BenefitPolicy:
-    policy = await session.scalar(
-        select(BenefitPolicy).where(
-            BenefitPolicy.admdvs == admdvs,
-            BenefitPolicy.insutype == insutype,
-            BenefitPolicy.effective_from <= on,
-            or_(col(BenefitPolicy.effective_to).is_(None), col(BenefitPolicy.effective_to) >= on),
-        )
+    return (await in_force_with_document(session, admdvs, insutype, on))[0]
+
+
+async def in_force_with_document(
+    session: AsyncSession, admdvs: str, insutype: str, on: date
+) -> tuple[BenefitPolicy, PolicyDocument]:
+    """The policy in force (their periods never overlap, ``create``) and its parsed document; from the
+    reference cache (every settlement asks)."""
+
+    async def load() -> list[tuple[BenefitPolicy, PolicyDocument]]:
+        return [(p, document_of(p)) for p in await session.scalars(select(BenefitPolicy))]
+
+    for policy, document in await reference.cached(session, "policies", load):
+        if (
+            (policy.admdvs, policy.insutype) == (admdvs, insutype)
+            and policy.effective_from <= on
+            and (policy.effective_to is None or policy.effective_to >= on)
+        ):
+            return policy, document
+    raise DomainError(
+        f"参保地 {admdvs} 险种 {insutype} 在 {on} 无有效的待遇政策", code="NO_POLICY", status_code=422
     )
-    if policy is None:
-        raise DomainError(
-            f"参保地 {admdvs} 险种 {insutype} 在 {on} 无有效的待遇政策", code="NO_POLICY", status_code=422
-        )
-    return policy
 
 
 def document_of(policy: BenefitPolicy) -> PolicyDocument:

@@ -19,6 +19,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from settlement import reference
 from settlement.eligibility.models import Eligibility
 from settlement.schemes.models import SchemeSwitchover
 from shared.errors import Conflict, DomainError
@@ -76,7 +77,7 @@ async def resolve(session: AsyncSession, psn_no: str, requested: str, day: date)
     if not rows:
         return requested, requested  # not covered at all: the coverage check says so
     region = next(iter(rows.values())).insuplc_admdvs
-    switchover = await get(session, region)
+    switchover = await reference.cached(session, ("switchover", region), lambda: get(session, region))
     if switchover is None:
         return requested, requested
     if day < switchover.unified_from:

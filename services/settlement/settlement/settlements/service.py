@@ -164,7 +164,7 @@ async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator)
         raise DomainError("就诊/购药时间晚于当前时间", code="FUTURE_TIME", status_code=422)
     _check_line_amounts(claim)
     care_day = claim.begntime.astimezone(CHINA_TZ).date()
-    institution = await institutions.get(session, claim.fixmedins_code)
+    institution = await institutions.settling(session, claim.fixmedins_code)
     if institution.fixmedins_type not in claim.institution_types:
         if claim.institution_types == ("2",):
             raise DomainError("药店结算只适用于定点零售药店", code="NOT_A_PHARMACY", status_code=422)
@@ -187,7 +187,9 @@ async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator)
             code="ADMDVS_MISMATCH",
             status_code=422,
         )
-    policy = await policies.in_force(session, person.insuplc_admdvs, claim.insutype, care_day)
+    policy, document = await policies.in_force_with_document(
+        session, person.insuplc_admdvs, claim.insutype, care_day
+    )
     items = await catalogue.find_many(session, {line.med_list_codg for line in claim.lines}, care_day)
     ytd = YearToDate(*(getattr(totals, name) for name in YTD_FIELDS))
     encounter = Encounter(
@@ -210,7 +212,7 @@ async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator)
             {code: catalogue.list_entry(item) for code, item in items.items()},
             encounter,
             eligibility.identities_on(person, care_day),
-            policies.document_of(policy),
+            document,
             ytd,
         )
     except NotEligible as exc:

@@ -11,8 +11,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 
+from settlement import reference
 from settlement.eligibility.models import Eligibility
 from settlement.institutions.models import Institution
 from settlement.settlements.models import Settlement
@@ -63,13 +64,18 @@ def _rule(code: str) -> Rule:
 
 
 async def _configured(session: AsyncSession) -> dict[str, tuple[bool, Any]]:
-    """Each rule's (enabled, parsed parameters), defaults where no operator changed them."""
-    rows = {r.code: r for r in await session.scalars(select(SignalRule))}
-    out: dict[str, tuple[bool, Any]] = {}
-    for code, rule in RULES.items():
-        row = rows.get(code)
-        out[code] = (row.enabled, rule.params(**row.params)) if row else (True, rule.params())
-    return out
+    """Each rule's (enabled, parsed parameters), defaults where no operator changed them; from the reference
+    cache (every settlement asks)."""
+
+    async def load() -> dict[str, tuple[bool, Any]]:
+        rows = {r.code: r for r in await session.scalars(select(SignalRule))}
+        out: dict[str, tuple[bool, Any]] = {}
+        for code, rule in RULES.items():
+            row = rows.get(code)
+            out[code] = (row.enabled, rule.params(**row.params)) if row else (True, rule.params())
+        return out
+
+    return await reference.cached(session, "signal_rules", load)
 
 
 async def list_rules(session: AsyncSession) -> list[RuleOut]:
@@ -329,18 +335,24 @@ async def list_sanctions(session: AsyncSession, kind: str | None, subject: str |
     return list(await session.scalars(query))
 
 
+async def _sanctions(session: AsyncSession) -> dict[tuple[str, str], list[Sanction]]:
+    """Every sanction by (kind, subject), oldest first; from the reference cache (every settlement asks)."""
+
+    async def load() -> dict[tuple[str, str], list[Sanction]]:
+        grouped: dict[tuple[str, str], list[Sanction]] = {}
+        for row in await session.scalars(select(Sanction).order_by(col(Sanction.id))):
+            grouped.setdefault((row.kind, row.subject), []).append(row)
+        return grouped
+
+    return await reference.cached(session, "sanctions", load)
+
+
 async def in_force(session: AsyncSession, kind: str, subject: str, on: date) -> Sanction | None:
-    return await session.scalar(
-        select(Sanction)
-        .where(
-            Sanction.kind == kind,
-            Sanction.subject == subject,
-            col(Sanction.begin_date) <= on,
-            or_(col(Sanction.end_date).is_(None), col(Sanction.end_date) >= on),
-        )
-        .order_by(col(Sanction.id))
-        .limit(1)
-    )
+    """The oldest sanction of this kind on this subject in force on ``on``."""
+    for sanction in (await _sanctions(session)).get((kind, subject), ()):
+        if sanction.begin_date <= on and (sanction.end_date is None or sanction.end_date >= on):
+            return sanction
+    return None
 
 
 async def require_not_suspended(session: AsyncSession, fixmedins_code: str, on: date) -> None:
