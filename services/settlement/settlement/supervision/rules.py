@@ -115,19 +115,20 @@ async def card_two_institutions(
     if anchor.encounter_kind not in COUNTER_KINDS:
         return []
     window = timedelta(minutes=params.window_minutes)
-    others = await session.scalars(
-        select(Settlement).where(
-            Settlement.psn_no == anchor.psn_no,
+    others = await session.execute(
+        sa_select(*BRIEF).where(
+            col(Settlement.psn_no) == anchor.psn_no,
             col(Settlement.status).in_((*STANDING, "reversed")),
             col(Settlement.encounter_kind).in_(COUNTER_KINDS),
-            Settlement.fixmedins_code != anchor.fixmedins_code,
+            col(Settlement.fixmedins_code) != anchor.fixmedins_code,
             col(Settlement.begntime) >= anchor.begntime - window,
             col(Settlement.begntime) <= anchor.begntime + window,
         )
     )
     findings = []
     for other in others:
-        first, second = sorted((anchor, other), key=lambda s: (s.begntime, s.setl_id))
+        pair: tuple[Any, Any] = (anchor, other)
+        first, second = sorted(pair, key=lambda s: (s.begntime, s.setl_id))
         gap = int(abs((second.begntime - first.begntime).total_seconds()) // 60)
         findings.append(
             Finding(
@@ -152,18 +153,18 @@ async def daily_count(session: AsyncSession, params: DailyCountParams, anchor: S
     """More settlements for one person on one day than the threshold (doctor-shopping, drug reselling)."""
     day = _day(anchor.begntime)
     start, end = day_bounds(day)
-    rows = list(
-        await session.scalars(
-            select(Settlement)
+    rows = (
+        await session.execute(
+            sa_select(*BRIEF)
             .where(
-                Settlement.psn_no == anchor.psn_no,
+                col(Settlement.psn_no) == anchor.psn_no,
                 col(Settlement.status).in_(STANDING),
                 col(Settlement.begntime) >= start,
                 col(Settlement.begntime) < end,
             )
             .order_by(col(Settlement.begntime), col(Settlement.id))
         )
-    )
+    ).all()
     if len(rows) <= params.max_per_day:
         return []
     return [
@@ -188,12 +189,14 @@ async def days_supply(session: AsyncSession, params: DaysSupplyParams, anchor: S
     buying beyond what the prescription needs (reselling drugs bought on the card, art. 48)."""
     codes = select(SettlementLine.med_list_codg).where(SettlementLine.setl_id == anchor.setl_id)
     rows = await session.execute(
-        select(Settlement, SettlementLine)
+        sa_select(
+            *BRIEF, col(SettlementLine.med_list_codg), col(SettlementLine.prd_days), col(SettlementLine.cnt)
+        )
         .join(SettlementLine, col(SettlementLine.setl_id) == col(Settlement.setl_id))
         .where(
-            Settlement.psn_no == anchor.psn_no,
+            col(Settlement.psn_no) == anchor.psn_no,
             col(Settlement.status).in_(STANDING),
-            Settlement.setl_id != anchor.setl_id,
+            col(Settlement.setl_id) != anchor.setl_id,
             col(Settlement.begntime) <= anchor.begntime,
             col(Settlement.begntime) >= anchor.begntime - timedelta(days=params.lookback_days),
             col(SettlementLine.med_list_codg).in_(codes),
@@ -203,9 +206,9 @@ async def days_supply(session: AsyncSession, params: DaysSupplyParams, anchor: S
     )
     findings = []
     anchor_day = _day(anchor.begntime)
-    for earlier, line in rows.all():
-        assert line.prd_days is not None
-        supplied_until = _day(earlier.begntime) + timedelta(days=int(line.prd_days))
+    for earlier in rows.all():  # the earlier settlement's BRIEF columns and its line's
+        assert earlier.prd_days is not None
+        supplied_until = _day(earlier.begntime) + timedelta(days=int(earlier.prd_days))
         days_left = (supplied_until - anchor_day).days
         if days_left < max(params.tolerance_days, 1):
             continue
@@ -214,12 +217,16 @@ async def days_supply(session: AsyncSession, params: DaysSupplyParams, anchor: S
                 "days_supply",
                 "person",
                 anchor.psn_no,
-                f"days_supply:{earlier.setl_id}:{anchor.setl_id}:{line.med_list_codg}",
-                f"药品 {line.med_list_codg} 于 {_day(earlier.begntime)} 已购 {line.prd_days} 天用量，"
+                f"days_supply:{earlier.setl_id}:{anchor.setl_id}:{earlier.med_list_codg}",
+                f"药品 {earlier.med_list_codg} 于 {_day(earlier.begntime)} 已购 {earlier.prd_days} 天用量，"
                 f"尚余 {days_left} 天时再次购药",
                 {
-                    "med_list_codg": line.med_list_codg,
-                    "earlier": {**_brief(earlier), "prd_days": str(line.prd_days), "cnt": str(line.cnt)},
+                    "med_list_codg": earlier.med_list_codg,
+                    "earlier": {
+                        **_brief(earlier),
+                        "prd_days": str(earlier.prd_days),
+                        "cnt": str(earlier.cnt),
+                    },
                     "again": _brief(anchor),
                     "supplied_until": supplied_until.isoformat(),
                     "days_left": days_left,
@@ -405,7 +412,18 @@ async def peer_refusal_rate(session: AsyncSession, params: PeerRefusalParams, da
     return findings
 
 
-def _brief(s: Settlement) -> dict[str, Any]:
+#: The columns a finding's evidence shows of a settlement (``_brief``): the rules read only these.
+BRIEF = (
+    col(Settlement.setl_id),
+    col(Settlement.fixmedins_code),
+    col(Settlement.begntime),
+    col(Settlement.medfee_sumamt_fen),
+    col(Settlement.fund_paid_total_fen),
+)
+
+
+def _brief(s: Any) -> dict[str, Any]:
+    """A settlement (a row of ``BRIEF`` columns or the whole record) as evidence."""
     return {
         "setl_id": s.setl_id,
         "fixmedins_code": s.fixmedins_code,
