@@ -134,7 +134,7 @@ def authenticator(request: Request) -> Authenticator:
     return auth
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -171,7 +171,7 @@ GUARD_MARK = "_medins_guarded"
 def guarded(router: APIRouter, rule: Access) -> APIRouter:
     """The router with every route requiring a bearer token whose roles ``rule`` allows."""
 
-    def require(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> None:
+    async def require(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> None:
         rule.check(request.method, principal)
 
     wrapper = APIRouter()

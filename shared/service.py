@@ -146,7 +146,7 @@ class ServiceRuntime:
         return {"database": self.db.ping, "broker": self.probe.check}
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 

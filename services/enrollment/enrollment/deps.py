@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from shared.clock import now_china
 
 
-def today(request: Request) -> date:
+async def today(request: Request) -> date:
     """The office's date (Beijing time). ``ENROLLMENT_FIXED_TODAY`` pins it for training and tests."""
     fixed: date | None = request.app.state.runtime.settings.fixed_today
     return fixed or now_china().date()

@@ -34,7 +34,7 @@ async def settlement_client(runtime: RuntimeDep, request: Request) -> AsyncItera
 SettlementClient = Annotated[httpx.AsyncClient, Depends(settlement_client)]
 
 
-def filters(
+async def filters(
     date_from: Annotated[date, Query(description="First Beijing calendar day (yyyy-MM-dd)")],
     date_to: Annotated[date, Query(description="Last Beijing calendar day, inclusive")],
     fixmedins_code: Annotated[str | None, Query(max_length=30)] = None,

@@ -15,7 +15,7 @@ from shared.service import RuntimeDep
 router = APIRouter(prefix="/api/v1/reconciliation", tags=["reconciliation"])
 
 
-def filters(
+async def filters(
     date_from: Annotated[date, Query(description="First Beijing calendar day (yyyy-MM-dd)")],
     date_to: Annotated[date, Query(description="Last Beijing calendar day, inclusive")],
     fixmedins_code: Annotated[str | None, Query(max_length=30)] = None,
