@@ -161,9 +161,19 @@ async def find_card(session: AsyncSession, card_no: str) -> Card | None:
     return await session.scalar(select(Card).where(Card.card_no == card_no))
 
 
-async def covered(session: AsyncSession, psn_no: str, insutype: str, on: date) -> Eligibility:
-    """The person's coverage on the day of care, or a refusal the cashier can read."""
-    row = await _coverage_row(session, psn_no, insutype, on.year)
+async def covered(
+    session: AsyncSession,
+    psn_no: str,
+    insutype: str,
+    on: date,
+    year_rows: dict[str, Eligibility] | None = None,
+) -> Eligibility:
+    """The person's coverage on the day of care, or a refusal the cashier can read. ``year_rows``: the
+    person's rows of that year by scheme, when the caller has read them."""
+    if year_rows is not None:
+        row = year_rows.get(insutype)
+    else:
+        row = await _coverage_row(session, psn_no, insutype, on.year)
     if row is None:
         raise DomainError(
             f"人员 {psn_no} 在 {on.year} 年度未参加险种 {insutype}，不能享受待遇",

@@ -66,14 +66,27 @@ async def list_all(session: AsyncSession) -> list[SchemeSwitchover]:
     return list(await session.scalars(select(SchemeSwitchover).order_by(col(SchemeSwitchover.admdvs))))
 
 
-async def resolve(session: AsyncSession, psn_no: str, requested: str, day: date) -> tuple[str, str]:
-    """(scheme whose coverage admits the person, scheme to settle and book under) for care on ``day``."""
-    rows = {
+async def year_coverage(session: AsyncSession, psn_no: str, year: int) -> dict[str, Eligibility]:
+    """The person's coverage rows of the year, by scheme."""
+    return {
         row.insutype: row
         for row in await session.scalars(
-            select(Eligibility).where(Eligibility.psn_no == psn_no, Eligibility.year == day.year)
+            select(Eligibility).where(Eligibility.psn_no == psn_no, Eligibility.year == year)
         )
     }
+
+
+async def resolve(
+    session: AsyncSession,
+    psn_no: str,
+    requested: str,
+    day: date,
+    rows: dict[str, Eligibility] | None = None,
+) -> tuple[str, str]:
+    """(scheme whose coverage admits the person, scheme to settle and book under) for care on ``day``;
+    ``rows``: the person's ``year_coverage`` of that year when the caller has read it."""
+    if rows is None:
+        rows = await year_coverage(session, psn_no, day.year)
     if not rows:
         return requested, requested  # not covered at all: the coverage check says so
     region = next(iter(rows.values())).insuplc_admdvs

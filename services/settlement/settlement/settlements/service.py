@@ -158,8 +158,11 @@ class Prepared:
     care_day: date
 
 
-async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator) -> Prepared:
-    """Every check and the calculation, without writing anything."""
+async def _prepare(
+    session: AsyncSession, claim: Claim, totals: YearAccumulator, year_rows: dict[str, Eligibility]
+) -> Prepared:
+    """Every check and the calculation, without writing anything. ``year_rows``: the person's coverage
+    rows of the year of care (``_with_scheme``)."""
     if claim.begntime - now_china() > MAX_CLOCK_SKEW:
         raise DomainError("就诊/购药时间晚于当前时间", code="FUTURE_TIME", status_code=422)
     _check_line_amounts(claim)
@@ -177,7 +180,7 @@ async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator)
         )
     await institutions.require_can_settle_on(session, institution, care_day)
     person = await eligibility.covered(
-        session, claim.psn_no, claim.coverage_insutype or claim.insutype, care_day
+        session, claim.psn_no, claim.coverage_insutype or claim.insutype, care_day, year_rows
     )
     await check_certificate(session, claim.mdtrt_cert_type, claim.mdtrt_cert_no, person)
     await supervision.require_not_self_advance(session, person.psn_no, care_day)
@@ -221,22 +224,26 @@ async def _prepare(session: AsyncSession, claim: Claim, totals: YearAccumulator)
     return Prepared(claim, institution, person, policy.id, result, care_day)
 
 
-async def _with_scheme(session: AsyncSession, claim: Claim) -> Claim:
-    """The claim under the scheme the person settles under on the day of care (dual track, switch-over)."""
-    coverage, effective = await schemes.resolve(
-        session, claim.psn_no, claim.insutype, claim.begntime.astimezone(CHINA_TZ).date()
-    )
+async def _with_scheme(session: AsyncSession, claim: Claim) -> tuple[Claim, dict[str, Eligibility]]:
+    """The claim under the scheme the person settles under on the day of care (dual track, switch-over),
+    and the person's coverage rows of that year."""
+    day = claim.begntime.astimezone(CHINA_TZ).date()
+    rows = await schemes.year_coverage(session, claim.psn_no, day.year)
+    coverage, effective = await schemes.resolve(session, claim.psn_no, claim.insutype, day, rows)
     if (coverage, effective) == (claim.insutype, claim.insutype):
-        return claim
-    return replace(claim, insutype=effective, coverage_insutype=coverage if coverage != effective else None)
+        return claim, rows
+    changed = replace(
+        claim, insutype=effective, coverage_insutype=coverage if coverage != effective else None
+    )
+    return changed, rows
 
 
 async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
     """2101/2206/2303: what settling would give now, changing nothing."""
-    claim = await _with_scheme(session, claim)
+    claim, year_rows = await _with_scheme(session, claim)
     care_year = claim.begntime.astimezone(CHINA_TZ).year
     totals = await eligibility.peek_accumulator(session, claim.psn_no, care_year, claim.insutype)
-    prepared = await _prepare(session, claim, totals)
+    prepared = await _prepare(session, claim, totals, year_rows)
     return _answer(prepared, setl_id="", mdtrt_id=claim.mdtrt_id or "", at=now_china())
 
 
@@ -245,10 +252,10 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
     replay = await _claim_msgid(session, claim.msgid, claim.digest)
     if replay is not None:
         return replay
-    claim = await _with_scheme(session, claim)
+    claim, year_rows = await _with_scheme(session, claim)
     care_year = claim.begntime.astimezone(CHINA_TZ).year
     totals = await eligibility.lock_accumulator(session, claim.psn_no, care_year, claim.insutype)
-    prepared = await _prepare(session, claim, totals)
+    prepared = await _prepare(session, claim, totals, year_rows)
     result = prepared.result
     now = now_china()
     setl_id = _new_id("S", claim.mdtrtarea_admvs, now)
