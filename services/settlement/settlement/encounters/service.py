@@ -4,7 +4,7 @@ through the same settlement transaction as a pharmacy purchase."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -255,6 +255,14 @@ def _kind(encounter: Encounter) -> str:
 
 
 async def claim_for(session: AsyncSession, mdtrt_id: str, data: EncounterSettle) -> settlements.Claim:
+    return (await _claim(session, mdtrt_id, data))[0]
+
+
+async def _claim(
+    session: AsyncSession, mdtrt_id: str, data: EncounterSettle
+) -> tuple[settlements.Claim, Encounter]:
+    """The claim for the encounter's unsettled lines (of the batch, for an outpatient visit), and the
+    encounter."""
     encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code)
     if data.psn_no != encounter.psn_no:
         raise DomainError("人员编号与就诊记录不符", code="PSN_MISMATCH", status_code=422)
@@ -286,7 +294,7 @@ async def claim_for(session: AsyncSession, mdtrt_id: str, data: EncounterSettle)
         raise DomainError(
             "生育住院结算须有分娩方式 matn_type (1 顺产 / 2 剖宫产)", code="NO_MATN_TYPE", status_code=422
         )
-    return settlements.Claim(
+    claim = settlements.Claim(
         msgid=data.msgid,
         digest=settlements.digest_of(data),
         fixmedins_code=encounter.fixmedins_code,
@@ -301,8 +309,9 @@ async def claim_for(session: AsyncSession, mdtrt_id: str, data: EncounterSettle)
         med_type=encounter.med_type,
         clr_type="11" if encounter.setting == "outpatient" else "21",
         kind=kind,  # type: ignore[arg-type]
+        # Validated when they were uploaded (2301/2204): built as they are stored.
         lines=[
-            FeeLineIn(
+            FeeLineIn.model_construct(
                 feedetl_sn=x.feedetl_sn,
                 med_list_codg=x.med_list_codg,
                 medins_list_codg=x.medins_list_codg,
@@ -322,6 +331,7 @@ async def claim_for(session: AsyncSession, mdtrt_id: str, data: EncounterSettle)
         chronic_disease=encounter.dise_codg if kind == "chronic" else None,
         continuing_stay=continuing,
     )
+    return claim, encounter
 
 
 async def settle(session: AsyncSession, mdtrt_id: str, data: EncounterSettle) -> SettlementOut:
@@ -330,14 +340,19 @@ async def settle(session: AsyncSession, mdtrt_id: str, data: EncounterSettle) ->
     replay = await settlements.replay_if_settled(session, data.msgid, settlements.digest_of(data))
     if replay is not None:
         return replay
-    claim = await claim_for(session, mdtrt_id, data)
+    claim, encounter = await _claim(session, mdtrt_id, data)
     result = await settlements.settle(session, claim)
     if not result.replayed:
-        sns = {line.feedetl_sn for line in claim.lines}
-        for line in await _lines(session, mdtrt_id):
-            if line.feedetl_sn in sns:
-                line.setl_id = result.setl_id
-        encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code)
+        await session.execute(
+            update(FeeLineRecord)
+            .where(
+                col(FeeLineRecord.mdtrt_id) == mdtrt_id,
+                col(FeeLineRecord.setl_id).is_(None),
+                col(FeeLineRecord.feedetl_sn).in_([line.feedetl_sn for line in claim.lines]),
+            )
+            .values(setl_id=result.setl_id)
+            .execution_options(synchronize_session=False)
+        )
         if encounter.setting == "inpatient" and not data.mid_setl_flag:
             encounter.status = "settled"
         await session.flush()
