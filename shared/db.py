@@ -18,7 +18,13 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 #: BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
@@ -83,6 +89,8 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        self._engine_kwargs = engine_kwargs
+        self._autocommit_engine: AsyncEngine | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -99,12 +107,33 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def statements(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for statements that each stand on their own: reads, and writes that need nothing
+        else to be atomic with them. On PostgreSQL every statement commits by itself (a pool of its own in
+        autocommit mode: no BEGIN/COMMIT round trips, and the pre-ping is one round trip instead of the
+        three it takes outside autocommit). On SQLite, whose ``BEGIN IMMEDIATE`` hook rules out
+        autocommit, they share one transaction, committed at the end and rolled back on an exception.
+        Callers must be right under both: at most one write per block unless each may stand alone."""
+        if self.is_sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        if self._autocommit_engine is None:
+            self._autocommit_engine = create_engine(
+                self.url, isolation_level="AUTOCOMMIT", **self._engine_kwargs
+            )
+        async with self._autocommit_engine.connect() as conn:
+            yield conn
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._autocommit_engine is not None:
+            await self._autocommit_engine.dispose()
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
