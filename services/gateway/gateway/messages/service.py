@@ -7,12 +7,11 @@ import sqlalchemy
 from sqlalchemy import bindparam, insert, literal
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import select
 
 from gateway.messages.models import MessageLog, VoidedMessage
 from gateway.security.models import SignIn
-from shared.db import Database, utcnow
+from shared.db import Database, Statements, utcnow
 
 
 async def find(db: Database, msgid: str) -> MessageLog | None:
@@ -75,7 +74,7 @@ _LOOKUP = sqlalchemy.select(
 _INSERT = insert(_log)
 
 
-async def lookup(conn: AsyncConnection, msgid: str, sign_no: str | None) -> Lookup:
+async def lookup(conn: Statements, msgid: str, sign_no: str | None) -> Lookup:
     """The answer stored for ``msgid``, whether a 2601 has voided it, and the sign-in ``sign_no`` names."""
     row: Row | None = (await conn.execute(_LOOKUP, {"msgid": msgid, "sign_no": sign_no})).first()
     assert row is not None  # the probe row is always there

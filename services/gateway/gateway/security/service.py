@@ -14,7 +14,6 @@ from typing import Protocol
 import sqlalchemy
 from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
 from gateway.nhsa.envelope import RequestEnvelope
@@ -22,7 +21,7 @@ from gateway.nhsa.errors import Refusal
 from gateway.security.models import Institution, SeenNonce, SignIn
 from gateway.security.schemes import SignatureScheme
 from shared.clock import now_china
-from shared.db import Database, utcnow
+from shared.db import Database, Statements, utcnow
 
 #: Transactions that need no sign-in: 9001 is the sign-in itself.
 NO_SIGN_IN = frozenset({"9001"})
@@ -66,7 +65,7 @@ class HisSecurity:
         self._last_purge = 0.0
 
     async def authenticate(
-        self, conn: AsyncConnection, headers: Mapping[str, str], now: float | None = None
+        self, conn: Statements, headers: Mapping[str, str], now: float | None = None
     ) -> Signer:
         """The institution that signed this request; refused when the signature, the timestamp or the nonce
         is not right. The nonce is remembered only once the signature is verified. ``conn`` comes from
@@ -98,7 +97,7 @@ class HisSecurity:
         await self._purge_nonces(conn, now)
         return Signer(institution.fixmedins_code)
 
-    async def _purge_nonces(self, conn: AsyncConnection, now: float) -> None:
+    async def _purge_nonces(self, conn: Statements, now: float) -> None:
         if now - self._last_purge > 60:
             # Older than twice the window: their timestamps are refused anyway.
             self._last_purge = now
