@@ -3,6 +3,7 @@ institution and msgid form, 9001/9002 sign-in, the rate limit, and the registry 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -242,3 +243,38 @@ async def test_requests_go_through_after_the_database_dropped_every_connection(
     assert second["infcode"] == 0, second["err_msg"]
     assert await gateway.send(purchase(sequence=31)) == first  # the stored answer, read after the restart
     assert gateway.fake.paths() == [SETTLE, SETTLE]
+
+
+async def test_a_verified_nonce_is_used_up_even_when_the_envelope_is_refused(gateway: Gateway) -> None:
+    gateway.fake.on(*SETTLE, (200, readme_purchase()))
+    sign_no = await sign_in(gateway)
+    body = purchase(sequence=41, sign_no=sign_no)
+    for refused_body, code in (
+        (b"{not json", "E_JSON"),
+        (json.dumps({"infno": "2102"}).encode(), "E_ENVELOPE"),
+        (
+            json.dumps(purchase(sequence=41, sign_no=sign_no, msgid="P3415240000120261120")).encode(),
+            "E_MSGID_FORM",
+        ),
+    ):
+        headers = signed_headers()
+        refused = parse_body((await gateway.processor.process(refused_body, headers)).encode())
+        assert code_of(refused) == code
+        assert code_of(await answer(gateway, body, headers)) == "E_NONCE_REUSED"  # the nonce went with it
+        again = parse_body((await gateway.processor.process(refused_body, headers)).encode())
+        assert code_of(again) == "E_NONCE_REUSED"  # a used nonce is refused before the envelope is read
+    assert gateway.fake.calls == [] and await gateway.stored(body["msgid"]) is None
+    assert (await answer(gateway, body, signed_headers()))["infcode"] == 0
+
+
+async def test_one_nonce_sent_twice_at_once_is_accepted_once(gateway: Gateway) -> None:
+    gateway.fake.on(*SETTLE, (200, readme_purchase()))
+    sign_no = await sign_in(gateway)
+    headers = signed_headers()
+    first, second = await asyncio.gather(
+        answer(gateway, purchase(sequence=51, sign_no=sign_no), headers),
+        answer(gateway, purchase(sequence=52, sign_no=sign_no), headers),
+    )
+    assert sorted([first["infcode"], second["infcode"]]) == [-1, 0]
+    assert code_of(first if first["infcode"] else second) == "E_NONCE_REUSED"
+    assert gateway.fake.paths() == [SETTLE]

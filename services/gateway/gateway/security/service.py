@@ -1,5 +1,5 @@
-"""Who is calling and may they: the institution's signature, fresh timestamp and unused nonce, its rate,
-and its sign-in (9001/9002)."""
+"""Who is calling and may they: the institution's signature, fresh timestamp and unused nonce (used up in
+``gateway.admission``), its rate, and its sign-in (9001/9002)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import sqlalchemy
-from sqlalchemy import bindparam, delete, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete
 from sqlmodel import col, select
 
 from gateway.nhsa.envelope import RequestEnvelope
@@ -67,11 +66,11 @@ class HisSecurity:
     async def authenticate(
         self, conn: Statements, headers: Mapping[str, str], now: float | None = None
     ) -> Signer:
-        """The institution that signed this request; refused when the signature, the timestamp or the nonce
-        is not right. The nonce is remembered only once the signature is verified. ``conn`` comes from
-        ``Database.statements()``: the registry is read afresh on every request (a disabled institution or
-        a rotated secret counts at once, on every replica), and the nonce insert stands on its own (its
-        primary key refuses a second use, whichever replica saw the first)."""
+        """The institution that signed this request; refused when the signature or the timestamp is not
+        right, or the institution is over its rate. ``conn`` comes from ``Database.statements()``: the
+        registry is read afresh on every request (a disabled institution or a rotated secret counts at once,
+        on every replica). The nonce is NOT used up here: the caller does that next, whatever it answers
+        (``gateway.admission``), so that it is used only once the signature is verified."""
         signed = self.scheme.read(headers)
         now = time.time() if now is None else now
         institution = (await conn.execute(_INSTITUTION_BY_PAASID, {"paasid": signed.paasid})).first()
@@ -86,16 +85,8 @@ class HisSecurity:
             )
         if not self.limiter.allow(institution.fixmedins_code, institution.rate_limit_per_minute):
             raise Refusal("E_RATE_LIMITED", "请求过于频繁，已超过本机构的调用频率限制，请稍后重试")
-        try:
-            await conn.execute(
-                _INSERT_NONCE, {"paasid": signed.paasid, "nonce": signed.nonce, "at": utcnow()}
-            )
-        except IntegrityError:
-            raise Refusal(
-                "E_NONCE_REUSED", "请求随机数 x-tif-nonce 已使用过（疑似重放），请重新签名"
-            ) from None
         await self._purge_nonces(conn, now)
-        return Signer(institution.fixmedins_code)
+        return Signer(institution.fixmedins_code, signed.paasid, signed.nonce)
 
     async def _purge_nonces(self, conn: Statements, now: float) -> None:
         if now - self._last_purge > 60:
@@ -155,9 +146,11 @@ class HisSecurity:
 
 @dataclass(frozen=True)
 class Signer:
-    """The registered institution whose credentials signed a request."""
+    """The registered institution whose credentials signed a request, and the request's nonce."""
 
     fixmedins_code: str
+    paasid: str
+    nonce: str
 
 
 class SignInState(Protocol):
@@ -180,10 +173,6 @@ _INSTITUTION_BY_PAASID = sqlalchemy.select(
     _institution.c.active,
     _institution.c.rate_limit_per_minute,
 ).where(_institution.c.paasid == bindparam("paasid"))
-_nonce = SeenNonce.__table__  # type: ignore[attr-defined]
-_INSERT_NONCE = insert(_nonce).values(
-    paasid=bindparam("paasid"), nonce=bindparam("nonce"), seen_at=bindparam("at")
-)
 
 
 def check_caller(envelope: RequestEnvelope, institution: Signer) -> None:
