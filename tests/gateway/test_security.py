@@ -278,3 +278,18 @@ async def test_one_nonce_sent_twice_at_once_is_accepted_once(gateway: Gateway) -
     assert sorted([first["infcode"], second["infcode"]]) == [-1, 0]
     assert code_of(first if first["infcode"] else second) == "E_NONCE_REUSED"
     assert gateway.fake.paths() == [SETTLE]
+
+
+async def test_one_msgid_sent_twice_at_once_settles_once_in_the_log(gateway: Gateway) -> None:
+    """Two signings of the same 2102 racing: whichever order they run in, both get the answer stored
+    first (the second insert into the message log loses to the primary key and reads the first)."""
+    answers = iter([readme_purchase(), readme_purchase(setl_id="S-SECOND-CALL")])
+    gateway.fake.on(*SETTLE, lambda request: (200, next(answers)))
+    sign_no = await sign_in(gateway)
+    body = purchase(sequence=61, sign_no=sign_no)
+    first, second = await asyncio.gather(
+        answer(gateway, body, signed_headers()), answer(gateway, body, signed_headers())
+    )
+    assert first == second and first["infcode"] == 0
+    stored = await gateway.stored(body["msgid"])
+    assert stored is not None and parse_body(stored.response.encode()) == first
