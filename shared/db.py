@@ -8,7 +8,7 @@ half-way; SQLite then serialises writers, as PostgreSQL's row locks do per perso
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,9 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, event, text
-from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.engine import CursorResult, Dialect, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 #: BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
@@ -84,6 +91,30 @@ async def flush_unique(session: AsyncSession, conflict: Exception) -> None:
         raise conflict from exc
 
 
+class Statements:
+    """The connection of ``Database.statements()``. Its first statement, the first use of a connection
+    taken from the pool unpinged, is run again once on a new connection when the old one turns out dead
+    (SQLAlchemy has then invalidated the pool, so every other connection from before is replaced too)."""
+
+    def __init__(self, conn: AsyncConnection, *, retry_stale: bool) -> None:
+        self.conn = conn
+        self._retry_stale = retry_stale
+
+    async def execute(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
+        if not self._retry_stale:
+            return await self.conn.execute(statement, parameters)
+        self._retry_stale = False
+        try:
+            return await self.conn.execute(statement, parameters)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        await self.conn.rollback()  # leaves the invalidated connection; the next use reconnects
+        return await self.conn.execute(statement, parameters)
+
+
 class Database:
     """Engine plus session factory for one service database."""
 
@@ -91,10 +122,13 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        self._engine_kwargs = engine_kwargs
+        self._autocommit_engine: AsyncEngine | None = None
+        self._is_sqlite = is_sqlite(url)
 
     @property
     def is_sqlite(self) -> bool:
-        return is_sqlite(self.url)
+        return self._is_sqlite
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -107,12 +141,36 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def statements(self) -> AsyncIterator[Statements]:
+        """A connection for statements that each stand on their own: reads, and writes that need nothing
+        else to be atomic with them. On PostgreSQL every statement commits by itself (a pool of its own in
+        autocommit mode, so no BEGIN/COMMIT round trips) and the connection is not pinged when it leaves the
+        pool (SQLAlchemy's pre-ping costs three round trips outside autocommit, one inside): a connection
+        the server has dropped (a restart) fails its first statement, which is then run again once on a new
+        connection (``Statements.execute``). On SQLite, whose ``BEGIN IMMEDIATE`` hook rules out
+        autocommit, the statements share one transaction, committed at the end and rolled back on an
+        exception. Callers must be right under both: at most one write per block unless each may stand
+        alone, and a first statement that may run twice if the server went away while running it."""
+        if self._is_sqlite:
+            async with self.engine.begin() as conn:
+                yield Statements(conn, retry_stale=False)
+            return
+        if self._autocommit_engine is None:
+            options = {**self._engine_kwargs, "pool_pre_ping": False}
+            options.setdefault("pool_recycle", 1800)
+            self._autocommit_engine = create_engine(self.url, isolation_level="AUTOCOMMIT", **options)
+        async with self._autocommit_engine.connect() as conn:
+            yield Statements(conn, retry_stale=True)
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._autocommit_engine is not None:
+            await self._autocommit_engine.dispose()
 
 
 class ExactDecimal(TypeDecorator[Decimal]):

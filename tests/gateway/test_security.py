@@ -3,17 +3,21 @@ institution and msgid form, 9001/9002 sign-in, the rate limit, and the registry 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
 
 import httpx
+import pytest
 from gateway.config import GatewaySettings
 from gateway.main import create_app
 from gateway.nhsa.envelope import parse_body
 from gateway.security.schemes import TifSha256
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from platformctl import examples
 from platformctl.demo import demo_credentials
@@ -184,3 +188,108 @@ async def test_registry_is_for_administrators_and_never_shows_a_secret(databases
         )
         assert his.status_code == 200 and his.json()["err_msg"].startswith("[E_SIGNATURE]")
         assert isinstance(his, httpx.Response)
+
+
+async def test_a_disabled_institution_or_a_rotated_secret_counts_at_the_next_request(
+    databases: DatabaseFactory,
+) -> None:
+    """The registry is read afresh for every request (no cache to go stale on this or another replica)."""
+    app = build(create_app, GatewaySettings, database_url=databases.migrated("gateway"))
+    entry = {"fixmedins_name": "惠民大药房", "paasid": "paas-p1", "secret": "s" * 32}
+
+    async def his_call(secret: str) -> dict[str, Any]:
+        headers = TifSha256().sign("paas-p1", secret)
+        wire = json.dumps(sign_in_envelope(PHARMACY), ensure_ascii=False).encode()
+        reply = await client.post("/fsi/api/rsfComIfsService/callService", content=wire, headers=headers)
+        result: dict[str, Any] = parse_body(reply.content)
+        return result
+
+    async with running(app) as client:
+        assert (await client.put(f"/api/v1/institutions/{PHARMACY}", json=entry)).status_code == 200
+        assert (await his_call("s" * 32))["infcode"] == 0
+        rotated = {**entry, "secret": "t" * 32}
+        assert (await client.put(f"/api/v1/institutions/{PHARMACY}", json=rotated)).status_code == 200
+        assert code_of(await his_call("s" * 32)) == "E_SIGNATURE"
+        assert (await his_call("t" * 32))["infcode"] == 0
+        disabled = {**rotated, "active": False}
+        assert (await client.put(f"/api/v1/institutions/{PHARMACY}", json=disabled)).status_code == 200
+        refused = await his_call("t" * 32)
+        assert code_of(refused) == "E_SIGNATURE" and "停用" in refused["err_msg"]
+
+
+async def test_requests_go_through_after_the_database_dropped_every_connection(
+    gateway: Gateway, backend: str
+) -> None:
+    """A restarted PostgreSQL leaves the pools holding dead connections; the pre-ping on checkout replaces
+    them, so the first request afterwards is answered, not failed (SQLite has no server to restart)."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL only")
+    gateway.fake.on(*SETTLE, (200, readme_purchase()))
+    first = await gateway.send(purchase(sequence=31))
+    assert first["infcode"] == 0
+    killer = create_async_engine(gateway.db.url)
+    try:
+        async with killer.connect() as conn:
+            terminated = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await killer.dispose()
+    assert terminated and terminated >= 1
+    second = await gateway.send(purchase(sequence=32))
+    assert second["infcode"] == 0, second["err_msg"]
+    assert await gateway.send(purchase(sequence=31)) == first  # the stored answer, read after the restart
+    assert gateway.fake.paths() == [SETTLE, SETTLE]
+
+
+async def test_a_verified_nonce_is_used_up_even_when_the_envelope_is_refused(gateway: Gateway) -> None:
+    gateway.fake.on(*SETTLE, (200, readme_purchase()))
+    sign_no = await sign_in(gateway)
+    body = purchase(sequence=41, sign_no=sign_no)
+    for refused_body, code in (
+        (b"{not json", "E_JSON"),
+        (json.dumps({"infno": "2102"}).encode(), "E_ENVELOPE"),
+        (
+            json.dumps(purchase(sequence=41, sign_no=sign_no, msgid="P3415240000120261120")).encode(),
+            "E_MSGID_FORM",
+        ),
+    ):
+        headers = signed_headers()
+        refused = parse_body((await gateway.processor.process(refused_body, headers)).encode())
+        assert code_of(refused) == code
+        assert code_of(await answer(gateway, body, headers)) == "E_NONCE_REUSED"  # the nonce went with it
+        again = parse_body((await gateway.processor.process(refused_body, headers)).encode())
+        assert code_of(again) == "E_NONCE_REUSED"  # a used nonce is refused before the envelope is read
+    assert gateway.fake.calls == [] and await gateway.stored(body["msgid"]) is None
+    assert (await answer(gateway, body, signed_headers()))["infcode"] == 0
+
+
+async def test_one_nonce_sent_twice_at_once_is_accepted_once(gateway: Gateway) -> None:
+    gateway.fake.on(*SETTLE, (200, readme_purchase()))
+    sign_no = await sign_in(gateway)
+    headers = signed_headers()
+    first, second = await asyncio.gather(
+        answer(gateway, purchase(sequence=51, sign_no=sign_no), headers),
+        answer(gateway, purchase(sequence=52, sign_no=sign_no), headers),
+    )
+    assert sorted([first["infcode"], second["infcode"]]) == [-1, 0]
+    assert code_of(first if first["infcode"] else second) == "E_NONCE_REUSED"
+    assert gateway.fake.paths() == [SETTLE]
+
+
+async def test_one_msgid_sent_twice_at_once_settles_once_in_the_log(gateway: Gateway) -> None:
+    """Two signings of the same 2102 racing: whichever order they run in, both get the answer stored
+    first (the second insert into the message log loses to the primary key and reads the first)."""
+    answers = iter([readme_purchase(), readme_purchase(setl_id="S-SECOND-CALL")])
+    gateway.fake.on(*SETTLE, lambda request: (200, next(answers)))
+    sign_no = await sign_in(gateway)
+    body = purchase(sequence=61, sign_no=sign_no)
+    first, second = await asyncio.gather(
+        answer(gateway, body, signed_headers()), answer(gateway, body, signed_headers())
+    )
+    assert first == second and first["infcode"] == 0
+    stored = await gateway.stored(body["msgid"])
+    assert stored is not None and parse_body(stored.response.encode()) == first

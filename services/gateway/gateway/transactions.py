@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
+from gateway import admission
 from gateway.downstream import Downstream
 from gateway.messages import service as messages
-from gateway.messages.models import MessageLog, VoidedMessage
+from gateway.messages.models import VoidedMessage
 from gateway.nhsa import (
     encounter,
     t1101,
@@ -30,7 +32,7 @@ from gateway.nhsa import (
 from gateway.nhsa.encounter import INPATIENT, OUTPATIENT, Setting
 from gateway.nhsa.envelope import Answer, RequestEnvelope, ResponseBuilder, dumps, parse_body
 from gateway.nhsa.errors import OutcomeUnknown, Refusal, describe
-from gateway.security.service import HisSecurity, check_caller
+from gateway.security.service import HisSecurity, Signer, check_caller
 from shared.db import Database
 from shared.observability import LATENCY_BUCKETS, msgid_var
 
@@ -338,6 +340,44 @@ def request_digest(body: Any) -> str:
     return hashlib.sha256(dumps({"body": body}).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Read:
+    envelope: RequestEnvelope
+    body: dict[str, Any]
+    label: str
+    handler: Handler | None
+
+
+@dataclass(frozen=True)
+class _Refused:
+    refusal: Refusal
+    label: str = "invalid"
+
+
+def _read_envelope(raw: bytes, institution: Signer) -> _Read | _Refused:
+    """The envelope of a signed request, or why it is refused (in the order the checks are documented)."""
+    try:
+        body = parse_body(raw)
+    except (UnicodeDecodeError, ValueError):
+        return _Refused(Refusal("E_JSON", "报文不是合法的 UTF-8 JSON"))
+    if not isinstance(body, dict):
+        return _Refused(Refusal("E_JSON", "报文必须是 JSON 对象"))
+    try:
+        envelope = RequestEnvelope.model_validate(body)
+    except ValidationError as exc:
+        return _Refused(Refusal("E_ENVELOPE", describe(exc)))
+    msgid_var.set(envelope.msgid)  # on every log line of this request, and sent downstream (X-Msgid)
+    label = envelope.infno if envelope.infno in KNOWN_INFNO_LABELS else "unknown"
+    try:
+        check_caller(envelope, institution)
+    except Refusal as refusal:
+        return _Refused(refusal, label)
+    handler = HANDLERS.get(envelope.infno)
+    if handler is None and envelope.infno not in SIGN_INFNOS:
+        return _Refused(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label)
+    return _Read(envelope, body, label, handler)
+
+
 class EnvelopeProcessor:
     def __init__(
         self,
@@ -386,51 +426,45 @@ class EnvelopeProcessor:
 
         if len(raw) > self.max_body_bytes:
             return refuse(Refusal("E_TOO_LARGE", f"报文过大，超过 {self.max_body_bytes} 字节"))
+        # One connection until the envelope may go ahead: the registry read, then (PostgreSQL: one statement)
+        # the nonce used up and the message log, the void mark and the sign-in read. Each statement stands
+        # on its own (see ``Database.statements``): a refusal for the envelope keeps the nonce used.
+        async with self.db.statements() as conn:
+            try:
+                institution = await self.security.authenticate(conn, headers)
+            except Refusal as refusal:
+                return refuse(refusal)
+            read = _read_envelope(raw, institution)
+            try:
+                if isinstance(read, _Refused):
+                    await admission.use_nonce(conn, institution)
+                    return refuse(read.refusal, read.label)
+                envelope = read.envelope
+                known = await admission.use_nonce_and_look_up(
+                    conn, institution, envelope.msgid, envelope.sign_no
+                )
+            except Refusal as refusal:  # the nonce was used before
+                return refuse(refusal)
+        label, handler = read.label, read.handler
+        digest = request_digest(read.body)
+        if known.voided:
+            # Whatever answer the log holds for it described an effect 2601 has undone (or prevented).
+            return refuse(t2601.voided(), label)
+        earlier = known.earlier
+        if earlier is not None:
+            if earlier.request_sha256 != digest or earlier.infno != envelope.infno:
+                return refuse(
+                    Refusal("E_MSGID_REUSED", f"报文ID {envelope.msgid} 已被另一笔不同内容的交易使用"),
+                    label,
+                )
+            GATEWAY_REPLAYS.labels(label).inc()
+            return earlier.response, label, earlier.infcode, "replay"
+        # A stored answer is given back even after sign-out (it settles a doubt); anything new needs a
+        # valid sign-in. Not remembered: signing in and sending the same msgid again is allowed.
         try:
-            institution = await self.security.authenticate(headers)
-        except Refusal as refusal:
-            return refuse(refusal)
-        try:
-            body = parse_body(raw)
-        except (UnicodeDecodeError, ValueError):
-            return refuse(Refusal("E_JSON", "报文不是合法的 UTF-8 JSON"))
-        if not isinstance(body, dict):
-            return refuse(Refusal("E_JSON", "报文必须是 JSON 对象"))
-        try:
-            envelope = RequestEnvelope.model_validate(body)
-        except ValidationError as exc:
-            return refuse(Refusal("E_ENVELOPE", describe(exc)))
-        msgid_var.set(envelope.msgid)  # on every log line of this request, and sent downstream (X-Msgid)
-        label = envelope.infno if envelope.infno in KNOWN_INFNO_LABELS else "unknown"
-        try:
-            check_caller(envelope, institution)
+            self.security.check_sign_in(envelope, known.sign_in)
         except Refusal as refusal:
             return refuse(refusal, label)
-        handler = HANDLERS.get(envelope.infno)
-        if handler is None and envelope.infno not in SIGN_INFNOS:
-            return refuse(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label)
-
-        digest = request_digest(body)
-        # The message log and the sign-in are read in one session (one connection checkout).
-        async with self.db.session() as session:
-            earlier, voided = await messages.find_with_void_in(session, envelope.msgid)
-            if voided is not None:
-                # Whatever answer the log holds for it described an effect 2601 has undone (or prevented).
-                return refuse(t2601.voided(), label)
-            if earlier is not None:
-                if earlier.request_sha256 != digest or earlier.infno != envelope.infno:
-                    return refuse(
-                        Refusal("E_MSGID_REUSED", f"报文ID {envelope.msgid} 已被另一笔不同内容的交易使用"),
-                        label,
-                    )
-                GATEWAY_REPLAYS.labels(label).inc()
-                return earlier.response, label, earlier.infcode, "replay"
-            # A stored answer is given back even after sign-out (it settles a doubt); anything new needs a
-            # valid sign-in. Not remembered: signing in and sending the same msgid again is allowed.
-            try:
-                await self.security.require_sign_in(envelope, session)
-            except Refusal as refusal:
-                return refuse(refusal, label)
 
         with GATEWAY_LATENCY.labels(label).time():
             try:
@@ -458,14 +492,12 @@ class EnvelopeProcessor:
                 return answer, label, infcode, code  # transient: let the HIS retry the same msgid
         stored = await messages.remember(
             self.db,
-            MessageLog(
-                msgid=envelope.msgid,
-                infno=envelope.infno,
-                fixmedins_code=envelope.fixmedins_code,
-                request_sha256=digest,
-                infcode=infcode,
-                response=answer,
-            ),
+            msgid=envelope.msgid,
+            infno=envelope.infno,
+            fixmedins_code=envelope.fixmedins_code,
+            request_sha256=digest,
+            infcode=infcode,
+            response=answer,
         )
         return stored.response, label, stored.infcode, code
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from gateway.messages.models import MessageLog, VoidedMessage
-from shared.db import Database
+from shared.db import Database, utcnow
 
 
 async def find(db: Database, msgid: str) -> MessageLog | None:
@@ -13,29 +15,50 @@ async def find(db: Database, msgid: str) -> MessageLog | None:
         return await session.scalar(select(MessageLog).where(MessageLog.msgid == msgid))
 
 
-async def find_with_void(db: Database, msgid: str) -> tuple[MessageLog | None, VoidedMessage | None]:
-    """The answer stored for msgid and whether a 2601 has voided msgid, in one session."""
-    async with db.session() as session:
-        return await find_with_void_in(session, msgid)
+@dataclass(frozen=True)
+class Stored:
+    """The answer the message log holds for a msgid."""
+
+    infno: str
+    request_sha256: str
+    infcode: int
+    response: str
 
 
-async def find_with_void_in(
-    session: AsyncSession, msgid: str
-) -> tuple[MessageLog | None, VoidedMessage | None]:
-    earlier = await session.scalar(select(MessageLog).where(MessageLog.msgid == msgid))
-    voided = await session.scalar(select(VoidedMessage).where(VoidedMessage.msgid == msgid))
-    return earlier, voided
+_log = MessageLog.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_log)
 
 
-async def remember(db: Database, entry: MessageLog) -> MessageLog:
+async def remember(
+    db: Database,
+    *,
+    msgid: str,
+    infno: str,
+    fixmedins_code: str,
+    request_sha256: str,
+    infcode: int,
+    response: str,
+) -> Stored:
     """Store the answer; if a concurrent request stored one first, that first answer wins."""
+    entry = Stored(infno, request_sha256, infcode, response)
     try:
-        async with db.transaction() as session:
-            session.add(entry)
+        async with db.statements() as conn:
+            await conn.execute(
+                _INSERT,
+                {
+                    "msgid": msgid,
+                    "infno": infno,
+                    "fixmedins_code": fixmedins_code,
+                    "request_sha256": request_sha256,
+                    "infcode": infcode,
+                    "response": response,
+                    "created_at": utcnow(),
+                },
+            )
     except IntegrityError:
-        first = await find(db, entry.msgid)
+        first = await find(db, msgid)
         if first is not None:
-            return first
+            return Stored(first.infno, first.request_sha256, first.infcode, first.response)
         raise
     return entry
 

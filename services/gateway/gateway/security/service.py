@@ -1,5 +1,5 @@
-"""Who is calling and may they: the institution's signature, fresh timestamp and unused nonce, its rate,
-and its sign-in (9001/9002)."""
+"""Who is calling and may they: the institution's signature, fresh timestamp and unused nonce (used up in
+``gateway.admission``), its rate, and its sign-in (9001/9002)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+import sqlalchemy
+from sqlalchemy import bindparam, delete
 from sqlmodel import col, select
 
 from gateway.nhsa.envelope import RequestEnvelope
@@ -20,7 +20,7 @@ from gateway.nhsa.errors import Refusal
 from gateway.security.models import Institution, SeenNonce, SignIn
 from gateway.security.schemes import SignatureScheme
 from shared.clock import now_china
-from shared.db import Database, utcnow
+from shared.db import Database, Statements, utcnow
 
 #: Transactions that need no sign-in: 9001 is the sign-in itself.
 NO_SIGN_IN = frozenset({"9001"})
@@ -63,55 +63,37 @@ class HisSecurity:
         self.sign_in_ttl = timedelta(hours=sign_in_hours)
         self._last_purge = 0.0
 
-    async def authenticate(self, headers: Mapping[str, str], now: float | None = None) -> Institution:
-        """The institution that signed this request; refused when the signature, the timestamp or the nonce
-        is not right. The nonce is remembered only once the signature is verified. One transaction: the
-        registry lookup and the nonce insert share a database round trip's worth of connection checkout
-        (a refusal before the insert rolls back a transaction that wrote nothing)."""
+    async def authenticate(
+        self, conn: Statements, headers: Mapping[str, str], now: float | None = None
+    ) -> Signer:
+        """The institution that signed this request; refused when the signature or the timestamp is not
+        right, or the institution is over its rate. ``conn`` comes from ``Database.statements()``: the
+        registry is read afresh on every request (a disabled institution or a rotated secret counts at once,
+        on every replica). The nonce is NOT used up here: the caller does that next, whatever it answers
+        (``gateway.admission``), so that it is used only once the signature is verified."""
         signed = self.scheme.read(headers)
         now = time.time() if now is None else now
-        try:
-            async with self.db.transaction() as session:
-                institution = await session.scalar(
-                    select(Institution).where(col(Institution.paasid) == signed.paasid)
-                )
-                if institution is None or not institution.active:
-                    raise Refusal("E_SIGNATURE", "签名校验失败：未登记或已停用的接入方")
-                if not self.scheme.verify(headers, signed, institution.secret):
-                    raise Refusal("E_SIGNATURE", "签名校验失败：x-tif-signature 不正确")
-                if abs(now - signed.timestamp) > self.window_s:
-                    raise Refusal(
-                        "E_TIMESTAMP",
-                        f"请求时间戳超出允许范围（±{self.window_s}秒），请校准系统时间后重新签名",
-                    )
-                if not self.limiter.allow(institution.fixmedins_code, institution.rate_limit_per_minute):
-                    raise Refusal("E_RATE_LIMITED", "请求过于频繁，已超过本机构的调用频率限制，请稍后重试")
-                session.add(SeenNonce(paasid=signed.paasid, nonce=signed.nonce, seen_at=utcnow()))
-                await session.flush()
-        except IntegrityError:
+        institution = (await conn.execute(_INSTITUTION_BY_PAASID, {"paasid": signed.paasid})).first()
+        if institution is None or not institution.active:
+            raise Refusal("E_SIGNATURE", "签名校验失败：未登记或已停用的接入方")
+        if not self.scheme.verify(headers, signed, institution.secret):
+            raise Refusal("E_SIGNATURE", "签名校验失败：x-tif-signature 不正确")
+        if abs(now - signed.timestamp) > self.window_s:
             raise Refusal(
-                "E_NONCE_REUSED", "请求随机数 x-tif-nonce 已使用过（疑似重放），请重新签名"
-            ) from None
-        await self._purge_nonces(now)
-        return institution
+                "E_TIMESTAMP",
+                f"请求时间戳超出允许范围（±{self.window_s}秒），请校准系统时间后重新签名",
+            )
+        if not self.limiter.allow(institution.fixmedins_code, institution.rate_limit_per_minute):
+            raise Refusal("E_RATE_LIMITED", "请求过于频繁，已超过本机构的调用频率限制，请稍后重试")
+        await self._purge_nonces(conn, now)
+        return Signer(institution.fixmedins_code, signed.paasid, signed.nonce)
 
-    async def _remember_nonce(self, paasid: str, nonce: str, now: float) -> None:
-        try:
-            async with self.db.transaction() as session:
-                session.add(SeenNonce(paasid=paasid, nonce=nonce, seen_at=utcnow()))
-        except IntegrityError:
-            raise Refusal(
-                "E_NONCE_REUSED", "请求随机数 x-tif-nonce 已使用过（疑似重放），请重新签名"
-            ) from None
-        await self._purge_nonces(now)
-
-    async def _purge_nonces(self, now: float) -> None:
+    async def _purge_nonces(self, conn: Statements, now: float) -> None:
         if now - self._last_purge > 60:
             # Older than twice the window: their timestamps are refused anyway.
             self._last_purge = now
             cutoff = utcnow() - timedelta(seconds=2 * self.window_s)
-            async with self.db.transaction() as session:
-                await session.execute(delete(SeenNonce).where(col(SeenNonce.seen_at) < cutoff))
+            await conn.execute(delete(SeenNonce).where(col(SeenNonce.seen_at) < cutoff))
 
     # --- 9001 / 9002 ----------------------------------------------------------------------------------
 
@@ -145,19 +127,13 @@ class HisSecurity:
                 session.add(entry)
             return entry
 
-    async def require_sign_in(self, envelope: RequestEnvelope, session: AsyncSession | None = None) -> None:
-        """Every transaction but 9001 needs a valid ``sign_no`` of this institution and operator.
-        ``session``: read it in that session (the caller's) rather than a new one."""
+    def check_sign_in(self, envelope: RequestEnvelope, entry: SignInState | None) -> None:
+        """Every transaction but 9001 needs a valid ``sign_no`` of this institution and operator; ``entry``
+        is the sign-in ``envelope.sign_no`` names as read with the message log (``messages.lookup``)."""
         if envelope.infno in NO_SIGN_IN:
             return
         if not envelope.sign_no:
             raise Refusal("E_SIGN_IN", "未签到：请先调用【9001】签到，并在报文 sign_no 中填写签到流水号")
-        query = select(SignIn).where(col(SignIn.sign_no) == envelope.sign_no)
-        if session is not None:
-            entry = await session.scalar(query)
-        else:
-            async with self.db.session() as own:
-                entry = await own.scalar(query)
         if entry is None or entry.fixmedins_code != envelope.fixmedins_code:
             raise Refusal("E_SIGN_IN", f"签到流水号 {envelope.sign_no} 无效，请重新签到【9001】")
         if entry.opter != envelope.opter:
@@ -168,7 +144,38 @@ class HisSecurity:
             raise Refusal("E_SIGN_IN", f"签到流水号 {envelope.sign_no} 已过期，请重新签到【9001】")
 
 
-def check_caller(envelope: RequestEnvelope, institution: Institution) -> None:
+@dataclass(frozen=True)
+class Signer:
+    """The registered institution whose credentials signed a request, and the request's nonce."""
+
+    fixmedins_code: str
+    paasid: str
+    nonce: str
+
+
+class SignInState(Protocol):
+    """What ``check_sign_in`` reads of a sign-in (a ``SignIn`` or a row of its columns)."""
+
+    @property
+    def fixmedins_code(self) -> str: ...
+    @property
+    def opter(self) -> str: ...
+    @property
+    def signed_in_at(self) -> datetime: ...
+    @property
+    def signed_out_at(self) -> datetime | None: ...
+
+
+_institution = Institution.__table__  # type: ignore[attr-defined]
+_INSTITUTION_BY_PAASID = sqlalchemy.select(
+    _institution.c.fixmedins_code,
+    _institution.c.secret,
+    _institution.c.active,
+    _institution.c.rate_limit_per_minute,
+).where(_institution.c.paasid == bindparam("paasid"))
+
+
+def check_caller(envelope: RequestEnvelope, institution: Signer) -> None:
     """The envelope speaks for the institution that signed it, and its msgid has the national form:
     定点医药机构编号 + yyyyMMddHHmmss + 4-digit sequence (research doc §1.1)."""
     if envelope.fixmedins_code != institution.fixmedins_code:

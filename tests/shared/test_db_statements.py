@@ -1,0 +1,67 @@
+"""``Database.statements()``: each statement stands on its own (autocommit on PostgreSQL, one transaction on
+SQLite), and a connection the server dropped is replaced at its first statement instead of failing it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from shared.db import Database
+from tests.conftest import DatabaseFactory
+
+
+async def _terminate_other_connections(url: str) -> int:
+    """What a PostgreSQL restart does to the connections the pools hold."""
+    killer = Database(url)
+    try:
+        async with killer.engine.connect() as conn:
+            count = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await killer.dispose()
+    return int(count or 0)
+
+
+async def test_writes_are_kept_and_an_error_keeps_none_of_its_own(databases: DatabaseFactory) -> None:
+    db = Database(databases.new_url("statements"))
+    try:
+        async with db.transaction() as session:
+            await session.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+        async with db.statements() as conn:
+            await conn.execute(text("INSERT INTO t (k) VALUES (1)"))
+        with pytest.raises(DBAPIError):
+            async with db.statements() as conn:
+                await conn.execute(text("INSERT INTO t (k) VALUES (2)"))
+                await conn.execute(text("INSERT INTO t (k) VALUES (1)"))  # taken
+        async with db.session() as session:
+            kept = (await session.scalars(text("SELECT k FROM t ORDER BY k"))).all()
+        # PostgreSQL: 2 committed by itself; SQLite: the block was one transaction, rolled back.
+        assert kept == ([1] if db.is_sqlite else [1, 2])
+    finally:
+        await db.dispose()
+
+
+async def test_a_dropped_connection_is_replaced_at_its_first_statement(
+    databases: DatabaseFactory, backend: str
+) -> None:
+    if backend != "postgres":
+        pytest.skip("PostgreSQL only: SQLite has no server to restart")
+    db = Database(databases.new_url("statements"))
+    try:
+        async with db.statements() as conn:
+            before = await conn.execute(text("SELECT pg_backend_pid()"))
+            old_pid = before.scalar_one()
+        assert await _terminate_other_connections(db.url) >= 1
+        async with db.statements() as conn:
+            after = await conn.execute(text("SELECT pg_backend_pid()"))
+            assert after.scalar_one() != old_pid  # a new connection, the statement answered
+            await _terminate_other_connections(db.url)
+            with pytest.raises(DBAPIError):  # later statements are never run twice
+                await conn.execute(text("SELECT 1"))
+    finally:
+        await db.dispose()
