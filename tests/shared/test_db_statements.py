@@ -65,3 +65,21 @@ async def test_a_dropped_connection_is_replaced_at_its_first_statement(
                 await conn.execute(text("SELECT 1"))
     finally:
         await db.dispose()
+
+
+async def test_a_transaction_after_a_restart_gets_a_live_connection(
+    databases: DatabaseFactory, backend: str
+) -> None:
+    """The pool checks a connection as it hands it out (one round trip, ``shared.db._ping_on_checkout``):
+    after the server dropped them all, the next transaction runs on a new connection instead of failing."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL only: SQLite has no server to restart")
+    db = Database(databases.new_url("statements"))
+    try:
+        async with db.transaction() as session:
+            old_pid = await session.scalar(text("SELECT pg_backend_pid()"))
+        assert await _terminate_other_connections(db.url) >= 1
+        async with db.transaction() as session:
+            assert await session.scalar(text("SELECT pg_backend_pid()")) != old_pid
+    finally:
+        await db.dispose()
