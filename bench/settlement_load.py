@@ -751,10 +751,31 @@ def _row(run: dict[str, Any], backend: str, r: dict[str, Any], phase: dict[str, 
         f"| {run['date'][:16].replace('T', ' ')} | {commit} | "
         f"{backend} | {run['persons']:,} | {workers} | {phase['phase']} | {phase['settlements_per_s']} | "
         + " | ".join(f"{i}: {lat(i)}" for i in settling)
-        + f" | {phase['errors']} | {ledger['catch_up_s']} | {ledger['entries_per_s']} | "
+        + f" | {phase['errors']} | {_cpu_per_settlement(phase)} | {ledger['catch_up_s']} | "
+        f"{ledger['entries_per_s']} | "
         f"{r.get('pgbench_tps') or ''} | {ratio if ratio is not None else ''} | "
         f"{'/'.join(str(x) for x in phase['load_before'][:1] + phase['load_after'][:1])} | "
         f"{'ok' if r.get('ok') else 'FAILED'} |"
+    )
+
+
+def _cpu_per_settlement(phase: dict[str, Any]) -> str:
+    """Milliseconds of CPU per settlement: settlement / gateway / PostgreSQL / every process with the
+    harness. Blank for a prepared phase, whose CPU includes the preparation."""
+    cpu, count = phase.get("cpu_seconds", {}), phase.get("settlements", 0)
+    if "preparation" in phase or not count or not cpu:
+        return ""
+
+    def ms(seconds: float) -> str:
+        return f"{1000 * seconds / count:.1f}"
+
+    return " / ".join(
+        [
+            ms(cpu.get("settlement", 0)),
+            ms(cpu.get("gateway", 0)),
+            ms(cpu.get("postgres", 0)),
+            ms(sum(cpu.values())),
+        ]
     )
 
 
@@ -765,9 +786,9 @@ def update_docs() -> None:
         DOCS_BEGIN,
         "",
         "| date (UTC) | commit | backend | persons | workers | phase | settl./s | latency p50 / p99 / max ms "
-        "| errors | ledger catch-up s | entries/s | pgbench TPS | ratio | load 1-min before/after "
-        "| run checks |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| errors | CPU ms/settl. (settlement / gateway / PG / all) | ledger catch-up s | entries/s "
+        "| pgbench TPS | ratio | load 1-min before/after | run checks |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(RESULTS_DIR.glob("settlement_load-*.json")):
         run = json.loads(path.read_text(encoding="utf-8"))
