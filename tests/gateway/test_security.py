@@ -103,7 +103,10 @@ async def test_envelope_must_speak_for_the_signing_institution_with_a_national_m
 
 async def test_settlement_needs_a_sign_in_of_the_institution_and_operator(gateway: Gateway) -> None:
     gateway.fake.on(*SETTLE, (200, readme_purchase()))
-    missing = await answer(gateway, purchase(sequence=11), signed_headers())
+    # One body throughout (its msgid carries the second it was built in): refused, then settled once signed
+    # in, then answered again after sign-out.
+    unsigned = purchase(sequence=11)
+    missing = await answer(gateway, unsigned, signed_headers())
     assert code_of(missing) == "E_SIGN_IN" and "9001" in missing["err_msg"]
     assert (
         code_of(await answer(gateway, purchase(sequence=12, sign_no="X" * 30), signed_headers()))
@@ -116,9 +119,10 @@ async def test_settlement_needs_a_sign_in_of_the_institution_and_operator(gatewa
     other_operator = purchase(sequence=14, sign_no=sign_no, opter="002")
     assert code_of(await answer(gateway, other_operator, signed_headers())) == "E_SIGN_IN"
     assert gateway.fake.calls == []
-    assert await gateway.stored(purchase(sequence=11)["msgid"]) is None  # may be sent again once signed in
+    assert await gateway.stored(unsigned["msgid"]) is None  # may be sent again once signed in
 
-    settled = await answer(gateway, purchase(sequence=11, sign_no=sign_no), signed_headers())
+    first = {**unsigned, "sign_no": sign_no}
+    settled = await answer(gateway, first, signed_headers())
     assert settled["infcode"] == 0
 
     sign_out = examples.envelope(
@@ -133,7 +137,7 @@ async def test_settlement_needs_a_sign_in_of_the_institution_and_operator(gatewa
     after = await answer(gateway, purchase(sequence=15, sign_no=sign_no), signed_headers())
     assert code_of(after) == "E_SIGN_IN" and "已签退" in after["err_msg"]
     # The answer already given stays available after sign-out (it settles a cashier's doubt).
-    assert await answer(gateway, purchase(sequence=11, sign_no=sign_no), signed_headers()) == settled
+    assert await answer(gateway, first, signed_headers()) == settled
     assert gateway.fake.paths() == [SETTLE]
 
 
