@@ -239,28 +239,12 @@ async def _with_scheme(session: AsyncSession, claim: Claim) -> tuple[Claim, dict
     return changed, rows
 
 
-async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
-    """2101/2206/2303: what settling would give now, changing nothing."""
-    claim, year_rows = await _with_scheme(session, claim)
-    care_year = claim.begntime.astimezone(CHINA_TZ).year
-    totals = await eligibility.peek_accumulator(session, claim.psn_no, care_year, claim.insutype)
-    prepared = await _prepare(session, claim, totals, year_rows)
-    return _answer(prepared, setl_id="", mdtrt_id=claim.mdtrt_id or "", at=now_china())
-
-
-async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
-    """A binding settlement. Repeating a msgid with the same request answers with the first settlement."""
-    replay = await _claim_msgid(session, claim.msgid, claim.digest)
-    if replay is not None:
-        return replay
-    claim, year_rows = await _with_scheme(session, claim)
-    care_year = claim.begntime.astimezone(CHINA_TZ).year
-    totals = await eligibility.lock_accumulator(session, claim.psn_no, care_year, claim.insutype)
-    prepared = await _prepare(session, claim, totals, year_rows)
-    result = prepared.result
-    now = now_china()
-    setl_id = _new_id("S", claim.mdtrtarea_admvs, now)
-    mdtrt_id = claim.mdtrt_id or _new_id("M", claim.mdtrtarea_admvs, now)
+def _records(
+    prepared: Prepared, *, setl_id: str, mdtrt_id: str, at: datetime, status: str
+) -> tuple[Settlement, list[SettlementFund], list[dict[str, Any]]]:
+    """The settlement record, its fund shares and its lines (as rows) for a calculation: what ``settle``
+    writes and what a pre-settlement shows without writing."""
+    claim, result = prepared.claim, prepared.result
     settlement = Settlement(
         setl_id=setl_id,
         mdtrt_id=mdtrt_id,
@@ -279,7 +263,7 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
         invono=claim.invono,
         policy_id=prepared.policy_id,
         begntime=claim.begntime,
-        setl_time=now,
+        setl_time=at,
         medfee_sumamt_fen=result.medfee_sumamt_fen,
         fully_self_paid_fen=result.fully_self_paid_fen,
         over_price_cap_fen=result.over_price_cap_fen,
@@ -296,11 +280,9 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
         cash_paid_fen=result.cash_paid_fen,
         calc_trace="\n".join(result.trace),
         encounter_kind=claim.kind,
-        status="settled",
+        status=status,
         ytd_delta={name: getattr(result.delta, name) for name in YTD_FIELDS},
     )
-    session.add(settlement)
-    await session.flush()  # the settlement row exists before rows that reference it
     funds = [
         SettlementFund(
             setl_id=setl_id,
@@ -336,6 +318,37 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
         }
         for line in result.lines
     ]
+    return settlement, funds, lines
+
+
+async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
+    """2101/2206/2303: what settling would give now, changing nothing."""
+    claim, year_rows = await _with_scheme(session, claim)
+    care_year = claim.begntime.astimezone(CHINA_TZ).year
+    totals = await eligibility.peek_accumulator(session, claim.psn_no, care_year, claim.insutype)
+    prepared = await _prepare(session, claim, totals, year_rows)
+    preview = _records(prepared, setl_id="", mdtrt_id=claim.mdtrt_id or "", at=now_china(), status="preview")
+    return _settled(*preview, prepared.person)
+
+
+async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
+    """A binding settlement. Repeating a msgid with the same request answers with the first settlement."""
+    replay = await _claim_msgid(session, claim.msgid, claim.digest)
+    if replay is not None:
+        return replay
+    claim, year_rows = await _with_scheme(session, claim)
+    care_year = claim.begntime.astimezone(CHINA_TZ).year
+    totals = await eligibility.lock_accumulator(session, claim.psn_no, care_year, claim.insutype)
+    prepared = await _prepare(session, claim, totals, year_rows)
+    result = prepared.result
+    now = now_china()
+    setl_id = _new_id("S", claim.mdtrtarea_admvs, now)
+    mdtrt_id = claim.mdtrt_id or _new_id("M", claim.mdtrtarea_admvs, now)
+    settlement, funds, lines = _records(
+        prepared, setl_id=setl_id, mdtrt_id=mdtrt_id, at=now, status="settled"
+    )
+    session.add(settlement)
+    await session.flush()  # the settlement row exists before rows that reference it
     session.add_all(funds)
     if lines:
         await session.execute(insert(SettlementLine.__table__), lines)  # type: ignore[attr-defined]
@@ -381,7 +394,7 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
         medfee_sumamt_fen=result.medfee_sumamt_fen,
         cash_paid_fen=result.cash_paid_fen,
     )
-    # The answer from what was just written: reading it back would give the same (test_settlement_answers).
+    # The answer from what was just written: reading it back gives the same (test_the_answer_reads_exactly_like_the_stored_settlement).
     return _settled(settlement, funds, lines, prepared.person)
 
 
@@ -426,75 +439,6 @@ async def _claim_msgid(session: AsyncSession, msgid: str, digest: str) -> Settle
         raise Conflict(f"报文ID {msgid} 已被冲正(2601)作废，不能再结算", code="MSGID_VOIDED")
     # Claimed, committed, and no settlement under it: the claim of a transaction that is not a settlement.
     raise Conflict(f"报文ID {msgid} 已用于另一笔交易", code="MSGID_REUSED")
-
-
-def _answer(prepared: Prepared, *, setl_id: str, mdtrt_id: str, at: datetime) -> SettlementOut:
-    """A pre-settlement answer, shaped like a settlement's."""
-    r = prepared.result
-    person = prepared.person
-    return SettlementOut(
-        setl_id=setl_id,
-        mdtrt_id=mdtrt_id,
-        msgid=prepared.claim.msgid,
-        fixmedins_code=prepared.institution.fixmedins_code,
-        person=_snapshot(person, person.psn_type, at.astimezone(CHINA_TZ).date()),
-        insutype=prepared.claim.insutype,
-        insuplc_admdvs=person.insuplc_admdvs,
-        med_type=prepared.claim.med_type,
-        clr_type=prepared.claim.clr_type,
-        mdtrt_cert_type=prepared.claim.mdtrt_cert_type,
-        setl_time=at,
-        policy_id=prepared.policy_id,
-        medfee_sumamt_fen=r.medfee_sumamt_fen,
-        fully_self_paid_fen=r.fully_self_paid_fen,
-        over_price_cap_fen=r.over_price_cap_fen,
-        self_pay_first_fen=r.self_pay_first_fen,
-        policy_range_fen=r.policy_range_fen,
-        deductible_fen=r.deductible_fen,
-        pool_ratio=r.pool_ratio,
-        pooled_fund_paid_fen=r.pooled_fen,
-        catastrophic_paid_fen=r.catastrophic_fen,
-        assistance_paid_fen=r.assistance_fen,
-        fund_paid_total_fen=r.fund_paid_total_fen,
-        personal_burden_fen=r.personal_burden_fen,
-        account_paid_fen=0,
-        cash_paid_fen=r.cash_paid_fen,
-        calc_trace="\n".join(r.trace),
-        encounter_kind=prepared.claim.kind,
-        status="preview",
-        funds=[
-            FundOut(
-                fund_pay_type=f.fund_pay_type,
-                policy_range_fen=f.base_fen,
-                payable_limit_fen=f.room_fen,
-                paid_fen=f.paid_fen,
-                calc_trace=f.trace,
-            )
-            for f in r.funds
-        ],
-        lines=[
-            LineOut(
-                feedetl_sn=x.line.feedetl_sn,
-                med_list_codg=x.line.med_list_codg,
-                medins_list_codg=next(
-                    w.medins_list_codg for w in prepared.claim.lines if w.feedetl_sn == x.line.feedetl_sn
-                ),
-                cnt=x.line.cnt,
-                pric=x.line.pric,
-                amount_fen=x.line.amount_fen,
-                price_cap=x.price_cap,
-                selfpay_prop=x.selfpay_prop,
-                chrgitm_lv=x.chrgitm_lv,
-                med_chrgitm_type=x.med_chrgitm_type,
-                fully_self_paid_fen=x.fully_self_paid_fen,
-                over_price_cap_fen=x.over_price_cap_fen,
-                self_pay_first_fen=x.self_pay_first_fen,
-                policy_range_fen=x.policy_range_fen,
-                memo=x.memo,
-            )
-            for x in r.lines
-        ],
-    )
 
 
 def _snapshot(person: Eligibility, psn_type: str, on: date) -> PersonSnapshot:
