@@ -394,7 +394,7 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
         medfee_sumamt_fen=result.medfee_sumamt_fen,
         cash_paid_fen=result.cash_paid_fen,
     )
-    # The answer from what was just written: reading it back gives the same (test_the_answer_reads_exactly_like_the_stored_settlement).
+    # Built from what was just written; reading it back gives the same (tests/settlement, "reads exactly").
     return _settled(settlement, funds, lines, prepared.person)
 
 
