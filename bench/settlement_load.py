@@ -42,6 +42,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from benchinfo import git, machine_info  # bench/ is on sys.path when a script here runs
 from loadgen import Failed, His, Institution, Item, Stats, summary
@@ -74,6 +75,13 @@ PG_SETTINGS = {
     "max_wal_size": "4GB",
     "checkpoint_timeout": "15min",
     "max_connections": "400",
+}
+#: ``--pg-statements``: what PostgreSQL spends its time on, per statement, during the first phase.
+PG_STATEMENTS_SETTINGS = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track": "all",
+    "pg_stat_statements.max": "2000",
+    "track_io_timing": "on",
 }
 DEFAULT_PHASES = (
     "pharmacy:concurrency=32:duration=60",
@@ -395,6 +403,54 @@ def _start_profilers(args: argparse.Namespace, pids: dict[str, int], phase: Phas
     ]
 
 
+async def _pg_statements(server: PostgresServer, *, reset: bool) -> list[dict[str, Any]]:
+    """pg_stat_statements of every database of the server: reset it, or read it (heaviest first)."""
+    conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{server.port}/postgres")
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        if reset:
+            await conn.execute("SELECT pg_stat_statements_reset()")
+            return []
+        rows = await conn.fetch(
+            "SELECT d.datname, s.query, s.calls, s.total_exec_time, s.rows, s.shared_blks_hit, "
+            "s.shared_blks_read, s.wal_bytes FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+            "ORDER BY s.total_exec_time DESC"
+        )
+    finally:
+        await conn.close()
+    return [dict(r) for r in rows]
+
+
+def _per_settlement(rows: list[dict[str, Any]], settlements: int) -> dict[str, Any]:
+    """Per database: statements and execution milliseconds per settlement; the 25 heaviest statements."""
+    n = max(settlements, 1)
+    by_db: dict[str, dict[str, float]] = {}
+    for r in rows:
+        db = re.sub(r"_[0-9a-f]{12}$", "", r["datname"])
+        entry = by_db.setdefault(db, {"calls": 0.0, "exec_ms": 0.0})
+        entry["calls"] += r["calls"] / n
+        entry["exec_ms"] += r["total_exec_time"] / n
+    heaviest = [
+        {
+            "database": re.sub(r"_[0-9a-f]{12}$", "", r["datname"]),
+            "calls_per_settlement": round(r["calls"] / n, 2),
+            "exec_ms_per_settlement": round(r["total_exec_time"] / n, 3),
+            "mean_ms": round(r["total_exec_time"] / max(r["calls"], 1), 3),
+            "rows_per_call": round(r["rows"] / max(r["calls"], 1), 1),
+            "blocks_hit_per_call": round(r["shared_blks_hit"] / max(r["calls"], 1), 1),
+            "wal_bytes_per_call": round(float(r["wal_bytes"]) / max(r["calls"], 1)),
+            "query": " ".join(r["query"].split())[:300],
+        }
+        for r in rows[:25]
+    ]
+    return {
+        "per_database": {
+            k: {"calls": round(v["calls"], 1), "exec_ms": round(v["exec_ms"], 2)} for k, v in by_db.items()
+        },
+        "heaviest": heaviest,
+    }
+
+
 def _postmaster_pid(server: PostgresServer) -> int:
     return int((server.datadir / "postmaster.pid").read_text().splitlines()[0])
 
@@ -542,10 +598,16 @@ async def drive(
             cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
             own_before = time.process_time()
             load_before = _load()
-            profilers = _start_profilers(args, pids, phase) if phase is args.phases[0] else []
+            first = phase is args.phases[0]
+            profilers = _start_profilers(args, pids, phase) if first else []
+            if first and args.pg_statements and stack.server is not None:
+                await _pg_statements(stack.server, reset=True)
             stats, seconds, prep = await run_phase(his, phase, rng)
             for profiler in profilers:
                 profiler.wait()
+            statements = None
+            if first and args.pg_statements and stack.server is not None:
+                statements = await _pg_statements(stack.server, reset=False)
             stopped = time.perf_counter()
             cpu = {name: round(_cpu_seconds(pid) - cpu_before[name], 1) for name, pid in pids.items()}
             cpu["harness"] = round(time.process_time() - own_before, 1)
@@ -579,6 +641,7 @@ async def drive(
                     "entries_per_s": round(posted / since_start, 1) if since_start > 0 else None,
                 },
                 "cpu_seconds": cpu,
+                **({"pg_statements": _per_settlement(statements, stats.settlements)} if statements else {}),
                 "load_before": load_before,
                 "load_after": _load(),
             }
@@ -630,11 +693,19 @@ def print_phase(r: dict[str, Any]) -> None:
     for kind, count in kinds[:8]:
         print(f"      error {count}x {kind}")
     print(f"      cpu seconds: {r['cpu_seconds']}", flush=True)
+    if "pg_statements" in r:
+        print(f"      PostgreSQL per settlement: {r['pg_statements']['per_database']}")
+        for q in r["pg_statements"]["heaviest"][:12]:
+            print(
+                f"        {q['exec_ms_per_settlement']:7.3f} ms {q['calls_per_settlement']:5.2f} calls "
+                f"[{q['database']}] {q['query'][:110]}"
+            )
 
 
 def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"settlement-load-{backend}-"))
-    server = PostgresServer.start(PG_SETTINGS) if backend == "postgres" else None
+    settings = {**PG_SETTINGS, **(PG_STATEMENTS_SETTINGS if args.pg_statements else {})}
+    server = PostgresServer.start(settings) if backend == "postgres" else None
     stack: Stack | None = None
     result: dict[str, Any] = {"backend": backend, "work_dir": str(work)}
     try:
@@ -838,6 +909,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pgbench-clients", type=int, default=16)
     parser.add_argument("--ledger-timeout", type=float, default=300.0, help="seconds to wait for the books")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the services during the first phase")
+    parser.add_argument(
+        "--pg-statements",
+        action="store_true",
+        help="PostgreSQL: pg_stat_statements over the first phase (calls and time per settlement, per "
+        "statement and database); costs some server CPU, so such a run's figures are not results",
+    )
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (databases, logs)")
     parser.add_argument("--no-json", action="store_true", help="write no result file")
