@@ -58,6 +58,8 @@ def _prepare_sqlite_file(url: str) -> None:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
         _prepare_sqlite_file(url)
+        for pooling in ("pool_size", "max_overflow"):  # the PostgreSQL pool's settings
+            kwargs.pop(pooling, None)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -95,6 +97,19 @@ def _ping_on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         await_(dbapi_connection._connection.fetchrow(";"))
     except Exception as exc:
         raise DisconnectionError("the pooled connection is gone") from exc
+
+
+async def run(
+    session: AsyncSession,
+    statement: Executable,
+    parameters: Mapping[str, Any] | list[dict[str, Any]] | None = None,
+) -> CursorResult[Any]:
+    """Execute a Core statement built once (module level, ``bindparam`` for what varies) on the session's
+    connection, inside its transaction. On the settlement path: a statement written inline is built and
+    hashed for SQLAlchemy's compiled cache on every call, and the ORM adds its own layer (≈ 250 µs of CPU a
+    statement in all, ≈ 110 µs this way; bench/README.md)."""
+    conn = await session.connection()
+    return await conn.execute(statement, parameters)
 
 
 async def flush_unique(session: AsyncSession, conflict: Exception) -> None:

@@ -49,7 +49,11 @@ class ServiceRuntime:
         self.settings = settings
         self.tables = tables
         self.service = settings.service_name
-        self.db = Database(settings.resolved_database_url())
+        self.db = Database(
+            settings.resolved_database_url(),
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
         self.probe = BrokerProbe(settings.kafka_bootstrap)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

@@ -3,6 +3,8 @@ SQLite), and a connection the server dropped is replaced at its first statement 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -81,5 +83,31 @@ async def test_a_transaction_after_a_restart_gets_a_live_connection(
         assert await _terminate_other_connections(db.url) >= 1
         async with db.transaction() as session:
             assert await session.scalar(text("SELECT pg_backend_pid()")) != old_pid
+    finally:
+        await db.dispose()
+
+
+async def test_a_pool_keeps_as_many_connections_open_as_requests_run_at_once(databases: DatabaseFactory) -> None:
+    """``database_pool_size`` connections stay open between transactions (no backend started per request);
+    beyond it the pool opens ``database_max_overflow`` more and closes them again. SQLite ignores both."""
+    db = Database(databases.new_url("pool"), pool_size=3, max_overflow=2)
+    if db.is_sqlite:
+        await db.dispose()
+        pytest.skip("PostgreSQL only: SQLite has no connection pool to size")
+    try:
+
+        async def hold() -> None:
+            async with db.transaction() as session:
+                await session.execute(text("SELECT 1"))
+                await asyncio.sleep(0.2)
+
+        await asyncio.gather(*(hold() for _ in range(5)))
+        pool = db.engine.sync_engine.pool
+        assert (pool.size(), pool.checkedin(), pool.overflow()) == (3, 3, 0)  # type: ignore[attr-defined]
+        async with db.engine.connect() as conn:
+            backends = await conn.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            )
+        assert backends == 3  # the three kept: the two beyond the pool were closed when returned
     finally:
         await db.dispose()

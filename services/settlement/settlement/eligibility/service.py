@@ -7,13 +7,19 @@ what is needed to tell (enrollment id, card change date)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from settlement.eligibility.models import ACTIVE, TERMINATED, Card, Eligibility, YearAccumulator
-from shared.db import dialect_insert, utcnow
+from shared.db import run, utcnow
 from shared.errors import DomainError, NotFound
 from shared.events import (
     CardStatusChanged,
@@ -217,43 +223,98 @@ TOTAL_COLUMNS = (
 ZERO_TOTALS = {**dict.fromkeys(TOTAL_COLUMNS, 0), "settlement_count": 0}
 
 
-async def lock_accumulator(session: AsyncSession, psn_no: str, year: int, insutype: str) -> YearAccumulator:
+@dataclass
+class Totals:
+    """A person's year-to-date totals for one year and scheme (a ``year_accumulators`` row). What
+    ``lock_accumulator`` returns stays locked until commit; a change is written by ``save_accumulator``."""
+
+    psn_no: str
+    year: int
+    insutype: str
+    row_id: int | None = None  # None: no row yet (``peek_accumulator`` of a person's first care)
+    outpatient_deductible_fen: int = 0
+    outpatient_paid_fen: int = 0
+    pooled_paid_fen: int = 0
+    chronic_cost_fen: int = 0
+    chronic_paid_fen: int = 0
+    catastrophic_burden_fen: int = 0
+    catastrophic_paid_fen: int = 0
+    assistance_base_fen: int = 0
+    assistance_paid_fen: int = 0
+    admissions: int = 0
+    settlement_count: int = 0
+
+    def move(self, delta: Mapping[str, int], sign: int) -> None:
+        """Add (``sign`` +1) or take back (-1) what one settlement or claim added to the totals."""
+        for name in TOTAL_COLUMNS:
+            setattr(self, name, getattr(self, name) + sign * int(delta[name]))
+
+
+_ACCUMULATORS = YearAccumulator.__table__  # type: ignore[attr-defined]
+_ONE_ACCUMULATOR = sa_select(_ACCUMULATORS).where(
+    _ACCUMULATORS.c.psn_no == bindparam("psn_no"),
+    _ACCUMULATORS.c.year == bindparam("year"),
+    _ACCUMULATORS.c.insutype == bindparam("insutype"),
+)
+_LOCK_ACCUMULATOR = _ONE_ACCUMULATOR.with_for_update()
+_FIRST_ACCUMULATOR = {
+    dialect: insert(_ACCUMULATORS)
+    .values(
+        psn_no=bindparam("psn_no"),
+        year=bindparam("year"),
+        insutype=bindparam("insutype"),
+        updated_at=bindparam("now"),
+        **{name: 0 for name in ZERO_TOTALS},
+    )
+    .on_conflict_do_nothing(index_elements=["psn_no", "year", "insutype"])
+    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_SAVE_ACCUMULATOR = (
+    update(_ACCUMULATORS)
+    .where(_ACCUMULATORS.c.id == bindparam("row_id"))
+    .values({name: bindparam(f"new_{name}") for name in (*ZERO_TOTALS, "updated_at")})
+)
+
+
+def _totals(row: Any) -> Totals:
+    return Totals(
+        psn_no=row.psn_no,
+        year=row.year,
+        insutype=row.insutype,
+        row_id=row.id,
+        settlement_count=row.settlement_count,
+        **{name: getattr(row, name) for name in TOTAL_COLUMNS},
+    )
+
+
+async def lock_accumulator(session: AsyncSession, psn_no: str, year: int, insutype: str) -> Totals:
     """Get the person's accumulator row for the year, created if missing, locked until commit.
 
     This row lock is the one per-person serialisation point (architecture.md, flow 3): two counters
     settling for the same person at once cannot both spend the same deductible, cap or ceiling."""
-    locked = (
-        select(YearAccumulator)
-        .where(
-            YearAccumulator.psn_no == psn_no,
-            YearAccumulator.year == year,
-            YearAccumulator.insutype == insutype,
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    row = await session.scalar(locked)
+    key = {"psn_no": psn_no, "year": year, "insutype": insutype}
+    row = (await run(session, _LOCK_ACCUMULATOR, key)).first()
     if row is None:  # the person's first settlement of the year under this scheme
-        await session.execute(
-            dialect_insert(session, YearAccumulator.__table__)  # type: ignore[attr-defined]
-            .values(psn_no=psn_no, year=year, insutype=insutype, updated_at=utcnow(), **ZERO_TOTALS)
-            .on_conflict_do_nothing(index_elements=["psn_no", "year", "insutype"])
-        )
-        row = await session.scalar(locked)
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        await run(session, _FIRST_ACCUMULATOR[dialect], {**key, "now": utcnow()})
+        row = (await run(session, _LOCK_ACCUMULATOR, key)).first()
     assert row is not None
-    return row
+    return _totals(row)
 
 
-async def peek_accumulator(session: AsyncSession, psn_no: str, year: int, insutype: str) -> YearAccumulator:
+async def save_accumulator(session: AsyncSession, totals: Totals) -> None:
+    """Write the locked totals back (one UPDATE)."""
+    assert totals.row_id is not None, "only a locked accumulator is saved"
+    values = {f"new_{name}": getattr(totals, name) for name in ZERO_TOTALS}
+    await run(session, _SAVE_ACCUMULATOR, {"row_id": totals.row_id, **values, "new_updated_at": utcnow()})
+
+
+async def peek_accumulator(session: AsyncSession, psn_no: str, year: int, insutype: str) -> Totals:
     """The totals as they stand, without locking (pre-settlement answers change nothing)."""
-    row = await session.scalar(
-        select(YearAccumulator).where(
-            YearAccumulator.psn_no == psn_no,
-            YearAccumulator.year == year,
-            YearAccumulator.insutype == insutype,
-        )
-    )
-    return row or YearAccumulator(psn_no=psn_no, year=year, insutype=insutype)
+    row = (
+        await run(session, _ONE_ACCUMULATOR, {"psn_no": psn_no, "year": year, "insutype": insutype})
+    ).first()
+    return _totals(row) if row is not None else Totals(psn_no=psn_no, year=year, insutype=insutype)
 
 
 def identities_on(person: Eligibility, day: date) -> list[str]:

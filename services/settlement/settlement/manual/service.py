@@ -25,7 +25,6 @@ from settlement.adjudication.engine import (
 from settlement.catalogue import service as catalogue
 from settlement.db import infra
 from settlement.eligibility import service as eligibility
-from settlement.eligibility.models import YearAccumulator
 from settlement.manual.models import ManualReimbursement
 from settlement.manual.schemas import Decision, ManualClaimCreate, Payment
 from settlement.policy import service as policies
@@ -74,7 +73,7 @@ def _check_amounts(data: ManualClaimCreate) -> None:
         )
 
 
-async def _assess(session: AsyncSession, data: ManualClaimCreate, totals: YearAccumulator) -> Assessed:
+async def _assess(session: AsyncSession, data: ManualClaimCreate, totals: eligibility.Totals) -> Assessed:
     """The engine on the bills, as a counter settlement on the day of care would have computed it."""
     day = data.begntime.astimezone(CHINA_TZ).date()
     coverage, effective = await schemes.resolve(session, data.psn_no, data.insutype, day)
@@ -259,9 +258,8 @@ async def decide(session: AsyncSession, claim_no: str, data: Decision) -> Manual
     _apply(claim, assessed)
     delta = assessed.result.delta
     claim.ytd_delta = {name: int(getattr(delta, name)) for name in YTD_FIELDS}
-    for name in YTD_FIELDS:
-        setattr(totals, name, getattr(totals, name) + int(getattr(delta, name)))
-    totals.updated_at = now
+    totals.move(claim.ytd_delta, +1)
+    await eligibility.save_accumulator(session, totals)
     claim.status = "approved"
     await enqueue(
         session,

@@ -31,7 +31,7 @@ from settlement.adjudication.engine import (
 from settlement.catalogue import service as catalogue
 from settlement.db import infra
 from settlement.eligibility import service as eligibility
-from settlement.eligibility.models import Eligibility, YearAccumulator
+from settlement.eligibility.models import Eligibility
 from settlement.encounters.models import Encounter as EncounterRecord
 from settlement.encounters.models import FeeLineRecord
 from settlement.institutions import service as institutions
@@ -49,7 +49,7 @@ from settlement.settlements.schemas import (
 )
 from settlement.supervision import service as supervision
 from shared.clock import CHINA_TZ, now_china
-from shared.db import dialect_insert, utcnow
+from shared.db import dialect_insert, run, utcnow
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import FundPayment, SettlementCompleted, SettlementReversed
 from shared.money import fen_to_yuan, round_half_up_fen
@@ -160,7 +160,7 @@ class Prepared:
 
 
 async def _prepare(
-    session: AsyncSession, claim: Claim, totals: YearAccumulator, year_rows: dict[str, Eligibility]
+    session: AsyncSession, claim: Claim, totals: eligibility.Totals, year_rows: dict[str, Eligibility]
 ) -> Prepared:
     """Every check and the calculation, without writing anything. ``year_rows``: the person's coverage
     rows of the year of care (``_with_scheme``)."""
@@ -347,13 +347,9 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
     settlement, funds, lines = _records(
         prepared, setl_id=setl_id, mdtrt_id=mdtrt_id, at=now, status="settled"
     )
-    session.add(settlement)
-    await session.flush()  # the settlement row exists before rows that reference it
-    session.add_all(funds)
-    if lines:
-        await session.execute(insert(SettlementLine.__table__), lines)  # type: ignore[attr-defined]
-    _move(totals, result.delta, +1, now)
-    await session.flush()
+    await _write(session, settlement, funds, lines)
+    _move(totals, result.delta, +1)
+    await eligibility.save_accumulator(session, totals)
     # Fraud signals for review (they never refuse: a refusal is a sanction decided by a person).
     await supervision.evaluate_settlement(session, settlement)
     await enqueue(
@@ -398,12 +394,31 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
     return _settled(settlement, funds, lines, prepared.person)
 
 
-def _move(totals: YearAccumulator, delta: YearToDate | dict[str, int], sign: int, now: datetime) -> None:
-    for name in YTD_FIELDS:
-        change = delta[name] if isinstance(delta, dict) else getattr(delta, name)
-        setattr(totals, name, getattr(totals, name) + sign * int(change))
+_INSERT_SETTLEMENT = insert(Settlement.__table__)  # type: ignore[attr-defined]
+_INSERT_FUNDS = insert(SettlementFund.__table__)  # type: ignore[attr-defined]
+_INSERT_LINES = insert(SettlementLine.__table__)  # type: ignore[attr-defined]
+_SETTLEMENT_COLUMNS = tuple(c.name for c in Settlement.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+_FUND_COLUMNS = tuple(c.name for c in SettlementFund.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+
+
+async def _write(
+    session: AsyncSession, settlement: Settlement, funds: list[SettlementFund], lines: list[dict[str, Any]]
+) -> None:
+    """The settlement, its fund shares and its lines, as Core inserts of prebuilt statements (the records
+    stay out of the ORM session: they are the answer, and nothing in the transaction changes them)."""
+    await run(session, _INSERT_SETTLEMENT, {name: getattr(settlement, name) for name in _SETTLEMENT_COLUMNS})
+    if funds:
+        await run(session, _INSERT_FUNDS, [{name: getattr(f, name) for name in _FUND_COLUMNS} for f in funds])
+    if lines:
+        await run(session, _INSERT_LINES, lines)
+
+
+def _move(totals: eligibility.Totals, delta: YearToDate | dict[str, int], sign: int) -> None:
+    """One settlement (+1) or its reversal (-1) on the person's year-to-date totals."""
+    totals.move(
+        delta if isinstance(delta, dict) else {name: getattr(delta, name) for name in YTD_FIELDS}, sign
+    )
     totals.settlement_count += sign
-    totals.updated_at = now
 
 
 async def replay_if_settled(session: AsyncSession, msgid: str, digest: str) -> SettlementOut | None:
@@ -548,7 +563,8 @@ async def reverse(
                 calc_trace=f"撤销 {original.setl_id}",
             )
         )
-    _move(totals, original.ytd_delta, -1, now)
+    _move(totals, original.ytd_delta, -1)
+    await eligibility.save_accumulator(session, totals)
     # The encounter's lines are open for settling again (after fixing them, 2302/2301, then 2303/2304).
     await session.execute(
         update(FeeLineRecord).where(col(FeeLineRecord.setl_id) == original.setl_id).values(setl_id=None)
