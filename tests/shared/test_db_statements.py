@@ -87,7 +87,7 @@ async def test_a_transaction_after_a_restart_gets_a_live_connection(
         await db.dispose()
 
 
-async def test_a_pool_keeps_as_many_connections_open_as_requests_run_at_once(databases: DatabaseFactory) -> None:
+async def test_a_pool_keeps_open_as_many_connections_as_it_is_sized_for(databases: DatabaseFactory) -> None:
     """``database_pool_size`` connections stay open between transactions (no backend started per request);
     beyond it the pool opens ``database_max_overflow`` more and closes them again. SQLite ignores both."""
     db = Database(databases.new_url("pool"), pool_size=3, max_overflow=2)
