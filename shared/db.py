@@ -8,7 +8,7 @@ half-way; SQLite then serialises writers, as PostgreSQL's row locks do per perso
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,8 +37,19 @@ def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """``INSERT`` with the backend's ``ON CONFLICT`` clauses (PostgreSQL and SQLite spell them alike)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return postgresql.insert(table) if dialect_name(session) == "postgresql" else sqlite.insert(table)
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+def per_dialect(build: Callable[[Callable[[Any], Any]], Executable]) -> dict[str, Executable]:
+    """A prebuilt statement with ``ON CONFLICT`` clauses for each backend: ``build(insert)`` is called with
+    PostgreSQL's and SQLite's ``insert``; pick the one for a session with ``[dialect_name(session)]``."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return {"postgresql": build(postgresql.insert), "sqlite": build(sqlite.insert)}
 
 
 def utcnow() -> datetime:

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Database, utcnow
+from shared.db import Database, run, utcnow
 from shared.events import EventData, EventEnvelope
 from shared.infra import InfraTables
 from shared.observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
@@ -34,18 +34,26 @@ async def enqueue(
 ) -> EventEnvelope:
     """Add ``event`` to the outbox inside the caller's transaction; returns the envelope written."""
     envelope = event.envelope(producer)
-    await session.execute(
-        tables.outbox.insert().values(
-            event_id=str(envelope.event_id),
-            topic=event.topic,
-            event_key=envelope.key,
-            event_type=envelope.type,
-            payload=envelope.model_dump_json(),
-            created_at=envelope.occurred_at,
-            attempts=0,
-        )
+    insert = _INSERTS.get(tables.outbox)
+    if insert is None:  # built once per outbox table: a statement written inline is built on every call
+        insert = _INSERTS[tables.outbox] = tables.outbox.insert()
+    await run(
+        session,
+        insert,
+        {
+            "event_id": str(envelope.event_id),
+            "topic": event.topic,
+            "event_key": envelope.key,
+            "event_type": envelope.type,
+            "payload": envelope.model_dump_json(),
+            "created_at": envelope.occurred_at,
+            "attempts": 0,
+        },
     )
     return envelope
+
+
+_INSERTS: dict[Any, Any] = {}
 
 
 class OutboxRelay:

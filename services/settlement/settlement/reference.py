@@ -38,6 +38,7 @@ from settlement.institutions.models import Institution
 from settlement.policy.models import BenefitPolicy
 from settlement.schemes.models import SchemeSwitchover
 from settlement.supervision.models import Sanction, SignalRule
+from shared.db import run
 
 #: The tables whose changes raise the version.
 REFERENCE_TABLES: tuple[type[Any], ...] = (
@@ -94,6 +95,9 @@ def _raise_version(session: Session, _context: Any, _instances: Any) -> None:
     )
 
 
+_VERSION = select(reference_version.c.version).where(reference_version.c.id == 1)
+
+
 async def _cache_for(session: AsyncSession) -> _Cache | None:
     """The process's cache for this database if it may serve this transaction, else None."""
     sync = session.sync_session
@@ -104,7 +108,11 @@ async def _cache_for(session: AsyncSession) -> _Cache | None:
     if seen is not None and transaction is not None and seen[0] is transaction:
         cache: _Cache | None = seen[1]
         return cache
-    version = await session.scalar(select(reference_version.c.version).where(reference_version.c.id == 1))
+    if sync.new or sync.dirty or sync.deleted:
+        await session.flush()  # a pending change to reference data raises the version (``_raise_version``)
+        if _wrote(sync):
+            return None
+    version = (await run(session, _VERSION)).scalar()
     if version is None:
         cache = None
     else:

@@ -14,12 +14,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from settlement.eligibility.models import ACTIVE, TERMINATED, Card, Eligibility, YearAccumulator
-from shared.db import run, utcnow
+from shared.db import dialect_name, per_dialect, run, utcnow
 from shared.errors import DomainError, NotFound
 from shared.events import (
     CardStatusChanged,
@@ -163,8 +162,11 @@ async def apply_card_status_changed(session: AsyncSession, envelope: EventEnvelo
     await session.flush()
 
 
+_CARD = select(Card).where(Card.card_no == bindparam("card_no"))
+
+
 async def find_card(session: AsyncSession, card_no: str) -> Card | None:
-    return await session.scalar(select(Card).where(Card.card_no == card_no))
+    return await session.scalar(_CARD, {"card_no": card_no})
 
 
 async def covered(
@@ -257,18 +259,19 @@ _ONE_ACCUMULATOR = sa_select(_ACCUMULATORS).where(
     _ACCUMULATORS.c.insutype == bindparam("insutype"),
 )
 _LOCK_ACCUMULATOR = _ONE_ACCUMULATOR.with_for_update()
-_FIRST_ACCUMULATOR = {
-    dialect: insert(_ACCUMULATORS)
-    .values(
-        psn_no=bindparam("psn_no"),
-        year=bindparam("year"),
-        insutype=bindparam("insutype"),
-        updated_at=bindparam("now"),
-        **{name: 0 for name in ZERO_TOTALS},
+_FIRST_ACCUMULATOR = per_dialect(
+    lambda insert: (
+        insert(_ACCUMULATORS)
+        .values(
+            psn_no=bindparam("psn_no"),
+            year=bindparam("year"),
+            insutype=bindparam("insutype"),
+            updated_at=bindparam("now"),
+            **{name: 0 for name in ZERO_TOTALS},
+        )
+        .on_conflict_do_nothing(index_elements=["psn_no", "year", "insutype"])
     )
-    .on_conflict_do_nothing(index_elements=["psn_no", "year", "insutype"])
-    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
+)
 _SAVE_ACCUMULATOR = (
     update(_ACCUMULATORS)
     .where(_ACCUMULATORS.c.id == bindparam("row_id"))
@@ -295,8 +298,7 @@ async def lock_accumulator(session: AsyncSession, psn_no: str, year: int, insuty
     key = {"psn_no": psn_no, "year": year, "insutype": insutype}
     row = (await run(session, _LOCK_ACCUMULATOR, key)).first()
     if row is None:  # the person's first settlement of the year under this scheme
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        await run(session, _FIRST_ACCUMULATOR[dialect], {**key, "now": utcnow()})
+        await run(session, _FIRST_ACCUMULATOR[dialect_name(session)], {**key, "now": utcnow()})
         row = (await run(session, _LOCK_ACCUMULATOR, key)).first()
     assert row is not None
     return _totals(row)

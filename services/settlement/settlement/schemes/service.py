@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -66,14 +67,15 @@ async def list_all(session: AsyncSession) -> list[SchemeSwitchover]:
     return list(await session.scalars(select(SchemeSwitchover).order_by(col(SchemeSwitchover.admdvs))))
 
 
+_YEAR_COVERAGE = select(Eligibility).where(
+    Eligibility.psn_no == bindparam("psn_no"), Eligibility.year == bindparam("year")
+)
+
+
 async def year_coverage(session: AsyncSession, psn_no: str, year: int) -> dict[str, Eligibility]:
-    """The person's coverage rows of the year, by scheme."""
-    return {
-        row.insutype: row
-        for row in await session.scalars(
-            select(Eligibility).where(Eligibility.psn_no == psn_no, Eligibility.year == year)
-        )
-    }
+    """The person's coverage rows of the year, by scheme (a statement built once: every settlement asks)."""
+    rows = await session.scalars(_YEAR_COVERAGE, {"psn_no": psn_no, "year": year})
+    return {row.insutype: row for row in rows}
 
 
 async def resolve(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -49,7 +49,7 @@ from settlement.settlements.schemas import (
 )
 from settlement.supervision import service as supervision
 from shared.clock import CHINA_TZ, now_china
-from shared.db import dialect_insert, run, utcnow
+from shared.db import dialect_name, per_dialect, run, utcnow
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import FundPayment, SettlementCompleted, SettlementReversed
 from shared.money import fen_to_yuan, round_half_up_fen
@@ -432,18 +432,23 @@ async def replay_if_settled(session: AsyncSession, msgid: str, digest: str) -> S
     return await load(session, earlier.setl_id, replayed=True)
 
 
+_CLAIM = per_dialect(
+    lambda insert_of: (
+        insert_of(MsgidClaim.__table__)  # type: ignore[attr-defined]
+        .values(msgid=bindparam("msgid"), kind="settle", created_at=bindparam("now"))
+        .on_conflict_do_nothing(index_elements=["msgid"])
+        .returning(col(MsgidClaim.msgid))
+    )
+)
+
+
 async def _claim_msgid(session: AsyncSession, msgid: str, digest: str) -> SettlementOut | None:
     """Claim the msgid for a settlement: None when it is new; the first answer when it was settled with the
     same request; a refusal when it was used otherwise or voided by 2601.
 
     One statement for a new msgid. A claim in flight in another transaction makes the insert wait for it
     (the primary key), so a retry racing its first attempt answers with what the first one committed."""
-    claimed = await session.scalar(
-        dialect_insert(session, MsgidClaim.__table__)  # type: ignore[attr-defined]
-        .values(msgid=msgid, kind="settle", created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["msgid"])
-        .returning(col(MsgidClaim.msgid))
-    )
+    claimed = (await run(session, _CLAIM[dialect_name(session)], {"msgid": msgid, "now": utcnow()})).scalar()
     if claimed is not None:
         return None
     replay = await replay_if_settled(session, msgid, digest)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -107,6 +107,11 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def _one_of(column: Any, values: tuple[str, ...]) -> Any:
+    """``column IN (values)`` without an expanding parameter (rendered again at every execution)."""
+    return or_(*(column == value for value in values))
+
+
 async def card_two_institutions(
     session: AsyncSession, params: CardTwoInstitutionsParams, anchor: Settlement
 ) -> list[Finding]:
@@ -116,14 +121,13 @@ async def card_two_institutions(
         return []
     window = timedelta(minutes=params.window_minutes)
     others = await session.execute(
-        sa_select(*BRIEF).where(
-            col(Settlement.psn_no) == anchor.psn_no,
-            col(Settlement.status).in_((*STANDING, "reversed")),
-            col(Settlement.encounter_kind).in_(COUNTER_KINDS),
-            col(Settlement.fixmedins_code) != anchor.fixmedins_code,
-            col(Settlement.begntime) >= anchor.begntime - window,
-            col(Settlement.begntime) <= anchor.begntime + window,
-        )
+        _CARD_ELSEWHERE,
+        {
+            "psn_no": anchor.psn_no,
+            "fixmedins_code": anchor.fixmedins_code,
+            "from": anchor.begntime - window,
+            "to": anchor.begntime + window,
+        },
     )
     findings = []
     for other in others:
@@ -153,18 +157,7 @@ async def daily_count(session: AsyncSession, params: DailyCountParams, anchor: S
     """More settlements for one person on one day than the threshold (doctor-shopping, drug reselling)."""
     day = _day(anchor.begntime)
     start, end = day_bounds(day)
-    rows = (
-        await session.execute(
-            sa_select(*BRIEF)
-            .where(
-                col(Settlement.psn_no) == anchor.psn_no,
-                col(Settlement.status).in_(STANDING),
-                col(Settlement.begntime) >= start,
-                col(Settlement.begntime) < end,
-            )
-            .order_by(col(Settlement.begntime), col(Settlement.id))
-        )
-    ).all()
+    rows = (await session.execute(_PERSON_DAY, {"psn_no": anchor.psn_no, "from": start, "to": end})).all()
     if len(rows) <= params.max_per_day:
         return []
     return [
@@ -187,22 +180,14 @@ async def daily_count(session: AsyncSession, params: DailyCountParams, anchor: S
 async def days_supply(session: AsyncSession, params: DaysSupplyParams, anchor: Settlement) -> list[Finding]:
     """A drug bought again while the earlier purchase's prescribed days' supply (prd_days) still lasts:
     buying beyond what the prescription needs (reselling drugs bought on the card, art. 48)."""
-    codes = select(SettlementLine.med_list_codg).where(SettlementLine.setl_id == anchor.setl_id)
     rows = await session.execute(
-        sa_select(
-            *BRIEF, col(SettlementLine.med_list_codg), col(SettlementLine.prd_days), col(SettlementLine.cnt)
-        )
-        .join(SettlementLine, col(SettlementLine.setl_id) == col(Settlement.setl_id))
-        .where(
-            col(Settlement.psn_no) == anchor.psn_no,
-            col(Settlement.status).in_(STANDING),
-            col(Settlement.setl_id) != anchor.setl_id,
-            col(Settlement.begntime) <= anchor.begntime,
-            col(Settlement.begntime) >= anchor.begntime - timedelta(days=params.lookback_days),
-            col(SettlementLine.med_list_codg).in_(codes),
-            col(SettlementLine.prd_days).is_not(None),
-        )
-        .order_by(col(Settlement.begntime))
+        _SAME_DRUGS_BEFORE,
+        {
+            "psn_no": anchor.psn_no,
+            "setl_id": anchor.setl_id,
+            "from": anchor.begntime - timedelta(days=params.lookback_days),
+            "to": anchor.begntime,
+        },
     )
     findings = []
     anchor_day = _day(anchor.begntime)
@@ -419,6 +404,46 @@ BRIEF = (
     col(Settlement.begntime),
     col(Settlement.medfee_sumamt_fen),
     col(Settlement.fund_paid_total_fen),
+)
+
+
+# The per-settlement rules' queries, built once (every settlement runs them).
+_CARD_ELSEWHERE = sa_select(*BRIEF).where(
+    col(Settlement.psn_no) == bindparam("psn_no"),
+    _one_of(col(Settlement.status), (*STANDING, "reversed")),
+    _one_of(col(Settlement.encounter_kind), COUNTER_KINDS),
+    col(Settlement.fixmedins_code) != bindparam("fixmedins_code"),
+    col(Settlement.begntime) >= bindparam("from"),
+    col(Settlement.begntime) <= bindparam("to"),
+)
+_PERSON_DAY = (
+    sa_select(*BRIEF)
+    .where(
+        col(Settlement.psn_no) == bindparam("psn_no"),
+        _one_of(col(Settlement.status), STANDING),
+        col(Settlement.begntime) >= bindparam("from"),
+        col(Settlement.begntime) < bindparam("to"),
+    )
+    .order_by(col(Settlement.begntime), col(Settlement.id))
+)
+_DRUGS_OF_THE_SETTLEMENT = sa_select(col(SettlementLine.med_list_codg)).where(
+    col(SettlementLine.setl_id) == bindparam("setl_id")
+)
+_SAME_DRUGS_BEFORE = (
+    sa_select(
+        *BRIEF, col(SettlementLine.med_list_codg), col(SettlementLine.prd_days), col(SettlementLine.cnt)
+    )
+    .join(SettlementLine, col(SettlementLine.setl_id) == col(Settlement.setl_id))
+    .where(
+        col(Settlement.psn_no) == bindparam("psn_no"),
+        _one_of(col(Settlement.status), STANDING),
+        col(Settlement.setl_id) != bindparam("setl_id"),
+        col(Settlement.begntime) <= bindparam("to"),
+        col(Settlement.begntime) >= bindparam("from"),
+        col(SettlementLine.med_list_codg).in_(_DRUGS_OF_THE_SETTLEMENT),
+        col(SettlementLine.prd_days).is_not(None),
+    )
+    .order_by(col(Settlement.begntime))
 )
 
 
