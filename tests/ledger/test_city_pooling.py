@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from shared.clock import now_china
 from shared.db import Database
 from tests.ledger.builders import completed, payment
 from tests.ledger.test_clearing import book
@@ -135,8 +136,11 @@ async def test_counties_hand_up_and_the_city_pays_by_plan(ledger: Ledger) -> Non
         ("2301", COUNTY_B): -25000,
     }
 
+    # The plan's payment and the clearing are posted when they are made (today), after the November
+    # bookings above: the balance sheets are read as of today.
+    today = now_china().date().isoformat()
     # County view: B's own books. Fund balance 200.00 - 400.00 = -200.00 = 70.00 + (-250.00) - 20.00.
-    county_b = await statement(client, "balance-sheet", COUNTY_B, "region", as_of="2026-11-30")
+    county_b = await statement(client, "balance-sheet", COUNTY_B, "region", as_of=today)
     assert (
         county_b["assets_total_fen"],
         county_b["liabilities_total_fen"],
@@ -157,7 +161,7 @@ async def test_counties_hand_up_and_the_city_pays_by_plan(ledger: Ledger) -> Non
         40000,
         10000,
     )
-    city = await statement(client, "balance-sheet", CITY, "city", as_of="2026-12-31")
+    city = await statement(client, "balance-sheet", CITY, "city", as_of=today)
     assert (city["assets_total_fen"], city["liabilities_total_fen"], city["fund_balance_fen"]) == (
         12000,
         2000,
@@ -166,7 +170,7 @@ async def test_counties_hand_up_and_the_city_pays_by_plan(ledger: Ledger) -> Non
     assert city["balanced"] is True
     assert {line["code"] for line in city["assets"] + city["liabilities"]}.isdisjoint({"1301", "2301"})
     disclosure = await statement(
-        client, "disclosure", CITY, "city", date_from="2026-01-01", date_to="2026-12-31"
+        client, "disclosure", CITY, "city", date_from="2026-01-01", date_to=today
     )
     assert (disclosure["income_total"], disclosure["closing_balance"], disclosure["settlements"]) == (
         "500.00",
