@@ -169,9 +169,7 @@ async def test_counties_hand_up_and_the_city_pays_by_plan(ledger: Ledger) -> Non
     )
     assert city["balanced"] is True
     assert {line["code"] for line in city["assets"] + city["liabilities"]}.isdisjoint({"1301", "2301"})
-    disclosure = await statement(
-        client, "disclosure", CITY, "city", date_from="2026-01-01", date_to=today
-    )
+    disclosure = await statement(client, "disclosure", CITY, "city", date_from="2026-01-01", date_to=today)
     assert (disclosure["income_total"], disclosure["closing_balance"], disclosure["settlements"]) == (
         "500.00",
         "100.00",
