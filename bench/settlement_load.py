@@ -243,21 +243,26 @@ async def _one(his: His, flow: str, stats: Stats, lines: int | None, rng: random
         pass
 
 
-async def run_phase(his: His, phase: Phase, rng: random.Random) -> tuple[Stats, float, Stats | None]:
-    """Returns the stats of the timed part, its seconds, and the stats of the preparation (if any)."""
+async def prepare_stays(his: His, phase: Phase) -> tuple[list[dict[str, Any]], Stats]:
+    """``prepare=1``: the stays the timed part settles, admitted, uploaded and discharged before the clock
+    (and before the CPU counters and profilers start)."""
     prepared: list[dict[str, Any]] = []
-    prep_stats: Stats | None = None
-    if phase.prepare:
-        prep_stats = Stats()
-        wanted = int(phase.rate * phase.duration)
-        queue = iter(range(wanted))
+    prep_stats = Stats()
+    queue = iter(range(int(phase.rate * phase.duration)))
 
-        async def admit_worker() -> None:
-            for _ in queue:
-                with contextlib.suppress(Failed):
-                    prepared.append(await his.admit(prep_stats, phase.lines))
+    async def admit_worker() -> None:
+        for _ in queue:
+            with contextlib.suppress(Failed):
+                prepared.append(await his.admit(prep_stats, phase.lines))
 
-        await asyncio.gather(*(admit_worker() for _ in range(phase.concurrency)))
+    await asyncio.gather(*(admit_worker() for _ in range(phase.concurrency)))
+    return prepared, prep_stats
+
+
+async def run_phase(
+    his: His, phase: Phase, rng: random.Random, prepared: list[dict[str, Any]]
+) -> tuple[Stats, float]:
+    """The timed part of a phase: its stats and seconds."""
     stats = Stats()
     started = time.perf_counter()
     deadline = started + phase.duration
@@ -294,7 +299,7 @@ async def run_phase(his: His, phase: Phase, rng: random.Random) -> tuple[Stats, 
                 await _one(his, phase.flow, stats, phase.lines, rng)
 
         await asyncio.gather(*(worker() for _ in range(phase.concurrency)))
-    return stats, time.perf_counter() - started, prep_stats
+    return stats, time.perf_counter() - started
 
 
 # --------------------------------------------------------------------------------------------------
@@ -594,6 +599,7 @@ async def drive(
             await his.sign_in(inst, sign_in)
         for phase in args.phases:
             print(f"  phase {phase.label()} …", flush=True)
+            prepared, prep = await prepare_stays(his, phase) if phase.prepare else ([], None)
             booked_before = await books.booked()
             cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
             own_before = time.process_time()
@@ -602,7 +608,7 @@ async def drive(
             profilers = _start_profilers(args, pids, phase) if first else []
             if first and args.pg_statements and stack.server is not None:
                 await _pg_statements(stack.server, reset=True)
-            stats, seconds, prep = await run_phase(his, phase, rng)
+            stats, seconds = await run_phase(his, phase, rng, prepared)
             for profiler in profilers:
                 profiler.wait()
             statements = None
@@ -651,6 +657,8 @@ async def drive(
                     "errors": sum(prep.errors.values()),
                     "error_kinds": dict(prep.errors),
                     "latency": {infno: summary(v) for infno, v in sorted(prep.latencies.items())},
+                    # The CPU counters start after the preparation (before 2026-12-02 they included it).
+                    "cpu_excluded": True,
                 }
             phases.append(result)
             print_phase(result)
@@ -832,9 +840,10 @@ def _row(run: dict[str, Any], backend: str, r: dict[str, Any], phase: dict[str, 
 
 def _cpu_per_settlement(phase: dict[str, Any]) -> str:
     """Milliseconds of CPU per settlement: settlement / gateway / PostgreSQL / every process with the
-    harness. Blank for a prepared phase, whose CPU includes the preparation."""
+    harness. Blank for a prepared phase of an older run, whose CPU included the preparation."""
     cpu, count = phase.get("cpu_seconds", {}), phase.get("settlements", 0)
-    if "preparation" in phase or not count or not cpu:
+    old_prepared = "preparation" in phase and not phase["preparation"].get("cpu_excluded")
+    if old_prepared or not count or not cpu:
         return ""
 
     def ms(seconds: float) -> str:

@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaConsumer
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -148,6 +149,14 @@ class ServiceRuntime:
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         return {"database": self.db.ping, "broker": self.probe.check}
+
+
+def model_response(model: BaseModel) -> Response:
+    """A 200 answer serialized by pydantic straight from ``model``. For an endpoint whose
+    ``response_model`` is the model's own class (it still documents the answer): FastAPI would validate
+    the model it was handed once more and serialize it through Python objects (a 100-line settlement:
+    ≈ 2 ms of CPU)."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 async def get_runtime(request: Request) -> ServiceRuntime:

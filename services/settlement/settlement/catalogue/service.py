@@ -93,25 +93,55 @@ async def versions_of(session: AsyncSession, code: str) -> list[CatalogueItem]:
     )
 
 
-async def find_many(session: AsyncSession, codes: Iterable[str], on: date) -> dict[str, CatalogueItem]:
-    """The version of each code in force on the day of service (read-only: from the reference cache, every
-    settlement and fee upload asks). A code with no version in force is left out."""
+async def _versions(
+    session: AsyncSession, codes: Iterable[str]
+) -> dict[tuple[str, str], list[tuple[CatalogueItem, ListEntry]]]:
+    """Every version of each code with what the engine reads of it, from the reference cache (every
+    settlement and fee upload asks): a version's ``ListEntry`` is built once, when the version is loaded."""
 
-    async def load(missing: list[tuple[str, str]]) -> dict[tuple[str, str], list[CatalogueItem]]:
-        versions: dict[tuple[str, str], list[CatalogueItem]] = {key: [] for key in missing}
+    async def load(
+        missing: list[tuple[str, str]],
+    ) -> dict[tuple[str, str], list[tuple[CatalogueItem, ListEntry]]]:
+        versions: dict[tuple[str, str], list[tuple[CatalogueItem, ListEntry]]] = {key: [] for key in missing}
         rows = await session.scalars(
             select(CatalogueItem).where(col(CatalogueItem.med_list_codg).in_([code for _, code in missing]))
         )
         for item in rows:
-            versions[("catalogue", item.med_list_codg)].append(item)
+            versions[("catalogue", item.med_list_codg)].append((item, list_entry(item)))
         return versions
 
-    found = await reference.cached_many(session, [("catalogue", code) for code in set(codes)], load)
+    return await reference.cached_many(session, [("catalogue", code) for code in set(codes)], load)
+
+
+def _version_on(
+    versions: list[tuple[CatalogueItem, ListEntry]], on: date
+) -> tuple[CatalogueItem, ListEntry] | None:
+    found = None
+    for version in versions:
+        item = version[0]
+        if item.effective_from <= on and (item.effective_to is None or item.effective_to >= on):
+            found = version
+    return found
+
+
+async def find_many(session: AsyncSession, codes: Iterable[str], on: date) -> dict[str, CatalogueItem]:
+    """The version of each code in force on the day of service (read-only). A code with no version in force
+    is left out."""
     out = {}
-    for (_, code), versions in found.items():
-        for item in versions:
-            if item.effective_from <= on and (item.effective_to is None or item.effective_to >= on):
-                out[code] = item
+    for (_, code), versions in (await _versions(session, codes)).items():
+        version = _version_on(versions, on)
+        if version is not None:
+            out[code] = version[0]
+    return out
+
+
+async def find_entries(session: AsyncSession, codes: Iterable[str], on: date) -> dict[str, ListEntry]:
+    """``find_many`` as the engine reads it (``list_entry`` of each version in force)."""
+    out = {}
+    for (_, code), versions in (await _versions(session, codes)).items():
+        version = _version_on(versions, on)
+        if version is not None:
+            out[code] = version[1]
     return out
 
 

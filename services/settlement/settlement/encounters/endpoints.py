@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from settlement.encounters import service
 from settlement.encounters.schemas import (
@@ -16,7 +16,7 @@ from settlement.encounters.schemas import (
 from settlement.settlements import service as settlements
 from settlement.settlements.endpoints import _once
 from settlement.settlements.schemas import SettlementOut
-from shared.service import RuntimeDep
+from shared.service import RuntimeDep, model_response
 
 router = APIRouter(prefix="/api/v1/encounters", tags=["encounters"])
 
@@ -90,6 +90,6 @@ async def presettle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -
 
 
 @router.post("/{mdtrt_id}/settlement", response_model=SettlementOut)
-async def settle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -> SettlementOut:
+async def settle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -> Response:
     """2207 门诊结算 / 2304 住院结算."""
-    return await _once(runtime, lambda session: service.settle(session, mdtrt_id, body))
+    return model_response(await _once(runtime, lambda session: service.settle(session, mdtrt_id, body)))

@@ -4,7 +4,8 @@ through the same settlement transaction as a pharmacy purchase."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -23,10 +24,10 @@ from settlement.encounters.schemas import (
 from settlement.institutions import service as institutions
 from settlement.schemes import service as schemes
 from settlement.settlements import service as settlements
-from settlement.settlements.models import Settlement
+from settlement.settlements.models import Settlement, SettlementLine
 from settlement.settlements.schemas import FeeLineIn, LineOut, SettlementOut
 from shared.clock import CHINA_TZ, now_china
-from shared.db import flush_unique
+from shared.db import flush_unique, run
 from shared.errors import Conflict, DomainError, NotFound
 from shared.money import fen_to_yuan, round_half_up_fen
 
@@ -108,6 +109,32 @@ def _require(encounter: Encounter, *statuses: str) -> None:
         )
 
 
+_FEE_LINES = FeeLineRecord.__table__  # type: ignore[attr-defined]
+#: The encounter's fee lines not settled yet, as rows (a 100-line stay: no ORM objects to build).
+_UNSETTLED = (
+    sa_select(_FEE_LINES)
+    .where(_FEE_LINES.c.mdtrt_id == bindparam("mdtrt_id"), _FEE_LINES.c.setl_id.is_(None))
+    .order_by(_FEE_LINES.c.id)
+)
+#: Marks settled exactly the lines the settlement holds (written in this transaction).
+_MARK_SETTLED = (
+    update(_FEE_LINES)
+    .where(
+        _FEE_LINES.c.mdtrt_id == bindparam("encounter"),
+        _FEE_LINES.c.setl_id.is_(None),
+        _FEE_LINES.c.feedetl_sn.in_(
+            sa_select(col(SettlementLine.feedetl_sn)).where(col(SettlementLine.setl_id) == bindparam("setl"))
+        ),
+    )
+    .values(setl_id=bindparam("setl"))
+)
+_HAS_SETTLED = (
+    sa_select(col(Settlement.id))
+    .where(col(Settlement.mdtrt_id) == bindparam("mdtrt_id"), col(Settlement.status) == "settled")
+    .limit(1)
+)
+
+
 async def _lines(session: AsyncSession, mdtrt_id: str, *, unsettled: bool = True) -> list[FeeLineRecord]:
     query = select(FeeLineRecord).where(FeeLineRecord.mdtrt_id == mdtrt_id)
     if unsettled:
@@ -166,17 +193,16 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
             )
         session.add(FeeLineRecord(mdtrt_id=mdtrt_id, **line.model_dump()))
     await flush_unique(session, Conflict("费用明细流水号已上传", code="FEE_LINE_EXISTS"))
-    items = await catalogue.find_many(
+    entries = await catalogue.find_entries(
         session, {x.med_list_codg for x in data.lines}, encounter.begntime.astimezone(CHINA_TZ).date()
     )
     out = []
     for line in data.lines:
-        item = items.get(line.med_list_codg)
         r = classify_line(
             FeeLine(
                 line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, line.amount_fen, line.hosp_appr_flag
             ),
-            catalogue.list_entry(item) if item is not None else None,
+            entries.get(line.med_list_codg),
             institution.hosp_lv,
         )
         out.append(
@@ -266,7 +292,7 @@ async def _claim(
     encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code)
     if data.psn_no != encounter.psn_no:
         raise DomainError("人员编号与就诊记录不符", code="PSN_MISMATCH", status_code=422)
-    lines = await _lines(session, mdtrt_id)
+    lines = list((await run(session, _UNSETTLED, {"mdtrt_id": mdtrt_id})).all())
     continuing = False
     if encounter.setting == "outpatient":
         _require(encounter, "open")
@@ -277,14 +303,7 @@ async def _claim(
         _require(encounter, "open", "discharged")
         if encounter.status == "open" and not data.mid_setl_flag:
             raise Conflict("住院结算须先办理出院(2402)，或按中途结算(mid_setl_flag=1)", code="NOT_DISCHARGED")
-        continuing = (
-            await session.scalar(
-                select(Settlement.id)
-                .where(Settlement.mdtrt_id == mdtrt_id, Settlement.status == "settled")
-                .limit(1)
-            )
-            is not None
-        )
+        continuing = (await run(session, _HAS_SETTLED, {"mdtrt_id": mdtrt_id})).first() is not None
     if not lines:
         raise DomainError("没有待结算的费用明细", code="NO_FEE_LINES", status_code=422)
     kind = _kind(encounter)
@@ -343,16 +362,7 @@ async def settle(session: AsyncSession, mdtrt_id: str, data: EncounterSettle) ->
     claim, encounter = await _claim(session, mdtrt_id, data)
     result = await settlements.settle(session, claim)
     if not result.replayed:
-        await session.execute(
-            update(FeeLineRecord)
-            .where(
-                col(FeeLineRecord.mdtrt_id) == mdtrt_id,
-                col(FeeLineRecord.setl_id).is_(None),
-                col(FeeLineRecord.feedetl_sn).in_([line.feedetl_sn for line in claim.lines]),
-            )
-            .values(setl_id=result.setl_id)
-            .execution_options(synchronize_session=False)
-        )
+        await run(session, _MARK_SETTLED, {"encounter": mdtrt_id, "setl": result.setl_id})
         if encounter.setting == "inpatient" and not data.mid_setl_flag:
             encounter.status = "settled"
         await session.flush()

@@ -84,7 +84,7 @@ async def _assess(session: AsyncSession, data: ManualClaimCreate, totals: eligib
             code="ADMDVS_MISMATCH",
         )
     policy = await policies.in_force(session, person.insuplc_admdvs, effective, day)
-    items = await catalogue.find_many(session, {x.med_list_codg for x in data.lines}, day)
+    entries = await catalogue.find_entries(session, {x.med_list_codg for x in data.lines}, day)
     ytd = YearToDate(*(getattr(totals, name) for name in YTD_FIELDS))
     try:
         result = adjudicate(
@@ -92,7 +92,7 @@ async def _assess(session: AsyncSession, data: ManualClaimCreate, totals: eligib
                 FeeLine(x.feedetl_sn, x.med_list_codg, x.cnt, x.pric, x.amount_fen, x.hosp_appr_flag)
                 for x in data.lines
             ],
-            {code: catalogue.list_entry(item) for code, item in items.items()},
+            entries,
             Encounter(
                 kind=data.encounter_kind,
                 service_date=day,

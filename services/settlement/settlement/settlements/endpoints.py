@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,7 @@ from settlement.settlements.schemas import (
     VoidRequest,
 )
 from shared.errors import DomainError
-from shared.service import RuntimeDep, ServiceRuntime
+from shared.service import RuntimeDep, ServiceRuntime, model_response
 
 router = APIRouter(prefix="/api/v1", tags=["settlements"])
 
@@ -41,11 +41,11 @@ async def _once(
 
 
 @router.post("/pharmacy-settlements", response_model=SettlementOut)
-async def settle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep) -> SettlementOut:
+async def settle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep) -> Response:
     """Settle a pharmacy purchase (2102). Repeating the same msgid with the same body returns the first
     settlement; with a different body it is refused."""
     claim = service.pharmacy_claim(body)
-    return await _once(runtime, lambda session: service.settle(session, claim))
+    return model_response(await _once(runtime, lambda session: service.settle(session, claim)))
 
 
 @router.post("/pharmacy-settlements/preview", response_model=SettlementOut)

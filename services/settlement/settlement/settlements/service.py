@@ -194,7 +194,7 @@ async def _prepare(
     policy, document = await policies.in_force_with_document(
         session, person.insuplc_admdvs, claim.insutype, care_day
     )
-    items = await catalogue.find_many(session, {line.med_list_codg for line in claim.lines}, care_day)
+    entries = await catalogue.find_entries(session, {line.med_list_codg for line in claim.lines}, care_day)
     ytd = YearToDate(*(getattr(totals, name) for name in YTD_FIELDS))
     encounter = Encounter(
         kind=claim.kind,
@@ -213,7 +213,7 @@ async def _prepare(
                 FeeLine(x.feedetl_sn, x.med_list_codg, x.cnt, x.pric, x.amount_fen, x.hosp_appr_flag)
                 for x in claim.lines
             ],
-            {code: catalogue.list_entry(item) for code, item in items.items()},
+            entries,
             encounter,
             eligibility.identities_on(person, care_day),
             document,
@@ -421,10 +421,13 @@ def _move(totals: eligibility.Totals, delta: YearToDate | dict[str, int], sign: 
     totals.settlement_count += sign
 
 
+_BY_MSGID = select(Settlement).where(Settlement.msgid == bindparam("msgid"))
+
+
 async def replay_if_settled(session: AsyncSession, msgid: str, digest: str) -> SettlementOut | None:
     """The first answer when this msgid already settled the same request; a refusal when it was used for
     something else; None when it is new here."""
-    earlier = await session.scalar(select(Settlement).where(Settlement.msgid == msgid))
+    earlier = await session.scalar(_BY_MSGID, {"msgid": msgid})
     if earlier is None:
         return None
     if earlier.request_sha256 != digest:
