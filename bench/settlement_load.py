@@ -460,6 +460,20 @@ def _postmaster_pid(server: PostgresServer) -> int:
     return int((server.datadir / "postmaster.pid").read_text().splitlines()[0])
 
 
+def cpu_reference() -> float:
+    """Seconds of CPU a fixed pure-Python workload takes now (integer arithmetic and a dict; about 0.4 s
+    here, up to twice that when the machine's neighbours are busy: its speed moves by half from one minute
+    to the next). CPU milliseconds per settlement are read against it, as throughput against pgbench."""
+    started = time.process_time()
+    total, seen = 0, {}
+    for i in range(4_000_000):
+        total += i * i % 7
+        if i % 16 == 0:
+            seen[i % 4096] = total
+    assert total > 0 and seen
+    return round(time.process_time() - started, 3)
+
+
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -600,6 +614,7 @@ async def drive(
         for phase in args.phases:
             print(f"  phase {phase.label()} …", flush=True)
             prepared, prep = await prepare_stays(his, phase) if phase.prepare else ([], None)
+            reference_before = cpu_reference()
             booked_before = await books.booked()
             cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
             own_before = time.process_time()
@@ -617,6 +632,7 @@ async def drive(
             stopped = time.perf_counter()
             cpu = {name: round(_cpu_seconds(pid) - cpu_before[name], 1) for name, pid in pids.items()}
             cpu["harness"] = round(time.process_time() - own_before, 1)
+            reference_after = cpu_reference()
             booked_at_stop = await books.booked()
             all_settled.update(stats.settled)
             if prep is not None:
@@ -650,6 +666,7 @@ async def drive(
                 **({"pg_statements": _per_settlement(statements, stats.settlements)} if statements else {}),
                 "load_before": load_before,
                 "load_after": _load(),
+                "cpu_reference_s": [reference_before, reference_after],
             }
             if prep is not None:
                 result["preparation"] = {
@@ -700,7 +717,7 @@ def print_phase(r: dict[str, Any]) -> None:
     kinds = list(r["error_kinds"].items()) + [(f"(preparation) {k}", n) for k, n in preparation.items()]
     for kind, count in kinds[:8]:
         print(f"      error {count}x {kind}")
-    print(f"      cpu seconds: {r['cpu_seconds']}", flush=True)
+    print(f"      cpu seconds: {r['cpu_seconds']}; CPU reference {r['cpu_reference_s']} s", flush=True)
     if "pg_statements" in r:
         print(f"      PostgreSQL per settlement: {r['pg_statements']['per_database']}")
         for q in r["pg_statements"]["heaviest"][:12]:
@@ -834,6 +851,7 @@ def _row(run: dict[str, Any], backend: str, r: dict[str, Any], phase: dict[str, 
         f"{ledger['entries_per_s']} | "
         f"{r.get('pgbench_tps') or ''} | {ratio if ratio is not None else ''} | "
         f"{'/'.join(str(x) for x in phase['load_before'][:1] + phase['load_after'][:1])} | "
+        f"{'/'.join(str(x) for x in phase.get('cpu_reference_s', []))} | "
         f"{'ok' if r.get('ok') else 'FAILED'} |"
     )
 
@@ -867,8 +885,8 @@ def update_docs() -> None:
         "",
         "| date (UTC) | commit | backend | persons | workers | phase | settl./s | latency p50 / p99 / max ms "
         "| errors | CPU ms/settl. (settlement / gateway / PG / all) | ledger catch-up s | entries/s "
-        "| pgbench TPS | ratio | load 1-min before/after | run checks |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| pgbench TPS | ratio | load 1-min before/after | CPU ref s before/after | run checks |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(RESULTS_DIR.glob("settlement_load-*.json")):
         run = json.loads(path.read_text(encoding="utf-8"))
