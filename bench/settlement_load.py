@@ -461,15 +461,21 @@ def _postmaster_pid(server: PostgresServer) -> int:
 
 
 def cpu_reference() -> float:
-    """Seconds of CPU a fixed pure-Python workload takes now (integer arithmetic and a dict; about 0.4 s
-    here, up to twice that when the machine's neighbours are busy: its speed moves by half from one minute
-    to the next). CPU milliseconds per settlement are read against it, as throughput against pgbench."""
+    """Seconds of CPU a fixed pure-Python workload takes now: integer arithmetic and a dict, then reads at
+    random places in a 2-million-entry list (cache misses, as a service's heap and PostgreSQL's buffers
+    cause); about 0.7 s here. The machine's speed moved by half within minutes while it was measured:
+    CPU milliseconds per settlement are read against this figure, as throughput against pgbench."""
     started = time.process_time()
     total, seen = 0, {}
-    for i in range(4_000_000):
+    for i in range(1_000_000):
         total += i * i % 7
         if i % 16 == 0:
             seen[i % 4096] = total
+    data = list(range(1 << 21))
+    mask, j = (1 << 21) - 1, 1
+    for _ in range(1_000_000):
+        j = (j * 1103515245 + 12345) & mask
+        total += data[j]
     assert total > 0 and seen
     return round(time.process_time() - started, 3)
 
