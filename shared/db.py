@@ -117,8 +117,9 @@ async def run(
 ) -> CursorResult[Any]:
     """Execute a Core statement built once (module level, ``bindparam`` for what varies) on the session's
     connection, inside its transaction. On the settlement path: a statement written inline is built and
-    hashed for SQLAlchemy's compiled cache on every call, and the ORM adds its own layer (≈ 250 µs of CPU a
-    statement in all, ≈ 110 µs this way; bench/README.md)."""
+    hashed for SQLAlchemy's compiled cache on every call, and the ORM adds its own layer (about twice the
+    CPU of this way: bench/statement_overhead.py). No autoflush: ORM changes pending in the session are
+    not seen by the statement (flush first where that matters)."""
     conn = await session.connection()
     return await conn.execute(statement, parameters)
 
