@@ -735,7 +735,11 @@ def print_phase(r: dict[str, Any]) -> None:
 
 def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"settlement-load-{backend}-"))
-    settings = {**PG_SETTINGS, **(PG_STATEMENTS_SETTINGS if args.pg_statements else {})}
+    settings = {
+        **PG_SETTINGS,
+        **(PG_STATEMENTS_SETTINGS if args.pg_statements else {}),
+        **dict(item.partition("=")[::2] for item in args.pg_setting),
+    }
     server = PostgresServer.start(settings) if backend == "postgres" else None
     stack: Stack | None = None
     result: dict[str, Any] = {"backend": backend, "work_dir": str(work)}
@@ -831,7 +835,7 @@ def write_json(
         "workers": args.workers,
         "env": args.env,
         "rate_limit_per_minute": args.rate_limit,
-        "postgres_settings": PG_SETTINGS,
+        "postgres_settings": {**PG_SETTINGS, **dict(item.partition("=")[::2] for item in args.pg_setting)},
         "ok": all(r.get("ok") for r in results),
         "backends": {r["backend"]: r for r in results},
     }
@@ -942,6 +946,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pgbench-clients", type=int, default=16)
     parser.add_argument("--ledger-timeout", type=float, default=300.0, help="seconds to wait for the books")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the services during the first phase")
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PostgreSQL server setting over the benchmark's (e.g. commit_delay=100)",
+    )
     parser.add_argument(
         "--pg-statements",
         action="store_true",
