@@ -31,7 +31,7 @@ class ServiceSettings(BaseSettings):
     #: (closed again when returned). Keep ``database_pool_size`` at or above the requests one process
     #: serves at once: a connection opened per transaction costs PostgreSQL a backend start and the client
     #: its statement cache (bench/settlement_load.py showed a third of the database CPU going to that at
-    #: 16 counters with a pool of 10). SQLite ignores both.
+    #: 16 counters with a pool of 10). SQLite keeps one connection per process (``shared.db``).
     database_pool_size: int = Field(default=20, ge=1, le=500)
     database_max_overflow: int = Field(default=10, ge=0, le=500)
     kafka_bootstrap: str = "127.0.0.1:9092"

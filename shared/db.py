@@ -71,6 +71,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _prepare_sqlite_file(url)
         for pooling in ("pool_size", "max_overflow"):  # the PostgreSQL pool's settings
             kwargs.pop(pooling, None)
+        # One connection per process: every transaction takes SQLite's write lock (BEGIN IMMEDIATE), so
+        # two connections could never work at once anyway, and a connection that waits for the lock polls
+        # with growing sleeps (the busy handler), not in turn: at 16 counters some card swipes waited out
+        # the gateway's 5 s timeout while others went ahead. The pool's queue serves them in order.
+        if make_url(url).database not in (None, "", ":memory:"):  # a memory database has one already
+            kwargs.setdefault("pool_size", 1)
+            kwargs.setdefault("max_overflow", 0)
+            kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -111,3 +111,33 @@ async def test_a_pool_keeps_open_as_many_connections_as_it_is_sized_for(database
         assert backends == 3  # the three kept: the two beyond the pool were closed when returned
     finally:
         await db.dispose()
+
+
+async def test_sqlite_transactions_of_a_process_take_turns_in_order(databases: DatabaseFactory) -> None:
+    """SQLite lets one transaction write at a time (every transaction here begins IMMEDIATE). A process
+    keeps one connection, so its transactions wait in the pool's queue and get it in the order they asked;
+    with a connection each they would poll SQLite's lock with growing sleeps and some would wait seconds
+    while later ones went ahead (bench/settlement_load.py on SQLite, 16 counters)."""
+    db = Database(databases.new_url("turns"))
+    if not db.is_sqlite:
+        await db.dispose()
+        pytest.skip("SQLite only: PostgreSQL locks rows, not the database")
+    try:
+        async with db.transaction() as session:
+            await session.execute(text("CREATE TABLE turns (n INTEGER NOT NULL)"))
+
+        async def write(n: int) -> None:
+            async with db.transaction() as session:
+                await session.execute(text("INSERT INTO turns (n) VALUES (:n)"), {"n": n})
+                await asyncio.sleep(0.01)  # holds the lock while the others queue up
+
+        tasks = []
+        for n in range(12):
+            tasks.append(asyncio.create_task(write(n)))
+            await asyncio.sleep(0)  # each asks before the next is created
+        await asyncio.gather(*tasks)
+        async with db.session() as session:
+            stored = (await session.scalars(text("SELECT n FROM turns ORDER BY rowid"))).all()
+        assert list(stored) == list(range(12))
+    finally:
+        await db.dispose()
