@@ -37,20 +37,21 @@ async def enqueue(
     insert = _INSERTS.get(tables.outbox)
     if insert is None:  # built once per outbox table: a statement written inline is built on every call
         insert = _INSERTS[tables.outbox] = tables.outbox.insert()
-    await run(
-        session,
-        insert,
-        {
-            "event_id": str(envelope.event_id),
-            "topic": event.topic,
-            "event_key": envelope.key,
-            "event_type": envelope.type,
-            "payload": envelope.model_dump_json(),
-            "created_at": envelope.occurred_at,
-            "attempts": 0,
-        },
-    )
+    await run(session, insert, outbox_row(event, envelope))
     return envelope
+
+
+def outbox_row(event: EventData, envelope: EventEnvelope) -> dict[str, Any]:
+    """The outbox row of an event (``enqueue``, and bulk writers that insert many at once)."""
+    return {
+        "event_id": str(envelope.event_id),
+        "topic": event.topic,
+        "event_key": envelope.key,
+        "event_type": envelope.type,
+        "payload": envelope.model_dump_json(),
+        "created_at": envelope.occurred_at,
+        "attempts": 0,
+    }
 
 
 _INSERTS: dict[Any, Any] = {}

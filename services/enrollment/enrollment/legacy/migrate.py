@@ -58,6 +58,7 @@ from shared.events import (
     PersonRegistered,
 )
 from shared.events import IdentityCategory as IdentityEvent
+from shared.outbox import outbox_row
 
 PRODUCER = "enrollment"
 PAID_STATUSES = ("active", "terminated")
@@ -573,17 +574,7 @@ class _Writer:
             outbox_rows = []
             for event in events:
                 envelope = event.envelope(PRODUCER)
-                outbox_rows.append(
-                    {
-                        "event_id": str(envelope.event_id),
-                        "topic": event.topic,
-                        "event_key": envelope.key,
-                        "event_type": envelope.type,
-                        "payload": envelope.model_dump_json(),
-                        "created_at": envelope.occurred_at,
-                        "attempts": 0,
-                    }
-                )
+                outbox_rows.append(outbox_row(event, envelope))
                 report.events[envelope.type] += 1
             await _insert(session, "outbox", outbox_rows)
 
