@@ -54,6 +54,8 @@ def outbox_row(event: EventData, envelope: EventEnvelope) -> dict[str, Any]:
     }
 
 
+#: The columns ``outbox_row`` fills.
+OUTBOX_COLUMNS = ("event_id", "topic", "event_key", "event_type", "payload", "created_at", "attempts")
 _INSERTS: dict[Any, Any] = {}
 
 

@@ -272,7 +272,8 @@ _FIRST_ACCUMULATOR = per_dialect(
         .on_conflict_do_nothing(index_elements=["psn_no", "year", "insutype"])
     )
 )
-_SAVE_ACCUMULATOR = (
+#: The UPDATE of ``save_accumulator`` (its parameters: ``save_parameters``).
+SAVE_ACCUMULATOR = (
     update(_ACCUMULATORS)
     .where(_ACCUMULATORS.c.id == bindparam("row_id"))
     .values({name: bindparam(f"new_{name}") for name in (*ZERO_TOTALS, "updated_at")})
@@ -306,9 +307,14 @@ async def lock_accumulator(session: AsyncSession, psn_no: str, year: int, insuty
 
 async def save_accumulator(session: AsyncSession, totals: Totals) -> None:
     """Write the locked totals back (one UPDATE)."""
+    await run(session, SAVE_ACCUMULATOR, save_parameters(totals))
+
+
+def save_parameters(totals: Totals) -> dict[str, Any]:
+    """The parameters of ``SAVE_ACCUMULATOR`` for the locked totals (``row_id``, ``new_…``)."""
     assert totals.row_id is not None, "only a locked accumulator is saved"
     values = {f"new_{name}": getattr(totals, name) for name in ZERO_TOTALS}
-    await run(session, _SAVE_ACCUMULATOR, {"row_id": totals.row_id, **values, "new_updated_at": utcnow()})
+    return {"row_id": totals.row_id, **values, "new_updated_at": utcnow()}
 
 
 async def peek_accumulator(session: AsyncSession, psn_no: str, year: int, insutype: str) -> Totals:

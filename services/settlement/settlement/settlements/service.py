@@ -49,11 +49,11 @@ from settlement.settlements.schemas import (
 )
 from settlement.supervision import service as supervision
 from shared.clock import CHINA_TZ, now_china
-from shared.db import dialect_name, per_dialect, run, utcnow
+from shared.db import OneRoundTrip, dialect_name, per_dialect, run, utcnow
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import FundPayment, SettlementCompleted, SettlementReversed
 from shared.money import fen_to_yuan, round_half_up_fen
-from shared.outbox import enqueue
+from shared.outbox import OUTBOX_COLUMNS, enqueue, outbox_row
 
 PRODUCER = "settlement"
 #: A service may not be dated in the future beyond this clock skew between HIS and platform.
@@ -347,36 +347,30 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
     settlement, funds, lines = _records(
         prepared, setl_id=setl_id, mdtrt_id=mdtrt_id, at=now, status="settled"
     )
-    await _write(session, settlement, funds, lines)
     _move(totals, result.delta, +1)
-    await eligibility.save_accumulator(session, totals)
+    completed = SettlementCompleted(
+        setl_id=setl_id,
+        mdtrt_id=mdtrt_id,
+        msgid=claim.msgid,
+        psn_no=prepared.person.psn_no,
+        fixmedins_code=prepared.institution.fixmedins_code,
+        institution_level=prepared.institution.hosp_lv,
+        insutype=claim.insutype,
+        insuplc_admdvs=prepared.person.insuplc_admdvs,
+        mdtrtarea_admvs=claim.mdtrtarea_admvs,
+        med_type=claim.med_type,
+        clr_type=claim.clr_type,
+        setl_time=now,
+        medfee_sumamt_fen=result.medfee_sumamt_fen,
+        fund_pay_sumamt_fen=result.fund_paid_total_fen,
+        psn_cash_pay_fen=result.cash_paid_fen,
+        fund_payments=[
+            FundPayment(fund_pay_type=f.fund_pay_type, amount_fen=f.paid_fen) for f in result.funds
+        ],
+    )
+    await _write(session, settlement, funds, lines, totals, completed)
     # Fraud signals for review (they never refuse: a refusal is a sanction decided by a person).
     await supervision.evaluate_settlement(session, settlement)
-    await enqueue(
-        session,
-        infra,
-        SettlementCompleted(
-            setl_id=setl_id,
-            mdtrt_id=mdtrt_id,
-            msgid=claim.msgid,
-            psn_no=prepared.person.psn_no,
-            fixmedins_code=prepared.institution.fixmedins_code,
-            institution_level=prepared.institution.hosp_lv,
-            insutype=claim.insutype,
-            insuplc_admdvs=prepared.person.insuplc_admdvs,
-            mdtrtarea_admvs=claim.mdtrtarea_admvs,
-            med_type=claim.med_type,
-            clr_type=claim.clr_type,
-            setl_time=now,
-            medfee_sumamt_fen=result.medfee_sumamt_fen,
-            fund_pay_sumamt_fen=result.fund_paid_total_fen,
-            psn_cash_pay_fen=result.cash_paid_fen,
-            fund_payments=[
-                FundPayment(fund_pay_type=f.fund_pay_type, amount_fen=f.paid_fen) for f in result.funds
-            ],
-        ),
-        PRODUCER,
-    )
     await session.flush()
     metrics.record_settlement(
         session,
@@ -399,18 +393,50 @@ _INSERT_FUNDS = insert(SettlementFund.__table__)  # type: ignore[attr-defined]
 _INSERT_LINES = insert(SettlementLine.__table__)  # type: ignore[attr-defined]
 _SETTLEMENT_COLUMNS = tuple(c.name for c in Settlement.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
 _FUND_COLUMNS = tuple(c.name for c in SettlementFund.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+_LINE_COLUMNS = tuple(c.name for c in SettlementLine.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+#: PostgreSQL: the settlement, its fund shares, its lines, the accumulator and the outbox event in one
+#: statement (one round trip instead of five).
+_ONE_WRITE = OneRoundTrip(
+    {
+        "s": (Settlement.__table__, _SETTLEMENT_COLUMNS, False),  # type: ignore[attr-defined]
+        "f": (SettlementFund.__table__, _FUND_COLUMNS, True),  # type: ignore[attr-defined]
+        "l": (SettlementLine.__table__, _LINE_COLUMNS, True),  # type: ignore[attr-defined]
+        "o": (infra.outbox, OUTBOX_COLUMNS, False),
+    },
+    {"a": eligibility.SAVE_ACCUMULATOR},
+)
 
 
 async def _write(
-    session: AsyncSession, settlement: Settlement, funds: list[SettlementFund], lines: list[dict[str, Any]]
+    session: AsyncSession,
+    settlement: Settlement,
+    funds: list[SettlementFund],
+    lines: list[dict[str, Any]],
+    totals: eligibility.Totals,
+    event: SettlementCompleted,
 ) -> None:
-    """The settlement, its fund shares and its lines, as Core inserts of prebuilt statements (the records
-    stay out of the ORM session: they are the answer, and nothing in the transaction changes them)."""
-    await run(session, _INSERT_SETTLEMENT, {name: getattr(settlement, name) for name in _SETTLEMENT_COLUMNS})
-    if funds:
-        await run(session, _INSERT_FUNDS, [{name: getattr(f, name) for name in _FUND_COLUMNS} for f in funds])
+    """The settlement, its fund shares and its lines, the moved accumulator and the outbox event, as
+    prebuilt Core statements (the records stay out of the ORM session: they are the answer, and nothing in
+    the transaction changes them): one round trip on PostgreSQL, five on SQLite."""
+    row = {name: getattr(settlement, name) for name in _SETTLEMENT_COLUMNS}
+    fund_rows = [{name: getattr(f, name) for name in _FUND_COLUMNS} for f in funds]
+    if dialect_name(session) == "postgresql":
+        inserted: dict[str, Any] = {
+            "s": row,
+            "f": fund_rows,
+            "l": lines,
+            "o": outbox_row(event, event.envelope(PRODUCER)),
+        }
+        parameters = _ONE_WRITE.parameters(inserted, **eligibility.save_parameters(totals))
+        await run(session, _ONE_WRITE.statement, parameters)
+        return
+    await run(session, _INSERT_SETTLEMENT, row)
+    if fund_rows:
+        await run(session, _INSERT_FUNDS, fund_rows)
     if lines:
         await run(session, _INSERT_LINES, lines)
+    await eligibility.save_accumulator(session, totals)
+    await enqueue(session, infra, event, PRODUCER)
 
 
 def _move(totals: eligibility.Totals, delta: YearToDate | dict[str, int], sign: int) -> None:

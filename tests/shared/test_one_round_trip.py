@@ -1,0 +1,98 @@
+"""``shared.db.OneRoundTrip``: several writes as one PostgreSQL statement. A child row may reference a
+parent inserted in the same statement, any number of rows (none included) goes through one text, values
+keep their types (exact decimals, NULLs, aware instants), and a refused write keeps none of the others."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+
+from shared.db import AwareDateTime, Database, ExactDecimal, OneRoundTrip, run
+from tests.conftest import DatabaseFactory
+
+metadata = MetaData()
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_no", String(10), nullable=False, unique=True),
+    Column("placed_at", AwareDateTime(), nullable=False),
+)
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_no", String(10), ForeignKey("orders.order_no"), nullable=False),
+    Column("sku", String(10), nullable=False),
+    Column("qty", ExactDecimal(16, 4), nullable=False),
+    Column("cap", ExactDecimal(16, 6), nullable=True),
+)
+counters = Table("counters", metadata, Column("id", Integer, primary_key=True), Column("n", Integer))
+
+WRITE = OneRoundTrip(
+    {"o": (orders, ("order_no", "placed_at"), False), "i": (items, ("order_no", "sku", "qty", "cap"), True)},
+    {"c": update(counters).where(counters.c.id == 1).values(n=counters.c.n + bindparam("c_by"))},
+)
+
+
+@pytest.fixture
+async def db(databases: DatabaseFactory, backend: str) -> AsyncIterator[Database]:
+    if backend != "postgres":
+        pytest.skip("PostgreSQL only: SQLite has no data-modifying CTEs (callers write one by one there)")
+    database = Database(databases.new_url("oneround"))
+    async with database.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(counters.insert().values(id=1, n=0))
+    yield database
+    await database.dispose()
+
+
+async def _write(db: Database, order_no: str, lines: list[dict[str, object]], by: int) -> None:
+    at = datetime(2026, 12, 2, 8, 30, tzinfo=UTC)
+    async with db.transaction() as session:
+        params = WRITE.parameters({"o": {"order_no": order_no, "placed_at": at}, "i": lines}, c_by=by)
+        await run(session, WRITE.statement, params)
+
+
+async def test_parent_children_and_update_are_written_by_one_statement(db: Database) -> None:
+    lines = [
+        {"order_no": "A1", "sku": "x", "qty": Decimal("2.5"), "cap": None},
+        {"order_no": "A1", "sku": "y", "qty": Decimal("0.0001"), "cap": Decimal("12.345678")},
+        {"order_no": "A1", "sku": "z", "qty": Decimal("3"), "cap": Decimal("1")},
+    ]
+    await _write(db, "A1", lines, 3)
+    await _write(db, "B2", [], 5)  # no child rows: the same statement inserts none
+    async with db.session() as session:
+        kept = (
+            await session.execute(select(items.c.sku, items.c.qty, items.c.cap).order_by(items.c.id))
+        ).all()
+        placed = (await session.execute(select(orders.c.order_no, orders.c.placed_at).order_by("id"))).all()
+        n = await session.scalar(select(counters.c.n))
+    assert [tuple(r) for r in kept] == [
+        ("x", Decimal("2.5000"), None),
+        ("y", Decimal("0.0001"), Decimal("12.345678")),
+        ("z", Decimal("3.0000"), Decimal("1.000000")),
+    ]
+    assert [r.order_no for r in placed] == ["A1", "B2"]
+    assert placed[0].placed_at == datetime(2026, 12, 2, 8, 30, tzinfo=UTC)
+    assert n == 3 + 5
+
+
+async def test_a_refused_part_keeps_none_of_the_statement(db: Database) -> None:
+    await _write(db, "A1", [{"order_no": "A1", "sku": "x", "qty": Decimal(1), "cap": None}], 1)
+    with pytest.raises(
+        IntegrityError
+    ):  # the order number is taken: its items and the counter stay as they were
+        await _write(db, "A1", [{"order_no": "A1", "sku": "y", "qty": Decimal(1), "cap": None}], 10)
+    with pytest.raises(IntegrityError):  # an item of an order that is not in the statement nor the table
+        await _write(db, "C3", [{"order_no": "ZZ", "sku": "y", "qty": Decimal(1), "cap": None}], 10)
+    async with db.session() as session:
+        skus = (await session.scalars(select(items.c.sku))).all()
+        order_nos = (await session.scalars(select(orders.c.order_no))).all()
+        n = await session.scalar(select(counters.c.n))
+    assert (skus, order_nos, n) == (["x"], ["A1"], 1)
