@@ -188,6 +188,54 @@ async def test_buying_when_the_supply_is_nearly_used_is_no_hit(settlement_api: S
     assert await _hits(settlement_api, "days_supply", psn_no) == []
 
 
+# --- the rules of one swipe together (one read for all of them) -----------------------------------------
+
+
+async def _the_same_drug_four_times_in_a_morning(api: SettlementApi) -> tuple[str, list[dict[str, Any]]]:
+    """Drug A with 30 days' supply at PHARMACY at 08:00, 09:00 and 10:00, then at PHARMACY_2 at 10:30."""
+    psn_no, certno = await _person(api)
+    settled = [
+        await _buy(api, psn_no, certno, f"21T{at}", prd_days="30") for at in ("08:00", "09:00", "10:00")
+    ]
+    settled.append(await _buy(api, psn_no, certno, "21T10:30", fixmedins_code=PHARMACY_2, prd_days="30"))
+    return psn_no, settled
+
+
+async def test_one_swipe_raises_every_rule_it_breaks(settlement_api: SettlementApi) -> None:
+    await _institution(settlement_api, PHARMACY_2)
+    psn_no, settled = await _the_same_drug_four_times_in_a_morning(settlement_api)
+    ids = [s["setl_id"] for s in settled]
+    # The 4th of the day (threshold 3): one daily hit, its evidence the four in time order.
+    [daily] = await _hits(settlement_api, "daily_count", psn_no)
+    assert daily["setl_id"] == ids[3]
+    assert [s["setl_id"] for s in daily["evidence"]["settlements"]] == ids
+    # At PHARMACY_2 at 10:30: 09:00 (90 min) and 10:00 (30 min) at PHARMACY are within 120 min, 08:00 not.
+    card = await _hits(settlement_api, "card_two_institutions", psn_no)
+    assert sorted(h["evidence"]["gap_minutes"] for h in card) == [30, 90]
+    assert {h["setl_id"] for h in card} == {ids[3]}
+    # Each purchase while an earlier 30-day supply lasts (until 21 December, 30 days left): 1 + 2 + 3 hits.
+    supply = await _hits(settlement_api, "days_supply", psn_no)
+    pairs = sorted((h["evidence"]["earlier"]["setl_id"], h["setl_id"]) for h in supply)
+    assert pairs == sorted((ids[i], ids[j]) for j in range(1, 4) for i in range(j))
+    assert {(h["evidence"]["supplied_until"], h["evidence"]["days_left"]) for h in supply} == {
+        ("2026-12-21", 30)
+    }
+
+
+async def test_a_rule_switched_off_leaves_the_others_of_the_swipe_working(
+    settlement_api: SettlementApi,
+) -> None:
+    await _institution(settlement_api, PHARMACY_2)
+    off = {"enabled": False, "params": {}, "operator": "稽核科王五"}
+    response = await settlement_api.client.put("/api/v1/supervision/rules/days_supply", json=off)
+    assert response.status_code == 200
+    psn_no, settled = await _the_same_drug_four_times_in_a_morning(settlement_api)
+    assert await _hits(settlement_api, "days_supply", psn_no) == []
+    [daily] = await _hits(settlement_api, "daily_count", psn_no)
+    assert daily["setl_id"] == settled[3]["setl_id"]
+    assert len(await _hits(settlement_api, "card_two_institutions", psn_no)) == 2
+
+
 # --- overlapping admissions ------------------------------------------------------------------------------
 
 

@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import bindparam, func, or_
+from sqlalchemy import String, bindparam, cast, func, literal_column, null, or_, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -21,6 +22,7 @@ from sqlmodel import col, select
 from settlement.encounters.models import Encounter
 from settlement.settlements.models import Settlement, SettlementLine
 from shared.clock import CHINA_TZ
+from shared.db import run
 from shared.money import fen_to_yuan
 
 #: Settlement statuses that stand (a reversal record, and what it undid, do not count as care received).
@@ -91,11 +93,16 @@ class Rule:
     code: str
     title: str
     params: type[_Params]
-    #: Evaluated for one settlement (at settlement time, and for each of the day's settlements in the batch).
+    #: Evaluated for one settlement (at settlement time, and for each of the day's settlements in the batch)
+    #: with its own reads; the rules in ``PROBES`` are evaluated for one settlement together, in one read.
     per_settlement: SettlementCheck | None = None
     #: Evaluated over a day and the window before it (batch only).
     per_day: DayCheck | None = None
     tags: tuple[str, ...] = field(default=())
+
+    @property
+    def at_settlement(self) -> bool:
+        return self.per_settlement is not None or self.code in PROBES
 
 
 def _day(at: datetime) -> date:
@@ -112,23 +119,16 @@ def _one_of(column: Any, values: tuple[str, ...]) -> Any:
     return or_(*(column == value for value in values))
 
 
-async def card_two_institutions(
-    session: AsyncSession, params: CardTwoInstitutionsParams, anchor: Settlement
+def _card_two_institutions_binds(params: CardTwoInstitutionsParams, anchor: Settlement) -> dict[str, Any]:
+    window = timedelta(minutes=params.window_minutes)
+    return {"card_from": anchor.begntime - window, "card_to": anchor.begntime + window}
+
+
+def card_two_institutions(
+    params: CardTwoInstitutionsParams, anchor: Settlement, others: list[Any]
 ) -> list[Finding]:
     """The same card settling at two institutions within a short window: one card in two places (a lent or
-    copied card, art. 35 and 48)."""
-    if anchor.encounter_kind not in COUNTER_KINDS:
-        return []
-    window = timedelta(minutes=params.window_minutes)
-    others = await session.execute(
-        _CARD_ELSEWHERE,
-        {
-            "psn_no": anchor.psn_no,
-            "fixmedins_code": anchor.fixmedins_code,
-            "from": anchor.begntime - window,
-            "to": anchor.begntime + window,
-        },
-    )
+    copied card, art. 35 and 48). ``others``: the card's counter settlements elsewhere in the window."""
     findings = []
     for other in others:
         pair: tuple[Any, Any] = (anchor, other)
@@ -153,13 +153,17 @@ async def card_two_institutions(
     return findings
 
 
-async def daily_count(session: AsyncSession, params: DailyCountParams, anchor: Settlement) -> list[Finding]:
-    """More settlements for one person on one day than the threshold (doctor-shopping, drug reselling)."""
-    day = _day(anchor.begntime)
-    start, end = day_bounds(day)
-    rows = (await session.execute(_PERSON_DAY, {"psn_no": anchor.psn_no, "from": start, "to": end})).all()
+def _daily_count_binds(_params: DailyCountParams, anchor: Settlement) -> dict[str, Any]:
+    start, end = day_bounds(_day(anchor.begntime))
+    return {"day_from": start, "day_to": end}
+
+
+def daily_count(params: DailyCountParams, anchor: Settlement, rows: list[Any]) -> list[Finding]:
+    """More settlements for one person on one day than the threshold (doctor-shopping, drug reselling).
+    ``rows``: the person's standing settlements of the anchor's day, the anchor's own included."""
     if len(rows) <= params.max_per_day:
         return []
+    day = _day(anchor.begntime)
     return [
         Finding(
             "daily_count",
@@ -177,21 +181,18 @@ async def daily_count(session: AsyncSession, params: DailyCountParams, anchor: S
     ]
 
 
-async def days_supply(session: AsyncSession, params: DaysSupplyParams, anchor: Settlement) -> list[Finding]:
+def _days_supply_binds(params: DaysSupplyParams, anchor: Settlement) -> dict[str, Any]:
+    since = anchor.begntime - timedelta(days=params.lookback_days)
+    return {"supply_from": since, "supply_to": anchor.begntime}
+
+
+def days_supply(params: DaysSupplyParams, anchor: Settlement, rows: list[Any]) -> list[Finding]:
     """A drug bought again while the earlier purchase's prescribed days' supply (prd_days) still lasts:
-    buying beyond what the prescription needs (reselling drugs bought on the card, art. 48)."""
-    rows = await session.execute(
-        _SAME_DRUGS_BEFORE,
-        {
-            "psn_no": anchor.psn_no,
-            "setl_id": anchor.setl_id,
-            "from": anchor.begntime - timedelta(days=params.lookback_days),
-            "to": anchor.begntime,
-        },
-    )
+    buying beyond what the prescription needs (reselling drugs bought on the card, art. 48). ``rows``: the
+    person's earlier lines of the same drugs with a days' supply, in the lookback window."""
     findings = []
     anchor_day = _day(anchor.begntime)
-    for earlier in rows.all():  # the earlier settlement's BRIEF columns and its line's
+    for earlier in rows:  # the earlier settlement's BRIEF columns and its line's
         assert earlier.prd_days is not None
         supplied_until = _day(earlier.begntime) + timedelta(days=int(earlier.prd_days))
         days_left = (supplied_until - anchor_day).days
@@ -397,54 +398,125 @@ async def peer_refusal_rate(session: AsyncSession, params: PeerRefusalParams, da
     return findings
 
 
-#: The columns a finding's evidence shows of a settlement (``_brief``): the rules read only these.
-BRIEF = (
-    col(Settlement.setl_id),
-    col(Settlement.fixmedins_code),
-    col(Settlement.begntime),
-    col(Settlement.medfee_sumamt_fen),
-    col(Settlement.fund_paid_total_fen),
-)
+#: The columns a finding's evidence shows of a settlement (``_brief``), the rules' ordering key, and a
+#: drug line's: what every per-settlement probe selects, in this order (a probe that reads no line selects
+#: typed NULLs for the line's), so that the probes of one settlement go as one UNION ALL.
+def _probe_columns(line: bool) -> tuple[Any, ...]:
+    if line:
+        drug: tuple[Any, ...] = (
+            col(SettlementLine.med_list_codg),
+            col(SettlementLine.prd_days),
+            col(SettlementLine.cnt),
+        )
+    else:
+        drug = tuple(
+            cast(null(), SettlementLine.__table__.c[name].type)  # type: ignore[attr-defined]
+            for name in ("med_list_codg", "prd_days", "cnt")
+        )
+    labels = ("med_list_codg", "prd_days", "cnt")
+    return (
+        col(Settlement.setl_id).label("setl_id"),
+        col(Settlement.fixmedins_code).label("fixmedins_code"),
+        col(Settlement.begntime).label("begntime"),
+        col(Settlement.medfee_sumamt_fen).label("medfee_sumamt_fen"),
+        col(Settlement.fund_paid_total_fen).label("fund_paid_total_fen"),
+        col(Settlement.id).label("row_id"),
+        *(c.label(name) for c, name in zip(drug, labels, strict=True)),
+    )
 
 
-# The per-settlement rules' queries, built once (every settlement runs them).
-_CARD_ELSEWHERE = sa_select(*BRIEF).where(
+# The per-settlement rules' reads. Bind parameters: the anchor's ``psn_no``, ``setl_id`` and
+# ``fixmedins_code``, and each rule's own named after it (``card_from``...).
+_CARD_ELSEWHERE = sa_select(*_probe_columns(line=False)).where(
     col(Settlement.psn_no) == bindparam("psn_no"),
     _one_of(col(Settlement.status), (*STANDING, "reversed")),
     _one_of(col(Settlement.encounter_kind), COUNTER_KINDS),
     col(Settlement.fixmedins_code) != bindparam("fixmedins_code"),
-    col(Settlement.begntime) >= bindparam("from"),
-    col(Settlement.begntime) <= bindparam("to"),
+    col(Settlement.begntime) >= bindparam("card_from"),
+    col(Settlement.begntime) <= bindparam("card_to"),
 )
-_PERSON_DAY = (
-    sa_select(*BRIEF)
-    .where(
-        col(Settlement.psn_no) == bindparam("psn_no"),
-        _one_of(col(Settlement.status), STANDING),
-        col(Settlement.begntime) >= bindparam("from"),
-        col(Settlement.begntime) < bindparam("to"),
-    )
-    .order_by(col(Settlement.begntime), col(Settlement.id))
+_PERSON_DAY = sa_select(*_probe_columns(line=False)).where(
+    col(Settlement.psn_no) == bindparam("psn_no"),
+    _one_of(col(Settlement.status), STANDING),
+    col(Settlement.begntime) >= bindparam("day_from"),
+    col(Settlement.begntime) < bindparam("day_to"),
 )
 _DRUGS_OF_THE_SETTLEMENT = sa_select(col(SettlementLine.med_list_codg)).where(
     col(SettlementLine.setl_id) == bindparam("setl_id")
 )
 _SAME_DRUGS_BEFORE = (
-    sa_select(
-        *BRIEF, col(SettlementLine.med_list_codg), col(SettlementLine.prd_days), col(SettlementLine.cnt)
-    )
+    sa_select(*_probe_columns(line=True))
     .join(SettlementLine, col(SettlementLine.setl_id) == col(Settlement.setl_id))
     .where(
         col(Settlement.psn_no) == bindparam("psn_no"),
         _one_of(col(Settlement.status), STANDING),
         col(Settlement.setl_id) != bindparam("setl_id"),
-        col(Settlement.begntime) <= bindparam("to"),
-        col(Settlement.begntime) >= bindparam("from"),
+        col(Settlement.begntime) <= bindparam("supply_to"),
+        col(Settlement.begntime) >= bindparam("supply_from"),
         col(SettlementLine.med_list_codg).in_(_DRUGS_OF_THE_SETTLEMENT),
         col(SettlementLine.prd_days).is_not(None),
     )
-    .order_by(col(Settlement.begntime))
 )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A per-settlement rule as a read and a judgement: ``query`` selects ``_probe_columns`` of the
+    settlements (and lines) the rule looks at, with the anchor's bind parameters and those ``binds`` gives;
+    ``judge`` turns the rows, ordered by time, into findings. The rules of one settlement are read in one
+    statement (``probe``): a round trip to the database costs more than any of these queries."""
+
+    query: Any
+    binds: Callable[[Any, Settlement], dict[str, Any]]
+    judge: Callable[[Any, Settlement, list[Any]], list[Finding]]
+    #: The kinds of care the rule looks at (None: every kind).
+    kinds: tuple[str, ...] | None = None
+
+
+PROBES: dict[str, Probe] = {
+    "card_two_institutions": Probe(
+        _CARD_ELSEWHERE, _card_two_institutions_binds, card_two_institutions, COUNTER_KINDS
+    ),
+    "daily_count": Probe(_PERSON_DAY, _daily_count_binds, daily_count),
+    "days_supply": Probe(_SAME_DRUGS_BEFORE, _days_supply_binds, days_supply),
+}
+
+
+def _looks_at(probe: Probe, anchor: Settlement) -> bool:
+    return probe.kinds is None or anchor.encounter_kind in probe.kinds
+
+
+@cache
+def _probes_statement(codes: tuple[str, ...]) -> Any:
+    """The probes of ``codes`` as one statement, each row tagged with its rule; built once per set of
+    rules (an operator may switch rules off)."""
+    tagged = [
+        PROBES[code].query.add_columns(literal_column(f"'{code}'", String).label("rule_code"))
+        for code in codes
+    ]
+    return union_all(*tagged).order_by(literal_column("begntime"), literal_column("row_id"))
+
+
+async def probe(
+    session: AsyncSession, anchor: Settlement, enabled: list[tuple[str, Any]]
+) -> list[tuple[str, list[Finding]]]:
+    """Every enabled per-settlement rule (``(code, params)``, in ``RULES`` order) that looks at the
+    anchor's kind of care, in ONE statement; each rule's findings. Reads with ``shared.db.run`` (no
+    autoflush): the settlement and its lines are written by Core statements before this."""
+    chosen = [(code, params) for code, params in enabled if _looks_at(PROBES[code], anchor)]
+    if not chosen:
+        return []
+    binds: dict[str, Any] = {
+        "psn_no": anchor.psn_no,
+        "setl_id": anchor.setl_id,
+        "fixmedins_code": anchor.fixmedins_code,
+    }
+    for code, params in chosen:
+        binds.update(PROBES[code].binds(params, anchor))
+    rows: dict[str, list[Any]] = {code: [] for code, _ in chosen}
+    for row in await run(session, _probes_statement(tuple(code for code, _ in chosen)), binds):
+        rows[row.rule_code].append(row)
+    return [(code, PROBES[code].judge(params, anchor, rows[code])) for code, params in chosen]
 
 
 def _brief(s: Any) -> dict[str, Any]:
@@ -470,14 +542,9 @@ def _totals_evidence(t: _InstitutionTotals) -> dict[str, Any]:
 RULES: dict[str, Rule] = {
     rule.code: rule
     for rule in (
-        Rule(
-            "card_two_institutions",
-            "同一卡短时间内在两家机构结算",
-            CardTwoInstitutionsParams,
-            card_two_institutions,
-        ),
-        Rule("daily_count", "同一人每日结算次数超限", DailyCountParams, daily_count),
-        Rule("days_supply", "药品超处方天数重复购药", DaysSupplyParams, days_supply),
+        Rule("card_two_institutions", "同一卡短时间内在两家机构结算", CardTwoInstitutionsParams),
+        Rule("daily_count", "同一人每日结算次数超限", DailyCountParams),
+        Rule("days_supply", "药品超处方天数重复购药", DaysSupplyParams),
         Rule("overlapping_admissions", "住院时间重叠", OverlappingAdmissionsParams, overlapping_admissions),
         Rule("peer_average_cost", "次均费用显著高于同级机构", PeerCostParams, per_day=peer_average_cost),
         Rule("peer_refusal_rate", "拒付率显著高于同级机构", PeerRefusalParams, per_day=peer_refusal_rate),

@@ -18,7 +18,7 @@ from settlement.eligibility.models import Eligibility
 from settlement.institutions.models import Institution
 from settlement.settlements.models import Settlement
 from settlement.supervision.models import Sanction, SignalHit, SignalRule, SupervisionAudit
-from settlement.supervision.rules import RULES, Finding, Rule, day_bounds
+from settlement.supervision.rules import PROBES, RULES, Finding, Rule, day_bounds, probe
 from settlement.supervision.schemas import (
     HitReview,
     RuleOut,
@@ -87,7 +87,7 @@ async def list_rules(session: AsyncSession) -> list[RuleOut]:
             title=rule.title,
             enabled=config[code][0],
             params=config[code][1].model_dump(mode="json"),
-            at_settlement=rule.per_settlement is not None,
+            at_settlement=rule.at_settlement,
             in_batch=True,
             updated_by=rows[code].updated_by if code in rows else None,
             updated_at=rows[code].updated_at if code in rows else None,
@@ -163,15 +163,18 @@ async def evaluate_settlement(session: AsyncSession, anchor: Settlement) -> list
 async def _evaluate(
     session: AsyncSession, anchor: Settlement, config: dict[str, tuple[bool, Any]], found_by: str
 ) -> list[SignalHit]:
-    hits = []
+    found: list[list[Finding]] = []
+    probed = [(code, config[code][1]) for code in PROBES if config[code][0]]
+    found += [findings for _, findings in await probe(session, anchor, probed)]
     for code, rule in RULES.items():
         enabled, params = config[code]
-        if not enabled or rule.per_settlement is None:
-            continue
-        for finding in await rule.per_settlement(session, params, anchor):
-            hit = await _record(session, finding, found_by)
-            if hit is not None:
-                hits.append(hit)
+        if enabled and rule.per_settlement is not None:
+            found.append(await rule.per_settlement(session, params, anchor))
+    hits = []
+    for finding in (f for findings in found for f in findings):
+        hit = await _record(session, finding, found_by)
+        if hit is not None:
+            hits.append(hit)
     return hits
 
 
