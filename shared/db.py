@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import (
@@ -114,22 +115,47 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     ping = kwargs.pop("pool_pre_ping", True)
+    ping_after_idle = kwargs.pop("ping_after_idle", PING_AFTER_IDLE_S)
     engine = create_async_engine(url, **kwargs)
     if ping:
-        event.listen(engine.sync_engine, "checkout", _ping_on_checkout)
+        event.listen(engine.sync_engine, "checkin", _note_idle_since)
+        event.listen(engine.sync_engine, "checkout", _pinging_after(ping_after_idle))
     return engine
 
 
-def _ping_on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-    """Pessimistic disconnect handling (a server restarted or failed over since the connection was
-    pooled) in one round trip: ``;`` on the raw asyncpg connection. SQLAlchemy's ``pool_pre_ping`` wraps
-    the same probe in BEGIN and ROLLBACK for pgbouncer's transaction mode, three round trips per checkout;
-    this platform connects to PostgreSQL directly. A dead connection is replaced by the pool, which retries
-    the checkout on a new one."""
-    try:
-        await_(dbapi_connection._connection.fetchrow(";"))
-    except Exception as exc:
-        raise DisconnectionError("the pooled connection is gone") from exc
+#: A pooled connection that has been idle this long is checked before the pool hands it out; one used
+#: more recently is not (``_pinging_after``).
+PING_AFTER_IDLE_S = 1.0
+
+
+def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = monotonic()
+
+
+def _pinging_after(idle_s: float) -> Callable[[Any, Any, Any], None]:
+    """Pessimistic disconnect handling (a server restarted or failed over, an idle-session timeout, since
+    the connection was pooled) in one round trip: ``;`` on the raw asyncpg connection, for a connection
+    that has been idle ``idle_s`` or more. SQLAlchemy's ``pool_pre_ping`` wraps the same probe in BEGIN and
+    ROLLBACK for pgbouncer's transaction mode, three round trips per checkout; this platform connects to
+    PostgreSQL directly. A dead connection is replaced by the pool, which retries the checkout on a new one.
+
+    Under load a connection comes back to the pool many times a second, and the ping was one round trip
+    of ≈ 11 per card swipe in the settlement service (docs/performance.md, stop 17); a connection used
+    less than ``idle_s`` ago is trusted. If the server dropped it in that moment its first statement fails
+    (that one transaction, as a transaction running at the moment of a restart fails), and SQLAlchemy then
+    invalidates the pool: every connection from before is replaced at its next checkout. A fresh
+    connection (nothing noted yet) is not pinged."""
+
+    def ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or monotonic() - idle_since < idle_s:
+            return
+        try:
+            await_(dbapi_connection._connection.fetchrow(";"))
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection is gone") from exc
+
+    return ping
 
 
 async def run(

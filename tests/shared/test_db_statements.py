@@ -72,17 +72,49 @@ async def test_a_dropped_connection_is_replaced_at_its_first_statement(
 async def test_a_transaction_after_a_restart_gets_a_live_connection(
     databases: DatabaseFactory, backend: str
 ) -> None:
-    """The pool checks a connection as it hands it out (one round trip, ``shared.db._ping_on_checkout``):
-    after the server dropped them all, the next transaction runs on a new connection instead of failing."""
+    """The pool checks a connection idle for ``ping_after_idle`` or more as it hands it out (one round
+    trip, ``shared.db._pinging_after``): after the server dropped them all (a restart takes longer than
+    that), the next transaction runs on a new connection instead of failing."""
     if backend != "postgres":
         pytest.skip("PostgreSQL only: SQLite has no server to restart")
-    db = Database(databases.new_url("statements"))
+    db = Database(databases.new_url("statements"), ping_after_idle=0.2)
     try:
         async with db.transaction() as session:
             old_pid = await session.scalar(text("SELECT pg_backend_pid()"))
         assert await _terminate_other_connections(db.url) >= 1
+        await asyncio.sleep(0.3)
         async with db.transaction() as session:
             assert await session.scalar(text("SELECT pg_backend_pid()")) != old_pid
+    finally:
+        await db.dispose()
+
+
+async def test_a_connection_dropped_while_in_use_fails_one_transaction_and_the_pool_recovers(
+    databases: DatabaseFactory, backend: str
+) -> None:
+    """A connection used moments ago is handed out unchecked (the ping would be a round trip of every
+    transaction under load). If the server dropped it in that moment, its transaction fails, as one
+    running at that moment would; SQLAlchemy then invalidates the pool, and every other connection from
+    before is replaced at its next checkout: one failure, not one per pooled connection."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL only: SQLite has no server to restart")
+    db = Database(databases.new_url("statements"), pool_size=3, max_overflow=0, ping_after_idle=60)
+    try:
+
+        async def pid() -> int:
+            async with db.transaction() as session:
+                found = await session.scalar(text("SELECT pg_backend_pid()"))
+                await asyncio.sleep(0.1)  # three at once: the pool opens its three connections
+                return int(found)
+
+        old = set(await asyncio.gather(*(pid() for _ in range(3))))
+        assert len(old) == 3
+        assert await _terminate_other_connections(db.url) == 3
+        with pytest.raises(DBAPIError) as failed:
+            await pid()
+        assert failed.value.connection_invalidated
+        new = set(await asyncio.gather(*(pid() for _ in range(3))))
+        assert len(new) == 3 and not new & old
     finally:
         await db.dispose()
 
