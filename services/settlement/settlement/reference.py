@@ -112,7 +112,11 @@ async def _cache_for(session: AsyncSession) -> _Cache | None:
         await session.flush()  # a pending change to reference data raises the version (``_raise_version``)
         if _wrote(sync):
             return None
-    version = (await run(session, _VERSION)).scalar()
+    return _adopt(sync, transaction, (await run(session, _VERSION)).scalar())
+
+
+def _adopt(sync: Session, transaction: SessionTransaction | None, version: int | None) -> _Cache | None:
+    """The cache for the version this transaction read (None: no version row, nothing cached)."""
     if version is None:
         cache = None
     else:
@@ -124,6 +128,28 @@ async def _cache_for(session: AsyncSession) -> _Cache | None:
             cache.entries.clear()
     sync.info[_SEEN] = (transaction, cache)
     return cache
+
+
+#: The version as a scalar subquery, for a statement that reads it beside its own work (``seen_version``).
+VERSION_NOW = _VERSION.scalar_subquery()
+
+
+def seen_version(session: AsyncSession, version: int | None) -> None:
+    """The transaction's first statement read the version as well (``VERSION_NOW``): the cache serves it
+    without a statement of its own. Ignored where ``_cache_for`` would not trust it: the transaction has
+    a view of the version already, or changes of its own (pending or flushed)."""
+    sync = session.sync_session
+    transaction = _transaction(sync)
+    if transaction is None or _wrote(sync) or _seen_in(sync, transaction):
+        return
+    if sync.new or sync.dirty or sync.deleted:
+        return
+    _adopt(sync, transaction, version)
+
+
+def _seen_in(sync: Session, transaction: SessionTransaction) -> bool:
+    seen = sync.info.get(_SEEN)
+    return seen is not None and seen[0] is transaction
 
 
 async def cached(session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:

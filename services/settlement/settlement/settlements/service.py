@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from settlement import metrics
+from settlement import metrics, reference
 from settlement.adjudication.engine import (
     Adjudication,
     Encounter,
@@ -466,7 +466,8 @@ _CLAIM = per_dialect(
         insert_of(MsgidClaim.__table__)  # type: ignore[attr-defined]
         .values(msgid=bindparam("msgid"), kind="settle", created_at=bindparam("now"))
         .on_conflict_do_nothing(index_elements=["msgid"])
-        .returning(col(MsgidClaim.msgid))
+        # The reference data's version beside it: the cache then needs no statement of its own.
+        .returning(col(MsgidClaim.msgid), reference.VERSION_NOW.label("reference_version"))
     )
 )
 
@@ -475,10 +476,12 @@ async def _claim_msgid(session: AsyncSession, msgid: str, digest: str) -> Settle
     """Claim the msgid for a settlement: None when it is new; the first answer when it was settled with the
     same request; a refusal when it was used otherwise or voided by 2601.
 
-    One statement for a new msgid. A claim in flight in another transaction makes the insert wait for it
+    One statement for a new msgid, which reads the reference data's version too (``reference.seen_version``).
+    A claim in flight in another transaction makes the insert wait for it
     (the primary key), so a retry racing its first attempt answers with what the first one committed."""
-    claimed = (await run(session, _CLAIM[dialect_name(session)], {"msgid": msgid, "now": utcnow()})).scalar()
+    claimed = (await run(session, _CLAIM[dialect_name(session)], {"msgid": msgid, "now": utcnow()})).first()
     if claimed is not None:
+        reference.seen_version(session, claimed.reference_version)
         return None
     replay = await replay_if_settled(session, msgid, digest)
     if replay is not None:
