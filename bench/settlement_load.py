@@ -539,7 +539,8 @@ def start_stack(backend: str, work: Path, args: argparse.Namespace, server: Post
     db_urls: dict[str, str] = {}
     for name, spec in SERVICES.items():
         if server is not None:
-            db_urls[name] = server.url(server.create_database(f"bench_{name}"))
+            database = server.create_database(f"bench_{name}")
+            db_urls[name] = server.url(database, unix_socket=args.pg_unix_socket)
         else:
             db_urls[name] = sqlite_url(work / f"{name}.db")
         upgrade(spec.package, db_urls[name])
@@ -836,6 +837,7 @@ def write_json(
         "env": args.env,
         "rate_limit_per_minute": args.rate_limit,
         "postgres_settings": {**PG_SETTINGS, **dict(item.partition("=")[::2] for item in args.pg_setting)},
+        "postgres_over": "unix socket" if args.pg_unix_socket else "loopback tcp",
         "ok": all(r.get("ok") for r in results),
         "backends": {r["backend"]: r for r in results},
     }
@@ -952,6 +954,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="NAME=VALUE",
         help="a PostgreSQL server setting over the benchmark's (e.g. commit_delay=100)",
+    )
+    parser.add_argument(
+        "--pg-unix-socket",
+        action="store_true",
+        help="the services reach PostgreSQL over its Unix socket instead of the loopback port",
     )
     parser.add_argument(
         "--pg-statements",

@@ -92,7 +92,10 @@ class PostgresServer:
         )
         return server
 
-    def url(self, database: str) -> str:
+    def url(self, database: str, *, unix_socket: bool = False) -> str:
+        """The database's URL over the loopback port, or over the server's Unix socket (in its folder)."""
+        if unix_socket:
+            return f"postgresql+asyncpg://postgres@/{database}?host={self.root}&port={self.port}"
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, prefix: str = "t") -> str:
