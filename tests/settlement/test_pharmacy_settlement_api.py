@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from settlement.db import audit, infra
+from settlement.eligibility import service as eligibility
 from settlement.eligibility.models import YearAccumulator
 from settlement.settlements.models import Settlement
 from sqlalchemy import func
@@ -118,6 +120,40 @@ async def test_concurrent_purchases_of_one_person_spend_the_deductible_once(
         3000,
         8,
     )
+
+
+async def test_two_first_settlements_of_the_year_take_turns_on_the_new_accumulator(
+    settlement_api: SettlementApi,
+) -> None:
+    """The first settlement of a person's year inserts the accumulator and holds it until it commits; a
+    second one at the same moment waits for it and then works on the row the first one left."""
+    if settlement_api.db.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite runs one writing transaction at a time")
+    psn_no, _ = new_person()
+    first_holds, second_done = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with settlement_api.db.transaction() as session:
+            totals = await eligibility.lock_accumulator(session, psn_no, 2026, "390")
+            assert totals.settlement_count == 0
+            totals.settlement_count, totals.outpatient_paid_fen = 1, 1234
+            await eligibility.save_accumulator(session, totals)
+            first_holds.set()
+            await asyncio.sleep(0.3)
+            assert not second_done.is_set()  # still waiting for this transaction
+
+    async def second() -> eligibility.Totals:
+        await first_holds.wait()
+        async with settlement_api.db.transaction() as session:
+            totals = await eligibility.lock_accumulator(session, psn_no, 2026, "390")
+        second_done.set()
+        return totals
+
+    _, seen = await asyncio.gather(first(), second())
+    assert (seen.settlement_count, seen.outpatient_paid_fen) == (1, 1234)
+    async with settlement_api.db.session() as session:
+        rows = (await session.scalars(select(YearAccumulator).where(YearAccumulator.psn_no == psn_no))).all()
+    assert len(rows) == 1
 
 
 async def test_refusals_change_nothing(settlement_api: SettlementApi) -> None:

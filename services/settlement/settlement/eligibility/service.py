@@ -270,6 +270,7 @@ _FIRST_ACCUMULATOR = per_dialect(
             **{name: 0 for name in ZERO_TOTALS},
         )
         .on_conflict_do_nothing(index_elements=["psn_no", "year", "insutype"])
+        .returning(*_ACCUMULATORS.c)
     )
 )
 #: The UPDATE of ``save_accumulator`` (its parameters: ``save_parameters``).
@@ -299,8 +300,12 @@ async def lock_accumulator(session: AsyncSession, psn_no: str, year: int, insuty
     key = {"psn_no": psn_no, "year": year, "insutype": insutype}
     row = (await run(session, _LOCK_ACCUMULATOR, key)).first()
     if row is None:  # the person's first settlement of the year under this scheme
-        await run(session, _FIRST_ACCUMULATOR[dialect_name(session)], {**key, "now": utcnow()})
-        row = (await run(session, _LOCK_ACCUMULATOR, key)).first()
+        # Inserted and read back in one statement: a row this transaction inserted is as good as locked
+        # (a concurrent first settlement waits on the unique key until this one commits or rolls back).
+        first = _FIRST_ACCUMULATOR[dialect_name(session)]
+        row = (await run(session, first, {**key, "now": utcnow()})).first()
+        if row is None:  # a concurrent first settlement inserted it and has committed: lock that row
+            row = (await run(session, _LOCK_ACCUMULATOR, key)).first()
     assert row is not None
     return _totals(row)
 
