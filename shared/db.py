@@ -209,7 +209,16 @@ class OneRoundTrip:
                 )
             ctes.append(write.cte(f"write_{prefix}"))
         ctes += [statement.cte(f"write_{prefix}") for prefix, statement in (updates or {}).items()]
+        self._ctes = ctes
         self.statement: Executable = select(literal(1)).add_cte(*ctes)
+
+    def then(self, read: Any) -> Executable:
+        """The writes followed by ``read`` (a SELECT, or a UNION of them), whose rows the statement returns.
+        ``read`` sees the database as it was before the statement: none of these writes. Build it once.
+        Name ``read``'s bind parameters unlike any column of a table written here: SQLAlchemy takes a
+        parameter named like a column of an INSERT's or UPDATE's table as a value to write there."""
+        statement: Executable = read.add_cte(*self._ctes)
+        return statement
 
     def parameters(
         self, inserted: Mapping[str, Mapping[str, Any] | Sequence[Mapping[str, Any]]], **updates: Any

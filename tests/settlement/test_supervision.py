@@ -108,6 +108,21 @@ async def test_more_settlements_in_a_day_than_the_threshold_is_one_hit(settlemen
     assert [s["setl_id"] for s in hit["evidence"]["settlements"]] == [s["setl_id"] for s in settled[:4]]
 
 
+async def test_a_settlement_of_earlier_care_counts_in_its_place_in_the_day(
+    settlement_api: SettlementApi,
+) -> None:
+    psn_no, certno = await _person(settlement_api)
+    later = [
+        await _buy(settlement_api, psn_no, certno, f"21T1{h}:00") for h in range(3)
+    ]  # 10, 11, 12 o'clock
+    earliest = await _buy(settlement_api, psn_no, certno, "21T09:00")  # sent last, care at 09:00
+    [hit] = await _hits(settlement_api, "daily_count", psn_no)
+    assert hit["setl_id"] == earliest["setl_id"]
+    assert [s["setl_id"] for s in hit["evidence"]["settlements"]] == [
+        s["setl_id"] for s in (earliest, *later)
+    ]
+
+
 async def test_settlements_up_to_the_threshold_or_on_two_days_are_no_hit(
     settlement_api: SettlementApi,
 ) -> None:

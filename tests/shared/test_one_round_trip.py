@@ -96,3 +96,28 @@ async def test_a_refused_part_keeps_none_of_the_statement(db: Database) -> None:
         order_nos = (await session.scalars(select(orders.c.order_no))).all()
         n = await session.scalar(select(counters.c.n))
     assert (skus, order_nos, n) == (["x"], ["A1"], 1)
+
+
+#: The orders already placed with a sku: read by the writing statement, which does not see its own writes.
+EARLIER = WRITE.then(
+    select(orders.c.order_no, counters.c.n)
+    .join(items, items.c.order_no == orders.c.order_no)
+    .join(counters, counters.c.id == 1)
+    .where(items.c.sku == bindparam("read_sku"))
+    .order_by(orders.c.order_no)
+)
+
+
+async def test_a_read_after_the_writes_sees_the_database_as_it_was_before_them(db: Database) -> None:
+    await _write(db, "A1", [{"order_no": "A1", "sku": "x", "qty": Decimal(1), "cap": None}], 2)
+    at = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    lines = [{"order_no": "B2", "sku": "x", "qty": Decimal(1), "cap": None}]
+    async with db.transaction() as session:
+        params = WRITE.parameters({"o": {"order_no": "B2", "placed_at": at}, "i": lines}, c_by=3)
+        seen = (await run(session, EARLIER, {**params, "read_sku": "x"})).all()
+    # A1 and the counter as they stood: neither B2 nor its +3 is visible to the statement writing them ...
+    assert [tuple(r) for r in seen] == [("A1", 2)]
+    async with db.session() as session:  # ... and both are kept
+        kept = (await session.scalars(select(orders.c.order_no).order_by(orders.c.order_no))).all()
+        n = await session.scalar(select(counters.c.n))
+    assert (kept, n) == (["A1", "B2"], 5)

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, insert, update
@@ -368,9 +369,11 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
             FundPayment(fund_pay_type=f.fund_pay_type, amount_fen=f.paid_fen) for f in result.funds
         ],
     )
-    await _write(session, settlement, funds, lines, totals, completed)
-    # Fraud signals for review (they never refuse: a refusal is a sanction decided by a person).
-    await supervision.evaluate_settlement(session, settlement)
+    # Fraud signals for review (they never refuse: a refusal is a sanction decided by a person), read by
+    # the statement that writes the settlement where the backend allows.
+    probes = await supervision.settlement_probes(session, settlement, [x["med_list_codg"] for x in lines])
+    probed = await _write(session, settlement, funds, lines, totals, completed, probes)
+    await supervision.evaluate_settlement(session, probes, probed)
     await session.flush()
     metrics.record_settlement(
         session,
@@ -407,6 +410,13 @@ _ONE_WRITE = OneRoundTrip(
 )
 
 
+@cache
+def _write_and_read(read: Any) -> Any:
+    """``_ONE_WRITE`` followed by the supervision rules' probes (``read``, itself built once per set of
+    enabled rules)."""
+    return _ONE_WRITE.then(read)
+
+
 async def _write(
     session: AsyncSession,
     settlement: Settlement,
@@ -414,10 +424,12 @@ async def _write(
     lines: list[dict[str, Any]],
     totals: eligibility.Totals,
     event: SettlementCompleted,
-) -> None:
+    probes: supervision.Probes,
+) -> list[Any] | None:
     """The settlement, its fund shares and its lines, the moved accumulator and the outbox event, as
     prebuilt Core statements (the records stay out of the ORM session: they are the answer, and nothing in
-    the transaction changes them): one round trip on PostgreSQL, five on SQLite."""
+    the transaction changes them): one round trip on PostgreSQL, which reads the supervision rules'
+    ``probes`` as well and returns their rows, five on SQLite (None: the probes are not read)."""
     row = {name: getattr(settlement, name) for name in _SETTLEMENT_COLUMNS}
     fund_rows = [{name: getattr(f, name) for name in _FUND_COLUMNS} for f in funds]
     if dialect_name(session) == "postgresql":
@@ -428,8 +440,11 @@ async def _write(
             "o": outbox_row(event, event.envelope(PRODUCER)),
         }
         parameters = _ONE_WRITE.parameters(inserted, **eligibility.save_parameters(totals))
-        await run(session, _ONE_WRITE.statement, parameters)
-        return
+        read = probes.in_flight()
+        if read is None:
+            await run(session, _ONE_WRITE.statement, parameters)
+            return []
+        return list(await run(session, _write_and_read(read), {**parameters, **probes.binds}))
     await run(session, _INSERT_SETTLEMENT, row)
     if fund_rows:
         await run(session, _INSERT_FUNDS, fund_rows)
@@ -437,6 +452,7 @@ async def _write(
         await run(session, _INSERT_LINES, lines)
     await eligibility.save_accumulator(session, totals)
     await enqueue(session, infra, event, PRODUCER)
+    return None
 
 
 def _move(totals: eligibility.Totals, delta: YearToDate | dict[str, int], sign: int) -> None:

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import String, bindparam, cast, func, literal_column, null, or_, union_all
+from sqlalchemy import ARRAY, String, any_, bindparam, cast, func, literal_column, null, or_, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -121,7 +121,7 @@ def _one_of(column: Any, values: tuple[str, ...]) -> Any:
 
 def _card_two_institutions_binds(params: CardTwoInstitutionsParams, anchor: Settlement) -> dict[str, Any]:
     window = timedelta(minutes=params.window_minutes)
-    return {"card_from": anchor.begntime - window, "card_to": anchor.begntime + window}
+    return {"probe_card_from": anchor.begntime - window, "probe_card_to": anchor.begntime + window}
 
 
 def card_two_institutions(
@@ -155,7 +155,7 @@ def card_two_institutions(
 
 def _daily_count_binds(_params: DailyCountParams, anchor: Settlement) -> dict[str, Any]:
     start, end = day_bounds(_day(anchor.begntime))
-    return {"day_from": start, "day_to": end}
+    return {"probe_day_from": start, "probe_day_to": end}
 
 
 def daily_count(params: DailyCountParams, anchor: Settlement, rows: list[Any]) -> list[Finding]:
@@ -183,7 +183,7 @@ def daily_count(params: DailyCountParams, anchor: Settlement, rows: list[Any]) -
 
 def _days_supply_binds(params: DaysSupplyParams, anchor: Settlement) -> dict[str, Any]:
     since = anchor.begntime - timedelta(days=params.lookback_days)
-    return {"supply_from": since, "supply_to": anchor.begntime}
+    return {"probe_supply_from": since, "probe_supply_to": anchor.begntime}
 
 
 def days_supply(params: DaysSupplyParams, anchor: Settlement, rows: list[Any]) -> list[Finding]:
@@ -428,34 +428,44 @@ def _probe_columns(line: bool) -> tuple[Any, ...]:
 # The per-settlement rules' reads. Bind parameters: the anchor's ``psn_no``, ``setl_id`` and
 # ``fixmedins_code``, and each rule's own named after it (``card_from``...).
 _CARD_ELSEWHERE = sa_select(*_probe_columns(line=False)).where(
-    col(Settlement.psn_no) == bindparam("psn_no"),
+    col(Settlement.psn_no) == bindparam("probe_psn_no"),
     _one_of(col(Settlement.status), (*STANDING, "reversed")),
     _one_of(col(Settlement.encounter_kind), COUNTER_KINDS),
-    col(Settlement.fixmedins_code) != bindparam("fixmedins_code"),
-    col(Settlement.begntime) >= bindparam("card_from"),
-    col(Settlement.begntime) <= bindparam("card_to"),
+    col(Settlement.fixmedins_code) != bindparam("probe_fixmedins_code"),
+    col(Settlement.begntime) >= bindparam("probe_card_from"),
+    col(Settlement.begntime) <= bindparam("probe_card_to"),
 )
 _PERSON_DAY = sa_select(*_probe_columns(line=False)).where(
-    col(Settlement.psn_no) == bindparam("psn_no"),
+    col(Settlement.psn_no) == bindparam("probe_psn_no"),
     _one_of(col(Settlement.status), STANDING),
-    col(Settlement.begntime) >= bindparam("day_from"),
-    col(Settlement.begntime) < bindparam("day_to"),
+    col(Settlement.begntime) >= bindparam("probe_day_from"),
+    col(Settlement.begntime) < bindparam("probe_day_to"),
 )
 _DRUGS_OF_THE_SETTLEMENT = sa_select(col(SettlementLine.med_list_codg)).where(
-    col(SettlementLine.setl_id) == bindparam("setl_id")
+    col(SettlementLine.setl_id) == bindparam("probe_setl_id")
 )
-_SAME_DRUGS_BEFORE = (
-    sa_select(*_probe_columns(line=True))
-    .join(SettlementLine, col(SettlementLine.setl_id) == col(Settlement.setl_id))
-    .where(
-        col(Settlement.psn_no) == bindparam("psn_no"),
-        _one_of(col(Settlement.status), STANDING),
-        col(Settlement.setl_id) != bindparam("setl_id"),
-        col(Settlement.begntime) <= bindparam("supply_to"),
-        col(Settlement.begntime) >= bindparam("supply_from"),
-        col(SettlementLine.med_list_codg).in_(_DRUGS_OF_THE_SETTLEMENT),
-        col(SettlementLine.prd_days).is_not(None),
+
+
+def _same_drugs_before(drugs: Any) -> Any:
+    return (
+        sa_select(*_probe_columns(line=True))
+        .join(SettlementLine, col(SettlementLine.setl_id) == col(Settlement.setl_id))
+        .where(
+            col(Settlement.psn_no) == bindparam("probe_psn_no"),
+            _one_of(col(Settlement.status), STANDING),
+            col(Settlement.setl_id) != bindparam("probe_setl_id"),
+            col(Settlement.begntime) <= bindparam("probe_supply_to"),
+            col(Settlement.begntime) >= bindparam("probe_supply_from"),
+            drugs,
+            col(SettlementLine.prd_days).is_not(None),
+        )
     )
+
+
+#: The anchor's drugs read from its lines (it is written), or bound (PostgreSQL: it is being written).
+_SAME_DRUGS_BEFORE = _same_drugs_before(col(SettlementLine.med_list_codg).in_(_DRUGS_OF_THE_SETTLEMENT))
+_SAME_DRUGS_BEFORE_IN_FLIGHT = _same_drugs_before(
+    col(SettlementLine.med_list_codg) == any_(bindparam("probe_drugs", type_=ARRAY(String)))
 )
 
 
@@ -464,59 +474,96 @@ class Probe:
     """A per-settlement rule as a read and a judgement: ``query`` selects ``_probe_columns`` of the
     settlements (and lines) the rule looks at, with the anchor's bind parameters and those ``binds`` gives;
     ``judge`` turns the rows, ordered by time, into findings. The rules of one settlement are read in one
-    statement (``probe``): a round trip to the database costs more than any of these queries."""
+    statement (``Probes``): a round trip to the database costs more than any of these queries."""
 
     query: Any
     binds: Callable[[Any, Settlement], dict[str, Any]]
     judge: Callable[[Any, Settlement, list[Any]], list[Finding]]
     #: The kinds of care the rule looks at (None: every kind).
     kinds: tuple[str, ...] | None = None
+    #: The query for a settlement not yet visible to it (its lines' drugs bound as ``drugs``), when
+    #: ``query`` would read the settlement's own rows.
+    in_flight: Any = None
+    #: ``query`` returns the anchor itself among its rows (so the settlement counts itself in flight).
+    counts_anchor: bool = False
 
 
 PROBES: dict[str, Probe] = {
     "card_two_institutions": Probe(
         _CARD_ELSEWHERE, _card_two_institutions_binds, card_two_institutions, COUNTER_KINDS
     ),
-    "daily_count": Probe(_PERSON_DAY, _daily_count_binds, daily_count),
-    "days_supply": Probe(_SAME_DRUGS_BEFORE, _days_supply_binds, days_supply),
+    "daily_count": Probe(_PERSON_DAY, _daily_count_binds, daily_count, counts_anchor=True),
+    "days_supply": Probe(
+        _SAME_DRUGS_BEFORE, _days_supply_binds, days_supply, in_flight=_SAME_DRUGS_BEFORE_IN_FLIGHT
+    ),
 }
+
+
+@cache
+def _probes_statement(codes: tuple[str, ...], in_flight: bool) -> Any:
+    """The probes of ``codes`` as one statement, each row tagged with its rule; built once per set of
+    rules (an operator may switch rules off)."""
+    tagged = []
+    for code in codes:
+        query = PROBES[code].in_flight if in_flight and PROBES[code].in_flight is not None else None
+        query = PROBES[code].query if query is None else query
+        tagged.append(query.add_columns(literal_column(f"'{code}'", String).label("rule_code")))
+    return union_all(*tagged).order_by(literal_column("begntime"), literal_column("row_id"))
 
 
 def _looks_at(probe: Probe, anchor: Settlement) -> bool:
     return probe.kinds is None or anchor.encounter_kind in probe.kinds
 
 
-@cache
-def _probes_statement(codes: tuple[str, ...]) -> Any:
-    """The probes of ``codes`` as one statement, each row tagged with its rule; built once per set of
-    rules (an operator may switch rules off)."""
-    tagged = [
-        PROBES[code].query.add_columns(literal_column(f"'{code}'", String).label("rule_code"))
-        for code in codes
-    ]
-    return union_all(*tagged).order_by(literal_column("begntime"), literal_column("row_id"))
+class Probes:
+    """The enabled per-settlement rules (``(code, params)``, in ``RULES`` order) that look at one
+    settlement's kind of care, read in ONE statement and judged. Read either once the settlement is
+    written (``read``: the daily batch, SQLite), or by the very statement that writes it (``in_flight``:
+    PostgreSQL at settlement time, one round trip fewer). That statement does not see the settlement it
+    writes: the settlement's drugs are bound instead of read from its lines, and a rule that counts the
+    settlement itself gets it added to its rows in time order."""
 
+    def __init__(self, anchor: Settlement, enabled: list[tuple[str, Any]], drugs: list[str]) -> None:
+        self.anchor = anchor
+        self.chosen = [(code, params) for code, params in enabled if _looks_at(PROBES[code], anchor)]
+        self.binds: dict[str, Any] = {
+            "probe_psn_no": anchor.psn_no,
+            "probe_setl_id": anchor.setl_id,
+            "probe_fixmedins_code": anchor.fixmedins_code,
+            "probe_drugs": drugs,
+        }
+        for code, params in self.chosen:
+            self.binds.update(PROBES[code].binds(params, anchor))
 
-async def probe(
-    session: AsyncSession, anchor: Settlement, enabled: list[tuple[str, Any]]
-) -> list[tuple[str, list[Finding]]]:
-    """Every enabled per-settlement rule (``(code, params)``, in ``RULES`` order) that looks at the
-    anchor's kind of care, in ONE statement; each rule's findings. Reads with ``shared.db.run`` (no
-    autoflush): the settlement and its lines are written by Core statements before this."""
-    chosen = [(code, params) for code, params in enabled if _looks_at(PROBES[code], anchor)]
-    if not chosen:
-        return []
-    binds: dict[str, Any] = {
-        "psn_no": anchor.psn_no,
-        "setl_id": anchor.setl_id,
-        "fixmedins_code": anchor.fixmedins_code,
-    }
-    for code, params in chosen:
-        binds.update(PROBES[code].binds(params, anchor))
-    rows: dict[str, list[Any]] = {code: [] for code, _ in chosen}
-    for row in await run(session, _probes_statement(tuple(code for code, _ in chosen)), binds):
-        rows[row.rule_code].append(row)
-    return [(code, PROBES[code].judge(params, anchor, rows[code])) for code, params in chosen]
+    def in_flight(self) -> Any | None:
+        """The statement to send with the settlement's writes (None: no rule to read)."""
+        return _probes_statement(self._codes(), True) if self.chosen else None
+
+    async def read(self, session: AsyncSession) -> list[tuple[str, list[Finding]]]:
+        """Each rule's findings, read now that the settlement is written. With ``shared.db.run`` (no
+        autoflush): the settlement and its lines are written by Core statements before this."""
+        if not self.chosen:
+            return []
+        rows = list(await run(session, _probes_statement(self._codes(), False), self.binds))
+        return self.judge(rows, in_flight=False)
+
+    def judge(self, rows: list[Any], *, in_flight: bool) -> list[tuple[str, list[Finding]]]:
+        """Each rule's findings from the rows its probe read (``in_flight``: read by the writing
+        statement, which did not see the settlement)."""
+        by_rule: dict[str, list[Any]] = {code: [] for code, _ in self.chosen}
+        for row in rows:
+            by_rule[row.rule_code].append(row)
+        findings = []
+        for code, params in self.chosen:
+            seen = by_rule[code]
+            if in_flight and PROBES[code].counts_anchor:
+                at = sum(1 for row in seen if row.begntime <= self.anchor.begntime)
+                seen = [*seen[:at], self.anchor, *seen[at:]]
+            findings.append((code, PROBES[code].judge(params, self.anchor, seen)))
+        return findings
+
+    def _codes(self) -> tuple[str, ...]:
+        return tuple(code for code, _ in self.chosen)
 
 
 def _brief(s: Any) -> dict[str, Any]:

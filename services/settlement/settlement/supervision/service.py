@@ -18,7 +18,7 @@ from settlement.eligibility.models import Eligibility
 from settlement.institutions.models import Institution
 from settlement.settlements.models import Settlement
 from settlement.supervision.models import Sanction, SignalHit, SignalRule, SupervisionAudit
-from settlement.supervision.rules import PROBES, RULES, Finding, Rule, day_bounds, probe
+from settlement.supervision.rules import PROBES, RULES, Finding, Probes, Rule, day_bounds
 from settlement.supervision.schemas import (
     HitReview,
     RuleOut,
@@ -154,18 +154,34 @@ async def _record(session: AsyncSession, finding: Finding, found_by: str) -> Sig
     return hit
 
 
-async def evaluate_settlement(session: AsyncSession, anchor: Settlement) -> list[SignalHit]:
-    """At settlement time, inside the settlement's transaction (the settlement and its lines flushed): the
-    per-settlement rules for this one. A hit only queues a review; the settlement goes through."""
-    return await _evaluate(session, anchor, await _configured(session), "settlement")
+async def settlement_probes(session: AsyncSession, anchor: Settlement, drugs: list[str]) -> Probes:
+    """The per-settlement rules' reads for a settlement about to be written (its lines' drugs given), to be
+    sent with its writes where the backend can (``Probes.in_flight``)."""
+    return Probes(anchor, _enabled_probes(await _configured(session)), drugs)
+
+
+async def evaluate_settlement(
+    session: AsyncSession, probes: Probes, rows: list[Any] | None = None
+) -> list[SignalHit]:
+    """At settlement time, inside the settlement's transaction (the settlement and its lines written): the
+    per-settlement rules for it, ``rows`` what ``probes.in_flight()`` read along with the writes (None: not
+    sent, read now). A hit only queues a review; the settlement goes through."""
+    found = probes.judge(rows, in_flight=True) if rows is not None else await probes.read(session)
+    return await _evaluate(session, probes.anchor, await _configured(session), "settlement", found)
+
+
+def _enabled_probes(config: dict[str, tuple[bool, Any]]) -> list[tuple[str, Any]]:
+    return [(code, config[code][1]) for code in PROBES if config[code][0]]
 
 
 async def _evaluate(
-    session: AsyncSession, anchor: Settlement, config: dict[str, tuple[bool, Any]], found_by: str
+    session: AsyncSession,
+    anchor: Settlement,
+    config: dict[str, tuple[bool, Any]],
+    found_by: str,
+    probed: list[tuple[str, list[Finding]]],
 ) -> list[SignalHit]:
-    found: list[list[Finding]] = []
-    probed = [(code, config[code][1]) for code in PROBES if config[code][0]]
-    found += [findings for _, findings in await probe(session, anchor, probed)]
+    found = [findings for _, findings in probed]
     for code, rule in RULES.items():
         enabled, params = config[code]
         if enabled and rule.per_settlement is not None:
@@ -197,7 +213,8 @@ async def scan_day(session: AsyncSession, day: date) -> tuple[int, list[SignalHi
     )
     hits: list[SignalHit] = []
     for anchor in anchors:
-        hits += await _evaluate(session, anchor, config, "batch")
+        probed = await Probes(anchor, _enabled_probes(config), drugs=[]).read(session)
+        hits += await _evaluate(session, anchor, config, "batch", probed)
     for code, rule in RULES.items():
         enabled, params = config[code]
         if not enabled or rule.per_day is None:
