@@ -47,7 +47,11 @@ class FeeLineRecord(Base, table=True):
     """An uploaded fee line (2204/2301) of an encounter, waiting to be settled or settled by ``setl_id``."""
 
     __tablename__ = "fee_lines"
-    __table_args__ = (UniqueConstraint("mdtrt_id", "feedetl_sn", name="uq_fee_line"),)
+    __table_args__ = (
+        UniqueConstraint("mdtrt_id", "feedetl_sn", name="uq_fee_line"),
+        # Settling marks the lines in place (heap-only updates: ``setl_id`` has no index, pages keep room).
+        {"postgresql_with": {"fillfactor": 50}},
+    )
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
     mdtrt_id: str = Field(max_length=30, index=True, foreign_key="encounters.mdtrt_id")
@@ -61,5 +65,6 @@ class FeeLineRecord(Base, table=True):
     amount_fen: int
     hosp_appr_flag: str = Field(default="0", max_length=1)
     fee_ocur_time: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
-    setl_id: str | None = Field(default=None, max_length=30, index=True)
+    #: Not indexed: found by the stay (``mdtrt_id``), so that marking the lines touches no index.
+    setl_id: str | None = Field(default=None, max_length=30)
     created_at: datetime = timestamp_field()

@@ -620,7 +620,12 @@ async def reverse(
     await eligibility.save_accumulator(session, totals)
     # The encounter's lines are open for settling again (after fixing them, 2302/2301, then 2303/2304).
     await session.execute(
-        update(FeeLineRecord).where(col(FeeLineRecord.setl_id) == original.setl_id).values(setl_id=None)
+        update(FeeLineRecord)
+        .where(
+            col(FeeLineRecord.mdtrt_id) == original.mdtrt_id,  # the index; setl_id has none
+            col(FeeLineRecord.setl_id) == original.setl_id,
+        )
+        .values(setl_id=None)
     )
     await session.execute(
         update(EncounterRecord)
