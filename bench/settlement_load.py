@@ -505,8 +505,9 @@ def pgbench(
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
     latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
     # Its ~100,000 transactions leave autovacuum work on its tables and dirty buffers for a checkpoint:
-    # done now, so that they do not run during the phase measured next (seen: PostgreSQL's CPU per 2304
-    # 11 ms instead of 6.8 in the minute after pgbench).
+    # done now, so that they do not run during the phase measured next. (This did not remove what was
+    # seen: PostgreSQL's CPU per 100-line 2304 ≈ 11 ms after pgbench, 6.8-7.9 ms without it;
+    # docs/performance.md, stop 17.)
     subprocess.run(
         [str(server.bindir / "vacuumdb"), *common, "--analyze", "--quiet", database],
         check=True,
