@@ -192,7 +192,7 @@ def days_supply(params: DaysSupplyParams, anchor: Settlement, rows: list[Any]) -
     person's earlier lines of the same drugs with a days' supply, in the lookback window."""
     findings = []
     anchor_day = _day(anchor.begntime)
-    for earlier in rows:  # the earlier settlement's BRIEF columns and its line's
+    for earlier in rows:  # the earlier settlement's columns and its line's (``_probe_columns``)
         assert earlier.prd_days is not None
         supplied_until = _day(earlier.begntime) + timedelta(days=int(earlier.prd_days))
         days_left = (supplied_until - anchor_day).days
@@ -398,10 +398,10 @@ async def peer_refusal_rate(session: AsyncSession, params: PeerRefusalParams, da
     return findings
 
 
-#: The columns a finding's evidence shows of a settlement (``_brief``), the rules' ordering key, and a
-#: drug line's: what every per-settlement probe selects, in this order (a probe that reads no line selects
-#: typed NULLs for the line's), so that the probes of one settlement go as one UNION ALL.
 def _probe_columns(line: bool) -> tuple[Any, ...]:
+    """The columns a finding's evidence shows of a settlement (``_brief``), the rules' ordering key, and a
+    drug line's: what every per-settlement probe selects, in this order (a probe that reads no line selects
+    typed NULLs for the line's), so that the probes of one settlement go as one UNION ALL."""
     if line:
         drug: tuple[Any, ...] = (
             col(SettlementLine.med_list_codg),
@@ -425,8 +425,9 @@ def _probe_columns(line: bool) -> tuple[Any, ...]:
     )
 
 
-# The per-settlement rules' reads. Bind parameters: the anchor's ``psn_no``, ``setl_id`` and
-# ``fixmedins_code``, and each rule's own named after it (``card_from``...).
+# The per-settlement rules' reads. Bind parameters, all ``probe_*`` (``OneRoundTrip.then``): the anchor's
+# ``probe_psn_no``, ``probe_setl_id``, ``probe_fixmedins_code`` and ``probe_drugs``, and each rule's own
+# (``probe_card_from``...).
 _CARD_ELSEWHERE = sa_select(*_probe_columns(line=False)).where(
     col(Settlement.psn_no) == bindparam("probe_psn_no"),
     _one_of(col(Settlement.status), (*STANDING, "reversed")),
@@ -505,8 +506,8 @@ def _probes_statement(codes: tuple[str, ...], in_flight: bool) -> Any:
     rules (an operator may switch rules off)."""
     tagged = []
     for code in codes:
-        query = PROBES[code].in_flight if in_flight and PROBES[code].in_flight is not None else None
-        query = PROBES[code].query if query is None else query
+        probe = PROBES[code]
+        query = probe.in_flight if in_flight and probe.in_flight is not None else probe.query
         tagged.append(query.add_columns(literal_column(f"'{code}'", String).label("rule_code")))
     return union_all(*tagged).order_by(literal_column("begntime"), literal_column("row_id"))
 
@@ -567,7 +568,7 @@ class Probes:
 
 
 def _brief(s: Any) -> dict[str, Any]:
-    """A settlement (a row of ``BRIEF`` columns or the whole record) as evidence."""
+    """A settlement (a row of ``_probe_columns`` or the whole record) as evidence."""
     return {
         "setl_id": s.setl_id,
         "fixmedins_code": s.fixmedins_code,
