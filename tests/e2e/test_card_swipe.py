@@ -669,6 +669,23 @@ async def test_outpatient_visit_and_inpatient_stay_through_the_gateway(stack: St
             _hospital("2208", {"data": {"setl_id": setl["setl_id"], "mdtrt_id": mdtrt_id, "psn_no": psn_no}}),
         )
         assert str(undone["setlinfo"]["hifp_pay"]) == "-17.00"
+        # The settlement service checks the visit where it settles it (no call of the gateway's own).
+        chronic = {"data": {**settle["data"], "med_type": "140104"}}
+        refused = await stack.call(client, _hospital("2207", chronic))
+        assert (refused["infcode"], refused["err_msg"]) == (
+            -1,
+            f"[MED_TYPE_MISMATCH] 医疗类别 140104 与就诊ID {mdtrt_id} 登记的 11 不符：请先用2203上传就诊信息",
+        )
+        as_stay = {
+            "data": {**{k: v for k, v in settle["data"].items() if k not in ("med_type", "chrg_bchno")}}
+        }
+        refused = await stack.call(
+            client, _hospital("2304", {"data": {**as_stay["data"], "mid_setl_flag": "0"}})
+        )
+        assert (refused["infcode"], refused["err_msg"]) == (
+            -1,
+            f"[SETTING_MISMATCH] 就诊ID {mdtrt_id} 是门诊就诊，不能按住院结算",
+        )
 
         # Inpatient: 2401 -> 2301 -> 2402 -> 2303 -> 2304 -> 2305.
         patient, patient_cert, _, _ = await _person_with_card(client, stack, 22)

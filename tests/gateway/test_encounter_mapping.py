@@ -441,15 +441,13 @@ def test_outpatient_settlement_body() -> None:
         "chrg_bchno": "B001",
         "mid_setl_flag": False,
         "invono": "FP001",
+        # Checked by the settlement service where it settles (tests/settlement/test_encounters.py).
+        "setting": "outpatient",
+        "med_type": "11",
     }
     assert input_error(t2207.Input2207, {"data": settle_data(chrg_bchno="")}) == "input.data.chrg_bchno: 必填"
     assert input_error(t2207.Input2207, {"data": settle_data(psn_setlway="02")}) == (
         "input.data.psn_setlway: 暂不支持按定额结算，请按项目结算 (01)"
-    )
-    t2207.check_med_type(data, visit())
-    chronic = refused(lambda: t2207.check_med_type(data, visit(med_type="140104")))
-    assert chronic.err_msg == (
-        f"[MED_TYPE_MISMATCH] 医疗类别 11 与就诊ID {VISIT_ID} 登记的 140104 不符：请先用2203上传就诊信息"
     )
 
 
@@ -459,6 +457,7 @@ def test_inpatient_settlement_body() -> None:
     data = t2207.Input2304.model_validate({"data": base}).data
     request = t2207.settle_request(envelope("2304", {}), data)
     assert (request["chrg_bchno"], request["mid_setl_flag"]) == (None, True)
+    assert (request["setting"], request["med_type"]) == ("inpatient", None)
     final = t2207.Input2304.model_validate({"data": {**base, "mid_setl_flag": "0"}}).data
     assert t2207.settle_request(envelope("2304", {}), final)["mid_setl_flag"] is False
     assert (

@@ -184,6 +184,8 @@ def settle_body(sequence: int, mdtrt_id: str = VISIT_ID, **changes: Any) -> dict
         "chrg_bchno": "B001",
         "mid_setl_flag": False,
         "invono": "FP0001",
+        "setting": "outpatient" if mdtrt_id == VISIT_ID else "inpatient",
+        "med_type": "11" if mdtrt_id == VISIT_ID else None,
     }
     body.update(changes)
     return body
@@ -400,10 +402,11 @@ async def test_fee_withdrawal_by_batch() -> None:
 
 
 async def test_visit_presettlement() -> None:
-    fake = FakeSettlement().on(*get(VISIT_ID), (200, visit()))
+    fake = FakeSettlement()
     fake.on(*post(VISIT_ID, "/settlement/preview"), (200, visit_settlement(setl_id="", status="preview")))
     output = await handle(fake, message("2206", 6, visit_settle()))
-    assert fake.calls[1] == (*post(VISIT_ID, "/settlement/preview"), settle_body(6))
+    # One call: the settlement service checks the visit (the caller's, outpatient, the person, med_type).
+    assert fake.calls == [(*post(VISIT_ID, "/settlement/preview"), settle_body(6))]
     assert (output["setlinfo"]["setl_id"], str(output["setlinfo"]["psn_cash_pay"])) == ("", "58.00")
     assert [d["fund_pay_type"] for d in output["setldetail"]] == ["390100"]
 
@@ -415,16 +418,18 @@ async def test_visit_presettlement() -> None:
     fake.on(*post(VISIT_ID, "/settlement/preview"), timeout)
     slow = await refused_by(fake, message("2206", 6, visit_settle()))
     assert slow.code == "E_TIMEOUT" and not isinstance(slow, OutcomeUnknown)  # nothing was written
-    calls = len(fake.calls)
+    fake.on(
+        *post(VISIT_ID, "/settlement/preview"),
+        refusal(422, "MED_TYPE_MISMATCH", f"医疗类别 140104 与就诊ID {VISIT_ID} 登记的 11 不符"),
+    )
     chronic = await refused_by(fake, message("2206", 6, visit_settle(med_type="140104")))
-    assert chronic.code == "MED_TYPE_MISMATCH" and fake.paths()[calls:] == [get(VISIT_ID)]
+    assert chronic.code == "MED_TYPE_MISMATCH" and fake.calls[-1][2]["med_type"] == "140104"
 
 
 async def test_visit_settlement() -> None:
-    fake = FakeSettlement().on(*get(VISIT_ID), (200, visit()))
-    fake.on(*post(VISIT_ID, "/settlement"), (200, visit_settlement(msgid=msgid(7))))
+    fake = FakeSettlement().on(*post(VISIT_ID, "/settlement"), (200, visit_settlement(msgid=msgid(7))))
     output = await handle(fake, message("2207", 7, visit_settle()))
-    assert fake.calls[1] == (*post(VISIT_ID, "/settlement"), settle_body(7))
+    assert fake.calls == [(*post(VISIT_ID, "/settlement"), settle_body(7))]
     info = output["setlinfo"]
     assert (info["setl_id"], info["medins_setl_id"], info["clr_type"], str(info["hifp_pay"])) == (
         VISIT_SETL_ID,
@@ -611,14 +616,15 @@ async def test_stay_fee_withdrawal() -> None:
 
 
 async def test_stay_presettlement_and_settlement() -> None:
-    fake = FakeSettlement().on(*get(STAY_ID), (200, stay(status="discharged")))
+    fake = FakeSettlement()
     fake.on(*post(STAY_ID, "/settlement/preview"), (200, stay_settlement(setl_id="", status="preview")))
     fake.on(*post(STAY_ID, "/settlement"), (200, stay_settlement(msgid=msgid(19))))
     preview = await handle(fake, message("2303", 18, stay_settle()))
-    assert fake.calls[1] == (*post(STAY_ID, "/settlement/preview"), settle_body(18, chrg_bchno=None))
+    # One call each: the settlement service checks the stay (the caller's, inpatient, the person).
+    assert fake.calls == [(*post(STAY_ID, "/settlement/preview"), settle_body(18, STAY_ID, chrg_bchno=None))]
     assert (preview["setlinfo"]["setl_id"], str(preview["setlinfo"]["hifdm_pay"])) == ("", "0.00")
     settled = await handle(fake, message("2304", 19, stay_settle()))
-    assert fake.calls[3] == (*post(STAY_ID, "/settlement"), settle_body(19, chrg_bchno=None))
+    assert fake.calls[1] == (*post(STAY_ID, "/settlement"), settle_body(19, STAY_ID, chrg_bchno=None))
     assert (settled["setlinfo"]["setl_id"], settled["setlinfo"]["clr_type"]) == (STAY_SETL_ID, "21")
 
     await handle(fake, message("2304", 20, stay_settle(mid_setl_flag="1")))
@@ -628,9 +634,12 @@ async def test_stay_presettlement_and_settlement() -> None:
     fake.on(*post(STAY_ID, "/settlement"), timeout)
     lost = await refused_by(fake, message("2304", 19, stay_settle()))
     assert isinstance(lost, OutcomeUnknown) and "2601" in lost.message
-    fake.on(*get(VISIT_ID), (200, visit()))
+    fake.on(
+        *post(VISIT_ID, "/settlement"),
+        refusal(422, "SETTING_MISMATCH", f"就诊ID {VISIT_ID} 是门诊就诊，不能按住院结算"),
+    )
     visit_ = await refused_by(fake, message("2304", 19, stay_settle(mdtrt_id=VISIT_ID)))
-    assert visit_.code == "SETTING_MISMATCH"
+    assert visit_.code == "SETTING_MISMATCH" and fake.calls[-1][2]["setting"] == "inpatient"
 
 
 async def test_stay_settlement_reversal() -> None:
@@ -663,7 +672,7 @@ async def test_void_of_an_encounter_settlement(oinfno: str) -> None:
 
 async def test_a_refusal_is_infcode_minus_one_with_its_code(gateway: Gateway) -> None:
     gateway.fake.on(
-        *get(VISIT_ID, OTHER_HOSPITAL), refusal(403, "NOT_YOUR_ENCOUNTER", "只能操作本机构的就诊记录")
+        *post(VISIT_ID, "/settlement"), refusal(403, "NOT_YOUR_ENCOUNTER", "只能操作本机构的就诊记录")
     )
     body = message("2207", 1, visit_settle(), OTHER_HOSPITAL)
     answer = await gateway.send(body)
@@ -673,7 +682,7 @@ async def test_a_refusal_is_infcode_minus_one_with_its_code(gateway: Gateway) ->
         {},
     )
     assert await gateway.send(body) == answer  # remembered: a repeat is answered from the log
-    assert gateway.fake.paths() == [get(VISIT_ID, OTHER_HOSPITAL)]
+    assert gateway.fake.paths() == [post(VISIT_ID, "/settlement")]
 
 
 async def test_a_warning_is_in_warn_msg_and_replayed(gateway: Gateway) -> None:
@@ -688,7 +697,7 @@ async def test_a_warning_is_in_warn_msg_and_replayed(gateway: Gateway) -> None:
     )
     assert str(answer["output"]["setlinfo"]["inscp_scp_amt"]) == "84.00"
     assert await gateway.send(body) == answer
-    assert len(gateway.fake.calls) == 2
+    assert len(gateway.fake.calls) == 1
 
 
 async def test_a_lost_visit_settlement_can_be_voided(gateway: Gateway) -> None:

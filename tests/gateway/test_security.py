@@ -229,7 +229,8 @@ async def test_requests_go_through_after_the_database_dropped_every_connection(
     if backend != "postgres":
         pytest.skip("PostgreSQL only")
     gateway.fake.on(*SETTLE, (200, readme_purchase()))
-    first = await gateway.send(purchase(sequence=31))
+    once = purchase(sequence=31)  # built once: its msgid carries the second it was built in
+    first = await gateway.send(once)
     assert first["infcode"] == 0
     killer = create_async_engine(gateway.db.url)
     try:
@@ -245,7 +246,7 @@ async def test_requests_go_through_after_the_database_dropped_every_connection(
     assert terminated and terminated >= 1
     second = await gateway.send(purchase(sequence=32))
     assert second["infcode"] == 0, second["err_msg"]
-    assert await gateway.send(purchase(sequence=31)) == first  # the stored answer, read after the restart
+    assert await gateway.send(once) == first  # the stored answer, read after the restart
     assert gateway.fake.paths() == [SETTLE, SETTLE]
 
 

@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
 from settlement.eligibility.models import YearAccumulator
+from settlement.encounters.models import FeeLineRecord
+from settlement.settlements.models import Settlement
 from sqlmodel import select
 
 from tests.settlement.conftest import HOSPITAL, PHARMACY, REGION, SettlementApi, new_person
@@ -245,3 +248,75 @@ async def test_institutions_act_only_on_their_own_encounters(settlement_api: Set
     assert wrong_type.json()["error"]["code"] == "MED_TYPE_MISMATCH"
     cancelled = await _ok(settlement_api, f"{base}/cancellation?fixmedins_code={HOSPITAL}", {})
     assert cancelled["status"] == "cancelled"
+
+
+async def test_a_stay_settled_twice_at_once_is_settled_once(settlement_api: SettlementApi) -> None:
+    """Two 2304s for one discharged stay at the same moment under different msgids (a cashier's second
+    click, a second terminal): one settles the stay, the other is told it is settled; the lines are paid
+    once and the year's totals count one admission."""
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    stay = await _ok(settlement_api, "/api/v1/encounters", _open(psn_no, certno, "inpatient", "21"))
+    base = f"/api/v1/encounters/{stay['mdtrt_id']}"
+    lines = [_line("1", "B", "100", "50", 500000), _line("2", "C", "1", "200", 20000)]
+    await _ok(settlement_api, f"{base}/fees", {"fixmedins_code": HOSPITAL, "lines": lines})
+    discharge = {"fixmedins_code": HOSPITAL, "endtime": "2026-11-15T10:00:00+08:00"}
+    await _ok(settlement_api, f"{base}/discharge", discharge)
+    responses = await asyncio.gather(
+        *[settlement_api.post(f"{base}/settlement", _settle(psn_no, certno, 520000)) for _ in range(3)]
+    )
+    outcomes = sorted(
+        (r.status_code, r.json()["error"]["code"] if r.status_code != 200 else "") for r in responses
+    )
+    assert outcomes == [(200, ""), (409, "ENCOUNTER_STATE"), (409, "ENCOUNTER_STATE")], outcomes
+    async with settlement_api.db.session() as session:
+        settled = (
+            await session.scalars(select(Settlement).where(Settlement.mdtrt_id == stay["mdtrt_id"]))
+        ).all()
+        marks = (
+            await session.scalars(
+                select(FeeLineRecord.setl_id).where(FeeLineRecord.mdtrt_id == stay["mdtrt_id"])
+            )
+        ).all()
+    assert [s.status for s in settled] == ["settled"]
+    assert marks == [settled[0].setl_id] * 2
+    assert await _admissions(settlement_api, psn_no) == 1
+
+
+async def test_an_encounter_is_settled_only_as_what_the_caller_names(settlement_api: SettlementApi) -> None:
+    """The gateway names the setting (and, for a visit, the med_type) it settles as; the encounter is
+    checked against them, and against the person, in the settling transaction itself."""
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    visit = await _ok(settlement_api, "/api/v1/encounters", _open(psn_no, certno, "outpatient", "11"))
+    base = f"/api/v1/encounters/{visit['mdtrt_id']}"
+    batch = {"fixmedins_code": HOSPITAL, "lines": [_line("1", "B", "2", "30", 6000, "B1")]}
+    await _ok(settlement_api, f"{base}/fees", batch)
+    mdtrt_id = visit["mdtrt_id"]
+    other_psn, _ = new_person()
+    refusals = {
+        "SETTING_MISMATCH": ({"setting": "inpatient"}, f"就诊ID {mdtrt_id} 是门诊就诊，不能按住院结算"),
+        "PSN_MISMATCH": ({"psn_no": other_psn}, f"人员编号 {other_psn} 与就诊ID {mdtrt_id} 登记的人员不符"),
+        "MED_TYPE_MISMATCH": (
+            {"med_type": "140104"},
+            f"医疗类别 140104 与就诊ID {mdtrt_id} 登记的 11 不符：请先用2203上传就诊信息",
+        ),
+    }
+    for code, (changes, message) in refusals.items():
+        for path in ("/settlement/preview", "/settlement"):
+            body = _settle(psn_no, certno, 6000, chrg_bchno="B1", setting="outpatient", med_type="11")
+            response = await settlement_api.post(f"{base}{path}", {**body, **changes})
+            assert (response.status_code, response.json()["error"]) == (
+                422,
+                {**response.json()["error"], "code": code, "message": message},
+            )
+    async with settlement_api.db.session() as session:
+        assert (await session.scalars(select(Settlement).where(Settlement.mdtrt_id == mdtrt_id))).all() == []
+    # 60.00: 6.00 乙 first, 54.00 in range; 20.00 outpatient deductible, then 50 %: 17.00 from the fund.
+    body = _settle(psn_no, certno, 6000, chrg_bchno="B1", setting="outpatient", med_type="11")
+    settled = await _ok(settlement_api, f"{base}/settlement", body)
+    assert (settled["deductible_fen"], settled["pooled_fund_paid_fen"], settled["cash_paid_fen"]) == (
+        2000,
+        1700,
+        4300,
+    )

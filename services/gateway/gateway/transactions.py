@@ -169,9 +169,7 @@ async def _handle_2205(envelope: RequestEnvelope, downstream: Downstream) -> Ans
 async def _settle_visit(envelope: RequestEnvelope, downstream: Downstream, *, binding: bool) -> Answer:
     """2206 (nothing written; a timeout is "try again") / 2207 (a timeout is "outcome unknown")."""
     data = _parse(t2207.Input2207, envelope).data
-    found = await _encounter(envelope, downstream, data.mdtrt_id, OUTPATIENT, data.psn_no)
-    t2207.check_med_type(data, found)
-    request = t2207.settle_request(envelope, data)
+    request = t2207.settle_request(envelope, data)  # the encounter is checked where it is settled
     if binding:
         settled = await downstream.settle_encounter(data.mdtrt_id, request)
     else:
@@ -255,8 +253,7 @@ async def _handle_2302(envelope: RequestEnvelope, downstream: Downstream) -> Ans
 async def _settle_stay(envelope: RequestEnvelope, downstream: Downstream, *, binding: bool) -> Answer:
     """2303 (nothing written) / 2304 (binding; mid_setl_flag 1 settles what is uploaded so far)."""
     data = _parse(t2207.Input2304, envelope).data
-    await _encounter(envelope, downstream, data.mdtrt_id, INPATIENT, data.psn_no)
-    request = t2207.settle_request(envelope, data)
+    request = t2207.settle_request(envelope, data)  # the encounter is checked where it is settled
     if binding:
         settled = await downstream.settle_encounter(data.mdtrt_id, request)
     else:

@@ -15,9 +15,17 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from gateway.nhsa import setlinfo
-from gateway.nhsa.encounter import CERT_TYPE, MDTRT_ID, MED_TYPE, Insutype, WireNode, WireTime
+from gateway.nhsa.encounter import (
+    CERT_TYPE,
+    INPATIENT,
+    MDTRT_ID,
+    MED_TYPE,
+    OUTPATIENT,
+    Insutype,
+    WireNode,
+    WireTime,
+)
 from gateway.nhsa.envelope import RequestEnvelope
-from gateway.nhsa.errors import Refusal
 from shared.money import YuanAsFen, fen_to_yuan
 
 #: The HIS's sums and the settlement answer's fields they must agree with.
@@ -75,19 +83,11 @@ class Input2304(WireNode):
     data: Data2304
 
 
-def check_med_type(data: Data2207, found: dict[str, Any]) -> None:
-    """An outpatient visit is settled under the med_type it was registered with (2201) or given by 2203: a
-    2206/2207 naming another would be settled otherwise than the HIS expects."""
-    if data.med_type != found["med_type"]:
-        raise Refusal(
-            "MED_TYPE_MISMATCH",
-            f"医疗类别 {data.med_type} 与就诊ID {data.mdtrt_id} 登记的 {found['med_type']} 不符："
-            "请先用2203上传就诊信息",
-        )
-
-
 def settle_request(envelope: RequestEnvelope, data: Data2207 | Data2304) -> dict[str, Any]:
-    """``EncounterSettle``."""
+    """``EncounterSettle``. The settlement service checks, in the settling transaction, that the encounter
+    is the caller's, of this setting (2207 must not settle a stay, 2304 a visit) and of this person, and
+    that a visit is registered under this med_type (2201, or 2203 since): no call of its own to read it."""
+    visit = data if isinstance(data, Data2207) else None
     return {
         "msgid": envelope.msgid,
         "fixmedins_code": envelope.fixmedins_code,
@@ -95,9 +95,11 @@ def settle_request(envelope: RequestEnvelope, data: Data2207 | Data2304) -> dict
         "mdtrt_cert_type": data.mdtrt_cert_type,
         "mdtrt_cert_no": data.mdtrt_cert_no,
         "medfee_sumamt_fen": data.medfee_sumamt,
-        "chrg_bchno": data.chrg_bchno if isinstance(data, Data2207) else None,
+        "chrg_bchno": visit.chrg_bchno if visit else None,
         "mid_setl_flag": isinstance(data, Data2304) and data.mid_setl_flag == "1",
         "invono": data.invono,
+        "setting": OUTPATIENT if visit else INPATIENT,
+        "med_type": visit.med_type if visit else None,
     }
 
 

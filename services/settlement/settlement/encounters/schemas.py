@@ -110,6 +110,11 @@ class EncounterSettle(BaseModel):
     #: 中途结算: settle what is uploaded so far during a long stay, without discharge.
     mid_setl_flag: bool = False
     invono: str | None = Field(default=None, max_length=50)
+    #: What the caller settles it as (the gateway: 2206/2207 a visit, 2303/2304 a stay), checked against the
+    #: encounter in the settling transaction; None: not checked.
+    setting: Literal["outpatient", "inpatient"] | None = None
+    #: The med_type the caller settles a visit under (2206/2207), checked against the one registered.
+    med_type: str | None = Field(default=None, pattern=r"^\d{2,6}$")
 
 
 class EncounterOut(BaseModel):

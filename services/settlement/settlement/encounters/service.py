@@ -4,9 +4,10 @@ through the same settlement transaction as a pharmacy purchase."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from settlement.adjudication.engine import FeeLine, classify_line
@@ -24,7 +25,7 @@ from settlement.encounters.schemas import (
 from settlement.institutions import service as institutions
 from settlement.schemes import service as schemes
 from settlement.settlements import service as settlements
-from settlement.settlements.models import Settlement, SettlementLine
+from settlement.settlements.models import Settlement
 from settlement.settlements.schemas import FeeLineIn, LineOut, SettlementOut
 from shared.clock import CHINA_TZ, now_china
 from shared.db import flush_unique, run
@@ -92,7 +93,10 @@ async def get_encounter(
     query = select(Encounter).where(Encounter.mdtrt_id == mdtrt_id)
     if for_update:
         query = query.with_for_update()
-    encounter = await session.scalar(query)
+    return _own(await session.scalar(query), mdtrt_id, fixmedins_code)
+
+
+def _own(encounter: Encounter | None, mdtrt_id: str, fixmedins_code: str) -> Encounter:
     if encounter is None:
         raise NotFound(f"就诊记录不存在: {mdtrt_id}", code="ENCOUNTER_NOT_FOUND")
     if encounter.fixmedins_code != fixmedins_code:
@@ -116,22 +120,23 @@ _UNSETTLED = (
     .where(_FEE_LINES.c.mdtrt_id == bindparam("mdtrt_id"), _FEE_LINES.c.setl_id.is_(None))
     .order_by(_FEE_LINES.c.id)
 )
-#: Marks settled exactly the lines the settlement holds (written in this transaction).
-_MARK_SETTLED = (
-    update(_FEE_LINES)
-    .where(
-        _FEE_LINES.c.mdtrt_id == bindparam("encounter"),
-        _FEE_LINES.c.setl_id.is_(None),
-        _FEE_LINES.c.feedetl_sn.in_(
-            sa_select(col(SettlementLine.feedetl_sn)).where(col(SettlementLine.setl_id) == bindparam("setl"))
-        ),
-    )
-    .values(setl_id=bindparam("setl"))
-)
-_HAS_SETTLED = (
+#: A stay already part-settled (中途结算): its next settlement continues the same admission.
+_SETTLED_BEFORE = (
     sa_select(col(Settlement.id))
     .where(col(Settlement.mdtrt_id) == bindparam("mdtrt_id"), col(Settlement.status) == "settled")
     .limit(1)
+)
+_HAS_SETTLED = (
+    sa_select(col(Settlement.id))
+    .where(col(Settlement.mdtrt_id) == col(Encounter.mdtrt_id), col(Settlement.status) == "settled")
+    .exists()
+)
+#: The encounter to settle, locked until the settlement commits (a second settlement of it waits, then
+#: finds it settled and its lines marked), with whether it was settled before.
+_TO_SETTLE = (
+    select(Encounter, _HAS_SETTLED.label("continuing"))
+    .where(Encounter.mdtrt_id == bindparam("mdtrt_id"))
+    .with_for_update(of=Encounter)
 )
 
 
@@ -280,20 +285,52 @@ def _kind(encounter: Encounter) -> str:
     return "outpatient"
 
 
+SETTING_NAMES = {"outpatient": "门诊", "inpatient": "住院"}
+
+
+def _check_as_named(encounter: Encounter, data: EncounterSettle) -> None:
+    """The encounter is the one the caller means to settle: of the setting, the person and (a visit) the
+    med_type it names."""
+    mdtrt_id = encounter.mdtrt_id
+    if data.setting is not None and data.setting != encounter.setting:
+        actual, named = SETTING_NAMES[encounter.setting], SETTING_NAMES[data.setting]
+        raise DomainError(
+            f"就诊ID {mdtrt_id} 是{actual}就诊，不能按{named}结算", code="SETTING_MISMATCH", status_code=422
+        )
+    if data.psn_no != encounter.psn_no:
+        raise DomainError(
+            f"人员编号 {data.psn_no} 与就诊ID {mdtrt_id} 登记的人员不符", code="PSN_MISMATCH", status_code=422
+        )
+    if data.med_type is not None and data.med_type != encounter.med_type:
+        raise DomainError(
+            f"医疗类别 {data.med_type} 与就诊ID {mdtrt_id} 登记的 {encounter.med_type} 不符："
+            "请先用2203上传就诊信息",
+            code="MED_TYPE_MISMATCH",
+            status_code=422,
+        )
+
+
 async def claim_for(session: AsyncSession, mdtrt_id: str, data: EncounterSettle) -> settlements.Claim:
     return (await _claim(session, mdtrt_id, data))[0]
 
 
 async def _claim(
-    session: AsyncSession, mdtrt_id: str, data: EncounterSettle
+    session: AsyncSession, mdtrt_id: str, data: EncounterSettle, *, lock: bool = False
 ) -> tuple[settlements.Claim, Encounter]:
     """The claim for the encounter's unsettled lines (of the batch, for an outpatient visit), and the
-    encounter."""
-    encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code)
-    if data.psn_no != encounter.psn_no:
-        raise DomainError("人员编号与就诊记录不符", code="PSN_MISMATCH", status_code=422)
+    encounter; ``lock``: held until the transaction ends (a binding settlement)."""
+    if lock:
+        found = (await session.execute(_TO_SETTLE, {"mdtrt_id": mdtrt_id})).first()
+        encounter = _own(found[0] if found else None, mdtrt_id, data.fixmedins_code)
+        continuing = bool(found[1]) if found else False
+    else:
+        encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code)
+        continuing = (
+            encounter.setting == "inpatient"
+            and (await run(session, _SETTLED_BEFORE, {"mdtrt_id": mdtrt_id})).first() is not None
+        )
+    _check_as_named(encounter, data)
     lines = list((await run(session, _UNSETTLED, {"mdtrt_id": mdtrt_id})).all())
-    continuing = False
     if encounter.setting == "outpatient":
         _require(encounter, "open")
         if not data.chrg_bchno:
@@ -303,7 +340,6 @@ async def _claim(
         _require(encounter, "open", "discharged")
         if encounter.status == "open" and not data.mid_setl_flag:
             raise Conflict("住院结算须先办理出院(2402)，或按中途结算(mid_setl_flag=1)", code="NOT_DISCHARGED")
-        continuing = (await run(session, _HAS_SETTLED, {"mdtrt_id": mdtrt_id})).first() is not None
     if not lines:
         raise DomainError("没有待结算的费用明细", code="NO_FEE_LINES", status_code=422)
     kind = _kind(encounter)
@@ -348,22 +384,21 @@ async def _claim(
         filed=encounter.filed,
         delivery_type={"1": "normal", "2": "caesarean"}.get(encounter.matn_type or ""),  # type: ignore[arg-type]
         chronic_disease=encounter.dise_codg if kind == "chronic" else None,
-        continuing_stay=continuing,
+        continuing_stay=continuing and encounter.setting == "inpatient",
     )
     return claim, encounter
 
 
 async def settle(session: AsyncSession, mdtrt_id: str, data: EncounterSettle) -> SettlementOut:
     """2207 / 2304: settle the batch or the stay; the lines are then marked settled under the setl_id. A
-    repeat of the msgid answers with the first settlement (checked first: its lines are settled by now)."""
-    replay = await settlements.replay_if_settled(session, data.msgid, settlements.digest_of(data))
+    repeat of the msgid answers with the first settlement (claimed first: its lines are settled by now)."""
+    replay = await settlements.claim_msgid(session, data.msgid, settlements.digest_of(data))
     if replay is not None:
         return replay
-    claim, encounter = await _claim(session, mdtrt_id, data)
-    result = await settlements.settle(session, claim)
-    if not result.replayed:
-        await run(session, _MARK_SETTLED, {"encounter": mdtrt_id, "setl": result.setl_id})
-        if encounter.setting == "inpatient" and not data.mid_setl_flag:
-            encounter.status = "settled"
-        await session.flush()
+    claim, encounter = await _claim(session, mdtrt_id, data, lock=True)
+    close = encounter.setting == "inpatient" and not data.mid_setl_flag
+    stay = settlements.StayLines(mdtrt_id, close=close)
+    result = await settlements.settle(session, claim, claimed=True, stay=stay)
+    if close:  # written by the settlement's statement: the object only learns it
+        set_committed_value(encounter, "status", "settled")
     return result

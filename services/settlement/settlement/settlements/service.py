@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import ARRAY, Boolean, String, any_, bindparam, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -332,11 +333,25 @@ async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
     return _settled(*preview, prepared.person)
 
 
-async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
-    """A binding settlement. Repeating a msgid with the same request answers with the first settlement."""
-    replay = await _claim_msgid(session, claim.msgid, claim.digest)
-    if replay is not None:
-        return replay
+@dataclass(frozen=True)
+class StayLines:
+    """The encounter whose uploaded lines a settlement settles (2207 / 2304): the statement writing the
+    settlement marks those lines with its setl_id and, for a stay settled at discharge (``close``), sets
+    the encounter settled."""
+
+    mdtrt_id: str
+    close: bool
+
+
+async def settle(
+    session: AsyncSession, claim: Claim, *, claimed: bool = False, stay: StayLines | None = None
+) -> SettlementOut:
+    """A binding settlement. Repeating a msgid with the same request answers with the first settlement.
+    ``claimed``: the caller has claimed the msgid in this transaction already (``claim_msgid``)."""
+    if not claimed:
+        replay = await claim_msgid(session, claim.msgid, claim.digest)
+        if replay is not None:
+            return replay
     claim, year_rows = await _with_scheme(session, claim)
     care_year = claim.begntime.astimezone(CHINA_TZ).year
     totals = await eligibility.lock_accumulator(session, claim.psn_no, care_year, claim.insutype)
@@ -372,7 +387,7 @@ async def settle(session: AsyncSession, claim: Claim) -> SettlementOut:
     # Fraud signals for review (they never refuse: a refusal is a sanction decided by a person), read by
     # the statement that writes the settlement where the backend allows.
     probes = await supervision.settlement_probes(session, settlement, [x["med_list_codg"] for x in lines])
-    probed = await _write(session, settlement, funds, lines, totals, completed, probes)
+    probed = await _write(session, settlement, funds, lines, totals, completed, probes, stay)
     await supervision.evaluate_settlement(session, probes, probed)
     await session.flush()
     metrics.record_settlement(
@@ -397,24 +412,60 @@ _INSERT_LINES = insert(SettlementLine.__table__)  # type: ignore[attr-defined]
 _SETTLEMENT_COLUMNS = tuple(c.name for c in Settlement.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
 _FUND_COLUMNS = tuple(c.name for c in SettlementFund.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
 _LINE_COLUMNS = tuple(c.name for c in SettlementLine.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+_WRITES = {
+    "s": (Settlement.__table__, _SETTLEMENT_COLUMNS, False),  # type: ignore[attr-defined]
+    "f": (SettlementFund.__table__, _FUND_COLUMNS, True),  # type: ignore[attr-defined]
+    "l": (SettlementLine.__table__, _LINE_COLUMNS, True),  # type: ignore[attr-defined]
+    "o": (infra.outbox, OUTBOX_COLUMNS, False),
+}
+_FEE_LINES = FeeLineRecord.__table__  # type: ignore[attr-defined]
+_ENCOUNTERS = EncounterRecord.__table__  # type: ignore[attr-defined]
+#: A stay's (a visit's batch's) lines marked settled, named by the settlement's own lines: in the write
+#: statement (PostgreSQL) they are bound as an array, since its CTEs do not see the lines written beside
+#: them; on SQLite, after the lines are written, read back from them.
+_MARK_LINES_BY_ARRAY = (
+    update(_FEE_LINES)
+    .where(
+        _FEE_LINES.c.mdtrt_id == bindparam("mark_mdtrt_id"),  # the index; setl_id has none
+        _FEE_LINES.c.setl_id.is_(None),
+        _FEE_LINES.c.feedetl_sn == any_(bindparam("mark_sns", type_=ARRAY(String))),
+    )
+    .values(setl_id=bindparam("mark_setl_id"))
+)
+_MARK_LINES_BY_SETTLEMENT = (
+    update(_FEE_LINES)
+    .where(
+        _FEE_LINES.c.mdtrt_id == bindparam("mark_mdtrt_id"),
+        _FEE_LINES.c.setl_id.is_(None),
+        _FEE_LINES.c.feedetl_sn.in_(
+            sa_select(col(SettlementLine.feedetl_sn)).where(
+                col(SettlementLine.setl_id) == bindparam("mark_setl_id")
+            )
+        ),
+    )
+    .values(setl_id=bindparam("mark_setl_id"))
+)
+#: A stay settled at discharge is settled; a mid-stay settlement or a visit's batch leaves it as it is.
+_CLOSE_STAY = (
+    update(_ENCOUNTERS)
+    .where(_ENCOUNTERS.c.mdtrt_id == bindparam("mark_mdtrt_id"), bindparam("mark_close", type_=Boolean))
+    .values(status="settled")
+)
 #: PostgreSQL: the settlement, its fund shares, its lines, the accumulator and the outbox event in one
-#: statement (one round trip instead of five).
-_ONE_WRITE = OneRoundTrip(
-    {
-        "s": (Settlement.__table__, _SETTLEMENT_COLUMNS, False),  # type: ignore[attr-defined]
-        "f": (SettlementFund.__table__, _FUND_COLUMNS, True),  # type: ignore[attr-defined]
-        "l": (SettlementLine.__table__, _LINE_COLUMNS, True),  # type: ignore[attr-defined]
-        "o": (infra.outbox, OUTBOX_COLUMNS, False),
-    },
-    {"a": eligibility.SAVE_ACCUMULATOR},
+#: statement (one round trip instead of five); for an encounter's lines, marking them and closing the stay
+#: too (instead of seven).
+_ONE_WRITE = OneRoundTrip(_WRITES, {"a": eligibility.SAVE_ACCUMULATOR})
+_ONE_WRITE_STAY = OneRoundTrip(
+    _WRITES,
+    {"a": eligibility.SAVE_ACCUMULATOR, "m": _MARK_LINES_BY_ARRAY, "e": _CLOSE_STAY},
 )
 
 
 @cache
-def _write_and_read(read: Any) -> Any:
-    """``_ONE_WRITE`` followed by the supervision rules' probes (``read``, itself built once per set of
-    enabled rules)."""
-    return _ONE_WRITE.then(read)
+def _write_and_read(write: OneRoundTrip, read: Any) -> Any:
+    """``write`` followed by the supervision rules' probes (``read``, itself built once per set of enabled
+    rules)."""
+    return write.then(read)
 
 
 async def _write(
@@ -425,13 +476,18 @@ async def _write(
     totals: eligibility.Totals,
     event: SettlementCompleted,
     probes: supervision.Probes,
+    stay: StayLines | None = None,
 ) -> list[Any] | None:
-    """The settlement, its fund shares and its lines, the moved accumulator and the outbox event, as
-    prebuilt Core statements (the records stay out of the ORM session: they are the answer, and nothing in
-    the transaction changes them): one round trip on PostgreSQL, which reads the supervision rules'
-    ``probes`` as well and returns their rows, five on SQLite (None: the probes are not read)."""
+    """The settlement, its fund shares and its lines, the moved accumulator and the outbox event, and for
+    an encounter its lines marked and the stay closed, as prebuilt Core statements (the records stay out of
+    the ORM session: they are the answer, and nothing in the transaction changes them): one round trip on
+    PostgreSQL, which reads the supervision rules' ``probes`` as well and returns their rows, five to seven
+    on SQLite (None: the probes are not read)."""
     row = {name: getattr(settlement, name) for name in _SETTLEMENT_COLUMNS}
     fund_rows = [{name: getattr(f, name) for name in _FUND_COLUMNS} for f in funds]
+    marks: dict[str, Any] = {}
+    if stay is not None:
+        marks = {"mark_mdtrt_id": stay.mdtrt_id, "mark_setl_id": settlement.setl_id, "mark_close": stay.close}
     if dialect_name(session) == "postgresql":
         inserted: dict[str, Any] = {
             "s": row,
@@ -439,12 +495,16 @@ async def _write(
             "l": lines,
             "o": outbox_row(event, event.envelope(PRODUCER)),
         }
-        parameters = _ONE_WRITE.parameters(inserted, **eligibility.save_parameters(totals))
+        write = _ONE_WRITE
+        if stay is not None:
+            write = _ONE_WRITE_STAY
+            marks["mark_sns"] = [x["feedetl_sn"] for x in lines]
+        parameters = write.parameters(inserted, **eligibility.save_parameters(totals), **marks)
         read = probes.in_flight()
         if read is None:
-            await run(session, _ONE_WRITE.statement, parameters)
+            await run(session, write.statement, parameters)
             return []
-        return list(await run(session, _write_and_read(read), {**parameters, **probes.binds}))
+        return list(await run(session, _write_and_read(write, read), {**parameters, **probes.binds}))
     await run(session, _INSERT_SETTLEMENT, row)
     if fund_rows:
         await run(session, _INSERT_FUNDS, fund_rows)
@@ -452,6 +512,10 @@ async def _write(
         await run(session, _INSERT_LINES, lines)
     await eligibility.save_accumulator(session, totals)
     await enqueue(session, infra, event, PRODUCER)
+    if stay is not None:
+        await run(session, _MARK_LINES_BY_SETTLEMENT, marks)
+        if stay.close:
+            await run(session, _CLOSE_STAY, marks)
     return None
 
 
@@ -488,7 +552,7 @@ _CLAIM = per_dialect(
 )
 
 
-async def _claim_msgid(session: AsyncSession, msgid: str, digest: str) -> SettlementOut | None:
+async def claim_msgid(session: AsyncSession, msgid: str, digest: str) -> SettlementOut | None:
     """Claim the msgid for a settlement: None when it is new; the first answer when it was settled with the
     same request; a refusal when it was used otherwise or voided by 2601.
 

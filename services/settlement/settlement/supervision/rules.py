@@ -230,19 +230,16 @@ async def overlapping_admissions(
     """Two stays of one person in hospital at the same time (fake or "hanging-bed" admissions, art. 49)."""
     if anchor.encounter_kind == "pharmacy":  # a purchase at a pharmacy has no stay
         return []
-    stay = await session.scalar(
-        select(Encounter).where(Encounter.mdtrt_id == anchor.mdtrt_id, Encounter.setting == "inpatient")
-    )
-    if stay is None:
-        return []
-    others = await session.scalars(
-        select(Encounter).where(
-            Encounter.psn_no == stay.psn_no,
-            Encounter.setting == "inpatient",
-            Encounter.status != "cancelled",
-            Encounter.mdtrt_id != stay.mdtrt_id,
+    # The person's stays in one read: the settlement's own (if it settles a stay) and the others.
+    stays = list(
+        await session.scalars(
+            select(Encounter).where(Encounter.psn_no == anchor.psn_no, Encounter.setting == "inpatient")
         )
     )
+    stay = next((x for x in stays if x.mdtrt_id == anchor.mdtrt_id), None)
+    if stay is None:
+        return []
+    others = [x for x in stays if x.status != "cancelled" and x.mdtrt_id != stay.mdtrt_id]
     findings = []
     far = datetime.max.replace(tzinfo=CHINA_TZ)
     for other in others:
