@@ -4,7 +4,10 @@ through the same settlement transaction as a pharmacy purchase."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete
+from collections.abc import Sequence
+from typing import cast
+
+from sqlalchemy import bindparam, delete, null
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -26,7 +29,7 @@ from settlement.institutions import service as institutions
 from settlement.schemes import service as schemes
 from settlement.settlements import service as settlements
 from settlement.settlements.models import Settlement
-from settlement.settlements.schemas import FeeLineIn, LineOut, SettlementOut
+from settlement.settlements.schemas import LineOut, SettlementOut
 from shared.clock import CHINA_TZ, now_china
 from shared.db import flush_unique, run
 from shared.errors import Conflict, DomainError, NotFound
@@ -114,9 +117,10 @@ def _require(encounter: Encounter, *statuses: str) -> None:
 
 
 _FEE_LINES = FeeLineRecord.__table__  # type: ignore[attr-defined]
-#: The encounter's fee lines not settled yet, as rows (a 100-line stay: no ORM objects to build).
+#: The encounter's fee lines not settled yet, as rows (a 100-line stay: no ORM objects to build), in the
+#: shape of a claim's lines (``settlements.ClaimLine``; an uploaded line has no days' supply).
 _UNSETTLED = (
-    sa_select(_FEE_LINES)
+    sa_select(_FEE_LINES, null().label("prd_days"))
     .where(_FEE_LINES.c.mdtrt_id == bindparam("mdtrt_id"), _FEE_LINES.c.setl_id.is_(None))
     .order_by(_FEE_LINES.c.id)
 )
@@ -364,20 +368,8 @@ async def _claim(
         med_type=encounter.med_type,
         clr_type="11" if encounter.setting == "outpatient" else "21",
         kind=kind,  # type: ignore[arg-type]
-        # Validated when they were uploaded (2301/2204): built as they are stored.
-        lines=[
-            FeeLineIn.model_construct(
-                feedetl_sn=x.feedetl_sn,
-                med_list_codg=x.med_list_codg,
-                medins_list_codg=x.medins_list_codg,
-                cnt=x.cnt,
-                pric=x.pric,
-                amount_fen=x.amount_fen,
-                hosp_appr_flag=x.hosp_appr_flag,
-                fee_ocur_time=x.fee_ocur_time,
-            )
-            for x in lines
-        ],
+        # Validated when they were uploaded (2301/2204): the rows as read.
+        lines=cast(Sequence[settlements.ClaimLine], lines),
         invono=data.invono,
         mdtrt_id=mdtrt_id,
         institution_types=("1",),

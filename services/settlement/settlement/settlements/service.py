@@ -11,8 +11,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import ARRAY, Boolean, String, any_, bindparam, insert, update
 from sqlalchemy import select as sa_select
@@ -42,7 +43,6 @@ from settlement.policy import service as policies
 from settlement.schemes import service as schemes
 from settlement.settlements.models import MsgidClaim, Settlement, SettlementFund, SettlementLine
 from settlement.settlements.schemas import (
-    FeeLineIn,
     FundOut,
     LineOut,
     PersonSnapshot,
@@ -63,6 +63,28 @@ MAX_CLOCK_SKEW = timedelta(minutes=10)
 YTD_FIELDS = eligibility.TOTAL_COLUMNS
 
 
+class ClaimLine(Protocol):
+    """A fee line to settle: a request's ``FeeLineIn`` (2102), or an uploaded line's row as read (2207 /
+    2304: validated when it was uploaded, and not built into anything else for 100-200 lines)."""
+
+    @property
+    def feedetl_sn(self) -> str: ...
+    @property
+    def med_list_codg(self) -> str: ...
+    @property
+    def medins_list_codg(self) -> str: ...
+    @property
+    def cnt(self) -> Decimal: ...
+    @property
+    def pric(self) -> Decimal: ...
+    @property
+    def amount_fen(self) -> int: ...
+    @property
+    def hosp_appr_flag(self) -> str: ...
+    @property
+    def prd_days(self) -> Decimal | None: ...
+
+
 @dataclass(frozen=True)
 class Claim:
     """One request to settle, whatever transaction carried it (2102, 2207, 2304), in domain terms."""
@@ -81,7 +103,7 @@ class Claim:
     med_type: str
     clr_type: str
     kind: Kind
-    lines: list[FeeLineIn]
+    lines: Sequence[ClaimLine]
     invono: str | None = None
     mdtrt_id: str | None = None
     #: Institution kinds (fixmedins_type) allowed for this transaction: "2" pharmacies, "1" hospitals.
