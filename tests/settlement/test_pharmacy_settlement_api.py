@@ -120,6 +120,16 @@ async def test_concurrent_purchases_of_one_person_spend_the_deductible_once(
         3000,
         8,
     )
+    # Eight more at once, the accumulator there now (locked by the read that fetches the coverage rows):
+    # the deductible is spent, so each pays 5.00 from the fund: 30.00 + 40.00 for the year.
+    again = await asyncio.gather(
+        *[settlement_api.post(URL, purchase(psn_no, certno, [("A", "20", "0.5", 1000)])) for _ in range(8)]
+    )
+    assert [r.json()["pooled_fund_paid_fen"] for r in again] == [500] * 8
+    async with settlement_api.db.session() as session:
+        accumulator = await session.scalar(select(YearAccumulator).where(YearAccumulator.psn_no == psn_no))
+    assert accumulator is not None
+    assert (accumulator.outpatient_paid_fen, accumulator.settlement_count) == (7000, 16)
 
 
 async def test_two_first_settlements_of_the_year_take_turns_on_the_new_accumulator(

@@ -159,13 +159,14 @@ async def test_a_card_swipe_reads_no_reference_table_once_warm(settlement_api: S
         event.remove(engine, "before_cursor_execute", seen)
     read = {table for table in REFERENCE_TABLES for s in statements if f"FROM {table}" in s}
     assert read == set(), read
-    # The msgid claim (which reads the reference version too), the person's coverage rows, the
-    # accumulator, the writes, the three supervision rules' reads (one UNION ALL) and this suite's operator
-    # audit row. On PostgreSQL the writes (settlement, fund shares, lines, accumulator, outbox) are one
-    # statement (shared.db.OneRoundTrip) that reads the supervision rules too; SQLite writes each line with
-    # its own INSERT and reads the rules after: 5 and 10-11 at the time of writing, 30 before the cache.
+    # The msgid claim (which reads the reference version too), the person's coverage rows with the
+    # accumulator locked beside them, the writes, the three supervision rules' reads (one UNION ALL) and
+    # this suite's operator audit row. On PostgreSQL the writes (settlement, fund shares, lines,
+    # accumulator, outbox) are one statement (shared.db.OneRoundTrip) that reads the supervision rules too;
+    # SQLite writes each line with its own INSERT and reads the rules after: 4 and 10 at the time of
+    # writing, 30 before the cache.
     postgres = engine.dialect.name == "postgresql"
-    assert len(statements) <= (5 if postgres else 11), statements
+    assert len(statements) <= (4 if postgres else 10), statements
     [probes] = [s for s in statements if "UNION ALL" in s]
     assert probes.startswith("WITH write_s AS") == postgres, probes
     [claim] = [s for s in statements if "reference_version" in s]
@@ -207,11 +208,11 @@ async def test_a_stay_is_settled_in_few_round_trips_once_warm(settlement_api: Se
     read = {table for table in REFERENCE_TABLES for s in statements if f"FROM {table}" in s}
     assert read == set(), read
     # The msgid claim, the stay (locked) with whether it was part-settled, its unsettled lines, the
-    # person's coverage rows, the accumulator, the writes, the person's stays (overlapping admissions) and
-    # this suite's operator audit row. On PostgreSQL the writes mark the stay's lines and close it in the
-    # same statement as the settlement: 8 at the time of writing (17 before), 15 on SQLite.
+    # person's coverage rows with the accumulator, the writes, the person's stays (overlapping
+    # admissions) and this suite's operator audit row. On PostgreSQL the writes mark the stay's lines and
+    # close it in the same statement as the settlement: 7 at the time of writing (17 before), 14 on SQLite.
     postgres = engine.dialect.name == "postgresql"
-    assert len(statements) <= (8 if postgres else 15), statements
+    assert len(statements) <= (7 if postgres else 14), statements
     assert statements[0].startswith("INSERT INTO msgid_claims"), statements[0]
     [write] = [s for s in statements if "INSERT INTO settlements" in s]
     assert ("UPDATE fee_lines" in write and "UPDATE encounters" in write) == postgres, write

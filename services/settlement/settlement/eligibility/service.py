@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, true, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
@@ -292,13 +292,49 @@ def _totals(row: Any) -> Totals:
     )
 
 
-async def lock_accumulator(session: AsyncSession, psn_no: str, year: int, insutype: str) -> Totals:
-    """Get the person's accumulator row for the year, created if missing, locked until commit.
+_LOCKED = _LOCK_ACCUMULATOR.cte("locked_accumulator")
+#: The person's coverage rows of the year, each beside the accumulator of one scheme, locked (NULLs: no
+#: accumulator yet): the two reads a settlement starts with, in one round trip.
+_COVERAGE_AND_LOCK = (
+    select(Eligibility, *(column.label(f"acc_{column.name}") for column in _LOCKED.c))
+    .outerjoin(_LOCKED, true())
+    .where(Eligibility.psn_no == bindparam("psn_no"), Eligibility.year == bindparam("year"))
+)
+
+
+async def coverage_and_lock(
+    session: AsyncSession, psn_no: str, year: int, insutype: str
+) -> tuple[dict[str, Eligibility], Totals | None]:
+    """The person's coverage rows of ``year`` by scheme (``schemes.year_coverage``) and the accumulator of
+    ``insutype`` locked as ``lock_accumulator`` locks it, read together; None: the person has no coverage
+    that year or no accumulator under ``insutype`` yet (``lock_accumulator(..., absent=True)`` then)."""
+    rows = (
+        await session.execute(_COVERAGE_AND_LOCK, {"psn_no": psn_no, "year": year, "insutype": insutype})
+    ).all()
+    coverage = {row[0].insutype: row[0] for row in rows}
+    if not rows or rows[0].acc_id is None:
+        return coverage, None
+    first = rows[0]
+    return coverage, Totals(
+        psn_no=first.acc_psn_no,
+        year=first.acc_year,
+        insutype=first.acc_insutype,
+        row_id=first.acc_id,
+        settlement_count=first.acc_settlement_count,
+        **{name: getattr(first, f"acc_{name}") for name in TOTAL_COLUMNS},
+    )
+
+
+async def lock_accumulator(
+    session: AsyncSession, psn_no: str, year: int, insutype: str, *, absent: bool = False
+) -> Totals:
+    """Get the person's accumulator row for the year, created if missing, locked until commit;
+    ``absent``: this transaction has just seen there is none (``coverage_and_lock``).
 
     This row lock is the one per-person serialisation point (architecture.md, flow 3): two counters
     settling for the same person at once cannot both spend the same deductible, cap or ceiling."""
     key = {"psn_no": psn_no, "year": year, "insutype": insutype}
-    row = (await run(session, _LOCK_ACCUMULATOR, key)).first()
+    row = None if absent else (await run(session, _LOCK_ACCUMULATOR, key)).first()
     if row is None:  # the person's first settlement of the year under this scheme
         # Inserted and read back in one statement: a row this transaction inserted is as good as locked
         # (a concurrent first settlement waits on the unique key until this one commits or rolls back).

@@ -249,18 +249,26 @@ async def _prepare(
     return Prepared(claim, institution, person, policy.id, result, care_day)
 
 
-async def _with_scheme(session: AsyncSession, claim: Claim) -> tuple[Claim, dict[str, Eligibility]]:
+async def _with_scheme(
+    session: AsyncSession, claim: Claim, *, lock: bool = False
+) -> tuple[Claim, dict[str, Eligibility], eligibility.Totals | None]:
     """The claim under the scheme the person settles under on the day of care (dual track, switch-over),
-    and the person's coverage rows of that year."""
+    the person's coverage rows of that year and, with ``lock``, the accumulator of the claim's scheme read
+    and locked beside them (None: not read, or none yet)."""
     day = claim.begntime.astimezone(CHINA_TZ).date()
-    rows = await schemes.year_coverage(session, claim.psn_no, day.year)
+    locked = None
+    if lock:
+        rows, locked = await eligibility.coverage_and_lock(session, claim.psn_no, day.year, claim.insutype)
+    else:
+        rows = await schemes.year_coverage(session, claim.psn_no, day.year)
     coverage, effective = await schemes.resolve(session, claim.psn_no, claim.insutype, day, rows)
     if (coverage, effective) == (claim.insutype, claim.insutype):
-        return claim, rows
+        return claim, rows, locked
     changed = replace(
         claim, insutype=effective, coverage_insutype=coverage if coverage != effective else None
     )
-    return changed, rows
+    # Settled under another scheme than requested: its accumulator is locked by the caller.
+    return changed, rows, locked if effective == claim.insutype else None
 
 
 def _records(
@@ -347,7 +355,7 @@ def _records(
 
 async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
     """2101/2206/2303: what settling would give now, changing nothing."""
-    claim, year_rows = await _with_scheme(session, claim)
+    claim, year_rows, _ = await _with_scheme(session, claim)
     care_year = claim.begntime.astimezone(CHINA_TZ).year
     totals = await eligibility.peek_accumulator(session, claim.psn_no, care_year, claim.insutype)
     prepared = await _prepare(session, claim, totals, year_rows)
@@ -374,9 +382,17 @@ async def settle(
         replay = await claim_msgid(session, claim.msgid, claim.digest)
         if replay is not None:
             return replay
-    claim, year_rows = await _with_scheme(session, claim)
+    requested = claim.insutype
+    claim, year_rows, locked = await _with_scheme(session, claim, lock=True)
     care_year = claim.begntime.astimezone(CHINA_TZ).year
-    totals = await eligibility.lock_accumulator(session, claim.psn_no, care_year, claim.insutype)
+    totals = locked or await eligibility.lock_accumulator(
+        session,
+        claim.psn_no,
+        care_year,
+        claim.insutype,
+        # Read beside the coverage rows and not there: the person's first settlement of the year.
+        absent=bool(year_rows) and claim.insutype == requested,
+    )
     prepared = await _prepare(session, claim, totals, year_rows)
     result = prepared.result
     now = now_china()
