@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -192,6 +193,9 @@ def create_service_app(
         runtime = runtime_factory(settings)
         app.state.runtime = runtime
         await runtime.start()
+        if settings.freeze_heap_at_start:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

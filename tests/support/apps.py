@@ -33,4 +33,5 @@ async def running(app: FastAPI, *, token: str | None = ADMIN_TOKEN) -> AsyncIter
 
 
 def build(create_app: Callable[[Any], FastAPI], settings_cls: type, **settings: Any) -> FastAPI:
-    return create_app(settings_cls(**settings))
+    """The app with ``settings``; the suite's many apps leave the heap unfrozen (``freeze_heap_at_start``)."""
+    return create_app(settings_cls(**{"freeze_heap_at_start": False, **settings}))
