@@ -506,8 +506,8 @@ def pgbench(
     latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
     # Its ~100,000 transactions leave autovacuum work on its tables and dirty buffers for a checkpoint:
     # done now, so that they do not run during the phase measured next. (This did not remove what was
-    # seen: PostgreSQL's CPU per 100-line 2304 ≈ 11 ms after pgbench, 6.8-7.9 ms without it;
-    # docs/performance.md, stop 17.)
+    # seen: PostgreSQL's CPU per 100-line 2304 11-14.5 ms when its stays are prepared right after pgbench,
+    # 5.3-7.9 ms without it or with another phase between; docs/performance.md, stops 17 and 18.)
     subprocess.run(
         [str(server.bindir / "vacuumdb"), *common, "--analyze", "--quiet", database],
         check=True,
