@@ -5,7 +5,8 @@ Demo policy at a pharmacy: 20.00 yearly deductible, then 50 %."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -29,6 +30,8 @@ from tests.settlement.conftest import (
     purchase,
     seed_reference_data,
 )
+from tests.settlement.test_encounters import _line, _ok, _open
+from tests.settlement.test_encounters import _settle as stay_settle
 from tests.support.apps import build, running
 
 URL = "/api/v1/pharmacy-settlements"
@@ -136,14 +139,11 @@ async def test_a_change_rolled_back_is_never_served(replicas: tuple[SettlementAp
         assert (await institutions.settling(session, PHARMACY)).status == "active"
 
 
-async def test_a_card_swipe_reads_no_reference_table_once_warm(settlement_api: SettlementApi) -> None:
-    psn_no, certno = new_person()
-    await settlement_api.cover(psn_no, certno)
-    await _settle(
-        settlement_api, purchase(psn_no, certno, [("A", "60", "0.5", 3000), ("B", "3", "20", 6000)])
-    )
-    assert settlement_api.app is not None
-    engine: Engine = settlement_api.app.state.runtime.db.engine.sync_engine
+@contextmanager
+def _statements(api: SettlementApi) -> Iterator[list[str]]:
+    """The statements the service sends to its database inside the block, BEGIN/COMMIT/ROLLBACK aside."""
+    assert api.app is not None
+    engine: Engine = api.app.state.runtime.db.engine.sync_engine
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -152,11 +152,26 @@ async def test_a_card_swipe_reads_no_reference_table_once_warm(settlement_api: S
 
     event.listen(engine, "before_cursor_execute", seen)
     try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def _is_postgres(api: SettlementApi) -> bool:
+    assert api.app is not None
+    return bool(api.app.state.runtime.db.engine.dialect.name == "postgresql")
+
+
+async def test_a_card_swipe_reads_no_reference_table_once_warm(settlement_api: SettlementApi) -> None:
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    await _settle(
+        settlement_api, purchase(psn_no, certno, [("A", "60", "0.5", 3000), ("B", "3", "20", 6000)])
+    )
+    with _statements(settlement_api) as statements:
         await _settle(
             settlement_api, purchase(psn_no, certno, [("A", "60", "0.5", 3000), ("B", "3", "20", 6000)])
         )
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     read = {table for table in REFERENCE_TABLES for s in statements if f"FROM {table}" in s}
     assert read == set(), read
     # The msgid claim (which reads the reference version too), the person's coverage rows with the
@@ -165,7 +180,7 @@ async def test_a_card_swipe_reads_no_reference_table_once_warm(settlement_api: S
     # accumulator, outbox) are one statement (shared.db.OneRoundTrip) that reads the supervision rules too;
     # SQLite writes each line with its own INSERT and reads the rules after: 4 and 10 at the time of
     # writing, 30 before the cache.
-    postgres = engine.dialect.name == "postgresql"
+    postgres = _is_postgres(settlement_api)
     assert len(statements) <= (4 if postgres else 10), statements
     [probes] = [s for s in statements if "UNION ALL" in s]
     assert probes.startswith("WITH write_s AS") == postgres, probes
@@ -176,19 +191,9 @@ async def test_a_card_swipe_reads_no_reference_table_once_warm(settlement_api: S
 async def test_a_stay_is_settled_in_few_round_trips_once_warm(settlement_api: SettlementApi) -> None:
     """2304 for a discharged stay of a person with an earlier stay, the reference data cached: counted like
     the card swipe above."""
-    from tests.settlement.test_encounters import _line, _ok, _open
-    from tests.settlement.test_encounters import _settle as stay_settle
-
     psn_no, certno = new_person()
     await settlement_api.cover(psn_no, certno)
-    assert settlement_api.app is not None
-    engine: Engine = settlement_api.app.state.runtime.db.engine.sync_engine
     statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")):
-            statements.append(statement)
-
     for admitted, discharged in (("2026-11-01", "2026-11-05"), ("2026-11-10", "2026-11-15")):
         opened = _open(psn_no, certno, "inpatient", "21", begntime=f"{admitted}T09:00:00+08:00")
         stay = await _ok(settlement_api, "/api/v1/encounters", opened)
@@ -197,21 +202,16 @@ async def test_a_stay_is_settled_in_few_round_trips_once_warm(settlement_api: Se
         await _ok(settlement_api, f"{base}/fees", {"fixmedins_code": HOSPITAL, "lines": lines})
         discharge = {"fixmedins_code": HOSPITAL, "endtime": f"{discharged}T10:00:00+08:00"}
         await _ok(settlement_api, f"{base}/discharge", discharge)
-        counted = admitted == "2026-11-10"  # the second stay; the first warmed the cache
-        if counted:
-            event.listen(engine, "before_cursor_execute", seen)
-        try:
+        with _statements(settlement_api) as seen:
             await _ok(settlement_api, f"{base}/settlement", stay_settle(psn_no, certno, 100000))
-        finally:
-            if counted:
-                event.remove(engine, "before_cursor_execute", seen)
+        statements = seen  # the second stay's; the first warmed the cache
     read = {table for table in REFERENCE_TABLES for s in statements if f"FROM {table}" in s}
     assert read == set(), read
     # The msgid claim, the stay (locked) with whether it was part-settled, its unsettled lines, the
     # person's coverage rows with the accumulator, the writes, the person's stays (overlapping
     # admissions) and this suite's operator audit row. On PostgreSQL the writes mark the stay's lines and
     # close it in the same statement as the settlement: 7 at the time of writing (17 before), 14 on SQLite.
-    postgres = engine.dialect.name == "postgresql"
+    postgres = _is_postgres(settlement_api)
     assert len(statements) <= (7 if postgres else 14), statements
     assert statements[0].startswith("INSERT INTO msgid_claims"), statements[0]
     [write] = [s for s in statements if "INSERT INTO settlements" in s]
