@@ -281,14 +281,11 @@ SAVE_ACCUMULATOR = (
 )
 
 
-def _totals(row: Any) -> Totals:
+def _totals(row: Any, *, prefix: str = "") -> Totals:
+    """The totals of an accumulator row (its columns named ``{prefix}{column}``)."""
+    names = ("psn_no", "year", "insutype", "settlement_count", *TOTAL_COLUMNS)
     return Totals(
-        psn_no=row.psn_no,
-        year=row.year,
-        insutype=row.insutype,
-        row_id=row.id,
-        settlement_count=row.settlement_count,
-        **{name: getattr(row, name) for name in TOTAL_COLUMNS},
+        row_id=getattr(row, f"{prefix}id"), **{name: getattr(row, f"{prefix}{name}") for name in names}
     )
 
 
@@ -314,15 +311,7 @@ async def coverage_and_lock(
     coverage = {row[0].insutype: row[0] for row in rows}
     if not rows or rows[0].acc_id is None:
         return coverage, None
-    first = rows[0]
-    return coverage, Totals(
-        psn_no=first.acc_psn_no,
-        year=first.acc_year,
-        insutype=first.acc_insutype,
-        row_id=first.acc_id,
-        settlement_count=first.acc_settlement_count,
-        **{name: getattr(first, f"acc_{name}") for name in TOTAL_COLUMNS},
-    )
+    return coverage, _totals(rows[0], prefix="acc_")
 
 
 async def lock_accumulator(

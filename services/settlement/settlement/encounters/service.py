@@ -125,23 +125,17 @@ _UNSETTLED = (
     .order_by(_FEE_LINES.c.id)
 )
 #: A stay already part-settled (中途结算): its next settlement continues the same admission.
-_SETTLED_BEFORE = (
-    sa_select(col(Settlement.id))
-    .where(col(Settlement.mdtrt_id) == bindparam("mdtrt_id"), col(Settlement.status) == "settled")
-    .limit(1)
-)
 _HAS_SETTLED = (
     sa_select(col(Settlement.id))
     .where(col(Settlement.mdtrt_id) == col(Encounter.mdtrt_id), col(Settlement.status) == "settled")
     .exists()
 )
-#: The encounter to settle, locked until the settlement commits (a second settlement of it waits, then
-#: finds it settled and its lines marked), with whether it was settled before.
-_TO_SETTLE = (
-    select(Encounter, _HAS_SETTLED.label("continuing"))
-    .where(Encounter.mdtrt_id == bindparam("mdtrt_id"))
-    .with_for_update(of=Encounter)
+#: The encounter to settle with whether it was settled before; for a binding settlement locked until it
+#: commits (a second settlement of it waits, then finds it settled and its lines marked).
+_TO_PREVIEW = select(Encounter, _HAS_SETTLED.label("continuing")).where(
+    Encounter.mdtrt_id == bindparam("mdtrt_id")
 )
+_TO_SETTLE = _TO_PREVIEW.with_for_update(of=Encounter)
 
 
 async def _lines(session: AsyncSession, mdtrt_id: str, *, unsettled: bool = True) -> list[FeeLineRecord]:
@@ -289,7 +283,7 @@ def _kind(encounter: Encounter) -> str:
     return "outpatient"
 
 
-SETTING_NAMES = {"outpatient": "门诊", "inpatient": "住院"}
+_SETTING_NAMES = {"outpatient": "门诊", "inpatient": "住院"}
 
 
 def _check_as_named(encounter: Encounter, data: EncounterSettle) -> None:
@@ -297,7 +291,7 @@ def _check_as_named(encounter: Encounter, data: EncounterSettle) -> None:
     med_type it names."""
     mdtrt_id = encounter.mdtrt_id
     if data.setting is not None and data.setting != encounter.setting:
-        actual, named = SETTING_NAMES[encounter.setting], SETTING_NAMES[data.setting]
+        actual, named = _SETTING_NAMES[encounter.setting], _SETTING_NAMES[data.setting]
         raise DomainError(
             f"就诊ID {mdtrt_id} 是{actual}就诊，不能按{named}结算", code="SETTING_MISMATCH", status_code=422
         )
@@ -323,16 +317,9 @@ async def _claim(
 ) -> tuple[settlements.Claim, Encounter]:
     """The claim for the encounter's unsettled lines (of the batch, for an outpatient visit), and the
     encounter; ``lock``: held until the transaction ends (a binding settlement)."""
-    if lock:
-        found = (await session.execute(_TO_SETTLE, {"mdtrt_id": mdtrt_id})).first()
-        encounter = _own(found[0] if found else None, mdtrt_id, data.fixmedins_code)
-        continuing = bool(found[1]) if found else False
-    else:
-        encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code)
-        continuing = (
-            encounter.setting == "inpatient"
-            and (await run(session, _SETTLED_BEFORE, {"mdtrt_id": mdtrt_id})).first() is not None
-        )
+    found = (await session.execute(_TO_SETTLE if lock else _TO_PREVIEW, {"mdtrt_id": mdtrt_id})).first()
+    encounter = _own(found[0] if found else None, mdtrt_id, data.fixmedins_code)
+    continuing = bool(found[1]) if found else False
     _check_as_named(encounter, data)
     lines = list((await run(session, _UNSETTLED, {"mdtrt_id": mdtrt_id})).all())
     if encounter.setting == "outpatient":
