@@ -94,6 +94,8 @@ async def test_envelope_must_speak_for_the_signing_institution_with_a_national_m
         "H34152400001202611201000000001",  # another institution's code
         "P3415240000120261120100000001",  # sequence of three digits
         "P34152400001202613201000000001",  # month 13
+        "P34152400001202602301000000001",  # 30 February
+        "P34152400001２０２６11201000000001",  # full-width digits
         "P34152400001X02611201000000001",
     ):
         refused = await answer(gateway, purchase(msgid=bad, sign_no=sign_no), signed_headers())

@@ -186,7 +186,8 @@ def check_caller(envelope: RequestEnvelope, institution: Signer) -> None:
     check_msgid_form(envelope.msgid, envelope.fixmedins_code)
 
 
-_MSGID_TAIL = re.compile(r"^(\d{14})(\d{4})$")
+#: yyyyMMddHHmmss then a 4-digit sequence number, ASCII digits at fixed widths.
+_MSGID_TAIL = re.compile(r"(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})\d{4}", re.ASCII)
 
 
 def check_msgid_form(msgid: str, fixmedins_code: str) -> None:
@@ -195,10 +196,13 @@ def check_msgid_form(msgid: str, fixmedins_code: str) -> None:
     )
     if not msgid.startswith(fixmedins_code):
         raise wrong
-    match = _MSGID_TAIL.match(msgid[len(fixmedins_code) :])
+    match = _MSGID_TAIL.fullmatch(msgid, len(fixmedins_code))
     if match is None:
         raise wrong
     try:
-        datetime.strptime(match.group(1), "%Y%m%d%H%M%S")
+        # A real instant: the constructor checks the ranges (strptime, with parse_wire_time's, was 3 % of
+        # the gateway's CPU per 2102).
+        year, month, day, hour, minute, second = map(int, match.groups())
+        datetime(year, month, day, hour, minute, second)
     except ValueError:
         raise wrong from None
