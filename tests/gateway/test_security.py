@@ -16,7 +16,8 @@ from gateway.nhsa.envelope import parse_body
 from gateway.security.schemes import TifSha256
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from platformctl import examples
@@ -199,7 +200,7 @@ async def test_registry_is_for_administrators_and_never_shows_a_secret(databases
 async def test_a_disabled_institution_or_a_rotated_secret_counts_at_the_next_request(
     databases: DatabaseFactory,
 ) -> None:
-    """The registry is read afresh for every request (no cache to go stale on this or another replica)."""
+    """Through the registry's API; the same by hand and on another replica below."""
     app = build(create_app, GatewaySettings, database_url=databases.migrated("gateway"))
     entry = {"fixmedins_name": "惠民大药房", "paasid": "paas-p1", "secret": "s" * 32}
 
@@ -221,6 +222,93 @@ async def test_a_disabled_institution_or_a_rotated_secret_counts_at_the_next_req
         assert (await client.put(f"/api/v1/institutions/{PHARMACY}", json=disabled)).status_code == 200
         refused = await his_call("t" * 32)
         assert code_of(refused) == "E_SIGNATURE" and "停用" in refused["err_msg"]
+
+
+async def test_a_registry_change_by_hand_counts_at_once_on_every_replica(gateway: Gateway) -> None:
+    """Each gateway process checks a signature against the registry row it last read, and reads the row
+    again in the statement that uses up the nonce: an institution disabled or a secret changed by SQL, with
+    no API and on no particular replica, is refused from the next request on, by every replica."""
+    gateway.fake.on(*SETTLE, (200, readme_purchase()))
+    other = EnvelopeProcessor(
+        gateway.db,
+        gateway.processor.downstream,
+        "341524",
+        1_048_576,
+        security=HisSecurity(gateway.db, TifSha256()),
+    )
+    paasid, secret = demo_credentials(PHARMACY)
+    new_secret = "n" * 32
+    wire = json.dumps(sign_in_envelope(PHARMACY), ensure_ascii=False).encode()
+
+    async def on(processor: EnvelopeProcessor, body: bytes, secret: str) -> dict[str, Any]:
+        result: dict[str, Any] = parse_body(
+            (await processor.process(body, TifSha256().sign(paasid, secret))).encode()
+        )
+        return result
+
+    async def by_hand(sql: str) -> None:
+        async with gateway.db.engine.begin() as conn:
+            await conn.execute(text(sql))
+
+    for processor in (gateway.processor, other):  # both have read the row
+        assert (await on(processor, wire, secret))["infcode"] == 0
+    await by_hand(f"UPDATE his_institution SET secret = '{new_secret}' WHERE fixmedins_code = '{PHARMACY}'")
+    for processor in (gateway.processor, other):
+        assert code_of(await on(processor, wire, secret)) == "E_SIGNATURE"
+        assert (await on(processor, wire, new_secret))["infcode"] == 0
+    await by_hand(f"UPDATE his_institution SET active = false WHERE fixmedins_code = '{PHARMACY}'")
+    for processor in (gateway.processor, other):
+        refused = await on(processor, wire, new_secret)
+        assert code_of(refused) == "E_SIGNATURE" and "停用" in refused["err_msg"]
+        # An envelope refused for itself is refused for the signer first.
+        assert code_of(await on(processor, b"{not json", new_secret)) == "E_SIGNATURE"
+    await by_hand(f"UPDATE his_institution SET active = true WHERE fixmedins_code = '{PHARMACY}'")
+    await by_hand(f"DELETE FROM his_institution WHERE fixmedins_code = '{PHARMACY}'")
+    for processor in (gateway.processor, other):
+        assert code_of(await on(processor, wire, new_secret)) == "E_SIGNATURE"
+    assert gateway.fake.calls == []
+
+
+async def test_a_known_signer_costs_the_gateway_two_statements_per_settlement(gateway: Gateway) -> None:
+    """A 2102 from an institution the process has read: the nonce with the message log, the sign-in and
+    the registry row in one statement (PostgreSQL), then the answer stored. A process's first request of a
+    paasid reads the row before that (and its first request at all clears old nonces); SQLite takes one
+    statement more, the nonce apart."""
+    gateway.fake.on(*SETTLE, (200, readme_purchase()))
+    postgres = gateway.db.engine.dialect.name == "postgresql"
+    sign_no = await sign_in(gateway)  # this process has read the pharmacy's row
+    fresh = EnvelopeProcessor(
+        gateway.db,
+        gateway.processor.downstream,
+        "341524",
+        1_048_576,
+        security=HisSecurity(gateway.db, TifSha256()),
+    )
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            statements.append(" ".join(statement.split()))
+
+    async def settle(processor: EnvelopeProcessor, sequence: int) -> list[str]:
+        statements.clear()
+        body = json.dumps(purchase(sequence=sequence, sign_no=sign_no), ensure_ascii=False).encode()
+        settled = parse_body((await processor.process(body, signed_headers())).encode())
+        assert settled["infcode"] == 0, settled["err_msg"]
+        return list(statements)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        warm = await settle(gateway.processor, 71)
+        cold = await settle(fresh, 72)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    registry_reads = [x for x in cold if x.startswith("SELECT") and "FROM his_institution" in x]
+    assert len(warm) == (2 if postgres else 3), warm
+    assert not any(x.startswith("SELECT") and "FROM his_institution" in x for x in warm)
+    assert len(cold) == len(warm) + 2, cold  # the registry row read, the old nonces cleared
+    assert cold[0] == registry_reads[0] and cold[1].startswith("DELETE FROM his_nonce")
+    assert gateway.fake.paths() == [SETTLE, SETTLE]
 
 
 async def test_requests_go_through_after_the_database_dropped_every_connection(

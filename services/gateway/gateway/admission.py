@@ -1,7 +1,9 @@
 """What the gateway writes and reads before it acts on an envelope whose signature it has verified: the
 request's nonce is used up (once, on every replica: the primary key of ``his_nonce`` decides), and the
-message log, the void marks and the sign-ins are read for its msgid and sign_no. On PostgreSQL that is one
-statement (the insert is a data-modifying CTE of the select); on SQLite two."""
+message log, the void marks and the sign-ins are read for its msgid and sign_no, with the signer's registry
+row as it is now (the signature was checked against the row the process last read:
+``HisSecurity.confirm``). On PostgreSQL that is one statement (the insert is a data-modifying CTE of the
+select); on SQLite two."""
 
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from gateway.messages.models import MessageLog, VoidedMessage
 from gateway.messages.service import Stored
 from gateway.nhsa.errors import Refusal
-from gateway.security.models import SeenNonce, SignIn
-from gateway.security.service import Signer
+from gateway.security.models import Institution, SeenNonce, SignIn
+from gateway.security.service import Registered, Signer
 from shared.db import Statements, utcnow
 
 
@@ -40,6 +42,8 @@ class Lookup:
     earlier: Stored | None
     voided: bool
     sign_in: SignInRow | None
+    #: The signer's registry row, read in the same statement (None: no longer registered).
+    registered: Registered | None
 
 
 def nonce_reused() -> Refusal:
@@ -50,6 +54,7 @@ _nonce = SeenNonce.__table__  # type: ignore[attr-defined]
 _log = MessageLog.__table__  # type: ignore[attr-defined]
 _void = VoidedMessage.__table__  # type: ignore[attr-defined]
 _sign_in = SignIn.__table__  # type: ignore[attr-defined]
+_registry = Institution.__table__  # type: ignore[attr-defined]
 _NONCE_VALUES: dict[str, Any] = {
     "paasid": bindparam("paasid"),
     "nonce": bindparam("nonce"),
@@ -57,8 +62,8 @@ _NONCE_VALUES: dict[str, Any] = {
 }
 _INSERT_NONCE = insert(_nonce).values(**_NONCE_VALUES)
 _probe = sqlalchemy.select(literal(1).label("one")).subquery("probe")
-#: The stored answer, the void mark (both by msgid) and the sign-in (by sign_no), each found or NULL, from
-#: one snapshot.
+#: The stored answer, the void mark (both by msgid), the sign-in (by sign_no) and the registry row (by
+#: paasid), each found or NULL, from one snapshot.
 _LOOKUP = sqlalchemy.select(
     _log.c.msgid,
     _log.c.infno,
@@ -71,10 +76,15 @@ _LOOKUP = sqlalchemy.select(
     _sign_in.c.opter,
     _sign_in.c.signed_in_at,
     _sign_in.c.signed_out_at,
+    _registry.c.fixmedins_code.label("registered_code"),
+    _registry.c.secret.label("registered_secret"),
+    _registry.c.active.label("registered_active"),
+    _registry.c.rate_limit_per_minute.label("registered_rate"),
 ).select_from(
     _probe.outerjoin(_log, _log.c.msgid == bindparam("msgid"))
     .outerjoin(_void, _void.c.msgid == bindparam("msgid"))
     .outerjoin(_sign_in, _sign_in.c.sign_no == bindparam("sign_no"))
+    .outerjoin(_registry, _registry.c.paasid == bindparam("paasid"))
 )
 #: PostgreSQL: the nonce insert rides along; ``fresh`` is 0 when the key was taken (by a request on any
 #: replica; a concurrent one with the same nonce waits for the first to commit and then counts 0).
@@ -99,8 +109,8 @@ async def use_nonce(conn: Statements, signer: Signer) -> None:
 
 
 async def use_nonce_and_look_up(conn: Statements, signer: Signer, msgid: str, sign_no: str | None) -> Lookup:
-    """``use_nonce``, then the answer stored for ``msgid``, whether a 2601 has voided it, and the sign-in
-    ``sign_no`` names."""
+    """``use_nonce``, then the answer stored for ``msgid``, whether a 2601 has voided it, the sign-in
+    ``sign_no`` names and the signer's registry row."""
     params = {**_nonce_params(signer), "msgid": msgid, "sign_no": sign_no}
     if conn.conn.dialect.name == "postgresql":
         row: Row | None = (await conn.execute(_USE_AND_LOOK_UP, params)).first()
@@ -117,7 +127,12 @@ async def use_nonce_and_look_up(conn: Statements, signer: Signer, msgid: str, si
         if row.sign_no is None
         else SignInRow(row.fixmedins_code, row.opter, row.signed_in_at, row.signed_out_at)
     )
-    return Lookup(earlier, row.voided_msgid is not None, sign_in)
+    registered = None
+    if row.registered_code is not None:
+        registered = Registered(
+            row.registered_code, row.registered_secret, row.registered_active, row.registered_rate
+        )
+    return Lookup(earlier, row.voided_msgid is not None, sign_in, registered)
 
 
 def _nonce_params(signer: Signer) -> dict[str, object]:

@@ -423,9 +423,11 @@ class EnvelopeProcessor:
 
         if len(raw) > self.max_body_bytes:
             return refuse(Refusal("E_TOO_LARGE", f"报文过大，超过 {self.max_body_bytes} 字节"))
-        # One connection until the envelope may go ahead: the registry read, then (PostgreSQL: one statement)
-        # the nonce used up and the message log, the void mark and the sign-in read. Each statement stands
-        # on its own (see ``Database.statements``): a refusal for the envelope keeps the nonce used.
+        # One connection until the envelope may go ahead: the signature checked against the registry row
+        # this process last read (read now the first time), then (PostgreSQL: one statement) the nonce used
+        # up and the message log, the void mark, the sign-in and the registry row read; the request is
+        # checked again if that row changed. Each statement stands on its own (see
+        # ``Database.statements``): a refusal for the envelope keeps the nonce used.
         async with self.db.statements() as conn:
             try:
                 institution = await self.security.authenticate(conn, headers)
@@ -435,12 +437,20 @@ class EnvelopeProcessor:
             try:
                 if isinstance(read, _Refused):
                     await admission.use_nonce(conn, institution)
+                    now_registered = await self.security.read_registered(conn, institution.paasid)
+                    self.security.confirm(institution, now_registered, headers)
                     return refuse(read.refusal, read.label)
                 envelope = read.envelope
                 known = await admission.use_nonce_and_look_up(
                     conn, institution, envelope.msgid, envelope.sign_no
                 )
-            except Refusal as refusal:  # the nonce was used before
+                confirmed = self.security.confirm(institution, known.registered, headers)
+                if confirmed is not institution:  # the registry changed: the envelope read for it again
+                    read = _read_envelope(raw, confirmed)
+                    if isinstance(read, _Refused):
+                        return refuse(read.refusal, read.label)
+                    envelope = read.envelope
+            except Refusal as refusal:  # the nonce was used before, or the registry changed
                 return refuse(refusal)
         label, handler = read.label, read.handler
         digest = request_digest(read.body)

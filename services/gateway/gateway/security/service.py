@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy
 from sqlalchemy import bindparam, delete
@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
 from gateway.security.models import Institution, SeenNonce, SignIn
-from gateway.security.schemes import SignatureScheme
+from gateway.security.schemes import SignatureScheme, SignedRequest
 from shared.clock import now_china
 from shared.db import Database, Statements, utcnow
 
@@ -62,31 +62,74 @@ class HisSecurity:
         self.limiter = RateLimiter(rate_limit_per_minute)
         self.sign_in_ttl = timedelta(hours=sign_in_hours)
         self._last_purge = 0.0
+        #: paasid -> its registry row as this process last read it. A signature is checked against it,
+        #: and the statement that uses up the nonce reads the row again (``gateway.admission``), so a
+        #: change, on any replica or by hand, counts from the next request (``confirm``).
+        self._seen: dict[str, Registered] = {}
 
     async def authenticate(
         self, conn: Statements, headers: Mapping[str, str], now: float | None = None
     ) -> Signer:
         """The institution that signed this request; refused when the signature or the timestamp is not
-        right, or the institution is over its rate. ``conn`` comes from ``Database.statements()``: the
-        registry is read afresh on every request (a disabled institution or a rotated secret counts at once,
-        on every replica). The nonce is NOT used up here: the caller does that next, whatever it answers
+        right, or the institution is over its rate. ``conn`` comes from ``Database.statements()``. The
+        registry row is the one this process last read for the paasid (read now the first time): the
+        statement that then uses up the nonce reads it again, and ``confirm`` checks the request against
+        the row as it is then, so a disabled institution or a rotated secret counts at once, on every
+        replica. The nonce is NOT used up here: the caller does that next, whatever it answers
         (``gateway.admission``), so that it is used only once the signature is verified."""
         signed = self.scheme.read(headers)
         now = time.time() if now is None else now
-        institution = (await conn.execute(_INSTITUTION_BY_PAASID, {"paasid": signed.paasid})).first()
-        if institution is None or not institution.active:
-            raise Refusal("E_SIGNATURE", "签名校验失败：未登记或已停用的接入方")
-        if not self.scheme.verify(headers, signed, institution.secret):
-            raise Refusal("E_SIGNATURE", "签名校验失败：x-tif-signature 不正确")
+        registered = self._seen.get(signed.paasid)
+        if registered is None:
+            row = (await conn.execute(_INSTITUTION_BY_PAASID, {"paasid": signed.paasid})).first()
+            registered = self._remember(signed.paasid, None if row is None else Registered.of(row))
+        self._verify(headers, signed, registered)
+        assert registered is not None  # _verify refuses an unregistered paasid
         if abs(now - signed.timestamp) > self.window_s:
             raise Refusal(
                 "E_TIMESTAMP",
                 f"请求时间戳超出允许范围（±{self.window_s}秒），请校准系统时间后重新签名",
             )
-        if not self.limiter.allow(institution.fixmedins_code, institution.rate_limit_per_minute):
+        if not self.limiter.allow(registered.fixmedins_code, registered.rate_limit_per_minute):
             raise Refusal("E_RATE_LIMITED", "请求过于频繁，已超过本机构的调用频率限制，请稍后重试")
         await self._purge_nonces(conn, now)
-        return Signer(institution.fixmedins_code, signed.paasid, signed.nonce)
+        return Signer(registered.fixmedins_code, signed.paasid, signed.nonce, registered)
+
+    def confirm(
+        self, signer: Signer, now_registered: Registered | None, headers: Mapping[str, str]
+    ) -> Signer:
+        """The request checked again against the registry row as read with its nonce (``now_registered``):
+        ``signer`` itself when the row is the one its signature was checked against; otherwise the row is
+        remembered and the signature checked against it (refused when the institution is gone, disabled or
+        its secret changed), and a Signer of that row returned. A new rate applies from the next request."""
+        if now_registered == signer.registered:
+            return signer
+        self._remember(signer.paasid, now_registered)
+        self._verify(headers, self.scheme.read(headers), now_registered)
+        assert now_registered is not None
+        return Signer(now_registered.fixmedins_code, signer.paasid, signer.nonce, now_registered)
+
+    async def read_registered(self, conn: Statements, paasid: str) -> Registered | None:
+        row = (await conn.execute(_INSTITUTION_BY_PAASID, {"paasid": paasid})).first()
+        return None if row is None else Registered.of(row)
+
+    def _verify(
+        self, headers: Mapping[str, str], signed: SignedRequest, registered: Registered | None
+    ) -> None:
+        if registered is None or not registered.active:
+            raise Refusal("E_SIGNATURE", "签名校验失败：未登记或已停用的接入方")
+        if not self.scheme.verify(headers, signed, registered.secret):
+            raise Refusal("E_SIGNATURE", "签名校验失败：x-tif-signature 不正确")
+
+    def _remember(self, paasid: str, registered: Registered | None) -> Registered | None:
+        """Keep a registered paasid's row (an unknown paasid is not kept: a client may make up any)."""
+        if registered is None:
+            self._seen.pop(paasid, None)
+        else:
+            if paasid not in self._seen and len(self._seen) >= MAX_REMEMBERED:
+                self._seen.clear()
+            self._seen[paasid] = registered
+        return registered
 
     async def _purge_nonces(self, conn: Statements, now: float) -> None:
         if now - self._last_purge > 60:
@@ -144,13 +187,33 @@ class HisSecurity:
             raise Refusal("E_SIGN_IN", f"签到流水号 {envelope.sign_no} 已过期，请重新签到【9001】")
 
 
+#: Registry rows a gateway process keeps (many more than a region's institutions).
+MAX_REMEMBERED = 100_000
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What the gateway checks of an institution's registry row (``his_institution``)."""
+
+    fixmedins_code: str
+    secret: str
+    active: bool
+    rate_limit_per_minute: int | None
+
+    @classmethod
+    def of(cls, row: Any) -> Registered:
+        return cls(row.fixmedins_code, row.secret, row.active, row.rate_limit_per_minute)
+
+
 @dataclass(frozen=True)
 class Signer:
-    """The registered institution whose credentials signed a request, and the request's nonce."""
+    """The registered institution whose credentials signed a request, the request's nonce, and the
+    registry row its signature was checked against."""
 
     fixmedins_code: str
     paasid: str
     nonce: str
+    registered: Registered | None = field(default=None, repr=False)
 
 
 class SignInState(Protocol):
