@@ -407,6 +407,30 @@ def test_postgres_has_healthcheck_and_mounts_the_init_script() -> None:
     assert INIT_SCRIPT.read_text(encoding="utf-8").startswith("#!"), "init script needs a shebang"
 
 
+def pools_per_process(svc: AppService) -> int:
+    """PostgreSQL pools one process of the service opens: the engine's, and the autocommit one of
+    ``Database.statements()`` where the service uses it."""
+    sources = (ROOT / "services" / svc.src_dir).rglob("*.py")
+    return 2 if any(".statements()" in path.read_text(encoding="utf-8") for path in sources) else 1
+
+
+def test_postgres_allows_every_connection_the_services_pools_may_open() -> None:
+    """One process of each service with its pools full (size + overflow, from the compose environment or
+    the settings' defaults) fits in ``max_connections`` less the superuser's reserve."""
+    match = re.search(r"max_connections=(\d+)", command_text("postgres"))
+    max_connections = int(match.group(1)) if match else 100  # PostgreSQL's default
+    needed = 0
+    for svc in APP_SERVICES:
+        cls = settings_class(svc)
+        prefix, env = env_prefix(cls), environment(svc.name)
+        fields = cls.model_fields
+        size = int(env.get(f"{prefix}DATABASE_POOL_SIZE", fields["database_pool_size"].default))
+        overflow = int(env.get(f"{prefix}DATABASE_MAX_OVERFLOW", fields["database_max_overflow"].default))
+        needed += pools_per_process(svc) * (size + overflow)
+    assert pools_per_process(BY_NAME["gateway"]) == 2  # its nonce and message-log statements
+    assert needed <= max_connections - 3, (needed, max_connections)  # superuser_reserved_connections
+
+
 def _run_init_script(tmp_path: Path) -> list[tuple[dict[str, str], str]]:
     """Run the init script with a stub ``psql`` that records its ``-v`` variables and its SQL."""
     bash = shutil.which("bash")

@@ -19,6 +19,7 @@ from tests.deploy.test_deploy_files import (
     app_services,
     env_prefix,
     environment,
+    pools_per_process,
     service,
     settings_class,
 )
@@ -156,3 +157,23 @@ def test_gateway_and_settlement_autoscale() -> None:
         assert 1 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
         requests = container(next(s for s in APP_SERVICES if s.name == name))["resources"]["requests"]
         assert "cpu" in requests, "CPU utilisation needs a CPU request"
+
+
+def test_the_deployment_notes_give_the_connections_the_pods_may_open() -> None:
+    """Every pod, at the autoscalers' maximum, with its pools full: the figure deploy/README.md tells the
+    operator to size PostgreSQL's ``max_connections`` for."""
+    scaled = {
+        d["spec"]["scaleTargetRef"]["name"]: d["spec"]["maxReplicas"]
+        for d in manifests()
+        if d["kind"] == "HorizontalPodAutoscaler"
+    }
+    total = 0
+    for svc in APP_SERVICES:
+        cls = settings_class(svc)
+        prefix, env, fields = env_prefix(cls), env_of(svc), cls.model_fields
+        size = env.get(f"{prefix}DATABASE_POOL_SIZE", fields["database_pool_size"].default)
+        overflow = env.get(f"{prefix}DATABASE_MAX_OVERFLOW", fields["database_max_overflow"].default)
+        pods = scaled.get(svc.name, find("Deployment", svc.name)["spec"]["replicas"])
+        total += pods * pools_per_process(svc) * (int(str(size)) + int(str(overflow)))
+    notes = (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
+    assert f"**{total}** connections" in notes, total
