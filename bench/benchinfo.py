@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +39,19 @@ def git(*args: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip()
+
+
+def write_result(benchmark: str, started: datetime, **fields: Any) -> Path:
+    """``bench/results/<benchmark>-<UTC start>.json``: the benchmark's name, when, at which commit and on
+    which machine it ran, then ``fields``. Returns the path."""
+    out = ROOT / "bench" / "results" / f"{benchmark}-{started:%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "benchmark": benchmark,
+        "date": started.isoformat(timespec="seconds"),
+        "git_commit": git("rev-parse", "--short", "HEAD"),
+        "machine": machine_info(),
+        **fields,
+    }
+    out.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return out

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from benchinfo import git, machine_info  # bench/ is on sys.path when a script here runs
+from benchinfo import write_result  # bench/ is on sys.path when a script here runs
 from sqlalchemy.dialects import postgresql
 
 from platformctl.pgtemp import PostgresServer
@@ -196,18 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         kept, new, analyzed = f["plan_kept_ms"], f["new_backend_ms"], f["after_analyze_ms"]
         print(f"{name:18} {kept:10.2f} {new:12.2f} {analyzed:14.2f}")
     if not args.no_json:
-        out = ROOT / "bench" / "results" / f"stale_plans-{started:%Y%m%dT%H%M%SZ}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "benchmark": "stale_plans",
-            "date": started.isoformat(timespec="seconds"),
-            "git_commit": git("rev-parse", "--short", "HEAD"),
-            "machine": machine_info(),
-            "parents": args.parents,
-            "repeat": args.repeat,
-            "figures": figures,
-        }
-        out.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        out = write_result("stale_plans", started, parents=args.parents, repeat=args.repeat, figures=figures)
         print(f"results: {out.relative_to(ROOT)}")
     return 0
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchinfo import git, machine_info  # bench/ is on sys.path when a script here runs
+from benchinfo import write_result  # bench/ is on sys.path when a script here runs
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlmodel import Field, SQLModel
@@ -126,18 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, f in figures.items():
         print(f"{name:16} {f['cpu_us']:12.1f} {f['wall_us']:13.1f}")
     if not args.no_json:
-        out = ROOT / "bench" / "results" / f"statement_overhead-{started:%Y%m%dT%H%M%SZ}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "benchmark": "statement_overhead",
-            "date": started.isoformat(timespec="seconds"),
-            "git_commit": git("rev-parse", "--short", "HEAD"),
-            "machine": machine_info(),
-            "statements": args.statements,
-            "rounds": args.rounds,
-            "figures": figures,
-        }
-        out.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        out = write_result(
+            "statement_overhead", started, statements=args.statements, rounds=args.rounds, figures=figures
+        )
         print(f"results: {out.relative_to(ROOT)}")
     return 0
 

@@ -224,18 +224,23 @@ async def test_a_disabled_institution_or_a_rotated_secret_counts_at_the_next_req
         assert code_of(refused) == "E_SIGNATURE" and "停用" in refused["err_msg"]
 
 
-async def test_a_registry_change_by_hand_counts_at_once_on_every_replica(gateway: Gateway) -> None:
-    """Each gateway process checks a signature against the registry row it last read, and reads the row
-    again in the statement that uses up the nonce: an institution disabled or a secret changed by SQL, with
-    no API and on no particular replica, is refused from the next request on, by every replica."""
-    gateway.fake.on(*SETTLE, (200, readme_purchase()))
-    other = EnvelopeProcessor(
+def replica(gateway: Gateway) -> EnvelopeProcessor:
+    """Another gateway process on the same database: its own registry rows, rate buckets and nonce purge."""
+    return EnvelopeProcessor(
         gateway.db,
         gateway.processor.downstream,
         "341524",
         1_048_576,
         security=HisSecurity(gateway.db, TifSha256()),
     )
+
+
+async def test_a_registry_change_by_hand_counts_at_once_on_every_replica(gateway: Gateway) -> None:
+    """Each gateway process checks a signature against the registry row it last read, and reads the row
+    again in the statement that uses up the nonce: an institution disabled or a secret changed by SQL, with
+    no API and on no particular replica, is refused from the next request on, by every replica."""
+    gateway.fake.on(*SETTLE, (200, readme_purchase()))
+    other = replica(gateway)
     paasid, secret = demo_credentials(PHARMACY)
     new_secret = "n" * 32
     wire = json.dumps(sign_in_envelope(PHARMACY), ensure_ascii=False).encode()
@@ -277,13 +282,7 @@ async def test_a_known_signer_costs_the_gateway_two_statements_per_settlement(ga
     gateway.fake.on(*SETTLE, (200, readme_purchase()))
     postgres = gateway.db.engine.dialect.name == "postgresql"
     sign_no = await sign_in(gateway)  # this process has read the pharmacy's row
-    fresh = EnvelopeProcessor(
-        gateway.db,
-        gateway.processor.downstream,
-        "341524",
-        1_048_576,
-        security=HisSecurity(gateway.db, TifSha256()),
-    )
+    fresh = replica(gateway)
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
