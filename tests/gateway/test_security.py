@@ -70,7 +70,8 @@ async def test_signature_timestamp_and_nonce_are_checked_before_anything_happens
     assert code_of(await answer(gateway, body, tampered)) == "E_SIGNATURE"  # the stamp is signed
     stale = signed_headers(now=time.time() - 301)
     assert code_of(await answer(gateway, body, stale)) == "E_TIMESTAMP"
-    early = signed_headers(now=time.time() + 301)
+    # The stamp is whole seconds (truncated): 301 s ahead may arrive as 300.x s ahead, so 302.
+    early = signed_headers(now=time.time() + 302)
     assert code_of(await answer(gateway, body, early)) == "E_TIMESTAMP"
     assert gateway.fake.calls == []  # none of them reached settlement
     assert await gateway.stored(body["msgid"]) is None  # nor took the msgid
