@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -414,19 +415,22 @@ def pools_per_process(svc: AppService) -> int:
     return 2 if any(".statements()" in path.read_text(encoding="utf-8") for path in sources) else 1
 
 
+def connections_per_process(svc: AppService, env: Mapping[str, Any]) -> int:
+    """The most connections one process of the service may hold: every pool full (size + overflow, from
+    its environment ``env`` or the settings' defaults)."""
+    cls = settings_class(svc)
+    prefix, fields = env_prefix(cls), cls.model_fields
+    size = env.get(f"{prefix}DATABASE_POOL_SIZE", fields["database_pool_size"].default)
+    overflow = env.get(f"{prefix}DATABASE_MAX_OVERFLOW", fields["database_max_overflow"].default)
+    return pools_per_process(svc) * (int(str(size)) + int(str(overflow)))
+
+
 def test_postgres_allows_every_connection_the_services_pools_may_open() -> None:
     """One process of each service with its pools full (size + overflow, from the compose environment or
     the settings' defaults) fits in ``max_connections`` less the superuser's reserve."""
     match = re.search(r"max_connections=(\d+)", command_text("postgres"))
     max_connections = int(match.group(1)) if match else 100  # PostgreSQL's default
-    needed = 0
-    for svc in APP_SERVICES:
-        cls = settings_class(svc)
-        prefix, env = env_prefix(cls), environment(svc.name)
-        fields = cls.model_fields
-        size = int(env.get(f"{prefix}DATABASE_POOL_SIZE", fields["database_pool_size"].default))
-        overflow = int(env.get(f"{prefix}DATABASE_MAX_OVERFLOW", fields["database_max_overflow"].default))
-        needed += pools_per_process(svc) * (size + overflow)
+    needed = sum(connections_per_process(svc, environment(svc.name)) for svc in APP_SERVICES)
     assert pools_per_process(BY_NAME["gateway"]) == 2  # its nonce and message-log statements
     assert needed <= max_connections - 3, (needed, max_connections)  # superuser_reserved_connections
 

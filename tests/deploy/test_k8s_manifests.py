@@ -17,9 +17,9 @@ from tests.deploy.test_deploy_files import (
     APP_SERVICES,
     AppService,
     app_services,
+    connections_per_process,
     env_prefix,
     environment,
-    pools_per_process,
     service,
     settings_class,
 )
@@ -167,13 +167,10 @@ def test_the_deployment_notes_give_the_connections_the_pods_may_open() -> None:
         for d in manifests()
         if d["kind"] == "HorizontalPodAutoscaler"
     }
-    total = 0
-    for svc in APP_SERVICES:
-        cls = settings_class(svc)
-        prefix, env, fields = env_prefix(cls), env_of(svc), cls.model_fields
-        size = env.get(f"{prefix}DATABASE_POOL_SIZE", fields["database_pool_size"].default)
-        overflow = env.get(f"{prefix}DATABASE_MAX_OVERFLOW", fields["database_max_overflow"].default)
-        pods = scaled.get(svc.name, find("Deployment", svc.name)["spec"]["replicas"])
-        total += pods * pools_per_process(svc) * (int(str(size)) + int(str(overflow)))
+    total = sum(
+        scaled.get(svc.name, find("Deployment", svc.name)["spec"]["replicas"])
+        * connections_per_process(svc, env_of(svc))
+        for svc in APP_SERVICES
+    )
     notes = (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
     assert f"**{total}** connections" in notes, total

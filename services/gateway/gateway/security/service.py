@@ -81,8 +81,7 @@ class HisSecurity:
         now = time.time() if now is None else now
         registered = self._seen.get(signed.paasid)
         if registered is None:
-            row = (await conn.execute(_INSTITUTION_BY_PAASID, {"paasid": signed.paasid})).first()
-            registered = self._remember(signed.paasid, None if row is None else Registered.of(row))
+            registered = self._remember(signed.paasid, await self.read_registered(conn, signed.paasid))
         self._verify(headers, signed, registered)
         assert registered is not None  # _verify refuses an unregistered paasid
         if abs(now - signed.timestamp) > self.window_s:
@@ -110,6 +109,7 @@ class HisSecurity:
         return Signer(now_registered.fixmedins_code, signer.paasid, signer.nonce, now_registered)
 
     async def read_registered(self, conn: Statements, paasid: str) -> Registered | None:
+        """The registry row of ``paasid`` as it is now (None: not registered)."""
         row = (await conn.execute(_INSTITUTION_BY_PAASID, {"paasid": paasid})).first()
         return None if row is None else Registered.of(row)
 
