@@ -55,7 +55,8 @@ class Settlement(Base, table=True):
     encounter_kind: str = Field(default="pharmacy", max_length=12)
     #: settled; reversed (a later reversal undid it); reversal (this record undoes ``reversal_of``).
     status: str = Field(default="settled", max_length=10)
-    reversal_of: str | None = Field(default=None, max_length=30)
+    #: Unique: a settlement is reversed at most once, whatever races (the reversal also locks the original).
+    reversal_of: str | None = Field(default=None, max_length=30, unique=True, index=True)
     reversed_by: str | None = Field(default=None, max_length=30)
     #: What this settlement added to the person's year-to-date totals; a reversal subtracts exactly this.
     ytd_delta: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -17,7 +17,6 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import ARRAY, Boolean, String, any_, bindparam, insert, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -624,18 +623,46 @@ def _snapshot(person: Eligibility, psn_type: str, on: date) -> PersonSnapshot:
     )
 
 
+_LOCK_SETTLEMENT = (
+    select(Settlement)
+    .where(Settlement.setl_id == bindparam("setl_id"))
+    .with_for_update()
+    # The row as committed now, not as this session may have loaded it before waiting for the lock: a
+    # concurrent reversal's "reversed" must be seen here, or both would reverse (issue 21, found on
+    # PostgreSQL with 2601s sent together).
+    .execution_options(populate_existing=True)
+)
+
+
+async def _locked(session: AsyncSession, setl_id: str) -> Settlement | None:
+    """The settlement, locked for the rest of the transaction and read as committed after the lock."""
+    return await session.scalar(_LOCK_SETTLEMENT, {"setl_id": setl_id})
+
+
+async def _reversal_of(session: AsyncSession, original: Settlement) -> Settlement | None:
+    return await session.scalar(select(Settlement).where(Settlement.reversal_of == original.setl_id))
+
+
 async def reverse(
-    session: AsyncSession, setl_id: str, fixmedins_code: str, msgid: str, psn_no: str | None = None
+    session: AsyncSession,
+    setl_id: str,
+    fixmedins_code: str,
+    msgid: str,
+    psn_no: str | None = None,
+    *,
+    any_msgid: bool = False,
 ) -> SettlementOut:
     """2103/2208/2305: undo one settlement with a new settlement record of negated amounts. Only the
-    institution that settled may reverse; a settlement is reversed at most once; repeating the reversal's
-    msgid answers with the first reversal."""
+    institution that settled may reverse; a settlement is reversed at most once (decided under the
+    settlement's row lock, and by the unique index on ``reversal_of``); repeating the reversal's msgid
+    answers with the first reversal. ``any_msgid`` (2601): a settlement already reversed under another
+    msgid answers with that reversal, since what the sender asks for (no effect of the original) holds."""
     earlier = await session.scalar(select(Settlement).where(Settlement.msgid == msgid))
     if earlier is not None:
         if earlier.reversal_of != setl_id:
             raise Conflict(f"报文ID {msgid} 已用于另一笔交易", code="MSGID_REUSED")
         return await load(session, earlier.setl_id, replayed=True)
-    original = await session.scalar(select(Settlement).where(Settlement.setl_id == setl_id).with_for_update())
+    original = await _locked(session, setl_id)
     if original is None or original.status == "reversal":
         raise NotFound(f"结算记录不存在: {setl_id}", code="SETTLEMENT_NOT_FOUND")
     if original.fixmedins_code != fixmedins_code:
@@ -643,6 +670,10 @@ async def reverse(
     if psn_no is not None and psn_no != original.psn_no:
         raise DomainError("人员编号与原结算不符", code="PSN_MISMATCH", status_code=422)
     if original.status == "reversed":
+        # Decided under the row lock: a concurrent reversal of the same settlement committed first.
+        first = await _reversal_of(session, original)
+        if first is not None and (first.msgid == msgid or any_msgid):
+            return await load(session, first.setl_id, replayed=True)
         raise Conflict(f"该结算已于 {original.reversed_by} 撤销，不能重复撤销", code="ALREADY_REVERSED")
     session.add(MsgidClaim(msgid=msgid, kind="settle"))
     await session.flush()
@@ -769,32 +800,43 @@ async def reverse(
     return await load(session, reversal_id)
 
 
+_VOID_CLAIM = per_dialect(
+    lambda insert_of: (
+        insert_of(MsgidClaim.__table__)  # type: ignore[attr-defined]
+        .values(msgid=bindparam("msgid"), kind="void", created_at=bindparam("now"))
+        .on_conflict_do_nothing(index_elements=["msgid"])
+        .returning(col(MsgidClaim.msgid))
+    )
+)
+
+
 async def void_message(
     session: AsyncSession, omsgid: str, fixmedins_code: str, msgid: str, psn_no: str | None
 ) -> SettlementOut | None:
     """2601 冲正: the sender never got the answer to ``omsgid``. If it settled, reverse it; if not, void the
     msgid so that a late arrival cannot settle under it. Returns the reversal, or None when nothing had
-    settled."""
-    # A msgid begins with the sender's institution code (research doc §1.1): nobody voids another's.
+    settled.
+
+    The decision is taken on the msgid claim, which a settlement writes first in its own transaction:
+    inserting the void claim waits for a settlement of ``omsgid`` in flight, and then either takes the
+    msgid (nothing settled, and nothing ever will) or finds it claimed. Only then is the settlement read,
+    by a statement that sees what committed meanwhile. Reading the settlement first and the claim second
+    (as before) let a settlement committing between the two reads stand while its msgid was answered
+    "voided" (issue 21)."""
+    # A msgid begins with the sender's institution code (the interface's msgid form): nobody voids another's.
     if not omsgid.startswith(fixmedins_code):
         raise DomainError("只能冲正本机构发送的报文", code="NOT_YOUR_MESSAGE", status_code=403)
+    voided = await run(session, _VOID_CLAIM[dialect_name(session)], {"msgid": omsgid, "now": utcnow()})
+    if voided.first() is not None:
+        return None
     original = await session.scalar(select(Settlement).where(Settlement.msgid == omsgid))
     if original is not None:
-        if original.status == "reversed" and original.reversed_by:
-            reversal = await session.scalar(
-                select(Settlement).where(Settlement.setl_id == original.reversed_by)
-            )
-            if reversal is not None and reversal.msgid == msgid:
-                return await load(session, reversal.setl_id, replayed=True)
-        return await reverse(session, original.setl_id, fixmedins_code, msgid, psn_no)
+        return await reverse(session, original.setl_id, fixmedins_code, msgid, psn_no, any_msgid=True)
     claim = await session.scalar(select(MsgidClaim).where(MsgidClaim.msgid == omsgid))
-    if claim is None:
-        session.add(MsgidClaim(msgid=omsgid, kind="void"))
-        try:
-            await session.flush()
-        except IntegrityError as exc:  # the original is committing right now: let the sender retry
-            raise Conflict("原交易正在处理，请稍后重发冲正", code="RETRY_LATER") from exc
-    return None
+    if claim is not None and claim.kind == "void":
+        return None  # voided before (by this 2601 or another): nothing settled, nothing will
+    # Claimed by a transaction that is not a settlement of this platform's: nothing to undo here.
+    raise Conflict(f"报文ID {omsgid} 不是一笔结算交易，不能冲正", code="NOT_A_SETTLEMENT")
 
 
 async def check_certificate(session: AsyncSession, cert_type: str, cert_no: str, person: Eligibility) -> None:
