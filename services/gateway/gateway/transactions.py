@@ -31,7 +31,7 @@ from gateway.nhsa import (
 )
 from gateway.nhsa.encounter import INPATIENT, OUTPATIENT, Setting
 from gateway.nhsa.envelope import Answer, RequestEnvelope, ResponseBuilder, dumps, parse_body
-from gateway.nhsa.errors import OutcomeUnknown, Refusal, describe
+from gateway.nhsa.errors import TRANSIENT_CODES, OutcomeUnknown, Refusal, describe
 from gateway.security.service import HisSecurity, Signer, check_caller
 from shared.db import Database
 from shared.observability import LATENCY_BUCKETS, msgid_var
@@ -495,8 +495,8 @@ class EnvelopeProcessor:
                     -1,
                     refusal.code,
                 )
-            if code in ("E_UNAVAILABLE", "E_TIMEOUT"):
-                return answer, label, infcode, code  # transient: let the HIS retry the same msgid
+            if code in TRANSIENT_CODES:
+                return answer, label, infcode, code  # nothing was done: the same msgid may succeed later
         stored = await messages.remember(
             self.db,
             msgid=envelope.msgid,

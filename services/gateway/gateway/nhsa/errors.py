@@ -25,6 +25,19 @@ class OutcomeUnknown(Refusal):
     """A downstream call may or may not have taken effect. Never stored as a final answer."""
 
 
+#: Refusals that say "nothing was done, send the same envelope again later": the same msgid may succeed
+#: then, so none of them is stored in the message log as the msgid's answer (``EnvelopeProcessor``).
+TRANSIENT_CODES = frozenset(
+    {
+        "E_UNAVAILABLE",  # the service behind the gateway could not be reached, or failed a read
+        "E_TIMEOUT",  # a read-only call went unanswered (a state-changing one is "outcome unknown")
+        "E_RATE_LIMITED",  # the institution is over its rate at this gateway process
+        "E_BUSY",  # the gateway has as many calls in flight downstream as it may (``gateway.capacity``)
+        "RETRY_LATER",  # settlement's 409: the transaction lost a lock or serialization race, rolled back
+    }
+)
+
+
 _MESSAGES = {
     "missing": "必填",
     "string_type": "必须是字符串",
