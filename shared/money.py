@@ -17,6 +17,7 @@ FEN_PER_YUAN = 100
 #: or payment above this is a keying error, not a medical event, and is refused.
 MAX_AMOUNT_FEN = 100_000_000 * FEN_PER_YUAN
 _CENT = Decimal("0.01")
+_MAX_AMOUNT_YUAN = Decimal(MAX_AMOUNT_FEN) / FEN_PER_YUAN
 
 
 class MoneyError(ValueError):
@@ -52,6 +53,10 @@ def _as_decimal(value: Any) -> Decimal:
 def yuan_to_fen(value: Any, *, allow_negative: bool = False) -> int:
     """Convert a wire amount in yuan to integer fen, refusing anything that is not exact to the fen."""
     dec = _as_decimal(value)
+    if abs(dec) > _MAX_AMOUNT_YUAN:  # before any rounding: 1e30 does not fit the decimal context
+        raise MoneyError(
+            f"金额超出允许范围: {value} (absurd size, limit {MAX_AMOUNT_FEN // FEN_PER_YUAN} yuan)"
+        )
     exponent = dec.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2 and dec != dec.quantize(_CENT):
         raise MoneyError(f"金额最多两位小数: {value} (at most two decimals)")

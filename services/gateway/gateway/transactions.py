@@ -30,7 +30,15 @@ from gateway.nhsa import (
     t9001,
 )
 from gateway.nhsa.encounter import INPATIENT, OUTPATIENT, Setting
-from gateway.nhsa.envelope import Answer, RequestEnvelope, ResponseBuilder, dumps, parse_body
+from gateway.nhsa.envelope import (
+    Answer,
+    BadJson,
+    RequestEnvelope,
+    ResponseBuilder,
+    bad_text,
+    dumps,
+    parse_body,
+)
 from gateway.nhsa.errors import TRANSIENT_CODES, OutcomeUnknown, Refusal, describe
 from gateway.security.service import HisSecurity, Signer, check_caller
 from shared.db import Database
@@ -355,10 +363,15 @@ def _read_envelope(raw: bytes, institution: Signer) -> _Read | _Refused:
     """The envelope of a signed request, or why it is refused (in the order the checks are documented)."""
     try:
         body = parse_body(raw)
+    except BadJson as exc:
+        return _Refused(Refusal("E_JSON", str(exc)))
     except (UnicodeDecodeError, ValueError):
         return _Refused(Refusal("E_JSON", "报文不是合法的 UTF-8 JSON"))
     if not isinstance(body, dict):
         return _Refused(Refusal("E_JSON", "报文必须是 JSON 对象"))
+    field = bad_text(raw, body)
+    if field is not None:
+        return _Refused(Refusal("E_INPUT", f"{field}: 含有不允许的字符（控制字符或不成对的代理码元）"))
     try:
         envelope = RequestEnvelope.model_validate(body)
     except ValidationError as exc:

@@ -5,6 +5,7 @@ use are validated."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,9 +52,94 @@ class RequestEnvelope(BaseModel):
         return value
 
 
+#: Deepest nesting of objects and arrays a body may have (an envelope uses 4: itself, input, a node, a line).
+MAX_DEPTH = 32
+#: A JSON number's magnitude, as a power of ten, either way (amounts are NUMBER(16,2); ``1e999999`` is
+#: refused here, before any decimal arithmetic could be asked to hold it).
+MAX_EXPONENT = 40
+_MAX_INT_DIGITS = 41  # with a sign
+
+
+class BadJson(ValueError):
+    """The body is not JSON an envelope may be; the message says why (shown to the caller)."""
+
+
+def _number(text: str) -> Decimal:
+    value = Decimal(text)
+    if abs(value.adjusted()) > MAX_EXPONENT:
+        raise BadJson(f"报文中的数值超出允许范围: {text[:24]}")
+    return value
+
+
+def _integer(text: str) -> int:
+    if len(text) > _MAX_INT_DIGITS:
+        raise BadJson(f"报文中的数值超出允许范围: {text[:24]}…")
+    return int(text)
+
+
+def _constant(text: str) -> Any:
+    raise BadJson(f"报文中的 {text} 不是合法的 JSON 数值")
+
+
+def _too_deep(raw: bytes, body: Any) -> bool:
+    """``body`` (parsed from ``raw``) nests deeper than ``MAX_DEPTH``; looked at only when ``raw`` has that
+    many brackets at all."""
+    if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+        return False
+    pending = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return True
+        for item in value.values() if type(value) is dict else value:
+            if type(item) is dict or type(item) is list:
+                pending.append((item, depth + 1))
+    return False
+
+
 def parse_body(raw: bytes) -> Any:
-    """JSON with every number kept exact (Decimal), never a binary float."""
-    return json.loads(raw.decode("utf-8"), parse_float=Decimal)
+    """JSON with every number kept exact (Decimal), never a binary float. Refused (``BadJson``, or
+    ``UnicodeDecodeError`` for bytes that are not UTF-8): nesting deeper than ``MAX_DEPTH``, ``NaN`` and
+    ``Infinity`` (not JSON), numbers beyond 10^±``MAX_EXPONENT``."""
+    text = raw.decode("utf-8")
+    try:
+        body = json.loads(text, parse_float=_number, parse_int=_integer, parse_constant=_constant)
+    except RecursionError as exc:  # thousands of levels: the parser's own limit
+        raise BadJson(f"报文嵌套层数超过 {MAX_DEPTH} 层") from exc
+    if type(body) in (dict, list) and _too_deep(raw, body):
+        raise BadJson(f"报文嵌套层数超过 {MAX_DEPTH} 层")
+    return body
+
+
+#: A JSON escape that may stand for a control character (U+0000-U+001F) or a surrogate half: only a body
+#: that has one is looked at string by string (raw control characters are not JSON, and UTF-8 cannot carry
+#: a surrogate).
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:00[01]|[dD][89a-fA-F])")
+#: Not accepted in any text of an envelope: control characters other than tab, line feed and carriage
+#: return (NUL above all: PostgreSQL cannot store it), and a surrogate left unpaired (not a character;
+#: no database or UTF-8 encoder takes it).
+_BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+def bad_text(raw: bytes, body: Any) -> str | None:
+    """Where ``body`` (parsed from ``raw``) holds a string with a character no envelope may carry: the
+    field's path (``input.druginfo.invono``, ``input.drugdetail[0]``…), else None."""
+    if not _SUSPECT_ESCAPE.search(raw):
+        return None
+    pending: list[tuple[str, Any]] = [("", body)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if _BAD_CHARACTER.search(value):
+                return path or "报文"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _BAD_CHARACTER.search(key):
+                    return f"{path}(字段名)" if path else "字段名"
+                pending.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return None
 
 
 @dataclass(frozen=True)
@@ -102,9 +188,17 @@ class ResponseBuilder:
         }
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(body: dict[str, Any]) -> str:
-    """Decimals are written as JSON numbers exactly as held (12.30 stays 12.30)."""
-    return simplejson.dumps(body, use_decimal=True, ensure_ascii=False, default=_default)
+    """Decimals are written as JSON numbers exactly as held (12.30 stays 12.30). A surrogate left
+    unpaired in some text (a downstream message, say) becomes U+FFFD: the answer is always UTF-8 the
+    HIS can read and the message log can store (control characters are escaped by the encoder)."""
+    text: str = simplejson.dumps(body, use_decimal=True, ensure_ascii=False, default=_default)
+    if not text.isascii() and _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def _default(value: Any) -> Any:
