@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -27,3 +27,14 @@ class GatewaySettings(ServiceSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1)
     #: A 9001 sign-in is valid this long unless signed out before.
     sign_in_hours: int = Field(default=24, ge=1, le=168)
+    #: Envelopes this process may have downstream at once (admission control, ``gateway.capacity``); about
+    #: what the services behind it answer well within ``downstream_timeout_s``, shared among the replicas.
+    downstream_max_in_flight: int = Field(default=32, ge=1)
+    #: Seconds a new envelope waits for a downstream slot before it is refused ``[E_BUSY]``.
+    downstream_slot_wait_s: float = Field(default=0.02, ge=0)
+
+    @model_validator(mode="after")
+    def _wait_well_under_timeout(self) -> GatewaySettings:
+        if self.downstream_slot_wait_s * 4 > self.downstream_timeout_s:
+            raise ValueError("downstream_slot_wait_s must be at most a quarter of downstream_timeout_s")
+        return self

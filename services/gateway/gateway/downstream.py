@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import httpx
 
+from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
 from shared.http import AiohttpTransport
 from shared.observability import msgid_var, request_id_var
@@ -55,6 +56,7 @@ class Downstream:
         def unknown(cause: str) -> OutcomeUnknown:
             return OutcomeUnknown("E_OUTCOME_UNKNOWN", cause + (_VOIDABLE_HINT if voidable else _REPEAT_HINT))
 
+        await capacity.before_call()  # a slot for the envelope, or E_BUSY with nothing sent
         try:
             response = await self.client.request(method, url, headers=headers, **kwargs)
         except httpx.ConnectError as exc:

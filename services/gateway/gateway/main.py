@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from gateway.capacity import DownstreamSlots
 from gateway.config import GatewaySettings
 from gateway.db import audit
 from gateway.downstream import Downstream
@@ -39,7 +40,12 @@ class GatewayRuntime(ServiceRuntime):
             sign_in_hours=settings.sign_in_hours,
         )
         self.processor = EnvelopeProcessor(
-            self.db, self.downstream, settings.region_admvs, settings.max_body_bytes, security=self.security
+            self.db,
+            self.downstream,
+            settings.region_admvs,
+            settings.max_body_bytes,
+            security=self.security,
+            slots=DownstreamSlots(settings.downstream_max_in_flight, settings.downstream_slot_wait_s),
         )
 
     async def stop(self) -> None:

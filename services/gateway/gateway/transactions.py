@@ -12,6 +12,7 @@ from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
 from gateway import admission
+from gateway.capacity import DownstreamSlots
 from gateway.downstream import Downstream
 from gateway.messages import service as messages
 from gateway.messages.models import VoidedMessage
@@ -397,12 +398,15 @@ class EnvelopeProcessor:
         max_body_bytes: int,
         *,
         security: HisSecurity,
+        slots: DownstreamSlots | None = None,
     ) -> None:
+        """``slots``: how many envelopes may be downstream at once (``gateway.capacity``); None: no limit."""
         self.db = db
         self.downstream = downstream
         self.region_admvs = region_admvs
         self.max_body_bytes = max_body_bytes
         self.security = security
+        self.slots = slots
 
     async def process(self, raw: bytes, headers: Mapping[str, str]) -> str:
         """Answer one request body with a response envelope (always a JSON text, never an exception).
@@ -491,8 +495,12 @@ class EnvelopeProcessor:
                 await self._before(envelope)
                 if handler is None:
                     result: dict[str, Any] | Answer = await self._sign(envelope)
-                else:
+                elif self.slots is None:
                     result = await handler(envelope, self.downstream)
+                else:
+                    # The first downstream call takes a slot, or is refused E_BUSY with nothing sent.
+                    async with self.slots.envelope(label):
+                        result = await handler(envelope, self.downstream)
                 done = result if isinstance(result, Answer) else Answer(result)
                 await self._after(envelope, done.output)
                 answer = dumps(builder.build(infcode=0, output=done.output, warn_msg=done.warn_msg))
