@@ -841,8 +841,15 @@ async def void_message(
 
 async def check_certificate(session: AsyncSession, cert_type: str, cert_no: str, person: Eligibility) -> None:
     """The certificate presented must be the person's: the ID number (02), or a social-security card
-    (03) that is registered to them and neither reported lost nor replaced. E-voucher tokens (01) are
-    verified by the national e-voucher platform, which is not part of this one."""
+    (03) that is registered to them and neither reported lost nor replaced. An e-voucher token (01) is
+    refused: nothing here can verify one yet, and a settlement on an unchecked token needs no more than
+    someone's psn_no (盗刷; issue 23)."""
+    if cert_type == "01":
+        raise DomainError(
+            "暂不支持医保电子凭证(01)结算：凭证无法核验，请使用身份证(02)或社会保障卡(03)",
+            code="E_CERT_TYPE",
+            status_code=422,
+        )
     if cert_type == "02" and cert_no.strip().upper() != person.certno:
         raise DomainError("就诊凭证号与人员身份证号不符", code="CERT_MISMATCH", status_code=422)
     if cert_type == "03":
