@@ -57,7 +57,12 @@ class Principal:
 
     @property
     def who(self) -> str:
-        return f"{self.subject} ({','.join(sorted(self.roles))})"
+        return f"{self.subject} ({self.roles_text})"
+
+    @property
+    def roles_text(self) -> str:
+        """The roles as stored beside a subject on a record: sorted, comma-separated."""
+        return ",".join(sorted(self.roles))
 
 
 def _b64(data: bytes) -> str:
@@ -185,3 +190,31 @@ def is_guarded(router: APIRouter) -> bool:
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+#: The longest token subject a record of who acted holds (the ``*_by`` columns, like ``audit_log.subject``).
+MAX_ACTOR_SUBJECT = 100
+
+
+class OperatorMismatch(DomainError):
+    status_code = 403
+    code = "OPERATOR_MISMATCH"
+
+
+def acting(principal: Principal, declared: str | None) -> Principal:
+    """Who performs an act that is recorded by name: the authenticated caller, never a name in the body.
+
+    A request body may still carry the ``operator`` it used to (older clients): it must then be the token's
+    subject, else the act is refused (403 ``OPERATOR_MISMATCH``) rather than recorded under a name the
+    caller only typed. A blank subject, or one too long for the records, is refused too (403
+    ``BAD_TOKEN_SUBJECT``) instead of being cut, which could make two people one for the four-eyes rule."""
+    if len(principal.subject) > MAX_ACTOR_SUBJECT or not principal.subject.strip():
+        raise Forbidden(
+            f"令牌主体不能用于记录经办人 (token subject must be 1-{MAX_ACTOR_SUBJECT} characters)",
+            code="BAD_TOKEN_SUBJECT",
+        )
+    if declared is not None and declared != principal.subject:
+        raise OperatorMismatch(
+            f"经办人 {declared!r} 与登录身份 {principal.subject!r} 不符；经办人取自访问令牌 "
+            "(operator must be the bearer token's subject, or be left out)"
+        )
+    return principal

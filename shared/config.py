@@ -8,13 +8,18 @@ collisions, as docker-compose and the local runner do.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import DEV_AUTH_SECRET
 
 DATA_DIR = Path("data")
+#: The shortest auth secret a production deployment starts with (``openssl rand -hex 32`` gives 64).
+MIN_PRODUCTION_AUTH_SECRET = 32
+#: Marks a value copied from an example and never filled in (the development secret has it too).
+PLACEHOLDER_MARK = "change-me"
 
 
 def sqlite_url(path: Path | str) -> str:
@@ -62,6 +67,10 @@ class ServiceSettings(BaseSettings):
     #: Signs and verifies bearer tokens (operators' and the services' own credential). The same value in
     #: every service; production sets ``<PREFIX>AUTH_SECRET`` (the default is for ``./run.sh`` and tests).
     auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
+    #: ``production`` (docker-compose.yml, deploy/k8s) refuses to start without a real auth secret: not the
+    #: development default, at least ``MIN_PRODUCTION_AUTH_SECRET`` characters, no example placeholder.
+    #: ``development`` (the default: ``./run.sh``, the tests) only logs a warning about the default.
+    environment: Literal["development", "production"] = "development"
 
     @field_validator("database_url")
     @classmethod
@@ -70,5 +79,28 @@ class ServiceSettings(BaseSettings):
             raise ValueError("database_url must use sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
+    @model_validator(mode="after")
+    def _production_auth_secret(self) -> ServiceSettings:
+        if self.environment == "production":
+            problem = auth_secret_problem(self.auth_secret.get_secret_value())
+            if problem:
+                prefix = self.model_config.get("env_prefix", "")
+                raise ValueError(
+                    f"{prefix}ENVIRONMENT=production needs {prefix}AUTH_SECRET set to one long random value "
+                    f"shared by the four services (e.g. openssl rand -hex 32): {problem}"
+                )
+        return self
+
     def resolved_database_url(self) -> str:
         return self.database_url or sqlite_url(DATA_DIR / f"{self.service_name}.db")
+
+
+def auth_secret_problem(secret: str) -> str | None:
+    """Why ``secret`` may not sign a production deployment's tokens, or None."""
+    if secret == DEV_AUTH_SECRET:
+        return "it is the development secret, which anyone with the source can sign tokens with"
+    if len(secret) < MIN_PRODUCTION_AUTH_SECRET:
+        return f"it is missing or shorter than {MIN_PRODUCTION_AUTH_SECRET} characters"
+    if PLACEHOLDER_MARK in secret.lower():
+        return "it is an example placeholder (it says change-me)"
+    return None

@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.db import utcnow
 from shared.migrations import SERVICE_PACKAGES, upgrade
 from tests.conftest import DatabaseFactory
 
@@ -85,3 +86,30 @@ async def test_fee_lines_are_marked_settled_in_place(databases: DatabaseFactory,
     assert fee_lines.dialect_options["postgresql"]["with"] == {"fillfactor": 50}
     if backend == "postgres":
         assert options == ["fillfactor=50"]
+
+
+async def test_acts_recorded_before_token_identities_keep_their_name_and_have_no_roles(
+    databases: DatabaseFactory,
+) -> None:
+    """Issue 21's migration on a database with rows: a supervisory act recorded with a typed ``operator``
+    keeps it and gets no roles (nobody knows the token behind it); a token subject up to 100 characters
+    fits where the typed name was limited to 50."""
+    url = databases.new_url("settlement")
+    upgrade("settlement", url, "c3d9e1f2a4b5")
+    insert = text(
+        "INSERT INTO supervision_audit (at, operator, action, object_type, object_id, detail) "
+        "VALUES (:at, :operator, 'rule_configured', 'rule', 'daily_count', '{}')"
+    )
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert, {"at": utcnow(), "operator": "稽核科王五"})
+        upgrade("settlement", url)
+        async with engine.begin() as conn:
+            await conn.execute(insert, {"at": utcnow(), "operator": "s" * 100})
+            rows = (
+                await conn.execute(text("SELECT operator, roles FROM supervision_audit ORDER BY id"))
+            ).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(r) for r in rows] == [("稽核科王五", None), ("s" * 100, None)]

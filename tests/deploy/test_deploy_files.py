@@ -23,8 +23,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings
+
+from shared.auth import DEV_AUTH_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -90,11 +92,18 @@ app_services = pytest.mark.parametrize("svc", APP_SERVICES, ids=[svc.name for sv
 
 # --------------------------------------------------------------------------------------------- helpers
 
-_INTERPOLATION = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}")
+_INTERPOLATION = re.compile(
+    r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<operator>:?[-?])(?P<argument>[^}]*))?\}"
+)
+
+#: What an operator must set before compose starts at all (``${VAR:?message}``, no default), as they would:
+#: here one value of the kind ``openssl rand -hex 32`` prints.
+OPERATOR_SET = {"PLATFORM_AUTH_SECRET": "9c1f4e0b7a3d52e8c6b1a0f94d7e2c5b8a3f6d1e0c9b7a4f2e5d8c1b6a0f3e7d"}
 
 
 def interpolate(value: str) -> str:
-    """Resolve compose ``${VAR:-default}`` / ``${VAR-default}`` / ``${VAR}`` and ``$$`` with the defaults.
+    """Resolve compose ``${VAR:-default}`` / ``${VAR-default}`` / ``${VAR}`` and ``$$`` with the defaults,
+    and a required ``${VAR:?message}`` with the value an operator sets (``OPERATOR_SET``).
 
     The host environment is ignored on purpose: the tests check what an operator gets out of the box.
     """
@@ -102,9 +111,20 @@ def interpolate(value: str) -> str:
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
-        return match.group("default") or ""
+        if (match.group("operator") or "").endswith("?"):
+            name = match.group("name")
+            assert name in OPERATOR_SET, f"compose requires {name}: add what an operator sets to OPERATOR_SET"
+            return OPERATOR_SET[name]
+        return match.group("argument") or ""
 
     return _INTERPOLATION.sub(replace, value)
+
+
+def raw_environment(name: str) -> dict[str, str]:
+    """The environment a compose service sets, as written (not interpolated; map syntax)."""
+    raw = service(name).get("environment") or {}
+    assert isinstance(raw, dict), f"{name}: environment is a map"
+    return {str(key): str(value) for key, value in raw.items()}
 
 
 def as_env_value(value: Any) -> str:
@@ -393,6 +413,69 @@ def test_settings_load_from_compose_environment(svc: AppService, monkeypatch: py
         else:
             assert str(loaded) == value, f"{key}: loaded {loaded!r}, compose sets {value!r}"
     assert getattr(settings, "kafka_idempotence") is True  # noqa: B009
+
+
+@app_services
+def test_compose_requires_a_real_auth_secret_and_runs_in_production(svc: AppService) -> None:
+    """No fallback to the development secret: compose stops with a message when PLATFORM_AUTH_SECRET is
+    unset, and the services' production setting refuses a weak one."""
+    prefix = env_prefix(settings_class(svc))
+    raw = raw_environment(svc.name)
+    secret = raw[f"{prefix}AUTH_SECRET"]
+    assert re.fullmatch(r"\$\{PLATFORM_AUTH_SECRET:\?[^}]*\bPLATFORM_AUTH_SECRET\b[^}]*\}", secret), secret
+    assert raw[f"{prefix}ENVIRONMENT"] == "production"
+    assert environment(svc.name)[f"{prefix}AUTH_SECRET"] == OPERATOR_SET["PLATFORM_AUTH_SECRET"]
+
+
+def test_compose_nowhere_holds_the_development_secret() -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    assert DEV_AUTH_SECRET not in text
+    operators = ((m.group("name"), m.group("operator") or "") for m in _INTERPOLATION.finditer(text))
+    required = {name for name, operator in operators if operator.endswith("?")}
+    assert required == set(OPERATOR_SET)
+
+
+@app_services
+def test_production_settings_refuse_a_development_missing_or_weak_auth_secret(
+    svc: AppService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cls = settings_class(svc)
+    prefix = env_prefix(cls)
+    for key in list(os.environ):
+        if key.upper().startswith(prefix):
+            monkeypatch.delenv(key)
+    # The embedded default (./run.sh, the tests): development, the development secret.
+    assert getattr(cls(), "auth_secret").get_secret_value() == DEV_AUTH_SECRET  # noqa: B009
+    monkeypatch.setenv(f"{prefix}ENVIRONMENT", "production")
+    for secret in (None, DEV_AUTH_SECRET, "", "x" * 31, "CHANGE-ME-to-a-long-random-value"):
+        if secret is None:
+            monkeypatch.delenv(f"{prefix}AUTH_SECRET", raising=False)
+        else:
+            monkeypatch.setenv(f"{prefix}AUTH_SECRET", secret)
+        with pytest.raises(ValidationError, match=f"{prefix}AUTH_SECRET"):
+            cls()
+    monkeypatch.setenv(f"{prefix}AUTH_SECRET", "x" * 32)
+    assert getattr(cls(), "auth_secret").get_secret_value() == "x" * 32  # noqa: B009
+
+
+@app_services
+def test_a_production_service_does_not_start_with_the_development_secret(svc: AppService) -> None:
+    """The ASGI module uvicorn imports (``<package>.main:app``) fails before serving anything."""
+    prefix = env_prefix(settings_class(svc))
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(prefix)}
+    env[f"{prefix}ENVIRONMENT"] = "production"
+    env[f"{prefix}DATABASE_URL"] = "sqlite+aiosqlite:///unused.db"
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import {svc.package}.main"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert f"{prefix}ENVIRONMENT=production needs {prefix}AUTH_SECRET" in proc.stderr, proc.stderr[-2000:]
+    assert "development secret" in proc.stderr
 
 
 # -------------------------------------------------------------------------------------------- postgres

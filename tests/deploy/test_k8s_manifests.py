@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from tests.deploy.test_deploy_files import (
     APP_SERVICES,
+    OPERATOR_SET,
     AppService,
     app_services,
     connections_per_process,
@@ -131,9 +133,22 @@ def test_database_url_comes_from_the_secret(svc: AppService) -> None:
 
 
 @app_services
+def test_auth_secret_comes_from_the_secret_and_the_pods_run_in_production(svc: AppService) -> None:
+    prefix = env_prefix(settings_class(svc))
+    env = env_of(svc)
+    reference = env[f"{prefix}AUTH_SECRET"]
+    assert isinstance(reference, dict), "the auth secret must come from a Secret, not a ConfigMap or a value"
+    example = yaml.safe_load(SECRET_EXAMPLE.read_text(encoding="utf-8"))
+    assert reference["secretKeyRef"] == {"name": example["metadata"]["name"], "key": "auth-secret"}
+    assert "auth-secret" in example["stringData"]
+    assert env[f"{prefix}ENVIRONMENT"] == "production"
+
+
+@app_services
 def test_settings_load_from_the_configmap_and_secret_example(
     svc: AppService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Once the example's values are filled in; applied as it is, its auth secret placeholder is refused."""
     cls = settings_class(svc)
     prefix = env_prefix(cls)
     for key in list(os.environ):
@@ -142,8 +157,12 @@ def test_settings_load_from_the_configmap_and_secret_example(
     example = yaml.safe_load(SECRET_EXAMPLE.read_text(encoding="utf-8"))["stringData"]
     for key, value in env_of(svc).items():
         monkeypatch.setenv(key, example[value["secretKeyRef"]["key"]] if isinstance(value, dict) else value)
+    with pytest.raises(ValidationError, match=f"{prefix}AUTH_SECRET"):
+        cls()
+    monkeypatch.setenv(f"{prefix}AUTH_SECRET", OPERATOR_SET["PLATFORM_AUTH_SECRET"])
     settings = cls()  # raises ValidationError on a bad value
     assert getattr(settings, "kafka_idempotence") is True  # noqa: B009
+    assert getattr(settings, "environment") == "production"  # noqa: B009
 
 
 def test_gateway_and_settlement_autoscale() -> None:

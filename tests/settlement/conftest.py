@@ -13,12 +13,11 @@ from settlement.config import SettlementSettings
 from settlement.main import SUBSCRIPTIONS, create_app
 from settlement.policy.document import jinzhai_yutian_demo
 
-from shared.auth import ADMINISTRATOR
 from shared.db import Database
 from shared.events import CoverageActivated, EventData, IdentityCategory
 from shared.idcard import make_id_number
 from tests.conftest import DatabaseFactory
-from tests.support.apps import bearer, build, running
+from tests.support.apps import build, running
 
 REGION = "341524"
 PHARMACY = "P34152400001"
@@ -68,11 +67,11 @@ class SettlementApi:
         )
         await self.apply(event)
 
-    async def post(self, url: str, body: dict[str, Any]) -> httpx.Response:
-        """POST as the operator the body names, if it names one (an operator endpoint records the caller
-        the bearer token names), else with the suite's administrator token."""
-        operator = body.get("operator")
-        headers = bearer(ADMINISTRATOR, subject=operator) if isinstance(operator, str) and operator else None
+    async def post(
+        self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """POST with the bearer token in ``headers`` (``tests.support.apps.bearer``: who acts is that
+        token's subject), else with the suite's administrator token (subject ``test-admin``)."""
         return await self.client.post(url, json=body, headers=headers)
 
 

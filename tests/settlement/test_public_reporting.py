@@ -15,7 +15,7 @@ from settlement.reporting.service import mask_name
 
 from shared.clock import now_china
 from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, purchase
-from tests.settlement.test_manual_reimbursement import _bills
+from tests.settlement.test_manual_reimbursement import CLERK, REVIEWER, _bills
 from tests.settlement.test_supervision import _buy, _stay
 
 DISCLOSURE = {
@@ -78,11 +78,12 @@ async def _month_of_care(api: SettlementApi) -> dict[str, str]:
     stay = await _stay(api, b, people["B_cert"], HOSPITAL, "02T09:00", "06T09:00")
     assert stay["fund_paid_total_fen"] == 9000
     # C: a manual reimbursement of 5,200.00 inpatient: 2,520.00 (see test_manual_reimbursement).
-    claim = await api.post("/api/v1/manual-reimbursements", _bills(c, "FP-R-1"))
+    claim = await api.post("/api/v1/manual-reimbursements", _bills(c, "FP-R-1"), headers=CLERK)
     assert claim.status_code == 201
     decided = await api.post(
         f"/api/v1/manual-reimbursements/{claim.json()['claim_no']}/decision",
-        {"decision": "approve", "note": "同意", "operator": "审核员李四"},
+        {"decision": "approve", "note": "同意"},
+        headers=REVIEWER,
     )
     assert decided.json()["fund_paid_total_fen"] == 252000
     # D: 10.00 stays under the yearly deductible: the funds paid nothing, not on the list.

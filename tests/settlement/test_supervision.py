@@ -1,16 +1,24 @@
 """Fraud-signal rules (each with a crafted scenario that raises it and one that must not), the review queue,
-the daily batch, and sanctions: a suspended institution and a person on full self-advance cannot settle."""
+the daily batch, and sanctions: a suspended institution and a person on full self-advance cannot settle.
+Every supervisory act records who did it as the bearer token names them (subject and roles), never as a
+name typed into the request."""
 
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
-from settlement.supervision.models import SignalHit
-from sqlmodel import select
+from settlement.supervision.models import Sanction, SignalHit, SignalRule, SupervisionAudit
+from sqlmodel import col, select
 
+from shared.auth import AUDITOR
 from tests.settlement.conftest import HOSPITAL, PHARMACY, REGION, SettlementApi, new_person, purchase
+from tests.support.apps import bearer
 
+#: Two supervisors, each with their own token: who acts is the token's subject.
+INSPECTOR = bearer(AUDITOR, subject="inspector-wangwu")
+CHIEF = bearer(AUDITOR, subject="chief-zhaoliu")
 _seq = itertools.count(1)
 PHARMACY_2 = "P34152400002"
 PHARMACY_3 = "P34152400003"
@@ -136,11 +144,14 @@ async def test_a_configured_threshold_applies_and_the_change_is_audited(
     settlement_api: SettlementApi,
 ) -> None:
     changed = await settlement_api.client.put(
-        "/api/v1/supervision/rules/daily_count",
-        json={"params": {"max_per_day": 1}, "operator": "稽核科王五"},
+        "/api/v1/supervision/rules/daily_count", json={"params": {"max_per_day": 1}}, headers=INSPECTOR
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["params"] == {"max_per_day": 1}
+    assert (changed.json()["updated_by"], changed.json()["updated_roles"]) == (
+        "inspector-wangwu",
+        ["auditor"],
+    )
     psn_no, certno = await _person(settlement_api)
     await _buy(settlement_api, psn_no, certno, "21T08:00")
     assert await _hits(settlement_api, "daily_count", psn_no) == []
@@ -150,14 +161,21 @@ async def test_a_configured_threshold_applies_and_the_change_is_audited(
         "/api/v1/supervision/audit", params={"object_type": "rule", "object_id": "daily_count"}
     )
     [row] = audit.json()
-    assert (row["operator"], row["action"]) == ("稽核科王五", "rule_configured")
+    assert (row["operator"], row["roles"], row["action"]) == (
+        "inspector-wangwu",
+        ["auditor"],
+        "rule_configured",
+    )
     assert '"max_per_day": 1' in row["detail"]
+    async with settlement_api.db.session() as session:
+        stored = await session.get(SignalRule, "daily_count")
+    assert stored is not None and (stored.updated_by, stored.updated_roles) == ("inspector-wangwu", "auditor")
 
 
 async def test_a_disabled_rule_raises_nothing(settlement_api: SettlementApi) -> None:
-    off = {"enabled": False, "params": {"max_per_day": 1}, "operator": "稽核科王五"}
+    off = {"enabled": False, "params": {"max_per_day": 1}}
     assert (
-        await settlement_api.client.put("/api/v1/supervision/rules/daily_count", json=off)
+        await settlement_api.client.put("/api/v1/supervision/rules/daily_count", json=off, headers=INSPECTOR)
     ).status_code == 200
     psn_no, certno = await _person(settlement_api)
     for at in ("21T08:00", "21T09:00", "21T10:00"):
@@ -167,12 +185,17 @@ async def test_a_disabled_rule_raises_nothing(settlement_api: SettlementApi) -> 
 
 async def test_bad_rule_configuration_is_refused_and_changes_nothing(settlement_api: SettlementApi) -> None:
     for code, body, status, error in (
-        ("daily_count", {"params": {"max_per_day": 0}, "operator": "x"}, 422, "BAD_RULE_PARAMS"),
-        ("daily_count", {"params": {"nonsense": 1}, "operator": "x"}, 422, "BAD_RULE_PARAMS"),
-        ("daily_count", {"params": {}}, 422, "VALIDATION_ERROR"),
-        ("no_such_rule", {"params": {}, "operator": "x"}, 404, "RULE_NOT_FOUND"),
+        ("daily_count", {"params": {"max_per_day": 0}}, 422, "BAD_RULE_PARAMS"),
+        ("daily_count", {"params": {"nonsense": 1}}, 422, "BAD_RULE_PARAMS"),
+        ("daily_count", {"params": {}, "enabled": "sometimes"}, 422, "VALIDATION_ERROR"),
+        ("daily_count", {"params": {}, "operator": ""}, 422, "VALIDATION_ERROR"),
+        # A name typed into the body that is not the token's subject is refused, not recorded.
+        ("daily_count", {"params": {"max_per_day": 1}, "operator": "稽核科王五"}, 403, "OPERATOR_MISMATCH"),
+        ("no_such_rule", {"params": {}}, 404, "RULE_NOT_FOUND"),
     ):
-        response = await settlement_api.client.put(f"/api/v1/supervision/rules/{code}", json=body)
+        response = await settlement_api.client.put(
+            f"/api/v1/supervision/rules/{code}", json=body, headers=INSPECTOR
+        )
         assert (response.status_code, response.json()["error"]["code"]) == (status, error)
     rules = (await settlement_api.client.get("/api/v1/supervision/rules")).json()
     daily = next(r for r in rules if r["code"] == "daily_count")
@@ -241,8 +264,10 @@ async def test_a_rule_switched_off_leaves_the_others_of_the_swipe_working(
     settlement_api: SettlementApi,
 ) -> None:
     await _institution(settlement_api, PHARMACY_2)
-    off = {"enabled": False, "params": {}, "operator": "稽核科王五"}
-    response = await settlement_api.client.put("/api/v1/supervision/rules/days_supply", json=off)
+    off = {"enabled": False, "params": {}}
+    response = await settlement_api.client.put(
+        "/api/v1/supervision/rules/days_supply", json=off, headers=INSPECTOR
+    )
     assert response.status_code == 200
     psn_no, settled = await _the_same_drug_four_times_in_a_morning(settlement_api)
     assert await _hits(settlement_api, "days_supply", psn_no) == []
@@ -335,8 +360,9 @@ async def _peer_setup(api: SettlementApi) -> None:
     for code in (PHARMACY_2, PHARMACY_3):
         await _institution(api, code)
     for rule in ("peer_average_cost", "peer_refusal_rate"):
-        body = {"params": {"min_settlements": 2, "min_peers": 2}, "operator": "稽核科王五"}
-        assert (await api.client.put(f"/api/v1/supervision/rules/{rule}", json=body)).status_code == 200
+        body = {"params": {"min_settlements": 2, "min_peers": 2}}
+        url = f"/api/v1/supervision/rules/{rule}"
+        assert (await api.client.put(url, json=body, headers=INSPECTOR)).status_code == 200
 
 
 async def test_an_institution_far_above_its_peers_is_found_by_the_batch(
@@ -396,21 +422,27 @@ async def test_institutions_close_to_their_peers_raise_nothing(settlement_api: S
 
 
 async def test_the_batch_finds_what_settlement_time_did_not(settlement_api: SettlementApi) -> None:
-    off = {"enabled": False, "params": {}, "operator": "稽核科王五"}
-    assert (
-        await settlement_api.client.put("/api/v1/supervision/rules/daily_count", json=off)
-    ).status_code == 200
+    rule = "/api/v1/supervision/rules/daily_count"
+    off = {"enabled": False, "params": {}}
+    assert (await settlement_api.client.put(rule, json=off, headers=INSPECTOR)).status_code == 200
     psn_no, certno = await _person(settlement_api)
     for h in range(1, 5):
         await _buy(settlement_api, psn_no, certno, f"16T0{h}:00")
-    on = {"enabled": True, "params": {}, "operator": "稽核科王五"}
-    assert (
-        await settlement_api.client.put("/api/v1/supervision/rules/daily_count", json=on)
-    ).status_code == 200
-    scan = await settlement_api.client.post("/api/v1/supervision/scans", params={"day": "2026-11-16"})
+    on = {"enabled": True, "params": {}}
+    assert (await settlement_api.client.put(rule, json=on, headers=INSPECTOR)).status_code == 200
+    scan = await settlement_api.client.post(
+        "/api/v1/supervision/scans", params={"day": "2026-11-16"}, headers=CHIEF
+    )
     [hit] = scan.json()["hits"]
     assert (hit["rule_code"], hit["subject"], hit["found_by"]) == ("daily_count", psn_no, "batch")
     assert len(hit["evidence"]["settlements"]) == 4
+    # The run is audited with who ran it and what it raised.
+    audit = await settlement_api.client.get(
+        "/api/v1/supervision/audit", params={"object_type": "day", "object_id": "2026-11-16"}
+    )
+    [run] = audit.json()
+    assert (run["operator"], run["roles"], run["action"]) == ("chief-zhaoliu", ["auditor"], "scan_run")
+    assert json.loads(run["detail"]) == {"settlements_checked": 4, "new_hits": [hit["id"]]}
 
 
 # --- review ---------------------------------------------------------------------------------------------
@@ -422,26 +454,48 @@ async def test_a_hit_is_reviewed_once_with_who_and_why(settlement_api: Settlemen
         await _buy(settlement_api, psn_no, certno, f"15T0{h}:00")
     [hit] = await _hits(settlement_api, "daily_count", psn_no)
     url = f"/api/v1/supervision/hits/{hit['id']}/review"
-    bad = await settlement_api.client.post(url, json={"decision": "maybe", "note": "x", "operator": "a"})
+    bad = await settlement_api.client.post(url, json={"decision": "maybe", "note": "x"}, headers=INSPECTOR)
     assert bad.status_code == 422
-    review = {"decision": "confirmed", "note": "约谈核实，系代他人购药", "operator": "稽核科王五"}
-    reviewed = await settlement_api.client.post(url, json=review)
+    review = {"decision": "confirmed", "note": "约谈核实，系代他人购药"}
+    typed = await settlement_api.client.post(
+        url, json={**review, "operator": "稽核科王五"}, headers=INSPECTOR
+    )
+    assert (typed.status_code, typed.json()["error"]["code"]) == (403, "OPERATOR_MISMATCH")
+    # An older client's `operator` naming the token's own subject is accepted.
+    reviewed = await settlement_api.client.post(
+        url, json={**review, "operator": "inspector-wangwu"}, headers=INSPECTOR
+    )
     assert reviewed.status_code == 200
-    assert (reviewed.json()["status"], reviewed.json()["reviewed_by"]) == ("confirmed", "稽核科王五")
-    again = await settlement_api.client.post(url, json={**review, "decision": "dismissed"})
+    assert (
+        reviewed.json()["status"],
+        reviewed.json()["reviewed_by"],
+        reviewed.json()["reviewed_roles"],
+    ) == ("confirmed", "inspector-wangwu", ["auditor"])
+    again = await settlement_api.client.post(url, json={**review, "decision": "dismissed"}, headers=CHIEF)
     assert (again.status_code, again.json()["error"]["code"]) == (409, "HIT_ALREADY_REVIEWED")
-    missing = await settlement_api.client.post("/api/v1/supervision/hits/999999/review", json=review)
+    missing = await settlement_api.client.post(
+        "/api/v1/supervision/hits/999999/review", json=review, headers=INSPECTOR
+    )
     assert missing.status_code == 404
     async with settlement_api.db.session() as session:
         stored = await session.scalar(select(SignalHit).where(SignalHit.id == hit["id"]))
-    assert stored is not None and stored.status == "confirmed"
+        audit = list(await session.scalars(select(SupervisionAudit).order_by(col(SupervisionAudit.id))))
+    assert stored is not None
+    assert (stored.status, stored.reviewed_by, stored.reviewed_roles) == (
+        "confirmed",
+        "inspector-wangwu",
+        "auditor",
+    )
+    assert [(a.action, a.object_id, a.operator, a.roles) for a in audit] == [
+        ("hit_reviewed", str(hit["id"]), "inspector-wangwu", "auditor")
+    ]
 
 
 # --- sanctions ------------------------------------------------------------------------------------------
 
 
 async def _sanction(api: SettlementApi, **body: Any) -> dict[str, Any]:
-    response = await api.post("/api/v1/supervision/sanctions", {"operator": "稽核科王五", **body})
+    response = await api.post("/api/v1/supervision/sanctions", body, headers=INSPECTOR)
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -466,22 +520,34 @@ async def test_a_suspended_institution_cannot_settle_in_the_suspension(settlemen
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "INSTITUTION_SUSPENDED")
     assert "串换药品" in refused.json()["error"]["message"]
     await _buy(settlement_api, psn_no, certno, "21T10:00")  # after the end date: settles again
+    assert (sanction["decided_by"], sanction["decided_roles"]) == ("inspector-wangwu", ["auditor"])
     # Ended early (audited), the suspension no longer refuses 15 November.
     ended = await settlement_api.post(
         f"/api/v1/supervision/sanctions/{sanction['id']}/end",
-        {"end_date": "2026-11-12", "reason": "整改到位，恢复结算", "operator": "科长赵六"},
+        {"end_date": "2026-11-12", "reason": "整改到位，恢复结算"},
+        headers=CHIEF,
     )
-    assert ended.status_code == 200 and ended.json()["ended_by"] == "科长赵六"
+    assert ended.status_code == 200
+    assert (ended.json()["ended_by"], ended.json()["ended_roles"]) == ("chief-zhaoliu", ["auditor"])
     await _buy(settlement_api, psn_no, certno, "15T10:00")
     audit = (
         await settlement_api.client.get(
             "/api/v1/supervision/audit", params={"object_type": "sanction", "object_id": str(sanction["id"])}
         )
     ).json()
-    assert [(a["action"], a["operator"]) for a in audit] == [
-        ("sanction_imposed", "稽核科王五"),
-        ("sanction_ended", "科长赵六"),
+    assert [(a["action"], a["operator"], a["roles"]) for a in audit] == [
+        ("sanction_imposed", "inspector-wangwu", ["auditor"]),
+        ("sanction_ended", "chief-zhaoliu", ["auditor"]),
     ]
+    async with settlement_api.db.session() as session:
+        stored = await session.get(Sanction, sanction["id"])
+    assert stored is not None
+    assert (stored.decided_by, stored.decided_roles, stored.ended_by, stored.ended_roles) == (
+        "inspector-wangwu",
+        "auditor",
+        "chief-zhaoliu",
+        "auditor",
+    )
 
 
 async def test_a_suspended_hospital_cannot_admit(settlement_api: SettlementApi) -> None:
@@ -540,8 +606,14 @@ async def test_a_person_on_full_self_advance_settles_nothing(settlement_api: Set
 
 async def test_bad_sanctions_are_refused_and_change_nothing(settlement_api: SettlementApi) -> None:
     psn_no, _ = await _person(settlement_api)
-    base = {"begin_date": "2026-11-01", "reason": "原因说明", "operator": "稽核科王五"}
+    base = {"begin_date": "2026-11-01", "reason": "原因说明"}
     for body, status, code in (
+        # A name typed into the body that is not the token's subject is refused, not recorded.
+        (
+            {**base, "kind": "full_self_advance", "subject": psn_no, "operator": "稽核科王五"},
+            403,
+            "OPERATOR_MISMATCH",
+        ),
         ({**base, "kind": "institution_suspension", "subject": "NOSUCH0001"}, 404, "INSTITUTION_NOT_FOUND"),
         ({**base, "kind": "full_self_advance", "subject": "NOBODY"}, 404, "PERSON_NOT_FOUND"),
         (
@@ -553,12 +625,13 @@ async def test_bad_sanctions_are_refused_and_change_nothing(settlement_api: Sett
         ({**base, "kind": "full_self_advance", "subject": psn_no, "reason": ""}, 422, "VALIDATION_ERROR"),
         ({**base, "kind": "full_self_advance", "subject": psn_no, "hit_id": 99999}, 404, "HIT_NOT_FOUND"),
     ):
-        response = await settlement_api.post("/api/v1/supervision/sanctions", body)
+        response = await settlement_api.post("/api/v1/supervision/sanctions", body, headers=INSPECTOR)
         assert (response.status_code, response.json()["error"]["code"]) == (status, code), body
     assert (await settlement_api.client.get("/api/v1/supervision/sanctions")).json() == []
     assert (await settlement_api.client.get("/api/v1/supervision/audit")).json() == []
     end = await settlement_api.post(
         "/api/v1/supervision/sanctions/424242/end",
-        {"end_date": "2026-11-01", "reason": "原因", "operator": "x"},
+        {"end_date": "2026-11-01", "reason": "原因"},
+        headers=CHIEF,
     )
     assert (end.status_code, end.json()["error"]["code"]) == (404, "SANCTION_NOT_FOUND")

@@ -81,9 +81,7 @@ async def _send(counter: EnvelopeProcessor, body: dict[str, Any]) -> dict[str, A
 
 
 async def _sanction(api: SettlementApi, **body: Any) -> None:
-    response = await api.post(
-        "/api/v1/supervision/sanctions", {"operator": "稽核科王五", "begin_date": "2026-11-01", **body}
-    )
+    response = await api.post("/api/v1/supervision/sanctions", {"begin_date": "2026-11-01", **body})
     assert response.status_code == 201, response.text
 
 

@@ -1,33 +1,35 @@
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from settlement.manual import service
 from settlement.manual.schemas import Decision, ManualClaimCreate, ManualClaimOut, Payment
-from shared.auth import Principal
+from shared.auth import PrincipalDep, acting
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1/manual-reimbursements", tags=["manual reimbursement"])
 
-T = TypeVar("T", ManualClaimCreate, Decision, Payment)
+#: Said by every endpoint that records who acted.
+WHO_ACTS = (
+    " Who acts is the caller the bearer token names: its subject and roles are recorded on the claim. The "
+    "body's `operator` is deprecated and may be left out; if given it must equal the token's subject, else "
+    "403 `OPERATOR_MISMATCH` and nothing changes."
+)
 
 
-def _as_caller(request: Request, body: T) -> T:
-    """The operator on record is the authenticated one (the bearer token's subject), whatever the body
-    says: the four-eyes rule compares people who logged in, not names typed into a form."""
-    principal: Principal | None = getattr(request.state, "principal", None)
-    if principal is None:  # not reachable behind the router's guard
-        return body
-    return body.model_copy(update={"operator": principal.subject})
-
-
-@router.post("", status_code=201, response_model=ManualClaimOut)
-async def enter(body: ManualClaimCreate, runtime: RuntimeDep, request: Request) -> ManualClaimOut:
-    """A clerk enters the bills; the answer carries the benefit the engine computes (not yet approved)."""
+@router.post(
+    "",
+    status_code=201,
+    response_model=ManualClaimOut,
+    description="A clerk enters the bills; the answer carries the benefit the engine computes (not yet "
+    "approved)." + WHO_ACTS,
+)
+async def enter(body: ManualClaimCreate, runtime: RuntimeDep, caller: PrincipalDep) -> ManualClaimOut:
+    clerk = acting(caller, body.operator)
     async with runtime.transaction() as session:
-        return ManualClaimOut.model_validate(await service.enter(session, _as_caller(request, body)))
+        return ManualClaimOut.model_validate(await service.enter(session, body, clerk))
 
 
 @router.get("", response_model=list[ManualClaimOut])
@@ -46,16 +48,26 @@ async def get_claim(claim_no: str, runtime: RuntimeDep) -> ManualClaimOut:
         return ManualClaimOut.model_validate(await service.get(session, claim_no))
 
 
-@router.post("/{claim_no}/decision", response_model=ManualClaimOut)
-async def decide(claim_no: str, body: Decision, runtime: RuntimeDep, request: Request) -> ManualClaimOut:
-    """A second person approves (the benefit is recomputed and goes to the ledger) or rejects."""
+@router.post(
+    "/{claim_no}/decision",
+    response_model=ManualClaimOut,
+    description="A second person approves (the benefit is recomputed and goes to the ledger) or rejects. "
+    "Four eyes: a caller whose token subject entered the claim is refused (403 `FOUR_EYES`)." + WHO_ACTS,
+)
+async def decide(claim_no: str, body: Decision, runtime: RuntimeDep, caller: PrincipalDep) -> ManualClaimOut:
+    reviewer = acting(caller, body.operator)
     async with runtime.transaction() as session:
-        return ManualClaimOut.model_validate(
-            await service.decide(session, claim_no, _as_caller(request, body))
-        )
+        return ManualClaimOut.model_validate(await service.decide(session, claim_no, body, reviewer))
 
 
-@router.post("/{claim_no}/payment", response_model=ManualClaimOut)
-async def pay(claim_no: str, body: Payment, runtime: RuntimeDep, request: Request) -> ManualClaimOut:
+@router.post(
+    "/{claim_no}/payment",
+    response_model=ManualClaimOut,
+    description="The approved amount was transferred to the person's account (the ledger pays the debt). "
+    "Four eyes: a caller whose token subject entered the claim is refused (403 `FOUR_EYES`); the approver "
+    "may record the payment." + WHO_ACTS,
+)
+async def pay(claim_no: str, body: Payment, runtime: RuntimeDep, caller: PrincipalDep) -> ManualClaimOut:
+    payer = acting(caller, body.operator)
     async with runtime.transaction() as session:
-        return ManualClaimOut.model_validate(await service.pay(session, claim_no, _as_caller(request, body)))
+        return ManualClaimOut.model_validate(await service.pay(session, claim_no, body, payer))

@@ -1,7 +1,7 @@
 """Manual reimbursement (零星报销): a person who paid the whole bill - on full self-advance, treated out of
 area without direct settlement, or in an emergency at a non-designated facility - brings the bills; a clerk
 enters them, the adjudication engine computes the benefit, a second person approves, the fund pays the
-person. Rows are never deleted; each step records who and when."""
+person. Rows are never deleted; each step records who (the authenticated subject and roles) and when."""
 
 from __future__ import annotations
 
@@ -59,11 +59,17 @@ class ManualReimbursement(Base, table=True):
     calc_trace: str = Field(sa_column=Column(Text, nullable=False))
     #: What approval added to the person's year-to-date totals.
     ytd_delta: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    entered_by: str = Field(max_length=50)
+    #: Who did each step: the bearer token's subject, and its roles (sorted, comma-separated) when they
+    #: acted. Roles are None on claims recorded before identities came from the token (the name was then
+    #: typed into the request).
+    entered_by: str = Field(max_length=100)
+    entered_roles: str | None = Field(default=None, max_length=100)
     entered_at: datetime = timestamp_field()
-    decided_by: str | None = Field(default=None, max_length=50)
+    decided_by: str | None = Field(default=None, max_length=100)
+    decided_roles: str | None = Field(default=None, max_length=100)
     decided_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime(), nullable=True))
     decision_note: str | None = Field(default=None, max_length=500)
-    paid_by: str | None = Field(default=None, max_length=50)
+    paid_by: str | None = Field(default=None, max_length=100)
+    paid_roles: str | None = Field(default=None, max_length=100)
     paid_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime(), nullable=True))
     payment_ref: str | None = Field(default=None, max_length=60)

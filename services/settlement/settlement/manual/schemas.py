@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from settlement.settlements.schemas import FeeLineIn
-from settlement.supervision.schemas import Operator
+from settlement.supervision.schemas import Operator, Roles
 
 Reason = Literal["full_self_advance", "out_of_area", "emergency"]
 
@@ -34,7 +34,7 @@ class ManualClaimCreate(BaseModel):
     delivery_type: Literal["normal", "caesarean"] | None = None
     chronic_disease: str | None = Field(default=None, max_length=30)
     lines: list[FeeLineIn] = Field(min_length=1, max_length=500)
-    operator: Operator
+    operator: Operator = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ManualClaimCreate:
@@ -54,14 +54,14 @@ class Decision(BaseModel):
 
     decision: Literal["approve", "reject"]
     note: str = Field(min_length=1, max_length=500)
-    operator: Operator
+    operator: Operator = None
 
 
 class Payment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     payment_ref: str = Field(min_length=1, max_length=60, description="the bank transfer's reference")
-    operator: Operator
+    operator: Operator = None
 
 
 class ManualClaimOut(BaseModel):
@@ -94,10 +94,13 @@ class ManualClaimOut(BaseModel):
     funds: list[dict[str, Any]]
     calc_trace: str
     entered_by: str
+    entered_roles: Roles = None
     entered_at: datetime
     decided_by: str | None
+    decided_roles: Roles = None
     decided_at: datetime | None
     decision_note: str | None
     paid_by: str | None
+    paid_roles: Roles = None
     paid_at: datetime | None
     payment_ref: str | None

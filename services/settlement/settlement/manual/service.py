@@ -3,7 +3,11 @@ the benefit the engine computes (the same ``adjudicate`` as at the counter, with
 totals); a second person approves - the amounts are computed again under the person's accumulator lock,
 the accumulator moves and ``ManualReimbursementApproved`` goes out through the outbox (the ledger books the
 fund's debt to the person); the payment to the person's account is recorded and ``ManualReimbursementPaid``
-goes out (the ledger pays the debt from the expenditure account)."""
+goes out (the ledger pays the debt from the expenditure account).
+
+Who did each step is the authenticated caller (``shared.auth.Principal``: the bearer token's subject, kept
+with its roles), never a name in the request, and the four-eyes rule compares those subjects: the clerk
+who entered a claim can neither decide it nor record its payment."""
 
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from settlement.policy import service as policies
 from settlement.schemes import service as schemes
 from settlement.settlements.service import MAX_CLOCK_SKEW
 from settlement.supervision import service as supervision
+from shared.auth import Principal
 from shared.clock import CHINA_TZ, now_china
 from shared.db import flush_unique
 from shared.errors import Conflict, DomainError, NotFound, Unprocessable
@@ -151,12 +156,11 @@ def _request_of(claim: ManualReimbursement) -> ManualClaimCreate:
             "delivery_type": claim.extra.get("delivery_type"),
             "chronic_disease": claim.extra.get("chronic_disease"),
             "lines": claim.lines,
-            "operator": claim.entered_by,
         }
     )
 
 
-async def enter(session: AsyncSession, data: ManualClaimCreate) -> ManualReimbursement:
+async def enter(session: AsyncSession, data: ManualClaimCreate, clerk: Principal) -> ManualReimbursement:
     """Step 1, the clerk: the bills and the benefit as the engine computes it now (nothing moves yet)."""
     if data.begntime - now_china() > MAX_CLOCK_SKEW:
         raise Unprocessable("就诊时间晚于当前时间", code="FUTURE_TIME")
@@ -196,7 +200,8 @@ async def enter(session: AsyncSession, data: ManualClaimCreate) -> ManualReimbur
             "chronic_disease": data.chronic_disease,
         },
         status="entered",
-        entered_by=data.operator,
+        entered_by=clerk.subject,
+        entered_roles=clerk.roles_text,
         entered_at=now,
         policy_id=0,
         policy_range_fen=0,
@@ -236,16 +241,28 @@ async def list_claims(
     return list(await session.scalars(query))
 
 
-async def decide(session: AsyncSession, claim_no: str, data: Decision) -> ManualReimbursement:
-    """Step 2, a second person (四眼原则: never the clerk who entered it). Approval recomputes under the
+def _four_eyes(claim: ManualReimbursement, actor: Principal, act: str) -> None:
+    """四眼原则: the token subject that entered a claim may not decide it or record its payment."""
+    if actor.subject == claim.entered_by:
+        raise DomainError(
+            f"{act}人不能与录入人相同（双人复核）: {actor.subject} 录入了零星报销申请 {claim.claim_no}",
+            code="FOUR_EYES",
+            status_code=403,
+        )
+
+
+async def decide(
+    session: AsyncSession, claim_no: str, data: Decision, reviewer: Principal
+) -> ManualReimbursement:
+    """Step 2, a second person (四眼原则: never the subject that entered it). Approval recomputes under the
     person's accumulator lock, so the year's limits hold against counter settlements made meanwhile."""
     claim = await get(session, claim_no, lock=True)
-    if data.operator == claim.entered_by:
-        raise DomainError("审核人不能与录入人相同（双人复核）", code="FOUR_EYES", status_code=403)
+    _four_eyes(claim, reviewer, "审核")
     if claim.status != "entered":
         raise Conflict(f"零星报销申请 {claim_no} 已{_STATUS[claim.status]}", code="CLAIM_ALREADY_DECIDED")
     now = now_china()
-    claim.decided_by, claim.decided_at, claim.decision_note = data.operator, now, data.note
+    claim.decided_by, claim.decided_roles = reviewer.subject, reviewer.roles_text
+    claim.decided_at, claim.decision_note = now, data.note
     if data.decision == "reject":
         claim.status = "rejected"
         await session.flush()
@@ -282,20 +299,18 @@ async def decide(session: AsyncSession, claim_no: str, data: Decision) -> Manual
     return claim
 
 
-async def pay(session: AsyncSession, claim_no: str, data: Payment) -> ManualReimbursement:
-    """Step 3: the approved amount was transferred to the person; the ledger pays the debt."""
+async def pay(session: AsyncSession, claim_no: str, data: Payment, payer: Principal) -> ManualReimbursement:
+    """Step 3: the approved amount was transferred to the person; the ledger pays the debt. Recorded by
+    someone other than the clerk who entered the claim (the approver may)."""
     claim = await get(session, claim_no, lock=True)
+    _four_eyes(claim, payer, "支付")
     if claim.status != "approved":
         raise Conflict(
             f"零星报销申请 {claim_no} 状态为{_STATUS[claim.status]}，不能支付", code="CLAIM_NOT_APPROVED"
         )
     now = now_china()
-    claim.status, claim.paid_by, claim.paid_at, claim.payment_ref = (
-        "paid",
-        data.operator,
-        now,
-        data.payment_ref,
-    )
+    claim.status, claim.paid_by, claim.paid_roles = "paid", payer.subject, payer.roles_text
+    claim.paid_at, claim.payment_ref = now, data.payment_ref
     await enqueue(
         session,
         infra,

@@ -18,9 +18,17 @@ from settlement.supervision.schemas import (
     SanctionOut,
     ScanOut,
 )
+from shared.auth import PrincipalDep, acting
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1/supervision", tags=["supervision"])
+
+#: Said by every endpoint that records who acted.
+WHO_ACTS = (
+    " Who acts is the caller the bearer token names: its subject and roles are recorded, with an audit row "
+    "(`/api/v1/supervision/audit`). The body's `operator` is deprecated and may be left out; if given it "
+    "must equal the token's subject, else 403 `OPERATOR_MISMATCH` and nothing changes."
+)
 
 
 @router.get("/rules", response_model=list[RuleOut])
@@ -29,17 +37,27 @@ async def list_rules(runtime: RuntimeDep) -> list[RuleOut]:
         return await service.list_rules(session)
 
 
-@router.put("/rules/{code}", response_model=RuleOut)
-async def configure_rule(code: str, body: RuleUpdate, runtime: RuntimeDep) -> RuleOut:
+@router.put(
+    "/rules/{code}",
+    response_model=RuleOut,
+    description="Switch a rule on or off and set its parameters." + WHO_ACTS,
+)
+async def configure_rule(code: str, body: RuleUpdate, runtime: RuntimeDep, caller: PrincipalDep) -> RuleOut:
+    actor = acting(caller, body.operator)
     async with runtime.transaction() as session:
-        return await service.configure_rule(session, code, body)
+        return await service.configure_rule(session, code, body, actor)
 
 
-@router.post("/scans", response_model=ScanOut)
-async def scan(runtime: RuntimeDep, day: Annotated[date, Query()]) -> ScanOut:
-    """The daily batch for one day of care (run by ``platformctl supervision scan`` from cron)."""
+@router.post(
+    "/scans",
+    response_model=ScanOut,
+    description="The daily batch for one day of care (run by `platformctl supervision scan` from cron). "
+    "Each run leaves an audit row with the caller's token subject and roles.",
+)
+async def scan(runtime: RuntimeDep, day: Annotated[date, Query()], caller: PrincipalDep) -> ScanOut:
+    actor = acting(caller, None)
     async with runtime.transaction() as session:
-        checked, hits = await service.scan_day(session, day)
+        checked, hits = await service.scan_day(session, day, actor)
         return ScanOut(
             day=day,
             settlements_checked=checked,
@@ -69,16 +87,27 @@ async def get_hit(hit_id: int, runtime: RuntimeDep) -> HitOut:
         return HitOut.model_validate(await service.get_hit(session, hit_id))
 
 
-@router.post("/hits/{hit_id}/review", response_model=HitOut)
-async def review_hit(hit_id: int, body: HitReview, runtime: RuntimeDep) -> HitOut:
+@router.post(
+    "/hits/{hit_id}/review",
+    response_model=HitOut,
+    description="Confirm or dismiss an open hit, with the reason." + WHO_ACTS,
+)
+async def review_hit(hit_id: int, body: HitReview, runtime: RuntimeDep, caller: PrincipalDep) -> HitOut:
+    actor = acting(caller, body.operator)
     async with runtime.transaction() as session:
-        return HitOut.model_validate(await service.review_hit(session, hit_id, body))
+        return HitOut.model_validate(await service.review_hit(session, hit_id, body, actor))
 
 
-@router.post("/sanctions", status_code=201, response_model=SanctionOut)
-async def impose(body: SanctionCreate, runtime: RuntimeDep) -> SanctionOut:
+@router.post(
+    "/sanctions",
+    status_code=201,
+    response_model=SanctionOut,
+    description="Suspend an institution or put a person on full self-advance from a date." + WHO_ACTS,
+)
+async def impose(body: SanctionCreate, runtime: RuntimeDep, caller: PrincipalDep) -> SanctionOut:
+    actor = acting(caller, body.operator)
     async with runtime.transaction() as session:
-        return SanctionOut.model_validate(await service.impose(session, body))
+        return SanctionOut.model_validate(await service.impose(session, body, actor))
 
 
 @router.get("/sanctions", response_model=list[SanctionOut])
@@ -89,10 +118,17 @@ async def list_sanctions(
         return [SanctionOut.model_validate(s) for s in await service.list_sanctions(session, kind, subject)]
 
 
-@router.post("/sanctions/{sanction_id}/end", response_model=SanctionOut)
-async def end_sanction(sanction_id: int, body: SanctionEnd, runtime: RuntimeDep) -> SanctionOut:
+@router.post(
+    "/sanctions/{sanction_id}/end",
+    response_model=SanctionOut,
+    description="End a sanction early: the last day it is in force (never deleted)." + WHO_ACTS,
+)
+async def end_sanction(
+    sanction_id: int, body: SanctionEnd, runtime: RuntimeDep, caller: PrincipalDep
+) -> SanctionOut:
+    actor = acting(caller, body.operator)
     async with runtime.transaction() as session:
-        return SanctionOut.model_validate(await service.end_sanction(session, sanction_id, body))
+        return SanctionOut.model_validate(await service.end_sanction(session, sanction_id, body, actor))
 
 
 @router.get("/audit", response_model=list[AuditOut])

@@ -23,7 +23,10 @@ class SignalRule(Base, table=True):
     code: str = Field(primary_key=True, max_length=40)
     enabled: bool = True
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    updated_by: str = Field(max_length=50)
+    #: The bearer token's subject and roles (sorted, comma-separated; None on rows from before identities
+    #: came from the token) of whoever changed it last.
+    updated_by: str = Field(max_length=100)
+    updated_roles: str | None = Field(default=None, max_length=100)
     updated_at: datetime = timestamp_field()
 
 
@@ -47,7 +50,8 @@ class SignalHit(Base, table=True):
     summary: str = Field(max_length=300)
     #: open, confirmed, dismissed.
     status: str = Field(default="open", max_length=12, index=True)
-    reviewed_by: str | None = Field(default=None, max_length=50)
+    reviewed_by: str | None = Field(default=None, max_length=100)
+    reviewed_roles: str | None = Field(default=None, max_length=100)
     reviewed_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime(), nullable=True))
     review_note: str | None = Field(default=None, max_length=500)
     detected_at: datetime = timestamp_field()
@@ -70,8 +74,11 @@ class Sanction(Base, table=True):
     #: The reviewed hit that led to it, if any.
     hit_id: int | None = None
     document_ref: str | None = Field(default=None, max_length=100)
-    decided_by: str = Field(max_length=50)
-    ended_by: str | None = Field(default=None, max_length=50)
+    #: Token subject and roles of who imposed it and who ended it (roles None on rows from before).
+    decided_by: str = Field(max_length=100)
+    decided_roles: str | None = Field(default=None, max_length=100)
+    ended_by: str | None = Field(default=None, max_length=100)
+    ended_roles: str | None = Field(default=None, max_length=100)
     end_reason: str | None = Field(default=None, max_length=500)
     created_at: datetime = timestamp_field()
 
@@ -83,7 +90,10 @@ class SupervisionAudit(Base, table=True):
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
     at: datetime = timestamp_field()
-    operator: str = Field(max_length=50)
+    #: Who acted: the bearer token's subject, and its roles (None on rows from before identities came from
+    #: the token, when ``operator`` was a name typed into the request).
+    operator: str = Field(max_length=100)
+    roles: str | None = Field(default=None, max_length=100)
     #: sanction_imposed, sanction_ended, rule_configured, hit_reviewed, ...
     action: str = Field(max_length=40)
     object_type: str = Field(max_length=30)

@@ -3,10 +3,28 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-#: Who acts (connected to the authenticated identity when authentication lands).
-Operator = Annotated[str, Field(min_length=1, max_length=50, pattern=r"\S")]
+OPERATOR_DOC = (
+    "Deprecated, may be left out. Who acts is the bearer token's subject (recorded with its roles), never "
+    "this field; if given it must equal the token's subject, else the request is refused "
+    "(403 OPERATOR_MISMATCH)."
+)
+#: The name a request used to give for who acts. Kept so that older clients still work; checked against
+#: the authenticated caller (``shared.auth.acting``), never recorded in its place.
+Operator = Annotated[str | None, Field(min_length=1, max_length=100, pattern=r"\S", description=OPERATOR_DOC)]
+
+
+def roles_list(value: Any) -> Any:
+    """A record's stored roles (``"auditor,fund_accountant"``) as a list; None stays None (a row from
+    before identities came from the token)."""
+    if isinstance(value, str):
+        return [r for r in value.split(",") if r]
+    return value
+
+
+#: The roles the acting token carried, as stored beside its subject.
+Roles = Annotated[list[str] | None, BeforeValidator(roles_list)]
 
 
 class RuleOut(BaseModel):
@@ -17,6 +35,7 @@ class RuleOut(BaseModel):
     at_settlement: bool
     in_batch: bool
     updated_by: str | None = None
+    updated_roles: Roles = None
     updated_at: datetime | None = None
 
 
@@ -26,7 +45,7 @@ class RuleUpdate(BaseModel):
     enabled: bool = True
     #: The rule's parameters; omitted ones keep their defaults.
     params: dict[str, Any] = Field(default_factory=dict)
-    operator: Operator
+    operator: Operator = None
 
 
 class HitOut(BaseModel):
@@ -42,6 +61,7 @@ class HitOut(BaseModel):
     evidence: dict[str, Any]
     status: str
     reviewed_by: str | None
+    reviewed_roles: Roles = None
     reviewed_at: datetime | None
     review_note: str | None
     detected_at: datetime
@@ -52,7 +72,7 @@ class HitReview(BaseModel):
 
     decision: Literal["confirmed", "dismissed"]
     note: str = Field(min_length=1, max_length=500)
-    operator: Operator
+    operator: Operator = None
 
 
 class ScanOut(BaseModel):
@@ -76,7 +96,7 @@ class SanctionCreate(BaseModel):
     reason: str = Field(min_length=2, max_length=500)
     hit_id: int | None = None
     document_ref: str | None = Field(default=None, max_length=100)
-    operator: Operator
+    operator: Operator = None
 
     @model_validator(mode="after")
     def _period(self) -> SanctionCreate:
@@ -91,7 +111,7 @@ class SanctionEnd(BaseModel):
     #: The last day the sanction is in force.
     end_date: date
     reason: str = Field(min_length=2, max_length=500)
-    operator: Operator
+    operator: Operator = None
 
 
 class SanctionOut(BaseModel):
@@ -106,7 +126,9 @@ class SanctionOut(BaseModel):
     hit_id: int | None
     document_ref: str | None
     decided_by: str
+    decided_roles: Roles = None
     ended_by: str | None
+    ended_roles: Roles = None
     end_reason: str | None
     created_at: datetime
 
@@ -117,6 +139,7 @@ class AuditOut(BaseModel):
     id: int
     at: datetime
     operator: str
+    roles: Roles = None
     action: str
     object_type: str
     object_id: str

@@ -1,6 +1,8 @@
 """Supervision operations: rule configuration, evaluating rules (at settlement time and in the daily batch),
 the review queue, sanctions, and the audit trail. Every supervisory act writes a ``SupervisionAudit`` row in
-the same transaction as the change it records."""
+the same transaction as the change it records. Who acted is the authenticated caller (``Principal``: the
+bearer token's subject, kept with its roles on the record and on its audit row), never a name typed into
+the request."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from settlement.supervision.schemas import (
     SanctionCreate,
     SanctionEnd,
 )
+from shared.auth import Principal
 from shared.clock import now_china
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, NotFound, Unprocessable
@@ -36,7 +39,7 @@ FULL_SELF_ADVANCE = "full_self_advance"
 
 def _audit(
     session: AsyncSession,
-    operator: str,
+    actor: Principal,
     action: str,
     object_type: str,
     object_id: str,
@@ -44,7 +47,8 @@ def _audit(
 ) -> None:
     session.add(
         SupervisionAudit(
-            operator=operator,
+            operator=actor.subject,
+            roles=actor.roles_text,
             action=action,
             object_type=object_type,
             object_id=object_id,
@@ -90,13 +94,14 @@ async def list_rules(session: AsyncSession) -> list[RuleOut]:
             at_settlement=rule.at_settlement,
             in_batch=True,
             updated_by=rows[code].updated_by if code in rows else None,
+            updated_roles=rows[code].updated_roles if code in rows else None,
             updated_at=rows[code].updated_at if code in rows else None,
         )
         for code, rule in RULES.items()
     ]
 
 
-async def configure_rule(session: AsyncSession, code: str, data: RuleUpdate) -> RuleOut:
+async def configure_rule(session: AsyncSession, code: str, data: RuleUpdate, actor: Principal) -> RuleOut:
     rule = _rule(code)
     try:
         params = rule.params(**data.params)
@@ -107,18 +112,14 @@ async def configure_rule(session: AsyncSession, code: str, data: RuleUpdate) -> 
     before = {"enabled": row.enabled, "params": row.params} if row else None
     stored = params.model_dump(mode="json")
     if row is None:
-        row = SignalRule(code=code, enabled=data.enabled, params=stored, updated_by=data.operator)
+        row = SignalRule(code=code, enabled=data.enabled, params=stored, updated_by=actor.subject)
         session.add(row)
     else:
-        row.enabled, row.params, row.updated_by, row.updated_at = (
-            data.enabled,
-            stored,
-            data.operator,
-            utcnow(),
-        )
+        row.enabled, row.params, row.updated_at = data.enabled, stored, utcnow()
+    row.updated_by, row.updated_roles = actor.subject, actor.roles_text
     _audit(
         session,
-        data.operator,
+        actor,
         "rule_configured",
         "rule",
         code,
@@ -194,10 +195,10 @@ async def _evaluate(
     return hits
 
 
-async def scan_day(session: AsyncSession, day: date) -> tuple[int, list[SignalHit]]:
+async def scan_day(session: AsyncSession, day: date, actor: Principal) -> tuple[int, list[SignalHit]]:
     """The daily batch: every rule over the day's settlements (what settlement time may have missed, e.g.
     a rule enabled since, or a later stay's dates) and the institution comparisons. Idempotent: a rerun
-    raises nothing new."""
+    raises nothing new (each run is audited, with who ran it and the hits it raised)."""
     config = await _configured(session)
     start, end = day_bounds(day)
     anchors = list(
@@ -223,6 +224,15 @@ async def scan_day(session: AsyncSession, day: date) -> tuple[int, list[SignalHi
             hit = await _record(session, finding, "batch")
             if hit is not None:
                 hits.append(hit)
+    await session.flush()
+    _audit(
+        session,
+        actor,
+        "scan_run",
+        "day",
+        day.isoformat(),
+        {"settlements_checked": len(anchors), "new_hits": [h.id for h in hits]},
+    )
     await session.flush()
     return len(anchors), hits
 
@@ -250,21 +260,17 @@ async def get_hit(session: AsyncSession, hit_id: int) -> SignalHit:
     return hit
 
 
-async def review_hit(session: AsyncSession, hit_id: int, data: HitReview) -> SignalHit:
+async def review_hit(session: AsyncSession, hit_id: int, data: HitReview, actor: Principal) -> SignalHit:
     hit = await get_hit(session, hit_id)
     if hit.status != "open":
         raise Conflict(
             f"疑点 {hit_id} 已由 {hit.reviewed_by} 审核为 {hit.status}", code="HIT_ALREADY_REVIEWED"
         )
-    hit.status, hit.reviewed_by, hit.reviewed_at, hit.review_note = (
-        data.decision,
-        data.operator,
-        utcnow(),
-        data.note,
-    )
+    hit.status, hit.reviewed_by, hit.reviewed_roles = data.decision, actor.subject, actor.roles_text
+    hit.reviewed_at, hit.review_note = utcnow(), data.note
     _audit(
         session,
-        data.operator,
+        actor,
         "hit_reviewed",
         "hit",
         str(hit_id),
@@ -277,7 +283,7 @@ async def review_hit(session: AsyncSession, hit_id: int, data: HitReview) -> Sig
 # --- sanctions -----------------------------------------------------------------------------------------
 
 
-async def impose(session: AsyncSession, data: SanctionCreate) -> Sanction:
+async def impose(session: AsyncSession, data: SanctionCreate, actor: Principal) -> Sanction:
     if data.kind == INSTITUTION_SUSPENSION:
         if (
             await session.scalar(select(Institution.id).where(Institution.fixmedins_code == data.subject))
@@ -301,14 +307,15 @@ async def impose(session: AsyncSession, data: SanctionCreate) -> Sanction:
         reason=data.reason,
         hit_id=data.hit_id,
         document_ref=data.document_ref,
-        decided_by=data.operator,
+        decided_by=actor.subject,
+        decided_roles=actor.roles_text,
     )
     session.add(sanction)
     await session.flush()
     assert sanction.id is not None
     _audit(
         session,
-        data.operator,
+        actor,
         "sanction_imposed",
         "sanction",
         str(sanction.id),
@@ -318,7 +325,9 @@ async def impose(session: AsyncSession, data: SanctionCreate) -> Sanction:
     return sanction
 
 
-async def end_sanction(session: AsyncSession, sanction_id: int, data: SanctionEnd) -> Sanction:
+async def end_sanction(
+    session: AsyncSession, sanction_id: int, data: SanctionEnd, actor: Principal
+) -> Sanction:
     """A sanction ends by a date (never deleted): the last day it is in force."""
     sanction = await get_sanction(session, sanction_id)
     if data.end_date < sanction.begin_date - timedelta(days=1):
@@ -326,10 +335,11 @@ async def end_sanction(session: AsyncSession, sanction_id: int, data: SanctionEn
     if sanction.end_date is not None and data.end_date >= sanction.end_date:
         raise Unprocessable(f"处理已于 {sanction.end_date} 结束，只能提前结束", code="BAD_PERIOD")
     before = sanction.end_date
-    sanction.end_date, sanction.ended_by, sanction.end_reason = data.end_date, data.operator, data.reason
+    sanction.end_date, sanction.end_reason = data.end_date, data.reason
+    sanction.ended_by, sanction.ended_roles = actor.subject, actor.roles_text
     _audit(
         session,
-        data.operator,
+        actor,
         "sanction_ended",
         "sanction",
         str(sanction_id),
