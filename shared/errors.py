@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.inputs import InputGuard
+
 log = logging.getLogger(__name__)
 
 
@@ -95,6 +97,10 @@ def _client_data_error(exc: BaseException) -> bool:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """The handlers below, and ``shared.inputs.InputGuard``: text and numbers no database should be
+    handed are refused with 422 before the application sees them."""
+    app.add_middleware(InputGuard)
+
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(
@@ -119,10 +125,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OverflowError)
     async def _overflow(request: Request, exc: Exception) -> JSONResponse:
         # A number or date the client sent that the database or the calendar cannot hold (an id past
-        # 2**63, a day before 0001-01-02): the request's fault, found by the OpenAPI fuzz.
+        # 2**63, a day before 0001-01-02): the request's fault, found by the OpenAPI fuzz. The exception's
+        # own text (the database's, with its SQL) is for the log, never for the caller.
+        log.warning("refused as out of range on %s %s: %s", request.method, request.url.path, exc)
         return JSONResponse(
-            error_body("OUT_OF_RANGE", f"参数超出允许范围 (value out of range: {exc})", request),
-            status_code=422,
+            error_body("OUT_OF_RANGE", "参数超出允许范围 (value out of range)", request), status_code=422
         )
 
     @app.exception_handler(ValueError)

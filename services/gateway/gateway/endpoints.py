@@ -6,9 +6,11 @@ from gateway.transactions import EnvelopeProcessor
 
 router = APIRouter(tags=["nhsa"])
 JSON_UTF8 = "application/json; charset=utf-8"
+#: The national interface's single entry point.
+HIS_PATH = "/fsi/api/rsfComIfsService/callService"
 
 
-@router.post("/fsi/api/rsfComIfsService/callService")
+@router.post(HIS_PATH)
 async def call_service(request: Request) -> Response:
     """The national interface's single entry point: one envelope in, one envelope out. The HTTP status is
     200 whenever an envelope was produced; success or refusal is in ``infcode``. The institution signs

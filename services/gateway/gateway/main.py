@@ -8,13 +8,14 @@ from gateway.capacity import DownstreamSlots
 from gateway.config import GatewaySettings
 from gateway.db import audit
 from gateway.downstream import Downstream
-from gateway.endpoints import router
+from gateway.endpoints import HIS_PATH, router
 from gateway.security.endpoints import router as institutions_router
 from gateway.security.schemes import scheme
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
 from shared.auth import AUDITOR, Authenticator, access, guarded
 from shared.config import ServiceSettings
+from shared.inputs import exempt
 from shared.observability import ReadinessCheck
 from shared.service import ServiceRuntime, create_service_app
 
@@ -62,7 +63,7 @@ def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         settings or GatewaySettings(),
         title="Gateway",
         description="National healthcare-security interface envelope (infno/msgid/input -> infcode/output).",
@@ -71,6 +72,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         routers=[guarded(institutions_router, REGISTRY)],
         audit_table=audit,
     )
+    # Answered with an envelope whatever it carries (bad text or numbers: infcode -1, nhsa/envelope.py).
+    exempt(app, HIS_PATH)
+    return app
 
 
 app = create_app()

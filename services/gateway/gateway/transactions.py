@@ -43,6 +43,7 @@ from gateway.nhsa.envelope import (
 from gateway.nhsa.errors import TRANSIENT_CODES, OutcomeUnknown, Refusal, describe
 from gateway.security.service import HisSecurity, Signer, check_caller
 from shared.db import Database
+from shared.inputs import BAD_TEXT
 from shared.observability import LATENCY_BUCKETS, msgid_var
 
 log = logging.getLogger(__name__)
@@ -372,7 +373,7 @@ def _read_envelope(raw: bytes, institution: Signer) -> _Read | _Refused:
         return _Refused(Refusal("E_JSON", "报文必须是 JSON 对象"))
     field = bad_text(raw, body)
     if field is not None:
-        return _Refused(Refusal("E_INPUT", f"{field}: 含有不允许的字符（控制字符或不成对的代理码元）"))
+        return _Refused(Refusal("E_INPUT", f"{field}: {BAD_TEXT}"))
     try:
         envelope = RequestEnvelope.model_validate(body)
     except ValidationError as exc:

@@ -16,6 +16,7 @@ import simplejson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.clock import compact_ms, now_china, parse_wire_time
+from shared.inputs import bad_text_path, may_hold_bad_text
 
 ADMDVS = r"^\d{6}$"
 
@@ -111,35 +112,12 @@ def parse_body(raw: bytes) -> Any:
     return body
 
 
-#: A JSON escape that may stand for a control character (U+0000-U+001F) or a surrogate half: only a body
-#: that has one is looked at string by string (raw control characters are not JSON, and UTF-8 cannot carry
-#: a surrogate).
-_SUSPECT_ESCAPE = re.compile(rb"\\u(?:00[01]|[dD][89a-fA-F])")
-#: Not accepted in any text of an envelope: control characters other than tab, line feed and carriage
-#: return (NUL above all: PostgreSQL cannot store it), and a surrogate left unpaired (not a character;
-#: no database or UTF-8 encoder takes it).
-_BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
-
-
 def bad_text(raw: bytes, body: Any) -> str | None:
-    """Where ``body`` (parsed from ``raw``) holds a string with a character no envelope may carry: the
-    field's path (``input.druginfo.invono``, ``input.drugdetail[0]``…), else None."""
-    if not _SUSPECT_ESCAPE.search(raw):
-        return None
-    pending: list[tuple[str, Any]] = [("", body)]
-    while pending:
-        path, value = pending.pop()
-        if isinstance(value, str):
-            if _BAD_CHARACTER.search(value):
-                return path or "报文"
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if _BAD_CHARACTER.search(key):
-                    return f"{path}(字段名)" if path else "字段名"
-                pending.append((f"{path}.{key}" if path else key, item))
-        elif isinstance(value, list):
-            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
-    return None
+    """Where ``body`` (parsed from ``raw``) holds a text with a character no envelope may carry (a NUL,
+    another control character but tab and line ends, an unpaired surrogate): the field's path
+    (``input.druginfo.invono``, ``opter_name``…), else None. The same rules as every service's API
+    (``shared.inputs``); a body is walked only when its bytes hold an escape that may be one."""
+    return bad_text_path(body) if may_hold_bad_text(raw) else None
 
 
 @dataclass(frozen=True)
