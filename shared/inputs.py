@@ -30,7 +30,13 @@ BAD_TEXT = "含有不允许的字符（控制字符或不成对的代理码元�
 #: JSON text can only carry those characters as ``\u`` escapes (raw control characters are not JSON, and
 #: UTF-8 cannot encode a surrogate).
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:00[01]|[dD][89a-fA-F])")
-_SUSPECT = re.compile(rb"\\u(?:00[01]|[dD][89a-fA-F])|NaN|Infinity|[eE][-+]?\d{3}|[-\[:,\s]\d{19}")
+#: For a cheap look at a body's values: digits become 0, what may open a value becomes ":", an exponent's
+#: letter "e"; blanks and signs go (text in strings may then look suspect too: it only costs a closer look).
+_NUMBERS_VIEW = bytes.maketrans(b"0123456789[,E", b"0000000000::e")
+_DROPPED = b" \t\n\r-+"
+#: In that view: 19 digits or more, an exponent of three digits or more, NaN, (-)Infinity where a value
+#: starts.
+_SUSPECT_IN_VIEW = (b":" + b"0" * 19, b"0e000", b":N", b":I")
 #: A number's magnitude, as a power of ten, either way.
 MAX_EXPONENT = 40
 _INT64 = 2**63 - 1
@@ -83,10 +89,18 @@ def _number(text: str) -> float:
     return value
 
 
+def _suspect(raw: bytes) -> bool:
+    """Whether ``raw`` may carry something ``json_problem`` refuses (about 25 µs for 20 kB)."""
+    if b"\\" in raw and _SUSPECT_ESCAPE.search(raw):
+        return True
+    view = raw.translate(_NUMBERS_VIEW, _DROPPED)
+    return any(pattern in view for pattern in _SUSPECT_IN_VIEW)
+
+
 def json_problem(raw: bytes) -> tuple[str, str] | None:
     """(field, message) for a JSON body that carries what this module refuses; None when it carries
     none of it, or is not JSON at all (the application's own parsing answers that)."""
-    if not _SUSPECT.search(raw):
+    if not _suspect(raw):
         return None
     try:
         body = json.loads(raw, parse_constant=_constant, parse_int=_integer, parse_float=_number)

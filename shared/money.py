@@ -18,6 +18,8 @@ FEN_PER_YUAN = 100
 MAX_AMOUNT_FEN = 100_000_000 * FEN_PER_YUAN
 _CENT = Decimal("0.01")
 _MAX_AMOUNT_YUAN = Decimal(MAX_AMOUNT_FEN) / FEN_PER_YUAN
+#: Past this many fen a wire amount cannot be written with two decimals in the default decimal context.
+_MAX_WIRE_FEN = 10**25
 
 
 class MoneyError(ValueError):
@@ -74,6 +76,10 @@ def fen_to_yuan(fen: int) -> Decimal:
     """Integer fen to a two-decimal Decimal for the wire (``1234`` -> ``Decimal('12.34')``)."""
     if isinstance(fen, bool) or not isinstance(fen, int):
         raise TypeError(f"fen must be int, got {type(fen).__name__}")
+    if not -_MAX_WIRE_FEN < fen < _MAX_WIRE_FEN:
+        # Only a client's own figure can be this large (a fen field of 10^30): the decimal context cannot
+        # quantize it; answered 422 OUT_OF_RANGE by the services' OverflowError handler, not 500.
+        raise OverflowError(f"amount out of range: {fen} fen")
     return (Decimal(fen) / FEN_PER_YUAN).quantize(_CENT)
 
 

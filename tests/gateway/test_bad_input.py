@@ -7,6 +7,7 @@ downstream is still stored and replayed."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from gateway.nhsa.envelope import MAX_DEPTH
 
 from platformctl import examples
+from shared.money import fen_to_yuan
 from tests.gateway.factories import PHARMACY, PSN_NO, Gateway, readme_purchase
 
 CERTNO = "34152419850312013X"
@@ -131,3 +133,12 @@ async def test_odd_text_from_downstream_is_answered_and_stored(gateway: Gateway,
     assert stored is not None and json.loads(stored.response)["err_msg"] == answer["err_msg"]
     again = await send(gateway, body)
     assert again == answer and len(calls) == 1  # replayed from the message log
+
+
+def test_an_amount_too_large_to_write_is_out_of_range_not_a_fault() -> None:
+    """A fen figure no decimal context can quantize (a client's 10^30 in a service's fen field) raises
+    OverflowError, which every service answers 422 OUT_OF_RANGE, instead of decimal.InvalidOperation (500)."""
+    assert fen_to_yuan(10**24 + 1) == Decimal("10000000000000000000000.01")
+    for fen in (10**25, -(10**30)):
+        with pytest.raises(OverflowError):
+            fen_to_yuan(fen)

@@ -103,6 +103,8 @@ async def settlement(databases: DatabaseFactory) -> AsyncIterator[httpx.AsyncCli
         (as_json(purchase(medfee_sumamt_fen=MARK), "1" + "0" * 30), "body", "数值超出允许范围"),
         (as_json(purchase(medfee_sumamt_fen=MARK), "1e999999"), "body", "数值超出允许范围"),
         (as_json(purchase(medfee_sumamt_fen=MARK), "1" * 400 + ".5"), "body", "数值超出允许范围"),
+        (as_json(purchase(medfee_sumamt_fen=MARK), "\n\t -1E+400"), "body", "数值超出允许范围"),
+        (as_json(purchase(lines=[MARK]), "[\n  -99999999999999999999 ]"), "body", "数值超出允许范围"),
     ],
 )
 async def test_settlement_refuses_what_no_database_should_be_handed(
