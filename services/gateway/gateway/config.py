@@ -31,7 +31,7 @@ class GatewaySettings(ServiceSettings):
     #: what the services behind it answer well within ``downstream_timeout_s``, shared among the replicas.
     downstream_max_in_flight: int = Field(default=32, ge=1)
     #: Seconds a new envelope waits for a downstream slot before it is refused ``[E_BUSY]``.
-    downstream_slot_wait_s: float = Field(default=0.02, ge=0)
+    downstream_slot_wait_s: float = Field(default=0.01, ge=0)
 
     @model_validator(mode="after")
     def _wait_well_under_timeout(self) -> GatewaySettings:
