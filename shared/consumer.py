@@ -15,6 +15,17 @@ An event that cannot be processed (malformed, unknown major version, refused by 
 written to the dead-letter table with the reason, counted in a metric and logged; it is never silently
 dropped. A failure of our own (database down) is not the event's fault: the consumer seeks back and retries
 the same record with backoff instead of dead-lettering it.
+
+The broker is not trusted to keep anything: every call to it is bounded
+(``shared.kafka.BROKER_CALL_TIMEOUT_S``) and a failed or timed-out start, fetch or offset commit closes the
+consumer and joins the group anew after a backoff (the topics are created again by the service that
+publishes to them). An offset commit that fails after the database commit loses nothing: the records come
+again and are found processed. Offsets are not committed when the consumer rejoined its group since it
+fetched the records (after a broker restart they would point past the start of the new log). A group whose
+committed offsets vanished (a broker that restarted empty) starts from the earliest offset, again
+deduplicated by event id. What the broker lost entirely is found by ``shared.gapwatch`` against the
+producer's outbox and booked through ``process_envelopes`` (the same handlers, the same processed-event
+table).
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ from shared.db import Database, utcnow
 from shared.errors import DomainError
 from shared.events import EventEnvelope
 from shared.infra import InfraTables
+from shared.kafka import BROKER_CALL_TIMEOUT_S
 from shared.observability import CONSUMER_DEAD_LETTERED, CONSUMER_DEAD_LETTERS, CONSUMER_EVENTS, CONSUMER_LAG
 
 log = logging.getLogger(__name__)
@@ -53,6 +65,10 @@ async def no_scope(session: AsyncSession) -> AsyncIterator[None]:
 
 class _BatchFailed(Exception):
     """The batch could not be processed as one transaction; it is processed record by record instead."""
+
+
+class BrokerCallFailed(Exception):
+    """A call to the broker failed or timed out (an offset commit, a position): the consumer is recreated."""
 
 
 class EventRejected(Exception):
@@ -79,8 +95,12 @@ class IdempotentConsumer:
         on_processed: Callable[[], None] | None = None,
         max_batch: int = 500,
         batch_scope: BatchScope = no_scope,
+        call_timeout_s: float = BROKER_CALL_TIMEOUT_S,
     ) -> None:
         self.db = db
+        self.call_timeout_s = call_timeout_s
+        #: The group generation and member id the last batch was fetched in (``_commit``).
+        self._fetched_in: tuple[object, object] | None = None
         self.tables = tables
         self.service = service
         self._consumer_factory = consumer_factory
@@ -102,15 +122,22 @@ class IdempotentConsumer:
             try:
                 if self._consumer is None:
                     consumer = self._consumer_factory()
-                    await consumer.start()
+                    try:
+                        async with asyncio.timeout(self.call_timeout_s):
+                            await consumer.start()
+                    except BaseException:
+                        await self._stop_client(consumer)
+                        raise
                     self._consumer = consumer
-                batch = await self._consumer.getmany(timeout_ms=500, max_records=self.max_batch)
+                async with asyncio.timeout(self.call_timeout_s):
+                    batch = await self._consumer.getmany(timeout_ms=500, max_records=self.max_batch)
+                self._fetched_in = _membership(self._consumer)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # The broker, not an event: reconnect with backoff.
-                backoff = await self._back_off(backoff, f"broker: {type(exc).__name__}: {exc}")
+                # The broker, not an event: reconnect (topics created again if it lost them) with backoff.
                 await self._close_consumer()
+                backoff = await self._back_off(backoff, f"broker: {type(exc).__name__}: {exc}")
                 continue
             try:
                 await self._process_batch(batch)
@@ -118,6 +145,12 @@ class IdempotentConsumer:
                 backoff = 0.0
             except asyncio.CancelledError:
                 raise
+            except BrokerCallFailed as exc:
+                # What was processed is committed in the database; the broker forgot the group or stopped
+                # answering. A new consumer joins the group again and resumes from the committed offsets (or
+                # the earliest ones if the broker lost them): anything redelivered is found processed.
+                await self._close_consumer()
+                backoff = await self._back_off(backoff, f"broker: {exc}")
             except Exception as exc:
                 # Our own failure (database down...): the unprocessed records were sought back and are
                 # retried by the same consumer, keeping its partitions (no rebalance).
@@ -134,10 +167,35 @@ class IdempotentConsumer:
     async def _close_consumer(self) -> None:
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
-            try:
+            await self._stop_client(consumer)
+
+    async def _stop_client(self, consumer: AIOKafkaConsumer) -> None:
+        try:
+            async with asyncio.timeout(self.call_timeout_s):
                 await consumer.stop()
-            except Exception:
-                log.debug("consumer stop failed", exc_info=True)
+        except Exception:
+            log.debug("consumer stop failed", exc_info=True)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        """Commit offsets of records whose effects are committed in the database; bounded.
+
+        Not when the consumer rejoined its group since it fetched them: after a broker restart that joins a
+        new, empty group on the new broker, and committing offsets read from the old broker's log there would
+        put the group past the start of the new log, skipping its first records. Not committing loses
+        nothing (the records come again and are found processed)."""
+        if _membership(consumer) != self._fetched_in:
+            log.info(
+                "consumer %s: group rejoined since the records were fetched; offsets not committed",
+                self.service,
+            )
+            return
+        try:
+            async with asyncio.timeout(self.call_timeout_s):
+                await consumer.commit(offsets)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise BrokerCallFailed(f"offset commit: {type(exc).__name__}: {exc}") from exc
 
     async def _process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> None:
         consumer = self._consumer
@@ -149,8 +207,9 @@ class IdempotentConsumer:
             except _BatchFailed:
                 pass  # nothing was kept: one record per transaction below
             else:
-                await consumer.commit(
-                    {tp: partition_records[-1].offset + 1 for tp, partition_records in batch.items()}
+                await self._commit(
+                    consumer,
+                    {tp: partition_records[-1].offset + 1 for tp, partition_records in batch.items()},
                 )
                 return
         pending = list(batch.items())
@@ -171,7 +230,29 @@ class IdempotentConsumer:
             finally:
                 # Commit only what is durably done (after its database commit).
                 if next_offset is not None:
-                    await consumer.commit({tp: next_offset})
+                    await self._commit(consumer, {tp: next_offset})
+
+    async def process_envelopes(self, events: list[tuple[str, bytes]]) -> list[str]:
+        """Process events fetched from elsewhere than the broker (``(topic, raw envelope)`` pairs, in their
+        producer's order) exactly as if they had been consumed: same handlers, same processed-event table,
+        so an event the consumer also receives is booked once."""
+        records = [
+            ConsumerRecord(
+                topic=topic,
+                partition=-1,
+                offset=-1,
+                timestamp=0,
+                timestamp_type=0,
+                key=None,
+                value=raw,
+                checksum=None,
+                serialized_key_size=0,
+                serialized_value_size=len(raw),
+                headers=(),
+            )
+            for topic, raw in events
+        ]
+        return await self.process_records(records)
 
     async def process_records(self, records: list[ConsumerRecord[Any, Any]]) -> list[str]:
         """Process records as the consumer loop does, without Kafka: one transaction for all of them, or
@@ -364,12 +445,27 @@ class IdempotentConsumer:
         consumer = self._consumer
         if consumer is None:
             return
-        for tp in consumer.assignment():
-            highwater = consumer.highwater(tp)
-            if highwater is None:
-                continue
-            position = await consumer.position(tp)
-            CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+        try:
+            async with asyncio.timeout(self.call_timeout_s):
+                for tp in consumer.assignment():
+                    highwater = consumer.highwater(tp)
+                    if highwater is None:
+                        continue
+                    position = await consumer.position(tp)
+                    lag = max(0, highwater - position)
+                    CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise BrokerCallFailed(f"position: {type(exc).__name__}: {exc}") from exc
+
+
+def _membership(consumer: AIOKafkaConsumer) -> tuple[object, object] | None:
+    """(generation, member id) of the consumer in its group, from aiokafka's coordinator (no public API)."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is None:
+        return None
+    return getattr(coordinator, "generation", None), getattr(coordinator, "member_id", None)
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -1,11 +1,17 @@
 """Kafka plumbing: producer settings that work on Apache Kafka and on the embedded Tansu broker, topic
-creation, and a metadata probe for readiness."""
+creation, and a metadata probe for readiness.
+
+Every call to the broker made here is bounded by a timeout: a broker that stops answering (killed, restarted,
+partitioned) must turn into an error the caller handles, never into a call that waits forever. Topics are
+created at start and again by the relay and the consumer whenever the broker fails them (``TopicGuard``): a
+broker that restarted empty (the embedded one keeps its data in memory) has no topics."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Collection
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -14,6 +20,8 @@ from aiokafka.client import AIOKafkaClient
 log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36
+#: The longest any single broker call (start, produce batch, fetch, commit, admin) may take.
+BROKER_CALL_TIMEOUT_S = 15.0
 
 
 def make_producer(bootstrap: str, *, idempotence: bool, client_id: str) -> AIOKafkaProducer:
@@ -31,10 +39,18 @@ def make_producer(bootstrap: str, *, idempotence: bool, client_id: str) -> AIOKa
 async def ensure_topics(
     bootstrap: str, topics: tuple[str, ...], *, partitions: int = 6, replication_factor: int = 1
 ) -> None:
-    """Create the topics if missing (idempotent: "already exists" is success)."""
+    """Create the topics if missing (idempotent: "already exists" is success). Bounded by
+    ``BROKER_CALL_TIMEOUT_S`` as a whole."""
+    async with asyncio.timeout(BROKER_CALL_TIMEOUT_S):
+        await _ensure_topics(bootstrap, topics, partitions, replication_factor)
+
+
+async def _ensure_topics(
+    bootstrap: str, topics: tuple[str, ...], partitions: int, replication_factor: int
+) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
         if not missing:
@@ -63,6 +79,36 @@ async def ensure_topics_with_retry(
                 await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, max_backoff_s)
     return False
+
+
+class TopicGuard:
+    """Creates topics again after a broker failure, at most once per ``min_interval_s``: the relay calls it
+    for the topics it publishes to before it reconnects, so a broker that came back empty gets its topics
+    without a service restart. Only the service that writes to a topic re-creates it (consumers wait for it
+    to appear): creating a topic from several processes at once while one of them already produces to it
+    is a race the embedded broker does not survive (its partitions' offsets were reset under records
+    already written)."""
+
+    def __init__(self, bootstrap: str, topics: tuple[str, ...], min_interval_s: float = 2.0) -> None:
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.min_interval_s = min_interval_s
+        self._last = -1e9
+        self._lock = asyncio.Lock()
+
+    async def ensure(self, topics: Collection[str] | None = None) -> None:
+        """``topics`` (default: all the guard's). Never raises: a broker still down is the caller's next
+        failure, retried with backoff."""
+        wanted = tuple(sorted(topics)) if topics else self.topics
+        async with self._lock:
+            now = asyncio.get_running_loop().time()
+            if now - self._last < self.min_interval_s:
+                return
+            self._last = now
+            try:
+                await ensure_topics(self.bootstrap, wanted)
+            except Exception as exc:
+                log.info("topics not (re)created: %s: %s", type(exc).__name__, exc)
 
 
 class BrokerProbe:

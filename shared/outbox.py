@@ -6,6 +6,12 @@ acknowledgement and the mark publishes the row again on restart: delivery is at-
 dedupe on ``event_id``. On PostgreSQL, several relay replicas share the table safely: each batch is claimed
 with ``FOR UPDATE SKIP LOCKED`` for the time it takes to publish it, so replicas do not send the same row
 concurrently. SQLite has one writer process by construction (the embedded default).
+
+Every broker call is bounded (``shared.kafka.BROKER_CALL_TIMEOUT_S``): a failed or timed-out batch drops the
+producer, asks the ``TopicGuard`` to create the topics again (a broker that restarted empty has none) and
+retries with a new producer after a backoff, so the relay survives a broker restart without a service
+restart. Rows are kept after they are sent (never purged): the producer's outbox is the record the ledger
+checks the broker against (``shared.outbox_feed``, ``shared.gapwatch``).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import Database, run, utcnow
 from shared.events import EventData, EventEnvelope
 from shared.infra import InfraTables
+from shared.kafka import BROKER_CALL_TIMEOUT_S, TopicGuard
 from shared.observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
@@ -70,8 +77,14 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        topic_guard: TopicGuard | None = None,
+        call_timeout_s: float = BROKER_CALL_TIMEOUT_S,
     ) -> None:
         self.db = db
+        self.topic_guard = topic_guard
+        self.call_timeout_s = call_timeout_s
+        #: The topics of the rows this relay has published (the ones it creates again after a failure).
+        self._topics: set[str] = set()
         self.tables = tables
         self.service = service
         # Exported as 0 from the start, so that dashboards and alerts see the series before any failure.
@@ -97,7 +110,8 @@ class OutboxRelay:
         if self._producer is None:
             producer = self._producer_factory()
             try:
-                await producer.start()
+                async with asyncio.timeout(self.call_timeout_s):
+                    await producer.start()
             except BaseException:
                 await producer.stop()
                 raise
@@ -108,7 +122,8 @@ class OutboxRelay:
         if self._producer is not None:
             producer, self._producer = self._producer, None
             try:
-                await producer.stop()
+                async with asyncio.timeout(self.call_timeout_s):
+                    await producer.stop()
             except Exception:
                 log.debug("producer stop failed", exc_info=True)
 
@@ -131,6 +146,8 @@ class OutboxRelay:
                 backoff = min(self.max_backoff_s, max(0.2, backoff * 2))
                 log.warning("outbox relay: %s: %s; retrying in %.1fs", type(exc).__name__, exc, backoff)
                 await self._drop_producer()
+                if self.topic_guard is not None and self._topics:
+                    await self.topic_guard.ensure(self._topics)
                 try:
                     await self.refresh_stats(force=True)
                 except Exception:
@@ -181,12 +198,16 @@ class OutboxRelay:
     async def _publish(
         self, producer: AIOKafkaProducer, rows: Sequence[Any]
     ) -> tuple[list[int], list[tuple[int, str]]]:
-        futures = []
-        for row in rows:
-            futures.append(
-                await producer.send(row.topic, value=row.payload.encode(), key=row.event_key.encode())
-            )
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        # The whole batch is bounded: a broker that stopped answering fails it (nothing is marked sent) and
+        # the relay starts over with a new producer.
+        self._topics.update(row.topic for row in rows)
+        async with asyncio.timeout(self.call_timeout_s):
+            futures = []
+            for row in rows:
+                futures.append(
+                    await producer.send(row.topic, value=row.payload.encode(), key=row.event_key.encode())
+                )
+            results = await asyncio.gather(*futures, return_exceptions=True)
         sent: list[int] = []
         failed: list[tuple[int, str]] = []
         for row, result in zip(rows, results, strict=True):

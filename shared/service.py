@@ -25,7 +25,7 @@ from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.events import ALL_TOPICS
 from shared.infra import InfraTables
-from shared.kafka import BrokerProbe, ensure_topics_with_retry, make_producer
+from shared.kafka import BrokerProbe, TopicGuard, ensure_topics_with_retry, make_producer
 from shared.masking import install_log_masking
 from shared.observability import ReadinessCheck, configure_logging, health_router, install_observability
 from shared.outbox import OutboxRelay
@@ -63,6 +63,8 @@ class ServiceRuntime:
         self._extra_workers = list(workers)
         self.relay: OutboxRelay | None = None
         self.consumer: IdempotentConsumer | None = None
+        #: Creates the topics again when the broker lost them (the relay, for the topics it publishes to).
+        self.topic_guard = TopicGuard(settings.kafka_bootstrap, ALL_TOPICS)
         if (publishes or consumes) and tables is None:
             raise ValueError("a service that publishes or consumes events needs the messaging tables")
         if publishes:
@@ -79,6 +81,7 @@ class ServiceRuntime:
                 batch_size=settings.outbox_batch_size,
                 poll_interval_s=settings.outbox_poll_interval_s,
                 max_backoff_s=settings.outbox_max_backoff_s,
+                topic_guard=self.topic_guard,
             )
         if consumes:
             assert tables is not None
@@ -98,6 +101,8 @@ class ServiceRuntime:
                     session_timeout_ms=settings.kafka_session_timeout_ms,
                     heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
                     rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
+                    # Topics created again after a broker restart are seen within seconds.
+                    metadata_max_age_ms=5_000,
                 ),
                 subscriptions or {},
                 max_backoff_s=settings.outbox_max_backoff_s,

@@ -36,6 +36,10 @@ REQUIRED_ALERTS = {
     "outbox backlog age": "OutboxBacklogOld",
     "consumer lag": "ConsumerLagHigh",
     "dead letters": "DeadLetters",
+    # Events the broker acknowledged and lost (shared/gapwatch.py): open gap, after it closed, check failing.
+    "events the broker lost": "EventGapOpen",
+    "events booked from the producer's outbox": "EventsLostByBroker",
+    "gap check not running": "EventGapCheckStale",
     "imbalance not 0": "LedgerImbalance",
     "broken hash chain": "LedgerHashChainBroken",
     "months of payment below the warning level": "FundMonthsOfPaymentLow",

@@ -18,6 +18,15 @@ class LedgerSettings(ServiceSettings):
     #: (``LEDGER_SETTLEMENT_URL``).
     settlement_url: str = "http://127.0.0.1:8002"
     settlement_timeout_s: float = Field(default=30.0, gt=0)
+    #: The enrollment service, whose outbox the gap check reads (``LEDGER_ENROLLMENT_URL``).
+    enrollment_url: str = "http://127.0.0.1:8001"
+    #: The gap check (``shared.gapwatch``): seconds between passes against each producer's outbox (0 turns it
+    #: off); an event the broker acknowledged more than ``gap_grace_s`` ago and not processed is a gap and is
+    #: booked from the producer; the watermark moves only over events older than ``gap_commit_grace_s`` (the
+    #: longest a producer's transaction may stay open after writing its outbox row).
+    gap_check_interval_s: float = Field(default=2.0, ge=0)
+    gap_grace_s: float = Field(default=10.0, gt=0)
+    gap_commit_grace_s: float = Field(default=60.0, gt=0)
     #: Share of what a clearing batch owes an institution for its period that is withheld as quality
     #: deposit (质量保证金), rounded half-up to the fen (``LEDGER_QUALITY_DEPOSIT_RATIO``).
     quality_deposit_ratio: Decimal = Field(default=Decimal("0.05"), ge=0, lt=1)

@@ -4,6 +4,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 
 from shared.audit import define_audit_table
+from shared.gapwatch import define_feed_watermarks
 from shared.infra import define_infra_tables
 
 
@@ -14,3 +15,5 @@ class Base(SQLModel, registry=registry()):
 
 infra = define_infra_tables(Base.metadata)
 audit = define_audit_table(Base.metadata)
+#: Per producer, how far the gap check has found every event processed (``shared.gapwatch``).
+feed_watermarks = define_feed_watermarks(Base.metadata)

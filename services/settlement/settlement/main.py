@@ -23,6 +23,7 @@ from settlement.reporting.endpoints import router as reporting_router
 from settlement.schemes.endpoints import router as schemes_router
 from settlement.settlements.endpoints import router as settlements_router
 from settlement.supervision.endpoints import router as supervision_router
+from shared import outbox_feed
 from shared.auth import (
     AUDITOR,
     ENROLLMENT_CLERK,
@@ -95,6 +96,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             guarded(supervision_router, SUPERVISION),
             guarded(manual_router, MANUAL_REIMBURSEMENT),
             guarded(reporting_router, REPORTING),
+            guarded(outbox_feed.router, outbox_feed.FEED_ACCESS),
         ],
         audit_table=audit,
     )
