@@ -17,14 +17,16 @@ Every ``interval_s`` a pass:
    above the rows kept in the window means a transaction committed a lower id after it was read past, and
    the window is listed again from the watermark;
 2. looks up the window's events not yet known done in the processed-event table;
-3. an event acknowledged by the broker (``sent_at``) more than ``grace_s`` ago and not processed is a gap:
+3. an event acknowledged by the broker (``sent_at``) more than ``grace_s`` ago and not processed is a gap, and
+   so is one still unsent ``unsent_grace_s`` after it was created (a broker that takes writes but fails them,
+   a relay stuck: the books do not wait for the broker):
    ``consumer_event_gap_events{service, producer}`` is set to their number (it stays up until the next pass
    has seen them booked), their envelopes are fetched and processed in position order, and
    ``consumer_gap_events_recovered_total`` counts those that were booked;
 4. moves the watermark over the leading events that are done and older than ``commit_grace_s`` (no
    transaction still open could commit a row below it), and stores it, so a restart does not rescan history.
 
-An event not yet acknowledged is the relay's backlog (``outbox_oldest_age_seconds``), not a gap.
+An event not yet acknowledged is otherwise the relay's backlog (``outbox_oldest_age_seconds``), not a gap.
 """
 
 from __future__ import annotations
@@ -147,6 +149,7 @@ class EventGapWatcher:
         interval_s: float = 2.0,
         grace_s: float = 10.0,
         commit_grace_s: float = 60.0,
+        unsent_grace_s: float = 120.0,
         page_limit: int = 2000,
         max_pages: int = 5,
         timeout_s: float = 10.0,
@@ -162,6 +165,7 @@ class EventGapWatcher:
         self.interval_s = interval_s
         self.grace = timedelta(seconds=grace_s)
         self.commit_grace = timedelta(seconds=commit_grace_s)
+        self.unsent_grace = timedelta(seconds=unsent_grace_s)
         self.page_limit = page_limit
         self.max_pages = max_pages
         self.timeout_s = timeout_s
@@ -282,11 +286,7 @@ class EventGapWatcher:
         # 2. Which of them the consumer has processed.
         await self._mark_processed()
         # 3. Acknowledged by the broker, not delivered after the grace period: a gap; book them.
-        gap = sorted(
-            position
-            for position, seen in self._window.items()
-            if not seen.done and seen.sent_at is not None and seen.sent_at < now - self.grace
-        )
+        gap = sorted(position for position, seen in self._window.items() if self._missing(seen, now))
         GAP_EVENTS.labels(self.service, self.producer).set(len(gap))
         recovered = 0
         if gap:
@@ -309,6 +309,13 @@ class EventGapWatcher:
         return PassReport(
             listed=listed, gap=len(gap), recovered=recovered, watermark=self.watermark, head=self.head
         )
+
+    def _missing(self, seen: _Seen, now: datetime) -> bool:
+        if seen.done:
+            return False
+        if seen.sent_at is None:
+            return seen.created_at < now - self.unsent_grace
+        return seen.sent_at < now - self.grace
 
     async def _mark_processed(self) -> None:
         pending = {seen.event_id: seen for seen in self._window.values() if not seen.done}

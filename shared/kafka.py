@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.client import AIOKafkaClient
+
+from shared.config import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,32 @@ def make_producer(bootstrap: str, *, idempotence: bool, client_id: str) -> AIOKa
         enable_idempotence=idempotence,
         linger_ms=2,
         request_timeout_ms=10_000,
+    )
+
+
+def make_consumer(
+    settings: ServiceSettings, topics: Sequence[str], *, group: str, client_id: str
+) -> AIOKafkaConsumer:
+    """A group consumer of ``topics`` that commits by hand and starts from the earliest offset when its group
+    has none (a new group, or a broker that lost its groups: the idempotent consumer dedupes).
+
+    On the embedded broker, a metadata request naming a missing topic creates it (4 partitions): after a
+    broker restart the consumers and the relays create the topics concurrently, which that broker does not
+    always survive (offsets of a partition reset under records already written: produce fails there, and
+    fetches skip). A consumer subscribed by pattern creates nothing, but the embedded broker then left it
+    without topics after its restart; so it subscribes by name, and what the broker fails to deliver is
+    booked by ``shared.gapwatch``."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=group,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
+        metadata_max_age_ms=5_000,
     )
 
 
@@ -83,11 +111,9 @@ async def ensure_topics_with_retry(
 
 class TopicGuard:
     """Creates topics again after a broker failure, at most once per ``min_interval_s``: the relay calls it
-    for the topics it publishes to before it reconnects, so a broker that came back empty gets its topics
-    without a service restart. Only the service that writes to a topic re-creates it (consumers wait for it
-    to appear): creating a topic from several processes at once while one of them already produces to it
-    is a race the embedded broker does not survive (its partitions' offsets were reset under records
-    already written)."""
+    for the topics it publishes to before it reconnects, so a broker that came back empty (and does not
+    create topics by itself) gets them without a service restart. Only the service that writes to a topic
+    creates it again; its consumers wait for it to appear (``metadata_max_age_ms``)."""
 
     def __init__(self, bootstrap: str, topics: tuple[str, ...], min_interval_s: float = 2.0) -> None:
         self.bootstrap = bootstrap

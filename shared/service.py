@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from aiokafka import AIOKafkaConsumer
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import Table
@@ -25,7 +24,7 @@ from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.events import ALL_TOPICS
 from shared.infra import InfraTables
-from shared.kafka import BrokerProbe, TopicGuard, ensure_topics_with_retry, make_producer
+from shared.kafka import BrokerProbe, TopicGuard, ensure_topics_with_retry, make_consumer, make_producer
 from shared.masking import install_log_masking
 from shared.observability import ReadinessCheck, configure_logging, health_router, install_observability
 from shared.outbox import OutboxRelay
@@ -91,19 +90,7 @@ class ServiceRuntime:
                 self.db,
                 tables,
                 self.service,
-                lambda: AIOKafkaConsumer(
-                    *topics,
-                    bootstrap_servers=settings.kafka_bootstrap,
-                    group_id=group,
-                    client_id=f"{self.service}-consumer",
-                    enable_auto_commit=False,
-                    auto_offset_reset="earliest",
-                    session_timeout_ms=settings.kafka_session_timeout_ms,
-                    heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
-                    rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
-                    # Topics created again after a broker restart are seen within seconds.
-                    metadata_max_age_ms=5_000,
-                ),
+                lambda: make_consumer(settings, topics, group=group, client_id=f"{self.service}-consumer"),
                 subscriptions or {},
                 max_backoff_s=settings.outbox_max_backoff_s,
                 max_batch=settings.consumer_batch_size,

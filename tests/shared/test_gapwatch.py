@@ -1,8 +1,8 @@
 """The gap check (``shared.gapwatch``) against a producer's outbox feed (``shared.outbox_feed``) served over
-HTTP in-process, on SQLite and PostgreSQL, without a broker: what the broker acknowledged and never delivered
-is booked once, through the consumer's handlers; what is unsent or within the grace period is not a gap; a
-row committed late under a lower id is found; the watermark moves only over old, done rows and survives a
-restart."""
+HTTP in-process, on SQLite and PostgreSQL, without a broker: what the broker acknowledged and never
+delivered (or the relay could not send for long) is booked once, through the consumer's handlers; what is
+unsent or within the grace period is not a gap; a row committed late under a lower id is found; the
+watermark moves only over old, done rows and survives a restart."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ class World:
     service: str
 
     def watcher(self, grace_s: float = 10.0, commit_grace_s: float = 60.0) -> EventGapWatcher:
+        """Unsent rows are booked after 120 s (``unsent_grace_s``)."""
         return EventGapWatcher(
             service=self.service,
             producer="producer",
@@ -64,6 +65,7 @@ class World:
             transport=self.transport,
             grace_s=grace_s,
             commit_grace_s=commit_grace_s,
+            unsent_grace_s=120.0,
         )
 
     async def publish(
@@ -156,19 +158,20 @@ async def test_what_the_broker_lost_is_booked_once_and_the_gauge_opens_then_clos
     await world.publish("lost-1")
     await world.publish("lost-2")
     await world.publish("other", kind="noise")  # a type this consumer does not handle: not its business
-    await world.publish("unsent", sent=False)  # the relay's backlog, not a gap
+    await world.publish("unsent", sent=False, age_s=30)  # the relay's backlog, not a gap
+    await world.publish("stuck", sent=False, age_s=300)  # unsent for longer than unsent_grace_s: booked
     await world.publish("recent", age_s=2)  # acknowledged 2 s ago: within the grace period
     watcher = world.watcher()
 
     report = await watcher.check_once()
-    assert (report.gap, report.recovered) == (2, 2)
-    assert _gauge(world) == 2  # open until the next pass has seen them booked
-    assert await world.refs() == ["d0", "d1", "d2", "lost-1", "lost-2"]
+    assert (report.gap, report.recovered) == (3, 3)
+    assert _gauge(world) == 3  # open until the next pass has seen them booked
+    assert await world.refs() == ["d0", "d1", "d2", "lost-1", "lost-2", "stuck"]
 
     report = await watcher.check_once()
     assert (report.gap, report.recovered) == (0, 0)
     assert _gauge(world) == 0
-    assert _recovered(world) == 2
+    assert _recovered(world) == 3
     # Booked once: a redelivery by the broker afterwards is a duplicate.
     async with world.producer.session() as session:
         payload = (

@@ -27,6 +27,9 @@ class LedgerSettings(ServiceSettings):
     gap_check_interval_s: float = Field(default=2.0, ge=0)
     gap_grace_s: float = Field(default=10.0, gt=0)
     gap_commit_grace_s: float = Field(default=60.0, gt=0)
+    #: An event still unsent this long after it was created is booked from the producer too (the books do not
+    #: wait for a broker that takes writes and fails them).
+    gap_unsent_grace_s: float = Field(default=120.0, gt=0)
     #: Share of what a clearing batch owes an institution for its period that is withheld as quality
     #: deposit (质量保证金), rounded half-up to the fen (``LEDGER_QUALITY_DEPOSIT_RATIO``).
     quality_deposit_ratio: Decimal = Field(default=Decimal("0.05"), ge=0, lt=1)

@@ -77,6 +77,7 @@ def gap_watchers(runtime: ServiceRuntime, settings: LedgerSettings) -> list[Even
             interval_s=settings.gap_check_interval_s,
             grace_s=settings.gap_grace_s,
             commit_grace_s=settings.gap_commit_grace_s,
+            unsent_grace_s=settings.gap_unsent_grace_s,
         )
         for topic, producer in PRODUCERS.items()
     ]
