@@ -228,7 +228,8 @@ async def test_broker_killed_under_load_loses_nothing_from_the_books(stack: Stac
         await eventually(settlement_backlog_drained, timeout_s=30, interval_s=0.2)
         print(
             f"\n[{stack.backend}] {TOTAL} settlements in {load_s:.1f} s; broker killed after "
-            f"{marks['killed']}, restarted after {marks['restarted']}; {int(recovered)} events lost by the "
-            f"broker booked from the outbox; gap open {open_s:.1f} s (opened {opened_at - started:.1f} s "
-            f"in); all booked once {booked_s:.1f} s in; consumer read {int(consumed)} records"
+            f"{marks['killed']}, restarted after {marks['restarted']}; {int(recovered)} events booked from "
+            f"settlement's outbox (lost, or not delivered within the grace); gap open {open_s:.1f} s "
+            f"(opened {opened_at - started:.1f} s in); all booked once {booked_s:.1f} s in; consumer read "
+            f"{int(consumed)} records"
         )
