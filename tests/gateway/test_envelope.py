@@ -216,8 +216,10 @@ async def test_settlement_timeout_is_outcome_unknown(databases: DatabaseFactory,
         await db.dispose()
 
 
+#: Text with anything in it: control characters, unpaired surrogates (sent as their \u escapes).
+any_text = st.text(st.characters(exclude_categories=()), max_size=40)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40) | any_text,
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
     ),
@@ -272,6 +274,8 @@ def test_no_request_body_produces_a_server_error(sync_gateway: SyncGateway) -> N
         assert response.status_code == 200
         answer = response.json()
         assert answer["infcode"] == -1 and answer["err_msg"]
+        # A refusal, never "outcome unknown": nothing went downstream.
+        assert not answer["err_msg"].startswith("[E_INTERNAL]"), answer["err_msg"]
 
     check()
 
@@ -308,5 +312,6 @@ def test_no_transaction_input_produces_a_server_error(sync_gateway: SyncGateway)
         assert response.status_code == 200
         answer = response.json()
         assert answer["infcode"] == -1 and answer["err_msg"], (infno, answer)
+        assert not answer["err_msg"].startswith("[E_INTERNAL]"), (infno, answer)
 
     check()
