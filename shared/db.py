@@ -23,10 +23,12 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Table,
     bindparam,
     event,
     func,
     insert,
+    inspect,
     literal,
     select,
     text,
@@ -65,6 +67,13 @@ def per_dialect(build: Callable[[Callable[[Any], Any]], Executable]) -> dict[str
     from sqlalchemy.dialects import postgresql, sqlite
 
     return {"postgresql": build(postgresql.insert), "sqlite": build(sqlite.insert)}
+
+
+def table_of(model: type[Any]) -> Table:
+    """The table of an ORM model, typed (SQLModel's classes do not declare ``__table__`` to mypy)."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table)
+    return table
 
 
 def utcnow() -> datetime:

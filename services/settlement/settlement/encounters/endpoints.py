@@ -13,8 +13,8 @@ from settlement.encounters.schemas import (
     FeesOut,
     FeesUpload,
 )
+from settlement.idempotency import once
 from settlement.settlements import service as settlements
-from settlement.settlements.endpoints import _once
 from settlement.settlements.schemas import SettlementOut
 from shared.service import RuntimeDep, model_response
 
@@ -92,4 +92,4 @@ async def presettle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -
 @router.post("/{mdtrt_id}/settlement", response_model=SettlementOut)
 async def settle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -> Response:
     """2207 门诊结算 / 2304 住院结算."""
-    return model_response(await _once(runtime, lambda session: service.settle(session, mdtrt_id, body)))
+    return model_response(await once(runtime, lambda session: service.settle(session, mdtrt_id, body)))

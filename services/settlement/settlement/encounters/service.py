@@ -67,7 +67,7 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
         )
     _check_med_type(data.setting, data.med_type)
     encounter = Encounter(
-        mdtrt_id=settlements._new_id("M", data.mdtrtarea_admvs, now_china()),
+        mdtrt_id=settlements.new_id("M", data.mdtrtarea_admvs, now_china()),
         **data.model_dump(exclude={"msgid"}),
     )
     session.add(encounter)

@@ -33,7 +33,7 @@ from settlement.manual.models import ManualReimbursement
 from settlement.manual.schemas import Decision, ManualClaimCreate, Payment
 from settlement.policy import service as policies
 from settlement.schemes import service as schemes
-from settlement.settlements.service import MAX_CLOCK_SKEW
+from settlement.settlements.claims import MAX_CLOCK_SKEW
 from settlement.supervision import service as supervision
 from shared.auth import Principal
 from shared.clock import CHINA_TZ, now_china

@@ -1,12 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from settlement import metrics
+from settlement.idempotency import once
 from settlement.settlements import service
 from settlement.settlements.schemas import (
     PharmacySettlementRequest,
@@ -16,28 +12,9 @@ from settlement.settlements.schemas import (
     VoidRequest,
 )
 from shared.errors import DomainError
-from shared.service import RuntimeDep, ServiceRuntime, model_response
+from shared.service import RuntimeDep, model_response
 
 router = APIRouter(prefix="/api/v1", tags=["settlements"])
-
-
-async def _once(
-    runtime: ServiceRuntime,
-    work: Callable[[AsyncSession], Awaitable[SettlementOut]],
-    operation: str = "settle",
-) -> SettlementOut:
-    """Run a money-moving transaction; if a concurrent request with the same msgid committed first, run it
-    again, which then answers with that first result instead of acting twice."""
-    try:
-        try:
-            async with runtime.transaction() as session:
-                return await work(session)
-        except IntegrityError:
-            async with runtime.transaction() as session:
-                return await work(session)
-    except DomainError as refused:
-        metrics.record_refusal(operation, refused.code)
-        raise
 
 
 @router.post("/pharmacy-settlements", response_model=SettlementOut)
@@ -45,7 +22,7 @@ async def settle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep) 
     """Settle a pharmacy purchase (2102). Repeating the same msgid with the same body returns the first
     settlement; with a different body it is refused."""
     claim = service.pharmacy_claim(body)
-    return model_response(await _once(runtime, lambda session: service.settle(session, claim)))
+    return model_response(await once(runtime, lambda session: service.settle(session, claim)))
 
 
 @router.post("/pharmacy-settlements/preview", response_model=SettlementOut)
@@ -73,7 +50,7 @@ async def get_settlement(
 @router.post("/settlements/{setl_id}/reversal", response_model=SettlementOut)
 async def reverse(setl_id: str, body: ReversalRequest, runtime: RuntimeDep) -> SettlementOut:
     """Undo a settlement (2103/2208/2305) with its own record of negated amounts."""
-    return await _once(
+    return await once(
         runtime,
         lambda session: service.reverse(session, setl_id, body.fixmedins_code, body.msgid, body.psn_no),
         "reverse",
@@ -83,18 +60,11 @@ async def reverse(setl_id: str, body: ReversalRequest, runtime: RuntimeDep) -> S
 @router.post("/voids", response_model=VoidOut)
 async def void(body: VoidRequest, runtime: RuntimeDep) -> VoidOut:
     """2601 冲正: reverse what the unanswered message settled, or make sure it never settles."""
-    try:
-        try:
-            async with runtime.transaction() as session:
-                reversal = await service.void_message(
-                    session, body.omsgid, body.fixmedins_code, body.msgid, body.psn_no
-                )
-        except IntegrityError:
-            async with runtime.transaction() as session:
-                reversal = await service.void_message(
-                    session, body.omsgid, body.fixmedins_code, body.msgid, body.psn_no
-                )
-    except DomainError as refused:
-        metrics.record_refusal("void", refused.code)
-        raise
+    reversal = await once(
+        runtime,
+        lambda session: service.void_message(
+            session, body.omsgid, body.fixmedins_code, body.msgid, body.psn_no
+        ),
+        "void",
+    )
     return VoidOut(outcome="voided" if reversal is None else "reversed", reversal=reversal)

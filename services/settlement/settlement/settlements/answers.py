@@ -1,0 +1,85 @@
+"""The answer for a settlement: its stored columns, fund shares and lines, and the person as of the
+settlement day; built from the records just written, or read back (a replay, a query)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from settlement.eligibility.models import Eligibility
+from settlement.schemes import service as schemes
+from settlement.settlements.models import Settlement, SettlementFund, SettlementLine
+from settlement.settlements.schemas import FundOut, LineOut, PersonSnapshot, SettlementOut
+from shared.clock import CHINA_TZ
+from shared.errors import NotFound
+
+
+async def load(session: AsyncSession, setl_id: str, *, replayed: bool = False) -> SettlementOut:
+    settlement = await session.scalar(select(Settlement).where(Settlement.setl_id == setl_id))
+    if settlement is None:
+        raise NotFound(f"结算记录不存在: {setl_id}", code="SETTLEMENT_NOT_FOUND")
+    funds = await session.scalars(
+        select(SettlementFund).where(SettlementFund.setl_id == setl_id).order_by(col(SettlementFund.id))
+    )
+    lines = await session.scalars(
+        select(SettlementLine).where(SettlementLine.setl_id == setl_id).order_by(col(SettlementLine.id))
+    )
+    # The coverage that admitted the person: of the settlement's scheme, or (a legacy year after the
+    # switch-over, settled under 390) of the legacy scheme.
+    rows = {
+        row.insutype: row
+        for row in await session.scalars(
+            select(Eligibility).where(
+                Eligibility.psn_no == settlement.psn_no,
+                Eligibility.year == settlement.begntime.astimezone(CHINA_TZ).year,
+            )
+        )
+    }
+    person = rows.get(settlement.insutype) or next(
+        (rows[scheme] for scheme in schemes.SCHEMES if scheme in rows), None
+    )
+    if person is None:
+        raise NotFound(f"结算人员参保信息缺失: {settlement.psn_no}", code="NOT_COVERED")
+    return answer(settlement, list(funds), list(lines), person, replayed=replayed)
+
+
+def answer(
+    settlement: Settlement,
+    funds: list[SettlementFund],
+    lines: Sequence[SettlementLine] | Sequence[dict[str, Any]],
+    person: Eligibility,
+    *,
+    replayed: bool = False,
+) -> SettlementOut:
+    """The answer for a stored settlement: its columns, its funds and lines (records, or the rows just
+    inserted) in the order written, and the person as of the settlement day."""
+    on = settlement.setl_time.astimezone(CHINA_TZ).date()
+    # The stored columns carry the same names as the answer's fields; the rest is assembled here.
+    assembled = {"person", "funds", "lines", "replayed"}
+    columns = {
+        name: getattr(settlement, name) for name in SettlementOut.model_fields if name not in assembled
+    }
+    return SettlementOut(
+        **columns,
+        person=_snapshot(person, settlement.psn_type, on),
+        funds=[FundOut.model_validate(f) for f in funds],
+        lines=[LineOut.model_validate(line) for line in lines],
+        replayed=replayed,
+    )
+
+
+def _snapshot(person: Eligibility, psn_type: str, on: date) -> PersonSnapshot:
+    age = on.year - person.brdy.year - ((on.month, on.day) < (person.brdy.month, person.brdy.day))
+    return PersonSnapshot(
+        psn_no=person.psn_no,
+        psn_name=person.psn_name,
+        certno=person.certno,
+        gend=person.gend,
+        brdy=person.brdy,
+        age=age,
+        psn_type=psn_type,
+    )

@@ -1,0 +1,101 @@
+"""Binding settlements and pre-settlements. A settlement is ONE transaction: claim the msgid, lock the
+person's accumulator row, classify the lines against the catalogue, run the policy, write the settlement
+with its fund detail and lines, move the accumulator and write the outbox event (architecture.md,
+flow 3)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from settlement import metrics
+from settlement.eligibility import service as eligibility
+from settlement.settlements.answers import answer
+from settlement.settlements.calculation import move, prepare, records, with_scheme
+from settlement.settlements.claims import Claim, new_id
+from settlement.settlements.replay import claim_msgid
+from settlement.settlements.schemas import SettlementOut
+from settlement.settlements.store import NewSettlement, StayLines
+from settlement.settlements.stores import store_for
+from settlement.supervision import service as supervision
+from shared.clock import CHINA_TZ, now_china
+from shared.events import FundPayment, SettlementCompleted
+
+
+async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
+    """2101/2206/2303: what settling would give now, changing nothing."""
+    claim, year_rows, _ = await with_scheme(session, claim)
+    care_year = claim.begntime.astimezone(CHINA_TZ).year
+    totals = await eligibility.peek_accumulator(session, claim.psn_no, care_year, claim.insutype)
+    prepared = await prepare(session, claim, totals, year_rows)
+    preview = records(prepared, setl_id="", mdtrt_id=claim.mdtrt_id or "", at=now_china(), status="preview")
+    return answer(*preview, prepared.person)
+
+
+async def settle(
+    session: AsyncSession, claim: Claim, *, claimed: bool = False, stay: StayLines | None = None
+) -> SettlementOut:
+    """A binding settlement. Repeating a msgid with the same request answers with the first settlement.
+    ``claimed``: the caller has claimed the msgid in this transaction already (``claim_msgid``)."""
+    if not claimed:
+        replay = await claim_msgid(session, claim.msgid, claim.digest)
+        if replay is not None:
+            return replay
+    requested = claim.insutype
+    claim, year_rows, locked = await with_scheme(session, claim, lock=True)
+    care_year = claim.begntime.astimezone(CHINA_TZ).year
+    totals = locked or await eligibility.lock_accumulator(
+        session,
+        claim.psn_no,
+        care_year,
+        claim.insutype,
+        # Read beside the coverage rows and not there: the person's first settlement of the year.
+        absent=bool(year_rows) and claim.insutype == requested,
+    )
+    prepared = await prepare(session, claim, totals, year_rows)
+    result = prepared.result
+    now = now_china()
+    setl_id = new_id("S", claim.mdtrtarea_admvs, now)
+    mdtrt_id = claim.mdtrt_id or new_id("M", claim.mdtrtarea_admvs, now)
+    settlement, funds, lines = records(prepared, setl_id=setl_id, mdtrt_id=mdtrt_id, at=now, status="settled")
+    move(totals, result.delta, +1)
+    completed = SettlementCompleted(
+        setl_id=setl_id,
+        mdtrt_id=mdtrt_id,
+        msgid=claim.msgid,
+        psn_no=prepared.person.psn_no,
+        fixmedins_code=prepared.institution.fixmedins_code,
+        institution_level=prepared.institution.hosp_lv,
+        insutype=claim.insutype,
+        insuplc_admdvs=prepared.person.insuplc_admdvs,
+        mdtrtarea_admvs=claim.mdtrtarea_admvs,
+        med_type=claim.med_type,
+        clr_type=claim.clr_type,
+        setl_time=now,
+        medfee_sumamt_fen=result.medfee_sumamt_fen,
+        fund_pay_sumamt_fen=result.fund_paid_total_fen,
+        psn_cash_pay_fen=result.cash_paid_fen,
+        fund_payments=[
+            FundPayment(fund_pay_type=f.fund_pay_type, amount_fen=f.paid_fen) for f in result.funds
+        ],
+    )
+    # Fraud signals for review (they never refuse: a refusal is a sanction decided by a person), read by
+    # the statement that writes the settlement where the backend allows.
+    probes = await supervision.settlement_probes(session, settlement, [x["med_list_codg"] for x in lines])
+    new = NewSettlement(settlement, funds, lines, totals, completed, stay)
+    probed = await store_for(session).write_settlement(session, new, probes)
+    await supervision.evaluate_settlement(session, probes, probed)
+    await session.flush()
+    metrics.record_settlement(
+        session,
+        setl_id=setl_id,
+        encounter_kind=claim.kind,
+        med_type=claim.med_type,
+        clr_type=claim.clr_type,
+        institution_level=prepared.institution.hosp_lv,
+        fixmedins_code=prepared.institution.fixmedins_code,
+        funds=[(f.fund_pay_type, f.paid_fen) for f in result.funds],
+        medfee_sumamt_fen=result.medfee_sumamt_fen,
+        cash_paid_fen=result.cash_paid_fen,
+    )
+    # Built from what was just written; reading it back gives the same (tests/settlement, "reads exactly").
+    return answer(settlement, funds, lines, prepared.person)
