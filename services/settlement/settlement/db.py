@@ -13,6 +13,13 @@ class Base(SQLModel, registry=registry()):
     migrations stay its own."""
 
 
+class ReferenceData:
+    """Marks a table of the reference data every settlement reads and each process caches
+    (``settlement.reference``): a change to one of its rows, through the ORM, raises ``reference_version``
+    in the same transaction. A marker here, below the models, so that the cache needs no domain package
+    (each of which reads through it)."""
+
+
 infra = define_infra_tables(Base.metadata)
 audit = define_audit_table(Base.metadata)
 

@@ -1,5 +1,6 @@
 """Reference data every settlement reads, served from memory: institutions, sanctions, benefit policies,
-the catalogue, the supervision rules' settings and the regions' scheme switch-overs.
+the catalogue, the supervision rules' settings and the regions' scheme switch-overs (the models marked
+``settlement.db.ReferenceData``).
 
 A card swipe read each of them from the database, six or seven statements of a settlement's twenty. They
 change a few times a day at most, by an operator. So each process keeps what it read, and every change to
@@ -32,23 +33,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from settlement.catalogue.models import CatalogueItem
-from settlement.db import reference_version
-from settlement.institutions.models import Institution
-from settlement.policy.models import BenefitPolicy
-from settlement.schemes.models import SchemeSwitchover
-from settlement.supervision.models import Sanction, SignalRule
+from settlement.db import ReferenceData, reference_version
 from shared.db import run
 
-#: The tables whose changes raise the version.
-REFERENCE_TABLES: tuple[type[Any], ...] = (
-    Institution,
-    Sanction,
-    BenefitPolicy,
-    CatalogueItem,
-    SignalRule,
-    SchemeSwitchover,
-)
 MAX_ENTRIES = 200_000
 
 T = TypeVar("T")
@@ -82,7 +69,7 @@ def _raise_version(session: Session, _context: Any, _instances: Any) -> None:
     if _wrote(session):
         return
     if not any(
-        isinstance(obj, REFERENCE_TABLES)
+        isinstance(obj, ReferenceData)
         for group in (session.new, session.dirty, session.deleted)
         for obj in group
     ):
@@ -203,7 +190,7 @@ def _cache_for_same(session: AsyncSession, cache: _Cache) -> bool:
 
 def _detach(session: AsyncSession, value: Any) -> None:
     """Detach every ORM row in ``value`` (a row, or a list, tuple or dict of them, nested)."""
-    if isinstance(value, REFERENCE_TABLES):
+    if isinstance(value, ReferenceData):
         if value in session:
             session.expunge(value)
     elif isinstance(value, dict):

@@ -6,11 +6,11 @@ from decimal import Decimal
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
 
-from settlement.db import Base
+from settlement.db import Base, ReferenceData
 from shared.db import AwareDateTime, BigIntPK, ExactDecimal, utcnow
 
 
-class CatalogueItem(Base, table=True):
+class CatalogueItem(ReferenceData, Base, table=True):
     """One version of an entry of the medical insurance list (医保目录): drug, treatment item or material."""
 
     __tablename__ = "catalogue_items"

@@ -5,11 +5,11 @@ from datetime import date, datetime
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field
 
-from settlement.db import Base
+from settlement.db import Base, ReferenceData
 from shared.db import AwareDateTime, BigIntPK, utcnow
 
 
-class Institution(Base, table=True):
+class Institution(ReferenceData, Base, table=True):
     """A designated medical institution or retail pharmacy (定点医药机构) under agreement."""
 
     __tablename__ = "institutions"

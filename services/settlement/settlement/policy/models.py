@@ -6,11 +6,11 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
 
-from settlement.db import Base
+from settlement.db import Base, ReferenceData
 from shared.db import AwareDateTime, BigIntPK, utcnow
 
 
-class BenefitPolicy(Base, table=True):
+class BenefitPolicy(ReferenceData, Base, table=True):
     """Benefit parameters of one region and scheme for a period. Every settlement records the policy it used.
 
     A policy covers one region and scheme (390; 391 and 380 while the legacy schemes run side by side) for

@@ -6,11 +6,11 @@ from datetime import date, datetime
 
 from sqlmodel import Field
 
-from settlement.db import Base
+from settlement.db import Base, ReferenceData
 from shared.db import timestamp_field
 
 
-class SchemeSwitchover(Base, table=True):
+class SchemeSwitchover(ReferenceData, Base, table=True):
     """From ``unified_from`` the region settles everyone under 390; before it (双轨运行) each person settles
     under their legacy scheme (391 URBMI / 380 NCMS). A region without a row has no legacy schemes."""
 

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field
 
-from settlement.db import Base
+from settlement.db import Base, ReferenceData
 from shared.db import AwareDateTime, BigIntPK, timestamp_field
 
 
-class SignalRule(Base, table=True):
+class SignalRule(ReferenceData, Base, table=True):
     """A rule's configuration as changed by an operator; a rule without a row runs with its defaults
     (``settlement.supervision.rules.RULES``)."""
 
@@ -57,7 +57,7 @@ class SignalHit(Base, table=True):
     detected_at: datetime = timestamp_field()
 
 
-class Sanction(Base, table=True):
+class Sanction(ReferenceData, Base, table=True):
     """A dated, reasoned sanction: an institution suspended (暂停结算) or a person switched to full
     self-advance (全额垫付后审核报销, Tianjin art. 45). In force from ``begin_date`` to ``end_date``
     inclusive (open-ended when None)."""
