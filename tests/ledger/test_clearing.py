@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from fund_ledger.books.bank import InsufficientFunds, post_guarded_entry
 from fund_ledger.books.chart import EXPENDITURE_ACCOUNT_DEPOSIT, FISCAL_SPECIAL_ACCOUNT_DEPOSIT, POOLED_FUND
 from fund_ledger.books.models import JournalEntry
 from fund_ledger.books.service import (
@@ -15,7 +16,6 @@ from fund_ledger.books.service import (
     post_payment_received,
     post_settlement_completed,
 )
-from fund_ledger.clearing.service import InsufficientFunds, post_guarded_entry
 from fund_ledger.config import LedgerSettings
 from pydantic import ValidationError
 from sqlalchemy import func, select

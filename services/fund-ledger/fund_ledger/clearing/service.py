@@ -17,10 +17,14 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, and_, func, not_, or_
+from sqlalchemy import and_, func, not_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from fund_ledger.books.bank import (
+    account_net,
+    post_guarded_entry,
+)
 from fund_ledger.books.chain import lock_chain_head
 from fund_ledger.books.chart import (
     EXPENDITURE_ACCOUNT_DEPOSIT,
@@ -33,20 +37,16 @@ from fund_ledger.books.chart import (
     SUBSIDY_INCOME_BY_LEVEL,
     SUBSIDY_RECEIVABLE,
 )
-from fund_ledger.books.journal import POOLING_TRANSFER, PostedEntry
+from fund_ledger.books.journal import POOLING_TRANSFER
 from fund_ledger.books.models import Account, JournalEntry, Posting
 from fund_ledger.books.service import Leg, account_for, post_entry
 from fund_ledger.clearing.models import ClearingBatch
 from fund_ledger.pooling import service as pooling_service
 from shared.clock import CHINA_TZ, now_china
-from shared.errors import Conflict, DomainError, Unprocessable
+from shared.errors import Conflict, Unprocessable
 from shared.money import apply_ratio
 from shared.observability import after_commit
 
-#: Bank deposit accounts: their balance can never go below zero.
-BANK_ACCOUNT_CODES = frozenset(
-    {INCOME_ACCOUNT_DEPOSIT.code, FISCAL_SPECIAL_ACCOUNT_DEPOSIT.code, EXPENDITURE_ACCOUNT_DEPOSIT.code}
-)
 SWEEP = "sweep"
 #: A pooled county's sweep is a pooling transfer (it crosses into the city's books), under the same id.
 SWEEP_SOURCES = (SWEEP, POOLING_TRANSFER)
@@ -65,11 +65,6 @@ CLEARING_FEN = Counter(
 CLEARING_PARTS = ("paid", "deposit", "carried_forward")
 
 
-class InsufficientFunds(DomainError):
-    code = "INSUFFICIENT_FUNDS"
-    status_code = 409
-
-
 def day_start(day: date) -> datetime:
     """The first moment of a Beijing business date."""
     return datetime.combine(day, time(), CHINA_TZ)
@@ -83,69 +78,6 @@ def day_end(day: date) -> datetime:
 def _check_scheme(insutype: str) -> None:
     if insutype not in SCHEMES:
         raise Unprocessable(f"未知险种分账: {insutype}", code="UNKNOWN_SCHEME")
-
-
-async def _account_net(
-    session: AsyncSession, account_id: int, where: ColumnElement[bool] | None = None
-) -> int:
-    """Debits minus credits of one account, over the postings whose entry matches ``where``."""
-    query = (
-        select(func.coalesce(func.sum(Posting.debit_fen - Posting.credit_fen), 0))
-        .join(JournalEntry, col(JournalEntry.id) == col(Posting.entry_id))
-        .where(Posting.account_id == account_id)
-    )
-    if where is not None:
-        query = query.where(where)
-    return int(await session.scalar(query) or 0)
-
-
-async def post_guarded_entry(
-    session: AsyncSession,
-    *,
-    source_type: str,
-    source_id: str,
-    description: str,
-    admdvs: str,
-    insutype: str,
-    legs: list[Leg],
-    posted_at: datetime | None = None,
-) -> PostedEntry:
-    """``post_entry`` after checking that no bank-type account (1001, 1002, 1003) the entry touches would
-    end below zero, on its current balance or on its balance as of ``posted_at``. Call with the chain head
-    locked (``lock_chain_head``) so the balances cannot move underneath."""
-    await lock_chain_head(session)
-    net_by_account: dict[int, int] = {}
-    for leg in legs:
-        net_by_account[leg.account_id] = (
-            net_by_account.get(leg.account_id, 0) + leg.debit_fen - leg.credit_fen
-        )
-    accounts = await session.scalars(select(Account).where(col(Account.id).in_(list(net_by_account))))
-    for account in accounts:
-        if account.code not in BANK_ACCOUNT_CODES or account.id is None:
-            continue
-        change = net_by_account[account.id]
-        if change >= 0:
-            continue
-        balances = [await _account_net(session, account.id)]
-        if posted_at is not None:
-            balances.append(await _account_net(session, account.id, col(JournalEntry.posted_at) <= posted_at))
-        if min(balances) + change < 0:
-            raise InsufficientFunds(
-                f"银行存款科目不得透支: {account.code} {account.name} ({account.admdvs}/{account.insutype}/"
-                f"{account.fund_pay_type}) 余额 {min(balances)} 分, 本次支出 {-change} 分",
-                details={"account_code": account.code, "balance_fen": min(balances), "amount_fen": -change},
-            )
-    return await post_entry(
-        session,
-        event_id=None,
-        source_type=source_type,
-        source_id=source_id,
-        description=description,
-        admdvs=admdvs,
-        insutype=insutype,
-        legs=legs,
-        posted_at=posted_at,
-    )
 
 
 # --- sweep ------------------------------------------------------------------------------------------------
@@ -206,7 +138,7 @@ async def run_sweep(
     swept = 0
     for income in income_accounts:
         assert income.id is not None
-        amount = await _account_net(
+        amount = await account_net(
             session,
             income.id,
             or_(col(JournalEntry.posted_at) < cutoff, col(JournalEntry.source_type).in_(SWEEP_SOURCES)),
@@ -333,10 +265,10 @@ async def run_clearing(
     is_clearing = col(JournalEntry.source_type) == CLEARING
     posted_at = col(JournalEntry.posted_at)
     # 2101 is credit-normal: owed = credits - debits.
-    brought_forward = -await _account_net(
+    brought_forward = -await account_net(
         session, payable, or_(is_clearing, and_(not_(is_clearing), posted_at < start))
     )
-    period_owed = -await _account_net(
+    period_owed = -await account_net(
         session, payable, and_(not_(is_clearing), posted_at >= start, posted_at < end)
     )
     owed = brought_forward + period_owed
@@ -348,7 +280,7 @@ async def run_clearing(
     # account; otherwise the special account funds the expenditure account for this batch.
     pooled = await pooling_service.pooling_of(session, request.admdvs, now_china().date()) is not None
     expenditure = await account_for(session, EXPENDITURE_ACCOUNT_DEPOSIT, *key)
-    available = max(await _account_net(session, expenditure if pooled else special), 0)
+    available = max(await account_net(session, expenditure if pooled else special), 0)
     paid = min(payable_now, available)
     carried_forward = payable_now - paid
 
@@ -490,9 +422,9 @@ async def receive_subsidy(
                 f"到账凭证 {receipt.receipt_id} 已登记为另一笔到账 (记账凭证 {existing.id})",
                 code="RECEIPT_ID_REUSED",
             )
-        left = await _account_net(session, receivable)
+        left = await account_net(session, receivable)
         return SubsidyReceiptResult(existing.id, left, replayed=True)
-    outstanding = await _account_net(session, receivable)
+    outstanding = await account_net(session, receivable)
     if receipt.amount_fen > outstanding:
         raise Unprocessable(
             f"到账金额 {receipt.amount_fen} 分超过应收 {receipt.level} 级财政补助余额 {outstanding} 分",

@@ -19,6 +19,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from fund_ledger.books.bank import post_guarded_entry
 from fund_ledger.books.chain import lock_chain_head
 from fund_ledger.books.chart import (
     EXPENDITURE_ACCOUNT_DEPOSIT,
@@ -127,8 +128,6 @@ def _plan_description(plan: FundPlan, city: str) -> str:
 async def pay_fund_plan(session: AsyncSession, plan: FundPlan, today: date) -> tuple[int, bool]:
     """The city pays a county's expenditure account per its monthly fund-use plan; (entry id, created).
     The city's special account can never go below zero. Idempotent by plan id."""
-    from fund_ledger.clearing.service import post_guarded_entry
-
     if plan.insutype not in SCHEMES:
         raise Unprocessable(f"未知险种分账: {plan.insutype}", code="UNKNOWN_SCHEME")
     pooling = await pooling_of(session, plan.county_admdvs, today)

@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from fund_ledger.books.bank import BANK_ACCOUNT_CODES
 from fund_ledger.books.chart import (
     ASSISTANCE_EXPENSE,
     BENEFIT_EXPENSE_BY_CLR_TYPE,
@@ -22,7 +23,7 @@ from fund_ledger.books.chart import (
 )
 from fund_ledger.books.models import Account, JournalEntry, Posting
 from fund_ledger.books.service import normal_balance
-from fund_ledger.clearing.service import BANK_ACCOUNT_CODES, day_end, day_start
+from fund_ledger.clearing.service import day_end, day_start
 from fund_ledger.pooling.service import INTER_REGION_CODES
 
 FUND_MONTHS_OF_PAYMENT = Gauge(
