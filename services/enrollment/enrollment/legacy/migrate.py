@@ -25,7 +25,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -266,211 +266,74 @@ class _Writer:
         )
 
     async def _write(self, session: AsyncSession, plans: list[PersonPlan]) -> None:
-        report, now = self.report, utcnow()
-        certnos = [p.certno for p in plans]
-        markers = {
-            str(c): str(d)
-            for c, d in (
-                await session.execute(
-                    select(MigratedPerson.certno, MigratedPerson.digest).where(
-                        col(MigratedPerson.certno).in_(certnos)
-                    )
-                )
-            ).all()
-        }
-        registered = {
-            str(c): (str(p), str(n))
-            for c, p, n in (
-                await session.execute(
-                    select(Person.certno, Person.psn_no, Person.psn_name).where(
-                        col(Person.certno).in_(certnos)
-                    )
-                )
-            ).all()
-        }
-        card_nos = [c.card_no for p in plans for c in p.cards]
-        holders = {
-            str(c): str(p)
-            for c, p in (
-                await session.execute(
-                    select(Card.card_no, Card.psn_no).where(col(Card.card_no).in_(card_nos))
-                )
-            ).all()
-        }
-
-        persons: list[dict[str, Any]] = []
-        links: list[dict[str, Any]] = []
-        marks: list[dict[str, Any]] = []
-        enrollment_rows: list[dict[str, Any]] = []
-        enrollment_meta: list[tuple[int, Any]] = []  # (index into people, planned enrollment)
-        identity_rows: list[dict[str, Any]] = []
-        card_rows: list[dict[str, Any]] = []
-        #: per person written: (plan, psn_no, created, existing, identities to send or None, cards written)
-        people: list[
-            tuple[PersonPlan, str, bool, _Existing | None, list[IdentityEvent] | None, list[PlannedCard]]
-        ]
-        people = []
-
+        """One batch in the session's transaction: what the database knows of its people already, then
+        each person's rows (or an issue instead), the rows table by table, and the events."""
+        now = utcnow()
+        known = await _Known.read(session, plans)
+        rows = _Rows()
         for plan in plans:
-            report.issues += plan.issues
-            digest = plan.digest()
-            if plan.certno in markers:
-                if markers[plan.certno] == digest:
-                    report.persons_unchanged += 1
-                else:
-                    self._unresolved(
-                        plan,
-                        "CHANGED_SINCE_MIGRATED",
-                        "该人员已迁移，但导出数据与上次迁移时不同，未作改动，待人工核实",
-                    )
-                continue
-            existing: _Existing | None = None
-            if plan.certno in registered:
-                psn_no, name = registered[plan.certno]
-                if name != plan.psn_name:
-                    self._unresolved(
-                        plan,
-                        "EXISTING_NAME_DIFFERS",
-                        f"该身份证号已登记为 {name}（人员编号 {psn_no}），"
-                        f"与导出姓名 {plan.psn_name} 不一致，待人工核实",
-                    )
-                    continue
-                existing = await _existing(session, psn_no)
+            await self._plan(session, plan, known, rows, now)
+        enrollment_ids = await self._insert_rows(session, rows, now)
+        await self._insert_events(session, _events(rows, enrollment_ids))
+
+    async def _plan(
+        self, session: AsyncSession, plan: PersonPlan, known: _Known, rows: _Rows, now: datetime
+    ) -> None:
+        """One person's rows, added to ``rows``; none when the person is unchanged since migrated, or when
+        something needs a person to look (an unresolved issue)."""
+        report = self.report
+        report.issues += plan.issues
+        digest = plan.digest()
+        if plan.certno in known.markers:
+            if known.markers[plan.certno] == digest:
+                report.persons_unchanged += 1
             else:
-                psn_no = _new_psn_no(plan.certno[:6])
-            taken = [c.card_no for c in plan.cards if holders.get(c.card_no, psn_no) != psn_no]
-            if taken:
                 self._unresolved(
                     plan,
-                    "CARD_NUMBER_TAKEN",
-                    f"社保卡号 {', '.join(taken)} 已属于另一人员，待人工核实",
-                    "cards.csv",
+                    "CHANGED_SINCE_MIGRATED",
+                    "该人员已迁移，但导出数据与上次迁移时不同，未作改动，待人工核实",
                 )
-                continue
-
-            enrollments = plan.enrollments
-            identities = plan.identities
-            cards = [c for c in plan.cards if c.card_no not in holders]
-            if existing is None:
-                persons.append(
-                    {
-                        "psn_no": psn_no,
-                        "certno": plan.certno,
-                        "psn_cert_type": "01",
-                        "psn_name": plan.psn_name,
-                        "gend": plan.gend,
-                        "brdy": plan.brdy,
-                        "naty": "01",
-                        "admdvs": plan.admdvs,
-                        "household_no": None,
-                        "relation": None,
-                        "created_at": now,
-                    }
+            return
+        existing: _Existing | None = None
+        if plan.certno in known.registered:
+            psn_no, name = known.registered[plan.certno]
+            if name != plan.psn_name:
+                self._unresolved(
+                    plan,
+                    "EXISTING_NAME_DIFFERS",
+                    f"该身份证号已登记为 {name}（人员编号 {psn_no}），"
+                    f"与导出姓名 {plan.psn_name} 不一致，待人工核实",
                 )
-                report.persons_created += 1
-            else:
-                enrollments, identities, cards = self._against_existing(plan, existing, cards)
-                report.persons_linked += 1
-            person_index = len(people)
-            for e in enrollments:
-                enrollment_rows.append(
-                    {
-                        "psn_no": psn_no,
-                        "year": e.year,
-                        "insutype": e.insutype,
-                        "psn_type": rules.person_type(plan.brdy, e.coverage_begin) if e.current else "",
-                        "tier": "-",
-                        "insuplc_admdvs": e.insuplc_admdvs,
-                        "status": "active",
-                        "kind": MIGRATED_KIND if e.current else LEGACY_KIND,
-                        "coverage_begin": e.coverage_begin,
-                        "coverage_end": e.coverage_end,
-                        "due_fen": e.due_fen,
-                        "paid_fen": e.paid_fen,
-                        "subsidy_fen": 0,
-                        "enrolled_on": e.first_paid_on,
-                        "activated_on": e.paid_on,
-                        "terminated_on": None,
-                        "termination_reason": None,
-                        "created_at": now,
-                    }
-                )
-                enrollment_meta.append((person_index, e))
-            for i in identities:
-                identity_rows.append(
-                    {
-                        "psn_no": psn_no,
-                        "psn_idet_type": i.psn_idet_type,
-                        "begin_date": i.begin_date,
-                        "end_date": i.end_date,
-                        "created_at": now,
-                    }
-                )
-            for c in cards:
-                card_rows.append(
-                    {
-                        "card_no": c.card_no,
-                        "card_sn": c.card_sn,
-                        "psn_no": psn_no,
-                        "status": c.status,
-                        "issued_on": c.issued_on,
-                        "changed_on": c.changed_on,
-                        "replaced_by": c.replaced_by,
-                        "created_at": now,
-                    }
-                )
-            for insutype, legacy_id in plan.sources:
-                links.append(
-                    {
-                        "insutype": insutype,
-                        "legacy_psn_id": legacy_id,
-                        "certno": plan.certno,
-                        "psn_no": psn_no,
-                        "created_at": now,
-                    }
-                )
-            marks.append(
-                {
-                    "certno": plan.certno,
-                    "psn_no": psn_no,
-                    "digest": digest,
-                    "sources": plan.sources_label,
-                    "migrated_at": now,
-                }
+                return
+            existing = await _existing(session, psn_no)
+        else:
+            psn_no = _new_psn_no(plan.certno[:6])
+        taken = [c.card_no for c in plan.cards if known.holders.get(c.card_no, psn_no) != psn_no]
+        if taken:
+            self._unresolved(
+                plan,
+                "CARD_NUMBER_TAKEN",
+                f"社保卡号 {', '.join(taken)} 已属于另一人员，待人工核实",
+                "cards.csv",
             )
-            all_identities: list[IdentityEvent] | None = None
-            if existing is not None and identities:
-                known = [(i.psn_idet_type, i.begin_date, i.end_date) for i in existing.identities]
-                added = [(i.psn_idet_type, i.begin_date, i.end_date) for i in identities]
-                all_identities = [
-                    IdentityEvent(psn_idet_type=t, begin_date=b, end_date=e)
-                    for t, b, e in sorted(known + added, key=lambda x: (x[1], x[0]))
-                ]
-            people.append((plan, psn_no, existing is None, existing, all_identities, cards))
+            return
+        enrollments = plan.enrollments
+        identities = plan.identities
+        cards = [c for c in plan.cards if c.card_no not in known.holders]
+        if existing is None:
+            rows.persons.append(_person_row(plan, psn_no, now))
+            report.persons_created += 1
+        else:
+            enrollments, identities, cards = self._against_existing(plan, existing, cards)
+            report.persons_linked += 1
+        rows.add(plan, psn_no, digest, existing, enrollments, identities, cards, now)
 
-        if persons:
-            await _insert(session, "persons", persons)
-        enrollment_ids: list[int] = []
-        if enrollment_rows:
-            t = table("enrollments")
-            if _postgres(session):
-                # Ids drawn from the table's own sequence, so that the rows can be copied in.
-                ids = await session.execute(
-                    text(
-                        "SELECT nextval(pg_get_serial_sequence('enrollments', 'id'))"
-                        " FROM generate_series(1, :n)"
-                    ),
-                    {"n": len(enrollment_rows)},
-                )
-                enrollment_ids = [int(i) for i in ids.scalars().all()]
-                for row, enrollment_id in zip(enrollment_rows, enrollment_ids, strict=True):
-                    row["id"] = enrollment_id
-                await _insert(session, "enrollments", enrollment_rows)
-            else:
-                result = await session.execute(
-                    insert(t).returning(t.c.id, sort_by_parameter_order=True), enrollment_rows
-                )
-                enrollment_ids = [int(i) for i in result.scalars().all()]
+    async def _insert_rows(self, session: AsyncSession, rows: _Rows, now: datetime) -> list[int]:
+        """The batch's rows, table by table (parents first); the enrollments' ids, in their rows' order."""
+        report = self.report
+        if rows.persons:
+            await _insert(session, "persons", rows.persons)
+        enrollment_ids = await _insert_enrollments(session, rows.enrollments) if rows.enrollments else []
         payment_rows = [
             {
                 "enrollment_id": enrollment_id,
@@ -480,103 +343,33 @@ class _Writer:
                 "paid_on": p.paid_on,
                 "created_at": now,
             }
-            for enrollment_id, (_, e) in zip(enrollment_ids, enrollment_meta, strict=True)
+            for enrollment_id, (_, e) in zip(enrollment_ids, rows.enrollment_meta, strict=True)
             for p in e.payments
         ]
-        for name, rows in (
+        for name, table_rows in (
             ("payments", payment_rows),
-            ("identity_categories", identity_rows),
-            ("cards", card_rows),
-            ("legacy_person_ids", links),
-            ("legacy_migrated_persons", marks),
+            ("identity_categories", rows.identities),
+            ("cards", rows.cards),
+            ("legacy_person_ids", rows.links),
+            ("legacy_migrated_persons", rows.marks),
         ):
-            if rows:
-                await _insert(session, name, rows)
-        report.enrollments += len(enrollment_rows)
+            if table_rows:
+                await _insert(session, name, table_rows)
+        report.enrollments += len(rows.enrollments)
         report.payments += len(payment_rows)
-        report.identities += len(identity_rows)
-        report.cards += len(card_rows)
+        report.identities += len(rows.identities)
+        report.cards += len(rows.cards)
+        return enrollment_ids
 
-        # Events, person by person in order (they share the partition key psn_no).
-        written: dict[int, list[tuple[int, Any]]] = {}
-        for enrollment_id, (person_index, e) in zip(enrollment_ids, enrollment_meta, strict=True):
-            written.setdefault(person_index, []).append((enrollment_id, e))
-        events: list[EventData] = []
-        for person_index, (plan, psn_no, created, existing, all_identities, cards) in enumerate(people):
-            if created:
-                events.append(
-                    PersonRegistered(
-                        psn_no=psn_no,
-                        certno=plan.certno,
-                        psn_name=plan.psn_name,
-                        gend=plan.gend,
-                        brdy=plan.brdy,
-                        admdvs=plan.admdvs,
-                    )
-                )
-            mine = written.get(person_index, [])
-            if any(e.current for _, e in mine):
-                paid = dict(existing.paid) if existing is not None else {}
-                paid.update({e.year: e.coverage_begin for _, e in mine})
-                runs = continuity(paid)
-                if all_identities is not None:
-                    identities_now = all_identities
-                elif existing is not None:
-                    identities_now = [
-                        IdentityEvent(
-                            psn_idet_type=i.psn_idet_type, begin_date=i.begin_date, end_date=i.end_date
-                        )
-                        for i in existing.identities
-                    ]
-                else:
-                    identities_now = [
-                        IdentityEvent(
-                            psn_idet_type=i.psn_idet_type, begin_date=i.begin_date, end_date=i.end_date
-                        )
-                        for i in plan.identities
-                    ]
-                for enrollment_id, e in mine:
-                    if not e.current:
-                        continue
-                    run, since = runs[e.year]
-                    events.append(
-                        CoverageActivated(
-                            enrollment_id=enrollment_id,
-                            psn_no=psn_no,
-                            certno=plan.certno,
-                            psn_name=plan.psn_name,
-                            gend=plan.gend,
-                            brdy=plan.brdy,
-                            insutype=e.insutype,
-                            psn_type=rules.person_type(plan.brdy, e.coverage_begin),
-                            insuplc_admdvs=e.insuplc_admdvs,
-                            year=e.year,
-                            coverage_begin=e.coverage_begin,
-                            coverage_end=e.coverage_end,
-                            identities=identities_now,
-                            continuous_years=run,
-                            psn_insu_date=since,
-                        )
-                    )
-            if all_identities is not None:
-                events.append(IdentityCategoriesChanged(psn_no=psn_no, identities=all_identities))
-            for c in cards:
-                events.append(
-                    CardStatusChanged(
-                        psn_no=psn_no,
-                        card_no=c.card_no,
-                        card_sn=c.card_sn,
-                        status=c.status,
-                        changed_on=c.changed_on,
-                    )
-                )
-        if events:
-            outbox_rows = []
-            for event in events:
-                envelope = event.envelope(PRODUCER)
-                outbox_rows.append(outbox_row(event, envelope))
-                report.events[envelope.type] += 1
-            await _insert(session, "outbox", outbox_rows)
+    async def _insert_events(self, session: AsyncSession, events: list[EventData]) -> None:
+        if not events:
+            return
+        outbox_rows = []
+        for event in events:
+            envelope = event.envelope(PRODUCER)
+            outbox_rows.append(outbox_row(event, envelope))
+            self.report.events[envelope.type] += 1
+        await _insert(session, "outbox", outbox_rows)
 
     def _against_existing(
         self, plan: PersonPlan, existing: _Existing, cards: list[PlannedCard]
@@ -632,6 +425,270 @@ class _Writer:
             else:
                 kept.append(c)
         return enrollments, identities, kept
+
+
+@dataclass
+class _Known:
+    """What the database holds already of a batch's people: their migration markers (certno -> digest),
+    persons registered under their ID numbers (certno -> (psn_no, name)) and the holders of their cards
+    (card_no -> psn_no)."""
+
+    markers: dict[str, str]
+    registered: dict[str, tuple[str, str]]
+    holders: dict[str, str]
+
+    @classmethod
+    async def read(cls, session: AsyncSession, plans: list[PersonPlan]) -> _Known:
+        certnos = [p.certno for p in plans]
+        markers = await session.execute(
+            select(MigratedPerson.certno, MigratedPerson.digest).where(
+                col(MigratedPerson.certno).in_(certnos)
+            )
+        )
+        registered = await session.execute(
+            select(Person.certno, Person.psn_no, Person.psn_name).where(col(Person.certno).in_(certnos))
+        )
+        card_nos = [c.card_no for p in plans for c in p.cards]
+        holders = await session.execute(
+            select(Card.card_no, Card.psn_no).where(col(Card.card_no).in_(card_nos))
+        )
+        return cls(
+            markers={str(c): str(d) for c, d in markers.all()},
+            registered={str(c): (str(p), str(n)) for c, p, n in registered.all()},
+            holders={str(c): str(p) for c, p in holders.all()},
+        )
+
+
+@dataclass
+class _Person:
+    """A person a batch writes, with what their events are built from."""
+
+    plan: PersonPlan
+    psn_no: str
+    existing: _Existing | None
+    #: An existing person's identities with the migrated ones added, when any were; else None.
+    identities: list[IdentityEvent] | None
+    cards: list[PlannedCard]
+
+
+@dataclass
+class _Rows:
+    """A batch's rows, table by table, in the order of its people."""
+
+    persons: list[dict[str, Any]] = field(default_factory=list)
+    enrollments: list[dict[str, Any]] = field(default_factory=list)
+    #: One per enrollment row: (index into ``people``, the planned enrollment).
+    enrollment_meta: list[tuple[int, Any]] = field(default_factory=list)
+    identities: list[dict[str, Any]] = field(default_factory=list)
+    cards: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    marks: list[dict[str, Any]] = field(default_factory=list)
+    people: list[_Person] = field(default_factory=list)
+
+    def add(
+        self,
+        plan: PersonPlan,
+        psn_no: str,
+        digest: str,
+        existing: _Existing | None,
+        enrollments: list[Any],
+        identities: list[PlannedIdentity],
+        cards: list[PlannedCard],
+        now: datetime,
+    ) -> None:
+        """A person's enrollments, identities, cards, legacy ids and migration marker (their person row,
+        when new, is the caller's)."""
+        person_index = len(self.people)
+        for e in enrollments:
+            self.enrollments.append(
+                {
+                    "psn_no": psn_no,
+                    "year": e.year,
+                    "insutype": e.insutype,
+                    "psn_type": rules.person_type(plan.brdy, e.coverage_begin) if e.current else "",
+                    "tier": "-",
+                    "insuplc_admdvs": e.insuplc_admdvs,
+                    "status": "active",
+                    "kind": MIGRATED_KIND if e.current else LEGACY_KIND,
+                    "coverage_begin": e.coverage_begin,
+                    "coverage_end": e.coverage_end,
+                    "due_fen": e.due_fen,
+                    "paid_fen": e.paid_fen,
+                    "subsidy_fen": 0,
+                    "enrolled_on": e.first_paid_on,
+                    "activated_on": e.paid_on,
+                    "terminated_on": None,
+                    "termination_reason": None,
+                    "created_at": now,
+                }
+            )
+            self.enrollment_meta.append((person_index, e))
+        for i in identities:
+            self.identities.append(
+                {
+                    "psn_no": psn_no,
+                    "psn_idet_type": i.psn_idet_type,
+                    "begin_date": i.begin_date,
+                    "end_date": i.end_date,
+                    "created_at": now,
+                }
+            )
+        for c in cards:
+            self.cards.append(
+                {
+                    "card_no": c.card_no,
+                    "card_sn": c.card_sn,
+                    "psn_no": psn_no,
+                    "status": c.status,
+                    "issued_on": c.issued_on,
+                    "changed_on": c.changed_on,
+                    "replaced_by": c.replaced_by,
+                    "created_at": now,
+                }
+            )
+        for insutype, legacy_id in plan.sources:
+            self.links.append(
+                {
+                    "insutype": insutype,
+                    "legacy_psn_id": legacy_id,
+                    "certno": plan.certno,
+                    "psn_no": psn_no,
+                    "created_at": now,
+                }
+            )
+        self.marks.append(
+            {
+                "certno": plan.certno,
+                "psn_no": psn_no,
+                "digest": digest,
+                "sources": plan.sources_label,
+                "migrated_at": now,
+            }
+        )
+        all_identities: list[IdentityEvent] | None = None
+        if existing is not None and identities:
+            known = [(i.psn_idet_type, i.begin_date, i.end_date) for i in existing.identities]
+            added = [(i.psn_idet_type, i.begin_date, i.end_date) for i in identities]
+            all_identities = [
+                IdentityEvent(psn_idet_type=t, begin_date=b, end_date=e)
+                for t, b, e in sorted(known + added, key=lambda x: (x[1], x[0]))
+            ]
+        self.people.append(_Person(plan, psn_no, existing, all_identities, cards))
+
+
+def _person_row(plan: PersonPlan, psn_no: str, now: datetime) -> dict[str, Any]:
+    return {
+        "psn_no": psn_no,
+        "certno": plan.certno,
+        "psn_cert_type": "01",
+        "psn_name": plan.psn_name,
+        "gend": plan.gend,
+        "brdy": plan.brdy,
+        "naty": "01",
+        "admdvs": plan.admdvs,
+        "household_no": None,
+        "relation": None,
+        "created_at": now,
+    }
+
+
+async def _insert_enrollments(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the enrollment rows; their ids, in the rows' order (the payments reference them)."""
+    if _postgres(session):
+        # Ids drawn from the table's own sequence, so that the rows can be copied in.
+        ids = await session.execute(
+            text("SELECT nextval(pg_get_serial_sequence('enrollments', 'id')) FROM generate_series(1, :n)"),
+            {"n": len(rows)},
+        )
+        enrollment_ids = [int(i) for i in ids.scalars().all()]
+        for row, enrollment_id in zip(rows, enrollment_ids, strict=True):
+            row["id"] = enrollment_id
+        await _insert(session, "enrollments", rows)
+        return enrollment_ids
+    t = table("enrollments")
+    result = await session.execute(insert(t).returning(t.c.id, sort_by_parameter_order=True), rows)
+    return [int(i) for i in result.scalars().all()]
+
+
+def _events(rows: _Rows, enrollment_ids: list[int]) -> list[EventData]:
+    """The batch's events, person by person in order (they share the partition key psn_no)."""
+    written: dict[int, list[tuple[int, Any]]] = {}
+    for enrollment_id, (person_index, e) in zip(enrollment_ids, rows.enrollment_meta, strict=True):
+        written.setdefault(person_index, []).append((enrollment_id, e))
+    events: list[EventData] = []
+    for person_index, person in enumerate(rows.people):
+        events += _person_events(person, written.get(person_index, []))
+    return events
+
+
+def _person_events(person: _Person, mine: list[tuple[int, Any]]) -> list[EventData]:
+    """A person's events: registered (when new), each current year's coverage activated, their identities
+    changed (an existing person's, when any were added) and their cards' status."""
+    plan, psn_no, existing = person.plan, person.psn_no, person.existing
+    events: list[EventData] = []
+    if existing is None:
+        events.append(
+            PersonRegistered(
+                psn_no=psn_no,
+                certno=plan.certno,
+                psn_name=plan.psn_name,
+                gend=plan.gend,
+                brdy=plan.brdy,
+                admdvs=plan.admdvs,
+            )
+        )
+    if any(e.current for _, e in mine):
+        paid = dict(existing.paid) if existing is not None else {}
+        paid.update({e.year: e.coverage_begin for _, e in mine})
+        runs = continuity(paid)
+        identities_now = _identities_now(person)
+        for enrollment_id, e in mine:
+            if not e.current:
+                continue
+            run, since = runs[e.year]
+            events.append(
+                CoverageActivated(
+                    enrollment_id=enrollment_id,
+                    psn_no=psn_no,
+                    certno=plan.certno,
+                    psn_name=plan.psn_name,
+                    gend=plan.gend,
+                    brdy=plan.brdy,
+                    insutype=e.insutype,
+                    psn_type=rules.person_type(plan.brdy, e.coverage_begin),
+                    insuplc_admdvs=e.insuplc_admdvs,
+                    year=e.year,
+                    coverage_begin=e.coverage_begin,
+                    coverage_end=e.coverage_end,
+                    identities=identities_now,
+                    continuous_years=run,
+                    psn_insu_date=since,
+                )
+            )
+    if person.identities is not None:
+        events.append(IdentityCategoriesChanged(psn_no=psn_no, identities=person.identities))
+    for c in person.cards:
+        events.append(
+            CardStatusChanged(
+                psn_no=psn_no,
+                card_no=c.card_no,
+                card_sn=c.card_sn,
+                status=c.status,
+                changed_on=c.changed_on,
+            )
+        )
+    return events
+
+
+def _identities_now(person: _Person) -> list[IdentityEvent]:
+    """The person's identity categories once migrated, as a coverage event carries them."""
+    if person.identities is not None:
+        return person.identities
+    held = person.existing.identities if person.existing is not None else person.plan.identities
+    return [
+        IdentityEvent(psn_idet_type=i.psn_idet_type, begin_date=i.begin_date, end_date=i.end_date)
+        for i in held
+    ]
 
 
 def _postgres(session: AsyncSession) -> bool:
