@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from enrollment.cards.endpoints import router as cards_router
 from enrollment.config import EnrollmentSettings
 from enrollment.db import audit, infra
+from enrollment.enrollments.endpoints import person_router as person_coverage_router
 from enrollment.enrollments.endpoints import router as enrollments_router
 from enrollment.households.endpoints import router as households_router
 from enrollment.persons.endpoints import router as persons_router
@@ -33,6 +34,7 @@ def create_app(settings: EnrollmentSettings | None = None) -> FastAPI:
         description="Residents, households, schools, enrollment years, contributions, subsidies and cards.",
         runtime_factory=build_runtime,
         routers=[
+            guarded(person_coverage_router, CLERKS),
             guarded(persons_router, CLERKS),
             guarded(enrollments_router, CLERKS),
             guarded(households_router, CLERKS),

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from enrollment.regions.models import Region
 from shared.errors import DomainError
 
 
@@ -17,6 +18,20 @@ class PeriodRules:
     late_until: tuple[int, int] | None = None
     late_waiting_days: int = 0
     newborn_grace_days: int = 90
+
+
+def period_rules(region: Region) -> PeriodRules:
+    """The region's collection period and grace days, as configured for it."""
+    late = None
+    if region.late_until_month is not None and region.late_until_day is not None:
+        late = (region.late_until_month, region.late_until_day)
+    return PeriodRules(
+        collection_begin=(region.collection_begin_month, region.collection_begin_day),
+        collection_end=(region.collection_end_month, region.collection_end_day),
+        late_until=late,
+        late_waiting_days=region.late_waiting_days,
+        newborn_grace_days=region.newborn_grace_days,
+    )
 
 
 @dataclass(frozen=True)

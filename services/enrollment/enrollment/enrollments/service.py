@@ -73,7 +73,7 @@ async def enroll(session: AsyncSession, data: EnrollmentCreate, today: date) -> 
     region = await regions.get_region(session, admdvs)
     if await find(session, person.psn_no, data.year, data.insutype) is not None:
         raise Conflict(f"{person.psn_name} {data.year} 年度已登记参保", code="ALREADY_ENROLLED")
-    start = rules.cover_start(regions.period_rules(region), data.year, today, person.brdy)
+    start = rules.cover_start(rules.period_rules(region), data.year, today, person.brdy)
     await check_not_employee_insured(session, person, start.begin)
     psn_type = rules.person_type(
         person.brdy, start.begin, await _school_kind(session, person.psn_no, data.year)

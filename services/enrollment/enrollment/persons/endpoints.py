@@ -1,32 +1,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
-from enrollment.cards import service as cards
-from enrollment.cards.schemas import CardOut
 from enrollment.deps import TodayDep
-from enrollment.enrollments import service as enrollments
-from enrollment.enrollments.rules import age_on
-from enrollment.enrollments.schemas import (
-    CoverageOnDate,
-    EnrollmentOut,
-    LegacyEnrollmentIn,
-    PersonCoverage,
-    TerminationIn,
-)
 from enrollment.persons import service
-from enrollment.persons.schemas import (
-    EmployeeImport,
-    EmployeeImportResult,
-    IdentityCreate,
-    IdentityOut,
-    PersonCreate,
-    PersonOut,
-)
-from shared.errors import DomainError
+from enrollment.persons.schemas import IdentityCreate, IdentityOut, PersonCreate, PersonOut
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])
@@ -38,76 +18,10 @@ async def create_person(body: PersonCreate, runtime: RuntimeDep, today: TodayDep
         return PersonOut.model_validate(await service.create_person(session, body, today=today))
 
 
-@router.get("/persons/lookup", response_model=PersonCoverage)
-async def lookup_person(
-    runtime: RuntimeDep,
-    today: TodayDep,
-    certno: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
-    card_no: Annotated[str | None, Query(min_length=1, max_length=30)] = None,
-    card_sn: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
-) -> PersonCoverage:
-    """A person with enrollments, identities and (when looked up by card) the card: what 1101 answers."""
-    if (certno is None) == (card_no is None):
-        raise DomainError("请提供身份证号 certno 或社保卡号 card_no 之一", code="BAD_LOOKUP", status_code=422)
-    async with runtime.db.session() as session:
-        card = None
-        if card_no is not None:
-            card = await cards.usable(session, card_no, card_sn)
-            person = await service.get_person(session, card.psn_no)
-        else:
-            assert certno is not None
-            person = await service.require_by_certno(session, certno)
-        history = await enrollments.list_for_person(session, person.psn_no)
-        return PersonCoverage(
-            person=PersonOut.model_validate(person),
-            age=age_on(person.brdy, today),
-            enrollments=enrollments.with_continuity(history),
-            identities=[
-                IdentityOut.model_validate(i) for i in await service.list_identities(session, person.psn_no)
-            ],
-            card=CardOut.model_validate(card) if card is not None else None,
-        )
-
-
 @router.get("/persons/{psn_no}", response_model=PersonOut)
 async def get_person(psn_no: str, runtime: RuntimeDep) -> PersonOut:
     async with runtime.db.session() as session:
         return PersonOut.model_validate(await service.get_person(session, psn_no))
-
-
-@router.get("/persons/{psn_no}/enrollments", response_model=list[EnrollmentOut])
-async def coverage_history(psn_no: str, runtime: RuntimeDep) -> list[EnrollmentOut]:
-    """Every enrollment year of the person, legacy schemes included, with continuity."""
-    async with runtime.db.session() as session:
-        await service.get_person(session, psn_no)
-        return enrollments.with_continuity(await enrollments.list_for_person(session, psn_no))
-
-
-@router.get("/persons/{psn_no}/coverage", response_model=CoverageOnDate)
-async def coverage_on(psn_no: str, on: date, runtime: RuntimeDep) -> CoverageOnDate:
-    async with runtime.db.session() as session:
-        await service.get_person(session, psn_no)
-        history = await enrollments.list_for_person(session, psn_no)
-        found = enrollments.covering(history, on)
-        if found is not None:
-            return CoverageOnDate(
-                psn_no=psn_no,
-                on=on,
-                covered=True,
-                reason="正常参保",
-                enrollment=await enrollments.describe(session, found),
-            )
-        same_year = [e for e in history if e.year == on.year and e.insutype == "390"]
-        if not same_year:
-            reason = f"{on.year} 年度未参保"
-        elif same_year[0].status == "pending":
-            reason = f"{on.year} 年度已登记但未缴足个人缴费"
-        elif same_year[0].status == "terminated":
-            reason = f"已于 {same_year[0].terminated_on} 终止参保"
-        else:
-            reason = f"待遇期为 {same_year[0].coverage_begin} 至 {same_year[0].coverage_end}"
-        enrollment = await enrollments.describe(session, same_year[0]) if same_year else None
-        return CoverageOnDate(psn_no=psn_no, on=on, covered=False, reason=reason, enrollment=enrollment)
 
 
 @router.post("/persons/{psn_no}/identities", status_code=201, response_model=IdentityOut)
@@ -122,43 +36,3 @@ async def end_identity(psn_no: str, psn_idet_type: str, end_date: date, runtime:
         return IdentityOut.model_validate(
             await service.end_identity(session, psn_no, psn_idet_type, end_date)
         )
-
-
-@router.post("/persons/{psn_no}/termination", response_model=list[EnrollmentOut])
-async def terminate_person(psn_no: str, body: TerminationIn, runtime: RuntimeDep) -> list[EnrollmentOut]:
-    """Death, moving away or joining employee insurance: every running enrollment ends on the date."""
-    async with runtime.transaction() as session:
-        ended = await enrollments.terminate_person(session, psn_no, body.reason, body.effective_date)
-        return [await enrollments.describe(session, e) for e in ended]
-
-
-@router.post("/persons/{psn_no}/legacy-enrollments", status_code=201, response_model=EnrollmentOut)
-async def record_legacy(
-    psn_no: str, body: LegacyEnrollmentIn, runtime: RuntimeDep, today: TodayDep
-) -> EnrollmentOut:
-    async with runtime.transaction() as session:
-        return await enrollments.describe(
-            session, await enrollments.record_legacy(session, psn_no, body, today)
-        )
-
-
-@router.post("/employee-insured", response_model=EmployeeImportResult)
-async def import_employee_insured(body: EmployeeImport, runtime: RuntimeDep) -> EmployeeImportResult:
-    """Import the employee-insurance list. Anyone on it loses resident cover from the date they joined."""
-    terminated = 0
-    imported = 0
-    async with runtime.transaction() as session:
-        for entry in body.entries:
-            if await service.record_employee_insured(session, entry.certno, entry.insured_since):
-                imported += 1
-            person = await service.find_by_certno(session, entry.certno)
-            if person is None:
-                continue
-            for enrollment in await enrollments.list_for_person(session, person.psn_no):
-                running = enrollment.status != "terminated" and enrollment.kind != "legacy"
-                if running and enrollment.coverage_end >= entry.insured_since:
-                    await enrollments.terminate(
-                        session, enrollment, "employee_insurance", entry.insured_since
-                    )
-                    terminated += 1
-    return EmployeeImportResult(imported=imported, terminated_enrollments=terminated)

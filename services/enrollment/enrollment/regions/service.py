@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from enrollment.enrollments.models import Enrollment
-from enrollment.enrollments.rules import PeriodRules
 from enrollment.regions.models import ContributionStandard, Region, RegionTarget
 from enrollment.regions.schemas import EnrollmentRate, RegionIn, StandardIn
 from shared.db import flush_unique
@@ -31,19 +30,6 @@ async def get_region(session: AsyncSession, admdvs: str) -> Region:
     if region is None:
         raise NotFound(f"统筹区 {admdvs} 未配置参保规则", code="REGION_NOT_FOUND")
     return region
-
-
-def period_rules(region: Region) -> PeriodRules:
-    late = None
-    if region.late_until_month is not None and region.late_until_day is not None:
-        late = (region.late_until_month, region.late_until_day)
-    return PeriodRules(
-        collection_begin=(region.collection_begin_month, region.collection_begin_day),
-        collection_end=(region.collection_end_month, region.collection_end_day),
-        late_until=late,
-        late_waiting_days=region.late_waiting_days,
-        newborn_grace_days=region.newborn_grace_days,
-    )
 
 
 def subsidy_ratios(region: Region) -> dict[str, int]:
