@@ -12,7 +12,7 @@ Order (domain.md "Money out"; research doc 3.6):
    or by amount bands); maternity (fixed sum by delivery type). Out-of-area care without a filing loses
    some ratio points. Inpatient, chronic and maternity payments share the pooled yearly ceiling.
 3. Catastrophic insurance (390200) on the yearly policy-range personal burden above its threshold
-   (inpatient, chronic and maternity care), in bands, within a yearly cap.
+   (of the kinds of care the policy counts: Yutian's 住院 costs), in bands, within a yearly cap.
 4. Medical assistance (610100) for subsidised identities on what remains of the policy-range personal
    burden, after its own yearly deductible, within a yearly cap.
 5. What the funds do not pay is the patient's cash: residents have no personal account.
@@ -46,8 +46,8 @@ ASSISTANCE_FUND = "610100"
 CLASS_A, CLASS_B, CLASS_C = "1", "2", "3"  # 甲, 乙, 丙
 
 Kind = Literal["pharmacy", "outpatient", "chronic", "inpatient", "maternity"]
-#: Kinds whose pooled payments count against the pooled yearly ceiling and that open catastrophic
-#: insurance and medical assistance.
+#: Kinds whose pooled payments count against the pooled yearly ceiling and that open medical assistance
+#: (and catastrophic insurance, for those of them the policy counts: ``Catastrophic.kinds``).
 MAJOR_KINDS = ("chronic", "inpatient", "maternity")
 
 
@@ -428,7 +428,7 @@ def adjudicate(
     assistance = 0
     if encounter.kind in MAJOR_KINDS:
         cat_rules = policy.catastrophic
-        if cat_rules is not None:
+        if cat_rules is not None and encounter.kind in cat_rules.kinds:
             after = ytd.catastrophic_burden_fen + burden
             entitled = min(
                 banded(max(0, after - cat_rules.threshold_fen), cat_rules.bands), cat_rules.annual_cap_fen

@@ -4,7 +4,7 @@ administrator can act on. Amounts are integer fen, ratios exact decimals in [0, 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -97,12 +97,21 @@ class Maternity(_Doc):
     caesarean_fen: Fen
 
 
+#: Kinds of care whose policy-range personal burden may count toward catastrophic insurance.
+CatastrophicKind = Literal["inpatient", "maternity", "chronic"]
+_ALL_MAJOR_KINDS: tuple[CatastrophicKind, ...] = ("inpatient", "maternity", "chronic")
+
+
 class Catastrophic(_Doc):
-    """大病保险 (390200): on the yearly policy-range personal burden above the threshold, in bands."""
+    """大病保险 (390200): on the yearly policy-range personal burden above the threshold, in bands, of the
+    kinds of care the policy names (``kinds``). Yutian (000) speaks of 住院 costs only: 政策范围内大病保险
+    住院医疗费用支付比例保持在50%以上; a document stored before ``kinds`` existed keeps the three kinds it
+    was computed on then."""
 
     threshold_fen: Fen
     bands: list[Band]
     annual_cap_fen: Fen
+    kinds: list[CatastrophicKind] = Field(default_factory=lambda: list(_ALL_MAJOR_KINDS), min_length=1)
 
     _bands = field_validator("bands")(lambda v: _check_bands(v, "大病保险分段比例"))
 
@@ -167,6 +176,8 @@ def jinzhai_yutian_demo() -> PolicyDocument:
             threshold_fen=10_000_00,
             bands=[Band(upto_fen=50_000_00, ratio=Decimal("0.5")), Band(upto_fen=None, ratio=Decimal("0.6"))],
             annual_cap_fen=200_000_00,
+            # Yutian: 大病保险住院医疗费用 - stays (delivery included), not chronic outpatient care.
+            kinds=["inpatient", "maternity"],
         ),
         assistance={
             "2101": Assistance(deductible_fen=0, ratio=Decimal("0.7"), annual_cap_fen=30_000_00),
