@@ -28,20 +28,24 @@ import itertools
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, rule, run_state_machine_as_test
 from settlement.config import SettlementSettings
+from settlement.encounters.models import Encounter as EncounterRecord
+from settlement.encounters.models import FeeLineRecord
 from settlement.main import create_app
 from settlement.settlements.models import Settlement
 from sqlmodel import select
 
+from shared.clock import now_china
 from shared.db import Database
-from shared.events import IdentityCategory
+from shared.events import CoverageActivated, IdentityCategory
 from tests.conftest import DatabaseFactory
 from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, seed_reference_data
 from tests.support.apps import build, running
@@ -462,3 +466,64 @@ async def test_chronic_outpatient_costs_do_not_count_toward_catastrophic(
     assert _funds(visit) == {"390100": 4_975_00}
     (stay,) = await client.stay([12_000_00])
     assert _funds(stay) == {"390100": 7_020_00, "390200": 0}
+
+
+# ---- when care may be dated --------------------------------------------------------------------------
+
+
+async def test_care_dated_in_the_future_or_outside_cover_is_refused(settlement_api: SettlementApi) -> None:
+    """Cover begins 2026-11-09; admission 2026-11-10; the demo policy allows pre-admission tests within
+    3 days. A line of 11-09 (the day before admission, covered) is the stay's; one of 11-08 is within
+    the 3 days but before cover; one of 11-05 is before the 3 days; one dated next year is in the future;
+    a discharge dated next year too. Each refusal names its reason and stores nothing."""
+    psn_no, certno = new_person()
+    await settlement_api.apply(
+        CoverageActivated(
+            enrollment_id=1,
+            psn_no=psn_no,
+            certno=certno,
+            psn_name="测试人员",
+            gend="1",
+            brdy=date(1985, 3, 12),
+            insutype="390",
+            psn_type="1501",
+            insuplc_admdvs=REGION,
+            year=2026,
+            coverage_begin=date(2026, 11, 9),
+            coverage_end=date(2026, 12, 31),
+        )
+    )
+    client = Client(settlement_api, psn_no, certno)
+    mdtrt_id = await client._open("inpatient", "21")
+    base = f"/api/v1/encounters/{mdtrt_id}"
+    future = (now_china() + timedelta(days=400)).isoformat()
+
+    async def upload(sn: str, when: str) -> httpx.Response:
+        line = {
+            "feedetl_sn": sn,
+            "med_list_codg": "A",
+            "medins_list_codg": f"H{sn}",
+            "cnt": "100",
+            "pric": "0.5",
+            "amount_fen": 50_00,
+            "fee_ocur_time": when,
+        }
+        return await settlement_api.post(f"{base}/fees", {"fixmedins_code": HOSPITAL, "lines": [line]})
+
+    for sn, when, code in (
+        ("1", "2026-11-08T10:00:00+08:00", "FEE_NOT_COVERED"),
+        ("2", "2026-11-05T10:00:00+08:00", "FEE_BEFORE_ADMISSION"),
+        ("3", future, "FUTURE_TIME"),
+    ):
+        refused = await upload(sn, when)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (422, code), refused.text
+    assert (await upload("4", "2026-11-09T10:00:00+08:00")).status_code == 200
+    discharge = await settlement_api.post(
+        f"{base}/discharge", {"fixmedins_code": HOSPITAL, "endtime": future}
+    )
+    assert (discharge.status_code, discharge.json()["error"]["code"]) == (422, "FUTURE_TIME")
+    async with settlement_api.db.session() as session:
+        stored = list(await session.scalars(select(FeeLineRecord).where(FeeLineRecord.mdtrt_id == mdtrt_id)))
+        stay = await session.scalar(select(EncounterRecord).where(EncounterRecord.mdtrt_id == mdtrt_id))
+    assert [x.feedetl_sn for x in stored] == ["4"]
+    assert stay is not None and (stay.status, stay.endtime) == ("open", None)

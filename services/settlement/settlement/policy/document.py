@@ -53,6 +53,8 @@ class Inpatient(_Doc):
     admission_deductible_factors: list[Ratio] = Field(default_factory=lambda: [Decimal(1)], min_length=1)
     ratio_by_level: dict[str, Ratio]
     bands_by_level: dict[str, list[Band]] = Field(default_factory=dict)
+    #: Fee lines dated up to this many days before admission are the stay's (入院前检查); 0: none.
+    pre_admission_days: int = Field(default=0, ge=0, le=30)
 
     @field_validator("deductible_by_level", "ratio_by_level")
     @classmethod
@@ -156,6 +158,7 @@ def jinzhai_yutian_demo() -> PolicyDocument:
             deductible_by_level={"1": 200_00, "2": 300_00, "3": 500_00},
             admission_deductible_factors=[Decimal(1), Decimal("0.5")],
             ratio_by_level={"1": Decimal("0.75"), "2": Decimal("0.6"), "3": Decimal("0.5")},
+            pre_admission_days=3,  # illustrative: no source document sets it
             bands_by_level={
                 "3": [
                     Band(upto_fen=10_000_00, ratio=Decimal("0.4")),
