@@ -148,10 +148,16 @@ class PolicyDocument(_Doc):
 
 
 def jinzhai_yutian_demo() -> PolicyDocument:
-    """A demo policy from the numbers in domain.md: Jinzhai urban residents (deductible 300 yuan, ceiling
-    18,000, ratio within 20-60 % by level, chronic 100 fixed under 500 then 25 % up to 5,000 a year, delivery
-    200/300), Yutian (inpatient about 75 % at primary level, catastrophic at least 50 %). Outpatient pooling
-    and assistance figures are illustrative."""
+    """A demo policy from the numbers in domain.md, by source document (shared/seeds):
+    - Jinzhai (002): inpatient deductible 300 yuan (住院医药费用起付线为300元; level 2), yearly ceiling 18,000
+      (每人每年最高补偿额为1.8万元), ratios within 20-60 % by level (level 2 and 3), chronic outpatient 100
+      fixed under 500 then 25 % up to 5,000 a year, delivery 200 normal / 300 caesarean;
+    - Yutian (000): inpatient about 75 % (住院医疗费用支付比例保持在75%左右; level 1), catastrophic insurance
+      at least 50 % on 住院 costs (大病保险住院医疗费用支付比例保持在50%以上: its first band, and only stays
+      and deliveries count toward it);
+    - illustrative, no source: levels 1/3 deductibles, the half deductible from the second admission, the
+      level-3 bands, the catastrophic threshold, second band and cap, outpatient pooling, assistance, the
+      out-of-area reduction and the 3 days of pre-admission tests."""
     return PolicyDocument(
         outpatient=OutpatientPooling(deductible_fen=20_00, ratio=Decimal("0.5"), annual_cap_fen=300_00),
         inpatient=Inpatient(
