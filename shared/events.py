@@ -257,6 +257,9 @@ class SettlementReversed(EventData):
     insutype: str
     insuplc_admdvs: str
     clr_type: ClrType
+    #: The original's med_type, so that the ledger takes back from the account it booked to (chronic and
+    #: maternity care have their own); None in events written before it was sent.
+    med_type: str | None = None
     setl_time: datetime
     medfee_sumamt_fen: int
     fund_pay_sumamt_fen: int

@@ -26,6 +26,7 @@ def completed(
     admdvs: str = "341524",
     fund_payments: list[FundPayment] | None = None,
     setl_time: datetime | None = None,
+    med_type: str = "41",
 ) -> SettlementCompleted:
     payments = fund_payments or [FundPayment(fund_pay_type="390100", amount_fen=fund_fen)]
     total = sum(p.amount_fen for p in payments)
@@ -39,7 +40,7 @@ def completed(
         insutype=insutype,
         insuplc_admdvs=admdvs,
         mdtrtarea_admvs=admdvs,
-        med_type="41",
+        med_type=med_type,
         clr_type=clr_type,
         setl_time=setl_time or datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
         medfee_sumamt_fen=medfee,
@@ -59,6 +60,7 @@ def reversed_event(
     insutype: str = "390",
     admdvs: str = "341524",
     fund_payments: list[FundPayment] | None = None,
+    med_type: str | None = None,
 ) -> SettlementReversed:
     """A reversal of ``original``: ``fund_fen`` (or ``fund_payments``) as the original's positive amounts."""
     payments = [
@@ -76,6 +78,7 @@ def reversed_event(
         insutype=insutype,
         insuplc_admdvs=admdvs,
         clr_type=clr_type,
+        med_type=med_type,
         setl_time=datetime(2026, 11, 21, 2, 0, tzinfo=UTC),
         medfee_sumamt_fen=-9000,
         fund_pay_sumamt_fen=total,

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fund_ledger.books.chart import CHART
 from fund_ledger.books.models import JournalEntry
+from fund_ledger.books.service import post_settlement_completed, post_settlement_reversed
 from fund_ledger.clearing.service import CLEARING_FEN
 from fund_ledger.config import LedgerSettings
 from fund_ledger.schedule import BALANCE_DRIFT, BANK_BALANCE, LedgerScheduler, auto_clearing_batch_id
@@ -23,7 +24,8 @@ from sqlalchemy import select, text
 
 from shared.clock import CHINA_TZ
 from shared.db import Database
-from tests.ledger.builders import completed, payment
+from shared.events import FundPayment
+from tests.ledger.builders import completed, payment, reversed_event
 from tests.ledger.test_clearing import HOSPITAL, balances, batch_body, book, entry_count
 from tests.ledger.test_statements import books_for_statements
 
@@ -326,3 +328,41 @@ def test_auto_clearing_batch_ids_fit_and_repeat() -> None:
 def test_auto_clearing_day_must_exist_in_every_month(day: int) -> None:
     with pytest.raises(ValueError):
         LedgerSettings(auto_clearing_day=day)
+
+
+def fund(fund_pay_type: str, amount_fen: int) -> FundPayment:
+    return FundPayment(fund_pay_type=fund_pay_type, amount_fen=amount_fen)
+
+
+async def test_chronic_and_maternity_spending_have_their_own_accounts_and_disclosure_lines(
+    ledger: Ledger,
+) -> None:
+    """Jinzhai (002) reports 慢性病门诊补偿 and 住院分娩补偿 apart from ordinary outpatient and inpatient
+    compensation: a chronic visit (med_type 140104, clearing 11) books its pooled payment to 5104, a
+    delivery (52, clearing 21) to 5105, an ordinary stay (21) to 5102; catastrophic and assistance keep
+    their accounts. A reversal of the chronic visit takes back from 5104."""
+    client, db = ledger
+    async with db.transaction() as session:
+        for setl_id, med_type, clr_type, payments in (
+            ("C1", "140104", "11", [fund("390100", 150_00)]),
+            ("C2", "140104", "11", [fund("390100", 50_00)]),
+            ("M1", "52", "21", [fund("390100", 300_00)]),
+            ("I1", "21", "21", [fund("390100", 2_520_00), fund("390200", 1_090_00), fund("610100", 70_00)]),
+        ):
+            event = completed(setl_id, 0, clr_type=clr_type, med_type=med_type, fund_payments=payments)
+            await post_settlement_completed(session, event.envelope("test"))
+        undo = reversed_event(
+            "C2", "R1", 0, clr_type="11", med_type="140104", fund_payments=[fund("390100", 50_00)]
+        )
+        await post_settlement_reversed(session, undo.envelope("test"))
+    november = await disclosure(client, "2026-11-01", "2026-11-30")
+    assert november["expenditure"] == [
+        {"item": "住院待遇支出", "amount": "2520.00"},
+        {"item": "普通门诊待遇支出（含药店购药）", "amount": "0.00"},
+        {"item": "门诊慢特病待遇支出", "amount": "150.00"},
+        {"item": "生育待遇支出", "amount": "300.00"},
+        {"item": "大病保险支出", "amount": "1090.00"},
+        {"item": "医疗救助支出", "amount": "70.00"},
+    ]
+    # 2,520.00 + 150.00 + 300.00 + 1,090.00 + 70.00 = 4,130.00.
+    assert november["expenditure_total"] == "4130.00"

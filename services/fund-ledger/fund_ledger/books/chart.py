@@ -84,8 +84,9 @@ INTEREST_INCOME = AccountSpec("4201", "利息收入", "income")
 
 # --- expenditure (支出) ----------------------------------------------------------------------------------
 #: Basic pooled fund (390100) benefit expenditure by clearing type (clr_type): 11 outpatient, 21 inpatient,
-#: 41 pharmacy, 99 other. ``SettlementCompleted`` carries clr_type only (no encounter type), so the chronic
-#: disease (5104) and maternity (5105) accounts exist in the chart but nothing maps settlements to them yet.
+#: 41 pharmacy, 99 other; chronic-disease outpatient care (med_type 14xx, 门诊慢特病) and deliveries
+#: (med_type 52, 生育住院) in their own accounts whatever the clearing type: the Jinzhai report (002)
+#: accounts for 慢性病门诊补偿 and 住院分娩补偿 apart from ordinary outpatient and inpatient compensation.
 BENEFIT_EXPENSE_BY_CLR_TYPE: dict[str, AccountSpec] = {
     "11": AccountSpec("5101", "基本医疗保险待遇支出-门诊", "expense"),
     "21": AccountSpec("5102", "基本医疗保险待遇支出-住院", "expense"),
@@ -131,10 +132,20 @@ CHART: dict[str, AccountSpec] = {
 DEBIT_NORMAL = {"asset", "expense"}
 
 
-def benefit_expense_for(fund_pay_type: str, clr_type: str) -> AccountSpec | None:
+#: 医疗类别 prefixes of the care the pooled fund books apart (settlement's kinds chronic and maternity).
+CHRONIC_MED_TYPE_PREFIX = "14"
+MATERNITY_MED_TYPE_PREFIX = "52"
+
+
+def benefit_expense_for(fund_pay_type: str, clr_type: str, med_type: str | None = None) -> AccountSpec | None:
     """The expenditure account a settlement's payment from one fund is booked to; None when the fund (or,
-    for the pooled fund, the clearing type) has no account in the chart."""
+    for the pooled fund, the clearing type) has no account in the chart. ``med_type`` None: not told (an
+    event from before it was), booked by clearing type."""
     if fund_pay_type == POOLED_FUND:
+        if med_type is not None and med_type.startswith(CHRONIC_MED_TYPE_PREFIX):
+            return CHRONIC_DISEASE_EXPENSE
+        if med_type is not None and med_type.startswith(MATERNITY_MED_TYPE_PREFIX):
+            return MATERNITY_EXPENSE
         return BENEFIT_EXPENSE_BY_CLR_TYPE.get(clr_type)
     if fund_pay_type == CATASTROPHIC_FUND:
         return CATASTROPHIC_EXPENSE

@@ -114,8 +114,10 @@ def _check_scheme(insutype: str, what: str) -> None:
         raise EventRejected(f"{what}: unknown scheme sub-ledger insutype {insutype}")
 
 
-def _benefit_expense(payment: FundPayment, clr_type: str, what: str) -> AccountSpec:
-    expense = benefit_expense_for(payment.fund_pay_type, clr_type)
+def _benefit_expense(
+    payment: FundPayment, clr_type: str, what: str, med_type: str | None = None
+) -> AccountSpec:
+    expense = benefit_expense_for(payment.fund_pay_type, clr_type, med_type)
     if expense is None:
         raise EventRejected(
             f"{what}: no expenditure account for fund {payment.fund_pay_type} (clr_type {clr_type})"
@@ -132,6 +134,7 @@ async def _benefit_legs(
     payable: AccountSpec,
     counterparty: str,
     what: str,
+    med_type: str | None = None,
 ) -> list[Leg]:
     """Dr benefit expenditure / Cr the payable to ``counterparty``: a leg pair per fund that paid."""
     legs: list[Leg] = []
@@ -140,7 +143,7 @@ async def _benefit_legs(
             raise EventRejected(f"negative fund payment in {what}")
         if payment.amount_fen == 0:
             continue
-        expense = _benefit_expense(payment, clr_type, what)
+        expense = _benefit_expense(payment, clr_type, what, med_type)
         debit = await account_for(session, expense, admdvs, insutype, payment.fund_pay_type)
         credit = await account_for(session, payable, admdvs, insutype, payment.fund_pay_type, counterparty)
         legs += [Leg(debit, debit_fen=payment.amount_fen), Leg(credit, credit_fen=payment.amount_fen)]
@@ -152,7 +155,8 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
 
     Dr benefit expenditure / Cr payable to the institution, per fund, on the insured person's pooling region
     and scheme sub-ledger. The expenditure account is by fund: the pooled fund (390100) by clearing type
-    (51xx), catastrophic insurance (390200) 5201, medical assistance (610100) 5301. Posted at setl_time."""
+    (51xx) or, for chronic-disease outpatient care and deliveries, by med_type (5104, 5105), catastrophic
+    insurance (390200) 5201, medical assistance (610100) 5301. Posted at setl_time."""
     event = SettlementCompleted.model_validate(envelope.data)
     what = f"settlement {event.setl_id}"
     _check_scheme(event.insutype, what)
@@ -169,6 +173,7 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
         PAYABLE,
         event.fixmedins_code,
         what,
+        event.med_type,
     )
     if not legs:
         return  # the funds paid nothing: nothing to book
@@ -304,7 +309,7 @@ async def post_settlement_reversed(session: AsyncSession, envelope: EventEnvelop
         amount = -payment.amount_fen
         if amount == 0:
             continue
-        expense = _benefit_expense(payment, event.clr_type, what)
+        expense = _benefit_expense(payment, event.clr_type, what, event.med_type)
         payable = await account_for(
             session,
             PAYABLE,

@@ -12,13 +12,22 @@ Order (domain.md "Money out"; research doc 3.6):
    or by amount bands); maternity (fixed sum by delivery type). Out-of-area care without a filing loses
    some ratio points. Inpatient, chronic and maternity payments share the pooled yearly ceiling.
 3. Catastrophic insurance (390200) on the yearly policy-range personal burden above its threshold
-   (inpatient, chronic and maternity care), in bands, within a yearly cap.
+   (of the kinds of care the policy counts: Yutian's 住院 costs), in bands, within a yearly cap.
 4. Medical assistance (610100) for subsidised identities on what remains of the policy-range personal
    burden, after its own yearly deductible, within a yearly cap.
 5. What the funds do not pay is the patient's cash: residents have no personal account.
 
-Cumulative benefits (chronic, catastrophic, assistance) are computed as the difference of the yearly
-entitlement before and after this settlement, so a year's total never depends on how it was split.
+Layered benefits are paid as "entitlement on the cumulative costs, this settlement included, minus what
+the surviving settlements already got from the layer, never below zero" (issue 23):
+- a stay (one admission, settled in parts by 中途结算): its deductible, ratio or bands and maternity sum on
+  the stay's cumulative policy-range cost, less what its earlier surviving parts got (``StaySoFar``); the
+  deductible is met once per stay and bands continue from the stay's total;
+- a year: the chronic thresholds and cap, catastrophic threshold and bands, assistance deductible and cap
+  on the year's surviving totals (``YearToDate``: a reversal takes back the costs AND the payments of the
+  settlement it undoes), less what the surviving settlements got. Paying "entitlement after − entitlement
+  before" instead left the year wrong once an earlier settlement was reversed: the settlements after it
+  had been computed on totals that included it.
+Either way, however care is split into settlements, each fund pays what one settlement of the whole pays.
 """
 
 from __future__ import annotations
@@ -37,8 +46,8 @@ ASSISTANCE_FUND = "610100"
 CLASS_A, CLASS_B, CLASS_C = "1", "2", "3"  # 甲, 乙, 丙
 
 Kind = Literal["pharmacy", "outpatient", "chronic", "inpatient", "maternity"]
-#: Kinds whose pooled payments count against the pooled yearly ceiling and that open catastrophic
-#: insurance and medical assistance.
+#: Kinds whose pooled payments count against the pooled yearly ceiling and that open medical assistance
+#: (and catastrophic insurance, for those of them the policy counts: ``Catastrophic.kinds``).
 MAJOR_KINDS = ("chronic", "inpatient", "maternity")
 
 
@@ -85,9 +94,25 @@ class Encounter:
     filed: bool = False
     delivery_type: Literal["normal", "caesarean"] | None = None
     chronic_disease: str | None = None
-    #: A later settlement of a stay already settled in part (中途结算): the admission's deductible was
-    #: applied then, and it is the same admission.
-    continuing_stay: bool = False
+    #: A later settlement of a stay already settled in part (中途结算): what its surviving earlier parts
+    #: added up to. None: the stay's first settlement (or not a stay).
+    stay: StaySoFar | None = None
+
+    @property
+    def continuing_stay(self) -> bool:
+        return self.stay is not None
+
+
+@dataclass(frozen=True, slots=True)
+class StaySoFar:
+    """A stay's surviving earlier settlements (中途结算 parts), summed: the next part pays the stay's
+    entitlement on the cumulative cost less these."""
+
+    policy_range_fen: int = 0
+    deductible_fen: int = 0
+    pooled_fen: int = 0
+    #: The stay's deductible, fixed by its first settlement (hospital level, admission number in the year).
+    stay_deductible_fen: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +185,10 @@ class Adjudication:
     #: What this settlement adds to the year's totals (a reversal subtracts exactly this).
     delta: YearToDate
     trace: list[str]
+    #: Per layer, the entitlement on the cumulative costs and what earlier surviving settlements had got
+    #: (``<layer>_entitled_fen`` / ``<layer>_before_fen``), and the stay's deductible: stored with the
+    #: settlement (its next part reads ``stay_deductible_fen``) and shown in the trace.
+    layers: dict[str, int] = field(default_factory=dict)
 
     @property
     def personal_burden_fen(self) -> int:
@@ -235,6 +264,15 @@ def _y(fen: int) -> str:
     return str(fen_to_yuan(fen))
 
 
+def _owed(entitled: int, before: int) -> int:
+    """A cumulative layer's payment: its entitlement on the cumulative costs less what surviving
+    settlements already got from it, never below zero (a reversal of an earlier settlement may leave the
+    survivors with more than the entitlement on what survives; nothing is clawed back from a new one).
+    The caller also holds it to this settlement's own policy-range cost (a fund never hands the patient
+    cash): a shortfall beyond that is still owed at the next settlement, which sees the same totals."""
+    return max(0, entitled - before)
+
+
 def adjudicate(
     lines: list[FeeLine],
     catalogue: dict[str, ListEntry],
@@ -255,11 +293,13 @@ def adjudicate(
         f"+ 政策范围内 {_y(in_range)}"
     ]
     delta = YearToDate()
+    layers: dict[str, int] = {}
     reduction = Decimal(0)
     if encounter.out_of_area and not encounter.filed and policy.unfiled_out_of_area_reduction:
         reduction = policy.unfiled_out_of_area_reduction
         trace.append(f"异地就医未备案，统筹支付比例降低 {reduction}")
 
+    stay = encounter.stay or StaySoFar()
     deductible, ratio, pooled, pooled_room = 0, Decimal(0), 0, 0
     pooled_note = ""
     if encounter.kind in ("pharmacy", "outpatient"):
@@ -269,11 +309,15 @@ def adjudicate(
         pooled_room = max(0, rules.annual_cap_fen - ytd.outpatient_paid_fen)
         by_ratio = apply_ratio(in_range - deductible, ratio)
         pooled = min(by_ratio, pooled_room)
+        layers.update(
+            outpatient_cap_entitled_fen=rules.annual_cap_fen,
+            outpatient_cap_before_fen=ytd.outpatient_paid_fen,
+        )
         pooled_note = (
             f"门诊统筹：起付线 {_y(rules.deductible_fen)}（年内已计 {_y(ytd.outpatient_deductible_fen)}，"
             f"本次 "
             f"{_y(deductible)}）；({_y(in_range)} - {_y(deductible)}) × {ratio} = {_y(by_ratio)}；"
-            f"年度限额剩余 "
+            f"年度限额 {_y(rules.annual_cap_fen)}，已付 {_y(ytd.outpatient_paid_fen)}，剩余 "
             f"{_y(pooled_room)}；支付 {_y(pooled)}"
         )
         delta = replace(delta, outpatient_deductible_fen=deductible, outpatient_paid_fen=pooled)
@@ -288,27 +332,41 @@ def adjudicate(
             )
             return min(earned, chronic.annual_cap_fen)
 
-        before, after = ytd.chronic_cost_fen, ytd.chronic_cost_fen + in_range
-        earned = entitlement(after) - entitlement(before)
+        after = ytd.chronic_cost_fen + in_range
+        entitled = entitlement(after)
+        earned = _owed(entitled, ytd.chronic_paid_fen)
         pooled_room = max(0, policy.pooled_annual_ceiling_fen - ytd.pooled_paid_fen)
-        pooled = min(earned, pooled_room)
+        pooled = min(earned, pooled_room, in_range)
         ratio = chronic.ratio_above
+        layers.update(chronic_entitled_fen=entitled, chronic_before_fen=ytd.chronic_paid_fen)
         pooled_note = (
-            f"门诊慢性病：年内费用 {_y(before)} → {_y(after)}；{_y(chronic.threshold_fen)} 以下定额 "
-            f"{_y(chronic.fixed_fen)}，以上部分 × {chronic.ratio_above}，"
-            f"年度封顶 {_y(chronic.annual_cap_fen)}；"
-            f"本次应付 {_y(earned)}，统筹年度限额剩余 {_y(pooled_room)}；支付 {_y(pooled)}"
+            f"门诊慢性病：年内费用 {_y(ytd.chronic_cost_fen)} → {_y(after)}；"
+            f"{_y(chronic.threshold_fen)} 以下定额 {_y(chronic.fixed_fen)}，"
+            f"以上部分 × {chronic.ratio_above}，"
+            f"年度封顶 {_y(chronic.annual_cap_fen)}；年内应享 {_y(entitled)}，已付 "
+            f"{_y(ytd.chronic_paid_fen)}，本次应付 {_y(earned)}；"
+            f"统筹年度限额剩余 {_y(pooled_room)}；支付 {_y(pooled)}"
         )
         delta = replace(delta, chronic_cost_fen=in_range, chronic_paid_fen=pooled, pooled_paid_fen=pooled)
     elif encounter.kind == "inpatient":
         rules_in = policy.inpatient
-        factors = rules_in.admission_deductible_factors
-        factor = factors[min(max(encounter.admission_sequence, 1), len(factors)) - 1]
-        line_deductible = (
-            0 if encounter.continuing_stay else apply_ratio(rules_in.deductible_by_level[level], factor)
-        )
-        deductible = min(in_range, line_deductible)
-        base = in_range - deductible
+        if encounter.stay is None:
+            factors = rules_in.admission_deductible_factors
+            factor = factors[min(max(encounter.admission_sequence, 1), len(factors)) - 1]
+            stay_deductible = apply_ratio(rules_in.deductible_by_level[level], factor)
+            whose = (
+                f"{level}级医院第{encounter.admission_sequence}次住院起付线 "
+                f"{_y(rules_in.deductible_by_level[level])} × {factor} = {_y(stay_deductible)}"
+            )
+        else:
+            stay_deductible = stay.stay_deductible_fen
+            whose = f"中途结算续结：本次住院起付线 {_y(stay_deductible)}（已结 {_y(stay.policy_range_fen)}）"
+        # "起付线 per admission" (domain.md; Jinzhai 002: 住院医药费用起付线为300元): once per stay, on the
+        # stay's cumulative policy-range cost; bands apply to the stay's total above it.
+        stay_in_range = stay.policy_range_fen + in_range
+        stay_met = min(stay_in_range, stay_deductible)
+        deductible = max(0, stay_met - stay.deductible_fen)
+        base = stay_in_range - stay_met
         bands = rules_in.bands_by_level.get(level)
         if bands:
             by_ratio = banded(
@@ -322,15 +380,22 @@ def adjudicate(
             ratio = max(Decimal(0), rules_in.ratio_by_level[level] - reduction)
             by_ratio = apply_ratio(base, ratio)
             how = f"比例 {ratio}"
+        earned = _owed(by_ratio, stay.pooled_fen)
         pooled_room = max(0, policy.pooled_annual_ceiling_fen - ytd.pooled_paid_fen)
-        pooled = min(by_ratio, pooled_room)
+        pooled = min(earned, pooled_room, in_range)
+        layers.update(
+            stay_deductible_fen=stay_deductible,
+            stay_entitled_fen=by_ratio,
+            stay_before_fen=stay.pooled_fen,
+            pooled_ceiling_entitled_fen=policy.pooled_annual_ceiling_fen,
+            pooled_ceiling_before_fen=ytd.pooled_paid_fen,
+        )
         pooled_note = (
-            f"住院：{level}级医院第{encounter.admission_sequence}次住院起付线 "
-            f"{_y(rules_in.deductible_by_level[level])} × {factor} = {_y(line_deductible)}，"
-            f"本次 {_y(deductible)}；"
-            f"({_y(in_range)} - {_y(deductible)}) {how} = {_y(by_ratio)}；"
-            f"统筹年度限额剩余 {_y(pooled_room)}；"
-            f"支付 {_y(pooled)}"
+            f"住院：{whose}，本次 {_y(deductible)}；"
+            f"本次住院政策范围内累计 {_y(stay_in_range)}，({_y(stay_in_range)} - {_y(stay_met)}) {how} "
+            f"= {_y(by_ratio)}，本次住院已付 {_y(stay.pooled_fen)}，本次应付 {_y(earned)}；"
+            f"统筹年度限额 {_y(policy.pooled_annual_ceiling_fen)}，已付 {_y(ytd.pooled_paid_fen)}，"
+            f"剩余 {_y(pooled_room)}；支付 {_y(pooled)}"
         )
         delta = replace(delta, pooled_paid_fen=pooled, admissions=0 if encounter.continuing_stay else 1)
     else:  # maternity
@@ -338,13 +403,23 @@ def adjudicate(
         if maternity is None or encounter.delivery_type is None:
             raise NotEligible("本地区未设置住院分娩定额补助，或未说明分娩方式")
         fixed = maternity.normal_fen if encounter.delivery_type == "normal" else maternity.caesarean_fen
+        # One delivery, one fixed sum (Jinzhai 002: 计生定点分娩补偿), whatever the parts of the stay.
+        stay_in_range = stay.policy_range_fen + in_range
+        entitled = min(fixed, stay_in_range)
         pooled_room = max(0, policy.pooled_annual_ceiling_fen - ytd.pooled_paid_fen)
-        pooled = min(fixed, in_range, pooled_room)
+        pooled = min(_owed(entitled, stay.pooled_fen), pooled_room, in_range)
+        layers.update(
+            stay_entitled_fen=entitled,
+            stay_before_fen=stay.pooled_fen,
+            pooled_ceiling_entitled_fen=policy.pooled_annual_ceiling_fen,
+            pooled_ceiling_before_fen=ytd.pooled_paid_fen,
+        )
         pooled_note = (
             f"住院分娩（{'顺产' if encounter.delivery_type == 'normal' else '剖宫产'}）定额 {_y(fixed)}，"
-            f"政策范围内 {_y(in_range)}；支付 {_y(pooled)}"
+            f"本次住院政策范围内累计 {_y(stay_in_range)}，应享 {_y(entitled)}，已付 {_y(stay.pooled_fen)}；"
+            f"统筹年度限额剩余 {_y(pooled_room)}；支付 {_y(pooled)}"
         )
-        delta = replace(delta, pooled_paid_fen=pooled, admissions=1)
+        delta = replace(delta, pooled_paid_fen=pooled, admissions=0 if encounter.continuing_stay else 1)
     trace.append(pooled_note)
     funds = [FundShare(POOLED_FUND, in_range - deductible, pooled_room, pooled, pooled_note)]
 
@@ -353,26 +428,26 @@ def adjudicate(
     assistance = 0
     if encounter.kind in MAJOR_KINDS:
         cat_rules = policy.catastrophic
-        if cat_rules is not None:
-
-            def cat_entitlement(b: int) -> int:
-                return min(
-                    banded(max(0, b - cat_rules.threshold_fen), cat_rules.bands), cat_rules.annual_cap_fen
-                )
-
-            before, after = ytd.catastrophic_burden_fen, ytd.catastrophic_burden_fen + burden
+        if cat_rules is not None and encounter.kind in cat_rules.kinds:
+            after = ytd.catastrophic_burden_fen + burden
+            entitled = min(
+                banded(max(0, after - cat_rules.threshold_fen), cat_rules.bands), cat_rules.annual_cap_fen
+            )
             room = max(0, cat_rules.annual_cap_fen - ytd.catastrophic_paid_fen)
-            catastrophic = min(cat_entitlement(after) - cat_entitlement(before), burden, room)
+            catastrophic = max(0, min(_owed(entitled, ytd.catastrophic_paid_fen), burden, room))
+            layers.update(
+                catastrophic_entitled_fen=entitled, catastrophic_before_fen=ytd.catastrophic_paid_fen
+            )
             note = (
-                f"大病保险：年内政策范围内个人负担 {_y(before)} → {_y(after)}，"
-                f"起付 {_y(cat_rules.threshold_fen)}，"
-                f"支付 {_y(catastrophic)}"
+                f"大病保险：年内政策范围内个人负担 {_y(ytd.catastrophic_burden_fen)} → {_y(after)}，"
+                f"起付 {_y(cat_rules.threshold_fen)}，年内应享 {_y(entitled)}，"
+                f"已付 {_y(ytd.catastrophic_paid_fen)}，支付 {_y(catastrophic)}"
             )
             trace.append(note)
             funds.append(
                 FundShare(
                     CATASTROPHIC_FUND,
-                    max(0, after - max(before, cat_rules.threshold_fen)),
+                    max(0, after - max(ytd.catastrophic_burden_fen, cat_rules.threshold_fen)),
                     room,
                     catastrophic,
                     note,
@@ -383,17 +458,15 @@ def adjudicate(
         if rules_for:
             code, aid = max(rules_for, key=lambda item: (item[1].ratio, item[1].annual_cap_fen))
             base = burden - catastrophic
-
-            def aid_entitlement(b: int) -> int:
-                return min(apply_ratio(max(0, b - aid.deductible_fen), aid.ratio), aid.annual_cap_fen)
-
-            before, after = ytd.assistance_base_fen, ytd.assistance_base_fen + base
+            after = ytd.assistance_base_fen + base
+            entitled = min(apply_ratio(max(0, after - aid.deductible_fen), aid.ratio), aid.annual_cap_fen)
             room = max(0, aid.annual_cap_fen - ytd.assistance_paid_fen)
-            assistance = min(aid_entitlement(after) - aid_entitlement(before), base, room)
+            assistance = max(0, min(_owed(entitled, ytd.assistance_paid_fen), base, room))
+            layers.update(assistance_entitled_fen=entitled, assistance_before_fen=ytd.assistance_paid_fen)
             note = (
-                f"医疗救助（身份 {code}）：年内救助基数 {_y(before)} → {_y(after)}，"
-                f"起付 {_y(aid.deductible_fen)}，"
-                f"比例 {aid.ratio}，支付 {_y(assistance)}"
+                f"医疗救助（身份 {code}）：年内救助基数 {_y(ytd.assistance_base_fen)} → {_y(after)}，"
+                f"起付 {_y(aid.deductible_fen)}，比例 {aid.ratio}，年内应享 {_y(entitled)}，"
+                f"已付 {_y(ytd.assistance_paid_fen)}，支付 {_y(assistance)}"
             )
             trace.append(note)
             funds.append(FundShare(ASSISTANCE_FUND, base, room, assistance, note))
@@ -419,4 +492,5 @@ def adjudicate(
         cash_paid_fen=cash,
         delta=delta,
         trace=trace,
+        layers=layers,
     )

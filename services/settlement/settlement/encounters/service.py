@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from settlement.adjudication.engine import FeeLine, classify_line
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
+from settlement.encounters import care_dates
 from settlement.encounters.models import Encounter, FeeLineRecord
 from settlement.encounters.schemas import (
     DiagnosisUpdate,
@@ -175,6 +176,7 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
     """Store the lines and answer with their classification (甲/乙/丙, caps, self-pay-first)."""
     encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code, for_update=True)
     _require(encounter, "open", "discharged")
+    await care_dates.require_fee_dates(session, encounter, data.lines)
     institution = await institutions.settling(session, encounter.fixmedins_code)
     known = {x.feedetl_sn for x in await _lines(session, mdtrt_id, unsettled=False)}
     for line in data.lines:
@@ -250,6 +252,7 @@ async def cancel_fees(session: AsyncSession, mdtrt_id: str, data: FeesCancel) ->
 
 
 async def discharge(session: AsyncSession, mdtrt_id: str, data: Discharge) -> Encounter:
+    care_dates.require_discharge_not_future(data.endtime)
     encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code, for_update=True)
     if encounter.setting != "inpatient":
         raise DomainError("门诊就诊无需办理出院", code="NOT_INPATIENT", status_code=422)

@@ -4,7 +4,7 @@ administrator can act on. Amounts are integer fen, ratios exact decimals in [0, 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -53,6 +53,8 @@ class Inpatient(_Doc):
     admission_deductible_factors: list[Ratio] = Field(default_factory=lambda: [Decimal(1)], min_length=1)
     ratio_by_level: dict[str, Ratio]
     bands_by_level: dict[str, list[Band]] = Field(default_factory=dict)
+    #: Fee lines dated up to this many days before admission are the stay's (入院前检查); 0: none.
+    pre_admission_days: int = Field(default=0, ge=0, le=30)
 
     @field_validator("deductible_by_level", "ratio_by_level")
     @classmethod
@@ -97,12 +99,21 @@ class Maternity(_Doc):
     caesarean_fen: Fen
 
 
+#: Kinds of care whose policy-range personal burden may count toward catastrophic insurance.
+CatastrophicKind = Literal["inpatient", "maternity", "chronic"]
+_ALL_MAJOR_KINDS: tuple[CatastrophicKind, ...] = ("inpatient", "maternity", "chronic")
+
+
 class Catastrophic(_Doc):
-    """大病保险 (390200): on the yearly policy-range personal burden above the threshold, in bands."""
+    """大病保险 (390200): on the yearly policy-range personal burden above the threshold, in bands, of the
+    kinds of care the policy names (``kinds``). Yutian (000) speaks of 住院 costs only: 政策范围内大病保险
+    住院医疗费用支付比例保持在50%以上; a document stored before ``kinds`` existed keeps the three kinds it
+    was computed on then."""
 
     threshold_fen: Fen
     bands: list[Band]
     annual_cap_fen: Fen
+    kinds: list[CatastrophicKind] = Field(default_factory=lambda: list(_ALL_MAJOR_KINDS), min_length=1)
 
     _bands = field_validator("bands")(lambda v: _check_bands(v, "大病保险分段比例"))
 
@@ -137,16 +148,23 @@ class PolicyDocument(_Doc):
 
 
 def jinzhai_yutian_demo() -> PolicyDocument:
-    """A demo policy from the numbers in domain.md: Jinzhai urban residents (deductible 300 yuan, ceiling
-    18,000, ratio within 20-60 % by level, chronic 100 fixed under 500 then 25 % up to 5,000 a year, delivery
-    200/300), Yutian (inpatient about 75 % at primary level, catastrophic at least 50 %). Outpatient pooling
-    and assistance figures are illustrative."""
+    """A demo policy from the numbers in domain.md, by source document (shared/seeds):
+    - Jinzhai (002): inpatient deductible 300 yuan (住院医药费用起付线为300元; level 2), yearly ceiling 18,000
+      (每人每年最高补偿额为1.8万元), ratios within 20-60 % by level (level 2 and 3), chronic outpatient 100
+      fixed under 500 then 25 % up to 5,000 a year, delivery 200 normal / 300 caesarean;
+    - Yutian (000): inpatient about 75 % (住院医疗费用支付比例保持在75%左右; level 1), catastrophic insurance
+      at least 50 % on 住院 costs (大病保险住院医疗费用支付比例保持在50%以上: its first band, and only stays
+      and deliveries count toward it);
+    - illustrative, no source: levels 1/3 deductibles, the half deductible from the second admission, the
+      level-3 bands, the catastrophic threshold, second band and cap, outpatient pooling, assistance, the
+      out-of-area reduction and the 3 days of pre-admission tests."""
     return PolicyDocument(
         outpatient=OutpatientPooling(deductible_fen=20_00, ratio=Decimal("0.5"), annual_cap_fen=300_00),
         inpatient=Inpatient(
             deductible_by_level={"1": 200_00, "2": 300_00, "3": 500_00},
             admission_deductible_factors=[Decimal(1), Decimal("0.5")],
             ratio_by_level={"1": Decimal("0.75"), "2": Decimal("0.6"), "3": Decimal("0.5")},
+            pre_admission_days=3,  # illustrative: no source document sets it
             bands_by_level={
                 "3": [
                     Band(upto_fen=10_000_00, ratio=Decimal("0.4")),
@@ -167,6 +185,8 @@ def jinzhai_yutian_demo() -> PolicyDocument:
             threshold_fen=10_000_00,
             bands=[Band(upto_fen=50_000_00, ratio=Decimal("0.5")), Band(upto_fen=None, ratio=Decimal("0.6"))],
             annual_cap_fen=200_000_00,
+            # Yutian: 大病保险住院医疗费用 - stays (delivery included), not chronic outpatient care.
+            kinds=["inpatient", "maternity"],
         ),
         assistance={
             "2101": Assistance(deductible_fen=0, ratio=Decimal("0.7"), annual_cap_fen=30_000_00),

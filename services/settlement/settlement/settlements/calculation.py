@@ -21,6 +21,7 @@ from settlement.adjudication.engine import (
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.eligibility.models import Eligibility
+from settlement.encounters import stays
 from settlement.institutions import service as institutions
 from settlement.institutions.models import Institution
 from settlement.policy import service as policies
@@ -81,6 +82,8 @@ async def prepare(
     )
     entries = await catalogue.find_entries(session, {line.med_list_codg for line in claim.lines}, care_day)
     ytd = YearToDate(*(getattr(totals, name) for name in YTD_FIELDS))
+    # Read under the accumulator's lock (``stays``): a part reversed meanwhile is not counted.
+    stay = await stays.so_far(session, claim.mdtrt_id) if claim.continuing_stay and claim.mdtrt_id else None
     encounter = Encounter(
         kind=claim.kind,
         service_date=care_day,
@@ -90,7 +93,7 @@ async def prepare(
         filed=claim.filed,
         delivery_type=claim.delivery_type,
         chronic_disease=claim.chronic_disease,
-        continuing_stay=claim.continuing_stay,
+        stay=stay,
     )
     try:
         result = adjudicate(
@@ -175,6 +178,7 @@ def records(
         encounter_kind=claim.kind,
         status=status,
         ytd_delta={name: getattr(result.delta, name) for name in YTD_FIELDS},
+        layers=result.layers,
     )
     funds = [
         SettlementFund(

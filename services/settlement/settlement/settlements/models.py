@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Text, text
 from sqlmodel import Field
 
 from settlement.db import Base
@@ -60,6 +60,11 @@ class Settlement(Base, table=True):
     reversed_by: str | None = Field(default=None, max_length=30)
     #: What this settlement added to the person's year-to-date totals; a reversal subtracts exactly this.
     ytd_delta: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: Per benefit layer, the entitlement on the cumulative costs and what earlier surviving settlements
+    #: had got (``Adjudication.layers``); a stay's first part fixes ``stay_deductible_fen`` for the rest.
+    layers: dict[str, int] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default=text("'{}'"))
+    )
     created_at: datetime = timestamp_field()
 
 

@@ -93,6 +93,7 @@ async def reverse(
             insutype=original.insutype,
             insuplc_admdvs=original.insuplc_admdvs,
             clr_type=original.clr_type,
+            med_type=original.med_type,
             setl_time=now,
             medfee_sumamt_fen=-original.medfee_sumamt_fen,
             fund_pay_sumamt_fen=-original.fund_paid_total_fen,
