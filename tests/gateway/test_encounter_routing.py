@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from gateway.nhsa.envelope import Answer, RequestEnvelope
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
-from gateway.transactions import HANDLERS
 
 from platformctl import examples
 from tests.gateway.factories import (
@@ -27,6 +26,7 @@ from tests.gateway.factories import (
     downstream_for,
     negated,
     refusal,
+    run_handler,
     stay,
     stay_settlement,
     timeout,
@@ -74,7 +74,7 @@ async def answered(fake: FakeSettlement, body: dict[str, Any]) -> Answer:
     downstream = await downstream_for(fake)
     try:
         envelope = RequestEnvelope.model_validate(body)
-        result = await HANDLERS[envelope.infno](envelope, downstream)
+        result = await run_handler(envelope, downstream)
     finally:
         await downstream.close()
     return result if isinstance(result, Answer) else Answer(result)
