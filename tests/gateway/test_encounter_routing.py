@@ -380,7 +380,7 @@ async def test_fee_upload_refusals() -> None:
     assert (await refused_by(fake, message("2204", 4, {"feedetail": two_lines()}))).code == "FEE_LINE_EXISTS"
     fake.on(*post(VISIT_ID, "/fees"), timeout)
     lost = await refused_by(fake, message("2204", 4, {"feedetail": two_lines()}))
-    assert isinstance(lost, OutcomeUnknown) and "已上传" in lost.message
+    assert isinstance(lost, OutcomeUnknown) and "原报文ID重发" in lost.message and "2601" not in lost.message
 
 
 async def test_fee_withdrawal_by_batch() -> None:

@@ -18,9 +18,9 @@ from shared.observability import msgid_var, request_id_var
 
 #: After a settlement whose answer was lost (the wording the 2102 cashiers already know).
 _VOIDABLE_HINT = "，交易结果未知：请勿重复收费，请用原报文ID重发本交易查询结果，或使用2601冲正"
-#: After a registration, fee upload, discharge... whose answer was lost. The settlement service keeps no
-#: msgid for these: a repeat is answered from the encounter's state as it is now.
-_REPEAT_HINT = "，办理结果未知：请用原报文ID重发本交易；若提示已办理、已上传或状态不符，说明原操作已生效"
+#: After a registration, fee upload, discharge... whose answer was lost. The settlement service keeps the
+#: answer of each by msgid (``settlement.encounters.replay``): a repeat gets it, nothing is done twice.
+_REPEAT_HINT = "，办理结果未知：请用原报文ID重发本交易，将得到原交易的办理结果"
 
 
 class Declared(Protocol):

@@ -135,6 +135,12 @@ class EncounterOut(BaseModel):
     status: str
 
 
+class FeesCancelled(BaseModel):
+    """2205 / 2302: how many unsettled lines were withdrawn (0 is an answer, not an error)."""
+
+    cancelled: int
+
+
 class FeesOut(BaseModel):
     """The per-line classification (2204/2301 result), as NHSA returns it."""
 
