@@ -22,6 +22,7 @@ from gateway.transactions import EnvelopeProcessor
 from settlement.config import SettlementSettings
 from settlement.encounters.models import Encounter, EncounterMessage, FeeLineRecord
 from settlement.main import create_app
+from settlement.settlements.models import Settlement
 from sqlmodel import col, func, select
 
 from platformctl import examples
@@ -237,3 +238,55 @@ async def test_a_reused_msgid_with_another_request_is_refused_not_replayed(count
     other = await counter.send("2204", msgid, {"feedetail": [{**line("2", "A", "2", "0.5", "1.00"), **ours}]})
     assert other["infcode"] == -1 and other["err_msg"].startswith("[MSGID_REUSED]"), other
     assert await counter.count(FeeLineRecord, col(FeeLineRecord.mdtrt_id) == mdtrt_id) == 1
+
+
+async def test_settlements_reversals_and_voids_with_their_answers_lost(counter: Counter) -> None:
+    """The money-moving codes were already answered once per msgid by settlement; checked here the same
+    way. 90.00 (A 30.00 甲, B 60.00 乙 with 6.00 first): 84.00 in range, 20.00 deductible, 50 % of 64.00 =
+    32.00 fund, 58.00 cash."""
+    who = {"psn_no": counter.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": counter.certno}
+    msgid = counter.msgid()
+    registration = {"data": {**who, "insutype": "390", "begntime": WHEN, "ipt_otp_no": "MZ0003"}}
+    mdtrt_id = (await counter.send("2201", msgid, registration))["output"]["data"]["mdtrt_id"]
+
+    async def visit_of_two_lines(batch: str, first_sn: int) -> dict[str, Any]:
+        ours = {"mdtrt_id": mdtrt_id, "psn_no": counter.psn_no, "chrg_bchno": batch}
+        lines = [
+            {**line(str(first_sn), "A", "60", "0.5", "30.00"), **ours},
+            {**line(str(first_sn + 1), "B", "3", "20", "60.00"), **ours},
+        ]
+        assert (await counter.send("2204", counter.msgid(), {"feedetail": lines}))["infcode"] == 0
+        return {
+            **who,
+            "med_type": "11",
+            "medfee_sumamt": "90.00",
+            "mdtrt_id": mdtrt_id,
+            "chrg_bchno": batch,
+            "insutype": "390",
+        }
+
+    settle = await visit_of_two_lines("B1", 1)
+    settled = (await counter.lost_then_repeated("2207", {"data": settle}, "/settlement"))["output"][
+        "setlinfo"
+    ]
+    assert (settled["hifp_pay"], settled["psn_cash_pay"]) == (Decimal("32.00"), Decimal("58.00"))
+    reversal = {"data": {"setl_id": settled["setl_id"], "mdtrt_id": mdtrt_id, "psn_no": counter.psn_no}}
+    reversed_ = (await counter.lost_then_repeated("2208", reversal, "/reversal"))["output"]["setlinfo"]
+    assert (reversed_["hifp_pay"], reversed_["psn_cash_pay"]) == (Decimal("-32.00"), Decimal("-58.00"))
+
+    # A second batch settled, its answer lost, then 冲正'd by 2601 whose own answer is lost as well.
+    settle_b2 = await visit_of_two_lines("B2", 3)
+    lost_settlement = counter.msgid()
+    counter.link.lose = "/settlement"
+    lost = await counter.send("2207", lost_settlement, {"data": settle_b2})
+    assert lost["err_msg"].startswith("[E_OUTCOME_UNKNOWN]")
+    void = {"data": {"psn_no": counter.psn_no, "omsgid": lost_settlement, "oinfno": "2207"}}
+    voided = (await counter.lost_then_repeated("2601", void, "/api/v1/voids"))["output"]["data"]
+    assert (voided["omsgid"], voided["outcome"]) == (lost_settlement, "reversed")
+    late = await counter.send("2207", lost_settlement, {"data": settle_b2})
+    assert late["err_msg"].startswith("[E_VOIDED]")
+    async with counter.db.session() as session:
+        kinds = (
+            await session.scalars(select(Settlement.status).where(Settlement.mdtrt_id == mdtrt_id))
+        ).all()
+    assert sorted(kinds) == ["reversal", "reversal", "reversed", "reversed"]  # two settled, both undone once
