@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
+from gateway import registry
 from gateway.downstream import Downstream
 from gateway.messages.models import MessageLog
-from gateway.nhsa.envelope import parse_body
+from gateway.nhsa.envelope import Answer, RequestEnvelope, parse_body
+from gateway.nhsa.transaction import Call, parse
+from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
 from sqlmodel import select
 
@@ -203,6 +206,14 @@ class Gateway:
     async def stored(self, msgid: str) -> MessageLog | None:
         async with self.db.session() as session:
             return await session.scalar(select(MessageLog).where(MessageLog.msgid == msgid))
+
+
+async def run_handler(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any] | Answer:
+    """The registry's handler of the envelope's infno on its own (no message log, no sign-in), its input
+    read as the pipeline reads it."""
+    transaction = registry.TRANSACTIONS[envelope.infno]
+    call = Call(envelope, downstream, cast(Database, None), cast(HisSecurity, None))
+    return await transaction.run(call, parse(transaction.input, envelope.input))
 
 
 async def downstream_for(fake: Callable[[httpx.Request], httpx.Response]) -> Downstream:

@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from gateway.nhsa import encounter, t2103, t2201, t2204, t2207, t2401
+from gateway import registry
+from gateway.nhsa import encounter, fees, inpatient, outpatient, pharmacy, settling
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal, describe
-from gateway.transactions import HANDLERS, KNOWN_INFNO_LABELS
+from gateway.transactions import KNOWN_INFNO_LABELS
 from pydantic import BaseModel, ValidationError
 
 from platformctl import examples
@@ -112,8 +113,8 @@ def test_registration_is_an_ordinary_visit_unless_the_his_says_otherwise() -> No
         "caty": "",
         "expContent": "",
     }
-    data = t2201.Input2201.model_validate({"data": body}).data
-    assert t2201.open_request(envelope("2201", {"data": body}), data) == {
+    data = outpatient.Input2201.model_validate({"data": body}).data
+    assert outpatient.open_request(envelope("2201", {"data": body}), data) == {
         "msgid": MSGID,
         "setting": "outpatient",
         "fixmedins_code": HOSPITAL,
@@ -130,25 +131,28 @@ def test_registration_is_an_ordinary_visit_unless_the_his_says_otherwise() -> No
         "dise_name": None,
         "matn_type": None,
     }
-    assert t2201.Input2201.model_validate({"data": {**body, "med_type": "13"}}).data.med_type == "13"
-    assert input_error(t2201.Input2201, {"data": {**body, "med_type": "21"}}).startswith(
+    assert outpatient.Input2201.model_validate({"data": {**body, "med_type": "13"}}).data.med_type == "13"
+    assert input_error(outpatient.Input2201, {"data": {**body, "med_type": "21"}}).startswith(
         "input.data: 医疗类别 21 是住院类别"
     )
-    assert input_error(t2201.Input2201, {"data": {**body, "insutype": "310"}}) == (
+    assert input_error(outpatient.Input2201, {"data": {**body, "insutype": "310"}}) == (
         "input.data.insutype: 本平台只办理城乡居民医保 (390/391/380)"
     )
-    assert input_error(t2201.Input2201, {"data": {**body, "ipt_otp_no": ""}}) == "input.data.ipt_otp_no: 必填"
-    assert input_error(t2201.Input2201, {"data": {**body, "begntime": "20261120"}}) == (
+    assert (
+        input_error(outpatient.Input2201, {"data": {**body, "ipt_otp_no": ""}})
+        == "input.data.ipt_otp_no: 必填"
+    )
+    assert input_error(outpatient.Input2201, {"data": {**body, "begntime": "20261120"}}) == (
         "input.data.begntime: 格式应为 yyyy-MM-dd HH:mm:ss"
     )
     no_insuplc = envelope("2201", {"data": body}, insuplc_admdvs="")
-    assert refused(lambda: t2201.open_request(no_insuplc, data)).err_msg.startswith(
+    assert refused(lambda: outpatient.open_request(no_insuplc, data)).err_msg.startswith(
         "[E_INPUT] insuplc_admdvs: 交易含人员编号时参保地医保区划必填"
     )
-    assert t2201.build_2201_output(visit(), data) == {
+    assert outpatient.build_2201_output(visit(), data) == {
         "data": {"mdtrt_id": VISIT_ID, "psn_no": PSN_NO, "ipt_otp_no": "MZ20261120001"}
     }
-    cancelled = refused(lambda: t2201.build_2201_output(visit(status="cancelled"), data))
+    cancelled = refused(lambda: outpatient.build_2201_output(visit(status="cancelled"), data))
     assert cancelled.code == "ENCOUNTER_CANCELLED" and "MZ20261120001" in cancelled.message
 
 
@@ -178,8 +182,8 @@ def test_admission_maps_ipt_no_and_the_maternity_fields() -> None:
         }
     ]
     body = {"mdtrtinfo": info, "diseinfo": diseinfo}
-    parsed = t2401.Input2401.model_validate(body)
-    request = t2401.open_request(envelope("2401", body), parsed.mdtrtinfo)
+    parsed = inpatient.Input2401.model_validate(body)
+    request = inpatient.open_request(envelope("2401", body), parsed.mdtrtinfo)
     assert (request["setting"], request["ipt_otp_no"], request["med_type"], request["matn_type"]) == (
         "inpatient",
         "ZY20261120001",
@@ -187,40 +191,40 @@ def test_admission_maps_ipt_no_and_the_maternity_fields() -> None:
         "2",
     )
     assert request["dise_codg"] is None
-    assert t2401.build_2401_output(stay(), parsed.mdtrtinfo) == {"result": {"mdtrt_id": STAY_ID}}
-    assert input_error(t2401.Input2401, {**body, "mdtrtinfo": {**info, "med_type": "11"}}).startswith(
+    assert inpatient.build_2401_output(stay(), parsed.mdtrtinfo) == {"result": {"mdtrt_id": STAY_ID}}
+    assert input_error(inpatient.Input2401, {**body, "mdtrtinfo": {**info, "med_type": "11"}}).startswith(
         "input.mdtrtinfo: 医疗类别 11 不是住院类别"
     )
-    assert input_error(t2401.Input2401, {**body, "mdtrtinfo": {**info, "matn_type": "3"}}) == (
+    assert input_error(inpatient.Input2401, {**body, "mdtrtinfo": {**info, "matn_type": "3"}}) == (
         "input.mdtrtinfo.matn_type: 生育类别只支持 1 顺产 / 2 剖宫产"
     )
-    assert input_error(t2401.Input2401, {**body, "diseinfo": [{**diseinfo[0], "diag_type": "4"}]}) == (
+    assert input_error(inpatient.Input2401, {**body, "diseinfo": [{**diseinfo[0], "diag_type": "4"}]}) == (
         "input.diseinfo[0].diag_type: 格式不正确"
     )
-    assert input_error(t2401.Input2401, {**body, "diseinfo": [{**diseinfo[0], "diag_srt_no": "x"}]}) == (
+    assert input_error(inpatient.Input2401, {**body, "diseinfo": [{**diseinfo[0], "diag_srt_no": "x"}]}) == (
         "input.diseinfo[0].diag_srt_no: 必须是整数"
     )
-    assert t2401.Input2401.model_validate({**body, "diseinfo": None}).diseinfo == []
+    assert inpatient.Input2401.model_validate({**body, "diseinfo": None}).diseinfo == []
 
 
 def test_outpatient_information_upload() -> None:
     info = {"mdtrt_id": VISIT_ID, "psn_no": PSN_NO, "med_type": "140104", "begntime": WHEN}
     chronic = {**info, "dise_codg": "M03900", "dise_name": "高血压", "matn_type": ""}
-    parsed = t2201.Input2203.model_validate({"mdtrtinfo": chronic, "diseinfo": []})
-    assert t2201.diagnosis_request(envelope("2203", {}), parsed.mdtrtinfo) == {
+    parsed = outpatient.Input2203.model_validate({"mdtrtinfo": chronic, "diseinfo": []})
+    assert outpatient.diagnosis_request(envelope("2203", {}), parsed.mdtrtinfo) == {
         "fixmedins_code": HOSPITAL,
         "med_type": "140104",
         "dise_codg": "M03900",
         "dise_name": "高血压",
         "matn_type": None,
     }
-    assert input_error(t2201.Input2203, {"mdtrtinfo": info}) == (
+    assert input_error(outpatient.Input2203, {"mdtrtinfo": info}) == (
         "input.mdtrtinfo: 门诊慢特病(med_type 14xxxx)须填写病种编码 dise_codg"
     )
-    assert input_error(t2201.Input2203, {"mdtrtinfo": {**info, "med_type": "52"}}).startswith(
+    assert input_error(outpatient.Input2203, {"mdtrtinfo": {**info, "med_type": "52"}}).startswith(
         "input.mdtrtinfo: 医疗类别 52 是住院类别"
     )
-    assert input_error(t2201.Input2203, {"mdtrtinfo": {**info, "mdtrt_id": "M1/../x"}}) == (
+    assert input_error(outpatient.Input2203, {"mdtrtinfo": {**info, "mdtrt_id": "M1/../x"}}) == (
         "input.mdtrtinfo.mdtrt_id: 格式不正确"
     )
 
@@ -243,11 +247,12 @@ def test_an_encounter_is_checked_for_setting_and_person_before_acting() -> None:
     assert refused(
         lambda: encounter.check_encounter(own, foreign, setting="outpatient", psn_no=PSN_NO)
     ).code == ("NOT_YOUR_ENCOUNTER")
-    data = t2201.Input2202.model_validate(
+    data = outpatient.Input2202.model_validate(
         {"data": {"psn_no": PSN_NO, "mdtrt_id": VISIT_ID, "ipt_otp_no": "MZ0002"}}
     ).data
     assert (
-        refused(lambda: t2201.check_2202(envelope("2202", {}), data, visit())).code == "IPT_OTP_NO_MISMATCH"
+        refused(lambda: outpatient.check_2202(envelope("2202", {}), data, visit())).code
+        == "IPT_OTP_NO_MISMATCH"
     )
 
 
@@ -269,8 +274,8 @@ def test_outpatient_fee_upload_body_and_result() -> None:
             ),
         ]
     }
-    lines = t2204.Input2204.model_validate(body).feedetail
-    assert t2204.upload_request(envelope("2204", body), lines) == {
+    lines = outpatient.Input2204.model_validate(body).feedetail
+    assert fees.upload_request(envelope("2204", body), lines) == {
         "fixmedins_code": HOSPITAL,
         "lines": [
             {
@@ -296,7 +301,7 @@ def test_outpatient_fee_upload_body_and_result() -> None:
             },
         ],
     }
-    result = t2204.build_upload_output(classified())["result"]
+    result = fees.build_upload_output(classified())["result"]
     assert [
         {
             name: str(row[name])
@@ -344,26 +349,32 @@ def test_outpatient_fee_upload_body_and_result() -> None:
 
 
 def test_outpatient_fee_upload_refusals() -> None:
-    assert input_error(t2204.Input2204, {"feedetail": [fee(chrg_bchno="")]}) == (
+    assert input_error(outpatient.Input2204, {"feedetail": [fee(chrg_bchno="")]}) == (
         "input.feedetail[0].chrg_bchno: 必填"
     )
-    assert input_error(t2204.Input2204, {"feedetail": [fee(chrg_bchno="0000")]}).startswith(
+    assert input_error(outpatient.Input2204, {"feedetail": [fee(chrg_bchno="0000")]}).startswith(
         "input.feedetail[0].chrg_bchno: 0000 保留用于撤销全部未结算明细"
     )
     mixed = {"feedetail": [fee("1"), fee("2", mdtrt_id="M1")]}
-    assert input_error(t2204.Input2204, mixed) == (
+    assert input_error(outpatient.Input2204, mixed) == (
         f"input: 一次上传的费用明细须属于同一就诊，本次含多个就诊ID: M1, {VISIT_ID}"
     )
-    assert input_error(t2204.Input2204, {"feedetail": [fee("1"), fee("2", psn_no="X1")]}).startswith(
+    assert input_error(outpatient.Input2204, {"feedetail": [fee("1"), fee("2", psn_no="X1")]}).startswith(
         "input: 一次上传的费用明细须属于同一人员"
     )
-    assert input_error(t2204.Input2204, {"feedetail": [fee("1"), fee("1")]}) == "input: 费用明细流水号重复: 1"
-    assert input_error(t2204.Input2204, {"feedetail": []}) == "input.feedetail: 至少需要1条"
-    assert input_error(t2204.Input2204, {"feedetail": [fee(cnt="-1")]}) == "input.feedetail[0].cnt: 必须大于0"
-    assert input_error(t2204.Input2204, {"feedetail": [fee(det_item_fee_sumamt="30.001")]}).startswith(
+    assert (
+        input_error(outpatient.Input2204, {"feedetail": [fee("1"), fee("1")]})
+        == "input: 费用明细流水号重复: 1"
+    )
+    assert input_error(outpatient.Input2204, {"feedetail": []}) == "input.feedetail: 至少需要1条"
+    assert (
+        input_error(outpatient.Input2204, {"feedetail": [fee(cnt="-1")]})
+        == "input.feedetail[0].cnt: 必须大于0"
+    )
+    assert input_error(outpatient.Input2204, {"feedetail": [fee(det_item_fee_sumamt="30.001")]}).startswith(
         "input.feedetail[0].det_item_fee_sumamt: 金额最多两位小数"
     )
-    assert input_error(t2204.Input2204, {"feedetail": [fee(fee_ocur_time="")]}) == (
+    assert input_error(outpatient.Input2204, {"feedetail": [fee(fee_ocur_time="")]}) == (
         "input.feedetail[0].fee_ocur_time: 必填"
     )
 
@@ -378,50 +389,52 @@ def inpatient_fee(sn: str = "1", **changes: Any) -> dict[str, Any]:
 
 def test_inpatient_fee_upload_has_no_batch_and_no_write_offs() -> None:
     body = {"feedetail": [inpatient_fee("1"), inpatient_fee("2", init_feedetl_sn="2")]}
-    lines = t2204.Input2301.model_validate(body).feedetail
-    request = t2204.upload_request(envelope("2301", body), lines)
+    lines = inpatient.Input2301.model_validate(body).feedetail
+    request = fees.upload_request(envelope("2301", body), lines)
     assert [sorted(line) for line in request["lines"]] == [
         ["amount_fen", "cnt", "fee_ocur_time", "feedetl_sn", "med_list_codg", "medins_list_codg", "pric"]
     ] * 2
     negative = input_error(
-        t2204.Input2301, {"feedetail": [inpatient_fee(cnt="-60", det_item_fee_sumamt="-30.00")]}
+        inpatient.Input2301, {"feedetail": [inpatient_fee(cnt="-60", det_item_fee_sumamt="-30.00")]}
     )
     assert negative == (
         "input.feedetail[0].det_item_fee_sumamt: 暂不支持负数(冲销)明细：请用2302撤销原明细后重新上传; "
         "input.feedetail[0].cnt: 暂不支持负数(冲销)明细：请用2302撤销原明细后重新上传"
     )
-    assert input_error(t2204.Input2301, {"feedetail": [inpatient_fee(cnt="0")]}) == (
+    assert input_error(inpatient.Input2301, {"feedetail": [inpatient_fee(cnt="0")]}) == (
         "input.feedetail[0].cnt: 必须大于0"
     )
-    write_off = input_error(t2204.Input2301, {"feedetail": [inpatient_fee("2", init_feedetl_sn="1")]})
+    write_off = input_error(inpatient.Input2301, {"feedetail": [inpatient_fee("2", init_feedetl_sn="1")]})
     assert (
         write_off == "input.feedetail[0]: init_feedetl_sn: 暂不支持冲销原明细 1：请用2302撤销原明细后重新上传"
     )
 
 
 def test_fee_withdrawals() -> None:
-    data = t2204.Input2205.model_validate(
+    data = outpatient.Input2205.model_validate(
         {"data": {"mdtrt_id": VISIT_ID, "chrg_bchno": "0000", "psn_no": PSN_NO}}
     )
-    assert t2204.cancel_batch_request(envelope("2205", {}), data.data) == {
+    assert outpatient.cancel_batch_request(envelope("2205", {}), data.data) == {
         "fixmedins_code": HOSPITAL,
         "chrg_bchno": "0000",
         "feedetl_sns": [],
     }
-    assert input_error(t2204.Input2205, {"data": {"mdtrt_id": VISIT_ID, "psn_no": PSN_NO}}) == (
+    assert input_error(outpatient.Input2205, {"data": {"mdtrt_id": VISIT_ID, "psn_no": PSN_NO}}) == (
         "input.data.chrg_bchno: 必填"
     )
-    one = t2204.Input2302.model_validate({"data": {"mdtrt_id": STAY_ID, "psn_no": PSN_NO, "feedetl_sn": "7"}})
-    assert t2204.cancel_lines_request(envelope("2302", {}), one.data) == {
+    one = inpatient.Input2302.model_validate(
+        {"data": {"mdtrt_id": STAY_ID, "psn_no": PSN_NO, "feedetl_sn": "7"}}
+    )
+    assert inpatient.cancel_lines_request(envelope("2302", {}), one.data) == {
         "fixmedins_code": HOSPITAL,
         "feedetl_sns": ["7"],
     }
-    every = t2204.Input2302.model_validate(
+    every = inpatient.Input2302.model_validate(
         {"data": {"mdtrt_id": STAY_ID, "psn_no": PSN_NO, "feedetl_sn": "0000"}}
     )
-    assert t2204.cancel_lines_request(envelope("2302", {}), every.data)["feedetl_sns"] == []
-    assert t2204.cancelled_warning(2, "本次住院") is None
-    assert t2204.cancelled_warning(0, "本次住院") == (
+    assert inpatient.cancel_lines_request(envelope("2302", {}), every.data)["feedetl_sns"] == []
+    assert fees.cancelled_warning(2, "本次住院") is None
+    assert fees.cancelled_warning(0, "本次住院") == (
         "本次住院没有未结算的费用明细，未撤销任何明细 (已结算的明细须先撤销结算)"
     )
 
@@ -430,8 +443,8 @@ def test_fee_withdrawals() -> None:
 
 
 def test_outpatient_settlement_body() -> None:
-    data = t2207.Input2207.model_validate({"data": settle_data(invono="FP001", acct_used_flag="1")}).data
-    assert t2207.settle_request(envelope("2207", {}), data) == {
+    data = outpatient.Input2207.model_validate({"data": settle_data(invono="FP001", acct_used_flag="1")}).data
+    assert outpatient.settle_request(envelope("2207", {}), data) == {
         "msgid": MSGID,
         "fixmedins_code": HOSPITAL,
         "psn_no": PSN_NO,
@@ -445,8 +458,11 @@ def test_outpatient_settlement_body() -> None:
         "setting": "outpatient",
         "med_type": "11",
     }
-    assert input_error(t2207.Input2207, {"data": settle_data(chrg_bchno="")}) == "input.data.chrg_bchno: 必填"
-    assert input_error(t2207.Input2207, {"data": settle_data(psn_setlway="02")}) == (
+    assert (
+        input_error(outpatient.Input2207, {"data": settle_data(chrg_bchno="")})
+        == "input.data.chrg_bchno: 必填"
+    )
+    assert input_error(outpatient.Input2207, {"data": settle_data(psn_setlway="02")}) == (
         "input.data.psn_setlway: 暂不支持按定额结算，请按项目结算 (01)"
     )
 
@@ -454,20 +470,20 @@ def test_outpatient_settlement_body() -> None:
 def test_inpatient_settlement_body() -> None:
     base = settle_data(mdtrt_id=STAY_ID, mid_setl_flag="1", dscgTime="")
     del base["chrg_bchno"], base["med_type"]
-    data = t2207.Input2304.model_validate({"data": base}).data
-    request = t2207.settle_request(envelope("2304", {}), data)
+    data = inpatient.Input2304.model_validate({"data": base}).data
+    request = inpatient.settle_request(envelope("2304", {}), data)
     assert (request["chrg_bchno"], request["mid_setl_flag"]) == (None, True)
     assert (request["setting"], request["med_type"]) == ("inpatient", None)
-    final = t2207.Input2304.model_validate({"data": {**base, "mid_setl_flag": "0"}}).data
-    assert t2207.settle_request(envelope("2304", {}), final)["mid_setl_flag"] is False
+    final = inpatient.Input2304.model_validate({"data": {**base, "mid_setl_flag": "0"}}).data
+    assert inpatient.settle_request(envelope("2304", {}), final)["mid_setl_flag"] is False
     assert (
-        input_error(t2207.Input2304, {"data": {**base, "mid_setl_flag": ""}})
+        input_error(inpatient.Input2304, {"data": {**base, "mid_setl_flag": ""}})
         == "input.data.mid_setl_flag: 必填"
     )
 
 
 def test_settlement_output_and_the_his_sums() -> None:
-    output = t2207.build_output(visit_settlement(), inpatient=False)
+    output = settling.build_output(visit_settlement(), inpatient=False)
     info = output["setlinfo"]
     assert (info["setl_id"], info["mdtrt_id"], info["clr_type"], str(info["hifp_pay"])) == (
         VISIT_SETL_ID,
@@ -478,48 +494,48 @@ def test_settlement_output_and_the_his_sums() -> None:
     assert "hifdm_pay" not in info and "psn_pay" not in info
     assert [str(d["fund_payamt"]) for d in output["setldetail"]] == ["32.00"]
     assert sorted(output) == ["setldetail", "setlinfo"]
-    inpatient = t2207.build_output(stay_settlement(), inpatient=True)["setlinfo"]
+    inpatient = settling.build_output(stay_settlement(), inpatient=True)["setlinfo"]
     assert (inpatient["clr_type"], str(inpatient["hifdm_pay"])) == ("21", "0.00")
 
-    same = t2207.Input2207.model_validate(
+    same = outpatient.Input2207.model_validate(
         {
             "data": settle_data(
                 fulamt_ownpay_amt="0.00", overlmt_selfpay="0", preselfpay_amt="6.00", inscp_scp_amt="84"
             )
         }
     ).data
-    assert t2207.warnings(same, visit_settlement()) is None
-    absent = t2207.Input2207.model_validate({"data": settle_data()}).data
-    assert t2207.warnings(absent, visit_settlement()) is None
-    differs = t2207.Input2207.model_validate(
+    assert settling.warnings(same, visit_settlement()) is None
+    absent = outpatient.Input2207.model_validate({"data": settle_data()}).data
+    assert settling.warnings(absent, visit_settlement()) is None
+    differs = outpatient.Input2207.model_validate(
         {"data": settle_data(preselfpay_amt="7.00", inscp_scp_amt="83.00", insutype="391")}
     ).data
-    assert t2207.warnings(differs, visit_settlement()) == (
+    assert settling.warnings(differs, visit_settlement()) == (
         "传入信息与医保结算结果不符，以医保结算结果为准: preselfpay_amt 传入 7.00，医保计算 6.00; "
         "inscp_scp_amt 传入 83.00，医保计算 84.00; insutype 传入 391，就诊登记 390"
     )
 
 
 def test_each_reversal_undoes_only_its_own_kind_of_settlement() -> None:
-    def data(setl_id: str, mdtrt_id: str) -> t2103.Data2103:
-        return t2103.Input2103.model_validate(
+    def data(setl_id: str, mdtrt_id: str) -> pharmacy.Data2103:
+        return pharmacy.Input2103.model_validate(
             {"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": PSN_NO}}
         ).data
 
-    t2103.check_original(envelope("2208", {}), data(VISIT_SETL_ID, VISIT_ID), visit_settlement())
-    t2103.check_original(envelope("2305", {}), data(STAY_SETL_ID, STAY_ID), stay_settlement())
+    pharmacy.check_original(envelope("2208", {}), data(VISIT_SETL_ID, VISIT_ID), visit_settlement())
+    pharmacy.check_original(envelope("2305", {}), data(STAY_SETL_ID, STAY_ID), stay_settlement())
     wrong = refused(
-        lambda: t2103.check_original(envelope("2208", {}), data(STAY_SETL_ID, STAY_ID), stay_settlement())
+        lambda: pharmacy.check_original(envelope("2208", {}), data(STAY_SETL_ID, STAY_ID), stay_settlement())
     )
     assert wrong.err_msg == f"[WRONG_REVERSAL] 结算 {STAY_SETL_ID} 是住院结算，不能用 2208 撤销，请用 2305"
-    pharmacy = visit_settlement(clr_type="41")
+    bought = visit_settlement(clr_type="41")
     assert (
         "请用 2103"
         in refused(
-            lambda: t2103.check_original(envelope("2305", {}), data(VISIT_SETL_ID, VISIT_ID), pharmacy)
+            lambda: pharmacy.check_original(envelope("2305", {}), data(VISIT_SETL_ID, VISIT_ID), bought)
         ).message
     )
-    reversal = t2207.build_output(negated(stay_settlement(), setl_id="S2"), inpatient=True)["setlinfo"]
+    reversal = settling.build_output(negated(stay_settlement(), setl_id="S2"), inpatient=True)["setlinfo"]
     assert (reversal["setl_id"], str(reversal["medfee_sumamt"]), str(reversal["hifp_pay"])) == (
         "S2",
         "-90.00",
@@ -529,25 +545,26 @@ def test_each_reversal_undoes_only_its_own_kind_of_settlement() -> None:
 
 def test_discharge_and_admission_change() -> None:
     info = {"mdtrt_id": STAY_ID, "psn_no": PSN_NO, "insutype": "390", "endtime": WHEN, "dscg_way": "1"}
-    parsed = t2401.Input2402.model_validate({"dscginfo": info, "diseinfo": []}).dscginfo
-    assert t2401.discharge_request(envelope("2402", {}), parsed) == {
+    parsed = inpatient.Input2402.model_validate({"dscginfo": info, "diseinfo": []}).dscginfo
+    assert inpatient.discharge_request(envelope("2402", {}), parsed) == {
         "fixmedins_code": HOSPITAL,
         "endtime": "2026-11-20T10:00:00+08:00",
         "dise_codg": None,
         "dise_name": None,
     }
-    assert not t2401.needs_matn_type(parsed, stay())
-    birth = t2401.Input2402.model_validate({"dscginfo": {**info, "matn_type": "1"}}).dscginfo
-    assert t2401.needs_matn_type(birth, stay(med_type="52"))
-    assert not t2401.needs_matn_type(birth, stay(med_type="52", matn_type="1"))
-    assert input_error(t2401.Input2402, {"dscginfo": {**info, "dscg_way": "6"}}) == (
+    assert not inpatient.needs_matn_type(parsed, stay())
+    birth = inpatient.Input2402.model_validate({"dscginfo": {**info, "matn_type": "1"}}).dscginfo
+    assert inpatient.needs_matn_type(birth, stay(med_type="52"))
+    assert not inpatient.needs_matn_type(birth, stay(med_type="52", matn_type="1"))
+    assert input_error(inpatient.Input2402, {"dscginfo": {**info, "dscg_way": "6"}}) == (
         "input.dscginfo.dscg_way: 格式不正确"
     )
     assert (
-        input_error(t2401.Input2402, {"dscginfo": {**info, "endtime": ""}}) == "input.dscginfo.endtime: 必填"
+        input_error(inpatient.Input2402, {"dscginfo": {**info, "endtime": ""}})
+        == "input.dscginfo.endtime: 必填"
     )
 
-    change = t2401.Input2403.model_validate(
+    change = inpatient.Input2403.model_validate(
         {
             "adminfo": {
                 "mdtrt_id": STAY_ID,
@@ -557,17 +574,17 @@ def test_discharge_and_admission_change() -> None:
             }
         }
     ).adminfo
-    assert t2401.admission_time_warning(change, stay()) is None
+    assert inpatient.admission_time_warning(change, stay()) is None
     moved = change.model_copy(update={"begntime": "2026-11-19 09:00:00"})
-    assert t2401.admission_time_warning(moved, stay()) == (
+    assert inpatient.admission_time_warning(moved, stay()) == (
         "入院时间不能变更，仍为 2026-11-20 09:00:00 (传入 2026-11-19 09:00:00 未采用)"
     )
     assert input_error(
-        t2401.Input2403, {"adminfo": {"mdtrt_id": STAY_ID, "psn_no": PSN_NO, "med_type": "11"}}
+        inpatient.Input2403, {"adminfo": {"mdtrt_id": STAY_ID, "psn_no": PSN_NO, "med_type": "11"}}
     ).startswith("input.adminfo: 医疗类别 11 不是住院类别")
 
 
 def test_every_transaction_is_routed_and_counted() -> None:
     infnos = {"2201", "2202", "2203", "2203A", "2204", "2205", "2206", "2207", "2208"}
     infnos |= {"2301", "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405"}
-    assert infnos <= set(HANDLERS) and infnos <= KNOWN_INFNO_LABELS
+    assert infnos <= set(registry.TRANSACTIONS) and infnos <= KNOWN_INFNO_LABELS

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from gateway.nhsa.envelope import Answer, RequestEnvelope
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
-from gateway.transactions import HANDLERS
 
 from platformctl import examples
 from tests.gateway.factories import (
@@ -27,6 +26,7 @@ from tests.gateway.factories import (
     downstream_for,
     negated,
     refusal,
+    run_handler,
     stay,
     stay_settlement,
     timeout,
@@ -74,7 +74,7 @@ async def answered(fake: FakeSettlement, body: dict[str, Any]) -> Answer:
     downstream = await downstream_for(fake)
     try:
         envelope = RequestEnvelope.model_validate(body)
-        result = await HANDLERS[envelope.infno](envelope, downstream)
+        result = await run_handler(envelope, downstream)
     finally:
         await downstream.close()
     return result if isinstance(result, Answer) else Answer(result)
@@ -380,7 +380,7 @@ async def test_fee_upload_refusals() -> None:
     assert (await refused_by(fake, message("2204", 4, {"feedetail": two_lines()}))).code == "FEE_LINE_EXISTS"
     fake.on(*post(VISIT_ID, "/fees"), timeout)
     lost = await refused_by(fake, message("2204", 4, {"feedetail": two_lines()}))
-    assert isinstance(lost, OutcomeUnknown) and "已上传" in lost.message
+    assert isinstance(lost, OutcomeUnknown) and "原报文ID重发" in lost.message and "2601" not in lost.message
 
 
 async def test_fee_withdrawal_by_batch() -> None:

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 import pytest
-from gateway.nhsa import t2102, t2103, t2601, t5203
+from gateway.nhsa import pharmacy, queries, void
 from gateway.nhsa.envelope import RequestEnvelope, dumps
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
 from gateway.nhsa.funds import setlinfo_fund_columns, summary_disagreements
@@ -67,7 +67,7 @@ AMOUNTS = (
 
 
 def test_readme_purchase_in_yuan() -> None:
-    output = t2102.build_output(readme_purchase())
+    output = pharmacy.build_output(readme_purchase())
     info = output["setlinfo"]
     # 90.00 total; 6.00 乙 first; 84.00 in range; 20.00 deductible; (84.00 - 20.00) x 50 % = 32.00 fund;
     # 58.00 cash.
@@ -143,7 +143,7 @@ def test_catastrophic_and_assistance_funds_have_their_own_columns() -> None:
             fund("610100", 14700, 21000, 1000000),
         ],
     )
-    output = t2102.build_output(s)
+    output = pharmacy.build_output(s)
     assert texts(output["setlinfo"], *AMOUNTS) == {
         "medfee_sumamt": "500.00",
         "fulamt_ownpay_amt": "20.00",
@@ -188,7 +188,7 @@ def test_funds_without_a_column_of_their_own_are_other_pay() -> None:
         "oth_pay": 255,
     }
     s = readme_purchase(funds=[fund("390100", 3200, 8400, 30000), fund("640100", 0, 0, 0)])
-    assert t2102.build_output(s)["setldetail"][1]["fund_pay_type_name"] == "政府兜底基金"
+    assert pharmacy.build_output(s)["setldetail"][1]["fund_pay_type_name"] == "政府兜底基金"
 
 
 def test_fund_rows_disagreeing_with_the_totals_are_logged(caplog: pytest.LogCaptureFixture) -> None:
@@ -199,13 +199,13 @@ def test_fund_rows_disagreeing_with_the_totals_are_logged(caplog: pytest.LogCapt
         "fund_paid_total_fen=3200 but rows=4200",
     ]
     with caplog.at_level(logging.WARNING, logger="gateway.nhsa.setlinfo"):
-        info = t2102.build_output(s)["setlinfo"]
+        info = pharmacy.build_output(s)["setlinfo"]
     assert str(info["hifmi_pay"]) == "10.00"
     assert "catastrophic_paid_fen=0" in caplog.text
 
 
 def test_preview_answers_like_a_settlement_without_a_setl_id() -> None:
-    output = t2102.build_output(readme_purchase(setl_id="", mdtrt_id="", status="preview"))
+    output = pharmacy.build_output(readme_purchase(setl_id="", mdtrt_id="", status="preview"))
     assert (output["setlinfo"]["setl_id"], str(output["setlinfo"]["hifp_pay"])) == ("", "32.00")
     assert set(output) == {"setlinfo", "setldetail", "detlcutinfo"}
 
@@ -222,33 +222,33 @@ def _purchase_input(**druginfo: Any) -> dict[str, Any]:
 def test_chronic_purchase_needs_the_disease_and_passes_it_on() -> None:
     for missing in ({}, {"dise_codg": ""}, {"dise_codg": "  "}):
         with pytest.raises(ValidationError) as caught:
-            t2102.Input2102.model_validate(_purchase_input(med_type="140104", **missing))
+            pharmacy.Input2102.model_validate(_purchase_input(med_type="140104", **missing))
         assert "须填写病种编码 dise_codg" in str(caught.value)
-    data = t2102.Input2102.model_validate(_purchase_input(med_type="140104", dise_codg="M03900"))
-    request = t2102.settlement_request(envelope("2102", _purchase_input()), data)
+    data = pharmacy.Input2102.model_validate(_purchase_input(med_type="140104", dise_codg="M03900"))
+    request = pharmacy.settlement_request(envelope("2102", _purchase_input()), data)
     assert (request["med_type"], request["dise_codg"]) == ("140104", "M03900")
-    plain = t2102.Input2102.model_validate(_purchase_input(dise_codg=""))
-    assert t2102.settlement_request(envelope("2102", _purchase_input()), plain)["dise_codg"] is None
+    plain = pharmacy.Input2102.model_validate(_purchase_input(dise_codg=""))
+    assert pharmacy.settlement_request(envelope("2102", _purchase_input()), plain)["dise_codg"] is None
 
 
 def test_hospital_approval_flag_goes_through_per_line_when_given() -> None:
     body = _purchase_input()
     body["drugdetail"][0]["hosp_appr_flag"] = "1"
     body["drugdetail"][1]["hosp_appr_flag"] = ""
-    data = t2102.Input2102.model_validate(body)
-    lines = t2102.settlement_request(envelope("2102", body), data)["lines"]
+    data = pharmacy.Input2102.model_validate(body)
+    lines = pharmacy.settlement_request(envelope("2102", body), data)["lines"]
     assert lines[0]["hosp_appr_flag"] == "1"
     assert "hosp_appr_flag" not in lines[1]  # not given: the settlement service's default, 0
     body["drugdetail"][0]["hosp_appr_flag"] = "3"
     with pytest.raises(ValidationError):
-        t2102.Input2102.model_validate(body)
+        pharmacy.Input2102.model_validate(body)
 
 
 # --- 2103 ------------------------------------------------------------------------------------------------
 
 
 def test_reversal_output_is_negative_with_two_decimals() -> None:
-    output = t2103.build_output(readme_reversal())
+    output = pharmacy.build_reversal_output(readme_reversal())
     info = output["setlinfo"]
     assert texts(info, *AMOUNTS, "psn_pay", "cash_payamt") == {
         "medfee_sumamt": "-90.00",
@@ -285,24 +285,28 @@ def test_reversal_output_is_negative_with_two_decimals() -> None:
 
 
 def test_reversal_input_and_the_original_it_names() -> None:
-    data = t2103.Input2103.model_validate(
+    data = pharmacy.Input2103.model_validate(
         {"data": {"setl_id": SETL_ID, "mdtrt_id": MDTRT_ID, "psn_no": PSN_NO}}
     ).data
     own = envelope("2103", {"data": {}})
-    t2103.check_original(own, data, readme_purchase())
-    assert t2103.reversal_request(own, data) == {"msgid": MSGID, "fixmedins_code": PHARMACY, "psn_no": PSN_NO}
+    pharmacy.check_original(own, data, readme_purchase())
+    assert pharmacy.reversal_request(own, data) == {
+        "msgid": MSGID,
+        "fixmedins_code": PHARMACY,
+        "psn_no": PSN_NO,
+    }
     other = envelope("2103", {"data": {}}, fixmedins_code="P34152400009")
-    assert refused(lambda: t2103.check_original(other, data, readme_purchase())).err_msg == (
+    assert refused(lambda: pharmacy.check_original(other, data, readme_purchase())).err_msg == (
         "[NOT_YOUR_SETTLEMENT] 只能撤销本机构的结算"
     )
     elsewhere = readme_purchase(mdtrt_id="M34152420261120000000000000099")
-    assert refused(lambda: t2103.check_original(own, data, elsewhere)).code == "MDTRT_MISMATCH"
+    assert refused(lambda: pharmacy.check_original(own, data, elsewhere)).code == "MDTRT_MISMATCH"
     for bad in (
         {"setl_id": "../x", "mdtrt_id": MDTRT_ID, "psn_no": PSN_NO},
         {"setl_id": SETL_ID, "psn_no": PSN_NO},
     ):
         with pytest.raises(ValidationError):
-            t2103.Input2103.model_validate({"data": bad})
+            pharmacy.Input2103.model_validate({"data": bad})
 
 
 # --- 2601 ------------------------------------------------------------------------------------------------
@@ -315,38 +319,38 @@ def _data_2601(**changes: Any) -> dict[str, Any]:
 
 
 def test_void_input() -> None:
-    data = t2601.parse(envelope("2601", _data_2601()))
-    assert t2601.void_request(envelope("2601", _data_2601()), data) == {
+    data = void.parse(envelope("2601", _data_2601()))
+    assert void.void_request(envelope("2601", _data_2601()), data) == {
         "msgid": MSGID,
         "omsgid": "P34152400001202611201000000002",
         "oinfno": "2102",
         "fixmedins_code": PHARMACY,
         "psn_no": PSN_NO,
     }
-    not_reversible = refused(lambda: t2601.parse(envelope("2601", _data_2601(oinfno="2103"))))
+    not_reversible = refused(lambda: void.parse(envelope("2601", _data_2601(oinfno="2103"))))
     assert not_reversible.err_msg == "[E_OINFNO] 不支持冲正交易 2103，目前可冲正的交易: 2102, 2207, 2304"
-    missing = refused(lambda: t2601.parse(envelope("2601", {"data": {"omsgid": "X", "oinfno": "2102"}})))
+    missing = refused(lambda: void.parse(envelope("2601", {"data": {"omsgid": "X", "oinfno": "2102"}})))
     assert missing.err_msg == "[E_INPUT] input.data.psn_no: 必填"
-    itself = refused(lambda: t2601.parse(envelope("2601", _data_2601(omsgid=MSGID))))
+    itself = refused(lambda: void.parse(envelope("2601", _data_2601(omsgid=MSGID))))
     assert itself.code == "E_INPUT"
 
 
 def test_void_of_a_logged_message_must_be_the_senders_own_and_its_infno() -> None:
-    data = t2601.parse(envelope("2601", _data_2601()))
+    data = void.parse(envelope("2601", _data_2601()))
     own = envelope("2601", _data_2601())
-    t2601.check_original(own, data, None)
-    t2601.check_original(own, data, t2601.LoggedOriginal("2102", PHARMACY))
-    foreign = t2601.LoggedOriginal("2102", "P34152400009")
-    assert refused(lambda: t2601.check_original(own, data, foreign)).code == "E_NOT_YOUR_MESSAGE"
-    lookup = t2601.LoggedOriginal("1101", PHARMACY)
-    assert refused(lambda: t2601.check_original(own, data, lookup)).err_msg == (
+    void.check_original(own, data, None)
+    void.check_original(own, data, void.LoggedOriginal("2102", PHARMACY))
+    foreign = void.LoggedOriginal("2102", "P34152400009")
+    assert refused(lambda: void.check_original(own, data, foreign)).code == "E_NOT_YOUR_MESSAGE"
+    lookup = void.LoggedOriginal("1101", PHARMACY)
+    assert refused(lambda: void.check_original(own, data, lookup)).err_msg == (
         "[E_OINFNO] 原报文 P34152400001202611201000000002 的交易编号是 1101，与 oinfno 2102 不符"
     )
 
 
 def test_void_output() -> None:
-    data = t2601.parse(envelope("2601", _data_2601()))
-    reversed_ = t2601.build_output(data, {"outcome": "reversed", "reversal": readme_reversal()})
+    data = void.parse(envelope("2601", _data_2601()))
+    reversed_ = void.build_output(data, {"outcome": "reversed", "reversal": readme_reversal()})
     assert reversed_["data"] == {
         "omsgid": "P34152400001202611201000000002",
         "oinfno": "2102",
@@ -359,7 +363,7 @@ def test_void_output() -> None:
         "psn_cash_pay": "-58.00",
         "cash_payamt": "-58.00",
     }
-    voided = t2601.build_output(data, {"outcome": "voided", "reversal": None})
+    voided = void.build_output(data, {"outcome": "voided", "reversal": None})
     assert voided == {
         "data": {
             "omsgid": "P34152400001202611201000000002",
@@ -370,30 +374,32 @@ def test_void_output() -> None:
     }
     for strange in ({"outcome": "reversed", "reversal": None}, {"outcome": "done"}, {}):
         with pytest.raises(OutcomeUnknown):
-            t2601.build_output(data, strange)
+            void.build_output(data, strange)
 
 
 # --- 5203 ------------------------------------------------------------------------------------------------
 
 
 def test_settlement_query_shows_own_settlements_only() -> None:
-    data = t5203.Input5203.model_validate({"data": {"setl_id": SETL_ID}}).data
+    data = queries.Input5203.model_validate({"data": {"setl_id": SETL_ID}}).data
     own = envelope("5203", {"data": {}})
-    t5203.check_visible(own, data, readme_purchase())
+    queries.check_visible(own, data, readme_purchase())
     other = envelope("5203", {"data": {}}, fixmedins_code="P34152400009")
-    assert refused(lambda: t5203.check_visible(other, data, readme_purchase())).err_msg == (
+    assert refused(lambda: queries.check_visible(other, data, readme_purchase())).err_msg == (
         "[NOT_YOUR_SETTLEMENT] 只能查询本机构的结算"
     )
-    named = t5203.Input5203.model_validate(
+    named = queries.Input5203.model_validate(
         {"data": {"setl_id": SETL_ID, "mdtrt_id": "M1", "psn_no": PSN_NO}}
     ).data
-    assert refused(lambda: t5203.check_visible(own, named, readme_purchase())).code == "MDTRT_MISMATCH"
-    someone = t5203.Input5203.model_validate({"data": {"setl_id": SETL_ID, "psn_no": "341524000000009"}}).data
-    assert refused(lambda: t5203.check_visible(own, someone, readme_purchase())).code == "PSN_MISMATCH"
+    assert refused(lambda: queries.check_visible(own, named, readme_purchase())).code == "MDTRT_MISMATCH"
+    someone = queries.Input5203.model_validate(
+        {"data": {"setl_id": SETL_ID, "psn_no": "341524000000009"}}
+    ).data
+    assert refused(lambda: queries.check_visible(own, someone, readme_purchase())).code == "PSN_MISMATCH"
 
 
 def test_settlement_query_output() -> None:
-    settled = t5203.build_output(readme_purchase(status="reversed"))
+    settled = queries.build_output(readme_purchase(status="reversed"))
     info = settled["setlinfo"]
     assert (
         info["refd_setl_flag"],
@@ -407,7 +413,7 @@ def test_settlement_query_output() -> None:
         "58.00",
     )
     assert set(settled) == {"setlinfo", "setldetail"}
-    reversal = t5203.build_output(readme_reversal())["setlinfo"]
+    reversal = queries.build_output(readme_reversal())["setlinfo"]
     assert (reversal["refd_setl_flag"], str(reversal["medfee_sumamt"]), str(reversal["hifp_pay"])) == (
         "1",
         "-90.00",

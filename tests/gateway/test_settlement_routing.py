@@ -10,7 +10,6 @@ import pytest
 from gateway.messages.models import VoidedMessage
 from gateway.nhsa.envelope import Answer, RequestEnvelope
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
-from gateway.transactions import HANDLERS
 from sqlmodel import select
 
 from platformctl import examples
@@ -26,6 +25,7 @@ from tests.gateway.factories import (
     readme_purchase,
     readme_reversal,
     refusal,
+    run_handler,
     timeout,
 )
 
@@ -85,7 +85,7 @@ async def answered(fake: FakeSettlement, body: dict[str, Any]) -> Answer:
     downstream = await downstream_for(fake)
     try:
         envelope = RequestEnvelope.model_validate(body)
-        result = await HANDLERS[envelope.infno](envelope, downstream)
+        result = await run_handler(envelope, downstream)
     finally:
         await downstream.close()
     return result if isinstance(result, Answer) else Answer(result)

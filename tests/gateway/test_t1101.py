@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 from gateway.downstream import Downstream
-from gateway.nhsa import t1101
+from gateway.nhsa import person
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
-from gateway.transactions import _handle_1101
 
 from shared.clock import now_china
+from tests.gateway.factories import run_handler
 
 CERTNO = "34152419850312013X"
 ON = date(2026, 11, 20)
@@ -88,7 +88,7 @@ def refusal_code(call: Any) -> tuple[str, str]:
 
 
 def test_active_enrollment_is_normal_insurance_since_the_continuous_cover_began() -> None:
-    output = t1101.build_output(
+    output = person.build_output(
         coverage(enrollment(2026, continuous_years=8, psn_insu_date="2019-01-01")), ON
     )
     assert stas(output) == [("1", "2019-01-01", None)]
@@ -105,13 +105,13 @@ def test_active_enrollment_is_normal_insurance_since_the_continuous_cover_began(
 
 
 def test_without_continuous_start_the_years_own_begin_is_shown() -> None:
-    output = t1101.build_output(coverage(enrollment(2026, begin="2026-03-15")), ON)
+    output = person.build_output(coverage(enrollment(2026, begin="2026-03-15")), ON)
     assert stas(output) == [("1", "2026-03-15", None)]
 
 
 def test_not_renewed_is_lapsed_from_the_day_after_the_last_cover() -> None:
     # 2023 and 2025 paid, nothing for 2026: the latest (2025, ended 31 Dec) shows, paused from 1 Jan 2026.
-    output = t1101.build_output(
+    output = person.build_output(
         coverage(
             enrollment(2023, id=1, continuous_years=1),
             enrollment(2025, id=3, continuous_years=1, psn_insu_date="2025-01-01"),
@@ -123,7 +123,7 @@ def test_not_renewed_is_lapsed_from_the_day_after_the_last_cover() -> None:
 
 
 def test_active_but_past_its_coverage_end_is_lapsed() -> None:
-    output = t1101.build_output(coverage(enrollment(2026, end="2026-06-30")), ON)
+    output = person.build_output(coverage(enrollment(2026, end="2026-06-30")), ON)
     # Cover ended 30 June: paused from 1 July.
     assert stas(output) == [("2", "2026-01-01", "2026-07-01")]
 
@@ -137,18 +137,18 @@ def test_terminated_enrollment_is_terminated_from_its_date() -> None:
         continuous_years=4,
         psn_insu_date="2023-01-01",
     )
-    output = t1101.build_output(coverage(terminated), ON)
+    output = person.build_output(coverage(terminated), ON)
     assert stas(output) == [("4", "2023-01-01", "2026-10-01")]
     assert json.loads(output["baseinfo"]["exp_content"]) == {"continuous_years": 4}
 
 
 def test_terminated_last_year_stays_terminated_rather_than_lapsed() -> None:
     terminated = enrollment(2025, "terminated", end="2025-05-31", terminated_on="2025-06-01")
-    assert stas(t1101.build_output(coverage(terminated), ON)) == [("4", "2025-01-01", "2025-06-01")]
+    assert stas(person.build_output(coverage(terminated), ON)) == [("4", "2025-01-01", "2025-06-01")]
 
 
 def test_terminated_then_re_enrolled_in_the_year_shows_both_rows() -> None:
-    output = t1101.build_output(
+    output = person.build_output(
         coverage(
             enrollment(
                 2026, "terminated", id=1, end="2026-03-31", terminated_on="2026-04-01", continuous_years=5
@@ -162,23 +162,23 @@ def test_terminated_then_re_enrolled_in_the_year_shows_both_rows() -> None:
 
 
 def test_pending_enrollments_are_not_insurance() -> None:
-    assert refusal_code(lambda: t1101.build_output(coverage(enrollment(2026, "pending")), ON)) == (
+    assert refusal_code(lambda: person.build_output(coverage(enrollment(2026, "pending")), ON)) == (
         "E_NOT_INSURED",
         "该人员在 2026 年度无参保信息",
     )
-    assert refusal_code(lambda: t1101.build_output(coverage(), ON))[0] == "E_NOT_INSURED"
+    assert refusal_code(lambda: person.build_output(coverage(), ON))[0] == "E_NOT_INSURED"
     # Registered for 2026 but not paid, insured in 2025: the 2025 cover shows, lapsed on 1 Jan 2026.
-    output = t1101.build_output(coverage(enrollment(2025), enrollment(2026, "pending", id=2)), ON)
+    output = person.build_output(coverage(enrollment(2025), enrollment(2026, "pending", id=2)), ON)
     assert stas(output) == [("2", "2025-01-01", "2026-01-01")]
 
 
 def test_historical_lookup_describes_the_reference_year() -> None:
     both = coverage(enrollment(2025, id=1), enrollment(2026, id=2, continuous_years=2))
-    output = t1101.build_output(both, date(2025, 6, 1))
+    output = person.build_output(both, date(2025, 6, 1))
     assert stas(output) == [("1", "2025-01-01", None)]
     assert json.loads(output["baseinfo"]["exp_content"]) == {"continuous_years": 1}
     # Before the person's first cover there is nothing to show.
-    assert refusal_code(lambda: t1101.build_output(both, date(2024, 6, 1))) == (
+    assert refusal_code(lambda: person.build_output(both, date(2024, 6, 1))) == (
         "E_NOT_INSURED",
         "该人员在 2024 年度无参保信息",
     )
@@ -189,7 +189,7 @@ def test_identities_ended_before_the_reference_year_are_left_out() -> None:
         {"psn_idet_type": "2102", "begin_date": "2020-01-01", "end_date": "2025-12-31"},
         {"psn_idet_type": "2103", "begin_date": "2026-03-01", "end_date": None},
     ]
-    output = t1101.build_output(coverage(enrollment(2026), identities=identities), ON)
+    output = person.build_output(coverage(enrollment(2026), identities=identities), ON)
     assert [(i["psn_idet_type"], i["begntime"], i["endtime"]) for i in output["idetinfo"]] == [
         ("2103", "2026-03-01", None)
     ]
@@ -199,35 +199,35 @@ def test_identities_ended_before_the_reference_year_are_left_out() -> None:
 
 
 def test_lookup_key_by_certificate_type() -> None:
-    assert t1101.lookup_key(t1101.Input1101(mdtrt_cert_type="02", mdtrt_cert_no=CERTNO)) == t1101.ByCertno(
+    assert person.lookup_key(person.Input1101(mdtrt_cert_type="02", mdtrt_cert_no=CERTNO)) == person.ByCertno(
         CERTNO
     )
-    card = t1101.Input1101(mdtrt_cert_type="03", mdtrt_cert_no="A34152400001", card_sn=" SN0001 ")
-    assert t1101.lookup_key(card) == t1101.ByCard("A34152400001", "SN0001")
+    card = person.Input1101(mdtrt_cert_type="03", mdtrt_cert_no="A34152400001", card_sn=" SN0001 ")
+    assert person.lookup_key(card) == person.ByCard("A34152400001", "SN0001")
     for card_sn in (None, "", "   "):
-        data = t1101.Input1101(mdtrt_cert_type="03", mdtrt_cert_no="A34152400001", card_sn=card_sn)
-        assert refusal_code(lambda data=data: t1101.lookup_key(data)) == (
+        data = person.Input1101(mdtrt_cert_type="03", mdtrt_cert_no="A34152400001", card_sn=card_sn)
+        assert refusal_code(lambda data=data: person.lookup_key(data)) == (
             "E_INPUT",
             "input.data.card_sn: 社保卡就诊时卡识别码必填",
         )
-    voucher = t1101.Input1101(mdtrt_cert_type="01", mdtrt_cert_no="token")
-    assert refusal_code(lambda: t1101.lookup_key(voucher))[0] == "E_CERT_TYPE"
+    voucher = person.Input1101(mdtrt_cert_type="01", mdtrt_cert_no="token")
+    assert refusal_code(lambda: person.lookup_key(voucher))[0] == "E_CERT_TYPE"
 
 
 def test_reference_date() -> None:
-    def data(begntime: str | None) -> t1101.Input1101:
-        return t1101.Input1101(mdtrt_cert_type="02", mdtrt_cert_no=CERTNO, begntime=begntime)
+    def data(begntime: str | None) -> person.Input1101:
+        return person.Input1101(mdtrt_cert_type="02", mdtrt_cert_no=CERTNO, begntime=begntime)
 
-    assert t1101.reference_date(data("2025-06-01 23:30:00")) == date(2025, 6, 1)
-    assert t1101.reference_date(data("")) == now_china().date()
-    assert refusal_code(lambda: t1101.reference_date(data("2025/06/01")))[0] == "E_INPUT"
+    assert person.reference_date(data("2025-06-01 23:30:00")) == date(2025, 6, 1)
+    assert person.reference_date(data("")) == now_china().date()
+    assert refusal_code(lambda: person.reference_date(data("2025/06/01")))[0] == "E_INPUT"
 
 
 def test_card_lookup_answer_with_an_inactive_card_is_refused() -> None:
-    t1101.require_active_card(coverage(card={"card_no": "A1", "card_sn": "S1", "status": "active"}))
+    person.require_active_card(coverage(card={"card_no": "A1", "card_sn": "S1", "status": "active"}))
     for status in ("lost", "replaced"):
         lost = coverage(card={"card_no": "A1", "card_sn": "S1", "status": status})
-        assert refusal_code(lambda lost=lost: t1101.require_active_card(lost))[0] == "CARD_NOT_ACTIVE"
+        assert refusal_code(lambda lost=lost: person.require_active_card(lost))[0] == "CARD_NOT_ACTIVE"
 
 
 # --- routing through the Downstream --------------------------------------------------------------------
@@ -267,7 +267,9 @@ async def _lookup(stub: StubEnrollment, data: dict[str, Any]) -> dict[str, Any]:
         }
     )
     try:
-        return await _handle_1101(envelope, downstream)
+        output = await run_handler(envelope, downstream)
+        assert isinstance(output, dict)  # 1101 has no warn_msg
+        return output
     finally:
         await downstream.close()
 

@@ -320,3 +320,33 @@ async def test_an_encounter_is_settled_only_as_what_the_caller_names(settlement_
         1700,
         4300,
     )
+
+
+async def test_a_fee_upload_repeated_under_its_msgid_is_answered_once(settlement_api: SettlementApi) -> None:
+    """The gateway's repeat of a 2204 whose answer it lost (x-msgid: the envelope's): three copies at the
+    same moment all get the first upload's classification and the lines are stored once. A call without a
+    msgid (another caller) acts as before: the lines exist."""
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    visit = await _ok(settlement_api, "/api/v1/encounters", _open(psn_no, certno, "outpatient", "11"))
+    base = f"/api/v1/encounters/{visit['mdtrt_id']}"
+    batch = {"fixmedins_code": HOSPITAL, "lines": [_line("1", "B", "2", "30", 6000, "B1")]}
+    msgid = {"x-msgid": f"{HOSPITAL}0000000001"}
+    responses = await asyncio.gather(
+        *[settlement_api.post(f"{base}/fees", batch, headers=msgid) for _ in range(3)]
+    )
+    assert [r.status_code for r in responses] == [200, 200, 200], [r.text for r in responses]
+    assert responses[0].json() == responses[1].json() == responses[2].json()
+    # B: 60.00, 乙 with 10 % first: 6.00 first, 54.00 in range.
+    (classified,) = responses[0].json()["lines"]
+    assert (classified["self_pay_first_fen"], classified["policy_range_fen"]) == (600, 5400)
+    async with settlement_api.db.session() as session:
+        stored = (
+            await session.scalars(select(FeeLineRecord).where(FeeLineRecord.mdtrt_id == visit["mdtrt_id"]))
+        ).all()
+    assert [line.feedetl_sn for line in stored] == ["1"]
+    again = await settlement_api.post(f"{base}/fees", batch)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "FEE_LINE_EXISTS")
+    other = {**batch, "lines": [_line("2", "B", "1", "30", 3000, "B1")]}
+    reused = await settlement_api.post(f"{base}/fees", other, headers=msgid)
+    assert (reused.status_code, reused.json()["error"]["code"]) == (409, "MSGID_REUSED")

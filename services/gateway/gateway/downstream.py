@@ -4,8 +4,9 @@ apart: refused (nothing happened), unavailable (nothing happened), outcome unkno
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -15,11 +16,22 @@ from gateway.nhsa.errors import OutcomeUnknown, Refusal
 from shared.http import AiohttpTransport
 from shared.observability import msgid_var, request_id_var
 
-#: After a settlement-type call whose answer was lost (the wording the 2102 / 2103 cashiers already know).
+#: After a settlement whose answer was lost (the wording the 2102 cashiers already know).
 _VOIDABLE_HINT = "，交易结果未知：请勿重复收费，请用原报文ID重发本交易查询结果，或使用2601冲正"
-#: After a registration, fee upload, discharge... whose answer was lost. The settlement service keeps no
-#: msgid for these: a repeat is answered from the encounter's state as it is now.
-_REPEAT_HINT = "，办理结果未知：请用原报文ID重发本交易；若提示已办理、已上传或状态不符，说明原操作已生效"
+#: After a registration, fee upload, discharge... whose answer was lost. The settlement service keeps the
+#: answer of each by msgid (``settlement.encounters.replay``): a repeat gets it, nothing is done twice.
+_REPEAT_HINT = "，办理结果未知：请用原报文ID重发本交易，将得到原交易的办理结果"
+
+
+class Declared(Protocol):
+    """What a call needs of the transaction it is made for (``gateway.nhsa.transaction.Transaction``)."""
+
+    @property
+    def moves_money(self) -> bool: ...
+
+
+#: The transaction the envelope being answered is (set by the pipeline around its handler).
+downstream_transaction: ContextVar[Declared | None] = ContextVar("downstream_transaction", default=None)
 
 
 class Downstream:
@@ -43,15 +55,18 @@ class Downstream:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def _call(
-        self, method: str, url: str, *, changes_state: bool, voidable: bool = True, **kwargs: Any
-    ) -> dict[str, Any]:
-        """``voidable``: a state-changing call whose effect 2601 can undo (a settlement); the other ones
-        (registering, uploading fee lines, discharging...) are settled by repeating the msgid."""
+    async def _call(self, method: str, url: str, *, changes_state: bool, **kwargs: Any) -> dict[str, Any]:
+        """``changes_state``: the call writes, so a lost answer is "outcome unknown" (a read before it is
+        simply "try again"). How the cashier settles the doubt is the transaction's (the registry's
+        ``moves_money``: a settlement or a reversal, where 2601 is named; the other ones, registering,
+        uploading fee lines, discharging..., are settled by repeating the msgid)."""
         headers = {**self.credential(), "x-request-id": request_id_var.get()}
         msgid = msgid_var.get()
         if msgid:
             headers["x-msgid"] = msgid
+
+        declared = downstream_transaction.get()
+        voidable = declared is None or declared.moves_money
 
         def unknown(cause: str) -> OutcomeUnknown:
             return OutcomeUnknown("E_OUTCOME_UNKNOWN", cause + (_VOIDABLE_HINT if voidable else _REPEAT_HINT))
@@ -150,7 +165,6 @@ class Downstream:
             f"{self.settlement_url}/api/v1/encounters",
             json=payload,
             changes_state=True,
-            voidable=False,
         )
 
     async def encounter(self, mdtrt_id: str, fixmedins_code: str) -> dict[str, Any]:
@@ -169,7 +183,6 @@ class Downstream:
             self._encounter_url(mdtrt_id, "/cancellation"),
             params={"fixmedins_code": fixmedins_code},
             changes_state=True,
-            voidable=False,
         )
 
     async def update_diagnosis(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -179,13 +192,12 @@ class Downstream:
             self._encounter_url(mdtrt_id, "/diagnosis"),
             json=payload,
             changes_state=True,
-            voidable=False,
         )
 
     async def upload_fees(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """2204 / 2301: the lines are stored and answered with their classification."""
         return await self._call(
-            "POST", self._encounter_url(mdtrt_id, "/fees"), json=payload, changes_state=True, voidable=False
+            "POST", self._encounter_url(mdtrt_id, "/fees"), json=payload, changes_state=True
         )
 
     async def cancel_fees(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +207,6 @@ class Downstream:
             self._encounter_url(mdtrt_id, "/fees/cancellation"),
             json=payload,
             changes_state=True,
-            voidable=False,
         )
 
     async def discharge(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +216,6 @@ class Downstream:
             self._encounter_url(mdtrt_id, "/discharge"),
             json=payload,
             changes_state=True,
-            voidable=False,
         )
 
     async def undo_discharge(self, mdtrt_id: str, fixmedins_code: str) -> dict[str, Any]:
@@ -215,7 +225,6 @@ class Downstream:
             self._encounter_url(mdtrt_id, "/discharge/cancellation"),
             params={"fixmedins_code": fixmedins_code},
             changes_state=True,
-            voidable=False,
         )
 
     async def preview_encounter(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from prometheus_client import Counter, Histogram
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from gateway import admission
+from gateway import admission, registry
 from gateway.capacity import DownstreamSlots
 from gateway.downstream import Downstream
 from gateway.messages import service as messages
-from gateway.messages.models import VoidedMessage
-from gateway.nhsa import (
-    encounter,
-    t1101,
-    t2102,
-    t2103,
-    t2201,
-    t2204,
-    t2207,
-    t2401,
-    t2601,
-    t3201,
-    t5203,
-    t9001,
-)
-from gateway.nhsa.encounter import INPATIENT, OUTPATIENT, Setting
+from gateway.nhsa import void
 from gateway.nhsa.envelope import (
     Answer,
     BadJson,
@@ -41,6 +26,7 @@ from gateway.nhsa.envelope import (
     parse_body,
 )
 from gateway.nhsa.errors import TRANSIENT_CODES, OutcomeUnknown, Refusal, describe
+from gateway.nhsa.transaction import Call, Transaction, parse
 from gateway.security.service import HisSecurity, Signer, check_caller
 from shared.db import Database
 from shared.inputs import BAD_TEXT
@@ -61,286 +47,10 @@ GATEWAY_LATENCY = Histogram(
 )
 GATEWAY_REPLAYS = Counter("gateway_replays_total", "Repeated msgids answered from the message log", ["infno"])
 
-#: A handler answers with its ``output``, or with an ``Answer`` when it has a ``warn_msg`` as well.
-Handler = Callable[[RequestEnvelope, Downstream], Awaitable[dict[str, Any] | Answer]]
-Model = TypeVar("Model", bound=BaseModel)
-
-
-def _parse(model: type[Model], envelope: RequestEnvelope) -> Model:
-    try:
-        return model.model_validate(envelope.input)
-    except ValidationError as exc:
-        raise Refusal("E_INPUT", describe(exc, "input")) from exc
-
-
-async def _handle_1101(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    try:
-        data = t1101.Envelope1101.model_validate(envelope.input).data
-    except ValidationError as exc:
-        raise Refusal("E_INPUT", describe(exc, "input")) from exc
-    on = t1101.reference_date(data)
-    key = t1101.lookup_key(data)
-    if isinstance(key, t1101.ByCard):
-        coverage = await downstream.person_coverage_by_card(key.card_no, key.card_sn)
-        t1101.require_active_card(coverage)
-    else:
-        coverage = await downstream.person_coverage(key.certno)
-    return t1101.build_output(coverage, on)
-
-
-def _pharmacy_input(envelope: RequestEnvelope) -> t2102.Input2102:
-    try:
-        return t2102.Input2102.model_validate(envelope.input)
-    except ValidationError as exc:
-        raise Refusal("E_INPUT", describe(exc, "input")) from exc
-
-
-async def _handle_2101(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    data = _pharmacy_input(envelope)
-    preview = await downstream.preview_pharmacy(t2102.settlement_request(envelope, data))
-    return t2102.build_output(preview)
-
-
-async def _handle_2102(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    data = _pharmacy_input(envelope)
-    settled = await downstream.settle_pharmacy(t2102.settlement_request(envelope, data))
-    return t2102.build_output(settled)
-
-
-async def _reverse(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    """2103 / 2208 / 2305: the settlement is looked at first (the caller's, of the encounter named, of the
-    kind the transaction undoes), then reversed."""
-    data = _parse(t2103.Input2103, envelope).data
-    t2103.check_original(envelope, data, await downstream.settlement(data.setl_id, envelope.fixmedins_code))
-    return await downstream.reverse_settlement(data.setl_id, t2103.reversal_request(envelope, data))
-
-
-async def _handle_2103(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    return t2103.build_output(await _reverse(envelope, downstream))
-
-
-# --- outpatient visits (2201-2208) and inpatient stays (2401-2405, 2301-2305) ------------------------------
-
-
-async def _encounter(
-    envelope: RequestEnvelope, downstream: Downstream, mdtrt_id: str, setting: Setting, psn_no: str
-) -> dict[str, Any]:
-    """The encounter a transaction acts on, checked (the caller's, the setting, the person) before acting."""
-    found = await downstream.encounter(mdtrt_id, envelope.fixmedins_code)
-    encounter.check_encounter(envelope, found, setting=setting, psn_no=psn_no)
-    return found
-
-
-async def _handle_2201(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    data = _parse(t2201.Input2201, envelope).data
-    opened = await downstream.open_encounter(t2201.open_request(envelope, data))
-    return t2201.build_2201_output(opened, data)
-
-
-async def _handle_2202(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    data = _parse(t2201.Input2202, envelope).data
-    t2201.check_2202(envelope, data, await downstream.encounter(data.mdtrt_id, envelope.fixmedins_code))
-    return encounter.encounter_data(await downstream.cancel_encounter(data.mdtrt_id, envelope.fixmedins_code))
-
-
-async def _handle_2203(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    info = _parse(t2201.Input2203, envelope).mdtrtinfo
-    await _encounter(envelope, downstream, info.mdtrt_id, OUTPATIENT, info.psn_no)
-    updated = await downstream.update_diagnosis(info.mdtrt_id, t2201.diagnosis_request(envelope, info))
-    return encounter.encounter_data(updated)
-
-
-async def _upload_fees(
-    envelope: RequestEnvelope, downstream: Downstream, lines: Sequence[t2204.FeeDetail], setting: Setting
-) -> dict[str, Any]:
-    mdtrt_id = lines[0].mdtrt_id  # one encounter per upload (checked by the input model)
-    await _encounter(envelope, downstream, mdtrt_id, setting, lines[0].psn_no)
-    fees = await downstream.upload_fees(mdtrt_id, t2204.upload_request(envelope, lines))
-    return t2204.build_upload_output(fees)
-
-
-async def _handle_2204(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    lines = _parse(t2204.Input2204, envelope).feedetail
-    return await _upload_fees(envelope, downstream, lines, OUTPATIENT)
-
-
-async def _handle_2205(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
-    data = _parse(t2204.Input2205, envelope).data
-    await _encounter(envelope, downstream, data.mdtrt_id, OUTPATIENT, data.psn_no)
-    answer = await downstream.cancel_fees(data.mdtrt_id, t2204.cancel_batch_request(envelope, data))
-    cancelled = int(answer["cancelled"])
-    batch = "本次就诊" if data.chrg_bchno == encounter.ALL else f"收费批次 {data.chrg_bchno} "
-    return Answer(
-        {"data": {"mdtrt_id": data.mdtrt_id, "chrg_bchno": data.chrg_bchno, "cancelled": cancelled}},
-        t2204.cancelled_warning(cancelled, batch),
-    )
-
-
-async def _settle_visit(envelope: RequestEnvelope, downstream: Downstream, *, binding: bool) -> Answer:
-    """2206 (nothing written; a timeout is "try again") / 2207 (a timeout is "outcome unknown")."""
-    data = _parse(t2207.Input2207, envelope).data
-    request = t2207.settle_request(envelope, data)  # the encounter is checked where it is settled
-    if binding:
-        settled = await downstream.settle_encounter(data.mdtrt_id, request)
-    else:
-        settled = await downstream.preview_encounter(data.mdtrt_id, request)
-    return Answer(t2207.build_output(settled, inpatient=False), t2207.warnings(data, settled))
-
-
-async def _handle_2206(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
-    return await _settle_visit(envelope, downstream, binding=False)
-
-
-async def _handle_2207(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
-    return await _settle_visit(envelope, downstream, binding=True)
-
-
-async def _handle_2208(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    return t2207.build_output(await _reverse(envelope, downstream), inpatient=False)
-
-
-async def _handle_2401(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    info = _parse(t2401.Input2401, envelope).mdtrtinfo
-    opened = await downstream.open_encounter(t2401.open_request(envelope, info))
-    return t2401.build_2401_output(opened, info)
-
-
-async def _handle_2402(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    info = _parse(t2401.Input2402, envelope).dscginfo
-    found = await _encounter(envelope, downstream, info.mdtrt_id, INPATIENT, info.psn_no)
-    if t2401.needs_matn_type(info, found):
-        await downstream.update_diagnosis(
-            info.mdtrt_id, encounter.diagnosis_request(envelope, matn_type=info.matn_type)
-        )
-    discharged = await downstream.discharge(info.mdtrt_id, t2401.discharge_request(envelope, info))
-    return encounter.encounter_data(discharged)
-
-
-async def _handle_2403(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
-    info = _parse(t2401.Input2403, envelope).adminfo
-    found = await _encounter(envelope, downstream, info.mdtrt_id, INPATIENT, info.psn_no)
-    updated = await downstream.update_diagnosis(
-        info.mdtrt_id,
-        encounter.diagnosis_request(
-            envelope,
-            med_type=info.med_type,
-            dise_codg=info.dise_codg,
-            dise_name=info.dise_name,
-            matn_type=info.matn_type,
-        ),
-    )
-    return Answer(encounter.encounter_data(updated), t2401.admission_time_warning(info, found))
-
-
-async def _handle_2404(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    data = _parse(t2401.InputMdtrt, envelope).data
-    await _encounter(envelope, downstream, data.mdtrt_id, INPATIENT, data.psn_no)
-    return encounter.encounter_data(await downstream.cancel_encounter(data.mdtrt_id, envelope.fixmedins_code))
-
-
-async def _handle_2405(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    data = _parse(t2401.InputMdtrt, envelope).data
-    await _encounter(envelope, downstream, data.mdtrt_id, INPATIENT, data.psn_no)
-    return encounter.encounter_data(await downstream.undo_discharge(data.mdtrt_id, envelope.fixmedins_code))
-
-
-async def _handle_2301(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    lines = _parse(t2204.Input2301, envelope).feedetail
-    return await _upload_fees(envelope, downstream, lines, INPATIENT)
-
-
-async def _handle_2302(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
-    data = _parse(t2204.Input2302, envelope).data
-    await _encounter(envelope, downstream, data.mdtrt_id, INPATIENT, data.psn_no)
-    answer = await downstream.cancel_fees(data.mdtrt_id, t2204.cancel_lines_request(envelope, data))
-    cancelled = int(answer["cancelled"])
-    warning = t2204.cancelled_warning(cancelled, "本次住院") if data.feedetl_sn == encounter.ALL else None
-    return Answer(
-        {"data": {"mdtrt_id": data.mdtrt_id, "feedetl_sn": data.feedetl_sn, "cancelled": cancelled}}, warning
-    )
-
-
-async def _settle_stay(envelope: RequestEnvelope, downstream: Downstream, *, binding: bool) -> Answer:
-    """2303 (nothing written) / 2304 (binding; mid_setl_flag 1 settles what is uploaded so far)."""
-    data = _parse(t2207.Input2304, envelope).data
-    request = t2207.settle_request(envelope, data)  # the encounter is checked where it is settled
-    if binding:
-        settled = await downstream.settle_encounter(data.mdtrt_id, request)
-    else:
-        settled = await downstream.preview_encounter(data.mdtrt_id, request)
-    return Answer(t2207.build_output(settled, inpatient=True), t2207.warnings(data, settled))
-
-
-async def _handle_2303(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
-    return await _settle_stay(envelope, downstream, binding=False)
-
-
-async def _handle_2304(envelope: RequestEnvelope, downstream: Downstream) -> Answer:
-    return await _settle_stay(envelope, downstream, binding=True)
-
-
-async def _handle_2305(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    return t2207.build_output(await _reverse(envelope, downstream), inpatient=True)
-
-
-async def _handle_2601(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    """The settlement side of 2601; the gateway's own message log is checked and marked around it by
-    ``EnvelopeProcessor`` (see ``_before`` / ``_after``)."""
-    data = t2601.parse(envelope)
-    answer = await downstream.void_message(t2601.void_request(envelope, data))
-    return t2601.build_output(data, answer)
-
-
-async def _handle_5203(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    try:
-        data = t5203.Input5203.model_validate(envelope.input).data
-    except ValidationError as exc:
-        raise Refusal("E_INPUT", describe(exc, "input")) from exc
-    settlement = await downstream.settlement(data.setl_id, envelope.fixmedins_code)
-    t5203.check_visible(envelope, data, settlement)
-    return t5203.build_output(settlement)
-
-
-async def _handle_3201(envelope: RequestEnvelope, downstream: Downstream) -> dict[str, Any]:
-    """3201 对总账: the institution's totals against the platform's, for its own settlements only."""
-    data = _parse(t3201.Input3201, envelope).data
-    totals = await downstream.reconciliation_totals(
-        envelope.fixmedins_code, data.insutype, data.clr_type, data.begin, data.end
-    )
-    return t3201.build_output(data, totals)
-
-
-HANDLERS: dict[str, Handler] = {
-    "1101": _handle_1101,
-    "2101": _handle_2101,
-    "2102": _handle_2102,
-    "2103": _handle_2103,
-    "2201": _handle_2201,
-    "2202": _handle_2202,
-    "2203": _handle_2203,
-    "2203A": _handle_2203,
-    "2204": _handle_2204,
-    "2205": _handle_2205,
-    "2206": _handle_2206,
-    "2207": _handle_2207,
-    "2208": _handle_2208,
-    "2301": _handle_2301,
-    "2302": _handle_2302,
-    "2303": _handle_2303,
-    "2304": _handle_2304,
-    "2305": _handle_2305,
-    "2401": _handle_2401,
-    "2402": _handle_2402,
-    "2403": _handle_2403,
-    "2404": _handle_2404,
-    "2405": _handle_2405,
-    t2601.INFNO: _handle_2601,
-    "3201": _handle_3201,
-    "5203": _handle_5203,
-}
-#: Answered by the gateway itself (its sign-in sessions), see ``EnvelopeProcessor._sign``.
-SIGN_INFNOS = frozenset({"9001", "9002"})
-KNOWN_INFNO_LABELS = set(HANDLERS) | SIGN_INFNOS
+#: The ``infno`` labels of ``gateway_transactions_total``: the registry's codes, and besides them "invalid"
+#: (no readable envelope or signature) and "unknown" (an infno the registry does not hold). Dashboards and
+#: deploy checks read them.
+KNOWN_INFNO_LABELS = frozenset(registry.TRANSACTIONS)
 
 
 def request_digest(body: Any) -> str:
@@ -352,7 +62,7 @@ class _Read:
     envelope: RequestEnvelope
     body: dict[str, Any]
     label: str
-    handler: Handler | None
+    transaction: Transaction
 
 
 @dataclass(frozen=True)
@@ -379,15 +89,15 @@ def _read_envelope(raw: bytes, institution: Signer) -> _Read | _Refused:
     except ValidationError as exc:
         return _Refused(Refusal("E_ENVELOPE", describe(exc)))
     msgid_var.set(envelope.msgid)  # on every log line of this request, and sent downstream (X-Msgid)
-    label = envelope.infno if envelope.infno in KNOWN_INFNO_LABELS else "unknown"
+    label = envelope.infno if envelope.infno in registry.TRANSACTIONS else "unknown"
     try:
         check_caller(envelope, institution)
     except Refusal as refusal:
         return _Refused(refusal, label)
-    handler = HANDLERS.get(envelope.infno)
-    if handler is None and envelope.infno not in SIGN_INFNOS:
+    transaction = registry.find(envelope.infno)
+    if transaction is None:
         return _Refused(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label)
-    return _Read(envelope, body, label, handler)
+    return _Read(envelope, body, label, transaction)
 
 
 class EnvelopeProcessor:
@@ -470,11 +180,11 @@ class EnvelopeProcessor:
                     envelope = read.envelope
             except Refusal as refusal:  # the nonce was used before, or the registry changed
                 return refuse(refusal)
-        label, handler = read.label, read.handler
+        label, transaction = read.label, read.transaction
         digest = request_digest(read.body)
         if known.voided:
             # Whatever answer the log holds for it described an effect 2601 has undone (or prevented).
-            return refuse(t2601.voided(), label)
+            return refuse(void.voided(), label)
         earlier = known.earlier
         if earlier is not None:
             if earlier.request_sha256 != digest or earlier.infno != envelope.infno:
@@ -493,17 +203,7 @@ class EnvelopeProcessor:
 
         with GATEWAY_LATENCY.labels(label).time():
             try:
-                await self._before(envelope)
-                if handler is None:
-                    result: dict[str, Any] | Answer = await self._sign(envelope)
-                elif self.slots is None:
-                    result = await handler(envelope, self.downstream)
-                else:
-                    # The first downstream call takes a slot, or is refused E_BUSY with nothing sent.
-                    async with self.slots.envelope(label):
-                        result = await handler(envelope, self.downstream)
-                done = result if isinstance(result, Answer) else Answer(result)
-                await self._after(envelope, done.output)
+                done = await self._answer(transaction, envelope)
                 answer = dumps(builder.build(infcode=0, output=done.output, warn_msg=done.warn_msg))
                 infcode, code = 0, "ok"
             except OutcomeUnknown as unknown:
@@ -530,39 +230,19 @@ class EnvelopeProcessor:
         )
         return stored.response, label, stored.infcode, code
 
-    async def _sign(self, envelope: RequestEnvelope) -> dict[str, Any]:
-        """9001 / 9002, answered from the gateway's own sign-in sessions."""
-        if envelope.infno == "9001":
-            sign_in = _parse(t9001.Input9001, envelope).signIn
-            entry = await self.security.sign_in(envelope, sign_in.opter_no, sign_in.mac, sign_in.ip)
-            return t9001.sign_in_output(entry.sign_no, entry.signed_in_at)
-        sign_out = _parse(t9001.Input9002, envelope).signOut
-        entry = await self.security.sign_out(envelope, sign_out.sign_no, sign_out.opter_no)
-        assert entry.signed_out_at is not None
-        return t9001.sign_out_output(entry.signed_out_at)
-
-    async def _before(self, envelope: RequestEnvelope) -> None:
-        """2601: a message the gateway answered may be voided only by its sender and under its own infno."""
-        if envelope.infno == t2601.INFNO:
-            data = t2601.parse(envelope)
-            original = await messages.find(self.db, data.omsgid)
-            logged = t2601.LoggedOriginal(original.infno, original.fixmedins_code) if original else None
-            t2601.check_original(envelope, data, logged)
-
-    async def _after(self, envelope: RequestEnvelope, output: dict[str, Any]) -> None:
-        """2601 reversed or voided the original: mark it before answering, so that no later repeat of its
-        msgid is answered with a stored success. (If marking fails, the 2601 is answered "outcome unknown"
-        and its repeat, idempotent at settlement, marks it then.)"""
-        if envelope.infno == t2601.INFNO:
-            result = output["data"]
-            await messages.record_void(
-                self.db,
-                VoidedMessage(
-                    msgid=result["omsgid"],
-                    infno=result["oinfno"],
-                    fixmedins_code=envelope.fixmedins_code,
-                    outcome=result["outcome"],
-                    reversal_setl_id=result["setl_id"] or None,
-                    void_msgid=envelope.msgid,
-                ),
-            )
+    async def _answer(self, transaction: Transaction, envelope: RequestEnvelope) -> Answer:
+        """The transaction's input read, its hooks and handler run; a downstream transaction's first call
+        takes a slot (``slots``), or is refused E_BUSY with nothing sent."""
+        call = Call(envelope, self.downstream, self.db, self.security)
+        data = parse(transaction.input, envelope.input)
+        if transaction.before is not None:
+            await transaction.before(call, data)
+        if self.slots is None or not transaction.downstream:
+            result = await transaction.run(call, data)
+        else:
+            async with self.slots.envelope(transaction.infno):
+                result = await transaction.run(call, data)
+        done = result if isinstance(result, Answer) else Answer(result)
+        if transaction.after is not None:
+            await transaction.after(call, done.output)
+        return done

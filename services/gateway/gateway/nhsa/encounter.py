@@ -4,7 +4,7 @@ the gateway makes of an encounter before acting on it.
 
 An encounter as the settlement service answers it (``EncounterOut``: ``mdtrt_id``, ``setting``
 outpatient/inpatient, ``psn_no``, ``fixmedins_code``, ``ipt_otp_no``, ``med_type``, ``begntime`` ISO,
-``status``...) is a plain dict here; the wire names are mapped in the t22xx/t23xx/t24xx modules."""
+``status``...) is a plain dict here; the wire names are mapped in ``outpatient.py`` and ``inpatient.py``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
+from gateway.nhsa.transaction import Call
 from shared.clock import format_wire_time, parse_wire_time
 from shared.money import yuan_to_fen
 
@@ -192,6 +193,13 @@ def check_encounter(
         )
     if encounter["psn_no"] != psn_no:
         raise Refusal("PSN_MISMATCH", f"人员编号 {psn_no} 与就诊ID {mdtrt_id} 登记的人员不符")
+
+
+async def checked(call: Call, mdtrt_id: str, setting: Setting, psn_no: str) -> dict[str, Any]:
+    """The encounter a transaction acts on, checked (the caller's, the setting, the person) before acting."""
+    found = await call.downstream.encounter(mdtrt_id, call.envelope.fixmedins_code)
+    check_encounter(call.envelope, found, setting=setting, psn_no=psn_no)
+    return found
 
 
 def diagnosis_request(

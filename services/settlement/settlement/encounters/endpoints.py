@@ -1,8 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
-from settlement.encounters import service
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from settlement.encounters import replay, service
 from settlement.encounters.schemas import (
     DiagnosisUpdate,
     Discharge,
@@ -10,22 +15,32 @@ from settlement.encounters.schemas import (
     EncounterOut,
     EncounterSettle,
     FeesCancel,
+    FeesCancelled,
     FeesOut,
     FeesUpload,
 )
 from settlement.idempotency import once
 from settlement.settlements import service as settlements
 from settlement.settlements.schemas import SettlementOut
-from shared.service import RuntimeDep, model_response
+from shared.service import RuntimeDep, ServiceRuntime, model_response
+
+Out = TypeVar("Out", bound=BaseModel)
 
 router = APIRouter(prefix="/api/v1/encounters", tags=["encounters"])
 
+#: The envelope's msgid, sent by the gateway with every call: a state-changing call repeated under it (its
+#: answer was lost) is answered with its first answer (``replay``).
+Msgid = Annotated[str | None, Header(alias="x-msgid", min_length=1, max_length=30)]
+
 
 @router.post("", response_model=EncounterOut)
-async def open_encounter(body: EncounterOpen, runtime: RuntimeDep) -> EncounterOut:
+async def open_encounter(body: EncounterOpen, runtime: RuntimeDep, msgid: Msgid = None) -> EncounterOut:
     """2201 门诊挂号 / 2401 入院办理."""
-    async with runtime.transaction() as session:
+
+    async def work(session: AsyncSession) -> EncounterOut:
         return EncounterOut.model_validate(await service.open_encounter(session, body))
+
+    return await _once(runtime, msgid, body.fixmedins_code, "open", None, body, EncounterOut, work)
 
 
 @router.get("/{mdtrt_id}", response_model=EncounterOut)
@@ -38,48 +53,72 @@ async def get_encounter(
 
 @router.post("/{mdtrt_id}/cancellation", response_model=EncounterOut)
 async def cancel(
-    mdtrt_id: str, runtime: RuntimeDep, fixmedins_code: str = Query(max_length=30)
+    mdtrt_id: str, runtime: RuntimeDep, fixmedins_code: str = Query(max_length=30), msgid: Msgid = None
 ) -> EncounterOut:
     """2202 门诊挂号撤销 / 2404 入院撤销."""
-    async with runtime.transaction() as session:
+
+    async def work(session: AsyncSession) -> EncounterOut:
         return EncounterOut.model_validate(await service.cancel_encounter(session, mdtrt_id, fixmedins_code))
+
+    return await _once(runtime, msgid, fixmedins_code, "cancel", mdtrt_id, None, EncounterOut, work)
 
 
 @router.post("/{mdtrt_id}/diagnosis", response_model=EncounterOut)
-async def diagnosis(mdtrt_id: str, body: DiagnosisUpdate, runtime: RuntimeDep) -> EncounterOut:
-    """2203 就诊信息上传 / 2403 住院信息变更."""
-    async with runtime.transaction() as session:
+async def diagnosis(
+    mdtrt_id: str, body: DiagnosisUpdate, runtime: RuntimeDep, msgid: Msgid = None
+) -> EncounterOut:
+    """2203 就诊信息上传 / 2403 住院信息变更 (and the maternity fields of 2402)."""
+
+    async def work(session: AsyncSession) -> EncounterOut:
         return EncounterOut.model_validate(await service.update_diagnosis(session, mdtrt_id, body))
+
+    return await _once(runtime, msgid, body.fixmedins_code, "diagnosis", mdtrt_id, body, EncounterOut, work)
 
 
 @router.post("/{mdtrt_id}/fees", response_model=FeesOut)
-async def upload_fees(mdtrt_id: str, body: FeesUpload, runtime: RuntimeDep) -> FeesOut:
+async def upload_fees(mdtrt_id: str, body: FeesUpload, runtime: RuntimeDep, msgid: Msgid = None) -> FeesOut:
     """2204 / 2301: store the lines and return their classification."""
-    async with runtime.transaction() as session:
+
+    async def work(session: AsyncSession) -> FeesOut:
         return FeesOut(mdtrt_id=mdtrt_id, lines=await service.upload_fees(session, mdtrt_id, body))
 
+    return await _once(runtime, msgid, body.fixmedins_code, "fees", mdtrt_id, body, FeesOut, work)
 
-@router.post("/{mdtrt_id}/fees/cancellation")
-async def cancel_fees(mdtrt_id: str, body: FeesCancel, runtime: RuntimeDep) -> dict[str, int]:
+
+@router.post("/{mdtrt_id}/fees/cancellation", response_model=FeesCancelled)
+async def cancel_fees(
+    mdtrt_id: str, body: FeesCancel, runtime: RuntimeDep, msgid: Msgid = None
+) -> FeesCancelled:
     """2205 / 2302: withdraw unsettled lines."""
-    async with runtime.transaction() as session:
-        return {"cancelled": await service.cancel_fees(session, mdtrt_id, body)}
+
+    async def work(session: AsyncSession) -> FeesCancelled:
+        return FeesCancelled(cancelled=await service.cancel_fees(session, mdtrt_id, body))
+
+    return await _once(
+        runtime, msgid, body.fixmedins_code, "fees_cancel", mdtrt_id, body, FeesCancelled, work
+    )
 
 
 @router.post("/{mdtrt_id}/discharge", response_model=EncounterOut)
-async def discharge(mdtrt_id: str, body: Discharge, runtime: RuntimeDep) -> EncounterOut:
+async def discharge(mdtrt_id: str, body: Discharge, runtime: RuntimeDep, msgid: Msgid = None) -> EncounterOut:
     """2402 出院办理."""
-    async with runtime.transaction() as session:
+
+    async def work(session: AsyncSession) -> EncounterOut:
         return EncounterOut.model_validate(await service.discharge(session, mdtrt_id, body))
+
+    return await _once(runtime, msgid, body.fixmedins_code, "discharge", mdtrt_id, body, EncounterOut, work)
 
 
 @router.post("/{mdtrt_id}/discharge/cancellation", response_model=EncounterOut)
 async def undo_discharge(
-    mdtrt_id: str, runtime: RuntimeDep, fixmedins_code: str = Query(max_length=30)
+    mdtrt_id: str, runtime: RuntimeDep, fixmedins_code: str = Query(max_length=30), msgid: Msgid = None
 ) -> EncounterOut:
     """2405 出院撤销."""
-    async with runtime.transaction() as session:
+
+    async def work(session: AsyncSession) -> EncounterOut:
         return EncounterOut.model_validate(await service.undo_discharge(session, mdtrt_id, fixmedins_code))
+
+    return await _once(runtime, msgid, fixmedins_code, "undo_discharge", mdtrt_id, None, EncounterOut, work)
 
 
 @router.post("/{mdtrt_id}/settlement/preview", response_model=SettlementOut)
@@ -93,3 +132,25 @@ async def presettle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -
 async def settle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -> Response:
     """2207 门诊结算 / 2304 住院结算."""
     return model_response(await once(runtime, lambda session: service.settle(session, mdtrt_id, body)))
+
+
+async def _once(
+    runtime: ServiceRuntime,
+    msgid: str | None,
+    fixmedins_code: str,
+    operation: str,
+    mdtrt_id: str | None,
+    request: BaseModel | None,
+    out: type[Out],
+    work: Callable[[AsyncSession], Awaitable[Out]],
+) -> Out:
+    digest = replay.request_digest(operation, mdtrt_id, request)
+    return await replay.once(
+        runtime,
+        msgid=msgid,
+        fixmedins_code=fixmedins_code,
+        operation=operation,
+        digest=digest,
+        out=out,
+        work=work,
+    )

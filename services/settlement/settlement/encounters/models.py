@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field
 
 from settlement.db import Base
@@ -67,4 +67,25 @@ class FeeLineRecord(Base, table=True):
     fee_ocur_time: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
     #: Not indexed: found by the stay (``mdtrt_id``), so that marking the lines touches no index.
     setl_id: str | None = Field(default=None, max_length=30)
+    created_at: datetime = timestamp_field()
+
+
+class EncounterMessage(Base, table=True):
+    """The answer a state-changing encounter call (2201-2205, 2301/2302, 2401-2405) gave under a msgid, so
+    that a repeat of the msgid after a lost answer is answered with it instead of acting again (a second
+    2204 would be refused FEE_LINE_EXISTS, a second 2205 would withdraw nothing). Written in the same
+    transaction as the effect. One 2402 makes two calls under its msgid (the maternity fields, then the
+    discharge): the operation tells them apart."""
+
+    __tablename__ = "encounter_messages"
+    __table_args__ = (UniqueConstraint("fixmedins_code", "msgid", "operation", name="uq_encounter_message"),)
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    fixmedins_code: str = Field(max_length=30)
+    msgid: str = Field(max_length=30)
+    #: open, cancel, diagnosis, fees, fees_cancel, discharge, undo_discharge.
+    operation: str = Field(max_length=20)
+    #: The request it answered: the same msgid with another request is refused, not answered.
+    request_sha256: str = Field(max_length=64)
+    response: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = timestamp_field()

@@ -6,36 +6,23 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.contracts.v1.settlement import TotalsOut, TotalsRow
+
+__all__ = [
+    "MAX_REPUBLISH",
+    "SETL_ID_PATTERN",
+    "RepublishOut",
+    "RepublishRequest",
+    "SettlementAmount",
+    "SettlementsOut",
+    "TotalsOut",
+    "TotalsRow",
+]
+
 #: What a setl_id looks like on the way in (letters, digits, "-" and "_"): nothing that could widen a LIKE.
 SETL_ID_PATTERN = r"^[A-Za-z0-9-]{1,30}$"
 #: At most this many outbox rows per republish request.
 MAX_REPUBLISH = 10_000
-
-
-class TotalsRow(BaseModel):
-    fixmedins_code: str
-    insutype: str
-    clr_type: str
-    #: Beijing calendar day of setl_time.
-    day: date
-    #: Original settlements (also those reversed since) made that day.
-    settlement_cnt: int = 0
-    #: Reversal records made that day.
-    reversal_cnt: int = 0
-    #: settlement_cnt - reversal_cnt.
-    net_cnt: int = 0
-    #: Net amounts in fen: reversals count negative.
-    medfee_sumamt_fen: int = 0
-    fund_pay_sumamt_fen: int = 0
-    acct_pay_fen: int = 0
-    #: The reversal records' share of the amounts above (negative), for a statement of refunds only.
-    reversal_medfee_sumamt_fen: int = 0
-    reversal_fund_pay_sumamt_fen: int = 0
-    reversal_acct_pay_fen: int = 0
-
-
-class TotalsOut(BaseModel):
-    rows: list[TotalsRow]
 
 
 class SettlementAmount(BaseModel):

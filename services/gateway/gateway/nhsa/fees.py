@@ -1,5 +1,6 @@
-"""Fee lines of an encounter: 2204 门诊费用明细上传 / 2205 撤销 (research doc §2.5) and 2301
-住院费用明细上传 / 2302 撤销 (§2.9). An upload is answered with each line's classification
+"""Fee lines of an encounter, as the outpatient and inpatient families share them: 2204
+门诊费用明细上传 / 2205 撤销 (research doc §2.5) and 2301 住院费用明细上传 / 2302 撤销 (§2.9); their input
+models are in ``outpatient.py`` / ``inpatient.py``. An upload is answered with each line's classification
 (``result``: 甲/乙/丙, self-pay share, price cap), the same rows as a pharmacy settlement's
 ``detlcutinfo`` (``setlinfo.detlcutinfo``).
 
@@ -15,19 +16,18 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from gateway.nhsa import setlinfo
+from gateway.nhsa import encounter, setlinfo
 from gateway.nhsa.encounter import (
-    ALL,
     MDTRT_ID,
-    MED_TYPE,
-    SignedYuanAsFen,
+    Setting,
     WireNode,
     WireTime,
     iso,
 )
-from gateway.nhsa.envelope import RequestEnvelope
+from gateway.nhsa.envelope import Answer, RequestEnvelope
+from gateway.nhsa.transaction import Call
 from shared.money import YuanAsFen
 
 WRITE_OFF_UNSUPPORTED = "暂不支持负数(冲销)明细：请用2302撤销原明细后重新上传"
@@ -78,52 +78,7 @@ class FeeDetail(WireNode):
         return value
 
 
-class OutpatientFee(FeeDetail):
-    #: 收费批次号: "同一收费批次号病种编号必须一致"; the lines one 2206/2207 settles.
-    chrg_bchno: str = Field(min_length=1, max_length=30)
-
-    @field_validator("chrg_bchno")
-    @classmethod
-    def _not_all(cls, value: str) -> str:
-        if value == ALL:
-            raise ValueError(f"{ALL} 保留用于撤销全部未结算明细(2205)，不能用作收费批次号")
-        return value
-
-
-class InpatientFee(FeeDetail):
-    #: 原费用流水号 of a write-off line; a line naming itself (as some HIS software sends) is ordinary.
-    init_feedetl_sn: str | None = Field(default=None, max_length=30)
-    drord_no: str | None = Field(default=None, max_length=30)
-    med_type: str | None = Field(default=None, pattern=MED_TYPE)
-    det_item_fee_sumamt: SignedYuanAsFen
-    cnt: Decimal = Field(max_digits=16, decimal_places=4)
-
-    @field_validator("cnt")
-    @classmethod
-    def _positive_cnt(cls, value: Decimal) -> Decimal:
-        if value < 0:
-            raise ValueError(WRITE_OFF_UNSUPPORTED)
-        if value == 0:
-            raise ValueError("必须大于0")
-        return value
-
-    @field_validator("det_item_fee_sumamt")
-    @classmethod
-    def _positive_amount(cls, value: int) -> int:
-        if value < 0:
-            raise ValueError(WRITE_OFF_UNSUPPORTED)
-        return value
-
-    @model_validator(mode="after")
-    def _no_write_off(self) -> InpatientFee:
-        if self.init_feedetl_sn and self.init_feedetl_sn != self.feedetl_sn:
-            raise ValueError(
-                f"init_feedetl_sn: 暂不支持冲销原明细 {self.init_feedetl_sn}：请用2302撤销原明细后重新上传"
-            )
-        return self
-
-
-def _one_encounter(lines: Sequence[FeeDetail]) -> None:
+def one_encounter(lines: Sequence[FeeDetail]) -> None:
     """One upload, one encounter and person, each line once."""
     mdtrt_ids = sorted({x.mdtrt_id for x in lines})
     if len(mdtrt_ids) > 1:
@@ -134,24 +89,6 @@ def _one_encounter(lines: Sequence[FeeDetail]) -> None:
     repeated = sorted(sn for sn, n in Counter(x.feedetl_sn for x in lines).items() if n > 1)
     if repeated:
         raise ValueError(f"费用明细流水号重复: {', '.join(repeated)}")
-
-
-class Input2204(WireNode):
-    feedetail: list[OutpatientFee] = Field(min_length=1, max_length=1000)
-
-    @model_validator(mode="after")
-    def _one(self) -> Input2204:
-        _one_encounter(self.feedetail)
-        return self
-
-
-class Input2301(WireNode):
-    feedetail: list[InpatientFee] = Field(min_length=1, max_length=1000)
-
-    @model_validator(mode="after")
-    def _one(self) -> Input2301:
-        _one_encounter(self.feedetail)
-        return self
 
 
 def upload_request(envelope: RequestEnvelope, lines: Sequence[FeeDetail]) -> dict[str, Any]:
@@ -169,8 +106,9 @@ def _line(x: FeeDetail) -> dict[str, Any]:
         "amount_fen": x.det_item_fee_sumamt,
         "fee_ocur_time": iso(x.fee_ocur_time),
     }
-    if isinstance(x, OutpatientFee):
-        line["chrg_bchno"] = x.chrg_bchno
+    chrg_bchno = getattr(x, "chrg_bchno", None)  # outpatient lines only
+    if chrg_bchno is not None:
+        line["chrg_bchno"] = chrg_bchno
     if x.hosp_appr_flag:  # absent: the settlement service's default (no approval needed)
         line["hosp_appr_flag"] = x.hosp_appr_flag
     return line
@@ -181,41 +119,27 @@ def build_upload_output(fees: dict[str, Any]) -> dict[str, Any]:
     return {"result": setlinfo.detlcutinfo(fees)}
 
 
-class Data2205(WireNode):
-    mdtrt_id: str = Field(pattern=MDTRT_ID)
-    #: "0000": every unsettled line of the visit.
-    chrg_bchno: str = Field(min_length=1, max_length=30)
-    psn_no: str = Field(min_length=1, max_length=30)
-
-
-class Input2205(WireNode):
-    data: Data2205
-
-
-def cancel_batch_request(envelope: RequestEnvelope, data: Data2205) -> dict[str, Any]:
-    """``FeesCancel`` by charge batch ("0000" is passed on: the settlement service reads it as all)."""
-    return {"fixmedins_code": envelope.fixmedins_code, "chrg_bchno": data.chrg_bchno, "feedetl_sns": []}
-
-
-class Data2302(WireNode):
-    mdtrt_id: str = Field(pattern=MDTRT_ID)
-    psn_no: str = Field(min_length=1, max_length=30)
-    #: One line, or "0000": every unsettled line of the stay.
-    feedetl_sn: str = Field(min_length=1, max_length=30)
-
-
-class Input2302(WireNode):
-    data: Data2302
-
-
-def cancel_lines_request(envelope: RequestEnvelope, data: Data2302) -> dict[str, Any]:
-    """``FeesCancel`` by line number; no line numbers means every unsettled line."""
-    sns = [] if data.feedetl_sn == ALL else [data.feedetl_sn]
-    return {"fixmedins_code": envelope.fixmedins_code, "feedetl_sns": sns}
-
-
 def cancelled_warning(cancelled: int, what: str) -> str | None:
     """Withdrawing nothing is not an error, but the HIS should know (a settled batch needs 2208 / 2305)."""
     if cancelled == 0:
         return f"{what}没有未结算的费用明细，未撤销任何明细 (已结算的明细须先撤销结算)"
     return None
+
+
+async def upload(call: Call, lines: Sequence[FeeDetail], setting: Setting) -> dict[str, Any]:
+    """2204 / 2301: the encounter checked, the lines stored, answered with their classification."""
+    mdtrt_id = lines[0].mdtrt_id  # one encounter per upload (checked by the input model)
+    await encounter.checked(call, mdtrt_id, setting, lines[0].psn_no)
+    fees = await call.downstream.upload_fees(mdtrt_id, upload_request(call.envelope, lines))
+    return build_upload_output(fees)
+
+
+async def cancel(call: Call, mdtrt_id: str, psn_no: str, setting: Setting, request: dict[str, Any]) -> int:
+    """2205 / 2302: the encounter checked, its unsettled lines withdrawn; how many were."""
+    await encounter.checked(call, mdtrt_id, setting, psn_no)
+    answer = await call.downstream.cancel_fees(mdtrt_id, request)
+    return int(answer["cancelled"])
+
+
+def cancelled_answer(data: dict[str, Any], cancelled: int, warning: str | None) -> Answer:
+    return Answer({"data": {**data, "cancelled": cancelled}}, warning)

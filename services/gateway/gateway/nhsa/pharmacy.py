@@ -1,6 +1,10 @@
 """2101 药店预结算 / 2102 药店结算: a pharmacy purchase (pre-)settled in one call (research doc §2.12); both
-carry the same input. The mapping between the wire names (``hifp_pay``, ``psn_cash_pay``...) and the
-settlement service's domain names lives here, in ``setlinfo.py`` and in ``funds.py`` only."""
+carry the same input. 2103 药店结算撤销 undoes one (§2.12, §4.1): the reversal is a settlement record of its
+own, with a new ``setl_id`` and every amount negated; the HIS keeps it next to the original (``cxsetl_id``).
+2208 门诊结算撤销 and 2305 住院结算撤销 (§2.7, §2.11) take the same input and are checked the same way
+(``reverse``); each undoes only its own kind of settlement (by clr_type). The mapping between the wire
+names (``hifp_pay``, ``psn_cash_pay``...) and the settlement service's domain names lives here, in
+``setlinfo.py`` and in ``funds.py`` only."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from gateway.nhsa import setlinfo
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
+from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import parse_wire_time
 from shared.money import YuanAsFen
 
@@ -144,3 +149,105 @@ def build_output(s: dict[str, Any]) -> dict[str, Any]:
         "setldetail": setlinfo.setldetail(s),
         "detlcutinfo": setlinfo.detlcutinfo(s),
     }
+
+
+# --- 2103 (and the checks 2208 / 2305 share) ----------------------------------------------------------------
+
+#: setl_id values the settlement service issues are letters and digits; nothing else may reach its URL path.
+SETL_ID = r"^[0-9A-Za-z_-]{1,30}$"
+
+#: clr_type 清算类别 (research doc §3.5) of the settlements each reversal transaction undoes.
+CLR_TYPE_OF_REVERSAL = {"2103": "41", "2208": "11", "2305": "21"}
+_KIND_OF_CLR_TYPE = {"41": "药店结算", "11": "门诊结算", "21": "住院结算"}
+
+
+class Data2103(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    setl_id: str = Field(pattern=SETL_ID)
+    mdtrt_id: str = Field(min_length=1, max_length=30)
+    psn_no: str = Field(min_length=1, max_length=30)
+
+
+class Input2103(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: Data2103
+
+
+def check_original(envelope: RequestEnvelope, data: Data2103, original: dict[str, Any]) -> None:
+    """Before reversing: the settlement is the caller's and belongs to the encounter the HIS named. The
+    settlement service checks the institution and the person again when reversing; the encounter only
+    the gateway can check, because the reversal endpoint does not take it."""
+    if original["fixmedins_code"] != envelope.fixmedins_code:
+        raise Refusal("NOT_YOUR_SETTLEMENT", "只能撤销本机构的结算")
+    if original["mdtrt_id"] != data.mdtrt_id:
+        raise Refusal("MDTRT_MISMATCH", f"就诊ID {data.mdtrt_id} 与原结算 {data.setl_id} 不符")
+    expected = CLR_TYPE_OF_REVERSAL.get(envelope.infno)
+    if expected is not None and original["clr_type"] != expected:
+        kind = _KIND_OF_CLR_TYPE.get(original["clr_type"], f"清算类别 {original['clr_type']} 的结算")
+        by = {clr_type: infno for infno, clr_type in CLR_TYPE_OF_REVERSAL.items()}.get(original["clr_type"])
+        raise Refusal(
+            "WRONG_REVERSAL",
+            f"结算 {data.setl_id} 是{kind}，不能用 {envelope.infno} 撤销" + (f"，请用 {by}" if by else ""),
+        )
+
+
+def reversal_request(envelope: RequestEnvelope, data: Data2103) -> dict[str, Any]:
+    return {"msgid": envelope.msgid, "fixmedins_code": envelope.fixmedins_code, "psn_no": data.psn_no}
+
+
+def build_reversal_output(reversal: dict[str, Any]) -> dict[str, Any]:
+    """The reversal's setlinfo (its own setl_id, negative amounts) and setldetail."""
+    return {
+        "setlinfo": setlinfo.with_pharmacy_reversal_names(setlinfo.setlinfo(reversal)),
+        "setldetail": setlinfo.setldetail(reversal),
+    }
+
+
+async def reverse(call: Call, data: Data2103) -> dict[str, Any]:
+    """2103 / 2208 / 2305: the settlement is looked at first (the caller's, of the encounter named, of the
+    kind the transaction undoes), then reversed."""
+    envelope, downstream = call.envelope, call.downstream
+    check_original(envelope, data, await downstream.settlement(data.setl_id, envelope.fixmedins_code))
+    return await downstream.reverse_settlement(data.setl_id, reversal_request(envelope, data))
+
+
+async def _handle_2101(call: Call, data: Input2102) -> dict[str, Any]:
+    return build_output(await call.downstream.preview_pharmacy(settlement_request(call.envelope, data)))
+
+
+async def _handle_2102(call: Call, data: Input2102) -> dict[str, Any]:
+    return build_output(await call.downstream.settle_pharmacy(settlement_request(call.envelope, data)))
+
+
+async def _handle_2103(call: Call, data: Input2103) -> dict[str, Any]:
+    return build_reversal_output(await reverse(call, data.data))
+
+
+TRANSACTIONS = (
+    Transaction("2101", "pharmacy", "药店预结算", Input2102, _handle_2101),
+    Transaction(
+        "2102",
+        "pharmacy",
+        "药店结算",
+        Input2102,
+        _handle_2102,
+        changes_state=True,
+        settles=True,
+        moves_money=True,
+        voidable=True,
+        reversed_by="2103",
+        replayed=True,
+    ),
+    Transaction(
+        "2103",
+        "pharmacy",
+        "药店结算撤销",
+        Input2103,
+        _handle_2103,
+        changes_state=True,
+        moves_money=True,
+        replayed=True,
+    ),
+)

@@ -8,17 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.nhsa import setlinfo
+from gateway.messages import service as messages
+from gateway.messages.models import VoidedMessage
+from gateway.nhsa import setlinfo, transaction
 from gateway.nhsa.envelope import RequestEnvelope
-from gateway.nhsa.errors import OutcomeUnknown, Refusal, describe
+from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from gateway.nhsa.transaction import Call, Transaction
 
 INFNO = "2601"
-#: Transactions this platform can 冲正: the settlements, whose effect the settlement service can undo by
-#: msgid (its /api/v1/voids reverses whatever settled under omsgid). The national list is longer (2103,
-#: 2208, 2305, 2401); those are not offered here.
-REVERSIBLE_INFNOS = ("2102", "2207", "2304")
 OUTCOMES = ("reversed", "voided")
 
 
@@ -41,15 +40,21 @@ class Input2601(BaseModel):
     data: Data2601
 
 
-def parse(envelope: RequestEnvelope) -> Data2601:
-    try:
-        data = Input2601.model_validate(envelope.input).data
-    except ValidationError as exc:
-        raise Refusal("E_INPUT", describe(exc, "input")) from exc
-    if data.oinfno not in REVERSIBLE_INFNOS:
+def reversible_infnos() -> tuple[str, ...]:
+    """Transactions this platform can 冲正: those the registry declares ``voidable`` (the settlements, whose
+    effect the settlement service can undo by msgid: its /api/v1/voids reverses whatever settled under
+    omsgid). The national list is longer (2103, 2208, 2305, 2401); those are not offered here."""
+    from gateway import registry  # the registry collects this module too
+
+    return registry.VOIDABLE_INFNOS
+
+
+def check(envelope: RequestEnvelope, data: Data2601) -> Data2601:
+    reversible = reversible_infnos()
+    if data.oinfno not in reversible:
         raise Refusal(
             "E_OINFNO",
-            f"不支持冲正交易 {data.oinfno}，目前可冲正的交易: {', '.join(REVERSIBLE_INFNOS)}",
+            f"不支持冲正交易 {data.oinfno}，目前可冲正的交易: {', '.join(reversible)}",
         )
     if data.omsgid == envelope.msgid:
         raise Refusal("E_INPUT", "input.data.omsgid: 不能与本交易的报文ID相同")
@@ -108,3 +113,57 @@ def build_output(data: Data2601, answer: dict[str, Any]) -> dict[str, Any]:
     if isinstance(reversal, dict):
         output["setlinfo"] = setlinfo.with_pharmacy_reversal_names(setlinfo.setlinfo(reversal))
     return output
+
+
+def parse(envelope: RequestEnvelope) -> Data2601:
+    """The 2601 input as read and checked (``E_INPUT`` / ``E_OINFNO``)."""
+    return check(envelope, transaction.parse(Input2601, envelope.input).data)
+
+
+async def _before(call: Call, data: Input2601) -> None:
+    """A message the gateway answered may be voided only by its sender and under its own infno."""
+    checked = check(call.envelope, data.data)
+    original = await messages.find(call.db, checked.omsgid)
+    logged = LoggedOriginal(original.infno, original.fixmedins_code) if original else None
+    check_original(call.envelope, checked, logged)
+
+
+async def _handle_2601(call: Call, data: Input2601) -> dict[str, Any]:
+    """The settlement side of 2601; the gateway's own message log is checked before and marked after."""
+    checked = check(call.envelope, data.data)
+    answer = await call.downstream.void_message(void_request(call.envelope, checked))
+    return build_output(checked, answer)
+
+
+async def _after(call: Call, output: dict[str, Any]) -> None:
+    """2601 reversed or voided the original: mark it before answering, so that no later repeat of its
+    msgid is answered with a stored success. (If marking fails, the 2601 is answered "outcome unknown"
+    and its repeat, idempotent at settlement, marks it then.)"""
+    result = output["data"]
+    await messages.record_void(
+        call.db,
+        VoidedMessage(
+            msgid=result["omsgid"],
+            infno=result["oinfno"],
+            fixmedins_code=call.envelope.fixmedins_code,
+            outcome=result["outcome"],
+            reversal_setl_id=result["setl_id"] or None,
+            void_msgid=call.envelope.msgid,
+        ),
+    )
+
+
+TRANSACTIONS = (
+    Transaction(
+        INFNO,
+        "void",
+        "冲正交易",
+        Input2601,
+        _handle_2601,
+        changes_state=True,
+        moves_money=True,
+        replayed=True,
+        before=_before,
+        after=_after,
+    ),
+)

@@ -1,8 +1,8 @@
-"""Settling an encounter: 2206 门诊预结算 / 2207 门诊结算 (one charge batch, research doc §2.6)
-and 2303 住院预结算 / 2304 住院结算 (the stay, or what is uploaded so far with ``mid_setl_flag`` 1,
-§2.10); the reversals 2208 / 2305 (§2.7, §2.11) answer in the same shape. The settlement service's
-answer (``SettlementOut``) maps to ``setlinfo`` / ``setldetail`` through ``setlinfo.py``, like a pharmacy
-settlement.
+"""Settling an encounter, as the outpatient and inpatient families share it: 2206 门诊预结算 / 2207 门诊结算
+(one charge batch, research doc §2.6) and 2303 住院预结算 / 2304 住院结算 (the stay, or what is uploaded so
+far with ``mid_setl_flag`` 1, §2.10); the reversals 2208 / 2305 (§2.7, §2.11) answer in the same shape.
+The settlement service's answer (``SettlementOut``) maps to ``setlinfo`` / ``setldetail`` through
+``setlinfo.py``, like a pharmacy settlement.
 
 The four sums the HIS adds (``fulamt_ownpay_amt``, ``overlmt_selfpay``, ``preselfpay_amt``,
 ``inscp_scp_amt``: its own totals of the 2204/2301 results) are informational: the settlement's own
@@ -19,13 +19,12 @@ from gateway.nhsa.encounter import (
     CERT_TYPE,
     INPATIENT,
     MDTRT_ID,
-    MED_TYPE,
-    OUTPATIENT,
     Insutype,
+    Setting,
     WireNode,
-    WireTime,
 )
-from gateway.nhsa.envelope import RequestEnvelope
+from gateway.nhsa.envelope import Answer, RequestEnvelope
+from gateway.nhsa.transaction import Call
 from shared.money import YuanAsFen, fen_to_yuan
 
 #: The HIS's sums and the settlement answer's fields they must agree with.
@@ -64,30 +63,18 @@ class SettleData(WireNode):
         return value
 
 
-class Data2207(SettleData):
-    med_type: str = Field(pattern=MED_TYPE)
-    chrg_bchno: str = Field(min_length=1, max_length=30)
-
-
-class Input2207(WireNode):
-    data: Data2207
-
-
-class Data2304(SettleData):
-    #: 中途结算标志: 1 settles what is uploaded so far without discharge.
-    mid_setl_flag: str = Field(pattern=r"^(0|1)$")
-    dscgTime: WireTime | None = None
-
-
-class Input2304(WireNode):
-    data: Data2304
-
-
-def settle_request(envelope: RequestEnvelope, data: Data2207 | Data2304) -> dict[str, Any]:
+def settle_request(
+    envelope: RequestEnvelope,
+    data: SettleData,
+    *,
+    setting: Setting,
+    chrg_bchno: str | None = None,
+    med_type: str | None = None,
+    mid_setl: bool = False,
+) -> dict[str, Any]:
     """``EncounterSettle``. The settlement service checks, in the settling transaction, that the encounter
     is the caller's, of this setting (2207 must not settle a stay, 2304 a visit) and of this person, and
     that a visit is registered under this med_type (2201, or 2203 since): no call of its own to read it."""
-    visit = data if isinstance(data, Data2207) else None
     return {
         "msgid": envelope.msgid,
         "fixmedins_code": envelope.fixmedins_code,
@@ -95,11 +82,11 @@ def settle_request(envelope: RequestEnvelope, data: Data2207 | Data2304) -> dict
         "mdtrt_cert_type": data.mdtrt_cert_type,
         "mdtrt_cert_no": data.mdtrt_cert_no,
         "medfee_sumamt_fen": data.medfee_sumamt,
-        "chrg_bchno": visit.chrg_bchno if visit else None,
-        "mid_setl_flag": isinstance(data, Data2304) and data.mid_setl_flag == "1",
+        "chrg_bchno": chrg_bchno,
+        "mid_setl_flag": mid_setl,
         "invono": data.invono,
-        "setting": OUTPATIENT if visit else INPATIENT,
-        "med_type": visit.med_type if visit else None,
+        "setting": setting,
+        "med_type": med_type,
     }
 
 
@@ -130,3 +117,14 @@ def warnings(data: SettleData, s: dict[str, Any]) -> str | None:
     if not problems:
         return None
     return "传入信息与医保结算结果不符，以医保结算结果为准: " + "; ".join(problems)
+
+
+async def settle(call: Call, data: SettleData, request: dict[str, Any], *, binding: bool) -> Answer:
+    """2206 / 2303 (nothing written; a timeout is "try again") and 2207 / 2304 (binding; a timeout is
+    "outcome unknown"). The encounter is checked where it is settled."""
+    if binding:
+        settled = await call.downstream.settle_encounter(data.mdtrt_id, request)
+    else:
+        settled = await call.downstream.preview_encounter(data.mdtrt_id, request)
+    inpatient = request["setting"] == INPATIENT
+    return Answer(build_output(settled, inpatient=inpatient), warnings(data, settled))

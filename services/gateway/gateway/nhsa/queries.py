@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.nhsa import setlinfo
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
-from gateway.nhsa.t2103 import SETL_ID
+from gateway.nhsa.pharmacy import SETL_ID
+from gateway.nhsa.transaction import Call, Transaction
 
 
 class Data5203(BaseModel):
@@ -45,3 +46,13 @@ def build_output(s: dict[str, Any]) -> dict[str, Any]:
     # 1 for a reversal record (negative amounts); 0 for a settlement, also one that was reversed since.
     info["refd_setl_flag"] = "1" if s.get("status") == "reversal" else "0"
     return {"setlinfo": info, "setldetail": setlinfo.setldetail(s)}
+
+
+async def _handle_5203(call: Call, data: Input5203) -> dict[str, Any]:
+    envelope = call.envelope
+    settlement = await call.downstream.settlement(data.data.setl_id, envelope.fixmedins_code)
+    check_visible(envelope, data.data, settlement)
+    return build_output(settlement)
+
+
+TRANSACTIONS = (Transaction("5203", "queries", "结算信息查询", Input5203, _handle_5203),)

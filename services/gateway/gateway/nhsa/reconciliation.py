@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from gateway.nhsa.errors import Refusal
+from gateway.nhsa.transaction import Call, Transaction
 from shared.money import fen_to_yuan, yuan_to_fen
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -170,3 +171,15 @@ def build_output(data: Data3201, totals: dict[str, Any]) -> dict[str, Any]:
             "stmt_rslt_dscr": description,
         }
     }
+
+
+async def _handle_3201(call: Call, data: Input3201) -> dict[str, Any]:
+    """3201 对总账: the institution's totals against the platform's, for its own settlements only."""
+    d = data.data
+    totals = await call.downstream.reconciliation_totals(
+        call.envelope.fixmedins_code, d.insutype, d.clr_type, d.begin, d.end
+    )
+    return build_output(d, totals)
+
+
+TRANSACTIONS = (Transaction("3201", "reconciliation", "医药机构费用结算对总账", Input3201, _handle_3201),)

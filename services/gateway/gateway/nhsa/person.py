@@ -1,8 +1,7 @@
 """1101 人员信息获取: the person's base information, insurance and identity categories (research doc §2.2).
 
 The enrollment service answers in domain names (``GET /api/v1/persons/lookup``); the mapping to the wire
-names (``psn_insu_stas``, ``paus_insu_date``, ``exp_content``...) lives here only. Everything in this
-module is pure: the lookup itself is the caller's (``gateway.transactions``)."""
+names (``psn_insu_stas``, ``paus_insu_date``, ``exp_content``...) lives here only."""
 
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.nhsa.errors import Refusal
+from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import now_china, parse_wire_time
 from shared.money import fen_to_yuan
 
@@ -188,3 +188,18 @@ def build_output(coverage: dict[str, Any], on: date) -> dict[str, Any]:
             if i["end_date"] is None or date.fromisoformat(i["end_date"]).year >= on.year
         ],
     }
+
+
+async def _handle_1101(call: Call, envelope: Envelope1101) -> dict[str, Any]:
+    data = envelope.data
+    on = reference_date(data)
+    key = lookup_key(data)
+    if isinstance(key, ByCard):
+        coverage = await call.downstream.person_coverage_by_card(key.card_no, key.card_sn)
+        require_active_card(coverage)
+    else:
+        coverage = await call.downstream.person_coverage(key.certno)
+    return build_output(coverage, on)
+
+
+TRANSACTIONS = (Transaction("1101", "person", "人员信息获取", Envelope1101, _handle_1101),)

@@ -1,0 +1,330 @@
+"""Event envelope and the pydantic schemas of every event on the platform's topics.
+
+An event is published once per business fact. Consumers dedupe on ``event_id`` and refuse an unknown
+major ``version`` loudly (to the dead-letter table), never by guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.db import utcnow
+
+ENROLLMENT_TOPIC = "enrollment.events"
+SETTLEMENT_TOPIC = "settlement.events"
+ALL_TOPICS = (ENROLLMENT_TOPIC, SETTLEMENT_TOPIC)
+
+
+class EventEnvelope(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: uuid.UUID
+    type: str = Field(min_length=1, max_length=100)
+    version: int = Field(ge=1)
+    occurred_at: datetime
+    producer: str = Field(min_length=1, max_length=50)
+    key: str = Field(min_length=1, max_length=100)
+    data: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> EventEnvelope:
+        return cls.model_validate_json(raw)
+
+
+class EventData(BaseModel):
+    """Base of every event payload; subclasses name their type, version and topic."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_type: ClassVar[str]
+    event_version: ClassVar[int] = 1
+    topic: ClassVar[str]
+
+    def partition_key(self) -> str:
+        raise NotImplementedError
+
+    def envelope(self, producer: str, *, event_id: uuid.UUID | None = None) -> EventEnvelope:
+        return EventEnvelope(
+            event_id=event_id or uuid.uuid4(),
+            type=self.event_type,
+            version=self.event_version,
+            occurred_at=utcnow(),
+            producer=producer,
+            key=self.partition_key(),
+            data=json.loads(self.model_dump_json()),
+        )
+
+
+# --- enrollment.events -------------------------------------------------------------------------------
+
+
+class IdentityCategory(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    psn_idet_type: str
+    begin_date: date
+    end_date: date | None = None
+
+
+class CoverageActivated(EventData):
+    """A person's enrollment for an insurance year became active: they are covered from begin to end."""
+
+    event_type: ClassVar[str] = "enrollment.coverage_activated"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    enrollment_id: int
+    psn_no: str
+    certno: str
+    psn_name: str
+    gend: str
+    brdy: date
+    insutype: str
+    psn_type: str
+    insuplc_admdvs: str
+    year: int
+    coverage_begin: date
+    coverage_end: date
+    identities: list[IdentityCategory] = Field(default_factory=list)
+    #: Consecutive insurance years up to this one, legacy schemes (391, 380) included (参保年限合并计算).
+    continuous_years: int = Field(default=1, ge=1)
+    #: First day of the current run of continuous cover (1101 psn_insu_date).
+    psn_insu_date: date | None = None
+
+    def partition_key(self) -> str:
+        return self.psn_no
+
+
+class _PersonEvent(EventData):
+    psn_no: str
+
+    def partition_key(self) -> str:
+        return self.psn_no
+
+
+class PersonRegistered(_PersonEvent):
+    event_type: ClassVar[str] = "enrollment.person_registered"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    certno: str
+    psn_name: str
+    gend: str
+    brdy: date
+    admdvs: str
+    household_no: str | None = None
+
+
+Payer = Literal["individual", "medical_assistance", "village_collective", "employer"]
+SubsidyLevel = Literal["central", "provincial", "city", "county"]
+
+
+class PaymentReceived(_PersonEvent):
+    """A contribution payment (缴费) towards one enrollment, by one payer."""
+
+    event_type: ClassVar[str] = "enrollment.payment_received"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    enrollment_id: int
+    payment_id: int
+    year: int
+    insutype: str
+    admdvs: str
+    payer: Payer
+    amount_fen: int = Field(gt=0)
+    receipt_no: str
+    paid_on: date
+
+
+class SubsidyShare(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level: SubsidyLevel
+    amount_fen: int = Field(ge=0)
+
+
+class SubsidyAllocated(_PersonEvent):
+    """Government subsidy (财政补助) for one active enrollee, split by level."""
+
+    event_type: ClassVar[str] = "enrollment.subsidy_allocated"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    enrollment_id: int
+    year: int
+    insutype: str
+    admdvs: str
+    total_fen: int = Field(ge=0)
+    shares: list[SubsidyShare]
+
+
+TerminationReason = Literal["death", "moved_away", "employee_insurance"]
+
+
+class EnrollmentTerminated(_PersonEvent):
+    """Cover ends: the person is not covered from ``effective_date`` on."""
+
+    event_type: ClassVar[str] = "enrollment.terminated"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    enrollment_id: int
+    year: int
+    insutype: str
+    reason: TerminationReason
+    effective_date: date
+
+
+class IdentityCategoriesChanged(_PersonEvent):
+    """The person's subsidised identity categories, complete as they now stand."""
+
+    event_type: ClassVar[str] = "enrollment.identities_changed"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    identities: list[IdentityCategory]
+
+
+CardStatus = Literal["active", "lost", "replaced"]
+
+
+class CardStatusChanged(_PersonEvent):
+    """A social-security card was issued, reported lost or replaced."""
+
+    event_type: ClassVar[str] = "enrollment.card_status_changed"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    card_no: str
+    card_sn: str
+    status: CardStatus
+    changed_on: date
+
+
+# --- settlement.events -------------------------------------------------------------------------------
+
+ClrType = Literal["11", "21", "41", "99"]
+
+
+class FundPayment(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fund_pay_type: str
+    amount_fen: int
+
+
+class SettlementCompleted(EventData):
+    """A binding settlement: the funds owe the institution ``fund_pay_sumamt_fen``."""
+
+    event_type: ClassVar[str] = "settlement.completed"
+    topic: ClassVar[str] = SETTLEMENT_TOPIC
+
+    setl_id: str
+    mdtrt_id: str
+    msgid: str
+    psn_no: str
+    fixmedins_code: str
+    institution_level: str
+    insutype: str
+    insuplc_admdvs: str
+    mdtrtarea_admvs: str
+    med_type: str
+    clr_type: ClrType
+    setl_time: datetime
+    medfee_sumamt_fen: int
+    fund_pay_sumamt_fen: int
+    psn_cash_pay_fen: int
+    fund_payments: list[FundPayment]
+
+    def partition_key(self) -> str:
+        return self.psn_no
+
+
+class SettlementReversed(EventData):
+    """A reversal (2103/2208/2305/2601): its own record, amounts negated; the funds no longer owe them."""
+
+    event_type: ClassVar[str] = "settlement.reversed"
+    topic: ClassVar[str] = SETTLEMENT_TOPIC
+
+    setl_id: str
+    original_setl_id: str
+    mdtrt_id: str
+    msgid: str
+    psn_no: str
+    fixmedins_code: str
+    insutype: str
+    insuplc_admdvs: str
+    clr_type: ClrType
+    #: The original's med_type, so that the ledger takes back from the account it booked to (chronic and
+    #: maternity care have their own); None in events written before it was sent.
+    med_type: str | None = None
+    setl_time: datetime
+    medfee_sumamt_fen: int
+    fund_pay_sumamt_fen: int
+    psn_cash_pay_fen: int
+    #: Negated amounts per fund, as they now stand against the original.
+    fund_payments: list[FundPayment]
+
+    def partition_key(self) -> str:
+        return self.psn_no
+
+
+class ManualReimbursementApproved(EventData):
+    """A manual reimbursement (零星报销) approved by a second person: the funds owe the insured person
+    ``fund_pay_sumamt_fen`` (no institution is involved; the person paid the whole bill)."""
+
+    event_type: ClassVar[str] = "settlement.manual_reimbursement_approved"
+    topic: ClassVar[str] = SETTLEMENT_TOPIC
+
+    claim_no: str
+    psn_no: str
+    insutype: str
+    insuplc_admdvs: str
+    clr_type: ClrType
+    #: full_self_advance, out_of_area or emergency.
+    reason: str
+    approved_at: datetime
+    medfee_sumamt_fen: int
+    fund_pay_sumamt_fen: int
+    fund_payments: list[FundPayment]
+
+    def partition_key(self) -> str:
+        return self.psn_no
+
+
+class ManualReimbursementPaid(EventData):
+    """The approved amount of a manual reimbursement was paid to the person's bank account."""
+
+    event_type: ClassVar[str] = "settlement.manual_reimbursement_paid"
+    topic: ClassVar[str] = SETTLEMENT_TOPIC
+
+    claim_no: str
+    psn_no: str
+    insutype: str
+    insuplc_admdvs: str
+    paid_at: datetime
+    payment_ref: str
+    fund_payments: list[FundPayment]
+
+    def partition_key(self) -> str:
+        return self.psn_no
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    cls.event_type: cls
+    for cls in (
+        PersonRegistered,
+        CoverageActivated,
+        PaymentReceived,
+        SubsidyAllocated,
+        EnrollmentTerminated,
+        IdentityCategoriesChanged,
+        CardStatusChanged,
+        SettlementCompleted,
+        SettlementReversed,
+        ManualReimbursementApproved,
+        ManualReimbursementPaid,
+    )
+}
