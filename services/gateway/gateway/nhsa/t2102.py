@@ -1,4 +1,4 @@
-"""2101 药店预结算 / 2102 药店结算: a pharmacy purchase (pre-)settled in one call (research doc §2.12); both
+"""2101 药店预结算 / 2102 药店结算: a pharmacy purchase (pre-)settled in one call (docs/interface.md); both
 carry the same input. The mapping between the wire names (``hifp_pay``, ``psn_cash_pay``...) and the
 settlement service's domain names lives here, in ``setlinfo.py`` and in ``funds.py`` only."""
 
@@ -70,7 +70,7 @@ class DrugDetail(BaseModel):
     bilg_dr_codg: str | None = Field(default=None, max_length=30)
     bilg_dr_name: str | None = Field(default=None, max_length=50)
     tcmdrug_used_way: str | None = Field(default=None, max_length=6)
-    #: 医院审批标志 of a restricted item: 0 无须审批, 1 审批通过, 2 审批不通过 (research doc §3.7).
+    #: 医院审批标志 of a restricted item: 0 无须审批, 1 审批通过, 2 审批不通过 (docs/interface.md).
     hosp_appr_flag: str | None = Field(default=None, pattern=r"^[012]?$")
 
     @field_validator("fee_ocur_time")

@@ -1,4 +1,4 @@
-"""2103 药店结算撤销: undo one pharmacy settlement (research doc §2.12, §4.1). The reversal is a settlement
+"""2103 药店结算撤销: undo one pharmacy settlement (docs/interface.md). The reversal is a settlement
 record of its own, with a new ``setl_id`` and every amount negated; the HIS keeps it next to the original
 (``cxsetl_id``). 2208 门诊结算撤销 and 2305 住院结算撤销 (§2.7, §2.11) take the same input and are checked the
 same way; each undoes only its own kind of settlement (by clr_type)."""
@@ -16,7 +16,7 @@ from gateway.nhsa.errors import Refusal
 #: setl_id values the settlement service issues are letters and digits; nothing else may reach its URL path.
 SETL_ID = r"^[0-9A-Za-z_-]{1,30}$"
 
-#: clr_type 清算类别 (research doc §3.5) of the settlements each reversal transaction undoes.
+#: clr_type 清算类别 (docs/interface.md) of the settlements each reversal transaction undoes.
 CLR_TYPE_OF_REVERSAL = {"2103": "41", "2208": "11", "2305": "21"}
 _KIND_OF_CLR_TYPE = {"41": "药店结算", "11": "门诊结算", "21": "住院结算"}
 

@@ -1,4 +1,4 @@
-"""2201 门诊挂号, 2202 门诊挂号撤销, 2203 / 2203A 门诊就诊信息上传 (research doc §2.3, §2.4): an outpatient
+"""2201 门诊挂号, 2202 门诊挂号撤销, 2203 / 2203A 门诊就诊信息上传 (docs/interface.md): an outpatient
 visit is registered, cancelled while nothing is settled under it, and described (医疗类别, 病种). The
 registration carries no med_type in the spec: it is 11 普通门诊 unless the HIS sends one, and 2203 sets the
 one the visit is settled under."""

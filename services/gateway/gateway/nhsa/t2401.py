@@ -1,4 +1,4 @@
-"""An inpatient stay: 2401 入院办理, 2402 出院办理 (research doc §2.8), 2403 住院信息变更, 2404 入院撤销, 2405
+"""An inpatient stay: 2401 入院办理, 2402 出院办理 (docs/interface.md), 2403 住院信息变更, 2404 入院撤销, 2405
 出院撤销. Admission answers ``result.mdtrt_id``; the stay's fee lines (2301/2302) and settlement (2303-2305)
 are in ``t2204.py`` / ``t2207.py``. The diagnosis rows (``diseinfo``) are validated for shape; the settlement
 service keeps only the stay's 医疗类别, 病种 and 生育类别."""
@@ -35,7 +35,7 @@ class MdtrtInfo2401(WireNode):
     begntime: WireTime
     mdtrt_cert_type: str = Field(pattern=CERT_TYPE)
     mdtrt_cert_no: str = Field(min_length=1, max_length=50)
-    #: 21 普通住院 (and the other 2x), 52 生育住院 (research doc §3.2).
+    #: 21 普通住院 (and the other 2x), 52 生育住院 (docs/interface.md, "Code tables used").
     med_type: str = Field(pattern=MED_TYPE)
     #: 住院号: the hospital's own number of the stay, unique in the hospital.
     ipt_no: str = Field(min_length=1, max_length=30)

@@ -137,7 +137,7 @@ class PolicyDocument(_Doc):
 
 
 def jinzhai_yutian_demo() -> PolicyDocument:
-    """A demo policy from the numbers in domain.md: Jinzhai urban residents (deductible 300 yuan, ceiling
+    """A demo policy from the numbers in docs/domain.md: Jinzhai urban residents (deductible 300 yuan, ceiling
     18,000, ratio within 20-60 % by level, chronic 100 fixed under 500 then 25 % up to 5,000 a year, delivery
     200/300), Yutian (inpatient about 75 % at primary level, catastrophic at least 50 %). Outpatient pooling
     and assistance figures are illustrative."""
@@ -179,7 +179,7 @@ def jinzhai_yutian_demo() -> PolicyDocument:
 
 
 def jinzhai_legacy_demo(insutype: str) -> PolicyDocument:
-    """Demo policies of the two legacy schemes before the merger, from domain.md: URBMI (391, Jinzhai urban
+    """Demo policies of the two legacy schemes before the merger (docs/domain.md): URBMI (391, Jinzhai urban
     residents: deductible 300 yuan at every level, 20-60 % by level, ceiling 18,000, chronic 100 fixed) and
     NCMS (380, Jinzhai 2006: deductible 200 yuan at a level-2 hospital, chronic 150 fixed). Outpatient
     pooling, level-1/3 figures and NCMS ratios are illustrative."""

@@ -1,7 +1,7 @@
 """Binding settlements, pre-settlements and reversals. A settlement is ONE transaction: claim the msgid,
 lock the person's accumulator row, classify the lines against the catalogue, run the policy, write the
 settlement with its fund detail and lines, move the accumulator and write the outbox event
-(architecture.md, flow 3). A reversal is its own settlement record with a new setl_id and negated amounts
+(docs/architecture.md). A reversal is its own settlement record with a new setl_id and negated amounts
 that subtracts exactly what the original added to the accumulator."""
 
 from __future__ import annotations
