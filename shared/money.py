@@ -17,6 +17,8 @@ FEN_PER_YUAN = 100
 #: or payment above this is a keying error, not a medical event, and is refused.
 MAX_AMOUNT_FEN = 100_000_000 * FEN_PER_YUAN
 _CENT = Decimal("0.01")
+#: The quantum of a whole fen (quantize reads only its exponent).
+_WHOLE_FEN = Decimal("1")
 _MAX_AMOUNT_YUAN = Decimal(MAX_AMOUNT_FEN) / FEN_PER_YUAN
 #: Past this many fen a wire amount cannot be written with two decimals in the default decimal context.
 _MAX_WIRE_FEN = 10**25
@@ -59,17 +61,12 @@ def yuan_to_fen(value: Any, *, allow_negative: bool = False) -> int:
         raise MoneyError(
             f"金额超出允许范围: {value} (absurd size, limit {MAX_AMOUNT_FEN // FEN_PER_YUAN} yuan)"
         )
-    exponent = dec.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and dec != dec.quantize(_CENT):
+    exact = dec.quantize(_CENT)  # within the limit: fits the decimal context
+    if dec != exact:
         raise MoneyError(f"金额最多两位小数: {value} (at most two decimals)")
     if dec < 0 and not allow_negative:
         raise MoneyError(f"金额不能为负数: {value} (must not be negative)")
-    fen = int(dec.quantize(_CENT) * FEN_PER_YUAN)
-    if abs(fen) > MAX_AMOUNT_FEN:
-        raise MoneyError(
-            f"金额超出允许范围: {value} (absurd size, limit {MAX_AMOUNT_FEN // FEN_PER_YUAN} yuan)"
-        )
-    return fen
+    return int(exact * FEN_PER_YUAN)
 
 
 def fen_to_yuan(fen: int) -> Decimal:
@@ -88,7 +85,7 @@ def round_half_up_fen(amount: Decimal) -> int:
 
     Half-up means away from zero on .5, for negative amounts too, so a reversal is the exact mirror of its
     original."""
-    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int(amount.quantize(_WHOLE_FEN, rounding=ROUND_HALF_UP))
 
 
 def apply_ratio(base_fen: int, ratio: Decimal) -> int:

@@ -100,3 +100,42 @@ def test_pydantic_type_validates_and_serialises() -> None:
     assert _Wire.model_validate({"amount": "12.3"}).model_dump() == {"amount": Decimal("12.30")}
     with pytest.raises(ValidationError, match="两位小数"):
         _Wire.model_validate({"amount": Decimal("1.001")})
+
+
+def test_the_limit_holds_for_negative_amounts_too() -> None:
+    assert yuan_to_fen("-100000000.00", allow_negative=True) == -MAX_AMOUNT_FEN
+    with pytest.raises(MoneyError, match="absurd"):
+        yuan_to_fen("-100000000.01", allow_negative=True)
+    with pytest.raises(MoneyError, match="absurd"):
+        yuan_to_fen(Decimal("1E+30"))  # refused before rounding: it would not fit the decimal context
+
+
+@pytest.mark.parametrize(
+    ("wire", "fen"), [("12.300000", 1230), (Decimal("5E+1"), 5000), ("7", 700), (Decimal("0E-9"), 0)]
+)
+def test_any_exponent_exact_to_the_fen_is_accepted(wire: object, fen: int) -> None:
+    # Exact to the fen whatever the written exponent: 12.300000 yuan, 5E+1 = 50 yuan, 7 yuan, 0E-9 = 0.
+    assert yuan_to_fen(wire) == fen
+
+
+@pytest.mark.parametrize("wire", ["0.001", "12.301", "-0.005"])
+def test_a_third_decimal_is_refused_even_when_small(wire: str) -> None:
+    with pytest.raises(MoneyError, match="两位小数"):
+        yuan_to_fen(wire, allow_negative=True)
+
+
+def test_fen_to_yuan_range_is_exclusive_at_ten_to_the_25() -> None:
+    # The largest figure written with two decimals; one more fen is out of range, either sign.
+    assert fen_to_yuan(10**25 - 1) == Decimal("99999999999999999999999.99")
+    assert fen_to_yuan(-(10**25) + 1) == Decimal("-99999999999999999999999.99")
+    for fen in (10**25, -(10**25), 10**26):
+        with pytest.raises(OverflowError):
+            fen_to_yuan(fen)
+
+
+def test_rounding_to_the_fen_keeps_whole_fen() -> None:
+    # 3 fen x 0.5 = 1.5 -> 2; 7 fen x 1 = 7: the result is whole fen, never rounded to even tens or pairs.
+    assert apply_ratio(3, Decimal("0.5")) == 2
+    assert apply_ratio(7, Decimal("1")) == 7
+    assert round_half_up_fen(Decimal("7")) == 7
+    assert round_half_up_fen(Decimal("0.5")) == 1
