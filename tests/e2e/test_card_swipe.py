@@ -37,6 +37,19 @@ def _msgid() -> str:
     return examples.msgid(next(_sequence))
 
 
+async def _ledger_read_all_settlement_published(stack: Stack) -> bool:
+    """Settlement's outbox has nothing unpublished and the ledger's consumer stands at the end of every
+    settlement partition, twice in a row a consumer loop apart (its lag gauge is set after each fetch of at
+    most 0.5 s): every event of what was settled so far has been read, none can still arrive."""
+    for _ in range(2):
+        if stack.metric("settlement", "outbox_backlog") != 0:
+            return False
+        if stack.metric("ledger", "consumer_lag", topic=SETTLEMENT_TOPIC) != 0:
+            return False
+        await asyncio.sleep(0.6)
+    return True
+
+
 async def _entries(client: httpx.AsyncClient, stack: Stack, setl_id: str) -> list[dict[str, Any]]:
     response = await client.get(f"{stack.url('ledger')}/api/v1/journal", params={"source_id": setl_id})
     response.raise_for_status()
@@ -330,8 +343,8 @@ async def test_ledger_killed_mid_stream_books_every_settlement_exactly_once(stac
             assert debit == credit == entry["total_fen"]
         trial = (await client.get(f"{stack.url('ledger')}/api/v1/trial-balance")).json()
         assert trial["imbalance_fen"] == 0
-        # Nothing arrives late either: give the consumer a moment more and count again.
-        await asyncio.sleep(2)
+        # Nothing arrives late either: once the ledger has read every event settlement published, count again.
+        await eventually(functools.partial(_ledger_read_all_settlement_published, stack), timeout_s=60)
         assert len([e for e in await _all_entries(client, stack) if e["source_id"] in setl_ids]) == 200
 
 
@@ -348,7 +361,7 @@ async def test_concurrent_repeats_of_a_message_settle_and_book_once(stack: Stack
         assert {str(a["output"]["setlinfo"]["hifp_pay"]) for a in answers} == {"32.00"}
         [setl_id] = setl_ids
         entries = await eventually(lambda: _entries(client, stack, setl_id), timeout_s=30)
-        await asyncio.sleep(1)
+        await eventually(functools.partial(_ledger_read_all_settlement_published, stack), timeout_s=60)
         assert len(await _entries(client, stack, setl_id)) == len(entries) == 1
 
 
