@@ -46,6 +46,32 @@ def test_the_interface_page_lists_every_code_the_gateway_answers() -> None:
     assert set(codes) == set(transactions.KNOWN_INFNO_LABELS)
 
 
+def interface_rows() -> dict[str, list[str]]:
+    """infno -> the row's cells (infno, name, what it does, service, state)."""
+    text = (DOCS / "interface.md").read_text(encoding="utf-8")
+    section = text.split("## Transaction codes", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        if re.match(r"^\| `\w+` \|", line):
+            cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+            rows[cells[0].strip("`")] = cells
+    return rows
+
+
+def test_the_interface_table_agrees_with_the_gateway_registry() -> None:
+    """Where the gateway declares each code once (``gateway.registry``), the page's name, "state" and
+    "service" columns are the declaration's label, ``changes_state`` and ``downstream``."""
+    registry = pytest.importorskip("gateway.registry")
+    wrong = {}
+    for infno, cells in interface_rows().items():
+        declared = registry.TRANSACTIONS[infno]
+        expected = (declared.label, "yes" if declared.changes_state else "no", declared.downstream)
+        found = (cells[1], cells[4], cells[3] != "gateway")
+        if found != expected:
+            wrong[infno] = (found, expected)
+    assert not wrong, f"docs/interface.md (name, state, downstream) vs the registry: {wrong}"
+
+
 #: The team's notes and source collection live outside the repository; a clone cannot follow a path to them.
 OUTSIDE_REFERENCES = [
     re.compile(r"\.\./shared"),
