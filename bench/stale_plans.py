@@ -17,7 +17,7 @@ On the settlement schema (migrated, a throwaway server, autovacuum off so that n
 
 Wall milliseconds per statement, the median of the repetitions. Results:
 ``bench/results/stale_plans-<UTC>.json``. Why ``settlement_load.py`` lets autovacuum visit every 10 s
-(docs/performance.md, stop 19).
+(bench/results/performance-log.md, stop 19).
 """
 
 from __future__ import annotations

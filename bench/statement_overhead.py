@@ -12,7 +12,7 @@
 CPU microseconds per statement (``time.process_time``) and wall microseconds, sequential on one connection;
 the median of the rounds. The server is a throwaway PostgreSQL (``platformctl.pgtemp``). Results:
 ``bench/results/statement_overhead-<UTC>.json``. This is why the settlement path builds its statements once
-(docs/performance.md).
+(bench/results/performance-log.md).
 """
 
 from __future__ import annotations

@@ -441,5 +441,22 @@ def generate_legacy_exports_command(
     )
 
 
+@app.command("error-codes")
+def error_codes_command(
+    readme: Annotated[
+        Path | None,
+        typer.Option(help="rewrite the table between the markers in this README instead of printing"),
+    ] = None,
+) -> None:
+    """The error-code table (``shared.error_codes``) as Markdown, or written into the README."""
+    from shared.error_codes import markdown_table, replace_table
+
+    if readme is None:
+        typer.echo(markdown_table(), nl=False)
+        return
+    readme.write_text(replace_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    typer.echo(f"{readme}: error-code table written")
+
+
 if __name__ == "__main__":
     app()

@@ -3,8 +3,8 @@ contribution standards, institutions of three kinds, a small catalogue, an outpa
 few households of covered persons with valid ID numbers and social-security cards.
 
 Numbers: contribution 30 yuan personal + 20 yuan government subsidy split central:provincial:city:county =
-10:3:2:5 (Jinzhai, domain.md). Pharmacy outpatient pooling is set here to a 20 yuan yearly deductible, 50 %
-and a 300 yuan yearly cap (illustrative). So that the demo works on any day, the demo region accepts late
+10:3:2:5 (Jinzhai, docs/domain.md). Pharmacy outpatient pooling is set here to a 20 yuan yearly deductible,
+50 % and a 300 yuan yearly cap (illustrative). So that the demo works on any day, the demo region accepts late
 payment for the current year until 31 December with no waiting period. Loading goes through the services'
 APIs, exactly as an operator would, and is safe to repeat."""
 

@@ -60,8 +60,9 @@ class ServiceSettings(BaseSettings):
     run_background_workers: bool = True
     #: Once started, move everything built to start (modules, ORM mappings, schemas: ≈ 200,000 objects) out
     #: of the cyclic garbage collector's sight (``gc.freeze``), so that a full collection under load scans
-    #: what requests left behind instead of stalling the process for ≈ 75 ms (docs/performance.md). Off
-    #: where many apps start in one process and their objects must be collectable again (the test suite).
+    #: what requests left behind instead of stalling the process for ≈ 75 ms
+    #: (bench/results/performance-log.md).
+    #: Off where many apps start in one process and their objects must be collectable again (the test suite).
     freeze_heap_at_start: bool = True
     log_level: str = "INFO"
     #: Signs and verifies bearer tokens (operators' and the services' own credential). The same value in

@@ -149,11 +149,11 @@ def _pinging_after(idle_s: float) -> Callable[[Any, Any, Any], None]:
     PostgreSQL directly. A dead connection is replaced by the pool, which retries the checkout on a new one.
 
     Under load a connection comes back to the pool many times a second, and the ping was one round trip
-    of ≈ 11 per card swipe in the settlement service (docs/performance.md, stop 17); a connection used
-    less than ``idle_s`` ago is trusted. If the server dropped it in that moment its first statement fails
-    (that one transaction, as a transaction running at the moment of a restart fails), and SQLAlchemy then
-    invalidates the pool: every connection from before is replaced at its next checkout. A fresh
-    connection (nothing noted yet) is not pinged."""
+    of ≈ 11 per card swipe in the settlement service (bench/results/performance-log.md, stop 17); a
+    connection used less than ``idle_s`` ago is trusted. If the server dropped it in that moment its first
+    statement fails (that one transaction, as a transaction running at the moment of a restart fails), and
+    SQLAlchemy then invalidates the pool: every connection from before is replaced at its next checkout. A
+    fresh connection (nothing noted yet) is not pinged."""
 
     def ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         idle_since = record.info.get("idle_since")
@@ -188,7 +188,7 @@ class OneRoundTrip:
     multi-row insert passed as one array per column through ``unnest``, so the statement's text is the same
     whatever the number of rows. Under load a round trip costs the client ≈ 150-300 µs of CPU in asyncpg
     and SQLAlchemy and the server ≈ 50-100 µs on this machine, more than most statements themselves
-    (docs/performance.md). Built once at import.
+    (bench/results/performance-log.md). Built once at import.
 
     Only for writes that do not read each other's rows (all of them see the snapshot taken before the
     statement), and only on PostgreSQL: SQLite has no data-modifying CTEs, and callers keep the separate

@@ -2,7 +2,7 @@
 
 Amounts never pass through binary floating point: wire values are parsed into :class:`~decimal.Decimal`
 (the gateway parses JSON numbers with ``parse_float=Decimal``) and converted exactly. Rounding of a computed
-amount (a ratio applied to a base) is half-up to the fen, once per fund amount (architecture.md, "Money").
+amount (a ratio applied to a base) is half-up to the fen, once per fund amount (docs/domain.md, "Money out").
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-#: psn_type codes (research doc 3.3); 1601 is the detailed code assumed under top-level 16 (elderly).
+#: psn_type codes (docs/interface.md); 1601 is the detailed code assumed under top-level 16 (elderly).
 NEWBORN, PRESCHOOL, SCHOOL, COLLEGE, ADULT, ELDERLY = "1401", "1402", "1403", "1404", "1501", "1601"
 MINOR_TYPES = {NEWBORN, PRESCHOOL, SCHOOL, COLLEGE}
 

@@ -50,7 +50,7 @@ async def _school_kind(session: AsyncSession, psn_no: str, year: int) -> str | N
 
 
 async def check_not_employee_insured(session: AsyncSession, person: Person, on: date) -> None:
-    """A person may not hold employee and resident insurance at the same time (domain.md, Who and when)."""
+    """A person may not hold employee and resident insurance at the same time (docs/domain.md)."""
     since = await persons.employee_insured_since(session, person.certno)
     if since is not None and since <= on:
         raise EmployeeInsuredRefused(

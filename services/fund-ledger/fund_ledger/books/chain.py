@@ -1,4 +1,4 @@
-"""The journal's hash chain: tamper evidence for records that may never be altered (domain.md, Supervision).
+"""The journal's hash chain: tamper evidence for records that may never be altered (docs/domain.md).
 
 Every entry stores ``prev_hash`` (the previous entry's ``entry_hash``; 64 zeros for the first) and
 

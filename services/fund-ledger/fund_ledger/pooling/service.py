@@ -1,4 +1,4 @@
-"""City-level pooling (市级统筹, 统收统支), after the Wuxi opinion (domain.md, "Money in"):
+"""City-level pooling (市级统筹, 统收统支), after the Wuxi opinion (docs/domain.md, "Money in"):
 
 * a county joins its city's pool from a date (``join``); nothing moves between regions before that date;
 * the daily sweep of a pooled county moves its income account's money to the CITY's special account

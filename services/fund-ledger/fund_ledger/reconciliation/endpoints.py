@@ -1,4 +1,4 @@
-"""Reconciliation of the books against settlement (architecture.md flow 5)."""
+"""Reconciliation of the books against settlement (docs/architecture.md, "Reconciliation")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ledger's side of reconciliation (architecture.md flow 5): settlement's per-settlement fund payments
+"""The ledger's side of reconciliation (docs/architecture.md): settlement's per-settlement fund payments
 for a period against the ledger's settlement entries, down to the setl_id; and the repair, which asks
 settlement to publish the missing events again from its outbox.
 

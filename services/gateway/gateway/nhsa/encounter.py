@@ -28,7 +28,7 @@ SETTING_NAMES = {OUTPATIENT: "门诊", INPATIENT: "住院"}
 MDTRT_ID = r"^[0-9A-Za-z_-]{1,30}$"
 CERT_TYPE = r"^(01|02|03)$"
 MED_TYPE = r"^\d{2,6}$"
-#: The insurance types this platform settles (research doc §3.1): 城乡居民 390 and the legacy 391 / 380.
+#: The insurance types this platform settles (docs/interface.md): 城乡居民 390 and the legacy 391 / 380.
 RESIDENT_INSUTYPES = ("390", "391", "380")
 #: 2205 chrg_bchno / 2302 feedetl_sn meaning "every unsettled line of the encounter".
 ALL = "0000"
@@ -93,7 +93,7 @@ class WireNode(BaseModel):
 
 
 class DiseInfo(WireNode):
-    """One diagnosis row of 2203 / 2401 / 2402 / 2403 (research doc §2.4). Validated for shape; the settlement
+    """One diagnosis row of 2203 / 2401 / 2402 / 2403 (docs/interface.md). Validated for shape; the settlement
     service keeps only the encounter's 病种 (dise_codg / dise_name), not the diagnosis list."""
 
     diag_type: str = Field(pattern=r"^[123]$")
@@ -113,7 +113,7 @@ DiseInfoList = Annotated[list[DiseInfo], Field(max_length=100)]
 
 
 def is_inpatient_med_type(med_type: str) -> bool:
-    """21-29 住院 and their sub-codes, 52 生育住院 (research doc §3.2)."""
+    """21-29 住院 and their sub-codes, 52 生育住院 (docs/interface.md, "Code tables used")."""
     return med_type.startswith(("2", "52"))
 
 

@@ -1,4 +1,4 @@
-"""The national interface envelope (research doc §1): public input fields around ``input``, and the public
+"""The national interface envelope (docs/interface.md): public input fields around ``input``, and the public
 output fields around ``output``. Unknown public fields are tolerated (provinces add their own); the ones we
 use are validated."""
 

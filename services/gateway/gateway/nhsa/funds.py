@@ -1,4 +1,4 @@
-"""Fund types (基金支付类型, research doc §3.4) and the setlinfo column each one is reported in."""
+"""Fund types (基金支付类型, docs/interface.md) and the setlinfo column each one is reported in."""
 
 from __future__ import annotations
 

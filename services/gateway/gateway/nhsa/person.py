@@ -1,4 +1,4 @@
-"""1101 人员信息获取: the person's base information, insurance and identity categories (research doc §2.2).
+"""1101 人员信息获取: the person's base information, insurance and identity categories (docs/interface.md).
 
 The enrollment service answers in domain names (``GET /api/v1/persons/lookup``); the mapping to the wire
 names (``psn_insu_stas``, ``paus_insu_date``, ``exp_content``...) lives here only."""
@@ -17,7 +17,7 @@ from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import now_china, parse_wire_time
 from shared.money import fen_to_yuan
 
-# mdtrt_cert_type 就诊凭证类型 (research doc §3.7).
+# mdtrt_cert_type 就诊凭证类型 (docs/interface.md, "Code tables used").
 E_VOUCHER, ID_CARD, SOCIAL_SECURITY_CARD = "01", "02", "03"
 
 # psn_insu_stas 参保状态.

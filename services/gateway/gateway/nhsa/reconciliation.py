@@ -1,11 +1,11 @@
 """3201 医药机构费用结算对总账: an institution compares its totals for a period, insutype and clr_type
-with the platform's (research doc §2.14, §4.3).
+with the platform's (docs/interface.md, "3201 对总账").
 
 The platform's figures come from settlement's totals for the envelope's ``fixmedins_code`` only (an
 institution only ever sees its own). ``setl_optins`` (结算经办机构) is echoed; the platform has one
 settlement office per deployment, so it does not narrow the figures.
 
-How reversals count (``refd_setl_flag``; region-specific in the field, research doc §4.3). Our choice:
+How reversals count (``refd_setl_flag``; region-specific in the field; docs/interface.md). Our choice:
 
 * ``""`` / absent / ``"0"`` (S2 sends ""): net figures. Amounts are net (a reversal record's negated amounts
   subtract, on the day the reversal was made); ``fixmedins_setl_cnt`` = originals minus reversals made in

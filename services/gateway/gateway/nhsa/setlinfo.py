@@ -1,5 +1,5 @@
 """A settlement on the wire: the settlement service's answer (``SettlementOut``: domain names, integer fen) as
-``setlinfo`` / ``setldetail`` / ``detlcutinfo`` (NHSA names, two-decimal yuan; research doc §2.6, §2.12).
+``setlinfo`` / ``setldetail`` / ``detlcutinfo`` (NHSA names, two-decimal yuan; docs/interface.md).
 Every transaction that answers with a settlement (2101, 2102, 2103, 2601, 5203) maps it here, so that a
 settlement, its reversal and a later query of either show the same fields for the same stored amounts."""
 
@@ -73,8 +73,8 @@ def setlinfo(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_pharmacy_reversal_names(info: dict[str, Any]) -> dict[str, Any]:
-    """2103 and 5203 models name the personal share ``psn_pay`` and the cash ``cash_payamt`` (research doc
-    §2.12; 5203 setlinfo); HIS software reads one or the other, so both are given."""
+    """2103 and 5203 models name the personal share ``psn_pay`` and the cash ``cash_payamt``
+    (docs/interface.md, "Settlement output"); HIS software reads one or the other, so both are given."""
     return {**info, "psn_pay": info["psn_part_amt"], "cash_payamt": info["psn_cash_pay"]}
 
 

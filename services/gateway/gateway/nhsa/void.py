@@ -1,4 +1,4 @@
-"""2601 冲正交易: the sender never got the answer to its message ``omsgid`` (research doc §2.13, §4.1). The
+"""2601 冲正交易: the sender never got the answer to its message ``omsgid`` (docs/interface.md). The
 settlement service decides: what settled under omsgid is reversed, and if nothing did, omsgid is voided so
 that it never will. Either way the original message is dead: the gateway must not answer a later repeat of
 omsgid with the success it may have stored for it (``E_VOIDED``)."""

@@ -1,6 +1,6 @@
-"""Request signature schemes of provincial gateways, pluggable per region (research doc §1.3).
+"""Request signature schemes of provincial gateways, pluggable per region (docs/interface.md).
 
-The scheme seen in the field (S5): ``x-tif-paasid`` (who), ``x-tif-timestamp`` (unix seconds),
+The scheme seen in public HIS code: ``x-tif-paasid`` (who), ``x-tif-timestamp`` (unix seconds),
 ``x-tif-nonce`` and ``x-tif-signature`` = sha256 hex of timestamp + secret + nonce + timestamp. Another
 region registers its own scheme under a name and sets ``GATEWAY_SIGNATURE_SCHEME``.
 """

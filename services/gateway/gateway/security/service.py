@@ -240,7 +240,7 @@ _INSTITUTION_BY_PAASID = sqlalchemy.select(
 
 def check_caller(envelope: RequestEnvelope, institution: Signer) -> None:
     """The envelope speaks for the institution that signed it, and its msgid has the national form:
-    定点医药机构编号 + yyyyMMddHHmmss + 4-digit sequence (research doc §1.1)."""
+    定点医药机构编号 + yyyyMMddHHmmss + 4-digit sequence (docs/interface.md, "Envelope")."""
     if envelope.fixmedins_code != institution.fixmedins_code:
         raise Refusal(
             "E_INSTITUTION",

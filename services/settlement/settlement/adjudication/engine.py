@@ -2,7 +2,7 @@
 per-line classification, each fund's share, the patient's cash, the new totals and a readable trace out.
 Pure: no I/O, no clock. Every amount is integer fen; every ratio is applied once, rounded half-up.
 
-Order (domain.md "Money out"; research doc 3.6):
+Order (docs/domain.md, "Money out"):
 1. Lines: not listed / 丙 / restricted item without hospital approval -> fully self-paid; a unit price
    above the cap (by hospital level if the list says so) -> the excess is self-paid; 乙 -> the
    self-pay-first share; the rest is the policy range (符合政策范围金额).

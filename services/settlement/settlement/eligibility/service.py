@@ -320,7 +320,7 @@ async def lock_accumulator(
     """Get the person's accumulator row for the year, created if missing, locked until commit;
     ``absent``: this transaction has just seen there is none (``coverage_and_lock``).
 
-    This row lock is the one per-person serialisation point (architecture.md, flow 3): two counters
+    This row lock is the one per-person serialisation point (docs/architecture.md, "Flows"): two counters
     settling for the same person at once cannot both spend the same deductible, cap or ceiling."""
     key = {"psn_no": psn_no, "year": year, "insutype": insutype}
     row = None if absent else (await run(session, _LOCK_ACCUMULATOR, key)).first()

@@ -1,4 +1,4 @@
-"""Public reporting (domain.md "Supervision": compensation lists published monthly per village, Jinzhai; the
+"""Public reporting (docs/domain.md: compensation lists published monthly per village, Jinzhai; the
 fund's income, spending and balance published regularly, Tianjin art. 28). Settlement's own figures come
 from its settlements and manual reimbursements; the enrollment rate and the villages come from enrollment,
 the fund's income, spending and balance from the ledger's disclosure statement - reused, never recomputed."""

@@ -1,4 +1,4 @@
-"""Supervision (domain.md "Supervision"): fraud-signal rules and their hits for review, sanctions on
+"""Supervision (docs/domain.md, "Supervision"): fraud-signal rules and their hits for review, sanctions on
 institutions and persons, and the audit trail of every supervisory decision. Nothing here is ever deleted:
 a sanction ends by a date, a hit is reviewed, and each change leaves a row in ``supervision_audit``."""
 

@@ -2,7 +2,7 @@
 
 Settling a stay marks its lines (``UPDATE fee_lines SET setl_id = ...``, 100-200 rows). With ``setl_id``
 indexed and pages full, every marked line was a new tuple on another page plus an entry in each of the
-table's four indexes: the most expensive statement of a 2304 (docs/performance.md, stop 17). Without the
+table's four indexes: the most expensive statement of a 2304 (bench/results/performance-log.md, stop 17). Without the
 index, and with room on each page (fillfactor 50), the mark is a heap-only update on the same page and no
 index is touched. The one query by ``setl_id`` (a reversal re-opening the lines) also names the stay.
 
