@@ -1,5 +1,5 @@
 """Fee lines of an encounter, as the outpatient and inpatient families share them: 2204
-门诊费用明细上传 / 2205 撤销 (research doc §2.5) and 2301 住院费用明细上传 / 2302 撤销 (§2.9); their input
+门诊费用明细上传 / 2205 撤销 (docs/interface.md) and 2301 住院费用明细上传 / 2302 撤销 (§2.9); their input
 models are in ``outpatient.py`` / ``inpatient.py``. An upload is answered with each line's classification
 (``result``: 甲/乙/丙, self-pay share, price cap), the same rows as a pharmacy settlement's
 ``detlcutinfo`` (``setlinfo.detlcutinfo``).
@@ -60,7 +60,7 @@ class FeeDetail(WireNode):
     acord_dept_name: str | None = Field(default=None, max_length=100)
     orders_dr_code: str | None = Field(default=None, max_length=30)
     orders_dr_name: str | None = Field(default=None, max_length=50)
-    #: 医院审批标志 of a restricted item: 0 无须审批, 1 审批通过, 2 审批不通过 (research doc §3.7).
+    #: 医院审批标志 of a restricted item: 0 无须审批, 1 审批通过, 2 审批不通过 (docs/interface.md).
     hosp_appr_flag: str | None = Field(default=None, pattern=r"^[012]$")
     tcmdrug_used_way: str | None = Field(default=None, max_length=6)
     etip_flag: str | None = Field(default=None, max_length=3)

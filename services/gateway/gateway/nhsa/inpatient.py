@@ -1,4 +1,4 @@
-"""An inpatient stay: 2401 入院办理, 2402 出院办理 (research doc §2.8), 2403 住院信息变更, 2404 入院撤销, 2405
+"""An inpatient stay: 2401 入院办理, 2402 出院办理 (docs/interface.md), 2403 住院信息变更, 2404 入院撤销, 2405
 出院撤销; its fee lines 2301 / 2302 (§2.9) and its settlement 2303 / 2304 / 2305 (§2.10, §2.11). Admission
 answers ``result.mdtrt_id``. What a stay shares with an outpatient visit is in ``encounter.py``,
 ``fees.py`` and ``settling.py``. The diagnosis rows (``diseinfo``) are validated for shape; the settlement
@@ -42,7 +42,7 @@ class MdtrtInfo2401(WireNode):
     begntime: WireTime
     mdtrt_cert_type: str = Field(pattern=CERT_TYPE)
     mdtrt_cert_no: str = Field(min_length=1, max_length=50)
-    #: 21 普通住院 (and the other 2x), 52 生育住院 (research doc §3.2).
+    #: 21 普通住院 (and the other 2x), 52 生育住院 (docs/interface.md).
     med_type: str = Field(pattern=MED_TYPE)
     #: 住院号: the hospital's own number of the stay, unique in the hospital.
     ipt_no: str = Field(min_length=1, max_length=30)

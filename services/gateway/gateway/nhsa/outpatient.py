@@ -1,4 +1,4 @@
-"""An outpatient visit, 2201-2208 (research doc §2.3-§2.7): 2201 门诊挂号, 2202 门诊挂号撤销, 2203 /
+"""An outpatient visit, 2201-2208 (docs/interface.md): 2201 门诊挂号, 2202 门诊挂号撤销, 2203 /
 2203A 门诊就诊信息上传 (医疗类别, 病种), 2204 / 2205 费用明细上传 / 撤销 (by charge batch), 2206 / 2207
 门诊预结算 / 结算 (one charge batch), 2208 门诊结算撤销. The registration carries no med_type in the
 spec: it is 11 普通门诊 unless the HIS sends one, and 2203 sets the one the visit is settled under. What

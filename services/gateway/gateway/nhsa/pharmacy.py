@@ -1,4 +1,4 @@
-"""2101 药店预结算 / 2102 药店结算: a pharmacy purchase (pre-)settled in one call (research doc §2.12); both
+"""2101 药店预结算 / 2102 药店结算: a pharmacy purchase (pre-)settled in one call (docs/interface.md); both
 carry the same input. 2103 药店结算撤销 undoes one (§2.12, §4.1): the reversal is a settlement record of its
 own, with a new ``setl_id`` and every amount negated; the HIS keeps it next to the original (``cxsetl_id``).
 2208 门诊结算撤销 and 2305 住院结算撤销 (§2.7, §2.11) take the same input and are checked the same way
@@ -75,7 +75,7 @@ class DrugDetail(BaseModel):
     bilg_dr_codg: str | None = Field(default=None, max_length=30)
     bilg_dr_name: str | None = Field(default=None, max_length=50)
     tcmdrug_used_way: str | None = Field(default=None, max_length=6)
-    #: 医院审批标志 of a restricted item: 0 无须审批, 1 审批通过, 2 审批不通过 (research doc §3.7).
+    #: 医院审批标志 of a restricted item: 0 无须审批, 1 审批通过, 2 审批不通过 (docs/interface.md).
     hosp_appr_flag: str | None = Field(default=None, pattern=r"^[012]?$")
 
     @field_validator("fee_ocur_time")
@@ -156,7 +156,7 @@ def build_output(s: dict[str, Any]) -> dict[str, Any]:
 #: setl_id values the settlement service issues are letters and digits; nothing else may reach its URL path.
 SETL_ID = r"^[0-9A-Za-z_-]{1,30}$"
 
-#: clr_type 清算类别 (research doc §3.5) of the settlements each reversal transaction undoes.
+#: clr_type 清算类别 (docs/interface.md) of the settlements each reversal transaction undoes.
 CLR_TYPE_OF_REVERSAL = {"2103": "41", "2208": "11", "2305": "21"}
 _KIND_OF_CLR_TYPE = {"41": "药店结算", "11": "门诊结算", "21": "住院结算"}
 

@@ -1,5 +1,5 @@
 """Settling an encounter, as the outpatient and inpatient families share it: 2206 门诊预结算 / 2207 门诊结算
-(one charge batch, research doc §2.6) and 2303 住院预结算 / 2304 住院结算 (the stay, or what is uploaded so
+(one charge batch, docs/interface.md) and 2303 住院预结算 / 2304 住院结算 (the stay, or what is uploaded so
 far with ``mid_setl_flag`` 1, §2.10); the reversals 2208 / 2305 (§2.7, §2.11) answer in the same shape.
 The settlement service's answer (``SettlementOut``) maps to ``setlinfo`` / ``setldetail`` through
 ``setlinfo.py``, like a pharmacy settlement.
@@ -91,7 +91,7 @@ def settle_request(
 
 
 def with_inpatient_columns(info: dict[str, Any]) -> dict[str, Any]:
-    """2303/2304/2305 setlinfo also carries ``hifdm_pay`` (伤残人员医疗保障基金, research doc §2.6): no
+    """2303/2304/2305 setlinfo also carries ``hifdm_pay`` (伤残人员医疗保障基金, docs/interface.md): no
     resident fund pays into it."""
     return {**info, "hifdm_pay": fen_to_yuan(0)}
 

@@ -1,4 +1,4 @@
-"""9001 签到 / 9002 签退 (research doc §2.1): the sign-in gives the ``sign_no`` every later envelope of the
+"""9001 签到 / 9002 签退 (docs/interface.md): the sign-in gives the ``sign_no`` every later envelope of the
 operator carries; the sign-out ends it. Answered by the gateway itself, from its sign-in sessions."""
 
 from __future__ import annotations

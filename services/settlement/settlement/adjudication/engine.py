@@ -361,8 +361,8 @@ def adjudicate(
         else:
             stay_deductible = stay.stay_deductible_fen
             whose = f"中途结算续结：本次住院起付线 {_y(stay_deductible)}（已结 {_y(stay.policy_range_fen)}）"
-        # "起付线 per admission" (domain.md; Jinzhai 002: 住院医药费用起付线为300元): once per stay, on the
-        # stay's cumulative policy-range cost; bands apply to the stay's total above it.
+        # "起付线 per admission" (docs/domain.md; Jinzhai 002: 住院医药费用起付线为300元): once per
+        # stay, on the stay's cumulative policy-range cost; bands apply to the stay's total above it.
         stay_in_range = stay.policy_range_fen + in_range
         stay_met = min(stay_in_range, stay_deductible)
         deductible = max(0, stay_met - stay.deductible_fen)

@@ -148,7 +148,7 @@ class PolicyDocument(_Doc):
 
 
 def jinzhai_yutian_demo() -> PolicyDocument:
-    """A demo policy from the numbers in domain.md, by source document (shared/seeds):
+    """A demo policy from the numbers in docs/domain.md, by source document (shared/seeds):
     - Jinzhai (002): inpatient deductible 300 yuan (住院医药费用起付线为300元; level 2), yearly ceiling 18,000
       (每人每年最高补偿额为1.8万元), ratios within 20-60 % by level (level 2 and 3), chronic outpatient 100
       fixed under 500 then 25 % up to 5,000 a year, delivery 200 normal / 300 caesarean;
@@ -199,7 +199,7 @@ def jinzhai_yutian_demo() -> PolicyDocument:
 
 
 def jinzhai_legacy_demo(insutype: str) -> PolicyDocument:
-    """Demo policies of the two legacy schemes before the merger, from domain.md: URBMI (391, Jinzhai urban
+    """Demo policies of the two legacy schemes before the merger (docs/domain.md): URBMI (391, Jinzhai urban
     residents: deductible 300 yuan at every level, 20-60 % by level, ceiling 18,000, chronic 100 fixed) and
     NCMS (380, Jinzhai 2006: deductible 200 yuan at a level-2 hospital, chronic 150 fixed). Outpatient
     pooling, level-1/3 figures and NCMS ratios are illustrative."""

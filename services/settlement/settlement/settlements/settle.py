@@ -1,6 +1,6 @@
 """Binding settlements and pre-settlements. A settlement is ONE transaction: claim the msgid, lock the
 person's accumulator row, classify the lines against the catalogue, run the policy, write the settlement
-with its fund detail and lines, move the accumulator and write the outbox event (architecture.md,
+with its fund detail and lines, move the accumulator and write the outbox event (docs/architecture.md,
 flow 3)."""
 
 from __future__ import annotations
