@@ -49,7 +49,7 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
     "money": ("shared/money.py", ["tests/shared/test_money.py"]),
     "journal": (
         "services/fund-ledger/fund_ledger/books/journal.py",
-        ["tests/ledger/test_books.py", "tests/ledger/test_integrity.py", "tests/ledger/test_properties.py"],
+        ["tests/ledger"],
     ),
     "engine": (
         "services/settlement/settlement/adjudication/engine.py",
