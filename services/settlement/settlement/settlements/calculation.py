@@ -21,7 +21,7 @@ from settlement.adjudication.engine import (
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.eligibility.models import Eligibility
-from settlement.encounters import stays
+from settlement.settlements import stays
 from settlement.institutions import service as institutions
 from settlement.institutions.models import Institution
 from settlement.policy import service as policies
