@@ -21,11 +21,11 @@ from settlement.adjudication.engine import (
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.eligibility.models import Eligibility
-from settlement.settlements import stays
 from settlement.institutions import service as institutions
 from settlement.institutions.models import Institution
 from settlement.policy import service as policies
 from settlement.schemes import service as schemes
+from settlement.settlements import stays
 from settlement.settlements.claims import MAX_CLOCK_SKEW, Claim, check_line_amounts
 from settlement.settlements.models import Settlement, SettlementFund
 from settlement.supervision import service as supervision
