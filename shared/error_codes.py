@@ -271,6 +271,18 @@ class ErrorCode(StrEnum):
         "参保人可持票据到医保经办机构申请零星报销",
         SETTLEMENT,
     )
+    FEE_BEFORE_ADMISSION = (
+        "FEE_BEFORE_ADMISSION",
+        (422,),
+        "费用明细 … 发生于 …，早于入院/就诊日期 …（政策允许入院前 … 日内的检查费用）",
+        SETTLEMENT,
+    )
+    FEE_NOT_COVERED = (
+        "FEE_NOT_COVERED",
+        (422,),
+        "费用发生日期 … 不在参保待遇享受期内，不能结算：…",
+        SETTLEMENT,
+    )
     FUTURE_TIME = "FUTURE_TIME", (422,), "就诊时间晚于当前时间", SETTLEMENT
     HAS_SETTLEMENTS = "HAS_SETTLEMENTS", (409,), "该就诊已有结算，须先撤销结算", SETTLEMENT
     HIT_ALREADY_REVIEWED = "HIT_ALREADY_REVIEWED", (409,), "疑点 … 已由 … 审核为 …", SETTLEMENT
