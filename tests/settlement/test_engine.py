@@ -323,6 +323,12 @@ def test_identities_always_hold(
     # No fund pays past what is left of its yearly room, and funds never pay self-paid parts.
     assert all(f.paid_fen <= f.room_fen for f in r.funds)
     assert r.fund_paid_total_fen <= r.policy_range_fen
-    # The year's totals move by exactly this settlement; a reversal subtracting the delta restores them.
-    assert ytd.plus(r.delta).minus(r.delta) == ytd
-    assert r.delta.pooled_paid_fen + r.delta.outpatient_paid_fen == r.pooled_fen
+    # The year's totals move by what the funds actually paid, layer by layer, so a reversal subtracting the
+    # delta takes back exactly the money paid: catastrophic insurance (390200) and medical assistance (610100)
+    # from their own funds, pooled inpatient + outpatient pooling from the rest of the fund list.
+    paid = {c: sum(f.paid_fen for f in r.funds if f.fund_pay_type == c) for c in ("390200", "610100")}
+    assert r.delta.catastrophic_paid_fen == paid["390200"]
+    assert r.delta.assistance_paid_fen == paid["610100"]
+    assert r.delta.pooled_paid_fen + r.delta.outpatient_paid_fen == (
+        r.fund_paid_total_fen - paid["390200"] - paid["610100"]
+    )
