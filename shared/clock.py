@@ -27,6 +27,24 @@ def parse_wire_time(text: str) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=CHINA_TZ)
 
 
+_CLIENT_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2}):(\d{2})(?:\.0+)?)?", re.ASCII)
+
+
+def parse_client_time(text: str) -> datetime | None:
+    """A date or time field as deployed HIS clients serialize it, in Beijing time: ``yyyy-MM-dd HH:mm:ss``
+    (the interface's form), ``yyyy-MM-ddTHH:mm:ss`` (.NET and Java, a fraction of zeros allowed) or
+    ``yyyy-MM-dd`` (midnight). None for the .NET "unset" value ``0001-01-01T00:00:00``. ValueError for
+    anything else, a time zone or a non-zero fraction included: which instant was meant is not guessed
+    (docs/interface.md, "Dates and times")."""
+    match = _CLIENT_TIME.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(text)
+    year, month, day, hour, minute, second = (int(g) if g is not None else 0 for g in match.groups())
+    if (year, month, day, hour, minute, second) == (1, 1, 1, 0, 0, 0):
+        return None
+    return datetime(year, month, day, hour, minute, second, tzinfo=CHINA_TZ)
+
+
 def format_wire_time(value: datetime) -> str:
     return value.astimezone(CHINA_TZ).strftime(WIRE_FORMAT)
 

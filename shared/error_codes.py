@@ -66,6 +66,7 @@ class ErrorCode(StrEnum):
     )
     E_ENVELOPE = "E_ENVELOPE", (200,), "报文公共输入不正确: <字段>: <原因>", GATEWAY
     E_INFNO = "E_INFNO", (200,), "不支持的交易编号: …", GATEWAY
+    E_PATH = "E_PATH", (200,), "交易地址 … 不存在，或地址中的交易编号与报文 infno 不一致", GATEWAY
     E_INPUT = "E_INPUT", (200,), "<字段>: <原因>（交易输入 input 不正确）", GATEWAY
     E_INSTITUTION = "E_INSTITUTION", (200,), "报文 fixmedins_code … 与签名接入方 … 不一致", GATEWAY
     E_INTERNAL = (

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared import validation_text
 from shared.inputs import InputGuard
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ def _readable_loc(loc: tuple[Any, ...]) -> str:
 
 def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [
-        {"field": _readable_loc(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in errors
+        {"field": _readable_loc(tuple(e.get("loc", ()))), "message": validation_text.message(e)}
+        for e in errors
     ]
 
 

@@ -136,6 +136,22 @@ def exempt(app: Any, path: str) -> None:
     app.state.input_guard_exempt = exempted
 
 
+def exempt_prefix(app: Any, prefix: str) -> None:
+    """Leave every request whose path starts with ``prefix`` to the application's own checks (the
+    gateway's HIS path forms, ``/fsi/...``, all answer with an envelope)."""
+    prefixes: set[str] = getattr(app.state, "input_guard_exempt_prefixes", set())
+    prefixes.add(prefix)
+    app.state.input_guard_exempt_prefixes = prefixes
+
+
+def _exempted(scope: Scope) -> bool:
+    state = scope["app"].state
+    path = scope["path"]
+    if path in getattr(state, "input_guard_exempt", ()):
+        return True
+    return any(path.startswith(p) for p in getattr(state, "input_guard_exempt_prefixes", ()))
+
+
 class InputGuard:
     """ASGI middleware: refuses with 422 a request whose path, query or JSON body carries a character or a
     number this module refuses, before the application (or its database) sees it."""
@@ -144,7 +160,7 @@ class InputGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in getattr(scope["app"].state, "input_guard_exempt", ()):
+        if scope["type"] != "http" or _exempted(scope):
             await self.app(scope, receive, send)
             return
         problem = target_problem(scope["path"], scope.get("query_string", b""))

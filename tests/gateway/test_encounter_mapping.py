@@ -138,10 +138,10 @@ def test_registration_is_an_ordinary_visit_unless_the_his_says_otherwise() -> No
     assert input_error(outpatient.Input2201, {"data": {**body, "insutype": "310"}}) == (
         "input.data.insutype: 本平台只办理城乡居民医保 (390/391/380)"
     )
-    assert (
-        input_error(outpatient.Input2201, {"data": {**body, "ipt_otp_no": ""}})
-        == "input.data.ipt_otp_no: 必填"
-    )
+    # Left empty or out, the envelope's msgid stands for the hospital number (docs/interface.md).
+    empty = envelope("2201", {"data": {**body, "ipt_otp_no": ""}})
+    unnumbered = outpatient.Input2201.model_validate(empty.input).data
+    assert outpatient.ipt_otp_no_of(empty, unnumbered) == empty.msgid
     assert input_error(outpatient.Input2201, {"data": {**body, "begntime": "20261120"}}) == (
         "input.data.begntime: 格式应为 yyyy-MM-dd HH:mm:ss"
     )
@@ -149,10 +149,12 @@ def test_registration_is_an_ordinary_visit_unless_the_his_says_otherwise() -> No
     assert refused(lambda: outpatient.open_request(no_insuplc, data)).err_msg.startswith(
         "[E_INPUT] insuplc_admdvs: 交易含人员编号时参保地医保区划必填"
     )
-    assert outpatient.build_2201_output(visit(), data) == {
+    assert outpatient.build_2201_output(visit(), data, "MZ20261120001") == {
         "data": {"mdtrt_id": VISIT_ID, "psn_no": PSN_NO, "ipt_otp_no": "MZ20261120001"}
     }
-    cancelled = refused(lambda: outpatient.build_2201_output(visit(status="cancelled"), data))
+    cancelled = refused(
+        lambda: outpatient.build_2201_output(visit(status="cancelled"), data, "MZ20261120001")
+    )
     assert cancelled.code == "ENCOUNTER_CANCELLED" and "MZ20261120001" in cancelled.message
 
 

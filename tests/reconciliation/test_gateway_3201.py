@@ -134,3 +134,23 @@ async def test_bad_input_is_refused(gateway: EnvelopeProcessor) -> None:
         answer = await send(gateway, statement(**changes))
         assert answer["infcode"] == -1, (changes, answer)
         assert answer["err_msg"]
+
+
+async def test_statement_days_sent_as_midnight_times_are_the_days(
+    platform: Platform, gateway: EnvelopeProcessor
+) -> None:
+    # Clients send 3201's days as times (docs/interface.md, "Dates and times"): the same period as
+    # test_totals_agree, so the same totals agree (64.00 from the fund over the pharmacy day's 190.00).
+    await pharmacy_day(platform)
+    days = period()
+    answer = await send(
+        gateway,
+        statement(stmt_begndate=f"{days['date_from']} 00:00:00", stmt_enddate=f"{days['date_to']}T00:00:00"),
+    )
+    assert answer["infcode"] == 0, answer
+    assert answer["output"]["stmtinfo"]["stmt_rslt"] == "0"
+    assert "基金支付总额 64.00 元" in answer["output"]["stmtinfo"]["stmt_rslt_dscr"]
+    # Any other time leaves the period in doubt: refused, the field named.
+    late = await send(gateway, statement(stmt_enddate=f"{days['date_to']} 10:00:00"))
+    assert late["infcode"] == -1
+    assert late["err_msg"].startswith("[E_INPUT] input.data.stmt_enddate: ")

@@ -8,6 +8,8 @@ router = APIRouter(tags=["nhsa"])
 JSON_UTF8 = "application/json; charset=utf-8"
 #: The national interface's single entry point.
 HIS_PATH = "/fsi/api/rsfComIfsService/callService"
+#: Every path under it answers with a national envelope (docs/interface.md, "Path forms").
+HIS_PREFIX = "/fsi/"
 
 
 @router.post(HIS_PATH)
@@ -16,10 +18,35 @@ async def call_service(request: Request) -> Response:
     200 whenever an envelope was produced; success or refusal is in ``infcode``. The institution signs
     each request with the region's scheme (``x-tif-paasid``, ``x-tif-timestamp``, ``x-tif-nonce``,
     ``x-tif-signature``) and carries its 9001 ``sign_no``."""
+    return await _answer(request, None)
+
+
+@router.post(HIS_PATH + "/{infno}")
+async def call_service_by_number(infno: str, request: Request) -> Response:
+    """The same entry point with the transaction number appended, as clients that build the address as
+    base + infno post it (``…/callService/1101``); the number must be the envelope's ``infno``."""
+    return await _answer(request, infno)
+
+
+@router.post("/fsi/api/rsfComIfsService/{infno}")
+async def call_by_number(infno: str, request: Request) -> Response:
+    """The base address without ``callService`` plus the transaction number (``…/rsfComIfsService/1101``)."""
+    return await _answer(request, infno)
+
+
+@router.api_route(HIS_PREFIX + "{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+async def unknown_path(rest: str, request: Request) -> Response:
+    """Any other address under ``/fsi/``: a national envelope refusing it ``[E_PATH]``, never FastAPI's
+    default 404 body."""
+    processor: EnvelopeProcessor = request.app.state.runtime.processor
+    return Response(processor.refuse_path(request.url.path), media_type=JSON_UTF8)
+
+
+async def _answer(request: Request, path_infno: str | None) -> Response:
     processor: EnvelopeProcessor = request.app.state.runtime.processor
     raw = await _read_limited(request, processor.max_body_bytes)
     headers = {name.lower(): value for name, value in request.headers.items()}
-    return Response(await processor.process(raw, headers), media_type=JSON_UTF8)
+    return Response(await processor.process(raw, headers, path_infno=path_infno), media_type=JSON_UTF8)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -8,14 +8,14 @@ from gateway.capacity import DownstreamSlots
 from gateway.config import GatewaySettings
 from gateway.db import audit
 from gateway.downstream import Downstream
-from gateway.endpoints import HIS_PATH, router
+from gateway.endpoints import HIS_PATH, HIS_PREFIX, router
 from gateway.security.endpoints import router as institutions_router
 from gateway.security.schemes import scheme
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
 from shared.auth import AUDITOR, Authenticator, access, guarded
 from shared.config import ServiceSettings
-from shared.inputs import exempt
+from shared.inputs import exempt, exempt_prefix
 from shared.observability import ReadinessCheck
 from shared.service import ServiceRuntime, create_service_app
 
@@ -74,6 +74,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     # Answered with an envelope whatever it carries (bad text or numbers: infcode -1, nhsa/envelope.py).
     exempt(app, HIS_PATH)
+    exempt_prefix(app, HIS_PREFIX)  # the path forms and unknown /fsi/ paths (gateway/endpoints.py)
     return app
 
 

@@ -71,7 +71,7 @@ class _Refused:
     label: str = "invalid"
 
 
-def _read_envelope(raw: bytes, institution: Signer) -> _Read | _Refused:
+def _read_envelope(raw: bytes, institution: Signer, path_infno: str | None = None) -> _Read | _Refused:
     """The envelope of a signed request, or why it is refused (in the order the checks are documented)."""
     try:
         body = parse_body(raw)
@@ -90,6 +90,8 @@ def _read_envelope(raw: bytes, institution: Signer) -> _Read | _Refused:
         return _Refused(Refusal("E_ENVELOPE", describe(exc)))
     msgid_var.set(envelope.msgid)  # on every log line of this request, and sent downstream (X-Msgid)
     label = envelope.infno if envelope.infno in registry.TRANSACTIONS else "unknown"
+    if path_infno is not None and path_infno != envelope.infno:
+        return _Refused(Refusal("E_PATH", f"交易地址中的交易编号与报文 infno {envelope.infno} 不一致"), label)
     try:
         check_caller(envelope, institution)
     except Refusal as refusal:
@@ -119,12 +121,22 @@ class EnvelopeProcessor:
         self.security = security
         self.slots = slots
 
-    async def process(self, raw: bytes, headers: Mapping[str, str]) -> str:
+    def refuse_path(self, path: str) -> str:
+        """The envelope answering a request to an address under ``/fsi/`` that is no path form
+        (docs/interface.md, "Path forms")."""
+        builder = ResponseBuilder(self.region_admvs)
+        del path  # not echoed: it may carry any text
+        refusal = Refusal("E_PATH", "交易地址不存在：请发往 /fsi/api/rsfComIfsService/callService")
+        GATEWAY_TRANSACTIONS.labels("invalid", "-1", refusal.code).inc()
+        return dumps(builder.build(infcode=-1, err_msg=refusal.err_msg))
+
+    async def process(self, raw: bytes, headers: Mapping[str, str], *, path_infno: str | None = None) -> str:
         """Answer one request body with a response envelope (always a JSON text, never an exception).
-        ``headers`` (lower-case names) carry the institution's signature."""
+        ``headers`` (lower-case names) carry the institution's signature; ``path_infno`` is the
+        transaction number the address carried, if any (it must be the envelope's ``infno``)."""
         builder = ResponseBuilder(self.region_admvs)
         try:
-            answer, infno_label, infcode, code = await self._process(raw, headers, builder)
+            answer, infno_label, infcode, code = await self._process(raw, headers, builder, path_infno)
         except Exception:
             # A fault of ours, e.g. the message log unreachable after a settlement went through. The answer
             # must not claim success, and the cashier must know a repeat of the msgid settles the doubt.
@@ -142,7 +154,7 @@ class EnvelopeProcessor:
         return answer
 
     async def _process(
-        self, raw: bytes, headers: Mapping[str, str], builder: ResponseBuilder
+        self, raw: bytes, headers: Mapping[str, str], builder: ResponseBuilder, path_infno: str | None = None
     ) -> tuple[str, str, int, str]:
         """Returns (answer, infno label, infcode, result code)."""
 
@@ -161,7 +173,7 @@ class EnvelopeProcessor:
                 institution = await self.security.authenticate(conn, headers)
             except Refusal as refusal:
                 return refuse(refusal)
-            read = _read_envelope(raw, institution)
+            read = _read_envelope(raw, institution, path_infno)
             try:
                 if isinstance(read, _Refused):
                     await admission.use_nonce(conn, institution)
@@ -174,7 +186,7 @@ class EnvelopeProcessor:
                 )
                 confirmed = self.security.confirm(institution, known.registered, headers)
                 if confirmed is not institution:  # the registry changed: the envelope read for it again
-                    read = _read_envelope(raw, confirmed)
+                    read = _read_envelope(raw, confirmed, path_infno)
                     if isinstance(read, _Refused):
                         return refuse(read.refusal, read.label)
                     envelope = read.envelope

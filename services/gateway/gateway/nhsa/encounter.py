@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.transaction import Call
-from shared.clock import format_wire_time, parse_wire_time
+from shared.clock import format_wire_time, parse_client_time, parse_wire_time
 from shared.money import yuan_to_fen
 
 Setting = Literal["outpatient", "inpatient"]
@@ -34,11 +34,29 @@ RESIDENT_INSUTYPES = ("390", "391", "380")
 ALL = "0000"
 
 
-def _wire_time(value: str) -> str:
+WIRE_TIME_FORMS = "格式应为 yyyy-MM-dd HH:mm:ss"
+
+
+def wire_time(value: str) -> str:
+    """A client's date or time (``shared.clock.parse_client_time``) as ``yyyy-MM-dd HH:mm:ss``; the
+    .NET unset value is refused here as missing (optional fields read it as absent: ``OptionalWireTime``)."""
     try:
-        parse_wire_time(value)
+        parsed = parse_client_time(value)
     except ValueError as exc:
-        raise ValueError("格式应为 yyyy-MM-dd HH:mm:ss") from exc
+        raise ValueError(WIRE_TIME_FORMS) from exc
+    if parsed is None:
+        raise ValueError("必填（0001-01-01T00:00:00 表示未填）")
+    return format_wire_time(parsed)
+
+
+def absent_if_unset(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    if isinstance(value, str):
+        try:
+            return None if parse_client_time(value) is None else value
+        except ValueError:
+            return value  # refused with the field named by ``wire_time``
     return value
 
 
@@ -58,8 +76,11 @@ def _signed_fen(value: Any) -> int:
     return yuan_to_fen(value, allow_negative=True)
 
 
-#: ``yyyy-MM-dd HH:mm:ss`` Beijing time, kept as sent (``iso`` turns it into the settlement service's form).
-WireTime = Annotated[str, AfterValidator(_wire_time)]
+#: ``yyyy-MM-dd HH:mm:ss`` Beijing time, normalised from the forms clients send (``iso`` turns it into the
+#: settlement service's form).
+WireTime = Annotated[str, AfterValidator(wire_time)]
+#: The same where the field is optional: empty or the .NET unset ``0001-01-01T00:00:00`` is absent.
+OptionalWireTime = Annotated[WireTime | None, BeforeValidator(absent_if_unset)]
 Insutype = Annotated[str, AfterValidator(_resident_insutype)]
 MatnType = Annotated[str, AfterValidator(_matn_type)]
 #: A wire amount in yuan as integer fen, negative allowed (the model decides what a negative means).
@@ -103,7 +124,7 @@ class DiseInfo(WireNode):
     diag_dept: str | None = Field(default=None, max_length=100)
     dise_dor_no: str | None = Field(default=None, max_length=30)
     dise_dor_name: str | None = Field(default=None, max_length=50)
-    diag_time: WireTime | None = None
+    diag_time: OptionalWireTime = None
     vali_flag: str | None = Field(default=None, pattern=r"^[01]$")
     maindiag_flag: str | None = Field(default=None, pattern=r"^[01]$")
     adm_cond: str | None = Field(default=None, max_length=500)

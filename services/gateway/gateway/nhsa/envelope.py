@@ -15,7 +15,7 @@ from typing import Any
 import simplejson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.clock import compact_ms, now_china, parse_wire_time
+from shared.clock import compact_ms, format_wire_time, now_china, parse_client_time
 from shared.inputs import bad_text_path, may_hold_bad_text
 
 ADMDVS = r"^\d{6}$"
@@ -46,11 +46,14 @@ class RequestEnvelope(BaseModel):
     @field_validator("inf_time")
     @classmethod
     def _time(cls, value: str) -> str:
+        # The forms clients send, normalised (docs/interface.md, "Dates and times").
         try:
-            parse_wire_time(value)
+            parsed = parse_client_time(value)
         except ValueError as exc:
             raise ValueError("格式应为 yyyy-MM-dd HH:mm:ss") from exc
-        return value
+        if parsed is None:
+            raise ValueError("必填（0001-01-01T00:00:00 表示未填）")
+        return format_wire_time(parsed)
 
 
 #: Deepest nesting of objects and arrays a body may have (an envelope uses 4: itself, input, a node, a line).

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared import validation_text
+
 
 class Refusal(Exception):
     """The transaction was refused and nothing was done."""
@@ -38,32 +40,6 @@ TRANSIENT_CODES = frozenset(
 )
 
 
-_MESSAGES = {
-    "missing": "必填",
-    "string_type": "必须是字符串",
-    "string_too_short": "不能为空",
-    "string_too_long": "长度超过{max_length}",
-    "string_pattern_mismatch": "格式不正确",
-    "literal_error": "取值不在允许范围内 ({expected})",
-    "list_type": "必须是数组",
-    "too_short": "至少需要{min_length}条",
-    "too_long": "最多允许{max_length}条",
-    "dict_type": "必须是对象",
-    "model_type": "必须是对象",
-    "int_parsing": "必须是整数",
-    "int_type": "必须是整数",
-    "int_from_float": "必须是整数",
-    "decimal_parsing": "必须是数字",
-    "decimal_type": "必须是数字",
-    "decimal_max_places": "小数位数不能超过{decimal_places}位",
-    "decimal_max_digits": "数字位数过多",
-    "greater_than": "必须大于{gt}",
-    "greater_than_equal": "不能小于{ge}",
-    "less_than_equal": "不能大于{le}",
-    "extra_forbidden": "不允许的字段",
-}
-
-
 def _loc(loc: tuple[Any, ...], prefix: str) -> str:
     text = prefix
     for part in loc:
@@ -77,16 +53,5 @@ def _loc(loc: tuple[Any, ...], prefix: str) -> str:
 def describe(exc: ValidationError, prefix: str = "") -> str:
     parts = []
     for error in exc.errors()[:8]:
-        template = _MESSAGES.get(error["type"])
-        ctx = error.get("ctx") or {}
-        if template is None:
-            message = str(error.get("msg", "无效"))
-            if message.startswith("Value error, "):
-                message = message[len("Value error, ") :]
-        else:
-            try:
-                message = template.format(**ctx)
-            except (KeyError, IndexError):
-                message = template
-        parts.append(f"{_loc(tuple(error['loc']), prefix)}: {message}")
+        parts.append(f"{_loc(tuple(error['loc']), prefix)}: {validation_text.message(error)}")
     return "; ".join(parts)

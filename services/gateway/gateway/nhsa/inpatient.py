@@ -22,6 +22,7 @@ from gateway.nhsa.encounter import (
     DiseInfoList,
     Insutype,
     MatnType,
+    OptionalWireTime,
     SignedYuanAsFen,
     WireNode,
     WireTime,
@@ -150,7 +151,7 @@ class AdmInfo(WireNode):
 
     mdtrt_id: str = Field(pattern=MDTRT_ID)
     psn_no: str = Field(min_length=1, max_length=30)
-    begntime: WireTime | None = None
+    begntime: OptionalWireTime = None
     med_type: str | None = Field(default=None, pattern=MED_TYPE)
     dise_codg: str | None = Field(default=None, max_length=30)
     dise_name: str | None = Field(default=None, max_length=300)
@@ -262,7 +263,7 @@ def cancel_lines_request(envelope: RequestEnvelope, data: Data2302) -> dict[str,
 class Data2304(SettleData):
     #: 中途结算标志: 1 settles what is uploaded so far without discharge.
     mid_setl_flag: str = Field(pattern=r"^(0|1)$")
-    dscgTime: WireTime | None = None
+    dscgTime: OptionalWireTime = None
 
 
 class Input2304(WireNode):

@@ -20,6 +20,7 @@ from gateway.nhsa.encounter import (
     DiseInfoList,
     Insutype,
     MatnType,
+    OptionalWireTime,
     WireNode,
     WireTime,
 )
@@ -41,7 +42,9 @@ class Data2201(WireNode):
     begntime: WireTime
     mdtrt_cert_type: str = Field(pattern=CERT_TYPE)
     mdtrt_cert_no: str = Field(min_length=1, max_length=50)
-    ipt_otp_no: str = Field(min_length=1, max_length=30)
+    #: Some HIS clients leave it out: the envelope's msgid (unique per institution, at most 30 characters)
+    #: then stands for it, and the answer tells it (docs/interface.md, "Dates and times").
+    ipt_otp_no: str | None = Field(default=None, max_length=30)
     atddr_no: str | None = Field(default=None, max_length=30)
     dr_name: str | None = Field(default=None, max_length=50)
     dept_code: str | None = Field(default=None, max_length=30)
@@ -61,13 +64,18 @@ class Input2201(BaseModel):
     data: Data2201
 
 
+def ipt_otp_no_of(envelope: RequestEnvelope, data: Data2201) -> str:
+    """The visit's hospital number: as sent, or the envelope's msgid where the client left it out."""
+    return data.ipt_otp_no or envelope.msgid
+
+
 def open_request(envelope: RequestEnvelope, data: Data2201) -> dict[str, Any]:
     return encounter.open_request(
         envelope,
         setting=OUTPATIENT,
         psn_no=data.psn_no,
         insutype=data.insutype,
-        ipt_otp_no=data.ipt_otp_no,
+        ipt_otp_no=ipt_otp_no_of(envelope, data),
         med_type=data.med_type,
         mdtrt_cert_type=data.mdtrt_cert_type,
         mdtrt_cert_no=data.mdtrt_cert_no,
@@ -75,8 +83,8 @@ def open_request(envelope: RequestEnvelope, data: Data2201) -> dict[str, Any]:
     )
 
 
-def build_2201_output(opened: dict[str, Any], data: Data2201) -> dict[str, Any]:
-    encounter.check_opened(opened, data.ipt_otp_no)
+def build_2201_output(opened: dict[str, Any], data: Data2201, ipt_otp_no: str) -> dict[str, Any]:
+    encounter.check_opened(opened, ipt_otp_no)
     return {
         "data": {
             "mdtrt_id": opened["mdtrt_id"],
@@ -111,7 +119,7 @@ class MdtrtInfo2203(WireNode):
     mdtrt_id: str = Field(pattern=MDTRT_ID)
     psn_no: str = Field(min_length=1, max_length=30)
     med_type: str = Field(pattern=MED_TYPE)
-    begntime: WireTime | None = None
+    begntime: OptionalWireTime = None
     main_cond_dscr: str | None = Field(default=None, max_length=1000)
     dise_codg: str | None = Field(default=None, max_length=30)
     dise_name: str | None = Field(default=None, max_length=300)
@@ -203,7 +211,7 @@ def settle_request(envelope: RequestEnvelope, data: Data2207) -> dict[str, Any]:
 
 async def _handle_2201(call: Call, data: Input2201) -> dict[str, Any]:
     opened = await call.downstream.open_encounter(open_request(call.envelope, data.data))
-    return build_2201_output(opened, data.data)
+    return build_2201_output(opened, data.data, ipt_otp_no_of(call.envelope, data.data))
 
 
 async def _handle_2202(call: Call, data: Input2202) -> dict[str, Any]:

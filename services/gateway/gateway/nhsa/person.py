@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.transaction import Call, Transaction
-from shared.clock import now_china, parse_wire_time
+from shared.clock import now_china, parse_client_time
 from shared.money import fen_to_yuan
 
 # mdtrt_cert_type 就诊凭证类型 (docs/interface.md, "Code tables used").
@@ -73,11 +73,13 @@ def lookup_key(data: Input1101) -> ByCertno | ByCard:
 
 def reference_date(data: Input1101) -> date:
     """The day the answer describes: ``begntime`` for a historical lookup, else today in China."""
-    if data.begntime:
+    if data.begntime and data.begntime.strip():
         try:
-            return parse_wire_time(data.begntime).date()
+            parsed = parse_client_time(data.begntime)
         except ValueError as exc:
             raise Refusal("E_INPUT", "input.data.begntime: 格式应为 yyyy-MM-dd HH:mm:ss") from exc
+        if parsed is not None:  # the .NET unset value: no historical date asked
+            return parsed.date()
     return now_china().date()
 
 

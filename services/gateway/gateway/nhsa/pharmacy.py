@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.nhsa import setlinfo
+from gateway.nhsa.encounter import absent_if_unset, wire_time
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.transaction import Call, Transaction
@@ -25,11 +26,7 @@ CHRONIC_MED_TYPE_PREFIX = "14"
 
 
 def _wire_time(value: str) -> str:
-    try:
-        parse_wire_time(value)
-    except ValueError as exc:
-        raise ValueError("格式应为 yyyy-MM-dd HH:mm:ss") from exc
-    return value
+    return wire_time(value)
 
 
 class DrugInfo(BaseModel):
@@ -81,7 +78,9 @@ class DrugDetail(BaseModel):
     @field_validator("fee_ocur_time")
     @classmethod
     def _fee_time(cls, value: str | None) -> str | None:
-        return _wire_time(value) if value else value
+        if not value or absent_if_unset(value) is None:
+            return None
+        return _wire_time(value)
 
     @field_validator("cnt", "pric", mode="before")
     @classmethod

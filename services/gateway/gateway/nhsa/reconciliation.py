@@ -18,6 +18,7 @@ figure with both values (amounts in yuan)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -41,6 +42,9 @@ def _signed_fen(value: Any) -> int:
 SignedYuanAsFen = Annotated[int, BeforeValidator(_signed_fen)]
 
 
+_DAY_AT_MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]00:00:00(?:\.0+)?", re.ASCII)
+
+
 class Data3201(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
@@ -60,6 +64,17 @@ class Data3201(BaseModel):
     def _flag(cls, value: str | None) -> str | None:
         if value not in (None, "", "0", "1"):
             raise ValueError("退费结算标志只能是 0、1 或空")
+        return value
+
+    @field_validator("stmt_begndate", "stmt_enddate", mode="before")
+    @classmethod
+    def _midnight_is_the_day(cls, value: Any) -> Any:
+        # Clients send the statement days as times too (`2026-12-01 00:00:00`, `2026-12-01T00:00:00`): the
+        # day, when the time is midnight; any other time leaves the period in doubt and stays refused.
+        if isinstance(value, str):
+            match = _DAY_AT_MIDNIGHT.fullmatch(value.strip())
+            if match is not None:
+                return match.group(1)
         return value
 
     @field_validator("stmt_begndate", "stmt_enddate")
