@@ -4,16 +4,20 @@ nothing else to touch."""
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import pytest
 from gateway import registry
 from gateway.nhsa import void
 from gateway.nhsa.transaction import Call, Transaction
-from gateway.transactions import KNOWN_INFNO_LABELS
+from gateway.transactions import KNOWN_INFNO_LABELS, NOT_OFFERED_INFNOS, infno_label
+from prometheus_client import REGISTRY
 from pydantic import BaseModel, ConfigDict, Field
 
 from platformctl import examples
+from shared.observability import JsonLogFormatter
 from tests.gateway.factories import HOSPITAL, Gateway
 
 TRANSACTIONS = sorted(registry.TRANSACTIONS.values(), key=lambda t: t.infno)
@@ -99,3 +103,56 @@ async def test_a_code_declared_in_the_registry_is_answered_read_and_replayed(
 
     bad = await gateway.send({**body, "msgid": f"{HOSPITAL}202611201000001001", "input": {"data": {}}})
     assert bad["infcode"] == -1 and bad["err_msg"] == "[E_INPUT] input.data.word: 必填"
+
+
+def _refusals(label: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "gateway_transactions_total", {"infno": label, "infcode": "-1", "code": "E_INFNO"}
+        )
+        or 0.0
+    )
+
+
+async def test_an_unsupported_code_is_counted_by_the_code_requested_and_logged(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A national code the platform does not offer keeps its own label; any other code is "other" (the
+    label set stays bounded); each refusal is logged with the code as requested, the institution and the
+    operator."""
+    before_1201, before_other = _refusals("1201"), _refusals("other")
+    caplog.set_level(logging.WARNING, logger="gateway.transactions")
+    for n, infno in enumerate(("1201", "7777", "7778")):
+        body = examples.envelope(infno, f"{HOSPITAL}20261120100000{2000 + n}", {}, fixmedins_code=HOSPITAL)
+        refused = await gateway.send(body)
+        assert refused["infcode"] == -1 and refused["err_msg"].startswith("[E_INFNO]"), refused
+    assert _refusals("1201") == before_1201 + 1
+    assert _refusals("other") == before_other + 2  # 7777 and 7778
+    assert (
+        REGISTRY.get_sample_value(
+            "gateway_transactions_total", {"infno": "7777", "infcode": "-1", "code": "E_INFNO"}
+        )
+        is None
+    )
+    trails = [t for r in caplog.records if (t := getattr(r, "trail", None))]
+    assert [(t["infno"], t["infno_label"]) for t in trails] == [
+        ("1201", "1201"),
+        ("7777", "other"),
+        ("7778", "other"),
+    ]
+    assert all(t["fixmedins_code"] == HOSPITAL and t["code"] == "E_INFNO" and t["opter"] for t in trails)
+    # The JSON log line carries the trail's fields beside the correlation ids, and no operator name.
+    line = json.loads(JsonLogFormatter("gateway").format(caplog.records[-1]))
+    assert line["infno"] == "7778" and line["event"] == "infno_refused" and line["fixmedins_code"] == HOSPITAL
+    assert line["msgid"] == f"{HOSPITAL}202611201000002002"
+    assert "opter_name" not in line
+
+
+def test_the_infno_labels_are_bounded() -> None:
+    assert {infno_label(code) for code in ("2102", "1201", "5201", "0000", "9999A")} == {
+        "2102",
+        "1201",
+        "5201",
+        "other",
+    }
+    assert not NOT_OFFERED_INFNOS & KNOWN_INFNO_LABELS  # a code is either answered or not offered

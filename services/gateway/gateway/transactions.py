@@ -47,10 +47,30 @@ GATEWAY_LATENCY = Histogram(
 )
 GATEWAY_REPLAYS = Counter("gateway_replays_total", "Repeated msgids answered from the message log", ["infno"])
 
-#: The ``infno`` labels of ``gateway_transactions_total``: the registry's codes, and besides them "invalid"
-#: (no readable envelope or signature) and "unknown" (an infno the registry does not hold). Dashboards and
-#: deploy checks read them.
+#: The codes the gateway answers (the registry's). Dashboards, deploy checks and docs/interface.md read them.
 KNOWN_INFNO_LABELS = frozenset(registry.TRANSACTIONS)
+
+#: National codes a region's acceptance list names that this platform does not answer ("Not offered" in
+#: docs/interface.md). A refusal of one of them keeps the requested code as its metrics label, so operators
+#: see which codes vendors ask for; any other unsupported code is labelled "other" (a bounded label set).
+NOT_OFFERED_INFNOS = frozenset(
+    {
+        "1201", "1301", "1307", "1308", "1309", "1310", "1311", "1312", "1318", "1319", "1321",
+        "1901", "2001", "2501", "2502", "2503", "2504", "2505", "2506", "2507",
+        "3202", "3203", "3203A", "3204", "3204A", "3205A", "9101", "9102",
+        "3501", "3507", "3508", "3513", "4101", "4101A", "4102", "4103", "4401", "4402",
+        "5102", "5201", "5204", "5206", "5212", "5301", "5302",
+    }
+)  # fmt: skip
+
+
+def infno_label(infno: str) -> str:
+    """The ``infno`` label of ``gateway_transactions_total`` for a readable envelope: the code when the
+    registry holds it or it is a national code not offered, else "other". ("invalid": no readable envelope
+    or signature.)"""
+    if infno in registry.TRANSACTIONS or infno in NOT_OFFERED_INFNOS:
+        return infno
+    return "other"
 
 
 def request_digest(body: Any) -> str:
@@ -69,6 +89,26 @@ class _Read:
 class _Refused:
     refusal: Refusal
     label: str = "invalid"
+    envelope: RequestEnvelope | None = None
+
+
+def _log_refused(read: _Refused) -> None:
+    """A refused code is logged with the code as requested (the metrics label may be "other"), the
+    institution and the operator's code; no names or ID numbers."""
+    if read.refusal.code == "E_INFNO" and read.envelope is not None:
+        log.warning(
+            "unsupported transaction code refused",
+            extra={
+                "trail": {
+                    "event": "infno_refused",
+                    "infno": read.envelope.infno,
+                    "infno_label": read.label,
+                    "fixmedins_code": read.envelope.fixmedins_code,
+                    "opter": read.envelope.opter,
+                    "code": read.refusal.code,
+                }
+            },
+        )
 
 
 def _read_envelope(raw: bytes, institution: Signer) -> _Read | _Refused:
@@ -89,14 +129,14 @@ def _read_envelope(raw: bytes, institution: Signer) -> _Read | _Refused:
     except ValidationError as exc:
         return _Refused(Refusal("E_ENVELOPE", describe(exc)))
     msgid_var.set(envelope.msgid)  # on every log line of this request, and sent downstream (X-Msgid)
-    label = envelope.infno if envelope.infno in registry.TRANSACTIONS else "unknown"
+    label = infno_label(envelope.infno)
     try:
         check_caller(envelope, institution)
     except Refusal as refusal:
         return _Refused(refusal, label)
     transaction = registry.find(envelope.infno)
     if transaction is None:
-        return _Refused(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label)
+        return _Refused(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label, envelope)
     return _Read(envelope, body, label, transaction)
 
 
@@ -167,6 +207,7 @@ class EnvelopeProcessor:
                     await admission.use_nonce(conn, institution)
                     now_registered = await self.security.read_registered(conn, institution.paasid)
                     self.security.confirm(institution, now_registered, headers)
+                    _log_refused(read)
                     return refuse(read.refusal, read.label)
                 envelope = read.envelope
                 known = await admission.use_nonce_and_look_up(
@@ -176,6 +217,7 @@ class EnvelopeProcessor:
                 if confirmed is not institution:  # the registry changed: the envelope read for it again
                     read = _read_envelope(raw, confirmed)
                     if isinstance(read, _Refused):
+                        _log_refused(read)
                         return refuse(read.refusal, read.label)
                     envelope = read.envelope
             except Refusal as refusal:  # the nonce was used before, or the registry changed
