@@ -12,7 +12,7 @@ import pytest
 from gateway import registry
 from gateway.nhsa import void
 from gateway.nhsa.transaction import Call, Transaction
-from gateway.transactions import KNOWN_INFNO_LABELS, NOT_OFFERED_INFNOS, infno_label
+from gateway.transactions import KNOWN_INFNO_LABELS, NOT_OFFERED_INFNOS, infno_label, trail_of_answer
 from prometheus_client import REGISTRY
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -156,3 +156,58 @@ def test_the_infno_labels_are_bounded() -> None:
         "other",
     }
     assert not NOT_OFFERED_INFNOS & KNOWN_INFNO_LABELS  # a code is either answered or not offered
+
+
+async def test_every_envelope_leaves_one_trail_line(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Answered, replayed, refused and unreadable envelopes each log one "envelope" line with the code as
+    requested, the institution, the operator's code and the result; the JSON line carries the msgid."""
+    echo = Transaction("2999", "test", "回显", _EchoInput, _echo, changes_state=True, replayed=True)
+    monkeypatch.setitem(registry.TRANSACTIONS, "2999", echo)
+    caplog.set_level(logging.INFO, logger="gateway.transactions")
+    msgid = f"{HOSPITAL}202611201000003000"
+    body = examples.envelope("2999", msgid, {"data": {"word": "你好"}}, fixmedins_code=HOSPITAL)
+    assert (await gateway.send(body))["infcode"] == 0
+    assert (await gateway.send(body))["infcode"] == 0  # replayed
+    bad = {**body, "msgid": f"{HOSPITAL}202611201000003001", "input": {"data": {}}}
+    assert (await gateway.send(bad))["infcode"] == -1
+    # (the fixture signs the operator in first: 9001 has its own line)
+    lines = [r for r in caplog.records if getattr(r, "trail", {}).get("infno") == "2999"]
+    trails = [getattr(r, "trail") for r in lines]  # noqa: B009 (LogRecord declares no trail)
+    assert [(t["infcode"], t["code"]) for t in trails] == [(0, "ok"), (0, "replay"), (-1, "E_INPUT")]
+    assert all(
+        t["infno"] == "2999" and t["fixmedins_code"] == HOSPITAL and t["opter"] and t["duration_ms"] >= 0
+        for t in trails
+    )
+    assert "setl_id" not in trails[0]  # the echo answers no settlement
+    # (formatted as the handler does, in the context of the last envelope: its msgid)
+    last = json.loads(JsonLogFormatter("gateway").format(lines[-1]))
+    assert last["msgid"] == bad["msgid"] and last["event"] == "envelope" and "opter_name" not in last
+
+
+def test_the_trail_takes_the_settlement_id_and_amounts_of_an_answer() -> None:
+    answer = json.dumps(
+        {
+            "infcode": 0,
+            "output": {
+                "setlinfo": {
+                    "setl_id": "S1",
+                    "psn_no": "P1",
+                    "psn_name": "张三",
+                    "certno": "120101199001011234",
+                    "medfee_sumamt": "100.00",
+                    "fund_pay_sumamt": "60.00",
+                    "psn_cash_pay": "40.00",
+                }
+            },
+        }
+    )
+    assert trail_of_answer(answer) == {
+        "setl_id": "S1",
+        "psn_no": "P1",
+        "medfee_sumamt": "100.00",
+        "fund_pay_sumamt": "60.00",
+        "psn_cash_pay": "40.00",
+    }  # no name, no ID number
+    assert trail_of_answer('{"infcode": -1, "output": null}') == {} == trail_of_answer("not json")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +97,7 @@ class _Refused:
 def _log_refused(read: _Refused) -> None:
     """A refused code is logged with the code as requested (the metrics label may be "other"), the
     institution and the operator's code; no names or ID numbers."""
-    if read.refusal.code == "E_INFNO" and read.envelope is not None:
+    if read.refusal.code == "E_INFNO" and read.envelope is not None:  # (a check_caller refusal keeps it too)
         log.warning(
             "unsupported transaction code refused",
             extra={
@@ -109,6 +111,54 @@ def _log_refused(read: _Refused) -> None:
                 }
             },
         )
+
+
+#: The settlement columns of an answer's ``setlinfo`` the trail line carries (no names or ID numbers).
+TRAIL_SETTLEMENT_FIELDS = (
+    "setl_id",
+    "mdtrt_id",
+    "psn_no",
+    "medfee_sumamt",
+    "fund_pay_sumamt",
+    "acct_pay",
+    "psn_cash_pay",
+)
+
+
+def trail_of_answer(answer: str) -> dict[str, Any]:
+    """The settlement id and amounts of an answer (yuan as on the wire), when it carries a ``setlinfo``."""
+    try:
+        output = json.loads(answer).get("output")
+    except (ValueError, AttributeError):
+        return {}
+    info = output.get("setlinfo") if isinstance(output, dict) else None
+    if not isinstance(info, dict):
+        return {}
+    return {field: info[field] for field in TRAIL_SETTLEMENT_FIELDS if field in info}
+
+
+def _log_envelope(
+    seen: dict[str, str], label: str, infcode: int, code: str, answer: str, seconds: float
+) -> None:
+    """One JSON line per envelope (deploy/README.md, Logs): the code as requested, the institution, the
+    operator's code, the result, the duration and, for a settlement, its id and amounts; msgid and
+    request_id come from the context."""
+    trail: dict[str, Any] = {
+        "event": "envelope",
+        **seen,
+        "infno_label": label,
+        "infcode": infcode,
+        "code": code,
+    }
+    trail["duration_ms"] = round(seconds * 1000, 1)
+    trail.update(trail_of_answer(answer))
+    log.info("envelope answered", extra={"trail": trail})
+
+
+def _note(seen: dict[str, str], read: _Read | _Refused) -> None:
+    envelope = read.envelope
+    if envelope is not None:
+        seen.update(infno=envelope.infno, fixmedins_code=envelope.fixmedins_code, opter=envelope.opter)
 
 
 def _read_envelope(raw: bytes, institution: Signer) -> _Read | _Refused:
@@ -133,7 +183,7 @@ def _read_envelope(raw: bytes, institution: Signer) -> _Read | _Refused:
     try:
         check_caller(envelope, institution)
     except Refusal as refusal:
-        return _Refused(refusal, label)
+        return _Refused(refusal, label, envelope)
     transaction = registry.find(envelope.infno)
     if transaction is None:
         return _Refused(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label, envelope)
@@ -163,8 +213,10 @@ class EnvelopeProcessor:
         """Answer one request body with a response envelope (always a JSON text, never an exception).
         ``headers`` (lower-case names) carry the institution's signature."""
         builder = ResponseBuilder(self.region_admvs)
+        started = time.perf_counter()
+        seen: dict[str, str] = {}
         try:
-            answer, infno_label, infcode, code = await self._process(raw, headers, builder)
+            answer, infno_label, infcode, code = await self._process(raw, headers, builder, seen)
         except Exception:
             # A fault of ours, e.g. the message log unreachable after a settlement went through. The answer
             # must not claim success, and the cashier must know a repeat of the msgid settles the doubt.
@@ -179,12 +231,14 @@ class EnvelopeProcessor:
                 refusal.code,
             )
         GATEWAY_TRANSACTIONS.labels(infno_label, str(infcode), code).inc()
+        _log_envelope(seen, infno_label, infcode, code, answer, time.perf_counter() - started)
         return answer
 
     async def _process(
-        self, raw: bytes, headers: Mapping[str, str], builder: ResponseBuilder
+        self, raw: bytes, headers: Mapping[str, str], builder: ResponseBuilder, seen: dict[str, str]
     ) -> tuple[str, str, int, str]:
-        """Returns (answer, infno label, infcode, result code)."""
+        """Returns (answer, infno label, infcode, result code); ``seen``: the envelope's fields for the trail
+        line, once it is read."""
 
         def refuse(refusal: Refusal, label: str = "invalid") -> tuple[str, str, int, str]:
             return dumps(builder.build(infcode=-1, err_msg=refusal.err_msg)), label, -1, refusal.code
@@ -202,6 +256,7 @@ class EnvelopeProcessor:
             except Refusal as refusal:
                 return refuse(refusal)
             read = _read_envelope(raw, institution)
+            _note(seen, read)
             try:
                 if isinstance(read, _Refused):
                     await admission.use_nonce(conn, institution)
@@ -216,6 +271,7 @@ class EnvelopeProcessor:
                 confirmed = self.security.confirm(institution, known.registered, headers)
                 if confirmed is not institution:  # the registry changed: the envelope read for it again
                     read = _read_envelope(raw, confirmed)
+                    _note(seen, read)
                     if isinstance(read, _Refused):
                         _log_refused(read)
                         return refuse(read.refusal, read.label)
