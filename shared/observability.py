@@ -178,7 +178,8 @@ class RequestIdLogFilter(logging.Filter):
 
 class JsonLogFormatter(logging.Formatter):
     """One JSON object a line: time (UTC, ISO 8601), level, service, logger, message and the correlation
-    ids; ``exc`` holds a formatted traceback when there is one. Log shippers (Loki, Elasticsearch, the
+    ids, and the fields of a trail record (``extra={"trail": {...}}``); ``exc`` holds a formatted traceback
+    when there is one. Log shippers (Loki, Elasticsearch, the
     container runtime) index the fields as they are."""
 
     def __init__(self, service: str) -> None:
@@ -198,6 +199,9 @@ class JsonLogFormatter(logging.Formatter):
             value = getattr(record, key, var.get())
             if value:
                 data[key] = value
+        trail = getattr(record, "trail", None)  # a trail record's own fields (``extra={"trail": {...}}``)
+        if isinstance(trail, dict):
+            data.update({key: value for key, value in trail.items() if key not in data})
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:

@@ -4,16 +4,20 @@ nothing else to touch."""
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import pytest
 from gateway import registry
 from gateway.nhsa import void
 from gateway.nhsa.transaction import Call, Transaction
-from gateway.transactions import KNOWN_INFNO_LABELS
+from gateway.transactions import KNOWN_INFNO_LABELS, NOT_OFFERED_INFNOS, infno_label, trail_of_answer
+from prometheus_client import REGISTRY
 from pydantic import BaseModel, ConfigDict, Field
 
 from platformctl import examples
+from shared.observability import JsonLogFormatter
 from tests.gateway.factories import HOSPITAL, Gateway
 
 TRANSACTIONS = sorted(registry.TRANSACTIONS.values(), key=lambda t: t.infno)
@@ -99,3 +103,111 @@ async def test_a_code_declared_in_the_registry_is_answered_read_and_replayed(
 
     bad = await gateway.send({**body, "msgid": f"{HOSPITAL}202611201000001001", "input": {"data": {}}})
     assert bad["infcode"] == -1 and bad["err_msg"] == "[E_INPUT] input.data.word: 必填"
+
+
+def _refusals(label: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "gateway_transactions_total", {"infno": label, "infcode": "-1", "code": "E_INFNO"}
+        )
+        or 0.0
+    )
+
+
+async def test_an_unsupported_code_is_counted_by_the_code_requested_and_logged(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A national code the platform does not offer keeps its own label; any other code is "other" (the
+    label set stays bounded); each refusal is logged with the code as requested, the institution and the
+    operator."""
+    before_1201, before_other = _refusals("1201"), _refusals("other")
+    caplog.set_level(logging.WARNING, logger="gateway.transactions")
+    for n, infno in enumerate(("1201", "7777", "7778")):
+        body = examples.envelope(infno, f"{HOSPITAL}20261120100000{2000 + n}", {}, fixmedins_code=HOSPITAL)
+        refused = await gateway.send(body)
+        assert refused["infcode"] == -1 and refused["err_msg"].startswith("[E_INFNO]"), refused
+    assert _refusals("1201") == before_1201 + 1
+    assert _refusals("other") == before_other + 2  # 7777 and 7778
+    assert (
+        REGISTRY.get_sample_value(
+            "gateway_transactions_total", {"infno": "7777", "infcode": "-1", "code": "E_INFNO"}
+        )
+        is None
+    )
+    trails = [t for r in caplog.records if (t := getattr(r, "trail", None))]
+    assert [(t["infno"], t["infno_label"]) for t in trails] == [
+        ("1201", "1201"),
+        ("7777", "other"),
+        ("7778", "other"),
+    ]
+    assert all(t["fixmedins_code"] == HOSPITAL and t["code"] == "E_INFNO" and t["opter"] for t in trails)
+    # The JSON log line carries the trail's fields beside the correlation ids, and no operator name.
+    line = json.loads(JsonLogFormatter("gateway").format(caplog.records[-1]))
+    assert line["infno"] == "7778" and line["event"] == "infno_refused" and line["fixmedins_code"] == HOSPITAL
+    assert line["msgid"] == f"{HOSPITAL}202611201000002002"
+    assert "opter_name" not in line
+
+
+def test_the_infno_labels_are_bounded() -> None:
+    assert {infno_label(code) for code in ("2102", "1201", "5201", "0000", "9999A")} == {
+        "2102",
+        "1201",
+        "5201",
+        "other",
+    }
+    assert not NOT_OFFERED_INFNOS & KNOWN_INFNO_LABELS  # a code is either answered or not offered
+
+
+async def test_every_envelope_leaves_one_trail_line(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Answered, replayed, refused and unreadable envelopes each log one "envelope" line with the code as
+    requested, the institution, the operator's code and the result; the JSON line carries the msgid."""
+    echo = Transaction("2999", "test", "回显", _EchoInput, _echo, changes_state=True, replayed=True)
+    monkeypatch.setitem(registry.TRANSACTIONS, "2999", echo)
+    caplog.set_level(logging.INFO, logger="gateway.transactions")
+    msgid = f"{HOSPITAL}202611201000003000"
+    body = examples.envelope("2999", msgid, {"data": {"word": "你好"}}, fixmedins_code=HOSPITAL)
+    assert (await gateway.send(body))["infcode"] == 0
+    assert (await gateway.send(body))["infcode"] == 0  # replayed
+    bad = {**body, "msgid": f"{HOSPITAL}202611201000003001", "input": {"data": {}}}
+    assert (await gateway.send(bad))["infcode"] == -1
+    # (the fixture signs the operator in first: 9001 has its own line)
+    lines = [r for r in caplog.records if getattr(r, "trail", {}).get("infno") == "2999"]
+    trails = [getattr(r, "trail") for r in lines]  # noqa: B009 (LogRecord declares no trail)
+    assert [(t["infcode"], t["code"]) for t in trails] == [(0, "ok"), (0, "replay"), (-1, "E_INPUT")]
+    assert all(
+        t["infno"] == "2999" and t["fixmedins_code"] == HOSPITAL and t["opter"] and t["duration_ms"] >= 0
+        for t in trails
+    )
+    assert "setl_id" not in trails[0]  # the echo answers no settlement
+    # (formatted as the handler does, in the context of the last envelope: its msgid)
+    last = json.loads(JsonLogFormatter("gateway").format(lines[-1]))
+    assert last["msgid"] == bad["msgid"] and last["event"] == "envelope" and "opter_name" not in last
+
+
+def test_the_trail_takes_the_settlement_id_and_amounts_of_an_answer() -> None:
+    answer = json.dumps(
+        {
+            "infcode": 0,
+            "output": {
+                "setlinfo": {
+                    "setl_id": "S1",
+                    "psn_no": "P1",
+                    "psn_name": "张三",
+                    "certno": "120101199001011234",
+                    "medfee_sumamt": "100.00",
+                    "fund_pay_sumamt": "60.00",
+                    "psn_cash_pay": "40.00",
+                }
+            },
+        }
+    )
+    assert trail_of_answer(answer) == {
+        "setl_id": "S1",
+        "psn_no": "P1",
+        "medfee_sumamt": "100.00",
+        "fund_pay_sumamt": "60.00",
+        "psn_cash_pay": "40.00",
+    }  # no name, no ID number
+    assert trail_of_answer('{"infcode": -1, "output": null}') == {} == trail_of_answer("not json")

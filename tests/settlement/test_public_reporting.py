@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 from settlement.reporting import service
+from settlement.reporting.document import bars
 from settlement.reporting.service import mask_name
 
 from shared.clock import now_china
@@ -186,3 +187,13 @@ async def test_bad_report_requests_are_refused(settlement_api: SettlementApi) ->
     ):
         response = await settlement_api.client.get("/api/v1/reports/publicity", params=params)
         assert (response.status_code, response.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
+
+
+def test_chart_labels_are_not_cut() -> None:
+    """A name longer than 16 characters is shown whole, and its bar starts after it."""
+    long_name = "天津市蓟州区下营镇常州村村民委员会社区卫生服务站"  # 24 CJK characters
+    svg = bars("各村(社区)基金补偿金额", [(long_name, 12_345), ("短名", 100)])
+    assert f">{long_name}</text>" in svg
+    # 24 characters x 12 px + 12 px of gap = 300 px: the bars start there, not at 180
+    assert '<rect x="300" y="30"' in svg and '<rect x="300" y="58"' in svg
+    assert ">123.45 元<" in svg  # 12 345 fen = 123.45 yuan

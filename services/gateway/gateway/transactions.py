@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,10 +49,30 @@ GATEWAY_LATENCY = Histogram(
 )
 GATEWAY_REPLAYS = Counter("gateway_replays_total", "Repeated msgids answered from the message log", ["infno"])
 
-#: The ``infno`` labels of ``gateway_transactions_total``: the registry's codes, and besides them "invalid"
-#: (no readable envelope or signature) and "unknown" (an infno the registry does not hold). Dashboards and
-#: deploy checks read them.
+#: The codes the gateway answers (the registry's). Dashboards, deploy checks and docs/interface.md read them.
 KNOWN_INFNO_LABELS = frozenset(registry.TRANSACTIONS)
+
+#: National codes a region's acceptance list names that this platform does not answer ("Not offered" in
+#: docs/interface.md). A refusal of one of them keeps the requested code as its metrics label, so operators
+#: see which codes vendors ask for; any other unsupported code is labelled "other" (a bounded label set).
+NOT_OFFERED_INFNOS = frozenset(
+    {
+        "1201", "1301", "1307", "1308", "1309", "1310", "1311", "1312", "1318", "1319", "1321",
+        "1901", "2001", "2501", "2502", "2503", "2504", "2505", "2506", "2507",
+        "3202", "3203", "3203A", "3204", "3204A", "3205A", "9101", "9102",
+        "3501", "3507", "3508", "3513", "4101", "4101A", "4102", "4103", "4401", "4402",
+        "5102", "5201", "5204", "5206", "5212", "5301", "5302",
+    }
+)  # fmt: skip
+
+
+def infno_label(infno: str) -> str:
+    """The ``infno`` label of ``gateway_transactions_total`` for a readable envelope: the code when the
+    registry holds it or it is a national code not offered, else "other". ("invalid": no readable envelope
+    or signature.)"""
+    if infno in registry.TRANSACTIONS or infno in NOT_OFFERED_INFNOS:
+        return infno
+    return "other"
 
 
 def request_digest(body: Any) -> str:
@@ -69,6 +91,74 @@ class _Read:
 class _Refused:
     refusal: Refusal
     label: str = "invalid"
+    envelope: RequestEnvelope | None = None
+
+
+def _log_refused(read: _Refused) -> None:
+    """A refused code is logged with the code as requested (the metrics label may be "other"), the
+    institution and the operator's code; no names or ID numbers."""
+    if read.refusal.code == "E_INFNO" and read.envelope is not None:  # (a check_caller refusal keeps it too)
+        log.warning(
+            "unsupported transaction code refused",
+            extra={
+                "trail": {
+                    "event": "infno_refused",
+                    "infno": read.envelope.infno,
+                    "infno_label": read.label,
+                    "fixmedins_code": read.envelope.fixmedins_code,
+                    "opter": read.envelope.opter,
+                    "code": read.refusal.code,
+                }
+            },
+        )
+
+
+#: The settlement columns of an answer's ``setlinfo`` the trail line carries (no names or ID numbers).
+TRAIL_SETTLEMENT_FIELDS = (
+    "setl_id",
+    "mdtrt_id",
+    "psn_no",
+    "medfee_sumamt",
+    "fund_pay_sumamt",
+    "acct_pay",
+    "psn_cash_pay",
+)
+
+
+def trail_of_answer(answer: str) -> dict[str, Any]:
+    """The settlement id and amounts of an answer (yuan as on the wire), when it carries a ``setlinfo``."""
+    try:
+        output = json.loads(answer).get("output")
+    except (ValueError, AttributeError):
+        return {}
+    info = output.get("setlinfo") if isinstance(output, dict) else None
+    if not isinstance(info, dict):
+        return {}
+    return {field: info[field] for field in TRAIL_SETTLEMENT_FIELDS if field in info}
+
+
+def _log_envelope(
+    seen: dict[str, str], label: str, infcode: int, code: str, answer: str, seconds: float
+) -> None:
+    """One JSON line per envelope (deploy/README.md, Logs): the code as requested, the institution, the
+    operator's code, the result, the duration and, for a settlement, its id and amounts; msgid and
+    request_id come from the context."""
+    trail: dict[str, Any] = {
+        "event": "envelope",
+        **seen,
+        "infno_label": label,
+        "infcode": infcode,
+        "code": code,
+    }
+    trail["duration_ms"] = round(seconds * 1000, 1)
+    trail.update(trail_of_answer(answer))
+    log.info("envelope answered", extra={"trail": trail})
+
+
+def _note(seen: dict[str, str], read: _Read | _Refused) -> None:
+    envelope = read.envelope
+    if envelope is not None:
+        seen.update(infno=envelope.infno, fixmedins_code=envelope.fixmedins_code, opter=envelope.opter)
 
 
 def _read_envelope(raw: bytes, institution: Signer, path_infno: str | None = None) -> _Read | _Refused:
@@ -89,16 +179,16 @@ def _read_envelope(raw: bytes, institution: Signer, path_infno: str | None = Non
     except ValidationError as exc:
         return _Refused(Refusal("E_ENVELOPE", describe(exc)))
     msgid_var.set(envelope.msgid)  # on every log line of this request, and sent downstream (X-Msgid)
-    label = envelope.infno if envelope.infno in registry.TRANSACTIONS else "unknown"
+    label = infno_label(envelope.infno)
     if path_infno is not None and path_infno != envelope.infno:
-        return _Refused(Refusal("E_PATH", f"交易地址中的交易编号与报文 infno {envelope.infno} 不一致"), label)
+        return _Refused(Refusal("E_PATH", f"交易地址中的交易编号与报文 infno {envelope.infno} 不一致"), label, envelope)
     try:
         check_caller(envelope, institution)
     except Refusal as refusal:
-        return _Refused(refusal, label)
+        return _Refused(refusal, label, envelope)
     transaction = registry.find(envelope.infno)
     if transaction is None:
-        return _Refused(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label)
+        return _Refused(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label, envelope)
     return _Read(envelope, body, label, transaction)
 
 
@@ -135,8 +225,10 @@ class EnvelopeProcessor:
         ``headers`` (lower-case names) carry the institution's signature; ``path_infno`` is the
         transaction number the address carried, if any (it must be the envelope's ``infno``)."""
         builder = ResponseBuilder(self.region_admvs)
+        started = time.perf_counter()
+        seen: dict[str, str] = {}
         try:
-            answer, infno_label, infcode, code = await self._process(raw, headers, builder, path_infno)
+            answer, infno_label, infcode, code = await self._process(raw, headers, builder, seen, path_infno)
         except Exception:
             # A fault of ours, e.g. the message log unreachable after a settlement went through. The answer
             # must not claim success, and the cashier must know a repeat of the msgid settles the doubt.
@@ -151,12 +243,19 @@ class EnvelopeProcessor:
                 refusal.code,
             )
         GATEWAY_TRANSACTIONS.labels(infno_label, str(infcode), code).inc()
+        _log_envelope(seen, infno_label, infcode, code, answer, time.perf_counter() - started)
         return answer
 
     async def _process(
-        self, raw: bytes, headers: Mapping[str, str], builder: ResponseBuilder, path_infno: str | None = None
+        self,
+        raw: bytes,
+        headers: Mapping[str, str],
+        builder: ResponseBuilder,
+        seen: dict[str, str],
+        path_infno: str | None = None,
     ) -> tuple[str, str, int, str]:
-        """Returns (answer, infno label, infcode, result code)."""
+        """Returns (answer, infno label, infcode, result code); ``seen``: the envelope's fields for the trail
+        line, once it is read."""
 
         def refuse(refusal: Refusal, label: str = "invalid") -> tuple[str, str, int, str]:
             return dumps(builder.build(infcode=-1, err_msg=refusal.err_msg)), label, -1, refusal.code
@@ -174,11 +273,13 @@ class EnvelopeProcessor:
             except Refusal as refusal:
                 return refuse(refusal)
             read = _read_envelope(raw, institution, path_infno)
+            _note(seen, read)
             try:
                 if isinstance(read, _Refused):
                     await admission.use_nonce(conn, institution)
                     now_registered = await self.security.read_registered(conn, institution.paasid)
                     self.security.confirm(institution, now_registered, headers)
+                    _log_refused(read)
                     return refuse(read.refusal, read.label)
                 envelope = read.envelope
                 known = await admission.use_nonce_and_look_up(
@@ -187,7 +288,9 @@ class EnvelopeProcessor:
                 confirmed = self.security.confirm(institution, known.registered, headers)
                 if confirmed is not institution:  # the registry changed: the envelope read for it again
                     read = _read_envelope(raw, confirmed, path_infno)
+                    _note(seen, read)
                     if isinstance(read, _Refused):
+                        _log_refused(read)
                         return refuse(read.refusal, read.label)
                     envelope = read.envelope
             except Refusal as refusal:  # the nonce was used before, or the registry changed

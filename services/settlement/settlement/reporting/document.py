@@ -71,14 +71,21 @@ def summary_csv(report: Report) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode()
 
 
-def _bars(title: str, items: list[tuple[str, int]]) -> str:
-    """A horizontal bar chart in inline SVG; amounts in fen, labelled in yuan."""
+def _label_width(label: str) -> int:
+    """Pixels a label takes at font-size 12: a CJK character about 12, any other about 7."""
+    return sum(12 if ord(c) >= 0x2E80 else 7 for c in label)
+
+
+def bars(title: str, items: list[tuple[str, int]]) -> str:
+    """A horizontal bar chart in inline SVG; amounts in fen, labelled in yuan. Labels are shown whole (a
+    village or institution name is never cut): the label column is as wide as the longest one."""
     if not items:
         return f"<p>{escape(title)}: 无数据</p>"
     top = max(value for _, value in items) or 1
     height = 28 * len(items) + 30
+    bar_x = max(180, max(_label_width(label) for label, _ in items) + 12)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="720" height="{height}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{bar_x + 540}" height="{height}" role="img" '
         f'aria-label="{escape(title)}">'
         f'<text x="0" y="16" font-size="14" font-weight="bold">{escape(title)}</text>'
     ]
@@ -86,9 +93,9 @@ def _bars(title: str, items: list[tuple[str, int]]) -> str:
         y = 30 + 28 * i
         width = max(1, round(420 * max(value, 0) / top))
         parts.append(
-            f'<text x="0" y="{y + 15}" font-size="12">{escape(label[:16])}</text>'
-            f'<rect x="180" y="{y}" width="{width}" height="20" fill="#3a7bd5"/>'
-            f'<text x="{186 + width}" y="{y + 15}" font-size="12">{_yuan(value)} 元</text>'
+            f'<text x="0" y="{y + 15}" font-size="12">{escape(label)}</text>'
+            f'<rect x="{bar_x}" y="{y}" width="{width}" height="20" fill="#3a7bd5"/>'
+            f'<text x="{bar_x + 6 + width}" y="{y + 15}" font-size="12">{_yuan(value)} 元</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -106,11 +113,11 @@ def _fen(amount: Any) -> int:
 
 def html(report: Report) -> str:
     summary = _table(["项目", "数值"], [[k, v] for k, v in summary_rows(report)])
-    villages = _bars("各村(社区)基金补偿金额", [(v, paid) for v, _, paid in report.by_village])
+    villages = bars("各村(社区)基金补偿金额", [(v, paid) for v, _, paid in report.by_village])
     fund = ""
     if report.disclosure:
         d = report.disclosure
-        fund = _bars(
+        fund = bars(
             "基金收支",
             [("本期收入", _fen(d["income_total"])), ("本期支出", _fen(d["expenditure_total"]))]
             + [(f"支出: {line['item']}", _fen(line["amount"])) for line in d.get("expenditure", [])],
