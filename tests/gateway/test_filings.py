@@ -257,3 +257,40 @@ def test_in_force_on_a_day(begn: date, end: date | None, revoked: date | None, d
         if stored_revocation is None or begn + timedelta(days=i) < stored_revocation
     }
     assert in_force(filing, day) == (day in days_in_force)
+
+
+async def test_a_designated_facility_for_a_registered_chronic_patient(office: Office) -> None:
+    psn_no, _ = new_person()
+    designated = {"data": {"psn_no": psn_no, "fixmedins_code": HOSPITAL, "fix_srt_no": "1",
+                           "biz_appy_type": "03", "begndate": "2026-02-01", "enddate": "2099-12-31",
+                           "agnter_name": "", "tel": ""}}  # fmt: skip
+    # Not a registered chronic patient yet: refused, nothing stored.
+    refused(await office.send("2505", designated), "FILING_NOT_CHRONIC")
+    chronic_sn = (await office.send("2503", chronic(psn_no)))["output"]["result"]["trt_dcla_detl_sn"]
+    unknown = {"data": {**designated["data"], "fixmedins_code": "H00000000000"}}
+    refused(await office.send("2505", unknown), "FILING_FACILITY")
+    assert await office.filings() == 1
+
+    msgid = office.msgid()
+    filed = await office.send("2505", designated, msgid)
+    assert filed["infcode"] == 0, filed["err_msg"]
+    assert await office.send("2505", designated, msgid) == filed  # a repeated msgid: the first answer
+    sn = filed["output"]["result"]["trt_dcla_detl_sn"]
+    [row] = (await office.send("5302", {"data": {"psn_no": psn_no, "biz_appy_type": "03"}}))["output"][
+        "psnfixmedin"
+    ]
+    assert row == {
+        "trt_dcla_detl_sn": sn, "psn_no": psn_no, "insutype": "390", "fix_srt_no": "1",
+        "fixmedins_code": HOSPITAL, "fixmedins_name": "县医院", "begndate": "2026-02-01",
+        "enddate": "2099-12-31", "memo": None,
+    }  # fmt: skip
+    # 2506 revokes the designated filing only; 2504 does not take its number, nor 2506 the chronic one's.
+    refused(
+        await office.send("2504", {"data": {"psn_no": psn_no, "trt_dcla_detl_sn": sn}}), "FILING_NOT_FOUND"
+    )
+    wrong = await office.send("2506", {"data": {"psn_no": psn_no, "trt_dcla_detl_sn": chronic_sn}})
+    refused(wrong, "FILING_NOT_FOUND")
+    revoked = await office.send("2506", {"data": {"psn_no": psn_no, "trt_dcla_detl_sn": sn}})
+    assert revoked["infcode"] == 0, revoked["err_msg"]
+    assert await office.filings(Filing.status == "revoked") == 1
+    assert await office.filings(Filing.status == "active") == 1  # the chronic registration stays

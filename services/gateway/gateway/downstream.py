@@ -247,6 +247,12 @@ class Downstream:
             "POST", f"{self.settlement_url}/api/v1/filings/chronic", json=payload, changes_state=True
         )
 
+    async def file_designated(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """2505: the stored designated-facility filing with its ``trt_dcla_detl_sn``; once per msgid."""
+        return await self._call(
+            "POST", f"{self.settlement_url}/api/v1/filings/designated", json=payload, changes_state=True
+        )
+
     async def revoke_filing(self, trt_dcla_detl_sn: str, payload: dict[str, Any]) -> dict[str, Any]:
         """2504: the filing as revoked; once per msgid."""
         return await self._call(

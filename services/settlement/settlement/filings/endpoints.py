@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from settlement import replay
 from settlement.filings import service
-from settlement.filings.schemas import ChronicFilingCreate, FilingList, FilingOut, FilingRevoke
+from settlement.filings.schemas import (
+    ChronicFilingCreate,
+    DesignatedFilingCreate,
+    FilingList,
+    FilingOut,
+    FilingRevoke,
+)
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1/filings", tags=["filings"])
@@ -29,6 +35,24 @@ async def file_chronic(body: ChronicFilingCreate, runtime: RuntimeDep, msgid: Ms
         fixmedins_code=body.fixmedins_code,
         operation="filing_chronic",
         digest=replay.request_digest("filing_chronic", None, body),
+        out=FilingOut,
+        work=work,
+    )
+
+
+@router.post("/designated", response_model=FilingOut, status_code=201)
+async def file_designated(
+    body: DesignatedFilingCreate, runtime: RuntimeDep, msgid: Msgid = None
+) -> FilingOut:
+    async def work(session: AsyncSession) -> FilingOut:
+        return FilingOut.of(await service.file_designated(session, body))
+
+    return await replay.once(
+        runtime,
+        msgid=msgid,
+        fixmedins_code=body.fixmedins_code,
+        operation="filing_designated",
+        digest=replay.request_digest("filing_designated", None, body),
         out=FilingOut,
         work=work,
     )

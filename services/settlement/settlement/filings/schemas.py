@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,12 +26,34 @@ class ChronicFilingCreate(BaseModel):
     memo: str | None = Field(default=None, max_length=500)
 
 
-class FilingRevoke(BaseModel):
-    """2504 门慢门特病种备案撤销: the filing by its 待遇申报明细流水号, for the person named."""
+class DesignatedFilingCreate(BaseModel):
+    """2505 人员定点备案: the facility a registered chronic patient is treated at, from ``begndate``."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     psn_no: str = Field(min_length=1, max_length=30)
+    insutype: str = Field(min_length=1, max_length=6)
+    insuplc_admdvs: str = Field(pattern=r"^\d{6}$")
+    fixmedins_code: str = Field(min_length=1, max_length=30)
+    designated_fixmedins_code: str = Field(min_length=1, max_length=30)
+    fix_srt_no: str | None = Field(default=None, max_length=3)
+    biz_appy_type: str | None = Field(default=None, max_length=3)
+    begndate: date
+    enddate: date | None = None
+    memo: str | None = Field(default=None, max_length=500)
+
+
+FilingKind = Literal["chronic", "designated"]
+
+
+class FilingRevoke(BaseModel):
+    """2504 / 2506: the filing by its 待遇申报明细流水号, for the person named, of the kind the code
+    revokes."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    psn_no: str = Field(min_length=1, max_length=30)
+    kind: FilingKind | None = None
     fixmedins_code: str = Field(min_length=1, max_length=30)
     #: The day from which the filing no longer applies (defaults to today, Beijing time).
     revoked_on: date | None = None
@@ -43,8 +66,11 @@ class FilingOut(BaseModel):
     psn_no: str
     insutype: str
     fixmedins_code: str
-    opsp_dise_code: str
-    opsp_dise_name: str
+    opsp_dise_code: str | None
+    opsp_dise_name: str | None
+    designated_fixmedins_code: str | None
+    designated_fixmedins_name: str | None
+    fix_srt_no: str | None
     begndate: date
     enddate: date | None
     status: str

@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement.filings.models import Filing
-from settlement.filings.schemas import ChronicFilingCreate, FilingRevoke
+from settlement.filings.schemas import ChronicFilingCreate, DesignatedFilingCreate, FilingRevoke
+from settlement.institutions.models import Institution
 from settlement.policy import service as policies
 from shared.clock import now_china
 from shared.errors import Conflict, DomainError, NotFound
 
 CHRONIC = "chronic"
+DESIGNATED = "designated"
 
 
 def new_sn(admdvs: str, on: date) -> str:
@@ -56,11 +58,53 @@ async def file_chronic(session: AsyncSession, data: ChronicFilingCreate) -> Fili
     return filing
 
 
+async def file_designated(session: AsyncSession, data: DesignatedFilingCreate) -> Filing:
+    """The facility must be a designated institution under agreement, and the person a registered chronic
+    patient (a chronic filing of theirs in force on ``begndate``)."""
+    if data.enddate is not None and data.enddate < data.begndate:
+        raise DomainError(
+            f"结束日期 {data.enddate} 早于开始日期 {data.begndate}", code="FILING_DATES", status_code=422
+        )
+    institution = await session.scalar(
+        select(Institution).where(Institution.fixmedins_code == data.designated_fixmedins_code)
+    )
+    if institution is None or institution.status != "active":
+        raise DomainError(
+            f"定点医药机构 {data.designated_fixmedins_code} 不存在或协议未生效",
+            code="FILING_FACILITY",
+            status_code=422,
+        )
+    if not any(in_force(f, data.begndate) for f in await of_person(session, data.psn_no, CHRONIC)):
+        raise DomainError(
+            f"人员 {data.psn_no} 在 {data.begndate} 没有有效的门慢门特病种备案，不能办理定点备案",
+            code="FILING_NOT_CHRONIC",
+            status_code=422,
+        )
+    filing = Filing(
+        trt_dcla_detl_sn=new_sn(data.insuplc_admdvs, now_china().date()),
+        kind=DESIGNATED,
+        psn_no=data.psn_no,
+        insutype=data.insutype,
+        insuplc_admdvs=data.insuplc_admdvs,
+        fixmedins_code=data.fixmedins_code,
+        designated_fixmedins_code=institution.fixmedins_code,
+        designated_fixmedins_name=institution.fixmedins_name,
+        fix_srt_no=data.fix_srt_no,
+        biz_appy_type=data.biz_appy_type,
+        begndate=data.begndate,
+        enddate=data.enddate,
+        memo=data.memo,
+    )
+    session.add(filing)
+    await session.flush()
+    return filing
+
+
 async def revoke(session: AsyncSession, sn: str, data: FilingRevoke) -> Filing:
     """Ends the filing from ``revoked_on`` (today if not given). Only the person's own, still active filing
     can be revoked; another person's is refused as if it did not exist beside the caller's person."""
     filing = await session.scalar(select(Filing).where(Filing.trt_dcla_detl_sn == sn).with_for_update())
-    if filing is None:
+    if filing is None or (data.kind is not None and filing.kind != data.kind):
         raise NotFound(f"备案 {sn} 不存在", code="FILING_NOT_FOUND")
     if filing.psn_no != data.psn_no:
         raise DomainError(f"备案 {sn} 不属于人员 {data.psn_no}", code="FILING_PSN_MISMATCH", status_code=422)

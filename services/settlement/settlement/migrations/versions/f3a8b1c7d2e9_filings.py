@@ -1,4 +1,4 @@
-"""filings: 门慢门特 registrations (2503/2504) the engine reads
+"""filings: 门慢门特 registrations (2503/2504) and designated facilities (2505/2506) the engine reads
 
 Revision ID: f3a8b1c7d2e9
 Revises: a7e3c5d9f0b1
@@ -27,8 +27,12 @@ def upgrade() -> None:
         sa.Column("insutype", sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
         sa.Column("insuplc_admdvs", sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
         sa.Column("fixmedins_code", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
-        sa.Column("opsp_dise_code", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
-        sa.Column("opsp_dise_name", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("opsp_dise_code", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=True),
+        sa.Column("opsp_dise_name", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+        sa.Column("designated_fixmedins_code", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=True),
+        sa.Column("designated_fixmedins_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("fix_srt_no", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True),
+        sa.Column("biz_appy_type", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True),
         sa.Column("begndate", sa.Date(), nullable=False),
         sa.Column("enddate", sa.Date(), nullable=True),
         sa.Column("memo", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
