@@ -265,6 +265,18 @@ class ErrorCode(StrEnum):
         "审批人（或支付经办人）不能与录入人相同（双人复核）: … 录入了零星报销申请 …",
         SETTLEMENT,
     )
+    FILING_DATES = "FILING_DATES", (422,), "备案结束日期 … 早于开始日期 …", SETTLEMENT
+    FILING_DISEASE = "FILING_DISEASE", (422,), "病种 … 不是参保地政策的门慢门特病种", SETTLEMENT
+    FILING_FACILITY = "FILING_FACILITY", (422,), "定点医药机构 … 不存在或协议未生效", SETTLEMENT
+    FILING_NOT_CHRONIC = (
+        "FILING_NOT_CHRONIC",
+        (422,),
+        "人员 … 在 … 没有有效的门慢门特病种备案，不能办理定点备案",
+        SETTLEMENT,
+    )
+    FILING_NOT_FOUND = "FILING_NOT_FOUND", (404,), "备案 … 不存在", SETTLEMENT
+    FILING_PSN_MISMATCH = "FILING_PSN_MISMATCH", (422,), "备案 … 不属于人员 …", SETTLEMENT
+    FILING_REVOKED = "FILING_REVOKED", (409,), "备案 … 已撤销", SETTLEMENT
     FULL_SELF_ADVANCE = (
         "FULL_SELF_ADVANCE",
         (403,),

@@ -19,7 +19,7 @@ from shared.observability import msgid_var, request_id_var
 #: After a settlement whose answer was lost (the wording the 2102 cashiers already know).
 _VOIDABLE_HINT = "，交易结果未知：请勿重复收费，请用原报文ID重发本交易查询结果，或使用2601冲正"
 #: After a registration, fee upload, discharge... whose answer was lost. The settlement service keeps the
-#: answer of each by msgid (``settlement.encounters.replay``): a repeat gets it, nothing is done twice.
+#: answer of each by msgid (``settlement.replay``): a repeat gets it, nothing is done twice.
 _REPEAT_HINT = "，办理结果未知：请用原报文ID重发本交易，将得到原交易的办理结果"
 
 
@@ -237,6 +237,38 @@ class Downstream:
         """2207 / 2304: binding, once per msgid; a lost answer is "outcome unknown" (2601 can undo it)."""
         return await self._call(
             "POST", self._encounter_url(mdtrt_id, "/settlement"), json=payload, changes_state=True
+        )
+
+    # --- filings (2503/2504, 5301) ------------------------------------------------------------------------
+
+    async def file_chronic(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """2503: the stored filing with its ``trt_dcla_detl_sn``; once per msgid."""
+        return await self._call(
+            "POST", f"{self.settlement_url}/api/v1/filings/chronic", json=payload, changes_state=True
+        )
+
+    async def file_designated(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """2505: the stored designated-facility filing with its ``trt_dcla_detl_sn``; once per msgid."""
+        return await self._call(
+            "POST", f"{self.settlement_url}/api/v1/filings/designated", json=payload, changes_state=True
+        )
+
+    async def revoke_filing(self, trt_dcla_detl_sn: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """2504: the filing as revoked; once per msgid."""
+        return await self._call(
+            "POST",
+            f"{self.settlement_url}/api/v1/filings/{_segment(trt_dcla_detl_sn)}/revocation",
+            json=payload,
+            changes_state=True,
+        )
+
+    async def person_filings(self, psn_no: str, kind: str | None = None) -> dict[str, Any]:
+        """5301: ``{"filings": [...]}``, every filing of the person, revoked ones too."""
+        return await self._call(
+            "GET",
+            f"{self.settlement_url}/api/v1/filings/persons/{_segment(psn_no)}",
+            params={"kind": kind} if kind else None,
+            changes_state=False,
         )
 
     async def reconciliation_totals(

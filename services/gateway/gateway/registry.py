@@ -1,16 +1,26 @@
 """Every transaction code the gateway answers, each declared once in its family module (``gateway.nhsa``:
 ``person``, ``pharmacy``, ``outpatient``, ``inpatient``, ``void``, ``reconciliation``, ``queries``,
-``sign``). The pipeline (``gateway.transactions``), the 2601 rules and the metrics labels read it from
-here; adding a code is its declaration in its family, its service endpoint and its tests."""
+``filings``, ``sign``). The pipeline (``gateway.transactions``), the 2601 rules and the metrics labels read
+it from here; adding a code is its declaration in its family, its service endpoint and its tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gateway.nhsa import inpatient, outpatient, person, pharmacy, queries, reconciliation, sign, void
+from gateway.nhsa import (
+    filings,
+    inpatient,
+    outpatient,
+    person,
+    pharmacy,
+    queries,
+    reconciliation,
+    sign,
+    void,
+)
 from gateway.nhsa.transaction import Transaction
 
-FAMILIES = (person, pharmacy, outpatient, inpatient, void, reconciliation, queries, sign)
+FAMILIES = (person, pharmacy, outpatient, inpatient, void, reconciliation, queries, filings, sign)
 
 
 def _collect(declared: Iterable[Transaction]) -> dict[str, Transaction]:

@@ -15,6 +15,7 @@ from settlement.eligibility.service import (
     apply_identities_changed,
 )
 from settlement.encounters.endpoints import router as encounters_router
+from settlement.filings.endpoints import router as filings_router
 from settlement.institutions.endpoints import router as institutions_router
 from settlement.manual.endpoints import router as manual_router
 from settlement.policy.endpoints import router as policy_router
@@ -63,6 +64,12 @@ SUPERVISION = access(read={AUDITOR, FUND_ACCOUNTANT}, write={AUDITOR})
 #: Manual reimbursement (零星报销): the fund's staff enter and, as a second person, approve (four eyes).
 MANUAL_REIMBURSEMENT = access(read={FUND_ACCOUNTANT, AUDITOR}, write={FUND_ACCOUNTANT})
 REPORTING = access(read={AUDITOR, FUND_ACCOUNTANT, ENROLLMENT_CLERK}, write=set())
+#: Filings (备案): the gateway files for an institution (2503/2504); the office's clerks take a filing by
+#: telephone (docs/interface.md, "Filings"); auditors and accountants read.
+FILINGS = access(
+    read={SERVICE, AUDITOR, FUND_ACCOUNTANT, ENROLLMENT_CLERK},
+    write={SERVICE, ENROLLMENT_CLERK, FUND_ACCOUNTANT},
+)
 ELIGIBILITY = access(read={SERVICE, AUDITOR, ENROLLMENT_CLERK}, write=set())
 
 
@@ -87,6 +94,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
         routers=[
             guarded(settlements_router, HIS_BACKEND),
             guarded(encounters_router, HIS_BACKEND),
+            guarded(filings_router, FILINGS),
             guarded(institutions_router, REFERENCE),
             guarded(catalogue_router, REFERENCE),
             guarded(policy_router, REFERENCE),

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from settlement.encounters import replay, service
+from settlement import replay
+from settlement.encounters import service
 from settlement.encounters.schemas import (
     DiagnosisUpdate,
     Discharge,

@@ -3,6 +3,7 @@
 import settlement.catalogue.models
 import settlement.eligibility.models
 import settlement.encounters.models
+import settlement.filings.models
 import settlement.institutions.models
 import settlement.manual.models
 import settlement.policy.models
