@@ -55,10 +55,10 @@ def test_the_rules_that_read_the_registry() -> None:
     assert {
         "1101", "2101", "2102", "2103", "2201", "2202", "2203", "2203A", "2204", "2205", "2206", "2207",
         "2208", "2301", "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405", "2601",
-        "3201", "5203", "9001", "9002",
+        "3201", "5201", "5203", "9001", "9002",
     } == KNOWN_INFNO_LABELS == set(registry.TRANSACTIONS)  # fmt: skip
     read_only = {t.infno for t in TRANSACTIONS if not t.changes_state}
-    assert read_only == {"1101", "2101", "2206", "2303", "3201", "5203"}
+    assert read_only == {"1101", "2101", "2206", "2303", "3201", "5201", "5203"}
 
 
 class _EchoData(BaseModel):
