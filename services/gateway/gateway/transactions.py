@@ -181,7 +181,8 @@ def _read_envelope(raw: bytes, institution: Signer, path_infno: str | None = Non
     msgid_var.set(envelope.msgid)  # on every log line of this request, and sent downstream (X-Msgid)
     label = infno_label(envelope.infno)
     if path_infno is not None and path_infno != envelope.infno:
-        return _Refused(Refusal("E_PATH", f"交易地址中的交易编号与报文 infno {envelope.infno} 不一致"), label, envelope)
+        mismatch = Refusal("E_PATH", f"交易地址中的交易编号与报文 infno {envelope.infno} 不一致")
+        return _Refused(mismatch, label, envelope)
     try:
         check_caller(envelope, institution)
     except Refusal as refusal:

@@ -1,4 +1,9 @@
-"""5203 结算信息查询: one settlement as stored, for an institution that lost its answer or reprints it. An
+"""5201 就诊信息查询 and 5203 结算信息查询.
+
+5201: one encounter as stored, by ``mdtrt_id``, for the calling institution only (docs/interface.md); the
+national list by ``psn_no`` and a date range is not answered yet (a 5201 without ``mdtrt_id`` is refused).
+
+5203: one settlement as stored, for an institution that lost its answer or reprints it. An
 institution sees its own settlements only. The 5203 setlinfo model (public HIS code) carries, besides the
 2207 fields, ``psn_pay`` / ``cash_payamt``, ``fixmedins_code`` and ``refd_setl_flag`` (退费结算标志)."""
 
@@ -9,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.nhsa import setlinfo
+from gateway.nhsa.encounter import MDTRT_ID, wire_time_of
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.pharmacy import SETL_ID
@@ -55,4 +61,48 @@ async def _handle_5203(call: Call, data: Input5203) -> dict[str, Any]:
     return build_output(settlement)
 
 
-TRANSACTIONS = (Transaction("5203", "queries", "结算信息查询", Input5203, _handle_5203),)
+class Data5201(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    psn_no: str = Field(min_length=1, max_length=30)
+    mdtrt_id: str = Field(pattern=MDTRT_ID)
+
+
+class Input5201(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: Data5201
+
+
+def mdtrtinfo(encounter: dict[str, Any]) -> dict[str, Any]:
+    """The stored encounter under the national 5201 names; times as ``yyyy-MM-dd HH:mm:ss``."""
+    endtime = encounter.get("endtime")
+    return {
+        "mdtrt_id": encounter["mdtrt_id"],
+        "psn_no": encounter["psn_no"],
+        "fixmedins_code": encounter["fixmedins_code"],
+        "ipt_otp_no": encounter["ipt_otp_no"],
+        "insutype": encounter.get("insutype"),
+        "med_type": encounter["med_type"],
+        "begntime": wire_time_of(encounter["begntime"]),
+        "endtime": wire_time_of(endtime) if endtime else None,
+        "dise_codg": encounter.get("dise_codg"),
+        "matn_type": encounter.get("matn_type"),
+    }
+
+
+async def _handle_5201(call: Call, data: Input5201) -> dict[str, Any]:
+    envelope = call.envelope
+    # The settlement service refuses another institution's encounter (NOT_YOUR_ENCOUNTER).
+    encounter = await call.downstream.encounter(data.data.mdtrt_id, envelope.fixmedins_code)
+    if encounter["fixmedins_code"] != envelope.fixmedins_code:
+        raise Refusal("NOT_YOUR_ENCOUNTER", "只能查询本机构的就诊")
+    if data.data.psn_no != encounter["psn_no"]:
+        raise Refusal("PSN_MISMATCH", f"人员编号 {data.data.psn_no} 与就诊 {data.data.mdtrt_id} 不符")
+    return {"mdtrtinfo": [mdtrtinfo(encounter)]}
+
+
+TRANSACTIONS = (
+    Transaction("5201", "queries", "就诊信息查询", Input5201, _handle_5201),
+    Transaction("5203", "queries", "结算信息查询", Input5203, _handle_5203),
+)
