@@ -9,6 +9,7 @@ hangs) and *survived* when every test still passes. A surviving mutant on a mone
     .venv/bin/python scripts/mutation.py                      # every target
     .venv/bin/python scripts/mutation.py money journal        # some targets
     .venv/bin/python scripts/mutation.py engine --list        # the mutants, without running them
+    .venv/bin/python scripts/mutation.py lines bands chronic  # engine layers (one target per module)
     .venv/bin/python scripts/mutation.py money --jobs 2       # two mutants at a time
 
 The mutants run in a copy of the repository (the files ``git ls-files`` names, in a temporary folder) put
@@ -51,11 +52,23 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
         "services/fund-ledger/fund_ledger/books/journal.py",
         ["tests/ledger"],
     ),
-    "engine": (
-        "services/settlement/settlement/adjudication/engine.py",
-        ["tests/settlement/test_engine.py"],
-    ),
 }
+#: The benefit engine, one target per layer module (``adjudicate`` in engine.py runs them in order), all
+#: guarded by the engine's case tests and each layer's table tests.
+_ENGINE_TESTS = ["tests/settlement/test_engine.py", "tests/settlement/test_engine_layers.py"]
+for _layer in (
+    "engine",
+    "model",
+    "lines",
+    "out_of_area",
+    "deductible_ratio",
+    "bands",
+    "chronic",
+    "maternity",
+    "catastrophic",
+    "assistance",
+):
+    TARGETS[_layer] = (f"services/settlement/settlement/adjudication/{_layer}.py", _ENGINE_TESTS)
 
 _SWAP_BINOP: dict[type[ast.operator], type[ast.operator]] = {
     ast.Add: ast.Sub,
