@@ -747,3 +747,34 @@ def test_all_layers_several_identities() -> None:
     assert result.layers["catastrophic_entitled_fen"] == 215_000
     assert result.layers["stay_deductible_fen"] == 50_000
     assert result.trace[-1] == "基金支付合计 26355.01；个人现金支付 3645.00（居民医保无个人账户）"
+
+
+def test_assistance_without_a_catastrophic_layer() -> None:
+    # Chronic care (not counted by the demo's catastrophic insurance) for a 低保 person, 533.33 in the year:
+    # pooled 100 + 33.33 × 25 % = 108.3325 -> 108.33; burden 533.33 - 108.33 = 425.00, all of it the
+    # assistance base (no catastrophic layer took any): 425.00 × 70 % = 297.50; cash 533.33 - 405.83 = 127.50.
+    result = adjudicate(
+        _one(53_333), {"A": A}, enc("chronic", chronic_disease="I10"), ["2102"], DEMO, YearToDate()
+    )
+    assert [(f.fund_pay_type, f.paid_fen) for f in result.funds] == [
+        (POOLED_FUND, 10_833),
+        (ASSISTANCE_FUND, 29_750),
+    ]
+    assert (result.catastrophic_fen, result.assistance_fen, result.cash_paid_fen) == (0, 29_750, 12_750)
+    assert result.delta == YearToDate(
+        chronic_cost_fen=53_333,
+        chronic_paid_fen=10_833,
+        pooled_paid_fen=10_833,
+        assistance_base_fen=42_500,
+        assistance_paid_fen=29_750,
+    )
+
+
+def test_outpatient_pooling_alone() -> None:
+    # A pharmacy purchase of 333.33 for a 低保 person: 313.33 × 50 % = 156.665 -> 156.67 pooled; no
+    # catastrophic insurance or assistance for outpatient pooling; cash 333.33 - 156.67 = 176.66.
+    result = adjudicate(_one(33_333), {"A": A}, enc("pharmacy", "1"), ["2102"], DEMO, YearToDate())
+    assert [(f.fund_pay_type, f.paid_fen) for f in result.funds] == [(POOLED_FUND, 15_667)]
+    assert (result.pooled_fen, result.catastrophic_fen, result.assistance_fen) == (15_667, 0, 0)
+    assert (result.deductible_fen, result.pool_ratio, result.cash_paid_fen) == (2_000, Decimal("0.5"), 17_666)
+    assert result.layers == {"outpatient_cap_entitled_fen": 30_000, "outpatient_cap_before_fen": 0}
