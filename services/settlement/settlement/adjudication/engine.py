@@ -37,6 +37,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from settlement.adjudication import filings
 from settlement.policy.document import Band, PolicyDocument
 from shared.money import apply_ratio, fen_to_yuan, round_half_up_fen
 
@@ -97,6 +98,12 @@ class Encounter:
     #: A later settlement of a stay already settled in part (中途结算): what its surviving earlier parts
     #: added up to. None: the stay's first settlement (or not a stay).
     stay: StaySoFar | None = None
+    #: The person's filings in force on the service date (None: not read; the filings layer is skipped),
+    #: and what they are checked against: the med_type, the institution and its region.
+    standing: filings.Standing | None = None
+    med_type: str = ""
+    fixmedins_code: str = ""
+    mdtrtarea_admdvs: str = ""
 
     @property
     def continuing_stay(self) -> bool:
@@ -294,10 +301,24 @@ def adjudicate(
     ]
     delta = YearToDate()
     layers: dict[str, int] = {}
+    if encounter.standing is not None and policy.filings is not None:
+        care = filings.Care(
+            encounter.kind,
+            encounter.med_type,
+            encounter.fixmedins_code,
+            encounter.mdtrtarea_admdvs,
+            encounter.chronic_disease,
+        )
+        outcome = filings.apply(care, encounter.standing, policy.filings)
+        encounter = replace(encounter, filed=encounter.filed or outcome.filed)
+        trace.extend(outcome.notes)
     reduction = Decimal(0)
     if encounter.out_of_area and not encounter.filed and policy.unfiled_out_of_area_reduction:
         reduction = policy.unfiled_out_of_area_reduction
         trace.append(f"异地就医未备案，统筹支付比例降低 {reduction}")
+    elif encounter.out_of_area and encounter.filed and policy.filings is not None:
+        reduction = policy.filings.filed_out_of_area_reduction
+        trace.append(f"异地就医已备案，统筹支付比例降低 {reduction}（备案待遇）")
 
     stay = encounter.stay or StaySoFar()
     deductible, ratio, pooled, pooled_room = 0, Decimal(0), 0, 0
