@@ -25,11 +25,14 @@ settlement of the whole pays.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from settlement.adjudication import (
     assistance,
     catastrophic,
     chronic,
     deductible_ratio,
+    filings,
     lines,
     maternity,
     out_of_area,
@@ -111,6 +114,19 @@ def adjudicate(
 ) -> Adjudication:
     counted = lines.classify(fee_lines, catalogue, encounter.institution_level)
     trace = [counted.note]
+    if encounter.standing is not None and policy.filings is not None:
+        # What the person's filings in force allow (refused with its reason if they do not), and whether
+        # out-of-area care is filed care.
+        care = filings.Care(
+            encounter.kind,
+            encounter.med_type,
+            encounter.fixmedins_code,
+            encounter.mdtrtarea_admdvs,
+            encounter.chronic_disease,
+        )
+        outcome = filings.apply(care, encounter.standing, policy.filings)
+        encounter = replace(encounter, filed=encounter.filed or outcome.filed)
+        trace.extend(outcome.notes)
     reduction = out_of_area.reduction(encounter, policy)
     if reduction.note:
         trace.append(reduction.note)

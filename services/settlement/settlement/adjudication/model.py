@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from settlement.adjudication import filings
 from shared.money import fen_to_yuan
 
 POOLED_FUND = "390100"
@@ -69,6 +70,12 @@ class Encounter:
     #: A later settlement of a stay already settled in part (中途结算): what its surviving earlier parts
     #: added up to. None: the stay's first settlement (or not a stay).
     stay: StaySoFar | None = None
+    #: The person's filings in force on the service date (None: not read; the filings layer is skipped),
+    #: and what they are checked against: the med_type, the institution and its region.
+    standing: filings.Standing | None = None
+    med_type: str = ""
+    fixmedins_code: str = ""
+    mdtrtarea_admdvs: str = ""
 
     @property
     def continuing_stay(self) -> bool:
