@@ -248,6 +248,12 @@ class ErrorCode(StrEnum):
     BAD_RULE_PARAMS = "BAD_RULE_PARAMS", (422,), "规则参数不正确: …", SETTLEMENT
     CATALOGUE_ITEM_EXISTS = "CATALOGUE_ITEM_EXISTS", (409,), "目录编码已存在: …", SETTLEMENT
     CATALOGUE_ITEM_NOT_FOUND = "CATALOGUE_ITEM_NOT_FOUND", (404,), "目录编码不存在或不在有效期: …", SETTLEMENT
+    CATALOGUE_VER_UNKNOWN = (
+        "CATALOGUE_VER_UNKNOWN",
+        (422,),
+        "目录版本号 … 不存在：最新版本为 …",
+        SETTLEMENT,
+    )
     CATALOGUE_VERSION_EXISTS = (
         "CATALOGUE_VERSION_EXISTS",
         (409,),
@@ -310,6 +316,12 @@ class ErrorCode(StrEnum):
     HIT_ALREADY_REVIEWED = "HIT_ALREADY_REVIEWED", (409,), "疑点 … 已由 … 审核为 …", SETTLEMENT
     HIT_NOT_FOUND = "HIT_NOT_FOUND", (404,), "疑点不存在: …", SETTLEMENT
     HIT_SUBJECT_MISMATCH = "HIT_SUBJECT_MISMATCH", (422,), "处理决定的对象与疑点对象不符", SETTLEMENT
+    PAGE_OUT_OF_RANGE = (
+        "PAGE_OUT_OF_RANGE",
+        (422,),
+        "页码 … 超出范围：共 … 页（每页 … 条，共 … 条）",
+        SETTLEMENT,
+    )
     IMPORT_REFUSED = "IMPORT_REFUSED", (422,), "目录文件有 … 行错误，未导入任何条目", SETTLEMENT
     INSTITUTION_EXISTS = "INSTITUTION_EXISTS", (409,), "定点医药机构已存在: …", SETTLEMENT
     INSTITUTION_NOT_ACTIVE = (

@@ -13,6 +13,7 @@ import httpx
 
 from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from shared.contracts.v1.catalogue import CatalogueChanges
 from shared.http import AiohttpTransport
 from shared.observability import msgid_var, request_id_var
 
@@ -287,6 +288,31 @@ class Downstream:
             },
             changes_state=False,
         )
+
+    # --- catalogue downloads (13xx) ------------------------------------------------------------------------
+
+    async def catalogue_changes(
+        self,
+        list_name: str,
+        ver: int,
+        page_num: int,
+        page_size: int,
+        *,
+        upto_ver: int | None = None,
+        cursor: str | None = None,
+    ) -> CatalogueChanges:
+        """One page of the rows of a catalogue list changed after version ``ver``; with ``cursor`` ("0:0"
+        to start), the batch after it up to ``upto_ver``."""
+        params: dict[str, Any] = {"ver": ver, "page_num": page_num, "page_size": page_size}
+        if cursor is not None:
+            params.update(cursor=cursor, upto_ver=upto_ver)
+        body = await self._call(
+            "GET",
+            f"{self.settlement_url}/api/v1/catalogue/downloads/{_segment(list_name)}",
+            params=params,
+            changes_state=False,
+        )
+        return CatalogueChanges.model_validate(body)
 
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):
