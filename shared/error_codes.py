@@ -322,6 +322,12 @@ class ErrorCode(StrEnum):
         "页码 … 超出范围：共 … 页（每页 … 条，共 … 条）",
         SETTLEMENT,
     )
+    DISE_CODE_UNKNOWN = (
+        "DISE_CODE_UNKNOWN",
+        (422,),
+        "诊断编码 … 不在 … 有效的疾病与诊断目录中（请按【1307】下载的编码填写）",
+        SETTLEMENT,
+    )
     IMPORT_REFUSED = "IMPORT_REFUSED", (422,), "目录文件有 … 行错误，未导入任何条目", SETTLEMENT
     INSTITUTION_EXISTS = "INSTITUTION_EXISTS", (409,), "定点医药机构已存在: …", SETTLEMENT
     INSTITUTION_NOT_ACTIVE = (
