@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from shared.contracts.v1.catalogue import CatalogueChanges
 from shared.contracts.v1.enrollment import PersonCoverage
 from shared.contracts.v1.settlement import (
     EncounterOut,
@@ -373,6 +374,31 @@ class Downstream:
                 "date_from": date_from.isoformat(),
                 "date_to": date_to.isoformat(),
             },
+            changes_state=False,
+        )
+
+    # --- catalogue downloads (13xx) ------------------------------------------------------------------------
+
+    async def catalogue_changes(
+        self,
+        list_name: str,
+        ver: int,
+        page_num: int,
+        page_size: int,
+        *,
+        upto_ver: int | None = None,
+        cursor: str | None = None,
+    ) -> CatalogueChanges:
+        """One page of the rows of a catalogue list changed after version ``ver``; with ``cursor`` ("0:0"
+        to start), the batch after it up to ``upto_ver``."""
+        params: dict[str, Any] = {"ver": ver, "page_num": page_num, "page_size": page_size}
+        if cursor is not None:
+            params.update(cursor=cursor, upto_ver=upto_ver)
+        return await self._call(
+            "GET",
+            f"{self.settlement_url}/api/v1/catalogue/downloads/{_segment(list_name)}",
+            CatalogueChanges,
+            params=params,
             changes_state=False,
         )
 
