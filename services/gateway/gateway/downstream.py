@@ -13,6 +13,7 @@ import httpx
 
 from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
 from shared.http import AiohttpTransport
 from shared.observability import msgid_var, request_id_var
 
@@ -286,6 +287,51 @@ class Downstream:
                 "date_to": date_to.isoformat(),
             },
             changes_state=False,
+        )
+
+    # --- queries (5201-5206): typed bodies of shared.contracts.v1.queries -------------------------------
+
+    async def visits(
+        self,
+        psn_no: str,
+        fixmedins_code: str,
+        *,
+        begntime: str | None = None,
+        endtime: str | None = None,
+        med_type: str | None = None,
+        mdtrt_id: str | None = None,
+    ) -> VisitList:
+        """5201 / 5202: the institution's visits of the person (times as ISO 8601 with their offset)."""
+        params = {"psn_no": psn_no, "fixmedins_code": fixmedins_code}
+        optional = {"begntime": begntime, "endtime": endtime, "med_type": med_type, "mdtrt_id": mdtrt_id}
+        params.update({k: v for k, v in optional.items() if v})
+        url = f"{self.settlement_url}/api/v1/queries/visits"
+        return VisitList.model_validate(await self._call("GET", url, params=params, changes_state=False))
+
+    async def fee_details(
+        self, psn_no: str, fixmedins_code: str, mdtrt_id: str, setl_id: str | None
+    ) -> FeeDetailList:
+        """5204: the settled lines of one of the institution's visits."""
+        params = {"psn_no": psn_no, "fixmedins_code": fixmedins_code, "mdtrt_id": mdtrt_id}
+        if setl_id:
+            params["setl_id"] = setl_id
+        url = f"{self.settlement_url}/api/v1/queries/fee-details"
+        return FeeDetailList.model_validate(await self._call("GET", url, params=params, changes_state=False))
+
+    async def chronic_drugs(self, psn_no: str, begntime: str, endtime: str | None) -> FeeDetailList:
+        """5205: the person's chronic-disease drug records, at any institution."""
+        params = {"psn_no": psn_no, "begntime": begntime}
+        if endtime:
+            params["endtime"] = endtime
+        url = f"{self.settlement_url}/api/v1/queries/chronic-drugs"
+        return FeeDetailList.model_validate(await self._call("GET", url, params=params, changes_state=False))
+
+    async def accumulations(self, psn_no: str, year: int) -> AccumulationList:
+        """5206: the person's year-to-date totals."""
+        params = {"psn_no": psn_no, "year": str(year)}
+        url = f"{self.settlement_url}/api/v1/queries/accumulations"
+        return AccumulationList.model_validate(
+            await self._call("GET", url, params=params, changes_state=False)
         )
 
     async def ping(self) -> None:

@@ -55,6 +55,8 @@ KNOWN_INFNO_LABELS = frozenset(registry.TRANSACTIONS)
 #: National codes a region's acceptance list names that this platform does not answer ("Not offered" in
 #: docs/interface.md). A refusal of one of them keeps the requested code as its metrics label, so operators
 #: see which codes vendors ask for; any other unsupported code is labelled "other" (a bounded label set).
+#: The acceptance list's codes, less those the registry answers (a code is answered or not offered, never
+#: both, however the families grow).
 NOT_OFFERED_INFNOS = frozenset(
     {
         "1201", "1301", "1307", "1308", "1309", "1310", "1311", "1312", "1318", "1319", "1321",
@@ -63,7 +65,7 @@ NOT_OFFERED_INFNOS = frozenset(
         "3501", "3507", "3508", "3513", "4101", "4101A", "4102", "4103", "4401", "4402",
         "5102", "5201", "5204", "5206", "5212", "5301", "5302",
     }
-)  # fmt: skip
+) - KNOWN_INFNO_LABELS  # fmt: skip
 
 
 def infno_label(infno: str) -> str:
