@@ -265,6 +265,7 @@ class ErrorCode(StrEnum):
         "审批人（或支付经办人）不能与录入人相同（双人复核）: … 录入了零星报销申请 …",
         SETTLEMENT,
     )
+    FEEDBACK_REASON = "FEEDBACK_REASON", (422,), "违规 … 选择继续执行医嘱时须填写处理原因", SETTLEMENT
     FILING_DATES = "FILING_DATES", (422,), "备案结束日期 … 早于开始日期 …", SETTLEMENT
     FILING_DISEASE = "FILING_DISEASE", (422,), "病种 … 不是参保地政策的门慢门特病种", SETTLEMENT
     FILING_FACILITY = "FILING_FACILITY", (422,), "定点医药机构 … 不存在或协议未生效", SETTLEMENT

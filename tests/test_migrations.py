@@ -25,6 +25,7 @@ MODEL_MODULES = {
         "settlement.institutions.models",
         "settlement.manual.models",
         "settlement.policy.models",
+        "settlement.prechecks.models",
         "settlement.schemes.models",
         "settlement.settlements.models",
         "settlement.supervision.models",

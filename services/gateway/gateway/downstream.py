@@ -13,6 +13,7 @@ import httpx
 
 from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
 from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
 from shared.http import AiohttpTransport
 from shared.observability import msgid_var, request_id_var
@@ -333,6 +334,20 @@ class Downstream:
         return AccumulationList.model_validate(
             await self._call("GET", url, params=params, changes_state=False)
         )
+
+    # --- pre-checks (3101-3103) ---------------------------------------------------------------------------
+
+    async def precheck(self, request: PrecheckRequest) -> PrecheckOut:
+        """3101 / 3102: the supervision rules on a proposed order; nothing is written."""
+        url = f"{self.settlement_url}/api/v1/prechecks"
+        body = request.model_dump(mode="json")
+        return PrecheckOut.model_validate(await self._call("POST", url, json=body, changes_state=False))
+
+    async def precheck_feedback(self, request: FeedbackRequest) -> FeedbackOut:
+        """3103: once per msgid."""
+        url = f"{self.settlement_url}/api/v1/prechecks/feedback"
+        body = request.model_dump(mode="json")
+        return FeedbackOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
 
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):

@@ -1,7 +1,8 @@
 """Every transaction code the gateway answers, each declared once in its family module (``gateway.nhsa``:
 ``person``, ``pharmacy``, ``outpatient``, ``inpatient``, ``void``, ``reconciliation``, ``queries``,
-``filings``, ``sign``). The pipeline (``gateway.transactions``), the 2601 rules and the metrics labels read
-it from here; adding a code is its declaration in its family, its service endpoint and its tests."""
+``filings``, ``prechecks``, ``sign``). The pipeline (``gateway.transactions``), the 2601 rules and the
+metrics labels read it from here; adding a code is its declaration in its family, its service endpoint
+and its tests."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from gateway.nhsa import (
     outpatient,
     person,
     pharmacy,
+    prechecks,
     queries,
     reconciliation,
     sign,
@@ -20,7 +22,7 @@ from gateway.nhsa import (
 )
 from gateway.nhsa.transaction import Transaction
 
-FAMILIES = (person, pharmacy, outpatient, inpatient, void, reconciliation, queries, filings, sign)
+FAMILIES = (person, pharmacy, outpatient, inpatient, void, reconciliation, queries, filings, prechecks, sign)
 
 
 def _collect(declared: Iterable[Transaction]) -> dict[str, Transaction]:

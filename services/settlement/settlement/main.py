@@ -19,6 +19,7 @@ from settlement.filings.endpoints import router as filings_router
 from settlement.institutions.endpoints import router as institutions_router
 from settlement.manual.endpoints import router as manual_router
 from settlement.policy.endpoints import router as policy_router
+from settlement.prechecks.endpoints import router as prechecks_router
 from settlement.queries.endpoints import router as queries_router
 from settlement.reconciliation.endpoints import router as reconciliation_router
 from settlement.reporting.endpoints import router as reporting_router
@@ -96,6 +97,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             guarded(settlements_router, HIS_BACKEND),
             guarded(encounters_router, HIS_BACKEND),
             guarded(queries_router, HIS_BACKEND),
+            guarded(prechecks_router, HIS_BACKEND),
             guarded(filings_router, FILINGS),
             guarded(institutions_router, REFERENCE),
             guarded(catalogue_router, REFERENCE),

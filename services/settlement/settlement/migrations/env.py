@@ -7,6 +7,7 @@ import settlement.filings.models
 import settlement.institutions.models
 import settlement.manual.models
 import settlement.policy.models
+import settlement.prechecks.models
 import settlement.schemes.models
 import settlement.settlements.models
 import settlement.supervision.models  # noqa: F401
