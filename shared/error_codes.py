@@ -356,6 +356,22 @@ class ErrorCode(StrEnum):
     POLICY_OVERLAP = "POLICY_OVERLAP", (409,), "与已有政策 …（…）的有效期重叠", SETTLEMENT
     RULE_NOT_FOUND = "RULE_NOT_FOUND", (404,), "监管规则不存在: …", SETTLEMENT
     SANCTION_NOT_FOUND = "SANCTION_NOT_FOUND", (404,), "处理决定不存在: …", SETTLEMENT
+    SETL_LIST_AMOUNTS = "SETL_LIST_AMOUNTS", (422,), "结算清单金额与结算不符: …", SETTLEMENT
+    SETL_LIST_DIAGNOSIS = (
+        "SETL_LIST_DIAGNOSIS",
+        (422,),
+        "结算清单须有且仅有一个主诊断（现有 … 个）",
+        SETTLEMENT,
+    )
+    SETL_LIST_EXISTS = "SETL_LIST_EXISTS", (409,), "结算 … 的结算清单已上传 (清单流水号 …)", SETTLEMENT
+    SETL_LIST_NOT_FOUND = "SETL_LIST_NOT_FOUND", (404,), "结算 … 没有本机构上传的结算清单", SETTLEMENT
+    SETL_LIST_NOT_INPATIENT = (
+        "SETL_LIST_NOT_INPATIENT",
+        (422,),
+        "结算 … 不是住院结算，不需上传结算清单",
+        SETTLEMENT,
+    )
+    SETL_LIST_REVERSED = "SETL_LIST_REVERSED", (409,), "结算 … 已撤销，不能上传结算清单", SETTLEMENT
     SETTLEMENT_NOT_FOUND = "SETTLEMENT_NOT_FOUND", (404,), "结算记录不存在: …", SETTLEMENT
     SWITCHOVER_EXISTS = "SWITCHOVER_EXISTS", (409,), "统筹区 … 已定于 … 并轨，不能改为 …", SETTLEMENT
     SWITCHOVER_NOT_YEAR_START = (

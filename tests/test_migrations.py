@@ -27,6 +27,7 @@ MODEL_MODULES = {
         "settlement.policy.models",
         "settlement.prechecks.models",
         "settlement.schemes.models",
+        "settlement.setl_lists.models",
         "settlement.settlements.models",
         "settlement.supervision.models",
     ],

@@ -15,6 +15,7 @@ from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
 from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
 from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
+from shared.contracts.v1.setl_lists import SettlementListOut, SettlementListUpload, StatusChange
 from shared.http import AiohttpTransport
 from shared.observability import msgid_var, request_id_var
 
@@ -348,6 +349,28 @@ class Downstream:
         url = f"{self.settlement_url}/api/v1/prechecks/feedback"
         body = request.model_dump(mode="json")
         return FeedbackOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
+
+    # --- settlement lists (4101/4101A, 4102, 4103) ----------------------------------------------------------
+
+    async def upload_settlement_list(self, request: SettlementListUpload) -> SettlementListOut:
+        """4101 / 4101A: once per msgid."""
+        url = f"{self.settlement_url}/api/v1/settlement-lists"
+        body = request.model_dump(mode="json")
+        return SettlementListOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
+
+    async def settlement_list(self, setl_id: str, fixmedins_code: str, psn_no: str) -> SettlementListOut:
+        """4103: the caller's list of one settlement."""
+        url = f"{self.settlement_url}/api/v1/settlement-lists/{_segment(setl_id)}"
+        params = {"fixmedins_code": fixmedins_code, "psn_no": psn_no}
+        return SettlementListOut.model_validate(
+            await self._call("GET", url, params=params, changes_state=False)
+        )
+
+    async def settlement_list_status(self, setl_id: str, request: StatusChange) -> SettlementListOut:
+        """4102: once per msgid."""
+        url = f"{self.settlement_url}/api/v1/settlement-lists/{_segment(setl_id)}/status"
+        body = request.model_dump(mode="json")
+        return SettlementListOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
 
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):

@@ -1,8 +1,8 @@
 """Every transaction code the gateway answers, each declared once in its family module (``gateway.nhsa``:
 ``person``, ``pharmacy``, ``outpatient``, ``inpatient``, ``void``, ``reconciliation``, ``queries``,
-``filings``, ``prechecks``, ``sign``). The pipeline (``gateway.transactions``), the 2601 rules and the
-metrics labels read it from here; adding a code is its declaration in its family, its service endpoint
-and its tests."""
+``filings``, ``prechecks``, ``settlement_lists``, ``sign``). The pipeline (``gateway.transactions``), the
+2601 rules and the metrics labels read it from here; adding a code is its declaration in its family, its
+service endpoint and its tests."""
 
 from __future__ import annotations
 
@@ -17,12 +17,25 @@ from gateway.nhsa import (
     prechecks,
     queries,
     reconciliation,
+    settlement_lists,
     sign,
     void,
 )
 from gateway.nhsa.transaction import Transaction
 
-FAMILIES = (person, pharmacy, outpatient, inpatient, void, reconciliation, queries, filings, prechecks, sign)
+FAMILIES = (
+    person,
+    pharmacy,
+    outpatient,
+    inpatient,
+    void,
+    reconciliation,
+    queries,
+    filings,
+    prechecks,
+    settlement_lists,
+    sign,
+)
 
 
 def _collect(declared: Iterable[Transaction]) -> dict[str, Transaction]:

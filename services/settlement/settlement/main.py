@@ -24,6 +24,9 @@ from settlement.queries.endpoints import router as queries_router
 from settlement.reconciliation.endpoints import router as reconciliation_router
 from settlement.reporting.endpoints import router as reporting_router
 from settlement.schemes.endpoints import router as schemes_router
+from settlement.setl_lists.endpoints import report_router as setl_list_report_router
+from settlement.setl_lists.endpoints import router as setl_lists_router
+from settlement.setl_lists.endpoints import watch_overdue
 from settlement.settlements.endpoints import router as settlements_router
 from settlement.supervision.endpoints import router as supervision_router
 from shared import outbox_feed
@@ -77,14 +80,16 @@ ELIGIBILITY = access(read={SERVICE, AUDITOR, ENROLLMENT_CLERK}, write=set())
 
 def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
     assert isinstance(settings, SettlementSettings)
-    return ServiceRuntime(
+    runtime = ServiceRuntime(
         settings,
         infra,
         publishes=True,
         consumes=[ENROLLMENT_TOPIC],
         subscriptions=SUBSCRIPTIONS,
         consumer_group=settings.consumer_group,
+        workers=[lambda stop: watch_overdue(runtime.db, settings, stop)],
     )
+    return runtime
 
 
 def create_app(settings: SettlementSettings | None = None) -> FastAPI:
@@ -98,6 +103,8 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             guarded(encounters_router, HIS_BACKEND),
             guarded(queries_router, HIS_BACKEND),
             guarded(prechecks_router, HIS_BACKEND),
+            guarded(setl_lists_router, HIS_BACKEND),
+            guarded(setl_list_report_router, RECONCILIATION),
             guarded(filings_router, FILINGS),
             guarded(institutions_router, REFERENCE),
             guarded(catalogue_router, REFERENCE),

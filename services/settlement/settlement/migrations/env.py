@@ -9,6 +9,7 @@ import settlement.manual.models
 import settlement.policy.models
 import settlement.prechecks.models
 import settlement.schemes.models
+import settlement.setl_lists.models
 import settlement.settlements.models
 import settlement.supervision.models  # noqa: F401
 from settlement.db import Base
