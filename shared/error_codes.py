@@ -317,6 +317,11 @@ class ErrorCode(StrEnum):
         "定点医药机构自 … 起暂停医保结算(…)，原因: …",
         SETTLEMENT,
     )
+    INV_BATCH_DRUG = "INV_BATCH_DRUG", (409,), "批次 … 是药品 …，不是 …", SETTLEMENT
+    INV_BATCH_NOT_FOUND = "INV_BATCH_NOT_FOUND", (404,), "批次 … 不存在", SETTLEMENT
+    INV_CHANGE_TYPE = "INV_CHANGE_TYPE", (422,), "库存变更须填写库存变更类型 inv_chg_type", SETTLEMENT
+    INV_STOCK_SHORT = "INV_STOCK_SHORT", (409,), "批次 … 库存 …，不足 …", SETTLEMENT
+    INV_TRACE_CODE = "INV_TRACE_CODE", (409, 422), "追溯码 … 状态为…，不能办理此业务", SETTLEMENT
     INVALID_TIME = "INVALID_TIME", (422,), "出院时间早于入院时间", SETTLEMENT
     INVOICE_ALREADY_CLAIMED = "INVOICE_ALREADY_CLAIMED", (409,), "票据号 … 已申请过零星报销", SETTLEMENT
     IPT_OTP_NO_USED = "IPT_OTP_NO_USED", (409,), "院内就诊流水号 … 已存在", SETTLEMENT
@@ -373,6 +378,7 @@ class ErrorCode(StrEnum):
     )
     SETL_LIST_REVERSED = "SETL_LIST_REVERSED", (409,), "结算 … 已撤销，不能上传结算清单", SETTLEMENT
     SETTLEMENT_NOT_FOUND = "SETTLEMENT_NOT_FOUND", (404,), "结算记录不存在: …", SETTLEMENT
+    TRACE_CODE_NOT_HELD = "TRACE_CODE_NOT_HELD", (422,), "追溯码不在本机构库存中: …", SETTLEMENT
     SWITCHOVER_EXISTS = "SWITCHOVER_EXISTS", (409,), "统筹区 … 已定于 … 并轨，不能改为 …", SETTLEMENT
     SWITCHOVER_NOT_YEAR_START = (
         "SWITCHOVER_NOT_YEAR_START",

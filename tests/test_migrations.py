@@ -23,6 +23,7 @@ MODEL_MODULES = {
         "settlement.eligibility.models",
         "settlement.encounters.models",
         "settlement.institutions.models",
+        "settlement.inventory.models",
         "settlement.manual.models",
         "settlement.policy.models",
         "settlement.prechecks.models",

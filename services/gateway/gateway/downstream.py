@@ -13,6 +13,7 @@ import httpx
 
 from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from shared.contracts.v1.inventory import DeletionIn, DeletionOut, MovementIn, MovementOut
 from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
 from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
 from shared.contracts.v1.setl_lists import SettlementListOut, SettlementListUpload, StatusChange
@@ -371,6 +372,20 @@ class Downstream:
         url = f"{self.settlement_url}/api/v1/settlement-lists/{_segment(setl_id)}/status"
         body = request.model_dump(mode="json")
         return SettlementListOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
+
+    # --- inventory (3501-3507) -----------------------------------------------------------------------------
+
+    async def inventory_movement(self, request: MovementIn) -> MovementOut:
+        """3501-3506: one movement of a batch; once per msgid."""
+        url = f"{self.settlement_url}/api/v1/inventory/movements"
+        body = request.model_dump(mode="json")
+        return MovementOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
+
+    async def inventory_deletion(self, request: DeletionIn) -> DeletionOut:
+        """3507: the batch's movements of one kind taken back; once per msgid."""
+        url = f"{self.settlement_url}/api/v1/inventory/deletions"
+        body = request.model_dump(mode="json")
+        return DeletionOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
 
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):

@@ -1,8 +1,8 @@
 """Every transaction code the gateway answers, each declared once in its family module (``gateway.nhsa``:
 ``person``, ``pharmacy``, ``outpatient``, ``inpatient``, ``void``, ``reconciliation``, ``queries``,
-``filings``, ``prechecks``, ``settlement_lists``, ``sign``). The pipeline (``gateway.transactions``), the
-2601 rules and the metrics labels read it from here; adding a code is its declaration in its family, its
-service endpoint and its tests."""
+``filings``, ``prechecks``, ``settlement_lists``, ``inventory``, ``sign``). The pipeline
+(``gateway.transactions``), the 2601 rules and the metrics labels read it from here; adding a code is its
+declaration in its family, its service endpoint and its tests."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from gateway.nhsa import (
     filings,
     inpatient,
+    inventory,
     outpatient,
     person,
     pharmacy,
@@ -34,6 +35,7 @@ FAMILIES = (
     filings,
     prechecks,
     settlement_lists,
+    inventory,
     sign,
 )
 

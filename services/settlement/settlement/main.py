@@ -17,6 +17,7 @@ from settlement.eligibility.service import (
 from settlement.encounters.endpoints import router as encounters_router
 from settlement.filings.endpoints import router as filings_router
 from settlement.institutions.endpoints import router as institutions_router
+from settlement.inventory.endpoints import router as inventory_router
 from settlement.manual.endpoints import router as manual_router
 from settlement.policy.endpoints import router as policy_router
 from settlement.prechecks.endpoints import router as prechecks_router
@@ -104,6 +105,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             guarded(queries_router, HIS_BACKEND),
             guarded(prechecks_router, HIS_BACKEND),
             guarded(setl_lists_router, HIS_BACKEND),
+            guarded(inventory_router, HIS_BACKEND),
             guarded(setl_list_report_router, RECONCILIATION),
             guarded(filings_router, FILINGS),
             guarded(institutions_router, REFERENCE),
