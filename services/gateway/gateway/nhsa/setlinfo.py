@@ -42,6 +42,7 @@ def setlinfo(s: dict[str, Any]) -> dict[str, Any]:
         "psn_cert_type": "01",
         "certno": person["certno"],
         "gend": person["gend"],
+        "naty": person.get("naty", ""),
         "brdy": person["brdy"],
         "age": person["age"],
         "insutype": s["insutype"],
@@ -92,23 +93,43 @@ def setldetail(s: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+#: The catalogue marks of a line (settlement ``LineOut``) and the wire flag each one is shown as.
+LINE_FLAGS = {
+    "bas_medn_flag": "essential_drug",
+    "hi_nego_drug_flag": "negotiated_drug",
+    "chld_medc_flag": "child_medicine",
+    "list_sp_item_flag": "special_item",
+    "lmt_used_flag": "restricted",
+    "drt_reim_flag": "direct_reimbursement",
+}
+
+
 def detlcutinfo(s: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per-line classification (甲/乙/丙, self-pay share, price cap), as 2204 ``result`` rows."""
-    return [
-        {
+    """Per-line classification (甲/乙/丙, self-pay share, price cap, the catalogue's marks as "1"/"0"), as
+    2204 ``result`` rows. ``pric_uplmt_amt`` is left out for an item without a price cap: a number field
+    a typed client reads (a C# ``decimal``) must not be null, and 0 would read as a cap of nothing."""
+    rows = []
+    for line in s["lines"]:
+        row: dict[str, Any] = {
             "feedetl_sn": line["feedetl_sn"],
             "det_item_fee_sumamt": yuan(line["amount_fen"]),
             "cnt": Decimal(str(line["cnt"])),
             "pric": Decimal(str(line["pric"])),
-            "pric_uplmt_amt": Decimal(str(line["price_cap"])) if line["price_cap"] is not None else None,
-            "selfpay_prop": Decimal(str(line["selfpay_prop"])).quantize(RATIO),
-            "fulamt_ownpay_amt": yuan(line["fully_self_paid_fen"]),
-            "overlmt_amt": yuan(line["over_price_cap_fen"]),
-            "preselfpay_amt": yuan(line["self_pay_first_fen"]),
-            "inscp_scp_amt": yuan(line["policy_range_fen"]),
-            "chrgitm_lv": line["chrgitm_lv"],
-            "med_chrgitm_type": line["med_chrgitm_type"],
-            "memo": line["memo"],
         }
-        for line in s["lines"]
-    ]
+        if line["price_cap"] is not None:
+            row["pric_uplmt_amt"] = Decimal(str(line["price_cap"]))
+        row.update(
+            {
+                "selfpay_prop": Decimal(str(line["selfpay_prop"])).quantize(RATIO),
+                "fulamt_ownpay_amt": yuan(line["fully_self_paid_fen"]),
+                "overlmt_amt": yuan(line["over_price_cap_fen"]),
+                "preselfpay_amt": yuan(line["self_pay_first_fen"]),
+                "inscp_scp_amt": yuan(line["policy_range_fen"]),
+                "chrgitm_lv": line["chrgitm_lv"],
+                "med_chrgitm_type": line["med_chrgitm_type"],
+                **{flag: "1" if line.get(mark) else "0" for flag, mark in LINE_FLAGS.items()},
+                "memo": line["memo"],
+            }
+        )
+        rows.append(row)
+    return rows
