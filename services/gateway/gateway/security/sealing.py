@@ -94,7 +94,9 @@ def open_request(body: dict[str, Any], scheme: str, keys: Keys) -> tuple[dict[st
     one of the institution's keys'."""
     enc_type = _flag(body, "enc_type", "enctype")
     if scheme == NONE:
-        if enc_type not in ("", "NONE"):
+        # enc_type alone is not read: a public Java client sends "SM4" with a clear input when its
+        # encryption is switched off. Cipher text is what cannot be read here.
+        if isinstance(body.get("input"), str) and enc_type not in ("", "NONE"):
             raise Refusal("E_CRYPTO", "本机构未登记报文加密：input 应为明文 JSON 对象，enc_type 传空")
         return body, None
     signed_text: bytes | None = None
