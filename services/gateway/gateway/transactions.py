@@ -53,10 +53,10 @@ GATEWAY_REPLAYS = Counter("gateway_replays_total", "Repeated msgids answered fro
 #: The codes the gateway answers (the registry's). Dashboards, deploy checks and docs/interface.md read them.
 KNOWN_INFNO_LABELS = frozenset(registry.TRANSACTIONS)
 
-#: National codes a region's acceptance list names that this platform does not answer ("Not offered" in
-#: docs/interface.md). A refusal of one of them keeps the requested code as its metrics label, so operators
-#: see which codes vendors ask for; any other unsupported code is labelled "other" (a bounded label set).
-NOT_OFFERED_INFNOS = frozenset(
+#: National codes of the acceptance lists institutions are tested against (docs/interface.md). Those the
+#: registry does not answer ("Not offered") keep the requested code as their metrics label when refused, so
+#: operators see which codes vendors ask for; any other unsupported code is labelled "other" (bounded).
+ACCEPTANCE_LIST_INFNOS = frozenset(
     {
         "1201", "1301", "1307", "1308", "1309", "1310", "1311", "1312", "1318", "1319", "1321",
         "1901", "2001", "2501", "2502", "2503", "2504", "2505", "2506", "2507",
@@ -65,6 +65,7 @@ NOT_OFFERED_INFNOS = frozenset(
         "5102", "5201", "5204", "5206", "5212", "5301", "5302",
     }
 )  # fmt: skip
+NOT_OFFERED_INFNOS = ACCEPTANCE_LIST_INFNOS - KNOWN_INFNO_LABELS
 
 
 def infno_label(infno: str) -> str:
