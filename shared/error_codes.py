@@ -264,6 +264,18 @@ class ErrorCode(StrEnum):
         SETTLEMENT,
     )
     CERT_MISMATCH = "CERT_MISMATCH", (422,), "就诊凭证号与人员身份证号不符", SETTLEMENT
+    CHRONIC_NOT_DESIGNATED = (
+        "CHRONIC_NOT_DESIGNATED",
+        (422,),
+        "机构 … 不是该门慢门特患者在 … 有效的定点机构（门诊特定疾病实行定点就医，须先办理人员定点备案）",
+        SETTLEMENT,
+    )
+    CHRONIC_NOT_FILED = (
+        "CHRONIC_NOT_FILED",
+        (422,),
+        "人员在 … 没有病种 … 的有效门慢门特备案，不能享受门诊慢特病待遇（须经认定备案）",
+        SETTLEMENT,
+    )
     CLAIM_ALREADY_DECIDED = "CLAIM_ALREADY_DECIDED", (409,), "零星报销申请 … 已…", SETTLEMENT
     CLAIM_NOT_APPROVED = "CLAIM_NOT_APPROVED", (409,), "零星报销申请 … 状态为…，不能支付", SETTLEMENT
     CLAIM_NOT_FOUND = "CLAIM_NOT_FOUND", (404,), "零星报销申请不存在: …", SETTLEMENT
@@ -277,6 +289,19 @@ class ErrorCode(StrEnum):
         "审批人（或支付经办人）不能与录入人相同（双人复核）: … 录入了零星报销申请 …",
         SETTLEMENT,
     )
+    EXCLUDED_THIRD_PARTY = (
+        "EXCLUDED_THIRD_PARTY",
+        (422,),
+        "意外伤害备案 … 申报有第三方责任：应当由第三人负担的医疗费用，基本医疗保险基金不予支付",
+        SETTLEMENT,
+    )
+    EXCLUDED_WORK_INJURY = (
+        "EXCLUDED_WORK_INJURY",
+        (422,),
+        "意外伤害备案 … 申报为工伤：应当从工伤保险基金中支付的医疗费用，基本医疗保险基金不予支付",
+        SETTLEMENT,
+    )
+    FILING_BACKDATED = "FILING_BACKDATED", (422,), "撤销日期 … 早于今天：备案不能追溯撤销", SETTLEMENT
     FILING_DATES = "FILING_DATES", (422,), "备案结束日期 … 早于开始日期 …", SETTLEMENT
     FILING_DISEASE = "FILING_DISEASE", (422,), "病种 … 不是参保地政策的门慢门特病种", SETTLEMENT
     FILING_FACILITY = "FILING_FACILITY", (422,), "定点医药机构 … 不存在或协议未生效", SETTLEMENT
@@ -306,6 +331,12 @@ class ErrorCode(StrEnum):
         "FEE_NOT_COVERED",
         (422,),
         "费用发生日期 … 不在参保待遇享受期内，不能结算：…",
+        SETTLEMENT,
+    )
+    INJURY_NOT_FILED = (
+        "INJURY_NOT_FILED",
+        (422,),
+        "人员在 … 没有有效的意外伤害备案（须声明无第三方责任），外伤住院不能结算",
         SETTLEMENT,
     )
     FUTURE_TIME = "FUTURE_TIME", (422,), "就诊时间晚于当前时间", SETTLEMENT
@@ -365,6 +396,12 @@ class ErrorCode(StrEnum):
     )
     NO_POLICY = "NO_POLICY", (422,), "参保地 … 险种 … 在 … 无有效的待遇政策", SETTLEMENT
     POLICY_OVERLAP = "POLICY_OVERLAP", (409,), "与已有政策 …（…）的有效期重叠", SETTLEMENT
+    REFERRAL_NOT_FILED = (
+        "REFERRAL_NOT_FILED",
+        (422,),
+        "人员在 … 没有转往就医地 … 或机构 … 的有效转院备案，转外诊治住院不能结算",
+        SETTLEMENT,
+    )
     RULE_NOT_FOUND = "RULE_NOT_FOUND", (404,), "监管规则不存在: …", SETTLEMENT
     SANCTION_NOT_FOUND = "SANCTION_NOT_FOUND", (404,), "处理决定不存在: …", SETTLEMENT
     SETTLEMENT_NOT_FOUND = "SETTLEMENT_NOT_FOUND", (404,), "结算记录不存在: …", SETTLEMENT

@@ -22,6 +22,7 @@ MODEL_MODULES = {
         "settlement.catalogue.models",
         "settlement.eligibility.models",
         "settlement.encounters.models",
+        "settlement.filings.models",
         "settlement.institutions.models",
         "settlement.manual.models",
         "settlement.policy.models",

@@ -319,8 +319,29 @@ class Downstream:
             changes_state=True,
         )
 
+    async def file_referral(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """2501 / 2501A: the stored referral (out-of-area care) filing; once per msgid."""
+        return await self._call(
+            "POST", f"{self.settlement_url}/api/v1/filings/referral", json=payload, changes_state=True
+        )
+
+    async def file_injury(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """2507: the stored injury filing with its ``chk_pay_flag``; once per msgid."""
+        return await self._call(
+            "POST", f"{self.settlement_url}/api/v1/filings/injury", json=payload, changes_state=True
+        )
+
+    async def entitlement(self, psn_no: str, params: dict[str, str]) -> dict[str, Any]:
+        """2001: ``{"psn_no", "on", "rows": [...]}``, what the person may draw on for the care asked."""
+        return await self._call(
+            "GET",
+            f"{self.settlement_url}/api/v1/filings/persons/{_segment(psn_no)}/entitlement",
+            params=params,
+            changes_state=False,
+        )
+
     async def revoke_filing(self, trt_dcla_detl_sn: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """2504: the filing as revoked; once per msgid."""
+        """2502 / 2504 / 2506: the filing as revoked; once per msgid."""
         return await self._call(
             "POST",
             f"{self.settlement_url}/api/v1/filings/{_segment(trt_dcla_detl_sn)}/revocation",

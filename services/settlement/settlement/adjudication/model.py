@@ -86,6 +86,26 @@ class ListEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class InjuryFiling:
+    trt_dcla_detl_sn: str
+    third_party_liable: bool
+    work_injury: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the person's filings in force on one day say (``settlement.filings.service.standing``), read by
+    the filings layer (``filings.py``)."""
+
+    on: date
+    chronic_diseases: frozenset[str] = frozenset()
+    designated_facilities: frozenset[str] = frozenset()
+    referral_regions: frozenset[str] = frozenset()
+    referral_facilities: frozenset[str] = frozenset()
+    injuries: tuple[InjuryFiling, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
 class Encounter:
     kind: Kind
     service_date: date
@@ -99,6 +119,12 @@ class Encounter:
     #: A later settlement of a stay already settled in part (中途结算): what its surviving earlier parts
     #: added up to. None: the stay's first settlement (or not a stay).
     stay: StaySoFar | None = None
+    #: The person's filings in force on the service date (None: not read; the filings layer is skipped),
+    #: and what they are checked against: the med_type, the institution and its region.
+    standing: Standing | None = None
+    med_type: str = ""
+    fixmedins_code: str = ""
+    mdtrtarea_admdvs: str = ""
 
     @property
     def continuing_stay(self) -> bool:

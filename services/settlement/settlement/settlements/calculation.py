@@ -22,6 +22,7 @@ from settlement.adjudication.engine import (
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.eligibility.models import Eligibility
+from settlement.filings import service as filings
 from settlement.institutions import service as institutions
 from settlement.institutions.models import Institution
 from settlement.policy import service as policies
@@ -95,6 +96,11 @@ async def prepare(
         delivery_type=claim.delivery_type,
         chronic_disease=claim.chronic_disease,
         stay=stay,
+        # The filings in force on the day of care (docs/domain.md, "Filings"): the engine's filings layer.
+        standing=await filings.standing(session, person.psn_no, care_day),
+        med_type=claim.med_type,
+        fixmedins_code=institution.fixmedins_code,
+        mdtrtarea_admdvs=institution.admdvs,
     )
     try:
         result = adjudicate(
