@@ -2,7 +2,7 @@
 on the eligibility read model
 
 Revision ID: d4b7e2a91c36
-Revises: f3a8b1c7d2e9
+Revises: d4e6f8a0b2c5
 Create Date: 2026-12-06 02:15:00
 """
 
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "d4b7e2a91c36"
-down_revision: str | None = "f3a8b1c7d2e9"
+down_revision: str | None = "d4e6f8a0b2c5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
