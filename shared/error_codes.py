@@ -58,6 +58,18 @@ class ErrorCode(StrEnum):
         GATEWAY,
     )
     E_BUSY = "E_BUSY", (200,), "医保服务繁忙，交易未执行，请稍后用原报文重试", GATEWAY
+    E_CAINFO = (
+        "E_CAINFO",
+        (200,),
+        "数字签名校验失败：cainfo 不是本机构登记的 SM2 密钥对报文的 SM3withSM2 签名",
+        GATEWAY,
+    )
+    E_CRYPTO = (
+        "E_CRYPTO",
+        (200,),
+        "报文加密或签名方式与本机构登记的不一致，或 input 无法用本机构的 SM4 密钥解密",
+        GATEWAY,
+    )
     E_CERT_TYPE = (
         "E_CERT_TYPE",
         (422, 200),

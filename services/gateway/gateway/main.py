@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 
 from gateway.capacity import DownstreamSlots
@@ -19,6 +21,8 @@ from shared.config import ServiceSettings
 from shared.inputs import exempt, exempt_prefix
 from shared.observability import ReadinessCheck
 from shared.service import ServiceRuntime, create_service_app
+
+log = logging.getLogger(__name__)
 
 #: Administrators register institutions and their credentials; auditors see the registry (never a secret).
 REGISTRY = access(read={AUDITOR}, write=set())
@@ -55,7 +59,10 @@ class GatewayRuntime(ServiceRuntime):
                     retention_days=settings.file_retention_days,
                 )
             ),
+            sm2_private_key=settings.sm2_private_key.get_secret_value(),
         )
+        if not settings.sm2_private_key.get_secret_value():
+            log.warning("no GATEWAY_SM2_PRIVATE_KEY: answers to institutions registered for SM2 go unsigned")
 
     async def stop(self) -> None:
         await self.downstream.close()

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.nhsa import setlinfo
-from gateway.nhsa.encounter import absent_if_unset, wire_time
+from gateway.nhsa.encounter import DaysSupply, absent_if_unset, wire_time
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.tracing import TraceInfo, codes_of
@@ -69,7 +69,7 @@ class DrugDetail(BaseModel):
     pric: Decimal = Field(ge=0, max_digits=16, decimal_places=6)
     sin_dos_dscr: str | None = Field(default=None, max_length=200)
     used_frqu_dscr: str | None = Field(default=None, max_length=200)
-    prd_days: Decimal | None = Field(default=None, ge=0, max_digits=8, decimal_places=2)
+    prd_days: DaysSupply = None
     medc_way_dscr: str | None = Field(default=None, max_length=200)
     bilg_dr_codg: str | None = Field(default=None, max_length=30)
     bilg_dr_name: str | None = Field(default=None, max_length=50)

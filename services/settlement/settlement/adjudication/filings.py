@@ -14,33 +14,16 @@ allow, before any fund is computed. Pure: the caller reads the filings (``Standi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, replace
 
-from settlement.policy.document import FilingRules
+from settlement.adjudication.model import Encounter, InjuryFiling, Standing
+from settlement.policy.document import FilingRules, PolicyDocument
 from shared.errors import DomainError
+
+__all__ = ["Care", "InjuryFiling", "Outcome", "Standing", "apply", "layer", "refusal"]
 
 INJURY_MED_TYPE = "22"  # 外伤住院
 REFERRAL_MED_TYPE = "23"  # 转外诊治住院
-
-
-@dataclass(frozen=True, slots=True)
-class InjuryFiling:
-    trt_dcla_detl_sn: str
-    third_party_liable: bool
-    work_injury: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Standing:
-    """What the person's filings in force on one day say (``settlement.filings.service.standing``)."""
-
-    on: date
-    chronic_diseases: frozenset[str] = frozenset()
-    designated_facilities: frozenset[str] = frozenset()
-    referral_regions: frozenset[str] = frozenset()
-    referral_facilities: frozenset[str] = frozenset()
-    injuries: tuple[InjuryFiling, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,3 +121,20 @@ def apply(care: Care, standing: Standing, rules: FilingRules) -> Outcome:
     if filed:
         notes.append(f"转院/异地就医备案：就医地 {care.mdtrtarea_admdvs} 在 {standing.on} 已备案")
     return Outcome(filed=filed, notes=tuple(notes))
+
+
+def layer(encounter: Encounter, policy: PolicyDocument) -> tuple[Encounter, tuple[str, ...]]:
+    """The filings layer as the engine runs it, first: the encounter as filed (``filed`` set for care a
+    referral / out-of-area filing covers) and the trace notes; a refusal raised. Skipped (the encounter as
+    it is) when the filings were not read or the policy predates filing rules."""
+    if encounter.standing is None or policy.filings is None:
+        return encounter, ()
+    care = Care(
+        encounter.kind,
+        encounter.med_type,
+        encounter.fixmedins_code,
+        encounter.mdtrtarea_admdvs,
+        encounter.chronic_disease,
+    )
+    outcome = apply(care, encounter.standing, policy.filings)
+    return replace(encounter, filed=encounter.filed or outcome.filed), outcome.notes
