@@ -26,6 +26,7 @@ def _entry_out(entry: JournalEntry, postings: list[tuple[Posting, Account]]) -> 
         id=entry.id,
         seq=entry.seq,
         event_id=entry.event_id,
+        trace_id=entry.trace_id,
         source_type=entry.source_type,
         source_id=entry.source_id,
         description=entry.description,
@@ -56,11 +57,16 @@ def _entry_out(entry: JournalEntry, postings: list[tuple[Posting, Account]]) -> 
 async def journal(
     runtime: RuntimeDep,
     source_id: Annotated[str | None, Query(max_length=40)] = None,
+    trace_id: Annotated[str | None, Query(max_length=64)] = None,
     after_id: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[EntryOut]:
+    """Journal entries in chain order; ``source_id`` (a setl_id, a claim number...) or ``trace_id`` (the
+    request id the event carried) select the entries of one business fact or one request."""
     async with runtime.db.session() as session:
-        rows = await service.list_entries(session, source_id=source_id, after_id=after_id, limit=limit)
+        rows = await service.list_entries(
+            session, source_id=source_id, trace_id=trace_id, after_id=after_id, limit=limit
+        )
         return [_entry_out(e, p) for e, p in rows]
 
 

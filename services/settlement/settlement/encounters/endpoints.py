@@ -132,7 +132,13 @@ async def presettle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -
 @router.post("/{mdtrt_id}/settlement", response_model=SettlementOut)
 async def settle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -> Response:
     """2207 门诊结算 / 2304 住院结算."""
-    return model_response(await once(runtime, lambda session: service.settle(session, mdtrt_id, body)))
+    settled = await once(
+        runtime,
+        lambda session: service.settle(session, mdtrt_id, body),
+        fixmedins_code=body.fixmedins_code,
+        msgid=body.msgid,
+    )
+    return model_response(settled)
 
 
 async def _once(
