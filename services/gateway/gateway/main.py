@@ -9,11 +9,12 @@ from gateway.config import GatewaySettings
 from gateway.db import audit
 from gateway.downstream import Downstream
 from gateway.endpoints import HIS_PATH, HIS_PREFIX, router
+from gateway.messages.trail import router as trail_router
 from gateway.security.endpoints import router as institutions_router
 from gateway.security.schemes import scheme
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
-from shared.auth import AUDITOR, Authenticator, access, guarded
+from shared.auth import AUDITOR, FUND_ACCOUNTANT, Authenticator, access, guarded
 from shared.config import ServiceSettings
 from shared.inputs import exempt, exempt_prefix
 from shared.observability import ReadinessCheck
@@ -21,6 +22,8 @@ from shared.service import ServiceRuntime, create_service_app
 
 #: Administrators register institutions and their credentials; auditors see the registry (never a secret).
 REGISTRY = access(read={AUDITOR}, write=set())
+#: The transaction trail (what the institution was answered): auditors and fund accountants read it.
+TRAIL = access(read={AUDITOR, FUND_ACCOUNTANT}, write=set())
 
 
 class GatewayRuntime(ServiceRuntime):
@@ -69,7 +72,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         description="National healthcare-security interface envelope (infno/msgid/input -> infcode/output).",
         runtime_factory=build_runtime,
         his_routers=[router],
-        routers=[guarded(institutions_router, REGISTRY)],
+        routers=[guarded(institutions_router, REGISTRY), guarded(trail_router, TRAIL)],
         audit_table=audit,
     )
     # Answered with an envelope whatever it carries (bad text or numbers: infcode -1, nhsa/envelope.py).
