@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
@@ -59,3 +60,70 @@ def install_offline_docs(app: FastAPI) -> None:
             redoc_favicon_url=asset(request, FAVICON),
             with_google_fonts=False,
         )
+
+
+#: The body of every refusal (``shared.errors.error_body``), as the OpenAPI document names it.
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "stable error code (README.md, error codes)"},
+                "message": {"type": "string", "description": "Chinese text for the clerk"},
+                "details": {"description": "per-field reasons of a VALIDATION_ERROR"},
+            },
+        },
+        "request_id": {"type": "string", "description": "the request's X-Request-ID, for the logs"},
+    },
+}
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+#: The refusals every operation of a kind can answer, documented on each unless it documents its own.
+_SECURED = {
+    "401": "UNAUTHENTICATED: no bearer token, a bad signature, or an expired token.",
+    "403": "FORBIDDEN: the token's roles may not do this (each router names the roles that may read and "
+    "that may change).",
+}
+_VALIDATION = (
+    "VALIDATION_ERROR: a parameter or body field is missing or malformed (``error.details`` names each), "
+    "or a domain refusal of the request as given (the code is in ``error.code``, see README.md). "
+    "Nothing was changed."
+)
+
+
+def document_refusals(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every operation documents the refusals it can answer with the platform's error body: 401 and 403
+    for an operation behind a bearer token, 422 for one that takes parameters or a body (FastAPI's own
+    422 schema is not what the services answer)."""
+    spec.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for methods in spec.get("paths", {}).values():
+        for operation in methods.values():
+            responses = operation.setdefault("responses", {})
+            codes: dict[str, str] = {}
+            if operation.get("security"):
+                codes.update(_SECURED)
+            if operation.get("parameters") or operation.get("requestBody"):
+                codes["422"] = _VALIDATION
+            for status, description in codes.items():
+                documented = responses.setdefault(status, {"description": description})
+                if status == "422" and "HTTPValidationError" in str(documented.get("content", "")):
+                    documented["description"] = description
+                documented["content"] = {"application/json": {"schema": _ERROR_REF}}
+    spec["components"]["schemas"].pop("HTTPValidationError", None)
+    spec["components"]["schemas"].pop("ValidationError", None)
+    return spec
+
+
+def install_documented_refusals(app: FastAPI) -> None:
+    """The app's OpenAPI document, built once, with ``document_refusals`` applied."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_refusals(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -21,7 +21,7 @@ from shared.auth import DEV_AUTH_SECRET, Authenticator, is_guarded
 from shared.config import ServiceSettings
 from shared.consumer import BatchScope, IdempotentConsumer, Subscription, no_scope
 from shared.db import Database
-from shared.docs_ui import install_offline_docs
+from shared.docs_ui import install_documented_refusals, install_offline_docs
 from shared.errors import install_error_handlers
 from shared.events import ALL_TOPICS
 from shared.infra import InfraTables
@@ -211,6 +211,7 @@ def create_service_app(
     for router in [*his_routers, *routers]:
         app.include_router(router)
     install_offline_docs(app)
+    install_documented_refusals(app)
     return app
 
 

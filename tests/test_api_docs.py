@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -39,3 +40,55 @@ async def test_docs_pages_load_every_asset_from_the_service_itself(name: str) ->
                 assert len(response.content) > 1000 or source.endswith(".json"), (page, source)
         spec = (await client.get("/openapi.json")).json()
     assert spec["info"]["title"]
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, methods in spec["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_operation_is_described_with_its_refusals(name: str) -> None:
+    spec = _app(name).openapi()
+    undescribed = [f"{m} {p}" for m, p, op in _operations(spec) if len(op.get("description", "")) < 20]
+    assert undescribed == [], f"{name}: operations without a description: {undescribed}"
+    no_refusals = [
+        f"{m} {p}"
+        for m, p, op in _operations(spec)
+        if not p.startswith(("/healthz", "/readyz", "/fsi/"))
+        and not any(str(code).startswith("4") for code in op.get("responses", {}))
+    ]
+    assert no_refusals == [], f"{name}: operations documenting no 4xx: {no_refusals}"
+
+
+def test_call_service_documents_each_code_its_headers_and_refusals() -> None:
+    """The HIS entry point: a request schema per transaction code from the registry (its ``input`` model),
+    the response envelope, the signature headers, and every code an ``err_msg`` can carry."""
+    from gateway import registry
+
+    from shared.error_codes import ErrorCode
+
+    spec = _app("gateway").openapi()
+    operation = spec["paths"]["/fsi/api/rsfComIfsService/callService"]["post"]
+    schemas = spec["components"]["schemas"]
+    refs = [
+        r["$ref"].rsplit("/", 1)[1]
+        for r in operation["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    ]
+    assert refs == [f"Envelope{infno}" for infno in sorted(registry.TRANSACTIONS)]
+    for infno, transaction in registry.TRANSACTIONS.items():
+        envelope = schemas[f"Envelope{infno}"]
+        assert envelope["properties"]["infno"]["const"] == infno
+        expected = transaction.input.model_json_schema(ref_template="#/components/schemas/{model}")
+        expected.pop("$defs", None)
+        assert envelope["properties"]["input"] == expected, infno
+        assert transaction.label in envelope["title"]
+    headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+    assert headers == {"x-tif-paasid", "x-tif-timestamp", "x-tif-nonce", "x-tif-signature"}
+    answer = operation["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/ResponseEnvelope")
+    for code in (ErrorCode.E_SIGNATURE, ErrorCode.E_INFNO, ErrorCode.E_INPUT, ErrorCode.E_MSGID_REUSED):
+        assert f"`{code.value}`" in answer["description"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from gateway.capacity import DownstreamSlots
@@ -10,6 +12,7 @@ from gateway.db import audit
 from gateway.downstream import Downstream
 from gateway.endpoints import HIS_PATH, HIS_PREFIX, router
 from gateway.messages.trail import router as trail_router
+from gateway.openapi import document_his
 from gateway.security.endpoints import router as institutions_router
 from gateway.security.schemes import scheme
 from gateway.security.service import HisSecurity
@@ -75,6 +78,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         routers=[guarded(institutions_router, REGISTRY), guarded(trail_router, TRAIL)],
         audit_table=audit,
     )
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:  # the HIS entry point documented from the registry (gateway.openapi)
+        if app.openapi_schema is None:
+            app.openapi_schema = document_his(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     # Answered with an envelope whatever it carries (bad text or numbers: infcode -1, nhsa/envelope.py).
     exempt(app, HIS_PATH)
     exempt_prefix(app, HIS_PREFIX)  # the path forms and unknown /fsi/ paths (gateway/endpoints.py)

@@ -72,6 +72,8 @@ async def journal(
 
 @router.get("/journal/{entry_id}", response_model=EntryOut)
 async def journal_entry(entry_id: int, runtime: RuntimeDep) -> EntryOut:
+    """One journal entry with its postings and hash-chain fields. Refused: 404
+    ENTRY_NOT_FOUND."""
     async with runtime.db.session() as session:
         return _entry_out(*await service.get_entry(session, entry_id))
 
@@ -104,6 +106,7 @@ async def account_balances(
     insutype: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
     as_of: Annotated[date | None, Query(description="balances at the end of this Beijing date")] = None,
 ) -> list[BalanceOut]:
+    """Account balances, by region and scheme, now or at the end of a Beijing date."""
     before = _end_of(as_of)
     async with runtime.db.session() as session:
         return [_balance_out(*row) for row in await service.balances(session, admdvs, insutype, before)]
