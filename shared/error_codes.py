@@ -258,6 +258,7 @@ class ErrorCode(StrEnum):
     BAD_FILE = "BAD_FILE", (422,), "目录文件缺少列: …", SETTLEMENT
     BAD_PERIOD = "BAD_PERIOD", (422,), "对账期间最长 … 天", ("settlement", "fund-ledger")
     BAD_RULE_PARAMS = "BAD_RULE_PARAMS", (422,), "规则参数不正确: …", SETTLEMENT
+    BAD_TRAIL_QUERY = "BAD_TRAIL_QUERY", (422,), "须且仅须给出 msgid、setl_id、psn_no 之一", SETTLEMENT
     CATALOGUE_ITEM_EXISTS = "CATALOGUE_ITEM_EXISTS", (409,), "目录编码已存在: …", SETTLEMENT
     CATALOGUE_ITEM_NOT_FOUND = "CATALOGUE_ITEM_NOT_FOUND", (404,), "目录编码不存在或不在有效期: …", SETTLEMENT
     CATALOGUE_VER_UNKNOWN = (

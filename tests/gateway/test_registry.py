@@ -218,3 +218,7 @@ def test_the_trail_takes_the_settlement_id_and_amounts_of_an_answer() -> None:
         "psn_cash_pay": "40.00",
     }  # no name, no ID number
     assert trail_of_answer('{"infcode": -1, "output": null}') == {} == trail_of_answer("not json")
+    # On the wire the amounts are numbers with two decimals: the line keeps them as written (32.00, not 32.0).
+    numeric = trail_of_answer('{"output": {"setlinfo": {"setl_id": "S2", "fund_pay_sumamt": 32.00}}}')
+    line = json.loads(json.dumps(numeric, default=str))
+    assert line == {"setl_id": "S2", "fund_pay_sumamt": "32.00"}

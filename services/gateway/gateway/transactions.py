@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -133,7 +134,7 @@ TRAIL_SETTLEMENT_FIELDS = (
 def trail_of_answer(answer: str) -> dict[str, Any]:
     """The settlement id and amounts of an answer (yuan as on the wire), when it carries a ``setlinfo``."""
     try:
-        output = json.loads(answer).get("output")
+        output = json.loads(answer, parse_float=Decimal).get("output")  # 32.00 stays "32.00" on the line
     except (ValueError, AttributeError):
         return {}
     info = output.get("setlinfo") if isinstance(output, dict) else None
