@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from gateway.downstream import Downstream
-from gateway.nhsa.envelope import parse_body
+from gateway.protocol.envelope import parse_body
 from gateway.security.schemes import TifSha256
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
@@ -152,7 +152,7 @@ async def desk(databases: DatabaseFactory) -> AsyncIterator[Desk]:
     gateway_db = Database(databases.migrated("gateway"))
     async with running(app) as client:
         api = SettlementApi(client, settlement_db, app)
-        await seed_reference_data(api)
+        await seed_reference_data(api, codes=True)
         downstream = Downstream("http://enrollment", "http://service", 5.0)
         await downstream.client.aclose()
         downstream.client = client  # closed with the app, not by the gateway

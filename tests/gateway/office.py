@@ -10,7 +10,7 @@ from typing import Any, cast
 import httpx
 import pytest
 from gateway.downstream import Downstream
-from gateway.nhsa.envelope import parse_body
+from gateway.protocol.envelope import parse_body
 from gateway.security.schemes import TifSha256
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
@@ -85,7 +85,7 @@ async def office(databases: DatabaseFactory) -> AsyncIterator[Office]:
     gateway_db = Database(databases.migrated("gateway"))
     async with running(app) as client:
         api = SettlementApi(client, settlement_db)
-        await seed_reference_data(api)
+        await seed_reference_data(api, codes=True)
         downstream = Downstream("http://enrollment", "http://service", 5.0)
         await downstream.client.aclose()
         link = LossyLink(client)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from gateway.downstream import Downstream
-from gateway.nhsa.envelope import parse_body
+from gateway.protocol.envelope import parse_body
 from gateway.security.schemes import TifSha256
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
@@ -70,7 +70,7 @@ async def counter(databases: DatabaseFactory) -> AsyncIterator[Counter]:
     gateway_db = Database(databases.migrated("gateway"))
     async with running(app) as client:
         api = SettlementApi(client, settlement_db)
-        await seed_reference_data(api)
+        await seed_reference_data(api, codes=True)
         psn_no, certno = new_person()
         await api.cover(psn_no, certno)
         downstream = Downstream("http://enrollment", "http://service", 5.0)

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from gateway.downstream import Downstream
-from gateway.nhsa.envelope import parse_body
+from gateway.protocol.envelope import parse_body
 from gateway.security.schemes import TifSha256
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
@@ -102,7 +102,7 @@ async def platform(
         enrollment = {"psn_no": psn_no, "year": 2026, "payment": payment}
         await office.ok("POST", "/api/v1/enrollments", enrollment, 201)
         api = SettlementApi(settlement, settlement_db)
-        await seed_reference_data(api)
+        await seed_reference_data(api, codes=True)
         for event in await office.events("enrollment.coverage_activated"):
             await api.apply(CoverageActivated.model_validate(event["data"]))
 

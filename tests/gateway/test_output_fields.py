@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from gateway.downstream import Downstream
 from gateway.nhsa import fields
-from gateway.nhsa.envelope import parse_body
+from gateway.protocol.envelope import parse_body
 from gateway.security.schemes import TifSha256
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
@@ -86,7 +86,7 @@ async def desk(databases: DatabaseFactory) -> AsyncIterator[Desk]:
     gateway_db = Database(databases.migrated("gateway"))
     async with running(app) as client:
         api = SettlementApi(client, settlement_db)
-        await seed_reference_data(api)
+        await seed_reference_data(api, codes=True)
         marked = {
             "med_list_codg": "M",
             "name": "标记药",

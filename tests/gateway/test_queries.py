@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.gateway.desk import OTHER_HOSPITAL, WHEN, Desk, Patient, desk, line, refused
+from tests.gateway.office import chronic as chronic_filing
 from tests.settlement.conftest import HOSPITAL
 
 __all__ = ["desk"]
@@ -210,6 +211,8 @@ async def test_5205_lists_chronic_drug_records_at_any_institution(desk: Desk) ->
     # 门诊慢特病 (140104, I10 on the demo policy's list): 10 x A at 0.50 = 5.00 (a drug) and 20.00 of
     # treatment X (05, not a drug).
     chronic_lines = [line("1", "A", "10", "0.5", "5.00"), line("2", "X", "1", "20", "20.00")]
+    # A registered 门慢门特 patient only (2503 first; docs/domain.md, "Filings").
+    await desk.ok("2503", chronic_filing(patient.psn_no, code="I10"))
     chronic_id, settled = await patient.visit(
         "MZ0006",
         chronic_lines,

@@ -13,6 +13,7 @@ from settlement.config import SettlementSettings
 from settlement.main import SUBSCRIPTIONS, create_app
 from settlement.policy.document import jinzhai_yutian_demo
 
+from platformctl.demo import demo_code_files
 from shared.db import Database
 from shared.events import CoverageActivated, EventData, IdentityCategory
 from shared.idcard import make_id_number
@@ -86,7 +87,10 @@ class SettlementApi:
         return await self.client.post(url, json=body, headers=headers)
 
 
-async def seed_reference_data(api: SettlementApi) -> None:
+async def seed_reference_data(api: SettlementApi, *, codes: bool = False) -> None:
+    """Institutions, a four-item catalogue and the demo policy; ``codes``: also the demo's diagnosis and
+    procedure lists (1307/1308, ``platformctl.demo.demo_code_files``), for harnesses that send diagnoses
+    as a HIS does (a diagnosis must be on the list in force)."""
     for body in (
         {
             "fixmedins_code": PHARMACY,
@@ -150,6 +154,10 @@ async def seed_reference_data(api: SettlementApi) -> None:
         "document": jinzhai_yutian_demo().model_dump(mode="json"),
     }
     assert (await api.post("/api/v1/policies", policy)).status_code == 201
+    if codes:
+        for kind, text in demo_code_files():
+            response = await api.client.post(f"/api/v1/catalogue/codes/{kind}/import", content=text.encode())
+            assert response.status_code == 200, response.text
 
 
 @pytest.fixture
