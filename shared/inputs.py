@@ -4,7 +4,7 @@ A NUL character is taken by SQLite and refused by PostgreSQL (with its own text,
 caller); an unpaired surrogate is not a character at all (no UTF-8 encoder or database takes it); other
 control characters than tab, line feed and carriage return have no place in any field; ``NaN`` and
 ``Infinity`` are not JSON, and neither an integer past 64 bits nor a number like ``1e999999`` is a value any
-column holds. The gateway checks its envelopes with the same rules (``gateway.nhsa.envelope``); every
+column holds. The gateway checks its envelopes with the same rules (``gateway.protocol.envelope``); every
 service's JSON API is guarded by ``InputGuard`` (installed with the error handlers, ``shared.errors``), which
 answers 422 ``VALIDATION_ERROR`` naming the field, like any other validation error.
 

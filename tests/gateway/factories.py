@@ -10,10 +10,10 @@ from typing import Any, cast
 
 import httpx
 from gateway import registry
+from gateway.declaration import Call, parse
 from gateway.downstream import Downstream
 from gateway.messages.models import MessageLog
-from gateway.nhsa.envelope import Answer, RequestEnvelope, parse_body
-from gateway.nhsa.transaction import Call, parse
+from gateway.protocol.envelope import Answer, RequestEnvelope, parse_body
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
 from sqlmodel import select
@@ -212,7 +212,13 @@ async def run_handler(envelope: RequestEnvelope, downstream: Downstream) -> dict
     """The registry's handler of the envelope's infno on its own (no message log, no sign-in), its input
     read as the pipeline reads it."""
     transaction = registry.TRANSACTIONS[envelope.infno]
-    call = Call(envelope, downstream, cast(Database, None), cast(HisSecurity, None))
+    call = Call(
+        envelope,
+        downstream,
+        cast(Database, None),
+        cast(HisSecurity, None),
+        voidable=registry.VOIDABLE_INFNOS,
+    )
     return await transaction.run(call, parse(transaction.input, envelope.input))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway.nhsa.envelope import MAX_DEPTH
+from gateway.protocol.envelope import MAX_DEPTH
 
 from platformctl import examples
 from shared.money import fen_to_yuan

@@ -14,7 +14,7 @@ import pytest
 from gateway.capacity import DownstreamSlots, before_call
 from gateway.config import GatewaySettings
 from gateway.main import create_app
-from gateway.nhsa.errors import Refusal
+from gateway.protocol.errors import Refusal
 from prometheus_client import REGISTRY
 
 from platformctl import examples

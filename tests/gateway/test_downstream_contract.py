@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from gateway.downstream import Downstream
-from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from gateway.protocol.errors import OutcomeUnknown, Refusal
 
 from tests.gateway.factories import SETL_ID, FakeSettlement, downstream_for, readme_purchase
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from gateway import registry
 from gateway.nhsa import encounter, fees, inpatient, outpatient, pharmacy, settling
-from gateway.nhsa.envelope import RequestEnvelope
-from gateway.nhsa.errors import Refusal, describe
+from gateway.protocol.envelope import RequestEnvelope
+from gateway.protocol.errors import Refusal, describe
 from gateway.transactions import KNOWN_INFNO_LABELS
 from pydantic import BaseModel, ValidationError
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from gateway.nhsa.envelope import Answer, RequestEnvelope
-from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from gateway.protocol.envelope import Answer, RequestEnvelope
+from gateway.protocol.errors import OutcomeUnknown, Refusal
 
 from platformctl import examples
 from tests.gateway.factories import (

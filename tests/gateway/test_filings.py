@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from gateway.nhsa.envelope import parse_body
+from gateway.protocol.envelope import parse_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from settlement.filings.models import Filing

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from gateway.config import GatewaySettings
 from gateway.main import create_app
-from gateway.nhsa.envelope import parse_body
+from gateway.protocol.envelope import parse_body
 from gateway.security import national
 from gateway.security.models import Institution, InstitutionKey
 from gateway.security.sealing import compact

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 from gateway import registry
-from gateway.nhsa import void
-from gateway.nhsa.transaction import Call, Transaction
+from gateway.declaration import Call, Transaction
 from gateway.transactions import KNOWN_INFNO_LABELS, NOT_OFFERED_INFNOS, infno_label, trail_of_answer
 from prometheus_client import REGISTRY
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,7 +52,7 @@ def test_declared_in_the_module_named_for_its_family(transaction: Transaction) -
 
 
 def test_the_rules_that_read_the_registry() -> None:
-    assert void.reversible_infnos() == ("2102", "2207", "2304")
+    assert registry.VOIDABLE_INFNOS == ("2102", "2207", "2304")
     assert tuple(sorted(t.infno for t in TRANSACTIONS if t.voidable)) == registry.VOIDABLE_INFNOS
     # The metrics labels (dashboards and deploy checks read them) are the codes answered before the registry.
     assert {

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from gateway.config import GatewaySettings
 from gateway.main import create_app
-from gateway.nhsa.envelope import parse_body
+from gateway.protocol.envelope import parse_body
 from gateway.security.schemes import TifSha256
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from gateway.nhsa import pharmacy, queries, void
-from gateway.nhsa.envelope import RequestEnvelope, dumps
-from gateway.nhsa.errors import OutcomeUnknown, Refusal
 from gateway.nhsa.funds import setlinfo_fund_columns, summary_disagreements
+from gateway.protocol.envelope import RequestEnvelope, dumps
+from gateway.protocol.errors import OutcomeUnknown, Refusal
 from pydantic import ValidationError
 
 from platformctl import examples
@@ -28,6 +28,8 @@ from tests.gateway.factories import (
 )
 
 MSGID = "P34152400001202611201200000009"
+#: The codes 2601 may void, as the registry declares them (tests/gateway/test_registry.py).
+VOIDABLE = ("2102", "2207", "2304")
 
 
 def envelope(infno: str, body: dict[str, Any], fixmedins_code: str = PHARMACY) -> RequestEnvelope:
@@ -328,7 +330,7 @@ def _data_2601(**changes: Any) -> dict[str, Any]:
 
 
 def test_void_input() -> None:
-    data = void.parse(envelope("2601", _data_2601()))
+    data = void.parse(envelope("2601", _data_2601()), VOIDABLE)
     assert void.void_request(envelope("2601", _data_2601()), data) == {
         "msgid": MSGID,
         "omsgid": "P34152400001202611201000000002",
@@ -336,16 +338,18 @@ def test_void_input() -> None:
         "fixmedins_code": PHARMACY,
         "psn_no": PSN_NO,
     }
-    not_reversible = refused(lambda: void.parse(envelope("2601", _data_2601(oinfno="2103"))))
+    not_reversible = refused(lambda: void.parse(envelope("2601", _data_2601(oinfno="2103")), VOIDABLE))
     assert not_reversible.err_msg == "[E_OINFNO] 不支持冲正交易 2103，目前可冲正的交易: 2102, 2207, 2304"
-    missing = refused(lambda: void.parse(envelope("2601", {"data": {"omsgid": "X", "oinfno": "2102"}})))
+    missing = refused(
+        lambda: void.parse(envelope("2601", {"data": {"omsgid": "X", "oinfno": "2102"}}), VOIDABLE)
+    )
     assert missing.err_msg == "[E_INPUT] input.data.psn_no: 必填"
-    itself = refused(lambda: void.parse(envelope("2601", _data_2601(omsgid=MSGID))))
+    itself = refused(lambda: void.parse(envelope("2601", _data_2601(omsgid=MSGID)), VOIDABLE))
     assert itself.code == "E_INPUT"
 
 
 def test_void_of_a_logged_message_must_be_the_senders_own_and_its_infno() -> None:
-    data = void.parse(envelope("2601", _data_2601()))
+    data = void.parse(envelope("2601", _data_2601()), VOIDABLE)
     own = envelope("2601", _data_2601())
     void.check_original(own, data, None)
     void.check_original(own, data, void.LoggedOriginal("2102", PHARMACY))
@@ -358,7 +362,7 @@ def test_void_of_a_logged_message_must_be_the_senders_own_and_its_infno() -> Non
 
 
 def test_void_output() -> None:
-    data = void.parse(envelope("2601", _data_2601()))
+    data = void.parse(envelope("2601", _data_2601()), VOIDABLE)
     reversed_ = void.build_output(
         data, VoidOut.model_validate({"outcome": "reversed", "reversal": readme_reversal()})
     )

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from gateway.messages.models import VoidedMessage
-from gateway.nhsa.envelope import Answer, RequestEnvelope
-from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from gateway.protocol.envelope import Answer, RequestEnvelope
+from gateway.protocol.errors import OutcomeUnknown, Refusal
 from sqlmodel import select
 
 from platformctl import examples

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from gateway.downstream import Downstream
 from gateway.nhsa import person
-from gateway.nhsa.envelope import RequestEnvelope
-from gateway.nhsa.errors import Refusal
+from gateway.protocol.envelope import RequestEnvelope
+from gateway.protocol.errors import Refusal
 
 from shared.clock import now_china
 from shared.contracts.v1.enrollment import PersonCoverage

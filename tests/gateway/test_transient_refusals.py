@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway.nhsa.errors import TRANSIENT_CODES
+from gateway.protocol.errors import TRANSIENT_CODES
 
 from platformctl import examples
 from tests.gateway.factories import PHARMACY, PSN_NO, Gateway, readme_purchase, refusal, timeout

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from gateway.downstream import Downstream
-from gateway.nhsa.envelope import parse_body
+from gateway.protocol.envelope import parse_body
 from gateway.security.schemes import TifSha256
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from gateway.downstream import Downstream
-from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from gateway.protocol.errors import OutcomeUnknown, Refusal
 
 from platformctl.stack import free_port
 from shared.http import AiohttpTransport

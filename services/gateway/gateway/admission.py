@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.messages.models import MessageLog, VoidedMessage
 from gateway.messages.service import Stored
-from gateway.nhsa.errors import Refusal
+from gateway.protocol.errors import Refusal
 from gateway.security.models import Institution, SeenNonce, SignIn
 from gateway.security.service import Registered, Signer
 from shared.db import Statements, utcnow

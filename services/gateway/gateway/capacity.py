@@ -18,7 +18,7 @@ from contextvars import ContextVar
 
 from prometheus_client import Counter, Gauge
 
-from gateway.nhsa.errors import Refusal
+from gateway.protocol.errors import Refusal
 
 DOWNSTREAM_IN_FLIGHT = Gauge(
     "gateway_downstream_in_flight", "Envelopes this gateway process has downstream now (holding a slot)"

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.downstream import Downstream, downstream_transaction
 from gateway.files.service import FileStore
-from gateway.nhsa.envelope import Answer, RequestEnvelope
-from gateway.nhsa.errors import Refusal, describe
+from gateway.protocol.envelope import Answer, RequestEnvelope
+from gateway.protocol.errors import Refusal, describe
 
 if TYPE_CHECKING:
     from gateway.security.service import HisSecurity
@@ -33,6 +33,8 @@ class Call:
     security: HisSecurity
     #: The exchange files (9101/9102, and the codes that answer with a file).
     files: FileStore = field(default_factory=FileStore)
+    #: The codes 2601 may void: those the registry declares ``voidable`` (``gateway.registry``).
+    voidable: tuple[str, ...] = ()
 
 
 #: A handler answers with its ``output``, or with an ``Answer`` when it has a ``warn_msg`` as well. It gets

@@ -14,7 +14,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from gateway import capacity
-from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from gateway.protocol.errors import OutcomeUnknown, Refusal
 from shared.contracts.v1.catalogue import CatalogueChanges
 from shared.contracts.v1.enrollment import PersonCoverage
 from shared.contracts.v1.inventory import DeletionIn, DeletionOut, MovementIn, MovementOut
@@ -44,7 +44,7 @@ _REPEAT_HINT = "，办理结果未知：请用原报文ID重发本交易，将�
 
 
 class Declared(Protocol):
-    """What a call needs of the transaction it is made for (``gateway.nhsa.transaction.Transaction``)."""
+    """What a call needs of the transaction it is made for (``gateway.declaration.Transaction``)."""
 
     @property
     def moves_money(self) -> bool: ...

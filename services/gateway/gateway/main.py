@@ -100,7 +100,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    # Answered with an envelope whatever it carries (bad text or numbers: infcode -1, nhsa/envelope.py).
+    # Answered with an envelope whatever it carries (bad text or numbers: infcode -1, protocol/envelope.py).
     exempt(app, HIS_PATH)
     exempt_prefix(app, HIS_PREFIX)  # the path forms and unknown /fsi/ paths (gateway/endpoints.py)
     return app

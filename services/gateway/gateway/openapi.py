@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import registry
-from gateway.nhsa.envelope import RequestEnvelope
+from gateway.protocol.envelope import RequestEnvelope
 from shared.error_codes import ENVELOPE_STATUS, ErrorCode
 
 #: The signature headers of the default scheme (``gateway.security.schemes``, ``x-tif``).

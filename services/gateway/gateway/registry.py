@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gateway.declaration import Transaction
 from gateway.nhsa import (
     catalogue,
     files,
@@ -24,7 +25,6 @@ from gateway.nhsa import (
     sign,
     void,
 )
-from gateway.nhsa.transaction import Transaction
 
 FAMILIES = (
     person,

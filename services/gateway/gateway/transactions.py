@@ -16,11 +16,12 @@ from pydantic import ValidationError
 
 from gateway import admission, registry
 from gateway.capacity import DownstreamSlots
+from gateway.declaration import Call, Transaction, parse
 from gateway.downstream import Downstream
 from gateway.files.service import FileStore
 from gateway.messages import service as messages
 from gateway.nhsa import void
-from gateway.nhsa.envelope import (
+from gateway.protocol.envelope import (
     Answer,
     BadJson,
     RequestEnvelope,
@@ -29,8 +30,7 @@ from gateway.nhsa.envelope import (
     dumps,
     parse_body,
 )
-from gateway.nhsa.errors import TRANSIENT_CODES, OutcomeUnknown, Refusal, describe
-from gateway.nhsa.transaction import Call, Transaction, parse
+from gateway.protocol.errors import TRANSIENT_CODES, OutcomeUnknown, Refusal, describe
 from gateway.security import sealing
 from gateway.security.service import HisSecurity, Signer, check_caller
 from shared.db import Database, Statements
@@ -396,7 +396,7 @@ class EnvelopeProcessor:
     async def _answer(self, transaction: Transaction, envelope: RequestEnvelope) -> Answer:
         """The transaction's input read, its hooks and handler run; a downstream transaction's first call
         takes a slot (``slots``), or is refused E_BUSY with nothing sent."""
-        call = Call(envelope, self.downstream, self.db, self.security, self.files)
+        call = Call(envelope, self.downstream, self.db, self.security, self.files, registry.VOIDABLE_INFNOS)
         data = parse(transaction.input, envelope.input)
         if transaction.before is not None:
             await transaction.before(call, data)

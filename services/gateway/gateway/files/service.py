@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from gateway.files.models import ExchangeFile
-from gateway.nhsa.errors import Refusal
+from gateway.protocol.errors import Refusal
 from shared.db import Database, utcnow
 
 #: Largest zip an institution may upload (bytes); its base64 form must also fit the envelope's size limit.

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.declaration import Call, Transaction
 from gateway.nhsa.files import fileinfo
-from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import format_wire_time
 from shared.contracts.v1.catalogue import CatalogueRow
 

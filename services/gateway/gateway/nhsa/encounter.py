@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from gateway.nhsa.envelope import RequestEnvelope
-from gateway.nhsa.errors import Refusal
-from gateway.nhsa.transaction import Call
+from gateway.declaration import Call
+from gateway.protocol.envelope import RequestEnvelope
+from gateway.protocol.errors import Refusal
 from shared.clock import format_wire_time, parse_client_time, parse_wire_time
 from shared.contracts.v1.settlement import EncounterOut
 from shared.money import yuan_to_fen

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from gateway.declaration import Call
 from gateway.nhsa import encounter, setlinfo
 from gateway.nhsa.encounter import (
     MDTRT_ID,
@@ -27,8 +28,7 @@ from gateway.nhsa.encounter import (
     WireTime,
     iso,
 )
-from gateway.nhsa.envelope import Answer, RequestEnvelope
-from gateway.nhsa.transaction import Call
+from gateway.protocol.envelope import Answer, RequestEnvelope
 from shared.contracts.v1.settlement import FeesOut
 from shared.money import YuanAsFen
 

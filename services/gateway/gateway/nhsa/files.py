@@ -16,9 +16,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.declaration import Call, Transaction
 from gateway.files.models import ExchangeFile
-from gateway.nhsa.errors import Refusal
-from gateway.nhsa.transaction import Call, Transaction
+from gateway.protocol.errors import Refusal
 from shared.clock import format_wire_time
 
 #: A file name as the HIS gives it: no path, no control characters.

@@ -35,6 +35,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from gateway.declaration import Call, Transaction
 from gateway.nhsa.encounter import (
     MED_TYPE,
     Insutype,
@@ -45,7 +46,6 @@ from gateway.nhsa.encounter import (
     iso,
     require_insuplc,
 )
-from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import parse_client_time
 
 #: What the settlement service issues as 待遇申报明细流水号: letters and digits only (it reaches a URL path).

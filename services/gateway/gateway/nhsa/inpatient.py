@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from gateway.declaration import Call, Transaction
 from gateway.nhsa import encounter, fees, pharmacy, settling
 from gateway.nhsa.encounter import (
     ALL,
@@ -27,10 +28,9 @@ from gateway.nhsa.encounter import (
     WireTime,
     iso,
 )
-from gateway.nhsa.envelope import Answer, RequestEnvelope
 from gateway.nhsa.fees import WRITE_OFF_UNSUPPORTED, FeeDetail, one_encounter
 from gateway.nhsa.settling import SettleData
-from gateway.nhsa.transaction import Call, Transaction
+from gateway.protocol.envelope import Answer, RequestEnvelope
 from shared.clock import format_wire_time, parse_wire_time
 from shared.contracts.v1.settlement import EncounterOut
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.declaration import Call, Transaction
 from gateway.nhsa.encounter import WireNode
 from gateway.nhsa.pharmacy import SETL_ID
 from gateway.nhsa.tracing import TraceInfo, codes_of
-from gateway.nhsa.transaction import Call, Transaction
 from shared.contracts.v1.inventory import DeletionIn, MovementIn, MovementOut, Operation
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.declaration import Call, Transaction
 from gateway.nhsa import encounter, fees, pharmacy, settling
 from gateway.nhsa.encounter import (
     ALL,
@@ -24,11 +25,10 @@ from gateway.nhsa.encounter import (
     WireNode,
     WireTime,
 )
-from gateway.nhsa.envelope import Answer, RequestEnvelope
-from gateway.nhsa.errors import Refusal
 from gateway.nhsa.fees import FeeDetail, one_encounter
 from gateway.nhsa.settling import SettleData
-from gateway.nhsa.transaction import Call, Transaction
+from gateway.protocol.envelope import Answer, RequestEnvelope
+from gateway.protocol.errors import Refusal
 from shared.contracts.v1.settlement import EncounterOut
 
 #: 11 普通门诊: the visit's med_type until 2203 says otherwise.

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.nhsa.errors import Refusal
-from gateway.nhsa.transaction import Call, Transaction
+from gateway.declaration import Call, Transaction
+from gateway.protocol.errors import Refusal
 from shared.clock import now_china, parse_client_time
 from shared.contracts.v1.enrollment import EnrollmentOut, IdentityOut, PersonCoverage
 from shared.money import fen_to_yuan

@@ -13,12 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.declaration import Call, Transaction
 from gateway.nhsa import setlinfo
 from gateway.nhsa.encounter import DaysSupply, absent_if_unset, wire_time
-from gateway.nhsa.envelope import RequestEnvelope
-from gateway.nhsa.errors import Refusal
 from gateway.nhsa.tracing import TraceInfo, codes_of
-from gateway.nhsa.transaction import Call, Transaction
+from gateway.protocol.envelope import RequestEnvelope
+from gateway.protocol.errors import Refusal
 from shared.clock import parse_wire_time
 from shared.contracts.v1.settlement import SettlementOut
 from shared.money import YuanAsFen

@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.declaration import Call, Transaction
 from gateway.nhsa import setlinfo
 from gateway.nhsa.encounter import MED_TYPE, OptionalWireTime, WireNode, iso
-from gateway.nhsa.errors import Refusal
-from gateway.nhsa.transaction import Call, Transaction
+from gateway.protocol.errors import Refusal
 from shared.clock import now_china
 from shared.contracts.v1.prechecks import (
     WARNING_ID,

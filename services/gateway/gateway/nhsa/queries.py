@@ -15,12 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.declaration import Call, Transaction
 from gateway.nhsa import setlinfo
 from gateway.nhsa.encounter import MDTRT_ID, MED_TYPE, OptionalWireTime, WireTime, iso
-from gateway.nhsa.envelope import RequestEnvelope
-from gateway.nhsa.errors import Refusal
 from gateway.nhsa.pharmacy import SETL_ID
-from gateway.nhsa.transaction import Call, Transaction
+from gateway.protocol.envelope import RequestEnvelope
+from gateway.protocol.errors import Refusal
 from shared.clock import format_wire_time, now_china
 from shared.contracts.v1.queries import AccumulationOut, FeeDetailOut, VisitOut
 from shared.contracts.v1.settlement import SettlementOut

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from gateway.nhsa.transaction import Call, Transaction
+from gateway.declaration import Call, Transaction
 from shared.contracts.v1.settlement import TotalsOut
 from shared.money import fen_to_yuan, yuan_to_fen
 

@@ -10,11 +10,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.declaration import Call, Transaction
 from gateway.nhsa import setlinfo
 from gateway.nhsa.encounter import MDTRT_ID, OptionalWireTime, WireNode, WireTime, iso
-from gateway.nhsa.errors import Refusal
 from gateway.nhsa.pharmacy import SETL_ID
-from gateway.nhsa.transaction import Call, Transaction
+from gateway.protocol.errors import Refusal
 from shared.clock import format_wire_time
 from shared.contracts.v1.setl_lists import (
     ListDiagnosis,

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from gateway.declaration import Call
 from gateway.nhsa import setlinfo
 from gateway.nhsa.encounter import (
     CERT_TYPE,
@@ -23,8 +24,7 @@ from gateway.nhsa.encounter import (
     Setting,
     WireNode,
 )
-from gateway.nhsa.envelope import Answer, RequestEnvelope
-from gateway.nhsa.transaction import Call
+from gateway.protocol.envelope import Answer, RequestEnvelope
 from shared.contracts.v1.settlement import SettlementOut
 from shared.money import YuanAsFen, fen_to_yuan
 

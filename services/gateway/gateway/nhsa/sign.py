@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.nhsa.transaction import Call, Transaction
+from gateway.declaration import Call, Transaction
 from shared.clock import format_wire_time
 
 

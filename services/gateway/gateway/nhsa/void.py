@@ -10,12 +10,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway import declaration
+from gateway.declaration import Call, Transaction
 from gateway.messages import service as messages
 from gateway.messages.models import VoidedMessage
-from gateway.nhsa import setlinfo, transaction
-from gateway.nhsa.envelope import RequestEnvelope
-from gateway.nhsa.errors import OutcomeUnknown, Refusal
-from gateway.nhsa.transaction import Call, Transaction
+from gateway.nhsa import setlinfo
+from gateway.protocol.envelope import RequestEnvelope
+from gateway.protocol.errors import OutcomeUnknown, Refusal
 from shared.contracts.v1.settlement import VoidOut
 
 INFNO = "2601"
@@ -41,17 +42,11 @@ class Input2601(BaseModel):
     data: Data2601
 
 
-def reversible_infnos() -> tuple[str, ...]:
-    """Transactions this platform can 冲正: those the registry declares ``voidable`` (the settlements, whose
-    effect the settlement service can undo by msgid: its /api/v1/voids reverses whatever settled under
-    omsgid). The national list is longer (2103, 2208, 2305, 2401); those are not offered here."""
-    from gateway import registry  # the registry collects this module too
-
-    return registry.VOIDABLE_INFNOS
-
-
-def check(envelope: RequestEnvelope, data: Data2601) -> Data2601:
-    reversible = reversible_infnos()
+def check(envelope: RequestEnvelope, data: Data2601, reversible: tuple[str, ...]) -> Data2601:
+    """``reversible``: the transactions this platform can 冲正, those the registry declares ``voidable`` (the
+    settlements, whose effect the settlement service can undo by msgid: its /api/v1/voids reverses whatever
+    settled under omsgid), handed over by the pipeline (``Call.voidable``). The national list is longer
+    (2103, 2208, 2305, 2401); those are not offered here."""
     if data.oinfno not in reversible:
         raise Refusal(
             "E_OINFNO",
@@ -115,14 +110,14 @@ def build_output(data: Data2601, answer: VoidOut) -> dict[str, Any]:
     return output
 
 
-def parse(envelope: RequestEnvelope) -> Data2601:
+def parse(envelope: RequestEnvelope, reversible: tuple[str, ...]) -> Data2601:
     """The 2601 input as read and checked (``E_INPUT`` / ``E_OINFNO``)."""
-    return check(envelope, transaction.parse(Input2601, envelope.input).data)
+    return check(envelope, declaration.parse(Input2601, envelope.input).data, reversible)
 
 
 async def _before(call: Call, data: Input2601) -> None:
     """A message the gateway answered may be voided only by its sender and under its own infno."""
-    checked = check(call.envelope, data.data)
+    checked = check(call.envelope, data.data, call.voidable)
     original = await messages.find(call.db, checked.omsgid)
     logged = LoggedOriginal(original.infno, original.fixmedins_code) if original else None
     check_original(call.envelope, checked, logged)
@@ -130,7 +125,7 @@ async def _before(call: Call, data: Input2601) -> None:
 
 async def _handle_2601(call: Call, data: Input2601) -> dict[str, Any]:
     """The settlement side of 2601; the gateway's own message log is checked before and marked after."""
-    checked = check(call.envelope, data.data)
+    checked = check(call.envelope, data.data, call.voidable)
     answer = await call.downstream.void_message(void_request(call.envelope, checked))
     return build_output(checked, answer)
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.nhsa.errors import Refusal
+from gateway.protocol.errors import Refusal
 
 
 @dataclass(frozen=True)

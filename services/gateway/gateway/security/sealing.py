@@ -15,8 +15,8 @@ from typing import Any
 import simplejson
 from sqlalchemy import bindparam, or_, select
 
-from gateway.nhsa.envelope import BadJson, parse_body
-from gateway.nhsa.errors import Refusal
+from gateway.protocol.envelope import BadJson, parse_body
+from gateway.protocol.errors import Refusal
 from gateway.security import national
 from gateway.security.models import InstitutionKey
 from shared.db import Statements, utcnow

@@ -15,8 +15,8 @@ import sqlalchemy
 from sqlalchemy import bindparam, delete
 from sqlmodel import col, select
 
-from gateway.nhsa.envelope import RequestEnvelope
-from gateway.nhsa.errors import Refusal
+from gateway.protocol.envelope import RequestEnvelope
+from gateway.protocol.errors import Refusal
 from gateway.security.models import Institution, SeenNonce, SignIn
 from gateway.security.schemes import SignatureScheme, SignedRequest
 from shared.clock import now_china
