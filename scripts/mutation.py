@@ -103,6 +103,27 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "constant True -> False",
     ): "the INSERT ... RETURNING yields exactly one id per row inserted, so the lengths are always equal;"
     " strict only turns an impossible mismatch into an error",
+    (
+        "model",
+        "return YearToDate(*(a + b for a, b in zip(_values(self), _values(other), strict=True)))",
+        "constant True -> False",
+    ): "both sides are YearToDate values of the same fields: the lengths are always equal",
+    (
+        "model",
+        "return YearToDate(*(a - b for a, b in zip(_values(self), _values(other), strict=True)))",
+        "constant True -> False",
+    ): "both sides are YearToDate values of the same fields: the lengths are always equal",
+    (
+        "bands",
+        "if top > floor:",
+        "compare0 Gt -> GtE",
+    ): "when top == floor the band adds (top - floor) × ratio = 0: the same total",
+    (
+        "bands",
+        "if band.upto_fen is None or amount_fen <= band.upto_fen:",
+        "compare0 LtE -> Lt",
+    ): "an amount exactly at a band's limit goes on to the next band, whose part is min(amount, limit) -"
+    " limit = 0: the same total",
 }
 
 _SWAP_BINOP: dict[type[ast.operator], type[ast.operator]] = {

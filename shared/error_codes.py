@@ -65,6 +65,13 @@ class ErrorCode(StrEnum):
         ("gateway", "settlement"),
     )
     E_ENVELOPE = "E_ENVELOPE", (200,), "报文公共输入不正确: <字段>: <原因>", GATEWAY
+    E_FILE_CORRUPT = (
+        "E_FILE_CORRUPT",
+        (200,),
+        "文件不是有效的 zip 压缩包、不是只含一个文本文件、校验失败或编码无法识别",
+        GATEWAY,
+    )
+    E_FILE_TOO_LARGE = "E_FILE_TOO_LARGE", (200,), "文件超过上传上限 … 字节（或解压后超过 … 字节）", GATEWAY
     E_INFNO = "E_INFNO", (200,), "不支持的交易编号: …", GATEWAY
     E_PATH = "E_PATH", (200,), "交易地址 … 不存在，或地址中的交易编号与报文 infno 不一致", GATEWAY
     E_INPUT = "E_INPUT", (200,), "<字段>: <原因>（交易输入 input 不正确）", GATEWAY
@@ -118,6 +125,7 @@ class ErrorCode(StrEnum):
     E_TOO_LARGE = "E_TOO_LARGE", (200,), "报文过大，超过 … 字节", GATEWAY
     E_UNAVAILABLE = "E_UNAVAILABLE", (200,), "医保服务暂不可用，交易未执行，请稍后重试", GATEWAY
     E_VOIDED = "E_VOIDED", (200,), "原交易已冲正", GATEWAY
+    FILE_NOT_FOUND = "FILE_NOT_FOUND", (200,), "文件查询号 … 不存在或已过下载截止时间", GATEWAY
     IPT_OTP_NO_MISMATCH = "IPT_OTP_NO_MISMATCH", (200,), "院内就诊流水号 … 与就诊ID … 登记的 … 不符", GATEWAY
     MDTRT_MISMATCH = "MDTRT_MISMATCH", (200,), "就诊ID … 与结算 … 不符", GATEWAY
     NOT_FOUND = "NOT_FOUND", (404,), "资源不存在（如: 机构 … 未登记）", ("gateway", "shared")
@@ -127,6 +135,7 @@ class ErrorCode(StrEnum):
         "只能操作本机构的就诊记录",
         ("gateway", "settlement"),
     )
+    NOT_YOUR_FILE = "NOT_YOUR_FILE", (200,), "只能下载本机构的文件（fixmedins_code 与报文不一致）", GATEWAY
     NOT_YOUR_SETTLEMENT = (
         "NOT_YOUR_SETTLEMENT",
         (403, 200),
@@ -239,6 +248,12 @@ class ErrorCode(StrEnum):
     BAD_RULE_PARAMS = "BAD_RULE_PARAMS", (422,), "规则参数不正确: …", SETTLEMENT
     CATALOGUE_ITEM_EXISTS = "CATALOGUE_ITEM_EXISTS", (409,), "目录编码已存在: …", SETTLEMENT
     CATALOGUE_ITEM_NOT_FOUND = "CATALOGUE_ITEM_NOT_FOUND", (404,), "目录编码不存在或不在有效期: …", SETTLEMENT
+    CATALOGUE_VER_UNKNOWN = (
+        "CATALOGUE_VER_UNKNOWN",
+        (422,),
+        "目录版本号 … 不存在：最新版本为 …",
+        SETTLEMENT,
+    )
     CATALOGUE_VERSION_EXISTS = (
         "CATALOGUE_VERSION_EXISTS",
         (409,),
@@ -332,6 +347,18 @@ class ErrorCode(StrEnum):
     HIT_ALREADY_REVIEWED = "HIT_ALREADY_REVIEWED", (409,), "疑点 … 已由 … 审核为 …", SETTLEMENT
     HIT_NOT_FOUND = "HIT_NOT_FOUND", (404,), "疑点不存在: …", SETTLEMENT
     HIT_SUBJECT_MISMATCH = "HIT_SUBJECT_MISMATCH", (422,), "处理决定的对象与疑点对象不符", SETTLEMENT
+    PAGE_OUT_OF_RANGE = (
+        "PAGE_OUT_OF_RANGE",
+        (422,),
+        "页码 … 超出范围：共 … 页（每页 … 条，共 … 条）",
+        SETTLEMENT,
+    )
+    DISE_CODE_UNKNOWN = (
+        "DISE_CODE_UNKNOWN",
+        (422,),
+        "诊断编码 … 不在 … 有效的疾病与诊断目录中（请按【1307】下载的编码填写）",
+        SETTLEMENT,
+    )
     IMPORT_REFUSED = "IMPORT_REFUSED", (422,), "目录文件有 … 行错误，未导入任何条目", SETTLEMENT
     INSTITUTION_EXISTS = "INSTITUTION_EXISTS", (409,), "定点医药机构已存在: …", SETTLEMENT
     INSTITUTION_NOT_ACTIVE = (

@@ -100,6 +100,9 @@ RESTRICTED = ListEntry("1", Decimal(0), None, restricted=True)
         (B, "1", "0.01", 1, "1", "0", 0, 0, 0, 1),
         # 甲: all in range.
         (A, "7", "1.11", 777, "1", "0", 0, 0, 0, 777),
+        # Over the cap in price, but the amount sent (15.00, a discount) is under 2 × 8.00 = 16.00: nothing
+        # over, never a negative excess.
+        (CAPPED, "2", "9.00", 1500, "2", "0", 0, 0, 0, 1500),
     ],
 )
 def test_lines(
@@ -116,12 +119,34 @@ def test_lines(
 ) -> None:
     line = FeeLine("1", "X", Decimal(cnt), Decimal(pric), amount, appr)
     result = lines.classify_line(line, entry, level)
+    # The self-pay proportion reported for the line (2301's selfpay_prop): 1 when it is all self-paid,
+    # else the list's (0 for 甲).
+    expected_prop = Decimal(1) if fully else (entry.selfpay_prop if entry else Decimal(1))
+    assert result.selfpay_prop == expected_prop
     assert (
         result.fully_self_paid_fen,
         result.over_price_cap_fen,
         result.self_pay_first_fen,
         result.policy_range_fen,
     ) == (fully, over, first, in_range)
+
+
+@pytest.mark.parametrize(
+    ("entry", "pric", "amount", "appr", "memo"),
+    [
+        (None, "1.00", 100, "0", "非医保目录内项目，全自费"),
+        (C, "1.00", 100, "0", "丙类，全自费"),
+        (RESTRICTED, "1.00", 100, "0", "限制使用项目未经医院审批，全自费"),
+        (RESTRICTED, "1.00", 100, "2", "医院审批不通过，全自费"),
+        (RESTRICTED, "1.00", 100, "1", "甲类"),
+        (CAPPED, "8.00", 800, "0", "甲类"),  # at the cap: not over it
+        (CAPPED, "9.00", 900, "0", "单价9.00超限价8.00，超出部分自费；甲类"),
+        (B, "1.00", 100, "0", "乙类，先行自付比例0.15"),
+    ],
+)
+def test_line_memos(entry: ListEntry | None, pric: str, amount: int, appr: str, memo: str) -> None:
+    line = FeeLine("1", "X", Decimal(1), Decimal(pric), amount, appr)
+    assert lines.classify_line(line, entry, "2").memo == memo
 
 
 def test_lines_totals() -> None:
@@ -412,6 +437,17 @@ def test_inpatient(
     assert result.delta == YearToDate(pooled_paid_fen=paid, admissions=0 if stay else 1)
 
 
+def test_an_empty_stay_so_far() -> None:
+    # StaySoFar() is a stay with nothing surviving before and no deductible of its own: 333.33 at level 2
+    # pays 333.33 × 60 % = 199.998 -> 200.00, no deductible, no admission counted.
+    result = deductible_ratio.inpatient(
+        33_333, enc("inpatient", stay=StaySoFar()), DEMO, YearToDate(), Decimal(0)
+    )
+    assert (result.deductible_fen, result.paid_fen) == (0, 20_000)
+    assert result.layers["stay_deductible_fen"] == 0
+    assert result.delta.admissions == 0
+
+
 def test_inpatient_ratio_that_does_not_divide_evenly() -> None:
     # Level 2 at 0.6667: (1,000.01 - 300) × 0.6667 = 700.01 × 0.6667 = 466.696667 -> 466.70.
     rules = DEMO.inpatient.model_copy(
@@ -458,6 +494,14 @@ def test_chronic(in_range: int, ytd: YearToDate, entitled: int, paid: int) -> No
     )
 
 
+def test_chronic_entitlement_at_a_ratio_of_a_half_or_more() -> None:
+    # A policy paying 60 % above the 500.00 threshold: 300.00 earns min(100, 300) = 100.00 and nothing
+    # above (a zero excess, not a fen of it); 533.33 earns 100 + 33.33 × 60 % = 19.998 -> 120.00.
+    assert DEMO.chronic is not None
+    rules = DEMO.chronic.model_copy(update={"ratio_above": Decimal("0.6")})
+    assert [chronic.entitlement(rules, cost) for cost in (30_000, 50_000, 53_333)] == [10_000, 10_000, 12_000]
+
+
 def test_chronic_needs_a_listed_disease() -> None:
     for disease in (None, "Z99"):
         with pytest.raises(NotEligible):
@@ -502,6 +546,7 @@ def test_maternity(
 ) -> None:
     result = maternity.pay(in_range, enc("maternity", delivery_type=delivery, stay=stay), DEMO, ytd)
     assert result.paid_fen == paid
+    assert (result.deductible_fen, result.ratio) == (0, Decimal(0))  # a fixed sum: no deductible, no ratio
     assert result.layers == {
         "stay_entitled_fen": entitled,
         "stay_before_fen": stay.pooled_fen if stay else 0,
@@ -559,6 +604,15 @@ def test_maternity_needs_a_delivery_type_and_a_policy() -> None:
         (100, YearToDate(catastrophic_burden_fen=3_000_000), 1_000_050, 100, 100, 20_000_000),
         # Below the threshold: nothing, no base.
         (500_000, YearToDate(catastrophic_burden_fen=400_000), 0, 0, 0, 20_000_000),
+        # The yearly cap already paid: no room left, nothing; base 500,001 - 500,000 = 1.00.
+        (
+            100,
+            YearToDate(catastrophic_burden_fen=50_000_000, catastrophic_paid_fen=20_000_000),
+            20_000_000,
+            0,
+            100,
+            0,
+        ),
         # A reversal left survivors with 2,000 for 12,500 of burden (1,250 entitled): nothing now; base
         # 12,500 - 12,000 = 500.
         (
@@ -639,6 +693,15 @@ def test_catastrophic_counts_the_kinds_the_policy_names(kind: Kind, counted: boo
         ),
         # Under 2103's deductible: nothing.
         (["2103"], 30_000, YearToDate(), 0, 0, 1_000_000),
+        # 2102's yearly 30,000 already paid: no room left, nothing (50,001 × 70 % -> capped at 30,000).
+        (
+            ["2102"],
+            100,
+            YearToDate(assistance_base_fen=5_000_000, assistance_paid_fen=3_000_000),
+            3_000_000,
+            0,
+            0,
+        ),
         # Owed 700.07 on the year (1,000.10 × 70 %) but this settlement's own base is 0.10.
         (["2102"], 10, YearToDate(assistance_base_fen=100_000), 70_007, 10, 3_000_000),
     ],

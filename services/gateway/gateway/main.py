@@ -9,6 +9,7 @@ from gateway.config import GatewaySettings
 from gateway.db import audit
 from gateway.downstream import Downstream
 from gateway.endpoints import HIS_PATH, HIS_PREFIX, router
+from gateway.files.service import FileLimits, FileStore
 from gateway.security.endpoints import router as institutions_router
 from gateway.security.schemes import scheme
 from gateway.security.service import HisSecurity
@@ -47,6 +48,13 @@ class GatewayRuntime(ServiceRuntime):
             settings.max_body_bytes,
             security=self.security,
             slots=DownstreamSlots(settings.downstream_max_in_flight, settings.downstream_slot_wait_s),
+            files=FileStore(
+                FileLimits(
+                    max_file_bytes=settings.file_max_bytes,
+                    max_text_bytes=settings.file_max_text_bytes,
+                    retention_days=settings.file_retention_days,
+                )
+            ),
         )
 
     async def stop(self) -> None:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from gateway import admission, registry
 from gateway.capacity import DownstreamSlots
 from gateway.downstream import Downstream
+from gateway.files.service import FileStore
 from gateway.messages import service as messages
 from gateway.nhsa import void
 from gateway.nhsa.envelope import (
@@ -52,18 +53,19 @@ GATEWAY_REPLAYS = Counter("gateway_replays_total", "Repeated msgids answered fro
 #: The codes the gateway answers (the registry's). Dashboards, deploy checks and docs/interface.md read them.
 KNOWN_INFNO_LABELS = frozenset(registry.TRANSACTIONS)
 
-#: National codes a region's acceptance list names that this platform does not answer ("Not offered" in
-#: docs/interface.md). A refusal of one of them keeps the requested code as its metrics label, so operators
-#: see which codes vendors ask for; any other unsupported code is labelled "other" (a bounded label set).
-NOT_OFFERED_INFNOS = frozenset(
+#: National codes of the acceptance lists institutions are tested against (docs/interface.md). Those the
+#: registry does not answer ("Not offered") keep the requested code as their metrics label when refused, so
+#: operators see which codes vendors ask for; any other unsupported code is labelled "other" (bounded).
+ACCEPTANCE_LIST_INFNOS = frozenset(
     {
-        "1201", "1301", "1307", "1308", "1309", "1310", "1311", "1312", "1318", "1319", "1321",
-        "1901",
+        "1201", "1301", "1302", "1303", "1305", "1306", "1307", "1308", "1309", "1310", "1311", "1312",
+        "1318", "1319", "1321", "1901", "2001", "2501", "2502", "2507",
         "3202", "3203", "3203A", "3204", "3204A", "3205A", "9101", "9102",
         "3501", "3507", "3508", "3513", "4101", "4101A", "4102", "4103", "4401", "4402",
         "5102", "5204", "5206", "5212",
     }
 )  # fmt: skip
+NOT_OFFERED_INFNOS = ACCEPTANCE_LIST_INFNOS - KNOWN_INFNO_LABELS
 
 
 def infno_label(infno: str) -> str:
@@ -203,14 +205,17 @@ class EnvelopeProcessor:
         *,
         security: HisSecurity,
         slots: DownstreamSlots | None = None,
+        files: FileStore | None = None,
     ) -> None:
-        """``slots``: how many envelopes may be downstream at once (``gateway.capacity``); None: no limit."""
+        """``slots``: how many envelopes may be downstream at once (``gateway.capacity``); None: no limit.
+        ``files``: the exchange files and their limits (default limits if None)."""
         self.db = db
         self.downstream = downstream
         self.region_admvs = region_admvs
         self.max_body_bytes = max_body_bytes
         self.security = security
         self.slots = slots
+        self.files = files or FileStore()
 
     def refuse_path(self, path: str) -> str:
         """The envelope answering a request to an address under ``/fsi/`` that is no path form
@@ -349,7 +354,7 @@ class EnvelopeProcessor:
     async def _answer(self, transaction: Transaction, envelope: RequestEnvelope) -> Answer:
         """The transaction's input read, its hooks and handler run; a downstream transaction's first call
         takes a slot (``slots``), or is refused E_BUSY with nothing sent."""
-        call = Call(envelope, self.downstream, self.db, self.security)
+        call = Call(envelope, self.downstream, self.db, self.security, self.files)
         data = parse(transaction.input, envelope.input)
         if transaction.before is not None:
             await transaction.before(call, data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from settlement.catalogue.endpoints import downloads_router as catalogue_downloads_router
 from settlement.catalogue.endpoints import router as catalogue_router
 from settlement.config import SettlementSettings
 from settlement.db import audit, infra
@@ -97,6 +98,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             guarded(filings_router, FILINGS),
             guarded(institutions_router, REFERENCE),
             guarded(catalogue_router, REFERENCE),
+            guarded(catalogue_downloads_router, REFERENCE),
             guarded(policy_router, REFERENCE),
             guarded(eligibility_router, ELIGIBILITY),
             guarded(reconciliation_router, RECONCILIATION),

@@ -28,6 +28,7 @@ from gateway.nhsa.encounter import (
 )
 from gateway.nhsa.envelope import Answer, RequestEnvelope
 from gateway.nhsa.transaction import Call
+from shared.contracts.v1.settlement import FeesOut
 from shared.money import YuanAsFen
 
 WRITE_OFF_UNSUPPORTED = "暂不支持负数(冲销)明细：请用2302撤销原明细后重新上传"
@@ -114,7 +115,7 @@ def _line(x: FeeDetail) -> dict[str, Any]:
     return line
 
 
-def build_upload_output(fees: dict[str, Any]) -> dict[str, Any]:
+def build_upload_output(fees: FeesOut) -> dict[str, Any]:
     """``FeesOut`` (the per-line classification) -> ``result[]``."""
     return {"result": setlinfo.detlcutinfo(fees)}
 
@@ -138,7 +139,7 @@ async def cancel(call: Call, mdtrt_id: str, psn_no: str, setting: Setting, reque
     """2205 / 2302: the encounter checked, its unsettled lines withdrawn; how many were."""
     await encounter.checked(call, mdtrt_id, setting, psn_no)
     answer = await call.downstream.cancel_fees(mdtrt_id, request)
-    return int(answer["cancelled"])
+    return answer.cancelled
 
 
 def cancelled_answer(data: dict[str, Any], cancelled: int, warning: str | None) -> Answer:

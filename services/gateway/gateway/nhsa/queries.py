@@ -14,11 +14,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.nhsa import setlinfo
-from gateway.nhsa.encounter import MDTRT_ID, wire_time_of
+from gateway.nhsa.encounter import MDTRT_ID
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.pharmacy import SETL_ID
 from gateway.nhsa.transaction import Call, Transaction
+from shared.clock import format_wire_time
+from shared.contracts.v1.settlement import EncounterOut, SettlementOut
 
 
 class Data5203(BaseModel):
@@ -35,22 +37,22 @@ class Input5203(BaseModel):
     data: Data5203
 
 
-def check_visible(envelope: RequestEnvelope, data: Data5203, s: dict[str, Any]) -> None:
+def check_visible(envelope: RequestEnvelope, data: Data5203, s: SettlementOut) -> None:
     """Another institution's settlement is refused before anything of it is shown; an encounter or person
     given by the HIS must be the settlement's."""
-    if s["fixmedins_code"] != envelope.fixmedins_code:
+    if s.fixmedins_code != envelope.fixmedins_code:
         raise Refusal("NOT_YOUR_SETTLEMENT", "只能查询本机构的结算")
-    if data.mdtrt_id and data.mdtrt_id != s["mdtrt_id"]:
+    if data.mdtrt_id and data.mdtrt_id != s.mdtrt_id:
         raise Refusal("MDTRT_MISMATCH", f"就诊ID {data.mdtrt_id} 与结算 {data.setl_id} 不符")
-    if data.psn_no and data.psn_no != s["person"]["psn_no"]:
+    if data.psn_no and data.psn_no != s.person.psn_no:
         raise Refusal("PSN_MISMATCH", f"人员编号 {data.psn_no} 与结算 {data.setl_id} 不符")
 
 
-def build_output(s: dict[str, Any]) -> dict[str, Any]:
+def build_output(s: SettlementOut) -> dict[str, Any]:
     info = setlinfo.with_pharmacy_reversal_names(setlinfo.setlinfo(s))
-    info["fixmedins_code"] = s["fixmedins_code"]
+    info["fixmedins_code"] = s.fixmedins_code
     # 1 for a reversal record (negative amounts); 0 for a settlement, also one that was reversed since.
-    info["refd_setl_flag"] = "1" if s.get("status") == "reversal" else "0"
+    info["refd_setl_flag"] = "1" if s.status == "reversal" else "0"
     return {"setlinfo": info, "setldetail": setlinfo.setldetail(s)}
 
 
@@ -74,20 +76,19 @@ class Input5201(BaseModel):
     data: Data5201
 
 
-def mdtrtinfo(encounter: dict[str, Any]) -> dict[str, Any]:
+def mdtrtinfo(encounter: EncounterOut) -> dict[str, Any]:
     """The stored encounter under the national 5201 names; times as ``yyyy-MM-dd HH:mm:ss``."""
-    endtime = encounter.get("endtime")
     return {
-        "mdtrt_id": encounter["mdtrt_id"],
-        "psn_no": encounter["psn_no"],
-        "fixmedins_code": encounter["fixmedins_code"],
-        "ipt_otp_no": encounter["ipt_otp_no"],
-        "insutype": encounter.get("insutype"),
-        "med_type": encounter["med_type"],
-        "begntime": wire_time_of(encounter["begntime"]),
-        "endtime": wire_time_of(endtime) if endtime else None,
-        "dise_codg": encounter.get("dise_codg"),
-        "matn_type": encounter.get("matn_type"),
+        "mdtrt_id": encounter.mdtrt_id,
+        "psn_no": encounter.psn_no,
+        "fixmedins_code": encounter.fixmedins_code,
+        "ipt_otp_no": encounter.ipt_otp_no,
+        "insutype": encounter.insutype,
+        "med_type": encounter.med_type,
+        "begntime": format_wire_time(encounter.begntime),
+        "endtime": format_wire_time(encounter.endtime) if encounter.endtime else None,
+        "dise_codg": encounter.dise_codg,
+        "matn_type": encounter.matn_type,
     }
 
 
@@ -95,9 +96,9 @@ async def _handle_5201(call: Call, data: Input5201) -> dict[str, Any]:
     envelope = call.envelope
     # The settlement service refuses another institution's encounter (NOT_YOUR_ENCOUNTER).
     encounter = await call.downstream.encounter(data.data.mdtrt_id, envelope.fixmedins_code)
-    if encounter["fixmedins_code"] != envelope.fixmedins_code:
+    if encounter.fixmedins_code != envelope.fixmedins_code:
         raise Refusal("NOT_YOUR_ENCOUNTER", "只能查询本机构的就诊")
-    if data.data.psn_no != encounter["psn_no"]:
+    if data.data.psn_no != encounter.psn_no:
         raise Refusal("PSN_MISMATCH", f"人员编号 {data.data.psn_no} 与就诊 {data.data.mdtrt_id} 不符")
     return {"mdtrtinfo": [mdtrtinfo(encounter)]}
 
