@@ -321,7 +321,7 @@ def test_outpatient_fee_upload_body_and_result() -> None:
     result = fees.build_upload_output(FeesOut.model_validate(classified()))["result"]
     assert [
         {
-            name: str(row[name])
+            name: str(row.get(name))
             for name in (
                 "feedetl_sn",
                 "det_item_fee_sumamt",
@@ -352,7 +352,7 @@ def test_outpatient_fee_upload_body_and_result() -> None:
         {
             "feedetl_sn": "2",
             "det_item_fee_sumamt": "60.00",
-            "pric_uplmt_amt": "None",
+            "pric_uplmt_amt": "None",  # no price cap: the field is left out
             "selfpay_prop": "0.1000",
             "fulamt_ownpay_amt": "0.00",
             "overlmt_amt": "0.00",

@@ -117,7 +117,7 @@ def test_readme_purchase_in_yuan() -> None:
         "inscp_scp_amt": "54.00",
         "selfpay_prop": "0.1000",
     }
-    assert danshen["pric_uplmt_amt"] is None
+    assert "pric_uplmt_amt" not in danshen  # no price cap: left out, never null
 
 
 def test_catastrophic_and_assistance_funds_have_their_own_columns() -> None:

@@ -97,7 +97,7 @@ def card(status: str) -> dict[str, Any]:
 
 
 def stas(output: dict[str, Any]) -> list[tuple[str, str, str | None]]:
-    return [(r["psn_insu_stas"], r["psn_insu_date"], r["paus_insu_date"]) for r in output["insuinfo"]]
+    return [(r["psn_insu_stas"], r["psn_insu_date"], r.get("paus_insu_date")) for r in output["insuinfo"]]
 
 
 def refusal_code(call: Any) -> tuple[str, str]:
@@ -236,9 +236,14 @@ def test_identities_ended_before_the_reference_year_are_left_out() -> None:
     output = person.build_output(
         PersonCoverage.model_validate(coverage(enrollment(2026), identities=identities)), ON
     )
-    assert [(i["psn_idet_type"], i["begntime"], i["endtime"]) for i in output["idetinfo"]] == [
-        ("2103", "2026-03-01", None)
+    # Times as the interface types them; an open-ended identity has no endtime (left out, never null).
+    assert [(i["psn_idet_type"], i["begntime"], i.get("endtime")) for i in output["idetinfo"]] == [
+        ("2103", "2026-03-01 00:00:00", None)
     ]
+    ended = {"psn_idet_type": "2102", "begin_date": "2026-01-01", "end_date": "2026-06-30"}
+    ended_coverage = PersonCoverage.model_validate(coverage(enrollment(2026), identities=[ended]))
+    [row] = person.build_output(ended_coverage, ON)["idetinfo"]
+    assert (row["begntime"], row["endtime"]) == ("2026-01-01 00:00:00", "2026-06-30 23:59:59")
 
 
 # --- input ---------------------------------------------------------------------------------------------

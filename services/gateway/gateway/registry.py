@@ -1,8 +1,8 @@
 """Every transaction code the gateway answers, each declared once in its family module (``gateway.nhsa``:
 ``person``, ``pharmacy``, ``outpatient``, ``inpatient``, ``void``, ``reconciliation``, ``queries``,
-``filings``, ``sign``, ``files``, ``catalogue``). The pipeline (``gateway.transactions``), the 2601 rules
-and the metrics labels read it from here; adding a code is its declaration in its family, its service
-endpoint and its tests."""
+``filings``, ``prechecks``, ``settlement_lists``, ``inventory``, ``sign``, ``files``, ``catalogue``). The
+pipeline (``gateway.transactions``), the 2601 rules and the metrics labels read it from here; adding a code
+is its declaration in its family, its service endpoint and its tests."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ from gateway.nhsa import (
     files,
     filings,
     inpatient,
+    inventory,
     outpatient,
     person,
     pharmacy,
+    prechecks,
     queries,
     reconciliation,
+    settlement_lists,
     sign,
     void,
 )
@@ -32,6 +35,9 @@ FAMILIES = (
     reconciliation,
     queries,
     filings,
+    prechecks,
+    settlement_lists,
+    inventory,
     sign,
     files,
     catalogue,

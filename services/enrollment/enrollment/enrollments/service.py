@@ -223,6 +223,7 @@ async def _activate(session: AsyncSession, enrollment: Enrollment, today: date) 
             psn_name=person.psn_name,
             gend=person.gend,
             brdy=person.brdy,
+            naty=person.naty,
             insutype=enrollment.insutype,
             psn_type=enrollment.psn_type,
             insuplc_admdvs=enrollment.insuplc_admdvs,

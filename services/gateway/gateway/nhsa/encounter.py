@@ -8,6 +8,7 @@ outpatient/inpatient, ``psn_no``, ``fixmedins_code``, ``ipt_otp_no``, ``med_type
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -58,6 +59,18 @@ def absent_if_unset(value: Any) -> Any:
         except ValueError:
             return value  # refused with the field named by ``wire_time``
     return value
+
+
+def blank_is_absent(value: Any) -> Any:
+    """An optional number a string-typed client sends as "" (C# models of 2102 declare every field a
+    string): not sent."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+#: The days' supply of a drug (prd_days): optional, a number, "" read as not sent.
+DaysSupply = Annotated[
+    Annotated[Decimal, Field(ge=0, max_digits=8, decimal_places=2)] | None, BeforeValidator(blank_is_absent)
+]
 
 
 def _resident_insutype(value: str) -> str:

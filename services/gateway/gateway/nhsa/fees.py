@@ -21,6 +21,7 @@ from pydantic import Field, field_validator
 from gateway.nhsa import encounter, setlinfo
 from gateway.nhsa.encounter import (
     MDTRT_ID,
+    DaysSupply,
     Setting,
     WireNode,
     WireTime,
@@ -51,7 +52,7 @@ class FeeDetail(WireNode):
     pric: Decimal = Field(ge=0, max_digits=16, decimal_places=6)
     sin_dos_dscr: str | None = Field(default=None, max_length=200)
     used_frqu_dscr: str | None = Field(default=None, max_length=200)
-    prd_days: Decimal | None = Field(default=None, ge=0, max_digits=8, decimal_places=2)
+    prd_days: DaysSupply = None
     medc_way_dscr: str | None = Field(default=None, max_length=200)
     bilg_dept_codg: str | None = Field(default=None, max_length=30)
     bilg_dept_name: str | None = Field(default=None, max_length=100)

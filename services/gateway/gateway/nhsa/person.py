@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import now_china, parse_client_time
-from shared.contracts.v1.enrollment import EnrollmentOut, PersonCoverage
+from shared.contracts.v1.enrollment import EnrollmentOut, IdentityOut, PersonCoverage
 from shared.money import fen_to_yuan
 
 # mdtrt_cert_type 就诊凭证类型 (docs/interface.md, "Code tables used").
@@ -144,7 +144,47 @@ def require_active_card(coverage: PersonCoverage) -> None:
         raise Refusal("CARD_NOT_ACTIVE", "该社保卡已挂失或已换卡，不能使用")
 
 
+def _start_of(day: date) -> str:
+    return f"{day.isoformat()} 00:00:00"
+
+
+def _end_of(day: date) -> str:
+    """An identity's last day (inclusive, as settlement reads it) as the last second of that day."""
+    return f"{day.isoformat()} 23:59:59"
+
+
+def _insuinfo(s: InsuranceState) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "balc": fen_to_yuan(0),  # residents have no personal account
+        "insutype": s.enrollment.insutype,
+        "psn_type": s.enrollment.psn_type,
+        "psn_insu_stas": s.psn_insu_stas,
+        # The start of the continuous cover, so a HIS sees how long the person has been insured.
+        "psn_insu_date": (s.enrollment.psn_insu_date or s.enrollment.coverage_begin).isoformat(),
+    }
+    if s.paus_insu_date is not None:
+        row["paus_insu_date"] = s.paus_insu_date.isoformat()
+    row.update({"cvlserv_flag": "0", "insuplc_admdvs": s.enrollment.insuplc_admdvs, "emp_name": ""})
+    return row
+
+
+def _idetinfo(identity: IdentityOut) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "psn_idet_type": identity.psn_idet_type,
+        "psn_type_lv": "",
+        "memo": "",
+        "begntime": _start_of(identity.begin_date),
+    }
+    if identity.end_date is not None:
+        row["endtime"] = _end_of(identity.end_date)
+    return row
+
+
 def build_output(coverage: PersonCoverage, on: date) -> dict[str, Any]:
+    """baseinfo / insuinfo / idetinfo with every field the interface defines (``fields.py``): a date or
+    time with no value (not paused, an open-ended identity) is left out rather than sent as null, which a
+    typed client's non-nullable date (``DateTime paus_insu_date`` in public C# HIS models) cannot read;
+    texts with no value are ""."""
     person = coverage.person
     states = insurance_states(coverage.enrollments, on)
     return {
@@ -159,31 +199,9 @@ def build_output(coverage: PersonCoverage, on: date) -> dict[str, Any]:
             "age": coverage.age,
             "exp_content": exp_content(_shown(states)),
         },
-        "insuinfo": [
-            {
-                "balc": fen_to_yuan(0),  # residents have no personal account
-                "insutype": s.enrollment.insutype,
-                "psn_type": s.enrollment.psn_type,
-                "psn_insu_stas": s.psn_insu_stas,
-                # The start of the continuous cover, so a HIS sees how long the person has been insured.
-                "psn_insu_date": (s.enrollment.psn_insu_date or s.enrollment.coverage_begin).isoformat(),
-                "paus_insu_date": s.paus_insu_date.isoformat() if s.paus_insu_date else None,
-                "cvlserv_flag": "0",
-                "insuplc_admdvs": s.enrollment.insuplc_admdvs,
-                "emp_name": "",
-            }
-            for s in states
-        ],
+        "insuinfo": [_insuinfo(s) for s in states],
         "idetinfo": [
-            {
-                "psn_idet_type": i.psn_idet_type,
-                "psn_type_lv": "",
-                "memo": "",
-                "begntime": i.begin_date.isoformat(),
-                "endtime": i.end_date.isoformat() if i.end_date else None,
-            }
-            for i in coverage.identities
-            if i.end_date is None or i.end_date.year >= on.year
+            _idetinfo(i) for i in coverage.identities if i.end_date is None or i.end_date.year >= on.year
         ],
     }
 

@@ -40,6 +40,7 @@ def setlinfo(s: SettlementOut) -> dict[str, Any]:
         "psn_cert_type": "01",
         "certno": person.certno,
         "gend": person.gend,
+        "naty": person.naty,
         "brdy": person.brdy.isoformat(),
         "age": person.age,
         "insutype": s.insutype,
@@ -90,23 +91,43 @@ def setldetail(s: SettlementOut) -> list[dict[str, Any]]:
     ]
 
 
+#: The catalogue marks of a line (settlement ``LineOut``) and the wire flag each one is shown as.
+LINE_FLAGS = {
+    "bas_medn_flag": "essential_drug",
+    "hi_nego_drug_flag": "negotiated_drug",
+    "chld_medc_flag": "child_medicine",
+    "list_sp_item_flag": "special_item",
+    "lmt_used_flag": "restricted",
+    "drt_reim_flag": "direct_reimbursement",
+}
+
+
 def detlcutinfo(s: SettlementOut | FeesOut) -> list[dict[str, Any]]:
-    """Per-line classification (甲/乙/丙, self-pay share, price cap), as 2204 ``result`` rows."""
-    return [
-        {
+    """Per-line classification (甲/乙/丙, self-pay share, price cap, the catalogue's marks as "1"/"0"), as
+    2204 ``result`` rows. ``pric_uplmt_amt`` is left out for an item without a price cap: a number field
+    a typed client reads (a C# ``decimal``) must not be null, and 0 would read as a cap of nothing."""
+    rows = []
+    for line in s.lines:
+        row: dict[str, Any] = {
             "feedetl_sn": line.feedetl_sn,
             "det_item_fee_sumamt": yuan(line.amount_fen),
             "cnt": line.cnt,
             "pric": line.pric,
-            "pric_uplmt_amt": line.price_cap,
-            "selfpay_prop": line.selfpay_prop.quantize(RATIO),
-            "fulamt_ownpay_amt": yuan(line.fully_self_paid_fen),
-            "overlmt_amt": yuan(line.over_price_cap_fen),
-            "preselfpay_amt": yuan(line.self_pay_first_fen),
-            "inscp_scp_amt": yuan(line.policy_range_fen),
-            "chrgitm_lv": line.chrgitm_lv,
-            "med_chrgitm_type": line.med_chrgitm_type,
-            "memo": line.memo,
         }
-        for line in s.lines
-    ]
+        if line.price_cap is not None:
+            row["pric_uplmt_amt"] = line.price_cap
+        row.update(
+            {
+                "selfpay_prop": line.selfpay_prop.quantize(RATIO),
+                "fulamt_ownpay_amt": yuan(line.fully_self_paid_fen),
+                "overlmt_amt": yuan(line.over_price_cap_fen),
+                "preselfpay_amt": yuan(line.self_pay_first_fen),
+                "inscp_scp_amt": yuan(line.policy_range_fen),
+                "chrgitm_lv": line.chrgitm_lv,
+                "med_chrgitm_type": line.med_chrgitm_type,
+                **{flag: "1" if getattr(line, mark) else "0" for flag, mark in LINE_FLAGS.items()},
+                "memo": line.memo,
+            }
+        )
+        rows.append(row)
+    return rows

@@ -57,10 +57,12 @@ from settlement.adjudication.model import (
     LayerPayment,
     LineResult,
     ListEntry,
+    ListFlags,
     NotEligible,
     PooledPayment,
     StaySoFar,
     YearToDate,
+    flag_columns,
     yuan,
 )
 from settlement.policy.document import PolicyDocument
@@ -80,12 +82,14 @@ __all__ = [
     "Kind",
     "LineResult",
     "ListEntry",
+    "ListFlags",
     "NotEligible",
     "StaySoFar",
     "YearToDate",
     "adjudicate",
     "banded",
     "classify_line",
+    "flag_columns",
 ]
 
 

@@ -17,6 +17,7 @@ from settlement.adjudication.engine import (
     NotEligible,
     YearToDate,
     adjudicate,
+    flag_columns,
 )
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
@@ -217,6 +218,7 @@ def records(
             "self_pay_first_fen": line.self_pay_first_fen,
             "policy_range_fen": line.policy_range_fen,
             "memo": line.memo[:200],
+            **flag_columns(line.flags),
             "prd_days": wire_lines[line.line.feedetl_sn].prd_days,
         }
         for line in result.lines
