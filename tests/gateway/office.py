@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -79,6 +80,14 @@ class Office:
 
 @pytest.fixture
 async def office(databases: DatabaseFactory) -> AsyncIterator[Office]:
+    async with opened(databases) as the_office:
+        yield the_office
+
+
+@asynccontextmanager
+async def opened(databases: DatabaseFactory) -> AsyncIterator[Office]:
+    """The office on migrated databases of the backend (the fixture's; a hypothesis test drives it from
+    its own event loop)."""
     url = databases.migrated("settlement")
     app = build(create_app, SettlementSettings, database_url=url, run_background_workers=False)
     settlement_db = Database(url)

@@ -9,11 +9,15 @@ to 500.00 (Jinzhai), for registered patients only. Item B is 乙 with 10 % paid 
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import AsyncExitStack
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from settlement.filings.models import Filing
 from settlement.policy.document import jinzhai_legacy_demo
 from settlement.settlements.models import Settlement
@@ -22,7 +26,8 @@ from sqlmodel import func, select
 from shared.auth import AUDITOR, ENROLLMENT_CLERK
 from shared.clock import now_china
 from shared.events import IdentityCategory
-from tests.gateway.office import WHEN, Office, chronic, refused
+from tests.conftest import DatabaseFactory
+from tests.gateway.office import WHEN, Office, chronic, opened, refused
 from tests.settlement.conftest import HOSPITAL, PHARMACY, REGION, new_person
 from tests.support.apps import bearer
 
@@ -200,6 +205,29 @@ async def test_a_repeated_msgid_gets_the_first_answer(office: Office, infno: str
     assert await office.filings() == 1
     if infno == "2502":
         assert await office.filings(Filing.status == "revoked") == 1
+
+
+@pytest.mark.parametrize(
+    ("infno", "lose"), [("2501", "/referral"), ("2502", "/revocation"), ("2507", "/injury")]
+)
+async def test_a_lost_answer_is_answered_once(office: Office, infno: str, lose: str) -> None:
+    """Settlement committed and the answer was lost on its way back (outcome unknown): the repeat under the
+    same msgid is answered from settlement's msgid memory, one filing, one revocation."""
+    psn_no = await office.person()
+    if infno == "2502":
+        sn = (await office.send("2501", referral(psn_no)))["output"]["result"]["trt_dcla_detl_sn"]
+        body: dict[str, Any] = {"data": {"psn_no": psn_no, "trt_dcla_detl_sn": sn}}
+    else:
+        body = referral(psn_no) if infno == "2501" else injury(psn_no)
+    msgid = office.msgid()
+    office.link.lose = lose
+    refused(await office.send(infno, body, msgid), "E_OUTCOME_UNKNOWN")
+    assert office.link.lost  # made and committed before its answer was dropped
+    again = await office.send(infno, body, msgid)
+    assert again["infcode"] == 0, again["err_msg"]
+    assert await office.send(infno, body, msgid) == again
+    assert await office.filings() == 1
+    assert await office.filings(Filing.status == "revoked") == (1 if infno == "2502" else 0)
 
 
 # --- 2507: injury -----------------------------------------------------------------------------------------
@@ -421,3 +449,80 @@ async def test_a_revocation_is_never_dated_before_the_filing_starts(office: Offi
     # Not dated: from today, which for a filing not begun yet is its first day (it never applies).
     plain = await office.api.post(url, revoke, headers=bearer(ENROLLMENT_CLERK))
     assert plain.status_code == 200 and plain.json()["revoked_on"] == start.isoformat(), plain.text
+
+
+# --- any order of filing, revoking and settling, through the gateway ---------------------------------------
+
+#: Days relative to today (Beijing time): a filing's first day, its last day, a purchase's day.
+FIRST_DAYS = st.sampled_from([-3, -1, 0, 1])
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("file"), FIRST_DAYS, st.sampled_from([None, -1, 0])),
+        st.tuples(st.just("revoke"), st.integers(0, 2), st.none()),
+        st.tuples(st.just("settle"), st.sampled_from([-2, -1, 0]), st.none()),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+def test_file_revoke_settle_in_any_order(databases: DatabaseFactory) -> None:
+    """2503 / 2504 / 2102 (门慢门特 purchases of 30.00) in any order, through the gateway: each purchase is
+    chronic care exactly when a registration of the person's is in force on its day, as the filings stand
+    when it is settled (a revocation applies from today: from its first day for one not begun). At most three
+    purchases a person, each 30.00: the year's chronic cost stays under the fixed 100.00, each pays 30.00."""
+
+    with asyncio.Runner() as runner:
+        stack = AsyncExitStack()
+        the_office = runner.run(stack.enter_async_context(opened(databases)))
+        try:
+
+            @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+            @given(ops=OPS)
+            def sequence(ops: list[tuple[str, int, int | None]]) -> None:
+                runner.run(scenario(the_office, ops))
+
+            sequence()
+        finally:
+            runner.run(stack.aclose())
+
+
+async def scenario(office: Office, ops: list[tuple[str, int, int | None]]) -> None:
+    psn_no = await office.person()
+    now = now_china()
+    today = now.date()
+    filings: list[tuple[str, date, date | None]] = []  # number, first day, last day
+    revoked: dict[str, date] = {}
+    purchases = 0
+    for op, a, b in ops:
+        if op == "file":
+            first = today + timedelta(days=a)
+            last = None if b is None else max(first, today + timedelta(days=b))
+            body = chronic(psn_no, begn=first.isoformat(), end=last.isoformat() if last else None)
+            answer = await office.send("2503", body)
+            assert answer["infcode"] == 0, answer["err_msg"]
+            filings.append((answer["output"]["result"]["trt_dcla_detl_sn"], first, last))
+        elif op == "revoke" and filings:
+            sn, first, _ = filings[a % len(filings)]
+            answer = await office.send("2504", {"data": {"psn_no": psn_no, "trt_dcla_detl_sn": sn}})
+            if sn in revoked:
+                refused(answer, "FILING_REVOKED")
+            else:
+                assert answer["infcode"] == 0, answer["err_msg"]
+                revoked[sn] = max(today, first)
+                assert answer["output"]["result"]["revoked_on"] == revoked[sn].isoformat()
+        elif op == "settle" and purchases < 3:
+            day = today + timedelta(days=a)
+            when = (now + timedelta(days=a)).strftime("%Y-%m-%d %H:%M:%S")
+            in_force = any(
+                first <= day and (last is None or day <= last) and (sn not in revoked or day < revoked[sn])
+                for sn, first, last in filings
+            )
+            answer = await office.send("2102", purchase(office, psn_no, "E11", when), fixmedins_code=PHARMACY)
+            if in_force:
+                # 30.00 in range; the year's chronic cost at most 90.00, under 500.00: min(100.00, cost)
+                # less what was paid = 30.00 each.
+                assert paid(answer) == (Decimal("30.00"), Decimal("0.00"))
+                purchases += 1
+            else:
+                refused(answer, "CHRONIC_NOT_FILED")

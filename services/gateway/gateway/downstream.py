@@ -17,6 +17,16 @@ from gateway import capacity
 from gateway.protocol.errors import OutcomeUnknown, Refusal
 from shared.contracts.v1.catalogue import CatalogueChanges
 from shared.contracts.v1.enrollment import PersonCoverage
+from shared.contracts.v1.filings import (
+    ChronicFilingCreate,
+    DesignatedFilingCreate,
+    Entitlement,
+    FilingList,
+    FilingOut,
+    FilingRevoke,
+    InjuryFilingCreate,
+    ReferralFilingCreate,
+)
 from shared.contracts.v1.inventory import DeletionIn, DeletionOut, MovementIn, MovementOut
 from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
 from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
@@ -304,62 +314,60 @@ class Downstream:
             changes_state=True,
         )
 
-    # --- filings (2503/2504, 5301) ------------------------------------------------------------------------
+    # --- filings (2501-2507, 5301/5302, 2001) ---------------------------------------------------------------
 
-    async def file_chronic(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _file(self, kind: str, body: BaseModel) -> FilingOut:
+        return await self._call(
+            "POST",
+            f"{self.settlement_url}/api/v1/filings/{kind}",
+            FilingOut,
+            json=body.model_dump(mode="json"),
+            changes_state=True,
+        )
+
+    async def file_chronic(self, body: ChronicFilingCreate) -> FilingOut:
         """2503: the stored filing with its ``trt_dcla_detl_sn``; once per msgid."""
-        return await self._call(
-            "POST",
-            f"{self.settlement_url}/api/v1/filings/chronic",
-            json=payload,
-            changes_state=True,
-        )
+        return await self._file("chronic", body)
 
-    async def file_designated(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def file_designated(self, body: DesignatedFilingCreate) -> FilingOut:
         """2505: the stored designated-facility filing with its ``trt_dcla_detl_sn``; once per msgid."""
-        return await self._call(
-            "POST",
-            f"{self.settlement_url}/api/v1/filings/designated",
-            json=payload,
-            changes_state=True,
-        )
+        return await self._file("designated", body)
 
-    async def file_referral(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def file_referral(self, body: ReferralFilingCreate) -> FilingOut:
         """2501 / 2501A: the stored referral (out-of-area care) filing; once per msgid."""
-        return await self._call(
-            "POST", f"{self.settlement_url}/api/v1/filings/referral", json=payload, changes_state=True
-        )
+        return await self._file("referral", body)
 
-    async def file_injury(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def file_injury(self, body: InjuryFilingCreate) -> FilingOut:
         """2507: the stored injury filing with its ``chk_pay_flag``; once per msgid."""
-        return await self._call(
-            "POST", f"{self.settlement_url}/api/v1/filings/injury", json=payload, changes_state=True
-        )
+        return await self._file("injury", body)
 
-    async def entitlement(self, psn_no: str, params: dict[str, str]) -> dict[str, Any]:
-        """2001: ``{"psn_no", "on", "rows": [...]}``, what the person may draw on for the care asked."""
-        return await self._call(
-            "GET",
-            f"{self.settlement_url}/api/v1/filings/persons/{_segment(psn_no)}/entitlement",
-            params=params,
-            changes_state=False,
-        )
-
-    async def revoke_filing(self, trt_dcla_detl_sn: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def revoke_filing(self, trt_dcla_detl_sn: str, body: FilingRevoke) -> FilingOut:
         """2502 / 2504 / 2506: the filing as revoked; once per msgid."""
         return await self._call(
             "POST",
             f"{self.settlement_url}/api/v1/filings/{_segment(trt_dcla_detl_sn)}/revocation",
-            json=payload,
+            FilingOut,
+            json=body.model_dump(mode="json"),
             changes_state=True,
         )
 
-    async def person_filings(self, psn_no: str, kind: str | None = None) -> dict[str, Any]:
-        """5301: ``{"filings": [...]}``, every filing of the person, revoked ones too."""
+    async def person_filings(self, psn_no: str, kind: str | None = None) -> FilingList:
+        """5301 / 5302: every filing of the person (of ``kind``), revoked ones too."""
         return await self._call(
             "GET",
             f"{self.settlement_url}/api/v1/filings/persons/{_segment(psn_no)}",
+            FilingList,
             params={"kind": kind} if kind else None,
+            changes_state=False,
+        )
+
+    async def entitlement(self, psn_no: str, params: dict[str, str]) -> Entitlement:
+        """2001: what the person may draw on for the care asked, one row per fund."""
+        return await self._call(
+            "GET",
+            f"{self.settlement_url}/api/v1/filings/persons/{_segment(psn_no)}/entitlement",
+            Entitlement,
+            params=params,
             changes_state=False,
         )
 

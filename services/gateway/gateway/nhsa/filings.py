@@ -43,10 +43,18 @@ from gateway.nhsa.encounter import (
     WireNode,
     WireTime,
     absent_if_unset,
-    iso,
     require_insuplc,
 )
-from shared.clock import parse_client_time
+from shared.clock import parse_client_time, parse_wire_time
+from shared.contracts.v1.filings import (
+    ChronicFilingCreate,
+    DesignatedFilingCreate,
+    FilingKind,
+    FilingOut,
+    FilingRevoke,
+    InjuryFilingCreate,
+    ReferralFilingCreate,
+)
 
 #: What the settlement service issues as 待遇申报明细流水号: letters and digits only (it reaches a URL path).
 TRT_DCLA_DETL_SN = r"^[0-9A-Za-z_-]{1,30}$"
@@ -241,27 +249,27 @@ class Input5301(BaseModel):
 async def _handle_2503(call: Call, data: Input2503) -> dict[str, Any]:
     d = data.data
     filing = await call.downstream.file_chronic(
-        {
-            "psn_no": d.psn_no,
-            "insutype": d.insutype,
-            "insuplc_admdvs": require_insuplc(call.envelope),
-            "fixmedins_code": call.envelope.fixmedins_code,
-            "opsp_dise_code": d.opsp_dise_code,
-            "opsp_dise_name": d.opsp_dise_name,
-            "begndate": d.begndate.isoformat(),
-            "enddate": d.enddate.isoformat() if d.enddate else None,
-            "memo": d.memo,
-        }
+        ChronicFilingCreate(
+            psn_no=d.psn_no,
+            insutype=d.insutype,
+            insuplc_admdvs=require_insuplc(call.envelope),
+            fixmedins_code=call.envelope.fixmedins_code,
+            opsp_dise_code=d.opsp_dise_code,
+            opsp_dise_name=d.opsp_dise_name,
+            begndate=d.begndate,
+            enddate=d.enddate,
+            memo=d.memo,
+        )
     )
-    return {"result": {"trt_dcla_detl_sn": filing["trt_dcla_detl_sn"]}}
+    return {"result": {"trt_dcla_detl_sn": filing.trt_dcla_detl_sn}}
 
 
-async def _revoke(call: Call, d: Data2504, kind: str) -> dict[str, Any]:
+async def _revoke(call: Call, d: Data2504, kind: FilingKind) -> dict[str, Any]:
     filing = await call.downstream.revoke_filing(
         d.trt_dcla_detl_sn,
-        {"psn_no": d.psn_no, "kind": kind, "fixmedins_code": call.envelope.fixmedins_code, "memo": d.memo},
+        FilingRevoke(psn_no=d.psn_no, kind=kind, fixmedins_code=call.envelope.fixmedins_code, memo=d.memo),
     )
-    return {"result": {"trt_dcla_detl_sn": filing["trt_dcla_detl_sn"], "revoked_on": filing["revoked_on"]}}
+    return {"result": {"trt_dcla_detl_sn": filing.trt_dcla_detl_sn, "revoked_on": _day(filing.revoked_on)}}
 
 
 async def _handle_2504(call: Call, data: Input2504) -> dict[str, Any]:
@@ -271,20 +279,20 @@ async def _handle_2504(call: Call, data: Input2504) -> dict[str, Any]:
 async def _handle_2505(call: Call, data: Input2505) -> dict[str, Any]:
     d = data.data
     filing = await call.downstream.file_designated(
-        {
-            "psn_no": d.psn_no,
-            "insutype": d.insutype,
-            "insuplc_admdvs": require_insuplc(call.envelope),
-            "fixmedins_code": call.envelope.fixmedins_code,
-            "designated_fixmedins_code": d.fixmedins_code,
-            "fix_srt_no": d.fix_srt_no,
-            "biz_appy_type": d.biz_appy_type,
-            "begndate": d.begndate.isoformat(),
-            "enddate": d.enddate.isoformat() if d.enddate else None,
-            "memo": d.memo,
-        }
+        DesignatedFilingCreate(
+            psn_no=d.psn_no,
+            insutype=d.insutype,
+            insuplc_admdvs=require_insuplc(call.envelope),
+            fixmedins_code=call.envelope.fixmedins_code,
+            designated_fixmedins_code=d.fixmedins_code,
+            fix_srt_no=d.fix_srt_no,
+            biz_appy_type=d.biz_appy_type,
+            begndate=d.begndate,
+            enddate=d.enddate,
+            memo=d.memo,
+        )
     )
-    return {"result": {"trt_dcla_detl_sn": filing["trt_dcla_detl_sn"]}}
+    return {"result": {"trt_dcla_detl_sn": filing.trt_dcla_detl_sn}}
 
 
 async def _handle_2506(call: Call, data: Input2504) -> dict[str, Any]:
@@ -297,28 +305,28 @@ def _day(value: date | None) -> str | None:
 
 async def _file_referral(call: Call, d: Data2501, refl_old_mdtrt_id: str | None) -> dict[str, Any]:
     filing = await call.downstream.file_referral(
-        {
-            "psn_no": d.psn_no,
-            "insutype": d.insutype,
-            "insuplc_admdvs": require_insuplc(call.envelope),
-            "fixmedins_code": call.envelope.fixmedins_code,
-            "mdtrtarea_admdvs": d.mdtrtarea_admdvs,
-            "reflin_medins_no": d.reflin_medins_no,
-            "reflin_medins_name": d.reflin_medins_name,
-            "refl_type": d.refl_type,
-            "refl_date": _day(d.refl_date),
-            "refl_rea": d.refl_rea,
-            "refl_opnn": d.refl_opnn,
-            "hosp_agre_refl_flag": d.hosp_agre_refl_flag,
-            "refl_old_mdtrt_id": refl_old_mdtrt_id,
-            "diag_code": d.diag_code,
-            "diag_name": d.diag_name,
-            "begndate": d.begndate.isoformat(),
-            "enddate": _day(d.enddate),
-            "memo": d.memo,
-        }
+        ReferralFilingCreate(
+            psn_no=d.psn_no,
+            insutype=d.insutype,
+            insuplc_admdvs=require_insuplc(call.envelope),
+            fixmedins_code=call.envelope.fixmedins_code,
+            mdtrtarea_admdvs=d.mdtrtarea_admdvs,
+            reflin_medins_no=d.reflin_medins_no,
+            reflin_medins_name=d.reflin_medins_name,
+            refl_type=d.refl_type,
+            refl_date=d.refl_date,
+            refl_rea=d.refl_rea,
+            refl_opnn=d.refl_opnn,
+            hosp_agre_refl_flag=d.hosp_agre_refl_flag,
+            refl_old_mdtrt_id=refl_old_mdtrt_id,
+            diag_code=d.diag_code,
+            diag_name=d.diag_name,
+            begndate=d.begndate,
+            enddate=d.enddate,
+            memo=d.memo,
+        )
     )
-    return {"result": {"trt_dcla_detl_sn": filing["trt_dcla_detl_sn"]}}
+    return {"result": {"trt_dcla_detl_sn": filing.trt_dcla_detl_sn}}
 
 
 async def _handle_2501(call: Call, data: Input2501) -> dict[str, Any]:
@@ -336,25 +344,23 @@ async def _handle_2502(call: Call, data: Input2504) -> dict[str, Any]:
 async def _handle_2507(call: Call, data: Input2507) -> dict[str, Any]:
     d = data.data
     filing = await call.downstream.file_injury(
-        {
-            "psn_no": d.psn_no,
-            "insutype": d.insutype,
-            "insuplc_admdvs": require_insuplc(call.envelope),
-            "fixmedins_code": call.envelope.fixmedins_code,
-            "mdtrtarea_admdvs": d.mdtrtarea_admdvs,
-            "trum_time": iso(d.trum_time),
-            "trum_site": d.trum_site,
-            "trum_rea": d.trum_rea,
-            "thrd_pty_resp_flag": d.thrd_pty_resp_flag,
-            "wrk_inj_flag": d.wrk_inj_flag,
-            "begndate": d.begndate.isoformat(),
-            "enddate": _day(d.enddate),
-            "memo": d.memo,
-        }
+        InjuryFilingCreate(
+            psn_no=d.psn_no,
+            insutype=d.insutype,
+            insuplc_admdvs=require_insuplc(call.envelope),
+            fixmedins_code=call.envelope.fixmedins_code,
+            mdtrtarea_admdvs=d.mdtrtarea_admdvs,
+            trum_time=parse_wire_time(d.trum_time),
+            trum_site=d.trum_site,
+            trum_rea=d.trum_rea,
+            thrd_pty_resp_flag=d.thrd_pty_resp_flag,
+            wrk_inj_flag=d.wrk_inj_flag,
+            begndate=d.begndate,
+            enddate=d.enddate,
+            memo=d.memo,
+        )
     )
-    return {
-        "result": {"trt_dcla_detl_sn": filing["trt_dcla_detl_sn"], "chk_pay_flag": filing["chk_pay_flag"]}
-    }
+    return {"result": {"trt_dcla_detl_sn": filing.trt_dcla_detl_sn, "chk_pay_flag": filing.chk_pay_flag}}
 
 
 async def _handle_2001(call: Call, data: Input2001) -> dict[str, Any]:
@@ -365,22 +371,22 @@ async def _handle_2001(call: Call, data: Input2001) -> dict[str, Any]:
         "fixmedins_code": d.fixmedins_code or call.envelope.fixmedins_code,
     }
     if d.begntime is not None:
-        params["on"] = iso(d.begntime)[:10]
+        params["on"] = parse_wire_time(d.begntime).date().isoformat()
     if d.dise_codg:
         params["dise_codg"] = d.dise_codg
     answer = await call.downstream.entitlement(d.psn_no, params)
     return {
         "trtinfo": [
             {
-                "psn_no": answer["psn_no"],
-                "trt_chk_type": row["trt_chk_type"],
-                "fund_pay_type": row["fund_pay_type"],
-                "trt_enjymnt_flag": row["trt_enjymnt_flag"],
-                "begndate": row["begndate"],
-                "enddate": row["enddate"],
-                "trt_chk_rslt": row["trt_chk_rslt"],
+                "psn_no": answer.psn_no,
+                "trt_chk_type": row.trt_chk_type,
+                "fund_pay_type": row.fund_pay_type,
+                "trt_enjymnt_flag": row.trt_enjymnt_flag,
+                "begndate": _day(row.begndate),
+                "enddate": _day(row.enddate),
+                "trt_chk_rslt": row.trt_chk_rslt,
             }
-            for row in answer["rows"]
+            for row in answer.rows
         ]
     }
 
@@ -390,17 +396,17 @@ async def _handle_5302(call: Call, data: Input5302) -> dict[str, Any]:
     return {
         "psnfixmedin": [
             {
-                "trt_dcla_detl_sn": f["trt_dcla_detl_sn"],
-                "psn_no": f["psn_no"],
-                "insutype": f["insutype"],
-                "fix_srt_no": f["fix_srt_no"],
-                "fixmedins_code": f["designated_fixmedins_code"],
-                "fixmedins_name": f["designated_fixmedins_name"],
-                "begndate": f["begndate"],
+                "trt_dcla_detl_sn": f.trt_dcla_detl_sn,
+                "psn_no": f.psn_no,
+                "insutype": f.insutype,
+                "fix_srt_no": f.fix_srt_no,
+                "fixmedins_code": f.designated_fixmedins_code,
+                "fixmedins_name": f.designated_fixmedins_name,
+                "begndate": _day(f.begndate),
                 "enddate": _last_day(f),
-                "memo": f["memo"],
+                "memo": f.memo,
             }
-            for f in answer["filings"]
+            for f in answer.filings
         ]
     }
 
@@ -410,26 +416,26 @@ async def _handle_5301(call: Call, data: Input5301) -> dict[str, Any]:
     return {
         "feedetail": [
             {
-                "trt_dcla_detl_sn": f["trt_dcla_detl_sn"],
-                "opsp_dise_code": f["opsp_dise_code"],
-                "opsp_dise_name": f["opsp_dise_name"],
-                "begndate": f["begndate"],
+                "trt_dcla_detl_sn": f.trt_dcla_detl_sn,
+                "opsp_dise_code": f.opsp_dise_code,
+                "opsp_dise_name": f.opsp_dise_name,
+                "begndate": _day(f.begndate),
                 # A revoked filing ends the day before its revocation applies.
                 "enddate": _last_day(f),
-                "vali_flag": "1" if f["status"] == "active" else "0",
+                "vali_flag": "1" if f.status == "active" else "0",
             }
-            for f in answer["filings"]
+            for f in answer.filings
         ]
     }
 
 
-def _last_day(filing: dict[str, Any]) -> str | None:
-    end = filing["enddate"]
-    if filing["revoked_on"] is not None:
-        revoked_last = date.fromordinal(date.fromisoformat(filing["revoked_on"]).toordinal() - 1)
-        if end is None or revoked_last.isoformat() < end:
-            return max(revoked_last, date.fromisoformat(filing["begndate"])).isoformat()
-    return str(end) if end is not None else None
+def _last_day(filing: FilingOut) -> str | None:
+    end = filing.enddate
+    if filing.revoked_on is not None:
+        revoked_last = date.fromordinal(filing.revoked_on.toordinal() - 1)
+        if end is None or revoked_last < end:
+            return max(revoked_last, filing.begndate).isoformat()
+    return _day(end)
 
 
 TRANSACTIONS = (
