@@ -175,3 +175,63 @@ async def test_a_swipe_and_its_reversal_followed_end_to_end(stack: Stack) -> Non
         assert ("trail-auditor", "GET") in readers, (service, readers)
     clerk_rows = await _audited(stack, "settlement", "/api/v1/trail/settlements")
     assert any(row.status == 403 for row in clerk_rows)  # the refused attempt is on record too
+
+
+def test_an_outside_consumer_reads_every_event_and_each_matches_its_published_schema(stack: Stack) -> None:
+    """A consumer outside the platform (librdkafka's client, not the services' aiokafka) reads both topics
+    from the start: every record's value validates against docs/events/<type>.v<version>.schema.json and
+    its headers name its type, version and event id."""
+    import uuid
+    from pathlib import Path
+
+    import jsonschema
+    from confluent_kafka import Consumer
+
+    from shared.events import ALL_TOPICS
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "events"
+    validators = {
+        path.name: jsonschema.Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
+        for path in docs.glob("*.schema.json")
+    }
+    consumer = Consumer(
+        {
+            "bootstrap.servers": stack.bootstrap,
+            "group.id": f"outsider-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe(list(ALL_TOPICS))
+    seen: dict[str, int] = {}
+    quiet = 0
+    try:
+        while quiet < 8 or not seen:  # 8 empty polls of 0.5 s in a row: the topics are read to the end
+            message = consumer.poll(0.5)
+            if message is None:
+                quiet += 1
+                continue
+            assert message.error() is None, message.error()
+            quiet = 0
+            raw_value, raw_key = message.value(), message.key()
+            assert isinstance(raw_value, bytes) and isinstance(raw_key, bytes)
+            value = json.loads(raw_value)
+            name = f"{value['type']}.v{value['version']}.schema.json"
+            assert name in validators, name
+            validators[name].validate(value)
+            pairs: list[tuple[str, bytes]] = list(message.headers() or [])  # type: ignore[arg-type]
+            headers = {key: raw.decode() for key, raw in pairs}
+            assert headers["type"] == value["type"] and headers["version"] == str(value["version"])
+            assert headers["event_id"] == value["event_id"]
+            assert headers.get("trace_id") == value.get("trace_id")
+            assert raw_key.decode() == value["key"]
+            seen[value["type"]] = seen.get(value["type"], 0) + 1
+    finally:
+        consumer.close()
+    # The demo enrols and pays (enrollment events) and the swipes above settle and reverse.
+    assert {
+        "enrollment.person_registered",
+        "enrollment.coverage_activated",
+        "enrollment.payment_received",
+    } <= set(seen)
+    assert {"settlement.completed", "settlement.reversed"} <= set(seen)
