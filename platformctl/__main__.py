@@ -441,6 +441,33 @@ def generate_legacy_exports_command(
     )
 
 
+@app.command("purge-files")
+def purge_files_command(
+    days: Annotated[
+        int | None,
+        typer.Option(help="also delete every exchange file made more than this many days ago"),
+    ] = None,
+    database_url: Annotated[str | None, typer.Option(help="overrides GATEWAY_DATABASE_URL")] = None,
+) -> None:
+    """Delete the gateway's exchange files (9101/9102) past their download deadline (run daily)."""
+    import asyncio
+
+    from gateway.files.service import purge
+
+    from shared.db import Database
+
+    url = database_url or _spec("gateway").settings().resolved_database_url()
+
+    async def _purge() -> int:
+        db = Database(url)
+        try:
+            return await purge(db, retention_days=days)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"exchange files purged: {asyncio.run(_purge())}")
+
+
 @app.command("trail")
 def trail_command(
     msgid: Annotated[str | None, typer.Argument(help="the NHSA message id (msgid) to follow")] = None,

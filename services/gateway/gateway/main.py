@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI
@@ -11,6 +12,7 @@ from gateway.config import GatewaySettings
 from gateway.db import audit
 from gateway.downstream import Downstream
 from gateway.endpoints import HIS_PATH, HIS_PREFIX, router
+from gateway.files.service import FileLimits, FileStore
 from gateway.messages.trail import router as trail_router
 from gateway.openapi import document_his
 from gateway.security.endpoints import router as institutions_router
@@ -22,6 +24,8 @@ from shared.config import ServiceSettings
 from shared.inputs import exempt, exempt_prefix
 from shared.observability import ReadinessCheck
 from shared.service import ServiceRuntime, create_service_app
+
+log = logging.getLogger(__name__)
 
 #: Administrators register institutions and their credentials; auditors see the registry (never a secret).
 REGISTRY = access(read={AUDITOR}, write=set())
@@ -53,7 +57,17 @@ class GatewayRuntime(ServiceRuntime):
             settings.max_body_bytes,
             security=self.security,
             slots=DownstreamSlots(settings.downstream_max_in_flight, settings.downstream_slot_wait_s),
+            files=FileStore(
+                FileLimits(
+                    max_file_bytes=settings.file_max_bytes,
+                    max_text_bytes=settings.file_max_text_bytes,
+                    retention_days=settings.file_retention_days,
+                )
+            ),
+            sm2_private_key=settings.sm2_private_key.get_secret_value(),
         )
+        if not settings.sm2_private_key.get_secret_value():
+            log.warning("no GATEWAY_SM2_PRIVATE_KEY: answers to institutions registered for SM2 go unsigned")
 
     async def stop(self) -> None:
         await self.downstream.close()

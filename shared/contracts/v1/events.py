@@ -118,6 +118,8 @@ class CoverageActivated(EventData):
     continuous_years: int = Field(default=1, ge=1)
     #: First day of the current run of continuous cover (1101 psn_insu_date).
     psn_insu_date: date | None = None
+    #: 民族 code (01 汉族...), shown in setlinfo.naty; None from producers that do not know it.
+    naty: str | None = None
 
     def partition_key(self) -> str:
         return self.psn_no

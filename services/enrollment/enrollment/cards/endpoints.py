@@ -3,7 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from enrollment.cards import service
-from enrollment.cards.schemas import CardIssue, CardLoss, CardOut, CardReplacement
+from enrollment.cards.schemas import CardIssue, CardLoss, CardReplacement
+from shared.contracts.v1.enrollment import CardOut
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["cards"])

@@ -6,22 +6,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from enrollment.cards import service as cards
-from enrollment.cards.schemas import CardOut
 from enrollment.deps import TodayDep
 from enrollment.enrollments import service
 from enrollment.enrollments.rules import age_on
 from enrollment.enrollments.schemas import (
     CoverageOnDate,
     EnrollmentCreate,
-    EnrollmentOut,
     LegacyEnrollmentIn,
     PaymentIn,
     PaymentOut,
-    PersonCoverage,
     TerminationIn,
 )
 from enrollment.persons import service as persons
-from enrollment.persons.schemas import EmployeeImport, EmployeeImportResult, IdentityOut, PersonOut
+from enrollment.persons.schemas import EmployeeImport, EmployeeImportResult
+from shared.contracts.v1.enrollment import CardOut, EnrollmentOut, IdentityOut, PersonCoverage, PersonOut
 from shared.errors import DomainError
 from shared.service import RuntimeDep
 

@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from enrollment.deps import TodayDep
-from enrollment.enrollments.schemas import EnrollmentOut
 from enrollment.households import service
 from enrollment.households.schemas import (
     BatchResult,
@@ -16,7 +15,7 @@ from enrollment.households.schemas import (
     SchoolOut,
 )
 from enrollment.households.service import Batch
-from enrollment.persons.schemas import PersonOut
+from shared.contracts.v1.enrollment import EnrollmentOut, PersonOut
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["households and schools"])

@@ -6,7 +6,8 @@ from fastapi import APIRouter
 
 from enrollment.deps import TodayDep
 from enrollment.persons import service
-from enrollment.persons.schemas import IdentityCreate, IdentityOut, PersonCreate, PersonOut
+from enrollment.persons.schemas import IdentityCreate, PersonCreate
+from shared.contracts.v1.enrollment import IdentityOut, PersonOut
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])
