@@ -485,7 +485,7 @@ def trail_command(
 ) -> None:
     """What happened to a swipe: the gateway's answer, the settlement record and its calculation, the
     events, the ledger's entries and the reconciliation status, by msgid, --setl-id, or --psn-no with
-    --date-from/--date-to. Needs an auditor's or fund accountant's token; every read is audited."""
+    --date-from/--date-to. Needs an auditor's token; every read is audited."""
     import asyncio
     from datetime import date
 
