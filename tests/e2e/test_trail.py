@@ -8,6 +8,7 @@ Demo policy (platformctl.demo): outpatient pooling with a 20.00 yuan yearly dedu
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from typing import Any
@@ -235,3 +236,41 @@ def test_an_outside_consumer_reads_every_event_and_each_matches_its_published_sc
         "enrollment.payment_received",
     } <= set(seen)
     assert {"settlement.completed", "settlement.reversed"} <= set(seen)
+
+
+def test_the_cli_follows_a_swipe_by_msgid_and_refuses_an_ambiguous_question(stack: Stack) -> None:
+    """``python -m platformctl trail``: by msgid, as text and as JSON (an auditor's token minted with the
+    development secret the stack runs with); two questions at once are refused before any call."""
+    from typer.testing import CliRunner
+
+    from platformctl.__main__ import app as cli
+
+    person = PERSONS[0]
+    msgid = _msgid()
+
+    async def swipe() -> dict[str, Any]:
+        async with httpx.AsyncClient(headers=OPERATOR, timeout=30) as client:
+            lookup = await stack.call(client, dict(examples.example_1101(person.certno), msgid=_msgid()))
+            psn_no = lookup["output"]["baseinfo"]["psn_no"]
+            envelope = dict(examples.example_2102(psn_no, person.certno), msgid=msgid, insuplc_admdvs=REGION)
+            return await stack.call(client, envelope)
+
+    settled = asyncio.run(swipe())
+    assert settled["infcode"] == 0, settled["err_msg"]
+    setl_id = settled["output"]["setlinfo"]["setl_id"]
+    urls = [
+        f"--gateway-url={stack.url('gateway')}",
+        f"--settlement-url={stack.url('settlement')}",
+        f"--ledger-url={stack.url('ledger')}",
+    ]
+    runner = CliRunner()
+    text = runner.invoke(cli, ["trail", msgid, *urls])
+    assert text.exit_code == 0, text.output
+    assert f"msgid {msgid} infno 2102" in text.output and "settle    " in text.output
+    assert setl_id in text.output and person.certno not in text.output
+    as_json = runner.invoke(cli, ["trail", "--setl-id", setl_id, "--json", *urls])
+    assert as_json.exit_code == 0, as_json.output
+    trail = Trail.model_validate_json(as_json.output)
+    assert [s.settlement.msgid for s in trail.settlement.settlements] == [msgid]
+    ambiguous = runner.invoke(cli, ["trail", msgid, "--setl-id", setl_id, *urls])
+    assert ambiguous.exit_code != 0 and "exactly one" in ambiguous.output
