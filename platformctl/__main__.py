@@ -485,7 +485,7 @@ def trail_command(
 ) -> None:
     """What happened to a swipe: the gateway's answer, the settlement record and its calculation, the
     events, the ledger's entries and the reconciliation status, by msgid, --setl-id, or --psn-no with
-    --date-from/--date-to. Needs an auditor's or fund accountant's token; every read is audited."""
+    --date-from/--date-to. Needs an auditor's token; every read is audited."""
     import asyncio
     from datetime import date
 
@@ -516,6 +516,31 @@ def trail_command(
         typer.echo(f"service unreachable: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(found.model_dump_json(indent=2) if as_json else trail.render(found))
+
+
+@app.command("event-schemas")
+def event_schemas_command(
+    out: Annotated[Path, typer.Option(help="folder for the schema files")] = Path("docs/events"),
+    check: Annotated[bool, typer.Option(help="fail if the files differ from the models")] = False,
+) -> None:
+    """Write the JSON Schema of every event (type and version) and of the envelope, generated from
+    shared/contracts/v1/events.py, to docs/events/ (commit them); --check only compares."""
+    from shared.contracts.v1 import event_schemas
+
+    if check:
+        stale = [
+            name
+            for name, schema in event_schemas.all_schemas().items()
+            if not (out / name).exists()
+            or (out / name).read_text(encoding="utf-8") != event_schemas.render(schema)
+        ]
+        if stale:
+            typer.echo("out of date: " + ", ".join(stale), err=True)
+            raise typer.Exit(1)
+        typer.echo("event schemas up to date")
+        return
+    for path in event_schemas.write(out):
+        typer.echo(str(path))
 
 
 @app.command("error-codes")

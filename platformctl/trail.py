@@ -4,7 +4,8 @@ trace and reversal, the events written for it, the ledger's entries and what its
 reconciliation status of each settlement (its fund payment against what the ledger booked).
 
 Asked by msgid, by setl_id, or by person (``psn_no``) for a period of Beijing days. Every service checks the
-token's roles (auditors and fund accountants) and writes the read to its audit log."""
+token's roles (auditors; fund accountants for the settlement and ledger parts) and writes the read to its
+audit log."""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
-extras="${BOOTSTRAP_EXTRAS:-}"
+# "dev" (the default) brings the embedded broker ./run.sh starts; "test" includes "dev".
+extras="${BOOTSTRAP_EXTRAS:-dev}"
 
 pick_python() {
   for candidate in python3.13 python3.12 python3.11 python3; do

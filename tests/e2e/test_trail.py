@@ -8,6 +8,7 @@ Demo policy (platformctl.demo): outpatient pooling with a 20.00 yuan yearly dedu
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from typing import Any
@@ -175,3 +176,101 @@ async def test_a_swipe_and_its_reversal_followed_end_to_end(stack: Stack) -> Non
         assert ("trail-auditor", "GET") in readers, (service, readers)
     clerk_rows = await _audited(stack, "settlement", "/api/v1/trail/settlements")
     assert any(row.status == 403 for row in clerk_rows)  # the refused attempt is on record too
+
+
+def test_an_outside_consumer_reads_every_event_and_each_matches_its_published_schema(stack: Stack) -> None:
+    """A consumer outside the platform (librdkafka's client, not the services' aiokafka) reads both topics
+    from the start: every record's value validates against docs/events/<type>.v<version>.schema.json and
+    its headers name its type, version and event id."""
+    import uuid
+    from pathlib import Path
+
+    import jsonschema
+    from confluent_kafka import Consumer
+
+    from shared.events import ALL_TOPICS
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "events"
+    validators = {
+        path.name: jsonschema.Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
+        for path in docs.glob("*.schema.json")
+    }
+    consumer = Consumer(
+        {
+            "bootstrap.servers": stack.bootstrap,
+            "group.id": f"outsider-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe(list(ALL_TOPICS))
+    seen: dict[str, int] = {}
+    quiet = 0
+    try:
+        while quiet < 8 or not seen:  # 8 empty polls of 0.5 s in a row: the topics are read to the end
+            message = consumer.poll(0.5)
+            if message is None:
+                quiet += 1
+                continue
+            assert message.error() is None, message.error()
+            quiet = 0
+            raw_value, raw_key = message.value(), message.key()
+            assert isinstance(raw_value, bytes) and isinstance(raw_key, bytes)
+            value = json.loads(raw_value)
+            name = f"{value['type']}.v{value['version']}.schema.json"
+            assert name in validators, name
+            validators[name].validate(value)
+            pairs: list[tuple[str, bytes]] = list(message.headers() or [])  # type: ignore[arg-type]
+            headers = {key: raw.decode() for key, raw in pairs}
+            assert headers["type"] == value["type"] and headers["version"] == str(value["version"])
+            assert headers["event_id"] == value["event_id"]
+            assert headers.get("trace_id") == value.get("trace_id")
+            assert raw_key.decode() == value["key"]
+            seen[value["type"]] = seen.get(value["type"], 0) + 1
+    finally:
+        consumer.close()
+    # The demo enrols and pays (enrollment events) and the swipes above settle and reverse.
+    assert {
+        "enrollment.person_registered",
+        "enrollment.coverage_activated",
+        "enrollment.payment_received",
+    } <= set(seen)
+    assert {"settlement.completed", "settlement.reversed"} <= set(seen)
+
+
+def test_the_cli_follows_a_swipe_by_msgid_and_refuses_an_ambiguous_question(stack: Stack) -> None:
+    """``python -m platformctl trail``: by msgid, as text and as JSON (an auditor's token minted with the
+    development secret the stack runs with); two questions at once are refused before any call."""
+    from typer.testing import CliRunner
+
+    from platformctl.__main__ import app as cli
+
+    person = PERSONS[0]
+    msgid = _msgid()
+
+    async def swipe() -> dict[str, Any]:
+        async with httpx.AsyncClient(headers=OPERATOR, timeout=30) as client:
+            lookup = await stack.call(client, dict(examples.example_1101(person.certno), msgid=_msgid()))
+            psn_no = lookup["output"]["baseinfo"]["psn_no"]
+            envelope = dict(examples.example_2102(psn_no, person.certno), msgid=msgid, insuplc_admdvs=REGION)
+            return await stack.call(client, envelope)
+
+    settled = asyncio.run(swipe())
+    assert settled["infcode"] == 0, settled["err_msg"]
+    setl_id = settled["output"]["setlinfo"]["setl_id"]
+    urls = [
+        f"--gateway-url={stack.url('gateway')}",
+        f"--settlement-url={stack.url('settlement')}",
+        f"--ledger-url={stack.url('ledger')}",
+    ]
+    runner = CliRunner()
+    text = runner.invoke(cli, ["trail", msgid, *urls])
+    assert text.exit_code == 0, text.output
+    assert f"msgid {msgid} infno 2102" in text.output and "settle    " in text.output
+    assert setl_id in text.output and person.certno not in text.output
+    as_json = runner.invoke(cli, ["trail", "--setl-id", setl_id, "--json", *urls])
+    assert as_json.exit_code == 0, as_json.output
+    trail = Trail.model_validate_json(as_json.output)
+    assert [s.settlement.msgid for s in trail.settlement.settlements] == [msgid]
+    ambiguous = runner.invoke(cli, ["trail", msgid, "--setl-id", setl_id, *urls])
+    assert ambiguous.exit_code != 0 and "exactly one" in ambiguous.output

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import math
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -366,3 +367,21 @@ async def test_chronic_and_maternity_spending_have_their_own_accounts_and_disclo
     ]
     # 2,520.00 + 150.00 + 300.00 + 1,090.00 + 70.00 = 4,130.00.
     assert november["expenditure_total"] == "4130.00"
+
+
+async def test_months_of_payment_follow_the_books_within_a_tick_not_an_hour(ledger: Ledger) -> None:
+    """The first (full) tick at start finds no books for a region yet; once entries are posted, the next
+    ordinary tick computes that region's months of payment, without waiting for the hourly integrity run."""
+    _, db = ledger
+    region = {"admdvs": f"3415{next(_fresh_regions)}", "insutype": "390"}  # booked by no other test
+    settings = LedgerSettings(database_url=db.url, sweep_daily=False)
+    scheduler = LedgerScheduler(db, settings, Clock(beijing(2026, 11, 23, 9)))
+    await scheduler.tick(full_integrity=True)  # at start: nothing booked for the region
+    assert REGISTRY.get_sample_value("ledger_fund_months_of_payment", region) is None
+    await book(db, payment(1, 50000, admdvs=region["admdvs"]), datetime(2026, 11, 20, 2, tzinfo=UTC))
+    report = await scheduler.tick()  # the hourly integrity run is not due
+    assert report.chain_ok is None and report.fund_risk_scopes >= 1 and report.failures == []
+    months = REGISTRY.get_sample_value("ledger_fund_months_of_payment", region)
+    # 500.00 yuan received and no benefit spending in the year before: months of payment is undefined (NaN).
+    assert months is not None and math.isnan(months)
+    assert (await scheduler.tick()).fund_risk_scopes == 0  # nothing changed since

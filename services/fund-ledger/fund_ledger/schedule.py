@@ -11,7 +11,9 @@
 * integrity and risk gauges: every tick the trial balance over the kept balances (``ledger_imbalance_fen``);
   every ``integrity_check_interval_s`` the full hash-chain walk (``ledger_chain_ok``), the kept balances
   against the postings (``ledger_balance_drift_accounts``) and months of payment of every region and scheme
-  (``ledger_fund_months_of_payment``).
+  (``ledger_fund_months_of_payment``); the first tick runs at start; and at the next tick after any entry is
+  posted, months of payment of the regions and schemes it touched (``fund_risk`` job), so a dashboard shows
+  the figure within a tick of the first data (the demo, a migration), not an hour later.
 
 A job that fails is logged and counted (``ledger_scheduled_runs_total{outcome="failed"}``) and tried again at
 the next tick; it never stops the others.
@@ -34,6 +36,7 @@ from sqlmodel import col, select
 from fund_ledger.books.chain import verify_chain
 from fund_ledger.books.chart import INCOME_ACCOUNT_DEPOSIT, PAYABLE
 from fund_ledger.books.endpoints import LEDGER_CHAIN_OK, LEDGER_IMBALANCE
+from fund_ledger.books.journal import take_changed_scopes
 from fund_ledger.books.models import Account
 from fund_ledger.books.service import balance_drift, bank_balances, kept_imbalance
 from fund_ledger.clearing.service import (
@@ -85,6 +88,8 @@ class TickReport:
     imbalance_fen: int | None = None
     chain_ok: bool | None = None
     drift_accounts: int | None = None
+    #: Regions and schemes whose months of payment were refreshed because their books changed.
+    fund_risk_scopes: int = 0
     failures: list[str] = field(default_factory=list)
 
 
@@ -119,7 +124,7 @@ class LedgerScheduler:
         FUND_RISK_THRESHOLD.labels("danger").set(float(settings.fund_risk_danger_months))
         # Counters exported at 0 from the start: Prometheus's increase() cannot see the first increment of
         # a series that appears with it (a job's first failure, a region's first clearing batch).
-        jobs = ["imbalance", "integrity"]
+        jobs = ["imbalance", "integrity", "fund_risk"]
         jobs += ["sweep"] if settings.sweep_daily else []
         jobs += ["clearing"] if settings.auto_clearing_day is not None else []
         for job in jobs:
@@ -149,10 +154,27 @@ class LedgerScheduler:
         due = self._last_integrity is None or (
             monotonic_time.monotonic() - self._last_integrity >= self.settings.integrity_check_interval_s
         )
+        changed = take_changed_scopes()
         if full_integrity if full_integrity is not None else due:
             self._last_integrity = monotonic_time.monotonic()
-            await self._job("integrity", report, self._integrity(now.date(), report))
+            await self._job("integrity", report, self._integrity(now.date(), report))  # every scope
+        elif changed:
+            await self._job("fund_risk", report, self._fund_risk(now.date(), changed, report))
         return report
+
+    async def _fund_risk(self, today: date, scopes: set[tuple[str, str]], report: TickReport) -> None:
+        """Months of payment of the regions and schemes whose books changed since the last tick."""
+        async with self.db.session() as session:
+            for admdvs, insutype in sorted(scopes):
+                await fund_risk(
+                    session,
+                    admdvs,
+                    insutype,
+                    today,
+                    warning_months=self.settings.fund_risk_warning_months,
+                    danger_months=self.settings.fund_risk_danger_months,
+                )
+        report.fund_risk_scopes = len(scopes)
 
     async def _job(self, job: str, report: TickReport, work: object) -> None:
         assert asyncio.iscoroutine(work)

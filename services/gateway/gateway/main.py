@@ -19,7 +19,7 @@ from gateway.security.endpoints import router as institutions_router
 from gateway.security.schemes import scheme
 from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
-from shared.auth import AUDITOR, FUND_ACCOUNTANT, Authenticator, access, guarded
+from shared.auth import AUDITOR, Authenticator, access, guarded
 from shared.config import ServiceSettings
 from shared.inputs import exempt, exempt_prefix
 from shared.observability import ReadinessCheck
@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Administrators register institutions and their credentials; auditors see the registry (never a secret).
 REGISTRY = access(read={AUDITOR}, write=set())
-#: The transaction trail (what the institution was answered): auditors and fund accountants read it.
-TRAIL = access(read={AUDITOR, FUND_ACCOUNTANT}, write=set())
+#: The transaction trail (what the institution was answered): auditors read it (the gateway serves no
+#: other operator role; settlement's and the ledger's parts of the trail are open to fund accountants too).
+TRAIL = access(read={AUDITOR}, write=set())
 
 
 class GatewayRuntime(ServiceRuntime):

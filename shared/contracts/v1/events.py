@@ -2,6 +2,12 @@
 
 An event is published once per business fact. Consumers dedupe on ``event_id`` and refuse an unknown
 major ``version`` loudly (to the dead-letter table), never by guessing.
+
+Producers are strict (``extra="forbid"``: an event is written exactly as its model says); consumers are
+tolerant: ``EventEnvelope.from_bytes`` and ``EventData.read`` ignore fields they do not know, so a
+producer may add a field (a minor, compatible change) without breaking a consumer that predates it. The
+JSON Schemas outsiders validate against are generated from these models into ``docs/events/``
+(``python -m platformctl event-schemas``).
 """
 
 from __future__ import annotations
@@ -9,7 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,7 +47,8 @@ class EventEnvelope(BaseModel):
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> EventEnvelope:
-        return cls.model_validate_json(raw)
+        """A consumer's read: fields this version does not know are ignored (producers stay strict)."""
+        return cls.model_validate_json(raw, extra="ignore")
 
 
 class EventData(BaseModel):
@@ -55,6 +62,12 @@ class EventData(BaseModel):
 
     def partition_key(self) -> str:
         raise NotImplementedError
+
+    @classmethod
+    def read(cls, data: dict[str, Any]) -> Self:
+        """A consumer's read of an event's ``data``: fields (also of nested objects) this version does not
+        know are ignored; a missing or malformed known field is still refused."""
+        return cls.model_validate(data, extra="ignore")
 
     def envelope(
         self, producer: str, *, event_id: uuid.UUID | None = None, trace_id: str | None = None
@@ -120,13 +133,15 @@ class _PersonEvent(EventData):
 
 
 class PersonRegistered(_PersonEvent):
+    """A person was registered (issued a ``psn_no``) in a region. Version 2: no ID number, name or birth
+    date (version 1 carried them): no consumer needs them, and the bus carries no personal data it does
+    not need (docs/architecture.md, "Kafka"); who the person is stays in the enrollment service."""
+
     event_type: ClassVar[str] = "enrollment.person_registered"
+    event_version: ClassVar[int] = 2
     topic: ClassVar[str] = ENROLLMENT_TOPIC
 
-    certno: str
-    psn_name: str
     gend: str
-    brdy: date
     admdvs: str
     household_no: str | None = None
 

@@ -630,10 +630,7 @@ def _person_events(person: _Person, mine: list[tuple[int, Any]]) -> list[EventDa
         events.append(
             PersonRegistered(
                 psn_no=psn_no,
-                certno=plan.certno,
-                psn_name=plan.psn_name,
                 gend=plan.gend,
-                brdy=plan.brdy,
                 admdvs=plan.admdvs,
             )
         )

@@ -62,10 +62,7 @@ async def create_person(
         infra,
         PersonRegistered(
             psn_no=person.psn_no,
-            certno=person.certno,
-            psn_name=person.psn_name,
             gend=person.gend,
-            brdy=person.brdy,
             admdvs=person.admdvs,
             household_no=household_no,
         ),

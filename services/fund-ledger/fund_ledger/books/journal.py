@@ -174,6 +174,8 @@ class Journal:
         self._sources: set[tuple[str, str]] = set()
         self._deltas: dict[int, list[int]] = {}
         self._posted: dict[str, int] = {}
+        #: (admdvs, insutype) of the entries written: their fund-risk gauges are refreshed after the commit.
+        self._scopes: set[tuple[str, str]] = set()
         self._postings_written = 0
         self._flushes = 0
         #: Set by the first of commit / rollback: a journal finishes once. Both listeners stay on the session
@@ -374,6 +376,7 @@ class Journal:
                 delta[1] += leg.credit_fen
                 delta[2] += 1
             self._posted[entry.source_type] = self._posted.get(entry.source_type, 0) + 1
+            self._scopes.add((entry.row["admdvs"], entry.row["insutype"]))
         await self.session.execute(insert(Posting.__table__), postings)  # type: ignore[attr-defined]
         await self._add_to_balances(deltas)
         assert self._head is not None
@@ -437,10 +440,24 @@ class Journal:
         self._cache.add(self._new_accounts.by_id.values())
         for source_type, count in self._posted.items():
             JOURNAL_ENTRIES.labels(source_type).inc(count)
+        CHANGED_SCOPES.update(self._scopes)
         if self._postings_written:
             JOURNAL_POSTINGS.inc(self._postings_written)
         if self._flushes:
             JOURNAL_FLUSHES.inc(self._flushes)
+
+
+#: The (admdvs, insutype) whose books changed since the scheduler last looked (``take_changed_scopes``): the
+#: gauges computed from the books (months of payment) follow a change within one scheduler tick instead of
+#: waiting for the hourly integrity check. One process's own commits; each replica refreshes its own gauges.
+CHANGED_SCOPES: set[tuple[str, str]] = set()
+
+
+def take_changed_scopes() -> set[tuple[str, str]]:
+    """The scopes changed since the last call (and forget them)."""
+    changed = set(CHANGED_SCOPES)
+    CHANGED_SCOPES.difference_update(changed)
+    return changed
 
 
 @asynccontextmanager

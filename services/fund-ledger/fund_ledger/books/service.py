@@ -160,7 +160,7 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
     and scheme sub-ledger. The expenditure account is by fund: the pooled fund (390100) by clearing type
     (51xx) or, for chronic-disease outpatient care and deliveries, by med_type (5104, 5105), catastrophic
     insurance (390200) 5201, medical assistance (610100) 5301. Posted at setl_time."""
-    event = SettlementCompleted.model_validate(envelope.data)
+    event = SettlementCompleted.read(envelope.data)
     what = f"settlement {event.setl_id}"
     _check_scheme(event.insutype, what)
     await Journal.of(session).lock()
@@ -204,7 +204,7 @@ async def post_manual_reimbursement_approved(session: AsyncSession, envelope: Ev
     Dr benefit expenditure (the same accounts as a counter settlement of that kind of care) / Cr payable to
     insured persons (2104, counterparty = psn_no), per fund, on the person's region and scheme sub-ledger.
     Posted at the approval time."""
-    event = ManualReimbursementApproved.model_validate(envelope.data)
+    event = ManualReimbursementApproved.read(envelope.data)
     what = f"manual reimbursement {event.claim_no}"
     _check_scheme(event.insutype, what)
     await Journal.of(session).lock()
@@ -255,7 +255,7 @@ async def post_manual_reimbursement_paid(session: AsyncSession, envelope: EventE
     Dr payable to insured persons (2104, psn_no) / Cr expenditure account deposit (1003), per fund. The
     payable must hold the amount: a payment without its approval entry is refused (and retried from the
     dead-letter table once the approval is booked)."""
-    event = ManualReimbursementPaid.model_validate(envelope.data)
+    event = ManualReimbursementPaid.read(envelope.data)
     what = f"manual reimbursement payment {event.claim_no}"
     _check_scheme(event.insutype, what)
     await Journal.of(session).lock()
@@ -301,7 +301,7 @@ async def post_settlement_reversed(session: AsyncSession, envelope: EventEnvelop
 
     The mirror of the original entry: Dr payable to the institution / Cr benefit expenditure, per fund.
     Posted at the reversal's setl_time."""
-    event = SettlementReversed.model_validate(envelope.data)
+    event = SettlementReversed.read(envelope.data)
     what = f"reversal {event.setl_id}"
     _check_scheme(event.insutype, what)
     await Journal.of(session).lock()
@@ -349,7 +349,7 @@ async def post_payment_received(session: AsyncSession, envelope: EventEnvelope) 
 
     Dr 1001 income account deposit / Cr 400x contribution income by payer, on the enrollment's pooling
     region and scheme sub-ledger, basic pooled fund (390100). Posted at the event's occurred_at."""
-    event = PaymentReceived.model_validate(envelope.data)
+    event = PaymentReceived.read(envelope.data)
     what = f"payment {event.payment_id}"
     _check_scheme(event.insutype, what)
     income = CONTRIBUTION_INCOME_BY_PAYER.get(event.payer)
@@ -382,7 +382,7 @@ async def post_subsidy_allocated(session: AsyncSession, envelope: EventEnvelope)
     One entry, a leg pair per level with a positive share: Dr 1201 subsidy receivable (kept per level) /
     Cr 410x subsidy income of that level; pooled fund (390100). Nothing is booked for a zero total. Posted at
     the event's occurred_at."""
-    event = SubsidyAllocated.model_validate(envelope.data)
+    event = SubsidyAllocated.read(envelope.data)
     what = f"subsidy of enrollment {event.enrollment_id}"
     _check_scheme(event.insutype, what)
     levels = [share.level for share in event.shares]

@@ -1,6 +1,6 @@
 """The gateway's part of the transaction trail (``shared.contracts.v1.trail``): the final answer each
-msgid got, from the message log, with its 2601 void mark; names and ID numbers masked. Read by auditors
-and fund accountants; every read is written to the audit log (``shared.audit.audited_read``)."""
+msgid got, from the message log, with its 2601 void mark; names and ID numbers masked. Read by auditors;
+every read is written to the audit log (``shared.audit.audited_read``)."""
 
 from __future__ import annotations
 

@@ -113,6 +113,8 @@ async def add_key(body: KeyIn, runtime: RuntimeDep, fixmedins_code: str = CODE) 
 
 @router.get("/{fixmedins_code}/keys", response_model=list[KeyOut])
 async def list_keys(runtime: RuntimeDep, fixmedins_code: str = CODE) -> list[KeyOut]:
+    """The signing keys registered for an institution, newest last (never a secret or private key);
+    an unknown institution has none."""
     async with runtime.db.session() as session:
         rows = (
             await session.scalars(

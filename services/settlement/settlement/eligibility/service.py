@@ -44,7 +44,7 @@ async def apply_coverage_activated(session: AsyncSession, envelope: EventEnvelop
 
     A terminated enrollment stays terminated: only a new enrollment (another ``enrollment_id``) for the
     same year, i.e. a re-enrollment after the termination, makes the person covered again."""
-    event = CoverageActivated.model_validate(envelope.data)
+    event = CoverageActivated.read(envelope.data)
     row = await _coverage_row(session, event.psn_no, event.insutype, event.year)
     if row is not None and row.status == TERMINATED and row.enrollment_id == event.enrollment_id:
         log.warning(
@@ -95,7 +95,7 @@ async def apply_enrollment_terminated(session: AsyncSession, envelope: EventEnve
 
     An event for coverage we never saw, or for an enrollment the row no longer holds (the person has
     re-enrolled since), changes nothing: it is logged, not an error."""
-    event = EnrollmentTerminated.model_validate(envelope.data)
+    event = EnrollmentTerminated.read(envelope.data)
     row = await _coverage_row(session, event.psn_no, event.insutype, event.year)
     if row is None or row.enrollment_id != event.enrollment_id:
         log.warning(
@@ -116,7 +116,7 @@ async def apply_enrollment_terminated(session: AsyncSession, envelope: EventEnve
 async def apply_identities_changed(session: AsyncSession, envelope: EventEnvelope) -> None:
     """Consumer handler for ``enrollment.identities_changed``: the list is complete, so it replaces the
     identities on every coverage row of the person (all years: a settlement of any year reads them)."""
-    event = IdentityCategoriesChanged.model_validate(envelope.data)
+    event = IdentityCategoriesChanged.read(envelope.data)
     rows = list(await session.scalars(select(Eligibility).where(Eligibility.psn_no == event.psn_no)))
     if not rows:
         log.info(
@@ -134,7 +134,7 @@ async def apply_identities_changed(session: AsyncSession, envelope: EventEnvelop
 async def apply_card_status_changed(session: AsyncSession, envelope: EventEnvelope) -> None:
     """Consumer handler for ``enrollment.card_status_changed``: upsert the card by its number. A change
     dated before the one already recorded is stale and ignored."""
-    event = CardStatusChanged.model_validate(envelope.data)
+    event = CardStatusChanged.read(envelope.data)
     card = await find_card(session, event.card_no)
     if card is None:
         card = Card(

@@ -56,7 +56,9 @@ async def upload(body: SettlementListUpload, runtime: RuntimeDep, msgid: Msgid =
 
 @router.get("/{setl_id}", response_model=SettlementListOut)
 async def get(setl_id: str, runtime: RuntimeDep, fixmedins_code: Code, psn_no: Code) -> SettlementListOut:
-    """4103."""
+    """4103 结算清单信息查询: the settlement list uploaded for a settlement, of the asking institution
+    and person. Refused: 404 SETTLEMENT_NOT_FOUND or SETL_LIST_NOT_FOUND; 403 NOT_YOUR_SETTLEMENT; 422
+    PSN_MISMATCH."""
     async with runtime.db.session() as session:
         return await service.get(session, setl_id, fixmedins_code, psn_no)
 
