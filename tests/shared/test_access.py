@@ -81,7 +81,7 @@ async def test_every_operator_route_needs_a_token_with_a_role(
             # A role that this service does not serve at all.
             stranger = FUND_ACCOUNTANT if service in ("enrollment", "gateway") else ENROLLMENT_CLERK
             if service == "gateway" and path.startswith("/api/v1/trail"):
-                stranger = ENROLLMENT_CLERK  # auditors and fund accountants read the trail
+                stranger = ENROLLMENT_CLERK  # only auditors read the gateway's trail
             if service == "settlement" and method == "GET":
                 stranger = "nobody"
             elif service == "settlement" and path.startswith("/api/v1/filings"):
