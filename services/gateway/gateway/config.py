@@ -36,6 +36,14 @@ class GatewaySettings(ServiceSettings):
     #: Seconds a new envelope waits for a downstream slot before it is refused ``[E_BUSY]``.
     downstream_slot_wait_s: float = Field(default=0.01, ge=0)
 
+    #: 9101: the largest zip an institution may upload (its base64 form must fit ``max_body_bytes`` too).
+    file_max_bytes: int = Field(default=512 * 1024, gt=0)
+    #: The largest text inside an uploaded zip, unzipped.
+    file_max_text_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    #: Days an exchange file (9101 upload, catalogue or reconciliation file) may be downloaded with 9102 and
+    #: is kept; ``python -m platformctl purge-files`` deletes the older ones.
+    file_retention_days: int = Field(default=30, ge=1, le=3650)
+
     @model_validator(mode="after")
     def _sm2_key_in_range(self) -> GatewaySettings:
         key = self.sm2_private_key.get_secret_value()

@@ -15,7 +15,12 @@ from pydantic import BaseModel, ValidationError
 
 from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from shared.contracts.v1.catalogue import CatalogueChanges
 from shared.contracts.v1.enrollment import PersonCoverage, VoucherOut
+from shared.contracts.v1.inventory import DeletionIn, DeletionOut, MovementIn, MovementOut
+from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
+from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
+from shared.contracts.v1.setl_lists import SettlementListOut, SettlementListUpload, StatusChange
 from shared.contracts.v1.settlement import (
     EncounterOut,
     FeesCancelled,
@@ -382,6 +387,122 @@ class Downstream:
             },
             changes_state=False,
         )
+
+    # --- catalogue downloads (13xx) ------------------------------------------------------------------------
+
+    async def catalogue_changes(
+        self,
+        list_name: str,
+        ver: int,
+        page_num: int,
+        page_size: int,
+        *,
+        upto_ver: int | None = None,
+        cursor: str | None = None,
+    ) -> CatalogueChanges:
+        """One page of the rows of a catalogue list changed after version ``ver``; with ``cursor`` ("0:0"
+        to start), the batch after it up to ``upto_ver``."""
+        params: dict[str, Any] = {"ver": ver, "page_num": page_num, "page_size": page_size}
+        if cursor is not None:
+            params.update(cursor=cursor, upto_ver=upto_ver)
+        return await self._call(
+            "GET",
+            f"{self.settlement_url}/api/v1/catalogue/downloads/{_segment(list_name)}",
+            CatalogueChanges,
+            params=params,
+            changes_state=False,
+        )
+
+    # --- queries (5201-5206): typed bodies of shared.contracts.v1.queries -------------------------------
+
+    async def visits(
+        self,
+        psn_no: str,
+        fixmedins_code: str,
+        *,
+        begntime: str | None = None,
+        endtime: str | None = None,
+        med_type: str | None = None,
+        mdtrt_id: str | None = None,
+    ) -> VisitList:
+        """5201 / 5202: the institution's visits of the person (times as ISO 8601 with their offset)."""
+        params = {"psn_no": psn_no, "fixmedins_code": fixmedins_code}
+        optional = {"begntime": begntime, "endtime": endtime, "med_type": med_type, "mdtrt_id": mdtrt_id}
+        params.update({k: v for k, v in optional.items() if v})
+        url = f"{self.settlement_url}/api/v1/queries/visits"
+        return await self._call("GET", url, VisitList, params=params, changes_state=False)
+
+    async def fee_details(
+        self, psn_no: str, fixmedins_code: str, mdtrt_id: str, setl_id: str | None
+    ) -> FeeDetailList:
+        """5204: the settled lines of one of the institution's visits."""
+        params = {"psn_no": psn_no, "fixmedins_code": fixmedins_code, "mdtrt_id": mdtrt_id}
+        if setl_id:
+            params["setl_id"] = setl_id
+        url = f"{self.settlement_url}/api/v1/queries/fee-details"
+        return await self._call("GET", url, FeeDetailList, params=params, changes_state=False)
+
+    async def chronic_drugs(self, psn_no: str, begntime: str, endtime: str | None) -> FeeDetailList:
+        """5205: the person's chronic-disease drug records, at any institution."""
+        params = {"psn_no": psn_no, "begntime": begntime}
+        if endtime:
+            params["endtime"] = endtime
+        url = f"{self.settlement_url}/api/v1/queries/chronic-drugs"
+        return await self._call("GET", url, FeeDetailList, params=params, changes_state=False)
+
+    async def accumulations(self, psn_no: str, year: int) -> AccumulationList:
+        """5206: the person's year-to-date totals."""
+        params = {"psn_no": psn_no, "year": str(year)}
+        url = f"{self.settlement_url}/api/v1/queries/accumulations"
+        return await self._call("GET", url, AccumulationList, params=params, changes_state=False)
+
+    # --- pre-checks (3101-3103) ---------------------------------------------------------------------------
+
+    async def precheck(self, request: PrecheckRequest) -> PrecheckOut:
+        """3101 / 3102: the supervision rules on a proposed order; nothing is written."""
+        url = f"{self.settlement_url}/api/v1/prechecks"
+        body = request.model_dump(mode="json")
+        return await self._call("POST", url, PrecheckOut, json=body, changes_state=False)
+
+    async def precheck_feedback(self, request: FeedbackRequest) -> FeedbackOut:
+        """3103: once per msgid."""
+        url = f"{self.settlement_url}/api/v1/prechecks/feedback"
+        body = request.model_dump(mode="json")
+        return await self._call("POST", url, FeedbackOut, json=body, changes_state=True)
+
+    # --- settlement lists (4101/4101A, 4102, 4103) ----------------------------------------------------------
+
+    async def upload_settlement_list(self, request: SettlementListUpload) -> SettlementListOut:
+        """4101 / 4101A: once per msgid."""
+        url = f"{self.settlement_url}/api/v1/settlement-lists"
+        body = request.model_dump(mode="json")
+        return await self._call("POST", url, SettlementListOut, json=body, changes_state=True)
+
+    async def settlement_list(self, setl_id: str, fixmedins_code: str, psn_no: str) -> SettlementListOut:
+        """4103: the caller's list of one settlement."""
+        url = f"{self.settlement_url}/api/v1/settlement-lists/{_segment(setl_id)}"
+        params = {"fixmedins_code": fixmedins_code, "psn_no": psn_no}
+        return await self._call("GET", url, SettlementListOut, params=params, changes_state=False)
+
+    async def settlement_list_status(self, setl_id: str, request: StatusChange) -> SettlementListOut:
+        """4102: once per msgid."""
+        url = f"{self.settlement_url}/api/v1/settlement-lists/{_segment(setl_id)}/status"
+        body = request.model_dump(mode="json")
+        return await self._call("POST", url, SettlementListOut, json=body, changes_state=True)
+
+    # --- inventory (3501-3507) -----------------------------------------------------------------------------
+
+    async def inventory_movement(self, request: MovementIn) -> MovementOut:
+        """3501-3506: one movement of a batch; once per msgid."""
+        url = f"{self.settlement_url}/api/v1/inventory/movements"
+        body = request.model_dump(mode="json")
+        return await self._call("POST", url, MovementOut, json=body, changes_state=True)
+
+    async def inventory_deletion(self, request: DeletionIn) -> DeletionOut:
+        """3507: the batch's movements of one kind taken back; once per msgid."""
+        url = f"{self.settlement_url}/api/v1/inventory/deletions"
+        body = request.model_dump(mode="json")
+        return await self._call("POST", url, DeletionOut, json=body, changes_state=True)
 
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):

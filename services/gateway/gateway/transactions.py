@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from gateway import admission, registry
 from gateway.capacity import DownstreamSlots
 from gateway.downstream import Downstream
+from gateway.files.service import FileStore
 from gateway.messages import service as messages
 from gateway.nhsa import void, voucher
 from gateway.nhsa.envelope import (
@@ -58,8 +60,8 @@ KNOWN_INFNO_LABELS = frozenset(registry.TRANSACTIONS)
 #: operators see which codes vendors ask for; any other unsupported code is labelled "other" (bounded).
 ACCEPTANCE_LIST_INFNOS = frozenset(
     {
-        "1201", "1301", "1307", "1308", "1309", "1310", "1311", "1312", "1318", "1319", "1321",
-        "1901",
+        "1201", "1301", "1302", "1303", "1305", "1306", "1307", "1308", "1309", "1310", "1311", "1312",
+        "1318", "1319", "1321", "1901", "2001", "2501", "2502", "2507",
         "3202", "3203", "3203A", "3204", "3204A", "3205A", "9101", "9102",
         "3501", "3507", "3508", "3513", "4101", "4101A", "4102", "4103", "4401", "4402",
         "5102", "5204", "5206", "5212",
@@ -132,7 +134,7 @@ TRAIL_SETTLEMENT_FIELDS = (
 def trail_of_answer(answer: str) -> dict[str, Any]:
     """The settlement id and amounts of an answer (yuan as on the wire), when it carries a ``setlinfo``."""
     try:
-        output = json.loads(answer).get("output")
+        output = json.loads(answer, parse_float=Decimal).get("output")  # 32.00 stays "32.00" on the line
     except (ValueError, AttributeError):
         return {}
     info = output.get("setlinfo") if isinstance(output, dict) else None
@@ -223,16 +225,19 @@ class EnvelopeProcessor:
         *,
         security: HisSecurity,
         slots: DownstreamSlots | None = None,
+        files: FileStore | None = None,
         sm2_private_key: str | None = None,
     ) -> None:
         """``slots``: how many envelopes may be downstream at once (``gateway.capacity``); None: no limit.
-        ``sm2_private_key``: the gateway's own key (hex), signing the answers of institutions under SM2."""
+        ``files``: the exchange files and their limits (default limits if None). ``sm2_private_key``: the
+        gateway's own key (hex), signing the answers of institutions under SM2."""
         self.db = db
         self.downstream = downstream
         self.region_admvs = region_admvs
         self.max_body_bytes = max_body_bytes
         self.security = security
         self.slots = slots
+        self.files = files or FileStore()
         self.sm2_private_key = sm2_private_key or None
 
     def refuse_path(self, path: str) -> str:
@@ -391,7 +396,7 @@ class EnvelopeProcessor:
     async def _answer(self, transaction: Transaction, envelope: RequestEnvelope) -> Answer:
         """The transaction's input read, its hooks and handler run; a downstream transaction's first call
         takes a slot (``slots``), or is refused E_BUSY with nothing sent."""
-        call = Call(envelope, self.downstream, self.db, self.security)
+        call = Call(envelope, self.downstream, self.db, self.security, self.files)
         given = envelope.input
         if voucher.carries_voucher(given):  # the person comes from the token (gateway/nhsa/voucher.py)
             given = await voucher.resolve(call, given)

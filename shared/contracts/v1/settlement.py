@@ -45,6 +45,9 @@ class FeeLineIn(BaseModel):
     #: Prescribed days' supply (prd_days), kept for the days'-supply fraud signal. Left out of the request
     #: digest (``exclude``): it moves no money, and requests settled before it existed must replay alike.
     prd_days: Decimal | None = Field(default=None, ge=0, max_digits=8, decimal_places=2, exclude=True)
+    #: The drug's traceability codes (追溯码) the line dispenses: each must be one the institution holds
+    #: in stock (docs/domain.md, "Inventory"). Left out of the digest as ``prd_days`` is.
+    drug_trac_codg: list[str] = Field(default_factory=list, max_length=100, exclude=True)
 
 
 class PharmacySettlementRequest(BaseModel):

@@ -54,12 +54,15 @@ async def residences(
 async def household_status(
     household_no: str, runtime: RuntimeDep, year: Annotated[int | None, Query(ge=2000, le=2100)] = None
 ) -> HouseholdOut:
+    """A household's members and their enrollment status for a year (default: the current
+    one). Refused: 404 HOUSEHOLD_NOT_FOUND."""
     async with runtime.db.session() as session:
         return await service.household_status(session, household_no, year)
 
 
 @router.post("/schools", status_code=201, response_model=SchoolOut)
 async def add_school(body: SchoolIn, runtime: RuntimeDep) -> SchoolOut:
+    """Register a school whose classes enrol their students together. Refused: 409 SCHOOL_EXISTS."""
     async with runtime.transaction() as session:
         return SchoolOut.model_validate(await service.add_school(session, body))
 

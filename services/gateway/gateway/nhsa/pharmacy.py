@@ -17,6 +17,7 @@ from gateway.nhsa import setlinfo
 from gateway.nhsa.encounter import DaysSupply, absent_if_unset, wire_time
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
+from gateway.nhsa.tracing import TraceInfo, codes_of
 from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import parse_wire_time
 from shared.contracts.v1.settlement import SettlementOut
@@ -75,6 +76,18 @@ class DrugDetail(BaseModel):
     tcmdrug_used_way: str | None = Field(default=None, max_length=6)
     #: 医院审批标志 of a restricted item: 0 无须审批, 1 审批通过, 2 审批不通过 (docs/interface.md).
     hosp_appr_flag: str | None = Field(default=None, pattern=r"^[012]?$")
+    #: The traceability codes the line dispenses (docs/interface.md, "Inventory"), either form.
+    drug_trac_codg: str | None = Field(default=None, max_length=4000)
+    drugtracinfo: list[TraceInfo] | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _trace_codes(self) -> DrugDetail:
+        codes_of(self.drug_trac_codg, self.drugtracinfo)  # refused here when malformed
+        return self
+
+    @property
+    def trace_codes(self) -> list[str]:
+        return codes_of(self.drug_trac_codg, self.drugtracinfo)
 
     @field_validator("fee_ocur_time")
     @classmethod
@@ -138,6 +151,8 @@ def _line(d: DrugDetail) -> dict[str, Any]:
         line["hosp_appr_flag"] = d.hosp_appr_flag
     if d.prd_days is not None:  # the days' supply, for the supervision rule on repeated purchases
         line["prd_days"] = str(d.prd_days)
+    if d.trace_codes:  # each must be held in stock by the pharmacy
+        line["drug_trac_codg"] = d.trace_codes
     return line
 
 

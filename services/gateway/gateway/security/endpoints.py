@@ -47,6 +47,7 @@ async def register(body: InstitutionIn, runtime: RuntimeDep, fixmedins_code: str
 
 @router.get("", response_model=list[InstitutionOut])
 async def list_institutions(runtime: RuntimeDep) -> list[InstitutionOut]:
+    """The institutions registered to send HIS messages, with their paasid (never a secret)."""
     async with runtime.db.session() as session:
         rows = (await session.scalars(select(Institution).order_by(col(Institution.fixmedins_code)))).all()
     return [InstitutionOut.model_validate(r) for r in rows]
@@ -54,6 +55,7 @@ async def list_institutions(runtime: RuntimeDep) -> list[InstitutionOut]:
 
 @router.get("/{fixmedins_code}", response_model=InstitutionOut)
 async def get_institution(runtime: RuntimeDep, fixmedins_code: str = CODE) -> InstitutionOut:
+    """One registered institution (never its secret). Refused: 404 NOT_FOUND."""
     async with runtime.db.session() as session:
         found = await session.scalar(
             select(Institution).where(col(Institution.fixmedins_code) == fixmedins_code)

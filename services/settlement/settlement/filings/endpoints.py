@@ -57,6 +57,8 @@ async def _once(
 
 @router.post("/chronic", response_model=FilingOut, status_code=201)
 async def file_chronic(body: ChronicFilingCreate, runtime: RuntimeDep, msgid: Msgid = None) -> FilingOut:
+    """2503 门慢门特备案: register a person's chronic or special disease for a period; once per msgid.
+    Refused: 422 FILING_DISEASE or FILING_DATES."""
     return await _once(
         runtime, msgid, "filing_chronic", None, body, body.fixmedins_code,
         lambda session: service.file_chronic(session, body),
@@ -67,6 +69,8 @@ async def file_chronic(body: ChronicFilingCreate, runtime: RuntimeDep, msgid: Ms
 async def file_designated(
     body: DesignatedFilingCreate, runtime: RuntimeDep, msgid: Msgid = None
 ) -> FilingOut:
+    """2505 人员定点备案: register the facility a chronic patient is designated to for a period; once per
+    msgid. Refused: 422 FILING_FACILITY, FILING_DATES or FILING_NOT_CHRONIC."""
     return await _once(
         runtime, msgid, "filing_designated", None, body, body.fixmedins_code,
         lambda session: service.file_designated(session, body),
@@ -75,6 +79,8 @@ async def file_designated(
 
 @router.post("/referral", response_model=FilingOut, status_code=201)
 async def file_referral(body: ReferralFilingCreate, runtime: RuntimeDep, msgid: Msgid = None) -> FilingOut:
+    """2501 / 2501A 转院备案: file referred or out-of-area care for a region (and institution) from a day;
+    once per msgid. Refused: 422 FILING_DATES."""
     return await _once(
         runtime, msgid, "filing_referral", None, body, body.fixmedins_code,
         lambda session: service.file_referral(session, body),
@@ -83,6 +89,8 @@ async def file_referral(body: ReferralFilingCreate, runtime: RuntimeDep, msgid: 
 
 @router.post("/injury", response_model=FilingOut, status_code=201)
 async def file_injury(body: InjuryFilingCreate, runtime: RuntimeDep, msgid: Msgid = None) -> FilingOut:
+    """2507 意外伤害备案: file an injury with the declaration of third-party liability or work injury; once
+    per msgid. Refused: 422 FILING_DATES."""
     return await _once(
         runtime, msgid, "filing_injury", None, body, body.fixmedins_code,
         lambda session: service.file_injury(session, body),
@@ -93,6 +101,8 @@ async def file_injury(body: InjuryFilingCreate, runtime: RuntimeDep, msgid: Msgi
 async def revoke(
     trt_dcla_detl_sn: str, body: FilingRevoke, runtime: RuntimeDep, msgid: Msgid = None
 ) -> FilingOut:
+    """2502 / 2504 / 2506: revoke a filing from a day; once per msgid. Refused: 404 FILING_NOT_FOUND;
+    409 FILING_REVOKED; 422 FILING_PSN_MISMATCH or FILING_BACKDATED."""
     return await _once(
         runtime, msgid, "filing_revoke", trt_dcla_detl_sn, body, body.fixmedins_code,
         lambda session: service.revoke(session, trt_dcla_detl_sn, body),
@@ -101,6 +111,7 @@ async def revoke(
 
 @router.get("/persons/{psn_no}", response_model=FilingList)
 async def of_person(psn_no: str, runtime: RuntimeDep, kind: str | None = None) -> FilingList:
+    """5301 / 5302: every filing of the person (of one kind if given), revoked ones too."""
     async with runtime.db.session() as session:
         return FilingList(filings=[FilingOut.of(f) for f in await service.of_person(session, psn_no, kind)])
 

@@ -1,7 +1,7 @@
 """national cryptography: his_institution.envelope_crypto and the institutions' keys (his_institution_key)
 
 Revision ID: 5e2c8a7d1f90
-Revises: 8a296444e97c
+Revises: 9a438198edab
 Create Date: 2026-12-06 02:20:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import shared.db
 
 revision: str = "5e2c8a7d1f90"
-down_revision: str | None = "8a296444e97c"
+down_revision: str | None = "9a438198edab"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 on the eligibility read model; voucher_uses (an e-voucher token settles once)
 
 Revision ID: d4b7e2a91c36
-Revises: d4e6f8a0b2c5
+Revises: d9e63f4a1c25
 Create Date: 2026-12-06 02:15:00
 """
 
@@ -15,7 +15,7 @@ import shared.db
 from alembic import op
 
 revision: str = "d4b7e2a91c36"
-down_revision: str | None = "d4e6f8a0b2c5"
+down_revision: str | None = "d9e63f4a1c25"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
