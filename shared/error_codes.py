@@ -70,13 +70,32 @@ class ErrorCode(StrEnum):
         "报文加密或签名方式与本机构登记的不一致，或 input 无法用本机构的 SM4 密钥解密",
         GATEWAY,
     )
-    E_CERT_TYPE = (
-        "E_CERT_TYPE",
+    E_ENVELOPE = "E_ENVELOPE", (200,), "报文公共输入不正确: <字段>: <原因>", GATEWAY
+    E_VOUCHER = (
+        "E_VOUCHER",
         (422, 200),
-        "暂不支持医保电子凭证(01)结算：凭证无法核验，请使用身份证(02)或社会保障卡(03)",
+        "医保电子凭证无效：不是本平台签发的凭证或已被篡改",
         ("gateway", "settlement"),
     )
-    E_ENVELOPE = "E_ENVELOPE", (200,), "报文公共输入不正确: <字段>: <原因>", GATEWAY
+    E_VOUCHER_EXPIRED = (
+        "E_VOUCHER_EXPIRED",
+        (422, 200),
+        "医保电子凭证已过期，请患者刷新电子凭证二维码后重新出示",
+        ("gateway", "settlement"),
+    )
+    E_VOUCHER_PERSON = (
+        "E_VOUCHER_PERSON",
+        (422, 200),
+        "医保电子凭证不属于报文中的人员（人员编号、证件号码以凭证为准）",
+        ("gateway", "settlement"),
+    )
+    E_VOUCHER_REVOKED = "E_VOUCHER_REVOKED", (200,), "医保电子凭证已被撤销", GATEWAY
+    E_VOUCHER_USED = (
+        "E_VOUCHER_USED",
+        (422,),
+        "医保电子凭证已使用过，请患者刷新电子凭证二维码后重新出示",
+        SETTLEMENT,
+    )
     E_FILE_CORRUPT = (
         "E_FILE_CORRUPT",
         (200,),
@@ -242,6 +261,8 @@ class ErrorCode(StrEnum):
     OUTSIDE_COLLECTION_PERIOD = "OUTSIDE_COLLECTION_PERIOD", (422,), "… 年度已结束，不能参保", ENROLLMENT
     OVERPAYMENT = "OVERPAYMENT", (422,), "缴费金额 … 元超过尚欠金额 … 元", ENROLLMENT
     PERSON_EXISTS = "PERSON_EXISTS", (409,), "该身份证号已登记", ENROLLMENT
+    VOUCHER_NOT_FOUND = "VOUCHER_NOT_FOUND", (404,), "医保电子凭证不存在：不是本平台签发的凭证", ENROLLMENT
+    VOUCHER_REVOKED = "VOUCHER_REVOKED", (409,), "医保电子凭证已撤销", ENROLLMENT
     PERSON_NOT_FOUND = "PERSON_NOT_FOUND", (404,), "人员不存在: …", ("enrollment", "settlement")
     RECEIPT_EXISTS = "RECEIPT_EXISTS", (409,), "收据号 … 已用于该参保登记", ENROLLMENT
     REGION_EXISTS = "REGION_EXISTS", (409,), "统筹区已存在: …", ENROLLMENT

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import voucher
 from shared.audit import AuditMiddleware
 from shared.auth import DEV_AUTH_SECRET, Authenticator, is_guarded
 from shared.config import ServiceSettings
@@ -51,6 +52,7 @@ class ServiceRuntime:
         self.settings = settings
         self.tables = tables
         self.service = settings.service_name
+        voucher.configure(settings.auth_secret.get_secret_value())  # e-voucher tokens (shared/voucher.py)
         self.db = Database(
             settings.resolved_database_url(),
             pool_size=settings.database_pool_size,

@@ -17,7 +17,7 @@ from tests.conftest import DatabaseFactory
 
 MODEL_MODULES = {
     "gateway": ["gateway.messages.models", "gateway.security.models"],
-    "enrollment": ["enrollment.persons.models", "enrollment.legacy.models"],
+    "enrollment": ["enrollment.persons.models", "enrollment.legacy.models", "enrollment.vouchers.models"],
     "settlement": [
         "settlement.catalogue.models",
         "settlement.eligibility.models",

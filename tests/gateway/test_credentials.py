@@ -1,9 +1,10 @@
 """Every settling code checks the credential presented, through the one check settlement's calculation makes
-(``settlements.calculation.check_certificate``): an e-voucher token (mdtrt_cert_type 01) is refused
-``[E_CERT_TYPE]`` (nothing here can verify one yet; a settlement on an unchecked token needs no more than a
-psn_no, issue 23), an ID number (02) must be the person's, a card (03) registered to them. Through the gateway
-in front of the real settlement service, on both backends, for 2101/2102, 2206/2207 and 2303/2304: refused,
-nothing settled; the same request with the right ID number settles."""
+(``settlements.calculation.check_certificate``): an e-voucher token (mdtrt_cert_type 01) not issued here is
+refused ``[E_VOUCHER]`` (a settlement on an unchecked token would need no more than a psn_no, issue 23;
+valid vouchers: tests/gateway/test_vouchers.py), an ID number (02) must be the person's, a card (03)
+registered to them. Through the gateway in front of the real settlement service, on both backends, for
+2101/2102, 2206/2207 and 2303/2304: refused, nothing settled; the same request with the right ID number
+settles."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tests.gateway.office import WHEN, Office, refused
 from tests.settlement.conftest import PHARMACY
 
 BAD = [
-    ({"mdtrt_cert_type": "01", "mdtrt_cert_no": "any-token"}, "E_CERT_TYPE"),
+    ({"mdtrt_cert_type": "01", "mdtrt_cert_no": "any-token"}, "E_VOUCHER"),
     ({"mdtrt_cert_type": "02", "mdtrt_cert_no": "110101199003071234"}, "CERT_MISMATCH"),
     ({"mdtrt_cert_type": "03", "mdtrt_cert_no": "K00000001"}, "CERT_MISMATCH"),
 ]

@@ -72,6 +72,8 @@ class Platform:
     processor: EnvelopeProcessor
     his: SignedHis
     values: dict[str, str] = field(default_factory=dict)
+    #: The enrollment office's API (issues and revokes e-vouchers).
+    enrollment: httpx.AsyncClient | None = None
 
     def fill(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -83,8 +85,8 @@ class Platform:
         return value
 
 
-@pytest.fixture
-async def platform(
+@pytest.fixture(name="platform")
+async def platform_fixture(
     databases: DatabaseFactory,
     office_on: OfficeFactory,  # noqa: F811 (fixture)
 ) -> AsyncIterator[Platform]:
@@ -101,6 +103,7 @@ async def platform(
         payment = {"payer": "individual", "amount_fen": 3000, "receipt_no": "R1", "paid_on": "2025-10-15"}
         enrollment = {"psn_no": psn_no, "year": 2026, "payment": payment}
         await office.ok("POST", "/api/v1/enrollments", enrollment, 201)
+        issued = await office.ok("POST", f"/api/v1/persons/{psn_no}/vouchers", {"ttl_s": 3600}, 201)
         api = SettlementApi(settlement, settlement_db)
         await seed_reference_data(api, codes=True)
         for event in await office.events("enrollment.coverage_activated"):
@@ -119,11 +122,11 @@ async def platform(
             "psn_no": psn_no,
             "certno": CERTNO,
             "psn_name": NAME,
-            "voucher": "E" + "0" * 27,  # a 28-character e-voucher token, as the kiosk checks
+            "voucher": issued["token"],
             "now": f"{now:%Y-%m-%d %H:%M:%S}",
             "today": f"{now:%Y-%m-%d}",
         }
-        yield Platform(processor, SignedHis(processor.process), values)
+        yield Platform(processor, SignedHis(processor.process), values, office.client)
         await downstream.client.aclose()
     await gateway_db.dispose()
     await settlement_db.dispose()

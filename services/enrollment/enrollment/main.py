@@ -12,6 +12,7 @@ from enrollment.enrollments.endpoints import router as enrollments_router
 from enrollment.households.endpoints import router as households_router
 from enrollment.persons.endpoints import router as persons_router
 from enrollment.regions.endpoints import router as regions_router
+from enrollment.vouchers.endpoints import router as vouchers_router
 from shared import outbox_feed
 from shared.auth import AUDITOR, ENROLLMENT_CLERK, SERVICE, access, guarded
 from shared.config import ServiceSettings
@@ -39,6 +40,7 @@ def create_app(settings: EnrollmentSettings | None = None) -> FastAPI:
             guarded(enrollments_router, CLERKS),
             guarded(households_router, CLERKS),
             guarded(cards_router, CLERKS),
+            guarded(vouchers_router, CLERKS),
             guarded(regions_router, POLICY),
             guarded(outbox_feed.router, outbox_feed.FEED_ACCESS),
         ],

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from gateway import capacity
 from gateway.protocol.errors import OutcomeUnknown, Refusal
 from shared.contracts.v1.catalogue import CatalogueChanges
-from shared.contracts.v1.enrollment import PersonCoverage
+from shared.contracts.v1.enrollment import PersonCoverage, VoucherOut
 from shared.contracts.v1.filings import (
     ChronicFilingCreate,
     DesignatedFilingCreate,
@@ -154,6 +154,13 @@ class Downstream:
             PersonCoverage,
             params={"certno": certno},
             changes_state=False,
+        )
+
+    async def voucher(self, token: str) -> VoucherOut:
+        """An e-voucher token as its issuer knows it: whose, and whether revoked (enrollment answers 404
+        VOUCHER_NOT_FOUND for a token it never issued)."""
+        return await self._call(
+            "GET", f"{self.enrollment_url}/api/v1/vouchers/{token}", VoucherOut, changes_state=False
         )
 
     async def person_coverage_by_card(self, card_no: str, card_sn: str | None) -> PersonCoverage:

@@ -20,7 +20,7 @@ from gateway.declaration import Call, Transaction, parse
 from gateway.downstream import Downstream
 from gateway.files.service import FileStore
 from gateway.messages import service as messages
-from gateway.nhsa import void
+from gateway.nhsa import void, voucher
 from gateway.protocol.envelope import (
     Answer,
     BadJson,
@@ -397,7 +397,10 @@ class EnvelopeProcessor:
         """The transaction's input read, its hooks and handler run; a downstream transaction's first call
         takes a slot (``slots``), or is refused E_BUSY with nothing sent."""
         call = Call(envelope, self.downstream, self.db, self.security, self.files, registry.VOIDABLE_INFNOS)
-        data = parse(transaction.input, envelope.input)
+        given = envelope.input
+        if voucher.carries_voucher(given):  # the person comes from the token (gateway/nhsa/voucher.py)
+            given = await voucher.resolve(call, given)
+        data = parse(transaction.input, given)
         if transaction.before is not None:
             await transaction.before(call, data)
         if self.slots is None or not transaction.downstream:

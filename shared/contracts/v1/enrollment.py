@@ -7,7 +7,7 @@ new version; a field removed or changed in meaning is ``shared.contracts.v2``.""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
@@ -84,3 +84,16 @@ class PersonCoverage(BaseModel):
     enrollments: list[EnrollmentOut]
     identities: list[IdentityOut]
     card: CardOut | None = None
+
+
+class VoucherOut(BaseModel):
+    """An e-voucher token as its issuer knows it (GET /api/v1/vouchers/{token}; shared/voucher.py)."""
+
+    token: str
+    psn_no: str
+    certno: str
+    psn_name: str
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    #: valid, expired or revoked.
+    status: str

@@ -5,7 +5,8 @@ import enrollment.enrollments.models
 import enrollment.households.models
 import enrollment.legacy.models
 import enrollment.persons.models
-import enrollment.regions.models  # noqa: F401
+import enrollment.regions.models
+import enrollment.vouchers.models  # noqa: F401
 from enrollment.db import Base
 from shared.migrations import run_env
 

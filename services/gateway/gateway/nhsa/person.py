@@ -63,13 +63,11 @@ def lookup_key(data: Input1101) -> ByCertno | ByCard:
         if not data.card_sn:
             raise Refusal("E_INPUT", "input.data.card_sn: 社保卡就诊时卡识别码必填")
         return ByCard(data.mdtrt_cert_no, data.card_sn)
-    # E-voucher tokens (01) are resolved by the national e-voucher platform, which is not connected; a HIS
-    # that also sends the ID number it read from the voucher can still be answered.
-    if data.certno and data.psn_cert_type in (None, "", "01"):
+    # An e-voucher token (01): the pipeline has read it and put the person's ID number from its issuer in
+    # certno (gateway/nhsa/voucher.py); never what the caller sent.
+    if data.certno:
         return ByCertno(data.certno)
-    raise Refusal(
-        "E_CERT_TYPE", "暂不支持医保电子凭证(01)查询，请使用身份证(02)、社保卡(03)或同时传入 certno"
-    )
+    raise Refusal("E_VOUCHER", "医保电子凭证无效：不是本平台签发的凭证或已被篡改")
 
 
 def reference_date(data: Input1101) -> date:

@@ -76,6 +76,14 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
     )
     session.add(encounter)
     await flush_unique(session, Conflict(f"院内就诊流水号 {data.ipt_otp_no} 已存在", code="IPT_OTP_NO_USED"))
+    await settlements.use_voucher(
+        session,
+        data.mdtrt_cert_type,
+        data.mdtrt_cert_no,
+        psn_no=person.psn_no,
+        msgid=data.msgid,
+        fixmedins_code=data.fixmedins_code,
+    )
     return encounter
 
 

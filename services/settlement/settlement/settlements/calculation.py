@@ -29,9 +29,11 @@ from settlement.policy import service as policies
 from settlement.schemes import service as schemes
 from settlement.settlements import stays
 from settlement.settlements.claims import MAX_CLOCK_SKEW, Claim, check_line_amounts
-from settlement.settlements.models import Settlement, SettlementFund
+from settlement.settlements.models import Settlement, SettlementFund, VoucherUse
 from settlement.supervision import service as supervision
+from shared import voucher
 from shared.clock import CHINA_TZ, now_china
+from shared.db import flush_unique, utcnow
 from shared.errors import DomainError
 
 YTD_FIELDS = eligibility.TOTAL_COLUMNS
@@ -226,6 +228,24 @@ def records(
     return settlement, funds, lines
 
 
+def _voucher_used() -> DomainError:
+    return DomainError(
+        "医保电子凭证已使用过，请患者刷新电子凭证二维码后重新出示", code="E_VOUCHER_USED", status_code=422
+    )
+
+
+async def use_voucher(
+    session: AsyncSession, cert_type: str, cert_no: str, *, psn_no: str, msgid: str, fixmedins_code: str
+) -> None:
+    """Record the use of an e-voucher token (checked by ``check_certificate``) with what it was used for,
+    in the caller's transaction; a second use is refused ``E_VOUCHER_USED`` (its transaction rolls back)."""
+    if cert_type != "01":
+        return
+    token = voucher.decode(cert_no, utcnow()).token
+    session.add(VoucherUse(token=token, psn_no=psn_no, msgid=msgid, fixmedins_code=fixmedins_code))
+    await flush_unique(session, _voucher_used())
+
+
 def move(totals: eligibility.Totals, delta: YearToDate | dict[str, int], sign: int) -> None:
     """One settlement (+1) or its reversal (-1) on the person's year-to-date totals."""
     totals.move(
@@ -235,16 +255,22 @@ def move(totals: eligibility.Totals, delta: YearToDate | dict[str, int], sign: i
 
 
 async def check_certificate(session: AsyncSession, cert_type: str, cert_no: str, person: Eligibility) -> None:
-    """The certificate presented must be the person's: the ID number (02), or a social-security card
-    (03) that is registered to them and neither reported lost nor replaced. An e-voucher token (01) is
-    refused: nothing here can verify one yet, and a settlement on an unchecked token needs no more than
-    someone's psn_no (盗刷; issue 23)."""
+    """The certificate presented must be the person's: the ID number (02), a social-security card (03)
+    that is registered to them and neither reported lost nor replaced, or an e-voucher token (01) of this
+    platform, not expired, issued to them and not used before (shared/voucher.py; whether the issuer has
+    revoked it the gateway asks the issuer at each use). A token is used by ``use_voucher``."""
     if cert_type == "01":
-        raise DomainError(
-            "暂不支持医保电子凭证(01)结算：凭证无法核验，请使用身份证(02)或社会保障卡(03)",
-            code="E_CERT_TYPE",
-            status_code=422,
-        )
+        try:
+            issued = voucher.decode(cert_no, utcnow())
+        except voucher.VoucherError as exc:
+            if exc.code == "E_VOUCHER_EXPIRED":
+                raise DomainError(exc.message, code="E_VOUCHER_EXPIRED", status_code=422) from exc
+            raise DomainError(exc.message, code="E_VOUCHER", status_code=422) from exc
+        if issued.psn_no != person.psn_no:
+            raise DomainError("医保电子凭证不属于该人员", code="E_VOUCHER_PERSON", status_code=422)
+        if await session.get(VoucherUse, issued.token) is not None:
+            raise _voucher_used()
+        return
     if cert_type == "02" and cert_no.strip().upper() != person.certno:
         raise DomainError("就诊凭证号与人员身份证号不符", code="CERT_MISMATCH", status_code=422)
     if cert_type == "03":

@@ -94,6 +94,19 @@ class SettlementFund(Base, table=True):
     calc_trace: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class VoucherUse(Base, table=True):
+    """An e-voucher token (mdtrt_cert_type 01, shared/voucher.py) that has been used: written with the
+    settlement or the encounter it opened, in the same transaction, so a token settles once."""
+
+    __tablename__ = "voucher_uses"
+
+    token: str = Field(primary_key=True, max_length=50)
+    psn_no: str = Field(max_length=30)
+    msgid: str = Field(max_length=30)
+    fixmedins_code: str = Field(max_length=30)
+    used_at: datetime = timestamp_field()
+
+
 class SettlementLine(Base, table=True):
     """A fee line with its classification (detlcutinfo)."""
 

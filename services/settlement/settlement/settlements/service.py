@@ -5,7 +5,7 @@ them. Each use case lives in its own module: ``settle`` (and pre-settle), ``reve
 from __future__ import annotations
 
 from settlement.settlements.answers import load
-from settlement.settlements.calculation import check_certificate
+from settlement.settlements.calculation import check_certificate, use_voucher
 from settlement.settlements.claims import (
     MAX_CLOCK_SKEW,
     Claim,
@@ -35,5 +35,6 @@ __all__ = [
     "replay_if_settled",
     "reverse",
     "settle",
+    "use_voucher",
     "void_message",
 ]

@@ -11,7 +11,7 @@ from settlement import metrics
 from settlement.eligibility import service as eligibility
 from settlement.inventory import service as inventory
 from settlement.settlements.answers import answer
-from settlement.settlements.calculation import move, prepare, records, with_scheme
+from settlement.settlements.calculation import move, prepare, records, use_voucher, with_scheme
 from settlement.settlements.claims import Claim, new_id
 from settlement.settlements.replay import claim_msgid
 from settlement.settlements.schemas import SettlementOut
@@ -57,6 +57,14 @@ async def settle(
         absent=bool(year_rows) and claim.insutype == requested,
     )
     prepared = await prepare(session, claim, totals, year_rows)
+    await use_voucher(
+        session,
+        claim.mdtrt_cert_type,
+        claim.mdtrt_cert_no,
+        psn_no=prepared.person.psn_no,
+        msgid=claim.msgid,
+        fixmedins_code=claim.fixmedins_code,
+    )
     result = prepared.result
     now = now_china()
     setl_id = new_id("S", claim.mdtrtarea_admvs, now)

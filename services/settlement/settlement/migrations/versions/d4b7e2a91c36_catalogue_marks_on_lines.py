@@ -1,5 +1,5 @@
 """catalogue marks (基本药物, 谈判药, 儿童用药, 目录特项, 直报) on catalogue items and settled lines; naty
-on the eligibility read model
+on the eligibility read model; voucher_uses (an e-voucher token settles once)
 
 Revision ID: d4b7e2a91c36
 Revises: d9e63f4a1c25
@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
+
+import shared.db
 from alembic import op
 
 revision: str = "d4b7e2a91c36"
@@ -30,9 +32,19 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("eligibility") as batch_op:
         batch_op.add_column(sa.Column("naty", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True))
+    op.create_table(
+        "voucher_uses",
+        sa.Column("token", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
+        sa.Column("psn_no", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+        sa.Column("msgid", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+        sa.Column("fixmedins_code", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+        sa.Column("used_at", shared.db.AwareDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("token"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("voucher_uses")
     with op.batch_alter_table("eligibility") as batch_op:
         batch_op.drop_column("naty")
     with op.batch_alter_table("settlement_lines") as batch_op:
