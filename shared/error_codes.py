@@ -71,6 +71,8 @@ class ErrorCode(StrEnum):
         "文件不是有效的 zip 压缩包、不是只含一个文本文件、校验失败或编码无法识别",
         GATEWAY,
     )
+    E_FILE_ROWS = "E_FILE_ROWS", (200,), "明细文件第 … 行…（字段不足、结算ID或金额无效、重复）", GATEWAY
+    E_FILE_TOTALS = "E_FILE_TOTALS", (200,), "明细文件与传入的合计不符：…", GATEWAY
     E_FILE_TOO_LARGE = "E_FILE_TOO_LARGE", (200,), "文件超过上传上限 … 字节（或解压后超过 … 字节）", GATEWAY
     E_INFNO = "E_INFNO", (200,), "不支持的交易编号: …", GATEWAY
     E_PATH = "E_PATH", (200,), "交易地址 … 不存在，或地址中的交易编号与报文 infno 不一致", GATEWAY

@@ -16,6 +16,7 @@ from gateway.nhsa.errors import OutcomeUnknown, Refusal
 from shared.contracts.v1.inventory import DeletionIn, DeletionOut, MovementIn, MovementOut
 from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
 from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
+from shared.contracts.v1.reconciliation import SettlementsOut
 from shared.contracts.v1.setl_lists import SettlementListOut, SettlementListUpload, StatusChange
 from shared.http import AiohttpTransport
 from shared.observability import msgid_var, request_id_var
@@ -386,6 +387,20 @@ class Downstream:
         url = f"{self.settlement_url}/api/v1/inventory/deletions"
         body = request.model_dump(mode="json")
         return DeletionOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
+
+    async def reconciliation_settlements(
+        self, fixmedins_code: str, clr_type: str | None, date_from: date, date_to: date
+    ) -> SettlementsOut:
+        """3202: every settlement and reversal record of one institution in the period, with amounts."""
+        params = {
+            "fixmedins_code": fixmedins_code,
+            "date_from": date_from.isoformat(),
+            "date_to": date_to.isoformat(),
+        }
+        if clr_type:
+            params["clr_type"] = clr_type
+        url = f"{self.settlement_url}/api/v1/reconciliation/settlements"
+        return SettlementsOut.model_validate(await self._call("GET", url, params=params, changes_state=False))
 
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):
