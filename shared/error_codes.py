@@ -57,6 +57,12 @@ class ErrorCode(StrEnum):
         "院内就诊流水号 … 的就诊 … 已撤销，请使用新的院内流水号",
         GATEWAY,
     )
+    CLEARING_NOT_RECONCILED = (
+        "CLEARING_NOT_RECONCILED",
+        (200,),
+        "… 尚未做明细对账(3202)或最近一次有 … 条不符，不能申请清算",
+        GATEWAY,
+    )
     E_BUSY = "E_BUSY", (200,), "医保服务繁忙，交易未执行，请稍后用原报文重试", GATEWAY
     E_CERT_TYPE = (
         "E_CERT_TYPE",
@@ -402,6 +408,19 @@ class ErrorCode(StrEnum):
     # --- fund ledger
     BAD_AMOUNT = "BAD_AMOUNT", (422,), "到账金额必须大于零", LEDGER
     BATCH_ID_REUSED = "BATCH_ID_REUSED", (409,), "清算批次号已用于另一清算: …", LEDGER
+    CLEARING_APPLICATION_NOT_FOUND = (
+        "CLEARING_APPLICATION_NOT_FOUND",
+        (404,),
+        "清算申请不存在: …",
+        LEDGER,
+    )
+    CLEARING_APPLIED = "CLEARING_APPLIED", (409,), "该期间已有清算申请 …，不能重复申请", LEDGER
+    CLEARING_NOT_REVOCABLE = (
+        "CLEARING_NOT_REVOCABLE",
+        (409,),
+        "清算申请 … 已清算（或已撤销），不能撤销",
+        LEDGER,
+    )
     BATCH_NOT_FOUND = "BATCH_NOT_FOUND", (404,), "清算批次不存在: …", LEDGER
     CITY_IS_A_COUNTY = "CITY_IS_A_COUNTY", (422,), "… 本身已并入市级统筹，不能作为市级统筹区", LEDGER
     ENTRY_NOT_FOUND = "ENTRY_NOT_FOUND", (404,), "记账凭证不存在: …", LEDGER

@@ -13,6 +13,7 @@ import httpx
 
 from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from shared.contracts.v1.clearing import ApplicationIn, ApplicationOut, RevocationIn
 from shared.contracts.v1.inventory import DeletionIn, DeletionOut, MovementIn, MovementOut
 from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
 from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
@@ -46,6 +47,8 @@ class Downstream:
         settlement_url: str,
         timeout_s: float,
         credential: Callable[[], dict[str, str]] | None = None,
+        *,
+        ledger_url: str = "http://127.0.0.1:8003",
     ) -> None:
         """``credential`` gives the gateway's service-credential headers for each call."""
         self.credential = credential or dict
@@ -56,6 +59,7 @@ class Downstream:
         )
         self.enrollment_url = enrollment_url.rstrip("/")
         self.settlement_url = settlement_url.rstrip("/")
+        self.ledger_url = ledger_url.rstrip("/")
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -401,6 +405,18 @@ class Downstream:
             params["clr_type"] = clr_type
         url = f"{self.settlement_url}/api/v1/reconciliation/settlements"
         return SettlementsOut.model_validate(await self._call("GET", url, params=params, changes_state=False))
+
+    # --- clearing applications (3203/3204), at the fund ledger ----------------------------------------------
+
+    async def apply_for_clearing(self, request: ApplicationIn) -> ApplicationOut:
+        url = f"{self.ledger_url}/api/v1/clearing-applications"
+        body = request.model_dump(mode="json")
+        return ApplicationOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
+
+    async def revoke_clearing(self, clr_appy_evt_id: str, fixmedins_code: str) -> ApplicationOut:
+        url = f"{self.ledger_url}/api/v1/clearing-applications/{_segment(clr_appy_evt_id)}/revocation"
+        body = RevocationIn(fixmedins_code=fixmedins_code).model_dump(mode="json")
+        return ApplicationOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
 
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):

@@ -1,14 +1,15 @@
 """Every transaction code the gateway answers, each declared once in its family module (``gateway.nhsa``:
 ``person``, ``pharmacy``, ``outpatient``, ``inpatient``, ``void``, ``reconciliation``, ``queries``,
-``filings``, ``prechecks``, ``settlement_lists``, ``inventory``, ``sign``, ``files``). The pipeline
-(``gateway.transactions``), the 2601 rules and the metrics labels read it from here; adding a code is its
-declaration in its family, its service endpoint and its tests."""
+``filings``, ``prechecks``, ``settlement_lists``, ``inventory``, ``clearing``, ``sign``, ``files``). The
+pipeline (``gateway.transactions``), the 2601 rules and the metrics labels read it from here; adding a code
+is its declaration in its family, its service endpoint and its tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from gateway.nhsa import (
+    clearing,
     files,
     filings,
     inpatient,
@@ -37,6 +38,7 @@ FAMILIES = (
     prechecks,
     settlement_lists,
     inventory,
+    clearing,
     sign,
     files,
 )

@@ -26,6 +26,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from gateway.clearing.models import DetailReconciliation
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import format_wire_time
@@ -381,6 +382,17 @@ async def _handle_3202(call: Call, data: Input3202) -> dict[str, Any]:
         fixmedins_code, d.clr_type or None, d.begin, d.end
     )
     differences = compare_rows(rows, platform.settlements)
+    async with call.db.transaction() as session:  # what 3203 reads: is the period reconciled?
+        session.add(
+            DetailReconciliation(
+                fixmedins_code=fixmedins_code,
+                period_from=d.begin,
+                period_to=d.end,
+                clr_type=d.clr_type,
+                differences=len(differences),
+                msgid=call.envelope.msgid,
+            )
+        )
     lines = ["\t".join(_RESULT_FIELDS)]
     lines += ["\t".join(str(row[f]) for f in _RESULT_FIELDS) for row in differences]
     made = await call.files.make(
