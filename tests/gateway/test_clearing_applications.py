@@ -110,7 +110,7 @@ def period() -> tuple[str, str]:
 
 
 async def reconcile(
-    desk: Desk, rows: list[str], medfee: str, fund: str, cash: str, count: int
+    desk: Desk, rows: list[str], medfee: str, fund: str, cash: str, count: int, clr_type: str = "11"
 ) -> dict[str, Any]:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -131,7 +131,7 @@ async def reconcile(
         "fund_pay_sumamt": fund,
         "cash_payamt": cash,
         "fixmedins_setl_cnt": count,
-        "clr_type": "11",
+        "clr_type": clr_type,
     }
     return await desk.ok("3202", {"data": data})
 
