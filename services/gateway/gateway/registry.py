@@ -1,8 +1,8 @@
 """Every transaction code the gateway answers, each declared once in its family module (``gateway.nhsa``:
 ``person``, ``pharmacy``, ``outpatient``, ``inpatient``, ``void``, ``reconciliation``, ``queries``,
-``filings``, ``sign``, ``files``, ``catalogue``). The pipeline (``gateway.transactions``), the 2601 rules
-and the metrics labels read it from here; adding a code is its declaration in its family, its service
-endpoint and its tests."""
+``filings``, ``sign``, ``files``, ``catalogue``, ``dictionary``). The pipeline (``gateway.transactions``),
+the 2601 rules and the metrics labels read it from here; adding a code is its declaration in its family,
+its service endpoint and its tests."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from gateway.nhsa import (
     catalogue,
+    dictionary,
     files,
     filings,
     inpatient,
@@ -35,6 +36,7 @@ FAMILIES = (
     sign,
     files,
     catalogue,
+    dictionary,
 )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from gateway.nhsa import encounter, setlinfo
+from gateway.nhsa.code_tables import HospApprFlag
 from gateway.nhsa.encounter import (
     MDTRT_ID,
     Setting,
@@ -61,7 +62,7 @@ class FeeDetail(WireNode):
     orders_dr_code: str | None = Field(default=None, max_length=30)
     orders_dr_name: str | None = Field(default=None, max_length=50)
     #: 医院审批标志 of a restricted item: 0 无须审批, 1 审批通过, 2 审批不通过 (docs/interface.md).
-    hosp_appr_flag: str | None = Field(default=None, pattern=r"^[012]$")
+    hosp_appr_flag: HospApprFlag | None = None
     tcmdrug_used_way: str | None = Field(default=None, max_length=6)
     etip_flag: str | None = Field(default=None, max_length=3)
     etip_hosp_code: str | None = Field(default=None, max_length=30)
