@@ -316,6 +316,31 @@ class ErrorCode(StrEnum):
     HIT_ALREADY_REVIEWED = "HIT_ALREADY_REVIEWED", (409,), "疑点 … 已由 … 审核为 …", SETTLEMENT
     HIT_NOT_FOUND = "HIT_NOT_FOUND", (404,), "疑点不存在: …", SETTLEMENT
     HIT_SUBJECT_MISMATCH = "HIT_SUBJECT_MISMATCH", (422,), "处理决定的对象与疑点对象不符", SETTLEMENT
+    MAPPING_DATES = "MAPPING_DATES", (422,), "结束日期早于开始日期", SETTLEMENT
+    MAPPING_EXISTS = (
+        "MAPPING_EXISTS",
+        (409,),
+        "院内编码 … 自 … 起已有对照，请先撤销【3302】",
+        SETTLEMENT,
+    )
+    MAPPING_NOT_FOUND = (
+        "MAPPING_NOT_FOUND",
+        (404,),
+        "院内编码 … 没有对照到 … 的在用目录对照",
+        SETTLEMENT,
+    )
+    MAPPING_TARGET_UNKNOWN = (
+        "MAPPING_TARGET_UNKNOWN",
+        (422,),
+        "医疗目录编码 … 在 … 不在医保目录中，不能对照",
+        SETTLEMENT,
+    )
+    UNMAPPED_ITEM = (
+        "UNMAPPED_ITEM",
+        (422,),
+        "第 … 行（费用明细 …）院内编码 … 在 … 没有在用的目录对照，请先上传目录对照【3301】或填写医疗目录编码",
+        SETTLEMENT,
+    )
     PAGE_OUT_OF_RANGE = (
         "PAGE_OUT_OF_RANGE",
         (422,),

@@ -61,6 +61,7 @@ def test_the_rules_that_read_the_registry() -> None:
         "2208", "2301", "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405", "2601",
         "2503", "2504", "2505", "2506", "3201", "5201", "5203", "5301", "5302", "9001", "9002",
         "9101", "9102", "1301", "1302", "1305", "1306", "1307", "1308", "1312", "1318", "1319", "1901",
+        "3301", "3302",
     } == KNOWN_INFNO_LABELS == set(registry.TRANSACTIONS)  # fmt: skip
     read_only = {t.infno for t in TRANSACTIONS if not t.changes_state}
     assert read_only == {

@@ -13,7 +13,7 @@ import httpx
 
 from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
-from shared.contracts.v1.catalogue import CatalogueChanges
+from shared.contracts.v1.catalogue import CatalogueChanges, MappingOut, MappingRevocation, MappingUpload
 from shared.http import AiohttpTransport
 from shared.observability import msgid_var, request_id_var
 
@@ -313,6 +313,26 @@ class Downstream:
             changes_state=False,
         )
         return CatalogueChanges.model_validate(body)
+
+    async def upload_mapping(self, request: MappingUpload) -> MappingOut:
+        """3301: the mapping as stored (the same msgid again: the same mapping)."""
+        body = await self._call(
+            "POST",
+            f"{self.settlement_url}/api/v1/catalogue/mappings",
+            json=request.model_dump(mode="json"),
+            changes_state=True,
+        )
+        return MappingOut.model_validate(body)
+
+    async def revoke_mapping(self, request: MappingRevocation) -> MappingOut:
+        """3302: the mapping as revoked (the same msgid again: the same mapping)."""
+        body = await self._call(
+            "POST",
+            f"{self.settlement_url}/api/v1/catalogue/mappings/revocation",
+            json=request.model_dump(mode="json"),
+            changes_state=True,
+        )
+        return MappingOut.model_validate(body)
 
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):

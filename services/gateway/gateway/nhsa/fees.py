@@ -44,7 +44,8 @@ class FeeDetail(WireNode):
     rxno: str | None = Field(default=None, max_length=30)
     rx_circ_flag: str | None = Field(default=None, max_length=3)
     fee_ocur_time: WireTime
-    med_list_codg: str = Field(min_length=1, max_length=50)
+    #: Empty: settled as the national code ``medins_list_codg`` is mapped to (3301) on the day of the fee.
+    med_list_codg: str | None = Field(default=None, max_length=50)
     medins_list_codg: str = Field(min_length=1, max_length=50)
     det_item_fee_sumamt: YuanAsFen
     cnt: Decimal = Field(gt=0, max_digits=16, decimal_places=4)
@@ -100,7 +101,7 @@ def upload_request(envelope: RequestEnvelope, lines: Sequence[FeeDetail]) -> dic
 def _line(x: FeeDetail) -> dict[str, Any]:
     line: dict[str, Any] = {
         "feedetl_sn": x.feedetl_sn,
-        "med_list_codg": x.med_list_codg,
+        "med_list_codg": x.med_list_codg or "",
         "medins_list_codg": x.medins_list_codg,
         "cnt": str(x.cnt),
         "pric": str(x.pric),
