@@ -256,6 +256,12 @@ class ErrorCode(StrEnum):
     BAD_RULE_PARAMS = "BAD_RULE_PARAMS", (422,), "规则参数不正确: …", SETTLEMENT
     CATALOGUE_ITEM_EXISTS = "CATALOGUE_ITEM_EXISTS", (409,), "目录编码已存在: …", SETTLEMENT
     CATALOGUE_ITEM_NOT_FOUND = "CATALOGUE_ITEM_NOT_FOUND", (404,), "目录编码不存在或不在有效期: …", SETTLEMENT
+    CATALOGUE_VER_UNKNOWN = (
+        "CATALOGUE_VER_UNKNOWN",
+        (422,),
+        "目录版本号 … 不存在：最新版本为 …",
+        SETTLEMENT,
+    )
     CATALOGUE_VERSION_EXISTS = (
         "CATALOGUE_VERSION_EXISTS",
         (409,),
@@ -319,6 +325,43 @@ class ErrorCode(StrEnum):
     HIT_ALREADY_REVIEWED = "HIT_ALREADY_REVIEWED", (409,), "疑点 … 已由 … 审核为 …", SETTLEMENT
     HIT_NOT_FOUND = "HIT_NOT_FOUND", (404,), "疑点不存在: …", SETTLEMENT
     HIT_SUBJECT_MISMATCH = "HIT_SUBJECT_MISMATCH", (422,), "处理决定的对象与疑点对象不符", SETTLEMENT
+    MAPPING_DATES = "MAPPING_DATES", (422,), "结束日期早于开始日期", SETTLEMENT
+    MAPPING_EXISTS = (
+        "MAPPING_EXISTS",
+        (409,),
+        "院内编码 … 自 … 起已有对照，请先撤销【3302】",
+        SETTLEMENT,
+    )
+    MAPPING_NOT_FOUND = (
+        "MAPPING_NOT_FOUND",
+        (404,),
+        "院内编码 … 没有对照到 … 的在用目录对照",
+        SETTLEMENT,
+    )
+    MAPPING_TARGET_UNKNOWN = (
+        "MAPPING_TARGET_UNKNOWN",
+        (422,),
+        "医疗目录编码 … 在 … 不在医保目录中，不能对照",
+        SETTLEMENT,
+    )
+    UNMAPPED_ITEM = (
+        "UNMAPPED_ITEM",
+        (422,),
+        "第 … 行（费用明细 …）院内编码 … 在 … 没有在用的目录对照，请先上传目录对照【3301】或填写医疗目录编码",
+        SETTLEMENT,
+    )
+    PAGE_OUT_OF_RANGE = (
+        "PAGE_OUT_OF_RANGE",
+        (422,),
+        "页码 … 超出范围：共 … 页（每页 … 条，共 … 条）",
+        SETTLEMENT,
+    )
+    DISE_CODE_UNKNOWN = (
+        "DISE_CODE_UNKNOWN",
+        (422,),
+        "诊断编码 … 不在 … 有效的疾病与诊断目录中（请按【1307】下载的编码填写）",
+        SETTLEMENT,
+    )
     IMPORT_REFUSED = "IMPORT_REFUSED", (422,), "目录文件有 … 行错误，未导入任何条目", SETTLEMENT
     INSTITUTION_EXISTS = "INSTITUTION_EXISTS", (409,), "定点医药机构已存在: …", SETTLEMENT
     INSTITUTION_NOT_ACTIVE = (

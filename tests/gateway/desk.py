@@ -23,7 +23,14 @@ from settlement.main import create_app
 from platformctl import examples
 from shared.db import Database
 from tests.conftest import DatabaseFactory
-from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, seed_reference_data
+from tests.settlement.conftest import (
+    HOSPITAL,
+    REGION,
+    SettlementApi,
+    new_person,
+    seed_diagnoses,
+    seed_reference_data,
+)
 from tests.support.apps import build, running
 from tests.support.his import NAMES, SignedHis, register_demo_institutions
 
@@ -153,6 +160,7 @@ async def desk(databases: DatabaseFactory) -> AsyncIterator[Desk]:
     async with running(app) as client:
         api = SettlementApi(client, settlement_db, app)
         await seed_reference_data(api)
+        await seed_diagnoses(api)  # the visits and stays name J06.900, J18.900 (1307)
         downstream = Downstream("http://enrollment", "http://service", 5.0)
         await downstream.client.aclose()
         downstream.client = client  # closed with the app, not by the gateway

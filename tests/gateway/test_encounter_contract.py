@@ -26,7 +26,14 @@ from settlement.main import create_app
 from platformctl import examples
 from shared.db import Database
 from tests.conftest import DatabaseFactory
-from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, seed_reference_data
+from tests.settlement.conftest import (
+    HOSPITAL,
+    REGION,
+    SettlementApi,
+    new_person,
+    seed_diagnoses,
+    seed_reference_data,
+)
 from tests.support.apps import build, running
 from tests.support.his import SignedHis, register_demo_institutions
 
@@ -71,6 +78,7 @@ async def counter(databases: DatabaseFactory) -> AsyncIterator[Counter]:
     async with running(app) as client:
         api = SettlementApi(client, settlement_db)
         await seed_reference_data(api)
+        await seed_diagnoses(api)  # the stay names J18.900
         psn_no, certno = new_person()
         await api.cover(psn_no, certno)
         downstream = Downstream("http://enrollment", "http://service", 5.0)

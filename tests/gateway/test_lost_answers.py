@@ -28,7 +28,14 @@ from sqlmodel import col, func, select
 from platformctl import examples
 from shared.db import Database
 from tests.conftest import DatabaseFactory
-from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, seed_reference_data
+from tests.settlement.conftest import (
+    HOSPITAL,
+    REGION,
+    SettlementApi,
+    new_person,
+    seed_diagnoses,
+    seed_reference_data,
+)
 from tests.support.apps import build, running
 from tests.support.his import SignedHis, register_demo_institutions
 
@@ -101,6 +108,7 @@ async def counter(databases: DatabaseFactory) -> AsyncIterator[Counter]:
     async with running(app) as client:
         api = SettlementApi(client, settlement_db)
         await seed_reference_data(api)
+        await seed_diagnoses(api)  # the visit names J06.900, the stay J18.900
         psn_no, certno = new_person()
         await api.cover(psn_no, certno)
         downstream = Downstream("http://enrollment", "http://service", 5.0)

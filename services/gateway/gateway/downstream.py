@@ -13,6 +13,7 @@ import httpx
 
 from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from shared.contracts.v1.catalogue import CatalogueChanges, MappingOut, MappingRevocation, MappingUpload
 from shared.contracts.v1.clearing import ApplicationIn, ApplicationOut, RevocationIn
 from shared.contracts.v1.inventory import DeletionIn, DeletionOut, MovementIn, MovementOut
 from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
@@ -417,6 +418,51 @@ class Downstream:
         url = f"{self.ledger_url}/api/v1/clearing-applications/{_segment(clr_appy_evt_id)}/revocation"
         body = RevocationIn(fixmedins_code=fixmedins_code).model_dump(mode="json")
         return ApplicationOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
+
+    # --- catalogue downloads (13xx) ------------------------------------------------------------------------
+
+    async def catalogue_changes(
+        self,
+        list_name: str,
+        ver: int,
+        page_num: int,
+        page_size: int,
+        *,
+        upto_ver: int | None = None,
+        cursor: str | None = None,
+    ) -> CatalogueChanges:
+        """One page of the rows of a catalogue list changed after version ``ver``; with ``cursor`` ("0:0"
+        to start), the batch after it up to ``upto_ver``."""
+        params: dict[str, Any] = {"ver": ver, "page_num": page_num, "page_size": page_size}
+        if cursor is not None:
+            params.update(cursor=cursor, upto_ver=upto_ver)
+        body = await self._call(
+            "GET",
+            f"{self.settlement_url}/api/v1/catalogue/downloads/{_segment(list_name)}",
+            params=params,
+            changes_state=False,
+        )
+        return CatalogueChanges.model_validate(body)
+
+    async def upload_mapping(self, request: MappingUpload) -> MappingOut:
+        """3301: the mapping as stored (the same msgid again: the same mapping)."""
+        body = await self._call(
+            "POST",
+            f"{self.settlement_url}/api/v1/catalogue/mappings",
+            json=request.model_dump(mode="json"),
+            changes_state=True,
+        )
+        return MappingOut.model_validate(body)
+
+    async def revoke_mapping(self, request: MappingRevocation) -> MappingOut:
+        """3302: the mapping as revoked (the same msgid again: the same mapping)."""
+        body = await self._call(
+            "POST",
+            f"{self.settlement_url}/api/v1/catalogue/mappings/revocation",
+            json=request.model_dump(mode="json"),
+            changes_state=True,
+        )
+        return MappingOut.model_validate(body)
 
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.nhsa.code_tables import MdtrtCertType
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import now_china, parse_client_time
@@ -27,7 +28,7 @@ INSURED, SUSPENDED, TERMINATED = "1", "2", "4"
 class Input1101(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    mdtrt_cert_type: str = Field(pattern=r"^(01|02|03)$")
+    mdtrt_cert_type: MdtrtCertType
     mdtrt_cert_no: str = Field(min_length=1, max_length=50)
     card_sn: str | None = Field(default=None, max_length=32)
     begntime: str | None = None

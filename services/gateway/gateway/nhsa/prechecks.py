@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.nhsa import setlinfo
-from gateway.nhsa.encounter import MED_TYPE, OptionalWireTime, WireNode, iso
+from gateway.nhsa.code_tables import MedType
+from gateway.nhsa.encounter import OptionalWireTime, WireNode, iso
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import now_china
@@ -51,7 +52,7 @@ class Encounter(WireNode):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     mdtrt_id: str = Field(min_length=1, max_length=30)
-    med_type: str = Field(pattern=MED_TYPE)
+    med_type: MedType
     insutype: str | None = Field(default=None, max_length=6)
     adm_date: OptionalWireTime = None
     fsi_order_dtos: list[Order] = Field(min_length=1, max_length=500)

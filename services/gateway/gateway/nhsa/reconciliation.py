@@ -27,6 +27,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from gateway.clearing.models import DetailReconciliation
+from gateway.nhsa.code_tables import ClrType, Insutype
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import format_wire_time
@@ -52,8 +53,8 @@ _DAY_AT_MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]00:00:00(?:\.0+)?", re.AS
 class Data3201(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    insutype: str = Field(min_length=1, max_length=6)
-    clr_type: str = Field(min_length=1, max_length=6)
+    insutype: Insutype
+    clr_type: ClrType
     setl_optins: str = Field(min_length=1, max_length=6)
     stmt_begndate: str = Field(pattern=DATE_PATTERN)
     stmt_enddate: str = Field(pattern=DATE_PATTERN)

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
-from settlement.catalogue import service
+from settlement.catalogue import codes, downloads, mappings, service
 from settlement.catalogue.schemas import CatalogueItemCreate, CatalogueItemOut, ImportResult
+from shared.contracts.v1.catalogue import (
+    MAX_PAGE_SIZE,
+    CatalogueChanges,
+    ListName,
+    MappingOut,
+    MappingRevocation,
+    MappingUpload,
+)
 from shared.errors import DomainError
 from shared.service import RuntimeDep
 
@@ -41,3 +50,67 @@ async def get_item(code: str, runtime: RuntimeDep, on: date | None = None) -> Ca
 async def item_versions(code: str, runtime: RuntimeDep) -> list[CatalogueItemOut]:
     async with runtime.db.session() as session:
         return [CatalogueItemOut.model_validate(v) for v in await service.versions_of(session, code)]
+
+
+#: The 13xx downloads and the national code lists (diagnoses, procedures).
+downloads_router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
+
+
+@downloads_router.get("/downloads/{list_name}", response_model=CatalogueChanges)
+async def download(
+    list_name: ListName,
+    runtime: RuntimeDep,
+    ver: Annotated[int, Query(ge=0)] = 0,
+    page_num: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 1000,
+    upto_ver: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}:\d{1,18}$")] = None,
+) -> CatalogueChanges:
+    """The rows of a list changed after catalogue version ``ver`` (0: all of it), a page at a time; or,
+    with ``cursor`` ("0:0" for the start), the batch after it up to ``upto_ver``."""
+    async with runtime.db.session() as session:
+        return await downloads.changes(
+            session, list_name, ver, page_num, page_size, upto_ver=upto_ver, cursor=cursor
+        )
+
+
+@downloads_router.post("/codes/{kind}/import", response_model=ImportResult)
+async def import_codes(kind: Literal["dise", "oprn"], request: Request, runtime: RuntimeDep) -> ImportResult:
+    """Import a diagnosis (dise) or procedure (oprn) code file: CSV in UTF-8, columns ``code``, ``name``
+    and optionally ``effective_from``; all or nothing."""
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DomainError("编码文件须为 UTF-8 编码", code="BAD_FILE", status_code=422) from exc
+    async with runtime.transaction() as session:
+        return await codes.import_csv(session, kind, text)
+
+
+#: 3301 / 3302 and the operators' list of mappings (read by auditors too).
+mappings_router = APIRouter(prefix="/api/v1/catalogue/mappings", tags=["catalogue"])
+
+
+@mappings_router.post("", response_model=MappingOut)
+async def upload_mapping(body: MappingUpload, runtime: RuntimeDep) -> MappingOut:
+    async with runtime.transaction() as session:
+        return MappingOut.model_validate(await mappings.upload(session, body))
+
+
+@mappings_router.post("/revocation", response_model=MappingOut)
+async def revoke_mapping(body: MappingRevocation, runtime: RuntimeDep) -> MappingOut:
+    async with runtime.transaction() as session:
+        return MappingOut.model_validate(await mappings.revoke(session, body))
+
+
+@mappings_router.get("", response_model=list[MappingOut])
+async def list_mappings(
+    runtime: RuntimeDep,
+    fixmedins_code: Annotated[str | None, Query(max_length=30)] = None,
+    medins_list_codg: Annotated[str | None, Query(max_length=50)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[MappingOut]:
+    """Every mapping, revoked and ended ones too (the audit of what applied when)."""
+    async with runtime.db.session() as session:
+        rows = await mappings.listing(session, fixmedins_code, medins_list_codg, limit)
+        return [MappingOut.model_validate(row) for row in rows]

@@ -5,6 +5,7 @@ through the same settlement transaction as a pharmacy purchase."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import cast
 
 from sqlalchemy import bindparam, delete, null
@@ -14,6 +15,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from settlement.adjudication.engine import FeeLine, classify_line
+from settlement.catalogue import codes as national_codes
+from settlement.catalogue import mappings
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.encounters import care_dates
@@ -67,6 +70,7 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
             status_code=422,
         )
     _check_med_type(data.setting, data.med_type)
+    await check_diagnosis(session, data.med_type, data.dise_codg, day)
     encounter = Encounter(
         mdtrt_id=settlements.new_id("M", data.mdtrtarea_admvs, now_china()),
         **data.model_dump(exclude={"msgid"}),
@@ -77,6 +81,25 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
 
 
 INPATIENT_MED_TYPES = ("2", "52")
+
+
+async def check_diagnosis(session: AsyncSession, med_type: str, dise_codg: str | None, day: date) -> None:
+    """A diagnosis named on a visit or a stay must be on the diagnosis list (1307, ICD-10 医保版) in force
+    on the day care began, else ``DISE_CODE_UNKNOWN``. A chronic visit (14xxxx) names the policy's chronic
+    disease instead, checked against the policy's list when it settles. See
+    docs/domain.md, "Diagnosis and procedure codes"."""
+    if not dise_codg or med_type.startswith("14"):
+        return
+    if not await national_codes.in_force(session, "dise", dise_codg, day):
+        raise DomainError(
+            f"诊断编码 {dise_codg} 不在 {day} 有效的疾病与诊断目录中（请按【1307】下载的编码填写）",
+            code="DISE_CODE_UNKNOWN",
+            status_code=422,
+        )
+
+
+def _care_day(encounter: Encounter) -> date:
+    return encounter.begntime.astimezone(CHINA_TZ).date()
 
 
 def _check_med_type(setting: str, med_type: str) -> None:
@@ -164,6 +187,7 @@ async def update_diagnosis(session: AsyncSession, mdtrt_id: str, data: Diagnosis
     _require(encounter, "open", "discharged")
     if data.med_type is not None:
         _check_med_type(encounter.setting, data.med_type)
+    await check_diagnosis(session, data.med_type or encounter.med_type, data.dise_codg, _care_day(encounter))
     for name in ("med_type", "dise_codg", "dise_name", "matn_type"):
         value = getattr(data, name)
         if value is not None:
@@ -178,6 +202,17 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
     _require(encounter, "open", "discharged")
     await care_dates.require_fee_dates(session, encounter, data.lines)
     institution = await institutions.settling(session, encounter.fixmedins_code)
+    mapped = await mappings.national_codes(
+        session,
+        encounter.fixmedins_code,
+        [(line, line.fee_ocur_time.astimezone(CHINA_TZ).date()) for line in data.lines],
+    )
+    if mapped:  # lines that named only the institution's code, now with the national code mapped for it
+        lines = [
+            x.model_copy(update={"med_list_codg": mapped.get(x.feedetl_sn, x.med_list_codg)})
+            for x in data.lines
+        ]
+        data = data.model_copy(update={"lines": lines})
     known = {x.feedetl_sn for x in await _lines(session, mdtrt_id, unsettled=False)}
     for line in data.lines:
         if encounter.setting == "outpatient" and not line.chrg_bchno:
@@ -259,6 +294,7 @@ async def discharge(session: AsyncSession, mdtrt_id: str, data: Discharge) -> En
     _require(encounter, "open")
     if data.endtime < encounter.begntime:
         raise DomainError("出院时间早于入院时间", code="INVALID_TIME", status_code=422)
+    await check_diagnosis(session, encounter.med_type, data.dise_codg, _care_day(encounter))
     encounter.endtime = data.endtime
     encounter.status = "discharged"
     if data.dise_codg:
