@@ -27,6 +27,7 @@ MODEL_MODULES = {
         "settlement.catalogue.models",
         "settlement.eligibility.models",
         "settlement.encounters.models",
+        "settlement.filings.models",
         "settlement.institutions.models",
         "settlement.inventory.models",
         "settlement.manual.models",

@@ -21,6 +21,7 @@ from settlement.filings.endpoints import router as filings_router
 from settlement.institutions.endpoints import router as institutions_router
 from settlement.inventory.endpoints import router as inventory_router
 from settlement.manual.endpoints import router as manual_router
+from settlement.operations.trail import router as trail_router
 from settlement.policy.endpoints import router as policy_router
 from settlement.prechecks.endpoints import router as prechecks_router
 from settlement.queries.endpoints import router as queries_router
@@ -74,6 +75,9 @@ SUPERVISION = access(read={AUDITOR, FUND_ACCOUNTANT}, write={AUDITOR})
 #: Manual reimbursement (零星报销): the fund's staff enter and, as a second person, approve (four eyes).
 MANUAL_REIMBURSEMENT = access(read={FUND_ACCOUNTANT, AUDITOR}, write={FUND_ACCOUNTANT})
 REPORTING = access(read={AUDITOR, FUND_ACCOUNTANT, ENROLLMENT_CLERK}, write=set())
+#: The transaction trail (one settlement's or one person's records, with the calculation): auditors and
+#: fund accountants read it, and each read is audited.
+TRAIL = access(read={AUDITOR, FUND_ACCOUNTANT}, write=set())
 #: Filings (备案): the gateway files for an institution (2503/2504); the office's clerks take a filing by
 #: telephone (docs/interface.md, "Filings"); auditors and accountants read.
 FILINGS = access(
@@ -123,6 +127,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             guarded(supervision_router, SUPERVISION),
             guarded(manual_router, MANUAL_REIMBURSEMENT),
             guarded(reporting_router, REPORTING),
+            guarded(trail_router, TRAIL),
             guarded(outbox_feed.router, outbox_feed.FEED_ACCESS),
         ],
         audit_table=audit,

@@ -132,6 +132,14 @@ class LineOut(BaseModel):
     self_pay_first_fen: int
     policy_range_fen: int
     memo: str
+    #: The catalogue's marks on the line's entry (``bas_medn_flag``... on the wire). Defaults: answers
+    #: stored before the marks existed are read as unmarked.
+    essential_drug: bool = False
+    negotiated_drug: bool = False
+    child_medicine: bool = False
+    special_item: bool = False
+    restricted: bool = False
+    direct_reimbursement: bool = False
 
 
 class FundOut(BaseModel):
@@ -152,6 +160,8 @@ class PersonSnapshot(BaseModel):
     brdy: date
     age: int
     psn_type: str
+    #: 民族 code; "" when not known (answers stored before it was kept read the same).
+    naty: str = ""
 
 
 class SettlementOut(BaseModel):

@@ -24,6 +24,7 @@ from gateway.nhsa.pharmacy import SETL_ID
 from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import format_wire_time, now_china
 from shared.contracts.v1.queries import AccumulationOut, FeeDetailOut, VisitOut
+from shared.contracts.v1.settlement import SettlementOut
 
 
 class Data5203(BaseModel):
@@ -40,22 +41,22 @@ class Input5203(BaseModel):
     data: Data5203
 
 
-def check_visible(envelope: RequestEnvelope, data: Data5203, s: dict[str, Any]) -> None:
+def check_visible(envelope: RequestEnvelope, data: Data5203, s: SettlementOut) -> None:
     """Another institution's settlement is refused before anything of it is shown; an encounter or person
     given by the HIS must be the settlement's."""
-    if s["fixmedins_code"] != envelope.fixmedins_code:
+    if s.fixmedins_code != envelope.fixmedins_code:
         raise Refusal("NOT_YOUR_SETTLEMENT", "只能查询本机构的结算")
-    if data.mdtrt_id and data.mdtrt_id != s["mdtrt_id"]:
+    if data.mdtrt_id and data.mdtrt_id != s.mdtrt_id:
         raise Refusal("MDTRT_MISMATCH", f"就诊ID {data.mdtrt_id} 与结算 {data.setl_id} 不符")
-    if data.psn_no and data.psn_no != s["person"]["psn_no"]:
+    if data.psn_no and data.psn_no != s.person.psn_no:
         raise Refusal("PSN_MISMATCH", f"人员编号 {data.psn_no} 与结算 {data.setl_id} 不符")
 
 
-def build_output(s: dict[str, Any]) -> dict[str, Any]:
+def build_output(s: SettlementOut) -> dict[str, Any]:
     info = setlinfo.with_pharmacy_reversal_names(setlinfo.setlinfo(s))
-    info["fixmedins_code"] = s["fixmedins_code"]
+    info["fixmedins_code"] = s.fixmedins_code
     # 1 for a reversal record (negative amounts); 0 for a settlement, also one that was reversed since.
-    info["refd_setl_flag"] = "1" if s.get("status") == "reversal" else "0"
+    info["refd_setl_flag"] = "1" if s.status == "reversal" else "0"
     return {"setlinfo": info, "setldetail": setlinfo.setldetail(s)}
 
 

@@ -147,11 +147,11 @@ def upload_request(call: Call, version: str, data: Input4101A) -> SettlementList
 async def _check_settlement(call: Call, setl_id: str, psn_no: str, mdtrt_id: str) -> None:
     """The settlement is the caller's, of the person and the stay named (before anything is stored)."""
     s = await call.downstream.settlement(setl_id, call.envelope.fixmedins_code)
-    if s["fixmedins_code"] != call.envelope.fixmedins_code:
+    if s.fixmedins_code != call.envelope.fixmedins_code:
         raise Refusal("NOT_YOUR_SETTLEMENT", "只能查询本机构的结算")
-    if s["mdtrt_id"] != mdtrt_id:
+    if s.mdtrt_id != mdtrt_id:
         raise Refusal("MDTRT_MISMATCH", f"就诊ID {mdtrt_id} 与结算 {setl_id} 不符")
-    if s["person"]["psn_no"] != psn_no:
+    if s.person.psn_no != psn_no:
         raise Refusal("PSN_MISMATCH", f"人员编号 {psn_no} 与结算 {setl_id} 不符")
 
 

@@ -1,7 +1,7 @@
 """clearing_applications: institutions' applications to have a period cleared (3203/3204)
 
 Revision ID: e1f27a5b3c46
-Revises: 5e1c0a7d9b21
+Revises: b7e3c91d2f40
 Create Date: 2026-12-06 02:40:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "e1f27a5b3c46"
-down_revision: str | None = "5e1c0a7d9b21"
+down_revision: str | None = "b7e3c91d2f40"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

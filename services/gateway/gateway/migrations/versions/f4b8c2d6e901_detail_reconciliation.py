@@ -1,7 +1,7 @@
 """detail_reconciliation: each 3202's outcome, which 3203 reads
 
 Revision ID: f4b8c2d6e901
-Revises: 9a438198edab
+Revises: 5e2c8a7d1f90
 Create Date: 2026-12-06 02:40:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "f4b8c2d6e901"
-down_revision: str | None = "9a438198edab"
+down_revision: str | None = "5e2c8a7d1f90"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

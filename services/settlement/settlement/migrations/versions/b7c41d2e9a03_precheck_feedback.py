@@ -1,7 +1,7 @@
 """precheck_feedback: an institution's answers to pre-check warnings (3103)
 
 Revision ID: b7c41d2e9a03
-Revises: 8a93d6d055a9
+Revises: 2065563f61d7
 Create Date: 2026-12-06 02:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "b7c41d2e9a03"
-down_revision: str | None = "8a93d6d055a9"
+down_revision: str | None = "2065563f61d7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
