@@ -6,12 +6,13 @@ in the fund ledger, whose clearing batches take them as input."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlmodel import col, select
 
 from gateway.clearing.models import DetailReconciliation
+from gateway.nhsa.code_tables import ClrType
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.reconciliation import SignedYuanAsFen
 from gateway.nhsa.transaction import Call, Transaction
@@ -21,7 +22,7 @@ from shared.contracts.v1.clearing import ApplicationIn
 class Data3203(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    clr_type: str = Field(default="", max_length=6)
+    clr_type: Annotated[ClrType | None, BeforeValidator(lambda v: v or None)] = None
     clr_way: str | None = Field(default=None, max_length=6)
     #: 清算年月 yyyyMM, read for shape: the period is ``begndate``-``enddate``.
     setlym: str | None = Field(default=None, pattern=r"^(\d{4}(0[1-9]|1[0-2]))?$")
@@ -81,7 +82,7 @@ async def _handle_3203(call: Call, data: Input3203) -> dict[str, Any]:
             fixmedins_code=fixmedins_code,
             admdvs=call.envelope.mdtrtarea_admvs,
             insutype="390",
-            clr_type=d.clr_type,
+            clr_type=d.clr_type or "",
             period_from=d.begndate,
             period_to=d.enddate,
         )

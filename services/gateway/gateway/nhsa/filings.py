@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from gateway.nhsa.code_tables import MedType
+from gateway.nhsa.code_tables import MatnType, MedType
 from gateway.nhsa.encounter import (
     Insutype,
     OptionalWireTime,
@@ -207,7 +207,7 @@ class Data2001(WireNode):
     dise_name: str | None = Field(default=None, max_length=500)
     oprn_oprt_code: str | None = Field(default=None, max_length=30)
     oprn_oprt_name: str | None = Field(default=None, max_length=500)
-    matn_type: str | None = Field(default=None, max_length=6)
+    matn_type: Annotated[MatnType | None, BeforeValidator(lambda v: v or None)] = None
     birctrl_type: str | None = Field(default=None, max_length=6)
 
 

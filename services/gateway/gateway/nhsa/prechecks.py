@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from gateway.nhsa import setlinfo
-from gateway.nhsa.code_tables import MedType
+from gateway.nhsa.code_tables import Insutype, MedType
 from gateway.nhsa.encounter import OptionalWireTime, WireNode, iso
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.transaction import Call, Transaction
@@ -53,7 +53,7 @@ class Encounter(WireNode):
 
     mdtrt_id: str = Field(min_length=1, max_length=30)
     med_type: MedType
-    insutype: str | None = Field(default=None, max_length=6)
+    insutype: Annotated[Insutype | None, BeforeValidator(lambda v: v or None)] = None
     adm_date: OptionalWireTime = None
     fsi_order_dtos: list[Order] = Field(min_length=1, max_length=500)
 

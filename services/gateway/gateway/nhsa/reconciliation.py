@@ -222,8 +222,9 @@ _SETL_ID = re.compile(r"^[0-9A-Za-z_-]{1,30}$")
 
 
 class Data3202(Data3201):
-    insutype: str = Field(default="", max_length=6)
-    clr_type: str = Field(default="", max_length=6)
+    #: Optional on 3202 (every scheme, every clearing type when absent).
+    insutype: Annotated[Insutype | None, BeforeValidator(lambda v: v or None)] = None  # type: ignore[assignment]
+    clr_type: Annotated[ClrType | None, BeforeValidator(lambda v: v or None)] = None  # type: ignore[assignment]
     file_qury_no: str = Field(min_length=1, max_length=30)
     #: Cash the institution collected (Σ medfee - fund - account) over the file's rows.
     cash_payamt: SignedYuanAsFen = 0
@@ -387,7 +388,7 @@ async def _handle_3202(call: Call, data: Input3202) -> dict[str, Any]:
                 fixmedins_code=fixmedins_code,
                 period_from=d.begin,
                 period_to=d.end,
-                clr_type=d.clr_type,
+                clr_type=d.clr_type or "",
                 differences=len(differences),
                 msgid=call.envelope.msgid,
             )
