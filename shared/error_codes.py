@@ -57,6 +57,12 @@ class ErrorCode(StrEnum):
         "院内就诊流水号 … 的就诊 … 已撤销，请使用新的院内流水号",
         GATEWAY,
     )
+    CLEARING_NOT_RECONCILED = (
+        "CLEARING_NOT_RECONCILED",
+        (200,),
+        "… 尚未做明细对账(3202)或最近一次有 … 条不符，不能申请清算",
+        GATEWAY,
+    )
     E_BUSY = "E_BUSY", (200,), "医保服务繁忙，交易未执行，请稍后用原报文重试", GATEWAY
     E_CAINFO = (
         "E_CAINFO",
@@ -102,6 +108,8 @@ class ErrorCode(StrEnum):
         "文件不是有效的 zip 压缩包、不是只含一个文本文件、校验失败或编码无法识别",
         GATEWAY,
     )
+    E_FILE_ROWS = "E_FILE_ROWS", (200,), "明细文件第 … 行…（字段不足、结算ID或金额无效、重复）", GATEWAY
+    E_FILE_TOTALS = "E_FILE_TOTALS", (200,), "明细文件与传入的合计不符：…", GATEWAY
     E_FILE_TOO_LARGE = "E_FILE_TOO_LARGE", (200,), "文件超过上传上限 … 字节（或解压后超过 … 字节）", GATEWAY
     E_INFNO = "E_INFNO", (200,), "不支持的交易编号: …", GATEWAY
     E_PATH = "E_PATH", (200,), "交易地址 … 不存在，或地址中的交易编号与报文 infno 不一致", GATEWAY
@@ -382,6 +390,31 @@ class ErrorCode(StrEnum):
     HIT_ALREADY_REVIEWED = "HIT_ALREADY_REVIEWED", (409,), "疑点 … 已由 … 审核为 …", SETTLEMENT
     HIT_NOT_FOUND = "HIT_NOT_FOUND", (404,), "疑点不存在: …", SETTLEMENT
     HIT_SUBJECT_MISMATCH = "HIT_SUBJECT_MISMATCH", (422,), "处理决定的对象与疑点对象不符", SETTLEMENT
+    MAPPING_DATES = "MAPPING_DATES", (422,), "结束日期早于开始日期", SETTLEMENT
+    MAPPING_EXISTS = (
+        "MAPPING_EXISTS",
+        (409,),
+        "院内编码 … 自 … 起已有对照，请先撤销【3302】",
+        SETTLEMENT,
+    )
+    MAPPING_NOT_FOUND = (
+        "MAPPING_NOT_FOUND",
+        (404,),
+        "院内编码 … 没有对照到 … 的在用目录对照",
+        SETTLEMENT,
+    )
+    MAPPING_TARGET_UNKNOWN = (
+        "MAPPING_TARGET_UNKNOWN",
+        (422,),
+        "医疗目录编码 … 在 … 不在医保目录中，不能对照",
+        SETTLEMENT,
+    )
+    UNMAPPED_ITEM = (
+        "UNMAPPED_ITEM",
+        (422,),
+        "第 … 行（费用明细 …）院内编码 … 在 … 没有在用的目录对照，请先上传目录对照【3301】或填写医疗目录编码",
+        SETTLEMENT,
+    )
     PAGE_OUT_OF_RANGE = (
         "PAGE_OUT_OF_RANGE",
         (422,),
@@ -489,6 +522,19 @@ class ErrorCode(StrEnum):
     # --- fund ledger
     BAD_AMOUNT = "BAD_AMOUNT", (422,), "到账金额必须大于零", LEDGER
     BATCH_ID_REUSED = "BATCH_ID_REUSED", (409,), "清算批次号已用于另一清算: …", LEDGER
+    CLEARING_APPLICATION_NOT_FOUND = (
+        "CLEARING_APPLICATION_NOT_FOUND",
+        (404,),
+        "清算申请不存在: …",
+        LEDGER,
+    )
+    CLEARING_APPLIED = "CLEARING_APPLIED", (409,), "该期间已有清算申请 …，不能重复申请", LEDGER
+    CLEARING_NOT_REVOCABLE = (
+        "CLEARING_NOT_REVOCABLE",
+        (409,),
+        "清算申请 … 已清算（或已撤销），不能撤销",
+        LEDGER,
+    )
     BATCH_NOT_FOUND = "BATCH_NOT_FOUND", (404,), "清算批次不存在: …", LEDGER
     CITY_IS_A_COUNTY = "CITY_IS_A_COUNTY", (422,), "… 本身已并入市级统筹，不能作为市级统筹区", LEDGER
     ENTRY_NOT_FOUND = "ENTRY_NOT_FOUND", (404,), "记账凭证不存在: …", LEDGER

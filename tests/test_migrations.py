@@ -16,7 +16,12 @@ from shared.migrations import SERVICE_PACKAGES, upgrade
 from tests.conftest import DatabaseFactory
 
 MODEL_MODULES = {
-    "gateway": ["gateway.messages.models", "gateway.security.models"],
+    "gateway": [
+        "gateway.clearing.models",
+        "gateway.files.models",
+        "gateway.messages.models",
+        "gateway.security.models",
+    ],
     "enrollment": ["enrollment.persons.models", "enrollment.legacy.models", "enrollment.vouchers.models"],
     "settlement": [
         "settlement.catalogue.models",
@@ -33,7 +38,12 @@ MODEL_MODULES = {
         "settlement.settlements.models",
         "settlement.supervision.models",
     ],
-    "fund_ledger": ["fund_ledger.books.models", "fund_ledger.clearing.models", "fund_ledger.pooling.models"],
+    "fund_ledger": [
+        "fund_ledger.applications.models",
+        "fund_ledger.books.models",
+        "fund_ledger.clearing.models",
+        "fund_ledger.pooling.models",
+    ],
 }
 
 

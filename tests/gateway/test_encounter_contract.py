@@ -26,7 +26,13 @@ from settlement.main import create_app
 from platformctl import examples
 from shared.db import Database
 from tests.conftest import DatabaseFactory
-from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, seed_reference_data
+from tests.settlement.conftest import (
+    HOSPITAL,
+    REGION,
+    SettlementApi,
+    new_person,
+    seed_reference_data,
+)
 from tests.support.apps import build, running
 from tests.support.his import SignedHis, register_demo_institutions
 

@@ -28,7 +28,13 @@ from sqlmodel import col, func, select
 from platformctl import examples
 from shared.db import Database
 from tests.conftest import DatabaseFactory
-from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, seed_reference_data
+from tests.settlement.conftest import (
+    HOSPITAL,
+    REGION,
+    SettlementApi,
+    new_person,
+    seed_reference_data,
+)
 from tests.support.apps import build, running
 from tests.support.his import SignedHis, register_demo_institutions
 

@@ -208,6 +208,14 @@ async def test_5205_lists_chronic_drug_records_at_any_institution(desk: Desk) ->
     assert (await desk.api.post("/api/v1/catalogue/items", treatment)).status_code == 201
     patient = await desk.person()
     await patient.visit("MZ0005", BASKET, amounts=BASKET_AMOUNTS)  # 普通门诊: not a chronic record
+    # Filed for I10 (2503): chronic-disease care needs the filing.
+    filing = {
+        "psn_no": patient.psn_no,
+        "insutype": "390",
+        "opsp_dise_code": "I10",
+        "opsp_dise_name": "高血压",
+    }
+    await desk.ok("2503", {"data": {**filing, "begndate": "2026-01-01", "enddate": "2026-12-31"}})
     # 门诊慢特病 (140104, I10 on the demo policy's list): 10 x A at 0.50 = 5.00 (a drug) and 20.00 of
     # treatment X (05, not a drug).
     chronic_lines = [line("1", "A", "10", "0.5", "5.00"), line("2", "X", "1", "20", "20.00")]

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from gateway.nhsa import pharmacy, queries, void
-from gateway.nhsa.funds import setlinfo_fund_columns, summary_disagreements
 from gateway.protocol.envelope import RequestEnvelope, dumps
 from gateway.protocol.errors import OutcomeUnknown, Refusal
+from gateway.protocol.funds import setlinfo_fund_columns, summary_disagreements
 from pydantic import ValidationError
 
 from platformctl import examples

@@ -160,6 +160,19 @@ async def seed_reference_data(api: SettlementApi, *, codes: bool = False) -> Non
             assert response.status_code == 200, response.text
 
 
+#: The diagnoses the suite's encounters name (ICD-10 医保版, as 1307 lists them).
+FIXTURE_DIAGNOSES = (
+    "code,name\nJ18.900,肺炎\nJ06.900,急性上呼吸道感染\n"
+    "I10.x00,原发性高血压\nO82.000,经选择性剖宫产术的分娩\n"
+)
+
+
+async def seed_diagnoses(api: SettlementApi, text: str = FIXTURE_DIAGNOSES) -> None:
+    """Load diagnosis codes (one catalogue version), as the office loads the national file."""
+    response = await api.client.post("/api/v1/catalogue/codes/dise/import", content=text.encode("utf-8"))
+    assert response.status_code == 200, response.text
+
+
 @pytest.fixture
 async def settlement_api(databases: DatabaseFactory) -> AsyncIterator[SettlementApi]:
     url = databases.migrated("settlement")

@@ -20,7 +20,7 @@ from platformctl import examples
 from platformctl.demo import demo_code_files
 from shared.db import Database
 from tests.conftest import DatabaseFactory
-from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person
+from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, seed_diagnoses
 from tests.support.his import SignedHis, register_demo_institutions
 
 _seq = itertools.count(1)
@@ -28,8 +28,8 @@ DISEASES = "code,name\nJ18.900,肺炎\nK35.800,急性阑尾炎\nI10.x00,原发�
 
 
 async def load_codes(api: SettlementApi, kind: str, text: str) -> None:
-    response = await api.client.post(f"/api/v1/catalogue/codes/{kind}/import", content=text.encode())
-    assert response.status_code == 200, response.text
+    assert kind == "dise"
+    await seed_diagnoses(api, text)
 
 
 def admission(psn_no: str, certno: str, med_type: str = "21", **extra: Any) -> dict[str, Any]:

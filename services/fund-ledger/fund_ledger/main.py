@@ -6,6 +6,8 @@ import asyncio
 
 from fastapi import FastAPI
 
+from fund_ledger.applications.endpoints import clearing_router as application_clearing_router
+from fund_ledger.applications.endpoints import router as applications_router
 from fund_ledger.books.endpoints import router as books_router
 from fund_ledger.books.journal import batch_scope
 from fund_ledger.books.service import (
@@ -45,6 +47,8 @@ from shared.service import ServiceRuntime, create_service_app
 #: Fund accountants keep the books (sweeps, clearing, reconciliation repairs); auditors read everything.
 ACCOUNTANTS = access(read={FUND_ACCOUNTANT, AUDITOR}, write={FUND_ACCOUNTANT})
 #: The statements are read by the settlement service too (its public report includes the disclosure).
+#: Clearing applications: the gateway applies and revokes for an institution; accountants read them.
+APPLICATIONS = access(read={SERVICE, FUND_ACCOUNTANT, AUDITOR}, write={SERVICE})
 STATEMENTS = access(read={FUND_ACCOUNTANT, AUDITOR, SERVICE}, write={FUND_ACCOUNTANT})
 
 
@@ -114,6 +118,8 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
             guarded(trail_router, ACCOUNTANTS),
             guarded(reconciliation_router, ACCOUNTANTS),
             guarded(clearing_router, ACCOUNTANTS),
+            guarded(application_clearing_router, ACCOUNTANTS),
+            guarded(applications_router, APPLICATIONS),
             guarded(statements_router, STATEMENTS),
             guarded(merger_router, ACCOUNTANTS),
             guarded(pooling_router, ACCOUNTANTS),

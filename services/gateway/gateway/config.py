@@ -12,6 +12,8 @@ class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
     enrollment_url: str = "http://127.0.0.1:8001"
     settlement_url: str = "http://127.0.0.1:8002"
+    #: The fund ledger, for clearing applications (3203/3204).
+    ledger_url: str = "http://127.0.0.1:8003"
     #: Seconds the gateway waits for a downstream service before answering "outcome unknown".
     downstream_timeout_s: float = Field(default=5.0, gt=0)
     #: The receiving side's admin-division code, used to build ``inf_refmsgid``.

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from gateway import capacity
 from gateway.protocol.errors import OutcomeUnknown, Refusal
-from shared.contracts.v1.catalogue import CatalogueChanges
+from shared.contracts.v1.catalogue import CatalogueChanges, MappingOut, MappingRevocation, MappingUpload
+from shared.contracts.v1.clearing import ApplicationIn, ApplicationOut, RevocationIn
 from shared.contracts.v1.enrollment import PersonCoverage, VoucherOut
 from shared.contracts.v1.filings import (
     ChronicFilingCreate,
@@ -30,6 +31,7 @@ from shared.contracts.v1.filings import (
 from shared.contracts.v1.inventory import DeletionIn, DeletionOut, MovementIn, MovementOut
 from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
 from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
+from shared.contracts.v1.reconciliation import SettlementsOut
 from shared.contracts.v1.setl_lists import SettlementListOut, SettlementListUpload, StatusChange
 from shared.contracts.v1.settlement import (
     EncounterOut,
@@ -71,6 +73,8 @@ class Downstream:
         settlement_url: str,
         timeout_s: float,
         credential: Callable[[], dict[str, str]] | None = None,
+        *,
+        ledger_url: str = "http://127.0.0.1:8003",
     ) -> None:
         """``credential`` gives the gateway's service-credential headers for each call."""
         self.credential = credential or dict
@@ -81,6 +85,7 @@ class Downstream:
         )
         self.enrollment_url = enrollment_url.rstrip("/")
         self.settlement_url = settlement_url.rstrip("/")
+        self.ledger_url = ledger_url.rstrip("/")
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -511,6 +516,52 @@ class Downstream:
         url = f"{self.settlement_url}/api/v1/inventory/deletions"
         body = request.model_dump(mode="json")
         return await self._call("POST", url, DeletionOut, json=body, changes_state=True)
+
+    # --- catalogue mapping (3301/3302), 3202 records, clearing applications (3203/3204, the fund ledger) ---
+
+    async def upload_mapping(self, request: MappingUpload) -> MappingOut:
+        """3301: the mapping as stored (the same msgid again: the same mapping)."""
+        body = await self._call(
+            "POST",
+            f"{self.settlement_url}/api/v1/catalogue/mappings",
+            json=request.model_dump(mode="json"),
+            changes_state=True,
+        )
+        return MappingOut.model_validate(body)
+
+    async def revoke_mapping(self, request: MappingRevocation) -> MappingOut:
+        """3302: the mapping as revoked (the same msgid again: the same mapping)."""
+        body = await self._call(
+            "POST",
+            f"{self.settlement_url}/api/v1/catalogue/mappings/revocation",
+            json=request.model_dump(mode="json"),
+            changes_state=True,
+        )
+        return MappingOut.model_validate(body)
+
+    async def reconciliation_settlements(
+        self, fixmedins_code: str, clr_type: str | None, date_from: date, date_to: date
+    ) -> SettlementsOut:
+        """3202: every settlement and reversal record of one institution in the period, with amounts."""
+        params = {
+            "fixmedins_code": fixmedins_code,
+            "date_from": date_from.isoformat(),
+            "date_to": date_to.isoformat(),
+        }
+        if clr_type:
+            params["clr_type"] = clr_type
+        url = f"{self.settlement_url}/api/v1/reconciliation/settlements"
+        return SettlementsOut.model_validate(await self._call("GET", url, params=params, changes_state=False))
+
+    async def apply_for_clearing(self, request: ApplicationIn) -> ApplicationOut:
+        url = f"{self.ledger_url}/api/v1/clearing-applications"
+        body = request.model_dump(mode="json")
+        return ApplicationOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
+
+    async def revoke_clearing(self, clr_appy_evt_id: str, fixmedins_code: str) -> ApplicationOut:
+        url = f"{self.ledger_url}/api/v1/clearing-applications/{_segment(clr_appy_evt_id)}/revocation"
+        body = RevocationIn(fixmedins_code=fixmedins_code).model_dump(mode="json")
+        return ApplicationOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
 
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):

@@ -43,6 +43,7 @@ class GatewayRuntime(ServiceRuntime):
             settings.settlement_url,
             settings.downstream_timeout_s,
             credential.service_headers,
+            ledger_url=settings.ledger_url,
         )
         self.security = HisSecurity(
             self.db,

@@ -1,8 +1,9 @@
 """Every transaction code the gateway answers, each declared once in its family module (``gateway.nhsa``:
 ``person``, ``pharmacy``, ``outpatient``, ``inpatient``, ``void``, ``reconciliation``, ``queries``,
-``filings``, ``prechecks``, ``settlement_lists``, ``inventory``, ``sign``, ``files``, ``catalogue``). The
-pipeline (``gateway.transactions``), the 2601 rules and the metrics labels read it from here; adding a code
-is its declaration in its family, its service endpoint and its tests."""
+``filings``, ``prechecks``, ``settlement_lists``, ``inventory``, ``clearing``, ``sign``, ``files``,
+``catalogue``, ``dictionary``, ``mapping``). The pipeline (``gateway.transactions``), the 2601 rules and the
+metrics labels read it from here; adding a code is its declaration in its family, its service endpoint and
+its tests."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from collections.abc import Iterable
 from gateway.declaration import Transaction
 from gateway.nhsa import (
     catalogue,
+    clearing,
+    dictionary,
     files,
     filings,
     inpatient,
     inventory,
+    mapping,
     outpatient,
     person,
     pharmacy,
@@ -38,9 +42,12 @@ FAMILIES = (
     prechecks,
     settlement_lists,
     inventory,
+    clearing,
     sign,
     files,
     catalogue,
+    dictionary,
+    mapping,
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from settlement.catalogue.endpoints import downloads_router as catalogue_downloads_router
+from settlement.catalogue.endpoints import mappings_router as catalogue_mappings_router
 from settlement.catalogue.endpoints import router as catalogue_router
 from settlement.config import SettlementSettings
 from settlement.db import audit, infra
@@ -66,6 +67,8 @@ SUBSCRIPTIONS = {
 #: institution list are reference data every role reads and only administrators change.
 HIS_BACKEND = access(read={SERVICE, AUDITOR}, write={SERVICE})
 RECONCILIATION = access(read={SERVICE, AUDITOR, FUND_ACCOUNTANT}, write={SERVICE, FUND_ACCOUNTANT})
+#: 3301/3302 come from the gateway; operators (fund accountants, auditors) list and audit them.
+MAPPINGS = access(read={SERVICE, AUDITOR, FUND_ACCOUNTANT}, write={SERVICE})
 REFERENCE = access(read={SERVICE, AUDITOR, FUND_ACCOUNTANT, ENROLLMENT_CLERK}, write=set())
 #: Fraud signals, their review and sanctions: the fund's supervisors (auditors) act, accountants read.
 SUPERVISION = access(read={AUDITOR, FUND_ACCOUNTANT}, write={AUDITOR})
@@ -116,6 +119,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             guarded(institutions_router, REFERENCE),
             guarded(catalogue_router, REFERENCE),
             guarded(catalogue_downloads_router, REFERENCE),
+            guarded(catalogue_mappings_router, MAPPINGS),
             guarded(policy_router, REFERENCE),
             guarded(eligibility_router, ELIGIBILITY),
             guarded(reconciliation_router, RECONCILIATION),

@@ -68,3 +68,48 @@ class CatalogueChanges(BaseModel):
     rows: list[CatalogueRow]
     #: Where the next batch starts when read by cursor (the last row's ``list_ver:id``); None after the last.
     next_cursor: str | None = None
+
+
+class MappingUpload(BaseModel):
+    """3301 目录对照上传: the institution's own code mapped to a national list code from ``begndate``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    msgid: str = Field(min_length=1, max_length=30)
+    fixmedins_code: str = Field(min_length=1, max_length=30)
+    medins_list_codg: str = Field(min_length=1, max_length=50)
+    name: str = Field(min_length=1, max_length=200)
+    list_type: str = Field(min_length=1, max_length=30)
+    med_list_codg: str = Field(min_length=1, max_length=50)
+    begndate: date
+    enddate: date | None = None
+
+
+class MappingRevocation(BaseModel):
+    """3302 目录对照撤销: the mapping in force stops applying from ``revoked_on`` (today)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    msgid: str = Field(min_length=1, max_length=30)
+    fixmedins_code: str = Field(min_length=1, max_length=30)
+    medins_list_codg: str = Field(min_length=1, max_length=50)
+    list_type: str = Field(min_length=1, max_length=30)
+    med_list_codg: str = Field(min_length=1, max_length=50)
+
+
+class MappingOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    id: int
+    fixmedins_code: str
+    medins_list_codg: str
+    med_list_codg: str
+    list_type: str
+    name: str
+    begndate: date
+    enddate: date | None
+    revoked_on: date | None
+    created_msgid: str | None
+    revoked_msgid: str | None
+    created_at: datetime
+    updated_at: datetime

@@ -245,7 +245,9 @@ class FeeUpload(BaseModel):
 
     feedetl_sn: str = Field(min_length=1, max_length=30)
     chrg_bchno: str = Field(default="", max_length=30)
-    med_list_codg: str = Field(min_length=1, max_length=50)
+    #: Empty: the line is settled as the national code the institution's ``medins_list_codg`` is mapped to
+    #: (目录对照, 3301) on the day of the fee.
+    med_list_codg: str = Field(default="", max_length=50)
     medins_list_codg: str = Field(min_length=1, max_length=50)
     cnt: Decimal = Field(gt=0, max_digits=16, decimal_places=4)
     pric: Decimal = Field(ge=0, max_digits=16, decimal_places=6)

@@ -29,7 +29,8 @@ async def issue_voucher(psn_no: str, body: VoucherRequest, runtime: RuntimeDep) 
 @router.post("/vouchers/{token}/revocation", response_model=VoucherOut)
 async def revoke_voucher(token: str, runtime: RuntimeDep) -> VoucherOut:
     """Revoke an e-voucher token (the person lost the phone, or the app withdrew it): every later use is
-    refused. Refused: 404 VOUCHER_NOT_FOUND for a token not issued here; 409 VOUCHER_REVOKED if it already was."""
+    refused. Refused: 404 VOUCHER_NOT_FOUND for a token not issued here; 409 VOUCHER_REVOKED if it
+    already was."""
     async with runtime.transaction() as session:
         await service.revoke(session, token)
         return await service.resolve(session, token)

@@ -1,5 +1,6 @@
 """Alembic environment of the fund_ledger service (run through `python -m platformctl migrate`)."""
 
+import fund_ledger.applications.models
 import fund_ledger.books.models
 import fund_ledger.clearing.models
 import fund_ledger.pooling.models  # noqa: F401

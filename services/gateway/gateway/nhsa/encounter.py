@@ -14,6 +14,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from gateway.declaration import Call
+from gateway.protocol.code_tables import (  # noqa: F401  (the encounter families import them from here)
+    INSUTYPE,
+    Insutype,
+    MatnType,
+    MdtrtCertType,
+    MedType,
+)
 from gateway.protocol.envelope import RequestEnvelope
 from gateway.protocol.errors import Refusal
 from shared.clock import format_wire_time, parse_client_time, parse_wire_time
@@ -27,10 +34,8 @@ SETTING_NAMES: dict[str, str] = {OUTPATIENT: "门诊", INPATIENT: "住院"}
 
 #: mdtrt_id values the settlement service issues are letters and digits; nothing else may reach its URL path.
 MDTRT_ID = r"^[0-9A-Za-z_-]{1,30}$"
-CERT_TYPE = r"^(01|02|03)$"
-MED_TYPE = r"^\d{2,6}$"
 #: The insurance types this platform settles (docs/interface.md): 城乡居民 390 and the legacy 391 / 380.
-RESIDENT_INSUTYPES = ("390", "391", "380")
+RESIDENT_INSUTYPES = tuple(INSUTYPE.values)
 #: 2205 chrg_bchno / 2302 feedetl_sn meaning "every unsettled line of the encounter".
 ALL = "0000"
 
@@ -73,18 +78,6 @@ DaysSupply = Annotated[
 ]
 
 
-def _resident_insutype(value: str) -> str:
-    if value not in RESIDENT_INSUTYPES:
-        raise ValueError(f"本平台只办理城乡居民医保 ({'/'.join(RESIDENT_INSUTYPES)})")
-    return value
-
-
-def _matn_type(value: str) -> str:
-    if value not in ("1", "2"):
-        raise ValueError("生育类别只支持 1 顺产 / 2 剖宫产")
-    return value
-
-
 def _signed_fen(value: Any) -> int:
     return yuan_to_fen(value, allow_negative=True)
 
@@ -94,8 +87,6 @@ def _signed_fen(value: Any) -> int:
 WireTime = Annotated[str, AfterValidator(wire_time)]
 #: The same where the field is optional: empty or the .NET unset ``0001-01-01T00:00:00`` is absent.
 OptionalWireTime = Annotated[WireTime | None, BeforeValidator(absent_if_unset)]
-Insutype = Annotated[str, AfterValidator(_resident_insutype)]
-MatnType = Annotated[str, AfterValidator(_matn_type)]
 #: A wire amount in yuan as integer fen, negative allowed (the model decides what a negative means).
 SignedYuanAsFen = Annotated[int, BeforeValidator(_signed_fen)]
 

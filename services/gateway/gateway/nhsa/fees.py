@@ -28,6 +28,7 @@ from gateway.nhsa.encounter import (
     WireTime,
     iso,
 )
+from gateway.protocol.code_tables import HospApprFlag
 from gateway.protocol.envelope import Answer, RequestEnvelope
 from shared.contracts.v1.settlement import FeesOut
 from shared.money import YuanAsFen
@@ -45,7 +46,8 @@ class FeeDetail(WireNode):
     rxno: str | None = Field(default=None, max_length=30)
     rx_circ_flag: str | None = Field(default=None, max_length=3)
     fee_ocur_time: WireTime
-    med_list_codg: str = Field(min_length=1, max_length=50)
+    #: Empty: settled as the national code ``medins_list_codg`` is mapped to (3301) on the day of the fee.
+    med_list_codg: str | None = Field(default=None, max_length=50)
     medins_list_codg: str = Field(min_length=1, max_length=50)
     det_item_fee_sumamt: YuanAsFen
     cnt: Decimal = Field(gt=0, max_digits=16, decimal_places=4)
@@ -63,7 +65,7 @@ class FeeDetail(WireNode):
     orders_dr_code: str | None = Field(default=None, max_length=30)
     orders_dr_name: str | None = Field(default=None, max_length=50)
     #: 医院审批标志 of a restricted item: 0 无须审批, 1 审批通过, 2 审批不通过 (docs/interface.md).
-    hosp_appr_flag: str | None = Field(default=None, pattern=r"^[012]$")
+    hosp_appr_flag: HospApprFlag | None = None
     tcmdrug_used_way: str | None = Field(default=None, max_length=6)
     etip_flag: str | None = Field(default=None, max_length=3)
     etip_hosp_code: str | None = Field(default=None, max_length=30)
@@ -101,7 +103,7 @@ def upload_request(envelope: RequestEnvelope, lines: Sequence[FeeDetail]) -> dic
 def _line(x: FeeDetail) -> dict[str, Any]:
     line: dict[str, Any] = {
         "feedetl_sn": x.feedetl_sn,
-        "med_list_codg": x.med_list_codg,
+        "med_list_codg": x.med_list_codg or "",
         "medins_list_codg": x.medins_list_codg,
         "cnt": str(x.cnt),
         "pric": str(x.pric),

@@ -37,7 +37,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from gateway.declaration import Call, Transaction
 from gateway.nhsa.encounter import (
-    MED_TYPE,
     Insutype,
     OptionalWireTime,
     WireNode,
@@ -45,6 +44,7 @@ from gateway.nhsa.encounter import (
     absent_if_unset,
     require_insuplc,
 )
+from gateway.protocol.code_tables import MatnType, MedType
 from shared.clock import parse_client_time, parse_wire_time
 from shared.contracts.v1.filings import (
     ChronicFilingCreate,
@@ -207,7 +207,7 @@ class Data2001(WireNode):
     psn_no: str = Field(min_length=1, max_length=30)
     insutype: Insutype
     fixmedins_code: str | None = Field(default=None, max_length=30)
-    med_type: str = Field(pattern=MED_TYPE)
+    med_type: MedType
     #: The time of care asked about; absent: today (Beijing time).
     begntime: OptionalWireTime = None
     endtime: OptionalWireTime = None
@@ -215,7 +215,7 @@ class Data2001(WireNode):
     dise_name: str | None = Field(default=None, max_length=500)
     oprn_oprt_code: str | None = Field(default=None, max_length=30)
     oprn_oprt_name: str | None = Field(default=None, max_length=500)
-    matn_type: str | None = Field(default=None, max_length=6)
+    matn_type: Annotated[MatnType | None, BeforeValidator(lambda v: v or None)] = None
     birctrl_type: str | None = Field(default=None, max_length=6)
 
 

@@ -15,13 +15,13 @@ from gateway.declaration import Call, Transaction
 from gateway.nhsa import encounter, fees, pharmacy, settling
 from gateway.nhsa.encounter import (
     ALL,
-    CERT_TYPE,
     INPATIENT,
     MDTRT_ID,
-    MED_TYPE,
     DiseInfoList,
     Insutype,
     MatnType,
+    MdtrtCertType,
+    MedType,
     OptionalWireTime,
     SignedYuanAsFen,
     WireNode,
@@ -41,10 +41,10 @@ class MdtrtInfo2401(WireNode):
     coner_name: str | None = Field(default=None, max_length=50)
     tel: str | None = Field(default=None, max_length=50)
     begntime: WireTime
-    mdtrt_cert_type: str = Field(pattern=CERT_TYPE)
+    mdtrt_cert_type: MdtrtCertType
     mdtrt_cert_no: str = Field(min_length=1, max_length=50)
     #: 21 普通住院 (and the other 2x), 52 生育住院 (docs/interface.md).
-    med_type: str = Field(pattern=MED_TYPE)
+    med_type: MedType
     #: 住院号: the hospital's own number of the stay, unique in the hospital.
     ipt_no: str = Field(min_length=1, max_length=30)
     medrcdno: str | None = Field(default=None, max_length=30)
@@ -152,7 +152,7 @@ class AdmInfo(WireNode):
     mdtrt_id: str = Field(pattern=MDTRT_ID)
     psn_no: str = Field(min_length=1, max_length=30)
     begntime: OptionalWireTime = None
-    med_type: str | None = Field(default=None, pattern=MED_TYPE)
+    med_type: MedType | None = None
     dise_codg: str | None = Field(default=None, max_length=30)
     dise_name: str | None = Field(default=None, max_length=300)
     matn_type: MatnType | None = None
@@ -202,7 +202,7 @@ class InpatientFee(FeeDetail):
     #: 原费用流水号 of a write-off line; a line naming itself (as some HIS software sends) is ordinary.
     init_feedetl_sn: str | None = Field(default=None, max_length=30)
     drord_no: str | None = Field(default=None, max_length=30)
-    med_type: str | None = Field(default=None, pattern=MED_TYPE)
+    med_type: MedType | None = None
     det_item_fee_sumamt: SignedYuanAsFen
     cnt: Decimal = Field(max_digits=16, decimal_places=4)
 

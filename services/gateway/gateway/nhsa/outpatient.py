@@ -14,13 +14,13 @@ from gateway.declaration import Call, Transaction
 from gateway.nhsa import encounter, fees, pharmacy, settling
 from gateway.nhsa.encounter import (
     ALL,
-    CERT_TYPE,
     MDTRT_ID,
-    MED_TYPE,
     OUTPATIENT,
     DiseInfoList,
     Insutype,
     MatnType,
+    MdtrtCertType,
+    MedType,
     OptionalWireTime,
     WireNode,
     WireTime,
@@ -41,7 +41,7 @@ class Data2201(WireNode):
     psn_no: str = Field(min_length=1, max_length=30)
     insutype: Insutype
     begntime: WireTime
-    mdtrt_cert_type: str = Field(pattern=CERT_TYPE)
+    mdtrt_cert_type: MdtrtCertType
     mdtrt_cert_no: str = Field(min_length=1, max_length=50)
     #: Some HIS clients leave it out: the envelope's msgid (unique per institution, at most 30 characters)
     #: then stands for it, and the answer tells it (docs/interface.md, "Dates and times").
@@ -51,7 +51,7 @@ class Data2201(WireNode):
     dept_code: str | None = Field(default=None, max_length=30)
     dept_name: str | None = Field(default=None, max_length=100)
     caty: str | None = Field(default=None, max_length=10)
-    med_type: str = Field(default=DEFAULT_MED_TYPE, pattern=MED_TYPE)
+    med_type: MedType = DEFAULT_MED_TYPE
 
     @model_validator(mode="after")
     def _outpatient(self) -> Data2201:
@@ -119,7 +119,7 @@ def check_2202(envelope: RequestEnvelope, data: Data2202, found: EncounterOut) -
 class MdtrtInfo2203(WireNode):
     mdtrt_id: str = Field(pattern=MDTRT_ID)
     psn_no: str = Field(min_length=1, max_length=30)
-    med_type: str = Field(pattern=MED_TYPE)
+    med_type: MedType
     begntime: OptionalWireTime = None
     main_cond_dscr: str | None = Field(default=None, max_length=1000)
     dise_codg: str | None = Field(default=None, max_length=30)
@@ -196,7 +196,7 @@ def cancel_batch_request(envelope: RequestEnvelope, data: Data2205) -> dict[str,
 
 
 class Data2207(SettleData):
-    med_type: str = Field(pattern=MED_TYPE)
+    med_type: MedType
     chrg_bchno: str = Field(min_length=1, max_length=30)
 
 

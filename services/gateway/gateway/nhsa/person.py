@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.declaration import Call, Transaction
+from gateway.protocol.code_tables import MdtrtCertType
 from gateway.protocol.errors import Refusal
 from shared.clock import now_china, parse_client_time
 from shared.contracts.v1.enrollment import EnrollmentOut, IdentityOut, PersonCoverage
@@ -28,7 +29,7 @@ INSURED, SUSPENDED, TERMINATED = "1", "2", "4"
 class Input1101(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    mdtrt_cert_type: str = Field(pattern=r"^(01|02|03)$")
+    mdtrt_cert_type: MdtrtCertType
     mdtrt_cert_no: str = Field(min_length=1, max_length=50)
     card_sn: str | None = Field(default=None, max_length=32)
     begntime: str | None = None

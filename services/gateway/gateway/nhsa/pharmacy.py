@@ -9,14 +9,15 @@ names (``hifp_pay``, ``psn_cash_pay``...) and the settlement service's domain na
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from gateway.declaration import Call, Transaction
 from gateway.nhsa import setlinfo
 from gateway.nhsa.encounter import DaysSupply, absent_if_unset, wire_time
 from gateway.nhsa.tracing import TraceInfo, codes_of
+from gateway.protocol.code_tables import HospApprFlag, Insutype, MdtrtCertType, MedType
 from gateway.protocol.envelope import RequestEnvelope
 from gateway.protocol.errors import Refusal
 from shared.clock import parse_wire_time
@@ -35,16 +36,16 @@ class DrugInfo(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     psn_no: str = Field(min_length=1, max_length=30)
-    mdtrt_cert_type: str = Field(pattern=r"^(01|02|03)$")
+    mdtrt_cert_type: MdtrtCertType
     mdtrt_cert_no: str = Field(min_length=1, max_length=50)
     begntime: str
     medfee_sumamt: YuanAsFen
     invono: str | None = Field(default=None, max_length=20)
-    insutype: str = Field(pattern=r"^\d{3}$")
+    insutype: Insutype
     dise_codg: str | None = Field(default=None, max_length=30)
     dise_name: str | None = Field(default=None, max_length=300)
     acct_used_flag: str = Field(default="0", pattern=r"^(0|1)$")
-    med_type: str = Field(pattern=r"^\d{2,6}$")
+    med_type: MedType
 
     _begntime = field_validator("begntime")(_wire_time)
 
@@ -75,7 +76,8 @@ class DrugDetail(BaseModel):
     bilg_dr_name: str | None = Field(default=None, max_length=50)
     tcmdrug_used_way: str | None = Field(default=None, max_length=6)
     #: 医院审批标志 of a restricted item: 0 无须审批, 1 审批通过, 2 审批不通过 (docs/interface.md).
-    hosp_appr_flag: str | None = Field(default=None, pattern=r"^[012]?$")
+    #: "" is absent, as HIS software sends an unset code.
+    hosp_appr_flag: Annotated[HospApprFlag | None, BeforeValidator(lambda v: v or None)] = None
     #: The traceability codes the line dispenses (docs/interface.md, "Inventory"), either form.
     drug_trac_codg: str | None = Field(default=None, max_length=4000)
     drugtracinfo: list[TraceInfo] | None = Field(default=None, max_length=100)

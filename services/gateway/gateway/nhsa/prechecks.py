@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from gateway.declaration import Call, Transaction
 from gateway.nhsa import setlinfo
-from gateway.nhsa.encounter import MED_TYPE, OptionalWireTime, WireNode, iso
+from gateway.nhsa.encounter import OptionalWireTime, WireNode, iso
+from gateway.protocol.code_tables import Insutype, MedType
 from gateway.protocol.errors import Refusal
 from shared.clock import now_china
 from shared.contracts.v1.prechecks import (
@@ -51,8 +52,8 @@ class Encounter(WireNode):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     mdtrt_id: str = Field(min_length=1, max_length=30)
-    med_type: str = Field(pattern=MED_TYPE)
-    insutype: str | None = Field(default=None, max_length=6)
+    med_type: MedType
+    insutype: Annotated[Insutype | None, BeforeValidator(lambda v: v or None)] = None
     adm_date: OptionalWireTime = None
     fsi_order_dtos: list[Order] = Field(min_length=1, max_length=500)
 

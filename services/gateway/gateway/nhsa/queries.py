@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.declaration import Call, Transaction
 from gateway.nhsa import setlinfo
-from gateway.nhsa.encounter import MDTRT_ID, MED_TYPE, OptionalWireTime, WireTime, iso
+from gateway.nhsa.encounter import MDTRT_ID, OptionalWireTime, WireTime, iso
 from gateway.nhsa.pharmacy import SETL_ID
+from gateway.protocol.code_tables import MedType
 from gateway.protocol.envelope import RequestEnvelope
 from gateway.protocol.errors import Refusal
 from shared.clock import format_wire_time, now_china
@@ -73,7 +74,7 @@ class Data5201(BaseModel):
     #: The period the visits began in; ``endtime`` open-ended when absent.
     begntime: WireTime
     endtime: OptionalWireTime = None
-    med_type: str | None = Field(default=None, pattern=MED_TYPE)
+    med_type: MedType | None = None
     mdtrt_id: str | None = Field(default=None, pattern=MDTRT_ID)
 
     @field_validator("med_type", "mdtrt_id", mode="before")

@@ -1,5 +1,6 @@
 """3201 医药机构费用结算对总账: an institution compares its totals for a period, insutype and clr_type
-with the platform's (docs/interface.md, "3201 对总账").
+with the platform's (docs/interface.md, "3201 对总账"); 3202 对明细账 compares its settlements one by one
+(below).
 
 The platform's figures come from settlement's totals for the envelope's ``fixmedins_code`` only (an
 institution only ever sees its own). ``setl_optins`` (结算经办机构) is echoed; the platform has one
@@ -25,7 +26,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from gateway.clearing.models import DetailReconciliation
 from gateway.declaration import Call, Transaction
+from gateway.protocol.code_tables import ClrType, Insutype
+from gateway.protocol.errors import Refusal
+from shared.clock import format_wire_time
+from shared.contracts.v1.reconciliation import SettlementAmount
 from shared.contracts.v1.settlement import TotalsOut
 from shared.money import fen_to_yuan, yuan_to_fen
 
@@ -48,8 +54,8 @@ _DAY_AT_MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]00:00:00(?:\.0+)?", re.AS
 class Data3201(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    insutype: str = Field(min_length=1, max_length=6)
-    clr_type: str = Field(min_length=1, max_length=6)
+    insutype: Insutype
+    clr_type: ClrType
     setl_optins: str = Field(min_length=1, max_length=6)
     stmt_begndate: str = Field(pattern=DATE_PATTERN)
     stmt_enddate: str = Field(pattern=DATE_PATTERN)
@@ -194,4 +200,236 @@ async def _handle_3201(call: Call, data: Input3201) -> dict[str, Any]:
     return build_output(d, totals)
 
 
-TRANSACTIONS = (Transaction("3201", "reconciliation", "医药机构费用结算对总账", Input3201, _handle_3201),)
+# --- 3202 对明细账 ------------------------------------------------------------------------------------------
+#
+# The institution uploads its settlements of the period as a file (9101) and names it with its totals. The
+# file's rows must add up to those totals (else nothing is compared: the file is not the one meant). The
+# answer lists, settlement by settlement, what only one side has and what differs, by figure and, for the
+# platform's side, by fund; the same rows go into a result file (9102). docs/interface.md, "3202 对明细账".
+
+#: 对账结果 of a row: 1 only the platform has it, 2 only the institution, 3 amounts differ.
+ONLY_PLATFORM, ONLY_INSTITUTION, AMOUNTS_DIFFER = "1", "2", "3"
+_FILE_FIELDS = (
+    "setl_id",
+    "mdtrt_id",
+    "psn_no",
+    "medfee_sumamt",
+    "fund_pay_sumamt",
+    "acct_pay",
+    "refd_setl_flag",
+)
+_SETL_ID = re.compile(r"^[0-9A-Za-z_-]{1,30}$")
+
+
+class Data3202(Data3201):
+    #: Optional on 3202 (every scheme, every clearing type when absent).
+    insutype: Annotated[Insutype | None, BeforeValidator(lambda v: v or None)] = None  # type: ignore[assignment]
+    clr_type: Annotated[ClrType | None, BeforeValidator(lambda v: v or None)] = None  # type: ignore[assignment]
+    file_qury_no: str = Field(min_length=1, max_length=30)
+    #: Cash the institution collected (Σ medfee - fund - account) over the file's rows.
+    cash_payamt: SignedYuanAsFen = 0
+
+
+class Input3202(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: Data3202
+
+
+@dataclass(frozen=True)
+class FileRow:
+    setl_id: str
+    mdtrt_id: str
+    psn_no: str
+    medfee_fen: int
+    fund_fen: int
+    acct_fen: int
+    refund: bool
+
+
+def read_rows(text: str) -> list[FileRow]:
+    """One settlement record a line, its fields separated by tabs (or commas, or ``|``), in the order of
+    ``_FILE_FIELDS``; a first line naming the fields is skipped. A reversal record is ``refd_setl_flag`` 1
+    with its amounts negative, as the reversal answered them."""
+    rows: list[FileRow] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip().lstrip("\ufeff")
+        if not line:
+            continue
+        fields = [f.strip() for f in re.split(r"\t|,|\|", line)]
+        if number == 1 and fields[0] == "setl_id":
+            continue
+        if len(fields) < 6:
+            raise Refusal("E_FILE_ROWS", f"明细文件第 {number} 行字段不足（应为 {', '.join(_FILE_FIELDS)}）")
+        setl_id, mdtrt_id, psn_no = fields[:3]
+        if not _SETL_ID.fullmatch(setl_id):
+            raise Refusal("E_FILE_ROWS", f"明细文件第 {number} 行结算ID无效")
+        if setl_id in seen:
+            raise Refusal("E_FILE_ROWS", f"明细文件第 {number} 行结算ID {setl_id} 重复")
+        seen.add(setl_id)
+        try:
+            medfee, fund, acct = (yuan_to_fen(fields[i], allow_negative=True) for i in (3, 4, 5))
+        except ValueError as exc:
+            raise Refusal("E_FILE_ROWS", f"明细文件第 {number} 行金额无效") from exc
+        flag = fields[6] if len(fields) > 6 else ""
+        if flag not in ("", "0", "1"):
+            raise Refusal("E_FILE_ROWS", f"明细文件第 {number} 行退费结算标志只能是 0、1 或空")
+        rows.append(FileRow(setl_id, mdtrt_id[:30], psn_no[:30], medfee, fund, acct, flag == "1"))
+    return rows
+
+
+def check_totals(rows: list[FileRow], d: Data3202) -> None:
+    """The file is the one the totals describe: its rows add up to them (net, as 3201 counts)."""
+    medfee = sum(r.medfee_fen for r in rows)
+    fund = sum(r.fund_fen for r in rows)
+    cash = sum(r.medfee_fen - r.fund_fen - r.acct_fen for r in rows)
+    count = sum(-1 if r.refund else 1 for r in rows)
+    problems = [
+        f"{name}：明细合计 {_yuan(listed)}，传入 {_yuan(stated)}"
+        for name, listed, stated in (
+            ("医疗费总额", medfee, d.medfee_sumamt),
+            ("基金支付总额", fund, d.fund_pay_sumamt),
+            ("现金支付总额", cash, d.cash_payamt),
+        )
+        if listed != stated
+    ]
+    if count != d.fixmedins_setl_cnt:
+        problems.append(f"结算笔数：明细 {count} 笔（退费记录冲减），传入 {d.fixmedins_setl_cnt} 笔")
+    if problems:
+        raise Refusal("E_FILE_TOTALS", "明细文件与传入的合计不符：" + "；".join(problems))
+
+
+def _funds(amount: SettlementAmount) -> str:
+    return "，".join(f"{fund} {_yuan(fen)}" for fund, fen in sorted(amount.funds.items())) or "无基金支付"
+
+
+def compare_rows(rows: list[FileRow], platform: list[SettlementAmount]) -> list[dict[str, Any]]:
+    """The rows that are not the same on both sides, in the platform's order, then the institution's."""
+    theirs = {r.setl_id: r for r in rows}
+    ours = {a.setl_id: a for a in platform}
+    out: list[dict[str, Any]] = []
+    for a in platform:
+        r = theirs.get(a.setl_id)
+        refund = "1" if a.kind == "reversal" else "0"
+        base = {"setl_id": a.setl_id, "mdtrt_id": a.mdtrt_id, "psn_no": a.psn_no, "refd_setl_flag": refund}
+        figures = {
+            "medfee_sumamt": fen_to_yuan(a.medfee_sumamt_fen),
+            "fund_pay_sumamt": fen_to_yuan(a.fund_pay_sumamt_fen),
+            "acct_pay": fen_to_yuan(a.acct_pay_fen),
+        }
+        if r is None:
+            out.append(
+                {
+                    **base,
+                    **figures,
+                    "stmt_rslt": ONLY_PLATFORM,
+                    "memo": f"机构无此结算；医保中心基金：{_funds(a)}",
+                }
+            )
+            continue
+        differences = [
+            f"{name}：医保中心 {_yuan(mine)}，机构 {_yuan(other)}"
+            for name, mine, other in (
+                ("医疗费总额", a.medfee_sumamt_fen, r.medfee_fen),
+                ("基金支付总额", a.fund_pay_sumamt_fen, r.fund_fen),
+                ("个人账户支付", a.acct_pay_fen, r.acct_fen),
+            )
+            if mine != other
+        ]
+        if differences:
+            memo = "；".join(differences) + f"；医保中心基金：{_funds(a)}"
+            out.append({**base, **figures, "stmt_rslt": AMOUNTS_DIFFER, "memo": memo})
+    for r in rows:
+        if r.setl_id not in ours:
+            out.append(
+                {
+                    "setl_id": r.setl_id,
+                    "mdtrt_id": r.mdtrt_id,
+                    "psn_no": r.psn_no,
+                    "refd_setl_flag": "1" if r.refund else "0",
+                    "medfee_sumamt": fen_to_yuan(r.medfee_fen),
+                    "fund_pay_sumamt": fen_to_yuan(r.fund_fen),
+                    "acct_pay": fen_to_yuan(r.acct_fen),
+                    "stmt_rslt": ONLY_INSTITUTION,
+                    "memo": "医保中心无此结算（或不在对账期间、清算类别内）",
+                }
+            )
+    return out
+
+
+_RESULT_FIELDS = (
+    "setl_id",
+    "mdtrt_id",
+    "psn_no",
+    "stmt_rslt",
+    "refd_setl_flag",
+    "medfee_sumamt",
+    "fund_pay_sumamt",
+    "acct_pay",
+    "memo",
+)
+
+
+async def _handle_3202(call: Call, data: Input3202) -> dict[str, Any]:
+    """3202 对明细账 on the settlement service's records (never the gateway's log)."""
+    d = data.data
+    fixmedins_code = call.envelope.fixmedins_code
+    text = (await call.files.read_text(call.db, d.file_qury_no, fixmedins_code)).text
+    rows = read_rows(text)
+    check_totals(rows, d)
+    platform = await call.downstream.reconciliation_settlements(
+        fixmedins_code, d.clr_type or None, d.begin, d.end
+    )
+    differences = compare_rows(rows, platform.settlements)
+    async with call.db.transaction() as session:  # what 3203 reads: is the period reconciled?
+        session.add(
+            DetailReconciliation(
+                fixmedins_code=fixmedins_code,
+                period_from=d.begin,
+                period_to=d.end,
+                clr_type=d.clr_type or "",
+                differences=len(differences),
+                msgid=call.envelope.msgid,
+            )
+        )
+    lines = ["\t".join(_RESULT_FIELDS)]
+    lines += ["\t".join(str(row[f]) for f in _RESULT_FIELDS) for row in differences]
+    made = await call.files.make(
+        call.db,
+        fixmedins_code=fixmedins_code,
+        filename=f"3202_{d.stmt_begndate}_{d.stmt_enddate}.zip",
+        text="\n".join(lines) + "\n",
+        kind="result",
+        inner_name=f"3202_{d.stmt_begndate}_{d.stmt_enddate}.txt",
+    )
+    period = f"{d.stmt_begndate} 至 {d.stmt_enddate}"
+    return {
+        "fileinfo": {
+            "file_qury_no": made.file_qury_no,
+            "filename": made.filename,
+            "dld_endtime": format_wire_time(made.expires_at),
+        },
+        "stmtinfo": {
+            "setl_optins": d.setl_optins,
+            "stmt_rslt": "0" if not differences else "1",
+            "stmt_rslt_dscr": f"明细对账 {period}：{len(rows)} 条明细，{len(differences)} 条不符"
+            if differences
+            else f"明细对账 {period}：{len(rows)} 条明细全部相符",
+        },
+        "result": differences,
+    }
+
+
+TRANSACTIONS = (
+    Transaction("3201", "reconciliation", "医药机构费用结算对总账", Input3201, _handle_3201),
+    Transaction(
+        "3202",
+        "reconciliation",
+        "医药机构费用结算对明细账",
+        Input3202,
+        _handle_3202,
+        changes_state=True,
+        replayed=True,
+    ),
+)

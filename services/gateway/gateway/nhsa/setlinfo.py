@@ -9,7 +9,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from gateway.nhsa.funds import FUND_NAMES, setlinfo_fund_columns, summary_disagreements
+from gateway.protocol.funds import FUND_NAMES, setlinfo_fund_columns, summary_disagreements
 from shared.clock import format_wire_time
 from shared.contracts.v1.settlement import FeesOut, SettlementOut
 from shared.money import fen_to_yuan

@@ -17,13 +17,14 @@ from pydantic import Field, field_validator
 from gateway.declaration import Call
 from gateway.nhsa import setlinfo
 from gateway.nhsa.encounter import (
-    CERT_TYPE,
     INPATIENT,
     MDTRT_ID,
     Insutype,
+    MdtrtCertType,
     Setting,
     WireNode,
 )
+from gateway.protocol.code_tables import PsnSetlway
 from gateway.protocol.envelope import Answer, RequestEnvelope
 from shared.contracts.v1.settlement import SettlementOut
 from shared.money import YuanAsFen, fen_to_yuan
@@ -41,11 +42,11 @@ class SettleData(WireNode):
     """``data`` as 2206/2207 and 2303/2304 share it."""
 
     psn_no: str = Field(min_length=1, max_length=30)
-    mdtrt_cert_type: str = Field(pattern=CERT_TYPE)
+    mdtrt_cert_type: MdtrtCertType
     mdtrt_cert_no: str = Field(min_length=1, max_length=50)
     medfee_sumamt: YuanAsFen
     #: 个人结算方式: 01 按项目结算 (the only one offered), 02 按定额结算.
-    psn_setlway: str = Field(default="01", pattern=r"^(01|02)$")
+    psn_setlway: PsnSetlway = "01"
     mdtrt_id: str = Field(pattern=MDTRT_ID)
     insutype: Insutype
     #: 个人账户使用标志: residents have no personal account, so it changes nothing.

@@ -15,6 +15,7 @@ from typing import Any
 import simplejson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.protocol.code_tables import OpterType
 from shared.clock import compact_ms, format_wire_time, now_china, parse_client_time
 from shared.inputs import bad_text_path, may_hold_bad_text
 
@@ -34,7 +35,7 @@ class RequestEnvelope(BaseModel):
     cainfo: str | None = Field(default=None, max_length=1024)
     signtype: str | None = Field(default=None, max_length=10)
     infver: str = Field(min_length=1, max_length=6)
-    opter_type: str = Field(pattern=r"^(1|2|3)$")
+    opter_type: OpterType
     opter: str = Field(min_length=1, max_length=30)
     opter_name: str = Field(min_length=1, max_length=50)
     inf_time: str

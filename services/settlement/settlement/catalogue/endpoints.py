@@ -5,9 +5,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from settlement.catalogue import codes, downloads, service
+from settlement.catalogue import codes, downloads, mappings, service
 from settlement.catalogue.schemas import CatalogueItemCreate, CatalogueItemOut, ImportResult
-from shared.contracts.v1.catalogue import MAX_PAGE_SIZE, CatalogueChanges, ListName
+from shared.contracts.v1.catalogue import (
+    MAX_PAGE_SIZE,
+    CatalogueChanges,
+    ListName,
+    MappingOut,
+    MappingRevocation,
+    MappingUpload,
+)
 from shared.errors import DomainError
 from shared.service import RuntimeDep
 
@@ -83,3 +90,32 @@ async def import_codes(kind: Literal["dise", "oprn"], request: Request, runtime:
         raise DomainError("编码文件须为 UTF-8 编码", code="BAD_FILE", status_code=422) from exc
     async with runtime.transaction() as session:
         return await codes.import_csv(session, kind, text)
+
+
+#: 3301 / 3302 and the operators' list of mappings (read by auditors too).
+mappings_router = APIRouter(prefix="/api/v1/catalogue/mappings", tags=["catalogue"])
+
+
+@mappings_router.post("", response_model=MappingOut)
+async def upload_mapping(body: MappingUpload, runtime: RuntimeDep) -> MappingOut:
+    async with runtime.transaction() as session:
+        return MappingOut.model_validate(await mappings.upload(session, body))
+
+
+@mappings_router.post("/revocation", response_model=MappingOut)
+async def revoke_mapping(body: MappingRevocation, runtime: RuntimeDep) -> MappingOut:
+    async with runtime.transaction() as session:
+        return MappingOut.model_validate(await mappings.revoke(session, body))
+
+
+@mappings_router.get("", response_model=list[MappingOut])
+async def list_mappings(
+    runtime: RuntimeDep,
+    fixmedins_code: Annotated[str | None, Query(max_length=30)] = None,
+    medins_list_codg: Annotated[str | None, Query(max_length=50)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[MappingOut]:
+    """Every mapping, revoked and ended ones too (the audit of what applied when)."""
+    async with runtime.db.session() as session:
+        rows = await mappings.listing(session, fixmedins_code, medins_list_codg, limit)
+        return [MappingOut.model_validate(row) for row in rows]

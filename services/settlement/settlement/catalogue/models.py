@@ -76,3 +76,29 @@ catalogue_list_version = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("ver", BigInteger, nullable=False),
 )
+
+
+class CatalogueMapping(Base, table=True):
+    """目录对照 (3301): an institution's own item code (``medins_list_codg``, the national interface's
+    ``fixmedins_hilist_id``) mapped to a national list code from ``begndate`` until ``enddate`` or until
+    revoked (3302) on ``revoked_on`` (docs/domain.md, "Catalogue mapping"). Rows are never deleted: the
+    list of them is the audit of what applied when."""
+
+    __tablename__ = "catalogue_mappings"
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    fixmedins_code: str = Field(max_length=30, index=True)
+    medins_list_codg: str = Field(max_length=50)
+    med_list_codg: str = Field(max_length=50)
+    #: 目录类别 as the institution sent it (101 西药, 201 医疗服务...), kept as sent.
+    list_type: str = Field(max_length=30)
+    name: str = Field(max_length=200)
+    begndate: date
+    #: The last day it applies (None: open).
+    enddate: date | None = None
+    #: Revoked (3302) from this day on: it applies to care before it only.
+    revoked_on: date | None = None
+    created_msgid: str | None = Field(default=None, max_length=30)
+    revoked_msgid: str | None = Field(default=None, max_length=30)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from settlement.adjudication.engine import FeeLine, classify_line, flag_columns
 from settlement.catalogue import codes as national_codes
+from settlement.catalogue import mappings
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.encounters import care_dates
@@ -209,6 +210,17 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
     _require(encounter, "open", "discharged")
     await care_dates.require_fee_dates(session, encounter, data.lines)
     institution = await institutions.settling(session, encounter.fixmedins_code)
+    mapped = await mappings.national_codes(
+        session,
+        encounter.fixmedins_code,
+        [(line, line.fee_ocur_time.astimezone(CHINA_TZ).date()) for line in data.lines],
+    )
+    if mapped:  # lines that named only the institution's code, now with the national code mapped for it
+        lines = [
+            x.model_copy(update={"med_list_codg": mapped.get(x.feedetl_sn, x.med_list_codg)})
+            for x in data.lines
+        ]
+        data = data.model_copy(update={"lines": lines})
     known = {x.feedetl_sn for x in await _lines(session, mdtrt_id, unsettled=False)}
     for line in data.lines:
         if encounter.setting == "outpatient" and not line.chrg_bchno:

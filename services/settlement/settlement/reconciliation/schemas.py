@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.contracts.v1.reconciliation import SettlementAmount, SettlementsOut
 from shared.contracts.v1.settlement import TotalsOut, TotalsRow
 
 __all__ = [
@@ -23,26 +22,6 @@ __all__ = [
 SETL_ID_PATTERN = r"^[A-Za-z0-9-]{1,30}$"
 #: At most this many outbox rows per republish request.
 MAX_REPUBLISH = 10_000
-
-
-class SettlementAmount(BaseModel):
-    setl_id: str
-    kind: Literal["settlement", "reversal"]
-    #: For a reversal, the settlement it undoes.
-    reversal_of: str | None = None
-    fixmedins_code: str
-    insutype: str
-    clr_type: str
-    day: date
-    setl_time: datetime
-    medfee_sumamt_fen: int
-    #: Negative for a reversal.
-    fund_pay_sumamt_fen: int
-    acct_pay_fen: int
-
-
-class SettlementsOut(BaseModel):
-    settlements: list[SettlementAmount]
 
 
 class RepublishRequest(BaseModel):

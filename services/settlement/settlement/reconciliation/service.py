@@ -22,7 +22,7 @@ from settlement.reconciliation.schemas import (
     SettlementAmount,
     TotalsRow,
 )
-from settlement.settlements.models import Settlement
+from settlement.settlements.models import Settlement, SettlementFund
 from shared.clock import CHINA_TZ
 from shared.errors import Unprocessable
 from shared.events import SETTLEMENT_TOPIC
@@ -75,7 +75,18 @@ async def _rows(session: AsyncSession, filters: Filters) -> Sequence[Settlement]
 
 
 async def settlement_amounts(session: AsyncSession, filters: Filters) -> list[SettlementAmount]:
-    """One row per settlement or reversal record in the period (amounts as stored: a reversal's negative)."""
+    """One row per settlement or reversal record in the period (amounts as stored: a reversal's negative),
+    with its visit, person and fund split."""
+    rows = await _rows(session, filters)
+    funds: dict[str, dict[str, int]] = {}
+    ids = [row.setl_id for row in rows]
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        for fund in await session.scalars(
+            select(SettlementFund).where(col(SettlementFund.setl_id).in_(chunk))
+        ):
+            by_type = funds.setdefault(fund.setl_id, {})
+            by_type[fund.fund_pay_type] = by_type.get(fund.fund_pay_type, 0) + fund.paid_fen
     return [
         SettlementAmount(
             setl_id=row.setl_id,
@@ -89,8 +100,11 @@ async def settlement_amounts(session: AsyncSession, filters: Filters) -> list[Se
             medfee_sumamt_fen=row.medfee_sumamt_fen,
             fund_pay_sumamt_fen=row.fund_paid_total_fen,
             acct_pay_fen=row.account_paid_fen,
+            mdtrt_id=row.mdtrt_id,
+            psn_no=row.psn_no,
+            funds={k: v for k, v in funds.get(row.setl_id, {}).items() if v},
         )
-        for row in await _rows(session, filters)
+        for row in rows
     ]
 
 
