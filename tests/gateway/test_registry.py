@@ -61,12 +61,12 @@ def test_the_rules_that_read_the_registry() -> None:
         "2208", "2301", "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405", "2601",
         "2503", "2504", "2505", "2506", "3201", "5201", "5203", "5301", "5302", "9001", "9002",
         "9101", "9102", "1301", "1302", "1305", "1306", "1307", "1308", "1312", "1318", "1319", "1901",
-        "3301", "3302",
+        "3301", "3302", "1201",
     } == KNOWN_INFNO_LABELS == set(registry.TRANSACTIONS)  # fmt: skip
     read_only = {t.infno for t in TRANSACTIONS if not t.changes_state}
     assert read_only == {
         "1101", "2101", "2206", "2303", "3201", "5201", "5203", "5301", "5302", "9102",
-        "1301", "1302", "1305", "1306", "1307", "1308", "1312", "1318", "1319", "1901",
+        "1301", "1302", "1305", "1306", "1307", "1308", "1312", "1318", "1319", "1901", "1201",
     }  # fmt: skip
 
 
@@ -125,13 +125,13 @@ async def test_an_unsupported_code_is_counted_by_the_code_requested_and_logged(
     """A national code the platform does not offer keeps its own label; any other code is "other" (the
     label set stays bounded); each refusal is logged with the code as requested, the institution and the
     operator."""
-    before_1201, before_other = _refusals("1201"), _refusals("other")
+    before_1303, before_other = _refusals("1303"), _refusals("other")
     caplog.set_level(logging.WARNING, logger="gateway.transactions")
-    for n, infno in enumerate(("1201", "7777", "7778")):
+    for n, infno in enumerate(("1303", "7777", "7778")):
         body = examples.envelope(infno, f"{HOSPITAL}20261120100000{2000 + n}", {}, fixmedins_code=HOSPITAL)
         refused = await gateway.send(body)
         assert refused["infcode"] == -1 and refused["err_msg"].startswith("[E_INFNO]"), refused
-    assert _refusals("1201") == before_1201 + 1
+    assert _refusals("1303") == before_1303 + 1
     assert _refusals("other") == before_other + 2  # 7777 and 7778
     assert (
         REGISTRY.get_sample_value(
@@ -141,7 +141,7 @@ async def test_an_unsupported_code_is_counted_by_the_code_requested_and_logged(
     )
     trails = [t for r in caplog.records if (t := getattr(r, "trail", None))]
     assert [(t["infno"], t["infno_label"]) for t in trails] == [
-        ("1201", "1201"),
+        ("1303", "1303"),
         ("7777", "other"),
         ("7778", "other"),
     ]
@@ -154,9 +154,9 @@ async def test_an_unsupported_code_is_counted_by_the_code_requested_and_logged(
 
 
 def test_the_infno_labels_are_bounded() -> None:
-    assert {infno_label(code) for code in ("2102", "1201", "5201", "0000", "9999A")} == {
+    assert {infno_label(code) for code in ("2102", "1303", "5201", "0000", "9999A")} == {
         "2102",
-        "1201",
+        "1303",
         "5201",
         "other",
     }

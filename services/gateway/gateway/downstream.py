@@ -14,6 +14,7 @@ import httpx
 from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
 from shared.contracts.v1.catalogue import CatalogueChanges, MappingOut, MappingRevocation, MappingUpload
+from shared.contracts.v1.institutions import InstitutionInfo
 from shared.http import AiohttpTransport
 from shared.observability import msgid_var, request_id_var
 
@@ -56,11 +57,14 @@ class Downstream:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def _call(self, method: str, url: str, *, changes_state: bool, **kwargs: Any) -> dict[str, Any]:
+    async def _call(
+        self, method: str, url: str, *, changes_state: bool, listing: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
         """``changes_state``: the call writes, so a lost answer is "outcome unknown" (a read before it is
         simply "try again"). How the cashier settles the doubt is the transaction's (the registry's
         ``moves_money``: a settlement or a reversal, where 2601 is named; the other ones, registering,
-        uploading fee lines, discharging..., are settled by repeating the msgid)."""
+        uploading fee lines, discharging..., are settled by repeating the msgid). ``listing``: the endpoint
+        answers a JSON array, given back as ``{"items": [...]}``."""
         headers = {**self.credential(), "x-request-id": request_id_var.get()}
         msgid = msgid_var.get()
         if msgid:
@@ -96,6 +100,8 @@ class Downstream:
         if response.status_code >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}
             raise Refusal(str(error.get("code", "E_REFUSED")), str(error.get("message", "交易被拒绝")))
+        if listing and isinstance(body, list):  # an endpoint that answers a JSON array
+            return {"items": body}
         if not isinstance(body, dict):
             raise OutcomeUnknown("E_OUTCOME_UNKNOWN", "医保服务应答格式错误，交易结果未知")
         return body
@@ -313,6 +319,13 @@ class Downstream:
             changes_state=False,
         )
         return CatalogueChanges.model_validate(body)
+
+    async def institutions(self) -> list[InstitutionInfo]:
+        """1201: every designated institution the settlement service keeps."""
+        body = await self._call(
+            "GET", f"{self.settlement_url}/api/v1/institutions", changes_state=False, listing=True
+        )
+        return [InstitutionInfo.model_validate(row) for row in body["items"]]
 
     async def upload_mapping(self, request: MappingUpload) -> MappingOut:
         """3301: the mapping as stored (the same msgid again: the same mapping)."""

@@ -1,8 +1,8 @@
 """Every transaction code the gateway answers, each declared once in its family module (``gateway.nhsa``:
 ``person``, ``pharmacy``, ``outpatient``, ``inpatient``, ``void``, ``reconciliation``, ``queries``,
-``filings``, ``sign``, ``files``, ``catalogue``, ``dictionary``, ``mapping``). The pipeline
-(``gateway.transactions``), the 2601 rules and the metrics labels read it from here; adding a code is its
-declaration in its family, its service endpoint and its tests."""
+``filings``, ``sign``, ``files``, ``catalogue``, ``dictionary``, ``mapping``, ``institution``). The
+pipeline (``gateway.transactions``), the 2601 rules and the metrics labels read it from here; adding a
+code is its declaration in its family, its service endpoint and its tests."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from gateway.nhsa import (
     files,
     filings,
     inpatient,
+    institution,
     mapping,
     outpatient,
     person,
@@ -39,6 +40,7 @@ FAMILIES = (
     catalogue,
     dictionary,
     mapping,
+    institution,
 )
 
 

@@ -58,7 +58,7 @@ KNOWN_INFNO_LABELS = frozenset(registry.TRANSACTIONS)
 #: see which codes vendors ask for; any other unsupported code is labelled "other" (a bounded label set).
 NOT_OFFERED_INFNOS = frozenset(
     {
-        "1201", "1303", "1309", "1310", "1311", "1321",
+        "1303", "1309", "1310", "1311", "1321",
         "2001", "2501", "2502", "2507",
         "3202", "3203", "3203A", "3204", "3204A", "3205A",
         "3501", "3507", "3508", "3513", "4101", "4101A", "4102", "4103", "4401", "4402",
