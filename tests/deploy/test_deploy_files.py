@@ -37,7 +37,7 @@ GRAFANA_DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 KAFKA_BOOTSTRAP = "kafka:9092"
-TOPICS = ("enrollment.events", "settlement.events")
+TOPICS = ("enrollment.events", "settlement.events", "catalogue.events")
 TOPIC_PARTITIONS = 6
 
 
