@@ -9,6 +9,7 @@ hangs) and *survived* when every test still passes. A surviving mutant on a mone
     .venv/bin/python scripts/mutation.py                      # every target
     .venv/bin/python scripts/mutation.py money journal        # some targets
     .venv/bin/python scripts/mutation.py engine --list        # the mutants, without running them
+    .venv/bin/python scripts/mutation.py lines bands chronic  # engine layers (one target per module)
     .venv/bin/python scripts/mutation.py money --jobs 2       # two mutants at a time
 
 The mutants run in a copy of the repository (the files ``git ls-files`` names, in a temporary folder) put
@@ -51,10 +52,78 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
         "services/fund-ledger/fund_ledger/books/journal.py",
         ["tests/ledger"],
     ),
-    "engine": (
-        "services/settlement/settlement/adjudication/engine.py",
-        ["tests/settlement/test_engine.py"],
-    ),
+}
+#: The benefit engine, one target per layer module (``adjudicate`` in engine.py runs them in order), all
+#: guarded by the engine's case tests and each layer's table tests.
+_ENGINE_TESTS = ["tests/settlement/test_engine_layers.py", "tests/settlement/test_engine.py"]
+for _layer in (
+    "engine",
+    "model",
+    "lines",
+    "out_of_area",
+    "deductible_ratio",
+    "bands",
+    "chronic",
+    "maternity",
+    "catastrophic",
+    "assistance",
+):
+    TARGETS[_layer] = (f"services/settlement/settlement/adjudication/{_layer}.py", _ENGINE_TESTS)
+
+#: Mutants shown equivalent: no test can tell them from the original, so they are listed, not run, each
+#: with the reason (results: status "equivalent"). Keyed by target, the mutated line's text (stripped, as
+#: written in the module) and the change ("kind before -> after"); a line that changes drops out of here and
+#: its mutants run again.
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    (
+        "journal",
+        "_IN_LIST_LIMIT = 500",
+        "constant 500 -> 501",
+    ): "the chunk size of the batch's repeat check: any size finds the same rows, it only bounds the IN list",
+    (
+        "journal",
+        'event.listen(session.sync_session, "after_commit", self._after_commit, once=True)',
+        "constant True -> False",
+    ): "a journal finishes once (_finished): a commit listener left on a reused session returns at once",
+    (
+        "journal",
+        'event.listen(session.sync_session, "after_rollback", self._after_rollback, once=True)',
+        "constant True -> False",
+    ): "a journal finishes once (_finished): a rollback listener left on a reused session returns at once",
+    (
+        "journal",
+        "insert(entries).returning(entries.c.id, sort_by_parameter_order=True), [e.row for e in pending]",
+        "constant True -> False",
+    ): "both backends return a multi-row INSERT's RETURNING rows in parameter order in practice for the"
+    " batches the ledger writes; the flag makes SQLAlchemy guarantee it (insertmanyvalues sorts by a"
+    " sentinel), which no test on SQLite or PostgreSQL 15 can observe",
+    (
+        "journal",
+        "for entry, entry_id in zip(pending, ids, strict=True):",
+        "constant True -> False",
+    ): "the INSERT ... RETURNING yields exactly one id per row inserted, so the lengths are always equal;"
+    " strict only turns an impossible mismatch into an error",
+    (
+        "model",
+        "return YearToDate(*(a + b for a, b in zip(_values(self), _values(other), strict=True)))",
+        "constant True -> False",
+    ): "both sides are YearToDate values of the same fields: the lengths are always equal",
+    (
+        "model",
+        "return YearToDate(*(a - b for a, b in zip(_values(self), _values(other), strict=True)))",
+        "constant True -> False",
+    ): "both sides are YearToDate values of the same fields: the lengths are always equal",
+    (
+        "bands",
+        "if top > floor:",
+        "compare0 Gt -> GtE",
+    ): "when top == floor the band adds (top - floor) × ratio = 0: the same total",
+    (
+        "bands",
+        "if band.upto_fen is None or amount_fen <= band.upto_fen:",
+        "compare0 LtE -> Lt",
+    ): "an amount exactly at a band's limit goes on to the next band, whose part is min(amount, limit) -"
+    " limit = 0: the same total",
 }
 
 _SWAP_BINOP: dict[type[ast.operator], type[ast.operator]] = {
@@ -104,8 +173,9 @@ class Mutant:
 @dataclass
 class Outcome:
     mutant: Mutant
-    status: str  # killed | survived | timeout | error
+    status: str  # killed | survived | timeout | error | equivalent (not run)
     seconds: float
+    reason: str = ""
 
 
 def _skipped_lines(source: str) -> set[int]:
@@ -187,6 +257,12 @@ def mutants(target: str, source: str) -> list[Mutant]:
     for index, (node, kind, before, after) in enumerate(_sites(tree, source)):
         found.append(Mutant(target, index, getattr(node, "lineno", 0), kind, before, after))
     return found
+
+
+def equivalence(mutant: Mutant, source: str) -> str | None:
+    """Why ``mutant`` is equivalent (``EQUIVALENT``), or None."""
+    text = source.splitlines()[mutant.line - 1].strip() if mutant.line else ""
+    return EQUIVALENT.get((mutant.target, text, f"{mutant.kind} {mutant.before} -> {mutant.after}"))
 
 
 def mutate(source: str, index: int) -> str:
@@ -319,16 +395,25 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [m for m in mutants(target, source) if args.only is None or m.index in args.only]
         plan.append((target, source, chosen))
     if args.list:
-        for target, _source, chosen in plan:
+        for target, source, chosen in plan:
             for m in chosen:
-                print(f"{target}#{m.index} line {m.line}: {m.kind} {m.before} -> {m.after}")
+                why = equivalence(m, source)
+                note = f"  (equivalent: {why})" if why else ""
+                print(f"{target}#{m.index} line {m.line}: {m.kind} {m.before} -> {m.after}{note}")
         return 0
 
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
         workers = [Worker(Path(scratch) / f"w{n}") for n in range(max(1, args.jobs))]
-        for target, source, chosen in plan:
+        for target, source, listed in plan:
             tests = TARGETS[target][1]
+            chosen = []
+            for m in listed:
+                why = equivalence(m, source)
+                if why is None:
+                    chosen.append(m)
+                else:
+                    outcomes.append(Outcome(m, "equivalent", 0.0, why))
             base = workers[0].baseline(tests)
             timeout = max(60.0, base * 5)
             print(
@@ -354,11 +439,21 @@ def main(argv: list[str] | None = None) -> int:
                                 f"  SURVIVED {target}#{m.index} line {m.line}:"
                                 f" {m.kind} {m.before} -> {m.after}"
                             )
-            killed = sum(o.status != "survived" for o in outcomes if o.mutant.target == target)
-            print(f"  {target}: {killed} of {len(chosen)} killed", flush=True)
+            mine = [o for o in outcomes if o.mutant.target == target]
+            killed = sum(o.status in ("killed", "timeout", "error") for o in mine)
+            equivalent = len(listed) - len(chosen)
+            print(
+                f"  {target}: ran {len(chosen)}, killed {killed}, survived {len(chosen) - killed}"
+                f" (and {equivalent} equivalent, not run)",
+                flush=True,
+            )
 
-    survived = [o for o in outcomes if o.status == "survived"]
-    print(f"total: {len(outcomes)} mutants, {len(outcomes) - len(survived)} killed, {len(survived)} survived")
+    ran = [o for o in outcomes if o.status != "equivalent"]
+    survived = [o for o in ran if o.status == "survived"]
+    print(
+        f"total: {len(ran)} mutants run, {len(ran) - len(survived)} killed, {len(survived)} survived;"
+        f" {len(outcomes) - len(ran)} equivalent, not run"
+    )
     if not args.no_json:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         path = ROOT / "bench" / "results" / f"mutation-{stamp}.json"
@@ -370,7 +465,12 @@ def main(argv: list[str] | None = None) -> int:
                     ).stdout.strip(),
                     "targets": {t: TARGETS[t][0] for t in args.targets},
                     "outcomes": [
-                        {**asdict(o.mutant), "status": o.status, "seconds": round(o.seconds, 2)}
+                        {
+                            **asdict(o.mutant),
+                            "status": o.status,
+                            "seconds": round(o.seconds, 2),
+                            **({"reason": o.reason} if o.reason else {}),
+                        }
                         for o in outcomes
                     ],
                 },

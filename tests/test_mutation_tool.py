@@ -6,6 +6,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 _spec = importlib.util.spec_from_file_location(
     "mutation_tool", Path(__file__).resolve().parent.parent / "scripts" / "mutation.py"
 )
@@ -52,3 +54,29 @@ def test_each_mutant_changes_one_thing() -> None:
     sub_to_add = next(m for m in mutation.mutants("t", SOURCE) if m.kind == "binop")
     assert "base + cap" in mutation.mutate(SOURCE, sub_to_add.index)
     assert "base * 2" in mutation.mutate(SOURCE, sub_to_add.index)  # the exempt line is untouched
+
+
+def test_equivalent_mutants_are_found_by_their_line_and_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        mutation, "EQUIVALENT", {("t", "return min(base - cap, 10)", "name min -> max"): "a reason"}
+    )
+    reasons = {(m.line, m.kind): mutation.equivalence(m, SOURCE) for m in mutation.mutants("t", SOURCE)}
+    # Only the listed change on the listed line; another change on the same line still runs.
+    assert reasons[(9, "name")] == "a reason"
+    assert reasons[(9, "binop")] is None
+    assert [r for r in reasons.values() if r] == ["a reason"]
+
+
+def test_every_listed_equivalent_mutant_exists() -> None:
+    """An entry whose line or change no longer occurs in its module is stale: the list must say why each
+    surviving mutant of the current code is equivalent, not of code since rewritten."""
+    root = Path(__file__).resolve().parent.parent
+    found = set()
+    for target, (path, _tests) in mutation.TARGETS.items():
+        source = (root / path).read_text()
+        for m in mutation.mutants(target, source):
+            if mutation.equivalence(m, source):
+                found.add(
+                    (target, source.splitlines()[m.line - 1].strip(), f"{m.kind} {m.before} -> {m.after}")
+                )
+    assert found == set(mutation.EQUIVALENT)

@@ -1,40 +1,46 @@
 """The monthly public report: compensation list per village with masked names, beneficiaries, the inpatient
 actual reimbursement ratio, the largest compensations, and the enrollment rate and fund figures taken from
-enrollment and the ledger as they give them. Every figure is checked against totals computed by hand here."""
+enrollment and the ledger as they give them. Every figure is checked against totals computed by hand here.
+The fund figures come from a real ledger that booked the month's settlement events (and a contribution)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+import json
 from typing import Any, ClassVar
 
+import httpx
 import pytest
+from fund_ledger.main import HANDLERS
+from settlement.db import infra
 from settlement.reporting import service
 from settlement.reporting.document import bars
 from settlement.reporting.service import mask_name
 
 from shared.clock import now_china
+from shared.db import Database
+from shared.events import EventEnvelope
+from tests.ledger.builders import payment
 from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, purchase
-from tests.settlement.test_manual_reimbursement import CLERK, REVIEWER, _bills
+from tests.settlement.test_manual_reimbursement import CLERK, REVIEWER, _bills, ledger
 from tests.settlement.test_supervision import _buy, _stay
 
-DISCLOSURE = {
-    "opening_balance": "1000000.00",
-    "income_total": "300000.00",
-    "expenditure": [{"item": "基本医疗保险待遇支出-住院", "amount": "5040.00"}],
-    "expenditure_total": "5040.00",
-    "closing_balance": "1294960.00",
-}
+__all__ = ["ledger"]  # the ledger fixture, used here too
 
 
-class FakeSources:
-    """Enrollment and the ledger as they would answer (their own tests cover how they compute it)."""
+class Sources(service.HttpSources):
+    """The real ledger (its app, over ASGI instead of a socket) behind the report's own HTTP source;
+    enrollment as it would answer (its own tests cover how it computes the rate)."""
 
     villages: ClassVar[dict[str, str]] = {}
+    ledger: ClassVar[httpx.AsyncClient]
 
-    def __init__(self, *_: Any) -> None:
-        pass
+    async def _get(self, url: str, params: dict[str, str]) -> Any:
+        assert url.startswith(self.ledger_url), url
+        response = await self.ledger.get(url.removeprefix(self.ledger_url), params=params)
+        response.raise_for_status()
+        return response.json()
 
     async def residences(self, admdvs: str) -> dict[str, str]:
         return dict(self.villages)
@@ -47,9 +53,6 @@ class FakeSources:
             "covered_persons": 380,
             "rate": "0.95",
         }
-
-    async def disclosure(self, admdvs: str, date_from: date, date_to: date) -> dict[str, Any]:
-        return {**DISCLOSURE, "date_from": date_from.isoformat(), "date_to": date_to.isoformat()}
 
 
 def test_names_are_masked() -> None:
@@ -102,13 +105,33 @@ async def _month_of_care(api: SettlementApi) -> dict[str, str]:
     return people
 
 
+async def _book(api: SettlementApi, db: Database) -> None:
+    """Every event settlement published, booked by the ledger's own handlers, and a contribution of
+    3,000.00 received this month."""
+    handlers = {kind.event_type: handler for kind, handler in HANDLERS.items()}
+    async with api.db.session() as session:
+        rows = (await session.execute(infra.outbox.select().order_by(infra.outbox.c.id))).all()
+    envelopes = [EventEnvelope.model_validate(json.loads(row.payload)) for row in rows]
+    async with db.transaction() as session:
+        for envelope in envelopes:
+            if envelope.type in handlers:
+                await handlers[envelope.type](session, envelope)
+        await handlers["enrollment.payment_received"](
+            session, payment(1, 300000, admdvs=REGION).envelope("t")
+        )
+
+
 async def test_the_monthly_report_against_hand_computed_totals(
-    settlement_api: SettlementApi, monkeypatch: pytest.MonkeyPatch
+    settlement_api: SettlementApi,
+    ledger: tuple[httpx.AsyncClient, Database],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     people = await _month_of_care(settlement_api)
-    monkeypatch.setattr(service, "HttpSources", FakeSources)
+    await _book(settlement_api, ledger[1])
+    monkeypatch.setattr(service, "HttpSources", Sources)
+    monkeypatch.setattr(Sources, "ledger", ledger[0], raising=False)
     monkeypatch.setattr(
-        FakeSources, "villages", {people["A"]: "红石村", people["B"]: "红石村", people["C"]: "梅山社区"}
+        Sources, "villages", {people["A"]: "红石村", people["B"]: "红石村", people["C"]: "梅山社区"}
     )
     month = now_china().strftime("%Y-%m")  # settlements are reported in the month they were settled
     response = await settlement_api.client.get(
@@ -129,7 +152,15 @@ async def test_the_monthly_report_against_hand_computed_totals(
     assert [x["fund_paid_fen"] for x in report["largest"]] == [252000, 9000, 2500, 1500]
     assert report["largest"][0]["source"] == "零星报销"
     assert {x["name"] for x in report["list"]} == {"测**员"}  # 测试人员, masked
-    assert report["enrollment"]["rate"] == "0.95" and report["disclosure"]["closing_balance"] == "1294960.00"
+    assert report["enrollment"]["rate"] == "0.95"
+    # The ledger, from nothing: income 3,000.00 (the contribution); spending 40.00 outpatient pooling (A) +
+    # 90.00 + 2,520.00 inpatient (B, C) = 2,650.00 (E's 50.00 and its reversal cancel out; D got nothing);
+    # closing 0 + 3,000.00 - 2,650.00 = 350.00.
+    disclosure = report["disclosure"]
+    spent = {line["item"]: line["amount"] for line in disclosure["expenditure"] if line["amount"] != "0.00"}
+    assert spent == {"住院待遇支出": "2610.00", "普通门诊待遇支出（含药店购药）": "40.00"}
+    assert (disclosure["opening_balance"], disclosure["income_total"]) == ("0.00", "3000.00")
+    assert (disclosure["expenditure_total"], disclosure["closing_balance"]) == ("2650.00", "350.00")
     assert report["unavailable"] == []
 
     listed = await settlement_api.client.get(
@@ -150,7 +181,7 @@ async def test_the_monthly_report_against_hand_computed_totals(
         "45.79%",
         "95.00%",
     )
-    assert figures["期末基金结余(元)"] == "1294960.00"
+    assert figures["期末基金结余(元)"] == "350.00"
 
     page = await settlement_api.client.get(
         "/api/v1/reports/publicity", params={"admdvs": REGION, "month": month, "format": "html"}

@@ -1,8 +1,9 @@
 """Every transaction code the gateway answers, each declared once in its family module (``gateway.nhsa``:
 ``person``, ``pharmacy``, ``outpatient``, ``inpatient``, ``void``, ``reconciliation``, ``queries``,
-``filings``, ``sign``, ``files``, ``catalogue``, ``dictionary``, ``mapping``, ``institution``). The
-pipeline (``gateway.transactions``), the 2601 rules and the metrics labels read it from here; adding a
-code is its declaration in its family, its service endpoint and its tests."""
+``filings``, ``prechecks``, ``settlement_lists``, ``inventory``, ``sign``, ``files``, ``catalogue``,
+``dictionary``, ``mapping``, ``institution``). The pipeline (``gateway.transactions``), the 2601 rules and
+the metrics labels read it from here; adding a code is its declaration in its family, its service endpoint
+and its tests."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from gateway.nhsa import (
     filings,
     inpatient,
     institution,
+    inventory,
     mapping,
     outpatient,
     person,
     pharmacy,
+    prechecks,
     queries,
     reconciliation,
+    settlement_lists,
     sign,
     void,
 )
@@ -35,6 +39,9 @@ FAMILIES = (
     reconciliation,
     queries,
     filings,
+    prechecks,
+    settlement_lists,
+    inventory,
     sign,
     files,
     catalogue,

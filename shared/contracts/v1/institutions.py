@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, RootModel
 
 
 class InstitutionInfo(BaseModel):
@@ -21,3 +21,7 @@ class InstitutionInfo(BaseModel):
     status: str
     agreement_begin: date
     agreement_end: date | None = None
+
+
+class InstitutionList(RootModel[list[InstitutionInfo]]):
+    """``GET /api/v1/institutions``: every institution."""

@@ -28,7 +28,6 @@ from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import Engine, event, insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -37,7 +36,7 @@ from fund_ledger.books.chain import advance_chain_head, compute_entry_hash, lock
 from fund_ledger.books.chart import AccountSpec
 from fund_ledger.books.models import Account, AccountBalance, JournalEntry, Posting
 from shared.consumer import EventRejected
-from shared.db import utcnow
+from shared.db import dialect_insert, utcnow
 from shared.errors import DomainError
 
 JOURNAL_ENTRIES = Counter("ledger_journal_entries_total", "Journal entries posted", ["source_type"])
@@ -122,6 +121,10 @@ _CACHES: weakref.WeakKeyDictionary[Engine, _AccountCache] = weakref.WeakKeyDicti
 
 _INFO_KEY = "fund_ledger.journal"
 
+#: Source ids per ``IN (...)`` list when a batch checks for repeats (any size finds the same rows; it only
+#: keeps each statement's parameter list short: an equivalent mutant in scripts/mutation.py).
+_IN_LIST_LIMIT = 500
+
 
 def check_balanced(legs: list[Leg]) -> int:
     if len(legs) < 2:
@@ -164,7 +167,6 @@ class Journal:
     def __init__(self, session: AsyncSession, *, buffered: bool) -> None:
         self.session = session
         self.buffered = buffered
-        self._dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         self._cache = _CACHES.setdefault(session.sync_session.get_bind(), _AccountCache())  # type: ignore[arg-type]
         self._new_accounts = _AccountCache()
         self._head: tuple[int, str] | None = None
@@ -174,6 +176,11 @@ class Journal:
         self._posted: dict[str, int] = {}
         self._postings_written = 0
         self._flushes = 0
+        #: Set by the first of commit / rollback: a journal finishes once. Both listeners stay on the session
+        #: until their own event fires, so a session used for another transaction after a rollback would
+        #: otherwise run this journal's commit hook then (caching accounts that were rolled back, counting
+        #: entries that were never written).
+        self._finished = False
         event.listen(session.sync_session, "after_commit", self._after_commit, once=True)
         event.listen(session.sync_session, "after_rollback", self._after_rollback, once=True)
 
@@ -207,7 +214,7 @@ class Journal:
         if ref is not None:
             return ref.id
         table = Account.__table__  # type: ignore[attr-defined]
-        insert_ = postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
+        insert_ = dialect_insert(self.session, table)
         await self.session.execute(
             insert_.values(
                 code=spec.code,
@@ -288,6 +295,7 @@ class Journal:
         insutype: str,
         legs: list[Leg],
         posted_at: datetime | None = None,
+        trace_id: str | None = None,
     ) -> PostedEntry:
         """Chain one journal entry (written now, or at ``flush`` when buffered). Debits must equal credits;
         an entry has at least two postings, all on the entry's scheme sub-ledger and (unless it is a pooling
@@ -316,6 +324,7 @@ class Journal:
         row = {
             "seq": seq,
             "event_id": event_id,
+            "trace_id": trace_id,
             "source_type": source_type,
             "source_id": source_id,
             "description": description,
@@ -376,10 +385,10 @@ class Journal:
         """One query for the whole batch: has any of its business sources been posted before?"""
         wanted = {(e.source_type, e.source_id) for e in pending}
         source_ids = sorted({source_id for _, source_id in wanted})
-        for start in range(0, len(source_ids), 500):
+        for start in range(0, len(source_ids), _IN_LIST_LIMIT):
             rows = await self.session.execute(
                 select(JournalEntry.source_type, JournalEntry.source_id, JournalEntry.id).where(
-                    col(JournalEntry.source_id).in_(source_ids[start : start + 500])
+                    col(JournalEntry.source_id).in_(source_ids[start : start + _IN_LIST_LIMIT])
                 )
             )
             for source_type, source_id, entry_id in rows:
@@ -390,7 +399,7 @@ class Journal:
 
     async def _add_to_balances(self, deltas: dict[int, list[int]]) -> None:
         table = AccountBalance.__table__  # type: ignore[attr-defined]
-        insert_ = postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
+        insert_ = dialect_insert(self.session, table)
         statement = insert_.on_conflict_do_update(
             index_elements=["account_id"],
             set_={
@@ -413,10 +422,18 @@ class Journal:
             del session.info[_INFO_KEY]
 
     def _after_rollback(self, session: Session) -> None:
-        self._forget(session)
+        self._finish(session, committed=False)
 
     def _after_commit(self, session: Session) -> None:
+        self._finish(session, committed=True)
+
+    def _finish(self, session: Session, *, committed: bool) -> None:
+        if self._finished:
+            return
+        self._finished = True
         self._forget(session)
+        if not committed:
+            return
         self._cache.add(self._new_accounts.by_id.values())
         for source_type, count in self._posted.items():
             JOURNAL_ENTRIES.labels(source_type).inc(count)

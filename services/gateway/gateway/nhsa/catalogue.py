@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.nhsa.encounter import wire_time_of
 from gateway.nhsa.files import fileinfo
 from gateway.nhsa.transaction import Call, Transaction
+from shared.clock import format_wire_time
 from shared.contracts.v1.catalogue import CatalogueRow
 
 #: Largest inline page (``page_size``); a whole list goes as a file.
@@ -57,7 +57,7 @@ def _common(row: CatalogueRow) -> dict[str, Any]:
         "enddate": _day(row.effective_to),
         "vali_flag": "1",
         "rid": row.rid,
-        "updt_time": wire_time_of(row.updated_at.isoformat()),
+        "updt_time": format_wire_time(row.updated_at),
         "ver": str(row.list_ver),
     }
 

@@ -23,6 +23,9 @@ router = APIRouter(prefix="/api/v1/catalogue/items", tags=["catalogue"])
 
 @router.post("", status_code=201, response_model=CatalogueItemOut)
 async def create_item(body: CatalogueItemCreate, runtime: RuntimeDep) -> CatalogueItemOut:
+    """Add a catalogue item (drug, service or material) with its class (甲/乙/丙), price cap and
+    first self-pay ratio from a date. Refused: 409 CATALOGUE_ITEM_EXISTS,
+    CATALOGUE_VERSION_EXISTS or CATALOGUE_VERSION_ORDER."""
     async with runtime.transaction() as session:
         return CatalogueItemOut.model_validate(await service.create(session, body))
 
@@ -48,6 +51,8 @@ async def get_item(code: str, runtime: RuntimeDep, on: date | None = None) -> Ca
 
 @router.get("/{code}/versions", response_model=list[CatalogueItemOut])
 async def item_versions(code: str, runtime: RuntimeDep) -> list[CatalogueItemOut]:
+    """Every dated version of a catalogue item, oldest first. Refused: 404
+    CATALOGUE_ITEM_NOT_FOUND."""
     async with runtime.db.session() as session:
         return [CatalogueItemOut.model_validate(v) for v in await service.versions_of(session, code)]
 

@@ -35,6 +35,13 @@ class CatalogueItem(ReferenceData, Base, table=True):
     pric_uplmt_by_level: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     #: 限制使用: paid only with the hospital's approval (hosp_appr_flag 1).
     restricted: bool = False
+    #: Marks shown on the entry's lines (engine ``ListFlags``): 基本药物, 医保谈判药品, 儿童用药,
+    #: 目录特项 (特检特治 / special drugs), 直报.
+    essential_drug: bool = False
+    negotiated_drug: bool = False
+    child_medicine: bool = False
+    special_item: bool = False
+    direct_reimbursement: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
     #: The catalogue version (``catalogue_list_version``) of the last change to this row: its creation, or
     #: its end date set when a newer version came. The 13xx downloads answer the rows changed after the

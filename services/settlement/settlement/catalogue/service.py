@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement import reference
-from settlement.adjudication.engine import ListEntry
+from settlement.adjudication.engine import ListEntry, ListFlags
 from settlement.catalogue.models import CatalogueItem, catalogue_list_version
 from settlement.catalogue.schemas import CatalogueItemCreate, ImportError_, ImportResult
 from settlement.db import infra
@@ -23,7 +23,18 @@ from shared.db import flush_unique, utcnow
 from shared.errors import Conflict, DomainError, NotFound
 from shared.outbox import enqueue
 
-VERSION_FIELDS = ("name", "med_chrgitm_type", "chrgitm_lv", "selfpay_prop", "pric_uplmt", "restricted")
+#: Marks an entry carries besides its class (yes/no columns of the catalogue file; engine ``ListFlags``).
+FLAG_FIELDS = ("essential_drug", "negotiated_drug", "child_medicine", "special_item", "direct_reimbursement")
+VERSION_FIELDS = (
+    "name",
+    "med_chrgitm_type",
+    "chrgitm_lv",
+    "selfpay_prop",
+    "pric_uplmt",
+    "restricted",
+    *FLAG_FIELDS,
+)
+YES = ("1", "true", "y", "是")
 
 
 async def next_version(session: AsyncSession) -> int:
@@ -196,6 +207,7 @@ CSV_COLUMNS = (
     "pric_uplmt_lv2",
     "pric_uplmt_lv3",
     "restricted",
+    *FLAG_FIELDS,
     "effective_from",
 )
 
@@ -229,7 +241,8 @@ async def import_csv(session: AsyncSession, text: str) -> ImportResult:
                             "selfpay_prop": values.get("selfpay_prop") or "0",
                             "pric_uplmt": values.get("pric_uplmt") or None,
                             "pric_uplmt_by_level": {lv: cap for lv, cap in caps.items() if cap},
-                            "restricted": values.get("restricted", "").lower() in ("1", "true", "y", "是"),
+                            "restricted": values.get("restricted", "").lower() in YES,
+                            **{flag: values.get(flag, "").lower() in YES for flag in FLAG_FIELDS},
                             "effective_from": values.get("effective_from") or "2000-01-01",
                         }
                     ),
@@ -285,4 +298,5 @@ def list_entry(item: CatalogueItem) -> ListEntry:
         med_chrgitm_type=item.med_chrgitm_type,
         price_cap_by_level={level: Decimal(cap) for level, cap in item.pric_uplmt_by_level.items()},
         restricted=item.restricted,
+        flags=ListFlags(**{flag: bool(getattr(item, flag)) for flag in FLAG_FIELDS}),
     )

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
-from settlement.adjudication.engine import FeeLine, classify_line
+from settlement.adjudication.engine import FeeLine, classify_line, flag_columns
 from settlement.catalogue import codes as national_codes
 from settlement.catalogue import mappings
 from settlement.catalogue import service as catalogue
@@ -262,6 +262,7 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
                 self_pay_first_fen=r.self_pay_first_fen,
                 policy_range_fen=r.policy_range_fen,
                 memo=r.memo,
+                **flag_columns(r.flags),
             )
         )
     return out

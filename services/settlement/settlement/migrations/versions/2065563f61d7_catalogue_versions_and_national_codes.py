@@ -1,7 +1,7 @@
 """catalogue versions and national codes
 
 Revision ID: 2065563f61d7
-Revises: f3a8b1c7d2e9
+Revises: d4e6f8a0b2c5
 Create Date: 2026-12-06 01:58:37.127978
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import shared.db
 
 
 revision: str = '2065563f61d7'
-down_revision: str | None = 'f3a8b1c7d2e9'
+down_revision: str | None = 'd4e6f8a0b2c5'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

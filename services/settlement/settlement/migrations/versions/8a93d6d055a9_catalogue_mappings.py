@@ -1,7 +1,7 @@
 """catalogue mappings
 
 Revision ID: 8a93d6d055a9
-Revises: 2065563f61d7
+Revises: d4b7e2a91c36
 Create Date: 2026-12-06 02:35:40.056981
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import shared.db
 
 
 revision: str = '8a93d6d055a9'
-down_revision: str | None = '2065563f61d7'
+down_revision: str | None = 'd4b7e2a91c36'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
