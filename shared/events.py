@@ -3,11 +3,14 @@ contracts); imported from here by the services that predate it. The bytes on the
 
 from shared.contracts.v1.events import (
     ALL_TOPICS,
+    CATALOGUE_TOPIC,
     ENROLLMENT_TOPIC,
     EVENT_TYPES,
     SETTLEMENT_TOPIC,
     CardStatus,
     CardStatusChanged,
+    CatalogueChanged,
+    CatalogueMappingChanged,
     ClrType,
     CoverageActivated,
     EnrollmentTerminated,
@@ -32,11 +35,14 @@ from shared.contracts.v1.events import (
 
 __all__ = [
     "ALL_TOPICS",
+    "CATALOGUE_TOPIC",
     "ENROLLMENT_TOPIC",
     "EVENT_TYPES",
     "SETTLEMENT_TOPIC",
     "CardStatus",
     "CardStatusChanged",
+    "CatalogueChanged",
+    "CatalogueMappingChanged",
     "ClrType",
     "CoverageActivated",
     "EnrollmentTerminated",

@@ -40,7 +40,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 LOCK_FILE = ROOT / "requirements.lock"
 
 KAFKA_BOOTSTRAP = "kafka:9092"
-TOPICS = ("enrollment.events", "settlement.events")
+TOPICS = ("enrollment.events", "settlement.events", "catalogue.events")
 TOPIC_PARTITIONS = 6
 
 

@@ -56,19 +56,19 @@ def test_the_rules_that_read_the_registry() -> None:
     assert tuple(sorted(t.infno for t in TRANSACTIONS if t.voidable)) == registry.VOIDABLE_INFNOS
     # The metrics labels (dashboards and deploy checks read them) are the codes answered before the registry.
     assert {
-        "1101", "1301", "1302", "1305", "1306", "1307", "1308", "1312", "1318", "1319", "1901", "2001",
-        "2101", "2102", "2103", "2201", "2202", "2203", "2203A", "2204", "2205", "2206", "2207", "2208",
-        "2301", "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405", "2501", "2501A",
-        "2502", "2503", "2504", "2505", "2506", "2507", "2601", "3101", "3102", "3103", "3201", "3202",
-        "3203", "3204", "3301", "3302", "3501", "3502", "3503", "3504", "3505", "3506", "3507", "4101",
-        "4101A", "4102", "4103", "5201", "5202", "5203", "5204", "5205", "5206", "5301", "5302", "9001",
-        "9002", "9101", "9102",
+        "1101", "1201", "1301", "1302", "1305", "1306", "1307", "1308", "1312", "1318", "1319", "1901",
+        "2001", "2101", "2102", "2103", "2201", "2202", "2203", "2203A", "2204", "2205", "2206", "2207",
+        "2208", "2301", "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405", "2501",
+        "2501A", "2502", "2503", "2504", "2505", "2506", "2507", "2601", "3101", "3102", "3103", "3201",
+        "3202", "3203", "3204", "3301", "3302", "3501", "3502", "3503", "3504", "3505", "3506", "3507",
+        "4101", "4101A", "4102", "4103", "5201", "5202", "5203", "5204", "5205", "5206", "5301", "5302",
+        "9001", "9002", "9101", "9102",
     } == KNOWN_INFNO_LABELS == set(registry.TRANSACTIONS)  # fmt: skip
     read_only = {t.infno for t in TRANSACTIONS if not t.changes_state}
     assert read_only == {
-        "1101", "1301", "1302", "1305", "1306", "1307", "1308", "1312", "1318", "1319", "1901", "2001",
-        "2101", "2206", "2303", "3101", "3102", "3201", "4103", "5201", "5202", "5203", "5204", "5205",
-        "5206", "5301", "5302", "9102",
+        "1101", "1201", "1301", "1302", "1305", "1306", "1307", "1308", "1312", "1318", "1319", "1901",
+        "2001", "2101", "2206", "2303", "3101", "3102", "3201", "4103", "5201", "5202", "5203", "5204",
+        "5205", "5206", "5301", "5302", "9102",
     }  # fmt: skip
 
 
@@ -127,13 +127,13 @@ async def test_an_unsupported_code_is_counted_by_the_code_requested_and_logged(
     """A national code the platform does not offer keeps its own label; any other code is "other" (the
     label set stays bounded); each refusal is logged with the code as requested, the institution and the
     operator."""
-    before_1201, before_other = _refusals("1201"), _refusals("other")
+    before_1303, before_other = _refusals("1303"), _refusals("other")
     caplog.set_level(logging.WARNING, logger="gateway.transactions")
-    for n, infno in enumerate(("1201", "7777", "7778")):
+    for n, infno in enumerate(("1303", "7777", "7778")):
         body = examples.envelope(infno, f"{HOSPITAL}20261120100000{2000 + n}", {}, fixmedins_code=HOSPITAL)
         refused = await gateway.send(body)
         assert refused["infcode"] == -1 and refused["err_msg"].startswith("[E_INFNO]"), refused
-    assert _refusals("1201") == before_1201 + 1
+    assert _refusals("1303") == before_1303 + 1
     assert _refusals("other") == before_other + 2  # 7777 and 7778
     assert (
         REGISTRY.get_sample_value(
@@ -143,7 +143,7 @@ async def test_an_unsupported_code_is_counted_by_the_code_requested_and_logged(
     )
     trails = [t for r in caplog.records if (t := getattr(r, "trail", None))]
     assert [(t["infno"], t["infno_label"]) for t in trails] == [
-        ("1201", "1201"),
+        ("1303", "1303"),
         ("7777", "other"),
         ("7778", "other"),
     ]
@@ -156,9 +156,9 @@ async def test_an_unsupported_code_is_counted_by_the_code_requested_and_logged(
 
 
 def test_the_infno_labels_are_bounded() -> None:
-    assert {infno_label(code) for code in ("2102", "1201", "5201", "0000", "9999A")} == {
+    assert {infno_label(code) for code in ("2102", "1303", "5201", "0000", "9999A")} == {
         "2102",
-        "1201",
+        "1303",
         "5201",
         "other",
     }

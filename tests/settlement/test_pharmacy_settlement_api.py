@@ -25,7 +25,9 @@ URL = "/api/v1/pharmacy-settlements"
 async def _counts(api: SettlementApi) -> tuple[int, int]:
     async with api.db.session() as session:
         settlements = await session.scalar(select(func.count()).select_from(Settlement))
-        outbox = await session.scalar(select(func.count()).select_from(infra.outbox))
+        outbox = await session.scalar(
+            select(func.count()).select_from(infra.outbox).where(infra.outbox.c.topic == "settlement.events")
+        )
     return int(settlements or 0), int(outbox or 0)
 
 
@@ -51,7 +53,9 @@ async def test_settles_and_writes_event_in_same_transaction(settlement_api: Sett
     assert len(s["setl_id"]) == 30 and len(s["mdtrt_id"]) == 30
 
     async with settlement_api.db.session() as session:
-        outbox = (await session.execute(infra.outbox.select())).one()
+        outbox = (
+            await session.execute(infra.outbox.select().where(infra.outbox.c.topic == "settlement.events"))
+        ).one()
         accumulator = await session.scalar(select(YearAccumulator).where(YearAccumulator.psn_no == psn_no))
     event = json.loads(outbox.payload)
     assert outbox.topic == "settlement.events" and outbox.event_key == psn_no

@@ -101,7 +101,9 @@ async def _books(db: Database, psn_no: str) -> Books:
             c.msgid: c.kind
             for c in await session.scalars(select(MsgidClaim).where(MsgidClaim.msgid.in_(msgids)))  # type: ignore[attr-defined]
         }
-        outbox = (await session.execute(infra.outbox.select())).all()
+        outbox = (
+            await session.execute(infra.outbox.select().where(infra.outbox.c.topic == "settlement.events"))
+        ).all()
     setl_ids = {s.setl_id for s in rows}
     events: Counter[tuple[str, str]] = Counter()
     for row in outbox:

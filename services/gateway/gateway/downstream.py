@@ -28,6 +28,7 @@ from shared.contracts.v1.filings import (
     InjuryFilingCreate,
     ReferralFilingCreate,
 )
+from shared.contracts.v1.institutions import InstitutionInfo, InstitutionList
 from shared.contracts.v1.inventory import DeletionIn, DeletionOut, MovementIn, MovementOut
 from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
 from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
@@ -518,6 +519,11 @@ class Downstream:
         return await self._call("POST", url, DeletionOut, json=body, changes_state=True)
 
     # --- catalogue mapping (3301/3302), 3202 records, clearing applications (3203/3204, the fund ledger) ---
+
+    async def institutions(self) -> list[InstitutionInfo]:
+        """1201: every designated institution the settlement service keeps."""
+        url = f"{self.settlement_url}/api/v1/institutions"
+        return (await self._call("GET", url, InstitutionList, changes_state=False)).root
 
     async def upload_mapping(self, request: MappingUpload) -> MappingOut:
         """3301: the mapping as stored (the same msgid again: the same mapping)."""

@@ -1,9 +1,9 @@
 """Every transaction code the gateway answers, each declared once in its family module (``gateway.nhsa``:
 ``person``, ``pharmacy``, ``outpatient``, ``inpatient``, ``void``, ``reconciliation``, ``queries``,
 ``filings``, ``prechecks``, ``settlement_lists``, ``inventory``, ``clearing``, ``sign``, ``files``,
-``catalogue``, ``dictionary``, ``mapping``). The pipeline (``gateway.transactions``), the 2601 rules and the
-metrics labels read it from here; adding a code is its declaration in its family, its service endpoint and
-its tests."""
+``catalogue``, ``dictionary``, ``mapping``, ``institution``). The pipeline (``gateway.transactions``), the
+2601 rules and the metrics labels read it from here; adding a code is its declaration in its family, its
+service endpoint and its tests."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from gateway.nhsa import (
     files,
     filings,
     inpatient,
+    institution,
     inventory,
     mapping,
     outpatient,
@@ -48,6 +49,7 @@ FAMILIES = (
     catalogue,
     dictionary,
     mapping,
+    institution,
 )
 
 

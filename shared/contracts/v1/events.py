@@ -23,7 +23,9 @@ from shared.db import utcnow
 
 ENROLLMENT_TOPIC = "enrollment.events"
 SETTLEMENT_TOPIC = "settlement.events"
-ALL_TOPICS = (ENROLLMENT_TOPIC, SETTLEMENT_TOPIC)
+#: Changes to the national lists and the institutions' mappings, for whoever caches them (no consumer here).
+CATALOGUE_TOPIC = "catalogue.events"
+ALL_TOPICS = (ENROLLMENT_TOPIC, SETTLEMENT_TOPIC, CATALOGUE_TOPIC)
 
 
 class EventEnvelope(BaseModel):
@@ -337,6 +339,47 @@ class ManualReimbursementPaid(EventData):
         return self.psn_no
 
 
+# --- catalogue.events --------------------------------------------------------------------------------
+
+
+class CatalogueChanged(EventData):
+    """A new catalogue version: the entries of ``list_kind`` it added or ended (``codes``: at most the first
+    1000 of them; ``count``: all). A cache of the lists reloads what changed after the version it holds
+    (the 13xx downloads, docs/interface.md)."""
+
+    event_type: ClassVar[str] = "catalogue.changed"
+    topic: ClassVar[str] = CATALOGUE_TOPIC
+
+    ver: int
+    #: items (the medical insurance list), dise (diagnoses) or oprn (procedures).
+    list_kind: str
+    codes: list[str]
+    count: int
+    changed_at: datetime
+
+    def partition_key(self) -> str:
+        return "catalogue"  # one key: versions stay in order
+
+
+class CatalogueMappingChanged(EventData):
+    """An institution's mapping of its own code uploaded (3301) or revoked (3302)."""
+
+    event_type: ClassVar[str] = "catalogue.mapping_changed"
+    topic: ClassVar[str] = CATALOGUE_TOPIC
+
+    action: Literal["uploaded", "revoked"]
+    fixmedins_code: str
+    medins_list_codg: str
+    med_list_codg: str
+    begndate: date
+    enddate: date | None = None
+    revoked_on: date | None = None
+    msgid: str | None = None
+
+    def partition_key(self) -> str:
+        return self.fixmedins_code
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.event_type: cls
     for cls in (
@@ -351,5 +394,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         SettlementReversed,
         ManualReimbursementApproved,
         ManualReimbursementPaid,
+        CatalogueChanged,
+        CatalogueMappingChanged,
     )
 }

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from settlement import reference
 from settlement.catalogue.models import NationalCode
 from settlement.catalogue.schemas import ImportError_, ImportResult
-from settlement.catalogue.service import next_version
+from settlement.catalogue.service import next_version, publish_change
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError
 
@@ -56,7 +56,9 @@ async def create(
             f"{KINDS[kind]}编码 {data.code} 的新版本须晚于现行版本的生效日 {versions[-1].effective_from}",
             code="CATALOGUE_VERSION_ORDER",
         )
-    ver = ver if ver is not None else await next_version(session)
+    if ver is None:
+        ver = await next_version(session)
+        await publish_change(session, ver, kind, [data.code])
     now = utcnow()
     if versions:
         versions[-1].effective_to = data.effective_from - timedelta(days=1)
@@ -95,6 +97,7 @@ async def import_csv(session: AsyncSession, kind: str, text: str) -> ImportResul
             message = f"{where}: {first.get('msg', '')}"
             errors.append(ImportError_(line=number, med_list_codg=values.get("code", ""), message=message))
     imported = unchanged = 0
+    changed: list[str] = []
     if not errors:
         ver = await next_version(session)
         for number, entry in entries:
@@ -103,6 +106,7 @@ async def import_csv(session: AsyncSession, kind: str, text: str) -> ImportResul
                     made = await create(session, kind, entry, ver)
                     if made.list_ver == ver:
                         imported += 1
+                        changed.append(entry.code)
                     else:
                         unchanged += 1
             except DomainError as exc:
@@ -114,6 +118,8 @@ async def import_csv(session: AsyncSession, kind: str, text: str) -> ImportResul
             status_code=422,
             details=[e.model_dump() for e in errors],
         )
+    if changed:
+        await publish_change(session, ver, kind, changed)
     return ImportResult(imported=imported, unchanged=unchanged, errors=[])
 
 

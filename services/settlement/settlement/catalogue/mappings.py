@@ -12,10 +12,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement.catalogue.models import CatalogueItem, CatalogueMapping
+from settlement.db import infra
 from shared.clock import now_china
 from shared.contracts.v1.catalogue import MappingRevocation, MappingUpload
+from shared.contracts.v1.events import CatalogueMappingChanged
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, NotFound
+from shared.outbox import enqueue
+
+
+async def _publish(session: AsyncSession, action: str, mapping: CatalogueMapping, msgid: str) -> None:
+    event = CatalogueMappingChanged(
+        action="uploaded" if action == "uploaded" else "revoked",
+        fixmedins_code=mapping.fixmedins_code,
+        medins_list_codg=mapping.medins_list_codg,
+        med_list_codg=mapping.med_list_codg,
+        begndate=mapping.begndate,
+        enddate=mapping.enddate,
+        revoked_on=mapping.revoked_on,
+        msgid=msgid,
+    )
+    await enqueue(session, infra, event, "settlement")
 
 
 def applies(mapping: CatalogueMapping, on: date) -> bool:
@@ -80,6 +97,7 @@ async def upload(session: AsyncSession, data: MappingUpload) -> CatalogueMapping
     )
     session.add(mapping)
     await session.flush()
+    await _publish(session, "uploaded", mapping, data.msgid)
     return mapping
 
 
@@ -102,6 +120,7 @@ async def revoke(session: AsyncSession, data: MappingRevocation) -> CatalogueMap
         )
     found.revoked_on, found.revoked_msgid, found.updated_at = max(today, found.begndate), data.msgid, utcnow()
     await session.flush()
+    await _publish(session, "revoked", found, data.msgid)
     return found
 
 

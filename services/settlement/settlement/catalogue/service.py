@@ -16,9 +16,12 @@ from settlement import reference
 from settlement.adjudication.engine import ListEntry, ListFlags
 from settlement.catalogue.models import CatalogueItem, catalogue_list_version
 from settlement.catalogue.schemas import CatalogueItemCreate, ImportError_, ImportResult
+from settlement.db import infra
 from shared.clock import now_china
+from shared.contracts.v1.events import CatalogueChanged
 from shared.db import flush_unique, utcnow
 from shared.errors import Conflict, DomainError, NotFound
+from shared.outbox import enqueue
 
 #: Marks an entry carries besides its class (yes/no columns of the catalogue file; engine ``ListFlags``).
 FLAG_FIELDS = ("essential_drug", "negotiated_drug", "child_medicine", "special_item", "direct_reimbursement")
@@ -44,6 +47,18 @@ async def next_version(session: AsyncSession) -> int:
         await session.execute(insert(table).values(id=1, ver=1))
         return 1
     return int(await session.scalar(select(table.c.ver).where(table.c.id == 1)) or 0)
+
+
+#: The codes a ``catalogue.changed`` event names at most (its ``count`` says how many changed).
+EVENT_CODES = 1000
+
+
+async def publish_change(session: AsyncSession, ver: int, list_kind: str, codes: list[str]) -> None:
+    """``catalogue.changed`` for version ``ver``, in the transaction that made it (the outbox)."""
+    event = CatalogueChanged(
+        ver=ver, list_kind=list_kind, codes=codes[:EVENT_CODES], count=len(codes), changed_at=utcnow()
+    )
+    await enqueue(session, infra, event, "settlement")
 
 
 async def newest_version(session: AsyncSession) -> int:
@@ -85,7 +100,9 @@ async def create(session: AsyncSession, data: CatalogueItemCreate, ver: int | No
                 f"目录编码 {data.med_list_codg} 的新版本须晚于现行版本的生效日 {latest.effective_from}",
                 code="CATALOGUE_VERSION_ORDER",
             )
-    ver = ver if ver is not None else await next_version(session)
+    if ver is None:  # a version of its own (an import publishes one event for its whole file)
+        ver = await next_version(session)
+        await publish_change(session, ver, "items", [data.med_list_codg])
     if versions:
         latest.effective_to = data.effective_from - timedelta(days=1)
         latest.list_ver, latest.updated_at = ver, utcnow()
@@ -243,6 +260,7 @@ async def import_csv(session: AsyncSession, text: str) -> ImportResult:
                 )
             )
     imported = unchanged = 0
+    changed: list[str] = []
     if not errors:
         ver = await next_version(session)  # one version for the whole file
         for number, entry in entries:
@@ -252,6 +270,7 @@ async def import_csv(session: AsyncSession, text: str) -> ImportResult:
                     await create(session, entry, ver)
                     if len(await versions_of(session, entry.med_list_codg)) > before:
                         imported += 1
+                        changed.append(entry.med_list_codg)
                     else:
                         unchanged += 1
             except DomainError as exc:
@@ -265,6 +284,8 @@ async def import_csv(session: AsyncSession, text: str) -> ImportResult:
             status_code=422,
             details=[e.model_dump() for e in errors],
         )
+    if changed:
+        await publish_change(session, ver, "items", changed)
     return ImportResult(imported=imported, unchanged=unchanged, errors=[])
 
 
