@@ -441,6 +441,83 @@ def generate_legacy_exports_command(
     )
 
 
+@app.command("purge-files")
+def purge_files_command(
+    days: Annotated[
+        int | None,
+        typer.Option(help="also delete every exchange file made more than this many days ago"),
+    ] = None,
+    database_url: Annotated[str | None, typer.Option(help="overrides GATEWAY_DATABASE_URL")] = None,
+) -> None:
+    """Delete the gateway's exchange files (9101/9102) past their download deadline (run daily)."""
+    import asyncio
+
+    from gateway.files.service import purge
+
+    from shared.db import Database
+
+    url = database_url or _spec("gateway").settings().resolved_database_url()
+
+    async def _purge() -> int:
+        db = Database(url)
+        try:
+            return await purge(db, retention_days=days)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"exchange files purged: {asyncio.run(_purge())}")
+
+
+@app.command("trail")
+def trail_command(
+    msgid: Annotated[str | None, typer.Argument(help="the NHSA message id (msgid) to follow")] = None,
+    setl_id: Annotated[str | None, typer.Option(help="follow a settlement by its setl_id")] = None,
+    psn_no: Annotated[str | None, typer.Option(help="follow one person's settlements")] = None,
+    date_from: Annotated[
+        str | None, typer.Option(help="with --psn-no: first Beijing day, YYYY-MM-DD")
+    ] = None,
+    date_to: Annotated[str | None, typer.Option(help="with --psn-no: last Beijing day, YYYY-MM-DD")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the trail as JSON")] = False,
+    gateway_url: Annotated[str, typer.Option(envvar="GATEWAY_URL")] = "http://127.0.0.1:8000",
+    settlement_url: Annotated[str, typer.Option(envvar="SETTLEMENT_URL")] = "http://127.0.0.1:8002",
+    ledger_url: Annotated[str, typer.Option(envvar="LEDGER_URL")] = "http://127.0.0.1:8003",
+    token: TokenOption = None,
+) -> None:
+    """What happened to a swipe: the gateway's answer, the settlement record and its calculation, the
+    events, the ledger's entries and the reconciliation status, by msgid, --setl-id, or --psn-no with
+    --date-from/--date-to. Needs an auditor's or fund accountant's token; every read is audited."""
+    import asyncio
+    from datetime import date
+
+    from platformctl import trail
+
+    if sum(1 for given in (msgid, setl_id, psn_no) if given) != 1:
+        raise typer.BadParameter("give exactly one of MSGID, --setl-id, --psn-no")
+    try:
+        first = date.fromisoformat(date_from) if date_from else None
+        last = date.fromisoformat(date_to) if date_to else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    urls = trail.Urls(gateway_url.rstrip("/"), settlement_url.rstrip("/"), ledger_url.rstrip("/"))
+    headers = _operator_headers(token, "auditor", "platformctl-trail")
+
+    async def run() -> trail.Trail:
+        async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+            return await trail.gather(
+                client, urls, msgid=msgid, setl_id=setl_id, psn_no=psn_no, date_from=first, date_to=last
+            )
+
+    try:
+        found = asyncio.run(run())
+    except trail.TrailFailed as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    except httpx.HTTPError as exc:
+        typer.echo(f"service unreachable: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(found.model_dump_json(indent=2) if as_json else trail.render(found))
+
+
 @app.command("error-codes")
 def error_codes_command(
     readme: Annotated[

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -166,6 +167,18 @@ def admin_token(secret: str = DEV_AUTH_SECRET) -> str:
     return issue_token(secret, "demo-loader", [ADMINISTRATOR], ttl_s=3600)
 
 
+def demo_code_files() -> list[tuple[str, str]]:
+    """The demo's diagnosis (dise) and procedure (oprn) code lists: common outpatient and inpatient
+    diagnoses as the national ICD-10 医保版 codes and names them, and common operations as ICD-9-CM-3 医保版
+    does (chosen by hand from those classifications; ``platformctl/demo_diagnoses.csv``,
+    ``demo_procedures.csv``). The office loads the full national files the same way."""
+    here = Path(__file__).parent
+    return [
+        ("dise", (here / "demo_diagnoses.csv").read_text(encoding="utf-8")),
+        ("oprn", (here / "demo_procedures.csv").read_text(encoding="utf-8")),
+    ]
+
+
 async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> httpx.Response:
     response = await client.post(url, json=body)
     if response.status_code not in (200, 201, 409):
@@ -205,6 +218,12 @@ async def load_demo(
             )
         for item in CATALOGUE:
             await _post(client, f"{settlement_url}/api/v1/catalogue/items", item)
+        for kind, text in demo_code_files():
+            response = await client.post(
+                f"{settlement_url}/api/v1/catalogue/codes/{kind}/import", content=text.encode("utf-8")
+            )
+            if response.status_code != 200:
+                raise RuntimeError(f"code list {kind} -> {response.status_code}: {response.text}")
         policies = (await client.get(f"{settlement_url}/api/v1/policies")).json()
         if not any(p["admdvs"] == REGION and p["insutype"] == "390" for p in policies):
             await _post(client, f"{settlement_url}/api/v1/policies", policy_body(year))

@@ -12,6 +12,10 @@ message to settlement, the ledger asking settlement for its reconciliation figur
 change, and the caller keeps its record (the gateway's message log holds every HIS message and its
 answer). Such a call writes a row here only when it was refused, so that a misused service credential
 still shows; a successful one writes none (a row per card swipe would double the writes of a settlement).
+
+Reads are not recorded, except those whose route depends on :func:`audited_read` (a view of one person's
+or one transaction's record, such as the transaction trail): they are written like a change, with an empty
+body and the query in the path.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -64,6 +69,21 @@ async def record(
         )
 
 
+AUDIT_READ = "audit_read"
+
+
+def audited_read(request: Request) -> None:
+    """A route dependency: this read is written to the audit log like a change (who looked at what, and
+    when). For the operator views that show one person's or one transaction's record."""
+    request.state.audit_read = True
+
+
+def _audits_reads(route: Any) -> bool:
+    """The matched route depends on ``audited_read`` (read from the route, so that a read refused by the
+    role check, which runs first, is recorded too)."""
+    return any(getattr(d, "dependency", None) is audited_read for d in getattr(route, "dependencies", ()))
+
+
 class AuditMiddleware:
     """Writes the audit row after the response went out. If the audit write fails the change has already
     happened: that is logged loudly (and counted by the error log alert) rather than hidden."""
@@ -73,8 +93,11 @@ class AuditMiddleware:
         self.table = table
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method", "GET") in READ_METHODS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope.get("method", "GET") in READ_METHODS:
+            await self._read(scope, receive, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -103,6 +126,26 @@ class AuditMiddleware:
                 principal.roles == {SERVICE} and status["code"] < 400
             ):
                 await self._write(scope, state, principal, b"".join(chunks), status["code"])
+
+    async def _read(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A read is recorded only when its route asked for it (``audited_read``: a view of personal
+        data such as the transaction trail), with an empty body."""
+        status = {"code": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            state: dict[str, Any] = scope.get("state", {})
+            principal = state.get("principal")
+            if (state.get(AUDIT_READ) or _audits_reads(scope.get("route"))) and isinstance(
+                principal, Principal
+            ):
+                await self._write(scope, state, principal, b"", status["code"])
 
     async def _write(
         self, scope: Scope, state: dict[str, Any], principal: Principal, body: bytes, status: int

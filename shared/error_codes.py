@@ -58,6 +58,18 @@ class ErrorCode(StrEnum):
         GATEWAY,
     )
     E_BUSY = "E_BUSY", (200,), "医保服务繁忙，交易未执行，请稍后用原报文重试", GATEWAY
+    E_CAINFO = (
+        "E_CAINFO",
+        (200,),
+        "数字签名校验失败：cainfo 不是本机构登记的 SM2 密钥对报文的 SM3withSM2 签名",
+        GATEWAY,
+    )
+    E_CRYPTO = (
+        "E_CRYPTO",
+        (200,),
+        "报文加密或签名方式与本机构登记的不一致，或 input 无法用本机构的 SM4 密钥解密",
+        GATEWAY,
+    )
     E_CERT_TYPE = (
         "E_CERT_TYPE",
         (422, 200),
@@ -65,6 +77,13 @@ class ErrorCode(StrEnum):
         ("gateway", "settlement"),
     )
     E_ENVELOPE = "E_ENVELOPE", (200,), "报文公共输入不正确: <字段>: <原因>", GATEWAY
+    E_FILE_CORRUPT = (
+        "E_FILE_CORRUPT",
+        (200,),
+        "文件不是有效的 zip 压缩包、不是只含一个文本文件、校验失败或编码无法识别",
+        GATEWAY,
+    )
+    E_FILE_TOO_LARGE = "E_FILE_TOO_LARGE", (200,), "文件超过上传上限 … 字节（或解压后超过 … 字节）", GATEWAY
     E_INFNO = "E_INFNO", (200,), "不支持的交易编号: …", GATEWAY
     E_PATH = "E_PATH", (200,), "交易地址 … 不存在，或地址中的交易编号与报文 infno 不一致", GATEWAY
     E_INPUT = "E_INPUT", (200,), "<字段>: <原因>（交易输入 input 不正确）", GATEWAY
@@ -118,6 +137,7 @@ class ErrorCode(StrEnum):
     E_TOO_LARGE = "E_TOO_LARGE", (200,), "报文过大，超过 … 字节", GATEWAY
     E_UNAVAILABLE = "E_UNAVAILABLE", (200,), "医保服务暂不可用，交易未执行，请稍后重试", GATEWAY
     E_VOIDED = "E_VOIDED", (200,), "原交易已冲正", GATEWAY
+    FILE_NOT_FOUND = "FILE_NOT_FOUND", (200,), "文件查询号 … 不存在或已过下载截止时间", GATEWAY
     IPT_OTP_NO_MISMATCH = "IPT_OTP_NO_MISMATCH", (200,), "院内就诊流水号 … 与就诊ID … 登记的 … 不符", GATEWAY
     MDTRT_MISMATCH = "MDTRT_MISMATCH", (200,), "就诊ID … 与结算 … 不符", GATEWAY
     NOT_FOUND = "NOT_FOUND", (404,), "资源不存在（如: 机构 … 未登记）", ("gateway", "shared")
@@ -127,6 +147,7 @@ class ErrorCode(StrEnum):
         "只能操作本机构的就诊记录",
         ("gateway", "settlement"),
     )
+    NOT_YOUR_FILE = "NOT_YOUR_FILE", (200,), "只能下载本机构的文件（fixmedins_code 与报文不一致）", GATEWAY
     NOT_YOUR_SETTLEMENT = (
         "NOT_YOUR_SETTLEMENT",
         (403, 200),
@@ -237,8 +258,15 @@ class ErrorCode(StrEnum):
     BAD_FILE = "BAD_FILE", (422,), "目录文件缺少列: …", SETTLEMENT
     BAD_PERIOD = "BAD_PERIOD", (422,), "对账期间最长 … 天", ("settlement", "fund-ledger")
     BAD_RULE_PARAMS = "BAD_RULE_PARAMS", (422,), "规则参数不正确: …", SETTLEMENT
+    BAD_TRAIL_QUERY = "BAD_TRAIL_QUERY", (422,), "须且仅须给出 msgid、setl_id、psn_no 之一", SETTLEMENT
     CATALOGUE_ITEM_EXISTS = "CATALOGUE_ITEM_EXISTS", (409,), "目录编码已存在: …", SETTLEMENT
     CATALOGUE_ITEM_NOT_FOUND = "CATALOGUE_ITEM_NOT_FOUND", (404,), "目录编码不存在或不在有效期: …", SETTLEMENT
+    CATALOGUE_VER_UNKNOWN = (
+        "CATALOGUE_VER_UNKNOWN",
+        (422,),
+        "目录版本号 … 不存在：最新版本为 …",
+        SETTLEMENT,
+    )
     CATALOGUE_VERSION_EXISTS = (
         "CATALOGUE_VERSION_EXISTS",
         (409,),
@@ -252,10 +280,22 @@ class ErrorCode(StrEnum):
         SETTLEMENT,
     )
     CERT_MISMATCH = "CERT_MISMATCH", (422,), "就诊凭证号与人员身份证号不符", SETTLEMENT
+    CHRONIC_NOT_DESIGNATED = (
+        "CHRONIC_NOT_DESIGNATED",
+        (422,),
+        "机构 … 不是该门慢门特患者在 … 有效的定点机构（门诊特定疾病实行定点就医，须先办理人员定点备案）",
+        SETTLEMENT,
+    )
+    CHRONIC_NOT_FILED = (
+        "CHRONIC_NOT_FILED",
+        (422,),
+        "人员在 … 没有病种 … 的有效门慢门特备案，不能享受门诊慢特病待遇（须经认定备案）",
+        SETTLEMENT,
+    )
     CLAIM_ALREADY_DECIDED = "CLAIM_ALREADY_DECIDED", (409,), "零星报销申请 … 已…", SETTLEMENT
     CLAIM_NOT_APPROVED = "CLAIM_NOT_APPROVED", (409,), "零星报销申请 … 状态为…，不能支付", SETTLEMENT
     CLAIM_NOT_FOUND = "CLAIM_NOT_FOUND", (404,), "零星报销申请不存在: …", SETTLEMENT
-    ENCOUNTER_NOT_FOUND = "ENCOUNTER_NOT_FOUND", (404,), "就诊记录不存在: …", SETTLEMENT
+    ENCOUNTER_NOT_FOUND = "ENCOUNTER_NOT_FOUND", (404, 200), "就诊记录不存在: …", ("gateway", "settlement")
     ENCOUNTER_STATE = "ENCOUNTER_STATE", (409,), "就诊记录状态为…，不能进行此操作", SETTLEMENT
     FEE_LINE_EXISTS = "FEE_LINE_EXISTS", (409,), "费用明细流水号已上传", SETTLEMENT
     FEE_LINE_SETTLED = "FEE_LINE_SETTLED", (409,), "费用明细不存在或已结算: …", SETTLEMENT
@@ -265,6 +305,20 @@ class ErrorCode(StrEnum):
         "审批人（或支付经办人）不能与录入人相同（双人复核）: … 录入了零星报销申请 …",
         SETTLEMENT,
     )
+    EXCLUDED_THIRD_PARTY = (
+        "EXCLUDED_THIRD_PARTY",
+        (422,),
+        "意外伤害备案 … 申报有第三方责任：应当由第三人负担的医疗费用，基本医疗保险基金不予支付",
+        SETTLEMENT,
+    )
+    EXCLUDED_WORK_INJURY = (
+        "EXCLUDED_WORK_INJURY",
+        (422,),
+        "意外伤害备案 … 申报为工伤：应当从工伤保险基金中支付的医疗费用，基本医疗保险基金不予支付",
+        SETTLEMENT,
+    )
+    FILING_BACKDATED = "FILING_BACKDATED", (422,), "撤销日期 … 早于今天：备案不能追溯撤销", SETTLEMENT
+    FEEDBACK_REASON = "FEEDBACK_REASON", (422,), "违规 … 选择继续执行医嘱时须填写处理原因", SETTLEMENT
     FILING_DATES = "FILING_DATES", (422,), "备案结束日期 … 早于开始日期 …", SETTLEMENT
     FILING_DISEASE = "FILING_DISEASE", (422,), "病种 … 不是参保地政策的门慢门特病种", SETTLEMENT
     FILING_FACILITY = "FILING_FACILITY", (422,), "定点医药机构 … 不存在或协议未生效", SETTLEMENT
@@ -296,11 +350,29 @@ class ErrorCode(StrEnum):
         "费用发生日期 … 不在参保待遇享受期内，不能结算：…",
         SETTLEMENT,
     )
+    INJURY_NOT_FILED = (
+        "INJURY_NOT_FILED",
+        (422,),
+        "人员在 … 没有有效的意外伤害备案（须声明无第三方责任），外伤住院不能结算",
+        SETTLEMENT,
+    )
     FUTURE_TIME = "FUTURE_TIME", (422,), "就诊时间晚于当前时间", SETTLEMENT
     HAS_SETTLEMENTS = "HAS_SETTLEMENTS", (409,), "该就诊已有结算，须先撤销结算", SETTLEMENT
     HIT_ALREADY_REVIEWED = "HIT_ALREADY_REVIEWED", (409,), "疑点 … 已由 … 审核为 …", SETTLEMENT
     HIT_NOT_FOUND = "HIT_NOT_FOUND", (404,), "疑点不存在: …", SETTLEMENT
     HIT_SUBJECT_MISMATCH = "HIT_SUBJECT_MISMATCH", (422,), "处理决定的对象与疑点对象不符", SETTLEMENT
+    PAGE_OUT_OF_RANGE = (
+        "PAGE_OUT_OF_RANGE",
+        (422,),
+        "页码 … 超出范围：共 … 页（每页 … 条，共 … 条）",
+        SETTLEMENT,
+    )
+    DISE_CODE_UNKNOWN = (
+        "DISE_CODE_UNKNOWN",
+        (422,),
+        "诊断编码 … 不在 … 有效的疾病与诊断目录中（请按【1307】下载的编码填写）",
+        SETTLEMENT,
+    )
     IMPORT_REFUSED = "IMPORT_REFUSED", (422,), "目录文件有 … 行错误，未导入任何条目", SETTLEMENT
     INSTITUTION_EXISTS = "INSTITUTION_EXISTS", (409,), "定点医药机构已存在: …", SETTLEMENT
     INSTITUTION_NOT_ACTIVE = (
@@ -316,6 +388,11 @@ class ErrorCode(StrEnum):
         "定点医药机构自 … 起暂停医保结算(…)，原因: …",
         SETTLEMENT,
     )
+    INV_BATCH_DRUG = "INV_BATCH_DRUG", (409,), "批次 … 是药品 …，不是 …", SETTLEMENT
+    INV_BATCH_NOT_FOUND = "INV_BATCH_NOT_FOUND", (404,), "批次 … 不存在", SETTLEMENT
+    INV_CHANGE_TYPE = "INV_CHANGE_TYPE", (422,), "库存变更须填写库存变更类型 inv_chg_type", SETTLEMENT
+    INV_STOCK_SHORT = "INV_STOCK_SHORT", (409,), "批次 … 库存 …，不足 …", SETTLEMENT
+    INV_TRACE_CODE = "INV_TRACE_CODE", (409, 422), "追溯码 … 状态为…，不能办理此业务", SETTLEMENT
     INVALID_TIME = "INVALID_TIME", (422,), "出院时间早于入院时间", SETTLEMENT
     INVOICE_ALREADY_CLAIMED = "INVOICE_ALREADY_CLAIMED", (409,), "票据号 … 已申请过零星报销", SETTLEMENT
     IPT_OTP_NO_USED = "IPT_OTP_NO_USED", (409,), "院内就诊流水号 … 已存在", SETTLEMENT
@@ -353,9 +430,32 @@ class ErrorCode(StrEnum):
     )
     NO_POLICY = "NO_POLICY", (422,), "参保地 … 险种 … 在 … 无有效的待遇政策", SETTLEMENT
     POLICY_OVERLAP = "POLICY_OVERLAP", (409,), "与已有政策 …（…）的有效期重叠", SETTLEMENT
+    REFERRAL_NOT_FILED = (
+        "REFERRAL_NOT_FILED",
+        (422,),
+        "人员在 … 没有转往就医地 … 或机构 … 的有效转院备案，转外诊治住院不能结算",
+        SETTLEMENT,
+    )
     RULE_NOT_FOUND = "RULE_NOT_FOUND", (404,), "监管规则不存在: …", SETTLEMENT
     SANCTION_NOT_FOUND = "SANCTION_NOT_FOUND", (404,), "处理决定不存在: …", SETTLEMENT
+    SETL_LIST_AMOUNTS = "SETL_LIST_AMOUNTS", (422,), "结算清单金额与结算不符: …", SETTLEMENT
+    SETL_LIST_DIAGNOSIS = (
+        "SETL_LIST_DIAGNOSIS",
+        (422,),
+        "结算清单须有且仅有一个主诊断（现有 … 个）",
+        SETTLEMENT,
+    )
+    SETL_LIST_EXISTS = "SETL_LIST_EXISTS", (409,), "结算 … 的结算清单已上传 (清单流水号 …)", SETTLEMENT
+    SETL_LIST_NOT_FOUND = "SETL_LIST_NOT_FOUND", (404,), "结算 … 没有本机构上传的结算清单", SETTLEMENT
+    SETL_LIST_NOT_INPATIENT = (
+        "SETL_LIST_NOT_INPATIENT",
+        (422,),
+        "结算 … 不是住院结算，不需上传结算清单",
+        SETTLEMENT,
+    )
+    SETL_LIST_REVERSED = "SETL_LIST_REVERSED", (409,), "结算 … 已撤销，不能上传结算清单", SETTLEMENT
     SETTLEMENT_NOT_FOUND = "SETTLEMENT_NOT_FOUND", (404,), "结算记录不存在: …", SETTLEMENT
+    TRACE_CODE_NOT_HELD = "TRACE_CODE_NOT_HELD", (422,), "追溯码不在本机构库存中: …", SETTLEMENT
     SWITCHOVER_EXISTS = "SWITCHOVER_EXISTS", (409,), "统筹区 … 已定于 … 并轨，不能改为 …", SETTLEMENT
     SWITCHOVER_NOT_YEAR_START = (
         "SWITCHOVER_NOT_YEAR_START",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
 _NUMBER_KEYS = r"certno|mdtrt_cert_no|card_no|card_sn|cert_no|idcard|id_number|psn_cert_no"
@@ -38,6 +39,40 @@ def mask(text: str) -> str:
     text = _KEYED_NUMBER.sub(lambda m: m.group("key") + mask_number(m.group("value")), text)
     text = _KEYED_NAME.sub(lambda m: m.group("key") + mask_name(m.group("value")), text)
     return _ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
+
+
+_NUMBER_FIELD = re.compile(rf"^(?:{_NUMBER_KEYS})$", re.IGNORECASE)
+_NAME_FIELD = re.compile(rf"^(?:{_NAME_KEYS})$", re.IGNORECASE)
+#: Birth dates: the year is kept (ages are read from it), month and day are not.
+_BIRTH_FIELD = re.compile(r"^(?:brdy|birthday|birth_date)$", re.IGNORECASE)
+
+
+def mask_fields(value: Any) -> Any:
+    """A copy of a JSON-like value (dicts, lists, strings) with names, ID and card numbers and birth dates
+    masked by field name, and any ID number in other text masked where it stands: what an operator view
+    (the transaction trail) shows of a person."""
+    if isinstance(value, dict):
+        masked: dict[Any, Any] = {}
+        for key, item in value.items():
+            name = str(key)
+            if isinstance(item, str) and item:
+                if _NUMBER_FIELD.match(name):
+                    item = mask_number(item)
+                elif _NAME_FIELD.match(name):
+                    item = mask_name(item)
+                elif _BIRTH_FIELD.match(name):
+                    item = item[:4] + "-**-**"
+                else:
+                    item = mask(item)
+            else:
+                item = mask_fields(item)
+            masked[key] = item
+        return masked
+    if isinstance(value, list):
+        return [mask_fields(item) for item in value]
+    if isinstance(value, str):
+        return mask(value)
+    return value
 
 
 class MaskingFilter(logging.Filter):

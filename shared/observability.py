@@ -232,10 +232,13 @@ def health_router(checks: Callable[[], dict[str, ReadinessCheck]], timeout_s: fl
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
+        """Liveness: the process answers (no dependency is asked). For the orchestrator's liveness probe."""
         return {"status": "ok"}
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
+        """Readiness: every dependency (database, broker, the services called) answered within the
+        timeout; 503 with each one's reason when one did not. For the orchestrator's readiness probe."""
         results: dict[str, Any] = {}
         ready = True
         for name, check in checks().items():

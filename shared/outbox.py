@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -31,7 +32,13 @@ from shared.db import Database, run, utcnow
 from shared.events import EventData, EventEnvelope
 from shared.infra import InfraTables
 from shared.kafka import BROKER_CALL_TIMEOUT_S, TopicGuard
-from shared.observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
+from shared.observability import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISH_FAILURES,
+    OUTBOX_PUBLISHED,
+    request_id_var,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +46,36 @@ log = logging.getLogger(__name__)
 async def enqueue(
     session: AsyncSession, tables: InfraTables, event: EventData, producer: str
 ) -> EventEnvelope:
-    """Add ``event`` to the outbox inside the caller's transaction; returns the envelope written."""
-    envelope = event.envelope(producer)
+    """Add ``event`` to the outbox inside the caller's transaction; returns the envelope written (with the
+    current request's id as its ``trace_id``)."""
+    envelope = event.envelope(producer, trace_id=current_trace_id())
     insert = _INSERTS.get(tables.outbox)
     if insert is None:  # built once per outbox table: a statement written inline is built on every call
         insert = _INSERTS[tables.outbox] = tables.outbox.insert()
     await run(session, insert, outbox_row(event, envelope))
     return envelope
+
+
+def current_trace_id() -> str | None:
+    """The id of the request being served (``X-Request-ID``), the ``trace_id`` of the events it produces;
+    None outside a request (a batch job, a consumer)."""
+    request_id = request_id_var.get()
+    return None if request_id == "-" else request_id
+
+
+def kafka_headers(payload: str) -> list[tuple[str, bytes]]:
+    """The Kafka headers of an event (its envelope as stored in the outbox): ``type``, ``version``,
+    ``event_id`` and, when a request produced it, ``trace_id``; a consumer can route or trace a record
+    without parsing its value (docs/architecture.md, "Kafka")."""
+    envelope = json.loads(payload)
+    headers = [
+        ("type", str(envelope["type"]).encode()),
+        ("version", str(envelope["version"]).encode()),
+        ("event_id", str(envelope["event_id"]).encode()),
+    ]
+    if envelope.get("trace_id"):
+        headers.append(("trace_id", str(envelope["trace_id"]).encode()))
+    return headers
 
 
 def outbox_row(event: EventData, envelope: EventEnvelope) -> dict[str, Any]:
@@ -205,7 +235,12 @@ class OutboxRelay:
             futures = []
             for row in rows:
                 futures.append(
-                    await producer.send(row.topic, value=row.payload.encode(), key=row.event_key.encode())
+                    await producer.send(
+                        row.topic,
+                        value=row.payload.encode(),
+                        key=row.event_key.encode(),
+                        headers=kafka_headers(row.payload),
+                    )
                 )
             results = await asyncio.gather(*futures, return_exceptions=True)
         sent: list[int] = []

@@ -21,6 +21,7 @@ from shared.auth import DEV_AUTH_SECRET, Authenticator, is_guarded
 from shared.config import ServiceSettings
 from shared.consumer import BatchScope, IdempotentConsumer, Subscription, no_scope
 from shared.db import Database
+from shared.docs_ui import install_documented_refusals, install_offline_docs
 from shared.errors import install_error_handlers
 from shared.events import ALL_TOPICS
 from shared.infra import InfraTables
@@ -194,7 +195,14 @@ def create_service_app(
             with contextlib.suppress(Exception):
                 await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,  # served by install_offline_docs, without a CDN
+        redoc_url=None,
+    )
     app.state.auth = Authenticator(secret, settings.service_name)
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware, table=audit_table)
@@ -202,6 +210,8 @@ def create_service_app(
     app.include_router(health_router(lambda: app.state.runtime.readiness_checks(), settings.ready_timeout_s))
     for router in [*his_routers, *routers]:
         app.include_router(router)
+    install_offline_docs(app)
+    install_documented_refusals(app)
     return app
 
 

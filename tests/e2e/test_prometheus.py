@@ -166,6 +166,9 @@ async def _counter_day(stack: Stack) -> None:
             client, dict(examples.example_2102("X0000000", person.certno), msgid=_msgid())
         )
         assert refused["infcode"] == -1
+        # A code of the acceptance lists the platform does not answer (the trail row counts them by code).
+        unsupported = await stack.call(client, examples.envelope("4401", _msgid(), {"data": {}}))
+        assert unsupported["infcode"] == -1 and unsupported["err_msg"].startswith("[E_INFNO]")
 
         async def booked() -> bool:
             response = await client.get(f"{stack.url('ledger')}/api/v1/journal", params={"limit": 1000})

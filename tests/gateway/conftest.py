@@ -12,6 +12,7 @@ from gateway.transactions import EnvelopeProcessor
 from shared.db import Database
 from tests.conftest import DatabaseFactory
 from tests.gateway.factories import FakeSettlement, Gateway, downstream_for
+from tests.gateway.office import office  # noqa: F401  (the filings office: gateway + real settlement)
 from tests.support.his import register_demo_institutions
 
 

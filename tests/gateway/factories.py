@@ -240,6 +240,7 @@ def visit(**changes: Any) -> dict[str, Any]:
         "psn_no": PSN_NO,
         "fixmedins_code": HOSPITAL,
         "ipt_otp_no": "MZ20261120001",
+        "insutype": "390",
         "med_type": "11",
         "begntime": "2026-11-20T09:00:00+08:00",
         "endtime": None,

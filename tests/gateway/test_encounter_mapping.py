@@ -16,6 +16,7 @@ from gateway.transactions import KNOWN_INFNO_LABELS
 from pydantic import BaseModel, ValidationError
 
 from platformctl import examples
+from shared.contracts.v1.settlement import EncounterOut, FeesOut, SettlementOut
 from tests.gateway.factories import (
     HOSPITAL,
     PSN_NO,
@@ -149,11 +150,13 @@ def test_registration_is_an_ordinary_visit_unless_the_his_says_otherwise() -> No
     assert refused(lambda: outpatient.open_request(no_insuplc, data)).err_msg.startswith(
         "[E_INPUT] insuplc_admdvs: 交易含人员编号时参保地医保区划必填"
     )
-    assert outpatient.build_2201_output(visit(), data, "MZ20261120001") == {
+    assert outpatient.build_2201_output(EncounterOut.model_validate(visit()), data, "MZ20261120001") == {
         "data": {"mdtrt_id": VISIT_ID, "psn_no": PSN_NO, "ipt_otp_no": "MZ20261120001"}
     }
     cancelled = refused(
-        lambda: outpatient.build_2201_output(visit(status="cancelled"), data, "MZ20261120001")
+        lambda: outpatient.build_2201_output(
+            EncounterOut.model_validate(visit(status="cancelled")), data, "MZ20261120001"
+        )
     )
     assert cancelled.code == "ENCOUNTER_CANCELLED" and "MZ20261120001" in cancelled.message
 
@@ -193,7 +196,9 @@ def test_admission_maps_ipt_no_and_the_maternity_fields() -> None:
         "2",
     )
     assert request["dise_codg"] is None
-    assert inpatient.build_2401_output(stay(), parsed.mdtrtinfo) == {"result": {"mdtrt_id": STAY_ID}}
+    assert inpatient.build_2401_output(EncounterOut.model_validate(stay()), parsed.mdtrtinfo) == {
+        "result": {"mdtrt_id": STAY_ID}
+    }
     assert input_error(inpatient.Input2401, {**body, "mdtrtinfo": {**info, "med_type": "11"}}).startswith(
         "input.mdtrtinfo: 医疗类别 11 不是住院类别"
     )
@@ -236,24 +241,34 @@ def test_outpatient_information_upload() -> None:
 
 def test_an_encounter_is_checked_for_setting_and_person_before_acting() -> None:
     own = envelope("2204", {})
-    encounter.check_encounter(own, visit(), setting="outpatient", psn_no=PSN_NO)
+    encounter.check_encounter(own, EncounterOut.model_validate(visit()), setting="outpatient", psn_no=PSN_NO)
     wrong_setting = refused(
-        lambda: encounter.check_encounter(own, stay(), setting="outpatient", psn_no=PSN_NO)
+        lambda: encounter.check_encounter(
+            own, EncounterOut.model_validate(stay()), setting="outpatient", psn_no=PSN_NO
+        )
     )
     assert (
         wrong_setting.err_msg == f"[SETTING_MISMATCH] 就诊ID {STAY_ID} 是住院就诊，不能用门诊交易 2204 办理"
     )
-    other_person = refused(lambda: encounter.check_encounter(own, visit(), setting="outpatient", psn_no="X1"))
+    other_person = refused(
+        lambda: encounter.check_encounter(
+            own, EncounterOut.model_validate(visit()), setting="outpatient", psn_no="X1"
+        )
+    )
     assert other_person.code == "PSN_MISMATCH"
     foreign = visit(fixmedins_code="H34152400002")
     assert refused(
-        lambda: encounter.check_encounter(own, foreign, setting="outpatient", psn_no=PSN_NO)
+        lambda: encounter.check_encounter(
+            own, EncounterOut.model_validate(foreign), setting="outpatient", psn_no=PSN_NO
+        )
     ).code == ("NOT_YOUR_ENCOUNTER")
     data = outpatient.Input2202.model_validate(
         {"data": {"psn_no": PSN_NO, "mdtrt_id": VISIT_ID, "ipt_otp_no": "MZ0002"}}
     ).data
     assert (
-        refused(lambda: outpatient.check_2202(envelope("2202", {}), data, visit())).code
+        refused(
+            lambda: outpatient.check_2202(envelope("2202", {}), data, EncounterOut.model_validate(visit()))
+        ).code
         == "IPT_OTP_NO_MISMATCH"
     )
 
@@ -303,10 +318,10 @@ def test_outpatient_fee_upload_body_and_result() -> None:
             },
         ],
     }
-    result = fees.build_upload_output(classified())["result"]
+    result = fees.build_upload_output(FeesOut.model_validate(classified()))["result"]
     assert [
         {
-            name: str(row[name])
+            name: str(row.get(name))
             for name in (
                 "feedetl_sn",
                 "det_item_fee_sumamt",
@@ -325,7 +340,7 @@ def test_outpatient_fee_upload_body_and_result() -> None:
         {
             "feedetl_sn": "1",
             "det_item_fee_sumamt": "30.00",
-            "pric_uplmt_amt": "0.5",
+            "pric_uplmt_amt": "0.500000",  # the price cap as the service stores it (NUMERIC(16, 6))
             "selfpay_prop": "0.0000",
             "fulamt_ownpay_amt": "0.00",
             "overlmt_amt": "0.00",
@@ -337,7 +352,7 @@ def test_outpatient_fee_upload_body_and_result() -> None:
         {
             "feedetl_sn": "2",
             "det_item_fee_sumamt": "60.00",
-            "pric_uplmt_amt": "None",
+            "pric_uplmt_amt": "None",  # no price cap: the field is left out
             "selfpay_prop": "0.1000",
             "fulamt_ownpay_amt": "0.00",
             "overlmt_amt": "0.00",
@@ -485,7 +500,7 @@ def test_inpatient_settlement_body() -> None:
 
 
 def test_settlement_output_and_the_his_sums() -> None:
-    output = settling.build_output(visit_settlement(), inpatient=False)
+    output = settling.build_output(SettlementOut.model_validate(visit_settlement()), inpatient=False)
     info = output["setlinfo"]
     assert (info["setl_id"], info["mdtrt_id"], info["clr_type"], str(info["hifp_pay"])) == (
         VISIT_SETL_ID,
@@ -496,7 +511,9 @@ def test_settlement_output_and_the_his_sums() -> None:
     assert "hifdm_pay" not in info and "psn_pay" not in info
     assert [str(d["fund_payamt"]) for d in output["setldetail"]] == ["32.00"]
     assert sorted(output) == ["setldetail", "setlinfo"]
-    inpatient = settling.build_output(stay_settlement(), inpatient=True)["setlinfo"]
+    inpatient = settling.build_output(SettlementOut.model_validate(stay_settlement()), inpatient=True)[
+        "setlinfo"
+    ]
     assert (inpatient["clr_type"], str(inpatient["hifdm_pay"])) == ("21", "0.00")
 
     same = outpatient.Input2207.model_validate(
@@ -506,13 +523,13 @@ def test_settlement_output_and_the_his_sums() -> None:
             )
         }
     ).data
-    assert settling.warnings(same, visit_settlement()) is None
+    assert settling.warnings(same, SettlementOut.model_validate(visit_settlement())) is None
     absent = outpatient.Input2207.model_validate({"data": settle_data()}).data
-    assert settling.warnings(absent, visit_settlement()) is None
+    assert settling.warnings(absent, SettlementOut.model_validate(visit_settlement())) is None
     differs = outpatient.Input2207.model_validate(
         {"data": settle_data(preselfpay_amt="7.00", inscp_scp_amt="83.00", insutype="391")}
     ).data
-    assert settling.warnings(differs, visit_settlement()) == (
+    assert settling.warnings(differs, SettlementOut.model_validate(visit_settlement())) == (
         "传入信息与医保结算结果不符，以医保结算结果为准: preselfpay_amt 传入 7.00，医保计算 6.00; "
         "inscp_scp_amt 传入 83.00，医保计算 84.00; insutype 传入 391，就诊登记 390"
     )
@@ -524,20 +541,30 @@ def test_each_reversal_undoes_only_its_own_kind_of_settlement() -> None:
             {"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": PSN_NO}}
         ).data
 
-    pharmacy.check_original(envelope("2208", {}), data(VISIT_SETL_ID, VISIT_ID), visit_settlement())
-    pharmacy.check_original(envelope("2305", {}), data(STAY_SETL_ID, STAY_ID), stay_settlement())
+    pharmacy.check_original(
+        envelope("2208", {}), data(VISIT_SETL_ID, VISIT_ID), SettlementOut.model_validate(visit_settlement())
+    )
+    pharmacy.check_original(
+        envelope("2305", {}), data(STAY_SETL_ID, STAY_ID), SettlementOut.model_validate(stay_settlement())
+    )
     wrong = refused(
-        lambda: pharmacy.check_original(envelope("2208", {}), data(STAY_SETL_ID, STAY_ID), stay_settlement())
+        lambda: pharmacy.check_original(
+            envelope("2208", {}), data(STAY_SETL_ID, STAY_ID), SettlementOut.model_validate(stay_settlement())
+        )
     )
     assert wrong.err_msg == f"[WRONG_REVERSAL] 结算 {STAY_SETL_ID} 是住院结算，不能用 2208 撤销，请用 2305"
     bought = visit_settlement(clr_type="41")
     assert (
         "请用 2103"
         in refused(
-            lambda: pharmacy.check_original(envelope("2305", {}), data(VISIT_SETL_ID, VISIT_ID), bought)
+            lambda: pharmacy.check_original(
+                envelope("2305", {}), data(VISIT_SETL_ID, VISIT_ID), SettlementOut.model_validate(bought)
+            )
         ).message
     )
-    reversal = settling.build_output(negated(stay_settlement(), setl_id="S2"), inpatient=True)["setlinfo"]
+    reversal = settling.build_output(
+        SettlementOut.model_validate(negated(stay_settlement(), setl_id="S2")), inpatient=True
+    )["setlinfo"]
     assert (reversal["setl_id"], str(reversal["medfee_sumamt"]), str(reversal["hifp_pay"])) == (
         "S2",
         "-90.00",
@@ -554,10 +581,12 @@ def test_discharge_and_admission_change() -> None:
         "dise_codg": None,
         "dise_name": None,
     }
-    assert not inpatient.needs_matn_type(parsed, stay())
+    assert not inpatient.needs_matn_type(parsed, EncounterOut.model_validate(stay()))
     birth = inpatient.Input2402.model_validate({"dscginfo": {**info, "matn_type": "1"}}).dscginfo
-    assert inpatient.needs_matn_type(birth, stay(med_type="52"))
-    assert not inpatient.needs_matn_type(birth, stay(med_type="52", matn_type="1"))
+    assert inpatient.needs_matn_type(birth, EncounterOut.model_validate(stay(med_type="52")))
+    assert not inpatient.needs_matn_type(
+        birth, EncounterOut.model_validate(stay(med_type="52", matn_type="1"))
+    )
     assert input_error(inpatient.Input2402, {"dscginfo": {**info, "dscg_way": "6"}}) == (
         "input.dscginfo.dscg_way: 格式不正确"
     )
@@ -576,9 +605,9 @@ def test_discharge_and_admission_change() -> None:
             }
         }
     ).adminfo
-    assert inpatient.admission_time_warning(change, stay()) is None
+    assert inpatient.admission_time_warning(change, EncounterOut.model_validate(stay())) is None
     moved = change.model_copy(update={"begntime": "2026-11-19 09:00:00"})
-    assert inpatient.admission_time_warning(moved, stay()) == (
+    assert inpatient.admission_time_warning(moved, EncounterOut.model_validate(stay())) == (
         "入院时间不能变更，仍为 2026-11-20 09:00:00 (传入 2026-11-19 09:00:00 未采用)"
     )
     assert input_error(

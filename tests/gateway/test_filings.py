@@ -5,114 +5,25 @@ answer's repeat gets the first answer; an office clerk files through the REST AP
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, cast
 
-import httpx
 import pytest
-from gateway.downstream import Downstream
 from gateway.nhsa.envelope import parse_body
-from gateway.security.schemes import TifSha256
-from gateway.security.service import HisSecurity
-from gateway.transactions import EnvelopeProcessor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from settlement.config import SettlementSettings
 from settlement.filings.models import Filing
 from settlement.filings.service import in_force
-from settlement.main import create_app
-from sqlmodel import func, select
 
 from platformctl import examples
 from shared.auth import AUDITOR, ENROLLMENT_CLERK
 from shared.clock import now_china
-from shared.db import Database
-from tests.conftest import DatabaseFactory
-from tests.gateway.test_lost_answers import LossyLink
-from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, seed_reference_data
-from tests.support.apps import bearer, build, running
-from tests.support.his import SignedHis, register_demo_institutions
-
-WHEN = "2026-11-20 10:00:00"
-
-
-@dataclass
-class Office:
-    his: SignedHis
-    link: LossyLink
-    db: Database
-    api: SettlementApi
-    sequence: int = 0
-
-    def msgid(self) -> str:
-        self.sequence += 1
-        return f"{HOSPITAL}20261120100000{self.sequence:04d}"
-
-    async def send(self, infno: str, body: dict[str, Any], msgid: str | None = None) -> dict[str, Any]:
-        wire = examples.envelope(
-            infno, msgid or self.msgid(), body, insuplc_admdvs=REGION, fixmedins_code=HOSPITAL,
-            fixmedins_name="县医院",
-        )  # fmt: skip
-        answer: dict[str, Any] = parse_body((await self.his.send({**wire, "inf_time": WHEN})).encode())
-        return answer
-
-    async def filings(self, *where: Any) -> int:
-        async with self.db.session() as session:
-            return int(await session.scalar(select(func.count()).select_from(Filing).where(*where)) or 0)
-
-
-@pytest.fixture
-async def office(databases: DatabaseFactory) -> AsyncIterator[Office]:
-    url = databases.migrated("settlement")
-    app = build(create_app, SettlementSettings, database_url=url, run_background_workers=False)
-    settlement_db = Database(url)
-    gateway_db = Database(databases.migrated("gateway"))
-    async with running(app) as client:
-        api = SettlementApi(client, settlement_db)
-        await seed_reference_data(api)
-        downstream = Downstream("http://enrollment", "http://service", 5.0)
-        await downstream.client.aclose()
-        link = LossyLink(client)
-        downstream.client = cast(httpx.AsyncClient, link)  # closed with the app, not by the gateway
-        await register_demo_institutions(gateway_db)
-        security = HisSecurity(gateway_db, TifSha256())
-        processor = EnvelopeProcessor(gateway_db, downstream, REGION, 1_048_576, security=security)
-        yield Office(SignedHis(processor.process), link, settlement_db, api)
-    await gateway_db.dispose()
-    await settlement_db.dispose()
-
-
-def chronic(psn_no: str, code: str = "E11", begn: str = "2026-01-01", end: str | None = "2026-12-31") -> dict:
-    return {
-        "data": {
-            "psn_no": psn_no,
-            "insutype": "390",
-            "opsp_dise_code": code,
-            "opsp_dise_name": "2型糖尿病",
-            "begndate": begn,
-            "enddate": end or "",
-            # What deployed HIS code sends besides; read for shape, not kept.
-            "tel": "13800000000",
-            "addr": "",
-            "insu_optins": REGION,
-            "ide_fixmedins_no": HOSPITAL,
-            "ide_fixmedins_name": "县医院",
-            "hosp_ide_date": "2025-12-20",
-            "diag_dr_codg": "D001",
-            "diag_dr_name": "王医生",
-        }
-    }
-
-
-def refused(answer: dict[str, Any], code: str) -> None:
-    assert answer["infcode"] == -1 and answer["err_msg"].startswith(f"[{code}]"), answer
-    assert "sql" not in answer["err_msg"].lower()
+from tests.gateway.office import WHEN, Office, chronic, refused
+from tests.settlement.conftest import HOSPITAL, REGION
+from tests.support.apps import bearer
 
 
 async def test_a_registration_is_stored_and_listed(office: Office) -> None:
-    psn_no, _ = new_person()
+    psn_no = await office.person()
     filed = await office.send("2503", chronic(psn_no))
     assert filed["infcode"] == 0, filed["err_msg"]
     sn = filed["output"]["result"]["trt_dcla_detl_sn"]
@@ -130,12 +41,12 @@ async def test_a_registration_is_stored_and_listed(office: Office) -> None:
             "vali_flag": "1",
         }
     ]
-    other, _ = new_person(14)
+    other = await office.person(14)
     assert (await office.send("5301", {"data": {"psn_no": other}}))["output"]["feedetail"] == []
 
 
 async def test_a_revocation_ends_the_filing_from_today(office: Office) -> None:
-    psn_no, _ = new_person()
+    psn_no = await office.person()
     sn = (await office.send("2503", chronic(psn_no, end=None)))["output"]["result"]["trt_dcla_detl_sn"]
     revoked = await office.send("2504", {"data": {"psn_no": psn_no, "trt_dcla_detl_sn": sn, "memo": "迁出"}})
     assert revoked["infcode"] == 0, revoked["err_msg"]
@@ -151,13 +62,16 @@ async def test_a_revocation_ends_the_filing_from_today(office: Office) -> None:
 
 
 async def test_bad_input_is_refused_and_nothing_is_stored(office: Office) -> None:
-    psn_no, _ = new_person()
+    psn_no = await office.person()
     # J45 (asthma) is not on the demo policy's chronic list (I10, E11, J44, I25, N18).
     refused(await office.send("2503", chronic(psn_no, code="J45")), "FILING_DISEASE")
     refused(await office.send("2503", chronic(psn_no, begn="2026-06-01", end="2026-05-31")), "FILING_DATES")
     refused(await office.send("2503", chronic(psn_no, begn="2026-13-01")), "E_INPUT")
-    # Before the demo policy is in force (2026-01-01) there is no policy to name the disease list.
-    refused(await office.send("2503", chronic(psn_no, begn="2025-06-01")), "NO_POLICY")
+    # Not insured on 2025-06-01: only an insured person files.
+    refused(await office.send("2503", chronic(psn_no, begn="2025-06-01")), "NOT_COVERED")
+    # Insured in 2025 but before the demo policy is in force (2026-01-01): no policy names the disease list.
+    earlier = await office.person(15, year=2025)
+    refused(await office.send("2503", chronic(earlier, begn="2025-06-01")), "NO_POLICY")
     no_region = chronic(psn_no)
     wire = examples.envelope(
         "2503", office.msgid(), no_region, fixmedins_code=HOSPITAL, fixmedins_name="县医院"
@@ -172,14 +86,14 @@ async def test_bad_input_is_refused_and_nothing_is_stored(office: Office) -> Non
     )
     refused(await office.send("2504", {"data": {"psn_no": psn_no, "trt_dcla_detl_sn": "a/b"}}), "E_INPUT")
     sn = (await office.send("2503", chronic(psn_no)))["output"]["result"]["trt_dcla_detl_sn"]
-    someone_else, _ = new_person(14)
+    someone_else = await office.person(14)
     theirs = await office.send("2504", {"data": {"psn_no": someone_else, "trt_dcla_detl_sn": sn}})
     refused(theirs, "FILING_PSN_MISMATCH")
     assert await office.filings(Filing.status == "active") == 1
 
 
 async def test_a_repeated_msgid_gets_the_first_answer(office: Office) -> None:
-    psn_no, _ = new_person()
+    psn_no = await office.person()
     msgid = office.msgid()
     first = await office.send("2503", chronic(psn_no), msgid)
     assert await office.send("2503", chronic(psn_no), msgid) == first
@@ -190,7 +104,7 @@ async def test_a_repeated_msgid_gets_the_first_answer(office: Office) -> None:
 async def test_a_lost_answer_is_answered_once(office: Office, infno: str) -> None:
     """The settlement service committed and the answer was lost (outcome unknown); the repeat under the
     same msgid is answered from settlement's msgid memory: one filing, one revocation."""
-    psn_no, _ = new_person()
+    psn_no = await office.person()
     if infno == "2503":
         body, lose = chronic(psn_no), "/filings/chronic"
     else:
@@ -210,7 +124,7 @@ async def test_a_lost_answer_is_answered_once(office: Office, infno: str) -> Non
 
 
 async def test_a_clerk_files_by_telephone_and_other_roles_cannot(office: Office) -> None:
-    psn_no, _ = new_person()
+    psn_no = await office.person()
     body = {
         "psn_no": psn_no,
         "insutype": "390",
@@ -260,7 +174,7 @@ def test_in_force_on_a_day(begn: date, end: date | None, revoked: date | None, d
 
 
 async def test_a_designated_facility_for_a_registered_chronic_patient(office: Office) -> None:
-    psn_no, _ = new_person()
+    psn_no = await office.person()
     designated = {"data": {"psn_no": psn_no, "fixmedins_code": HOSPITAL, "fix_srt_no": "1",
                            "biz_appy_type": "03", "begndate": "2026-02-01", "enddate": "2099-12-31",
                            "agnter_name": "", "tel": ""}}  # fmt: skip

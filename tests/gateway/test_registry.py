@@ -58,11 +58,18 @@ def test_the_rules_that_read_the_registry() -> None:
     # The metrics labels (dashboards and deploy checks read them) are the codes answered before the registry.
     assert {
         "1101", "2101", "2102", "2103", "2201", "2202", "2203", "2203A", "2204", "2205", "2206", "2207",
-        "2208", "2301", "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405", "2601",
-        "2503", "2504", "2505", "2506", "3201", "5201", "5203", "5301", "5302", "9001", "9002",
+        "1301", "1302", "1305", "1306", "1307", "1308", "1312", "1318", "1319", "2001", "2208", "2301",
+        "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405", "2501", "2501A", "2502",
+        "2503", "2504", "2505", "2506", "2507", "2601", "3101", "3102", "3103", "3201", "3501", "3502",
+        "3503", "3504", "3505", "3506", "3507", "4101", "4101A", "4102", "4103", "5201", "5202", "5203",
+        "5204", "5205", "5206", "5301", "5302", "9001", "9002", "9101", "9102",
     } == KNOWN_INFNO_LABELS == set(registry.TRANSACTIONS)  # fmt: skip
     read_only = {t.infno for t in TRANSACTIONS if not t.changes_state}
-    assert read_only == {"1101", "2101", "2206", "2303", "3201", "5201", "5203", "5301", "5302"}
+    assert read_only == {
+        "1101", "1301", "1302", "1305", "1306", "1307", "1308", "1312", "1318", "1319", "2001", "2101",
+        "2206", "2303", "3101", "3102", "3201", "4103", "5201", "5202", "5203", "5204", "5205", "5206",
+        "5301", "5302", "9102",
+    }  # fmt: skip
 
 
 class _EchoData(BaseModel):
@@ -211,3 +218,7 @@ def test_the_trail_takes_the_settlement_id_and_amounts_of_an_answer() -> None:
         "psn_cash_pay": "40.00",
     }  # no name, no ID number
     assert trail_of_answer('{"infcode": -1, "output": null}') == {} == trail_of_answer("not json")
+    # On the wire the amounts are numbers with two decimals: the line keeps them as written (32.00, not 32.0).
+    numeric = trail_of_answer('{"output": {"setlinfo": {"setl_id": "S2", "fund_pay_sumamt": 32.00}}}')
+    line = json.loads(json.dumps(numeric, default=str))
+    assert line == {"setl_id": "S2", "fund_pay_sumamt": "32.00"}

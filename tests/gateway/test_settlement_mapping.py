@@ -15,6 +15,7 @@ from gateway.nhsa.funds import setlinfo_fund_columns, summary_disagreements
 from pydantic import ValidationError
 
 from platformctl import examples
+from shared.contracts.v1.settlement import FundOut, SettlementOut, VoidOut
 from tests.gateway.factories import (
     MDTRT_ID,
     PHARMACY,
@@ -67,7 +68,7 @@ AMOUNTS = (
 
 
 def test_readme_purchase_in_yuan() -> None:
-    output = pharmacy.build_output(readme_purchase())
+    output = pharmacy.build_output(SettlementOut.model_validate(readme_purchase()))
     info = output["setlinfo"]
     # 90.00 total; 6.00 乙 first; 84.00 in range; 20.00 deductible; (84.00 - 20.00) x 50 % = 32.00 fund;
     # 58.00 cash.
@@ -116,7 +117,7 @@ def test_readme_purchase_in_yuan() -> None:
         "inscp_scp_amt": "54.00",
         "selfpay_prop": "0.1000",
     }
-    assert danshen["pric_uplmt_amt"] is None
+    assert "pric_uplmt_amt" not in danshen  # no price cap: left out, never null
 
 
 def test_catastrophic_and_assistance_funds_have_their_own_columns() -> None:
@@ -143,7 +144,7 @@ def test_catastrophic_and_assistance_funds_have_their_own_columns() -> None:
             fund("610100", 14700, 21000, 1000000),
         ],
     )
-    output = pharmacy.build_output(s)
+    output = pharmacy.build_output(SettlementOut.model_validate(s))
     assert texts(output["setlinfo"], *AMOUNTS) == {
         "medfee_sumamt": "500.00",
         "fulamt_ownpay_amt": "20.00",
@@ -166,16 +167,16 @@ def test_catastrophic_and_assistance_funds_have_their_own_columns() -> None:
         ("390200", "城乡居民大病医疗保险基金", "30.00"),
         ("610100", "医疗救助基金", "147.00"),
     ]
-    assert summary_disagreements(s) == []
+    assert summary_disagreements(SettlementOut.model_validate(s)) == []
 
 
 def test_funds_without_a_column_of_their_own_are_other_pay() -> None:
     columns = setlinfo_fund_columns(
         [
-            fund("390100", 1000, 0, 0),
-            fund("640100", 250, 0, 0),
-            fund("999997", 5, 0, 0),
-            fund("330100", 7, 0, 0),
+            FundOut.model_validate(fund("390100", 1000, 0, 0)),
+            FundOut.model_validate(fund("640100", 250, 0, 0)),
+            FundOut.model_validate(fund("999997", 5, 0, 0)),
+            FundOut.model_validate(fund("330100", 7, 0, 0)),
         ]
     )
     assert columns == {
@@ -188,24 +189,29 @@ def test_funds_without_a_column_of_their_own_are_other_pay() -> None:
         "oth_pay": 255,
     }
     s = readme_purchase(funds=[fund("390100", 3200, 8400, 30000), fund("640100", 0, 0, 0)])
-    assert pharmacy.build_output(s)["setldetail"][1]["fund_pay_type_name"] == "政府兜底基金"
+    assert (
+        pharmacy.build_output(SettlementOut.model_validate(s))["setldetail"][1]["fund_pay_type_name"]
+        == "政府兜底基金"
+    )
 
 
 def test_fund_rows_disagreeing_with_the_totals_are_logged(caplog: pytest.LogCaptureFixture) -> None:
     # The rows say 390200 paid 10.00, the totals say nothing did: setlinfo shows the rows, and says so.
     s = readme_purchase(funds=[fund("390100", 3200, 8400, 30000), fund("390200", 1000, 0, 0)])
-    assert summary_disagreements(s) == [
+    assert summary_disagreements(SettlementOut.model_validate(s)) == [
         "catastrophic_paid_fen=0 but fund 390200 rows=1000",
         "fund_paid_total_fen=3200 but rows=4200",
     ]
     with caplog.at_level(logging.WARNING, logger="gateway.nhsa.setlinfo"):
-        info = pharmacy.build_output(s)["setlinfo"]
+        info = pharmacy.build_output(SettlementOut.model_validate(s))["setlinfo"]
     assert str(info["hifmi_pay"]) == "10.00"
     assert "catastrophic_paid_fen=0" in caplog.text
 
 
 def test_preview_answers_like_a_settlement_without_a_setl_id() -> None:
-    output = pharmacy.build_output(readme_purchase(setl_id="", mdtrt_id="", status="preview"))
+    output = pharmacy.build_output(
+        SettlementOut.model_validate(readme_purchase(setl_id="", mdtrt_id="", status="preview"))
+    )
     assert (output["setlinfo"]["setl_id"], str(output["setlinfo"]["hifp_pay"])) == ("", "32.00")
     assert set(output) == {"setlinfo", "setldetail", "detlcutinfo"}
 
@@ -248,7 +254,7 @@ def test_hospital_approval_flag_goes_through_per_line_when_given() -> None:
 
 
 def test_reversal_output_is_negative_with_two_decimals() -> None:
-    output = pharmacy.build_reversal_output(readme_reversal())
+    output = pharmacy.build_reversal_output(SettlementOut.model_validate(readme_reversal()))
     info = output["setlinfo"]
     assert texts(info, *AMOUNTS, "psn_pay", "cash_payamt") == {
         "medfee_sumamt": "-90.00",
@@ -289,18 +295,21 @@ def test_reversal_input_and_the_original_it_names() -> None:
         {"data": {"setl_id": SETL_ID, "mdtrt_id": MDTRT_ID, "psn_no": PSN_NO}}
     ).data
     own = envelope("2103", {"data": {}})
-    pharmacy.check_original(own, data, readme_purchase())
+    pharmacy.check_original(own, data, SettlementOut.model_validate(readme_purchase()))
     assert pharmacy.reversal_request(own, data) == {
         "msgid": MSGID,
         "fixmedins_code": PHARMACY,
         "psn_no": PSN_NO,
     }
     other = envelope("2103", {"data": {}}, fixmedins_code="P34152400009")
-    assert refused(lambda: pharmacy.check_original(other, data, readme_purchase())).err_msg == (
-        "[NOT_YOUR_SETTLEMENT] 只能撤销本机构的结算"
-    )
+    assert refused(
+        lambda: pharmacy.check_original(other, data, SettlementOut.model_validate(readme_purchase()))
+    ).err_msg == ("[NOT_YOUR_SETTLEMENT] 只能撤销本机构的结算")
     elsewhere = readme_purchase(mdtrt_id="M34152420261120000000000000099")
-    assert refused(lambda: pharmacy.check_original(own, data, elsewhere)).code == "MDTRT_MISMATCH"
+    assert (
+        refused(lambda: pharmacy.check_original(own, data, SettlementOut.model_validate(elsewhere))).code
+        == "MDTRT_MISMATCH"
+    )
     for bad in (
         {"setl_id": "../x", "mdtrt_id": MDTRT_ID, "psn_no": PSN_NO},
         {"setl_id": SETL_ID, "psn_no": PSN_NO},
@@ -350,7 +359,9 @@ def test_void_of_a_logged_message_must_be_the_senders_own_and_its_infno() -> Non
 
 def test_void_output() -> None:
     data = void.parse(envelope("2601", _data_2601()))
-    reversed_ = void.build_output(data, {"outcome": "reversed", "reversal": readme_reversal()})
+    reversed_ = void.build_output(
+        data, VoidOut.model_validate({"outcome": "reversed", "reversal": readme_reversal()})
+    )
     assert reversed_["data"] == {
         "omsgid": "P34152400001202611201000000002",
         "oinfno": "2102",
@@ -363,7 +374,7 @@ def test_void_output() -> None:
         "psn_cash_pay": "-58.00",
         "cash_payamt": "-58.00",
     }
-    voided = void.build_output(data, {"outcome": "voided", "reversal": None})
+    voided = void.build_output(data, VoidOut.model_validate({"outcome": "voided", "reversal": None}))
     assert voided == {
         "data": {
             "omsgid": "P34152400001202611201000000002",
@@ -372,9 +383,10 @@ def test_void_output() -> None:
             "setl_id": "",
         }
     }
-    for strange in ({"outcome": "reversed", "reversal": None}, {"outcome": "done"}, {}):
+    # (An answer without an outcome does not fit VoidOut: Downstream answers E_OUTCOME_UNKNOWN for it.)
+    for strange in ({"outcome": "reversed", "reversal": None}, {"outcome": "done"}):
         with pytest.raises(OutcomeUnknown):
-            void.build_output(data, strange)
+            void.build_output(data, VoidOut.model_validate(strange))
 
 
 # --- 5203 ------------------------------------------------------------------------------------------------
@@ -383,23 +395,33 @@ def test_void_output() -> None:
 def test_settlement_query_shows_own_settlements_only() -> None:
     data = queries.Input5203.model_validate({"data": {"setl_id": SETL_ID}}).data
     own = envelope("5203", {"data": {}})
-    queries.check_visible(own, data, readme_purchase())
+    queries.check_visible(own, data, SettlementOut.model_validate(readme_purchase()))
     other = envelope("5203", {"data": {}}, fixmedins_code="P34152400009")
-    assert refused(lambda: queries.check_visible(other, data, readme_purchase())).err_msg == (
-        "[NOT_YOUR_SETTLEMENT] 只能查询本机构的结算"
-    )
+    assert refused(
+        lambda: queries.check_visible(other, data, SettlementOut.model_validate(readme_purchase()))
+    ).err_msg == ("[NOT_YOUR_SETTLEMENT] 只能查询本机构的结算")
     named = queries.Input5203.model_validate(
         {"data": {"setl_id": SETL_ID, "mdtrt_id": "M1", "psn_no": PSN_NO}}
     ).data
-    assert refused(lambda: queries.check_visible(own, named, readme_purchase())).code == "MDTRT_MISMATCH"
+    assert (
+        refused(
+            lambda: queries.check_visible(own, named, SettlementOut.model_validate(readme_purchase()))
+        ).code
+        == "MDTRT_MISMATCH"
+    )
     someone = queries.Input5203.model_validate(
         {"data": {"setl_id": SETL_ID, "psn_no": "341524000000009"}}
     ).data
-    assert refused(lambda: queries.check_visible(own, someone, readme_purchase())).code == "PSN_MISMATCH"
+    assert (
+        refused(
+            lambda: queries.check_visible(own, someone, SettlementOut.model_validate(readme_purchase()))
+        ).code
+        == "PSN_MISMATCH"
+    )
 
 
 def test_settlement_query_output() -> None:
-    settled = queries.build_output(readme_purchase(status="reversed"))
+    settled = queries.build_output(SettlementOut.model_validate(readme_purchase(status="reversed")))
     info = settled["setlinfo"]
     assert (
         info["refd_setl_flag"],
@@ -413,7 +435,7 @@ def test_settlement_query_output() -> None:
         "58.00",
     )
     assert set(settled) == {"setlinfo", "setldetail"}
-    reversal = queries.build_output(readme_reversal())["setlinfo"]
+    reversal = queries.build_output(SettlementOut.model_validate(readme_reversal()))["setlinfo"]
     assert (reversal["refd_setl_flag"], str(reversal["medfee_sumamt"]), str(reversal["hifp_pay"])) == (
         "1",
         "-90.00",

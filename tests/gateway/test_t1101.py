@@ -17,6 +17,7 @@ from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
 
 from shared.clock import now_china
+from shared.contracts.v1.enrollment import PersonCoverage
 from tests.gateway.factories import run_handler
 
 CERTNO = "34152419850312013X"
@@ -41,6 +42,13 @@ def enrollment(
         "insutype": "390",
         "psn_type": "1501",
         "insuplc_admdvs": "341524",
+        "tier": "A",
+        "kind": "regular",
+        "due_fen": 40000,
+        "paid_fen": 40000 if status != "pending" else 0,
+        "subsidy_fen": 0,
+        "enrolled_on": f"{year - 1}-10-01",
+        "activated_on": None if status == "pending" else f"{year - 1}-10-01",
         "status": status,
         "coverage_begin": begin or f"{year}-01-01",
         "coverage_end": end or f"{year}-12-31",
@@ -65,7 +73,9 @@ def coverage(
             "gend": "1",
             "brdy": "1985-03-12",
             "naty": "01",
+            "admdvs": "341524",
             "household_no": "H001",
+            "relation": "01",
         },
         "age": 41,
         "enrollments": list(enrollments),
@@ -74,8 +84,20 @@ def coverage(
     }
 
 
+def card(status: str) -> dict[str, Any]:
+    return {
+        "card_no": "A1",
+        "card_sn": "S1",
+        "psn_no": "3415240000000001",
+        "status": status,
+        "issued_on": "2024-01-01",
+        "changed_on": "2024-01-01",
+        "replaced_by": None,
+    }
+
+
 def stas(output: dict[str, Any]) -> list[tuple[str, str, str | None]]:
-    return [(r["psn_insu_stas"], r["psn_insu_date"], r["paus_insu_date"]) for r in output["insuinfo"]]
+    return [(r["psn_insu_stas"], r["psn_insu_date"], r.get("paus_insu_date")) for r in output["insuinfo"]]
 
 
 def refusal_code(call: Any) -> tuple[str, str]:
@@ -89,7 +111,10 @@ def refusal_code(call: Any) -> tuple[str, str]:
 
 def test_active_enrollment_is_normal_insurance_since_the_continuous_cover_began() -> None:
     output = person.build_output(
-        coverage(enrollment(2026, continuous_years=8, psn_insu_date="2019-01-01")), ON
+        PersonCoverage.model_validate(
+            coverage(enrollment(2026, continuous_years=8, psn_insu_date="2019-01-01"))
+        ),
+        ON,
     )
     assert stas(output) == [("1", "2019-01-01", None)]
     [row] = output["insuinfo"]
@@ -105,16 +130,20 @@ def test_active_enrollment_is_normal_insurance_since_the_continuous_cover_began(
 
 
 def test_without_continuous_start_the_years_own_begin_is_shown() -> None:
-    output = person.build_output(coverage(enrollment(2026, begin="2026-03-15")), ON)
+    output = person.build_output(
+        PersonCoverage.model_validate(coverage(enrollment(2026, begin="2026-03-15"))), ON
+    )
     assert stas(output) == [("1", "2026-03-15", None)]
 
 
 def test_not_renewed_is_lapsed_from_the_day_after_the_last_cover() -> None:
     # 2023 and 2025 paid, nothing for 2026: the latest (2025, ended 31 Dec) shows, paused from 1 Jan 2026.
     output = person.build_output(
-        coverage(
-            enrollment(2023, id=1, continuous_years=1),
-            enrollment(2025, id=3, continuous_years=1, psn_insu_date="2025-01-01"),
+        PersonCoverage.model_validate(
+            coverage(
+                enrollment(2023, id=1, continuous_years=1),
+                enrollment(2025, id=3, continuous_years=1, psn_insu_date="2025-01-01"),
+            )
         ),
         ON,
     )
@@ -123,7 +152,9 @@ def test_not_renewed_is_lapsed_from_the_day_after_the_last_cover() -> None:
 
 
 def test_active_but_past_its_coverage_end_is_lapsed() -> None:
-    output = person.build_output(coverage(enrollment(2026, end="2026-06-30")), ON)
+    output = person.build_output(
+        PersonCoverage.model_validate(coverage(enrollment(2026, end="2026-06-30"))), ON
+    )
     # Cover ended 30 June: paused from 1 July.
     assert stas(output) == [("2", "2026-01-01", "2026-07-01")]
 
@@ -137,23 +168,27 @@ def test_terminated_enrollment_is_terminated_from_its_date() -> None:
         continuous_years=4,
         psn_insu_date="2023-01-01",
     )
-    output = person.build_output(coverage(terminated), ON)
+    output = person.build_output(PersonCoverage.model_validate(coverage(terminated)), ON)
     assert stas(output) == [("4", "2023-01-01", "2026-10-01")]
     assert json.loads(output["baseinfo"]["exp_content"]) == {"continuous_years": 4}
 
 
 def test_terminated_last_year_stays_terminated_rather_than_lapsed() -> None:
     terminated = enrollment(2025, "terminated", end="2025-05-31", terminated_on="2025-06-01")
-    assert stas(person.build_output(coverage(terminated), ON)) == [("4", "2025-01-01", "2025-06-01")]
+    assert stas(person.build_output(PersonCoverage.model_validate(coverage(terminated)), ON)) == [
+        ("4", "2025-01-01", "2025-06-01")
+    ]
 
 
 def test_terminated_then_re_enrolled_in_the_year_shows_both_rows() -> None:
     output = person.build_output(
-        coverage(
-            enrollment(
-                2026, "terminated", id=1, end="2026-03-31", terminated_on="2026-04-01", continuous_years=5
-            ),
-            enrollment(2026, id=2, begin="2026-06-01", continuous_years=1),
+        PersonCoverage.model_validate(
+            coverage(
+                enrollment(
+                    2026, "terminated", id=1, end="2026-03-31", terminated_on="2026-04-01", continuous_years=5
+                ),
+                enrollment(2026, id=2, begin="2026-06-01", continuous_years=1),
+            )
         ),
         ON,
     )
@@ -162,23 +197,32 @@ def test_terminated_then_re_enrolled_in_the_year_shows_both_rows() -> None:
 
 
 def test_pending_enrollments_are_not_insurance() -> None:
-    assert refusal_code(lambda: person.build_output(coverage(enrollment(2026, "pending")), ON)) == (
+    assert refusal_code(
+        lambda: person.build_output(PersonCoverage.model_validate(coverage(enrollment(2026, "pending"))), ON)
+    ) == (
         "E_NOT_INSURED",
         "该人员在 2026 年度无参保信息",
     )
-    assert refusal_code(lambda: person.build_output(coverage(), ON))[0] == "E_NOT_INSURED"
+    assert (
+        refusal_code(lambda: person.build_output(PersonCoverage.model_validate(coverage()), ON))[0]
+        == "E_NOT_INSURED"
+    )
     # Registered for 2026 but not paid, insured in 2025: the 2025 cover shows, lapsed on 1 Jan 2026.
-    output = person.build_output(coverage(enrollment(2025), enrollment(2026, "pending", id=2)), ON)
+    output = person.build_output(
+        PersonCoverage.model_validate(coverage(enrollment(2025), enrollment(2026, "pending", id=2))), ON
+    )
     assert stas(output) == [("2", "2025-01-01", "2026-01-01")]
 
 
 def test_historical_lookup_describes_the_reference_year() -> None:
     both = coverage(enrollment(2025, id=1), enrollment(2026, id=2, continuous_years=2))
-    output = person.build_output(both, date(2025, 6, 1))
+    output = person.build_output(PersonCoverage.model_validate(both), date(2025, 6, 1))
     assert stas(output) == [("1", "2025-01-01", None)]
     assert json.loads(output["baseinfo"]["exp_content"]) == {"continuous_years": 1}
     # Before the person's first cover there is nothing to show.
-    assert refusal_code(lambda: person.build_output(both, date(2024, 6, 1))) == (
+    assert refusal_code(
+        lambda: person.build_output(PersonCoverage.model_validate(both), date(2024, 6, 1))
+    ) == (
         "E_NOT_INSURED",
         "该人员在 2024 年度无参保信息",
     )
@@ -189,10 +233,17 @@ def test_identities_ended_before_the_reference_year_are_left_out() -> None:
         {"psn_idet_type": "2102", "begin_date": "2020-01-01", "end_date": "2025-12-31"},
         {"psn_idet_type": "2103", "begin_date": "2026-03-01", "end_date": None},
     ]
-    output = person.build_output(coverage(enrollment(2026), identities=identities), ON)
-    assert [(i["psn_idet_type"], i["begntime"], i["endtime"]) for i in output["idetinfo"]] == [
-        ("2103", "2026-03-01", None)
+    output = person.build_output(
+        PersonCoverage.model_validate(coverage(enrollment(2026), identities=identities)), ON
+    )
+    # Times as the interface types them; an open-ended identity has no endtime (left out, never null).
+    assert [(i["psn_idet_type"], i["begntime"], i.get("endtime")) for i in output["idetinfo"]] == [
+        ("2103", "2026-03-01 00:00:00", None)
     ]
+    ended = {"psn_idet_type": "2102", "begin_date": "2026-01-01", "end_date": "2026-06-30"}
+    ended_coverage = PersonCoverage.model_validate(coverage(enrollment(2026), identities=[ended]))
+    [row] = person.build_output(ended_coverage, ON)["idetinfo"]
+    assert (row["begntime"], row["endtime"]) == ("2026-01-01 00:00:00", "2026-06-30 23:59:59")
 
 
 # --- input ---------------------------------------------------------------------------------------------
@@ -224,9 +275,9 @@ def test_reference_date() -> None:
 
 
 def test_card_lookup_answer_with_an_inactive_card_is_refused() -> None:
-    person.require_active_card(coverage(card={"card_no": "A1", "card_sn": "S1", "status": "active"}))
+    person.require_active_card(PersonCoverage.model_validate(coverage(card=card("active"))))
     for status in ("lost", "replaced"):
-        lost = coverage(card={"card_no": "A1", "card_sn": "S1", "status": status})
+        lost = PersonCoverage.model_validate(coverage(card=card(status)))
         assert refusal_code(lambda lost=lost: person.require_active_card(lost))[0] == "CARD_NOT_ACTIVE"
 
 
@@ -275,7 +326,7 @@ async def _lookup(stub: StubEnrollment, data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_card_swipe_looks_up_by_card_number_and_chip_serial() -> None:
-    active_card = {"card_no": "A34152400001", "card_sn": "SN0001", "status": "active"}
+    active_card = {**card("active"), "card_no": "A34152400001", "card_sn": "SN0001"}
     stub = StubEnrollment(200, coverage(enrollment(2026), card=active_card))
     data = {
         "mdtrt_cert_type": "03",

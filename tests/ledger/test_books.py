@@ -166,3 +166,27 @@ async def test_reversal_posts_the_mirror_entry(ledger: tuple[httpx.AsyncClient, 
     with pytest.raises(EventRejected, match="negated"):
         async with db.transaction() as session:
             await post_settlement_reversed(session, wrong_sign.envelope("test"))
+
+
+async def test_an_entry_keeps_the_request_id_its_event_carried(
+    ledger: tuple[httpx.AsyncClient, Database],
+) -> None:
+    """The event's ``trace_id`` (the request that settled) is on the entry, outside the hash chain: the
+    chain still verifies, and the journal can be read by it (issue 28, the trail)."""
+    client, db = ledger
+    async with db.transaction() as session:
+        await post_settlement_completed(session, completed("S1", 3200).envelope("test", trace_id="req-s1"))
+        await post_settlement_completed(session, completed("S2", 450).envelope("test"))  # no request
+        await post_settlement_reversed(
+            session, reversed_event("S1", "R1", 3200).envelope("test", trace_id="req-r1")
+        )
+    journal = (await client.get("/api/v1/journal")).json()
+    assert [(e["source_id"], e["trace_id"]) for e in journal] == [
+        ("S1", "req-s1"),
+        ("S2", None),
+        ("R1", "req-r1"),
+    ]
+    [by_request] = (await client.get("/api/v1/journal", params={"trace_id": "req-r1"})).json()
+    assert by_request["source_id"] == "R1" and by_request["total_fen"] == 3200
+    verified = (await client.get("/api/v1/chain/verify")).json()
+    assert verified["ok"] is True, verified

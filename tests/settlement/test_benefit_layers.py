@@ -275,6 +275,7 @@ def _harness(databases: DatabaseFactory) -> Iterator[tuple[asyncio.Runner, Settl
 async def _person(api: SettlementApi, *, assisted: bool = True) -> Client:
     psn_no, certno = new_person()
     await api.cover(psn_no, certno, identities=(DIBAO,) if assisted else ())
+    await api.register_chronic(psn_no, "I10")  # its chronic visits are a registered patient's
     return Client(api, psn_no, certno)
 
 

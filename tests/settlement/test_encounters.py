@@ -196,6 +196,7 @@ async def test_outpatient_chronic_and_maternity(settlement_api: SettlementApi) -
     nothing = await settlement_api.post(f"{base}/settlement", _settle(psn_no, certno, 500, chrg_bchno="B2"))
     assert nothing.json()["error"]["code"] == "NO_FEE_LINES"
 
+    await settlement_api.register_chronic(psn_no, "I10")  # chronic care for registered patients only
     chronic = await _ok(
         settlement_api, "/api/v1/encounters", _open(psn_no, certno, "outpatient", "140104", dise_codg="I10")
     )

@@ -7,7 +7,7 @@ import uuid
 from typing import ClassVar
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 
 from platformctl.stack import free_port
@@ -15,7 +15,7 @@ from shared.db import Database
 from shared.events import EventData, EventEnvelope
 from shared.infra import define_infra_tables
 from shared.kafka import ensure_topics, make_producer
-from shared.observability import OUTBOX_BACKLOG
+from shared.observability import OUTBOX_BACKLOG, request_id_var
 from shared.outbox import OutboxRelay, enqueue
 from tests.conftest import DatabaseFactory, eventually
 
@@ -183,3 +183,47 @@ async def test_two_relays_share_the_outbox_without_double_sending(
     ids = [e.event_id for e in published]
     assert len(ids) == 300
     assert len(set(ids)) == 300
+
+
+async def test_records_carry_type_version_event_id_and_trace_id_headers(
+    databases: DatabaseFactory, broker: str
+) -> None:
+    """A consumer can route and trace a record from its Kafka headers alone; ``trace_id`` is the request id
+    of the request that wrote the event (none outside a request)."""
+    db = await _database(databases)
+    topic = Topic().name
+    await ensure_topics(broker, (topic,))
+    token = request_id_var.set("req-headers-1")
+    try:
+        await _write(db, topic, "in-a-request")
+    finally:
+        request_id_var.reset(token)
+    await _write(db, topic, "outside-a-request")
+    relay = _relay(db, broker)
+    task = asyncio.create_task(relay.run())
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker, auto_offset_reset="earliest")
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()])
+        deadline = asyncio.get_running_loop().time() + 20
+        while len(records) < 2 and asyncio.get_running_loop().time() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                records += batch
+    finally:
+        await consumer.stop()
+        relay.stop()
+        await task
+        await db.dispose()
+    by_text = {EventEnvelope.from_bytes(r.value).data["text"]: r for r in records}
+    assert set(by_text) == {"in-a-request", "outside-a-request"}
+    for text, record in by_text.items():
+        envelope = EventEnvelope.from_bytes(record.value)
+        headers = {name: value.decode() for name, value in record.headers}
+        expected = {"type": "test.note_written", "version": "1", "event_id": str(envelope.event_id)}
+        if text == "in-a-request":
+            expected["trace_id"] = "req-headers-1"
+            assert envelope.trace_id == "req-headers-1"
+        else:
+            assert envelope.trace_id is None
+        assert headers == expected

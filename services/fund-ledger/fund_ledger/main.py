@@ -16,6 +16,7 @@ from fund_ledger.books.service import (
     post_settlement_reversed,
     post_subsidy_allocated,
 )
+from fund_ledger.books.trail import router as trail_router
 from fund_ledger.clearing.endpoints import router as clearing_router
 from fund_ledger.config import LedgerSettings
 from fund_ledger.db import audit, feed_watermarks, infra
@@ -110,6 +111,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         runtime_factory=build_runtime,
         routers=[
             guarded(books_router, ACCOUNTANTS),
+            guarded(trail_router, ACCOUNTANTS),
             guarded(reconciliation_router, ACCOUNTANTS),
             guarded(clearing_router, ACCOUNTANTS),
             guarded(statements_router, STATEMENTS),

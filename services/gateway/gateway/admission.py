@@ -80,6 +80,7 @@ _LOOKUP = sqlalchemy.select(
     _registry.c.secret.label("registered_secret"),
     _registry.c.active.label("registered_active"),
     _registry.c.rate_limit_per_minute.label("registered_rate"),
+    _registry.c.envelope_crypto.label("registered_crypto"),
 ).select_from(
     _probe.outerjoin(_log, _log.c.msgid == bindparam("msgid"))
     .outerjoin(_void, _void.c.msgid == bindparam("msgid"))
@@ -130,7 +131,11 @@ async def use_nonce_and_look_up(conn: Statements, signer: Signer, msgid: str, si
     registered = None
     if row.registered_code is not None:
         registered = Registered(
-            row.registered_code, row.registered_secret, row.registered_active, row.registered_rate
+            row.registered_code,
+            row.registered_secret,
+            row.registered_active,
+            row.registered_rate,
+            row.registered_crypto,
         )
     return Lookup(earlier, row.voided_msgid is not None, sign_in, registered)
 

@@ -3,18 +3,38 @@ apart: refused (nothing happened), unavailable (nothing happened), outcome unkno
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from gateway import capacity
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
+from shared.contracts.v1.catalogue import CatalogueChanges
+from shared.contracts.v1.enrollment import PersonCoverage
+from shared.contracts.v1.inventory import DeletionIn, DeletionOut, MovementIn, MovementOut
+from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
+from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
+from shared.contracts.v1.setl_lists import SettlementListOut, SettlementListUpload, StatusChange
+from shared.contracts.v1.settlement import (
+    EncounterOut,
+    FeesCancelled,
+    FeesOut,
+    SettlementOut,
+    TotalsOut,
+    VoidOut,
+)
 from shared.http import AiohttpTransport
 from shared.observability import msgid_var, request_id_var
+
+#: The answer model a call reads its body into.
+Answer = TypeVar("Answer", bound=BaseModel)
+
 
 #: After a settlement whose answer was lost (the wording the 2102 cashiers already know).
 _VOIDABLE_HINT = "，交易结果未知：请勿重复收费，请用原报文ID重发本交易查询结果，或使用2601冲正"
@@ -55,11 +75,26 @@ class Downstream:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def _call(self, method: str, url: str, *, changes_state: bool, **kwargs: Any) -> dict[str, Any]:
+    @overload
+    async def _call(
+        self, method: str, url: str, answer: type[Answer], *, changes_state: bool, **kwargs: Any
+    ) -> Answer: ...
+
+    @overload
+    async def _call(
+        self, method: str, url: str, answer: None = None, *, changes_state: bool, **kwargs: Any
+    ) -> dict[str, Any]: ...
+
+    async def _call(
+        self, method: str, url: str, answer: type[Answer] | None = None, *, changes_state: bool, **kwargs: Any
+    ) -> Answer | dict[str, Any]:
         """``changes_state``: the call writes, so a lost answer is "outcome unknown" (a read before it is
         simply "try again"). How the cashier settles the doubt is the transaction's (the registry's
         ``moves_money``: a settlement or a reversal, where 2601 is named; the other ones, registering,
-        uploading fee lines, discharging..., are settled by repeating the msgid)."""
+        uploading fee lines, discharging..., are settled by repeating the msgid). The body is read into
+        ``answer``, the contract both sides import (``shared.contracts``): an answer that does not fit it
+        is the service's fault, never the caller's. Without ``answer`` (a call whose contract is not in
+        ``shared.contracts`` yet) the body is a JSON object as is."""
         headers = {**self.credential(), "x-request-id": request_id_var.get()}
         msgid = msgid_var.get()
         if msgid:
@@ -88,69 +123,84 @@ class Downstream:
             if changes_state:
                 raise unknown("医保服务内部错误")
             raise Refusal("E_UNAVAILABLE", "医保服务内部错误，请稍后重试")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise OutcomeUnknown("E_OUTCOME_UNKNOWN", "医保服务应答无法解析，交易结果未知") from exc
         if response.status_code >= 400:
-            error = body.get("error", {}) if isinstance(body, dict) else {}
-            raise Refusal(str(error.get("code", "E_REFUSED")), str(error.get("message", "交易被拒绝")))
-        if not isinstance(body, dict):
-            raise OutcomeUnknown("E_OUTCOME_UNKNOWN", "医保服务应答格式错误，交易结果未知")
-        return body
+            raise _refusal(response)
+        try:
+            if answer is None:
+                body = json.loads(response.content)
+                if not isinstance(body, dict):
+                    raise ValueError("not a JSON object")
+                return body
+            return answer.model_validate_json(response.content)
+        except (ValidationError, ValueError) as exc:
+            if changes_state:
+                raise OutcomeUnknown("E_OUTCOME_UNKNOWN", "医保服务应答格式错误，交易结果未知") from exc
+            raise Refusal("E_UNAVAILABLE", "医保服务应答格式错误，请稍后重试") from exc
 
-    async def person_coverage(self, certno: str) -> dict[str, Any]:
+    async def person_coverage(self, certno: str) -> PersonCoverage:
         return await self._call(
             "GET",
             f"{self.enrollment_url}/api/v1/persons/lookup",
+            PersonCoverage,
             params={"certno": certno},
             changes_state=False,
         )
 
-    async def person_coverage_by_card(self, card_no: str, card_sn: str | None) -> dict[str, Any]:
+    async def person_coverage_by_card(self, card_no: str, card_sn: str | None) -> PersonCoverage:
         """The person a social-security card belongs to; a lost or replaced card is refused by enrollment
         (422 CARD_NOT_ACTIVE), which ``_call`` turns into a Refusal with that code and message."""
         params = {"card_no": card_no}
         if card_sn:
             params["card_sn"] = card_sn
         return await self._call(
-            "GET", f"{self.enrollment_url}/api/v1/persons/lookup", params=params, changes_state=False
-        )
-
-    async def settle_pharmacy(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return await self._call(
-            "POST", f"{self.settlement_url}/api/v1/pharmacy-settlements", json=payload, changes_state=True
-        )
-
-    async def preview_pharmacy(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """2101: the same calculation as a settlement, nothing written; a timeout is simply "try again"."""
-        return await self._call(
-            "POST",
-            f"{self.settlement_url}/api/v1/pharmacy-settlements/preview",
-            json=payload,
-            changes_state=False,
-        )
-
-    async def settlement(self, setl_id: str, fixmedins_code: str) -> dict[str, Any]:
-        """One settlement of the calling institution (another's is refused, 403 NOT_YOUR_SETTLEMENT)."""
-        return await self._call(
             "GET",
-            f"{self.settlement_url}/api/v1/settlements/{_segment(setl_id)}",
-            params={"fixmedins_code": fixmedins_code},
+            f"{self.enrollment_url}/api/v1/persons/lookup",
+            PersonCoverage,
+            params=params,
             changes_state=False,
         )
 
-    async def reverse_settlement(self, setl_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def settle_pharmacy(self, payload: dict[str, Any]) -> SettlementOut:
         return await self._call(
             "POST",
-            f"{self.settlement_url}/api/v1/settlements/{_segment(setl_id)}/reversal",
+            f"{self.settlement_url}/api/v1/pharmacy-settlements",
+            SettlementOut,
             json=payload,
             changes_state=True,
         )
 
-    async def void_message(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def preview_pharmacy(self, payload: dict[str, Any]) -> SettlementOut:
+        """2101: the same calculation as a settlement, nothing written; a timeout is simply "try again"."""
         return await self._call(
-            "POST", f"{self.settlement_url}/api/v1/voids", json=payload, changes_state=True
+            "POST",
+            f"{self.settlement_url}/api/v1/pharmacy-settlements/preview",
+            SettlementOut,
+            json=payload,
+            changes_state=False,
+        )
+
+    async def settlement(self, setl_id: str, fixmedins_code: str) -> SettlementOut:
+        """One settlement of the calling institution (another's is refused, 403 NOT_YOUR_SETTLEMENT)."""
+        return await self._call(
+            "GET",
+            f"{self.settlement_url}/api/v1/settlements/{_segment(setl_id)}",
+            SettlementOut,
+            params={"fixmedins_code": fixmedins_code},
+            changes_state=False,
+        )
+
+    async def reverse_settlement(self, setl_id: str, payload: dict[str, Any]) -> SettlementOut:
+        return await self._call(
+            "POST",
+            f"{self.settlement_url}/api/v1/settlements/{_segment(setl_id)}/reversal",
+            SettlementOut,
+            json=payload,
+            changes_state=True,
+        )
+
+    async def void_message(self, payload: dict[str, Any]) -> VoidOut:
+        return await self._call(
+            "POST", f"{self.settlement_url}/api/v1/voids", VoidOut, json=payload, changes_state=True
         )
 
     # --- encounters: outpatient visits (2201-2208) and inpatient stays (2401-2405, 2301-2305) ------------
@@ -158,85 +208,100 @@ class Downstream:
     def _encounter_url(self, mdtrt_id: str, tail: str = "") -> str:
         return f"{self.settlement_url}/api/v1/encounters/{_segment(mdtrt_id)}{tail}"
 
-    async def open_encounter(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def open_encounter(self, payload: dict[str, Any]) -> EncounterOut:
         """2201 / 2401; the same (fixmedins_code, ipt_otp_no) again answers with the same encounter."""
         return await self._call(
             "POST",
             f"{self.settlement_url}/api/v1/encounters",
+            EncounterOut,
             json=payload,
             changes_state=True,
         )
 
-    async def encounter(self, mdtrt_id: str, fixmedins_code: str) -> dict[str, Any]:
+    async def encounter(self, mdtrt_id: str, fixmedins_code: str) -> EncounterOut:
         """One encounter of the calling institution (another's is refused, 403 NOT_YOUR_ENCOUNTER)."""
         return await self._call(
             "GET",
             self._encounter_url(mdtrt_id),
+            EncounterOut,
             params={"fixmedins_code": fixmedins_code},
             changes_state=False,
         )
 
-    async def cancel_encounter(self, mdtrt_id: str, fixmedins_code: str) -> dict[str, Any]:
+    async def cancel_encounter(self, mdtrt_id: str, fixmedins_code: str) -> EncounterOut:
         """2202 / 2404."""
         return await self._call(
             "POST",
             self._encounter_url(mdtrt_id, "/cancellation"),
+            EncounterOut,
             params={"fixmedins_code": fixmedins_code},
             changes_state=True,
         )
 
-    async def update_diagnosis(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def update_diagnosis(self, mdtrt_id: str, payload: dict[str, Any]) -> EncounterOut:
         """2203 / 2403 (and the maternity fields of 2402)."""
         return await self._call(
             "POST",
             self._encounter_url(mdtrt_id, "/diagnosis"),
+            EncounterOut,
             json=payload,
             changes_state=True,
         )
 
-    async def upload_fees(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def upload_fees(self, mdtrt_id: str, payload: dict[str, Any]) -> FeesOut:
         """2204 / 2301: the lines are stored and answered with their classification."""
         return await self._call(
-            "POST", self._encounter_url(mdtrt_id, "/fees"), json=payload, changes_state=True
+            "POST", self._encounter_url(mdtrt_id, "/fees"), FeesOut, json=payload, changes_state=True
         )
 
-    async def cancel_fees(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def cancel_fees(self, mdtrt_id: str, payload: dict[str, Any]) -> FeesCancelled:
         """2205 / 2302: ``{"cancelled": n}``."""
         return await self._call(
             "POST",
             self._encounter_url(mdtrt_id, "/fees/cancellation"),
+            FeesCancelled,
             json=payload,
             changes_state=True,
         )
 
-    async def discharge(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def discharge(self, mdtrt_id: str, payload: dict[str, Any]) -> EncounterOut:
         """2402."""
         return await self._call(
             "POST",
             self._encounter_url(mdtrt_id, "/discharge"),
+            EncounterOut,
             json=payload,
             changes_state=True,
         )
 
-    async def undo_discharge(self, mdtrt_id: str, fixmedins_code: str) -> dict[str, Any]:
+    async def undo_discharge(self, mdtrt_id: str, fixmedins_code: str) -> EncounterOut:
         """2405."""
         return await self._call(
             "POST",
             self._encounter_url(mdtrt_id, "/discharge/cancellation"),
+            EncounterOut,
             params={"fixmedins_code": fixmedins_code},
             changes_state=True,
         )
 
-    async def preview_encounter(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def preview_encounter(self, mdtrt_id: str, payload: dict[str, Any]) -> SettlementOut:
         """2206 / 2303: nothing is written, so a timeout is simply "try again"."""
         return await self._call(
-            "POST", self._encounter_url(mdtrt_id, "/settlement/preview"), json=payload, changes_state=False
+            "POST",
+            self._encounter_url(mdtrt_id, "/settlement/preview"),
+            SettlementOut,
+            json=payload,
+            changes_state=False,
         )
 
-    async def settle_encounter(self, mdtrt_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def settle_encounter(self, mdtrt_id: str, payload: dict[str, Any]) -> SettlementOut:
         """2207 / 2304: binding, once per msgid; a lost answer is "outcome unknown" (2601 can undo it)."""
         return await self._call(
-            "POST", self._encounter_url(mdtrt_id, "/settlement"), json=payload, changes_state=True
+            "POST",
+            self._encounter_url(mdtrt_id, "/settlement"),
+            SettlementOut,
+            json=payload,
+            changes_state=True,
         )
 
     # --- filings (2503/2504, 5301) ------------------------------------------------------------------------
@@ -244,17 +309,44 @@ class Downstream:
     async def file_chronic(self, payload: dict[str, Any]) -> dict[str, Any]:
         """2503: the stored filing with its ``trt_dcla_detl_sn``; once per msgid."""
         return await self._call(
-            "POST", f"{self.settlement_url}/api/v1/filings/chronic", json=payload, changes_state=True
+            "POST",
+            f"{self.settlement_url}/api/v1/filings/chronic",
+            json=payload,
+            changes_state=True,
         )
 
     async def file_designated(self, payload: dict[str, Any]) -> dict[str, Any]:
         """2505: the stored designated-facility filing with its ``trt_dcla_detl_sn``; once per msgid."""
         return await self._call(
-            "POST", f"{self.settlement_url}/api/v1/filings/designated", json=payload, changes_state=True
+            "POST",
+            f"{self.settlement_url}/api/v1/filings/designated",
+            json=payload,
+            changes_state=True,
+        )
+
+    async def file_referral(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """2501 / 2501A: the stored referral (out-of-area care) filing; once per msgid."""
+        return await self._call(
+            "POST", f"{self.settlement_url}/api/v1/filings/referral", json=payload, changes_state=True
+        )
+
+    async def file_injury(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """2507: the stored injury filing with its ``chk_pay_flag``; once per msgid."""
+        return await self._call(
+            "POST", f"{self.settlement_url}/api/v1/filings/injury", json=payload, changes_state=True
+        )
+
+    async def entitlement(self, psn_no: str, params: dict[str, str]) -> dict[str, Any]:
+        """2001: ``{"psn_no", "on", "rows": [...]}``, what the person may draw on for the care asked."""
+        return await self._call(
+            "GET",
+            f"{self.settlement_url}/api/v1/filings/persons/{_segment(psn_no)}/entitlement",
+            params=params,
+            changes_state=False,
         )
 
     async def revoke_filing(self, trt_dcla_detl_sn: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """2504: the filing as revoked; once per msgid."""
+        """2502 / 2504 / 2506: the filing as revoked; once per msgid."""
         return await self._call(
             "POST",
             f"{self.settlement_url}/api/v1/filings/{_segment(trt_dcla_detl_sn)}/revocation",
@@ -273,11 +365,12 @@ class Downstream:
 
     async def reconciliation_totals(
         self, fixmedins_code: str, insutype: str, clr_type: str, date_from: date, date_to: date
-    ) -> dict[str, Any]:
+    ) -> TotalsOut:
         """3201: settlement's totals per day for one institution, insutype and clr_type."""
         return await self._call(
             "GET",
             f"{self.settlement_url}/api/v1/reconciliation/totals",
+            TotalsOut,
             params={
                 "fixmedins_code": fixmedins_code,
                 "insutype": insutype,
@@ -288,10 +381,138 @@ class Downstream:
             changes_state=False,
         )
 
+    # --- catalogue downloads (13xx) ------------------------------------------------------------------------
+
+    async def catalogue_changes(
+        self,
+        list_name: str,
+        ver: int,
+        page_num: int,
+        page_size: int,
+        *,
+        upto_ver: int | None = None,
+        cursor: str | None = None,
+    ) -> CatalogueChanges:
+        """One page of the rows of a catalogue list changed after version ``ver``; with ``cursor`` ("0:0"
+        to start), the batch after it up to ``upto_ver``."""
+        params: dict[str, Any] = {"ver": ver, "page_num": page_num, "page_size": page_size}
+        if cursor is not None:
+            params.update(cursor=cursor, upto_ver=upto_ver)
+        return await self._call(
+            "GET",
+            f"{self.settlement_url}/api/v1/catalogue/downloads/{_segment(list_name)}",
+            CatalogueChanges,
+            params=params,
+            changes_state=False,
+        )
+
+    # --- queries (5201-5206): typed bodies of shared.contracts.v1.queries -------------------------------
+
+    async def visits(
+        self,
+        psn_no: str,
+        fixmedins_code: str,
+        *,
+        begntime: str | None = None,
+        endtime: str | None = None,
+        med_type: str | None = None,
+        mdtrt_id: str | None = None,
+    ) -> VisitList:
+        """5201 / 5202: the institution's visits of the person (times as ISO 8601 with their offset)."""
+        params = {"psn_no": psn_no, "fixmedins_code": fixmedins_code}
+        optional = {"begntime": begntime, "endtime": endtime, "med_type": med_type, "mdtrt_id": mdtrt_id}
+        params.update({k: v for k, v in optional.items() if v})
+        url = f"{self.settlement_url}/api/v1/queries/visits"
+        return await self._call("GET", url, VisitList, params=params, changes_state=False)
+
+    async def fee_details(
+        self, psn_no: str, fixmedins_code: str, mdtrt_id: str, setl_id: str | None
+    ) -> FeeDetailList:
+        """5204: the settled lines of one of the institution's visits."""
+        params = {"psn_no": psn_no, "fixmedins_code": fixmedins_code, "mdtrt_id": mdtrt_id}
+        if setl_id:
+            params["setl_id"] = setl_id
+        url = f"{self.settlement_url}/api/v1/queries/fee-details"
+        return await self._call("GET", url, FeeDetailList, params=params, changes_state=False)
+
+    async def chronic_drugs(self, psn_no: str, begntime: str, endtime: str | None) -> FeeDetailList:
+        """5205: the person's chronic-disease drug records, at any institution."""
+        params = {"psn_no": psn_no, "begntime": begntime}
+        if endtime:
+            params["endtime"] = endtime
+        url = f"{self.settlement_url}/api/v1/queries/chronic-drugs"
+        return await self._call("GET", url, FeeDetailList, params=params, changes_state=False)
+
+    async def accumulations(self, psn_no: str, year: int) -> AccumulationList:
+        """5206: the person's year-to-date totals."""
+        params = {"psn_no": psn_no, "year": str(year)}
+        url = f"{self.settlement_url}/api/v1/queries/accumulations"
+        return await self._call("GET", url, AccumulationList, params=params, changes_state=False)
+
+    # --- pre-checks (3101-3103) ---------------------------------------------------------------------------
+
+    async def precheck(self, request: PrecheckRequest) -> PrecheckOut:
+        """3101 / 3102: the supervision rules on a proposed order; nothing is written."""
+        url = f"{self.settlement_url}/api/v1/prechecks"
+        body = request.model_dump(mode="json")
+        return await self._call("POST", url, PrecheckOut, json=body, changes_state=False)
+
+    async def precheck_feedback(self, request: FeedbackRequest) -> FeedbackOut:
+        """3103: once per msgid."""
+        url = f"{self.settlement_url}/api/v1/prechecks/feedback"
+        body = request.model_dump(mode="json")
+        return await self._call("POST", url, FeedbackOut, json=body, changes_state=True)
+
+    # --- settlement lists (4101/4101A, 4102, 4103) ----------------------------------------------------------
+
+    async def upload_settlement_list(self, request: SettlementListUpload) -> SettlementListOut:
+        """4101 / 4101A: once per msgid."""
+        url = f"{self.settlement_url}/api/v1/settlement-lists"
+        body = request.model_dump(mode="json")
+        return await self._call("POST", url, SettlementListOut, json=body, changes_state=True)
+
+    async def settlement_list(self, setl_id: str, fixmedins_code: str, psn_no: str) -> SettlementListOut:
+        """4103: the caller's list of one settlement."""
+        url = f"{self.settlement_url}/api/v1/settlement-lists/{_segment(setl_id)}"
+        params = {"fixmedins_code": fixmedins_code, "psn_no": psn_no}
+        return await self._call("GET", url, SettlementListOut, params=params, changes_state=False)
+
+    async def settlement_list_status(self, setl_id: str, request: StatusChange) -> SettlementListOut:
+        """4102: once per msgid."""
+        url = f"{self.settlement_url}/api/v1/settlement-lists/{_segment(setl_id)}/status"
+        body = request.model_dump(mode="json")
+        return await self._call("POST", url, SettlementListOut, json=body, changes_state=True)
+
+    # --- inventory (3501-3507) -----------------------------------------------------------------------------
+
+    async def inventory_movement(self, request: MovementIn) -> MovementOut:
+        """3501-3506: one movement of a batch; once per msgid."""
+        url = f"{self.settlement_url}/api/v1/inventory/movements"
+        body = request.model_dump(mode="json")
+        return await self._call("POST", url, MovementOut, json=body, changes_state=True)
+
+    async def inventory_deletion(self, request: DeletionIn) -> DeletionOut:
+        """3507: the batch's movements of one kind taken back; once per msgid."""
+        url = f"{self.settlement_url}/api/v1/inventory/deletions"
+        body = request.model_dump(mode="json")
+        return await self._call("POST", url, DeletionOut, json=body, changes_state=True)
+
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):
             response = await self.client.get(f"{base}/healthz", timeout=2.0)
             response.raise_for_status()
+
+
+def _refusal(response: httpx.Response) -> Refusal:
+    """A 4xx answer: the service refused, with its stable code and message (``shared.errors``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        error = {}
+    return Refusal(str(error.get("code", "E_REFUSED")), str(error.get("message", "交易被拒绝")))
 
 
 def _segment(value: str) -> str:

@@ -1,26 +1,47 @@
 """Every transaction code the gateway answers, each declared once in its family module (``gateway.nhsa``:
 ``person``, ``pharmacy``, ``outpatient``, ``inpatient``, ``void``, ``reconciliation``, ``queries``,
-``filings``, ``sign``). The pipeline (``gateway.transactions``), the 2601 rules and the metrics labels read
-it from here; adding a code is its declaration in its family, its service endpoint and its tests."""
+``filings``, ``prechecks``, ``settlement_lists``, ``inventory``, ``sign``, ``files``, ``catalogue``). The
+pipeline (``gateway.transactions``), the 2601 rules and the metrics labels read it from here; adding a code
+is its declaration in its family, its service endpoint and its tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from gateway.nhsa import (
+    catalogue,
+    files,
     filings,
     inpatient,
+    inventory,
     outpatient,
     person,
     pharmacy,
+    prechecks,
     queries,
     reconciliation,
+    settlement_lists,
     sign,
     void,
 )
 from gateway.nhsa.transaction import Transaction
 
-FAMILIES = (person, pharmacy, outpatient, inpatient, void, reconciliation, queries, filings, sign)
+FAMILIES = (
+    person,
+    pharmacy,
+    outpatient,
+    inpatient,
+    void,
+    reconciliation,
+    queries,
+    filings,
+    prechecks,
+    settlement_lists,
+    inventory,
+    sign,
+    files,
+    catalogue,
+)
 
 
 def _collect(declared: Iterable[Transaction]) -> dict[str, Transaction]:

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from gateway import admission, registry
 from gateway.capacity import DownstreamSlots
 from gateway.downstream import Downstream
+from gateway.files.service import FileStore
 from gateway.messages import service as messages
 from gateway.nhsa import void
 from gateway.nhsa.envelope import (
@@ -29,8 +31,9 @@ from gateway.nhsa.envelope import (
 )
 from gateway.nhsa.errors import TRANSIENT_CODES, OutcomeUnknown, Refusal, describe
 from gateway.nhsa.transaction import Call, Transaction, parse
+from gateway.security import sealing
 from gateway.security.service import HisSecurity, Signer, check_caller
-from shared.db import Database
+from shared.db import Database, Statements
 from shared.inputs import BAD_TEXT
 from shared.observability import LATENCY_BUCKETS, msgid_var
 
@@ -52,18 +55,19 @@ GATEWAY_REPLAYS = Counter("gateway_replays_total", "Repeated msgids answered fro
 #: The codes the gateway answers (the registry's). Dashboards, deploy checks and docs/interface.md read them.
 KNOWN_INFNO_LABELS = frozenset(registry.TRANSACTIONS)
 
-#: National codes a region's acceptance list names that this platform does not answer ("Not offered" in
-#: docs/interface.md). A refusal of one of them keeps the requested code as its metrics label, so operators
-#: see which codes vendors ask for; any other unsupported code is labelled "other" (a bounded label set).
-NOT_OFFERED_INFNOS = frozenset(
+#: National codes of the acceptance lists institutions are tested against (docs/interface.md). Those the
+#: registry does not answer ("Not offered") keep the requested code as their metrics label when refused, so
+#: operators see which codes vendors ask for; any other unsupported code is labelled "other" (bounded).
+ACCEPTANCE_LIST_INFNOS = frozenset(
     {
-        "1201", "1301", "1307", "1308", "1309", "1310", "1311", "1312", "1318", "1319", "1321",
-        "1901", "2001", "2501", "2502", "2503", "2504", "2505", "2506", "2507",
+        "1201", "1301", "1302", "1303", "1305", "1306", "1307", "1308", "1309", "1310", "1311", "1312",
+        "1318", "1319", "1321", "1901", "2001", "2501", "2502", "2507",
         "3202", "3203", "3203A", "3204", "3204A", "3205A", "9101", "9102",
         "3501", "3507", "3508", "3513", "4101", "4101A", "4102", "4103", "4401", "4402",
-        "5102", "5201", "5204", "5206", "5212", "5301", "5302",
+        "5102", "5204", "5206", "5212",
     }
 )  # fmt: skip
+NOT_OFFERED_INFNOS = ACCEPTANCE_LIST_INFNOS - KNOWN_INFNO_LABELS
 
 
 def infno_label(infno: str) -> str:
@@ -85,6 +89,8 @@ class _Read:
     body: dict[str, Any]
     label: str
     transaction: Transaction
+    #: How to seal the answer (the institution's national cryptography); None: answered in the clear.
+    sealing: sealing.Sealing | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,7 @@ TRAIL_SETTLEMENT_FIELDS = (
 def trail_of_answer(answer: str) -> dict[str, Any]:
     """The settlement id and amounts of an answer (yuan as on the wire), when it carries a ``setlinfo``."""
     try:
-        output = json.loads(answer).get("output")
+        output = json.loads(answer, parse_float=Decimal).get("output")  # 32.00 stays "32.00" on the line
     except (ValueError, AttributeError):
         return {}
     info = output.get("setlinfo") if isinstance(output, dict) else None
@@ -161,8 +167,20 @@ def _note(seen: dict[str, str], read: _Read | _Refused) -> None:
         seen.update(infno=envelope.infno, fixmedins_code=envelope.fixmedins_code, opter=envelope.opter)
 
 
-def _read_envelope(raw: bytes, institution: Signer, path_infno: str | None = None) -> _Read | _Refused:
-    """The envelope of a signed request, or why it is refused (in the order the checks are documented)."""
+def _crypto(institution: Signer) -> str:
+    registered = institution.registered
+    return registered.envelope_crypto if registered is not None else sealing.NONE
+
+
+def _read_envelope(
+    raw: bytes,
+    institution: Signer,
+    path_infno: str | None = None,
+    keys: sealing.Keys | None = None,
+) -> _Read | _Refused:
+    """The envelope of a signed request, or why it is refused (in the order the checks are documented).
+    An institution under national cryptography has its ``input`` decrypted and its ``cainfo`` verified
+    with ``keys`` first (``gateway.security.sealing``)."""
     try:
         body = parse_body(raw)
     except BadJson as exc:
@@ -174,6 +192,10 @@ def _read_envelope(raw: bytes, institution: Signer, path_infno: str | None = Non
     field = bad_text(raw, body)
     if field is not None:
         return _Refused(Refusal("E_INPUT", f"{field}: {BAD_TEXT}"))
+    try:
+        body, sealed = sealing.open_request(body, _crypto(institution), keys or sealing.Keys())
+    except Refusal as refusal:
+        return _Refused(refusal)
     try:
         envelope = RequestEnvelope.model_validate(body)
     except ValidationError as exc:
@@ -190,7 +212,7 @@ def _read_envelope(raw: bytes, institution: Signer, path_infno: str | None = Non
     transaction = registry.find(envelope.infno)
     if transaction is None:
         return _Refused(Refusal("E_INFNO", f"不支持的交易编号: {envelope.infno}"), label, envelope)
-    return _Read(envelope, body, label, transaction)
+    return _Read(envelope, body, label, transaction, sealed)
 
 
 class EnvelopeProcessor:
@@ -203,14 +225,20 @@ class EnvelopeProcessor:
         *,
         security: HisSecurity,
         slots: DownstreamSlots | None = None,
+        files: FileStore | None = None,
+        sm2_private_key: str | None = None,
     ) -> None:
-        """``slots``: how many envelopes may be downstream at once (``gateway.capacity``); None: no limit."""
+        """``slots``: how many envelopes may be downstream at once (``gateway.capacity``); None: no limit.
+        ``files``: the exchange files and their limits (default limits if None). ``sm2_private_key``: the
+        gateway's own key (hex), signing the answers of institutions under SM2."""
         self.db = db
         self.downstream = downstream
         self.region_admvs = region_admvs
         self.max_body_bytes = max_body_bytes
         self.security = security
         self.slots = slots
+        self.files = files or FileStore()
+        self.sm2_private_key = sm2_private_key or None
 
     def refuse_path(self, path: str) -> str:
         """The envelope answering a request to an address under ``/fsi/`` that is no path form
@@ -228,8 +256,11 @@ class EnvelopeProcessor:
         builder = ResponseBuilder(self.region_admvs)
         started = time.perf_counter()
         seen: dict[str, str] = {}
+        opened: list[sealing.Sealing] = []
         try:
-            answer, infno_label, infcode, code = await self._process(raw, headers, builder, seen, path_infno)
+            answer, infno_label, infcode, code = await self._process(
+                raw, headers, builder, seen, path_infno, opened
+            )
         except Exception:
             # A fault of ours, e.g. the message log unreachable after a settlement went through. The answer
             # must not claim success, and the cashier must know a repeat of the msgid settles the doubt.
@@ -245,6 +276,9 @@ class EnvelopeProcessor:
             )
         GATEWAY_TRANSACTIONS.labels(infno_label, str(infcode), code).inc()
         _log_envelope(seen, infno_label, infcode, code, answer, time.perf_counter() - started)
+        if opened:
+            # The plain answer is what was logged and remembered; the institution gets it sealed.
+            answer = sealing.seal_answer(answer, opened[0], self.sm2_private_key)
         return answer
 
     async def _process(
@@ -254,9 +288,11 @@ class EnvelopeProcessor:
         builder: ResponseBuilder,
         seen: dict[str, str],
         path_infno: str | None = None,
+        opened: list[sealing.Sealing] | None = None,
     ) -> tuple[str, str, int, str]:
         """Returns (answer, infno label, infcode, result code); ``seen``: the envelope's fields for the trail
-        line, once it is read."""
+        line, once it is read; ``opened``: the sealing of the answer, once the request was opened under the
+        institution's national cryptography."""
 
         def refuse(refusal: Refusal, label: str = "invalid") -> tuple[str, str, int, str]:
             return dumps(builder.build(infcode=-1, err_msg=refusal.err_msg)), label, -1, refusal.code
@@ -273,7 +309,8 @@ class EnvelopeProcessor:
                 institution = await self.security.authenticate(conn, headers)
             except Refusal as refusal:
                 return refuse(refusal)
-            read = _read_envelope(raw, institution, path_infno)
+            keys = await self._keys(conn, institution)
+            read = _read_envelope(raw, institution, path_infno, keys)
             _note(seen, read)
             try:
                 if isinstance(read, _Refused):
@@ -288,7 +325,8 @@ class EnvelopeProcessor:
                 )
                 confirmed = self.security.confirm(institution, known.registered, headers)
                 if confirmed is not institution:  # the registry changed: the envelope read for it again
-                    read = _read_envelope(raw, confirmed, path_infno)
+                    keys = await self._keys(conn, confirmed)
+                    read = _read_envelope(raw, confirmed, path_infno, keys)
                     _note(seen, read)
                     if isinstance(read, _Refused):
                         _log_refused(read)
@@ -297,6 +335,8 @@ class EnvelopeProcessor:
             except Refusal as refusal:  # the nonce was used before, or the registry changed
                 return refuse(refusal)
         label, transaction = read.label, read.transaction
+        if read.sealing is not None and opened is not None:
+            opened.append(read.sealing)
         digest = request_digest(read.body)
         if known.voided:
             # Whatever answer the log holds for it described an effect 2601 has undone (or prevented).
@@ -346,10 +386,17 @@ class EnvelopeProcessor:
         )
         return stored.response, label, stored.infcode, code
 
+    @staticmethod
+    async def _keys(conn: Statements, institution: Signer) -> sealing.Keys | None:
+        """The institution's keys valid now, read only for one under national cryptography."""
+        if _crypto(institution) == sealing.NONE:
+            return None
+        return await sealing.valid_keys(conn, institution.fixmedins_code)
+
     async def _answer(self, transaction: Transaction, envelope: RequestEnvelope) -> Answer:
         """The transaction's input read, its hooks and handler run; a downstream transaction's first call
         takes a slot (``slots``), or is refused E_BUSY with nothing sent."""
-        call = Call(envelope, self.downstream, self.db, self.security)
+        call = Call(envelope, self.downstream, self.db, self.security, self.files)
         data = parse(transaction.input, envelope.input)
         if transaction.before is not None:
             await transaction.before(call, data)

@@ -16,3 +16,8 @@ class SettlementSettings(ServiceSettings):
     enrollment_url: str = "http://127.0.0.1:8001"
     ledger_url: str = "http://127.0.0.1:8003"
     report_timeout_s: float = Field(default=10.0, gt=0)
+    #: Days after discharge by which an inpatient settlement's settlement list (4101) is due; later, it is
+    #: in the overdue report and the ``settlement_lists_overdue`` gauge (illustrative: set per region).
+    settlement_list_deadline_days: int = Field(default=30, ge=0, le=366)
+    #: How often the gauge is recomputed (0: only when the report is asked for).
+    settlement_list_check_interval_s: float = Field(default=600.0, ge=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from settlement.catalogue.endpoints import downloads_router as catalogue_downloads_router
 from settlement.catalogue.endpoints import router as catalogue_router
 from settlement.config import SettlementSettings
 from settlement.db import audit, infra
@@ -17,11 +18,18 @@ from settlement.eligibility.service import (
 from settlement.encounters.endpoints import router as encounters_router
 from settlement.filings.endpoints import router as filings_router
 from settlement.institutions.endpoints import router as institutions_router
+from settlement.inventory.endpoints import router as inventory_router
 from settlement.manual.endpoints import router as manual_router
+from settlement.operations.trail import router as trail_router
 from settlement.policy.endpoints import router as policy_router
+from settlement.prechecks.endpoints import router as prechecks_router
+from settlement.queries.endpoints import router as queries_router
 from settlement.reconciliation.endpoints import router as reconciliation_router
 from settlement.reporting.endpoints import router as reporting_router
 from settlement.schemes.endpoints import router as schemes_router
+from settlement.setl_lists.endpoints import report_router as setl_list_report_router
+from settlement.setl_lists.endpoints import router as setl_lists_router
+from settlement.setl_lists.endpoints import watch_overdue
 from settlement.settlements.endpoints import router as settlements_router
 from settlement.supervision.endpoints import router as supervision_router
 from shared import outbox_feed
@@ -64,6 +72,9 @@ SUPERVISION = access(read={AUDITOR, FUND_ACCOUNTANT}, write={AUDITOR})
 #: Manual reimbursement (零星报销): the fund's staff enter and, as a second person, approve (four eyes).
 MANUAL_REIMBURSEMENT = access(read={FUND_ACCOUNTANT, AUDITOR}, write={FUND_ACCOUNTANT})
 REPORTING = access(read={AUDITOR, FUND_ACCOUNTANT, ENROLLMENT_CLERK}, write=set())
+#: The transaction trail (one settlement's or one person's records, with the calculation): auditors and
+#: fund accountants read it, and each read is audited.
+TRAIL = access(read={AUDITOR, FUND_ACCOUNTANT}, write=set())
 #: Filings (备案): the gateway files for an institution (2503/2504); the office's clerks take a filing by
 #: telephone (docs/interface.md, "Filings"); auditors and accountants read.
 FILINGS = access(
@@ -75,14 +86,16 @@ ELIGIBILITY = access(read={SERVICE, AUDITOR, ENROLLMENT_CLERK}, write=set())
 
 def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
     assert isinstance(settings, SettlementSettings)
-    return ServiceRuntime(
+    runtime = ServiceRuntime(
         settings,
         infra,
         publishes=True,
         consumes=[ENROLLMENT_TOPIC],
         subscriptions=SUBSCRIPTIONS,
         consumer_group=settings.consumer_group,
+        workers=[lambda stop: watch_overdue(runtime.db, settings, stop)],
     )
+    return runtime
 
 
 def create_app(settings: SettlementSettings | None = None) -> FastAPI:
@@ -94,9 +107,15 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
         routers=[
             guarded(settlements_router, HIS_BACKEND),
             guarded(encounters_router, HIS_BACKEND),
+            guarded(queries_router, HIS_BACKEND),
+            guarded(prechecks_router, HIS_BACKEND),
+            guarded(setl_lists_router, HIS_BACKEND),
+            guarded(inventory_router, HIS_BACKEND),
+            guarded(setl_list_report_router, RECONCILIATION),
             guarded(filings_router, FILINGS),
             guarded(institutions_router, REFERENCE),
             guarded(catalogue_router, REFERENCE),
+            guarded(catalogue_downloads_router, REFERENCE),
             guarded(policy_router, REFERENCE),
             guarded(eligibility_router, ELIGIBILITY),
             guarded(reconciliation_router, RECONCILIATION),
@@ -104,6 +123,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             guarded(supervision_router, SUPERVISION),
             guarded(manual_router, MANUAL_REIMBURSEMENT),
             guarded(reporting_router, REPORTING),
+            guarded(trail_router, TRAIL),
             guarded(outbox_feed.router, outbox_feed.FEED_ACCESS),
         ],
         audit_table=audit,

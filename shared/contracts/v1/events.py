@@ -30,6 +30,11 @@ class EventEnvelope(BaseModel):
     producer: str = Field(min_length=1, max_length=50)
     key: str = Field(min_length=1, max_length=100)
     data: dict[str, Any]
+    #: The request id of the request that produced the event (the gateway's ``X-Request-ID``, passed to the
+    #: service): it joins the event to the gateway's and the service's trail lines and to the ledger's
+    #: entry. Absent for an event no request produced (a batch job). Also sent as the Kafka header
+    #: ``trace_id``.
+    trace_id: str | None = Field(default=None, max_length=64)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
@@ -51,9 +56,12 @@ class EventData(BaseModel):
     def partition_key(self) -> str:
         raise NotImplementedError
 
-    def envelope(self, producer: str, *, event_id: uuid.UUID | None = None) -> EventEnvelope:
+    def envelope(
+        self, producer: str, *, event_id: uuid.UUID | None = None, trace_id: str | None = None
+    ) -> EventEnvelope:
         return EventEnvelope(
             event_id=event_id or uuid.uuid4(),
+            trace_id=trace_id,
             type=self.event_type,
             version=self.event_version,
             occurred_at=utcnow(),
@@ -97,6 +105,8 @@ class CoverageActivated(EventData):
     continuous_years: int = Field(default=1, ge=1)
     #: First day of the current run of continuous cover (1101 psn_insu_date).
     psn_insu_date: date | None = None
+    #: 民族 code (01 汉族...), shown in setlinfo.naty; None from producers that do not know it.
+    naty: str | None = None
 
     def partition_key(self) -> str:
         return self.psn_no

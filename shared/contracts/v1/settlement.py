@@ -45,6 +45,9 @@ class FeeLineIn(BaseModel):
     #: Prescribed days' supply (prd_days), kept for the days'-supply fraud signal. Left out of the request
     #: digest (``exclude``): it moves no money, and requests settled before it existed must replay alike.
     prd_days: Decimal | None = Field(default=None, ge=0, max_digits=8, decimal_places=2, exclude=True)
+    #: The drug's traceability codes (追溯码) the line dispenses: each must be one the institution holds
+    #: in stock (docs/domain.md, "Inventory"). Left out of the digest as ``prd_days`` is.
+    drug_trac_codg: list[str] = Field(default_factory=list, max_length=100, exclude=True)
 
 
 class PharmacySettlementRequest(BaseModel):
@@ -129,6 +132,14 @@ class LineOut(BaseModel):
     self_pay_first_fen: int
     policy_range_fen: int
     memo: str
+    #: The catalogue's marks on the line's entry (``bas_medn_flag``... on the wire). Defaults: answers
+    #: stored before the marks existed are read as unmarked.
+    essential_drug: bool = False
+    negotiated_drug: bool = False
+    child_medicine: bool = False
+    special_item: bool = False
+    restricted: bool = False
+    direct_reimbursement: bool = False
 
 
 class FundOut(BaseModel):
@@ -149,6 +160,8 @@ class PersonSnapshot(BaseModel):
     brdy: date
     age: int
     psn_type: str
+    #: 民族 code; "" when not known (answers stored before it was kept read the same).
+    naty: str = ""
 
 
 class SettlementOut(BaseModel):

@@ -28,15 +28,3 @@ class CardReplacement(BaseModel):
     new_card_no: str = Field(pattern=CARD_NO)
     new_card_sn: str = Field(pattern=CARD_SN)
     issued_on: date
-
-
-class CardOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    card_no: str
-    card_sn: str
-    psn_no: str
-    status: str
-    issued_on: date
-    changed_on: date
-    replaced_by: str | None

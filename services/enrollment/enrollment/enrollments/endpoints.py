@@ -6,22 +6,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from enrollment.cards import service as cards
-from enrollment.cards.schemas import CardOut
 from enrollment.deps import TodayDep
 from enrollment.enrollments import service
 from enrollment.enrollments.rules import age_on
 from enrollment.enrollments.schemas import (
     CoverageOnDate,
     EnrollmentCreate,
-    EnrollmentOut,
     LegacyEnrollmentIn,
     PaymentIn,
     PaymentOut,
-    PersonCoverage,
     TerminationIn,
 )
 from enrollment.persons import service as persons
-from enrollment.persons.schemas import EmployeeImport, EmployeeImportResult, IdentityOut, PersonOut
+from enrollment.persons.schemas import EmployeeImport, EmployeeImportResult
+from shared.contracts.v1.enrollment import CardOut, EnrollmentOut, IdentityOut, PersonCoverage, PersonOut
 from shared.errors import DomainError
 from shared.service import RuntimeDep
 
@@ -34,18 +32,26 @@ person_router = APIRouter(prefix="/api/v1", tags=["persons"])
 
 @router.post("", status_code=201, response_model=EnrollmentOut)
 async def enroll(body: EnrollmentCreate, runtime: RuntimeDep, today: TodayDep) -> EnrollmentOut:
+    """Enrol a person for an insurance year at the region's standard (pending until fully
+    paid). Refused: 404 PERSON_NOT_FOUND or REGION_NOT_FOUND; 409 ALREADY_ENROLLED or
+    EMPLOYEE_INSURED; 422 OUTSIDE_COLLECTION_PERIOD, NO_STANDARD or OVERPAYMENT."""
     async with runtime.transaction() as session:
         return await service.describe(session, await service.enroll(session, body, today))
 
 
 @router.get("/{enrollment_id}", response_model=EnrollmentOut)
 async def get_enrollment(enrollment_id: int, runtime: RuntimeDep) -> EnrollmentOut:
+    """One enrollment with its status, amounts due and paid. Refused: 404
+    ENROLLMENT_NOT_FOUND."""
     async with runtime.db.session() as session:
         return await service.describe(session, await service.get(session, enrollment_id))
 
 
 @router.post("/{enrollment_id}/payments", status_code=201, response_model=PaymentOut)
 async def pay(enrollment_id: int, body: PaymentIn, runtime: RuntimeDep, today: TodayDep) -> PaymentOut:
+    """Record a payment towards an enrollment (several payers may pay parts); the enrollment
+    activates when fully paid. Refused: 404 ENROLLMENT_NOT_FOUND; 409 NOT_PENDING or
+    RECEIPT_EXISTS; 422 OVERPAYMENT or FUTURE_DATE."""
     async with runtime.transaction() as session:
         enrollment = await service.get(session, enrollment_id, for_update=True)
         return PaymentOut.model_validate(await service.pay(session, enrollment, body, today))
@@ -53,6 +59,8 @@ async def pay(enrollment_id: int, body: PaymentIn, runtime: RuntimeDep, today: T
 
 @router.get("/{enrollment_id}/payments", response_model=list[PaymentOut])
 async def payments(enrollment_id: int, runtime: RuntimeDep) -> list[PaymentOut]:
+    """The payments recorded for an enrollment, oldest first. Refused: 404
+    ENROLLMENT_NOT_FOUND."""
     async with runtime.db.session() as session:
         await service.get(session, enrollment_id)
         return [PaymentOut.model_validate(p) for p in await service.payments_of(session, enrollment_id)]
@@ -60,6 +68,8 @@ async def payments(enrollment_id: int, runtime: RuntimeDep) -> list[PaymentOut]:
 
 @router.post("/{enrollment_id}/termination", response_model=EnrollmentOut)
 async def terminate(enrollment_id: int, body: TerminationIn, runtime: RuntimeDep) -> EnrollmentOut:
+    """End an enrollment (death, moving away, employee insurance...) from a date. Refused:
+    404 ENROLLMENT_NOT_FOUND; 409 ALREADY_TERMINATED; 422 INVALID_DATE."""
     async with runtime.transaction() as session:
         enrollment = await service.get(session, enrollment_id, for_update=True)
         await service.terminate(session, enrollment, body.reason, body.effective_date)
@@ -107,6 +117,8 @@ async def coverage_history(psn_no: str, runtime: RuntimeDep) -> list[EnrollmentO
 
 @person_router.get("/persons/{psn_no}/coverage", response_model=CoverageOnDate)
 async def coverage_on(psn_no: str, on: date, runtime: RuntimeDep) -> CoverageOnDate:
+    """Whether the person was covered on a given date, and why not (not enrolled that year,
+    pending payment, terminated). Refused: 404 PERSON_NOT_FOUND."""
     async with runtime.db.session() as session:
         await persons.get_person(session, psn_no)
         history = await service.list_for_person(session, psn_no)
@@ -144,6 +156,8 @@ async def terminate_person(psn_no: str, body: TerminationIn, runtime: RuntimeDep
 async def record_legacy(
     psn_no: str, body: LegacyEnrollmentIn, runtime: RuntimeDep, today: TodayDep
 ) -> EnrollmentOut:
+    """Record a year the person was insured under a legacy scheme (新农合 / 城镇居民), for
+    continuity. Refused: 404 PERSON_NOT_FOUND; 409 ALREADY_ENROLLED; 422 INVALID_YEAR."""
     async with runtime.transaction() as session:
         return await service.describe(session, await service.record_legacy(session, psn_no, body, today))
 

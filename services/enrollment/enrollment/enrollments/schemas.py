@@ -5,8 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from enrollment.cards.schemas import CardOut
-from enrollment.persons.schemas import IdentityOut, PersonOut
+from shared.contracts.v1.enrollment import EnrollmentOut
 
 Payer = Literal["individual", "medical_assistance", "village_collective", "employer"]
 Reason = Literal["death", "moved_away", "employee_insurance"]
@@ -53,31 +52,6 @@ class TerminationIn(BaseModel):
     effective_date: date
 
 
-class EnrollmentOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    psn_no: str
-    year: int
-    insutype: str
-    psn_type: str
-    tier: str
-    insuplc_admdvs: str
-    status: str
-    kind: str
-    coverage_begin: date
-    coverage_end: date
-    due_fen: int
-    paid_fen: int
-    subsidy_fen: int
-    enrolled_on: date
-    activated_on: date | None
-    terminated_on: date | None
-    termination_reason: str | None
-    continuous_years: int = 0
-    psn_insu_date: date | None = None
-
-
 class PaymentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -87,16 +61,6 @@ class PaymentOut(BaseModel):
     amount_fen: int
     receipt_no: str
     paid_on: date
-
-
-class PersonCoverage(BaseModel):
-    """Everything 1101 needs about a person, in domain names (the gateway maps them to the wire)."""
-
-    person: PersonOut
-    age: int
-    enrollments: list[EnrollmentOut]
-    identities: list[IdentityOut]
-    card: CardOut | None = None
 
 
 class CoverageOnDate(BaseModel):

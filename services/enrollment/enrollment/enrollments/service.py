@@ -13,11 +13,12 @@ from enrollment import metrics
 from enrollment.db import infra
 from enrollment.enrollments import rules
 from enrollment.enrollments.models import Enrollment, Payment, SubsidyAllocation
-from enrollment.enrollments.schemas import EnrollmentCreate, EnrollmentOut, LegacyEnrollmentIn, PaymentIn
+from enrollment.enrollments.schemas import EnrollmentCreate, LegacyEnrollmentIn, PaymentIn
 from enrollment.households.models import School, SchoolStudent
 from enrollment.persons import service as persons
 from enrollment.persons.models import Person
 from enrollment.regions import service as regions
+from shared.contracts.v1.enrollment import EnrollmentOut
 from shared.db import flush_unique
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import (
@@ -222,6 +223,7 @@ async def _activate(session: AsyncSession, enrollment: Enrollment, today: date) 
             psn_name=person.psn_name,
             gend=person.gend,
             brdy=person.brdy,
+            naty=person.naty,
             insutype=enrollment.insutype,
             psn_type=enrollment.psn_type,
             insuplc_admdvs=enrollment.insuplc_admdvs,

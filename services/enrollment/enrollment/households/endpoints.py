@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from enrollment.deps import TodayDep
-from enrollment.enrollments.schemas import EnrollmentOut
 from enrollment.households import service
 from enrollment.households.schemas import (
     BatchResult,
@@ -16,7 +15,7 @@ from enrollment.households.schemas import (
     SchoolOut,
 )
 from enrollment.households.service import Batch
-from enrollment.persons.schemas import PersonOut
+from shared.contracts.v1.enrollment import EnrollmentOut, PersonOut
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["households and schools"])
@@ -55,12 +54,15 @@ async def residences(
 async def household_status(
     household_no: str, runtime: RuntimeDep, year: Annotated[int | None, Query(ge=2000, le=2100)] = None
 ) -> HouseholdOut:
+    """A household's members and their enrollment status for a year (default: the current
+    one). Refused: 404 HOUSEHOLD_NOT_FOUND."""
     async with runtime.db.session() as session:
         return await service.household_status(session, household_no, year)
 
 
 @router.post("/schools", status_code=201, response_model=SchoolOut)
 async def add_school(body: SchoolIn, runtime: RuntimeDep) -> SchoolOut:
+    """Register a school whose classes enrol their students together. Refused: 409 SCHOOL_EXISTS."""
     async with runtime.transaction() as session:
         return SchoolOut.model_validate(await service.add_school(session, body))
 

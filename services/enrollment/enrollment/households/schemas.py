@@ -4,8 +4,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from enrollment.enrollments.schemas import EnrollmentOut, PaymentIn
-from enrollment.persons.schemas import PersonOut, valid_certno, valid_name
+from enrollment.enrollments.schemas import PaymentIn
+from enrollment.persons.schemas import valid_certno, valid_name
+from shared.contracts.v1.enrollment import EnrollmentOut, PersonOut
 
 Relation = Literal["head", "spouse", "child", "parent", "grandchild", "other"]
 

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from enrollment.enrollments import service as enrollments
 from enrollment.enrollments.models import Enrollment
-from enrollment.enrollments.schemas import EnrollmentCreate, EnrollmentOut, PaymentIn
+from enrollment.enrollments.schemas import EnrollmentCreate, PaymentIn
 from enrollment.households.models import Household, School, SchoolStudent
 from enrollment.households.schemas import (
     ClassRegistration,
@@ -23,8 +23,9 @@ from enrollment.households.schemas import (
 )
 from enrollment.persons import service as persons
 from enrollment.persons.models import Person
-from enrollment.persons.schemas import PersonCreate, PersonOut
+from enrollment.persons.schemas import PersonCreate
 from enrollment.regions import service as regions
+from shared.contracts.v1.enrollment import EnrollmentOut, PersonOut
 from shared.db import flush_unique
 from shared.errors import Conflict, DomainError, NotFound
 

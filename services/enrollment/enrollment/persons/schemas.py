@@ -46,21 +46,6 @@ class PersonCreate(BaseModel):
     _name = field_validator("psn_name")(valid_name)
 
 
-class PersonOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    psn_no: str
-    certno: str
-    psn_cert_type: str
-    psn_name: str
-    gend: str
-    brdy: date
-    naty: str
-    admdvs: str
-    household_no: str | None
-    relation: str | None
-
-
 class IdentityCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -80,14 +65,6 @@ class IdentityCreate(BaseModel):
         if self.end_date is not None and self.end_date < self.begin_date:
             raise ValueError("身份有效期结束日期早于开始日期")
         return self
-
-
-class IdentityOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    psn_idet_type: str
-    begin_date: date
-    end_date: date | None
 
 
 class EmployeeEntry(BaseModel):

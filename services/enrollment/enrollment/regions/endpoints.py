@@ -26,12 +26,16 @@ async def put_region(admdvs: Admdvs, body: RegionIn, runtime: RuntimeDep) -> Reg
 
 @router.get("/{admdvs}", response_model=RegionOut)
 async def get_region(admdvs: Admdvs, runtime: RuntimeDep) -> RegionOut:
+    """One pooling region's enrollment rules (collection period, late payment, newborns).
+    Refused: 404 REGION_NOT_FOUND."""
     async with runtime.db.session() as session:
         return RegionOut.model_validate(await service.get_region(session, admdvs))
 
 
 @router.post("/{admdvs}/standards", status_code=201, response_model=StandardOut)
 async def add_standard(admdvs: Admdvs, body: StandardIn, runtime: RuntimeDep) -> StandardOut:
+    """Set a contribution standard (personal part and subsidies by level) of a region for a
+    year. Refused: 404 REGION_NOT_FOUND; 409 STANDARD_EXISTS."""
     async with runtime.transaction() as session:
         return StandardOut.model_validate(await service.add_standard(session, admdvs, body))
 
@@ -40,12 +44,15 @@ async def add_standard(admdvs: Admdvs, body: StandardIn, runtime: RuntimeDep) ->
 async def list_standards(
     admdvs: Admdvs, runtime: RuntimeDep, year: Annotated[int | None, Query(ge=2000, le=2100)] = None
 ) -> list[StandardOut]:
+    """A region's contribution standards, for one year or all. Refused: 404 REGION_NOT_FOUND."""
     async with runtime.db.session() as session:
         return [StandardOut.model_validate(s) for s in await service.list_standards(session, admdvs, year)]
 
 
 @router.put("/{admdvs}/targets/{year}")
 async def set_target(admdvs: Admdvs, year: Year, body: TargetIn, runtime: RuntimeDep) -> dict[str, int | str]:
+    """Set how many residents a region should enrol in a year (the denominator of the
+    enrollment rate). Refused: 404 REGION_NOT_FOUND."""
     async with runtime.transaction() as session:
         target = await service.set_target(session, admdvs, year, body.population)
         return {"admdvs": target.admdvs, "year": target.year, "population": target.population}
@@ -55,5 +62,7 @@ async def set_target(admdvs: Admdvs, year: Year, body: TargetIn, runtime: Runtim
 async def enrollment_rate(
     admdvs: Admdvs, runtime: RuntimeDep, year: Annotated[int, Query(ge=2000, le=2100)]
 ) -> EnrollmentRate:
+    """A region's enrollment rate for a year: active enrollments against the target
+    population. Refused: 404 REGION_NOT_FOUND or TARGET_NOT_FOUND."""
     async with runtime.db.session() as session:
         return await service.enrollment_rate(session, admdvs, year)

@@ -26,6 +26,7 @@ def _entry_out(entry: JournalEntry, postings: list[tuple[Posting, Account]]) -> 
         id=entry.id,
         seq=entry.seq,
         event_id=entry.event_id,
+        trace_id=entry.trace_id,
         source_type=entry.source_type,
         source_id=entry.source_id,
         description=entry.description,
@@ -56,16 +57,23 @@ def _entry_out(entry: JournalEntry, postings: list[tuple[Posting, Account]]) -> 
 async def journal(
     runtime: RuntimeDep,
     source_id: Annotated[str | None, Query(max_length=40)] = None,
+    trace_id: Annotated[str | None, Query(max_length=64)] = None,
     after_id: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[EntryOut]:
+    """Journal entries in chain order; ``source_id`` (a setl_id, a claim number...) or ``trace_id`` (the
+    request id the event carried) select the entries of one business fact or one request."""
     async with runtime.db.session() as session:
-        rows = await service.list_entries(session, source_id=source_id, after_id=after_id, limit=limit)
+        rows = await service.list_entries(
+            session, source_id=source_id, trace_id=trace_id, after_id=after_id, limit=limit
+        )
         return [_entry_out(e, p) for e, p in rows]
 
 
 @router.get("/journal/{entry_id}", response_model=EntryOut)
 async def journal_entry(entry_id: int, runtime: RuntimeDep) -> EntryOut:
+    """One journal entry with its postings and hash-chain fields. Refused: 404
+    ENTRY_NOT_FOUND."""
     async with runtime.db.session() as session:
         return _entry_out(*await service.get_entry(session, entry_id))
 
@@ -98,6 +106,7 @@ async def account_balances(
     insutype: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
     as_of: Annotated[date | None, Query(description="balances at the end of this Beijing date")] = None,
 ) -> list[BalanceOut]:
+    """Account balances, by region and scheme, now or at the end of a Beijing date."""
     before = _end_of(as_of)
     async with runtime.db.session() as session:
         return [_balance_out(*row) for row in await service.balances(session, admdvs, insutype, before)]

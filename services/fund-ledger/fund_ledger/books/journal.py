@@ -295,6 +295,7 @@ class Journal:
         insutype: str,
         legs: list[Leg],
         posted_at: datetime | None = None,
+        trace_id: str | None = None,
     ) -> PostedEntry:
         """Chain one journal entry (written now, or at ``flush`` when buffered). Debits must equal credits;
         an entry has at least two postings, all on the entry's scheme sub-ledger and (unless it is a pooling
@@ -323,6 +324,7 @@ class Journal:
         row = {
             "seq": seq,
             "event_id": event_id,
+            "trace_id": trace_id,
             "source_type": source_type,
             "source_id": source_id,
             "description": description,

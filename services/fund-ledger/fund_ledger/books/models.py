@@ -84,6 +84,9 @@ class JournalEntry(Base, table=True):
     seq: int = Field(sa_type=BigIntPK)
     #: The event this entry was posted from (one entry per event at most).
     event_id: str | None = Field(default=None, max_length=36, unique=True)
+    #: The request id of the request that produced that event (its ``trace_id``): joins the entry to the
+    #: gateway's and the service's trail lines. Not in the hash chain (it says where the entry came from).
+    trace_id: str | None = Field(default=None, max_length=64, index=True)
     source_type: str = Field(max_length=40)
     source_id: str = Field(max_length=40, index=True)
     description: str = Field(max_length=500)

@@ -21,6 +21,8 @@ class EntryOut(BaseModel):
     #: Position in the hash chain.
     seq: int
     event_id: str | None
+    #: The request id that produced the event (joins the entry to the trail lines; None: no request).
+    trace_id: str | None = None
     source_type: str
     source_id: str
     description: str

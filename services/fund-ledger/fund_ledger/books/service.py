@@ -88,9 +88,12 @@ async def post_entry(
     insutype: str,
     legs: list[Leg],
     posted_at: datetime | None = None,
+    trace_id: str | None = None,
 ) -> PostedEntry:
-    """Post one journal entry through this transaction's journal (see ``fund_ledger.books.journal``)."""
+    """Post one journal entry through this transaction's journal (see ``fund_ledger.books.journal``).
+    ``trace_id``: the request id the event carried (``EventEnvelope.trace_id``)."""
     return await Journal.of(session).post(
+        trace_id=trace_id,
         event_id=event_id,
         source_type=source_type,
         source_id=source_id,
@@ -180,6 +183,7 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
     await post_entry(
         session,
         event_id=str(envelope.event_id),
+        trace_id=envelope.trace_id,
         source_type="settlement",
         source_id=event.setl_id,
         description=f"结算 {event.setl_id} 基金支付 (机构 {event.fixmedins_code}, 清算类别 {event.clr_type})",
@@ -222,6 +226,7 @@ async def post_manual_reimbursement_approved(session: AsyncSession, envelope: Ev
     await post_entry(
         session,
         event_id=str(envelope.event_id),
+        trace_id=envelope.trace_id,
         source_type=MANUAL_REIMBURSEMENT,
         source_id=event.claim_no,
         description=f"零星报销 {event.claim_no} 审核通过 (参保人 {event.psn_no}, 清算类别 {event.clr_type})",
@@ -280,6 +285,7 @@ async def post_manual_reimbursement_paid(session: AsyncSession, envelope: EventE
     await post_entry(
         session,
         event_id=str(envelope.event_id),
+        trace_id=envelope.trace_id,
         source_type=MANUAL_REIMBURSEMENT_PAYMENT,
         source_id=event.claim_no,
         description=f"零星报销 {event.claim_no} 支付参保人 (转账凭证 {event.payment_ref})",
@@ -327,6 +333,7 @@ async def post_settlement_reversed(session: AsyncSession, envelope: EventEnvelop
     await post_entry(
         session,
         event_id=str(envelope.event_id),
+        trace_id=envelope.trace_id,
         source_type="settlement_reversal",
         source_id=event.setl_id,
         description=f"撤销结算 {event.original_setl_id}（冲销 {event.setl_id}，机构 {event.fixmedins_code}）",
@@ -355,6 +362,7 @@ async def post_payment_received(session: AsyncSession, envelope: EventEnvelope) 
     await post_entry(
         session,
         event_id=str(envelope.event_id),
+        trace_id=envelope.trace_id,
         source_type="contribution",
         source_id=str(event.payment_id),
         description=(
@@ -400,6 +408,7 @@ async def post_subsidy_allocated(session: AsyncSession, envelope: EventEnvelope)
     await post_entry(
         session,
         event_id=str(envelope.event_id),
+        trace_id=envelope.trace_id,
         source_type="subsidy",
         source_id=str(event.enrollment_id),
         description=f"{event.year} 年度财政补助 (参保人 {event.psn_no}, 参保登记 {event.enrollment_id})",
@@ -411,7 +420,12 @@ async def post_subsidy_allocated(session: AsyncSession, envelope: EventEnvelope)
 
 
 async def list_entries(
-    session: AsyncSession, *, source_id: str | None, after_id: int, limit: int
+    session: AsyncSession,
+    *,
+    source_id: str | None,
+    after_id: int,
+    limit: int,
+    trace_id: str | None = None,
 ) -> list[tuple[JournalEntry, list[tuple[Posting, Account]]]]:
     query = (
         select(JournalEntry)
@@ -421,6 +435,8 @@ async def list_entries(
     )
     if source_id is not None:
         query = query.where(JournalEntry.source_id == source_id)
+    if trace_id is not None:
+        query = query.where(JournalEntry.trace_id == trace_id)
     entries = list(await session.scalars(query))
     if not entries:
         return []

@@ -85,6 +85,7 @@ async def create_clearing_batch(
 async def get_clearing_batch(
     batch_id: Annotated[str, Path(max_length=40)], runtime: RuntimeDep
 ) -> ClearingBatchOut:
+    """One clearing batch with its lines per institution. Refused: 404 BATCH_NOT_FOUND."""
     async with runtime.db.session() as session:
         batch = await service.get_batch(session, batch_id)
     if batch is None:

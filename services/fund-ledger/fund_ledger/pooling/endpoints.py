@@ -25,6 +25,7 @@ async def join_city_pool(body: CityPoolingIn, runtime: RuntimeDep, response: Res
 
 @router.get("/city-pooling", response_model=list[CityPoolingOut])
 async def list_city_pools(runtime: RuntimeDep) -> list[CityPoolingOut]:
+    """The counties pooled at city level (统收统支), with their city and the date it took effect."""
     async with runtime.db.session() as session:
         return [CityPoolingOut.model_validate(p) for p in await service.list_all(session)]
 

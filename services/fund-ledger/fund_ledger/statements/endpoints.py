@@ -57,6 +57,8 @@ async def income_expenditure(
     date_to: date,
     view: View = "region",
 ) -> IncomeExpenditureOut:
+    """The fund's income and expenditure statement of a region and scheme for a period.
+    Refused: 422 BAD_PERIOD."""
     if date_from > date_to:
         raise Unprocessable("起始日期不能晚于结束日期", code="BAD_PERIOD")
     async with runtime.db.session() as session:
@@ -79,6 +81,7 @@ async def income_expenditure(
 async def balance_sheet(
     runtime: RuntimeDep, admdvs: Admdvs, insutype: Insutype, as_of: date, view: View = "region"
 ) -> BalanceSheetOut:
+    """The fund's balance sheet of a region and scheme at a date (region or city view)."""
     async with runtime.db.session() as session:
         result = await service.balance_sheet(
             session, await _scope(session, admdvs, view, as_of), insutype, as_of
@@ -101,6 +104,8 @@ async def balance_sheet(
 
 @router.get("/fund-risk", response_model=FundRiskOut)
 async def fund_risk(runtime: RuntimeDep, admdvs: Admdvs, insutype: Insutype, as_of: date) -> FundRiskOut:
+    """Months of payment the fund's balance covers at a date, and the risk level it stands
+    at."""
     settings = runtime.settings
     assert isinstance(settings, LedgerSettings)
     async with runtime.db.session() as session:

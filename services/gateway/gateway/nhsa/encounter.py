@@ -8,7 +8,7 @@ outpatient/inpatient, ``psn_no``, ``fixmedins_code``, ``ipt_otp_no``, ``med_type
 
 from __future__ import annotations
 
-from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -17,12 +17,13 @@ from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.transaction import Call
 from shared.clock import format_wire_time, parse_client_time, parse_wire_time
+from shared.contracts.v1.settlement import EncounterOut
 from shared.money import yuan_to_fen
 
 Setting = Literal["outpatient", "inpatient"]
 OUTPATIENT: Setting = "outpatient"
 INPATIENT: Setting = "inpatient"
-SETTING_NAMES = {OUTPATIENT: "门诊", INPATIENT: "住院"}
+SETTING_NAMES: dict[str, str] = {OUTPATIENT: "门诊", INPATIENT: "住院"}
 
 #: mdtrt_id values the settlement service issues are letters and digits; nothing else may reach its URL path.
 MDTRT_ID = r"^[0-9A-Za-z_-]{1,30}$"
@@ -60,6 +61,18 @@ def absent_if_unset(value: Any) -> Any:
     return value
 
 
+def blank_is_absent(value: Any) -> Any:
+    """An optional number a string-typed client sends as "" (C# models of 2102 declare every field a
+    string): not sent."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+#: The days' supply of a drug (prd_days): optional, a number, "" read as not sent.
+DaysSupply = Annotated[
+    Annotated[Decimal, Field(ge=0, max_digits=8, decimal_places=2)] | None, BeforeValidator(blank_is_absent)
+]
+
+
 def _resident_insutype(value: str) -> str:
     if value not in RESIDENT_INSUTYPES:
         raise ValueError(f"本平台只办理城乡居民医保 ({'/'.join(RESIDENT_INSUTYPES)})")
@@ -89,10 +102,6 @@ SignedYuanAsFen = Annotated[int, BeforeValidator(_signed_fen)]
 
 def iso(wire_time: str) -> str:
     return parse_wire_time(wire_time).isoformat()
-
-
-def wire_time_of(iso_time: str) -> str:
-    return format_wire_time(datetime.fromisoformat(iso_time))
 
 
 class WireNode(BaseModel):
@@ -187,36 +196,36 @@ def open_request(
     }
 
 
-def check_opened(encounter: dict[str, Any], ipt_otp_no: str) -> None:
+def check_opened(encounter: EncounterOut, ipt_otp_no: str) -> None:
     """The settlement service answers a repeated hospital number with the encounter it already has: one that
     was cancelled since (2202 / 2404) cannot be registered again under that number."""
-    if encounter["status"] == "cancelled":
+    if encounter.status == "cancelled":
         raise Refusal(
             "ENCOUNTER_CANCELLED",
-            f"院内就诊流水号 {ipt_otp_no} 的就诊 {encounter['mdtrt_id']} 已撤销，请使用新的院内流水号",
+            f"院内就诊流水号 {ipt_otp_no} 的就诊 {encounter.mdtrt_id} 已撤销，请使用新的院内流水号",
         )
 
 
 def check_encounter(
-    envelope: RequestEnvelope, encounter: dict[str, Any], *, setting: Setting, psn_no: str
+    envelope: RequestEnvelope, encounter: EncounterOut, *, setting: Setting, psn_no: str
 ) -> None:
     """Before acting on an encounter: it is the caller's (the settlement service checks that too), of the
     setting the transaction is for (2202 must not cancel an admission, 2207 must not settle a stay), and of
     the person the HIS names."""
-    mdtrt_id = encounter["mdtrt_id"]
-    if encounter["fixmedins_code"] != envelope.fixmedins_code:
+    mdtrt_id = encounter.mdtrt_id
+    if encounter.fixmedins_code != envelope.fixmedins_code:
         raise Refusal("NOT_YOUR_ENCOUNTER", "只能操作本机构的就诊记录")
-    if encounter["setting"] != setting:
-        actual = SETTING_NAMES.get(encounter["setting"], encounter["setting"])
+    if encounter.setting != setting:
+        actual = SETTING_NAMES.get(encounter.setting, encounter.setting)
         raise Refusal(
             "SETTING_MISMATCH",
             f"就诊ID {mdtrt_id} 是{actual}就诊，不能用{SETTING_NAMES[setting]}交易 {envelope.infno} 办理",
         )
-    if encounter["psn_no"] != psn_no:
+    if encounter.psn_no != psn_no:
         raise Refusal("PSN_MISMATCH", f"人员编号 {psn_no} 与就诊ID {mdtrt_id} 登记的人员不符")
 
 
-async def checked(call: Call, mdtrt_id: str, setting: Setting, psn_no: str) -> dict[str, Any]:
+async def checked(call: Call, mdtrt_id: str, setting: Setting, psn_no: str) -> EncounterOut:
     """The encounter a transaction acts on, checked (the caller's, the setting, the person) before acting."""
     found = await call.downstream.encounter(mdtrt_id, call.envelope.fixmedins_code)
     check_encounter(call.envelope, found, setting=setting, psn_no=psn_no)
@@ -241,14 +250,14 @@ def diagnosis_request(
     }
 
 
-def encounter_data(encounter: dict[str, Any]) -> dict[str, Any]:
+def encounter_data(encounter: EncounterOut) -> dict[str, Any]:
     """The answer of the transactions the spec gives no output for (2202, 2203, 2402-2405): the encounter
     acted on, so that the HIS can log it."""
     return {
         "data": {
-            "mdtrt_id": encounter["mdtrt_id"],
-            "psn_no": encounter["psn_no"],
-            "ipt_otp_no": encounter["ipt_otp_no"],
-            "med_type": encounter["med_type"],
+            "mdtrt_id": encounter.mdtrt_id,
+            "psn_no": encounter.psn_no,
+            "ipt_otp_no": encounter.ipt_otp_no,
+            "med_type": encounter.med_type,
         }
     }

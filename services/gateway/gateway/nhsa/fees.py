@@ -21,6 +21,7 @@ from pydantic import Field, field_validator
 from gateway.nhsa import encounter, setlinfo
 from gateway.nhsa.encounter import (
     MDTRT_ID,
+    DaysSupply,
     Setting,
     WireNode,
     WireTime,
@@ -28,6 +29,7 @@ from gateway.nhsa.encounter import (
 )
 from gateway.nhsa.envelope import Answer, RequestEnvelope
 from gateway.nhsa.transaction import Call
+from shared.contracts.v1.settlement import FeesOut
 from shared.money import YuanAsFen
 
 WRITE_OFF_UNSUPPORTED = "暂不支持负数(冲销)明细：请用2302撤销原明细后重新上传"
@@ -50,7 +52,7 @@ class FeeDetail(WireNode):
     pric: Decimal = Field(ge=0, max_digits=16, decimal_places=6)
     sin_dos_dscr: str | None = Field(default=None, max_length=200)
     used_frqu_dscr: str | None = Field(default=None, max_length=200)
-    prd_days: Decimal | None = Field(default=None, ge=0, max_digits=8, decimal_places=2)
+    prd_days: DaysSupply = None
     medc_way_dscr: str | None = Field(default=None, max_length=200)
     bilg_dept_codg: str | None = Field(default=None, max_length=30)
     bilg_dept_name: str | None = Field(default=None, max_length=100)
@@ -114,7 +116,7 @@ def _line(x: FeeDetail) -> dict[str, Any]:
     return line
 
 
-def build_upload_output(fees: dict[str, Any]) -> dict[str, Any]:
+def build_upload_output(fees: FeesOut) -> dict[str, Any]:
     """``FeesOut`` (the per-line classification) -> ``result[]``."""
     return {"result": setlinfo.detlcutinfo(fees)}
 
@@ -138,7 +140,7 @@ async def cancel(call: Call, mdtrt_id: str, psn_no: str, setting: Setting, reque
     """2205 / 2302: the encounter checked, its unsettled lines withdrawn; how many were."""
     await encounter.checked(call, mdtrt_id, setting, psn_no)
     answer = await call.downstream.cancel_fees(mdtrt_id, request)
-    return int(answer["cancelled"])
+    return answer.cancelled
 
 
 def cancelled_answer(data: dict[str, Any], cancelled: int, warning: str | None) -> Answer:

@@ -1,6 +1,11 @@
-"""Filings (备案, docs/interface.md "Filings"): 2503 门慢门特病种备案 registers a person for a chronic or
-special disease of the insured region's policy, with the dates it is valid; 2504 revokes it; 5301 lists a
-person's 门慢门特 filings. The filings are stored in the settlement service, which the engine reads them from.
+"""Filings (备案, docs/interface.md "Filings"): 2501 / 2501A 转院备案 files a referral or out-of-area care
+(the region and institution the person goes to), 2502 revokes it; 2503 门慢门特病种备案 registers a person for
+a chronic or special disease of the insured region's policy, with the dates it is valid; 2504 revokes it;
+2505 / 2506 the facility a chronic patient is treated at; 2507 意外伤害备案 files an injury with the person's
+declaration whether a third party is liable (the interface has no revocation code for it: an office clerk
+revokes it over REST); 5301 / 5302 list a person's filings; 2001 人员待遇享受检查 answers what the person
+may draw on for the care asked. The filings are stored in the settlement service, which the engine reads
+them from.
 
 Field names as the national interface and deployed HIS code send them: 2503 ``data`` carries ``psn_no``,
 ``insutype``, ``opsp_dise_code`` / ``opsp_dise_name``, ``begndate`` / ``enddate`` (yyyy-MM-dd) and the
@@ -9,20 +14,61 @@ answered ``result.trt_dcla_detl_sn`` (待遇申报明细流水号); 2504 ``data`
 ``trt_dcla_detl_sn`` and a ``memo``; 5301 ``data.psn_no`` is answered with ``feedetail`` rows
 (``opsp_dise_code``, ``opsp_dise_name``, ``begndate``, ``enddate``). 2505 人员定点备案 names the facility
 (``fixmedins_code``, ``fix_srt_no``, ``biz_appy_type``, ``begndate`` / ``enddate``, the 代办人 ``agnter_*``
-read for shape); 2506 revokes it as 2504 does; 5302 answers ``psnfixmedin`` rows."""
+read for shape; ``insutype`` absent: the scheme the person is covered by); 2506 revokes it as 2504 does;
+5302 answers ``psnfixmedin`` rows. 2501 ``refmedin`` (as deployed HIS code sends it) names ``psn_no``,
+``insutype``, ``mdtrtarea_admdvs`` (就医地), ``reflin_medins_no`` / ``reflin_medins_name`` (转往机构),
+``refl_type``, ``refl_date``, ``refl_rea``, ``refl_opnn``, ``hosp_agre_refl_flag``, ``diag_code`` /
+``diag_name``, ``begndate`` / ``enddate``; 2501A adds ``refl_old_mdtrt_id``; 2502 ``data`` is 2504's.
+2507 ``data`` names ``psn_no``, ``insutype``, ``trum_time``, ``trum_site``, ``trum_rea`` (致伤原因),
+``begndate`` / ``enddate`` and, as this platform's extension (the national 2507 has no field for it), the
+declaration ``thrd_pty_resp_flag`` (0 no liable third party / 1 a third party is liable) and
+``wrk_inj_flag`` (1 a work injury); answered ``result.trt_dcla_detl_sn`` and ``chk_pay_flag``. 2001
+``data`` names ``psn_no``, ``insutype``, ``fixmedins_code``, ``med_type``, ``begntime``, ``dise_codg``...
+and is answered with ``trtinfo`` rows (``psn_no``, ``trt_chk_type``, ``fund_pay_type``,
+``trt_enjymnt_flag``, ``begndate``, ``enddate``, ``trt_chk_rslt``). Dates are read in the forms deployed
+clients send (``yyyy-MM-dd``, or with a time, which is dropped)."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from gateway.nhsa.encounter import Insutype, WireNode, require_insuplc
+from gateway.nhsa.encounter import (
+    MED_TYPE,
+    Insutype,
+    OptionalWireTime,
+    WireNode,
+    WireTime,
+    absent_if_unset,
+    iso,
+    require_insuplc,
+)
 from gateway.nhsa.transaction import Call, Transaction
+from shared.clock import parse_client_time
 
 #: What the settlement service issues as 待遇申报明细流水号: letters and digits only (it reaches a URL path).
 TRT_DCLA_DETL_SN = r"^[0-9A-Za-z_-]{1,30}$"
+ADMDVS = r"^\d{6}$"
+
+
+def _wire_date(value: Any) -> Any:
+    """A date as clients send it: ``yyyy-MM-dd``, or a time whose date is taken (``parse_client_time``)."""
+    if isinstance(value, str):
+        try:
+            parsed = parse_client_time(value)
+        except ValueError as exc:
+            raise ValueError("格式应为 yyyy-MM-dd") from exc
+        if parsed is None:
+            raise ValueError("必填（0001-01-01T00:00:00 表示未填）")
+        return parsed.date()
+    return value
+
+
+WireDate = Annotated[date, BeforeValidator(_wire_date)]
+OptionalWireDate = Annotated[WireDate | None, BeforeValidator(absent_if_unset)]
+Flag = Literal["0", "1"]
 
 
 class Data2503(WireNode):
@@ -30,14 +76,14 @@ class Data2503(WireNode):
     insutype: Insutype
     opsp_dise_code: str = Field(min_length=1, max_length=30)
     opsp_dise_name: str = Field(min_length=1, max_length=300)
-    begndate: date
-    enddate: date | None = None
+    begndate: WireDate
+    enddate: OptionalWireDate = None
     tel: str | None = Field(default=None, max_length=50)
     addr: str | None = Field(default=None, max_length=200)
     insu_optins: str | None = Field(default=None, max_length=6)
     ide_fixmedins_no: str | None = Field(default=None, max_length=30)
     ide_fixmedins_name: str | None = Field(default=None, max_length=200)
-    hosp_ide_date: date | None = None
+    hosp_ide_date: OptionalWireDate = None
     diag_dr_codg: str | None = Field(default=None, max_length=30)
     diag_dr_name: str | None = Field(default=None, max_length=50)
     memo: str | None = Field(default=None, max_length=500)
@@ -63,10 +109,11 @@ class Input2504(BaseModel):
 
 class Data2505(WireNode):
     psn_no: str = Field(min_length=1, max_length=30)
-    insutype: Insutype = "390"
+    #: Absent: the scheme the person is covered by on ``begndate`` (settlement looks it up).
+    insutype: Insutype | None = None
     biz_appy_type: str | None = Field(default=None, max_length=3)
-    begndate: date
-    enddate: date | None = None
+    begndate: WireDate
+    enddate: OptionalWireDate = None
     fix_srt_no: str | None = Field(default=None, max_length=3)
     fixmedins_code: str = Field(min_length=1, max_length=30)
     fixmedins_name: str | None = Field(default=None, max_length=200)
@@ -85,6 +132,89 @@ class Input2505(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     data: Data2505
+
+
+class Data2501(WireNode):
+    psn_no: str = Field(min_length=1, max_length=30)
+    insutype: Insutype | None = None
+    tel: str | None = Field(default=None, max_length=50)
+    addr: str | None = Field(default=None, max_length=200)
+    insu_optins: str | None = Field(default=None, max_length=6)
+    diag_code: str | None = Field(default=None, max_length=30)
+    diag_name: str | None = Field(default=None, max_length=300)
+    dise_cond_dscr: str | None = Field(default=None, max_length=500)
+    reflin_medins_no: str | None = Field(default=None, max_length=30)
+    reflin_medins_name: str | None = Field(default=None, max_length=200)
+    mdtrtarea_admdvs: str = Field(pattern=ADMDVS)
+    hosp_agre_refl_flag: str | None = Field(default=None, max_length=3)
+    refl_type: str | None = Field(default=None, max_length=6)
+    refl_date: OptionalWireDate = None
+    refl_rea: str | None = Field(default=None, max_length=300)
+    refl_opnn: str | None = Field(default=None, max_length=300)
+    begndate: WireDate
+    enddate: OptionalWireDate = None
+    memo: str | None = Field(default=None, max_length=500)
+
+
+class Input2501(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    refmedin: Data2501
+
+
+class Data2501A(Data2501):
+    #: The visit the person is transferred from (转院前就诊ID).
+    refl_old_mdtrt_id: str | None = Field(default=None, max_length=30)
+
+
+class Input2501A(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    refmedin: Data2501A
+
+
+class Data2507(WireNode):
+    psn_no: str = Field(min_length=1, max_length=30)
+    insutype: Insutype | None = None
+    mdtrtarea_admdvs: str | None = Field(default=None, pattern=ADMDVS)
+    adm_time: OptionalWireTime = None
+    trum_time: WireTime
+    trum_site: str | None = Field(default=None, max_length=200)
+    trum_rea: str = Field(min_length=1, max_length=300)
+    #: This platform's extension (docs/interface.md, "Filings"): the person's declaration.
+    thrd_pty_resp_flag: Flag
+    wrk_inj_flag: Flag = "0"
+    begndate: WireDate
+    enddate: OptionalWireDate = None
+    memo: str | None = Field(default=None, max_length=500)
+
+
+class Input2507(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: Data2507
+
+
+class Data2001(WireNode):
+    psn_no: str = Field(min_length=1, max_length=30)
+    insutype: Insutype
+    fixmedins_code: str | None = Field(default=None, max_length=30)
+    med_type: str = Field(pattern=MED_TYPE)
+    #: The time of care asked about; absent: today (Beijing time).
+    begntime: OptionalWireTime = None
+    endtime: OptionalWireTime = None
+    dise_codg: str | None = Field(default=None, max_length=30)
+    dise_name: str | None = Field(default=None, max_length=500)
+    oprn_oprt_code: str | None = Field(default=None, max_length=30)
+    oprn_oprt_name: str | None = Field(default=None, max_length=500)
+    matn_type: str | None = Field(default=None, max_length=6)
+    birctrl_type: str | None = Field(default=None, max_length=6)
+
+
+class Input2001(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: Data2001
 
 
 class Data5302(WireNode):
@@ -161,6 +291,100 @@ async def _handle_2506(call: Call, data: Input2504) -> dict[str, Any]:
     return await _revoke(call, data.data, "designated")
 
 
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def _file_referral(call: Call, d: Data2501, refl_old_mdtrt_id: str | None) -> dict[str, Any]:
+    filing = await call.downstream.file_referral(
+        {
+            "psn_no": d.psn_no,
+            "insutype": d.insutype,
+            "insuplc_admdvs": require_insuplc(call.envelope),
+            "fixmedins_code": call.envelope.fixmedins_code,
+            "mdtrtarea_admdvs": d.mdtrtarea_admdvs,
+            "reflin_medins_no": d.reflin_medins_no,
+            "reflin_medins_name": d.reflin_medins_name,
+            "refl_type": d.refl_type,
+            "refl_date": _day(d.refl_date),
+            "refl_rea": d.refl_rea,
+            "refl_opnn": d.refl_opnn,
+            "hosp_agre_refl_flag": d.hosp_agre_refl_flag,
+            "refl_old_mdtrt_id": refl_old_mdtrt_id,
+            "diag_code": d.diag_code,
+            "diag_name": d.diag_name,
+            "begndate": d.begndate.isoformat(),
+            "enddate": _day(d.enddate),
+            "memo": d.memo,
+        }
+    )
+    return {"result": {"trt_dcla_detl_sn": filing["trt_dcla_detl_sn"]}}
+
+
+async def _handle_2501(call: Call, data: Input2501) -> dict[str, Any]:
+    return await _file_referral(call, data.refmedin, None)
+
+
+async def _handle_2501a(call: Call, data: Input2501A) -> dict[str, Any]:
+    return await _file_referral(call, data.refmedin, data.refmedin.refl_old_mdtrt_id)
+
+
+async def _handle_2502(call: Call, data: Input2504) -> dict[str, Any]:
+    return await _revoke(call, data.data, "referral")
+
+
+async def _handle_2507(call: Call, data: Input2507) -> dict[str, Any]:
+    d = data.data
+    filing = await call.downstream.file_injury(
+        {
+            "psn_no": d.psn_no,
+            "insutype": d.insutype,
+            "insuplc_admdvs": require_insuplc(call.envelope),
+            "fixmedins_code": call.envelope.fixmedins_code,
+            "mdtrtarea_admdvs": d.mdtrtarea_admdvs,
+            "trum_time": iso(d.trum_time),
+            "trum_site": d.trum_site,
+            "trum_rea": d.trum_rea,
+            "thrd_pty_resp_flag": d.thrd_pty_resp_flag,
+            "wrk_inj_flag": d.wrk_inj_flag,
+            "begndate": d.begndate.isoformat(),
+            "enddate": _day(d.enddate),
+            "memo": d.memo,
+        }
+    )
+    return {
+        "result": {"trt_dcla_detl_sn": filing["trt_dcla_detl_sn"], "chk_pay_flag": filing["chk_pay_flag"]}
+    }
+
+
+async def _handle_2001(call: Call, data: Input2001) -> dict[str, Any]:
+    d = data.data
+    params = {
+        "insutype": d.insutype,
+        "med_type": d.med_type,
+        "fixmedins_code": d.fixmedins_code or call.envelope.fixmedins_code,
+    }
+    if d.begntime is not None:
+        params["on"] = iso(d.begntime)[:10]
+    if d.dise_codg:
+        params["dise_codg"] = d.dise_codg
+    answer = await call.downstream.entitlement(d.psn_no, params)
+    return {
+        "trtinfo": [
+            {
+                "psn_no": answer["psn_no"],
+                "trt_chk_type": row["trt_chk_type"],
+                "fund_pay_type": row["fund_pay_type"],
+                "trt_enjymnt_flag": row["trt_enjymnt_flag"],
+                "begndate": row["begndate"],
+                "enddate": row["enddate"],
+                "trt_chk_rslt": row["trt_chk_rslt"],
+            }
+            for row in answer["rows"]
+        ]
+    }
+
+
 async def _handle_5302(call: Call, data: Input5302) -> dict[str, Any]:
     answer = await call.downstream.person_filings(data.data.psn_no, "designated")
     return {
@@ -209,6 +433,20 @@ def _last_day(filing: dict[str, Any]) -> str | None:
 
 
 TRANSACTIONS = (
+    Transaction("2001", "filings", "人员待遇享受检查", Input2001, _handle_2001),
+    Transaction("2501", "filings", "转院备案", Input2501, _handle_2501, changes_state=True, replayed=True),
+    Transaction(
+        "2501A",
+        "filings",
+        "转院备案（含转院前就诊ID）",
+        Input2501A,
+        _handle_2501a,
+        changes_state=True,
+        replayed=True,
+    ),
+    Transaction(
+        "2502", "filings", "转院备案撤销", Input2504, _handle_2502, changes_state=True, replayed=True
+    ),
     Transaction(
         "2503", "filings", "门慢门特病种备案", Input2503, _handle_2503, changes_state=True, replayed=True
     ),
@@ -220,6 +458,9 @@ TRANSACTIONS = (
     ),
     Transaction(
         "2506", "filings", "人员定点备案撤销", Input2504, _handle_2506, changes_state=True, replayed=True
+    ),
+    Transaction(
+        "2507", "filings", "人员意外伤害备案", Input2507, _handle_2507, changes_state=True, replayed=True
     ),
     Transaction("5301", "filings", "人员慢特病备案查询", Input5301, _handle_5301),
     Transaction("5302", "filings", "人员定点信息查询", Input5302, _handle_5302),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from shared.contracts.v1.settlement import FundOut, SettlementOut
 
 FUND_NAMES = {
     "310100": "职工基本医疗保险统筹基金",
@@ -61,29 +61,26 @@ SUMMARY_FIELD_OF_FUND = {
 }
 
 
-def setlinfo_fund_columns(funds: list[dict[str, Any]]) -> dict[str, int]:
+def setlinfo_fund_columns(funds: list[FundOut]) -> dict[str, int]:
     """Fen per setlinfo column, summed over the fund rows (reversals carry negative amounts)."""
     columns = dict.fromkeys(SETLINFO_FUND_COLUMNS, 0)
     for fund in funds:
-        columns[_COLUMN_OF_FUND.get(fund["fund_pay_type"], "oth_pay")] += int(fund["paid_fen"])
+        columns[_COLUMN_OF_FUND.get(fund.fund_pay_type, "oth_pay")] += fund.paid_fen
     return columns
 
 
-def summary_disagreements(settlement: dict[str, Any]) -> list[str]:
+def summary_disagreements(settlement: SettlementOut) -> list[str]:
     """Where the fund rows and the summary fields of one settlement answer disagree (empty when they agree):
     setlinfo is built from the rows, so a disagreement would show the HIS amounts the service did not book
     the same way."""
     paid: dict[str, int] = {}
-    for fund in settlement["funds"]:
-        paid[fund["fund_pay_type"]] = paid.get(fund["fund_pay_type"], 0) + int(fund["paid_fen"])
+    for fund in settlement.funds:
+        paid[fund.fund_pay_type] = paid.get(fund.fund_pay_type, 0) + fund.paid_fen
     problems = []
     for fund_pay_type, field in SUMMARY_FIELD_OF_FUND.items():
-        if field in settlement and int(settlement[field]) != paid.get(fund_pay_type, 0):
-            problems.append(
-                f"{field}={settlement[field]} but fund {fund_pay_type} rows={paid.get(fund_pay_type, 0)}"
-            )
-    if "fund_paid_total_fen" in settlement and int(settlement["fund_paid_total_fen"]) != sum(paid.values()):
-        problems.append(
-            f"fund_paid_total_fen={settlement['fund_paid_total_fen']} but rows={sum(paid.values())}"
-        )
+        summary = getattr(settlement, field)
+        if summary != paid.get(fund_pay_type, 0):
+            problems.append(f"{field}={summary} but fund {fund_pay_type} rows={paid.get(fund_pay_type, 0)}")
+    if settlement.fund_paid_total_fen != sum(paid.values()):
+        problems.append(f"fund_paid_total_fen={settlement.fund_paid_total_fen} but rows={sum(paid.values())}")
     return problems

@@ -6,7 +6,6 @@ service keeps only the stay's 医疗类别, 病种 and 生育类别."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,12 +26,13 @@ from gateway.nhsa.encounter import (
     WireNode,
     WireTime,
     iso,
-    wire_time_of,
 )
 from gateway.nhsa.envelope import Answer, RequestEnvelope
 from gateway.nhsa.fees import WRITE_OFF_UNSUPPORTED, FeeDetail, one_encounter
 from gateway.nhsa.settling import SettleData
 from gateway.nhsa.transaction import Call, Transaction
+from shared.clock import format_wire_time, parse_wire_time
+from shared.contracts.v1.settlement import EncounterOut
 
 
 class MdtrtInfo2401(WireNode):
@@ -92,9 +92,9 @@ def open_request(envelope: RequestEnvelope, info: MdtrtInfo2401) -> dict[str, An
     )
 
 
-def build_2401_output(opened: dict[str, Any], info: MdtrtInfo2401) -> dict[str, Any]:
+def build_2401_output(opened: EncounterOut, info: MdtrtInfo2401) -> dict[str, Any]:
     encounter.check_opened(opened, info.ipt_no)
-    return {"result": {"mdtrt_id": opened["mdtrt_id"]}}
+    return {"result": {"mdtrt_id": opened.mdtrt_id}}
 
 
 class DscgInfo(WireNode):
@@ -129,10 +129,10 @@ class Input2402(WireNode):
     diseinfo: DiseInfoList = Field(default_factory=list)
 
 
-def needs_matn_type(info: DscgInfo, found: dict[str, Any]) -> bool:
+def needs_matn_type(info: DscgInfo, found: EncounterOut) -> bool:
     """The way a birth went is known at discharge: a 2402 that names it (and the stay has another) records
     it before discharging, since the settlement of a 52 stay needs it."""
-    return info.matn_type is not None and info.matn_type != found.get("matn_type")
+    return info.matn_type is not None and info.matn_type != found.matn_type
 
 
 def discharge_request(envelope: RequestEnvelope, info: DscgInfo) -> dict[str, Any]:
@@ -176,12 +176,12 @@ class Input2403(WireNode):
     diseinfo: DiseInfoList = Field(default_factory=list)
 
 
-def admission_time_warning(info: AdmInfo, found: dict[str, Any]) -> str | None:
+def admission_time_warning(info: AdmInfo, found: EncounterOut) -> str | None:
     if info.begntime is None:
         return None
-    if datetime.fromisoformat(iso(info.begntime)) == datetime.fromisoformat(found["begntime"]):
+    if parse_wire_time(info.begntime) == found.begntime:
         return None
-    return f"入院时间不能变更，仍为 {wire_time_of(found['begntime'])} (传入 {info.begntime} 未采用)"
+    return f"入院时间不能变更，仍为 {format_wire_time(found.begntime)} (传入 {info.begntime} 未采用)"
 
 
 class DataMdtrt(WireNode):

@@ -29,6 +29,7 @@ from gateway.nhsa.errors import Refusal
 from gateway.nhsa.fees import FeeDetail, one_encounter
 from gateway.nhsa.settling import SettleData
 from gateway.nhsa.transaction import Call, Transaction
+from shared.contracts.v1.settlement import EncounterOut
 
 #: 11 普通门诊: the visit's med_type until 2203 says otherwise.
 DEFAULT_MED_TYPE = "11"
@@ -83,13 +84,13 @@ def open_request(envelope: RequestEnvelope, data: Data2201) -> dict[str, Any]:
     )
 
 
-def build_2201_output(opened: dict[str, Any], data: Data2201, ipt_otp_no: str) -> dict[str, Any]:
+def build_2201_output(opened: EncounterOut, data: Data2201, ipt_otp_no: str) -> dict[str, Any]:
     encounter.check_opened(opened, ipt_otp_no)
     return {
         "data": {
-            "mdtrt_id": opened["mdtrt_id"],
-            "psn_no": opened["psn_no"],
-            "ipt_otp_no": opened["ipt_otp_no"],
+            "mdtrt_id": opened.mdtrt_id,
+            "psn_no": opened.psn_no,
+            "ipt_otp_no": opened.ipt_otp_no,
         }
     }
 
@@ -106,12 +107,12 @@ class Input2202(BaseModel):
     data: Data2202
 
 
-def check_2202(envelope: RequestEnvelope, data: Data2202, found: dict[str, Any]) -> None:
+def check_2202(envelope: RequestEnvelope, data: Data2202, found: EncounterOut) -> None:
     encounter.check_encounter(envelope, found, setting=OUTPATIENT, psn_no=data.psn_no)
-    if found["ipt_otp_no"] != data.ipt_otp_no:
+    if found.ipt_otp_no != data.ipt_otp_no:
         raise Refusal(
             "IPT_OTP_NO_MISMATCH",
-            f"门诊号 {data.ipt_otp_no} 与就诊ID {data.mdtrt_id} 登记的 {found['ipt_otp_no']} 不符",
+            f"门诊号 {data.ipt_otp_no} 与就诊ID {data.mdtrt_id} 登记的 {found.ipt_otp_no} 不符",
         )
 
 

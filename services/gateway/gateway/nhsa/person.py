@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.nhsa.errors import Refusal
 from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import now_china, parse_client_time
+from shared.contracts.v1.enrollment import EnrollmentOut, IdentityOut, PersonCoverage
 from shared.money import fen_to_yuan
 
 # mdtrt_cert_type 就诊凭证类型 (docs/interface.md, "Code tables used").
@@ -83,43 +84,38 @@ def reference_date(data: Input1101) -> date:
     return now_china().date()
 
 
-def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
 @dataclass(frozen=True)
 class InsuranceState:
     """One enrollment as 1101 shows it on the reference date."""
 
-    enrollment: dict[str, Any]
+    enrollment: EnrollmentOut
     psn_insu_stas: str
     paus_insu_date: date | None
 
 
-def insurance_states(enrollments: list[dict[str, Any]], on: date) -> list[InsuranceState]:
+def insurance_states(enrollments: list[EnrollmentOut], on: date) -> list[InsuranceState]:
     """The rows of insuinfo on ``on``.
 
     A pending enrollment (registered, contributions not fully paid) is not insurance yet and never shown.
     The reference year's enrollments are shown as they stand; without one, the latest earlier enrollment
     shows how the cover ended: lapsed (not renewed: 暂停参保 from the day after its end) or terminated."""
-    insured = [e for e in enrollments if e["status"] != "pending"]
-    this_year = [e for e in insured if e["year"] == on.year]
+    insured = [e for e in enrollments if e.status != "pending"]
+    this_year = [e for e in insured if e.year == on.year]
     if this_year:
         return [_state_in_year(e, on) for e in this_year]
-    earlier = [e for e in insured if e["year"] < on.year]
+    earlier = [e for e in insured if e.year < on.year]
     if not earlier:
         raise Refusal("E_NOT_INSURED", f"该人员在 {on.year} 年度无参保信息")
-    latest = max(earlier, key=lambda e: (e["year"], e["coverage_end"]))
-    if latest["status"] == "terminated":
-        return [InsuranceState(latest, TERMINATED, _day(latest["terminated_on"]))]
-    end = date.fromisoformat(latest["coverage_end"])
-    return [InsuranceState(latest, SUSPENDED, end + timedelta(days=1))]
+    latest = max(earlier, key=lambda e: (e.year, e.coverage_end))
+    if latest.status == "terminated":
+        return [InsuranceState(latest, TERMINATED, latest.terminated_on)]
+    return [InsuranceState(latest, SUSPENDED, latest.coverage_end + timedelta(days=1))]
 
 
-def _state_in_year(enrollment: dict[str, Any], on: date) -> InsuranceState:
-    if enrollment["status"] == "terminated":
-        return InsuranceState(enrollment, TERMINATED, _day(enrollment["terminated_on"]))
-    end = date.fromisoformat(enrollment["coverage_end"])
+def _state_in_year(enrollment: EnrollmentOut, on: date) -> InsuranceState:
+    if enrollment.status == "terminated":
+        return InsuranceState(enrollment, TERMINATED, enrollment.terminated_on)
+    end = enrollment.coverage_end
     if on > end:
         return InsuranceState(enrollment, SUSPENDED, end + timedelta(days=1))
     # Before coverage_begin (a late enrollment's waiting period) the person is insured all the same; that
@@ -129,65 +125,83 @@ def _state_in_year(enrollment: dict[str, Any], on: date) -> InsuranceState:
 
 def _shown(states: list[InsuranceState]) -> InsuranceState:
     """The row whose extensions baseinfo.exp_content carries: the one in force, else the latest."""
-    return max(states, key=lambda s: (s.psn_insu_stas == INSURED, s.enrollment["coverage_begin"]))
+    return max(states, key=lambda s: (s.psn_insu_stas == INSURED, s.enrollment.coverage_begin))
 
 
 def exp_content(state: InsuranceState) -> str:
     """Provincial extensions travel in exp_content as a JSON text (§2.2, S1 ``ExpContent``)."""
     return json.dumps(
-        {"continuous_years": state.enrollment["continuous_years"]}, ensure_ascii=False, separators=(",", ":")
+        {"continuous_years": state.enrollment.continuous_years}, ensure_ascii=False, separators=(",", ":")
     )
 
 
-def require_active_card(coverage: dict[str, Any]) -> None:
+def require_active_card(coverage: PersonCoverage) -> None:
     """After a lookup by card: the enrollment service refuses a lost or replaced card itself (422
     CARD_NOT_ACTIVE); the gateway never answers for one regardless. (A lookup by ID number is not
     concerned with the card: a person whose card is lost can still be looked up by ID number.)"""
-    card = coverage.get("card")
-    if card is not None and card["status"] != "active":
+    card = coverage.card
+    if card is not None and card.status != "active":
         raise Refusal("CARD_NOT_ACTIVE", "该社保卡已挂失或已换卡，不能使用")
 
 
-def build_output(coverage: dict[str, Any], on: date) -> dict[str, Any]:
-    person = coverage["person"]
-    states = insurance_states(coverage["enrollments"], on)
+def _start_of(day: date) -> str:
+    return f"{day.isoformat()} 00:00:00"
+
+
+def _end_of(day: date) -> str:
+    """An identity's last day (inclusive, as settlement reads it) as the last second of that day."""
+    return f"{day.isoformat()} 23:59:59"
+
+
+def _insuinfo(s: InsuranceState) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "balc": fen_to_yuan(0),  # residents have no personal account
+        "insutype": s.enrollment.insutype,
+        "psn_type": s.enrollment.psn_type,
+        "psn_insu_stas": s.psn_insu_stas,
+        # The start of the continuous cover, so a HIS sees how long the person has been insured.
+        "psn_insu_date": (s.enrollment.psn_insu_date or s.enrollment.coverage_begin).isoformat(),
+    }
+    if s.paus_insu_date is not None:
+        row["paus_insu_date"] = s.paus_insu_date.isoformat()
+    row.update({"cvlserv_flag": "0", "insuplc_admdvs": s.enrollment.insuplc_admdvs, "emp_name": ""})
+    return row
+
+
+def _idetinfo(identity: IdentityOut) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "psn_idet_type": identity.psn_idet_type,
+        "psn_type_lv": "",
+        "memo": "",
+        "begntime": _start_of(identity.begin_date),
+    }
+    if identity.end_date is not None:
+        row["endtime"] = _end_of(identity.end_date)
+    return row
+
+
+def build_output(coverage: PersonCoverage, on: date) -> dict[str, Any]:
+    """baseinfo / insuinfo / idetinfo with every field the interface defines (``fields.py``): a date or
+    time with no value (not paused, an open-ended identity) is left out rather than sent as null, which a
+    typed client's non-nullable date (``DateTime paus_insu_date`` in public C# HIS models) cannot read;
+    texts with no value are ""."""
+    person = coverage.person
+    states = insurance_states(coverage.enrollments, on)
     return {
         "baseinfo": {
-            "psn_no": person["psn_no"],
-            "psn_cert_type": person["psn_cert_type"],
-            "certno": person["certno"],
-            "psn_name": person["psn_name"],
-            "gend": person["gend"],
-            "naty": person["naty"],
-            "brdy": person["brdy"],
-            "age": coverage["age"],
+            "psn_no": person.psn_no,
+            "psn_cert_type": person.psn_cert_type,
+            "certno": person.certno,
+            "psn_name": person.psn_name,
+            "gend": person.gend,
+            "naty": person.naty,
+            "brdy": person.brdy.isoformat(),
+            "age": coverage.age,
             "exp_content": exp_content(_shown(states)),
         },
-        "insuinfo": [
-            {
-                "balc": fen_to_yuan(0),  # residents have no personal account
-                "insutype": s.enrollment["insutype"],
-                "psn_type": s.enrollment["psn_type"],
-                "psn_insu_stas": s.psn_insu_stas,
-                # The start of the continuous cover, so a HIS sees how long the person has been insured.
-                "psn_insu_date": s.enrollment["psn_insu_date"] or s.enrollment["coverage_begin"],
-                "paus_insu_date": s.paus_insu_date.isoformat() if s.paus_insu_date else None,
-                "cvlserv_flag": "0",
-                "insuplc_admdvs": s.enrollment["insuplc_admdvs"],
-                "emp_name": "",
-            }
-            for s in states
-        ],
+        "insuinfo": [_insuinfo(s) for s in states],
         "idetinfo": [
-            {
-                "psn_idet_type": i["psn_idet_type"],
-                "psn_type_lv": "",
-                "memo": "",
-                "begntime": i["begin_date"],
-                "endtime": i["end_date"],
-            }
-            for i in coverage["identities"]
-            if i["end_date"] is None or date.fromisoformat(i["end_date"]).year >= on.year
+            _idetinfo(i) for i in coverage.identities if i.end_date is None or i.end_date.year >= on.year
         ],
     }
 

@@ -14,11 +14,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.nhsa import setlinfo
-from gateway.nhsa.encounter import absent_if_unset, wire_time
+from gateway.nhsa.encounter import DaysSupply, absent_if_unset, wire_time
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import Refusal
+from gateway.nhsa.tracing import TraceInfo, codes_of
 from gateway.nhsa.transaction import Call, Transaction
 from shared.clock import parse_wire_time
+from shared.contracts.v1.settlement import SettlementOut
 from shared.money import YuanAsFen
 
 #: med_type 14xxxx 门诊慢特病购药: bought for a registered chronic or special disease, named in dise_codg.
@@ -67,13 +69,25 @@ class DrugDetail(BaseModel):
     pric: Decimal = Field(ge=0, max_digits=16, decimal_places=6)
     sin_dos_dscr: str | None = Field(default=None, max_length=200)
     used_frqu_dscr: str | None = Field(default=None, max_length=200)
-    prd_days: Decimal | None = Field(default=None, ge=0, max_digits=8, decimal_places=2)
+    prd_days: DaysSupply = None
     medc_way_dscr: str | None = Field(default=None, max_length=200)
     bilg_dr_codg: str | None = Field(default=None, max_length=30)
     bilg_dr_name: str | None = Field(default=None, max_length=50)
     tcmdrug_used_way: str | None = Field(default=None, max_length=6)
     #: 医院审批标志 of a restricted item: 0 无须审批, 1 审批通过, 2 审批不通过 (docs/interface.md).
     hosp_appr_flag: str | None = Field(default=None, pattern=r"^[012]?$")
+    #: The traceability codes the line dispenses (docs/interface.md, "Inventory"), either form.
+    drug_trac_codg: str | None = Field(default=None, max_length=4000)
+    drugtracinfo: list[TraceInfo] | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _trace_codes(self) -> DrugDetail:
+        codes_of(self.drug_trac_codg, self.drugtracinfo)  # refused here when malformed
+        return self
+
+    @property
+    def trace_codes(self) -> list[str]:
+        return codes_of(self.drug_trac_codg, self.drugtracinfo)
 
     @field_validator("fee_ocur_time")
     @classmethod
@@ -137,10 +151,12 @@ def _line(d: DrugDetail) -> dict[str, Any]:
         line["hosp_appr_flag"] = d.hosp_appr_flag
     if d.prd_days is not None:  # the days' supply, for the supervision rule on repeated purchases
         line["prd_days"] = str(d.prd_days)
+    if d.trace_codes:  # each must be held in stock by the pharmacy
+        line["drug_trac_codg"] = d.trace_codes
     return line
 
 
-def build_output(s: dict[str, Any]) -> dict[str, Any]:
+def build_output(s: SettlementOut) -> dict[str, Any]:
     """Settlement service answer (domain names, fen) -> setlinfo / setldetail / detlcutinfo (wire, yuan).
     A pre-settlement (2101) has the same shape with ``setl_id`` "" (nothing was settled)."""
     return {
@@ -174,18 +190,18 @@ class Input2103(BaseModel):
     data: Data2103
 
 
-def check_original(envelope: RequestEnvelope, data: Data2103, original: dict[str, Any]) -> None:
+def check_original(envelope: RequestEnvelope, data: Data2103, original: SettlementOut) -> None:
     """Before reversing: the settlement is the caller's and belongs to the encounter the HIS named. The
     settlement service checks the institution and the person again when reversing; the encounter only
     the gateway can check, because the reversal endpoint does not take it."""
-    if original["fixmedins_code"] != envelope.fixmedins_code:
+    if original.fixmedins_code != envelope.fixmedins_code:
         raise Refusal("NOT_YOUR_SETTLEMENT", "只能撤销本机构的结算")
-    if original["mdtrt_id"] != data.mdtrt_id:
+    if original.mdtrt_id != data.mdtrt_id:
         raise Refusal("MDTRT_MISMATCH", f"就诊ID {data.mdtrt_id} 与原结算 {data.setl_id} 不符")
     expected = CLR_TYPE_OF_REVERSAL.get(envelope.infno)
-    if expected is not None and original["clr_type"] != expected:
-        kind = _KIND_OF_CLR_TYPE.get(original["clr_type"], f"清算类别 {original['clr_type']} 的结算")
-        by = {clr_type: infno for infno, clr_type in CLR_TYPE_OF_REVERSAL.items()}.get(original["clr_type"])
+    if expected is not None and original.clr_type != expected:
+        kind = _KIND_OF_CLR_TYPE.get(original.clr_type, f"清算类别 {original.clr_type} 的结算")
+        by = {clr_type: infno for infno, clr_type in CLR_TYPE_OF_REVERSAL.items()}.get(original.clr_type)
         raise Refusal(
             "WRONG_REVERSAL",
             f"结算 {data.setl_id} 是{kind}，不能用 {envelope.infno} 撤销" + (f"，请用 {by}" if by else ""),
@@ -196,7 +212,7 @@ def reversal_request(envelope: RequestEnvelope, data: Data2103) -> dict[str, Any
     return {"msgid": envelope.msgid, "fixmedins_code": envelope.fixmedins_code, "psn_no": data.psn_no}
 
 
-def build_reversal_output(reversal: dict[str, Any]) -> dict[str, Any]:
+def build_reversal_output(reversal: SettlementOut) -> dict[str, Any]:
     """The reversal's setlinfo (its own setl_id, negative amounts) and setldetail."""
     return {
         "setlinfo": setlinfo.with_pharmacy_reversal_names(setlinfo.setlinfo(reversal)),
@@ -204,7 +220,7 @@ def build_reversal_output(reversal: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def reverse(call: Call, data: Data2103) -> dict[str, Any]:
+async def reverse(call: Call, data: Data2103) -> SettlementOut:
     """2103 / 2208 / 2305: the settlement is looked at first (the caller's, of the encounter named, of the
     kind the transaction undoes), then reversed."""
     envelope, downstream = call.envelope, call.downstream

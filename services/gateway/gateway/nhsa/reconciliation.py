@@ -25,8 +25,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from gateway.nhsa.errors import Refusal
 from gateway.nhsa.transaction import Call, Transaction
+from shared.contracts.v1.settlement import TotalsOut
 from shared.money import fen_to_yuan, yuan_to_fen
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -121,23 +121,20 @@ class Figures:
     count: int
 
 
-def platform_figures(totals: dict[str, Any], data: Data3201) -> Figures:
+def platform_figures(totals: TotalsOut, data: Data3201) -> Figures:
     """Sum settlement's per-day rows (already narrowed to the institution, insutype and clr_type)."""
-    rows = totals.get("rows")
-    if not isinstance(rows, list):
-        raise Refusal("E_UNAVAILABLE", "医保服务应答格式错误，请稍后重试")
     medfee = fund = acct = count = 0
-    for row in rows:
+    for row in totals.rows:
         if data.refunds_only:
-            medfee += int(row["reversal_medfee_sumamt_fen"])
-            fund += int(row["reversal_fund_pay_sumamt_fen"])
-            acct += int(row["reversal_acct_pay_fen"])
-            count += int(row["reversal_cnt"])
+            medfee += row.reversal_medfee_sumamt_fen
+            fund += row.reversal_fund_pay_sumamt_fen
+            acct += row.reversal_acct_pay_fen
+            count += row.reversal_cnt
         else:
-            medfee += int(row["medfee_sumamt_fen"])
-            fund += int(row["fund_pay_sumamt_fen"])
-            acct += int(row["acct_pay_fen"])
-            count += int(row["net_cnt"])
+            medfee += row.medfee_sumamt_fen
+            fund += row.fund_pay_sumamt_fen
+            acct += row.acct_pay_fen
+            count += row.net_cnt
     if data.refunds_only:
         return Figures(abs(medfee), abs(fund), abs(acct), count)
     return Figures(medfee, fund, acct, count)
@@ -177,7 +174,7 @@ def compare(platform: Figures, institution: Figures, data: Data3201) -> tuple[st
     return "1", f"不平帐（{period} {scope}）：" + "；".join(differences)
 
 
-def build_output(data: Data3201, totals: dict[str, Any]) -> dict[str, Any]:
+def build_output(data: Data3201, totals: TotalsOut) -> dict[str, Any]:
     result, description = compare(platform_figures(totals, data), institution_figures(data), data)
     return {
         "stmtinfo": {

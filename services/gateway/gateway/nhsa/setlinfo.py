@@ -6,12 +6,12 @@ settlement, its reversal and a later query of either show the same fields for th
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from gateway.nhsa.funds import FUND_NAMES, setlinfo_fund_columns, summary_disagreements
 from shared.clock import format_wire_time
+from shared.contracts.v1.settlement import FeesOut, SettlementOut
 from shared.money import fen_to_yuan
 
 log = logging.getLogger(__name__)
@@ -24,51 +24,50 @@ def yuan(fen: int) -> Decimal:
     return fen_to_yuan(int(fen))
 
 
-def setlinfo(s: dict[str, Any]) -> dict[str, Any]:
+def setlinfo(s: SettlementOut) -> dict[str, Any]:
     """The settlement header. Fund columns come from the fund rows through ``funds.py`` (390100 ->
     ``hifp_pay``, 390200 -> ``hifmi_pay``, 610100 -> ``maf_pay``, anything unknown -> ``oth_pay``)."""
     problems = summary_disagreements(s)
     if problems:
-        log.warning(
-            "settlement %s: fund rows disagree with its totals: %s", s.get("setl_id"), "; ".join(problems)
-        )
-    person = s["person"]
-    fund_columns = setlinfo_fund_columns(s["funds"])
+        log.warning("settlement %s: fund rows disagree with its totals: %s", s.setl_id, "; ".join(problems))
+    person = s.person
+    fund_columns = setlinfo_fund_columns(s.funds)
     return {
-        "mdtrt_id": s["mdtrt_id"],
-        "setl_id": s["setl_id"],
-        "psn_no": person["psn_no"],
-        "psn_name": person["psn_name"],
+        "mdtrt_id": s.mdtrt_id,
+        "setl_id": s.setl_id,
+        "psn_no": person.psn_no,
+        "psn_name": person.psn_name,
         "psn_cert_type": "01",
-        "certno": person["certno"],
-        "gend": person["gend"],
-        "brdy": person["brdy"],
-        "age": person["age"],
-        "insutype": s["insutype"],
-        "psn_type": person["psn_type"],
+        "certno": person.certno,
+        "gend": person.gend,
+        "naty": person.naty,
+        "brdy": person.brdy.isoformat(),
+        "age": person.age,
+        "insutype": s.insutype,
+        "psn_type": person.psn_type,
         "cvlserv_flag": "0",
-        "setl_time": format_wire_time(datetime.fromisoformat(s["setl_time"])),
-        "mdtrt_cert_type": s["mdtrt_cert_type"],
-        "med_type": s["med_type"],
-        "medfee_sumamt": yuan(s["medfee_sumamt_fen"]),
-        "fulamt_ownpay_amt": yuan(s["fully_self_paid_fen"]),
-        "overlmt_selfpay": yuan(s["over_price_cap_fen"]),
-        "preselfpay_amt": yuan(s["self_pay_first_fen"]),
-        "inscp_scp_amt": yuan(s["policy_range_fen"]),
-        "act_pay_dedc": yuan(s["deductible_fen"]),
+        "setl_time": format_wire_time(s.setl_time),
+        "mdtrt_cert_type": s.mdtrt_cert_type,
+        "med_type": s.med_type,
+        "medfee_sumamt": yuan(s.medfee_sumamt_fen),
+        "fulamt_ownpay_amt": yuan(s.fully_self_paid_fen),
+        "overlmt_selfpay": yuan(s.over_price_cap_fen),
+        "preselfpay_amt": yuan(s.self_pay_first_fen),
+        "inscp_scp_amt": yuan(s.policy_range_fen),
+        "act_pay_dedc": yuan(s.deductible_fen),
         **{column: yuan(fen) for column, fen in fund_columns.items()},
-        "pool_prop_selfpay": Decimal(str(s["pool_ratio"])).quantize(RATIO),
-        "fund_pay_sumamt": yuan(s["fund_paid_total_fen"]),
-        "psn_part_amt": yuan(s["personal_burden_fen"]),
-        "acct_pay": yuan(s["account_paid_fen"]),
-        "psn_cash_pay": yuan(s["cash_paid_fen"]),
+        "pool_prop_selfpay": s.pool_ratio.quantize(RATIO),
+        "fund_pay_sumamt": yuan(s.fund_paid_total_fen),
+        "psn_part_amt": yuan(s.personal_burden_fen),
+        "acct_pay": yuan(s.account_paid_fen),
+        "psn_cash_pay": yuan(s.cash_paid_fen),
         "hosp_part_amt": yuan(0),
         "balc": yuan(0),
         "acct_mulaid_pay": yuan(0),
-        "medins_setl_id": s["msgid"],
-        "clr_optins": s["insuplc_admdvs"],
+        "medins_setl_id": s.msgid,
+        "clr_optins": s.insuplc_admdvs,
         "clr_way": "01",
-        "clr_type": s["clr_type"],
+        "clr_type": s.clr_type,
     }
 
 
@@ -78,37 +77,57 @@ def with_pharmacy_reversal_names(info: dict[str, Any]) -> dict[str, Any]:
     return {**info, "psn_pay": info["psn_part_amt"], "cash_payamt": info["psn_cash_pay"]}
 
 
-def setldetail(s: dict[str, Any]) -> list[dict[str, Any]]:
+def setldetail(s: SettlementOut) -> list[dict[str, Any]]:
     return [
         {
-            "fund_pay_type": f["fund_pay_type"],
-            "fund_pay_type_name": FUND_NAMES.get(f["fund_pay_type"], ""),
-            "inscp_scp_amt": yuan(f["policy_range_fen"]),
-            "crt_payb_lmt_amt": yuan(f["payable_limit_fen"]),
-            "fund_payamt": yuan(f["paid_fen"]),
-            "setl_proc_info": f["calc_trace"],
+            "fund_pay_type": f.fund_pay_type,
+            "fund_pay_type_name": FUND_NAMES.get(f.fund_pay_type, ""),
+            "inscp_scp_amt": yuan(f.policy_range_fen),
+            "crt_payb_lmt_amt": yuan(f.payable_limit_fen),
+            "fund_payamt": yuan(f.paid_fen),
+            "setl_proc_info": f.calc_trace,
         }
-        for f in s["funds"]
+        for f in s.funds
     ]
 
 
-def detlcutinfo(s: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per-line classification (甲/乙/丙, self-pay share, price cap), as 2204 ``result`` rows."""
-    return [
-        {
-            "feedetl_sn": line["feedetl_sn"],
-            "det_item_fee_sumamt": yuan(line["amount_fen"]),
-            "cnt": Decimal(str(line["cnt"])),
-            "pric": Decimal(str(line["pric"])),
-            "pric_uplmt_amt": Decimal(str(line["price_cap"])) if line["price_cap"] is not None else None,
-            "selfpay_prop": Decimal(str(line["selfpay_prop"])).quantize(RATIO),
-            "fulamt_ownpay_amt": yuan(line["fully_self_paid_fen"]),
-            "overlmt_amt": yuan(line["over_price_cap_fen"]),
-            "preselfpay_amt": yuan(line["self_pay_first_fen"]),
-            "inscp_scp_amt": yuan(line["policy_range_fen"]),
-            "chrgitm_lv": line["chrgitm_lv"],
-            "med_chrgitm_type": line["med_chrgitm_type"],
-            "memo": line["memo"],
+#: The catalogue marks of a line (settlement ``LineOut``) and the wire flag each one is shown as.
+LINE_FLAGS = {
+    "bas_medn_flag": "essential_drug",
+    "hi_nego_drug_flag": "negotiated_drug",
+    "chld_medc_flag": "child_medicine",
+    "list_sp_item_flag": "special_item",
+    "lmt_used_flag": "restricted",
+    "drt_reim_flag": "direct_reimbursement",
+}
+
+
+def detlcutinfo(s: SettlementOut | FeesOut) -> list[dict[str, Any]]:
+    """Per-line classification (甲/乙/丙, self-pay share, price cap, the catalogue's marks as "1"/"0"), as
+    2204 ``result`` rows. ``pric_uplmt_amt`` is left out for an item without a price cap: a number field
+    a typed client reads (a C# ``decimal``) must not be null, and 0 would read as a cap of nothing."""
+    rows = []
+    for line in s.lines:
+        row: dict[str, Any] = {
+            "feedetl_sn": line.feedetl_sn,
+            "det_item_fee_sumamt": yuan(line.amount_fen),
+            "cnt": line.cnt,
+            "pric": line.pric,
         }
-        for line in s["lines"]
-    ]
+        if line.price_cap is not None:
+            row["pric_uplmt_amt"] = line.price_cap
+        row.update(
+            {
+                "selfpay_prop": line.selfpay_prop.quantize(RATIO),
+                "fulamt_ownpay_amt": yuan(line.fully_self_paid_fen),
+                "overlmt_amt": yuan(line.over_price_cap_fen),
+                "preselfpay_amt": yuan(line.self_pay_first_fen),
+                "inscp_scp_amt": yuan(line.policy_range_fen),
+                "chrgitm_lv": line.chrgitm_lv,
+                "med_chrgitm_type": line.med_chrgitm_type,
+                **{flag: "1" if getattr(line, mark) else "0" for flag, mark in LINE_FLAGS.items()},
+                "memo": line.memo,
+            }
+        )
+        rows.append(row)
+    return rows

@@ -25,6 +25,7 @@ from gateway.nhsa.encounter import (
 )
 from gateway.nhsa.envelope import Answer, RequestEnvelope
 from gateway.nhsa.transaction import Call
+from shared.contracts.v1.settlement import SettlementOut
 from shared.money import YuanAsFen, fen_to_yuan
 
 #: The HIS's sums and the settlement answer's fields they must agree with.
@@ -96,7 +97,7 @@ def with_inpatient_columns(info: dict[str, Any]) -> dict[str, Any]:
     return {**info, "hifdm_pay": fen_to_yuan(0)}
 
 
-def build_output(s: dict[str, Any], *, inpatient: bool) -> dict[str, Any]:
+def build_output(s: SettlementOut, *, inpatient: bool) -> dict[str, Any]:
     """A (pre-)settlement or a reversal: ``setlinfo`` and ``setldetail`` (2206/2303: ``setl_id`` "")."""
     info = setlinfo.setlinfo(s)
     return {
@@ -105,15 +106,16 @@ def build_output(s: dict[str, Any], *, inpatient: bool) -> dict[str, Any]:
     }
 
 
-def warnings(data: SettleData, s: dict[str, Any]) -> str | None:
+def warnings(data: SettleData, s: SettlementOut) -> str | None:
     """Where the HIS's own figures differ from the settlement's (which are the ones that count)."""
     problems = []
     for wire, domain in HIS_SUMS.items():
         sent = getattr(data, wire)
-        if sent is not None and sent != int(s[domain]):
-            problems.append(f"{wire} 传入 {fen_to_yuan(sent)}，医保计算 {fen_to_yuan(int(s[domain]))}")
-    if data.insutype != s["insutype"]:
-        problems.append(f"insutype 传入 {data.insutype}，就诊登记 {s['insutype']}")
+        computed = getattr(s, domain)
+        if sent is not None and sent != computed:
+            problems.append(f"{wire} 传入 {fen_to_yuan(sent)}，医保计算 {fen_to_yuan(computed)}")
+    if data.insutype != s.insutype:
+        problems.append(f"insutype 传入 {data.insutype}，就诊登记 {s.insutype}")
     if not problems:
         return None
     return "传入信息与医保结算结果不符，以医保结算结果为准: " + "; ".join(problems)

@@ -6,12 +6,13 @@ msgid is answered with the first answer)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from gateway.downstream import Downstream, downstream_transaction
+from gateway.files.service import FileStore
 from gateway.nhsa.envelope import Answer, RequestEnvelope
 from gateway.nhsa.errors import Refusal, describe
 
@@ -30,6 +31,8 @@ class Call:
     downstream: Downstream
     db: Database
     security: HisSecurity
+    #: The exchange files (9101/9102, and the codes that answer with a file).
+    files: FileStore = field(default_factory=FileStore)
 
 
 #: A handler answers with its ``output``, or with an ``Answer`` when it has a ``warn_msg`` as well. It gets

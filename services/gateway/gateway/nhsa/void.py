@@ -16,6 +16,7 @@ from gateway.nhsa import setlinfo, transaction
 from gateway.nhsa.envelope import RequestEnvelope
 from gateway.nhsa.errors import OutcomeUnknown, Refusal
 from gateway.nhsa.transaction import Call, Transaction
+from shared.contracts.v1.settlement import VoidOut
 
 INFNO = "2601"
 OUTCOMES = ("reversed", "voided")
@@ -92,13 +93,12 @@ def void_request(envelope: RequestEnvelope, data: Data2601) -> dict[str, Any]:
     }
 
 
-def build_output(data: Data2601, answer: dict[str, Any]) -> dict[str, Any]:
+def build_output(data: Data2601, answer: VoidOut) -> dict[str, Any]:
     """``{"outcome": "reversed", "reversal": SettlementOut}`` or ``{"outcome": "voided", "reversal": null}``
     -> ``data`` (and the reversal's ``setlinfo`` when there is one). An answer of any other shape leaves the
     outcome unknown: the 2601 may have taken effect."""
-    outcome = answer.get("outcome")
-    reversal = answer.get("reversal")
-    if outcome not in OUTCOMES or (outcome == "reversed") != isinstance(reversal, dict):
+    outcome, reversal = answer.outcome, answer.reversal
+    if outcome not in OUTCOMES or (outcome == "reversed") != (reversal is not None):
         raise OutcomeUnknown(
             "E_OUTCOME_UNKNOWN", "医保服务冲正应答格式错误，冲正结果未知：请用本交易的报文ID重发"
         )
@@ -107,10 +107,10 @@ def build_output(data: Data2601, answer: dict[str, Any]) -> dict[str, Any]:
             "omsgid": data.omsgid,
             "oinfno": data.oinfno,
             "outcome": outcome,
-            "setl_id": reversal["setl_id"] if isinstance(reversal, dict) else "",
+            "setl_id": reversal.setl_id if reversal is not None else "",
         }
     }
-    if isinstance(reversal, dict):
+    if reversal is not None:
         output["setlinfo"] = setlinfo.with_pharmacy_reversal_names(setlinfo.setlinfo(reversal))
     return output
 

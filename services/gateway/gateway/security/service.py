@@ -199,10 +199,12 @@ class Registered:
     secret: str
     active: bool
     rate_limit_per_minute: int | None
+    #: The national cryptography of its envelopes (``gateway.security.sealing``).
+    envelope_crypto: str = "none"
 
     @classmethod
     def of(cls, row: Any) -> Registered:
-        return cls(row.fixmedins_code, row.secret, row.active, row.rate_limit_per_minute)
+        return cls(row.fixmedins_code, row.secret, row.active, row.rate_limit_per_minute, row.envelope_crypto)
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,7 @@ _INSTITUTION_BY_PAASID = sqlalchemy.select(
     _institution.c.secret,
     _institution.c.active,
     _institution.c.rate_limit_per_minute,
+    _institution.c.envelope_crypto,
 ).where(_institution.c.paasid == bindparam("paasid"))
 
 

@@ -4,9 +4,13 @@ Pure: no I/O, no clock. Every amount is integer fen; every ratio is applied once
 
 ``adjudicate`` runs the benefit layers in order, one module each (docs/domain.md, "Money out"):
 
+0. ``filings``: what the person's filings in force on the day of care allow (a refusal with its reason:
+   chronic care of an unregistered patient, an injury stay without a filing or with a liable third party,
+   an unfiled referral stay) and whether out-of-area care is filed.
 1. ``lines``: what of each fee line is self-paid (not listed, 丙, unapproved restricted item, over the
    price cap, 乙's self-pay-first share) and what is the policy range (符合政策范围金额).
-2. ``out_of_area``: out-of-area care without a filing loses ratio points from the pooled fund.
+2. ``out_of_area``: out-of-area care without a filing loses ratio points from the pooled fund (filed care
+   the policy's filed points, none in the demo).
 3. The pooled fund (390100) by kind of care: ``deductible_ratio`` (outpatient pooling and pharmacy;
    inpatient deductible once per stay, ratio by level or ``bands``), ``chronic`` (fixed sum, ratio above
    the threshold, yearly cap), ``maternity`` (fixed sum per delivery). Inpatient, chronic and maternity
@@ -30,6 +34,7 @@ from settlement.adjudication import (
     catastrophic,
     chronic,
     deductible_ratio,
+    filings,
     lines,
     maternity,
     out_of_area,
@@ -52,10 +57,12 @@ from settlement.adjudication.model import (
     LayerPayment,
     LineResult,
     ListEntry,
+    ListFlags,
     NotEligible,
     PooledPayment,
     StaySoFar,
     YearToDate,
+    flag_columns,
     yuan,
 )
 from settlement.policy.document import PolicyDocument
@@ -75,12 +82,14 @@ __all__ = [
     "Kind",
     "LineResult",
     "ListEntry",
+    "ListFlags",
     "NotEligible",
     "StaySoFar",
     "YearToDate",
     "adjudicate",
     "banded",
     "classify_line",
+    "flag_columns",
 ]
 
 
@@ -109,8 +118,9 @@ def adjudicate(
     policy: PolicyDocument,
     ytd: YearToDate,
 ) -> Adjudication:
+    encounter, filed_notes = filings.layer(encounter, policy)
     counted = lines.classify(fee_lines, catalogue, encounter.institution_level)
-    trace = [counted.note]
+    trace = [counted.note, *filed_notes]
     reduction = out_of_area.reduction(encounter, policy)
     if reduction.note:
         trace.append(reduction.note)

@@ -5,7 +5,7 @@ rest of each line is the policy range (符合政策范围金额) the funds compu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from settlement.adjudication.model import CLASS_B, CLASS_C, FeeLine, LineResult, ListEntry, yuan
@@ -13,6 +13,14 @@ from shared.money import apply_ratio, round_half_up_fen
 
 
 def classify_line(line: FeeLine, entry: ListEntry | None, level: str) -> LineResult:
+    """The line's classification, with the catalogue's marks of its entry (none for an unlisted code)."""
+    result = _classify(line, entry, level)
+    if entry is None:
+        return result
+    return replace(result, flags=replace(entry.flags, restricted=entry.restricted))
+
+
+def _classify(line: FeeLine, entry: ListEntry | None, level: str) -> LineResult:
     if entry is None:
         return LineResult(
             line, CLASS_C, Decimal(1), None, "14", line.amount_fen, 0, 0, 0, "非医保目录内项目，全自费"

@@ -5,7 +5,7 @@ in order."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -39,6 +39,34 @@ class FeeLine:
 
 
 @dataclass(frozen=True, slots=True)
+class ListFlags:
+    """What the catalogue marks an entry as, shown on every classified line (2204/2301 ``result``,
+    ``detlcutinfo``: ``bas_medn_flag``, ``hi_nego_drug_flag``...; docs/interface.md). They do not change
+    the classification, except ``restricted`` (which ``ListEntry.restricted`` applies)."""
+
+    #: 基本药物 (national essential medicines list).
+    essential_drug: bool = False
+    #: 医保谈判药品 (a drug whose price was negotiated nationally).
+    negotiated_drug: bool = False
+    #: 儿童用药.
+    child_medicine: bool = False
+    #: 目录特项: 特检特治 items or special drugs.
+    special_item: bool = False
+    #: 限制使用 (paid only with the hospital's approval).
+    restricted: bool = False
+    #: 直报: a line the fund pays the institution for directly outside the settlement's own layers.
+    direct_reimbursement: bool = False
+
+
+NO_FLAGS = ListFlags()
+
+
+def flag_columns(flags: ListFlags) -> dict[str, bool]:
+    """The marks as the columns of a stored line (``settlement_lines``) and of ``LineOut``."""
+    return {f.name: getattr(flags, f.name) for f in fields(flags)}
+
+
+@dataclass(frozen=True, slots=True)
 class ListEntry:
     """What the catalogue says about a code on the day of service."""
 
@@ -50,9 +78,31 @@ class ListEntry:
     price_cap_by_level: dict[str, Decimal] = field(default_factory=dict)
     #: 限制使用: covered only with the hospital's approval (hosp_appr_flag 1).
     restricted: bool = False
+    #: The entry's other marks, shown on its lines (``flags.restricted`` mirrors ``restricted``).
+    flags: ListFlags = NO_FLAGS
 
     def cap_for(self, level: str) -> Decimal | None:
         return self.price_cap_by_level.get(level, self.price_cap)
+
+
+@dataclass(frozen=True, slots=True)
+class InjuryFiling:
+    trt_dcla_detl_sn: str
+    third_party_liable: bool
+    work_injury: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the person's filings in force on one day say (``settlement.filings.service.standing``), read by
+    the filings layer (``filings.py``)."""
+
+    on: date
+    chronic_diseases: frozenset[str] = frozenset()
+    designated_facilities: frozenset[str] = frozenset()
+    referral_regions: frozenset[str] = frozenset()
+    referral_facilities: frozenset[str] = frozenset()
+    injuries: tuple[InjuryFiling, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +119,12 @@ class Encounter:
     #: A later settlement of a stay already settled in part (中途结算): what its surviving earlier parts
     #: added up to. None: the stay's first settlement (or not a stay).
     stay: StaySoFar | None = None
+    #: The person's filings in force on the service date (None: not read; the filings layer is skipped),
+    #: and what they are checked against: the med_type, the institution and its region.
+    standing: Standing | None = None
+    med_type: str = ""
+    fixmedins_code: str = ""
+    mdtrtarea_admdvs: str = ""
 
     @property
     def continuing_stay(self) -> bool:
@@ -125,6 +181,7 @@ class LineResult:
     self_pay_first_fen: int
     policy_range_fen: int
     memo: str
+    flags: ListFlags = NO_FLAGS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
-from settlement.catalogue import service
+from settlement.catalogue import codes, downloads, service
 from settlement.catalogue.schemas import CatalogueItemCreate, CatalogueItemOut, ImportResult
+from shared.contracts.v1.catalogue import MAX_PAGE_SIZE, CatalogueChanges, ListName
 from shared.errors import DomainError
 from shared.service import RuntimeDep
 
@@ -14,6 +16,9 @@ router = APIRouter(prefix="/api/v1/catalogue/items", tags=["catalogue"])
 
 @router.post("", status_code=201, response_model=CatalogueItemOut)
 async def create_item(body: CatalogueItemCreate, runtime: RuntimeDep) -> CatalogueItemOut:
+    """Add a catalogue item (drug, service or material) with its class (甲/乙/丙), price cap and
+    first self-pay ratio from a date. Refused: 409 CATALOGUE_ITEM_EXISTS,
+    CATALOGUE_VERSION_EXISTS or CATALOGUE_VERSION_ORDER."""
     async with runtime.transaction() as session:
         return CatalogueItemOut.model_validate(await service.create(session, body))
 
@@ -39,5 +44,42 @@ async def get_item(code: str, runtime: RuntimeDep, on: date | None = None) -> Ca
 
 @router.get("/{code}/versions", response_model=list[CatalogueItemOut])
 async def item_versions(code: str, runtime: RuntimeDep) -> list[CatalogueItemOut]:
+    """Every dated version of a catalogue item, oldest first. Refused: 404
+    CATALOGUE_ITEM_NOT_FOUND."""
     async with runtime.db.session() as session:
         return [CatalogueItemOut.model_validate(v) for v in await service.versions_of(session, code)]
+
+
+#: The 13xx downloads and the national code lists (diagnoses, procedures).
+downloads_router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
+
+
+@downloads_router.get("/downloads/{list_name}", response_model=CatalogueChanges)
+async def download(
+    list_name: ListName,
+    runtime: RuntimeDep,
+    ver: Annotated[int, Query(ge=0)] = 0,
+    page_num: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 1000,
+    upto_ver: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}:\d{1,18}$")] = None,
+) -> CatalogueChanges:
+    """The rows of a list changed after catalogue version ``ver`` (0: all of it), a page at a time; or,
+    with ``cursor`` ("0:0" for the start), the batch after it up to ``upto_ver``."""
+    async with runtime.db.session() as session:
+        return await downloads.changes(
+            session, list_name, ver, page_num, page_size, upto_ver=upto_ver, cursor=cursor
+        )
+
+
+@downloads_router.post("/codes/{kind}/import", response_model=ImportResult)
+async def import_codes(kind: Literal["dise", "oprn"], request: Request, runtime: RuntimeDep) -> ImportResult:
+    """Import a diagnosis (dise) or procedure (oprn) code file: CSV in UTF-8, columns ``code``, ``name``
+    and optionally ``effective_from``; all or nothing."""
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DomainError("编码文件须为 UTF-8 编码", code="BAD_FILE", status_code=422) from exc
+    async with runtime.transaction() as session:
+        return await codes.import_csv(session, kind, text)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Integer, Table, UniqueConstraint
 from sqlmodel import Field
 
 from settlement.db import Base, ReferenceData
@@ -35,4 +35,44 @@ class CatalogueItem(ReferenceData, Base, table=True):
     pric_uplmt_by_level: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     #: 限制使用: paid only with the hospital's approval (hosp_appr_flag 1).
     restricted: bool = False
+    #: Marks shown on the entry's lines (engine ``ListFlags``): 基本药物, 医保谈判药品, 儿童用药,
+    #: 目录特项 (特检特治 / special drugs), 直报.
+    essential_drug: bool = False
+    negotiated_drug: bool = False
+    child_medicine: bool = False
+    special_item: bool = False
+    direct_reimbursement: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
+    #: The catalogue version (``catalogue_list_version``) of the last change to this row: its creation, or
+    #: its end date set when a newer version came. The 13xx downloads answer the rows changed after the
+    #: version an institution holds (docs/interface.md, "13xx catalogue downloads").
+    list_ver: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, index=True, default=0))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class NationalCode(ReferenceData, Base, table=True):
+    """One version of an entry of a national code list other than the medical insurance list: diagnoses
+    (``kind`` dise: 1307, ICD-10 医保版) and procedures (oprn: 1308, ICD-9-CM-3 医保版), versioned and
+    downloaded like catalogue items (docs/domain.md, "Diagnosis and procedure codes")."""
+
+    __tablename__ = "national_codes"
+    __table_args__ = (UniqueConstraint("kind", "code", "effective_from", name="uq_national_code_version"),)
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    kind: str = Field(max_length=10)
+    code: str = Field(max_length=30, index=True)
+    name: str = Field(max_length=300)
+    effective_from: date = Field(default=date(2000, 1, 1))
+    effective_to: date | None = None
+    list_ver: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, index=True, default=0))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
+
+
+#: One row (id 1): the newest catalogue version. Every change to a catalogue item or a national code takes
+#: the next number in its transaction; the row lock held until commit orders the versions as they commit.
+catalogue_list_version = Table(
+    "catalogue_list_version",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("ver", BigInteger, nullable=False),
+)

@@ -17,6 +17,11 @@ class CatalogueItemCreate(BaseModel):
     pric_uplmt: Decimal | None = Field(default=None, gt=0, max_digits=16, decimal_places=6)
     pric_uplmt_by_level: dict[str, Decimal] = Field(default_factory=dict)
     restricted: bool = False
+    essential_drug: bool = Field(default=False, description="基本药物 (bas_medn_flag)")
+    negotiated_drug: bool = Field(default=False, description="医保谈判药品 (hi_nego_drug_flag)")
+    child_medicine: bool = Field(default=False, description="儿童用药 (chld_medc_flag)")
+    special_item: bool = Field(default=False, description="目录特项: 特检特治/特殊药品 (list_sp_item_flag)")
+    direct_reimbursement: bool = Field(default=False, description="直报 (drt_reim_flag)")
     effective_from: date = date(2000, 1, 1)
 
     @model_validator(mode="after")

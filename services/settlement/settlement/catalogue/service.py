@@ -8,18 +8,47 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement import reference
-from settlement.adjudication.engine import ListEntry
-from settlement.catalogue.models import CatalogueItem
+from settlement.adjudication.engine import ListEntry, ListFlags
+from settlement.catalogue.models import CatalogueItem, catalogue_list_version
 from settlement.catalogue.schemas import CatalogueItemCreate, ImportError_, ImportResult
 from shared.clock import now_china
-from shared.db import flush_unique
+from shared.db import flush_unique, utcnow
 from shared.errors import Conflict, DomainError, NotFound
 
-VERSION_FIELDS = ("name", "med_chrgitm_type", "chrgitm_lv", "selfpay_prop", "pric_uplmt", "restricted")
+#: Marks an entry carries besides its class (yes/no columns of the catalogue file; engine ``ListFlags``).
+FLAG_FIELDS = ("essential_drug", "negotiated_drug", "child_medicine", "special_item", "direct_reimbursement")
+VERSION_FIELDS = (
+    "name",
+    "med_chrgitm_type",
+    "chrgitm_lv",
+    "selfpay_prop",
+    "pric_uplmt",
+    "restricted",
+    *FLAG_FIELDS,
+)
+YES = ("1", "true", "y", "是")
+
+
+async def next_version(session: AsyncSession) -> int:
+    """The next catalogue version, taken in the caller's transaction: the counter row stays locked until
+    it commits, so versions become visible in the order they were taken (a download that saw version n
+    never misses a change numbered below n)."""
+    table = catalogue_list_version
+    result = await session.execute(update(table).where(table.c.id == 1).values(ver=table.c.ver + 1))
+    if not getattr(result, "rowcount", 0):  # a database made without the migration's first row
+        await session.execute(insert(table).values(id=1, ver=1))
+        return 1
+    return int(await session.scalar(select(table.c.ver).where(table.c.id == 1)) or 0)
+
+
+async def newest_version(session: AsyncSession) -> int:
+    table = catalogue_list_version
+    return int(await session.scalar(select(table.c.ver).where(table.c.id == 1)) or 0)
 
 
 def _same(item: CatalogueItem, data: CatalogueItemCreate) -> bool:
@@ -29,7 +58,7 @@ def _same(item: CatalogueItem, data: CatalogueItemCreate) -> bool:
     )
 
 
-async def create(session: AsyncSession, data: CatalogueItemCreate) -> CatalogueItem:
+async def create(session: AsyncSession, data: CatalogueItemCreate, ver: int | None = None) -> CatalogueItem:
     """Add an entry, or a new version of it from ``effective_from`` on (the current version then ends the
     day before). A version may not start inside or before an existing one's period except as its
     successor; the same version again is a no-op (imports can be re-run)."""
@@ -56,10 +85,15 @@ async def create(session: AsyncSession, data: CatalogueItemCreate) -> CatalogueI
                 f"目录编码 {data.med_list_codg} 的新版本须晚于现行版本的生效日 {latest.effective_from}",
                 code="CATALOGUE_VERSION_ORDER",
             )
+    ver = ver if ver is not None else await next_version(session)
+    if versions:
         latest.effective_to = data.effective_from - timedelta(days=1)
+        latest.list_ver, latest.updated_at = ver, utcnow()
     item = CatalogueItem(
         **data.model_dump(exclude={"pric_uplmt_by_level"}),
         pric_uplmt_by_level={level: str(cap) for level, cap in data.pric_uplmt_by_level.items()},
+        list_ver=ver,
+        updated_at=utcnow(),
     )
     session.add(item)
     await flush_unique(
@@ -156,6 +190,7 @@ CSV_COLUMNS = (
     "pric_uplmt_lv2",
     "pric_uplmt_lv3",
     "restricted",
+    *FLAG_FIELDS,
     "effective_from",
 )
 
@@ -189,7 +224,8 @@ async def import_csv(session: AsyncSession, text: str) -> ImportResult:
                             "selfpay_prop": values.get("selfpay_prop") or "0",
                             "pric_uplmt": values.get("pric_uplmt") or None,
                             "pric_uplmt_by_level": {lv: cap for lv, cap in caps.items() if cap},
-                            "restricted": values.get("restricted", "").lower() in ("1", "true", "y", "是"),
+                            "restricted": values.get("restricted", "").lower() in YES,
+                            **{flag: values.get(flag, "").lower() in YES for flag in FLAG_FIELDS},
                             "effective_from": values.get("effective_from") or "2000-01-01",
                         }
                     ),
@@ -208,11 +244,12 @@ async def import_csv(session: AsyncSession, text: str) -> ImportResult:
             )
     imported = unchanged = 0
     if not errors:
+        ver = await next_version(session)  # one version for the whole file
         for number, entry in entries:
             try:
                 async with session.begin_nested():
                     before = len(await versions_of(session, entry.med_list_codg))
-                    await create(session, entry)
+                    await create(session, entry, ver)
                     if len(await versions_of(session, entry.med_list_codg)) > before:
                         imported += 1
                     else:
@@ -240,4 +277,5 @@ def list_entry(item: CatalogueItem) -> ListEntry:
         med_chrgitm_type=item.med_chrgitm_type,
         price_cap_by_level={level: Decimal(cap) for level, cap in item.pric_uplmt_by_level.items()},
         restricted=item.restricted,
+        flags=ListFlags(**{flag: bool(getattr(item, flag)) for flag in FLAG_FIELDS}),
     )

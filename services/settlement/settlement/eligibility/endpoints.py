@@ -31,5 +31,7 @@ class EligibilityOut(BaseModel):
 
 @router.get("/{psn_no}", response_model=list[EligibilityOut])
 async def get_eligibility(psn_no: str, runtime: RuntimeDep) -> list[EligibilityOut]:
+    """The coverage years settlement knows for a person (its read model of the enrollment
+    events). Refused: 404 NOT_COVERED when it knows none."""
     async with runtime.db.session() as session:
         return [EligibilityOut.model_validate(r) for r in await service.list_for_person(session, psn_no)]

@@ -26,6 +26,8 @@ class Eligibility(Base, table=True):
     psn_name: str = Field(max_length=50)
     gend: str = Field(max_length=1)
     brdy: date
+    #: 民族 code, when enrollment told it (setlinfo.naty; empty on the wire otherwise).
+    naty: str | None = Field(default=None, max_length=3)
     insutype: str = Field(max_length=6)
     psn_type: str = Field(max_length=6)
     insuplc_admdvs: str = Field(max_length=6)

@@ -74,6 +74,8 @@ async def apply_coverage_activated(session: AsyncSession, envelope: EventEnvelop
         )
         session.add(row)
     row.certno, row.psn_name, row.gend, row.brdy = event.certno, event.psn_name, event.gend, event.brdy
+    if event.naty is not None:
+        row.naty = event.naty
     row.psn_type, row.insuplc_admdvs = event.psn_type, event.insuplc_admdvs
     row.coverage_begin, row.coverage_end, row.enrollment_id = (
         event.coverage_begin,

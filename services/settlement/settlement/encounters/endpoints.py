@@ -48,6 +48,8 @@ async def open_encounter(body: EncounterOpen, runtime: RuntimeDep, msgid: Msgid 
 async def get_encounter(
     mdtrt_id: str, runtime: RuntimeDep, fixmedins_code: str = Query(max_length=30)
 ) -> EncounterOut:
+    """One encounter (visit or stay) of the asking institution with its fee lines and status.
+    Refused: 404 ENCOUNTER_NOT_FOUND; 403 NOT_YOUR_ENCOUNTER."""
     async with runtime.db.session() as session:
         return EncounterOut.model_validate(await service.get_encounter(session, mdtrt_id, fixmedins_code))
 
@@ -102,6 +104,9 @@ async def cancel_fees(
 
 @router.post("/{mdtrt_id}/discharge", response_model=EncounterOut)
 async def discharge(mdtrt_id: str, body: Discharge, runtime: RuntimeDep, msgid: Msgid = None) -> EncounterOut:
+    """2402 出院办理: discharge an inpatient stay (date, diagnoses, maternity fields); once per
+    msgid. Refused: 404 ENCOUNTER_NOT_FOUND; 403 NOT_YOUR_ENCOUNTER; 409 ENCOUNTER_STATE;
+    422 NOT_INPATIENT, NO_DISEASE or FUTURE_TIME."""
     """2402 出院办理."""
 
     async def work(session: AsyncSession) -> EncounterOut:
@@ -114,6 +119,8 @@ async def discharge(mdtrt_id: str, body: Discharge, runtime: RuntimeDep, msgid: 
 async def undo_discharge(
     mdtrt_id: str, runtime: RuntimeDep, fixmedins_code: str = Query(max_length=30), msgid: Msgid = None
 ) -> EncounterOut:
+    """2405 出院撤销: undo a discharge not yet settled; once per msgid. Refused: 404
+    ENCOUNTER_NOT_FOUND; 403 NOT_YOUR_ENCOUNTER; 409 NOT_DISCHARGED or HAS_SETTLEMENTS."""
     """2405 出院撤销."""
 
     async def work(session: AsyncSession) -> EncounterOut:
@@ -132,7 +139,13 @@ async def presettle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -
 @router.post("/{mdtrt_id}/settlement", response_model=SettlementOut)
 async def settle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -> Response:
     """2207 门诊结算 / 2304 住院结算."""
-    return model_response(await once(runtime, lambda session: service.settle(session, mdtrt_id, body)))
+    settled = await once(
+        runtime,
+        lambda session: service.settle(session, mdtrt_id, body),
+        fixmedins_code=body.fixmedins_code,
+        msgid=body.msgid,
+    )
+    return model_response(settled)
 
 
 async def _once(

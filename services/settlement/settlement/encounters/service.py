@@ -5,6 +5,7 @@ through the same settlement transaction as a pharmacy purchase."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import cast
 
 from sqlalchemy import bindparam, delete, null
@@ -13,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
-from settlement.adjudication.engine import FeeLine, classify_line
+from settlement.adjudication.engine import FeeLine, classify_line, flag_columns
+from settlement.catalogue import codes as national_codes
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.encounters import care_dates
@@ -67,6 +69,7 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
             status_code=422,
         )
     _check_med_type(data.setting, data.med_type)
+    await check_diagnosis(session, data.med_type, data.dise_codg, day)
     encounter = Encounter(
         mdtrt_id=settlements.new_id("M", data.mdtrtarea_admvs, now_china()),
         **data.model_dump(exclude={"msgid"}),
@@ -77,6 +80,25 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
 
 
 INPATIENT_MED_TYPES = ("2", "52")
+
+
+async def check_diagnosis(session: AsyncSession, med_type: str, dise_codg: str | None, day: date) -> None:
+    """A diagnosis named on a visit or a stay must be on the diagnosis list (1307, ICD-10 医保版) in force
+    on the day care began, else ``DISE_CODE_UNKNOWN``. A chronic visit (14xxxx) names the policy's chronic
+    disease instead, checked against the policy's list when it settles. See
+    docs/domain.md, "Diagnosis and procedure codes"."""
+    if not dise_codg or med_type.startswith("14"):
+        return
+    if not await national_codes.in_force(session, "dise", dise_codg, day):
+        raise DomainError(
+            f"诊断编码 {dise_codg} 不在 {day} 有效的疾病与诊断目录中（请按【1307】下载的编码填写）",
+            code="DISE_CODE_UNKNOWN",
+            status_code=422,
+        )
+
+
+def _care_day(encounter: Encounter) -> date:
+    return encounter.begntime.astimezone(CHINA_TZ).date()
 
 
 def _check_med_type(setting: str, med_type: str) -> None:
@@ -164,6 +186,7 @@ async def update_diagnosis(session: AsyncSession, mdtrt_id: str, data: Diagnosis
     _require(encounter, "open", "discharged")
     if data.med_type is not None:
         _check_med_type(encounter.setting, data.med_type)
+    await check_diagnosis(session, data.med_type or encounter.med_type, data.dise_codg, _care_day(encounter))
     for name in ("med_type", "dise_codg", "dise_name", "matn_type"):
         value = getattr(data, name)
         if value is not None:
@@ -227,6 +250,7 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
                 self_pay_first_fen=r.self_pay_first_fen,
                 policy_range_fen=r.policy_range_fen,
                 memo=r.memo,
+                **flag_columns(r.flags),
             )
         )
     return out
@@ -259,6 +283,7 @@ async def discharge(session: AsyncSession, mdtrt_id: str, data: Discharge) -> En
     _require(encounter, "open")
     if data.endtime < encounter.begntime:
         raise DomainError("出院时间早于入院时间", code="INVALID_TIME", status_code=422)
+    await check_diagnosis(session, encounter.med_type, data.dise_codg, _care_day(encounter))
     encounter.endtime = data.endtime
     encounter.status = "discharged"
     if data.dise_codg:

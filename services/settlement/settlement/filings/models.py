@@ -12,14 +12,17 @@ from shared.db import AwareDateTime, BigIntPK, timestamp_field
 class Filing(Base, table=True):
     """A 备案 the engine reads (docs/domain.md, "Filings"), in force from ``begndate`` to ``enddate`` until
     revoked: a 门慢门特 registration for one chronic or special disease (kind ``chronic``, 2503/2504), or the
-    facility a chronic patient is to be treated at (``designated``, 2505/2506)."""
+    facility a chronic patient is to be treated at (``designated``, 2505/2506), a referral or out-of-area
+    care filing (``referral``, 2501/2502: 转院备案, the region and the institution the person goes to), or an
+    accident injury (``injury``, 2507: the cause and the person's declaration that no third party is liable
+    and that it is no work injury; Tianjin art. 18 excludes both)."""
 
     __tablename__ = "filings"
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
     #: 待遇申报明细流水号, issued here and answered to the HIS; 2504 names the filing by it.
     trt_dcla_detl_sn: str = Field(max_length=30, unique=True, index=True)
-    #: chronic (2503) or designated (2505).
+    #: chronic (2503), designated (2505), referral (2501) or injury (2507).
     kind: str = Field(max_length=12)
     psn_no: str = Field(max_length=30, index=True)
     insutype: str = Field(max_length=6)
@@ -35,6 +38,26 @@ class Filing(Base, table=True):
     designated_fixmedins_name: str | None = Field(default=None, max_length=200)
     fix_srt_no: str | None = Field(default=None, max_length=3)
     biz_appy_type: str | None = Field(default=None, max_length=3)
+    #: referral: 就医地 (the region care is filed for), 转往定点医药机构 (if named), 转院类型 / 日期 / 原因 /
+    #: 意见, the diagnosis and the hospital's consent flag, and (2501A) the visit transferred from.
+    mdtrtarea_admdvs: str | None = Field(default=None, max_length=6)
+    reflin_medins_no: str | None = Field(default=None, max_length=30)
+    reflin_medins_name: str | None = Field(default=None, max_length=200)
+    refl_type: str | None = Field(default=None, max_length=6)
+    refl_date: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
+    refl_rea: str | None = Field(default=None, max_length=300)
+    refl_opnn: str | None = Field(default=None, max_length=300)
+    hosp_agre_refl_flag: str | None = Field(default=None, max_length=3)
+    refl_old_mdtrt_id: str | None = Field(default=None, max_length=30)
+    diag_code: str | None = Field(default=None, max_length=30)
+    diag_name: str | None = Field(default=None, max_length=300)
+    #: injury: when and where, the cause (致伤原因), whether a third party is liable and whether it is a
+    #: work injury as declared (docs/domain.md, "Filings": either one excludes the pooled fund).
+    trum_time: datetime | None = Field(default=None, sa_column=Column(AwareDateTime(), nullable=True))
+    trum_site: str | None = Field(default=None, max_length=200)
+    trum_rea: str | None = Field(default=None, max_length=300)
+    thrd_pty_resp_flag: str | None = Field(default=None, max_length=1)
+    wrk_inj_flag: str | None = Field(default=None, max_length=1)
     begndate: date = Field(sa_column=Column(Date(), nullable=False))
     enddate: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
     memo: str | None = Field(default=None, max_length=500)

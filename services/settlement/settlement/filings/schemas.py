@@ -1,8 +1,8 @@
-"""The filings' bodies between the gateway (2503/2504/5301) or an operator and this service."""
+"""The filings' bodies between the gateway (2501-2507, 5301/5302, 2001) or an operator and this service."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,7 +32,8 @@ class DesignatedFilingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     psn_no: str = Field(min_length=1, max_length=30)
-    insutype: str = Field(min_length=1, max_length=6)
+    #: None: the scheme the person is covered by on ``begndate``.
+    insutype: str | None = Field(default=None, min_length=1, max_length=6)
     insuplc_admdvs: str = Field(pattern=r"^\d{6}$")
     fixmedins_code: str = Field(min_length=1, max_length=30)
     designated_fixmedins_code: str = Field(min_length=1, max_length=30)
@@ -43,7 +44,57 @@ class DesignatedFilingCreate(BaseModel):
     memo: str | None = Field(default=None, max_length=500)
 
 
-FilingKind = Literal["chronic", "designated"]
+class ReferralFilingCreate(BaseModel):
+    """2501 转院备案 (2501A: with the visit transferred from): care in ``mdtrtarea_admdvs`` (at
+    ``reflin_medins_no`` if named) from ``begndate`` is filed, and gets the policy's filed ratio."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    psn_no: str = Field(min_length=1, max_length=30)
+    insutype: str | None = Field(default=None, min_length=1, max_length=6)
+    insuplc_admdvs: str = Field(pattern=r"^\d{6}$")
+    fixmedins_code: str = Field(min_length=1, max_length=30)
+    mdtrtarea_admdvs: str = Field(pattern=r"^\d{6}$")
+    reflin_medins_no: str | None = Field(default=None, max_length=30)
+    reflin_medins_name: str | None = Field(default=None, max_length=200)
+    refl_type: str | None = Field(default=None, max_length=6)
+    refl_date: date | None = None
+    refl_rea: str | None = Field(default=None, max_length=300)
+    refl_opnn: str | None = Field(default=None, max_length=300)
+    hosp_agre_refl_flag: str | None = Field(default=None, max_length=3)
+    refl_old_mdtrt_id: str | None = Field(default=None, max_length=30)
+    diag_code: str | None = Field(default=None, max_length=30)
+    diag_name: str | None = Field(default=None, max_length=300)
+    begndate: date
+    enddate: date | None = None
+    memo: str | None = Field(default=None, max_length=500)
+
+
+Flag = Literal["0", "1"]
+
+
+class InjuryFilingCreate(BaseModel):
+    """2507 意外伤害备案: the injury, its cause, and the person's declaration whether a third party is liable
+    (``thrd_pty_resp_flag``) and whether it is a work injury (``wrk_inj_flag``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    psn_no: str = Field(min_length=1, max_length=30)
+    insutype: str | None = Field(default=None, min_length=1, max_length=6)
+    insuplc_admdvs: str = Field(pattern=r"^\d{6}$")
+    fixmedins_code: str = Field(min_length=1, max_length=30)
+    mdtrtarea_admdvs: str | None = Field(default=None, pattern=r"^\d{6}$")
+    trum_time: datetime
+    trum_site: str | None = Field(default=None, max_length=200)
+    trum_rea: str = Field(min_length=1, max_length=300)
+    thrd_pty_resp_flag: Flag
+    wrk_inj_flag: Flag = "0"
+    begndate: date
+    enddate: date | None = None
+    memo: str | None = Field(default=None, max_length=500)
+
+
+FilingKind = Literal["chronic", "designated", "referral", "injury"]
 
 
 class FilingRevoke(BaseModel):
@@ -55,7 +106,8 @@ class FilingRevoke(BaseModel):
     psn_no: str = Field(min_length=1, max_length=30)
     kind: FilingKind | None = None
     fixmedins_code: str = Field(min_length=1, max_length=30)
-    #: The day from which the filing no longer applies (defaults to today, Beijing time).
+    #: The day from which the filing no longer applies: today (Beijing time) or later, never before the
+    #: filing's first day; defaults to today (its first day, for a filing not begun yet).
     revoked_on: date | None = None
     memo: str | None = Field(default=None, max_length=500)
 
@@ -71,6 +123,24 @@ class FilingOut(BaseModel):
     designated_fixmedins_code: str | None
     designated_fixmedins_name: str | None
     fix_srt_no: str | None
+    mdtrtarea_admdvs: str | None = None
+    reflin_medins_no: str | None = None
+    reflin_medins_name: str | None = None
+    refl_type: str | None = None
+    refl_date: date | None = None
+    refl_rea: str | None = None
+    refl_opnn: str | None = None
+    hosp_agre_refl_flag: str | None = None
+    refl_old_mdtrt_id: str | None = None
+    diag_code: str | None = None
+    diag_name: str | None = None
+    trum_time: datetime | None = None
+    trum_site: str | None = None
+    trum_rea: str | None = None
+    thrd_pty_resp_flag: str | None = None
+    wrk_inj_flag: str | None = None
+    #: injury: "1" the pooled fund may pay (no liable third party, no work injury declared), else "0".
+    chk_pay_flag: str | None = None
     begndate: date
     enddate: date | None
     status: str
@@ -79,8 +149,30 @@ class FilingOut(BaseModel):
 
     @classmethod
     def of(cls, filing: Filing) -> FilingOut:
-        return cls.model_validate(filing, from_attributes=True)
+        out = cls.model_validate(filing, from_attributes=True)
+        if filing.kind == "injury":
+            payable = filing.thrd_pty_resp_flag == "0" and filing.wrk_inj_flag != "1"
+            out.chk_pay_flag = "1" if payable else "0"
+        return out
 
 
 class FilingList(BaseModel):
     filings: list[FilingOut]
+
+
+class EntitlementRow(BaseModel):
+    """2001 人员待遇享受检查, one row per fund: whether the person may draw on it today for the care asked,
+    and if not, why (``trt_chk_rslt``)."""
+
+    fund_pay_type: str
+    trt_chk_type: str
+    trt_enjymnt_flag: Flag
+    begndate: date | None
+    enddate: date | None
+    trt_chk_rslt: str | None
+
+
+class Entitlement(BaseModel):
+    psn_no: str
+    on: date
+    rows: list[EntitlementRow]

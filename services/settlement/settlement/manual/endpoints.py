@@ -38,12 +38,15 @@ async def list_claims(
     status: Annotated[str | None, Query(pattern=r"^(entered|approved|rejected|paid)$")] = None,
     psn_no: str | None = None,
 ) -> list[ManualClaimOut]:
+    """Manual reimbursement claims (零星报销), filtered by status or person, newest first."""
     async with runtime.db.session() as session:
         return [ManualClaimOut.model_validate(c) for c in await service.list_claims(session, status, psn_no)]
 
 
 @router.get("/{claim_no}", response_model=ManualClaimOut)
 async def get_claim(claim_no: str, runtime: RuntimeDep) -> ManualClaimOut:
+    """One manual reimbursement claim with its calculation and decisions. Refused: 404
+    CLAIM_NOT_FOUND."""
     async with runtime.db.session() as session:
         return ManualClaimOut.model_validate(await service.get(session, claim_no))
 

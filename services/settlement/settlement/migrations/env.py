@@ -5,9 +5,12 @@ import settlement.eligibility.models
 import settlement.encounters.models
 import settlement.filings.models
 import settlement.institutions.models
+import settlement.inventory.models
 import settlement.manual.models
 import settlement.policy.models
+import settlement.prechecks.models
 import settlement.schemes.models
+import settlement.setl_lists.models
 import settlement.settlements.models
 import settlement.supervision.models  # noqa: F401
 from settlement.db import Base

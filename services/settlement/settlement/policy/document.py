@@ -126,6 +126,25 @@ class Assistance(_Doc):
     annual_cap_fen: Fen
 
 
+class FilingRules(_Doc):
+    """What filings (备案) the policy requires before the pooled fund pays, and the ratio filed out-of-area
+    care gets (docs/domain.md, "Filings")."""
+
+    #: 门慢门特 care only for a registered patient (Jinzhai 002: 中心认定、乡镇公示、专家复查; Tianjin
+    #: art. 20: 经门诊特定疾病鉴定机构鉴定).
+    chronic_requires_registration: bool = True
+    #: ... and only at the facility filed for the patient (Tianjin art. 20: 门诊特定疾病实行定点就医).
+    chronic_requires_designated_facility: bool = False
+    #: med_type 22 (外伤住院) only with an injury filing declaring no liable third party (Jinzhai 002:
+    #: 无第三责任人的人身意外伤害治疗费用纳入住院费补偿范围).
+    injury_requires_filing: bool = True
+    #: med_type 23 (转外诊治住院) only with a referral filing for the region or institution.
+    referral_requires_filing: bool = True
+    #: Percentage points the pooled-fund ratio drops for filed out-of-area or referral care (0: the local
+    #: ratio; Jinzhai 002: 电话备案并给予定点待遇).
+    filed_out_of_area_reduction: Ratio = Decimal(0)
+
+
 class PolicyDocument(_Doc):
     outpatient: OutpatientPooling
     inpatient: Inpatient
@@ -137,6 +156,16 @@ class PolicyDocument(_Doc):
     assistance: dict[str, Assistance] = Field(default_factory=dict)
     #: Percentage points the pooled-fund ratio drops for out-of-area care without a filing (未备案异地就医).
     unfiled_out_of_area_reduction: Ratio = Decimal(0)
+    #: What filings the policy requires (None: a document stored before filings existed, computed then
+    #: without them; it keeps that).
+    filings: FilingRules | None = None
+
+    @model_validator(mode="after")
+    def _filed_not_worse(self) -> PolicyDocument:
+        filed = self.filings.filed_out_of_area_reduction if self.filings is not None else Decimal(0)
+        if filed > self.unfiled_out_of_area_reduction:
+            raise ValueError("已备案异地就医的比例降幅不能大于未备案的降幅")
+        return self
 
     @field_validator("assistance")
     @classmethod
@@ -157,7 +186,12 @@ def jinzhai_yutian_demo() -> PolicyDocument:
       and deliveries count toward it);
     - illustrative, no source: levels 1/3 deductibles, the half deductible from the second admission, the
       level-3 bands, the catastrophic threshold, second band and cap, outpatient pooling, assistance, the
-      out-of-area reduction and the 3 days of pre-admission tests."""
+      out-of-area reduction and the 3 days of pre-admission tests;
+    - filings: chronic care for registered patients only (Jinzhai 002: 中心认定、乡镇公示、专家复查), filed
+      out-of-area care at the local ratio (Jinzhai 002: 电话备案并给予定点待遇), injury stays only without a
+      liable third party (Jinzhai 002: 无第三责任人的人身意外伤害; Tianjin art. 18), referral stays only
+      when filed (illustrative); no designated facility for chronic care (Jinzhai names none; Tianjin
+      art. 20's 定点就医 is ``chronic_requires_designated_facility``)."""
     return PolicyDocument(
         outpatient=OutpatientPooling(deductible_fen=20_00, ratio=Decimal("0.5"), annual_cap_fen=300_00),
         inpatient=Inpatient(
@@ -195,6 +229,13 @@ def jinzhai_yutian_demo() -> PolicyDocument:
             "2104": Assistance(deductible_fen=500_00, ratio=Decimal("0.5"), annual_cap_fen=10_000_00),
         },
         unfiled_out_of_area_reduction=Decimal("0.1"),
+        filings=FilingRules(
+            chronic_requires_registration=True,
+            chronic_requires_designated_facility=False,
+            injury_requires_filing=True,
+            referral_requires_filing=True,
+            filed_out_of_area_reduction=Decimal(0),
+        ),
     )
 
 

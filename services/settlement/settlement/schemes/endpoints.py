@@ -26,5 +26,6 @@ async def record_switchover(body: SwitchoverIn, runtime: RuntimeDep, response: R
 
 @router.get("", response_model=list[SwitchoverOut])
 async def list_switchovers(runtime: RuntimeDep) -> list[SwitchoverOut]:
+    """The dates each region left its legacy schemes (新农合 / 城镇居民) for the unified scheme."""
     async with runtime.db.session() as session:
         return [SwitchoverOut.model_validate(s) for s in await service.list_all(session)]

@@ -82,4 +82,5 @@ def _snapshot(person: Eligibility, psn_type: str, on: date) -> PersonSnapshot:
         brdy=person.brdy,
         age=age,
         psn_type=psn_type,
+        naty=person.naty or "",
     )

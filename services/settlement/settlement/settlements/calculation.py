@@ -17,10 +17,12 @@ from settlement.adjudication.engine import (
     NotEligible,
     YearToDate,
     adjudicate,
+    flag_columns,
 )
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.eligibility.models import Eligibility
+from settlement.filings import service as filings
 from settlement.institutions import service as institutions
 from settlement.institutions.models import Institution
 from settlement.policy import service as policies
@@ -94,6 +96,11 @@ async def prepare(
         delivery_type=claim.delivery_type,
         chronic_disease=claim.chronic_disease,
         stay=stay,
+        # The filings in force on the day of care (docs/domain.md, "Filings"): the engine's filings layer.
+        standing=await filings.standing(session, person.psn_no, care_day),
+        med_type=claim.med_type,
+        fixmedins_code=institution.fixmedins_code,
+        mdtrtarea_admdvs=institution.admdvs,
     )
     try:
         result = adjudicate(
@@ -211,6 +218,7 @@ def records(
             "self_pay_first_fen": line.self_pay_first_fen,
             "policy_range_fen": line.policy_range_fen,
             "memo": line.memo[:200],
+            **flag_columns(line.flags),
             "prd_days": wire_lines[line.line.feedetl_sn].prd_days,
         }
         for line in result.lines

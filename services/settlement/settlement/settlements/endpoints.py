@@ -22,7 +22,13 @@ async def settle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep) 
     """Settle a pharmacy purchase (2102). Repeating the same msgid with the same body returns the first
     settlement; with a different body it is refused."""
     claim = service.pharmacy_claim(body)
-    return model_response(await once(runtime, lambda session: service.settle(session, claim)))
+    settled = await once(
+        runtime,
+        lambda session: service.settle(session, claim),
+        fixmedins_code=body.fixmedins_code,
+        msgid=body.msgid,
+    )
+    return model_response(settled)
 
 
 @router.post("/pharmacy-settlements/preview", response_model=SettlementOut)
@@ -54,6 +60,8 @@ async def reverse(setl_id: str, body: ReversalRequest, runtime: RuntimeDep) -> S
         runtime,
         lambda session: service.reverse(session, setl_id, body.fixmedins_code, body.msgid, body.psn_no),
         "reverse",
+        fixmedins_code=body.fixmedins_code,
+        msgid=body.msgid,
     )
 
 
@@ -66,5 +74,7 @@ async def void(body: VoidRequest, runtime: RuntimeDep) -> VoidOut:
             session, body.omsgid, body.fixmedins_code, body.msgid, body.psn_no
         ),
         "void",
+        fixmedins_code=body.fixmedins_code,
+        msgid=body.msgid,
     )
     return VoidOut(outcome="voided" if reversal is None else "reversed", reversal=reversal)

@@ -116,5 +116,12 @@ class SettlementLine(Base, table=True):
     self_pay_first_fen: int
     policy_range_fen: int
     memo: str = Field(default="", max_length=200)
+    #: The catalogue's marks on the line's entry that day (engine ``ListFlags``; all False when unlisted).
+    essential_drug: bool = False
+    negotiated_drug: bool = False
+    child_medicine: bool = False
+    special_item: bool = False
+    restricted: bool = False
+    direct_reimbursement: bool = False
     #: Prescribed days' supply of a drug purchase (prd_days), when the counter sent it (supervision).
     prd_days: Decimal | None = Field(default=None, sa_type=ExactDecimal(8, 2), nullable=True)

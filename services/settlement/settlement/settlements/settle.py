@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from settlement import metrics
 from settlement.eligibility import service as eligibility
+from settlement.inventory import service as inventory
 from settlement.settlements.answers import answer
 from settlement.settlements.calculation import move, prepare, records, with_scheme
 from settlement.settlements.claims import Claim, new_id
@@ -40,6 +41,10 @@ async def settle(
         replay = await claim_msgid(session, claim.msgid, claim.digest)
         if replay is not None:
             return replay
+    # A line that names traceability codes dispenses drugs the institution holds (lines without one, and
+    # uploaded encounter lines, are not checked).
+    traced = [(x.med_list_codg, code) for x in claim.lines for code in getattr(x, "drug_trac_codg", ())]
+    await inventory.require_held(session, claim.fixmedins_code, traced)
     requested = claim.insutype
     claim, year_rows, locked = await with_scheme(session, claim, lock=True)
     care_year = claim.begntime.astimezone(CHINA_TZ).year

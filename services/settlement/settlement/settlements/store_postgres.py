@@ -30,7 +30,7 @@ from settlement.settlements.store import (
 )
 from settlement.supervision.rules import Probes
 from shared.db import OneRoundTrip, run
-from shared.outbox import OUTBOX_COLUMNS, outbox_row
+from shared.outbox import OUTBOX_COLUMNS, current_trace_id, outbox_row
 
 _WRITES = {
     "s": (SETTLEMENTS, SETTLEMENT_COLUMNS, False),
@@ -76,7 +76,7 @@ class PostgresStore(SharedStore):
             "s": new.settlement_row(),
             "f": new.fund_rows(),
             "l": new.lines,
-            "o": outbox_row(new.event, new.event.envelope(PRODUCER)),
+            "o": outbox_row(new.event, new.event.envelope(PRODUCER, trace_id=current_trace_id())),
         }
         write = _ONE_WRITE
         marks = new.marks()

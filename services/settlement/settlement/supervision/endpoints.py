@@ -33,6 +33,8 @@ WHO_ACTS = (
 
 @router.get("/rules", response_model=list[RuleOut])
 async def list_rules(runtime: RuntimeDep) -> list[RuleOut]:
+    """The fraud-signal rules with their parameters and whether they run at settlement or in
+    the daily batch."""
     async with runtime.db.session() as session:
         return await service.list_rules(session)
 
@@ -74,6 +76,8 @@ async def list_hits(
     subject: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[HitOut]:
+    """Fraud signals waiting for review or reviewed, filtered by status, rule or subject.
+    Refused: 422 on a status other than open, confirmed or dismissed."""
     async with runtime.db.session() as session:
         return [
             HitOut.model_validate(h)
@@ -83,6 +87,7 @@ async def list_hits(
 
 @router.get("/hits/{hit_id}", response_model=HitOut)
 async def get_hit(hit_id: int, runtime: RuntimeDep) -> HitOut:
+    """One fraud signal with its evidence and review. Refused: 404 HIT_NOT_FOUND."""
     async with runtime.db.session() as session:
         return HitOut.model_validate(await service.get_hit(session, hit_id))
 
@@ -114,6 +119,7 @@ async def impose(body: SanctionCreate, runtime: RuntimeDep, caller: PrincipalDep
 async def list_sanctions(
     runtime: RuntimeDep, kind: SanctionKind | None = None, subject: str | None = None
 ) -> list[SanctionOut]:
+    """Sanctions decided by auditors (suspension, full self-advance), by kind or subject."""
     async with runtime.db.session() as session:
         return [SanctionOut.model_validate(s) for s in await service.list_sanctions(session, kind, subject)]
 
@@ -137,6 +143,8 @@ async def audit(
     object_type: Annotated[str | None, Query(max_length=30)] = None,
     object_id: Annotated[str | None, Query(max_length=60)] = None,
 ) -> list[AuditOut]:
+    """The supervision audit trail (reviews, sanctions, rule changes): who did what and when,
+    by object."""
     async with runtime.db.session() as session:
         return [
             AuditOut.model_validate(a) for a in await service.audit_trail(session, object_type, object_id)

@@ -105,6 +105,12 @@ class Rule:
         return self.per_settlement is not None or self.code in PROBES
 
 
+def _plain(value: Decimal) -> str:
+    """A stored decimal as people write it ("10", "7.5"), the same from both backends (PostgreSQL gives the
+    column's scale back, "10.00"; SQLite the value as written)."""
+    return format(value.normalize(), "f")
+
+
 def _day(at: datetime) -> date:
     return at.astimezone(CHINA_TZ).date()
 
@@ -204,8 +210,8 @@ def days_supply(params: DaysSupplyParams, anchor: Settlement, rows: list[Any]) -
                 "person",
                 anchor.psn_no,
                 f"days_supply:{earlier.setl_id}:{anchor.setl_id}:{earlier.med_list_codg}",
-                f"药品 {earlier.med_list_codg} 于 {_day(earlier.begntime)} 已购 {earlier.prd_days} 天用量，"
-                f"尚余 {days_left} 天时再次购药",
+                f"药品 {earlier.med_list_codg} 于 {_day(earlier.begntime)} 已购 {_plain(earlier.prd_days)} "
+                f"天用量，尚余 {days_left} 天时再次购药",
                 {
                     "med_list_codg": earlier.med_list_codg,
                     "earlier": {

@@ -171,6 +171,25 @@ async def evaluate_settlement(
     return await _evaluate(session, probes.anchor, await _configured(session), "settlement", found)
 
 
+async def judge_proposal(
+    session: AsyncSession, anchor: Settlement, drugs: list[str], rule_codes: set[str] | None = None
+) -> list[Finding]:
+    """The per-settlement rules (enabled ones; of ``rule_codes`` when given) on a proposed settlement that
+    the caller has written in ``session`` and will roll back (a 3101/3102 pre-check, docs/domain.md,
+    "Pre-checks"): the same reads and judgements as at settlement time, nothing recorded."""
+    config = await _configured(session)
+    if rule_codes is not None:
+        config = {
+            code: (enabled and code in rule_codes, params) for code, (enabled, params) in config.items()
+        }
+    found = [findings for _, findings in await Probes(anchor, _enabled_probes(config), drugs).read(session)]
+    for code, rule in RULES.items():
+        enabled, params = config[code]
+        if enabled and rule.per_settlement is not None:
+            found.append(await rule.per_settlement(session, params, anchor))
+    return [f for findings in found for f in findings]
+
+
 def _enabled_probes(config: dict[str, tuple[bool, Any]]) -> list[tuple[str, Any]]:
     return [(code, config[code][1]) for code in PROBES if config[code][0]]
 

@@ -1,0 +1,195 @@
+"""13xx catalogue downloads (docs/interface.md, "13xx catalogue downloads"): the rows of a national list
+changed after the catalogue version (``ver``) the institution holds, from the settlement service's
+catalogue. With ``page_num`` the answer is one page inline (``data``); without it, every changed row is
+written to a file the institution fetches with 9102 (``file_qury_no``, file name ``plc`` as the national
+interface has it). Either way the answer names the newest version (``ver``), which the institution sends
+next time.
+
+Field names of the rows as the HIS code of the interface reads them: ``hilist_code`` / ``hilist_name`` for
+1312, ``hilist_lmtpric_type`` / ``hilist_pric_uplmt_amt`` for 1318, ``selfpay_prop_psn_type`` /
+``selfpay_prop_type`` / ``selfpay_prop`` for 1319, ``med_list_codg`` with ``drug_genname`` (1301),
+``tcmherb_name`` (1302), ``servitem_name`` (1305), ``mcs_name`` (1306), and ``dise_codg`` / ``dise_name``
+(1307), ``oprn_oprt_code`` / ``oprn_oprt_name`` (1308), the codes the encounter transactions carry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.nhsa.files import fileinfo
+from gateway.nhsa.transaction import Call, Transaction
+from shared.clock import format_wire_time
+from shared.contracts.v1.catalogue import CatalogueRow
+
+#: Largest inline page (``page_size``); a whole list goes as a file.
+MAX_INLINE_PAGE = 1000
+#: Rows asked of the settlement service at a time when writing a file.
+FILE_BATCH = 5000
+#: The region the lists are kept for (参保机构医保区划 / 统筹区 of the rows).
+REGION = "341524"
+
+
+class CatalogueQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    #: 版本号: the newest version the institution already holds; "0" or empty for the whole list.
+    ver: str = Field(default="0", pattern=r"^\d{0,18}$")
+    page_num: int | None = Field(default=None, ge=1, le=1_000_000)
+    page_size: int = Field(default=MAX_INLINE_PAGE, ge=1, le=MAX_INLINE_PAGE)
+
+
+class CatalogueInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: CatalogueQuery = Field(default_factory=CatalogueQuery)
+
+
+def _day(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _common(row: CatalogueRow) -> dict[str, Any]:
+    return {
+        "begndate": _day(row.effective_from),
+        "enddate": _day(row.effective_to),
+        "vali_flag": "1",
+        "rid": row.rid,
+        "updt_time": format_wire_time(row.updated_at),
+        "ver": str(row.list_ver),
+    }
+
+
+def _item(name_field: str) -> Callable[[CatalogueRow], dict[str, Any]]:
+    def wire(row: CatalogueRow) -> dict[str, Any]:
+        return {
+            "med_list_codg": row.code,
+            name_field: row.name,
+            "med_chrgitm_type": row.med_chrgitm_type,
+            "chrgitm_lv": row.chrgitm_lv,
+            "lmt_used_flag": "1" if row.restricted else "0",
+            **_common(row),
+        }
+
+    return wire
+
+
+def _hilist(row: CatalogueRow) -> dict[str, Any]:
+    return {
+        "hilist_code": row.code,
+        "hilist_name": row.name,
+        "insu_admdvs": REGION,
+        "med_chrgitm_type": row.med_chrgitm_type,
+        "chrgitm_lv": row.chrgitm_lv,
+        "lmt_used_flag": "1" if row.restricted else "0",
+        "poolarea_no": REGION,
+        **_common(row),
+    }
+
+
+def _price_cap(row: CatalogueRow) -> dict[str, Any]:
+    """``hilist_pric_uplmt_amt``: the cap for every hospital level (None when only levels have one);
+    ``pric_uplmt_lv1``..``lv3``: the caps by hospital level (this platform's, not in the national list)."""
+    levels = {f"pric_uplmt_lv{lv}": row.pric_uplmt_by_level.get(lv) for lv in ("1", "2", "3")}
+    return {
+        "hilist_code": row.code,
+        "hilist_lmtpric_type": "1",
+        "overlmt_dspo_way": "1",  # the excess is self-paid (超限价自付)
+        "insu_admdvs": REGION,
+        "hilist_pric_uplmt_amt": row.pric_uplmt,
+        **levels,
+        "poolarea_no": REGION,
+        **_common(row),
+    }
+
+
+def _selfpay(row: CatalogueRow) -> dict[str, Any]:
+    return {
+        "hilist_code": row.code,
+        "selfpay_prop_psn_type": "390",  # one ratio for every resident
+        "selfpay_prop_type": "1",
+        "insu_admdvs": REGION,
+        "selfpay_prop": (row.selfpay_prop or Decimal(0)).quantize(Decimal("0.0001")),
+        "poolarea_no": REGION,
+        **_common(row),
+    }
+
+
+def _code(code_field: str, name_field: str) -> Callable[[CatalogueRow], dict[str, Any]]:
+    def wire(row: CatalogueRow) -> dict[str, Any]:
+        return {code_field: row.code, name_field: row.name, **_common(row)}
+
+    return wire
+
+
+#: infno -> (label, the settlement service's list, the row's national form)
+LISTS: dict[str, tuple[str, str, Callable[[CatalogueRow], dict[str, Any]]]] = {
+    "1301": ("西药中成药目录下载", "drugs", _item("drug_genname")),
+    "1302": ("中药饮片目录下载", "herbs", _item("tcmherb_name")),
+    "1305": ("医疗服务项目目录下载", "services", _item("servitem_name")),
+    "1306": ("医用耗材目录下载", "materials", _item("mcs_name")),
+    "1307": ("疾病与诊断目录下载", "diseases", _code("dise_codg", "dise_name")),
+    "1308": ("手术操作目录下载", "operations", _code("oprn_oprt_code", "oprn_oprt_name")),
+    "1312": ("医保目录信息查询", "items", _hilist),
+    "1318": ("医保目录限价信息查询", "price-caps", _price_cap),
+    "1319": ("医保目录先自付比例信息查询", "selfpay-ratios", _selfpay),
+}
+
+
+def file_line(record: dict[str, Any]) -> str:
+    """One row of a download file: the values in the row's field order, tab-separated, empty for None."""
+    return "\t".join("" if value is None else str(value) for value in record.values())
+
+
+def _handler(infno: str) -> Callable[[Call, CatalogueInput], Any]:
+    _, list_name, wire = LISTS[infno]
+
+    async def handle(call: Call, data: CatalogueInput) -> dict[str, Any]:
+        query = data.data
+        ver = int(query.ver or "0")
+        if query.page_num is not None:
+            page = await call.downstream.catalogue_changes(list_name, ver, query.page_num, query.page_size)
+            pages = max(1, -(-page.total // page.page_size))
+            return {
+                "data": [wire(row) for row in page.rows],
+                "ver": str(page.newest_ver),
+                "recordCounts": page.total,
+                "pages": pages,
+                "pageNum": page.page_num,
+                "pageSize": page.page_size,
+                "firstPage": page.page_num == 1,
+                "lastPage": page.page_num == pages,
+            }
+        # Read by cursor up to the version the first batch names: a row changed meanwhile leaves the range
+        # (it comes with the next download) and moves no other row out of the file.
+        lines: list[str] = []
+        first = await call.downstream.catalogue_changes(list_name, ver, 1, 1)
+        newest = first.newest_ver
+        cursor: str | None = "0:0"
+        while cursor is not None:
+            batch = await call.downstream.catalogue_changes(
+                list_name, ver, 1, FILE_BATCH, upto_ver=newest, cursor=cursor
+            )
+            lines.extend(file_line(wire(row)) for row in batch.rows)
+            cursor = batch.next_cursor
+        total = len(lines)
+        text = "".join(line + "\n" for line in lines)
+        entry = await call.files.make(
+            call.db,
+            fixmedins_code=call.envelope.fixmedins_code,
+            filename="plc",
+            text=text,
+            kind="catalogue",
+            inner_name=f"{infno}_{ver}_{newest}.txt",
+        )
+        return {**fileinfo(entry), "ver": str(newest), "recordCounts": total}
+
+    return handle
+
+
+TRANSACTIONS = tuple(
+    Transaction(infno, "catalogue", label, CatalogueInput, _handler(infno))
+    for infno, (label, _, _) in LISTS.items()
+)

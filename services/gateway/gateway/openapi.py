@@ -1,0 +1,127 @@
+"""The HIS entry point in the gateway's OpenAPI document (``/docs``): ``callService`` takes one envelope
+per transaction code and always answers HTTP 200 with a response envelope. Generated from the registry
+(``gateway.registry``): one request schema per code (the envelope with that ``infno`` and the code's
+``input`` model), the response envelope, the signature headers of the default scheme, and the error codes
+an ``err_msg`` can start with (``shared.error_codes``). docs/interface.md describes each code's fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway import registry
+from gateway.nhsa.envelope import RequestEnvelope
+from shared.error_codes import ENVELOPE_STATUS, ErrorCode
+
+#: The signature headers of the default scheme (``gateway.security.schemes``, ``x-tif``).
+SIGNATURE_HEADERS = {
+    "x-tif-paasid": "The institution's caller id, as registered (PUT /api/v1/institutions/{fixmedins_code}).",
+    "x-tif-timestamp": "Unix time in seconds; refused outside the signature window.",
+    "x-tif-nonce": "A value used once per institution within the window (at most 64 characters).",
+    "x-tif-signature": "sha256 hex of timestamp + secret + nonce + timestamp.",
+}
+HIS_OPERATIONS = ("/fsi/api/rsfComIfsService/callService", "/fsi/api/rsfComIfsService/callService/{infno}")
+
+RESPONSE_ENVELOPE: dict[str, Any] = {
+    "title": "ResponseEnvelope",
+    "type": "object",
+    "required": ["infcode", "inf_refmsgid", "refmsg_time", "respond_time", "output"],
+    "properties": {
+        "infcode": {"type": "integer", "enum": [0, -1], "description": "0 success, -1 refused"},
+        "inf_refmsgid": {"type": "string", "description": "the gateway's id of this answer"},
+        "refmsg_time": {"type": "string", "description": "received, yyyyMMddHHmmssSSS (Beijing)"},
+        "respond_time": {"type": "string", "description": "answered, yyyyMMddHHmmssSSS (Beijing)"},
+        "err_msg": {
+            "type": ["string", "null"],
+            "description": "the refusal: '[CODE] Chinese text' (the codes are listed on the operation)",
+        },
+        "warn_msg": {"type": ["string", "null"]},
+        "cainfo": {"type": ["string", "null"]},
+        "signtype": {"type": ["string", "null"]},
+        "output": {
+            "type": "object",
+            "description": "the code's answer (docs/interface.md names its fields); {} on a refusal",
+        },
+    },
+}
+
+
+def _schema_name(infno: str) -> str:
+    return f"Envelope{infno}"
+
+
+def request_schemas() -> dict[str, dict[str, Any]]:
+    """Components: one envelope schema per transaction code, and the models their inputs use."""
+    components: dict[str, dict[str, Any]] = {}
+    envelope = RequestEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    envelope.pop("$defs", None)
+    for infno, transaction in sorted(registry.TRANSACTIONS.items()):
+        input_schema = transaction.input.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in input_schema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        properties = dict(envelope["properties"])
+        properties["infno"] = {"const": infno, "type": "string"}
+        properties["input"] = input_schema
+        components[_schema_name(infno)] = {
+            "title": f"{infno} {transaction.label}",
+            "type": "object",
+            "required": envelope.get("required", []),
+            "properties": properties,
+            "description": (
+                f"{infno} {transaction.label} ({transaction.family})"
+                + ("; changes state" if transaction.changes_state else "")
+                + ("; a repeated msgid is answered with the first answer" if transaction.replayed else "")
+                + (f"; undone by {transaction.reversed_by}" if transaction.reversed_by else "")
+                + ("; 2601 may void it" if transaction.voidable else "")
+            ),
+        }
+    components["ResponseEnvelope"] = RESPONSE_ENVELOPE
+    return components
+
+
+def error_codes_text() -> str:
+    codes = [c for c in ErrorCode if ENVELOPE_STATUS in c.statuses]
+    return "\n".join(f"- `{c.value}`: {c.err_msg}" for c in sorted(codes, key=lambda c: c.value))
+
+
+def document_his(spec: dict[str, Any]) -> dict[str, Any]:
+    """Put the per-code request schemas, the response envelope, the signature headers and the error
+    codes on the HIS operations of ``spec``."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(request_schemas())
+    one_of = [{"$ref": f"#/components/schemas/{_schema_name(i)}"} for i in sorted(registry.TRANSACTIONS)]
+    codes = ", ".join(sorted(registry.TRANSACTIONS))
+    for path in HIS_OPERATIONS:
+        operation = spec.get("paths", {}).get(path, {}).get("post")
+        if operation is None:
+            continue
+        parameters = [p for p in operation.get("parameters", []) if p.get("in") != "header"]
+        parameters += [
+            {
+                "name": name,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": text,
+            }
+            for name, text in SIGNATURE_HEADERS.items()
+        ]
+        operation["parameters"] = parameters
+        operation["requestBody"] = {
+            "required": True,
+            "description": f"One envelope; its `infno` chooses the input schema. Answered codes: {codes}.",
+            "content": {
+                "application/json": {
+                    "schema": {"oneOf": one_of, "discriminator": {"propertyName": "infno"}},
+                }
+            },
+        }
+        operation["responses"] = {
+            "200": {
+                "description": "Always HTTP 200 with a response envelope: `infcode` 0 with the code's "
+                "`output`, or -1 with `err_msg` '[CODE] text', the codes being:\n\n" + error_codes_text(),
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ResponseEnvelope"}}
+                },
+            }
+        }
+    return spec

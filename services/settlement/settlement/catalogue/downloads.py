@@ -1,0 +1,144 @@
+"""The 13xx catalogue downloads (docs/interface.md, "13xx catalogue downloads"): the rows of one list
+changed after the catalogue version an institution holds, in version order, a page at a time. Read from
+the tables themselves (never the reference cache), so a new catalogue version is seen by the next
+download."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import String, cast, func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from settlement.catalogue.models import CatalogueItem, NationalCode
+from settlement.catalogue.service import newest_version
+from shared.contracts.v1.catalogue import CatalogueChanges, CatalogueRow, ListName
+from shared.errors import DomainError
+
+#: Which 医疗收费项目类别 each item list holds (01-07 and 12-14 are services: 床位 诊察 检查 化验 治疗 手术
+#: 护理, 一般诊疗 挂号 其他; 08 卫生材料; 09 西药 and 11 中成药; 10 中药饮片).
+ITEM_TYPES: dict[str, tuple[str, ...]] = {
+    "drugs": ("09", "11"),
+    "herbs": ("10",),
+    "services": ("01", "02", "03", "04", "05", "06", "07", "12", "13", "14"),
+    "materials": ("08",),
+}
+CODE_KINDS = {"diseases": "dise", "operations": "oprn"}
+
+
+def _item_filter(list_name: str) -> Any:
+    if list_name in ITEM_TYPES:
+        return col(CatalogueItem.med_chrgitm_type).in_(ITEM_TYPES[list_name])
+    if list_name == "price-caps":
+        return col(CatalogueItem.pric_uplmt).is_not(None) | (
+            cast(col(CatalogueItem.pric_uplmt_by_level), String) != "{}"
+        )
+    if list_name == "selfpay-ratios":
+        return col(CatalogueItem.selfpay_prop) > 0
+    return None  # items: the whole list
+
+
+def _item_row(item: CatalogueItem) -> CatalogueRow:
+    return CatalogueRow(
+        code=item.med_list_codg,
+        name=item.name,
+        effective_from=item.effective_from,
+        effective_to=item.effective_to,
+        list_ver=item.list_ver,
+        updated_at=item.updated_at,
+        rid=f"catalogue_items-{item.id}",
+        med_chrgitm_type=item.med_chrgitm_type,
+        chrgitm_lv=item.chrgitm_lv,
+        selfpay_prop=item.selfpay_prop,
+        pric_uplmt=item.pric_uplmt,
+        pric_uplmt_by_level={level: Decimal(cap) for level, cap in item.pric_uplmt_by_level.items()},
+        restricted=item.restricted,
+    )
+
+
+def _code_row(entry: NationalCode) -> CatalogueRow:
+    return CatalogueRow(
+        code=entry.code,
+        name=entry.name,
+        effective_from=entry.effective_from,
+        effective_to=entry.effective_to,
+        list_ver=entry.list_ver,
+        updated_at=entry.updated_at,
+        rid=f"national_codes-{entry.id}",
+    )
+
+
+def parse_cursor(cursor: str) -> tuple[int, int]:
+    """``list_ver:id`` (the endpoint checks the form)."""
+    ver, _, row_id = cursor.partition(":")
+    return int(ver), int(row_id)
+
+
+def _row(row: CatalogueItem | NationalCode) -> CatalogueRow:
+    return _code_row(row) if isinstance(row, NationalCode) else _item_row(row)
+
+
+async def changes(
+    session: AsyncSession,
+    list_name: ListName,
+    after_ver: int,
+    page_num: int,
+    page_size: int,
+    *,
+    upto_ver: int | None = None,
+    cursor: str | None = None,
+) -> CatalogueChanges:
+    """One page of the rows of ``list_name`` changed after ``after_ver``. A version newer than the newest
+    is refused (``CATALOGUE_VER_UNKNOWN``: the caller holds a version this platform never gave), as is a
+    page past the last (``PAGE_OUT_OF_RANGE``; page 1 of nothing is an empty page)."""
+    newest = await newest_version(session)
+    if after_ver > newest:
+        message = f"目录版本号 {after_ver} 不存在：最新版本为 {newest}"
+        raise DomainError(message, code="CATALOGUE_VER_UNKNOWN", status_code=422)
+    table: Any = NationalCode if list_name in CODE_KINDS else CatalogueItem
+    where: Any = col(table.list_ver) > after_ver
+    if list_name in CODE_KINDS:
+        where = where & (col(NationalCode.kind) == CODE_KINDS[list_name])
+    elif (extra := _item_filter(list_name)) is not None:
+        where = where & extra
+    if upto_ver is not None:
+        where = where & (col(table.list_ver) <= upto_ver)
+    order = (col(table.list_ver), col(table.id))
+    if cursor is not None:
+        ver, row_id = parse_cursor(cursor)
+        after = (col(table.list_ver) > ver) | ((col(table.list_ver) == ver) & (col(table.id) > row_id))
+        query = select(table).where(where & after).order_by(*order).limit(page_size)
+        batch = list(await session.scalars(query))
+        last = batch[-1] if len(batch) == page_size else None
+        return CatalogueChanges(
+            list_name=list_name,
+            after_ver=after_ver,
+            newest_ver=newest,
+            total=-1,
+            page_num=1,
+            page_size=page_size,
+            rows=[_row(r) for r in batch],
+            next_cursor=f"{last.list_ver}:{last.id}" if last is not None else None,
+        )
+    total = int(await session.scalar(select(func.count()).select_from(table).where(where)) or 0)
+    query = select(table).where(where).order_by(*order)
+    pages = max(1, -(-total // page_size))
+    if page_num > pages:
+        raise DomainError(
+            f"页码 {page_num} 超出范围：共 {pages} 页（每页 {page_size} 条，共 {total} 条）",
+            code="PAGE_OUT_OF_RANGE",
+            status_code=422,
+        )
+    found = await session.scalars(query.offset((page_num - 1) * page_size).limit(page_size))
+    rows = [_row(r) for r in found]
+    return CatalogueChanges(
+        list_name=list_name,
+        after_ver=after_ver,
+        newest_ver=newest,
+        total=total,
+        page_num=page_num,
+        page_size=page_size,
+        rows=rows,
+    )

@@ -1,0 +1,60 @@
+"""Inventory movements for the gateway's 3501-3507 (docs/interface.md, "Inventory"), each once per msgid."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from settlement import replay
+from settlement.inventory import service
+from shared.contracts.v1.inventory import BatchOut, DeletionIn, DeletionOut, MovementIn, MovementOut
+from shared.service import RuntimeDep
+
+router = APIRouter(prefix="/api/v1/inventory", tags=["inventory"])
+
+Msgid = Annotated[str | None, Header(alias="x-msgid", min_length=1, max_length=30)]
+
+
+@router.post("/movements", response_model=MovementOut)
+async def record(body: MovementIn, runtime: RuntimeDep, msgid: Msgid = None) -> MovementOut:
+    async def work(session: AsyncSession) -> MovementOut:
+        return await service.record(session, body)
+
+    return await replay.once(
+        runtime,
+        msgid=msgid or uuid.uuid4().hex[:30],
+        fixmedins_code=body.fixmedins_code,
+        operation="inventory",
+        digest=replay.request_digest("inventory", body.fixmedins_bchno, body),
+        out=MovementOut,
+        work=work,
+    )
+
+
+@router.post("/deletions", response_model=DeletionOut)
+async def delete(body: DeletionIn, runtime: RuntimeDep, msgid: Msgid = None) -> DeletionOut:
+    async def work(session: AsyncSession) -> DeletionOut:
+        return await service.delete(session, body)
+
+    return await replay.once(
+        runtime,
+        msgid=msgid or uuid.uuid4().hex[:30],
+        fixmedins_code=body.fixmedins_code,
+        operation="inventory_delete",
+        digest=replay.request_digest("inventory_delete", body.fixmedins_bchno, body),
+        out=DeletionOut,
+        work=work,
+    )
+
+
+@router.get("/batches/{fixmedins_bchno}", response_model=BatchOut)
+async def batch(
+    fixmedins_bchno: str,
+    runtime: RuntimeDep,
+    fixmedins_code: Annotated[str, Query(min_length=1, max_length=30)],
+) -> BatchOut:
+    async with runtime.db.session() as session:
+        return await service.get_batch(session, fixmedins_code, fixmedins_bchno)

@@ -1,0 +1,1 @@
+"""Operator views across the settlement domains (the transaction trail)."""

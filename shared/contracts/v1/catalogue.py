@@ -1,0 +1,70 @@
+"""The settlement service's catalogue as the gateway downloads it (version 1): the changes to one list after
+a catalogue version, a page at a time (docs/interface.md, "13xx catalogue downloads"). Domain names; the
+gateway gives each 13xx code its national field names."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: The lists, by what they hold: the medical insurance list by kind of item (drugs 西药中成药 1301,
+#: herbs 中药饮片 1302, services 医疗服务项目 1305, materials 医用耗材 1306, all of it 1312, the capped
+#: ones 1318, the 乙类 ones with a self-pay-first share 1319) and the national code lists (diseases
+#: 1307, operations 1308).
+ListName = Literal[
+    "drugs",
+    "herbs",
+    "services",
+    "materials",
+    "items",
+    "price-caps",
+    "selfpay-ratios",
+    "diseases",
+    "operations",
+]
+#: The largest page the settlement service answers.
+MAX_PAGE_SIZE = 5000
+
+
+class CatalogueRow(BaseModel):
+    """One version of one entry, as changed at ``list_ver``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    name: str
+    effective_from: date
+    effective_to: date | None
+    list_ver: int
+    updated_at: datetime
+    #: The row's unique record number (唯一记录号): its table and id.
+    rid: str
+    #: Catalogue items only (None for diagnoses and procedures).
+    med_chrgitm_type: str | None = None
+    chrgitm_lv: str | None = None
+    selfpay_prop: Decimal | None = None
+    pric_uplmt: Decimal | None = None
+    pric_uplmt_by_level: dict[str, Decimal] = Field(default_factory=dict)
+    restricted: bool = False
+
+
+class CatalogueChanges(BaseModel):
+    """The rows of ``list_name`` changed after version ``after_ver``, ordered by version, one page of them
+    (by ``page_num``), or, read by cursor up to a version (``upto_ver``), the batch after the cursor: a
+    row changed meanwhile leaves the range without moving the others (a whole list written to a file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    list_name: ListName
+    after_ver: int
+    #: The newest catalogue version (of any list): the version the caller holds after every page.
+    newest_ver: int
+    total: int
+    page_num: int
+    page_size: int
+    rows: list[CatalogueRow]
+    #: Where the next batch starts when read by cursor (the last row's ``list_ver:id``); None after the last.
+    next_cursor: str | None = None

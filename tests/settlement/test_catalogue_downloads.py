@@ -1,0 +1,223 @@
+"""13xx catalogue downloads through the real gateway envelope processor in front of the real settlement
+service (both backends): incremental by ``ver``, paged inline or written to a file fetched with 9102, the
+newest version named; a catalogue change is visible to the next download; bad versions and pages refused.
+
+The seeded catalogue (tests/settlement/conftest.py) was made in four versions: A (1, 西药 甲类, cap 0.50),
+B (2, 中成药 乙类, 先自付 0.10), C (3, 西药 丙类), D (4, 西药 乙类, 先自付 0.05, cap 2.50)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import zipfile
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from gateway.downstream import Downstream
+from gateway.nhsa import catalogue
+from gateway.nhsa.envelope import parse_body
+from gateway.security.schemes import TifSha256
+from gateway.security.service import HisSecurity
+from gateway.transactions import EnvelopeProcessor
+
+from platformctl import examples
+from shared.db import Database
+from tests.conftest import DatabaseFactory
+from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi
+from tests.support.his import SignedHis, register_demo_institutions
+
+_sequence = iter(range(1, 10_000))
+
+
+class Counter:
+    def __init__(self, processor: EnvelopeProcessor) -> None:
+        self.his = SignedHis(processor.process)
+
+    async def send(self, infno: str, node: dict[str, Any]) -> dict[str, Any]:
+        msgid = f"{HOSPITAL}20261206100000{next(_sequence):04d}"
+        body = examples.envelope(infno, msgid, node, fixmedins_code=HOSPITAL)
+        answer: dict[str, Any] = parse_body((await self.his.send(body)).encode())
+        return answer
+
+    async def ok(self, infno: str, data: dict[str, Any]) -> dict[str, Any]:
+        answer = await self.send(infno, {"data": data})
+        assert answer["infcode"] == 0, answer["err_msg"]
+        output: dict[str, Any] = answer["output"]
+        return output
+
+    async def file_rows(self, infno: str, ver: str) -> tuple[dict[str, Any], list[list[str]]]:
+        """The rows of a download written to a file, fetched with 9102 and unzipped."""
+        info = await self.ok(infno, {"ver": ver})
+        fetched = await self.send(
+            "9102",
+            {
+                "fsDownloadIn": {
+                    "file_qury_no": info["file_qury_no"],
+                    "filename": "plc",
+                    "fixmedins_code": HOSPITAL,
+                }
+            },
+        )
+        assert fetched["infcode"] == 0, fetched["err_msg"]
+        with zipfile.ZipFile(io.BytesIO(base64.b64decode(fetched["output"]["file_byte"]))) as archive:
+            (name,) = archive.namelist()
+            text = archive.read(name).decode("utf-8")
+        return info, [line.split("\t") for line in text.splitlines()]
+
+
+@pytest.fixture
+async def counter(databases: DatabaseFactory, settlement_api: SettlementApi) -> AsyncIterator[Counter]:
+    db = Database(databases.migrated("gateway"))
+    downstream = Downstream("http://enrollment", "http://settlement", 5.0)
+    await downstream.client.aclose()
+    downstream.client = settlement_api.client  # the settlement app itself, over ASGI
+    await register_demo_institutions(db)
+    try:
+        yield Counter(
+            EnvelopeProcessor(db, downstream, REGION, 1_048_576, security=HisSecurity(db, TifSha256()))
+        )
+    finally:
+        await db.dispose()
+
+
+def codes(rows: list[dict[str, Any]], field: str = "hilist_code") -> list[tuple[str, str]]:
+    return [(row[field], row["ver"]) for row in rows]
+
+
+async def test_1301_answers_the_drugs_inline_with_the_newest_version(counter: Counter) -> None:
+    out = await counter.ok("1301", {"ver": "0", "page_num": 1, "page_size": 10})
+    # 西药 (09) and 中成药 (11): all four seeded items, in the order of their versions.
+    assert codes(out["data"], "med_list_codg") == [("A", "1"), ("B", "2"), ("C", "3"), ("D", "4")]
+    first = out["data"][0]
+    assert {k: first[k] for k in ("drug_genname", "med_chrgitm_type", "chrgitm_lv", "lmt_used_flag")} == {
+        "drug_genname": "甲类药",
+        "med_chrgitm_type": "09",
+        "chrgitm_lv": "1",
+        "lmt_used_flag": "0",
+    }
+    assert (first["begndate"], first["enddate"], first["vali_flag"]) == ("2000-01-01", None, "1")
+    assert (out["ver"], out["recordCounts"], out["pages"], out["lastPage"]) == ("4", 4, 1, True)
+    # Nothing of the other kinds: no 中药饮片 (10), no service items, no materials.
+    for infno in ("1302", "1305", "1306"):
+        empty = await counter.ok(infno, {"ver": "0", "page_num": 1})
+        assert (empty["data"], empty["recordCounts"], empty["ver"]) == ([], 0, "4")
+
+
+async def test_a_download_after_an_update_returns_exactly_the_changed_rows(
+    counter: Counter, settlement_api: SettlementApi
+) -> None:
+    # Version 5: B gets a new version from 2026-07-01 (its first one ends 2026-06-30); version 6: E, a herb.
+    new_b = {
+        "med_list_codg": "B",
+        "name": "乙类药",
+        "med_chrgitm_type": "11",
+        "chrgitm_lv": "2",
+        "selfpay_prop": "0.2",
+        "effective_from": "2026-07-01",
+    }
+    herb = {"med_list_codg": "E", "name": "黄芪", "med_chrgitm_type": "10", "chrgitm_lv": "1"}
+    for body in (new_b, herb):
+        assert (await settlement_api.post("/api/v1/catalogue/items", body)).status_code == 201
+
+    items = await counter.ok("1312", {"ver": "4", "page_num": 1, "page_size": 100})
+    assert codes(items["data"]) == [("B", "5"), ("B", "5"), ("E", "6")]
+    old_b, new_b_row, _ = items["data"]
+    assert (old_b["begndate"], old_b["enddate"]) == ("2000-01-01", "2026-06-30")
+    assert (new_b_row["begndate"], new_b_row["enddate"]) == ("2026-07-01", None)
+    assert (items["ver"], items["recordCounts"]) == ("6", 3)
+    assert {old_b["insu_admdvs"], old_b["poolarea_no"]} == {REGION}
+
+    herbs = await counter.ok("1302", {"ver": "4", "page_num": 1})
+    assert codes(herbs["data"], "med_list_codg") == [("E", "6")]
+    assert herbs["data"][0]["tcmherb_name"] == "黄芪"
+    # Holding version 6, there is nothing new.
+    assert (await counter.ok("1312", {"ver": "6", "page_num": 1}))["data"] == []
+
+    # 1319: the 乙类 self-pay-first shares, B's two versions (0.10 to June, 0.20 from July) and D's 0.05.
+    ratios = await counter.ok("1319", {"ver": "0", "page_num": 1})
+    assert [(r["hilist_code"], r["selfpay_prop"], r["enddate"]) for r in ratios["data"]] == [
+        ("D", Decimal("0.0500"), None),
+        ("B", Decimal("0.1000"), "2026-06-30"),
+        ("B", Decimal("0.2000"), None),
+    ]
+
+
+async def test_1318_lists_the_capped_items(counter: Counter) -> None:
+    caps = await counter.ok("1318", {"ver": "0", "page_num": 1})
+    assert [(r["hilist_code"], Decimal(str(r["hilist_pric_uplmt_amt"]))) for r in caps["data"]] == [
+        ("A", Decimal("0.5")),
+        ("D", Decimal("2.5")),
+    ]
+    assert caps["data"][0]["overlmt_dspo_way"] == "1"
+
+
+async def test_paging_and_its_refusals(counter: Counter) -> None:
+    second = await counter.ok("1312", {"ver": "0", "page_num": 2, "page_size": 3})
+    # 4 rows by 3: page 2 holds the fourth.
+    assert codes(second["data"]) == [("D", "4")]
+    assert (second["pages"], second["pageNum"], second["firstPage"], second["lastPage"]) == (
+        2,
+        2,
+        False,
+        True,
+    )
+
+    beyond = await counter.send("1312", {"data": {"ver": "0", "page_num": 3, "page_size": 3}})
+    assert beyond["infcode"] == -1 and beyond["err_msg"].startswith("[PAGE_OUT_OF_RANGE]")
+    unknown = await counter.send("1312", {"data": {"ver": "99", "page_num": 1}})
+    assert (unknown["infcode"], unknown["err_msg"]) == (
+        -1,
+        "[CATALOGUE_VER_UNKNOWN] 目录版本号 99 不存在：最新版本为 4",
+    )
+    for bad in (
+        {"ver": "v1", "page_num": 1},
+        {"ver": "0", "page_num": 0},
+        {"ver": "0", "page_num": 1, "page_size": 1001},
+    ):
+        refused = await counter.send("1312", {"data": bad})
+        assert refused["infcode"] == -1 and refused["err_msg"].startswith("[E_INPUT]"), bad
+
+
+async def test_a_whole_list_goes_as_a_file_fetched_with_9102(
+    counter: Counter, settlement_api: SettlementApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalogue, "FILE_BATCH", 3)  # 4 rows read in two batches by cursor
+    info, rows = await counter.file_rows("1312", "0")
+    assert (info["filename"], info["ver"], info["recordCounts"]) == ("plc", "4", 4)
+    # Columns in the order of the 1312 row: hilist_code, hilist_name, insu_admdvs, med_chrgitm_type,
+    # chrgitm_lv, lmt_used_flag, poolarea_no, begndate, enddate, vali_flag, rid, updt_time, ver.
+    assert [(r[0], r[1], r[4], r[8], r[12]) for r in rows] == [
+        ("A", "甲类药", "1", "", "1"),
+        ("B", "乙类药", "2", "", "2"),
+        ("C", "丙类", "3", "", "3"),
+        ("D", "限价乙类", "2", "", "4"),
+    ]
+    herb = {"med_list_codg": "E", "name": "黄芪", "med_chrgitm_type": "10", "chrgitm_lv": "1"}
+    assert (await settlement_api.post("/api/v1/catalogue/items", herb)).status_code == 201
+    info, rows = await counter.file_rows("1312", "4")
+    assert (info["ver"], [(r[0], r[12]) for r in rows]) == ("5", [("E", "5")])
+
+
+async def test_1307_and_1308_download_the_imported_code_lists(
+    counter: Counter, settlement_api: SettlementApi
+) -> None:
+    diseases = "code,name\nE11.900,2型糖尿病\nI10.x00,原发性高血压\n"
+    operations = "code,name,effective_from\n47.0100,腹腔镜下阑尾切除术,2020-01-01\n"
+    for kind, text in (("dise", diseases), ("oprn", operations)):
+        response = await settlement_api.client.post(
+            f"/api/v1/catalogue/codes/{kind}/import", content=text.encode("utf-8")
+        )
+        assert response.status_code == 200, response.text
+    # One version per file: 5 for the diagnoses, 6 for the procedures.
+    dise = await counter.ok("1307", {"ver": "4", "page_num": 1})
+    assert [(r["dise_codg"], r["dise_name"], r["ver"]) for r in dise["data"]] == [
+        ("E11.900", "2型糖尿病", "5"),
+        ("I10.x00", "原发性高血压", "5"),
+    ]
+    oprn = await counter.ok("1308", {"ver": "5", "page_num": 1})
+    assert [(r["oprn_oprt_code"], r["begndate"], r["ver"]) for r in oprn["data"]] == [
+        ("47.0100", "2020-01-01", "6")
+    ]
+    assert oprn["ver"] == "6"

@@ -1,0 +1,94 @@
+"""The services' API documentation (issue 28): the pages work without internet (their assets come from the
+service), and the OpenAPI document describes every operation with its refusals."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from platformctl.services import SERVICES
+
+NAMES = sorted(SERVICES)
+
+
+def _app(name: str) -> FastAPI:
+    app: FastAPI = importlib.import_module(f"{SERVICES[name].package}.main").create_app()
+    return app
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_docs_pages_load_every_asset_from_the_service_itself(name: str) -> None:
+    app = _app(name)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        for page in ("/docs", "/redoc"):
+            html = (await client.get(page)).text
+            assert "<html" in html.lower(), page
+            sources = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html) + re.findall(
+                r"""url:\s*['"]([^'"]+)['"]""", html
+            )
+            assert sources, page
+            external = [s for s in sources if re.match(r"^(?:https?:)?//", s)]
+            assert external == [], (page, external)  # no CDN, no web font
+            for source in sources:
+                response = await client.get(source)
+                assert response.status_code == 200, (page, source)
+                assert len(response.content) > 1000 or source.endswith(".json"), (page, source)
+        spec = (await client.get("/openapi.json")).json()
+    assert spec["info"]["title"]
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, methods in spec["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_operation_is_described_with_its_refusals(name: str) -> None:
+    spec = _app(name).openapi()
+    undescribed = [f"{m} {p}" for m, p, op in _operations(spec) if len(op.get("description", "")) < 20]
+    assert undescribed == [], f"{name}: operations without a description: {undescribed}"
+    no_refusals = [
+        f"{m} {p}"
+        for m, p, op in _operations(spec)
+        if not p.startswith(("/healthz", "/readyz", "/fsi/"))
+        and not any(str(code).startswith("4") for code in op.get("responses", {}))
+    ]
+    assert no_refusals == [], f"{name}: operations documenting no 4xx: {no_refusals}"
+
+
+def test_call_service_documents_each_code_its_headers_and_refusals() -> None:
+    """The HIS entry point: a request schema per transaction code from the registry (its ``input`` model),
+    the response envelope, the signature headers, and every code an ``err_msg`` can carry."""
+    from gateway import registry
+
+    from shared.error_codes import ErrorCode
+
+    spec = _app("gateway").openapi()
+    operation = spec["paths"]["/fsi/api/rsfComIfsService/callService"]["post"]
+    schemas = spec["components"]["schemas"]
+    refs = [
+        r["$ref"].rsplit("/", 1)[1]
+        for r in operation["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    ]
+    assert refs == [f"Envelope{infno}" for infno in sorted(registry.TRANSACTIONS)]
+    for infno, transaction in registry.TRANSACTIONS.items():
+        envelope = schemas[f"Envelope{infno}"]
+        assert envelope["properties"]["infno"]["const"] == infno
+        expected = transaction.input.model_json_schema(ref_template="#/components/schemas/{model}")
+        expected.pop("$defs", None)
+        assert envelope["properties"]["input"] == expected, infno
+        assert transaction.label in envelope["title"]
+    headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+    assert headers == {"x-tif-paasid", "x-tif-timestamp", "x-tif-nonce", "x-tif-signature"}
+    answer = operation["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/ResponseEnvelope")
+    for code in (ErrorCode.E_SIGNATURE, ErrorCode.E_INFNO, ErrorCode.E_INPUT, ErrorCode.E_MSGID_REUSED):
+        assert f"`{code.value}`" in answer["description"]
