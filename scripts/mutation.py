@@ -14,8 +14,11 @@ hangs) and *survived* when every test still passes. A surviving mutant on a mone
 
 The mutants run in a copy of the repository (the files ``git ls-files`` names, in a temporary folder) put
 first on ``PYTHONPATH``, so the working tree is never changed and other runs can go on beside it. A line
-ending in ``# pragma: no mutate`` is left alone (say why on the line before). Exit status 1 if a mutant
-survived, 0 if all were killed. Results: ``bench/results/mutation-<UTC timestamp>.json``.
+ending in ``# pragma: no mutate`` is left alone (say why on the line before). A mutant shown equivalent
+(no test can tell it from the original) is listed in ``EQUIVALENT`` with the reason: it is not run, and
+the results count it apart. Exit status 1 if a mutant survived, 0 if all were killed. Results:
+``bench/results/mutation-<UTC timestamp>.json`` (per mutant: target, line, change, status, seconds, and
+the reason of an equivalent one).
 """
 
 from __future__ import annotations
