@@ -58,11 +58,16 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
 }
 #: The benefit engine, one target per layer module (``adjudicate`` in engine.py runs them in order), all
 #: guarded by the engine's case tests and each layer's table tests.
-_ENGINE_TESTS = ["tests/settlement/test_engine_layers.py", "tests/settlement/test_engine.py"]
+_ENGINE_TESTS = [
+    "tests/settlement/test_engine_layers.py",
+    "tests/settlement/test_engine.py",
+    "tests/settlement/test_filings_layer.py",
+]
 for _layer in (
     "engine",
     "model",
     "lines",
+    "filings",
     "out_of_area",
     "deductible_ratio",
     "bands",
