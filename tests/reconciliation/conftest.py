@@ -61,9 +61,9 @@ class Platform:
         async with self.settlement.db.session() as session:
             rows = (
                 await session.execute(
-                    select(infra.outbox.c.id, infra.outbox.c.payload, infra.outbox.c.sent_at).order_by(
-                        infra.outbox.c.id
-                    )
+                    select(infra.outbox.c.id, infra.outbox.c.payload, infra.outbox.c.sent_at)
+                    .where(infra.outbox.c.topic == "settlement.events")  # not catalogue.events
+                    .order_by(infra.outbox.c.id)
                 )
             ).all()
         return [(int(i), EventEnvelope.model_validate_json(p), s) for i, p, s in rows]

@@ -89,7 +89,9 @@ async def test_a_settlement_a_replay_a_refusal_and_a_reversal_each_log_one_decis
         assert "psn_name" not in line and "certno" not in line
 
     async with settlement_api.db.session() as session:
-        rows = (await session.execute(infra.outbox.select().order_by(infra.outbox.c.id))).all()
+        # (settlement.events only: the catalogue's changes go to catalogue.events from the same outbox)
+        ours = infra.outbox.c.topic == "settlement.events"
+        rows = (await session.execute(infra.outbox.select().where(ours).order_by(infra.outbox.c.id))).all()
     events = [json.loads(row.payload) for row in rows]
     assert [(e["type"], e["trace_id"]) for e in events] == [
         ("settlement.completed", "req-trail-0001"),

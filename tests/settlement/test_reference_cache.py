@@ -210,6 +210,7 @@ async def test_a_stay_is_settled_in_few_round_trips_once_warm(settlement_api: Se
     # person's coverage rows with the accumulator, the writes, the person's stays (overlapping
     # admissions) and this suite's operator audit row. On PostgreSQL the writes mark the stay's lines and
     # close it in the same statement as the settlement: 7 at the time of writing (17 before), 14 on SQLite.
+    # (The person's filings are read only where one can matter: chronic, 22/23, out of area.)
     postgres = _is_postgres(settlement_api)
     assert len(statements) <= (7 if postgres else 14), statements
     assert statements[0].startswith("INSERT INTO msgid_claims"), statements[0]

@@ -88,18 +88,22 @@ async def prepare(
     ytd = YearToDate(*(getattr(totals, name) for name in YTD_FIELDS))
     # Read under the accumulator's lock (``stays``): a part reversed meanwhile is not counted.
     stay = await stays.so_far(session, claim.mdtrt_id) if claim.continuing_stay and claim.mdtrt_id else None
+    out_of_area = institution.admdvs != person.insuplc_admdvs
+    # The filings in force on the day of care (docs/domain.md, "Filings"), read only where a filing can
+    # matter: chronic care, an injury (22) or referral (23) stay, care outside the insured region. An
+    # ordinary purchase or stay at home makes no extra round trip for them.
+    filings_matter = claim.kind == "chronic" or claim.med_type.startswith(("22", "23")) or out_of_area
     encounter = Encounter(
         kind=claim.kind,
         service_date=care_day,
         institution_level=institution.hosp_lv,
         admission_sequence=ytd.admissions + 1,
-        out_of_area=institution.admdvs != person.insuplc_admdvs,
+        out_of_area=out_of_area,
         filed=claim.filed,
         delivery_type=claim.delivery_type,
         chronic_disease=claim.chronic_disease,
         stay=stay,
-        # The filings in force on the day of care (docs/domain.md, "Filings"): the engine's filings layer.
-        standing=await filings.standing(session, person.psn_no, care_day),
+        standing=await filings.standing(session, person.psn_no, care_day) if filings_matter else None,
         med_type=claim.med_type,
         fixmedins_code=institution.fixmedins_code,
         mdtrtarea_admdvs=institution.admdvs,
