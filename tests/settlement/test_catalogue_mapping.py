@@ -9,6 +9,7 @@ outpatient pooling: 20.00 yearly deductible, then 50 %."""
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -35,9 +36,16 @@ OWN_CODE = "HIS-AMX-025"
 class Counter:
     def __init__(self, processor: EnvelopeProcessor) -> None:
         self.his = SignedHis(processor.process)
+        #: This counter's own msgids (a worker's PostgreSQL gateway database outlives one test): a random
+        #: second of the day as the msgid's yyyyMMddHHmmss.
+        second = secrets.randbelow(86_400)
+        self.stamp = f"20261206{second // 3600:02d}{second // 60 % 60:02d}{second % 60:02d}"
+
+    def msgid(self, sequence: int) -> str:
+        return f"{HOSPITAL}{self.stamp}{sequence:04d}"
 
     async def send(self, infno: str, data: dict[str, Any], sequence: int | None = None) -> dict[str, Any]:
-        msgid = f"{HOSPITAL}20261206120000{sequence or next(_seq):04d}"
+        msgid = self.msgid(sequence or 1000 + next(_seq))
         body = examples.envelope(infno, msgid, {"data": data}, fixmedins_code=HOSPITAL)
         answer: dict[str, Any] = parse_body((await self.his.send(body)).encode())
         return answer
@@ -240,7 +248,7 @@ async def test_a_revoked_mapping_stops_applying_on_its_date(
         "A",
         today.isoformat(),
     )
-    assert row["revoked_msgid"] == f"{HOSPITAL}202612061200000007"
+    assert row["revoked_msgid"] == counter.msgid(7)
     writes = await settlement_api.client.post(
         "/api/v1/catalogue/mappings", json={}, headers=bearer("auditor")
     )
