@@ -841,3 +841,13 @@ def test_outpatient_pooling_alone() -> None:
     assert (result.pooled_fen, result.catastrophic_fen, result.assistance_fen) == (15_667, 0, 0)
     assert (result.deductible_fen, result.pool_ratio, result.cash_paid_fen) == (2_000, Decimal("0.5"), 17_666)
     assert result.layers == {"outpatient_cap_entitled_fen": 30_000, "outpatient_cap_before_fen": 0}
+
+
+def test_filed_out_of_area_care_under_a_policy_stored_before_filings_keeps_the_local_ratio() -> None:
+    # A policy document without FilingRules (stored before filings existed): filed care out of the area
+    # loses no points (0), unfiled care the policy's 0.1.
+    policy = DEMO.model_copy(update={"filings": None, "unfiled_out_of_area_reduction": Decimal("0.1")})
+    filed = out_of_area.reduction(enc("outpatient", out_of_area=True, filed=True), policy)
+    assert (filed.points, filed.note) == (Decimal(0), None)
+    unfiled = out_of_area.reduction(enc("outpatient", out_of_area=True, filed=False), policy)
+    assert unfiled.points == Decimal("0.1")
