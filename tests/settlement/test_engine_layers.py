@@ -36,14 +36,17 @@ from settlement.adjudication.engine import adjudicate
 from settlement.adjudication.model import (
     ASSISTANCE_FUND,
     CATASTROPHIC_FUND,
+    NO_FLAGS,
     POOLED_FUND,
     Encounter,
     FeeLine,
     Kind,
     ListEntry,
+    ListFlags,
     NotEligible,
     StaySoFar,
     YearToDate,
+    flag_columns,
     owed,
     pooled_room,
 )
@@ -851,3 +854,21 @@ def test_filed_out_of_area_care_under_a_policy_stored_before_filings_keeps_the_l
     assert (filed.points, filed.note) == (Decimal(0), None)
     unfiled = out_of_area.reduction(enc("outpatient", out_of_area=True, filed=False), policy)
     assert unfiled.points == Decimal("0.1")
+
+
+def test_an_entry_the_catalogue_marks_nothing_on_shows_no_marks() -> None:
+    """The catalogue's marks default to none: the lines of an entry marked nothing, and of a code the
+    catalogue does not list, show 0 in every mark column of the 2204 / 2301 result and detlcutinfo
+    (bas_medn_flag, hi_nego_drug_flag, ...), and a restricted item is restricted only when the catalogue
+    says so."""
+    none = {
+        "essential_drug": False,
+        "negotiated_drug": False,
+        "child_medicine": False,
+        "special_item": False,
+        "restricted": False,
+        "direct_reimbursement": False,
+    }
+    assert flag_columns(ListFlags()) == none
+    assert flag_columns(NO_FLAGS) == none
+    assert ListEntry("1", Decimal(0), None).flags == NO_FLAGS
