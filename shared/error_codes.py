@@ -493,6 +493,12 @@ class ErrorCode(StrEnum):
     RULE_NOT_FOUND = "RULE_NOT_FOUND", (404,), "监管规则不存在: …", SETTLEMENT
     SANCTION_NOT_FOUND = "SANCTION_NOT_FOUND", (404,), "处理决定不存在: …", SETTLEMENT
     SETL_LIST_AMOUNTS = "SETL_LIST_AMOUNTS", (422,), "结算清单金额与结算不符: …", SETTLEMENT
+    SETL_LIST_CODE = (
+        "SETL_LIST_CODE",
+        (422,),
+        "结算清单编码不在出院日 … 有效的疾病与诊断(1307)或手术操作(1308)目录中: diseinfo 第 … 行诊断编码 …",
+        SETTLEMENT,
+    )
     SETL_LIST_DIAGNOSIS = (
         "SETL_LIST_DIAGNOSIS",
         (422,),
