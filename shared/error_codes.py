@@ -95,7 +95,12 @@ class ErrorCode(StrEnum):
         "医保电子凭证不属于报文中的人员（人员编号、证件号码以凭证为准）",
         ("gateway", "settlement"),
     )
-    E_VOUCHER_REVOKED = "E_VOUCHER_REVOKED", (200,), "医保电子凭证已被撤销", GATEWAY
+    E_VOUCHER_REVOKED = (
+        "E_VOUCHER_REVOKED",
+        (422, 200),
+        "医保电子凭证已被撤销",
+        ("gateway", "settlement"),
+    )
     E_VOUCHER_USED = (
         "E_VOUCHER_USED",
         (422,),

@@ -30,6 +30,7 @@ from shared.contracts.v1.events import (
     SubsidyLevel,
     SubsidyShare,
     TerminationReason,
+    VoucherRevoked,
     _PersonEvent,
 )
 
@@ -62,5 +63,6 @@ __all__ = [
     "SubsidyLevel",
     "SubsidyShare",
     "TerminationReason",
+    "VoucherRevoked",
     "_PersonEvent",
 ]

@@ -394,21 +394,27 @@ class EnvelopeProcessor:
         return await sealing.valid_keys(conn, institution.fixmedins_code)
 
     async def _answer(self, transaction: Transaction, envelope: RequestEnvelope) -> Answer:
-        """The transaction's input read, its hooks and handler run; a downstream transaction's first call
-        takes a slot (``slots``), or is refused E_BUSY with nothing sent."""
+        """The transaction's input read, its hooks and handler run; the envelope's first downstream call
+        takes a slot (``slots``), or is refused E_BUSY with nothing sent. The e-voucher lookup at the
+        issuer is such a call: a burst of 1101s with tokens is limited like any other."""
         call = Call(envelope, self.downstream, self.db, self.security, self.files, registry.VOIDABLE_INFNOS)
         given = envelope.input
-        if voucher.carries_voucher(given):  # the person comes from the token (gateway/nhsa/voucher.py)
-            given = await voucher.resolve(call, given)
-        data = parse(transaction.input, given)
-        if transaction.before is not None:
-            await transaction.before(call, data)
-        if self.slots is None or not transaction.downstream:
-            result = await transaction.run(call, data)
+        carries_voucher = voucher.carries_voucher(given)
+        if self.slots is None or not (transaction.downstream or carries_voucher):
+            result = await self._run(transaction, call, given, carries_voucher)
         else:
             async with self.slots.envelope(transaction.infno):
-                result = await transaction.run(call, data)
+                result = await self._run(transaction, call, given, carries_voucher)
         done = result if isinstance(result, Answer) else Answer(result)
         if transaction.after is not None:
             await transaction.after(call, done.output)
         return done
+
+    @staticmethod
+    async def _run(transaction: Transaction, call: Call, given: Any, carries_voucher: bool) -> Any:
+        if carries_voucher:  # the person comes from the token (gateway/nhsa/voucher.py)
+            given = await voucher.resolve(call, given)
+        data = parse(transaction.input, given)
+        if transaction.before is not None:
+            await transaction.before(call, data)
+        return await transaction.run(call, data)

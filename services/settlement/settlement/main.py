@@ -15,6 +15,7 @@ from settlement.eligibility.service import (
     apply_coverage_activated,
     apply_enrollment_terminated,
     apply_identities_changed,
+    apply_voucher_revoked,
 )
 from settlement.encounters.endpoints import router as encounters_router
 from settlement.filings.endpoints import router as filings_router
@@ -50,6 +51,7 @@ from shared.events import (
     CoverageActivated,
     EnrollmentTerminated,
     IdentityCategoriesChanged,
+    VoucherRevoked,
 )
 from shared.service import ServiceRuntime, create_service_app
 
@@ -59,6 +61,7 @@ SUBSCRIPTIONS = {
     EnrollmentTerminated.event_type: Subscription(apply_enrollment_terminated),
     IdentityCategoriesChanged.event_type: Subscription(apply_identities_changed),
     CardStatusChanged.event_type: Subscription(apply_card_status_changed),
+    VoucherRevoked.event_type: Subscription(apply_voucher_revoked),
 }
 
 
