@@ -48,7 +48,7 @@ from platformctl.demo import demo_credentials
 from shared.auth import ADMINISTRATOR, DEV_AUTH_SECRET, SERVICE, issue_token
 from shared.config import sqlite_url
 from shared.db import Database, utcnow
-from shared.events import CoverageActivated
+from shared.events import CoverageActivated, PersonIdentity
 from shared.idcard import make_id_number
 from shared.migrations import upgrade
 
@@ -135,13 +135,12 @@ async def reference(client: httpx.AsyncClient, settlement_db: Database, psn_no: 
         "document": jinzhai_yutian_demo().model_dump(mode="json"),
     }
     assert (await client.post("/api/v1/policies", json=policy)).status_code == 201
+    identity = PersonIdentity(
+        psn_no=psn_no, certno=certno, psn_name="基准人员", gend="1", brdy=date(1985, 3, 12)
+    )
     event = CoverageActivated(
         enrollment_id=1,
         psn_no=psn_no,
-        certno=certno,
-        psn_name="基准人员",
-        gend="1",
-        brdy=date(1985, 3, 12),
         insutype="390",
         psn_type="1501",
         insuplc_admdvs=REGION,
@@ -153,7 +152,8 @@ async def reference(client: httpx.AsyncClient, settlement_db: Database, psn_no: 
         psn_insu_date=None,
     )
     async with settlement_db.transaction() as session:
-        await SUBSCRIPTIONS[event.event_type].handler(session, event.envelope("bench"))
+        for fact in (identity, event):  # who the person is (restricted topic), then the cover
+            await SUBSCRIPTIONS[fact.event_type].handler(session, fact.envelope("bench"))
 
 
 def timed(figures: dict[str, float], name: str) -> Any:

@@ -80,6 +80,12 @@ class Subscription:
     handler: Handler
     #: The major version this handler understands; any other version is dead-lettered.
     version: int = 1
+    #: Older major versions the handler still reads while producers roll over to ``version`` (the handler
+    #: tells them apart by ``envelope.version``).
+    older: frozenset[int] = frozenset()
+
+    def accepts(self, version: int) -> bool:
+        return version == self.version or version in self.older
 
 
 class IdempotentConsumer:
@@ -274,7 +280,7 @@ class IdempotentConsumer:
             except ValidationError as exc:
                 raise _BatchFailed("malformed envelope") from exc
             subscription = self.subscriptions.get(envelope.type)
-            if subscription is not None and envelope.version != subscription.version:
+            if subscription is not None and not subscription.accepts(envelope.version):
                 raise _BatchFailed("unsupported version")
             parsed.append((record, envelope, subscription))
         wanted = [str(envelope.event_id) for _, envelope, subscription in parsed if subscription is not None]
@@ -339,7 +345,7 @@ class IdempotentConsumer:
         if subscription is None:
             # Topics carry every event of their producer; this service handles a subset.
             return self._count(topic, "ignored")
-        if envelope.version != subscription.version:
+        if not subscription.accepts(envelope.version):
             await self._dead_letter(
                 record,
                 envelope,

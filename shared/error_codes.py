@@ -463,6 +463,12 @@ class ErrorCode(StrEnum):
     NOT_A_PHARMACY = "NOT_A_PHARMACY", (422,), "药店结算只适用于定点零售药店", SETTLEMENT
     NOT_A_SETTLEMENT = "NOT_A_SETTLEMENT", (409,), "报文ID … 不是一笔结算交易，不能冲正", SETTLEMENT
     NOT_COVERED = "NOT_COVERED", (404, 422), "无该人员的参保信息: …", SETTLEMENT
+    E_IDENTITY_PENDING = (
+        "E_IDENTITY_PENDING",
+        (409,),
+        "人员 … 的身份信息尚未同步到结算服务，请稍后重试",
+        SETTLEMENT,
+    )
     NOT_DISCHARGED = (
         "NOT_DISCHARGED",
         (409,),

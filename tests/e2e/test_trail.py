@@ -180,16 +180,32 @@ async def test_a_swipe_and_its_reversal_followed_end_to_end(stack: Stack) -> Non
 
 
 def test_an_outside_consumer_reads_every_event_and_each_matches_its_published_schema(stack: Stack) -> None:
-    """A consumer outside the platform (librdkafka's client, not the services' aiokafka) reads both topics
+    """A consumer outside the platform (librdkafka's client, not the services' aiokafka) reads every topic
     from the start: every record's value validates against docs/events/<type>.v<version>.schema.json and
-    its headers name its type, version and event id."""
+    its headers name its type, version and event id. No record outside the restricted topic
+    ``enrollment.identity`` carries an ID number, a name or a birth date (issue 28: personal data on the
+    bus minimised), neither as a field nor anywhere in its bytes; the restricted topic does carry them."""
     import uuid
     from pathlib import Path
 
     import jsonschema
     from confluent_kafka import Consumer
 
-    from shared.events import ALL_TOPICS
+    from shared.events import ALL_TOPICS, IDENTITY_TOPIC
+
+    identifying = {
+        text
+        for person in PERSONS
+        for text in (person.certno, person.name, person.birth.isoformat(), person.birth.strftime("%Y%m%d"))
+    }
+    identity_fields = {"certno", "psn_name", "brdy"}
+
+    def fields_of(value: Any) -> set[str]:
+        if isinstance(value, dict):
+            return set(value) | {name for item in value.values() for name in fields_of(item)}
+        if isinstance(value, list):
+            return {name for item in value for name in fields_of(item)}
+        return set()
 
     async def swipe_and_undo() -> None:
         """Its own 2102 and 2103 (tests of this module may run on another worker's stack)."""
@@ -222,9 +238,11 @@ def test_an_outside_consumer_reads_every_event_and_each_matches_its_published_sc
     )
     consumer.subscribe(list(ALL_TOPICS))
     seen: dict[str, int] = {}
+    identities_read: set[str] = set()
     # The demo enrols and pays (enrollment events); the swipe above settles and is reversed.
     expected = {
         "enrollment.person_registered",
+        "enrollment.person_identity",
         "enrollment.coverage_activated",
         "enrollment.payment_received",
         "settlement.completed",
@@ -254,10 +272,19 @@ def test_an_outside_consumer_reads_every_event_and_each_matches_its_published_sc
             assert headers["event_id"] == value["event_id"]
             assert headers.get("trace_id") == value.get("trace_id")
             assert raw_key.decode() == value["key"]
+            text = raw_value.decode()
+            if message.topic() == IDENTITY_TOPIC:
+                assert identity_fields <= set(value["data"]), value
+                identities_read.update(t for t in identifying if t in text)
+            else:
+                assert not identity_fields & fields_of(value), value
+                assert not [t for t in identifying if t in text], value
             seen[value["type"]] = seen.get(value["type"], 0) + 1
     finally:
         consumer.close()
     assert expected <= set(seen), seen
+    # The demo's persons are covered: the restricted topic names them (the check above could see them).
+    assert {PERSONS[0].certno, PERSONS[0].name} <= identities_read
 
 
 def test_the_cli_follows_a_swipe_by_msgid_and_refuses_an_ambiguous_question(stack: Stack) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from enrollment.db import infra
 from enrollment.enrollments.models import Enrollment, Payment, SubsidyAllocation
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -44,13 +45,22 @@ async def test_paid_enrollment_activates_and_allocates_subsidy(office_on: Office
         assert (enrollment["continuous_years"], enrollment["psn_insu_date"]) == (1, "2027-01-01")
 
         events = await office.events()
-        assert [e["type"] for e in events] == [
-            "enrollment.person_registered",
-            "enrollment.payment_received",
-            "enrollment.coverage_activated",
-            "enrollment.subsidy_allocated",
+        assert [(e["type"], e["version"]) for e in events] == [
+            ("enrollment.person_registered", 2),
+            ("enrollment.payment_received", 1),
+            ("enrollment.person_identity", 1),
+            ("enrollment.coverage_activated", 2),
+            ("enrollment.subsidy_allocated", 1),
         ]
-        payment, activated, subsidy = (e["data"] for e in events[1:])
+        payment, identity, activated, subsidy = (e["data"] for e in events[1:])
+        # Who the person is travels on the restricted topic only; the cover names psn_no alone.
+        assert [e["data"].get("certno") for e in events] == [None, None, ADULT, None, None]
+        assert (identity["psn_no"], identity["psn_name"]) == (psn_no, "张三")
+        async with office.db.session() as session:
+            topics = (await session.execute(select(infra.outbox.c.event_type, infra.outbox.c.topic))).all()
+        assert {t for t, topic in topics if topic == "enrollment.identity"} == {"enrollment.person_identity"}
+        assert {topic for t, topic in topics if t != "enrollment.person_identity"} == {"enrollment.events"}
+        assert not {"certno", "psn_name", "gend", "brdy", "naty"} & set(activated)
         assert (payment["payer"], payment["amount_fen"], payment["receipt_no"]) == ("individual", 3000, "R1")
         assert (activated["psn_type"], activated["coverage_begin"], activated["continuous_years"]) == (
             "1501",

@@ -34,7 +34,7 @@ from settlement.config import SettlementSettings
 from settlement.main import create_app
 
 from shared.clock import now_china
-from shared.contracts.v1.events import CoverageActivated
+from shared.contracts.v1.events import CoverageActivated, PersonIdentity
 from shared.db import Database
 from shared.idcard import make_id_number
 from tests.conftest import DatabaseFactory
@@ -109,6 +109,9 @@ async def platform_fixture(
         issued = await office.ok("POST", f"/api/v1/persons/{psn_no}/vouchers", {"ttl_s": 3600}, 201)
         api = SettlementApi(settlement, settlement_db)
         await seed_reference_data(api, codes=True)
+        # Enrollment's identity (restricted topic) and cover events, as settlement's consumer takes them.
+        for event in await office.events("enrollment.person_identity"):
+            await api.apply(PersonIdentity.model_validate(event["data"]))
         for event in await office.events("enrollment.coverage_activated"):
             await api.apply(CoverageActivated.model_validate(event["data"]))
 

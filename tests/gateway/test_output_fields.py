@@ -101,15 +101,11 @@ async def desk(databases: DatabaseFactory) -> AsyncIterator[Desk]:
         }
         assert (await api.post("/api/v1/catalogue/items", marked)).status_code == 201
         psn_no, certno = new_person()
+        await api.identify(psn_no, certno, naty="03")
         await api.apply(
             CoverageActivated(
                 enrollment_id=1,
                 psn_no=psn_no,
-                certno=certno,
-                psn_name="测试人员",
-                gend="1",
-                brdy=date(1985, 3, 12),
-                naty="03",
                 insutype="390",
                 psn_type="1501",
                 insuplc_admdvs=REGION,

@@ -124,7 +124,8 @@ async def test_migration_matches_resolves_and_reports(databases: DatabaseFactory
         # enrollments: A 2024-2026 (3), B 2022, 2023 under 391 and 2024-2026 under 380 (5), E 2025 (1),
         # F 2026 (1)
         # payments: A 4 (2026 in two parts), B 5, E 1, F 1; cards: A 1, B 2; identities: B's 低保
-        # legacy ids: A U1, B U2 + N1, E N4, F U4; outbox: 3 registrations, 3 coverages, 3 cards
+        # legacy ids: A U1, B U2 + N1, E N4, F U4; outbox: 3 registrations, 3 coverages (A, B, F) with
+        # those 3 persons' identities (restricted topic), 3 cards
         assert added == {
             "persons": 3,
             "enrollments": 10,
@@ -133,7 +134,7 @@ async def test_migration_matches_resolves_and_reports(databases: DatabaseFactory
             "cards": 3,
             "legacy_person_ids": 5,
             "legacy_migrated_persons": 4,
-            "outbox": 9,
+            "outbox": 12,
         }
         assert await _person(db, CERT_C) is None and await _person(db, CERT_D) is None
         g = await _person(db, CERT_G)
@@ -168,19 +169,25 @@ async def test_migration_matches_resolves_and_reports(databases: DatabaseFactory
         # No contribution or subsidy events: that money is in the legacy funds' audited balances.
         assert set(by_type) == {
             "enrollment.person_registered",
+            "enrollment.person_identity",
             "enrollment.coverage_activated",
             "enrollment.card_status_changed",
         }
-        # Registrations carry no ID number, name or birth date (v2); the coverage events say whose they are.
+        # Registrations (v2) and cover (v2) carry no ID number, name or birth date; only the restricted
+        # topic's identity events say whose they are.
         assert not {"certno", "psn_name", "brdy"} & {
-            k for e in by_type["enrollment.person_registered"] for k in e
+            k
+            for kind in ("enrollment.person_registered", "enrollment.coverage_activated")
+            for e in by_type[kind]
+            for k in e
         }
         registered = {e["psn_no"] for e in by_type["enrollment.person_registered"]}
-        covered = {e["certno"]: e["psn_no"] for e in by_type["enrollment.coverage_activated"]}
+        certno_of = {e["psn_no"]: e["certno"] for e in by_type["enrollment.person_identity"]}
+        covered = {certno_of[e["psn_no"]]: e["psn_no"] for e in by_type["enrollment.coverage_activated"]}
         assert len(registered) == 3  # A, B and E (E has no current year: no coverage event)
         assert {covered[CERT_A], covered[CERT_B]} <= registered
         coverage = {
-            e["certno"]: (
+            certno_of[e["psn_no"]]: (
                 e["insutype"],
                 e["year"],
                 e["continuous_years"],

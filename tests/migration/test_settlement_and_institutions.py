@@ -74,7 +74,7 @@ async def test_migrated_people_settle_under_their_legacy_scheme(
     psn_nos: dict[str, str] = {}
     for payload in payloads:  # what settlement's consumer does with each event, in order
         envelope = EventEnvelope.model_validate_json(payload)
-        if envelope.type == "enrollment.coverage_activated":  # registrations carry no ID number (v2)
+        if envelope.type == "enrollment.person_identity":  # only the restricted topic's event names them
             psn_nos[envelope.data["certno"]] = envelope.data["psn_no"]
         if envelope.type not in SUBSCRIPTIONS:
             continue  # settlement keeps no read model of registrations alone

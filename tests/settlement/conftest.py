@@ -15,7 +15,7 @@ from settlement.policy.document import jinzhai_yutian_demo
 
 from platformctl.demo import demo_code_files
 from shared.db import Database
-from shared.events import CoverageActivated, EventData, IdentityCategory
+from shared.events import CoverageActivated, EventData, IdentityCategory, PersonIdentity
 from shared.idcard import make_id_number
 from tests.conftest import DatabaseFactory
 from tests.support.apps import build, running
@@ -36,6 +36,16 @@ class SettlementApi:
         async with self.db.transaction() as session:
             await SUBSCRIPTIONS[event.event_type].handler(session, event.envelope("test"))
 
+    async def identify(
+        self, psn_no: str, certno: str, *, psn_name: str = "测试人员", naty: str | None = None
+    ) -> None:
+        """Who the person is, as enrollment publishes it on the restricted topic ``enrollment.identity``."""
+        await self.apply(
+            PersonIdentity(
+                psn_no=psn_no, certno=certno, psn_name=psn_name, gend="1", brdy=date(1985, 3, 12), naty=naty
+            )
+        )
+
     async def cover(
         self,
         psn_no: str,
@@ -48,14 +58,12 @@ class SettlementApi:
         identities: tuple[IdentityCategory, ...] = (),
         insutype: str = "390",
     ) -> None:
-        """Put a person's coverage in the read model exactly as the enrollment event handler does."""
+        """Put a person's identity and coverage in the read model exactly as the enrollment event handlers
+        do (enrollment publishes both in one transaction)."""
+        await self.identify(psn_no, certno)
         event = CoverageActivated(
             enrollment_id=enrollment_id,
             psn_no=psn_no,
-            certno=certno,
-            psn_name="测试人员",
-            gend="1",
-            brdy=date(1985, 3, 12),
             insutype=insutype,
             psn_type="1501",
             insuplc_admdvs=REGION,

@@ -478,14 +478,11 @@ async def test_care_dated_in_the_future_or_outside_cover_is_refused(settlement_a
     the 3 days but before cover; one of 11-05 is before the 3 days; one dated next year is in the future;
     a discharge dated next year too. Each refusal names its reason and stores nothing."""
     psn_no, certno = new_person()
+    await settlement_api.identify(psn_no, certno)
     await settlement_api.apply(
         CoverageActivated(
             enrollment_id=1,
             psn_no=psn_no,
-            certno=certno,
-            psn_name="测试人员",
-            gend="1",
-            brdy=date(1985, 3, 12),
             insutype="390",
             psn_type="1501",
             insuplc_admdvs=REGION,

@@ -5,22 +5,29 @@ checked through the pharmacy settlement API. Policy: 20.00 yuan yearly deductibl
 from __future__ import annotations
 
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
+from settlement.config import SettlementSettings
 from settlement.eligibility.models import Card, Eligibility
-from settlement.main import SUBSCRIPTIONS
+from settlement.main import SUBSCRIPTIONS, build_runtime
 from settlement.settlements.models import Settlement
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from shared.events import (
+    IDENTITY_TOPIC,
     CardStatus,
     CardStatusChanged,
+    CoverageActivated,
+    CoverageActivatedV1,
     EnrollmentTerminated,
+    EventEnvelope,
     IdentityCategoriesChanged,
     IdentityCategory,
+    PersonIdentity,
 )
-from tests.settlement.conftest import SettlementApi, new_person, purchase
+from tests.settlement.conftest import REGION, SettlementApi, new_person, purchase
 
 URL = "/api/v1/pharmacy-settlements"
 #: 60 amoxicillin at 0.50 = 30.00, all 甲 in range: 20.00 deductible, (30.00 - 20.00) x 50 % = 5.00 fund.
@@ -65,6 +72,7 @@ async def _settlement_count(api: SettlementApi) -> int:
 def test_settlement_subscribes_to_the_enrollment_events_it_keeps() -> None:
     assert set(SUBSCRIPTIONS) == {
         "enrollment.coverage_activated",
+        "enrollment.person_identity",
         "enrollment.terminated",
         "enrollment.identities_changed",
         "enrollment.card_status_changed",
@@ -233,3 +241,67 @@ async def test_card_change_older_than_the_recorded_one_is_ignored(settlement_api
         date(2026, 6, 1),
         "SN400001",
     )
+
+
+def _cover_2026(psn_no: str) -> CoverageActivated:
+    return CoverageActivated(
+        enrollment_id=1, psn_no=psn_no, insutype="390", psn_type="1501", insuplc_admdvs=REGION, year=2026,
+        coverage_begin=date(2026, 1, 1), coverage_end=date(2026, 12, 31),
+    )  # fmt: skip
+
+
+async def test_identity_and_cover_arrive_in_either_order_and_v1_is_still_read(
+    settlement_api: SettlementApi,
+) -> None:
+    """Issue 28: ``coverage_activated`` v2 carries no identity; ``person_identity`` comes on the restricted
+    topic. Through settlement's own consumer (its version gate included): a v1 event from a producer not
+    yet rolled over is still read, identity and all; v2 cover before its identity refuses to settle until
+    the identity arrives (409, nothing stored); a version 3 is dead-lettered."""
+    runtime = build_runtime(
+        SettlementSettings(database_url=settlement_api.db.url, run_background_workers=False)
+    )
+    assert runtime.consumer is not None
+    offsets = iter(range(1, 100))
+
+    async def deliver(envelope: EventEnvelope, topic: str = "enrollment.events") -> str:
+        record = SimpleNamespace(topic=topic, partition=0, offset=next(offsets), value=envelope.to_bytes())
+        return await runtime.consumer.handle_record(record)  # type: ignore[union-attr]
+
+    try:
+        # Version 1, as a producer not yet rolled over writes it: cover and identity in one event.
+        old, old_certno = new_person(21)
+        v1 = CoverageActivatedV1(
+            **_cover_2026(old).model_dump(), certno=old_certno, psn_name="旧版本", gend="2",
+            brdy=date(1985, 3, 12), naty="03",
+        )  # fmt: skip
+        envelope = v1.envelope("enrollment")
+        assert envelope.version == 1 and envelope.data["certno"] == old_certno
+        assert await deliver(envelope) == "processed"
+        settled = await settlement_api.post(URL, purchase(old, old_certno, SMALL))
+        assert settled.status_code == 200, settled.text
+        person = settled.json()["person"]
+        assert (person["psn_name"], person["certno"], person["gend"], person["naty"]) == (
+            "旧版本", old_certno, "2", "03",
+        )  # fmt: skip
+
+        # Version 2 before the identity: covered, but not settled until who the person is arrives.
+        new, certno = new_person(32)
+        assert await deliver(_cover_2026(new).envelope("enrollment")) == "processed"
+        early = await settlement_api.post(URL, purchase(new, certno, SMALL))
+        assert (early.status_code, early.json()["error"]["code"]) == (409, "E_IDENTITY_PENDING"), early.text
+        assert await _settlement_count(settlement_api) == 1
+        identity = PersonIdentity(
+            psn_no=new, certno=certno, psn_name="新版本", gend="1", brdy=date(1985, 3, 12)
+        )
+        assert await deliver(identity.envelope("enrollment"), IDENTITY_TOPIC) == "processed"
+        later = await settlement_api.post(URL, purchase(new, certno, SMALL))
+        assert later.status_code == 200, later.text
+        assert (later.json()["person"]["psn_name"], later.json()["person"]["certno"]) == ("新版本", certno)
+        # 30.00 bought, 20.00 deductible, (30.00 - 20.00) x 50 % = 5.00 from the pooled fund.
+        assert later.json()["pooled_fund_paid_fen"] == 500
+
+        # A version this settlement does not know is dead-lettered, not guessed at.
+        unknown = _cover_2026(new_person(43)[0]).envelope("enrollment").model_copy(update={"version": 3})
+        assert await deliver(unknown) == "dead_lettered"
+    finally:
+        await runtime.db.dispose()

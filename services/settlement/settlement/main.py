@@ -15,6 +15,7 @@ from settlement.eligibility.service import (
     apply_coverage_activated,
     apply_enrollment_terminated,
     apply_identities_changed,
+    apply_person_identity,
     apply_voucher_revoked,
 )
 from settlement.encounters.endpoints import router as encounters_router
@@ -47,17 +48,24 @@ from shared.config import ServiceSettings
 from shared.consumer import Subscription
 from shared.events import (
     ENROLLMENT_TOPIC,
+    IDENTITY_TOPIC,
     CardStatusChanged,
     CoverageActivated,
     EnrollmentTerminated,
     IdentityCategoriesChanged,
+    PersonIdentity,
     VoucherRevoked,
 )
 from shared.service import ServiceRuntime, create_service_app
 
 #: The enrollment events settlement keeps read models of; the other types on the topic are not its concern.
+#: ``coverage_activated`` is version 2 (no identity); version 1 is still read during the rollout.
+#: ``person_identity`` comes on the restricted topic ``enrollment.identity``, which only settlement reads.
 SUBSCRIPTIONS = {
-    CoverageActivated.event_type: Subscription(apply_coverage_activated),
+    CoverageActivated.event_type: Subscription(
+        apply_coverage_activated, version=CoverageActivated.event_version, older=frozenset({1})
+    ),
+    PersonIdentity.event_type: Subscription(apply_person_identity),
     EnrollmentTerminated.event_type: Subscription(apply_enrollment_terminated),
     IdentityCategoriesChanged.event_type: Subscription(apply_identities_changed),
     CardStatusChanged.event_type: Subscription(apply_card_status_changed),
@@ -96,7 +104,7 @@ def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
         settings,
         infra,
         publishes=True,
-        consumes=[ENROLLMENT_TOPIC],
+        consumes=[ENROLLMENT_TOPIC, IDENTITY_TOPIC],
         subscriptions=SUBSCRIPTIONS,
         consumer_group=settings.consumer_group,
         workers=[lambda stop: watch_overdue(runtime.db, settings, stop)],

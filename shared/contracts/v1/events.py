@@ -22,10 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.db import utcnow
 
 ENROLLMENT_TOPIC = "enrollment.events"
+#: Who a covered person is (ID number, name, sex, birth date, ethnicity): a restricted topic only the
+#: settlement service may read (it answers the counter with them, 1101 and setlinfo); README.md, "Who may
+#: read which topic", and docs/architecture.md, "Personal data on the bus".
+IDENTITY_TOPIC = "enrollment.identity"
 SETTLEMENT_TOPIC = "settlement.events"
 #: Changes to the national lists and the institutions' mappings, for whoever caches them (no consumer here).
 CATALOGUE_TOPIC = "catalogue.events"
-ALL_TOPICS = (ENROLLMENT_TOPIC, SETTLEMENT_TOPIC, CATALOGUE_TOPIC)
+ALL_TOPICS = (ENROLLMENT_TOPIC, IDENTITY_TOPIC, SETTLEMENT_TOPIC, CATALOGUE_TOPIC)
 
 
 class EventEnvelope(BaseModel):
@@ -98,17 +102,19 @@ class IdentityCategory(BaseModel):
 
 
 class CoverageActivated(EventData):
-    """A person's enrollment for an insurance year became active: they are covered from begin to end."""
+    """A person's enrollment for an insurance year became active: they are covered from begin to end.
+
+    Version 2: ``psn_no`` and the cover only. Version 1 also carried the ID number, name, sex, birth date
+    and ethnicity; those now travel on the restricted topic ``enrollment.identity``
+    (``PersonIdentity``), which only settlement reads (docs/architecture.md, "Personal data on the bus").
+    Settlement still accepts version 1 during a rollout (``CoverageActivatedV1``)."""
 
     event_type: ClassVar[str] = "enrollment.coverage_activated"
+    event_version: ClassVar[int] = 2
     topic: ClassVar[str] = ENROLLMENT_TOPIC
 
     enrollment_id: int
     psn_no: str
-    certno: str
-    psn_name: str
-    gend: str
-    brdy: date
     insutype: str
     psn_type: str
     insuplc_admdvs: str
@@ -120,11 +126,52 @@ class CoverageActivated(EventData):
     continuous_years: int = Field(default=1, ge=1)
     #: First day of the current run of continuous cover (1101 psn_insu_date).
     psn_insu_date: date | None = None
+
+    def partition_key(self) -> str:
+        return self.psn_no
+
+
+class PersonIdentity(EventData):
+    """Who a person is, as the counter must be answered (1101 baseinfo, setlinfo): published on the
+    restricted topic ``enrollment.identity`` beside each ``coverage_activated``, in the same transaction.
+    Only settlement may read the topic; the ledger and outsiders never see it."""
+
+    event_type: ClassVar[str] = "enrollment.person_identity"
+    topic: ClassVar[str] = IDENTITY_TOPIC
+
+    psn_no: str
+    certno: str
+    psn_name: str
+    gend: str
+    brdy: date
     #: 民族 code (01 汉族...), shown in setlinfo.naty; None from producers that do not know it.
     naty: str | None = None
 
     def partition_key(self) -> str:
         return self.psn_no
+
+
+class CoverageActivatedV1(CoverageActivated):
+    """``coverage_activated`` as version 1 wrote it (cover and identity in one event): read, never
+    produced, by a consumer during the rollout of version 2. No published schema (v1's is retired)."""
+
+    event_version: ClassVar[int] = 1
+
+    certno: str
+    psn_name: str
+    gend: str
+    brdy: date
+    naty: str | None = None
+
+    def identity(self) -> PersonIdentity:
+        return PersonIdentity(
+            psn_no=self.psn_no,
+            certno=self.certno,
+            psn_name=self.psn_name,
+            gend=self.gend,
+            brdy=self.brdy,
+            naty=self.naty,
+        )
 
 
 class _PersonEvent(EventData):
@@ -399,6 +446,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     for cls in (
         PersonRegistered,
         CoverageActivated,
+        PersonIdentity,
         PaymentReceived,
         SubsidyAllocated,
         EnrollmentTerminated,

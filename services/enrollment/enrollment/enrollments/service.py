@@ -25,6 +25,7 @@ from shared.events import (
     CoverageActivated,
     EnrollmentTerminated,
     PaymentReceived,
+    PersonIdentity,
     SubsidyAllocated,
     SubsidyShare,
 )
@@ -213,17 +214,27 @@ async def _activate(session: AsyncSession, enrollment: Enrollment, today: date) 
     continuity = continuity_by_year(history)
     run, since = continuity.get(enrollment.year, (1, enrollment.coverage_begin))
     identities = await persons.list_identities(session, enrollment.psn_no)
+    # Who the person is goes on the restricted topic (settlement only); the cover on enrollment.events
+    # (docs/architecture.md, "Personal data on the bus").
     await enqueue(
         session,
         infra,
-        CoverageActivated(
-            enrollment_id=enrollment.id,
+        PersonIdentity(
             psn_no=person.psn_no,
             certno=person.certno,
             psn_name=person.psn_name,
             gend=person.gend,
             brdy=person.brdy,
             naty=person.naty,
+        ),
+        PRODUCER,
+    )
+    await enqueue(
+        session,
+        infra,
+        CoverageActivated(
+            enrollment_id=enrollment.id,
+            psn_no=person.psn_no,
             insutype=enrollment.insutype,
             psn_type=enrollment.psn_type,
             insuplc_admdvs=enrollment.insuplc_admdvs,

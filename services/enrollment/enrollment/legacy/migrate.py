@@ -13,7 +13,8 @@ in batches, one transaction per batch, with bulk inserts. Each migrated person g
 
 Payment history is written for continuity and coverage only: the money is in the legacy funds' audited
 balances, which enter the ledger as opening balances, so no ``payment_received`` or ``subsidy_allocated``
-event is produced. What is produced: ``person_registered`` for each new person, ``coverage_activated`` for
+event is produced. What is produced: ``person_registered`` for each new person, ``person_identity`` (on the
+restricted topic ``enrollment.identity``) and ``coverage_activated`` for
 each paid year from the current year on (under 391 or 380, with the continuous years), ``identities_changed``
 when identities are added to a person registered before the migration, ``card_status_changed`` per card.
 """
@@ -55,6 +56,7 @@ from shared.events import (
     CoverageActivated,
     EventData,
     IdentityCategoriesChanged,
+    PersonIdentity,
     PersonRegistered,
 )
 from shared.events import IdentityCategory as IdentityEvent
@@ -639,6 +641,12 @@ def _person_events(person: _Person, mine: list[tuple[int, Any]]) -> list[EventDa
         paid.update({e.year: e.coverage_begin for _, e in mine})
         runs = continuity(paid)
         identities_now = _identities_now(person)
+        # Who the person is: on the restricted topic enrollment.identity (docs/architecture.md).
+        events.append(
+            PersonIdentity(
+                psn_no=psn_no, certno=plan.certno, psn_name=plan.psn_name, gend=plan.gend, brdy=plan.brdy
+            )
+        )
         for enrollment_id, e in mine:
             if not e.current:
                 continue
@@ -647,10 +655,6 @@ def _person_events(person: _Person, mine: list[tuple[int, Any]]) -> list[EventDa
                 CoverageActivated(
                     enrollment_id=enrollment_id,
                     psn_no=psn_no,
-                    certno=plan.certno,
-                    psn_name=plan.psn_name,
-                    gend=plan.gend,
-                    brdy=plan.brdy,
                     insutype=e.insutype,
                     psn_type=rules.person_type(plan.brdy, e.coverage_begin),
                     insuplc_admdvs=e.insuplc_admdvs,

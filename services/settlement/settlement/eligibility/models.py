@@ -15,17 +15,22 @@ TERMINATED = "terminated"
 
 class Eligibility(Base, table=True):
     """Read model of who is covered when, fed by ``enrollment.events`` so that settling never waits on the
-    enrollment service and survives its outage."""
+    enrollment service and survives its outage.
+
+    The identity columns (certno, name, sex, birth date, ethnicity) are copied from ``Person`` (the
+    restricted topic ``enrollment.identity``) so that a settlement reads one row; they are NULL while the
+    person's identity has not arrived yet (the two topics are not ordered with each other), and a
+    settlement is then refused as not yet ready (``covered``)."""
 
     __tablename__ = "eligibility"
     __table_args__ = (UniqueConstraint("psn_no", "insutype", "year", name="uq_eligibility_person_year"),)
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
     psn_no: str = Field(max_length=30, index=True)
-    certno: str = Field(max_length=18, index=True)
-    psn_name: str = Field(max_length=50)
-    gend: str = Field(max_length=1)
-    brdy: date
+    certno: str | None = Field(default=None, max_length=18, index=True)
+    psn_name: str | None = Field(default=None, max_length=50)
+    gend: str | None = Field(default=None, max_length=1)
+    brdy: date | None = None
     #: 民族 code, when enrollment told it (setlinfo.naty; empty on the wire otherwise).
     naty: str | None = Field(default=None, max_length=3)
     insutype: str = Field(max_length=6)
@@ -44,6 +49,22 @@ class Eligibility(Base, table=True):
     #: insurance): ``coverage_end`` is then the last covered day and ``terminated_on`` the day after it.
     status: str = Field(default=ACTIVE, max_length=12, sa_column_kwargs={"server_default": ACTIVE})
     terminated_on: date | None = None
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class Person(Base, table=True):
+    """Read model of who a covered person is, fed by ``enrollment.person_identity`` on the restricted topic
+    ``enrollment.identity`` (and by version 1 of ``coverage_activated`` during the rollout); copied onto
+    the person's ``Eligibility`` rows (docs/architecture.md, "Personal data on the bus")."""
+
+    __tablename__ = "persons"
+
+    psn_no: str = Field(max_length=30, primary_key=True)
+    certno: str = Field(max_length=18)
+    psn_name: str = Field(max_length=50)
+    gend: str = Field(max_length=1)
+    brdy: date
+    naty: str | None = Field(default=None, max_length=3)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
 
 

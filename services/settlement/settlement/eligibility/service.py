@@ -22,6 +22,7 @@ from settlement.eligibility.models import (
     TERMINATED,
     Card,
     Eligibility,
+    Person,
     VoucherRevocation,
     YearAccumulator,
 )
@@ -31,9 +32,11 @@ from shared.errors import DomainError, NotFound
 from shared.events import (
     CardStatusChanged,
     CoverageActivated,
+    CoverageActivatedV1,
     EnrollmentTerminated,
     EventEnvelope,
     IdentityCategoriesChanged,
+    PersonIdentity,
     VoucherRevoked,
 )
 
@@ -48,12 +51,59 @@ async def _coverage_row(session: AsyncSession, psn_no: str, insutype: str, year:
     )
 
 
+def _copy_identity(row: Eligibility, person: Person | None) -> None:
+    if person is not None:
+        row.certno, row.psn_name = person.certno, person.psn_name
+        row.gend, row.brdy = person.gend, person.brdy
+        if person.naty is not None:
+            row.naty = person.naty
+
+
+async def _store_identity(session: AsyncSession, identity: PersonIdentity) -> Person:
+    """Upsert the person's identity and copy it onto every coverage row of theirs (the settlement reads
+    one row; docs/architecture.md, "Personal data on the bus")."""
+    person = await session.get(Person, identity.psn_no)
+    if person is None:
+        person = Person(psn_no=identity.psn_no, certno=identity.certno, psn_name=identity.psn_name,
+                        gend=identity.gend, brdy=identity.brdy)  # fmt: skip
+        session.add(person)
+    person.certno, person.psn_name, person.gend, person.brdy = (
+        identity.certno,
+        identity.psn_name,
+        identity.gend,
+        identity.brdy,
+    )
+    if identity.naty is not None:
+        person.naty = identity.naty
+    person.updated_at = utcnow()
+    for row in await session.scalars(select(Eligibility).where(Eligibility.psn_no == identity.psn_no)):
+        _copy_identity(row, person)
+    await session.flush()
+    return person
+
+
+async def apply_person_identity(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Consumer handler for ``enrollment.person_identity`` (restricted topic ``enrollment.identity``): who
+    the person is, kept in ``persons`` and copied onto their coverage rows, whichever arrived first."""
+    await _store_identity(session, PersonIdentity.read(envelope.data))
+
+
 async def apply_coverage_activated(session: AsyncSession, envelope: EventEnvelope) -> None:
     """Consumer handler for ``enrollment.coverage_activated``: upsert the person's coverage for the year.
 
+    Version 2 carries the cover only; the identity columns are filled from ``persons`` (the restricted
+    topic), or stay empty until the identity arrives. Version 1 (producers not yet rolled over) carries the
+    identity too: it is stored as if ``enrollment.person_identity`` had come with it.
+
     A terminated enrollment stays terminated: only a new enrollment (another ``enrollment_id``) for the
     same year, i.e. a re-enrollment after the termination, makes the person covered again."""
-    event = CoverageActivated.read(envelope.data)
+    if envelope.version == 1:
+        older = CoverageActivatedV1.read(envelope.data)
+        event: CoverageActivated = older
+        person: Person | None = await _store_identity(session, older.identity())
+    else:
+        event = CoverageActivated.read(envelope.data)
+        person = await session.get(Person, event.psn_no)
     row = await _coverage_row(session, event.psn_no, event.insutype, event.year)
     if row is not None and row.status == TERMINATED and row.enrollment_id == event.enrollment_id:
         log.warning(
@@ -71,10 +121,6 @@ async def apply_coverage_activated(session: AsyncSession, envelope: EventEnvelop
             psn_no=event.psn_no,
             insutype=event.insutype,
             year=event.year,
-            certno=event.certno,
-            psn_name=event.psn_name,
-            gend=event.gend,
-            brdy=event.brdy,
             psn_type=event.psn_type,
             insuplc_admdvs=event.insuplc_admdvs,
             coverage_begin=event.coverage_begin,
@@ -82,9 +128,7 @@ async def apply_coverage_activated(session: AsyncSession, envelope: EventEnvelop
             enrollment_id=event.enrollment_id,
         )
         session.add(row)
-    row.certno, row.psn_name, row.gend, row.brdy = event.certno, event.psn_name, event.gend, event.brdy
-    if event.naty is not None:
-        row.naty = event.naty
+    _copy_identity(row, person)
     row.psn_type, row.insuplc_admdvs = event.psn_type, event.insuplc_admdvs
     row.coverage_begin, row.coverage_end, row.enrollment_id = (
         event.coverage_begin,
@@ -233,7 +277,29 @@ async def covered(
             code="NOT_COVERED",
             status_code=422,
         )
+    require_identity(row)
     return row
+
+
+@dataclass(frozen=True)
+class Identity:
+    certno: str
+    psn_name: str
+    gend: str
+    brdy: date
+
+
+def require_identity(row: Eligibility) -> Identity:
+    """The person's identity on their coverage row, or a refusal to retry: the cover arrived before the
+    identity (the restricted topic ``enrollment.identity`` is not ordered with ``enrollment.events``),
+    normally for seconds."""
+    if row.certno is None or row.psn_name is None or row.gend is None or row.brdy is None:
+        raise DomainError(
+            f"人员 {row.psn_no} 的身份信息尚未同步到结算服务，请稍后重试",
+            code="E_IDENTITY_PENDING",
+            status_code=409,
+        )
+    return Identity(row.certno, row.psn_name, row.gend, row.brdy)
 
 
 async def list_for_person(session: AsyncSession, psn_no: str) -> list[Eligibility]:

@@ -168,7 +168,7 @@ async def build(session: AsyncSession, admdvs: str, month: str, sources: Sources
     names: dict[str, str] = {}
     if people:
         for row in await session.scalars(select(Eligibility).where(col(Eligibility.psn_no).in_(people))):
-            names[row.psn_no] = row.psn_name
+            names[row.psn_no] = row.psn_name or ""
     lines = [
         Compensation(
             villages.get(s.psn_no, UNKNOWN_VILLAGE),

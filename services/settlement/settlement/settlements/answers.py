@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from settlement.eligibility import service as eligibility
 from settlement.eligibility.models import Eligibility
 from settlement.schemes import service as schemes
 from settlement.settlements.models import Settlement, SettlementFund, SettlementLine
@@ -73,13 +74,14 @@ def answer(
 
 
 def _snapshot(person: Eligibility, psn_type: str, on: date) -> PersonSnapshot:
-    age = on.year - person.brdy.year - ((on.month, on.day) < (person.brdy.month, person.brdy.day))
+    who = eligibility.require_identity(person)
+    age = on.year - who.brdy.year - ((on.month, on.day) < (who.brdy.month, who.brdy.day))
     return PersonSnapshot(
         psn_no=person.psn_no,
-        psn_name=person.psn_name,
-        certno=person.certno,
-        gend=person.gend,
-        brdy=person.brdy,
+        psn_name=who.psn_name,
+        certno=who.certno,
+        gend=who.gend,
+        brdy=who.brdy,
         age=age,
         psn_type=psn_type,
         naty=person.naty or "",
