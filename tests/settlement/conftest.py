@@ -47,6 +47,7 @@ class SettlementApi:
         psn_insu_date: date | None = None,
         identities: tuple[IdentityCategory, ...] = (),
         insutype: str = "390",
+        insuplc_admdvs: str = REGION,
     ) -> None:
         """Put a person's coverage in the read model exactly as the enrollment event handler does."""
         event = CoverageActivated(
@@ -58,7 +59,7 @@ class SettlementApi:
             brdy=date(1985, 3, 12),
             insutype=insutype,
             psn_type="1501",
-            insuplc_admdvs=REGION,
+            insuplc_admdvs=insuplc_admdvs,
             year=year,
             coverage_begin=date(year, 1, 1),
             coverage_end=date(year, 12, 31),
