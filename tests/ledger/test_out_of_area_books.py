@@ -10,7 +10,10 @@ from datetime import date
 import httpx
 from fund_ledger.books.journal import batch_scope
 from fund_ledger.books.service import post_settlement_completed, post_settlement_reversed
+from fund_ledger.config import LedgerSettings
 from fund_ledger.reconciliation.service import Filters, ledger_amounts
+from fund_ledger.schedule import LedgerScheduler
+from prometheus_client import REGISTRY
 
 from shared.db import Database
 from shared.events import SettlementCompleted
@@ -59,6 +62,11 @@ async def test_each_region_books_its_side_and_a_reversal_in_the_same_batch_mirro
         (A, "settlement_reversal"): [("2105", 2150_00, 0), ("5102", 0, 2150_00)],
         (B, "settlement_reversal_treated"): [("2101", 2150_00, 0), ("1302", 0, 2150_00)],
     }
+    # The scheduler's tick exports what A still owes B: 2,580.00.
+    report = await LedgerScheduler(db, LedgerSettings(database_url=db.url, sweep_daily=False)).tick()
+    assert report.inter_region_open == {(A, B, "390"): 2580_00}
+    labels = {"insured_admdvs": A, "treating_admdvs": B, "insutype": "390"}
+    assert REGISTRY.get_sample_value("ledger_inter_region_open_fen", labels) == 2580_00
 
 
 async def test_a_reversal_of_care_booked_in_the_insured_region_only_mirrors_that(ledger: Ledger) -> None:
