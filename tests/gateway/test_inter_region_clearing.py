@@ -246,5 +246,8 @@ async def test_local_care_books_no_inter_region_balance_and_bad_months_are_refus
     for body in ({"month": "2026-13"}, {"month": "202611"}, {"month": "2026-11", "insutype": "999"}):
         refused = await ledger.post("/api/v1/inter-region-clearings", json=body)
         assert refused.status_code == 422, body
-    bad = await ledger.get("/api/v1/inter-region-clearings/2026-1x")
-    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "BAD_PERIOD")
+    for month in ("2026-1x", "9999-12", "0000-01", "2026-11-01"):
+        bad = await ledger.get(f"/api/v1/inter-region-clearings/{month}")
+        assert (bad.status_code, bad.json()["error"]["code"]) == (422, "BAD_PERIOD"), month
+    beyond = await ledger.post("/api/v1/inter-region-clearings", json={"month": "9999-12"})
+    assert (beyond.status_code, beyond.json()["error"]["code"]) == (422, "BAD_PERIOD")

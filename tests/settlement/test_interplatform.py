@@ -90,6 +90,8 @@ async def test_bad_input_and_other_roles_are_refused(settlement_api: SettlementA
         query(psn_no, insutype="999"),
         query(psn_no, platform="gd shenzhen; drop"),
         query(psn_no, begntime="yesterday"),
+        query(psn_no, begntime="2026-11-21T09:00:00"),  # no timezone
+        query(psn_no, begntime="9999-12-31T23:59:59-23:59"),
         {**query(psn_no), "fixmedins_code": "H1"},
     ):
         refused = await settlement_api.post(URL, body, headers=service)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class EligibilityQuery(BaseModel):
@@ -21,6 +21,15 @@ class EligibilityQuery(BaseModel):
     psn_no: str = Field(min_length=1, max_length=30)
     insutype: str = Field(pattern=r"^(390|391|380)$")
     begntime: datetime
+
+    @field_validator("begntime")
+    @classmethod
+    def _dated(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("begntime must carry a timezone")
+        if not 2000 <= value.year <= 2999:
+            raise ValueError("begntime out of range")
+        return value
 
 
 class EligibilityAnswer(BaseModel):

@@ -70,9 +70,9 @@ def month_bounds(month: str) -> tuple[date, date]:
     try:
         year, number = (int(part) for part in month.split("-"))
         first = date(year, number, 1)
+        following = date(year + number // 12, number % 12 + 1, 1)
     except ValueError as exc:
         raise Unprocessable(f"清算月份格式应为 yyyy-mm: {month}", code="BAD_PERIOD") from exc
-    following = date(year + number // 12, number % 12 + 1, 1)
     return first, following
 
 
