@@ -84,6 +84,10 @@ def line(sn: str, mdtrt_id: str, psn_no: str, code: str, cnt: str, pric: str, am
     }  # fmt: skip
 
 
+#: The bill of every stay unless a test names another: (code, cnt, pric, amount).
+BILL = (("B", "100", "50", "5000.00"), ("K", "10", "12", "120.00"))
+
+
 class Counter:
     """The cashier of one hospital of one region, speaking for persons insured in region A."""
 
@@ -95,7 +99,9 @@ class Counter:
             infno, body, fixmedins_code=self.code, mdtrtarea_admvs=self.region, sign_as=self.sign_as
         )
 
-    async def stay(self, psn_no: str) -> tuple[str, dict[str, Any]]:
+    async def stay(
+        self, psn_no: str, bill: tuple[tuple[str, str, str, str], ...] = BILL, total: str = "5120.00"
+    ) -> tuple[str, dict[str, Any]]:
         """Admitted (21), the bill above uploaded, discharged, settled (2401, 2301, 2402, 2304): the stay's
         mdtrt_id and the 2304 answer."""
         who = {"psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": self.office.certnos[psn_no]}
@@ -104,16 +110,13 @@ class Counter:
         admitted = await self.send("2401", {"mdtrtinfo": info})
         assert admitted["infcode"] == 0, admitted["err_msg"]
         mdtrt_id = admitted["output"]["result"]["mdtrt_id"]
-        lines = [
-            line("1", mdtrt_id, psn_no, "B", "100", "50", "5000.00"),
-            line("2", mdtrt_id, psn_no, "K", "10", "12", "120.00"),
-        ]
+        lines = [line(str(i), mdtrt_id, psn_no, *item) for i, item in enumerate(bill, 1)]
         uploaded = await self.send("2301", {"feedetail": lines})
         assert uploaded["infcode"] == 0, uploaded["err_msg"]
         discharge = {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "insutype": "390", "endtime": WHEN,
                      "dscg_way": "1"}  # fmt: skip
         assert (await self.send("2402", {"dscginfo": discharge}))["infcode"] == 0
-        settle = {**who, "mdtrt_id": mdtrt_id, "medfee_sumamt": "5120.00", "insutype": "390",
+        settle = {**who, "mdtrt_id": mdtrt_id, "medfee_sumamt": total, "insutype": "390",
                   "mid_setl_flag": "0"}  # fmt: skip
         return mdtrt_id, await self.send("2304", {"data": settle})
 
@@ -226,3 +229,33 @@ async def test_at_home_the_same_stay_is_local_and_b_decides_who_may_settle(offic
         mdtrtarea_admvs=AWAY_REGION, insuplc_admdvs=AWAY_REGION, sign_as=AWAY_HOSPITAL,
     )  # fmt: skip
     refused(other, "ADMDVS_MISMATCH")
+
+
+async def test_the_treating_regions_own_price_cap_applies_there(office: Office) -> None:
+    """就医地限价: item R is 甲, capped at 12.00, and region B caps it at 9.00 at its institutions. 100 × R at
+    12.00 = 1,200.00 (A's level-2 deductible 300.00 at each person's first admission):
+    - at B's hospital: (12.00 − 9.00) × 100 = 300.00 over the cap, 900.00 in range; unfiled
+      (900.00 − 300.00) × 50 % = 300.00 pooled, cash 1,200.00 − 300.00 = 900.00;
+    - at A's own hospital: no cap passed, 1,200.00 in range; (1,200.00 − 300.00) × 60 % = 540.00."""
+    await region_b(office)
+    item = {"med_list_codg": "R", "name": "就医地限价甲类", "med_chrgitm_type": "09", "chrgitm_lv": "1",
+            "pric_uplmt": "12", "pric_uplmt_by_admdvs": {AWAY_REGION: "9"}}  # fmt: skip
+    created = await office.api.post("/api/v1/catalogue/items", item)
+    assert created.status_code == 201, created.text
+    assert {k: Decimal(v) for k, v in created.json()["pric_uplmt_by_admdvs"].items()} == {AWAY_REGION: 9}
+    bill = (("R", "100", "12", "1200.00"),)
+    _, there = await away(office).stay(await office.person(), bill, "1200.00")
+    assert amounts(there)[1:] == (
+        Decimal("300.00"), Decimal("0.00"), Decimal("900.00"), Decimal("300.00"), Decimal("0.5"),
+        Decimal("300.00"), Decimal("900.00"),
+    )  # fmt: skip
+    home_counter = Counter(office, HOSPITAL, REGION, sign_as=None)
+    _, home = await home_counter.stay(await office.person(14), bill, "1200.00")
+    assert amounts(home)[1:] == (
+        Decimal("0.00"), Decimal("0.00"), Decimal("1200.00"), Decimal("300.00"), Decimal("0.6"),
+        Decimal("540.00"), Decimal("660.00"),
+    )  # fmt: skip
+    bad = {**item, "med_list_codg": "R2", "pric_uplmt_by_admdvs": {"3415": "9"}}
+    assert (await office.api.post("/api/v1/catalogue/items", bad)).status_code == 422
+    negative = {**item, "med_list_codg": "R3", "pric_uplmt_by_admdvs": {AWAY_REGION: "-1"}}
+    assert (await office.api.post("/api/v1/catalogue/items", negative)).status_code == 422

@@ -260,6 +260,7 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
             ),
             entries.get(line.med_list_codg),
             institution.hosp_lv,
+            institution.admdvs,
         )
         out.append(
             LineOut(
