@@ -152,6 +152,30 @@ def test_line_memos(entry: ListEntry | None, pric: str, amount: int, appr: str, 
     assert lines.classify_line(line, entry, "2").memo == memo
 
 
+def test_the_treating_regions_price_cap_applies_at_its_institutions() -> None:
+    """就医地限价 (docs/domain.md, "Out-of-area care"): a cap set by region 341502 applies at its
+    institutions, over the level's and the item's own; elsewhere the level's, else the item's."""
+    entry = ListEntry(
+        "1",
+        Decimal(0),
+        Decimal("12.00"),
+        price_cap_by_level={"2": Decimal("10.00")},
+        price_cap_by_admdvs={"341502": Decimal("9.00")},
+    )
+    line = FeeLine("1", "X", Decimal(10), Decimal("12.00"), 12000)
+    # 10 × (12.00 − cap) over the cap, the rest in the policy range (甲).
+    for level, admdvs, over in (
+        ("2", "341502", 3000),
+        ("1", "341502", 3000),
+        ("2", "341524", 2000),
+        ("1", "341524", 0),
+    ):
+        result = lines.classify_line(line, entry, level, admdvs)
+        assert (result.over_price_cap_fen, result.policy_range_fen) == (over, 12000 - over), (level, admdvs)
+    # No region told (a caller that does not know it): the level's cap.
+    assert lines.classify_line(line, entry, "2").over_price_cap_fen == 2000
+
+
 def test_lines_totals() -> None:
     catalogue = {"C": CAPPED, "B": B_CAPPED, "N": C}
     fee = [

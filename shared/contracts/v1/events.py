@@ -344,6 +344,10 @@ class SettlementReversed(EventData):
     fixmedins_code: str
     insutype: str
     insuplc_admdvs: str
+    #: The original's treating region (the institution's), so that the ledger takes back out-of-area care
+    #: from the books it was booked to (docs/architecture.md, "Out-of-area care"); None in events written
+    #: before it was sent (booked as care in the insured region, as they were then).
+    mdtrtarea_admvs: str | None = None
     clr_type: ClrType
     #: The original's med_type, so that the ledger takes back from the account it booked to (chronic and
     #: maternity care have their own); None in events written before it was sent.
