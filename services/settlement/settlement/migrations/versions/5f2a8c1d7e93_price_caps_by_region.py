@@ -1,7 +1,7 @@
 """price caps by treating region (就医地限价) on catalogue items
 
 Revision ID: 5f2a8c1d7e93
-Revises: 8a93d6d055a9
+Revises: b6e1c4d8a2f7
 Create Date: 2026-12-06 06:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5f2a8c1d7e93"
-down_revision: str | None = "8a93d6d055a9"
+down_revision: str | None = "b6e1c4d8a2f7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
