@@ -79,7 +79,21 @@ def infno_label(infno: str) -> str:
     return "other"
 
 
-def request_digest(body: Any) -> str:
+#: Envelope fields that say when, and under which sign-in or signature, a request was sent, not what it asks.
+#: A HIS that builds its envelope again for a repeat after a lost answer (a new ``inf_time``, a new
+#: ``sign_no`` after signing in again, a new signature) sends the same request, and gets the first answer.
+SENDING_FIELDS = frozenset({"inf_time", "sign_no", "cainfo"})
+
+
+def request_digest(body: dict[str, Any]) -> str:
+    """What the message log compares a repeated msgid by: the envelope without its ``SENDING_FIELDS``."""
+    asked = {key: value for key, value in body.items() if key not in SENDING_FIELDS}
+    return hashlib.sha256(dumps({"body": asked}).encode()).hexdigest()
+
+
+def _earlier_digest(body: dict[str, Any]) -> str:
+    """The digest answers logged before ``SENDING_FIELDS`` were left out were kept under (the whole
+    envelope): a repeat of such a msgid that is byte for byte the same still gets its answer."""
     return hashlib.sha256(dumps({"body": body}).encode()).hexdigest()
 
 
@@ -343,7 +357,8 @@ class EnvelopeProcessor:
             return refuse(void.voided(), label)
         earlier = known.earlier
         if earlier is not None:
-            if earlier.request_sha256 != digest or earlier.infno != envelope.infno:
+            same = earlier.request_sha256 in (digest, _earlier_digest(read.body))
+            if not same or earlier.infno != envelope.infno:
                 return refuse(
                     Refusal("E_MSGID_REUSED", f"报文ID {envelope.msgid} 已被另一笔不同内容的交易使用"),
                     label,
