@@ -29,6 +29,7 @@ MODEL_MODULES = {
         "settlement.encounters.models",
         "settlement.filings.models",
         "settlement.institutions.models",
+        "settlement.interplatform.models",
         "settlement.inventory.models",
         "settlement.manual.models",
         "settlement.policy.models",

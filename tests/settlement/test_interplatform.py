@@ -7,12 +7,16 @@ item A at 0.50 = 50.00 in the policy range; deductible 20.00; pooled (50.00 − 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from settlement.eligibility.models import YearAccumulator
+from settlement.interplatform import reservations
+from settlement.interplatform.models import Reservation
 from sqlmodel import func, select
 
 from shared.auth import ENROLLMENT_CLERK, SERVICE
+from shared.clock import now_china
 from tests.settlement.conftest import REGION, SettlementApi, new_person, purchase
 from tests.support.apps import bearer
 
@@ -99,3 +103,147 @@ async def test_bad_input_and_other_roles_are_refused(settlement_api: SettlementA
         assert "sql" not in refused.text.lower()
     clerk = await settlement_api.post(URL, query(psn_no), headers=bearer(ENROLLMENT_CLERK))
     assert clerk.status_code == 403
+
+
+# --- reservations -------------------------------------------------------------------------------------
+#
+# A stay of the person at a level-2 hospital of another platform's region 440300 (Shenzhen), classified there:
+#   line 1: 8,000.00, of it 800.00 paid first (乙 10 %), 7,200.00 in the policy range;
+#   line 2: 2,000.00 fully self-paid (丙).
+# This platform's demo policy for the person's region 341524: level-2 deductible 300.00 at the year's first
+# admission, 60 %, 10 points less out of area without a filing: (7,200.00 − 300.00) × 50 % = 3,450.00 from the
+# pooled fund; the burden 7,200.00 − 3,450.00 = 3,750.00 is under the catastrophic threshold (10,000.00): 0.
+# Cash 10,000.00 − 3,450.00 = 6,550.00.
+
+RESERVATIONS = "/api/v1/interplatform/reservations"
+SHENZHEN = bearer(SERVICE, subject="gd-shenzhen")
+
+
+def stay(psn_no: str, msgid: str = "SZ-R-1", **changes: Any) -> dict[str, Any]:
+    lines = [
+        {"feedetl_sn": "1", "amount_fen": 800000, "fully_self_paid_fen": 0, "over_price_cap_fen": 0,
+         "self_pay_first_fen": 80000, "policy_range_fen": 720000},
+        {"feedetl_sn": "2", "amount_fen": 200000, "fully_self_paid_fen": 200000, "over_price_cap_fen": 0,
+         "self_pay_first_fen": 0, "policy_range_fen": 0},
+    ]  # fmt: skip
+    return {
+        "msgid": msgid, "platform": "gd-shenzhen", "psn_no": psn_no, "insutype": "390",
+        "begntime": "2026-11-21T09:00:00+08:00", "med_type": "21", "fixmedins_code": "H44030000001",
+        "mdtrtarea_admvs": "440300", "hosp_lv": "2", "lines": lines, **changes,
+    }  # fmt: skip
+
+
+async def held(api: SettlementApi, psn_no: str) -> tuple[int, int, int]:
+    """(pooled fund paid, admissions, settlements) of the person's year as a treating platform reads it."""
+    answer = await ask(api, query(psn_no))
+    return answer["totals"]["pooled_paid_fen"], answer["totals"]["admissions"], answer["settlement_count"]
+
+
+def paid(reservation: dict[str, Any]) -> tuple[int, int, int, int]:
+    pooled = sum(f["paid_fen"] for f in reservation["funds"] if f["fund_pay_type"] == "390100")
+    others = sum(f["paid_fen"] for f in reservation["funds"] if f["fund_pay_type"] != "390100")
+    return pooled, others, reservation["cash_paid_fen"], reservation["deductible_fen"]
+
+
+async def test_reserve_confirm_release_hold_and_give_back_the_yearly_totals(
+    settlement_api: SettlementApi,
+) -> None:
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    made = await settlement_api.post(RESERVATIONS, stay(psn_no), headers=SHENZHEN)
+    assert made.status_code == 201, made.text
+    reservation = made.json()
+    assert (reservation["status"], reservation["insuplc_admdvs"], reservation["pool_ratio"]) == (
+        "reserved",
+        REGION,
+        "0.5",
+    )
+    assert paid(reservation) == (345000, 0, 655000, 30000)
+    assert (reservation["medfee_sumamt_fen"], reservation["policy_range_fen"]) == (1000000, 720000)
+    assert await held(settlement_api, psn_no) == (345000, 1, 1)  # held for the treating platform
+
+    # The same msgid again: the same reservation, nothing held twice; another body under it is refused.
+    again = await settlement_api.post(RESERVATIONS, stay(psn_no), headers=SHENZHEN)
+    assert again.status_code == 200 and again.json() == {**reservation, "replayed": True}
+    other = await settlement_api.post(RESERVATIONS, stay(psn_no, hosp_lv="3"), headers=SHENZHEN)
+    assert (other.status_code, other.json()["error"]["code"]) == (409, "MSGID_REUSED")
+    assert await held(settlement_api, psn_no) == (345000, 1, 1)
+
+    url = f"{RESERVATIONS}/{reservation['reservation_id']}"
+    confirm = {"msgid": "SZ-C-1", "platform": "gd-shenzhen", "treating_setl_id": "S440300001"}
+    confirmed = await settlement_api.post(f"{url}/confirmation", confirm, headers=SHENZHEN)
+    assert confirmed.status_code == 200, confirmed.text
+    assert (confirmed.json()["status"], confirmed.json()["treating_setl_id"]) == ("confirmed", "S440300001")
+    assert (await settlement_api.post(f"{url}/confirmation", confirm, headers=SHENZHEN)).json()["replayed"]
+    assert await held(settlement_api, psn_no) == (345000, 1, 1)
+    # Another platform cannot see it.
+    foreign = await settlement_api.post(
+        f"{url}/confirmation", {**confirm, "platform": "zj-hangzhou"}, headers=bearer(SERVICE, subject="zj")
+    )
+    assert (foreign.status_code, foreign.json()["error"]["code"]) == (404, "RESERVATION_NOT_FOUND")
+
+    # The treating platform's HIS reversed the stay: released, the year given back.
+    release = {"msgid": "SZ-X-1", "platform": "gd-shenzhen", "reason": "reversal"}
+    released = await settlement_api.post(f"{url}/release", release, headers=SHENZHEN)
+    assert released.status_code == 200, released.text
+    assert (released.json()["status"], released.json()["release_reason"]) == ("released", "reversal")
+    assert await held(settlement_api, psn_no) == (0, 0, 0)
+    assert (await settlement_api.post(f"{url}/release", release, headers=SHENZHEN)).json()["replayed"]
+    assert await held(settlement_api, psn_no) == (0, 0, 0)
+    late = await settlement_api.post(f"{url}/confirmation", {**confirm, "msgid": "SZ-C-2"}, headers=SHENZHEN)
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "RESERVATION_RELEASED")
+
+
+async def test_a_hold_that_runs_out_is_released_and_cannot_be_confirmed(
+    settlement_api: SettlementApi,
+) -> None:
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    first = (await settlement_api.post(RESERVATIONS, stay(psn_no, "SZ-R-2"), headers=SHENZHEN)).json()
+    second = (await settlement_api.post(RESERVATIONS, stay(psn_no, "SZ-R-3"), headers=SHENZHEN)).json()
+    # The second is the year's second admission: deductible 300.00 × 0.5 = 150.00; (7,200.00 − 150.00) × 50 %
+    # = 3,525.00; cash 10,000.00 − 3,525.00 = 6,475.00.
+    assert paid(second) == (352500, 0, 647500, 15000)
+    assert await held(settlement_api, psn_no) == (345000 + 352500, 2, 2)
+    past = now_china() - timedelta(seconds=1)
+    async with settlement_api.db.transaction() as session:
+        for rid in (first["reservation_id"], second["reservation_id"]):
+            row = await session.scalar(select(Reservation).where(Reservation.reservation_id == rid))
+            assert row is not None
+            row.expires_at = past
+    # Confirming the first after its hold ran out: refused, and the first's totals are given back.
+    url = f"{RESERVATIONS}/{first['reservation_id']}/confirmation"
+    body = {"msgid": "SZ-C-3", "platform": "gd-shenzhen", "treating_setl_id": "S440300002"}
+    refused = await settlement_api.post(url, body, headers=SHENZHEN)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "RESERVATION_EXPIRED")
+    assert await held(settlement_api, psn_no) == (352500, 1, 1)
+    # The background release takes the second back.
+    async with settlement_api.db.transaction() as session:
+        assert await reservations.release_expired(session, now_china()) == 1
+    assert await held(settlement_api, psn_no) == (0, 0, 0)
+    again = await settlement_api.post(url, {**body, "msgid": "SZ-C-4"}, headers=SHENZHEN)
+    assert again.json()["error"]["code"] == "RESERVATION_EXPIRED"
+
+
+async def test_reservation_bad_input_is_refused_and_holds_nothing(settlement_api: SettlementApi) -> None:
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    uneven = stay(psn_no)
+    uneven["lines"][0]["policy_range_fen"] = 700000  # the parts no longer add up to 8,000.00
+    for body in (
+        uneven,
+        stay(psn_no, med_type="140104"),  # chronic care: not reservable from another platform
+        stay(psn_no, hosp_lv="5"),
+        stay(psn_no, hold_s=0),
+        stay(psn_no, lines=[]),
+    ):
+        refused = await settlement_api.post(RESERVATIONS, body, headers=SHENZHEN)
+        assert refused.status_code == 422, (body, refused.text)
+    nobody = await settlement_api.post(RESERVATIONS, stay("999999999999"), headers=SHENZHEN)
+    assert nobody.json()["error"]["code"] == "NOT_COVERED"
+    assert await held(settlement_api, psn_no) == (0, 0, 0)
+    unknown = await settlement_api.post(
+        f"{RESERVATIONS}/RNOSUCH/release", {"msgid": "X", "platform": "gd-shenzhen", "reason": "timeout"},
+        headers=SHENZHEN,
+    )  # fmt: skip
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "RESERVATION_NOT_FOUND")

@@ -21,3 +21,6 @@ class SettlementSettings(ServiceSettings):
     settlement_list_deadline_days: int = Field(default=30, ge=0, le=366)
     #: How often the gauge is recomputed (0: only when the report is asked for).
     settlement_list_check_interval_s: float = Field(default=600.0, ge=0)
+    #: How often inter-platform reservations whose hold ran out are released (0: never; docs/interface.md,
+    #: "Between platforms").
+    interplatform_expiry_interval_s: float = Field(default=30.0, ge=0)

@@ -22,6 +22,7 @@ from settlement.encounters.endpoints import router as encounters_router
 from settlement.filings.endpoints import router as filings_router
 from settlement.institutions.endpoints import router as institutions_router
 from settlement.interplatform.endpoints import router as interplatform_router
+from settlement.interplatform.endpoints import watch_expired
 from settlement.inventory.endpoints import router as inventory_router
 from settlement.manual.endpoints import router as manual_router
 from settlement.operations.trail import router as trail_router
@@ -110,7 +111,10 @@ def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
         consumes=[ENROLLMENT_TOPIC, IDENTITY_TOPIC],
         subscriptions=SUBSCRIPTIONS,
         consumer_group=settings.consumer_group,
-        workers=[lambda stop: watch_overdue(runtime.db, settings, stop)],
+        workers=[
+            lambda stop: watch_overdue(runtime.db, settings, stop),
+            lambda stop: watch_expired(runtime.db, settings.interplatform_expiry_interval_s, stop),
+        ],
     )
     return runtime
 

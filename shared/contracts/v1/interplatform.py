@@ -4,8 +4,19 @@ what a treating platform sends and reads. Domain names, amounts in integer fen."
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.contracts.v1.settlement import UtcTime
+
+
+def _dated(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("begntime must carry a timezone")
+    if not 2000 <= value.year <= 2999:
+        raise ValueError("begntime out of range")
+    return value
 
 
 class EligibilityQuery(BaseModel):
@@ -25,11 +36,7 @@ class EligibilityQuery(BaseModel):
     @field_validator("begntime")
     @classmethod
     def _dated(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("begntime must carry a timezone")
-        if not 2000 <= value.year <= 2999:
-            raise ValueError("begntime out of range")
-        return value
+        return _dated(value)
 
 
 class EligibilityAnswer(BaseModel):
@@ -55,3 +62,105 @@ class EligibilityAnswer(BaseModel):
     chronic_diseases: list[str] = Field(default_factory=list)
     referral_regions: list[str] = Field(default_factory=list)
     referral_facilities: list[str] = Field(default_factory=list)
+
+
+#: The kinds of care a treating platform may reserve for: ordinary outpatient care (11), a pharmacy
+#: purchase (41) and inpatient stays (21-29); chronic care and deliveries need the insured side's own data.
+RESERVABLE_MED_TYPE = r"^(11|41|2[1-9])$"
+
+
+class ClassifiedLine(BaseModel):
+    """One fee line as the treating platform's catalogue classified it (就医地目录): its amount split into
+    fully self-paid + over the price cap + self-pay first + policy range."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feedetl_sn: str = Field(min_length=1, max_length=30)
+    amount_fen: int = Field(ge=0, le=10**11)
+    fully_self_paid_fen: int = Field(ge=0, le=10**11)
+    over_price_cap_fen: int = Field(ge=0, le=10**11)
+    self_pay_first_fen: int = Field(ge=0, le=10**11)
+    policy_range_fen: int = Field(ge=0, le=10**11)
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> ClassifiedLine:
+        parts = self.fully_self_paid_fen + self.over_price_cap_fen + self.self_pay_first_fen
+        if parts + self.policy_range_fen != self.amount_fen:
+            raise ValueError(f"费用明细 {self.feedetl_sn} 的各部分之和不等于金额")
+        return self
+
+
+class ReservationRequest(BaseModel):
+    """Reserve: the insured side computes its policy on the treating side's classified lines and holds the
+    person's yearly totals for it until the reservation is confirmed or released."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    msgid: str = Field(min_length=1, max_length=40)
+    platform: str = Field(pattern=r"^[A-Za-z0-9_-]{1,30}$")
+    psn_no: str = Field(min_length=1, max_length=30)
+    insutype: str = Field(pattern=r"^(390|391|380)$")
+    begntime: datetime
+    med_type: str = Field(pattern=RESERVABLE_MED_TYPE)
+    fixmedins_code: str = Field(min_length=1, max_length=30)
+    mdtrtarea_admvs: str = Field(pattern=r"^\d{6}$")
+    hosp_lv: str = Field(pattern=r"^[1-3]$|^9$")
+    lines: list[ClassifiedLine] = Field(min_length=1, max_length=500)
+    #: How long the reservation holds without a confirmation (then it is released: its totals given back).
+    hold_s: int = Field(default=600, ge=1, le=86_400)
+
+    @field_validator("begntime")
+    @classmethod
+    def _dated(cls, value: datetime) -> datetime:
+        return _dated(value)
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> ReservationRequest:
+        numbers = [line.feedetl_sn for line in self.lines]
+        if len(numbers) != len(set(numbers)):
+            raise ValueError("费用明细流水号重复")
+        return self
+
+
+class ReservedFund(BaseModel):
+    fund_pay_type: str
+    paid_fen: int
+
+
+class ReservationOut(BaseModel):
+    reservation_id: str
+    #: reserved, confirmed, released.
+    status: str
+    platform: str
+    psn_no: str
+    insutype: str
+    insuplc_admdvs: str
+    medfee_sumamt_fen: int
+    policy_range_fen: int
+    deductible_fen: int
+    pool_ratio: str
+    funds: list[ReservedFund]
+    fund_paid_total_fen: int
+    cash_paid_fen: int
+    calc_trace: str
+    expires_at: UtcTime
+    treating_setl_id: str | None = None
+    release_reason: str | None = None
+    replayed: bool = False
+
+
+class ConfirmRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    msgid: str = Field(min_length=1, max_length=40)
+    platform: str = Field(pattern=r"^[A-Za-z0-9_-]{1,30}$")
+    #: The treating platform's settlement id of the care.
+    treating_setl_id: str = Field(min_length=1, max_length=40)
+
+
+class ReleaseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    msgid: str = Field(min_length=1, max_length=40)
+    platform: str = Field(pattern=r"^[A-Za-z0-9_-]{1,30}$")
+    reason: Literal["reversal", "timeout", "refused"]

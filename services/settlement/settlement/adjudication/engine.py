@@ -40,7 +40,7 @@ from settlement.adjudication import (
     out_of_area,
 )
 from settlement.adjudication.bands import banded
-from settlement.adjudication.lines import classify_line
+from settlement.adjudication.lines import Lines, classify_line
 from settlement.adjudication.model import (
     ASSISTANCE_FUND,
     CATASTROPHIC_FUND,
@@ -81,12 +81,14 @@ __all__ = [
     "FundShare",
     "Kind",
     "LineResult",
+    "Lines",
     "ListEntry",
     "ListFlags",
     "NotEligible",
     "StaySoFar",
     "YearToDate",
     "adjudicate",
+    "adjudicate_counted",
     "banded",
     "classify_line",
     "flag_columns",
@@ -118,11 +120,23 @@ def adjudicate(
     policy: PolicyDocument,
     ytd: YearToDate,
 ) -> Adjudication:
-    encounter, filed_notes = filings.layer(encounter, policy)
     # 就医地目录: the treating institution's level and region decide the price caps.
     counted = lines.classify(
         fee_lines, catalogue, encounter.institution_level, encounter.mdtrtarea_admdvs or None
     )
+    return adjudicate_counted(counted, encounter, identities, policy, ytd)
+
+
+def adjudicate_counted(
+    counted: lines.Lines,
+    encounter: Encounter,
+    identities: list[str],
+    policy: PolicyDocument,
+    ytd: YearToDate,
+) -> Adjudication:
+    """The policy on lines already classified: by this platform's catalogue (``adjudicate``), or by a
+    treating platform's (就医地目录; docs/interface.md, "Between platforms")."""
+    encounter, filed_notes = filings.layer(encounter, policy)
     trace = [counted.note, *filed_notes]
     reduction = out_of_area.reduction(encounter, policy)
     if reduction.note:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from settlement.interplatform import service
-from shared.contracts.v1.interplatform import EligibilityAnswer, EligibilityQuery
+from settlement.interplatform import reservations, service
+from shared.clock import now_china
+from shared.contracts.v1.interplatform import (
+    ConfirmRequest,
+    EligibilityAnswer,
+    EligibilityQuery,
+    ReleaseRequest,
+    ReservationOut,
+    ReservationRequest,
+)
+from shared.db import Database
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1/interplatform", tags=["inter-platform"])
@@ -28,3 +39,69 @@ async def interplatform_eligibility(body: EligibilityQuery, runtime: RuntimeDep)
         extra={"platform": body.platform, "msgid": body.msgid, "covered": answer.covered},
     )
     return answer
+
+
+@router.post(
+    "/reservations",
+    response_model=ReservationOut,
+    status_code=201,
+    responses={
+        404: {"description": "NOT_COVERED"},
+        409: {"description": "MSGID_REUSED"},
+        422: {"description": "VALIDATION_ERROR, NOT_COVERED, NOT_ELIGIBLE, POLICY_NOT_FOUND"},
+    },
+)
+async def reserve(body: ReservationRequest, runtime: RuntimeDep, response: Response) -> ReservationOut:
+    """Reserve: this platform's policy on the treating platform's classified lines, the person's yearly
+    totals held for it until confirmed or released (or the hold runs out). The same (platform, msgid)
+    again answers 200 with the reservation."""
+    async with runtime.db.transaction() as session:
+        answer = await reservations.reserve(session, body, now_china())
+    if answer.replayed:
+        response.status_code = 200
+    return answer
+
+
+@router.post(
+    "/reservations/{reservation_id}/confirmation",
+    response_model=ReservationOut,
+    responses={
+        404: {"description": "RESERVATION_NOT_FOUND"},
+        409: {"description": "RESERVATION_EXPIRED, RESERVATION_RELEASED"},
+    },
+)
+async def confirm(reservation_id: str, body: ConfirmRequest, runtime: RuntimeDep) -> ReservationOut:
+    """Confirm: the treating platform settled; the held totals stay. A hold whose time ran out is released
+    (its totals given back) and the confirmation refused."""
+    async with runtime.db.transaction() as session:
+        answer, refusal = await reservations.confirm(session, reservation_id, body, now_china())
+    if refusal is not None:
+        raise refusal  # after the commit: the release of a hold that ran out stands
+    assert answer is not None
+    return answer
+
+
+@router.post(
+    "/reservations/{reservation_id}/release",
+    response_model=ReservationOut,
+    responses={404: {"description": "RESERVATION_NOT_FOUND"}},
+)
+async def release(reservation_id: str, body: ReleaseRequest, runtime: RuntimeDep) -> ReservationOut:
+    """Release: the treating platform reversed or failed; the person's held totals are given back. A
+    reservation released before answers as it stands."""
+    async with runtime.db.transaction() as session:
+        return await reservations.release(session, reservation_id, body, now_china())
+
+
+async def watch_expired(db: Database, interval_s: float, stop: asyncio.Event) -> None:
+    """Releases reservations whose hold ran out unconfirmed, every ``interval_s``."""
+    while interval_s > 0 and not stop.is_set():
+        try:
+            async with db.transaction() as session:
+                released = await reservations.release_expired(session, now_china())
+            if released:
+                log.info("inter-platform reservations released at timeout", extra={"count": released})
+        except Exception:
+            log.exception("inter-platform reservation expiry failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)

@@ -5,6 +5,7 @@ import settlement.eligibility.models
 import settlement.encounters.models
 import settlement.filings.models
 import settlement.institutions.models
+import settlement.interplatform.models
 import settlement.inventory.models
 import settlement.manual.models
 import settlement.policy.models

@@ -1,0 +1,236 @@
+"""The insured side's reservations (docs/interface.md, "Between platforms"): reserve computes this
+platform's policy (参保地政策) on the lines a treating platform classified (就医地目录) and holds the
+person's yearly totals for it under the accumulator lock; confirm makes the hold final; release (a
+reversal, the treating side's failure, or the hold's time running out) gives the totals back. Each call
+is answered once per (platform, msgid); a repeat gets the answer of the reservation's state.
+
+Not yet: a confirmed reservation is not a settlement record and is not booked by the ledger (no event);
+the treating side and pay_loc 4 do not exist yet."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from settlement.adjudication.engine import (
+    Encounter,
+    FeeLine,
+    LineResult,
+    Lines,
+    NotEligible,
+    YearToDate,
+    adjudicate_counted,
+)
+from settlement.eligibility import service as eligibility
+from settlement.filings import service as filings
+from settlement.interplatform.models import Reservation
+from settlement.policy import service as policies
+from settlement.schemes import service as schemes
+from shared.clock import CHINA_TZ
+from shared.contracts.v1.interplatform import (
+    ConfirmRequest,
+    ReleaseRequest,
+    ReservationOut,
+    ReservationRequest,
+)
+from shared.db import flush_unique
+from shared.errors import Conflict, DomainError, NotFound
+
+RESERVED, CONFIRMED, RELEASED = "reserved", "confirmed", "released"
+
+
+def _kind(med_type: str) -> str:
+    return {"11": "outpatient", "41": "pharmacy"}.get(med_type, "inpatient")
+
+
+def _digest(body: ReservationRequest) -> str:
+    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+def answer(row: Reservation, *, replayed: bool = False) -> ReservationOut:
+    return ReservationOut(
+        **row.result,
+        reservation_id=row.reservation_id,
+        status=row.status,
+        platform=row.platform,
+        psn_no=row.psn_no,
+        insutype=row.insutype,
+        expires_at=row.expires_at,
+        treating_setl_id=row.treating_setl_id,
+        release_reason=row.release_reason,
+        replayed=replayed,
+    )
+
+
+def _counted(body: ReservationRequest) -> Lines:
+    results = [
+        LineResult(
+            FeeLine(x.feedetl_sn, "", Decimal(1), Decimal(x.amount_fen) / 100, x.amount_fen),
+            "",
+            Decimal(0),
+            None,
+            "",
+            x.fully_self_paid_fen,
+            x.over_price_cap_fen,
+            x.self_pay_first_fen,
+            x.policy_range_fen,
+            "就医地目录分类",
+        )
+        for x in body.lines
+    ]
+    return Lines(
+        results,
+        sum(x.amount_fen for x in body.lines),
+        sum(x.fully_self_paid_fen for x in body.lines),
+        sum(x.over_price_cap_fen for x in body.lines),
+        sum(x.self_pay_first_fen for x in body.lines),
+        sum(x.policy_range_fen for x in body.lines),
+    )
+
+
+async def reserve(session: AsyncSession, body: ReservationRequest, now: datetime) -> ReservationOut:
+    digest = _digest(body)
+    existing = await session.scalar(
+        select(Reservation).where(Reservation.platform == body.platform, Reservation.msgid == body.msgid)
+    )
+    if existing is not None:
+        if existing.request_sha256 != digest:
+            raise Conflict(f"报文ID {body.msgid} 已用于另一笔预留", code="MSGID_REUSED")
+        return answer(existing, replayed=True)
+    day = body.begntime.astimezone(CHINA_TZ).date()
+    rows, locked = await eligibility.coverage_and_lock(session, body.psn_no, day.year, body.insutype)
+    coverage, effective = await schemes.resolve(session, body.psn_no, body.insutype, day, rows)
+    person = await eligibility.covered(session, body.psn_no, coverage, day, rows)
+    if effective != body.insutype or locked is None:
+        totals = await eligibility.lock_accumulator(
+            session, body.psn_no, day.year, effective, absent=effective == body.insutype
+        )
+    else:
+        totals = locked
+    _, document = await policies.in_force_with_document(session, person.insuplc_admdvs, effective, day)
+    encounter = Encounter(
+        kind=_kind(body.med_type),  # type: ignore[arg-type]
+        service_date=day,
+        institution_level=body.hosp_lv,
+        admission_sequence=totals.admissions + 1,
+        out_of_area=True,
+        standing=await filings.standing(session, body.psn_no, day),
+        med_type=body.med_type,
+        fixmedins_code=body.fixmedins_code,
+        mdtrtarea_admdvs=body.mdtrtarea_admvs,
+    )
+    ytd = YearToDate(*(getattr(totals, name) for name in eligibility.TOTAL_COLUMNS))
+    try:
+        result = adjudicate_counted(
+            _counted(body), encounter, eligibility.identities_on(person, day), document, ytd
+        )
+    except NotEligible as exc:
+        raise DomainError(str(exc), code="NOT_ELIGIBLE", status_code=422) from exc
+    delta = {name: int(getattr(result.delta, name)) for name in eligibility.TOTAL_COLUMNS}
+    totals.move(delta, 1)
+    totals.settlement_count += 1
+    await eligibility.save_accumulator(session, totals)
+    row = Reservation(
+        reservation_id=f"R{uuid.uuid4().hex[:24].upper()}",
+        platform=body.platform,
+        msgid=body.msgid,
+        request_sha256=digest,
+        psn_no=body.psn_no,
+        insutype=effective,
+        year=day.year,
+        status=RESERVED,
+        expires_at=now + timedelta(seconds=body.hold_s),
+        ytd_delta=delta,
+        result={
+            "insuplc_admdvs": person.insuplc_admdvs,
+            "medfee_sumamt_fen": result.medfee_sumamt_fen,
+            "policy_range_fen": result.policy_range_fen,
+            "deductible_fen": result.deductible_fen,
+            "pool_ratio": str(result.pool_ratio),
+            "funds": [{"fund_pay_type": f.fund_pay_type, "paid_fen": f.paid_fen} for f in result.funds],
+            "fund_paid_total_fen": result.fund_paid_total_fen,
+            "cash_paid_fen": result.cash_paid_fen,
+            "calc_trace": "\n".join(result.trace),
+        },
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    await flush_unique(session, Conflict(f"报文ID {body.msgid} 的预留正在处理", code="MSGID_REUSED"))
+    return answer(row)
+
+
+async def _row(session: AsyncSession, reservation_id: str, platform: str) -> Reservation:
+    row = await session.scalar(
+        select(Reservation).where(Reservation.reservation_id == reservation_id).with_for_update()
+    )
+    # Another platform's reservation is answered as one that does not exist.
+    if row is None or row.platform != platform:
+        raise NotFound(f"跨平台预留 {reservation_id} 不存在", code="RESERVATION_NOT_FOUND")
+    return row
+
+
+async def _give_back(
+    session: AsyncSession, row: Reservation, reason: str, msgid: str | None, now: datetime
+) -> None:
+    """The reservation's totals taken back from the person's year (under the accumulator lock)."""
+    totals = await eligibility.lock_accumulator(session, row.psn_no, row.year, row.insutype)
+    totals.move(row.ytd_delta, -1)
+    totals.settlement_count -= 1
+    await eligibility.save_accumulator(session, totals)
+    row.status, row.release_reason, row.release_msgid, row.updated_at = RELEASED, reason, msgid, now
+
+
+async def confirm(
+    session: AsyncSession, reservation_id: str, body: ConfirmRequest, now: datetime
+) -> tuple[ReservationOut | None, DomainError | None]:
+    """The confirmed reservation, or the refusal to raise once this transaction has committed (a hold whose
+    time ran out is released here first: its totals given back, whatever the caller does next)."""
+    row = await _row(session, reservation_id, body.platform)
+    if row.status == CONFIRMED:
+        return answer(row, replayed=True), None
+    if row.status == RELEASED:
+        code = "RESERVATION_EXPIRED" if row.release_reason == "timeout" else "RESERVATION_RELEASED"
+        return None, Conflict(
+            f"跨平台预留 {reservation_id} 已释放 ({row.release_reason})，不能确认", code=code
+        )
+    if now >= row.expires_at:
+        await _give_back(session, row, "timeout", None, now)
+        return None, Conflict(f"跨平台预留 {reservation_id} 已超时释放，不能确认", code="RESERVATION_EXPIRED")
+    row.status, row.treating_setl_id, row.confirm_msgid, row.updated_at = (
+        CONFIRMED,
+        body.treating_setl_id,
+        body.msgid,
+        now,
+    )
+    return answer(row), None
+
+
+async def release(
+    session: AsyncSession, reservation_id: str, body: ReleaseRequest, now: datetime
+) -> ReservationOut:
+    row = await _row(session, reservation_id, body.platform)
+    if row.status == RELEASED:
+        return answer(row, replayed=True)
+    await _give_back(session, row, body.reason, body.msgid, now)
+    return answer(row)
+
+
+async def release_expired(session: AsyncSession, now: datetime) -> int:
+    """Release every reservation whose hold ran out unconfirmed (its totals given back); how many."""
+    rows = await session.scalars(
+        select(Reservation)
+        .where(Reservation.status == RESERVED, col(Reservation.expires_at) <= now)
+        .order_by(col(Reservation.id))
+        .with_for_update()
+    )
+    count = 0
+    for row in list(rows):
+        await _give_back(session, row, "timeout", None, now)
+        count += 1
+    return count
