@@ -324,7 +324,7 @@ class ErrorCode(StrEnum):
     CLAIM_ALREADY_DECIDED = "CLAIM_ALREADY_DECIDED", (409,), "零星报销申请 … 已…", SETTLEMENT
     CLAIM_NOT_APPROVED = "CLAIM_NOT_APPROVED", (409,), "零星报销申请 … 状态为…，不能支付", SETTLEMENT
     CLAIM_NOT_FOUND = "CLAIM_NOT_FOUND", (404,), "零星报销申请不存在: …", SETTLEMENT
-    ENCOUNTER_NOT_FOUND = "ENCOUNTER_NOT_FOUND", (404, 200), "就诊记录不存在: …", ("gateway", "settlement")
+    ENCOUNTER_NOT_FOUND = "ENCOUNTER_NOT_FOUND", (404,), "就诊记录不存在: …", SETTLEMENT
     ENCOUNTER_STATE = "ENCOUNTER_STATE", (409,), "就诊记录状态为…，不能进行此操作", SETTLEMENT
     FEE_LINE_EXISTS = "FEE_LINE_EXISTS", (409,), "费用明细流水号已上传", SETTLEMENT
     FEE_LINE_SETTLED = "FEE_LINE_SETTLED", (409,), "费用明细不存在或已结算: …", SETTLEMENT
