@@ -516,6 +516,12 @@ class ErrorCode(StrEnum):
     SETL_LIST_REVERSED = "SETL_LIST_REVERSED", (409,), "结算 … 已撤销，不能上传结算清单", SETTLEMENT
     SETTLEMENT_NOT_FOUND = "SETTLEMENT_NOT_FOUND", (404,), "结算记录不存在: …", SETTLEMENT
     TRACE_CODE_NOT_HELD = "TRACE_CODE_NOT_HELD", (422,), "追溯码不在本机构库存中: …", SETTLEMENT
+    TRACE_CODE_REQUIRED = (
+        "TRACE_CODE_REQUIRED",
+        (422,),
+        "须上传药品追溯码 drug_trac_codg: 第 … 行（费用明细 …）药品 …",
+        SETTLEMENT,
+    )
     SWITCHOVER_EXISTS = "SWITCHOVER_EXISTS", (409,), "统筹区 … 已定于 … 并轨，不能改为 …", SETTLEMENT
     SWITCHOVER_NOT_YEAR_START = (
         "SWITCHOVER_NOT_YEAR_START",

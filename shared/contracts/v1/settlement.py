@@ -277,6 +277,10 @@ class FeeUpload(BaseModel):
     amount_fen: int = Field(ge=0)
     hosp_appr_flag: str = Field(default="0", pattern=r"^[012]$")
     fee_ocur_time: datetime
+    #: The traceability codes (追溯码) the line dispenses: required for a drug the list marks as traced
+    #: (outpatient lines; docs/domain.md, "Inventory"). Not stored, and left out of the request digest
+    #: (``exclude``) as on a pharmacy line.
+    drug_trac_codg: list[str] = Field(default_factory=list, max_length=100, exclude=True)
 
 
 class FeesUpload(BaseModel):
