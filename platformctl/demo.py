@@ -133,6 +133,8 @@ CATALOGUE = (
         "chrgitm_lv": "2",
         "selfpay_prop": "0.0500",
         "pric_uplmt": "2.500000",
+        # Dispensed only with its traceability codes (docs/domain.md, "Inventory").
+        "trace_required": True,
     },
     {
         "med_list_codg": "XA11GAX999A001010100005",

@@ -168,6 +168,8 @@ def service_env(
     if spec.name == "gateway":
         env["GATEWAY_ENROLLMENT_URL"] = f"http://{host}:{ports['enrollment']}"
         env["GATEWAY_SETTLEMENT_URL"] = f"http://{host}:{ports['settlement']}"
+        # 3203 / 3204 (clearing applications) are the fund ledger's.
+        env["GATEWAY_LEDGER_URL"] = f"http://{host}:{ports['ledger']}"
     if spec.name == "settlement":
         env["SETTLEMENT_ENROLLMENT_URL"] = f"http://{host}:{ports['enrollment']}"
         env["SETTLEMENT_LEDGER_URL"] = f"http://{host}:{ports['ledger']}"

@@ -329,7 +329,7 @@ class ErrorCode(StrEnum):
     CLAIM_ALREADY_DECIDED = "CLAIM_ALREADY_DECIDED", (409,), "零星报销申请 … 已…", SETTLEMENT
     CLAIM_NOT_APPROVED = "CLAIM_NOT_APPROVED", (409,), "零星报销申请 … 状态为…，不能支付", SETTLEMENT
     CLAIM_NOT_FOUND = "CLAIM_NOT_FOUND", (404,), "零星报销申请不存在: …", SETTLEMENT
-    ENCOUNTER_NOT_FOUND = "ENCOUNTER_NOT_FOUND", (404, 200), "就诊记录不存在: …", ("gateway", "settlement")
+    ENCOUNTER_NOT_FOUND = "ENCOUNTER_NOT_FOUND", (404,), "就诊记录不存在: …", SETTLEMENT
     ENCOUNTER_STATE = "ENCOUNTER_STATE", (409,), "就诊记录状态为…，不能进行此操作", SETTLEMENT
     FEE_LINE_EXISTS = "FEE_LINE_EXISTS", (409,), "费用明细流水号已上传", SETTLEMENT
     FEE_LINE_SETTLED = "FEE_LINE_SETTLED", (409,), "费用明细不存在或已结算: …", SETTLEMENT
@@ -530,6 +530,12 @@ class ErrorCode(StrEnum):
     SETL_LIST_REVERSED = "SETL_LIST_REVERSED", (409,), "结算 … 已撤销，不能上传结算清单", SETTLEMENT
     SETTLEMENT_NOT_FOUND = "SETTLEMENT_NOT_FOUND", (404,), "结算记录不存在: …", SETTLEMENT
     TRACE_CODE_NOT_HELD = "TRACE_CODE_NOT_HELD", (422,), "追溯码不在本机构库存中: …", SETTLEMENT
+    TRACE_CODE_REQUIRED = (
+        "TRACE_CODE_REQUIRED",
+        (422,),
+        "须上传药品追溯码 drug_trac_codg: 第 … 行（费用明细 …）药品 …",
+        SETTLEMENT,
+    )
     SWITCHOVER_EXISTS = "SWITCHOVER_EXISTS", (409,), "统筹区 … 已定于 … 并轨，不能改为 …", SETTLEMENT
     SWITCHOVER_NOT_YEAR_START = (
         "SWITCHOVER_NOT_YEAR_START",

@@ -72,6 +72,47 @@ def test_the_interface_table_agrees_with_the_gateway_registry() -> None:
     assert not wrong, f"docs/interface.md (name, state, downstream) vs the registry: {wrong}"
 
 
+#: The institution classes the README's table of codes is by (药店 pharmacy, 诊所 clinic, 医院 hospital).
+README_CLASSES = ["药店", "诊所", "医院"]
+_CODE_OR_RANGE = re.compile(r"(\d{4}[A-Z]?)(?:\s*-\s*(\d{4}))?")
+
+
+def readme_code_rows() -> tuple[list[str], list[tuple[list[str], list[str]]]]:
+    """The table under "## Transactions the gateway answers" in the README: its header cells, and each row's
+    codes (``1301-1308`` and ``3503 - 3506`` are ranges; ``2203 (2203A)`` names two) with its class cells."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Transactions the gateway answers", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip().strip("|").split("|")]
+    rows = []
+    for line in lines[2:]:
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        codes: list[str] = []
+        for first, last in _CODE_OR_RANGE.findall(cells[0]):
+            if last:
+                codes.extend(str(n) for n in range(int(first), int(last) + 1))
+            else:
+                codes.append(first)
+        rows.append((codes, cells[2:]))
+    return header, rows
+
+
+def test_the_readme_table_of_codes_by_institution_class_is_the_registry() -> None:
+    """Every code in the README's table is one the gateway answers, every code it answers is in the table
+    once, and every row says which classes of institution call it."""
+    registry = pytest.importorskip("gateway.registry")
+    header, rows = readme_code_rows()
+    assert header == ["infno", "what it does", *README_CLASSES]
+    listed = [code for codes, _ in rows for code in codes]
+    twice = sorted({code for code in listed if listed.count(code) > 1})
+    assert twice == [], "listed twice"
+    assert sorted(set(listed) - set(registry.TRANSACTIONS)) == [], "in the README, not answered"
+    assert sorted(set(registry.TRANSACTIONS) - set(listed)) == [], "answered, not in the README"
+    for codes, classes in rows:
+        assert len(classes) == len(README_CLASSES) and set(classes) <= {"yes", ""}, (codes, classes)
+        assert "yes" in classes, f"{codes}: no institution class calls it"
+
+
 #: The team's notes and source collection live outside the repository; a clone cannot follow a path to them.
 OUTSIDE_REFERENCES = [
     re.compile(r"\.\./shared"),

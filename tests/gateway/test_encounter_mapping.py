@@ -131,6 +131,7 @@ def test_registration_is_an_ordinary_visit_unless_the_his_says_otherwise() -> No
         "dise_codg": None,
         "dise_name": None,
         "matn_type": None,
+        "diagnoses": [],
     }
     assert outpatient.Input2201.model_validate({"data": {**body, "med_type": "13"}}).data.med_type == "13"
     assert input_error(outpatient.Input2201, {"data": {**body, "med_type": "21"}}).startswith(
@@ -188,7 +189,7 @@ def test_admission_maps_ipt_no_and_the_maternity_fields() -> None:
     ]
     body = {"mdtrtinfo": info, "diseinfo": diseinfo}
     parsed = inpatient.Input2401.model_validate(body)
-    request = inpatient.open_request(envelope("2401", body), parsed.mdtrtinfo)
+    request = inpatient.open_request(envelope("2401", body), parsed.mdtrtinfo, parsed.diseinfo)
     assert (request["setting"], request["ipt_otp_no"], request["med_type"], request["matn_type"]) == (
         "inpatient",
         "ZY20261120001",
@@ -196,6 +197,22 @@ def test_admission_maps_ipt_no_and_the_maternity_fields() -> None:
         "2",
     )
     assert request["dise_codg"] is None
+    # The diagnosis rows go to settlement as sent, for 5202.
+    assert request["diagnoses"] == [
+        {
+            "diag_type": "1",
+            "diag_srt_no": 1,
+            "diag_code": "O82.0",
+            "diag_name": "剖宫产",
+            "maindiag_flag": "1",
+            "adm_cond": None,
+            "diag_dept": None,
+            "dise_dor_no": None,
+            "dise_dor_name": None,
+            "diag_time": None,
+            "vali_flag": "1",
+        }
+    ]
     assert inpatient.build_2401_output(EncounterOut.model_validate(stay()), parsed.mdtrtinfo) == {
         "result": {"mdtrt_id": STAY_ID}
     }
@@ -224,7 +241,25 @@ def test_outpatient_information_upload() -> None:
         "dise_codg": "M03900",
         "dise_name": "高血压",
         "matn_type": None,
+        "diagnoses": None,  # no diseinfo sent: the rows kept stay
     }
+    # 2203 rows carry no maindiag_flag: the first with the lowest diag_srt_no is the main one.
+    rows = [
+        {"diag_type": "1", "diag_srt_no": 2, "diag_code": "E11.900", "diag_name": "2型糖尿病"},
+        {
+            "diag_type": "1",
+            "diag_srt_no": 1,
+            "diag_code": "I10.x00",
+            "diag_name": "原发性高血压",
+            "diag_time": WHEN,
+        },
+    ]
+    with_rows = outpatient.Input2203.model_validate({"mdtrtinfo": chronic, "diseinfo": rows})
+    sent = outpatient.diagnosis_request(envelope("2203", {}), with_rows.mdtrtinfo, with_rows.diseinfo)
+    assert [(r["diag_code"], r["maindiag_flag"], r["diag_time"]) for r in sent["diagnoses"]] == [
+        ("E11.900", "0", None),
+        ("I10.x00", "1", "2026-11-20T10:00:00+08:00"),
+    ]
     assert input_error(outpatient.Input2203, {"mdtrtinfo": info}) == (
         "input.mdtrtinfo: 门诊慢特病(med_type 14xxxx)须填写病种编码 dise_codg"
     )
@@ -580,6 +615,7 @@ def test_discharge_and_admission_change() -> None:
         "endtime": "2026-11-20T10:00:00+08:00",
         "dise_codg": None,
         "dise_name": None,
+        "diagnoses": None,
     }
     assert not inpatient.needs_matn_type(parsed, EncounterOut.model_validate(stay()))
     birth = inpatient.Input2402.model_validate({"dscginfo": {**info, "matn_type": "1"}}).dscginfo

@@ -246,6 +246,7 @@ async def test_registration() -> None:
                 "dise_codg": None,
                 "dise_name": None,
                 "matn_type": None,
+                "diagnoses": [],
             },
         )
     ]
@@ -322,6 +323,22 @@ async def test_visit_information(infno: str) -> None:
             "dise_codg": "M03900",
             "dise_name": "高血压",
             "matn_type": None,
+            # The diagnosis rows as sent (no maindiag_flag in 2203: the lowest diag_srt_no is the main one).
+            "diagnoses": [
+                {
+                    "diag_type": "1",
+                    "diag_srt_no": 1,
+                    "diag_code": "I10.x00",
+                    "diag_name": "高血压",
+                    "maindiag_flag": "1",
+                    "adm_cond": None,
+                    "diag_dept": None,
+                    "dise_dor_no": None,
+                    "dise_dor_name": None,
+                    "diag_time": None,
+                    "vali_flag": "1",
+                }
+            ],
         },
     )
     assert output["data"]["med_type"] == "140104"
@@ -508,6 +525,7 @@ async def test_discharge() -> None:
             "endtime": "2026-11-20T10:00:00+08:00",
             "dise_codg": None,
             "dise_name": None,
+            "diagnoses": None,  # no diseinfo: the discharge diagnoses kept stay
         },
     )
     assert output["data"]["mdtrt_id"] == STAY_ID
@@ -540,6 +558,7 @@ async def test_admission_change() -> None:
         "dise_codg": None,
         "dise_name": None,
         "matn_type": None,
+        "diagnoses": None,
     }
     assert output["data"]["med_type"] == "22"
     moved = await answered(fake, message("2403", 13, {"adminfo": {**info, "begntime": WHEN}}))

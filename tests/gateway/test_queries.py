@@ -100,28 +100,85 @@ async def test_5201_lists_the_persons_visits_here_in_the_period(desk: Desk) -> N
     assert await desk.ok("5201", {"data": {"psn_no": stranger.psn_no, **since()}}) == {"mdtrtinfo": []}
 
 
-async def test_5202_answers_the_visits_main_diagnosis(desk: Desk) -> None:
+def row(srt: int, code: str, name: str, main: str, **more: Any) -> dict[str, Any]:
+    """A diseinfo row as a HIS sends it."""
+    return {
+        "diag_type": "1",
+        "diag_srt_no": srt,
+        "diag_code": code,
+        "diag_name": name,
+        "maindiag_flag": main,
+        **more,
+    }
+
+
+def answered(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    keys = ("inout_diag_type", "diag_type", "maindiag_flag", "diag_srt_no", "diag_code", "diag_name")
+    return [tuple(r[k] for k in keys) for r in rows]
+
+
+async def test_5202_answers_every_diagnosis_of_the_visit(desk: Desk) -> None:
     patient = await desk.person()
     stay_id = await admit(patient, "ZY0002", WHEN)
-    answer = await desk.ok("5202", {"data": {"psn_no": patient.psn_no, "mdtrt_id": stay_id}})
-    assert answer == {
-        "diseinfo": [
-            {
-                "mdtrt_id": stay_id,
-                "psn_no": patient.psn_no,
-                "diag_type": "1",
-                "maindiag_flag": "1",
-                "diag_srt_no": 1,
-                "diag_code": "J18.900",
-                "diag_name": "肺炎",
-                "vali_flag": "1",
-            }
-        ]
-    }
-    # Not this hospital's visit, or not this person's: not found (nothing of it is shown).
-    theirs = await desk.send(
-        "5202", {"data": {"psn_no": patient.psn_no, "mdtrt_id": stay_id}}, at=OTHER_HOSPITAL
+    query = {"data": {"psn_no": patient.psn_no, "mdtrt_id": stay_id}}
+    # 2401 sent one row (no maindiag_flag: the lowest diag_srt_no is the main one).
+    assert answered((await desk.ok("5202", query))["diseinfo"]) == [
+        ("1", "1", "1", 1, "J18.900", "肺炎"),
+    ]
+    ours = {"mdtrt_id": stay_id, "psn_no": patient.psn_no}
+    # 2403 replaces the admission's diagnoses: main, a secondary one, a TCM one (diag_type 2), as sent.
+    admission = [
+        row(
+            1,
+            "J18.900",
+            "肺炎",
+            "1",
+            adm_cond="1",
+            diag_dept="呼吸内科",
+            dise_dor_no="D001",
+            dise_dor_name="王医生",
+            diag_time="2026-11-20 10:30:00",
+        ),
+        row(2, "I10.x00", "原发性高血压", "0", adm_cond="1"),
+        {**row(3, "A01.03.06", "风温肺热病", "0"), "diag_type": "2"},
+    ]
+    await desk.ok("2403", {"adminfo": {**ours, "med_type": "21"}, "diseinfo": admission})
+    # 2402 adds the discharge's.
+    discharge = [row(1, "J18.000", "支气管肺炎", "1"), row(2, "I10.x00", "原发性高血压", "0")]
+    dscginfo = {**ours, "insutype": "390", "endtime": "2026-11-25 10:00:00", "dscg_way": "1"}
+    await desk.ok("2402", {"dscginfo": dscginfo, "diseinfo": discharge})
+
+    rows = (await desk.ok("5202", query))["diseinfo"]
+    assert answered(rows) == [
+        ("1", "1", "1", 1, "J18.900", "肺炎"),
+        ("1", "1", "0", 2, "I10.x00", "原发性高血压"),
+        ("1", "2", "0", 3, "A01.03.06", "风温肺热病"),
+        ("2", "1", "1", 1, "J18.000", "支气管肺炎"),
+        ("2", "1", "0", 2, "I10.x00", "原发性高血压"),
+    ]
+    first = rows[0]
+    assert (first["mdtrt_id"], first["psn_no"], first["vali_flag"]) == (stay_id, patient.psn_no, "1")
+    assert (first["adm_cond"], first["diag_dept"], first["dise_dor_no"], first["dise_dor_name"]) == (
+        "1",
+        "呼吸内科",
+        "D001",
+        "王医生",
     )
+    assert first["diag_time"] == "2026-11-20 10:30:00"
+    ids = [r["diag_info_id"] for r in rows]
+    assert all(i.isdigit() for i in ids) and len(set(ids)) == 5
+
+    # 2405 takes back the discharge, and its diagnoses with it.
+    await desk.ok("2405", {"data": ours})
+    assert [r["inout_diag_type"] for r in (await desk.ok("5202", query))["diseinfo"]] == ["1", "1", "1"]
+
+    # An outpatient visit (2203 sends its rows without maindiag_flag): its one row, the main one.
+    visit_id, _ = await patient.visit("MZ0009", BASKET, amounts=BASKET_AMOUNTS)
+    visit = await desk.ok("5202", {"data": {"psn_no": patient.psn_no, "mdtrt_id": visit_id}})
+    assert answered(visit["diseinfo"]) == [("1", "1", "1", 1, "J06.900", "上呼吸道感染")]
+
+    # Not this hospital's visit, or not this person's: not found (nothing of it is shown).
+    theirs = await desk.send("5202", query, at=OTHER_HOSPITAL)
     refused(theirs, "ENCOUNTER_NOT_FOUND")
     stranger = await desk.person(14)
     refused(

@@ -30,7 +30,7 @@ from shared.contracts.v1.filings import (
 from shared.contracts.v1.institutions import InstitutionInfo, InstitutionList
 from shared.contracts.v1.inventory import DeletionIn, DeletionOut, MovementIn, MovementOut
 from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
-from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
+from shared.contracts.v1.queries import AccumulationList, DiagnosisList, FeeDetailList, VisitList
 from shared.contracts.v1.reconciliation import SettlementsOut
 from shared.contracts.v1.setl_lists import SettlementListOut, SettlementListUpload, StatusChange
 from shared.contracts.v1.settlement import (
@@ -357,12 +357,18 @@ class Downstream:
         med_type: str | None = None,
         mdtrt_id: str | None = None,
     ) -> VisitList:
-        """5201 / 5202: the institution's visits of the person (times as ISO 8601 with their offset)."""
+        """5201: the institution's visits of the person (times as ISO 8601 with their offset)."""
         params = {"psn_no": psn_no, "fixmedins_code": fixmedins_code}
         optional = {"begntime": begntime, "endtime": endtime, "med_type": med_type, "mdtrt_id": mdtrt_id}
         params.update({k: v for k, v in optional.items() if v})
         url = f"{self.settlement_url}/api/v1/queries/visits"
         return await self._get(url, VisitList, params=params)
+
+    async def diagnoses(self, psn_no: str, fixmedins_code: str, mdtrt_id: str) -> DiagnosisList:
+        """5202: every diagnosis of one of the institution's visits of the person."""
+        params = {"psn_no": psn_no, "fixmedins_code": fixmedins_code, "mdtrt_id": mdtrt_id}
+        url = f"{self.settlement_url}/api/v1/queries/diagnoses"
+        return await self._call("GET", url, DiagnosisList, params=params, changes_state=False)
 
     async def fee_details(
         self, psn_no: str, fixmedins_code: str, mdtrt_id: str, setl_id: str | None

@@ -34,6 +34,33 @@ class VisitList(BaseModel):
     visits: list[VisitOut]
 
 
+class DiagnosisOut(BaseModel):
+    """One diagnosis of a visit as 5202 answers it: as the HIS sent it (2203, 2401-2403), or, for a visit
+    whose HIS sent no rows, its main diagnosis (``dise_codg``) as the only one."""
+
+    #: The row's id; "" for a main diagnosis read from the visit.
+    diag_info_id: str
+    mdtrt_id: str
+    psn_no: str
+    #: 1 入院诊断 (an outpatient visit's diagnoses too), 2 出院诊断.
+    inout_diag_type: str
+    diag_type: str
+    maindiag_flag: str
+    diag_srt_no: int
+    diag_code: str
+    diag_name: str
+    adm_cond: str | None = None
+    diag_dept: str | None = None
+    dise_dor_no: str | None = None
+    dise_dor_name: str | None = None
+    diag_time: UtcTime | None = None
+    vali_flag: str = "1"
+
+
+class DiagnosisList(BaseModel):
+    diagnoses: list[DiagnosisOut]
+
+
 class FeeDetailOut(BaseModel):
     """A settled fee line with its classification, and the settlement and institution it belongs to."""
 

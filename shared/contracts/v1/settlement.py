@@ -210,6 +210,25 @@ class SettlementOut(BaseModel):
 # --- encounters: outpatient visits (2201-2208) and inpatient stays (2401-2405, 2301-2305) --------------
 
 
+class EncounterDiagnosis(BaseModel):
+    """One ``diseinfo`` row of 2203 / 2401 / 2402 / 2403 as the HIS sends it (national names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: 1 西医诊断, 2 中医主病诊断, 3 中医主证诊断.
+    diag_type: str = Field(pattern=r"^[123]$")
+    diag_srt_no: int = Field(ge=0, le=9999)
+    diag_code: str = Field(min_length=1, max_length=30)
+    diag_name: str = Field(min_length=1, max_length=300)
+    maindiag_flag: Literal["0", "1"]
+    adm_cond: str | None = Field(default=None, max_length=500)
+    diag_dept: str | None = Field(default=None, max_length=100)
+    dise_dor_no: str | None = Field(default=None, max_length=30)
+    dise_dor_name: str | None = Field(default=None, max_length=50)
+    diag_time: datetime | None = None
+    vali_flag: Literal["0", "1"] = "1"
+
+
 class EncounterOpen(BaseModel):
     """2201 门诊挂号 / 2401 入院办理."""
 
@@ -231,6 +250,8 @@ class EncounterOpen(BaseModel):
     dise_name: str | None = Field(default=None, max_length=300)
     matn_type: str | None = Field(default=None, pattern=r"^[12]$")
     filed: bool = False
+    #: The admission's (2401) or the visit's diagnoses (``diseinfo``), kept for 5202.
+    diagnoses: list[EncounterDiagnosis] = Field(default_factory=list, max_length=100)
 
 
 class DiagnosisUpdate(BaseModel):
@@ -243,6 +264,8 @@ class DiagnosisUpdate(BaseModel):
     dise_codg: str | None = Field(default=None, max_length=30)
     dise_name: str | None = Field(default=None, max_length=300)
     matn_type: str | None = Field(default=None, pattern=r"^[12]$")
+    #: The visit's (2203) or the admission's (2403) diagnoses, replacing those kept; None keeps them.
+    diagnoses: list[EncounterDiagnosis] | None = Field(default=None, max_length=100)
 
 
 class FeeUpload(BaseModel):
@@ -259,6 +282,10 @@ class FeeUpload(BaseModel):
     amount_fen: int = Field(ge=0)
     hosp_appr_flag: str = Field(default="0", pattern=r"^[012]$")
     fee_ocur_time: datetime
+    #: The traceability codes (追溯码) the line dispenses: required for a drug the list marks as traced
+    #: (outpatient lines; docs/domain.md, "Inventory"). Not stored, and left out of the request digest
+    #: (``exclude``) as on a pharmacy line.
+    drug_trac_codg: list[str] = Field(default_factory=list, max_length=100, exclude=True)
 
 
 class FeesUpload(BaseModel):
@@ -296,6 +323,8 @@ class Discharge(BaseModel):
     endtime: datetime
     dise_codg: str | None = Field(default=None, max_length=30)
     dise_name: str | None = Field(default=None, max_length=300)
+    #: The discharge diagnoses (2402 ``diseinfo``), replacing those kept; None keeps them.
+    diagnoses: list[EncounterDiagnosis] | None = Field(default=None, max_length=100)
 
 
 class EncounterSettle(BaseModel):

@@ -8,6 +8,7 @@ outpatient/inpatient, ``psn_no``, ``fixmedins_code``, ``ipt_otp_no``, ``med_type
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -114,8 +115,8 @@ class WireNode(BaseModel):
 
 
 class DiseInfo(WireNode):
-    """One diagnosis row of 2203 / 2401 / 2402 / 2403 (docs/interface.md). Validated for shape; the settlement
-    service keeps only the encounter's 病种 (dise_codg / dise_name), not the diagnosis list."""
+    """One diagnosis row of 2203 / 2401 / 2402 / 2403 (docs/interface.md): the settlement service keeps
+    the rows as sent (``diagnoses``) for 5202; the encounter settles by its 病种 (dise_codg / dise_name)."""
 
     diag_type: str = Field(pattern=r"^[123]$")
     diag_srt_no: int = Field(ge=0, le=9999)
@@ -131,6 +132,34 @@ class DiseInfo(WireNode):
 
 
 DiseInfoList = Annotated[list[DiseInfo], Field(max_length=100)]
+
+
+def diagnoses(rows: Sequence[DiseInfo]) -> list[dict[str, Any]] | None:
+    """``EncounterDiagnosis`` rows of a ``diseinfo`` list; none sent is None (the rows kept stay). When no
+    row carries ``maindiag_flag`` (2203 has none), the first row with the lowest ``diag_srt_no`` is the main
+    one; otherwise a row without it is not."""
+    if not rows:
+        return None
+    flags = [r.maindiag_flag or "0" for r in rows]
+    if not any(r.maindiag_flag for r in rows):
+        first = min(r.diag_srt_no for r in rows)
+        flags[next(i for i, r in enumerate(rows) if r.diag_srt_no == first)] = "1"
+    return [
+        {
+            "diag_type": r.diag_type,
+            "diag_srt_no": r.diag_srt_no,
+            "diag_code": r.diag_code,
+            "diag_name": r.diag_name,
+            "maindiag_flag": flag,
+            "adm_cond": r.adm_cond,
+            "diag_dept": r.diag_dept,
+            "dise_dor_no": r.dise_dor_no,
+            "dise_dor_name": r.dise_dor_name,
+            "diag_time": iso(r.diag_time) if r.diag_time else None,
+            "vali_flag": r.vali_flag or "1",
+        }
+        for r, flag in zip(rows, flags, strict=True)
+    ]
 
 
 def is_inpatient_med_type(med_type: str) -> bool:
@@ -166,6 +195,7 @@ def open_request(
     dise_codg: str | None = None,
     dise_name: str | None = None,
     matn_type: str | None = None,
+    diseinfo: Sequence[DiseInfo] = (),
 ) -> dict[str, Any]:
     """``EncounterOpen`` for 2201 / 2401."""
     return {
@@ -184,6 +214,7 @@ def open_request(
         "dise_codg": dise_codg,
         "dise_name": dise_name,
         "matn_type": matn_type,
+        "diagnoses": diagnoses(diseinfo) or [],
     }
 
 
@@ -230,14 +261,16 @@ def diagnosis_request(
     dise_codg: str | None = None,
     dise_name: str | None = None,
     matn_type: str | None = None,
+    diseinfo: Sequence[DiseInfo] = (),
 ) -> dict[str, Any]:
-    """``DiagnosisUpdate``: a field left None is kept as it is."""
+    """``DiagnosisUpdate``: a field left None is kept as it is (no ``diseinfo``: the rows kept stay)."""
     return {
         "fixmedins_code": envelope.fixmedins_code,
         "med_type": med_type,
         "dise_codg": dise_codg,
         "dise_name": dise_name,
         "matn_type": matn_type,
+        "diagnoses": diagnoses(diseinfo),
     }
 
 

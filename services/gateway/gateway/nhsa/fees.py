@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from gateway.declaration import Call
 from gateway.nhsa import encounter, setlinfo
@@ -28,6 +28,7 @@ from gateway.nhsa.encounter import (
     WireTime,
     iso,
 )
+from gateway.nhsa.tracing import TraceInfo, codes_of
 from gateway.protocol.code_tables import HospApprFlag
 from gateway.protocol.envelope import Answer, RequestEnvelope
 from shared.contracts.v1.settlement import FeesOut
@@ -71,6 +72,19 @@ class FeeDetail(WireNode):
     etip_hosp_code: str | None = Field(default=None, max_length=30)
     dscg_tkdrug_flag: str | None = Field(default=None, max_length=3)
     matn_fee_flag: str | None = Field(default=None, max_length=3)
+    #: The traceability codes the line dispenses (docs/interface.md, "Inventory"), either form: required
+    #: on an outpatient line of a drug the list marks as traced.
+    drug_trac_codg: str | None = Field(default=None, max_length=4000)
+    drugtracinfo: list[TraceInfo] | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _trace_codes(self) -> FeeDetail:
+        codes_of(self.drug_trac_codg, self.drugtracinfo)  # refused here when malformed
+        return self
+
+    @property
+    def trace_codes(self) -> list[str]:
+        return codes_of(self.drug_trac_codg, self.drugtracinfo)
 
     @field_validator("cnt", "pric", mode="before")
     @classmethod
@@ -115,6 +129,8 @@ def _line(x: FeeDetail) -> dict[str, Any]:
         line["chrg_bchno"] = chrg_bchno
     if x.hosp_appr_flag:  # absent: the settlement service's default (no approval needed)
         line["hosp_appr_flag"] = x.hosp_appr_flag
+    if x.trace_codes:
+        line["drug_trac_codg"] = x.trace_codes
     return line
 
 

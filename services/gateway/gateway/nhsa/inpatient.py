@@ -1,11 +1,12 @@
 """An inpatient stay: 2401 入院办理, 2402 出院办理 (docs/interface.md), 2403 住院信息变更, 2404 入院撤销, 2405
 出院撤销; its fee lines 2301 / 2302 (§2.9) and its settlement 2303 / 2304 / 2305 (§2.10, §2.11). Admission
 answers ``result.mdtrt_id``. What a stay shares with an outpatient visit is in ``encounter.py``,
-``fees.py`` and ``settling.py``. The diagnosis rows (``diseinfo``) are validated for shape; the settlement
-service keeps only the stay's 医疗类别, 病种 and 生育类别."""
+``fees.py`` and ``settling.py``. The diagnosis rows (``diseinfo``) are kept as sent for 5202 (2401 and 2403
+the admission's, 2402 the discharge's); the stay settles by its 医疗类别, 病种 and 生育类别."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from gateway.nhsa.encounter import (
     ALL,
     INPATIENT,
     MDTRT_ID,
+    DiseInfo,
     DiseInfoList,
     Insutype,
     MatnType,
@@ -75,7 +77,9 @@ class Input2401(WireNode):
     diseinfo: DiseInfoList = Field(default_factory=list)
 
 
-def open_request(envelope: RequestEnvelope, info: MdtrtInfo2401) -> dict[str, Any]:
+def open_request(
+    envelope: RequestEnvelope, info: MdtrtInfo2401, diseinfo: Sequence[DiseInfo] = ()
+) -> dict[str, Any]:
     return encounter.open_request(
         envelope,
         setting=INPATIENT,
@@ -89,6 +93,7 @@ def open_request(envelope: RequestEnvelope, info: MdtrtInfo2401) -> dict[str, An
         dise_codg=info.dise_codg,
         dise_name=info.dise_name,
         matn_type=info.matn_type,
+        diseinfo=diseinfo,
     )
 
 
@@ -135,13 +140,16 @@ def needs_matn_type(info: DscgInfo, found: EncounterOut) -> bool:
     return info.matn_type is not None and info.matn_type != found.matn_type
 
 
-def discharge_request(envelope: RequestEnvelope, info: DscgInfo) -> dict[str, Any]:
-    """``Discharge``."""
+def discharge_request(
+    envelope: RequestEnvelope, info: DscgInfo, diseinfo: Sequence[DiseInfo] = ()
+) -> dict[str, Any]:
+    """``Discharge`` (with the discharge diagnoses, when sent)."""
     return {
         "fixmedins_code": envelope.fixmedins_code,
         "endtime": iso(info.endtime),
         "dise_codg": info.dise_codg,
         "dise_name": info.dise_name,
+        "diagnoses": encounter.diagnoses(diseinfo),
     }
 
 
@@ -276,7 +284,7 @@ def settle_request(envelope: RequestEnvelope, data: Data2304) -> dict[str, Any]:
 
 async def _handle_2401(call: Call, data: Input2401) -> dict[str, Any]:
     info = data.mdtrtinfo
-    opened = await call.downstream.open_encounter(open_request(call.envelope, info))
+    opened = await call.downstream.open_encounter(open_request(call.envelope, info, data.diseinfo))
     return build_2401_output(opened, info)
 
 
@@ -287,7 +295,7 @@ async def _handle_2402(call: Call, data: Input2402) -> dict[str, Any]:
         await downstream.update_diagnosis(
             info.mdtrt_id, encounter.diagnosis_request(envelope, matn_type=info.matn_type)
         )
-    discharged = await downstream.discharge(info.mdtrt_id, discharge_request(envelope, info))
+    discharged = await downstream.discharge(info.mdtrt_id, discharge_request(envelope, info, data.diseinfo))
     return encounter.encounter_data(discharged)
 
 
@@ -302,6 +310,7 @@ async def _handle_2403(call: Call, data: Input2403) -> Answer:
             dise_codg=info.dise_codg,
             dise_name=info.dise_name,
             matn_type=info.matn_type,
+            diseinfo=data.diseinfo,
         ),
     )
     return Answer(encounter.encounter_data(updated), admission_time_warning(info, found))

@@ -6,6 +6,7 @@ the visit shares with an inpatient stay is in ``encounter.py``, ``fees.py`` and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -16,6 +17,7 @@ from gateway.nhsa.encounter import (
     ALL,
     MDTRT_ID,
     OUTPATIENT,
+    DiseInfo,
     DiseInfoList,
     Insutype,
     MatnType,
@@ -142,13 +144,16 @@ class Input2203(WireNode):
     diseinfo: DiseInfoList = Field(default_factory=list)
 
 
-def diagnosis_request(envelope: RequestEnvelope, info: MdtrtInfo2203) -> dict[str, Any]:
+def diagnosis_request(
+    envelope: RequestEnvelope, info: MdtrtInfo2203, diseinfo: Sequence[DiseInfo] = ()
+) -> dict[str, Any]:
     return encounter.diagnosis_request(
         envelope,
         med_type=info.med_type,
         dise_codg=info.dise_codg,
         dise_name=info.dise_name,
         matn_type=info.matn_type,
+        diseinfo=diseinfo,
     )
 
 
@@ -224,7 +229,9 @@ async def _handle_2202(call: Call, data: Input2202) -> dict[str, Any]:
 async def _handle_2203(call: Call, data: Input2203) -> dict[str, Any]:
     info = data.mdtrtinfo
     await encounter.checked(call, info.mdtrt_id, OUTPATIENT, info.psn_no)
-    updated = await call.downstream.update_diagnosis(info.mdtrt_id, diagnosis_request(call.envelope, info))
+    updated = await call.downstream.update_diagnosis(
+        info.mdtrt_id, diagnosis_request(call.envelope, info, data.diseinfo)
+    )
     return encounter.encounter_data(updated)
 
 

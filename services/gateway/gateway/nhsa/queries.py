@@ -139,26 +139,32 @@ class Input5202(BaseModel):
 
 
 async def _handle_5202(call: Call, data: Input5202) -> dict[str, Any]:
-    """The visit's diagnosis as settlement keeps it: the main one (2203/2401/2402 ``dise_codg``); the
-    secondary ``diseinfo`` rows are checked on upload but not stored (docs/interface.md)."""
+    """Every diagnosis of the visit as the HIS sent it (2203, 2401, 2402, 2403 ``diseinfo``), admission
+    (or visit) rows then discharge rows; a visit sent without rows answers its main ``dise_codg``."""
     d = data.data
-    visits = await call.downstream.visits(d.psn_no, call.envelope.fixmedins_code, mdtrt_id=d.mdtrt_id)
-    if not visits.visits:
-        raise Refusal("ENCOUNTER_NOT_FOUND", f"就诊记录不存在: {d.mdtrt_id}")
-    (visit,) = visits.visits
-    if not visit.dise_codg:
-        return {"diseinfo": []}
-    row = {
-        "mdtrt_id": visit.mdtrt_id,
-        "psn_no": visit.psn_no,
-        "diag_type": "1",
-        "maindiag_flag": "1",
-        "diag_srt_no": 1,
-        "diag_code": visit.dise_codg,
-        "diag_name": visit.dise_name,
-        "vali_flag": "1",
+    found = await call.downstream.diagnoses(d.psn_no, call.envelope.fixmedins_code, d.mdtrt_id)
+    return {
+        "diseinfo": [
+            {
+                "diag_info_id": r.diag_info_id,
+                "mdtrt_id": r.mdtrt_id,
+                "psn_no": r.psn_no,
+                "inout_diag_type": r.inout_diag_type,
+                "diag_type": r.diag_type,
+                "maindiag_flag": r.maindiag_flag,
+                "diag_srt_no": r.diag_srt_no,
+                "diag_code": r.diag_code,
+                "diag_name": r.diag_name,
+                "adm_cond": r.adm_cond,
+                "diag_dept": r.diag_dept,
+                "dise_dor_no": r.dise_dor_no,
+                "dise_dor_name": r.dise_dor_name,
+                "diag_time": _wire(r.diag_time),
+                "vali_flag": r.vali_flag,
+            }
+            for r in found.diagnoses
+        ]
     }
-    return {"diseinfo": [row]}
 
 
 class Data5204(BaseModel):

@@ -46,6 +46,10 @@ class CatalogueItem(ReferenceData, Base, table=True):
     child_medicine: bool = False
     special_item: bool = False
     direct_reimbursement: bool = False
+    #: A drug whose every package dispensed must be named by its traceability code (追溯码): a pharmacy
+    #: purchase (2102) or outpatient fee line (2204) of it without one is refused, and so is an inventory
+    #: sale (3505) (docs/domain.md, "Inventory").
+    trace_required: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
     #: The catalogue version (``catalogue_list_version``) of the last change to this row: its creation, or
     #: its end date set when a newer version came. The 13xx downloads answer the rows changed after the

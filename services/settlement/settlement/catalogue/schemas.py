@@ -25,6 +25,9 @@ class CatalogueItemCreate(BaseModel):
     child_medicine: bool = Field(default=False, description="儿童用药 (chld_medc_flag)")
     special_item: bool = Field(default=False, description="目录特项: 特检特治/特殊药品 (list_sp_item_flag)")
     direct_reimbursement: bool = Field(default=False, description="直报 (drt_reim_flag)")
+    trace_required: bool = Field(
+        default=False, description="须采集药品追溯码: each package dispensed names its drug_trac_codg"
+    )
     effective_from: date = date(2000, 1, 1)
 
     @model_validator(mode="after")

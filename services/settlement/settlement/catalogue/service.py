@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from sqlalchemy import insert, update
@@ -20,7 +20,7 @@ from settlement.db import infra
 from shared.clock import now_china
 from shared.contracts.v1.events import CatalogueChanged
 from shared.db import flush_unique, utcnow
-from shared.errors import Conflict, DomainError, NotFound
+from shared.errors import Conflict, DomainError, NotFound, Unprocessable
 from shared.outbox import enqueue
 
 #: Marks an entry carries besides its class (yes/no columns of the catalogue file; engine ``ListFlags``).
@@ -33,6 +33,7 @@ VERSION_FIELDS = (
     "pric_uplmt",
     "restricted",
     *FLAG_FIELDS,
+    "trace_required",
 )
 YES = ("1", "true", "y", "是")
 
@@ -212,6 +213,7 @@ CSV_COLUMNS = (
     "pric_uplmt_lv3",
     "restricted",
     *FLAG_FIELDS,
+    "trace_required",
     "effective_from",
 )
 
@@ -247,6 +249,7 @@ async def import_csv(session: AsyncSession, text: str) -> ImportResult:
                             "pric_uplmt_by_level": {lv: cap for lv, cap in caps.items() if cap},
                             "restricted": values.get("restricted", "").lower() in YES,
                             **{flag: values.get(flag, "").lower() in YES for flag in FLAG_FIELDS},
+                            "trace_required": values.get("trace_required", "").lower() in YES,
                             "effective_from": values.get("effective_from") or "2000-01-01",
                         }
                     ),
@@ -307,3 +310,30 @@ def list_entry(item: CatalogueItem) -> ListEntry:
         restricted=item.restricted,
         flags=ListFlags(**{flag: bool(getattr(item, flag)) for flag in FLAG_FIELDS}),
     )
+
+
+class TracedLine(Protocol):
+    """A dispensed line as the trace-code rule reads it (a pharmacy line, an outpatient fee line)."""
+
+    @property
+    def feedetl_sn(self) -> str: ...
+    @property
+    def med_list_codg(self) -> str: ...
+    @property
+    def drug_trac_codg(self) -> list[str]: ...
+
+
+async def require_trace_codes(session: AsyncSession, lines: Sequence[TracedLine], on: date) -> None:
+    """A line of a drug the list in force on ``on`` marks ``trace_required`` must name at least one
+    traceability code (追溯码); the lines that do not are refused by their place (from 1) and
+    ``feedetl_sn`` (docs/domain.md, "Inventory")."""
+    items = await find_many(session, {x.med_list_codg for x in lines}, on)
+    missing = [
+        f"第 {number} 行（费用明细 {x.feedetl_sn}）药品 {x.med_list_codg}"
+        for number, x in enumerate(lines, start=1)
+        if (item := items.get(x.med_list_codg)) is not None and item.trace_required and not x.drug_trac_codg
+    ]
+    if missing:
+        raise Unprocessable(
+            "须上传药品追溯码 drug_trac_codg: " + "；".join(missing), code="TRACE_CODE_REQUIRED"
+        )

@@ -89,3 +89,29 @@ class EncounterMessage(Base, table=True):
     request_sha256: str = Field(max_length=64)
     response: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = timestamp_field()
+
+
+class EncounterDiagnosis(Base, table=True):
+    """One diagnosis row (``diseinfo``) of a visit or a stay as the HIS sent it: the admission's or the
+    visit's (2401, 2403, 2203; ``inout_diag_type`` 1) or the discharge's (2402; 2). A later upload of the
+    same kind replaces the earlier rows; 5202 answers them (docs/domain.md, "Diagnoses of a visit")."""
+
+    __tablename__ = "encounter_diagnoses"
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    mdtrt_id: str = Field(max_length=30, index=True, foreign_key="encounters.mdtrt_id")
+    #: 出入院诊断类别: 1 入院诊断 (an outpatient visit's diagnoses too), 2 出院诊断.
+    inout_diag_type: str = Field(max_length=3)
+    #: 诊断类别: 1 西医诊断, 2 中医主病诊断, 3 中医主证诊断.
+    diag_type: str = Field(max_length=3)
+    diag_srt_no: int
+    diag_code: str = Field(max_length=30)
+    diag_name: str = Field(max_length=300)
+    maindiag_flag: str = Field(max_length=3)
+    adm_cond: str | None = Field(default=None, max_length=500)
+    diag_dept: str | None = Field(default=None, max_length=100)
+    dise_dor_no: str | None = Field(default=None, max_length=30)
+    dise_dor_name: str | None = Field(default=None, max_length=50)
+    diag_time: datetime | None = Field(default=None, sa_column=Column(AwareDateTime(), nullable=True))
+    vali_flag: str = Field(default="1", max_length=3)
+    created_at: datetime = timestamp_field()

@@ -3,6 +3,7 @@
 from shared.contracts.v1.settlement import (
     DiagnosisUpdate,
     Discharge,
+    EncounterDiagnosis,
     EncounterOpen,
     EncounterOut,
     EncounterSettle,
@@ -16,6 +17,7 @@ from shared.contracts.v1.settlement import (
 __all__ = [
     "DiagnosisUpdate",
     "Discharge",
+    "EncounterDiagnosis",
     "EncounterOpen",
     "EncounterOut",
     "EncounterSettle",

@@ -20,7 +20,7 @@ from settlement.catalogue import mappings
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.encounters import care_dates
-from settlement.encounters.models import Encounter, FeeLineRecord
+from settlement.encounters.models import Encounter, EncounterDiagnosis, FeeLineRecord
 from settlement.encounters.schemas import (
     DiagnosisUpdate,
     Discharge,
@@ -29,6 +29,7 @@ from settlement.encounters.schemas import (
     FeesCancel,
     FeesUpload,
 )
+from settlement.encounters.schemas import EncounterDiagnosis as EncounterDiagnosisIn
 from settlement.institutions import service as institutions
 from settlement.schemes import service as schemes
 from settlement.settlements import service as settlements
@@ -81,10 +82,11 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
     await check_diagnosis(session, data.med_type, data.dise_codg, day)
     encounter = Encounter(
         mdtrt_id=settlements.new_id("M", data.mdtrtarea_admvs, now_china()),
-        **data.model_dump(exclude={"msgid"}),
+        **data.model_dump(exclude={"msgid", "diagnoses"}),
     )
     session.add(encounter)
     await flush_unique(session, Conflict(f"院内就诊流水号 {data.ipt_otp_no} 已存在", code="IPT_OTP_NO_USED"))
+    await keep_diagnoses(session, encounter.mdtrt_id, ADMISSION_DIAGNOSES, data.diagnoses)
     await settlements.use_voucher(
         session,
         data.mdtrt_cert_type,
@@ -97,6 +99,28 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
 
 
 INPATIENT_MED_TYPES = ("2", "52")
+#: 出入院诊断类别 of the rows kept: an admission's or an outpatient visit's (1), a discharge's (2).
+ADMISSION_DIAGNOSES, DISCHARGE_DIAGNOSES = "1", "2"
+
+
+async def keep_diagnoses(
+    session: AsyncSession, mdtrt_id: str, inout_diag_type: str, rows: Sequence[EncounterDiagnosisIn] | None
+) -> None:
+    """The diagnosis rows (``diseinfo``) of a visit or stay as the HIS sent them, replacing the rows of the
+    same kind kept before; None keeps those (docs/domain.md, "Diagnoses of a visit")."""
+    if rows is None:
+        return
+    await session.execute(
+        delete(EncounterDiagnosis).where(
+            col(EncounterDiagnosis.mdtrt_id) == mdtrt_id,
+            col(EncounterDiagnosis.inout_diag_type) == inout_diag_type,
+        )
+    )
+    session.add_all(
+        EncounterDiagnosis(mdtrt_id=mdtrt_id, inout_diag_type=inout_diag_type, **row.model_dump())
+        for row in rows
+    )
+    await session.flush()
 
 
 async def check_diagnosis(session: AsyncSession, med_type: str, dise_codg: str | None, day: date) -> None:
@@ -208,6 +232,7 @@ async def update_diagnosis(session: AsyncSession, mdtrt_id: str, data: Diagnosis
         value = getattr(data, name)
         if value is not None:
             setattr(encounter, name, value)
+    await keep_diagnoses(session, mdtrt_id, ADMISSION_DIAGNOSES, data.diagnoses)
     await session.flush()
     return encounter
 
@@ -229,6 +254,8 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
             for x in data.lines
         ]
         data = data.model_copy(update={"lines": lines})
+    if encounter.setting == "outpatient":  # a drug the list marks as traced is dispensed with its codes
+        await catalogue.require_trace_codes(session, data.lines, _care_day(encounter))
     known = {x.feedetl_sn for x in await _lines(session, mdtrt_id, unsettled=False)}
     for line in data.lines:
         if encounter.setting == "outpatient" and not line.chrg_bchno:
@@ -317,6 +344,7 @@ async def discharge(session: AsyncSession, mdtrt_id: str, data: Discharge) -> En
     encounter.status = "discharged"
     if data.dise_codg:
         encounter.dise_codg, encounter.dise_name = data.dise_codg, data.dise_name
+    await keep_diagnoses(session, mdtrt_id, DISCHARGE_DIAGNOSES, data.diagnoses)
     await session.flush()
     return encounter
 
@@ -326,6 +354,8 @@ async def undo_discharge(session: AsyncSession, mdtrt_id: str, fixmedins_code: s
     encounter = await get_encounter(session, mdtrt_id, fixmedins_code, for_update=True)
     _require(encounter, "discharged")
     encounter.status, encounter.endtime = "open", None
+    # Back in hospital: the discharge diagnoses go with the discharge (the next 2402 names them again).
+    await keep_diagnoses(session, mdtrt_id, DISCHARGE_DIAGNOSES, [])
     await session.flush()
     return encounter
 

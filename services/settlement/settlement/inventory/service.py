@@ -10,7 +10,9 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from settlement.catalogue import service as catalogue
 from settlement.inventory.models import InventoryBatch, InventoryMovement, TraceCode
+from shared.clock import now_china
 from shared.contracts.v1.inventory import BatchOut, DeletionIn, DeletionOut, MovementIn, MovementOut
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
@@ -130,6 +132,20 @@ async def _move_codes(session: AsyncSession, req: MovementIn, batch: InventoryBa
     return before
 
 
+async def _require_codes_of_traced(session: AsyncSession, req: MovementIn) -> None:
+    """A sale (3505) of a drug the list in force today marks as traced names the codes it sells."""
+    if req.operation != "sale" or req.trace_codes:
+        return
+    item = (await catalogue.find_many(session, [req.med_list_codg], now_china().date())).get(
+        req.med_list_codg
+    )
+    if item is not None and item.trace_required:
+        raise Unprocessable(
+            f"须上传药品追溯码 drug_trac_codg: 批次 {req.fixmedins_bchno} 药品 {req.med_list_codg}",
+            code="TRACE_CODE_REQUIRED",
+        )
+
+
 async def record(session: AsyncSession, req: MovementIn) -> MovementOut:
     """One movement of a batch: what is on hand changes by it (never below zero), and its codes move."""
     batch = await _batch(session, req.fixmedins_code, req.fixmedins_bchno)
@@ -152,6 +168,7 @@ async def record(session: AsyncSession, req: MovementIn) -> MovementOut:
             f"批次 {req.fixmedins_bchno} 是药品 {batch.med_list_codg}，不是 {req.med_list_codg}",
             code="INV_BATCH_DRUG",
         )
+    await _require_codes_of_traced(session, req)
     delta = _delta(req, batch)
     _apply(batch, delta)
     codes = await _move_codes(session, req, batch)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from settlement.queries import service
-from shared.contracts.v1.queries import AccumulationList, FeeDetailList, VisitList
+from shared.contracts.v1.queries import AccumulationList, DiagnosisList, FeeDetailList, VisitList
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1/queries", tags=["queries"])
@@ -28,10 +28,18 @@ async def visits(
     med_type: Annotated[str | None, Query(max_length=6)] = None,
     mdtrt_id: OptionalCode = None,
 ) -> VisitList:
-    """5201 / 5202: the institution's visits of the person begun between ``begntime`` and ``endtime``."""
+    """5201: the institution's visits of the person begun between ``begntime`` and ``endtime``."""
     f = service.VisitFilter(psn_no, fixmedins_code, begntime, endtime, med_type or None, mdtrt_id or None)
     async with runtime.db.session() as session:
         return VisitList(visits=await service.visits(session, f))
+
+
+@router.get("/diagnoses", response_model=DiagnosisList)
+async def diagnoses(runtime: RuntimeDep, psn_no: Code, fixmedins_code: Code, mdtrt_id: Code) -> DiagnosisList:
+    """5202: every diagnosis of one of the institution's visits of the person. Refused: 404
+    ENCOUNTER_NOT_FOUND (not a visit of this institution and person)."""
+    async with runtime.db.session() as session:
+        return DiagnosisList(diagnoses=await service.diagnoses(session, psn_no, fixmedins_code, mdtrt_id))
 
 
 @router.get("/fee-details", response_model=FeeDetailList)

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement.eligibility.models import YearAccumulator
-from settlement.encounters.models import Encounter, FeeLineRecord
+from settlement.encounters.models import Encounter, EncounterDiagnosis, FeeLineRecord
 from settlement.institutions.models import Institution
 from settlement.settlements.models import Settlement, SettlementLine
-from shared.contracts.v1.queries import AccumulationOut, FeeDetailOut, VisitOut
+from shared.contracts.v1.queries import AccumulationOut, DiagnosisOut, FeeDetailOut, VisitOut
 from shared.errors import DomainError, NotFound
 
 #: 医疗收费项目类别 of drugs: 09 西药费, 10 中药饮片费, 11 中成药费.
@@ -100,6 +100,66 @@ async def visits(session: AsyncSession, f: VisitFilter) -> list[VisitOut]:
             )
         )
     return sorted(found, key=lambda v: (v.begntime, v.mdtrt_id))
+
+
+async def diagnoses(
+    session: AsyncSession, psn_no: str, fixmedins_code: str, mdtrt_id: str
+) -> list[DiagnosisOut]:
+    """5202: every diagnosis of one of the institution's visits of the person, the admission's (or the
+    visit's) first, then the discharge's, each by its 诊断排序号. A visit whose HIS sent no rows answers its
+    main diagnosis (``dise_codg``) alone, a pharmacy purchase none. Not the caller's visit of that person:
+    ``ENCOUNTER_NOT_FOUND`` (nothing of it is shown)."""
+    found = await visits(session, VisitFilter(psn_no, fixmedins_code, mdtrt_id=mdtrt_id))
+    if not found:
+        raise NotFound(f"就诊记录不存在: {mdtrt_id}", code="ENCOUNTER_NOT_FOUND")
+    (visit,) = found
+    rows = (
+        await session.scalars(
+            select(EncounterDiagnosis)
+            .where(EncounterDiagnosis.mdtrt_id == mdtrt_id)
+            .order_by(
+                col(EncounterDiagnosis.inout_diag_type),
+                col(EncounterDiagnosis.diag_srt_no),
+                col(EncounterDiagnosis.id),
+            )
+        )
+    ).all()
+    if rows:
+        return [
+            DiagnosisOut(
+                diag_info_id=str(r.id),
+                mdtrt_id=r.mdtrt_id,
+                psn_no=visit.psn_no,
+                inout_diag_type=r.inout_diag_type,
+                diag_type=r.diag_type,
+                maindiag_flag=r.maindiag_flag,
+                diag_srt_no=r.diag_srt_no,
+                diag_code=r.diag_code,
+                diag_name=r.diag_name,
+                adm_cond=r.adm_cond,
+                diag_dept=r.diag_dept,
+                dise_dor_no=r.dise_dor_no,
+                dise_dor_name=r.dise_dor_name,
+                diag_time=r.diag_time,
+                vali_flag=r.vali_flag,
+            )
+            for r in rows
+        ]
+    if not visit.dise_codg:
+        return []
+    return [
+        DiagnosisOut(
+            diag_info_id="",
+            mdtrt_id=visit.mdtrt_id,
+            psn_no=visit.psn_no,
+            inout_diag_type="1",
+            diag_type="1",
+            maindiag_flag="1",
+            diag_srt_no=1,
+            diag_code=visit.dise_codg,
+            diag_name=visit.dise_name or "",
+        )
+    ]
 
 
 async def fee_details(

@@ -8,18 +8,22 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from settlement import metrics
+from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.inventory import service as inventory
 from settlement.settlements.answers import answer
 from settlement.settlements.calculation import move, prepare, records, use_voucher, with_scheme
 from settlement.settlements.claims import Claim, new_id
 from settlement.settlements.replay import claim_msgid
-from settlement.settlements.schemas import SettlementOut
+from settlement.settlements.schemas import FeeLineIn, SettlementOut
 from settlement.settlements.store import NewSettlement, StayLines
 from settlement.settlements.stores import store_for
 from settlement.supervision import service as supervision
 from shared.clock import CHINA_TZ, now_china
 from shared.events import FundPayment, SettlementCompleted
+
+#: 清算类别 41 药店购药: the pharmacy purchases (2102), whose lines dispense drugs.
+PHARMACY_CLR_TYPE = "41"
 
 
 async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
@@ -41,6 +45,10 @@ async def settle(
         replay = await claim_msgid(session, claim.msgid, claim.digest)
         if replay is not None:
             return replay
+    if claim.clr_type == PHARMACY_CLR_TYPE:
+        # A drug the list marks as traced is sold with its traceability codes (docs/domain.md, "Inventory").
+        dispensed = [x for x in claim.lines if isinstance(x, FeeLineIn)]
+        await catalogue.require_trace_codes(session, dispensed, claim.begntime.astimezone(CHINA_TZ).date())
     # A line that names traceability codes dispenses drugs the institution holds (lines without one, and
     # uploaded encounter lines, are not checked).
     traced = [(x.med_list_codg, code) for x in claim.lines for code in getattr(x, "drug_trac_codg", ())]
