@@ -4,7 +4,10 @@ test on each backend. ``TEST_BACKENDS`` chooses the backends (default: both)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
+import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,6 +54,13 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def migrated_templates() -> dict[tuple[str, str], str]:
+    """(backend, package) -> a database migrated to head once per test process (worker), never used by a
+    test: the SQLite file copied, or the PostgreSQL database named as ``CREATE DATABASE ... TEMPLATE``."""
+    return {}
+
+
 class DatabaseFactory:
     """Makes empty databases on the chosen backend; every call gives a new one."""
 
@@ -68,9 +78,38 @@ class DatabaseFactory:
         return server.url(server.create_database(name.replace("-", "_")))
 
     def migrated(self, package: str) -> str:
-        url = self.new_url(package)
-        upgrade(package, url)
-        return url
+        """A new database at the head of ``package``'s migrations (``migrated_copy``). A test that is about
+        the migrations themselves runs them on ``new_url`` (tests/test_migrations.py)."""
+        self._count += 1
+        return migrated_copy(
+            self.request, self.backend, package, self.tmp_path / f"{package}-{self._count}.db"
+        )
+
+
+def migrated_copy(request: pytest.FixtureRequest, backend: str, package: str, sqlite_path: Path) -> str:
+    """The URL of a new database at the head of ``package``'s migrations: a copy of one migrated once per
+    test process (running the migrations takes 1 to 5 s a database, a copy milliseconds): the SQLite file
+    copied to ``sqlite_path``, or on PostgreSQL ``CREATE DATABASE ... TEMPLATE``."""
+    templates: dict[tuple[str, str], str] = request.getfixturevalue("migrated_templates")
+    key = (backend, package)
+    if backend == "sqlite":
+        if key not in templates:
+            folder: Path = request.getfixturevalue("tmp_path_factory").mktemp("migrated")
+            path = folder / f"{package}.db"
+            upgrade(package, sqlite_url(path))
+            with contextlib.closing(sqlite3.connect(path)) as connection:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file
+            templates[key] = str(path)
+        sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(templates[key], sqlite_path)
+        return sqlite_url(sqlite_path)
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    prefix = package.replace("-", "_")
+    if key not in templates:
+        template = server.create_database(f"template_{prefix}")
+        upgrade(package, server.url(template))
+        templates[key] = template
+    return server.url(server.create_database(prefix, template=templates[key]))
 
 
 @pytest.fixture
@@ -98,4 +137,4 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-__all__ = ["DatabaseFactory", "eventually"]
+__all__ = ["DatabaseFactory", "eventually", "migrated_copy"]
