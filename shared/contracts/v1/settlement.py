@@ -225,7 +225,6 @@ class EncounterOpen(BaseModel):
     dise_codg: str | None = Field(default=None, max_length=30)
     dise_name: str | None = Field(default=None, max_length=300)
     matn_type: str | None = Field(default=None, pattern=r"^[12]$")
-    filed: bool = False
 
 
 class DiagnosisUpdate(BaseModel):
