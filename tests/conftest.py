@@ -9,11 +9,12 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from platformctl.pgtemp import PostgresServer
 from platformctl.stack import free_port, start_broker
@@ -85,6 +86,21 @@ class DatabaseFactory:
             self.request, self.backend, package, self.tmp_path / f"{package}-{self._count}.db"
         )
 
+    async def seeded(self, package: str, name: str, seed: Callable[[str], Awaitable[None]]) -> str:
+        """A new database at the head of ``package``'s migrations holding what ``seed(url)`` writes: a copy
+        of one seeded once per process under ``name`` (the same reference data, seeded through the
+        service's own API, for many tests). ``seed`` must close every connection it opened."""
+        self._count += 1
+        path = self.tmp_path / f"{package}-{name}-{self._count}.db"
+        templates: dict[tuple[str, str], str] = self.request.getfixturevalue("migrated_templates")
+        key = (self.backend, f"{package}+{name}")
+        if key not in templates:
+            folder: Path = self.request.getfixturevalue("tmp_path_factory").mktemp("seeded")
+            url = migrated_copy(self.request, self.backend, package, folder / f"{package}-{name}.db")
+            await seed(url)
+            templates[key] = _as_template(self.backend, url)
+        return _copy_of(self.request, self.backend, templates[key], package, path)
+
 
 def migrated_copy(request: pytest.FixtureRequest, backend: str, package: str, sqlite_path: Path) -> str:
     """The URL of a new database at the head of ``package``'s migrations: a copy of one migrated once per
@@ -92,24 +108,37 @@ def migrated_copy(request: pytest.FixtureRequest, backend: str, package: str, sq
     copied to ``sqlite_path``, or on PostgreSQL ``CREATE DATABASE ... TEMPLATE``."""
     templates: dict[tuple[str, str], str] = request.getfixturevalue("migrated_templates")
     key = (backend, package)
-    if backend == "sqlite":
-        if key not in templates:
+    if key not in templates:
+        if backend == "sqlite":
             folder: Path = request.getfixturevalue("tmp_path_factory").mktemp("migrated")
-            path = folder / f"{package}.db"
-            upgrade(package, sqlite_url(path))
-            with contextlib.closing(sqlite3.connect(path)) as connection:
-                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file
-            templates[key] = str(path)
+            url = sqlite_url(folder / f"{package}.db")
+        else:
+            server: PostgresServer = request.getfixturevalue("pg_server")
+            url = server.url(server.create_database(f"template_{package.replace('-', '_')}"))
+        upgrade(package, url)
+        templates[key] = _as_template(backend, url)
+    return _copy_of(request, backend, templates[key], package, sqlite_path)
+
+
+def _as_template(backend: str, url: str) -> str:
+    """What ``_copy_of`` copies: the SQLite file (its WAL checkpointed into it) or the database's name."""
+    database = make_url(url).database
+    assert database is not None
+    if backend == "sqlite":
+        with contextlib.closing(sqlite3.connect(database)) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file
+    return database
+
+
+def _copy_of(
+    request: pytest.FixtureRequest, backend: str, template: str, package: str, sqlite_path: Path
+) -> str:
+    if backend == "sqlite":
         sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(templates[key], sqlite_path)
+        shutil.copyfile(template, sqlite_path)
         return sqlite_url(sqlite_path)
     server: PostgresServer = request.getfixturevalue("pg_server")
-    prefix = package.replace("-", "_")
-    if key not in templates:
-        template = server.create_database(f"template_{prefix}")
-        upgrade(package, server.url(template))
-        templates[key] = template
-    return server.url(server.create_database(prefix, template=templates[key]))
+    return server.url(server.create_database(package.replace("-", "_"), template=template))
 
 
 @pytest.fixture
