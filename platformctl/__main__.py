@@ -235,6 +235,40 @@ def publicity_report_command(
         typer.echo(str(path))
 
 
+@app.command("inter-region-clearing")
+def inter_region_clearing_command(
+    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    run: Annotated[bool, typer.Option("--run", help="clear the month (else only the report)")] = False,
+    insutype: Annotated[str, typer.Option(help="scheme sub-ledger: 390, 391 or 380")] = "390",
+    ledger_url: Annotated[
+        str, typer.Option(envvar="LEDGER_URL", help="the fund ledger service")
+    ] = "http://127.0.0.1:8003",
+    token: TokenOption = None,
+) -> None:
+    """A month's out-of-area care between the platform's regions: per insured region, treating region and
+    fund, both regions' books, the settlements and reversals, and (with --run) the clearing: what each insured
+    region paid each treating region and carried forward."""
+    import asyncio
+
+    from platformctl import interregion
+
+    async def call() -> dict[str, object]:
+        headers = _operator_headers(token, "fund_accountant", "inter-region-clearing")
+        async with httpx.AsyncClient(base_url=ledger_url, headers=headers, timeout=60) as client:
+            return await interregion.fetch(client, month, insutype, run=run)
+
+    try:
+        report = asyncio.run(call())
+    except interregion.CommandFailed as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    except httpx.HTTPError as exc:
+        typer.echo(f"fund ledger unreachable: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(interregion.render(report))
+    if not report["reconciled"]:
+        raise typer.Exit(1)
+
+
 @app.command("import-roster")
 def import_roster_command(
     csv_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="roster CSV (see --help)")],

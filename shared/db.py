@@ -46,6 +46,8 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlalchemy.util.concurrency import await_
 
+from shared import direct
+
 #: BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -176,9 +178,17 @@ async def run(
     connection, inside its transaction. On the settlement path: a statement written inline is built and
     hashed for SQLAlchemy's compiled cache on every call, and the ORM adds its own layer (about twice the
     CPU of this way: bench/statement_overhead.py). No autoflush: ORM changes pending in the session are
-    not seen by the statement (flush first where that matters)."""
+    not seen by the statement (flush first where that matters). On PostgreSQL the statement goes to
+    asyncpg directly, in the same transaction (``shared.direct``: SQLAlchemy's execution layer was about a
+    quarter of the settlement's CPU per card swipe, docs/performance.md)."""
     conn = await session.connection()
-    return await conn.execute(statement, parameters)
+    if isinstance(parameters, list) or not direct.is_direct(conn):
+        return await conn.execute(statement, parameters)
+    # On PostgreSQL straight to asyncpg, in the same transaction (shared/direct.py).
+    result = await direct.execute(conn, statement, parameters)
+    if result is None:
+        return await conn.execute(statement, parameters)
+    return result  # type: ignore[return-value]  # read as a CursorResult is read on these paths
 
 
 class OneRoundTrip:

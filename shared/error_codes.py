@@ -95,7 +95,12 @@ class ErrorCode(StrEnum):
         "医保电子凭证不属于报文中的人员（人员编号、证件号码以凭证为准）",
         ("gateway", "settlement"),
     )
-    E_VOUCHER_REVOKED = "E_VOUCHER_REVOKED", (200,), "医保电子凭证已被撤销", GATEWAY
+    E_VOUCHER_REVOKED = (
+        "E_VOUCHER_REVOKED",
+        (422, 200),
+        "医保电子凭证已被撤销",
+        ("gateway", "settlement"),
+    )
     E_VOUCHER_USED = (
         "E_VOUCHER_USED",
         (422,),
@@ -499,6 +504,12 @@ class ErrorCode(StrEnum):
     RULE_NOT_FOUND = "RULE_NOT_FOUND", (404,), "监管规则不存在: …", SETTLEMENT
     SANCTION_NOT_FOUND = "SANCTION_NOT_FOUND", (404,), "处理决定不存在: …", SETTLEMENT
     SETL_LIST_AMOUNTS = "SETL_LIST_AMOUNTS", (422,), "结算清单金额与结算不符: …", SETTLEMENT
+    SETL_LIST_CODE = (
+        "SETL_LIST_CODE",
+        (422,),
+        "结算清单编码不在出院日 … 有效的疾病与诊断(1307)或手术操作(1308)目录中: diseinfo 第 … 行诊断编码 …",
+        SETTLEMENT,
+    )
     SETL_LIST_DIAGNOSIS = (
         "SETL_LIST_DIAGNOSIS",
         (422,),

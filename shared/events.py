@@ -33,6 +33,7 @@ from shared.contracts.v1.events import (
     SubsidyLevel,
     SubsidyShare,
     TerminationReason,
+    VoucherRevoked,
     _PersonEvent,
 )
 
@@ -68,5 +69,6 @@ __all__ = [
     "SubsidyLevel",
     "SubsidyShare",
     "TerminationReason",
+    "VoucherRevoked",
     "_PersonEvent",
 ]

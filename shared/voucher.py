@@ -5,8 +5,10 @@ gateway and the settlement service read it back without asking anyone: it carrie
 its expiry and a random id, authenticated with a key every service derives from the shared
 ``AUTH_SECRET``. At most 50 characters, as ``mdtrt_cert_no`` allows: ``EV`` + Base32 of 30 bytes (the
 psn_no's digit count, the psn_no as a number in 10 bytes, the expiry in Unix minutes, 4 random bytes and
-an 11-byte HMAC-SHA256 tag). Revocation is the issuer's record (the gateway asks enrollment at each use);
-a token settles once (settlement records its use with the settlement)."""
+an 11-byte HMAC-SHA256 tag). Revocation is the issuer's record: the gateway asks enrollment at each
+use, and the settlement service keeps the revocations it learns from ``enrollment.voucher_revoked`` (by
+``digest``: the token itself is not put on the bus); a token settles once (settlement records its use
+with the settlement)."""
 
 from __future__ import annotations
 
@@ -81,3 +83,9 @@ def decode(token: str, now: datetime) -> Voucher:
 
 def lifetime(seconds: int, now: datetime) -> datetime:
     return now + timedelta(seconds=seconds)
+
+
+def digest(token: str) -> str:
+    """How a token is named where the token itself must not travel (the bus, the settlement service's
+    revocations): SHA-256 of its canonical text, hex."""
+    return hashlib.sha256(token.strip().upper().encode("ascii", "replace")).hexdigest()

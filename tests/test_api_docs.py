@@ -92,3 +92,52 @@ def test_call_service_documents_each_code_its_headers_and_refusals() -> None:
     assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/ResponseEnvelope")
     for code in (ErrorCode.E_SIGNATURE, ErrorCode.E_INFNO, ErrorCode.E_INPUT, ErrorCode.E_MSGID_REUSED):
         assert f"`{code.value}`" in answer["description"]
+
+
+def test_call_service_documents_each_codes_output_fields_and_types() -> None:
+    """The answer's ``output`` per code (``Output<infno>``), generated from the field lists written from
+    the interface (``gateway/nhsa/fields.py``): names, types, lists of rows, fields that may be left out."""
+    from gateway.nhsa import fields
+
+    spec = _app("gateway").openapi()
+    schemas = spec["components"]["schemas"]
+    outputs = [r["$ref"] for r in schemas["ResponseEnvelope"]["properties"]["output"]["anyOf"] if "$ref" in r]
+    assert outputs == [f"#/components/schemas/Output{infno}" for infno in sorted(fields.OUTPUT)]
+    assert "`Output2102`" in schemas["Envelope2102"]["description"]
+
+    settled = schemas["Output2102"]
+    assert settled["required"] == ["setlinfo", "setldetail", "detlcutinfo"]
+    setlinfo = settled["properties"]["setlinfo"]
+    assert setlinfo["properties"]["hifp_pay"]["type"] == "number"
+    assert setlinfo["properties"]["naty"]["type"] == "string"
+    assert setlinfo["properties"]["brdy"]["format"] == "date"
+    assert {"psn_no", "setl_id", "psn_cash_pay", "medins_setl_id"} <= set(setlinfo["required"])
+    lines = settled["properties"]["detlcutinfo"]
+    assert lines["type"] == "array"
+    assert {"bas_medn_flag", "lmt_used_flag"} <= set(lines["items"]["required"])
+    assert "pric_uplmt_amt" not in lines["items"]["required"]  # left out when there is no cap
+
+    person = schemas["Output1101"]["properties"]
+    assert person["insuinfo"]["type"] == "array" and person["idetinfo"]["type"] == "array"
+    assert person["baseinfo"]["properties"]["age"]["type"] == "number"
+    assert "paus_insu_date" not in person["insuinfo"]["items"]["required"]
+    assert set(schemas["Output9001"]["properties"]["signinoutb"]["properties"]) == {"sign_time", "sign_no"}
+    # Every listed field of every code is in its schema.
+    for infno, nodes in fields.OUTPUT.items():
+        for name, node in nodes.items():
+            schema = schemas[f"Output{infno}"]["properties"][name]
+            row = schema["items"] if isinstance(node, tuple) else schema
+            assert set(row["properties"]) == set(node[0] if isinstance(node, tuple) else node), infno
+
+
+def test_the_gateways_document_has_no_duplicate_operation_id() -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec = _app("gateway").openapi()
+    assert [str(w.message) for w in caught if "Duplicate Operation ID" in str(w.message)] == []
+    ids = [op["operationId"] for _, _, op in _operations(spec)]
+    assert len(ids) == len(set(ids))
+    catch_all = spec["paths"]["/fsi/{rest}"]
+    assert set(catch_all) == {"get", "post", "put", "delete", "patch"}

@@ -42,6 +42,7 @@ MODEL_MODULES = {
         "fund_ledger.applications.models",
         "fund_ledger.books.models",
         "fund_ledger.clearing.models",
+        "fund_ledger.interregion.models",
         "fund_ledger.pooling.models",
     ],
 }

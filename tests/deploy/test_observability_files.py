@@ -47,6 +47,8 @@ REQUIRED_ALERTS = {
     "chain not verified for too long": "LedgerChainVerificationStale",
     "kept balances drifting from the postings": "LedgerBalanceDrift",
     "scheduled ledger job failing": "LedgerScheduledJobFailed",
+    # Out-of-area care (issue 26): the monthly inter-region clearing found the two regions' books apart.
+    "inter-region books disagree": "InterRegionBooksDisagree",
 }
 
 _SUFFIXES = {
@@ -151,6 +153,11 @@ def test_the_services_export_the_business_metrics_the_issue_lists() -> None:
         "enrollment_enrollments_total",
         "enrollment_payments_total",
         "enrollment_payments_fen_total",
+        # Out-of-area care (issue 26).
+        "settlement_out_of_area_total",
+        "settlement_out_of_area_fund_fen_total",
+        "ledger_inter_region_open_fen",
+        "ledger_inter_region_clearings_total",
     ):
         assert name in exported, f"{name} is not exported by any service"
 

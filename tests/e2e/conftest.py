@@ -46,8 +46,11 @@ class Stack:
     def url(self, name: str) -> str:
         return self.services[name].url
 
-    async def call(self, client: httpx.AsyncClient, envelope: dict[str, Any]) -> dict[str, Any]:
-        """Sent as the HIS of the envelope's institution does: signed, and signed in (9001) once."""
+    async def call(
+        self, client: httpx.AsyncClient, envelope: dict[str, Any], *, sign_as: str | None = None
+    ) -> dict[str, Any]:
+        """Sent as the HIS of the envelope's institution does: signed, and signed in (9001) once.
+        ``sign_as``: an institution registered by the test (else a demo institution signs)."""
 
         async def transport(raw: bytes, headers: Mapping[str, str]) -> str:
             response = await client.post(
@@ -62,7 +65,7 @@ class Stack:
         his = SignedHis(transport)
         his.sign_nos = self.sign_nos
         # Parse numbers as exact decimals: the wire carries yuan with two decimals (32.00, not 32.0).
-        body: dict[str, Any] = json.loads(await his.send(envelope), parse_float=Decimal)
+        body: dict[str, Any] = json.loads(await his.send(envelope, sign_as=sign_as), parse_float=Decimal)
         return body
 
     def kill_broker(self) -> None:

@@ -41,6 +41,8 @@ class Office:
     api: SettlementApi
     sequence: int = 0
     certnos: dict[str, str] = field(default_factory=dict)
+    #: The gateway's database (its registry of institutions), for a test that registers one more.
+    gateway_db: Database | None = None
 
     def msgid(self, fixmedins_code: str = HOSPITAL) -> str:
         self.sequence += 1
@@ -54,13 +56,17 @@ class Office:
         *,
         fixmedins_code: str = HOSPITAL,
         mdtrtarea_admvs: str = REGION,
+        insuplc_admdvs: str = REGION,
+        sign_as: str | None = None,
     ) -> dict[str, Any]:
+        """``sign_as``: the institution whose credentials sign (one registered by the test; by default the
+        envelope's institution when it is a demo one, else the pharmacy)."""
         wire = examples.envelope(
-            infno, msgid or self.msgid(fixmedins_code), body, insuplc_admdvs=REGION,
+            infno, msgid or self.msgid(fixmedins_code), body, insuplc_admdvs=insuplc_admdvs,
             fixmedins_code=fixmedins_code, fixmedins_name="县医院",
         )  # fmt: skip
         wire = {**wire, "inf_time": WHEN, "mdtrtarea_admvs": mdtrtarea_admvs}
-        answer: dict[str, Any] = parse_body((await self.his.send(wire)).encode())
+        answer: dict[str, Any] = parse_body((await self.his.send(wire, sign_as=sign_as)).encode())
         return answer
 
     async def person(
@@ -101,7 +107,7 @@ async def opened(databases: DatabaseFactory) -> AsyncIterator[Office]:
         await register_demo_institutions(gateway_db)
         security = HisSecurity(gateway_db, TifSha256())
         processor = EnvelopeProcessor(gateway_db, downstream, REGION, 1_048_576, security=security)
-        yield Office(SignedHis(processor.process), link, settlement_db, api)
+        yield Office(SignedHis(processor.process), link, settlement_db, api, gateway_db=gateway_db)
     await gateway_db.dispose()
     await settlement_db.dispose()
 

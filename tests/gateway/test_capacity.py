@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,7 +19,8 @@ from gateway.protocol.errors import Refusal
 from prometheus_client import REGISTRY
 
 from platformctl import examples
-from shared.db import Database
+from shared import voucher
+from shared.db import Database, utcnow
 from tests.conftest import DatabaseFactory
 from tests.gateway.factories import PHARMACY, PSN_NO, Gateway, readme_purchase
 from tests.support.apps import build, running
@@ -37,14 +39,20 @@ def purchase(sequence: int) -> dict[str, Any]:
 
 
 class SlowSettlement:
-    """Settles each 2102 once ``gate`` is open; ``arrived`` counts the calls that reached it."""
+    """Settles each 2102 once ``gate`` is open; ``arrived`` counts the calls that reached it. An e-voucher
+    lookup at the issuer is answered at once, 404 VOUCHER_NOT_FOUND, and counted in ``lookups``."""
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
         self.arrived: list[str] = []
+        self.lookups: list[str] = []
         self._changed = asyncio.Condition()
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/api/v1/vouchers/"):
+            self.lookups.append(request.url.path)
+            error = {"code": "VOUCHER_NOT_FOUND", "message": "医保电子凭证不存在：不是本平台签发的凭证"}
+            return httpx.Response(404, json={"error": error})
         async with self._changed:
             self.arrived.append(json.loads(request.content)["msgid"])
             self._changed.notify_all()
@@ -123,6 +131,34 @@ async def test_past_the_limit_a_request_is_refused_busy_and_succeeds_later(
     assert slow.arrived[-1] == third["msgid"]
     stored = await gateway.stored(third["msgid"])
     assert stored is not None and stored.infcode == 0
+
+
+async def test_e_voucher_lookups_take_a_slot_so_a_burst_of_1101s_is_refused_busy(
+    gateway: Gateway, slow: SlowSettlement
+) -> None:
+    holders = [asyncio.create_task(gateway.send(purchase(n))) for n in (21, 22)]
+    await asyncio.wait_for(slow.wait_for(2), 30)  # both slots are held downstream
+    busy_before = REGISTRY.get_sample_value("gateway_busy_refusals_total", {"infno": "1101"}) or 0.0
+
+    def lookup(sequence: int) -> dict[str, Any]:
+        token = voucher.issue(PSN_NO, utcnow() + timedelta(minutes=10)).token
+        data = {"mdtrt_cert_type": "01", "mdtrt_cert_no": token, "card_sn": "", "begntime": ""}
+        return {
+            **examples.envelope("1101", f"{PHARMACY}20261120100000{sequence:04d}", {"data": data}),
+            "inf_time": WHEN,
+        }
+
+    burst = await asyncio.gather(*(gateway.send(lookup(n)) for n in range(23, 28)))
+    assert [a["err_msg"][:8] for a in burst] == ["[E_BUSY]"] * 5
+    assert slow.lookups == []  # not one token was looked up at the issuer
+    assert REGISTRY.get_sample_value("gateway_busy_refusals_total", {"infno": "1101"}) == busy_before + 5
+
+    slow.gate.set()
+    assert [(await holder)["infcode"] for holder in holders] == [0, 0]
+    # With slots free the lookup is made (the mock issuer never issued the token: E_VOUCHER).
+    answer = await gateway.send(lookup(28))
+    assert answer["err_msg"].startswith("[E_VOUCHER]"), answer["err_msg"]
+    assert len(slow.lookups) == 1 and in_flight() == 0
 
 
 async def test_a_waiting_request_gets_the_slot_that_comes_free(

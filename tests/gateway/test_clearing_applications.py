@@ -35,7 +35,7 @@ from shared.db import Database
 from shared.events import EventEnvelope, SettlementCompleted
 from tests.conftest import DatabaseFactory
 from tests.gateway.desk import Desk, line, refused
-from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, seed_diagnoses, seed_reference_data
+from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, seed_reference_data
 from tests.support.apps import ADMIN_TOKEN, build, running
 from tests.support.his import SignedHis, register_demo_institutions
 
@@ -85,8 +85,9 @@ async def books(databases: DatabaseFactory) -> AsyncIterator[Books]:
     gateway_db = Database(databases.migrated("gateway"))
     async with running(settlement_app) as settlement, running(ledger_app) as ledger:
         api = SettlementApi(settlement, settlement_db, settlement_app)
-        await seed_reference_data(api)
-        await seed_diagnoses(api)  # the visits and stays name J06.900, J18.900 (1307)
+        # The visits and stays name J06.900, J18.900 (1307); the settlement lists, their diagnoses and
+        # operations (1307/1308): the demo's lists.
+        await seed_reference_data(api, codes=True)
         downstream = Downstream("http://enrollment", "http://service", 5.0, ledger_url="http://ledger")
         await downstream.client.aclose()
         routes: dict[str, httpx.AsyncBaseTransport] = {

@@ -153,6 +153,14 @@ async def test_final_answer_is_replayed_and_msgid_reuse_refused(
     assert again.content == first.content  # byte for byte, the same inf_refmsgid and times
     other = await client.post(_with(body, opter="002"))
     assert "[E_MSGID_REUSED]" in refused(other)
+    # A HIS that builds the envelope again for its repeat (another inf_time, a sign_no of a new sign-in)
+    # sends the same request: the first answer, byte for byte.
+    rebuilt = _with(body, inf_time="2026-12-06 10:00:01", sign_no="9001REPEAT")
+    assert rebuilt["inf_time"] != body.get("inf_time")
+    assert (await client.post(rebuilt)).content == first.content
+    # What it asks changed (the input) under the same msgid: refused.
+    changed = _with(body, input={"data": {"mdtrt_cert_type": "09", "mdtrt_cert_no": "y"}})
+    assert "[E_MSGID_REUSED]" in refused(await client.post(changed))
 
 
 async def test_downstream_unavailable_is_not_remembered(gateway: tuple[SignedHttp, Database]) -> None:

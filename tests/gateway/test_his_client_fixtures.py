@@ -38,7 +38,7 @@ from shared.contracts.v1.events import CoverageActivated, PersonIdentity
 from shared.db import Database
 from shared.idcard import make_id_number
 from tests.conftest import DatabaseFactory
-from tests.enrollment.conftest import OfficeFactory, office_on  # noqa: F401 (fixture)
+from tests.enrollment.conftest import Office, OfficeFactory, office_on  # noqa: F401 (fixture)
 from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, seed_reference_data
 from tests.support.apps import ADMIN_TOKEN, build, running
 from tests.support.his import SignedHis, register_demo_institutions, signed_headers
@@ -74,6 +74,9 @@ class Platform:
     values: dict[str, str] = field(default_factory=dict)
     #: The enrollment office's API (issues and revokes e-vouchers).
     enrollment: httpx.AsyncClient | None = None
+    #: The enrollment office (its outbox) and the settlement service behind the gateway.
+    office: Office | None = None
+    settlement: SettlementApi | None = None
 
     def fill(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -129,7 +132,7 @@ async def platform_fixture(
             "now": f"{now:%Y-%m-%d %H:%M:%S}",
             "today": f"{now:%Y-%m-%d}",
         }
-        yield Platform(processor, SignedHis(processor.process), values, office.client)
+        yield Platform(processor, SignedHis(processor.process), values, office.client, office, api)
         await downstream.client.aclose()
     await gateway_db.dispose()
     await settlement_db.dispose()

@@ -1,7 +1,7 @@
 """Settlement lists 4101/4101A/4102/4103 through the gateway in front of the real settlement service (both
 backends): one list per inpatient settlement, checked against it (fund split, fee classes, one main
-diagnosis, codes in form), withdrawn and uploaded again, answered back; the overdue report and its gauge
-(docs/interface.md, "Settlement lists").
+diagnosis, codes on the 1307/1308 lists in force at discharge), withdrawn and uploaded again, answered
+back; the overdue report and its gauge (docs/interface.md, "Settlement lists").
 
 The stay, by hand (demo policy, level-2 hospital): 100 x B at 50.00 (乙, 10 % first) + 1 x C at 200.00 (丙)
 = 5,200.00: 500.00 first, 4,500.00 in range, 200.00 self-paid; deductible 300.00; the pooled fund (390100)
@@ -16,6 +16,7 @@ from typing import Any
 from prometheus_client import REGISTRY
 
 from tests.gateway.desk import OTHER_HOSPITAL, WHEN, Desk, Patient, desk, line, refused
+from tests.settlement.conftest import seed_diagnoses
 
 __all__ = ["desk"]
 
@@ -84,8 +85,8 @@ def the_list(patient: Patient, mdtrt_id: str, setl_id: str, **changes: Any) -> d
         "oprninfo": [
             {
                 "oprn_oprt_type": "1",
-                "oprn_oprt_code": "33.2400",
-                "oprn_oprt_name": "支气管镜检查",
+                "oprn_oprt_code": "88.0101",
+                "oprn_oprt_name": "腹部CT检查",
                 "oprn_oprt_date": "2026-11-21 09:00:00",
             }
         ],
@@ -157,7 +158,7 @@ async def test_4101a_uploads_the_list_and_4103_answers_it(desk: Desk) -> None:
         ("J18.900", "1"),
         ("I10.x00", "0"),
     ]
-    assert [(o["oprn_oprt_code"], o["main_oprn_flag"]) for o in answer["oprninfo"]] == [("33.2400", "1")]
+    assert [(o["oprn_oprt_code"], o["main_oprn_flag"]) for o in answer["oprninfo"]] == [("88.0101", "1")]
 
     # One list per settlement; withdrawn (4102, 0), it may be uploaded again, under the same list number.
     refused(await desk.send("4101A", the_list(patient, mdtrt_id, setl_id)), "SETL_LIST_EXISTS")
@@ -223,6 +224,54 @@ async def test_4101_refusals(desk: Desk) -> None:
     refused(await desk.send("4101A", visit_list), "SETL_LIST_NOT_INPATIENT")
     await desk.ok("2305", {"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": patient.psn_no}})
     refused(await desk.send("4101A", body), "SETL_LIST_REVERSED")
+
+
+async def test_4101_codes_must_be_in_force_on_the_discharge_date(desk: Desk) -> None:
+    """Discharged 2026-11-25: a code the lists carry only from 2026-11-26 on is not in force; one carried
+    from 2026-11-25 is. Each wrong row is named by its place in diseinfo / oprninfo (from 1)."""
+    patient = await desk.person()
+    mdtrt_id, setl_id = await settled_stay(patient)
+    await seed_diagnoses(desk.api, "code,name,effective_from\nJ15.900,细菌性肺炎,2026-11-26\n")
+    await seed_diagnoses(desk.api, "code,name,effective_from\nJ96.000,急性呼吸衰竭,2026-11-25\n")
+    procedures = "code,name,effective_from\n33.2300,其他支气管镜检查,2026-11-26\n"
+    imported = await desk.api.client.post("/api/v1/catalogue/codes/oprn/import", content=procedures.encode())
+    assert imported.status_code == 200, imported.text
+    body = the_list(patient, mdtrt_id, setl_id)
+    main, secondary = body["diseinfo"]
+    operation = body["oprninfo"][0]
+
+    def diagnosis(row: dict[str, Any], code: str) -> dict[str, Any]:
+        return {**row, "diag_code": code}
+
+    late = the_list(
+        patient,
+        mdtrt_id,
+        setl_id,
+        diseinfo=[main, diagnosis(secondary, "J15.900"), diagnosis(secondary, "J18.901")],
+        oprninfo=[operation, {**operation, "oprn_oprt_type": "2", "oprn_oprt_code": "33.2300"}],
+    )
+    for infno, sent in (("4101A", late), ("4101", with_amounts(late))):
+        answer = await desk.send(infno, sent)
+        refused(answer, "SETL_LIST_CODE")
+        assert "出院日 2026-11-25" in answer["err_msg"]
+        assert answer["err_msg"].endswith(
+            "diseinfo 第 2 行诊断编码 J15.900；diseinfo 第 3 行诊断编码 J18.901；"
+            "oprninfo 第 2 行手术操作编码 33.2300"
+        ), answer["err_msg"]
+    # Nothing stored: no list to answer.
+    query = {"data": {"psn_no": patient.psn_no, "setl_id": setl_id}}
+    refused(await desk.send("4103", query), "SETL_LIST_NOT_FOUND")
+    # A main diagnosis not in force is refused as well (row 1).
+    wrong_main = the_list(patient, mdtrt_id, setl_id, diseinfo=[diagnosis(main, "J15.900"), secondary])
+    answer = await desk.send("4101A", wrong_main)
+    refused(answer, "SETL_LIST_CODE")
+    assert answer["err_msg"].endswith("diseinfo 第 1 行诊断编码 J15.900"), answer["err_msg"]
+
+    # In force from the day of discharge: accepted, and answered back with every row.
+    on_the_day = the_list(patient, mdtrt_id, setl_id, diseinfo=[main, diagnosis(secondary, "J96.000")])
+    await desk.ok("4101A", on_the_day)
+    answer = await desk.ok("4103", query)
+    assert [d["diag_code"] for d in answer["diseinfo"]] == ["J18.900", "J96.000"]
 
 
 def gauge() -> float | None:

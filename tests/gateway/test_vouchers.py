@@ -10,6 +10,7 @@ pooling 20.00 yearly deductible, 50 %."""
 from __future__ import annotations
 
 import itertools
+import secrets
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -77,7 +78,10 @@ async def test_1101_names_the_person_of_the_token(platform: Platform) -> None:
 async def test_a_token_settles_once_for_its_person(platform: Platform) -> None:
     token = await issue(platform)
     # No psn_no sent: it comes from the token.
-    first = await send(platform, "2102", purchase(token, psn_no=""), msgid=f"{PHARMACY}202612060900000001")
+    body = purchase(token, psn_no="")
+    # A msgid of this run's own (a worker's PostgreSQL gateway database outlives one test).
+    msgid = f"{PHARMACY}{now_china():%Y%m%d%H%M%S}{secrets.randbelow(10**4):04d}"
+    first = await send(platform, "2102", body, msgid=msgid)
     assert first["infcode"] == 0, first["err_msg"]
     info = first["output"]["setlinfo"]
     assert info["psn_no"] == platform.values["psn_no"]
@@ -85,8 +89,10 @@ async def test_a_token_settles_once_for_its_person(platform: Platform) -> None:
         Decimal("5.00"),
         Decimal("25.00"),
     )
-    # The same msgid again after a lost answer: the first answer, not a refusal.
-    again = await send(platform, "2102", purchase(token, psn_no=""), msgid=f"{PHARMACY}202612060900000001")
+    # The same request again under its msgid after a lost answer (a retry resends the very body: building
+    # it anew could cross a second and change begntime): the first answer, not a refusal.
+    again = await send(platform, "2102", body, msgid=msgid)
+    assert again["infcode"] == 0, again["err_msg"]
     assert again["output"]["setlinfo"]["setl_id"] == info["setl_id"]
     # The same token on another purchase: refused, nothing settled.
     replayed = await send(platform, "2102", purchase(token, psn_no=platform.values["psn_no"]))

@@ -57,6 +57,7 @@ class SettlementApi:
         psn_insu_date: date | None = None,
         identities: tuple[IdentityCategory, ...] = (),
         insutype: str = "390",
+        insuplc_admdvs: str = REGION,
     ) -> None:
         """Put a person's identity and coverage in the read model exactly as the enrollment event handlers
         do (enrollment publishes both in one transaction)."""
@@ -66,7 +67,7 @@ class SettlementApi:
             psn_no=psn_no,
             insutype=insutype,
             psn_type="1501",
-            insuplc_admdvs=REGION,
+            insuplc_admdvs=insuplc_admdvs,
             year=year,
             coverage_begin=date(year, 1, 1),
             coverage_end=date(year, 12, 31),

@@ -36,14 +36,17 @@ from settlement.adjudication.engine import adjudicate
 from settlement.adjudication.model import (
     ASSISTANCE_FUND,
     CATASTROPHIC_FUND,
+    NO_FLAGS,
     POOLED_FUND,
     Encounter,
     FeeLine,
     Kind,
     ListEntry,
+    ListFlags,
     NotEligible,
     StaySoFar,
     YearToDate,
+    flag_columns,
     owed,
     pooled_room,
 )
@@ -147,6 +150,30 @@ def test_lines(
 def test_line_memos(entry: ListEntry | None, pric: str, amount: int, appr: str, memo: str) -> None:
     line = FeeLine("1", "X", Decimal(1), Decimal(pric), amount, appr)
     assert lines.classify_line(line, entry, "2").memo == memo
+
+
+def test_the_treating_regions_price_cap_applies_at_its_institutions() -> None:
+    """就医地限价 (docs/domain.md, "Out-of-area care"): a cap set by region 341502 applies at its
+    institutions, over the level's and the item's own; elsewhere the level's, else the item's."""
+    entry = ListEntry(
+        "1",
+        Decimal(0),
+        Decimal("12.00"),
+        price_cap_by_level={"2": Decimal("10.00")},
+        price_cap_by_admdvs={"341502": Decimal("9.00")},
+    )
+    line = FeeLine("1", "X", Decimal(10), Decimal("12.00"), 12000)
+    # 10 × (12.00 − cap) over the cap, the rest in the policy range (甲).
+    for level, admdvs, over in (
+        ("2", "341502", 3000),
+        ("1", "341502", 3000),
+        ("2", "341524", 2000),
+        ("1", "341524", 0),
+    ):
+        result = lines.classify_line(line, entry, level, admdvs)
+        assert (result.over_price_cap_fen, result.policy_range_fen) == (over, 12000 - over), (level, admdvs)
+    # No region told (a caller that does not know it): the level's cap.
+    assert lines.classify_line(line, entry, "2").over_price_cap_fen == 2000
 
 
 def test_lines_totals() -> None:
@@ -851,3 +878,21 @@ def test_filed_out_of_area_care_under_a_policy_stored_before_filings_keeps_the_l
     assert (filed.points, filed.note) == (Decimal(0), None)
     unfiled = out_of_area.reduction(enc("outpatient", out_of_area=True, filed=False), policy)
     assert unfiled.points == Decimal("0.1")
+
+
+def test_an_entry_the_catalogue_marks_nothing_on_shows_no_marks() -> None:
+    """The catalogue's marks default to none: the lines of an entry marked nothing, and of a code the
+    catalogue does not list, show 0 in every mark column of the 2204 / 2301 result and detlcutinfo
+    (bas_medn_flag, hi_nego_drug_flag, ...), and a restricted item is restricted only when the catalogue
+    says so."""
+    none = {
+        "essential_drug": False,
+        "negotiated_drug": False,
+        "child_medicine": False,
+        "special_item": False,
+        "restricted": False,
+        "direct_reimbursement": False,
+    }
+    assert flag_columns(ListFlags()) == none
+    assert flag_columns(NO_FLAGS) == none
+    assert ListEntry("1", Decimal(0), None).flags == NO_FLAGS

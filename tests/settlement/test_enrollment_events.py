@@ -76,6 +76,7 @@ def test_settlement_subscribes_to_the_enrollment_events_it_keeps() -> None:
         "enrollment.terminated",
         "enrollment.identities_changed",
         "enrollment.card_status_changed",
+        "enrollment.voucher_revoked",
     }
 
 

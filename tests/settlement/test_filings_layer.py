@@ -28,6 +28,7 @@ from settlement.filings.models import Filing
 from settlement.filings.service import in_force
 from settlement.policy.document import jinzhai_yutian_demo
 
+from shared.error_codes import ErrorCode
 from shared.errors import DomainError
 
 DEMO = jinzhai_yutian_demo()
@@ -54,9 +55,13 @@ def encounter(kind: Kind, med_type: str, standing: Standing | None, **kw: object
 
 
 def refusal_code(enc: Encounter, policy: object = DEMO) -> str | None:
+    """The refusal's code; each filings refusal is the client's to fix (HTTP 422, unprocessable: the request
+    is well formed, the person's filings do not allow it), never 400 or 5xx, as the catalogue states."""
     try:
         adjudicate(bill(1000_00), A, enc, [], policy, YearToDate())  # type: ignore[arg-type]
     except DomainError as exc:
+        assert exc.status_code == 422, (exc.code, exc.status_code)
+        assert ErrorCode[exc.code].statuses == (422,)
         return exc.code
     return None
 

@@ -38,7 +38,7 @@ from fund_ledger.books.chart import INCOME_ACCOUNT_DEPOSIT, PAYABLE
 from fund_ledger.books.endpoints import LEDGER_CHAIN_OK, LEDGER_IMBALANCE
 from fund_ledger.books.journal import take_changed_scopes
 from fund_ledger.books.models import Account
-from fund_ledger.books.service import balance_drift, bank_balances, kept_imbalance
+from fund_ledger.books.service import balance_drift, bank_balances, inter_region_balances, kept_imbalance
 from fund_ledger.clearing.service import (
     CLEARING_BATCHES,
     CLEARING_FEN,
@@ -74,6 +74,11 @@ FUND_RISK_THRESHOLD = Gauge(
 CHAIN_LAST_VERIFIED = Gauge(
     "ledger_chain_last_verified_timestamp_seconds", "Unix time of the last full hash-chain walk that verified"
 )
+INTER_REGION_OPEN = Gauge(
+    "ledger_inter_region_open_fen",
+    "Out-of-area care an insured region still owes a treating region (2105, all funds; negative: owed back)",
+    ["insured_admdvs", "treating_admdvs", "insutype"],
+)
 BALANCE_DRIFT = Gauge(
     "ledger_balance_drift_accounts", "Accounts whose kept balance differs from their postings (must be 0)"
 )
@@ -88,6 +93,8 @@ class TickReport:
     imbalance_fen: int | None = None
     chain_ok: bool | None = None
     drift_accounts: int | None = None
+    #: (insured, treating, insutype) -> open inter-region balance (out-of-area care not cleared yet).
+    inter_region_open: dict[tuple[str, str, str], int] = field(default_factory=dict)
     #: Regions and schemes whose months of payment were refreshed because their books changed.
     fund_risk_scopes: int = 0
     failures: list[str] = field(default_factory=list)
@@ -241,9 +248,13 @@ class LedgerScheduler:
         async with self.db.session() as session:
             report.imbalance_fen = await kept_imbalance(session)
             banks = await bank_balances(session)
+            open_between_regions = await inter_region_balances(session)
         LEDGER_IMBALANCE.set(report.imbalance_fen)
         for (admdvs, insutype, code), balance in banks.items():
             BANK_BALANCE.labels(admdvs, insutype, code).set(balance)
+        for (insured, treating, insutype), balance in open_between_regions.items():
+            INTER_REGION_OPEN.labels(insured, treating, insutype).set(balance)
+        report.inter_region_open = open_between_regions
 
     async def _integrity(self, today: date, report: TickReport) -> None:
         async with self.db.session() as session:

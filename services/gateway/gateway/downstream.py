@@ -3,11 +3,10 @@ apart: refused (nothing happened), unavailable (nothing happened), outcome unkno
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import date
-from typing import Any, Protocol, TypeVar, overload
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -91,26 +90,16 @@ class Downstream:
     async def close(self) -> None:
         await self.client.aclose()
 
-    @overload
     async def _call(
         self, method: str, url: str, answer: type[Answer], *, changes_state: bool, **kwargs: Any
-    ) -> Answer: ...
-
-    @overload
-    async def _call(
-        self, method: str, url: str, answer: None = None, *, changes_state: bool, **kwargs: Any
-    ) -> dict[str, Any]: ...
-
-    async def _call(
-        self, method: str, url: str, answer: type[Answer] | None = None, *, changes_state: bool, **kwargs: Any
-    ) -> Answer | dict[str, Any]:
+    ) -> Answer:
         """``changes_state``: the call writes, so a lost answer is "outcome unknown" (a read before it is
         simply "try again"). How the cashier settles the doubt is the transaction's (the registry's
         ``moves_money``: a settlement or a reversal, where 2601 is named; the other ones, registering,
         uploading fee lines, discharging..., are settled by repeating the msgid). The body is read into
         ``answer``, the contract both sides import (``shared.contracts``): an answer that does not fit it
-        is the service's fault, never the caller's. Without ``answer`` (a call whose contract is not in
-        ``shared.contracts`` yet) the body is a JSON object as is."""
+        is the service's fault, never the caller's. Every call has its contract: ``_get`` and ``_post``
+        below are how the methods call."""
         headers = {**self.credential(), "x-request-id": request_id_var.get()}
         msgid = msgid_var.get()
         if msgid:
@@ -142,32 +131,42 @@ class Downstream:
         if response.status_code >= 400:
             raise _refusal(response)
         try:
-            if answer is None:
-                body = json.loads(response.content)
-                if not isinstance(body, dict):
-                    raise ValueError("not a JSON object")
-                return body
             return answer.model_validate_json(response.content)
         except (ValidationError, ValueError) as exc:
             if changes_state:
                 raise OutcomeUnknown("E_OUTCOME_UNKNOWN", "医保服务应答格式错误，交易结果未知") from exc
             raise Refusal("E_UNAVAILABLE", "医保服务应答格式错误，请稍后重试") from exc
 
+    async def _get(
+        self, url: str, answer: type[Answer], *, params: Mapping[str, Any] | None = None
+    ) -> Answer:
+        """A read: nothing changes downstream, so a lost answer is simply "try again"."""
+        return await self._call("GET", url, answer, params=params, changes_state=False)
+
+    async def _post(
+        self,
+        url: str,
+        answer: type[Answer],
+        body: BaseModel | dict[str, Any] | None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        changes_state: bool = True,
+    ) -> Answer:
+        """A POST with ``body`` (a contract model or, for the settling calls, the prepared JSON object): it
+        writes unless ``changes_state`` says otherwise (a preview, a pre-check), so a lost answer is
+        "outcome unknown"."""
+        content = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+        return await self._call("POST", url, answer, json=content, params=params, changes_state=changes_state)
+
     async def person_coverage(self, certno: str) -> PersonCoverage:
-        return await self._call(
-            "GET",
-            f"{self.enrollment_url}/api/v1/persons/lookup",
-            PersonCoverage,
-            params={"certno": certno},
-            changes_state=False,
+        return await self._get(
+            f"{self.enrollment_url}/api/v1/persons/lookup", PersonCoverage, params={"certno": certno}
         )
 
     async def voucher(self, token: str) -> VoucherOut:
         """An e-voucher token as its issuer knows it: whose, and whether revoked (enrollment answers 404
         VOUCHER_NOT_FOUND for a token it never issued)."""
-        return await self._call(
-            "GET", f"{self.enrollment_url}/api/v1/vouchers/{token}", VoucherOut, changes_state=False
-        )
+        return await self._get(f"{self.enrollment_url}/api/v1/vouchers/{token}", VoucherOut)
 
     async def person_coverage_by_card(self, card_no: str, card_sn: str | None) -> PersonCoverage:
         """The person a social-security card belongs to; a lost or replaced card is refused by enrollment
@@ -175,56 +174,35 @@ class Downstream:
         params = {"card_no": card_no}
         if card_sn:
             params["card_sn"] = card_sn
-        return await self._call(
-            "GET",
-            f"{self.enrollment_url}/api/v1/persons/lookup",
-            PersonCoverage,
-            params=params,
-            changes_state=False,
-        )
+        return await self._get(f"{self.enrollment_url}/api/v1/persons/lookup", PersonCoverage, params=params)
 
     async def settle_pharmacy(self, payload: dict[str, Any]) -> SettlementOut:
-        return await self._call(
-            "POST",
-            f"{self.settlement_url}/api/v1/pharmacy-settlements",
-            SettlementOut,
-            json=payload,
-            changes_state=True,
-        )
+        return await self._post(f"{self.settlement_url}/api/v1/pharmacy-settlements", SettlementOut, payload)
 
     async def preview_pharmacy(self, payload: dict[str, Any]) -> SettlementOut:
         """2101: the same calculation as a settlement, nothing written; a timeout is simply "try again"."""
-        return await self._call(
-            "POST",
+        return await self._post(
             f"{self.settlement_url}/api/v1/pharmacy-settlements/preview",
             SettlementOut,
-            json=payload,
+            payload,
             changes_state=False,
         )
 
     async def settlement(self, setl_id: str, fixmedins_code: str) -> SettlementOut:
         """One settlement of the calling institution (another's is refused, 403 NOT_YOUR_SETTLEMENT)."""
-        return await self._call(
-            "GET",
+        return await self._get(
             f"{self.settlement_url}/api/v1/settlements/{_segment(setl_id)}",
             SettlementOut,
             params={"fixmedins_code": fixmedins_code},
-            changes_state=False,
         )
 
     async def reverse_settlement(self, setl_id: str, payload: dict[str, Any]) -> SettlementOut:
-        return await self._call(
-            "POST",
-            f"{self.settlement_url}/api/v1/settlements/{_segment(setl_id)}/reversal",
-            SettlementOut,
-            json=payload,
-            changes_state=True,
+        return await self._post(
+            f"{self.settlement_url}/api/v1/settlements/{_segment(setl_id)}/reversal", SettlementOut, payload
         )
 
     async def void_message(self, payload: dict[str, Any]) -> VoidOut:
-        return await self._call(
-            "POST", f"{self.settlement_url}/api/v1/voids", VoidOut, json=payload, changes_state=True
-        )
+        return await self._post(f"{self.settlement_url}/api/v1/voids", VoidOut, payload)
 
     # --- encounters: outpatient visits (2201-2208) and inpatient stays (2401-2405, 2301-2305) ------------
 
@@ -233,110 +211,62 @@ class Downstream:
 
     async def open_encounter(self, payload: dict[str, Any]) -> EncounterOut:
         """2201 / 2401; the same (fixmedins_code, ipt_otp_no) again answers with the same encounter."""
-        return await self._call(
-            "POST",
-            f"{self.settlement_url}/api/v1/encounters",
-            EncounterOut,
-            json=payload,
-            changes_state=True,
-        )
+        return await self._post(f"{self.settlement_url}/api/v1/encounters", EncounterOut, payload)
 
     async def encounter(self, mdtrt_id: str, fixmedins_code: str) -> EncounterOut:
         """One encounter of the calling institution (another's is refused, 403 NOT_YOUR_ENCOUNTER)."""
-        return await self._call(
-            "GET",
-            self._encounter_url(mdtrt_id),
-            EncounterOut,
-            params={"fixmedins_code": fixmedins_code},
-            changes_state=False,
+        return await self._get(
+            self._encounter_url(mdtrt_id), EncounterOut, params={"fixmedins_code": fixmedins_code}
         )
 
     async def cancel_encounter(self, mdtrt_id: str, fixmedins_code: str) -> EncounterOut:
         """2202 / 2404."""
-        return await self._call(
-            "POST",
+        return await self._post(
             self._encounter_url(mdtrt_id, "/cancellation"),
             EncounterOut,
+            None,
             params={"fixmedins_code": fixmedins_code},
-            changes_state=True,
         )
 
     async def update_diagnosis(self, mdtrt_id: str, payload: dict[str, Any]) -> EncounterOut:
         """2203 / 2403 (and the maternity fields of 2402)."""
-        return await self._call(
-            "POST",
-            self._encounter_url(mdtrt_id, "/diagnosis"),
-            EncounterOut,
-            json=payload,
-            changes_state=True,
-        )
+        return await self._post(self._encounter_url(mdtrt_id, "/diagnosis"), EncounterOut, payload)
 
     async def upload_fees(self, mdtrt_id: str, payload: dict[str, Any]) -> FeesOut:
         """2204 / 2301: the lines are stored and answered with their classification."""
-        return await self._call(
-            "POST", self._encounter_url(mdtrt_id, "/fees"), FeesOut, json=payload, changes_state=True
-        )
+        return await self._post(self._encounter_url(mdtrt_id, "/fees"), FeesOut, payload)
 
     async def cancel_fees(self, mdtrt_id: str, payload: dict[str, Any]) -> FeesCancelled:
         """2205 / 2302: ``{"cancelled": n}``."""
-        return await self._call(
-            "POST",
-            self._encounter_url(mdtrt_id, "/fees/cancellation"),
-            FeesCancelled,
-            json=payload,
-            changes_state=True,
-        )
+        return await self._post(self._encounter_url(mdtrt_id, "/fees/cancellation"), FeesCancelled, payload)
 
     async def discharge(self, mdtrt_id: str, payload: dict[str, Any]) -> EncounterOut:
         """2402."""
-        return await self._call(
-            "POST",
-            self._encounter_url(mdtrt_id, "/discharge"),
-            EncounterOut,
-            json=payload,
-            changes_state=True,
-        )
+        return await self._post(self._encounter_url(mdtrt_id, "/discharge"), EncounterOut, payload)
 
     async def undo_discharge(self, mdtrt_id: str, fixmedins_code: str) -> EncounterOut:
         """2405."""
-        return await self._call(
-            "POST",
+        return await self._post(
             self._encounter_url(mdtrt_id, "/discharge/cancellation"),
             EncounterOut,
+            None,
             params={"fixmedins_code": fixmedins_code},
-            changes_state=True,
         )
 
     async def preview_encounter(self, mdtrt_id: str, payload: dict[str, Any]) -> SettlementOut:
         """2206 / 2303: nothing is written, so a timeout is simply "try again"."""
-        return await self._call(
-            "POST",
-            self._encounter_url(mdtrt_id, "/settlement/preview"),
-            SettlementOut,
-            json=payload,
-            changes_state=False,
+        return await self._post(
+            self._encounter_url(mdtrt_id, "/settlement/preview"), SettlementOut, payload, changes_state=False
         )
 
     async def settle_encounter(self, mdtrt_id: str, payload: dict[str, Any]) -> SettlementOut:
         """2207 / 2304: binding, once per msgid; a lost answer is "outcome unknown" (2601 can undo it)."""
-        return await self._call(
-            "POST",
-            self._encounter_url(mdtrt_id, "/settlement"),
-            SettlementOut,
-            json=payload,
-            changes_state=True,
-        )
+        return await self._post(self._encounter_url(mdtrt_id, "/settlement"), SettlementOut, payload)
 
     # --- filings (2501-2507, 5301/5302, 2001) ---------------------------------------------------------------
 
     async def _file(self, kind: str, body: BaseModel) -> FilingOut:
-        return await self._call(
-            "POST",
-            f"{self.settlement_url}/api/v1/filings/{kind}",
-            FilingOut,
-            json=body.model_dump(mode="json"),
-            changes_state=True,
-        )
+        return await self._post(f"{self.settlement_url}/api/v1/filings/{kind}", FilingOut, body)
 
     async def file_chronic(self, body: ChronicFilingCreate) -> FilingOut:
         """2503: the stored filing with its ``trt_dcla_detl_sn``; once per msgid."""
@@ -356,40 +286,31 @@ class Downstream:
 
     async def revoke_filing(self, trt_dcla_detl_sn: str, body: FilingRevoke) -> FilingOut:
         """2502 / 2504 / 2506: the filing as revoked; once per msgid."""
-        return await self._call(
-            "POST",
-            f"{self.settlement_url}/api/v1/filings/{_segment(trt_dcla_detl_sn)}/revocation",
-            FilingOut,
-            json=body.model_dump(mode="json"),
-            changes_state=True,
+        return await self._post(
+            f"{self.settlement_url}/api/v1/filings/{_segment(trt_dcla_detl_sn)}/revocation", FilingOut, body
         )
 
     async def person_filings(self, psn_no: str, kind: str | None = None) -> FilingList:
         """5301 / 5302: every filing of the person (of ``kind``), revoked ones too."""
-        return await self._call(
-            "GET",
+        return await self._get(
             f"{self.settlement_url}/api/v1/filings/persons/{_segment(psn_no)}",
             FilingList,
             params={"kind": kind} if kind else None,
-            changes_state=False,
         )
 
     async def entitlement(self, psn_no: str, params: dict[str, str]) -> Entitlement:
         """2001: what the person may draw on for the care asked, one row per fund."""
-        return await self._call(
-            "GET",
+        return await self._get(
             f"{self.settlement_url}/api/v1/filings/persons/{_segment(psn_no)}/entitlement",
             Entitlement,
             params=params,
-            changes_state=False,
         )
 
     async def reconciliation_totals(
         self, fixmedins_code: str, insutype: str, clr_type: str, date_from: date, date_to: date
     ) -> TotalsOut:
         """3201: settlement's totals per day for one institution, insutype and clr_type."""
-        return await self._call(
-            "GET",
+        return await self._get(
             f"{self.settlement_url}/api/v1/reconciliation/totals",
             TotalsOut,
             params={
@@ -399,7 +320,6 @@ class Downstream:
                 "date_from": date_from.isoformat(),
                 "date_to": date_to.isoformat(),
             },
-            changes_state=False,
         )
 
     # --- catalogue downloads (13xx) ------------------------------------------------------------------------
@@ -419,12 +339,10 @@ class Downstream:
         params: dict[str, Any] = {"ver": ver, "page_num": page_num, "page_size": page_size}
         if cursor is not None:
             params.update(cursor=cursor, upto_ver=upto_ver)
-        return await self._call(
-            "GET",
+        return await self._get(
             f"{self.settlement_url}/api/v1/catalogue/downloads/{_segment(list_name)}",
             CatalogueChanges,
             params=params,
-            changes_state=False,
         )
 
     # --- queries (5201-5206): typed bodies of shared.contracts.v1.queries -------------------------------
@@ -444,7 +362,7 @@ class Downstream:
         optional = {"begntime": begntime, "endtime": endtime, "med_type": med_type, "mdtrt_id": mdtrt_id}
         params.update({k: v for k, v in optional.items() if v})
         url = f"{self.settlement_url}/api/v1/queries/visits"
-        return await self._call("GET", url, VisitList, params=params, changes_state=False)
+        return await self._get(url, VisitList, params=params)
 
     async def fee_details(
         self, psn_no: str, fixmedins_code: str, mdtrt_id: str, setl_id: str | None
@@ -454,7 +372,7 @@ class Downstream:
         if setl_id:
             params["setl_id"] = setl_id
         url = f"{self.settlement_url}/api/v1/queries/fee-details"
-        return await self._call("GET", url, FeeDetailList, params=params, changes_state=False)
+        return await self._get(url, FeeDetailList, params=params)
 
     async def chronic_drugs(self, psn_no: str, begntime: str, endtime: str | None) -> FeeDetailList:
         """5205: the person's chronic-disease drug records, at any institution."""
@@ -462,13 +380,13 @@ class Downstream:
         if endtime:
             params["endtime"] = endtime
         url = f"{self.settlement_url}/api/v1/queries/chronic-drugs"
-        return await self._call("GET", url, FeeDetailList, params=params, changes_state=False)
+        return await self._get(url, FeeDetailList, params=params)
 
     async def accumulations(self, psn_no: str, year: int) -> AccumulationList:
         """5206: the person's year-to-date totals."""
         params = {"psn_no": psn_no, "year": str(year)}
         url = f"{self.settlement_url}/api/v1/queries/accumulations"
-        return await self._call("GET", url, AccumulationList, params=params, changes_state=False)
+        return await self._get(url, AccumulationList, params=params)
 
     # --- pre-checks (3101-3103) ---------------------------------------------------------------------------
 
@@ -476,13 +394,13 @@ class Downstream:
         """3101 / 3102: the supervision rules on a proposed order; nothing is written."""
         url = f"{self.settlement_url}/api/v1/prechecks"
         body = request.model_dump(mode="json")
-        return await self._call("POST", url, PrecheckOut, json=body, changes_state=False)
+        return await self._post(url, PrecheckOut, body, changes_state=False)
 
     async def precheck_feedback(self, request: FeedbackRequest) -> FeedbackOut:
         """3103: once per msgid."""
         url = f"{self.settlement_url}/api/v1/prechecks/feedback"
         body = request.model_dump(mode="json")
-        return await self._call("POST", url, FeedbackOut, json=body, changes_state=True)
+        return await self._post(url, FeedbackOut, body)
 
     # --- settlement lists (4101/4101A, 4102, 4103) ----------------------------------------------------------
 
@@ -490,19 +408,19 @@ class Downstream:
         """4101 / 4101A: once per msgid."""
         url = f"{self.settlement_url}/api/v1/settlement-lists"
         body = request.model_dump(mode="json")
-        return await self._call("POST", url, SettlementListOut, json=body, changes_state=True)
+        return await self._post(url, SettlementListOut, body)
 
     async def settlement_list(self, setl_id: str, fixmedins_code: str, psn_no: str) -> SettlementListOut:
         """4103: the caller's list of one settlement."""
         url = f"{self.settlement_url}/api/v1/settlement-lists/{_segment(setl_id)}"
         params = {"fixmedins_code": fixmedins_code, "psn_no": psn_no}
-        return await self._call("GET", url, SettlementListOut, params=params, changes_state=False)
+        return await self._get(url, SettlementListOut, params=params)
 
     async def settlement_list_status(self, setl_id: str, request: StatusChange) -> SettlementListOut:
         """4102: once per msgid."""
         url = f"{self.settlement_url}/api/v1/settlement-lists/{_segment(setl_id)}/status"
         body = request.model_dump(mode="json")
-        return await self._call("POST", url, SettlementListOut, json=body, changes_state=True)
+        return await self._post(url, SettlementListOut, body)
 
     # --- inventory (3501-3507) -----------------------------------------------------------------------------
 
@@ -510,40 +428,29 @@ class Downstream:
         """3501-3506: one movement of a batch; once per msgid."""
         url = f"{self.settlement_url}/api/v1/inventory/movements"
         body = request.model_dump(mode="json")
-        return await self._call("POST", url, MovementOut, json=body, changes_state=True)
+        return await self._post(url, MovementOut, body)
 
     async def inventory_deletion(self, request: DeletionIn) -> DeletionOut:
         """3507: the batch's movements of one kind taken back; once per msgid."""
         url = f"{self.settlement_url}/api/v1/inventory/deletions"
         body = request.model_dump(mode="json")
-        return await self._call("POST", url, DeletionOut, json=body, changes_state=True)
+        return await self._post(url, DeletionOut, body)
 
     # --- catalogue mapping (3301/3302), 3202 records, clearing applications (3203/3204, the fund ledger) ---
 
     async def institutions(self) -> list[InstitutionInfo]:
         """1201: every designated institution the settlement service keeps."""
         url = f"{self.settlement_url}/api/v1/institutions"
-        return (await self._call("GET", url, InstitutionList, changes_state=False)).root
+        return (await self._get(url, InstitutionList)).root
 
     async def upload_mapping(self, request: MappingUpload) -> MappingOut:
         """3301: the mapping as stored (the same msgid again: the same mapping)."""
-        body = await self._call(
-            "POST",
-            f"{self.settlement_url}/api/v1/catalogue/mappings",
-            json=request.model_dump(mode="json"),
-            changes_state=True,
-        )
-        return MappingOut.model_validate(body)
+        return await self._post(f"{self.settlement_url}/api/v1/catalogue/mappings", MappingOut, request)
 
     async def revoke_mapping(self, request: MappingRevocation) -> MappingOut:
         """3302: the mapping as revoked (the same msgid again: the same mapping)."""
-        body = await self._call(
-            "POST",
-            f"{self.settlement_url}/api/v1/catalogue/mappings/revocation",
-            json=request.model_dump(mode="json"),
-            changes_state=True,
-        )
-        return MappingOut.model_validate(body)
+        url = f"{self.settlement_url}/api/v1/catalogue/mappings/revocation"
+        return await self._post(url, MappingOut, request)
 
     async def reconciliation_settlements(
         self, fixmedins_code: str, clr_type: str | None, date_from: date, date_to: date
@@ -557,17 +464,16 @@ class Downstream:
         if clr_type:
             params["clr_type"] = clr_type
         url = f"{self.settlement_url}/api/v1/reconciliation/settlements"
-        return SettlementsOut.model_validate(await self._call("GET", url, params=params, changes_state=False))
+        return await self._get(url, SettlementsOut, params=params)
 
     async def apply_for_clearing(self, request: ApplicationIn) -> ApplicationOut:
-        url = f"{self.ledger_url}/api/v1/clearing-applications"
-        body = request.model_dump(mode="json")
-        return ApplicationOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
+        """3203: the application as the fund ledger keeps it; once per msgid."""
+        return await self._post(f"{self.ledger_url}/api/v1/clearing-applications", ApplicationOut, request)
 
     async def revoke_clearing(self, clr_appy_evt_id: str, fixmedins_code: str) -> ApplicationOut:
         url = f"{self.ledger_url}/api/v1/clearing-applications/{_segment(clr_appy_evt_id)}/revocation"
-        body = RevocationIn(fixmedins_code=fixmedins_code).model_dump(mode="json")
-        return ApplicationOut.model_validate(await self._call("POST", url, json=body, changes_state=True))
+        """3204: the application as revoked; once per msgid."""
+        return await self._post(url, ApplicationOut, RevocationIn(fixmedins_code=fixmedins_code))
 
     async def ping(self) -> None:
         for base in (self.enrollment_url, self.settlement_url):

@@ -34,12 +34,23 @@ async def call_by_number(infno: str, request: Request) -> Response:
     return await _answer(request, infno)
 
 
-@router.api_route(HIS_PREFIX + "{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
 async def unknown_path(rest: str, request: Request) -> Response:
     """Any other address under ``/fsi/``: a national envelope refusing it ``[E_PATH]``, never FastAPI's
     default 404 body."""
     processor: EnvelopeProcessor = request.app.state.runtime.processor
     return Response(processor.refuse_path(request.url.path), media_type=JSON_UTF8)
+
+
+# One route per method, each with its own operation id: a route with several methods gives every method
+# the same id, which OpenAPI forbids (FastAPI warns "Duplicate Operation ID").
+for _method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+    router.add_api_route(
+        HIS_PREFIX + "{rest:path}",
+        unknown_path,
+        methods=[_method],
+        name=f"unknown_path_{_method.lower()}",
+        operation_id=f"unknown_path_{_method.lower()}",
+    )
 
 
 async def _answer(request: Request, path_infno: str | None) -> Response:

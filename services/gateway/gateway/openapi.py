@@ -2,13 +2,16 @@
 per transaction code and always answers HTTP 200 with a response envelope. Generated from the registry
 (``gateway.registry``): one request schema per code (the envelope with that ``infno`` and the code's
 ``input`` model), the response envelope, the signature headers of the default scheme, and the error codes
-an ``err_msg`` can start with (``shared.error_codes``). docs/interface.md describes each code's fields."""
+an ``err_msg`` can start with (``shared.error_codes``); and, for every code with a list of output fields
+(``gateway.nhsa.fields``), its ``output`` schema ``Output<infno>`` with each node's field names and types.
+docs/interface.md describes each code's fields."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gateway import registry
+from gateway.nhsa import fields
 from gateway.protocol.envelope import RequestEnvelope
 from shared.error_codes import ENVELOPE_STATUS, ErrorCode
 
@@ -49,6 +52,62 @@ def _schema_name(infno: str) -> str:
     return f"Envelope{infno}"
 
 
+def _output_name(infno: str) -> str:
+    return f"Output{infno}"
+
+
+_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+#: A field kind of ``gateway.nhsa.fields`` as JSON Schema.
+KIND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "text": {"type": "string", "description": "text; an empty string when it has no value"},
+    "date": {"type": "string", "format": "date", "description": "yyyy-MM-dd"},
+    "time": {"type": "string", "pattern": _TIME_PATTERN, "description": "yyyy-MM-dd HH:mm:ss"},
+    "amount": {"type": "number", "description": "yuan, at most two decimals"},
+    "ratio": {"type": "number", "description": "a ratio, at most four decimals"},
+    "number": {"type": "number"},
+}
+
+
+def _node_schema(node: fields.Node) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for name, kind in node.items():
+        schema = dict(KIND_SCHEMAS[kind.rstrip("?")])
+        if kind.endswith("?"):
+            schema["description"] = "; ".join(
+                filter(None, (schema.get("description"), "left out when it has no value (never null)"))
+            )
+        properties[name] = schema
+    return {
+        "type": "object",
+        "required": [name for name, kind in node.items() if not kind.endswith("?")],
+        "properties": properties,
+    }
+
+
+def output_schemas() -> dict[str, dict[str, Any]]:
+    """Components: ``Output<infno>``, the ``output`` of each code whose fields are listed in
+    ``gateway.nhsa.fields`` (a node of rows is an array)."""
+    components: dict[str, dict[str, Any]] = {}
+    for infno, nodes in sorted(fields.OUTPUT.items()):
+        transaction = registry.TRANSACTIONS.get(infno)
+        label = f"{infno} {transaction.label}" if transaction is not None else infno
+        components[_output_name(infno)] = {
+            "title": f"Output{infno}",
+            "description": f"The output of {label} (infcode 0)",
+            "type": "object",
+            "required": list(nodes),
+            "properties": {
+                name: (
+                    {"type": "array", "items": _node_schema(node[0])}
+                    if isinstance(node, tuple)
+                    else _node_schema(node)
+                )
+                for name, node in nodes.items()
+            },
+        }
+    return components
+
+
 def request_schemas() -> dict[str, dict[str, Any]]:
     """Components: one envelope schema per transaction code, and the models their inputs use."""
     components: dict[str, dict[str, Any]] = {}
@@ -68,13 +127,22 @@ def request_schemas() -> dict[str, dict[str, Any]]:
             "properties": properties,
             "description": (
                 f"{infno} {transaction.label} ({transaction.family})"
+                + (f"; answered with `{_output_name(infno)}`" if infno in fields.OUTPUT else "")
                 + ("; changes state" if transaction.changes_state else "")
                 + ("; a repeated msgid is answered with the first answer" if transaction.replayed else "")
                 + (f"; undone by {transaction.reversed_by}" if transaction.reversed_by else "")
                 + ("; 2601 may void it" if transaction.voidable else "")
             ),
         }
-    components["ResponseEnvelope"] = RESPONSE_ENVELOPE
+    components.update(output_schemas())
+    outputs = [{"$ref": f"#/components/schemas/{_output_name(i)}"} for i in sorted(fields.OUTPUT)]
+    response = {**RESPONSE_ENVELOPE, "properties": dict(RESPONSE_ENVELOPE["properties"])}
+    response["properties"]["output"] = {
+        "description": "the code's answer: `Output<infno>` for the request's infno where one is listed, "
+        "else an object docs/interface.md describes; {} on a refusal",
+        "anyOf": [*outputs, {"type": "object"}],
+    }
+    components["ResponseEnvelope"] = response
     return components
 
 

@@ -79,7 +79,21 @@ def infno_label(infno: str) -> str:
     return "other"
 
 
-def request_digest(body: Any) -> str:
+#: Envelope fields that say when, and under which sign-in or signature, a request was sent, not what it asks.
+#: A HIS that builds its envelope again for a repeat after a lost answer (a new ``inf_time``, a new
+#: ``sign_no`` after signing in again, a new signature) sends the same request, and gets the first answer.
+SENDING_FIELDS = frozenset({"inf_time", "sign_no", "cainfo"})
+
+
+def request_digest(body: dict[str, Any]) -> str:
+    """What the message log compares a repeated msgid by: the envelope without its ``SENDING_FIELDS``."""
+    asked = {key: value for key, value in body.items() if key not in SENDING_FIELDS}
+    return hashlib.sha256(dumps({"body": asked}).encode()).hexdigest()
+
+
+def _earlier_digest(body: dict[str, Any]) -> str:
+    """The digest answers logged before ``SENDING_FIELDS`` were left out were kept under (the whole
+    envelope): a repeat of such a msgid that is byte for byte the same still gets its answer."""
     return hashlib.sha256(dumps({"body": body}).encode()).hexdigest()
 
 
@@ -343,7 +357,8 @@ class EnvelopeProcessor:
             return refuse(void.voided(), label)
         earlier = known.earlier
         if earlier is not None:
-            if earlier.request_sha256 != digest or earlier.infno != envelope.infno:
+            same = earlier.request_sha256 in (digest, _earlier_digest(read.body))
+            if not same or earlier.infno != envelope.infno:
                 return refuse(
                     Refusal("E_MSGID_REUSED", f"报文ID {envelope.msgid} 已被另一笔不同内容的交易使用"),
                     label,
@@ -394,21 +409,27 @@ class EnvelopeProcessor:
         return await sealing.valid_keys(conn, institution.fixmedins_code)
 
     async def _answer(self, transaction: Transaction, envelope: RequestEnvelope) -> Answer:
-        """The transaction's input read, its hooks and handler run; a downstream transaction's first call
-        takes a slot (``slots``), or is refused E_BUSY with nothing sent."""
+        """The transaction's input read, its hooks and handler run; the envelope's first downstream call
+        takes a slot (``slots``), or is refused E_BUSY with nothing sent. The e-voucher lookup at the
+        issuer is such a call: a burst of 1101s with tokens is limited like any other."""
         call = Call(envelope, self.downstream, self.db, self.security, self.files, registry.VOIDABLE_INFNOS)
         given = envelope.input
-        if voucher.carries_voucher(given):  # the person comes from the token (gateway/nhsa/voucher.py)
-            given = await voucher.resolve(call, given)
-        data = parse(transaction.input, given)
-        if transaction.before is not None:
-            await transaction.before(call, data)
-        if self.slots is None or not transaction.downstream:
-            result = await transaction.run(call, data)
+        carries_voucher = voucher.carries_voucher(given)
+        if self.slots is None or not (transaction.downstream or carries_voucher):
+            result = await self._run(transaction, call, given, carries_voucher)
         else:
             async with self.slots.envelope(transaction.infno):
-                result = await transaction.run(call, data)
+                result = await self._run(transaction, call, given, carries_voucher)
         done = result if isinstance(result, Answer) else Answer(result)
         if transaction.after is not None:
             await transaction.after(call, done.output)
         return done
+
+    @staticmethod
+    async def _run(transaction: Transaction, call: Call, given: Any, carries_voucher: bool) -> Any:
+        if carries_voucher:  # the person comes from the token (gateway/nhsa/voucher.py)
+            given = await voucher.resolve(call, given)
+        data = parse(transaction.input, given)
+        if transaction.before is not None:
+            await transaction.before(call, data)
+        return await transaction.run(call, data)

@@ -16,10 +16,12 @@ from settlement.eligibility.service import (
     apply_enrollment_terminated,
     apply_identities_changed,
     apply_person_identity,
+    apply_voucher_revoked,
 )
 from settlement.encounters.endpoints import router as encounters_router
 from settlement.filings.endpoints import router as filings_router
 from settlement.institutions.endpoints import router as institutions_router
+from settlement.interplatform.endpoints import router as interplatform_router
 from settlement.inventory.endpoints import router as inventory_router
 from settlement.manual.endpoints import router as manual_router
 from settlement.operations.trail import router as trail_router
@@ -53,6 +55,7 @@ from shared.events import (
     EnrollmentTerminated,
     IdentityCategoriesChanged,
     PersonIdentity,
+    VoucherRevoked,
 )
 from shared.service import ServiceRuntime, create_service_app
 
@@ -67,6 +70,7 @@ SUBSCRIPTIONS = {
     EnrollmentTerminated.event_type: Subscription(apply_enrollment_terminated),
     IdentityCategoriesChanged.event_type: Subscription(apply_identities_changed),
     CardStatusChanged.event_type: Subscription(apply_card_status_changed),
+    VoucherRevoked.event_type: Subscription(apply_voucher_revoked),
 }
 
 
@@ -93,6 +97,8 @@ FILINGS = access(
     write={SERVICE, ENROLLMENT_CLERK, FUND_ACCOUNTANT},
 )
 ELIGIBILITY = access(read={SERVICE, AUDITOR, ENROLLMENT_CLERK}, write=set())
+#: The inter-platform protocol (docs/interface.md, "Between platforms"): a treating platform's service token.
+INTERPLATFORM = access(read={SERVICE, AUDITOR}, write={SERVICE})
 
 
 def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
@@ -130,6 +136,7 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             guarded(catalogue_mappings_router, MAPPINGS),
             guarded(policy_router, REFERENCE),
             guarded(eligibility_router, ELIGIBILITY),
+            guarded(interplatform_router, INTERPLATFORM),
             guarded(reconciliation_router, RECONCILIATION),
             guarded(schemes_router, REFERENCE),
             guarded(supervision_router, SUPERVISION),

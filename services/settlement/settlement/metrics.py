@@ -55,6 +55,19 @@ REFUSALS = Counter(
     ["operation", "code"],
 )
 
+#: Out-of-area care (异地就医; docs/architecture.md, "Out-of-area care"): the regions are bounded by the
+#: institutions' regions and the policies' regions (a settlement needs both).
+OUT_OF_AREA = Counter(
+    "settlement_out_of_area_total",
+    "Out-of-area settlements (异地就医) and their reversals committed, by insured and treating region",
+    ["insuplc_admdvs", "mdtrtarea_admvs", "pay_loc", "operation"],
+)
+OUT_OF_AREA_FUND = Counter(
+    "settlement_out_of_area_fund_fen_total",
+    "Fund amounts of out-of-area settlements and their reversals, in fen (reversals positive)",
+    ["insuplc_admdvs", "mdtrtarea_admvs", "operation"],
+)
+
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,39}$")
 _INSTITUTION = re.compile(r"^[A-Z]\d{11}$")
 
@@ -130,6 +143,24 @@ def record_reversal(
         for fund, amount in taken_back:
             FUND_REVERSED.labels(fund, clr).inc(max(0, amount))
         PATIENT_CASH_REVERSED.labels(clr).inc(max(0, cash_paid_fen))
+
+    after_commit(session, count)
+
+
+def record_out_of_area(
+    session: AsyncSession, *, insuplc_admdvs: str, mdtrtarea_admvs: str, fund_fen: int, operation: str
+) -> None:
+    """A settlement (``operation`` settle) or reversal (reverse) of care outside the insured region was
+    written in ``session`` (``fund_fen`` positive either way); nothing for care in the insured region."""
+    if insuplc_admdvs == mdtrtarea_admvs:
+        return
+    insured, treating = _code(insuplc_admdvs, r"\d{6}"), _code(mdtrtarea_admvs, r"\d{6}")
+    op = _code(operation, r"settle|reverse")
+
+    def count() -> None:
+        # Within the platform: 3 省内异地 (docs/interface.md, "Out-of-area care").
+        OUT_OF_AREA.labels(insured, treating, "3", op).inc()
+        OUT_OF_AREA_FUND.labels(insured, treating, op).inc(max(0, fund_fen))
 
     after_commit(session, count)
 

@@ -53,18 +53,22 @@ async def once(
     msgid: str | None,
     fixmedins_code: str,
     operation: str,
-    digest: str,
+    key: str | None,
+    request: BaseModel | None,
     out: type[Out],
     work: Callable[[AsyncSession], Awaitable[Out]],
 ) -> Out:
     """``work`` in a transaction, its answer kept under (institution, msgid, operation); a repeat is answered
-    with the kept answer. Without a msgid (a caller other than the gateway) the call simply acts.
+    with the kept answer, a different request (``operation``, its ``key`` such as the mdtrt_id, and body)
+    under the same msgid is refused MSGID_REUSED. Without a msgid (a caller other than the gateway) the
+    call simply acts.
 
     Two copies of one msgid at once: the second either reads the first's answer, or collides with its
     effect (a refusal such as FEE_LINE_EXISTS, or the unique key here) and then reads it."""
     if msgid is None:
         async with runtime.transaction() as session:
             return await work(session)
+    digest = request_digest(operation, key, request)
     try:
         async with runtime.transaction() as session:
             earlier = await _earlier(session, fixmedins_code, msgid, operation)

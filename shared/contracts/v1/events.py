@@ -277,6 +277,20 @@ class CardStatusChanged(_PersonEvent):
     changed_on: date
 
 
+class VoucherRevoked(_PersonEvent):
+    """An e-voucher token (医保电子凭证) was revoked: it must not open an encounter or settle from now on.
+    The token itself is not on the bus (a bearer credential), only its digest
+    (``shared.voucher.digest``: SHA-256 of the token, hex); ``expires_at`` says when the record can be
+    forgotten (an expired token is refused anyway)."""
+
+    event_type: ClassVar[str] = "enrollment.voucher_revoked"
+    topic: ClassVar[str] = ENROLLMENT_TOPIC
+
+    voucher_digest: str = Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")
+    revoked_at: datetime
+    expires_at: datetime
+
+
 # --- settlement.events -------------------------------------------------------------------------------
 
 ClrType = Literal["11", "21", "41", "99"]
@@ -330,6 +344,10 @@ class SettlementReversed(EventData):
     fixmedins_code: str
     insutype: str
     insuplc_admdvs: str
+    #: The original's treating region (the institution's), so that the ledger takes back out-of-area care
+    #: from the books it was booked to (docs/architecture.md, "Out-of-area care"); None in events written
+    #: before it was sent (booked as care in the insured region, as they were then).
+    mdtrtarea_admvs: str | None = None
     clr_type: ClrType
     #: The original's med_type, so that the ledger takes back from the account it booked to (chronic and
     #: maternity care have their own); None in events written before it was sent.
@@ -438,6 +456,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         EnrollmentTerminated,
         IdentityCategoriesChanged,
         CardStatusChanged,
+        VoucherRevoked,
         SettlementCompleted,
         SettlementReversed,
         ManualReimbursementApproved,

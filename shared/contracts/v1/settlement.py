@@ -172,6 +172,11 @@ class SettlementOut(BaseModel):
     person: PersonSnapshot
     insutype: str
     insuplc_admdvs: str
+    #: The treating institution's region (就医地); "" from a service that did not send it yet.
+    mdtrtarea_admvs: str = ""
+    #: 支付地点类别 (docs/interface.md, "Out-of-area care"): 2 settled at the institution in the person's
+    #: insured region, 3 in another region of this platform (省内异地).
+    pay_loc: str = "2"
     med_type: str
     clr_type: str
     mdtrt_cert_type: str

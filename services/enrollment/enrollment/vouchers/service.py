@@ -8,12 +8,17 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from enrollment.db import infra
 from enrollment.persons import service as persons
 from enrollment.vouchers.models import Voucher
 from shared import voucher as tokens
 from shared.contracts.v1.enrollment import VoucherOut
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound
+from shared.events import VoucherRevoked
+from shared.outbox import enqueue
+
+PRODUCER = "enrollment"
 
 
 async def issue(session: AsyncSession, psn_no: str, ttl_s: int) -> Voucher:
@@ -37,12 +42,22 @@ async def _find(session: AsyncSession, token: str, *, for_update: bool = False) 
 
 
 async def revoke(session: AsyncSession, token: str) -> Voucher:
-    """Revoked from now on (the person's phone lost, the code seen by someone else...); once."""
+    """Revoked from now on (the person's phone lost, the code seen by someone else...); once. The
+    revocation and its ``enrollment.voucher_revoked`` event commit together: the settlement service
+    refuses the token from its own record of revocations
+    (docs/architecture.md, "E-voucher revocation")."""
     row = await _find(session, token, for_update=True)
     if row.revoked_at is not None:
         raise Conflict("医保电子凭证已撤销", code="VOUCHER_REVOKED")
     row.revoked_at = utcnow()
     session.add(row)
+    event = VoucherRevoked(
+        psn_no=row.psn_no,
+        voucher_digest=tokens.digest(row.token),
+        revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
+    )
+    await enqueue(session, infra, event, PRODUCER)
     return row
 
 

@@ -46,6 +46,9 @@ SUBSIDY_RECEIVABLE = AccountSpec("1201", "应收财政补助", "asset")
 #: City-level pooling (统收统支): what a county has handed up to the city pool, less what the city's fund-use
 #: plans have paid back to it (a county that drew more than it handed up holds a credit balance here).
 POOLING_DUE_FROM_CITY = AccountSpec("1301", "市级统筹往来-上解市级", "asset")
+#: Out-of-area care (异地就医) within the platform, the treating region's side: what an insured region owes
+#: it for the care its institutions gave that region's insured (counterparty = the insured region's admdvs).
+INTER_REGION_DUE_FROM = AccountSpec("1302", "异地就医往来-应收参保地", "asset")
 #: A legacy fund's accumulated deficit at the merger, which the same-level finance bureau must cover.
 DEFICIT_RECEIVABLE = AccountSpec("1202", "应收同级财政弥补赤字款", "asset")
 
@@ -60,6 +63,10 @@ POOLING_DUE_TO_COUNTY = AccountSpec("2301", "市级统筹往来-代管县级", "
 LEGACY_BENEFITS_PAYABLE = AccountSpec("2103", "应付历史待遇款", "liability")
 #: Manual reimbursements (零星报销) approved and not yet paid to the person (counterparty = psn_no).
 PAYABLE_TO_INSURED = AccountSpec("2104", "应付参保人员待遇款", "liability")
+
+#: Out-of-area care, the insured region's side: what it owes a treating region for its insured's care there
+#: (counterparty = the treating region's admdvs), settled by the monthly inter-region clearing.
+INTER_REGION_DUE_TO = AccountSpec("2105", "异地就医往来-应付就医地", "liability")
 
 # --- fund balance (基金结余) -----------------------------------------------------------------------------
 FUND_BALANCE = AccountSpec("3001", "基金结余", "equity")
@@ -108,12 +115,14 @@ CHART: dict[str, AccountSpec] = {
         ADVANCES,
         SUBSIDY_RECEIVABLE,
         POOLING_DUE_FROM_CITY,
+        INTER_REGION_DUE_FROM,
         DEFICIT_RECEIVABLE,
         PAYABLE,
         QUALITY_DEPOSIT_WITHHELD,
         SUSPENSE,
         LEGACY_BENEFITS_PAYABLE,
         PAYABLE_TO_INSURED,
+        INTER_REGION_DUE_TO,
         POOLING_DUE_TO_COUNTY,
         FUND_BALANCE,
         RISK_RESERVE,

@@ -24,6 +24,8 @@ from fund_ledger.books.chart import (
     DEBIT_NORMAL,
     EXPENDITURE_ACCOUNT_DEPOSIT,
     INCOME_ACCOUNT_DEPOSIT,
+    INTER_REGION_DUE_FROM,
+    INTER_REGION_DUE_TO,
     PAYABLE,
     PAYABLE_TO_INSURED,
     POOLED_FUND,
@@ -153,13 +155,54 @@ async def _benefit_legs(
     return legs
 
 
+#: The treating region's entry for out-of-area care (docs/architecture.md, "Out-of-area care"), and its
+#: reversal's: under the settlement's id, in the treating region's books.
+OUT_OF_AREA_CARE = "settlement_treated"
+OUT_OF_AREA_REVERSAL = "settlement_reversal_treated"
+
+
+async def _treated_legs(
+    session: AsyncSession,
+    payments: list[FundPayment],
+    treating: str,
+    insured: str,
+    insutype: str,
+    fixmedins_code: str,
+    sign: int,
+) -> list[Leg]:
+    """The treating region's legs for out-of-area care, per fund: Dr 1302 due from the insured region /
+    Cr 2101 payable to its institution (``sign`` 1), or the mirror for a reversal (-1)."""
+    legs: list[Leg] = []
+    for payment in payments:
+        amount = payment.amount_fen * sign
+        if amount == 0:
+            continue
+        due = await account_for(
+            session, INTER_REGION_DUE_FROM, treating, insutype, payment.fund_pay_type, insured
+        )
+        payable = await account_for(
+            session, PAYABLE, treating, insutype, payment.fund_pay_type, fixmedins_code
+        )
+        if sign > 0:
+            legs += [Leg(due, debit_fen=amount), Leg(payable, credit_fen=amount)]
+        else:
+            legs += [Leg(payable, debit_fen=amount), Leg(due, credit_fen=amount)]
+    return legs
+
+
 async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelope) -> None:
     """Consumer handler: the funds owe the institution what they paid for this settlement.
 
     Dr benefit expenditure / Cr payable to the institution, per fund, on the insured person's pooling region
     and scheme sub-ledger. The expenditure account is by fund: the pooled fund (390100) by clearing type
     (51xx) or, for chronic-disease outpatient care and deliveries, by med_type (5104, 5105), catastrophic
-    insurance (390200) 5201, medical assistance (610100) 5301. Posted at setl_time."""
+    insurance (390200) 5201, medical assistance (610100) 5301. Posted at setl_time.
+
+    Out-of-area care (the institution's region is not the insured region; docs/architecture.md,
+    "Out-of-area care"): the insured region books Dr expenditure / Cr 2105 due to the treating region, and
+    the treating region, in an entry of its own (each region's books balance by themselves), Dr 1302 due
+    from the insured region / Cr 2101 payable to its institution. The monthly inter-region clearing settles
+    2105 against 1302."""
     event = SettlementCompleted.read(envelope.data)
     what = f"settlement {event.setl_id}"
     _check_scheme(event.insutype, what)
@@ -167,30 +210,70 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
     await _refuse_repeat(session, "settlement", event.setl_id, what)
     if sum(p.amount_fen for p in event.fund_payments) != event.fund_pay_sumamt_fen:
         raise EventRejected(f"fund payments of {event.setl_id} do not add up to fund_pay_sumamt_fen")
+    treating = event.mdtrtarea_admvs
+    out_of_area = treating != event.insuplc_admdvs
     legs = await _benefit_legs(
         session,
         event.fund_payments,
         event.clr_type,
         event.insuplc_admdvs,
         event.insutype,
-        PAYABLE,
-        event.fixmedins_code,
+        INTER_REGION_DUE_TO if out_of_area else PAYABLE,
+        treating if out_of_area else event.fixmedins_code,
         what,
         event.med_type,
     )
     if not legs:
         return  # the funds paid nothing: nothing to book
+    description = f"结算 {event.setl_id} 基金支付 (机构 {event.fixmedins_code}, 清算类别 {event.clr_type})"
     await post_entry(
         session,
         event_id=str(envelope.event_id),
         trace_id=envelope.trace_id,
         source_type="settlement",
         source_id=event.setl_id,
-        description=f"结算 {event.setl_id} 基金支付 (机构 {event.fixmedins_code}, 清算类别 {event.clr_type})",
+        description=f"{description}; 异地就医, 应付就医地 {treating}" if out_of_area else description,
         admdvs=event.insuplc_admdvs,
         insutype=event.insutype,
         legs=legs,
         posted_at=event.setl_time,
+    )
+    if out_of_area:
+        await post_entry(
+            session,
+            event_id=None,  # the event is the insured region's entry's
+            trace_id=envelope.trace_id,
+            source_type=OUT_OF_AREA_CARE,
+            source_id=event.setl_id,
+            description=(
+                f"异地就医结算 {event.setl_id}: 参保地 {event.insuplc_admdvs} 应付, "
+                f"机构 {event.fixmedins_code}"
+            ),
+            admdvs=treating,
+            insutype=event.insutype,
+            legs=await _treated_legs(
+                session,
+                event.fund_payments,
+                treating,
+                event.insuplc_admdvs,
+                event.insutype,
+                event.fixmedins_code,
+                1,
+            ),
+            posted_at=event.setl_time,
+        )
+
+
+async def _treating_region_of(session: AsyncSession, original_setl_id: str, told: str | None) -> str | None:
+    """The treating region whose books hold the original's out-of-area entry; None when the original was
+    booked in the insured region only (local care, or out-of-area care booked before inter-region clearing
+    existed: its reversal mirrors what was booked)."""
+    if await Journal.of(session).already_posted(OUT_OF_AREA_CARE, original_setl_id) == 0:
+        return told  # booked earlier in this batch, from an event that named it
+    return await session.scalar(
+        select(JournalEntry.admdvs).where(
+            JournalEntry.source_type == OUT_OF_AREA_CARE, JournalEntry.source_id == original_setl_id
+        )
     )
 
 
@@ -308,6 +391,7 @@ async def post_settlement_reversed(session: AsyncSession, envelope: EventEnvelop
     await _refuse_repeat(session, "settlement_reversal", event.setl_id, what)
     if sum(p.amount_fen for p in event.fund_payments) != event.fund_pay_sumamt_fen:
         raise EventRejected(f"fund payments of reversal {event.setl_id} do not add up to fund_pay_sumamt_fen")
+    treating = await _treating_region_of(session, event.original_setl_id, event.mdtrtarea_admvs)
     legs: list[Leg] = []
     for payment in event.fund_payments:
         if payment.amount_fen > 0:
@@ -318,11 +402,11 @@ async def post_settlement_reversed(session: AsyncSession, envelope: EventEnvelop
         expense = _benefit_expense(payment, event.clr_type, what, event.med_type)
         payable = await account_for(
             session,
-            PAYABLE,
+            PAYABLE if treating is None else INTER_REGION_DUE_TO,
             event.insuplc_admdvs,
             event.insutype,
             payment.fund_pay_type,
-            event.fixmedins_code,
+            event.fixmedins_code if treating is None else treating,
         )
         benefit = await account_for(
             session, expense, event.insuplc_admdvs, event.insutype, payment.fund_pay_type
@@ -342,6 +426,28 @@ async def post_settlement_reversed(session: AsyncSession, envelope: EventEnvelop
         legs=legs,
         posted_at=event.setl_time,
     )
+    if treating is not None:
+        await post_entry(
+            session,
+            event_id=None,
+            trace_id=envelope.trace_id,
+            source_type=OUT_OF_AREA_REVERSAL,
+            source_id=event.setl_id,
+            description=f"撤销异地就医结算 {event.original_setl_id}（冲销 {event.setl_id}，参保地 "
+            f"{event.insuplc_admdvs}，机构 {event.fixmedins_code}）",
+            admdvs=treating,
+            insutype=event.insutype,
+            legs=await _treated_legs(
+                session,
+                event.fund_payments,
+                treating,
+                event.insuplc_admdvs,
+                event.insutype,
+                event.fixmedins_code,
+                -1,
+            ),
+            posted_at=event.setl_time,
+        )
 
 
 async def post_payment_received(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -589,6 +695,26 @@ async def bank_balances(session: AsyncSession) -> dict[tuple[str, str, str], int
         .group_by(col(Account.admdvs), col(Account.insutype), col(Account.code))
     )
     return {(str(a), str(i), str(c)): int(b or 0) for a, i, c, b in rows}
+
+
+async def inter_region_balances(session: AsyncSession) -> dict[tuple[str, str, str], int]:
+    """(insured admdvs, treating admdvs, insutype) -> what the insured region still owes the treating region
+    for out-of-area care (2105, all funds; negative: the treating region owes back), from the kept
+    balances."""
+    rows = await session.execute(
+        select(
+            Account.admdvs,
+            Account.counterparty,
+            Account.insutype,
+            func.sum(
+                func.coalesce(AccountBalance.credit_fen, 0) - func.coalesce(AccountBalance.debit_fen, 0)
+            ),
+        )
+        .join(AccountBalance, col(AccountBalance.account_id) == col(Account.id), isouter=True)
+        .where(Account.code == INTER_REGION_DUE_TO.code)
+        .group_by(col(Account.admdvs), col(Account.counterparty), col(Account.insutype))
+    )
+    return {(str(a), str(b), str(i)): int(v or 0) for a, b, i, v in rows}
 
 
 async def kept_imbalance(session: AsyncSession) -> int:

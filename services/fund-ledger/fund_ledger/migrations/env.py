@@ -3,6 +3,7 @@
 import fund_ledger.applications.models
 import fund_ledger.books.models
 import fund_ledger.clearing.models
+import fund_ledger.interregion.models
 import fund_ledger.pooling.models  # noqa: F401
 from fund_ledger.db import Base
 from shared.migrations import run_env

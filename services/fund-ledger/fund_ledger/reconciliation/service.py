@@ -13,8 +13,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from fund_ledger.books.chart import PAYABLE
@@ -25,6 +26,9 @@ from shared.errors import DomainError, Unprocessable
 
 SETTLEMENT = "settlement"
 REVERSAL = "settlement_reversal"
+#: The treating region's entries of out-of-area care (``fund_ledger.books.service``): the institution's
+#: payable is in them, not in the insured region's settlement entry.
+TREATED = ("settlement_treated", "settlement_reversal_treated")
 #: setl_ids per republish request (settlement accepts up to 1000).
 REPUBLISH_CHUNK = 500
 REPAIR_NOTE = (
@@ -114,15 +118,32 @@ async def ledger_amounts(session: AsyncSession, filters: Filters) -> dict[str, L
     if filters.insutype:
         query = query.where(col(JournalEntry.insutype) == filters.insutype)
     if filters.fixmedins_code:
-        query = query.where(
-            exists(
+        code = filters.fixmedins_code
+
+        def pays_institution(entry_id: Any) -> ColumnElement[bool]:
+            return exists(
                 select(col(Posting.id))
                 .join(Account, col(Account.id) == col(Posting.account_id))
                 .where(
-                    col(Posting.entry_id) == col(JournalEntry.id),
+                    col(Posting.entry_id) == entry_id,
                     col(Account.code) == PAYABLE.code,
-                    col(Account.counterparty) == filters.fixmedins_code,
+                    col(Account.counterparty) == code,
                 )
+            )
+
+        # Out-of-area care: the payable to the institution is in the treating region's entry of the same
+        # settlement id.
+        treated = aliased(JournalEntry)
+        query = query.where(
+            or_(
+                pays_institution(col(JournalEntry.id)),
+                exists(
+                    select(col(treated.id)).where(
+                        col(treated.source_type).in_(TREATED),
+                        col(treated.source_id) == col(JournalEntry.source_id),
+                        pays_institution(col(treated.id)),
+                    )
+                ),
             )
         )
     amounts: dict[str, LedgerAmount] = {}

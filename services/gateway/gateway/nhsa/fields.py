@@ -87,6 +87,11 @@ SETLINFO: Node = {
     "balc": "amount",
     "acct_mulaid_pay": "amount",
     "medins_setl_id": "text",
+    # Named by the national dictionary (参保地 / 就医地医保区划, 支付地点类别 pay_loc): the platform's
+    # out-of-area answer (docs/interface.md, "Out-of-area care").
+    "insuplc_admdvs": "text",
+    "mdtrtarea_admvs": "text",
+    "pay_loc": "text",
     "clr_optins": "text",
     "clr_way": "text",
     "clr_type": "text",

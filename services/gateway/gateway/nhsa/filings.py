@@ -31,7 +31,7 @@ clients send (``yyyy-MM-dd``, or with a time, which is dropped)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -246,22 +246,24 @@ class Input5301(BaseModel):
     data: Data5301
 
 
+Create = TypeVar("Create", bound=BaseModel)
+
+
+def _body(model: type[Create], call: Call, d: WireNode, **differing: Any) -> Create:
+    """The settlement service's filing body: every field the contract shares by name with the wire node
+    (``psn_no``, ``insutype``, the dates, ``memo``, the kind's own fields), the filing institution and the
+    insured region from the envelope, and the fields whose name or form differs (``differing``)."""
+    same = {name: getattr(d, name) for name in model.model_fields if name in type(d).model_fields}
+    filer = {"insuplc_admdvs": require_insuplc(call.envelope), "fixmedins_code": call.envelope.fixmedins_code}
+    return model(**{**same, **filer, **differing})
+
+
+def _filed(filing: FilingOut, **more: Any) -> dict[str, Any]:
+    return {"result": {"trt_dcla_detl_sn": filing.trt_dcla_detl_sn, **more}}
+
+
 async def _handle_2503(call: Call, data: Input2503) -> dict[str, Any]:
-    d = data.data
-    filing = await call.downstream.file_chronic(
-        ChronicFilingCreate(
-            psn_no=d.psn_no,
-            insutype=d.insutype,
-            insuplc_admdvs=require_insuplc(call.envelope),
-            fixmedins_code=call.envelope.fixmedins_code,
-            opsp_dise_code=d.opsp_dise_code,
-            opsp_dise_name=d.opsp_dise_name,
-            begndate=d.begndate,
-            enddate=d.enddate,
-            memo=d.memo,
-        )
-    )
-    return {"result": {"trt_dcla_detl_sn": filing.trt_dcla_detl_sn}}
+    return _filed(await call.downstream.file_chronic(_body(ChronicFilingCreate, call, data.data)))
 
 
 async def _revoke(call: Call, d: Data2504, kind: FilingKind) -> dict[str, Any]:
@@ -269,7 +271,7 @@ async def _revoke(call: Call, d: Data2504, kind: FilingKind) -> dict[str, Any]:
         d.trt_dcla_detl_sn,
         FilingRevoke(psn_no=d.psn_no, kind=kind, fixmedins_code=call.envelope.fixmedins_code, memo=d.memo),
     )
-    return {"result": {"trt_dcla_detl_sn": filing.trt_dcla_detl_sn, "revoked_on": _day(filing.revoked_on)}}
+    return _filed(filing, revoked_on=_day(filing.revoked_on))
 
 
 async def _handle_2504(call: Call, data: Input2504) -> dict[str, Any]:
@@ -277,22 +279,9 @@ async def _handle_2504(call: Call, data: Input2504) -> dict[str, Any]:
 
 
 async def _handle_2505(call: Call, data: Input2505) -> dict[str, Any]:
-    d = data.data
-    filing = await call.downstream.file_designated(
-        DesignatedFilingCreate(
-            psn_no=d.psn_no,
-            insutype=d.insutype,
-            insuplc_admdvs=require_insuplc(call.envelope),
-            fixmedins_code=call.envelope.fixmedins_code,
-            designated_fixmedins_code=d.fixmedins_code,
-            fix_srt_no=d.fix_srt_no,
-            biz_appy_type=d.biz_appy_type,
-            begndate=d.begndate,
-            enddate=d.enddate,
-            memo=d.memo,
-        )
-    )
-    return {"result": {"trt_dcla_detl_sn": filing.trt_dcla_detl_sn}}
+    # The wire's fixmedins_code is the facility filed for; the contract's is the institution filing.
+    body = _body(DesignatedFilingCreate, call, data.data, designated_fixmedins_code=data.data.fixmedins_code)
+    return _filed(await call.downstream.file_designated(body))
 
 
 async def _handle_2506(call: Call, data: Input2504) -> dict[str, Any]:
@@ -303,38 +292,13 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def _file_referral(call: Call, d: Data2501, refl_old_mdtrt_id: str | None) -> dict[str, Any]:
-    filing = await call.downstream.file_referral(
-        ReferralFilingCreate(
-            psn_no=d.psn_no,
-            insutype=d.insutype,
-            insuplc_admdvs=require_insuplc(call.envelope),
-            fixmedins_code=call.envelope.fixmedins_code,
-            mdtrtarea_admdvs=d.mdtrtarea_admdvs,
-            reflin_medins_no=d.reflin_medins_no,
-            reflin_medins_name=d.reflin_medins_name,
-            refl_type=d.refl_type,
-            refl_date=d.refl_date,
-            refl_rea=d.refl_rea,
-            refl_opnn=d.refl_opnn,
-            hosp_agre_refl_flag=d.hosp_agre_refl_flag,
-            refl_old_mdtrt_id=refl_old_mdtrt_id,
-            diag_code=d.diag_code,
-            diag_name=d.diag_name,
-            begndate=d.begndate,
-            enddate=d.enddate,
-            memo=d.memo,
-        )
-    )
-    return {"result": {"trt_dcla_detl_sn": filing.trt_dcla_detl_sn}}
-
-
 async def _handle_2501(call: Call, data: Input2501) -> dict[str, Any]:
-    return await _file_referral(call, data.refmedin, None)
+    return _filed(await call.downstream.file_referral(_body(ReferralFilingCreate, call, data.refmedin)))
 
 
 async def _handle_2501a(call: Call, data: Input2501A) -> dict[str, Any]:
-    return await _file_referral(call, data.refmedin, data.refmedin.refl_old_mdtrt_id)
+    # Data2501A adds refl_old_mdtrt_id (the visit transferred from), which the contract shares by name.
+    return _filed(await call.downstream.file_referral(_body(ReferralFilingCreate, call, data.refmedin)))
 
 
 async def _handle_2502(call: Call, data: Input2504) -> dict[str, Any]:
@@ -342,25 +306,9 @@ async def _handle_2502(call: Call, data: Input2504) -> dict[str, Any]:
 
 
 async def _handle_2507(call: Call, data: Input2507) -> dict[str, Any]:
-    d = data.data
-    filing = await call.downstream.file_injury(
-        InjuryFilingCreate(
-            psn_no=d.psn_no,
-            insutype=d.insutype,
-            insuplc_admdvs=require_insuplc(call.envelope),
-            fixmedins_code=call.envelope.fixmedins_code,
-            mdtrtarea_admdvs=d.mdtrtarea_admdvs,
-            trum_time=parse_wire_time(d.trum_time),
-            trum_site=d.trum_site,
-            trum_rea=d.trum_rea,
-            thrd_pty_resp_flag=d.thrd_pty_resp_flag,
-            wrk_inj_flag=d.wrk_inj_flag,
-            begndate=d.begndate,
-            enddate=d.enddate,
-            memo=d.memo,
-        )
-    )
-    return {"result": {"trt_dcla_detl_sn": filing.trt_dcla_detl_sn, "chk_pay_flag": filing.chk_pay_flag}}
+    body = _body(InjuryFilingCreate, call, data.data, trum_time=parse_wire_time(data.data.trum_time))
+    filing = await call.downstream.file_injury(body)
+    return _filed(filing, chk_pay_flag=filing.chk_pay_flag)
 
 
 async def _handle_2001(call: Call, data: Input2001) -> dict[str, Any]:

@@ -65,7 +65,13 @@ def setlinfo(s: SettlementOut) -> dict[str, Any]:
         "balc": yuan(0),
         "acct_mulaid_pay": yuan(0),
         "medins_setl_id": s.msgid,
-        "clr_optins": s.insuplc_admdvs,
+        # Out-of-area care (docs/interface.md, "Out-of-area care"): the insured region whose policy paid,
+        # the treating region, and pay_loc 2 (own region) or 3 (省内异地). The treating region's agency
+        # clears with its institution (就医地管理), so it is the clearing agency.
+        "insuplc_admdvs": s.insuplc_admdvs,
+        "mdtrtarea_admvs": s.mdtrtarea_admvs or s.insuplc_admdvs,
+        "pay_loc": s.pay_loc,
+        "clr_optins": s.mdtrtarea_admvs or s.insuplc_admdvs,
         "clr_way": "01",
         "clr_type": s.clr_type,
     }

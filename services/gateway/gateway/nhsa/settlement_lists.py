@@ -28,8 +28,8 @@ from shared.contracts.v1.setl_lists import (
 from shared.money import YuanAsFen
 
 #: ICD-10 as the 1307 diagnosis catalogue writes it (J18.900, I63.900x001); ICD-9-CM-3 as the 1308
-#: operation catalogue does (36.0601, 81.5100x001). The codes are checked for form: the 1307/1308
-#: catalogues are not loaded on this platform (docs/interface.md, "Settlement lists").
+#: operation catalogue does (36.0601, 81.5100x001). The gateway checks their form; the settlement service
+#: checks that they are on the lists in force on the day of discharge (docs/interface.md, "Settlement lists").
 DIAGNOSIS_CODE = r"^[A-Z][0-9]{2}(\.[0-9A-Za-z+]{1,12})?$"
 OPERATION_CODE = r"^[0-9]{2}(\.[0-9A-Za-z]{1,12})?$"
 

@@ -119,7 +119,10 @@ def adjudicate(
     ytd: YearToDate,
 ) -> Adjudication:
     encounter, filed_notes = filings.layer(encounter, policy)
-    counted = lines.classify(fee_lines, catalogue, encounter.institution_level)
+    # 就医地目录: the treating institution's level and region decide the price caps.
+    counted = lines.classify(
+        fee_lines, catalogue, encounter.institution_level, encounter.mdtrtarea_admdvs or None
+    )
     trace = [counted.note, *filed_notes]
     reduction = out_of_area.reduction(encounter, policy)
     if reduction.note:

@@ -12,20 +12,23 @@ from settlement.adjudication.model import CLASS_B, CLASS_C, FeeLine, LineResult,
 from shared.money import apply_ratio, round_half_up_fen
 
 
-def classify_line(line: FeeLine, entry: ListEntry | None, level: str) -> LineResult:
-    """The line's classification, with the catalogue's marks of its entry (none for an unlisted code)."""
-    result = _classify(line, entry, level)
+def classify_line(
+    line: FeeLine, entry: ListEntry | None, level: str, admdvs: str | None = None
+) -> LineResult:
+    """The line's classification, with the catalogue's marks of its entry (none for an unlisted code), at an
+    institution of ``level`` in the treating region ``admdvs`` (its price caps)."""
+    result = _classify(line, entry, level, admdvs)
     if entry is None:
         return result
     return replace(result, flags=replace(entry.flags, restricted=entry.restricted))
 
 
-def _classify(line: FeeLine, entry: ListEntry | None, level: str) -> LineResult:
+def _classify(line: FeeLine, entry: ListEntry | None, level: str, admdvs: str | None) -> LineResult:
     if entry is None:
         return LineResult(
             line, CLASS_C, Decimal(1), None, "14", line.amount_fen, 0, 0, 0, "非医保目录内项目，全自费"
         )
-    cap = entry.cap_for(level)
+    cap = entry.cap_for(level, admdvs)
     if entry.chrgitm_lv == CLASS_C:
         return LineResult(
             line, CLASS_C, Decimal(1), cap, entry.med_chrgitm_type, line.amount_fen, 0, 0, 0, "丙类，全自费"
@@ -94,8 +97,10 @@ class Lines:
         )
 
 
-def classify(lines: list[FeeLine], catalogue: dict[str, ListEntry], level: str) -> Lines:
-    results = [classify_line(line, catalogue.get(line.med_list_codg), level) for line in lines]
+def classify(
+    lines: list[FeeLine], catalogue: dict[str, ListEntry], level: str, admdvs: str | None = None
+) -> Lines:
+    results = [classify_line(line, catalogue.get(line.med_list_codg), level, admdvs) for line in lines]
     return Lines(
         results,
         sum(line.amount_fen for line in lines),

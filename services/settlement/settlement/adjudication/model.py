@@ -76,12 +76,17 @@ class ListEntry:
     med_chrgitm_type: str = "09"
     #: Price caps that differ by hospital level ("1", "2", "3"), overriding ``price_cap``.
     price_cap_by_level: dict[str, Decimal] = field(default_factory=dict)
+    #: Caps a treating region sets for care at its institutions (就医地限价), overriding both above there.
+    price_cap_by_admdvs: dict[str, Decimal] = field(default_factory=dict)
     #: 限制使用: covered only with the hospital's approval (hosp_appr_flag 1).
     restricted: bool = False
     #: The entry's other marks, shown on its lines (``flags.restricted`` mirrors ``restricted``).
     flags: ListFlags = NO_FLAGS
 
-    def cap_for(self, level: str) -> Decimal | None:
+    def cap_for(self, level: str, admdvs: str | None = None) -> Decimal | None:
+        """The cap at an institution of this level in the treating region ``admdvs``."""
+        if admdvs is not None and admdvs in self.price_cap_by_admdvs:
+            return self.price_cap_by_admdvs[admdvs]
         return self.price_cap_by_level.get(level, self.price_cap)
 
 

@@ -33,6 +33,10 @@ class CatalogueItem(ReferenceData, Base, table=True):
     pric_uplmt: Decimal | None = Field(default=None, sa_type=ExactDecimal(16, 6), nullable=True)
     #: Unit price caps that differ by hospital level ("1", "2", "3"), overriding ``pric_uplmt`` there.
     pric_uplmt_by_level: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: Unit price caps set by a treating region for care at its institutions (就医地限价: out-of-area care
+    #: follows the treating region's caps; docs/domain.md, "Out-of-area care"), by admdvs, overriding the
+    #: caps above there.
+    pric_uplmt_by_admdvs: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     #: 限制使用: paid only with the hospital's approval (hosp_appr_flag 1).
     restricted: bool = False
     #: Marks shown on the entry's lines (engine ``ListFlags``): 基本药物, 医保谈判药品, 儿童用药,

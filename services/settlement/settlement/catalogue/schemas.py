@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -16,6 +17,8 @@ class CatalogueItemCreate(BaseModel):
     selfpay_prop: Decimal = Field(default=Decimal(0), ge=0, le=1, max_digits=5, decimal_places=4)
     pric_uplmt: Decimal | None = Field(default=None, gt=0, max_digits=16, decimal_places=6)
     pric_uplmt_by_level: dict[str, Decimal] = Field(default_factory=dict)
+    #: Caps a treating region sets for care at its institutions (就医地限价), by its admdvs.
+    pric_uplmt_by_admdvs: dict[str, Decimal] = Field(default_factory=dict)
     restricted: bool = False
     essential_drug: bool = Field(default=False, description="基本药物 (bas_medn_flag)")
     negotiated_drug: bool = Field(default=False, description="医保谈判药品 (hi_nego_drug_flag)")
@@ -31,6 +34,9 @@ class CatalogueItemCreate(BaseModel):
         for level, cap in self.pric_uplmt_by_level.items():
             if level not in ("1", "2", "3") or cap <= 0:
                 raise ValueError(f"分级限价的医院等级须为 1/2/3 且限价为正数: {level}={cap}")
+        for admdvs, cap in self.pric_uplmt_by_admdvs.items():
+            if not re.fullmatch(r"\d{6}", admdvs) or cap <= 0:
+                raise ValueError(f"就医地限价的区划须为6位数字且限价为正数: {admdvs}={cap}")
         return self
 
 

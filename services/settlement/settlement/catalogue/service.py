@@ -68,8 +68,11 @@ async def newest_version(session: AsyncSession) -> int:
 
 def _same(item: CatalogueItem, data: CatalogueItemCreate) -> bool:
     caps = {level: str(cap) for level, cap in data.pric_uplmt_by_level.items()}
+    regional = {admdvs: str(cap) for admdvs, cap in data.pric_uplmt_by_admdvs.items()}
     return (
-        all(getattr(item, f) == getattr(data, f) for f in VERSION_FIELDS) and item.pric_uplmt_by_level == caps
+        all(getattr(item, f) == getattr(data, f) for f in VERSION_FIELDS)
+        and item.pric_uplmt_by_level == caps
+        and (item.pric_uplmt_by_admdvs or {}) == regional
     )
 
 
@@ -107,8 +110,9 @@ async def create(session: AsyncSession, data: CatalogueItemCreate, ver: int | No
         latest.effective_to = data.effective_from - timedelta(days=1)
         latest.list_ver, latest.updated_at = ver, utcnow()
     item = CatalogueItem(
-        **data.model_dump(exclude={"pric_uplmt_by_level"}),
+        **data.model_dump(exclude={"pric_uplmt_by_level", "pric_uplmt_by_admdvs"}),
         pric_uplmt_by_level={level: str(cap) for level, cap in data.pric_uplmt_by_level.items()},
+        pric_uplmt_by_admdvs={admdvs: str(cap) for admdvs, cap in data.pric_uplmt_by_admdvs.items()},
         list_ver=ver,
         updated_at=utcnow(),
     )
@@ -297,6 +301,9 @@ def list_entry(item: CatalogueItem) -> ListEntry:
         price_cap=item.pric_uplmt,
         med_chrgitm_type=item.med_chrgitm_type,
         price_cap_by_level={level: Decimal(cap) for level, cap in item.pric_uplmt_by_level.items()},
+        price_cap_by_admdvs={
+            admdvs: Decimal(cap) for admdvs, cap in (item.pric_uplmt_by_admdvs or {}).items()
+        },
         restricted=item.restricted,
         flags=ListFlags(**{flag: bool(getattr(item, flag)) for flag in FLAG_FIELDS}),
     )

@@ -85,6 +85,21 @@ class Card(Base, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
 
 
+class VoucherRevocation(Base, table=True):
+    """Read model of revoked e-voucher tokens (医保电子凭证), fed by ``enrollment.voucher_revoked``: a token
+    whose digest (``shared.voucher.digest``) is here neither opens an encounter nor settles
+    (docs/architecture.md, "E-voucher revocation")."""
+
+    __tablename__ = "voucher_revocations"
+
+    voucher_digest: str = Field(primary_key=True, max_length=64)
+    psn_no: str = Field(max_length=30)
+    revoked_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    #: After this the token is refused as expired anyway: the row may be pruned.
+    expires_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
+
+
 class YearAccumulator(Base, table=True):
     """A person's year-to-date totals (one row per person, year and scheme), locked for the whole of a
     settlement so that parallel settlements can never pass a deductible, cap or ceiling together. The

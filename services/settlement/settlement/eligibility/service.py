@@ -17,7 +17,16 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from settlement.eligibility.models import ACTIVE, TERMINATED, Card, Eligibility, Person, YearAccumulator
+from settlement.eligibility.models import (
+    ACTIVE,
+    TERMINATED,
+    Card,
+    Eligibility,
+    Person,
+    VoucherRevocation,
+    YearAccumulator,
+)
+from shared import voucher
 from shared.db import dialect_name, per_dialect, run, utcnow
 from shared.errors import DomainError, NotFound
 from shared.events import (
@@ -28,6 +37,7 @@ from shared.events import (
     EventEnvelope,
     IdentityCategoriesChanged,
     PersonIdentity,
+    VoucherRevoked,
 )
 
 log = logging.getLogger(__name__)
@@ -205,6 +215,28 @@ async def apply_card_status_changed(session: AsyncSession, envelope: EventEnvelo
     )
     card.updated_at = utcnow()
     await session.flush()
+
+
+async def apply_voucher_revoked(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Consumer handler for ``enrollment.voucher_revoked``: remember the revoked token's digest, once (a
+    second event for the same token, which enrollment never sends, changes nothing)."""
+    event = VoucherRevoked.read(envelope.data)
+    if await session.get(VoucherRevocation, event.voucher_digest) is not None:
+        return
+    session.add(
+        VoucherRevocation(
+            voucher_digest=event.voucher_digest,
+            psn_no=event.psn_no,
+            revoked_at=event.revoked_at,
+            expires_at=event.expires_at,
+        )
+    )
+    await session.flush()
+
+
+async def voucher_revoked(session: AsyncSession, token: str) -> bool:
+    """Whether the issuer's revocation of ``token`` has reached this service."""
+    return await session.get(VoucherRevocation, voucher.digest(token)) is not None
 
 
 _CARD = select(Card).where(Card.card_no == bindparam("card_no"))

@@ -158,13 +158,13 @@ async def _once(
     out: type[Out],
     work: Callable[[AsyncSession], Awaitable[Out]],
 ) -> Out:
-    digest = replay.request_digest(operation, mdtrt_id, request)
     return await replay.once(
         runtime,
         msgid=msgid,
         fixmedins_code=fixmedins_code,
         operation=operation,
-        digest=digest,
+        key=mdtrt_id,
+        request=request,
         out=out,
         work=work,
     )

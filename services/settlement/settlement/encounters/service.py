@@ -57,6 +57,14 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
     institution = await institutions.settling(session, data.fixmedins_code)
     if institution.fixmedins_type != "1":
         raise DomainError("门诊挂号和入院办理只适用于定点医疗机构", code="NOT_A_HOSPITAL", status_code=422)
+    # The treating region is the hospital's (就医地管理; docs/domain.md, "Out-of-area care"), as at
+    # settlement.
+    if institution.admdvs != data.mdtrtarea_admvs:
+        raise DomainError(
+            f"就医地区划 {data.mdtrtarea_admvs} 与机构所在区划 {institution.admdvs} 不符",
+            code="ADMVS_MISMATCH",
+            status_code=422,
+        )
     await institutions.require_can_settle_on(session, institution, day)
     # The scheme of a stay is decided here, at admission, once (see settlement.schemes.service).
     coverage, effective = await schemes.resolve(session, data.psn_no, data.insutype, day)
@@ -252,6 +260,7 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
             ),
             entries.get(line.med_list_codg),
             institution.hosp_lv,
+            institution.admdvs,
         )
         out.append(
             LineOut(

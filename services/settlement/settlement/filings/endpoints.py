@@ -49,7 +49,8 @@ async def _once(
         msgid=msgid,
         fixmedins_code=fixmedins_code,
         operation=operation,
-        digest=replay.request_digest(operation, key, body),
+        key=key,
+        request=body,
         out=FilingOut,
         work=answer,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
@@ -29,10 +28,11 @@ async def record(body: MovementIn, runtime: RuntimeDep, msgid: Msgid = None) -> 
 
     return await replay.once(
         runtime,
-        msgid=msgid or uuid.uuid4().hex[:30],
+        msgid=msgid,
         fixmedins_code=body.fixmedins_code,
         operation="inventory",
-        digest=replay.request_digest("inventory", body.fixmedins_bchno, body),
+        key=body.fixmedins_bchno,
+        request=body,
         out=MovementOut,
         work=work,
     )
@@ -48,10 +48,11 @@ async def delete(body: DeletionIn, runtime: RuntimeDep, msgid: Msgid = None) -> 
 
     return await replay.once(
         runtime,
-        msgid=msgid or uuid.uuid4().hex[:30],
+        msgid=msgid,
         fixmedins_code=body.fixmedins_code,
         operation="inventory_delete",
-        digest=replay.request_digest("inventory_delete", body.fixmedins_bchno, body),
+        key=body.fixmedins_bchno,
+        request=body,
         out=DeletionOut,
         work=work,
     )

@@ -40,7 +40,8 @@ async def feedback(body: FeedbackRequest, runtime: RuntimeDep, msgid: Msgid = No
         msgid=msgid,
         fixmedins_code=body.fixmedins_code,
         operation="precheck_feedback",
-        digest=replay.request_digest("precheck_feedback", None, body),
+        key=None,
+        request=body,
         out=FeedbackOut,
         work=work,
     )

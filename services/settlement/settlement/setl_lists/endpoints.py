@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from datetime import datetime
 from typing import Annotated
 
@@ -45,10 +44,11 @@ async def upload(body: SettlementListUpload, runtime: RuntimeDep, msgid: Msgid =
 
     return await replay.once(
         runtime,
-        msgid=msgid or uuid.uuid4().hex[:30],
+        msgid=msgid,
         fixmedins_code=body.fixmedins_code,
         operation="setl_list",
-        digest=replay.request_digest("setl_list", body.setl_id, body),
+        key=body.setl_id,
+        request=body,
         out=SettlementListOut,
         work=work,
     )
@@ -74,10 +74,11 @@ async def change_status(
 
     return await replay.once(
         runtime,
-        msgid=msgid or uuid.uuid4().hex[:30],
+        msgid=msgid,
         fixmedins_code=body.fixmedins_code,
         operation="setl_list_status",
-        digest=replay.request_digest("setl_list_status", setl_id, body),
+        key=setl_id,
+        request=body,
         out=SettlementListOut,
         work=work,
     )

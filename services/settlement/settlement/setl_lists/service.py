@@ -11,9 +11,11 @@ from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from settlement.catalogue import codes as national_codes
 from settlement.encounters.models import Encounter
 from settlement.setl_lists.models import SettlementList
 from settlement.settlements.models import Settlement, SettlementFund, SettlementLine
+from shared.clock import CHINA_TZ
 from shared.contracts.v1.setl_lists import (
     ListDiagnosis,
     ListFund,
@@ -88,6 +90,29 @@ def _check_amounts(
         raise Unprocessable("结算清单金额与结算不符: " + "；".join(problems), code="SETL_LIST_AMOUNTS")
 
 
+async def _check_codes(session: AsyncSession, req: SettlementListUpload) -> None:
+    """4101: every diagnosis (``diseinfo``) must be on the diagnosis list (1307) and every operation
+    (``oprninfo``) on the procedure list (1308) in force on the day of discharge; the rows that are not are
+    named by their place in the list (docs/domain.md, "Settlement lists")."""
+    day = req.dscg_time.astimezone(CHINA_TZ).date()
+    problems = [
+        f"diseinfo 第 {number} 行诊断编码 {d.diag_code}"
+        for number, d in enumerate(req.diagnoses, start=1)
+        if not await national_codes.in_force(session, "dise", d.diag_code, day)
+    ]
+    problems += [
+        f"oprninfo 第 {number} 行手术操作编码 {o.oprn_oprt_code}"
+        for number, o in enumerate(req.operations, start=1)
+        if not await national_codes.in_force(session, "oprn", o.oprn_oprt_code, day)
+    ]
+    if problems:
+        raise Unprocessable(
+            f"结算清单编码不在出院日 {day} 有效的疾病与诊断(1307)或手术操作(1308)目录中: "
+            + "；".join(problems),
+            code="SETL_LIST_CODE",
+        )
+
+
 async def upload(session: AsyncSession, req: SettlementListUpload) -> SettlementListOut:
     s = await _settlement(session, req.setl_id, req.fixmedins_code)
     if s.psn_no != req.psn_no or s.mdtrt_id != req.mdtrt_id:
@@ -103,6 +128,7 @@ async def upload(session: AsyncSession, req: SettlementListUpload) -> Settlement
         raise Unprocessable(
             f"结算清单须有且仅有一个主诊断（现有 {len(mains)} 个）", code="SETL_LIST_DIAGNOSIS"
         )
+    await _check_codes(session, req)
     funds, items = await _funds(session, s), await _items(session, s)
     _check_amounts(req, s, funds, items)
     existing = await session.scalar(

@@ -60,7 +60,7 @@ def answer(
     inserted) in the order written, and the person as of the settlement day."""
     on = settlement.setl_time.astimezone(CHINA_TZ).date()
     # The stored columns carry the same names as the answer's fields; the rest is assembled here.
-    assembled = {"person", "funds", "lines", "replayed"}
+    assembled = {"person", "funds", "lines", "replayed", "pay_loc"}
     columns = {
         name: getattr(settlement, name) for name in SettlementOut.model_fields if name not in assembled
     }
@@ -69,8 +69,19 @@ def answer(
         person=_snapshot(person, settlement.psn_type, on),
         funds=[FundOut.model_validate(f) for f in funds],
         lines=[LineOut.model_validate(line) for line in lines],
+        pay_loc=pay_loc(settlement.insuplc_admdvs, settlement.mdtrtarea_admvs),
         replayed=replayed,
     )
+
+
+#: 支付地点类别 (national code table): 2 医疗机构 (the person's own region), 3 省内异地 (another region of
+#: this platform: 就医地目录、参保地政策、就医地管理, docs/domain.md, "Out-of-area care").
+PAY_LOC_LOCAL = "2"
+PAY_LOC_IN_PROVINCE = "3"
+
+
+def pay_loc(insuplc_admdvs: str, mdtrtarea_admvs: str) -> str:
+    return PAY_LOC_LOCAL if insuplc_admdvs == mdtrtarea_admvs else PAY_LOC_IN_PROVINCE
 
 
 def _snapshot(person: Eligibility, psn_type: str, on: date) -> PersonSnapshot:

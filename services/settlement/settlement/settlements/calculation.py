@@ -261,8 +261,9 @@ def move(totals: eligibility.Totals, delta: YearToDate | dict[str, int], sign: i
 async def check_certificate(session: AsyncSession, cert_type: str, cert_no: str, person: Eligibility) -> None:
     """The certificate presented must be the person's: the ID number (02), a social-security card (03)
     that is registered to them and neither reported lost nor replaced, or an e-voucher token (01) of this
-    platform, not expired, issued to them and not used before (shared/voucher.py; whether the issuer has
-    revoked it the gateway asks the issuer at each use). A token is used by ``use_voucher``."""
+    platform, not expired, issued to them, not revoked (the revocations this service learnt from
+    ``enrollment.voucher_revoked``: docs/architecture.md, "E-voucher revocation") and not used before
+    (shared/voucher.py). A token is used by ``use_voucher``, in the same transaction."""
     if cert_type == "01":
         try:
             issued = voucher.decode(cert_no, utcnow())
@@ -272,6 +273,8 @@ async def check_certificate(session: AsyncSession, cert_type: str, cert_no: str,
             raise DomainError(exc.message, code="E_VOUCHER", status_code=422) from exc
         if issued.psn_no != person.psn_no:
             raise DomainError("医保电子凭证不属于该人员", code="E_VOUCHER_PERSON", status_code=422)
+        if await eligibility.voucher_revoked(session, issued.token):
+            raise DomainError("医保电子凭证已被撤销", code="E_VOUCHER_REVOKED", status_code=422)
         if await session.get(VoucherUse, issued.token) is not None:
             raise _voucher_used()
         return

@@ -92,6 +92,7 @@ async def reverse(
             fixmedins_code=original.fixmedins_code,
             insutype=original.insutype,
             insuplc_admdvs=original.insuplc_admdvs,
+            mdtrtarea_admvs=original.mdtrtarea_admvs,
             clr_type=original.clr_type,
             med_type=original.med_type,
             setl_time=now,
@@ -110,6 +111,13 @@ async def reverse(
         institution_level=original.institution_level,
         funds=[(f.fund_pay_type, f.paid_fen) for f in funds],
         cash_paid_fen=original.cash_paid_fen,
+    )
+    metrics.record_out_of_area(
+        session,
+        insuplc_admdvs=original.insuplc_admdvs,
+        mdtrtarea_admvs=original.mdtrtarea_admvs,
+        fund_fen=original.fund_paid_total_fen,
+        operation="reverse",
     )
     return await load(session, reversal.setl_id)
 

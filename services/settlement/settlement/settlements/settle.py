@@ -110,5 +110,12 @@ async def settle(
         medfee_sumamt_fen=result.medfee_sumamt_fen,
         cash_paid_fen=result.cash_paid_fen,
     )
+    metrics.record_out_of_area(
+        session,
+        insuplc_admdvs=settlement.insuplc_admdvs,
+        mdtrtarea_admvs=settlement.mdtrtarea_admvs,
+        fund_fen=result.fund_paid_total_fen,
+        operation="settle",
+    )
     # Built from what was just written; reading it back gives the same (tests/settlement, "reads exactly").
     return answer(settlement, funds, lines, prepared.person)

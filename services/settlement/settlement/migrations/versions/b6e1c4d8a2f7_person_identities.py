@@ -1,7 +1,7 @@
 """persons: identity from the restricted topic; eligibility identity columns nullable
 
 Revision ID: b6e1c4d8a2f7
-Revises: 8a93d6d055a9
+Revises: b5e1c9a7d304
 Create Date: 2026-12-06 05:20:00
 
 ``enrollment.coverage_activated`` version 2 no longer carries the ID number, name, sex and birth date:
@@ -18,7 +18,7 @@ from alembic import op
 import shared.db
 
 revision: str = "b6e1c4d8a2f7"
-down_revision: str | None = "8a93d6d055a9"
+down_revision: str | None = "b5e1c9a7d304"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
