@@ -1,7 +1,7 @@
 """drop encounters.filed: whether care is filed comes from the filings at settlement time
 
 Revision ID: c7d2e5f9a1b3
-Revises: b6e1c4d8a2f7
+Revises: 5f2a8c1d7e93
 Create Date: 2026-12-06 06:10:00
 
 Nothing ever set the column (the encounter request's ``filed`` was accepted and ignored); the filings layer
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c7d2e5f9a1b3"
-down_revision: str | None = "b6e1c4d8a2f7"
+down_revision: str | None = "5f2a8c1d7e93"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
