@@ -98,10 +98,14 @@ class PostgresServer:
             return f"postgresql+asyncpg://postgres@/{database}?host={self.root}&port={self.port}"
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, prefix: str = "t") -> str:
+    def create_database(self, prefix: str = "t", *, template: str | None = None) -> str:
+        """A new database named ``prefix_<random>``; ``template``: a copy of that database (``CREATE
+        DATABASE ... TEMPLATE``, a file copy: no one may be connected to the template meanwhile)."""
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        copy = ["-T", template] if template else []
+        address = ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
         subprocess.run(
-            [str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
+            [str(self.bindir / "createdb"), *address, *copy, name],
             check=True,
             capture_output=True,
             timeout=60,

@@ -17,12 +17,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from platformctl.demo import load_demo
-from platformctl.pgtemp import PostgresServer
 from platformctl.services import SERVICES
 from platformctl.stack import RunningService, free_port, service_env, start_broker
-from shared.config import sqlite_url
-from shared.migrations import upgrade
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, migrated_copy
 from tests.support.his import SignedHis
 
 GATEWAY_PATH = "/fsi/api/rsfComIfsService/callService"
@@ -114,12 +111,7 @@ def stack(
     services: dict[str, RunningService] = {}
     try:
         for name, spec in SERVICES.items():
-            if backend == "sqlite":
-                url = sqlite_url(root / f"{name}.db")
-            else:
-                server: PostgresServer = request.getfixturevalue("pg_server")
-                url = server.url(server.create_database(f"e2e_{name}"))
-            upgrade(spec.package, url)
+            url = migrated_copy(request, backend, spec.package, root / f"{name}.db")
             env = service_env(spec, url, bootstrap, ports)
             if name == "ledger":
                 # The gap check reads the enrollment service's outbox too.

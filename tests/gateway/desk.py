@@ -28,7 +28,7 @@ from tests.settlement.conftest import (
     REGION,
     SettlementApi,
     new_person,
-    seed_reference_data,
+    seeded_settlement,
 )
 from tests.support.apps import build, running
 from tests.support.his import NAMES, SignedHis, register_demo_institutions
@@ -152,13 +152,12 @@ class Patient:
 
 @pytest.fixture
 async def desk(databases: DatabaseFactory) -> AsyncIterator[Desk]:
-    url = databases.migrated("settlement")
+    url = await seeded_settlement(databases, codes=True)  # seed_reference_data(codes=True)
     app = build(create_app, SettlementSettings, database_url=url, run_background_workers=False)
     settlement_db = Database(url)
     gateway_db = Database(databases.migrated("gateway"))
     async with running(app) as client:
         api = SettlementApi(client, settlement_db, app)
-        await seed_reference_data(api, codes=True)
         downstream = Downstream("http://enrollment", "http://service", 5.0)
         await downstream.client.aclose()
         downstream.client = client  # closed with the app, not by the gateway

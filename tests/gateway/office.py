@@ -26,7 +26,7 @@ from shared.db import Database
 from shared.events import IdentityCategory
 from tests.conftest import DatabaseFactory
 from tests.gateway.test_lost_answers import LossyLink
-from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, seed_reference_data
+from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi, new_person, seeded_settlement
 from tests.support.apps import build, running
 from tests.support.his import SignedHis, register_demo_institutions
 
@@ -94,13 +94,12 @@ async def office(databases: DatabaseFactory) -> AsyncIterator[Office]:
 async def opened(databases: DatabaseFactory) -> AsyncIterator[Office]:
     """The office on migrated databases of the backend (the fixture's; a hypothesis test drives it from
     its own event loop)."""
-    url = databases.migrated("settlement")
+    url = await seeded_settlement(databases, codes=True)  # seed_reference_data(codes=True)
     app = build(create_app, SettlementSettings, database_url=url, run_background_workers=False)
     settlement_db = Database(url)
     gateway_db = Database(databases.migrated("gateway"))
     async with running(app) as client:
         api = SettlementApi(client, settlement_db)
-        await seed_reference_data(api, codes=True)
         downstream = Downstream("http://enrollment", "http://service", 5.0)
         await downstream.client.aclose()
         link = LossyLink(client)

@@ -45,6 +45,20 @@ async def test_a_registration_is_stored_and_listed(office: Office) -> None:
     assert (await office.send("5301", {"data": {"psn_no": other}}))["output"]["feedetail"] == []
 
 
+async def test_a_filing_past_its_end_is_listed_as_no_longer_valid(office: Office) -> None:
+    """5301 ``vali_flag``: 1 while the filing runs (or has not begun), 0 once its ``enddate`` has passed,
+    though nobody revoked it."""
+    psn_no = await office.person()
+    yesterday = now_china().date() - timedelta(days=1)
+    ended = await office.send("2503", chronic(psn_no, begn="2026-01-01", end=yesterday.isoformat()))
+    assert ended["infcode"] == 0, ended["err_msg"]
+    running = await office.send("2503", chronic(psn_no, code="I10", end=None))
+    assert running["infcode"] == 0, running["err_msg"]
+    listed = (await office.send("5301", {"data": {"psn_no": psn_no}}))["output"]["feedetail"]
+    flags = {row["opsp_dise_code"]: (row["enddate"], row["vali_flag"]) for row in listed}
+    assert flags == {"E11": (yesterday.isoformat(), "0"), "I10": (None, "1")}
+
+
 async def test_a_revocation_ends_the_filing_from_today(office: Office) -> None:
     psn_no = await office.person()
     sn = (await office.send("2503", chronic(psn_no, end=None)))["output"]["result"]["trt_dcla_detl_sn"]

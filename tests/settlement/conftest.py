@@ -182,15 +182,29 @@ async def seed_diagnoses(api: SettlementApi, text: str = FIXTURE_DIAGNOSES) -> N
     assert response.status_code == 200, response.text
 
 
+async def seeded_settlement(databases: DatabaseFactory, *, codes: bool = False) -> str:
+    """A settlement database holding ``seed_reference_data(codes=codes)``, seeded through the service's API
+    once per test process and copied for each test (``DatabaseFactory.seeded``)."""
+
+    async def seed(url: str) -> None:
+        app = build(create_app, SettlementSettings, database_url=url, run_background_workers=False)
+        db = Database(url)
+        try:
+            async with running(app) as client:
+                await seed_reference_data(SettlementApi(client, db, app), codes=codes)
+        finally:
+            await db.dispose()
+
+    return await databases.seeded("settlement", "codes" if codes else "reference", seed)
+
+
 @pytest.fixture
 async def settlement_api(databases: DatabaseFactory) -> AsyncIterator[SettlementApi]:
-    url = databases.migrated("settlement")
+    url = await seeded_settlement(databases)
     app = build(create_app, SettlementSettings, database_url=url, run_background_workers=False)
     db = Database(url)
     async with running(app) as client:
-        api = SettlementApi(client, db, app)
-        await seed_reference_data(api)
-        yield api
+        yield SettlementApi(client, db, app)
     await db.dispose()
 
 

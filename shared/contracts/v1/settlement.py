@@ -249,7 +249,6 @@ class EncounterOpen(BaseModel):
     dise_codg: str | None = Field(default=None, max_length=30)
     dise_name: str | None = Field(default=None, max_length=300)
     matn_type: str | None = Field(default=None, pattern=r"^[12]$")
-    filed: bool = False
     #: The admission's (2401) or the visit's diagnoses (``diseinfo``), kept for 5202.
     diagnoses: list[EncounterDiagnosis] = Field(default_factory=list, max_length=100)
 

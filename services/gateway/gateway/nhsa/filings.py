@@ -45,7 +45,7 @@ from gateway.nhsa.encounter import (
     require_insuplc,
 )
 from gateway.protocol.code_tables import MatnType, MedType
-from shared.clock import parse_client_time, parse_wire_time
+from shared.clock import now_china, parse_client_time, parse_wire_time
 from shared.contracts.v1.filings import (
     ChronicFilingCreate,
     DesignatedFilingCreate,
@@ -361,20 +361,24 @@ async def _handle_5302(call: Call, data: Input5302) -> dict[str, Any]:
 
 async def _handle_5301(call: Call, data: Input5301) -> dict[str, Any]:
     answer = await call.downstream.person_filings(data.data.psn_no, "chronic")
-    return {
-        "feedetail": [
+    today = now_china().date().isoformat()
+    rows = []
+    for f in answer.filings:
+        # A revoked filing ends the day before its revocation applies.
+        last = _last_day(f)
+        # Valid (1): not revoked and not past its last day (one that has not begun yet is valid).
+        valid = f.status == "active" and (last is None or last >= today)
+        rows.append(
             {
                 "trt_dcla_detl_sn": f.trt_dcla_detl_sn,
                 "opsp_dise_code": f.opsp_dise_code,
                 "opsp_dise_name": f.opsp_dise_name,
                 "begndate": _day(f.begndate),
-                # A revoked filing ends the day before its revocation applies.
-                "enddate": _last_day(f),
-                "vali_flag": "1" if f.status == "active" else "0",
+                "enddate": last,
+                "vali_flag": "1" if valid else "0",
             }
-            for f in answer.filings
-        ]
-    }
+        )
+    return {"feedetail": rows}
 
 
 def _last_day(filing: FilingOut) -> str | None:

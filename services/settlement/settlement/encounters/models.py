@@ -36,8 +36,6 @@ class Encounter(Base, table=True):
     dise_name: str | None = Field(default=None, max_length=300)
     #: 生育: 1 顺产 (normal), 2 剖宫产 (caesarean).
     matn_type: str | None = Field(default=None, max_length=6)
-    #: Out-of-area care filed beforehand (异地就医备案).
-    filed: bool = False
     #: open, discharged (inpatient), cancelled, settled (inpatient, final settlement done).
     status: str = Field(default="open", max_length=12)
     created_at: datetime = timestamp_field()

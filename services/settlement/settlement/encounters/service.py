@@ -447,7 +447,8 @@ async def _claim(
         invono=data.invono,
         mdtrt_id=mdtrt_id,
         institution_types=("1",),
-        filed=encounter.filed,
+        # Whether the care is filed (referral, out of area) the filings decide at settlement time
+        # (settlement.adjudication.filings), not a flag on the encounter.
         delivery_type={"1": "normal", "2": "caesarean"}.get(encounter.matn_type or ""),  # type: ignore[arg-type]
         chronic_disease=encounter.dise_codg if kind == "chronic" else None,
         continuing_stay=continuing and encounter.setting == "inpatient",

@@ -1,7 +1,7 @@
 """encounter diagnoses
 
 Revision ID: b3d5f7a9c1e2
-Revises: 8a93d6d055a9
+Revises: c7d2e5f9a1b3
 Create Date: 2026-12-06 05:30:00
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import shared.db
 
 
 revision: str = "b3d5f7a9c1e2"
-down_revision: str | None = "8a93d6d055a9"
+down_revision: str | None = "c7d2e5f9a1b3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
