@@ -22,11 +22,13 @@ import pytest
 import yaml
 
 from platformctl import examples
-from platformctl.demo import PERSONS, PHARMACY, REGION
+from platformctl.demo import PERSONS, PHARMACY, REGION, demo_credentials
 from platformctl.stack import free_port, wait_for_port
 from shared.clock import now_china
 from tests.conftest import BACKENDS, eventually
 from tests.e2e.conftest import Stack
+from tests.e2e.test_money_layers import _insured
+from tests.e2e.test_out_of_area import AWAY_HOSPITAL, AWAY_REGION, _ok, _stay
 from tests.support import prometheus as prometheus_support
 from tests.support.apps import ADMIN_TOKEN
 
@@ -132,6 +134,26 @@ def _msgid() -> str:
     return examples.msgid(next(_sequence))
 
 
+async def _out_of_area_stays(stack: Stack, client: httpx.AsyncClient) -> None:
+    paasid, secret = demo_credentials(AWAY_HOSPITAL)
+    registered = await client.put(
+        f"{stack.url('gateway')}/api/v1/institutions/{AWAY_HOSPITAL}",
+        json={"fixmedins_name": "金安区医院", "paasid": paasid, "secret": secret},
+    )
+    assert registered.status_code in (200, 201), registered.text
+    hospital = {
+        "fixmedins_code": AWAY_HOSPITAL, "fixmedins_name": "金安区医院", "fixmedins_type": "1",
+        "hosp_lv": "2", "admdvs": AWAY_REGION, "agreement_begin": f"{now_china().year - 1}-01-01",
+    }  # fmt: skip
+    created = await client.post(f"{stack.url('settlement')}/api/v1/institutions", json=hospital)
+    assert created.status_code == 201, created.text
+    psn_no, certno = await _insured(client, stack)
+    await _stay(stack, client, psn_no, certno, "2000.00")
+    second_id, second = await _stay(stack, client, psn_no, certno, "1000.00")
+    body = {"data": {"mdtrt_id": second_id, "setl_id": second["setl_id"], "psn_no": psn_no}}
+    await _ok(stack, client, "2305", body)
+
+
 async def _counter_day(stack: Stack) -> None:
     """Some of everything the dashboards show: settlements, a replay, a reversal, refusals."""
     person = PERSONS[0]
@@ -169,6 +191,10 @@ async def _counter_day(stack: Stack) -> None:
         # A code of the acceptance lists the platform does not answer (the trail row counts them by code).
         unsupported = await stack.call(client, examples.envelope("4401", _msgid(), {"data": {}}))
         assert unsupported["infcode"] == -1 and unsupported["err_msg"].startswith("[E_INFNO]")
+
+        # Out-of-area care (the dashboard's out-of-area row): a person of this region at region B's
+        # hospital, one stay settled and a second one reversed, as tests/e2e/test_out_of_area.py does.
+        await _out_of_area_stays(stack, client)
 
         async def booked() -> bool:
             response = await client.get(f"{stack.url('ledger')}/api/v1/journal", params={"limit": 1000})
