@@ -122,12 +122,29 @@ def test_call_service_documents_each_codes_output_fields_and_types() -> None:
     assert person["baseinfo"]["properties"]["age"]["type"] == "number"
     assert "paus_insu_date" not in person["insuinfo"]["items"]["required"]
     assert set(schemas["Output9001"]["properties"]["signinoutb"]["properties"]) == {"sign_time", "sign_no"}
+    page, file = schemas["Output1312"]["oneOf"]  # a catalogue download: one page inline, or a file
+    assert page["properties"]["firstPage"]["type"] == "boolean" and "data" in page["required"]
+    assert {"file_qury_no", "ver", "recordCounts"} <= set(file["required"])
+    assert "data" not in file["properties"]
+
     # Every listed field of every code is in its schema.
+    def same(field: fields.Field, schema: dict[str, Any], where: str) -> None:
+        if isinstance(field, fields.Maybe):
+            same(field.field, schema, where)
+        elif isinstance(field, tuple):
+            same(field[0], schema["items"], where)
+        elif isinstance(field, dict):
+            assert set(schema["properties"]) == set(field) - {"*"}, where
+            for name, inner in field.items():
+                if name != "*":
+                    same(inner, schema["properties"][name], f"{where}.{name}")
+
     for infno, nodes in fields.OUTPUT.items():
-        for name, node in nodes.items():
-            schema = schemas[f"Output{infno}"]["properties"][name]
-            row = schema["items"] if isinstance(node, tuple) else schema
-            assert set(row["properties"]) == set(node[0] if isinstance(node, tuple) else node), infno
+        if isinstance(nodes, fields.Either):  # a catalogue download: one page, or a file
+            for form, schema in zip(nodes.forms, schemas[f"Output{infno}"]["oneOf"], strict=True):
+                same(form, schema, infno)
+        else:
+            same(nodes, schemas[f"Output{infno}"], infno)
 
 
 def test_the_gateways_document_has_no_duplicate_operation_id() -> None:

@@ -365,7 +365,8 @@ def check(psn_no: str, med_type: str, **extra: str) -> dict[str, Any]:
                      "begntime": "", "endtime": "", "dise_codg": "", **extra}}  # fmt: skip
 
 
-def rows(answer: dict[str, Any]) -> dict[str, tuple[str, str, str | None]]:
+def rows(answer: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
+    """Per fund: may draw on it, the check, and why not ("" when it may)."""
     assert answer["infcode"] == 0, answer["err_msg"]
     return {r["fund_pay_type"]: (r["trt_enjymnt_flag"], r["trt_chk_type"], r["trt_chk_rslt"])
             for r in answer["output"]["trtinfo"]}  # fmt: skip
@@ -377,30 +378,33 @@ async def test_2001_answers_what_the_person_may_draw_on_today(office: Office) ->
     # A stay: the pooled fund, catastrophic insurance (stays count, Yutian) and 低保 assistance (2102).
     stay_rows = rows(await office.send("2001", check(psn_no, "21")))
     assert stay_rows == {
-        "390100": ("1", "01", None),
-        "390200": ("1", "01", None),
-        "610100": ("1", "06", None),
+        "390100": ("1", "01", ""),
+        "390200": ("1", "01", ""),
+        "610100": ("1", "06", ""),
     }
     [row] = (await office.send("2001", check(psn_no, "21")))["output"]["trtinfo"][:1]
     year = now_china().year
     assert (row["psn_no"], row["begndate"], row["enddate"]) == (psn_no, f"{year}-01-01", f"{year}-12-31")
     # Chronic care for E11, not registered: not entitled, the reason named; registered: entitled.
     flag, kind, why = rows(await office.send("2001", check(psn_no, "140104", dise_codg="E11")))["390100"]
-    assert (flag, kind) == ("0", "02") and why is not None and why.startswith("[CHRONIC_NOT_FILED]")
+    assert (flag, kind) == ("0", "02") and why.startswith("[CHRONIC_NOT_FILED]")
     assert (await office.send("2503", chronic(psn_no, end=None)))["infcode"] == 0
     assert rows(await office.send("2001", check(psn_no, "140104", dise_codg="E11")))["390100"] == (
         "1",
         "01",
-        None,
+        "",
     )
     # An injury stay without a filing; an ordinary visit (no catastrophic insurance, no assistance).
     assert rows(await office.send("2001", check(psn_no, "22")))["390100"][:2] == ("0", "05")
-    assert rows(await office.send("2001", check(psn_no, "11"))) == {"390100": ("1", "01", None)}
+    assert rows(await office.send("2001", check(psn_no, "11"))) == {"390100": ("1", "01", "")}
     # Asked about another day: 2025, when the person was not insured.
-    flag, kind, why = rows(await office.send("2001", check(psn_no, "21", begntime="2025-06-01 08:00:00")))[
-        "390100"
+    [uncovered] = (await office.send("2001", check(psn_no, "21", begntime="2025-06-01 08:00:00")))["output"][
+        "trtinfo"
     ]
-    assert (flag, kind) == ("0", "01") and why is not None and why.startswith("[NOT_COVERED]")
+    flag, kind, why = uncovered["trt_enjymnt_flag"], uncovered["trt_chk_type"], uncovered["trt_chk_rslt"]
+    assert (flag, kind) == ("0", "01") and why.startswith("[NOT_COVERED]")
+    # No cover that day: no cover dates, left out rather than null (docs/interface.md, "Output fields").
+    assert "begndate" not in uncovered and "enddate" not in uncovered
     refused(await office.send("2001", check(psn_no, "")), "E_INPUT")
 
 

@@ -55,8 +55,10 @@ async def test_a_filing_past_its_end_is_listed_as_no_longer_valid(office: Office
     running = await office.send("2503", chronic(psn_no, code="I10", end=None))
     assert running["infcode"] == 0, running["err_msg"]
     listed = (await office.send("5301", {"data": {"psn_no": psn_no}}))["output"]["feedetail"]
-    flags = {row["opsp_dise_code"]: (row["enddate"], row["vali_flag"]) for row in listed}
+    # An open-ended filing's enddate is left out (docs/interface.md, "Output fields").
+    flags = {row["opsp_dise_code"]: (row.get("enddate"), row["vali_flag"]) for row in listed}
     assert flags == {"E11": (yesterday.isoformat(), "0"), "I10": (None, "1")}
+    assert "enddate" not in next(row for row in listed if row["opsp_dise_code"] == "I10")
 
 
 async def test_a_revocation_ends_the_filing_from_today(office: Office) -> None:
@@ -160,7 +162,7 @@ async def test_a_clerk_files_by_telephone_and_other_roles_cannot(office: Office)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "FILING_DATES"
     # The hospital sees the clerk's filing in 5301.
     [row] = (await office.send("5301", {"data": {"psn_no": psn_no}}))["output"]["feedetail"]
-    assert (row["opsp_dise_code"], row["begndate"], row["enddate"]) == ("I10", "2026-03-01", None)
+    assert (row["opsp_dise_code"], row["begndate"]) == ("I10", "2026-03-01") and "enddate" not in row
 
 
 DAYS = st.dates(min_value=date(2026, 1, 1), max_value=date(2026, 12, 31))
@@ -210,7 +212,7 @@ async def test_a_designated_facility_for_a_registered_chronic_patient(office: Of
     assert row == {
         "trt_dcla_detl_sn": sn, "psn_no": psn_no, "insutype": "390", "fix_srt_no": "1",
         "fixmedins_code": HOSPITAL, "fixmedins_name": "县医院", "begndate": "2026-02-01",
-        "enddate": "2099-12-31", "memo": None,
+        "enddate": "2099-12-31", "memo": "",
     }  # fmt: skip
     # 2506 revokes the designated filing only; 2504 does not take its number, nor 2506 the chronic one's.
     refused(

@@ -2,7 +2,9 @@
 against the field lists written from the interface (``gateway/nhsa/fields.py``), through the gateway's
 envelope processor in front of the real settlement service (and, for 1101, the real enrollment service),
 real databases, on both backends. A pharmacy purchase, a visit and a stay from the first code to their
-reversal, 3201, 5203, 9001/9002.
+reversal, 3201, 5203, 9001/9002. Every other code's answer is checked by the shared HIS sender
+(``tests.support.answers.check_fields``) in whichever gateway test reaches it; the last tests here show the
+check is on, and that the answer is typed before it leaves (``fields.typed``).
 
 Settlement reference data as ``tests.settlement.conftest`` seeds it (县医院 level 2, 药房; item A 甲 capped
 at 0.50, B 乙 10 % first, C 丙; outpatient 20.00 deductible 50 %, inpatient 300.00 deductible 60 %), plus
@@ -10,6 +12,7 @@ item M added here: 甲, restricted, and marked with every other catalogue mark."
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -277,7 +280,12 @@ async def test_every_answer_has_every_defined_field_typed(desk: Desk) -> None:
 
     sign_no = signed_in["signinoutb"]["sign_no"]
     await ok("9002", {"signOut": {"sign_no": sign_no, "opter_no": "001"}})
-    assert answered == set(fields.OUTPUT) - {"1101"}  # 1101: below, with the enrollment service
+    # 1101: below, with the enrollment service. Every other code is checked wherever a gateway test
+    # reaches it (tests.support.answers.check_fields, on every answer SignedHis receives).
+    assert answered == {
+        *("2101", "2102", "2103", "2201", "2204", "2206", "2207", "2208", "2301"),
+        *("2303", "2304", "2305", "2401", "3201", "5203", "9001", "9002"),
+    }
 
 
 async def test_1101_from_the_enrollment_service_has_every_defined_field_typed(
@@ -333,3 +341,42 @@ def test_the_check_names_what_is_missing_undefined_or_mistyped() -> None:
     assert "result[0].det_item_fee_sumamt: Decimal('1.005') is not amount" in fields.missing_or_mistyped(
         "2204", {"result": [row]}
     )
+
+
+async def test_every_answer_a_gateway_test_receives_is_checked() -> None:
+    """SignedHis holds every successful answer to the field list: a null text field fails the test that
+    received it, whatever that test is about."""
+    answer: dict[str, Any] = {
+        "infcode": 0,
+        "output": {"signinoutb": {"sign_time": "2026-11-20 10:00:00", "sign_no": None}},
+    }
+
+    async def transport(raw: bytes, headers: Any) -> str:
+        return json.dumps(answer)
+
+    his = SignedHis(transport)
+    with pytest.raises(AssertionError, match=r"signinoutb\.sign_no: None is not text"):
+        await his.send({"infno": "9001", "input": {}})
+    answer["output"]["signinoutb"]["sign_no"] = "S1"
+    assert json.loads(await his.send({"infno": "9001", "input": {}})) == answer
+
+
+def test_an_answer_is_typed_before_it_leaves() -> None:
+    """A text with no value becomes "", an optional date or number with none is left out; a required
+    date that is null stays null, for the check to find (nothing is made up)."""
+    row = {
+        "psn_no": "1",
+        "insutype": "390",
+        "fixmedins_code": "H1",
+        "fixmedins_name": None,
+        "fix_srt_no": "1",
+        "trt_dcla_detl_sn": "B1",
+        "begndate": None,
+        "enddate": None,
+        "memo": None,
+    }
+    typed = fields.typed("5302", {"psnfixmedin": [row]})
+    expected = {**row, "fixmedins_name": "", "memo": ""}
+    del expected["enddate"]
+    assert typed == {"psnfixmedin": [expected]}
+    assert fields.missing_or_mistyped("5302", typed) == ["psnfixmedin[0].begndate: None is not date"]

@@ -55,6 +55,7 @@ async def test_5201_lists_the_persons_visits_here_in_the_period(desk: Desk) -> N
     stay_id = await admit(patient, "ZY0001", "2026-11-21 08:00:00")
 
     listed = (await desk.ok("5201", {"data": {"psn_no": patient.psn_no, **since()}}))["mdtrtinfo"]
+    # Neither is closed: endtime is left out, and matn_type (no delivery) is "" (docs/interface.md).
     assert listed == [
         {
             "mdtrt_id": visit_id,
@@ -64,10 +65,9 @@ async def test_5201_lists_the_persons_visits_here_in_the_period(desk: Desk) -> N
             "insutype": "390",
             "med_type": "11",
             "begntime": WHEN,
-            "endtime": None,
             "dise_codg": "J06.900",
             "dise_name": "上呼吸道感染",
-            "matn_type": None,
+            "matn_type": "",
         },
         {
             "mdtrt_id": stay_id,
@@ -77,10 +77,9 @@ async def test_5201_lists_the_persons_visits_here_in_the_period(desk: Desk) -> N
             "insutype": "390",
             "med_type": "21",
             "begntime": "2026-11-21 08:00:00",
-            "endtime": None,
             "dise_codg": "J18.900",
             "dise_name": "肺炎",
-            "matn_type": None,
+            "matn_type": "",
         },
     ]
 
@@ -197,7 +196,8 @@ def classified(sn: str, amount: str, lv: str, prop: str, first: str, in_range: s
         "overlmt_amt": Decimal("0.00"),
         "preselfpay_amt": Decimal(first),
         "inscp_scp_amt": Decimal(in_range),
-        "pric_uplmt_amt": Decimal(cap) if cap else None,
+        # An uncapped item's pric_uplmt_amt is left out (docs/interface.md, "Output fields").
+        **({"pric_uplmt_amt": Decimal(cap)} if cap else {}),
     }
 
 
@@ -213,10 +213,8 @@ def picked(row: dict[str, Any]) -> dict[str, Any]:
         "inscp_scp_amt",
         "pric_uplmt_amt",
     )
-    return {
-        k: Decimal(str(row[k])) if k not in ("feedetl_sn", "chrgitm_lv") and row[k] is not None else row[k]
-        for k in keys
-    }
+    texts = ("feedetl_sn", "chrgitm_lv")
+    return {k: row[k] if k in texts else Decimal(str(row[k])) for k in keys if k in row}
 
 
 async def test_5204_answers_the_settled_lines_of_a_visit(desk: Desk) -> None:

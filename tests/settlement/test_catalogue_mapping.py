@@ -142,9 +142,7 @@ async def test_a_mapped_line_settles_as_the_national_code(
         "list_type": "101",
         "med_list_codg": "A",
         "begndate": "2026-01-01",
-        "enddate": None,
-        "revoked_on": None,
-    }
+    }  # enddate and revoked_on left out: open-ended, not revoked (docs/interface.md, "Output fields")
     assert (await counter.send("3301", mapping(), sequence=1)) == uploaded  # the same msgid: the same answer
 
     psn_no, certno = new_person()

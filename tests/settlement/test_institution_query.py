@@ -52,14 +52,13 @@ async def test_1201_finds_institutions_by_code_name_or_type(his: SignedHis) -> N
         {
             "fixmedins_code": HOSPITAL,
             "fixmedins_name": "县医院",
-            "uscc": None,
+            "uscc": "",  # none on file: "" (docs/interface.md, "Output fields")
             "fixmedins_type": "1",
             "hosp_lv": "2",
             "admdvs": REGION,
             "vali_flag": "1",
             "begndate": "2025-01-01",
-            "enddate": None,
-        }
+        }  # open-ended: no enddate
     ]
     pharmacies = await query(his, 2, {"fixmedins_type": "2", "fixmedins_name": "药房"})
     assert [(r["fixmedins_code"], r["vali_flag"]) for r in pharmacies["output"]["medinsinfo"]] == [

@@ -15,6 +15,7 @@ from gateway.security.schemes import TifSha256
 from platformctl import examples
 from platformctl.demo import INSTITUTIONS, demo_credentials
 from shared.db import Database
+from tests.support.answers import check_text
 
 NAMES = {str(i["fixmedins_code"]): str(i["fixmedins_name"]) for i in INSTITUTIONS}
 PHARMACY = "P34152400001"
@@ -60,7 +61,8 @@ Transport = Callable[[bytes, Mapping[str, str]], Awaitable[str]]
 
 class SignedHis:
     """Signs every request as the institution its envelope names (the pharmacy for anything else) and
-    fills in a sign_no from a sign-in done on first use."""
+    fills in a sign_no from a sign-in done on first use; checks every answer's output fields
+    (:func:`tests.support.answers.check_fields`)."""
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
@@ -78,14 +80,22 @@ class SignedHis:
         return self.sign_nos[key]
 
     async def send_raw(self, raw: bytes, *, sign_as: str = PHARMACY) -> str:
-        return await self.transport(raw, signed_headers(sign_as))
+        answer = await self.transport(raw, signed_headers(sign_as))
+        try:
+            infno = json.loads(raw).get("infno")
+        except (ValueError, AttributeError, RecursionError):
+            infno = None
+        check_text(infno, answer)
+        return answer
 
     async def send(self, body: dict[str, Any], *, sign_as: str | None = None) -> str:
         code = body.get("fixmedins_code")
         signer = sign_as or (code if isinstance(code, str) and code in NAMES else PHARMACY)
         if body.get("infno") != "9001" and not body.get("sign_no") and isinstance(body.get("opter"), str):
             body = {**body, "sign_no": await self.sign_no(signer, body["opter"])}
-        return await self.transport(json.dumps(body, ensure_ascii=False).encode(), signed_headers(signer))
+        answer = await self.transport(json.dumps(body, ensure_ascii=False).encode(), signed_headers(signer))
+        check_text(body.get("infno"), answer)
+        return answer
 
 
 class SignedHttp:

@@ -65,28 +65,45 @@ KIND_SCHEMAS: dict[str, dict[str, Any]] = {
     "amount": {"type": "number", "description": "yuan, at most two decimals"},
     "ratio": {"type": "number", "description": "a ratio, at most four decimals"},
     "number": {"type": "number"},
+    "flag": {"type": "boolean"},
+    "filed": {"description": "as the institution filed it"},
 }
 
 
+def _field_schema(field: fields.Field) -> dict[str, Any]:
+    if isinstance(field, fields.Maybe):
+        return _field_schema(field.field)
+    if isinstance(field, tuple):
+        return {"type": "array", "items": _field_schema(field[0])}
+    if isinstance(field, dict):
+        return _node_schema(field)
+    schema = dict(KIND_SCHEMAS[field.rstrip("?")])
+    if field.endswith("?"):
+        schema["description"] = "; ".join(
+            filter(None, (schema.get("description"), "left out when it has no value (never null)"))
+        )
+    return schema
+
+
+def _required(field: fields.Field) -> bool:
+    return not (isinstance(field, fields.Maybe) or (isinstance(field, str) and field.endswith("?")))
+
+
 def _node_schema(node: fields.Node) -> dict[str, Any]:
-    properties: dict[str, Any] = {}
-    for name, kind in node.items():
-        schema = dict(KIND_SCHEMAS[kind.rstrip("?")])
-        if kind.endswith("?"):
-            schema["description"] = "; ".join(
-                filter(None, (schema.get("description"), "left out when it has no value (never null)"))
-            )
-        properties[name] = schema
-    return {
+    schema: dict[str, Any] = {
         "type": "object",
-        "required": [name for name, kind in node.items() if not kind.endswith("?")],
-        "properties": properties,
+        "required": [name for name, f in node.items() if name != "*" and _required(f)],
+        "properties": {name: _field_schema(f) for name, f in node.items() if name != "*"},
     }
+    if "*" in node:  # a record echoed as filed: other keys as the institution sent them
+        schema["additionalProperties"] = True
+    return schema
 
 
 def output_schemas() -> dict[str, dict[str, Any]]:
     """Components: ``Output<infno>``, the ``output`` of each code whose fields are listed in
-    ``gateway.nhsa.fields`` (a node of rows is an array)."""
+    ``gateway.nhsa.fields`` (a node of rows is an array; an output given in several forms, a catalogue
+    download's page or file, is ``oneOf`` them)."""
     components: dict[str, dict[str, Any]] = {}
     for infno, nodes in sorted(fields.OUTPUT.items()):
         transaction = registry.TRANSACTIONS.get(infno)
@@ -94,16 +111,11 @@ def output_schemas() -> dict[str, dict[str, Any]]:
         components[_output_name(infno)] = {
             "title": f"Output{infno}",
             "description": f"The output of {label} (infcode 0)",
-            "type": "object",
-            "required": list(nodes),
-            "properties": {
-                name: (
-                    {"type": "array", "items": _node_schema(node[0])}
-                    if isinstance(node, tuple)
-                    else _node_schema(node)
-                )
-                for name, node in nodes.items()
-            },
+            **(
+                {"oneOf": [_node_schema(form) for form in nodes.forms]}
+                if isinstance(nodes, fields.Either)
+                else _node_schema(nodes)
+            ),
         }
     return components
 

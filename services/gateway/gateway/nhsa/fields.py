@@ -7,16 +7,38 @@ that breaks at go-live.
 
 Kinds: ``text`` (a string, "" when empty), ``date`` (``yyyy-MM-dd``), ``time`` (``yyyy-MM-dd HH:mm:ss``),
 ``amount`` (yuan, at most two decimals), ``ratio`` (at most four decimals), ``number`` (any other number:
-``age``, ``cnt``, ``pric``). A kind ending in ``?`` is a date, time or number that is left out when it has
-no value (never sent as null: a C# ``DateTime`` or ``decimal`` cannot read null)."""
+``age``, ``cnt``, ``pric``), ``flag`` (true or false: ``firstPage``), ``filed`` (any value, echoed as the HIS
+filed it). A node with a ``"*"`` key takes other keys as well (a record echoed as filed). A kind ending
+in ``?`` is a date, time or number that is left out when it has no value (never sent as null: a C#
+``DateTime`` or ``decimal`` cannot read null); a text with no value is ``""`` (``typed`` makes it so)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-Node = dict[str, str]
+#: A field: its kind (``"text"``, ``"date?"``...), an object of fields (a ``Node``), or a list of rows
+#: or values, written as a one-element tuple of what each element is.
+Field = Any
+Node = dict[str, Field]
+
+
+@dataclass(frozen=True)
+class Maybe:
+    """A node the answer has only in some cases (2601's ``setlinfo``: only when it voided a settlement)."""
+
+    field: Field
+
+
+@dataclass(frozen=True)
+class Either:
+    """An output given in one of several forms, each a whole ``Node`` (a catalogue download: one page
+    inline, or every row in a file); an answer agrees when it agrees with one of them."""
+
+    forms: tuple[Node, ...]
+
 
 BASEINFO: Node = {
     "psn_no": "text",
@@ -133,8 +155,116 @@ LINE_RESULT: Node = {
     "memo": "text",
 }
 
-#: infno -> node -> fields. A node named in a tuple is a list of rows of those fields.
-OUTPUT: dict[str, dict[str, Node | tuple[Node]]] = {
+CATALOGUE_PAGE: Node = {
+    "ver": "text",
+    "recordCounts": "number",
+    "pages": "number",
+    "pageNum": "number",
+    "pageSize": "number",
+    "firstPage": "flag",
+    "lastPage": "flag",
+}
+#: The validity and version every catalogue row carries (1301-1319).
+CATALOGUE_ROW: Node = {
+    "begndate": "date",
+    "enddate": "date?",
+    "vali_flag": "text",
+    "rid": "text",
+    "updt_time": "time",
+    "ver": "text",
+}
+#: An answer that is a file to download (9101/9102, a catalogue download's file form; docs/interface.md,
+#: "Files").
+FILE: Node = {
+    "file_qury_no": "text",
+    "filename": "text",
+    "fixmedins_code": "text",
+    "dld_endtime": "time",
+    "file_size": "number",
+    "file_sha256": "text",
+}
+#: The registration as the platform keeps it, answered by 2202, 2203 and 2402-2405 (the interface
+#: defines no output for them; the platform's echo).
+ENCOUNTER: Node = {"data": {"mdtrt_id": "text", "psn_no": "text", "ipt_otp_no": "text", "med_type": "text"}}
+#: 2501-2507 待遇申报: the record's number; a revocation also its day.
+FILED: Node = {"result": {"trt_dcla_detl_sn": "text"}}
+REVOKED: Node = {"result": {"trt_dcla_detl_sn": "text", "revoked_on": "date"}}
+#: 3101/3102 事前/事中分析: one row per rule violated, with its details.
+JUDGEMENT: Node = {
+    "jr_id": "text",
+    "rule_id": "text",
+    "rule_name": "text",
+    "vola_cont": "text",
+    "patn_id": "text",
+    "mdtrt_id": "text",
+    "vola_amt": "amount",
+    "sev_deg": "text",
+    "vola_evid": "text",
+    "judge_result_detail_dtos": (
+        {
+            "jrd_id": "text",
+            "patn_id": "text",
+            "mdtrt_id": "text",
+            "rx_id": "text",
+            "vola_item_type": "text",
+            "vola_amt": "amount",
+        },
+    ),
+}
+#: 3301/3302 目录对照: the mapping, and the day it was revoked (left out while it holds).
+MAPPING: Node = {
+    "data": {
+        "fixmedins_code": "text",
+        "fixmedins_hilist_id": "text",
+        "fixmedins_hilist_name": "text",
+        "list_type": "text",
+        "med_list_codg": "text",
+        "begndate": "date",
+        "enddate": "date?",
+        "revoked_on": "date?",
+    }
+}
+#: 3501-3506 进销存: the batch's stock after the change, and the change.
+STOCK: Node = {
+    "result": {"fixmedins_bchno": "text", "med_list_codg": "text", "inv_cnt": "number", "chg_cnt": "number"}
+}
+#: 5204/5205 费用明细查询: one row per fee line as settled.
+FEE_ROW: Node = {
+    "feedetl_sn": "text",
+    "mdtrt_id": "text",
+    "setl_id": "text",
+    "psn_no": "text",
+    "med_type": "text",
+    "fixmedins_code": "text",
+    "fixmedins_name": "text",
+    "fee_ocur_time": "time",
+    "med_list_codg": "text",
+    "medins_list_codg": "text",
+    "cnt": "number",
+    "pric": "number",
+    "det_item_fee_sumamt": "amount",
+    "pric_uplmt_amt": "number?",
+    "selfpay_prop": "ratio",
+    "fulamt_ownpay_amt": "amount",
+    "overlmt_amt": "amount",
+    "preselfpay_amt": "amount",
+    "inscp_scp_amt": "amount",
+    "chrgitm_lv": "text",
+    "med_chrgitm_type": "text",
+}
+LIST_IDS: Node = {"setl_id": "text", "mdtrt_id": "text", "psn_no": "text"}
+
+
+def catalogue(row: Node) -> Either:
+    """A catalogue download (1301-1319): with ``page_num`` the page's rows and the paging, without it
+    the file of every changed row (9102 fetches it), with the newest version and the count of rows."""
+    page = {"data": ({**row, **CATALOGUE_ROW},), **CATALOGUE_PAGE}
+    return Either((page, {**FILE, "ver": "text", "recordCounts": "number"}))
+
+
+#: infno -> the output's fields (a ``Node``; a node named in a tuple is a list of rows of those fields),
+#: or its forms (``Either``).
+OUTPUT: dict[str, Node | Either] = {
     "1101": {"baseinfo": BASEINFO, "insuinfo": (INSUINFO,), "idetinfo": (IDETINFO,)},
     "2101": {"setlinfo": SETLINFO, "setldetail": (SETLDETAIL,), "detlcutinfo": (LINE_RESULT,)},
     "2102": {"setlinfo": SETLINFO, "setldetail": (SETLDETAIL,), "detlcutinfo": (LINE_RESULT,)},
@@ -153,6 +283,297 @@ OUTPUT: dict[str, dict[str, Node | tuple[Node]]] = {
     "5203": {"setlinfo": QUERY_SETLINFO, "setldetail": (SETLDETAIL,)},
     "9001": {"signinoutb": {"sign_time": "time", "sign_no": "text"}},
     "9002": {"signoutoutb": {"sign_time": "time"}},
+    "1201": {
+        "medinsinfo": (
+            {
+                "fixmedins_code": "text",
+                "fixmedins_name": "text",
+                "uscc": "text",
+                "fixmedins_type": "text",
+                "hosp_lv": "text",
+                "admdvs": "text",
+                "vali_flag": "text",
+                "begndate": "date",
+                "enddate": "date?",
+            },
+        )
+    },
+    "1301": catalogue(
+        {
+            "med_list_codg": "text",
+            "drug_genname": "text",
+            "med_chrgitm_type": "text",
+            "chrgitm_lv": "text",
+            "lmt_used_flag": "text",
+        }
+    ),
+    "1302": catalogue(
+        {
+            "med_list_codg": "text",
+            "tcmherb_name": "text",
+            "med_chrgitm_type": "text",
+            "chrgitm_lv": "text",
+            "lmt_used_flag": "text",
+        }
+    ),
+    "1305": catalogue(
+        {
+            "med_list_codg": "text",
+            "servitem_name": "text",
+            "med_chrgitm_type": "text",
+            "chrgitm_lv": "text",
+            "lmt_used_flag": "text",
+        }
+    ),
+    "1306": catalogue(
+        {
+            "med_list_codg": "text",
+            "mcs_name": "text",
+            "med_chrgitm_type": "text",
+            "chrgitm_lv": "text",
+            "lmt_used_flag": "text",
+        }
+    ),
+    "1307": catalogue({"dise_codg": "text", "dise_name": "text"}),
+    "1308": catalogue({"oprn_oprt_code": "text", "oprn_oprt_name": "text"}),
+    "1312": catalogue(
+        {
+            "hilist_code": "text",
+            "hilist_name": "text",
+            "insu_admdvs": "text",
+            "med_chrgitm_type": "text",
+            "chrgitm_lv": "text",
+            "lmt_used_flag": "text",
+            "poolarea_no": "text",
+        }
+    ),
+    "1318": catalogue(
+        {
+            "hilist_code": "text",
+            "hilist_lmtpric_type": "text",
+            "overlmt_dspo_way": "text",
+            "insu_admdvs": "text",
+            "hilist_pric_uplmt_amt": "number?",
+            "pric_uplmt_lv1": "number?",
+            "pric_uplmt_lv2": "number?",
+            "pric_uplmt_lv3": "number?",
+            "poolarea_no": "text",
+        }
+    ),
+    "1319": catalogue(
+        {
+            "hilist_code": "text",
+            "selfpay_prop_psn_type": "text",
+            "selfpay_prop_type": "text",
+            "insu_admdvs": "text",
+            "selfpay_prop": "ratio",
+            "poolarea_no": "text",
+        }
+    ),
+    "1901": {
+        "list": (
+            {
+                "type": "text",
+                "label": "text",
+                "value": "text",
+                "parent_value": "text",
+                "sort": "number",
+                "vali_flag": "text",
+            },
+        )
+    },
+    "2001": {
+        "trtinfo": (
+            {
+                "psn_no": "text",
+                "trt_chk_type": "text",
+                "fund_pay_type": "text",
+                "trt_enjymnt_flag": "text",
+                # The cover's days: both left out when the person has no cover on the day asked.
+                "begndate": "date?",
+                "enddate": "date?",
+                "trt_chk_rslt": "text",
+            },
+        )
+    },
+    "2202": ENCOUNTER,
+    "2203": ENCOUNTER,
+    "2203A": ENCOUNTER,
+    "2205": {"data": {"mdtrt_id": "text", "chrg_bchno": "text", "cancelled": "number"}},
+    "2302": {"data": {"mdtrt_id": "text", "feedetl_sn": "text", "cancelled": "number"}},
+    "2402": ENCOUNTER,
+    "2403": ENCOUNTER,
+    "2404": ENCOUNTER,
+    "2405": ENCOUNTER,
+    "2501": FILED,
+    "2501A": FILED,
+    "2502": REVOKED,
+    "2503": FILED,
+    "2504": REVOKED,
+    "2505": FILED,
+    "2506": REVOKED,
+    "2507": {"result": {"trt_dcla_detl_sn": "text", "chk_pay_flag": "text"}},
+    "2601": {
+        "data": {"omsgid": "text", "oinfno": "text", "outcome": "text", "setl_id": "text"},
+        # Only when the voided transaction was a settlement (the reversal's figures).
+        "setlinfo": Maybe(REVERSAL_SETLINFO),
+    },
+    "3101": {"result": (JUDGEMENT,)},
+    "3102": {"result": (JUDGEMENT,)},
+    "3103": {"result": {"warn_type": "text", "warn_rslt_id": ("text",)}},
+    "3202": {
+        "fileinfo": {"file_qury_no": "text", "filename": "text", "dld_endtime": "time"},
+        "stmtinfo": {"setl_optins": "text", "stmt_rslt": "text", "stmt_rslt_dscr": "text"},
+        "result": (
+            {
+                "setl_id": "text",
+                "mdtrt_id": "text",
+                "psn_no": "text",
+                "refd_setl_flag": "text",
+                "medfee_sumamt": "amount",
+                "fund_pay_sumamt": "amount",
+                "acct_pay": "amount",
+                "stmt_rslt": "text",
+                "memo": "text",
+            },
+        ),
+    },
+    "3203": {"result": {"clr_appy_evt_id": "text"}},
+    "3204": {"result": {"clr_appy_evt_id": "text", "status": "text"}},
+    "3301": MAPPING,
+    "3302": MAPPING,
+    "3501": STOCK,
+    "3502": STOCK,
+    "3503": STOCK,
+    "3504": STOCK,
+    "3505": STOCK,
+    "3506": STOCK,
+    "3507": {
+        "result": {
+            "fixmedins_bchno": "text",
+            "med_list_codg": "text",
+            "inv_cnt": "number",
+            "deleted_cnt": "number",
+        }
+    },
+    "4101": {"setl_list_id": "text", "data": {"setl_list_id": "text"}},
+    "4101A": {"setl_list_id": "text", "data": {"setl_list_id": "text"}},
+    "4102": {"result": ({"setl_id": "text", "setl_list_id": "text", "stas_type": "text"},)},
+    "4103": {
+        "setlinfo": {
+            **LIST_IDS,
+            "setl_list_sn": "text",
+            "fixmedins_code": "text",
+            "adm_time": "time",
+            "dscg_time": "time",
+            "dscg_way": "text",
+            "medfee_sumamt": "amount",
+            "diag_code_cnt": "number",
+            "oprn_oprt_code_cnt": "number",
+            "stas_type": "text",
+            "upload_type": "text",
+            # The rest of the list's setlinfo as the institution filed it (medcasno, hi_paymtd...).
+            "*": "filed",
+        },
+        "payinfo": ({**LIST_IDS, "fund_pay_type": "text", "fund_payamt": "amount"},),
+        "diseinfo": (
+            {
+                **LIST_IDS,
+                "diag_type": "text",
+                "diag_code": "text",
+                "diag_name": "text",
+                "maindiag_flag": "text",
+                "adm_cond_type": "text",
+            },
+        ),
+        "oprninfo": (
+            {
+                **LIST_IDS,
+                "oprn_oprt_code": "text",
+                "oprn_oprt_name": "text",
+                "main_oprn_flag": "text",
+                "oprn_oprt_date": "time?",
+            },
+        ),
+        "iteminfo": ({**LIST_IDS, "med_chrgitm_type": "text", "item_sumamt": "amount"},),
+        "opspdiseinfo": ("filed",),
+        "icuinfo": ("filed",),
+        "bldinfo": ("filed",),
+    },
+    "5201": {
+        "mdtrtinfo": (
+            {
+                "mdtrt_id": "text",
+                "psn_no": "text",
+                "fixmedins_code": "text",
+                "ipt_otp_no": "text",
+                "insutype": "text",
+                "med_type": "text",
+                "begntime": "time",
+                "endtime": "time?",
+                "dise_codg": "text",
+                "dise_name": "text",
+                "matn_type": "text",
+            },
+        )
+    },
+    "5202": {
+        "diseinfo": (
+            {
+                "diag_info_id": "text",
+                "mdtrt_id": "text",
+                "psn_no": "text",
+                "inout_diag_type": "text",
+                "diag_type": "text",
+                "maindiag_flag": "text",
+                "diag_srt_no": "number",
+                "diag_code": "text",
+                "diag_name": "text",
+                "adm_cond": "text",
+                "diag_dept": "text",
+                "dise_dor_no": "text",
+                "dise_dor_name": "text",
+                "diag_time": "time?",
+                "vali_flag": "text",
+            },
+        )
+    },
+    "5204": {"feedetail": (FEE_ROW,)},
+    "5205": {"feedetail": ({**FEE_ROW, "prd_days": "number?"},)},
+    "5206": {
+        "cuminfo": (
+            {"insutype": "text", "year": "text", "cum_ym": "text", "cum_type_code": "text", "cum": "amount"},
+        )
+    },
+    "5301": {
+        "feedetail": (
+            {
+                "trt_dcla_detl_sn": "text",
+                "opsp_dise_code": "text",
+                "opsp_dise_name": "text",
+                "begndate": "date",
+                "enddate": "date?",
+                "vali_flag": "text",
+            },
+        )
+    },
+    "5302": {
+        "psnfixmedin": (
+            {
+                "trt_dcla_detl_sn": "text",
+                "psn_no": "text",
+                "insutype": "text",
+                "fix_srt_no": "text",
+                "fixmedins_code": "text",
+                "fixmedins_name": "text",
+                "begndate": "date",
+                "enddate": "date?",
+                "memo": "text",
+            },
+        )
+    },
+    "9101": FILE,
+    "9102": {**FILE, "file_sufx": "text", "file_byte": "text"},
 }
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -167,6 +588,10 @@ def _number(value: Any) -> Decimal | None:
 
 
 def _mistyped(kind: str, value: Any) -> bool:
+    if kind == "filed":
+        return False
+    if kind == "flag":
+        return not isinstance(value, bool)
     if kind == "text":
         return not isinstance(value, str)
     if kind == "date":
@@ -180,35 +605,80 @@ def _mistyped(kind: str, value: Any) -> bool:
     return places is not None and number != number.quantize(Decimal(1).scaleb(-places))
 
 
-def _row(where: str, node: Node, row: Any) -> list[str]:
+def _prefixed(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _field(where: str, field: Field, value: Any) -> list[str]:
+    if isinstance(field, tuple):
+        if not isinstance(value, list):
+            return [f"{where}: not a list"]
+        return [p for i, element in enumerate(value) for p in _field(f"{where}[{i}]", field[0], element)]
+    if isinstance(field, dict):
+        return _node(where, field, value)
+    if _mistyped(field.rstrip("?"), value):
+        return [f"{where}: {value!r} is not {field.rstrip('?')}"]
+    return []
+
+
+def _node(where: str, node: Node, row: Any) -> list[str]:
     if not isinstance(row, dict):
         return [f"{where}: not an object"]
-    problems = [f"{where}.{name}: not defined" for name in row if name not in node]
-    for name, kind in node.items():
-        optional = kind.endswith("?")
-        kind = kind.rstrip("?")
+    open_ = "*" in node
+    problems = [f"{_prefixed(where, name)}: not defined" for name in row if name not in node and not open_]
+    for name, field in node.items():
+        if name == "*":
+            continue
         if name not in row:
-            if not optional:
-                problems.append(f"{where}.{name}: missing")
-        elif _mistyped(kind, row[name]):
-            problems.append(f"{where}.{name}: {row[name]!r} is not {kind}")
+            if not (isinstance(field, Maybe) or (isinstance(field, str) and field.endswith("?"))):
+                problems.append(f"{_prefixed(where, name)}: missing")
+        else:
+            inner = field.field if isinstance(field, Maybe) else field
+            problems += _field(_prefixed(where, name), inner, row[name])
     return problems
+
+
+def _form(output: Node | Either, answer: dict[str, Any]) -> Node:
+    """The form of ``output`` that ``answer`` is given in: the one it differs least from."""
+    if isinstance(output, dict):
+        return output
+    return min(output.forms, key=lambda form: len(_node("", form, answer)))
 
 
 def missing_or_mistyped(infno: str, output: dict[str, Any]) -> list[str]:
-    """What in ``output`` differs from the fields defined for ``infno`` (empty when it agrees)."""
-    nodes = OUTPUT[infno]
-    problems = [f"{name}: not defined" for name in output if name not in nodes]
-    for name, node in nodes.items():
-        if name not in output:
-            problems.append(f"{name}: missing")
-        elif isinstance(node, tuple):
-            rows = output[name]
-            if not isinstance(rows, list):
-                problems.append(f"{name}: not a list")
-                continue
-            for i, row in enumerate(rows):
-                problems += _row(f"{name}[{i}]", node[0], row)
+    """What in ``output`` differs from the fields defined for ``infno`` (empty when it agrees; for a code
+    answered in several forms, what differs from the nearest)."""
+    return _node("", _form(OUTPUT[infno], output), output)
+
+
+def _typed(field: Field, value: Any) -> Any:
+    if isinstance(field, Maybe):
+        return _typed(field.field, value)
+    if isinstance(field, tuple) and isinstance(value, list):
+        return [_typed(field[0], element) for element in value]
+    if isinstance(field, dict) and isinstance(value, dict):
+        return typed_node(field, value)
+    return value
+
+
+def typed_node(node: Node, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` as the interface types it: a text field with no value (``None``) is ``""``, and a date,
+    time or number that may be left out is left out rather than sent as ``null``; everything else as
+    given (a required date or amount that is null stays null, for the field check to find)."""
+    typed: dict[str, Any] = {}
+    for name, value in row.items():
+        field = node.get(name)
+        if value is None and field == "text":
+            typed[name] = ""
+        elif value is None and isinstance(field, str) and field.endswith("?"):
+            continue
         else:
-            problems += _row(name, node, output[name])
-    return problems
+            typed[name] = _typed(field, value)
+    return typed
+
+
+def typed(infno: str, output: dict[str, Any]) -> dict[str, Any]:
+    """The answer of ``infno`` as it goes on the wire (``typed_node``); unchanged for a code with no
+    field list."""
+    node = OUTPUT.get(infno)
+    return output if node is None else typed_node(_form(node, output), output)
