@@ -8,7 +8,8 @@ that breaks at go-live.
 Kinds: ``text`` (a string, "" when empty), ``date`` (``yyyy-MM-dd``), ``time`` (``yyyy-MM-dd HH:mm:ss``),
 ``amount`` (yuan, at most two decimals), ``ratio`` (at most four decimals), ``number`` (any other number:
 ``age``, ``cnt``, ``pric``), ``flag`` (true or false: ``firstPage``), ``filed`` (any value, echoed as the HIS
-filed it). A node with a ``"*"`` key takes other keys as well (a record echoed as filed). A kind ending
+filed it). A node with a ``"*"`` key takes other keys as well (a record echoed as filed); an output given
+in one of several forms (a catalogue download's page or file) is ``Either`` of them. A kind ending
 in ``?`` is a date, time or number that is left out when it has no value (never sent as null: a C#
 ``DateTime`` or ``decimal`` cannot read null); a text with no value is ``""`` (``typed`` makes it so)."""
 
