@@ -254,8 +254,8 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
             for x in data.lines
         ]
         data = data.model_copy(update={"lines": lines})
-    if encounter.setting == "outpatient":  # a drug the list marks as traced is dispensed with its codes
-        await catalogue.require_trace_codes(session, data.lines, _care_day(encounter))
+    # A drug the list marks as traced is dispensed with its codes, on a visit's lines and on a stay's.
+    await catalogue.require_trace_codes(session, data.lines, _care_day(encounter))
     known = {x.feedetl_sn for x in await _lines(session, mdtrt_id, unsettled=False)}
     for line in data.lines:
         if encounter.setting == "outpatient" and not line.chrg_bchno:
