@@ -33,7 +33,8 @@ class FeeLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     feedetl_sn: str = Field(min_length=1, max_length=30)
-    med_list_codg: str = Field(min_length=1, max_length=50)
+    #: Empty: settled as the national code ``medins_list_codg`` is mapped to (3301) on the day of purchase.
+    med_list_codg: str = Field(default="", max_length=50)
     medins_list_codg: str = Field(min_length=1, max_length=50)
     cnt: Decimal = Field(gt=0, max_digits=16, decimal_places=4)
     pric: Decimal = Field(ge=0, max_digits=16, decimal_places=6)
