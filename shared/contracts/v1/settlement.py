@@ -250,6 +250,8 @@ class EncounterOpen(BaseModel):
     dise_codg: str | None = Field(default=None, max_length=30)
     dise_name: str | None = Field(default=None, max_length=300)
     matn_type: str | None = Field(default=None, pattern=r"^[12]$")
+    #: 手术操作代码 of 2401 ``mdtrtinfo``: checked against the procedure list (1308), not kept.
+    oprn_oprt_code: str | None = Field(default=None, max_length=30)
     #: The admission's (2401) or the visit's diagnoses (``diseinfo``), kept for 5202.
     diagnoses: list[EncounterDiagnosis] = Field(default_factory=list, max_length=100)
 
@@ -323,6 +325,8 @@ class Discharge(BaseModel):
     endtime: datetime
     dise_codg: str | None = Field(default=None, max_length=30)
     dise_name: str | None = Field(default=None, max_length=300)
+    #: 手术操作代码 of 2402 ``dscginfo``: checked against the procedure list (1308), not kept.
+    oprn_oprt_code: str | None = Field(default=None, max_length=30)
     #: The discharge diagnoses (2402 ``diseinfo``), replacing those kept; None keeps them.
     diagnoses: list[EncounterDiagnosis] | None = Field(default=None, max_length=100)
 
