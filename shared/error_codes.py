@@ -429,7 +429,13 @@ class ErrorCode(StrEnum):
     DISE_CODE_UNKNOWN = (
         "DISE_CODE_UNKNOWN",
         (422,),
-        "诊断编码 … 不在 … 有效的疾病与诊断目录中（请按【1307】下载的编码填写）",
+        "（diseinfo 第 … 行）诊断编码 … 不在 … 有效的疾病与诊断目录中（请按【1307】下载的编码填写）",
+        SETTLEMENT,
+    )
+    OPRN_CODE_UNKNOWN = (
+        "OPRN_CODE_UNKNOWN",
+        (422,),
+        "手术操作编码 … 不在 … 有效的手术操作目录中（请按【1308】下载的编码填写）",
         SETTLEMENT,
     )
     IMPORT_REFUSED = "IMPORT_REFUSED", (422,), "目录文件有 … 行错误，未导入任何条目", SETTLEMENT

@@ -5,9 +5,12 @@ flow 3)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from settlement import metrics
+from settlement.catalogue import mappings
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.inventory import service as inventory
@@ -26,8 +29,28 @@ from shared.events import FundPayment, SettlementCompleted
 PHARMACY_CLR_TYPE = "41"
 
 
+async def with_national_codes(session: AsyncSession, claim: Claim) -> Claim:
+    """A purchase's lines (2101/2102) that carry only the pharmacy's own code (``med_list_codg`` empty, as
+    a POS that has mapped its catalogue sends them), with the national code mapped for it (3301) on the day
+    of the purchase: the resolution encounter fee uploads use (``mappings.national_codes``). An unmapped
+    code is refused ``UNMAPPED_ITEM`` naming the line. Uploaded encounter lines were mapped on upload."""
+    day = claim.begntime.astimezone(CHINA_TZ).date()
+    sent = [x for x in claim.lines if isinstance(x, FeeLineIn)]
+    mapped = await mappings.national_codes(session, claim.fixmedins_code, [(x, day) for x in sent])
+    if not mapped:
+        return claim
+    lines = [
+        x.model_copy(update={"med_list_codg": mapped[x.feedetl_sn]})
+        if isinstance(x, FeeLineIn) and x.feedetl_sn in mapped
+        else x
+        for x in claim.lines
+    ]
+    return replace(claim, lines=lines)
+
+
 async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
     """2101/2206/2303: what settling would give now, changing nothing."""
+    claim = await with_national_codes(session, claim)
     claim, year_rows, _ = await with_scheme(session, claim)
     care_year = claim.begntime.astimezone(CHINA_TZ).year
     totals = await eligibility.peek_accumulator(session, claim.psn_no, care_year, claim.insutype)
@@ -45,6 +68,7 @@ async def settle(
         replay = await claim_msgid(session, claim.msgid, claim.digest)
         if replay is not None:
             return replay
+    claim = await with_national_codes(session, claim)
     if claim.clr_type == PHARMACY_CLR_TYPE:
         # A drug the list marks as traced is sold with its traceability codes (docs/domain.md, "Inventory").
         dispensed = [x for x in claim.lines if isinstance(x, FeeLineIn)]
