@@ -181,6 +181,20 @@ def demo_code_files() -> list[tuple[str, str]]:
     ]
 
 
+def demo_national_code_files() -> list[tuple[str, str]]:
+    """The demo's other national code lists: tumour morphology (tumr, 1313) as ICD-O-3 codes it
+    (``M8140/3`` 腺癌: histology, ``/``, behaviour), TCM diseases (tcmdise, 1314) and TCM syndromes (tcmsymp,
+    1315) in the form of GB/T 15657-2021 中医病证分类与代码 (``A…`` diseases, ``B…`` syndromes, dotted), with
+    common names (``platformctl/demo_tumour_morphology.csv``, ``demo_tcm_diseases.csv``,
+    ``demo_tcm_syndromes.csv``; docs/domain.md says how far the TCM codes are checked)."""
+    here = Path(__file__).parent
+    return [
+        ("tumr", (here / "demo_tumour_morphology.csv").read_text(encoding="utf-8")),
+        ("tcmdise", (here / "demo_tcm_diseases.csv").read_text(encoding="utf-8")),
+        ("tcmsymp", (here / "demo_tcm_syndromes.csv").read_text(encoding="utf-8")),
+    ]
+
+
 async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> httpx.Response:
     response = await client.post(url, json=body)
     if response.status_code not in (200, 201, 409):
@@ -220,7 +234,7 @@ async def load_demo(
             )
         for item in CATALOGUE:
             await _post(client, f"{settlement_url}/api/v1/catalogue/items", item)
-        for kind, text in demo_code_files():
+        for kind, text in demo_code_files() + demo_national_code_files():
             response = await client.post(
                 f"{settlement_url}/api/v1/catalogue/codes/{kind}/import", content=text.encode("utf-8")
             )

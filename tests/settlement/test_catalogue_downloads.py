@@ -23,6 +23,7 @@ from gateway.security.service import HisSecurity
 from gateway.transactions import EnvelopeProcessor
 
 from platformctl import examples
+from platformctl.demo import demo_national_code_files
 from shared.db import Database
 from tests.conftest import DatabaseFactory
 from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi
@@ -221,3 +222,91 @@ async def test_1307_and_1308_download_the_imported_code_lists(
         ("47.0100", "2020-01-01", "6")
     ]
     assert oprn["ver"] == "6"
+
+
+async def _import(settlement_api: SettlementApi, kind: str, text: str) -> dict[str, Any]:
+    response = await settlement_api.client.post(
+        f"/api/v1/catalogue/codes/{kind}/import", content=text.encode("utf-8")
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def test_1313_to_1315_download_the_tumour_and_tcm_code_lists(
+    counter: Counter, settlement_api: SettlementApi
+) -> None:
+    # The demo's files, one version each after the seeded 4: 5 morphology, 6 TCM diseases, 7 syndromes.
+    for kind, text in demo_national_code_files():
+        await _import(settlement_api, kind, text)
+    tumr = await counter.ok("1313", {"ver": "4", "page_num": 1, "page_size": 1000})
+    # demo_tumour_morphology.csv: 24 codes after the header, in file order, all at version 5.
+    assert (tumr["ver"], tumr["recordCounts"], tumr["pages"]) == ("7", 24, 1)
+    assert [(r["tumr_morp_code"], r["tumr_morp_name"]) for r in tumr["data"][:3]] == [
+        ("M8000/0", "良性肿瘤"),
+        ("M8000/1", "肿瘤，良性或恶性未肯定"),
+        ("M8000/3", "恶性肿瘤"),
+    ]
+    assert {r["ver"] for r in tumr["data"]} == {"5"}
+    assert (tumr["data"][0]["begndate"], tumr["data"][0]["enddate"]) == ("2000-01-01", None)
+    tcm = await counter.ok("1314", {"ver": "0", "page_num": 1})
+    # 15 diseases at version 6; nothing of the other lists.
+    assert (tcm["recordCounts"], tcm["data"][0]["tcm_dise_code"], tcm["data"][0]["tcm_dise_name"]) == (
+        15,
+        "A01.01.01.01.",
+        "感冒",
+    )
+    assert {r["ver"] for r in tcm["data"]} == {"6"}
+    symp = await counter.ok("1315", {"ver": "6", "page_num": 1})
+    assert (symp["recordCounts"], symp["data"][1]["tcmsymp_code"], symp["data"][1]["tcmsymp"]) == (
+        12,
+        "B01.01.02.",
+        "风热犯表证",
+    )
+    # Holding version 7, none of the three has anything new.
+    for infno in ("1313", "1314", "1315"):
+        assert (await counter.ok(infno, {"ver": "7", "page_num": 1}))["data"] == []
+
+
+async def test_1313_to_1315_after_an_update_return_exactly_the_changed_codes(
+    counter: Counter, settlement_api: SettlementApi
+) -> None:
+    await _import(settlement_api, "tumr", "code,name\nM8140/3,腺癌\nM8070/3,鳞状细胞癌\n")  # version 5
+    # Version 6: M8140/3 renamed from 2026-07-01 (its first version ends 2026-06-30), M8170/3 new, M8070/3
+    # the same as before (unchanged, not downloaded again).
+    update = (
+        "code,name,effective_from\nM8140/3,腺癌，非特指,2026-07-01\nM8170/3,肝细胞癌,\nM8070/3,鳞状细胞癌,\n"
+    )
+    assert (await _import(settlement_api, "tumr", update)) == {"imported": 2, "unchanged": 1, "errors": []}
+    changed = await counter.ok("1313", {"ver": "5", "page_num": 1})
+    assert [(r["tumr_morp_code"], r["begndate"], r["enddate"], r["ver"]) for r in changed["data"]] == [
+        ("M8140/3", "2000-01-01", "2026-06-30", "6"),
+        ("M8140/3", "2026-07-01", None, "6"),
+        ("M8170/3", "2000-01-01", None, "6"),
+    ]
+    assert (changed["ver"], changed["recordCounts"]) == ("6", 3)
+    # The TCM lists were not touched: empty, but the newest version named.
+    assert (await counter.ok("1314", {"ver": "4", "page_num": 1}))["data"] == []
+
+    # Paging: the 4 morphology rows (M8140/3 twice, M8070/3, M8170/3) by 3; page 2 holds the fourth.
+    second = await counter.ok("1313", {"ver": "0", "page_num": 2, "page_size": 3})
+    assert [r["tumr_morp_code"] for r in second["data"]] == ["M8170/3"]
+    assert (second["pages"], second["firstPage"], second["lastPage"]) == (2, False, True)
+    beyond = await counter.send("1313", {"data": {"ver": "0", "page_num": 3, "page_size": 3}})
+    assert beyond["infcode"] == -1 and beyond["err_msg"].startswith("[PAGE_OUT_OF_RANGE]")
+    for infno in ("1313", "1314", "1315"):
+        unknown = await counter.send(infno, {"data": {"ver": "7", "page_num": 1}})
+        assert (unknown["infcode"], unknown["err_msg"]) == (
+            -1,
+            "[CATALOGUE_VER_UNKNOWN] 目录版本号 7 不存在：最新版本为 6",
+        )
+
+    # The whole list as a file fetched with 9102: code, name, begndate, enddate, vali_flag, rid, updt_time,
+    # ver per line.
+    info, rows = await counter.file_rows("1313", "5")
+    assert (info["ver"], info["recordCounts"]) == ("6", 3)
+    assert [(r[0], r[2], r[3], r[7]) for r in rows] == [
+        ("M8140/3", "2000-01-01", "2026-06-30", "6"),
+        ("M8140/3", "2026-07-01", "", "6"),
+        ("M8170/3", "2000-01-01", "", "6"),
+    ]

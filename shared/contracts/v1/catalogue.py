@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 #: The lists, by what they hold: the medical insurance list by kind of item (drugs 西药中成药 1301,
 #: herbs 中药饮片 1302, services 医疗服务项目 1305, materials 医用耗材 1306, all of it 1312, the capped
 #: ones 1318, the 乙类 ones with a self-pay-first share 1319) and the national code lists (diseases
-#: 1307, operations 1308).
+#: 1307, operations 1308, tumour morphology 1313, TCM diseases 1314, TCM syndromes 1315).
 ListName = Literal[
     "drugs",
     "herbs",
@@ -24,6 +24,9 @@ ListName = Literal[
     "selfpay-ratios",
     "diseases",
     "operations",
+    "tumours",
+    "tcm-diseases",
+    "tcm-syndromes",
 ]
 #: The largest page the settlement service answers.
 MAX_PAGE_SIZE = 5000

@@ -9,7 +9,9 @@ Field names of the rows as the HIS code of the interface reads them: ``hilist_co
 1312, ``hilist_lmtpric_type`` / ``hilist_pric_uplmt_amt`` for 1318, ``selfpay_prop_psn_type`` /
 ``selfpay_prop_type`` / ``selfpay_prop`` for 1319, ``med_list_codg`` with ``drug_genname`` (1301),
 ``tcmherb_name`` (1302), ``servitem_name`` (1305), ``mcs_name`` (1306), and ``dise_codg`` / ``dise_name``
-(1307), ``oprn_oprt_code`` / ``oprn_oprt_name`` (1308), the codes the encounter transactions carry."""
+(1307), ``oprn_oprt_code`` / ``oprn_oprt_name`` (1308), ``tcm_dise_code`` / ``tcm_dise_name`` (1314) and
+``tcmsymp_code`` / ``tcmsymp`` (1315), the codes the encounter transactions carry, and
+``tumr_morp_code`` / ``tumr_morp_name`` (1313, ICD-O-3 形态学)."""
 
 from __future__ import annotations
 
@@ -132,6 +134,9 @@ LISTS: dict[str, tuple[str, str, Callable[[CatalogueRow], dict[str, Any]]]] = {
     "1306": ("医用耗材目录下载", "materials", _item("mcs_name")),
     "1307": ("疾病与诊断目录下载", "diseases", _code("dise_codg", "dise_name")),
     "1308": ("手术操作目录下载", "operations", _code("oprn_oprt_code", "oprn_oprt_name")),
+    "1313": ("肿瘤形态学目录下载", "tumours", _code("tumr_morp_code", "tumr_morp_name")),
+    "1314": ("中医疾病目录下载", "tcm-diseases", _code("tcm_dise_code", "tcm_dise_name")),
+    "1315": ("中医证候目录下载", "tcm-syndromes", _code("tcmsymp_code", "tcmsymp")),
     "1312": ("医保目录信息查询", "items", _hilist),
     "1318": ("医保目录限价信息查询", "price-caps", _price_cap),
     "1319": ("医保目录先自付比例信息查询", "selfpay-ratios", _selfpay),

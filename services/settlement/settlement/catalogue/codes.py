@@ -1,6 +1,7 @@
-"""National code lists other than the medical insurance list: diagnoses (dise, ICD-10 医保版, 1307) and
-procedures (oprn, ICD-9-CM-3 医保版, 1308), versioned like catalogue items. See
-docs/domain.md, "Diagnosis and procedure codes"."""
+"""National code lists other than the medical insurance list: diagnoses (dise, ICD-10 医保版, 1307),
+procedures (oprn, ICD-9-CM-3 医保版, 1308), tumour morphology (tumr, ICD-O-3 形态学, 1313), TCM diseases
+(tcmdise, 中医病证分类与代码 病名, 1314) and TCM syndromes (tcmsymp, its 证候, 1315), versioned like
+catalogue items. See docs/domain.md, "Diagnosis and procedure codes"."""
 
 from __future__ import annotations
 
@@ -19,7 +20,13 @@ from settlement.catalogue.service import next_version, publish_change
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError
 
-KINDS = {"dise": "疾病诊断", "oprn": "手术操作"}
+KINDS = {
+    "dise": "疾病诊断",
+    "oprn": "手术操作",
+    "tumr": "肿瘤形态学",
+    "tcmdise": "中医疾病",
+    "tcmsymp": "中医证候",
+}
 
 
 class NationalCodeIn(BaseModel):

@@ -25,7 +25,13 @@ ITEM_TYPES: dict[str, tuple[str, ...]] = {
     "services": ("01", "02", "03", "04", "05", "06", "07", "12", "13", "14"),
     "materials": ("08",),
 }
-CODE_KINDS = {"diseases": "dise", "operations": "oprn"}
+CODE_KINDS = {
+    "diseases": "dise",
+    "operations": "oprn",
+    "tumours": "tumr",
+    "tcm-diseases": "tcmdise",
+    "tcm-syndromes": "tcmsymp",
+}
 
 
 def _item_filter(list_name: str) -> Any:

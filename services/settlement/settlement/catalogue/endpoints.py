@@ -57,7 +57,7 @@ async def item_versions(code: str, runtime: RuntimeDep) -> list[CatalogueItemOut
         return [CatalogueItemOut.model_validate(v) for v in await service.versions_of(session, code)]
 
 
-#: The 13xx downloads and the national code lists (diagnoses, procedures).
+#: The 13xx downloads and the national code lists (diagnoses, procedures, tumour morphology, TCM).
 downloads_router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
 
 
@@ -80,9 +80,12 @@ async def download(
 
 
 @downloads_router.post("/codes/{kind}/import", response_model=ImportResult)
-async def import_codes(kind: Literal["dise", "oprn"], request: Request, runtime: RuntimeDep) -> ImportResult:
-    """Import a diagnosis (dise) or procedure (oprn) code file: CSV in UTF-8, columns ``code``, ``name``
-    and optionally ``effective_from``; all or nothing."""
+async def import_codes(
+    kind: Literal["dise", "oprn", "tumr", "tcmdise", "tcmsymp"], request: Request, runtime: RuntimeDep
+) -> ImportResult:
+    """Import a national code file: diagnoses (dise, 1307), procedures (oprn, 1308), tumour morphology
+    (tumr, 1313), TCM diseases (tcmdise, 1314) or TCM syndromes (tcmsymp, 1315). CSV in UTF-8, columns
+    ``code``, ``name`` and optionally ``effective_from``; all or nothing."""
     raw = await request.body()
     try:
         text = raw.decode("utf-8")
