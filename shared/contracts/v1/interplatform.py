@@ -62,6 +62,10 @@ class EligibilityAnswer(BaseModel):
     chronic_diseases: list[str] = Field(default_factory=list)
     referral_regions: list[str] = Field(default_factory=list)
     referral_facilities: list[str] = Field(default_factory=list)
+    #: The kinds (异地就医备案类别, ``shared.contracts.v1.filings.DclaType``) those filings are of, by the
+    #: region or institution filed for: what sets the insured policy's filed ratio (docs/domain.md,
+    #: "Filings"). Optional: an older insured side does not send it.
+    referral_kinds: dict[str, list[str]] = Field(default_factory=dict)
 
 
 #: The kinds of care a treating platform may reserve for: ordinary outpatient care (11), a pharmacy

@@ -42,4 +42,8 @@ async def eligibility_of(session: AsyncSession, query: EligibilityQuery) -> Elig
         chronic_diseases=sorted(standing.chronic_diseases),
         referral_regions=sorted(standing.referral_regions),
         referral_facilities=sorted(standing.referral_facilities),
+        referral_kinds={
+            place: sorted(k for p, k in standing.referral_kinds if p == place)
+            for place in sorted({p for p, _ in standing.referral_kinds})
+        },
     )

@@ -143,6 +143,22 @@ class FilingRules(_Doc):
     #: Percentage points the pooled-fund ratio drops for filed out-of-area or referral care (0: the local
     #: ratio; Jinzhai 002: 电话备案并给予定点待遇).
     filed_out_of_area_reduction: Ratio = Decimal(0)
+    #: The drop by the kind of the out-of-area filing (异地就医备案类别, docs/domain.md "Filings"); None: the
+    #: ``filed_out_of_area_reduction`` above, so a policy that names none keeps one filed ratio.
+    #: Resident elsewhere (01-03 异地安置退休 / 异地长期居住 / 常驻异地工作), referred (04 异地转诊),
+    #: temporary (05 异地急诊抢救, 06 其他临时外出就医).
+    resident_out_of_area_reduction: Ratio | None = None
+    referred_out_of_area_reduction: Ratio | None = None
+    temporary_out_of_area_reduction: Ratio | None = None
+
+    def filed_reduction(self, policy_kind: str | None) -> Decimal:
+        """The points filed care of this policy kind (``resident``, ``referred``, ``temporary``) loses."""
+        by_kind = {
+            "resident": self.resident_out_of_area_reduction,
+            "referred": self.referred_out_of_area_reduction,
+            "temporary": self.temporary_out_of_area_reduction,
+        }.get(policy_kind or "")
+        return self.filed_out_of_area_reduction if by_kind is None else by_kind
 
 
 class PolicyDocument(_Doc):
