@@ -325,6 +325,9 @@ class SettlementCompleted(EventData):
     fund_pay_sumamt_fen: int
     psn_cash_pay_fen: int
     fund_payments: list[FundPayment]
+    #: 跨省 (pay_loc 4): the peer platform whose fund pays (it reserved the amounts), this platform only
+    #: treating; None for a person insured on this platform (docs/interface.md, "Between platforms").
+    insured_platform: str | None = None
 
     def partition_key(self) -> str:
         return self.psn_no
@@ -358,6 +361,8 @@ class SettlementReversed(EventData):
     psn_cash_pay_fen: int
     #: Negated amounts per fund, as they now stand against the original.
     fund_payments: list[FundPayment]
+    #: The original's peer platform (跨省, pay_loc 4), None for this platform's insured.
+    insured_platform: str | None = None
 
     def partition_key(self) -> str:
         return self.psn_no

@@ -62,6 +62,13 @@ class EligibilityAnswer(BaseModel):
     chronic_diseases: list[str] = Field(default_factory=list)
     referral_regions: list[str] = Field(default_factory=list)
     referral_facilities: list[str] = Field(default_factory=list)
+    #: Who the person is, for the treating platform's answer to its institution (setlinfo's name, ID
+    #: number, sex, birth date, 民族); absent when not covered.
+    psn_name: str | None = None
+    certno: str | None = None
+    gend: str | None = None
+    brdy: date | None = None
+    naty: str | None = None
 
 
 #: The kinds of care a treating platform may reserve for: ordinary outpatient care (11), a pharmacy

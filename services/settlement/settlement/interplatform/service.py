@@ -28,6 +28,7 @@ async def eligibility_of(session: AsyncSession, query: EligibilityQuery) -> Elig
         )
     totals = await eligibility.peek_accumulator(session, query.psn_no, day.year, effective)
     standing = await filings.standing(session, query.psn_no, day)
+    who = eligibility.require_identity(person)
     return EligibilityAnswer(
         psn_no=query.psn_no,
         on=day,
@@ -42,4 +43,9 @@ async def eligibility_of(session: AsyncSession, query: EligibilityQuery) -> Elig
         chronic_diseases=sorted(standing.chronic_diseases),
         referral_regions=sorted(standing.referral_regions),
         referral_facilities=sorted(standing.referral_facilities),
+        psn_name=who.psn_name,
+        certno=who.certno,
+        gend=who.gend,
+        brdy=who.brdy,
+        naty=person.naty or "",
     )
