@@ -16,6 +16,7 @@ cash 60.00 − 21.88 = 38.12."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,6 +26,8 @@ from typing import Any
 import httpx
 import pytest
 from settlement.config import PeerPlatform, SettlementSettings
+from settlement.db import infra
+from settlement.interplatform import reservations
 from settlement.interplatform.models import PeerSettlement, Reservation
 from settlement.interplatform.treating import Treating, unknown_past_window
 from settlement.main import create_app
@@ -33,7 +36,7 @@ from sqlmodel import select
 
 from shared.clock import now_china
 from shared.db import Database
-from shared.events import CoverageActivated, PersonIdentity
+from shared.events import CoverageActivated, EventEnvelope, PersonIdentity
 from shared.idcard import make_id_number
 from tests.conftest import DatabaseFactory
 from tests.gateway.office import WHEN, Office, refused
@@ -51,10 +54,12 @@ class LossyPeer(httpx.AsyncBaseTransport):
     inner: httpx.AsyncBaseTransport
     lose: str | None = None
     down: bool = False
+    #: Calls whose path ends with this do not reach B.
+    cut: str | None = None
     lost: list[str] = field(default_factory=list)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.down:
+        if self.down or (self.cut is not None and request.url.path.endswith(self.cut)):
             raise httpx.ConnectError("peer down", request=request)
         response = await self.inner.handle_async_request(request)
         if self.lose is not None and request.url.path.endswith(self.lose):
@@ -136,6 +141,14 @@ async def platform_b(databases: DatabaseFactory, office: Office) -> AsyncIterato
     await db.dispose()
 
 
+async def events(db: Database, event_type: str) -> list[dict[str, Any]]:
+    """The data of the outbox events of ``event_type`` in a platform's settlement database."""
+    async with db.session() as session:
+        query = infra.outbox.select().where(infra.outbox.c.event_type == event_type)
+        rows = (await session.execute(query)).all()
+    return [EventEnvelope.model_validate(json.loads(row.payload)).data for row in rows]
+
+
 def purchase(psn_no: str, certno: str) -> dict[str, Any]:
     info = {
         "psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "begntime": WHEN,
@@ -184,6 +197,19 @@ async def test_a_purchase_of_a_peer_insured_settles_under_their_platform_policy(
     assert totals["settlement_count"] == 1
     (row,) = await peer_rows(office)
     assert (row.status, row.peer, row.setl_id) == ("confirmed", "B", info["setl_id"])
+    # The books' events: A's settlement names B as the insured platform (A's ledger: due from B, owed to
+    # its pharmacy); B's confirmation names A as the treating platform (B's ledger: its fund owes A).
+    (mine,) = await events(office.db, "settlement.completed")
+    assert (mine["insured_platform"], mine["fund_pay_sumamt_fen"]) == ("B", 21_88)
+    (theirs,) = await events(platform_b.api.db, "settlement.completed")
+    assert (theirs["treating_platform"], theirs["setl_id"], theirs["mdtrt_id"]) == (
+        "A", held.reservation_id, info["setl_id"],
+    )  # fmt: skip
+    assert (theirs["fund_pay_sumamt_fen"], theirs["clr_type"], theirs["fixmedins_code"]) == (
+        21_88,
+        "41",
+        PHARMACY,
+    )
 
     # 2103: A reverses its settlement, B releases the reservation: the person's year as before.
     reversal = await office.send(
@@ -197,6 +223,12 @@ async def test_a_purchase_of_a_peer_insured_settles_under_their_platform_policy(
     totals = await platform_b.totals(psn_no)
     assert totals["totals"]["outpatient_deductible_fen"] == 0 and totals["settlement_count"] == 0
     assert [r.status for r in await peer_rows(office)] == ["released"]
+    (mine,) = await events(office.db, "settlement.reversed")
+    assert (mine["insured_platform"], mine["fund_pay_sumamt_fen"]) == ("B", -21_88)
+    (theirs,) = await events(platform_b.api.db, "settlement.reversed")
+    assert (theirs["treating_platform"], theirs["original_setl_id"], theirs["fund_pay_sumamt_fen"]) == (
+        "A", held.reservation_id, -21_88,
+    )  # fmt: skip
 
 
 async def test_a_lost_reserve_answer_is_outcome_unknown_and_the_repeat_settles_once(
@@ -244,3 +276,46 @@ async def test_a_person_the_peer_does_not_cover_is_refused_and_nothing_is_writte
     psn_no, certno = await platform_b.person(35)
     refused(await buy(office, purchase(psn_no, certno)), "E_OUTCOME_UNKNOWN")
     assert await peer_rows(office) == []
+
+
+async def test_a_hold_the_peer_released_before_the_confirmation_stays_in_the_alert(
+    office: Office, platform_b: PlatformB
+) -> None:
+    psn_no, certno = await platform_b.person(36)
+    platform_b.link.cut = "/confirmation"
+    answer = await buy(office, purchase(psn_no, certno))
+    assert answer["infcode"] == 0, answer["err_msg"]
+    (row,) = await peer_rows(office)
+    # B's hold runs out unconfirmed: B releases it itself and gives the year back.
+    async with platform_b.api.db.transaction() as session:
+        assert await reservations.release_expired(session, row.expires_at) == 1
+    assert (await platform_b.totals(psn_no))["settlement_count"] == 0
+    # The confirmation arrives late: refused RESERVATION_EXPIRED, A's settlement is marked for reversal
+    # and counted by the gauge whatever the time.
+    platform_b.link.cut = None
+    treating: Treating = office.api.app.state.peer_route  # type: ignore[union-attr]
+    assert await treating.send_owed(office.db) == 1
+    assert [r.status for r in await peer_rows(office)] == ["expired"]
+    async with office.db.session() as session:
+        assert await unknown_past_window(session, now_china()) == 1
+
+
+async def test_a_release_without_an_answer_stays_owed_until_sent_again(
+    office: Office, platform_b: PlatformB
+) -> None:
+    psn_no, certno = await platform_b.person(37)
+    info = (await buy(office, purchase(psn_no, certno)))["output"]["setlinfo"]
+    platform_b.link.cut = "/release"
+    reversal = await office.send(
+        "2103", {"data": {"setl_id": info["setl_id"], "mdtrt_id": info["mdtrt_id"], "psn_no": psn_no}},
+        fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION,
+    )  # fmt: skip
+    # A's reversal stands (its HIS is answered); the release is owed, B still holds the year.
+    assert reversal["infcode"] == 0, reversal["err_msg"]
+    assert [r.status for r in await peer_rows(office)] == ["releasing"]
+    assert (await platform_b.totals(psn_no))["settlement_count"] == 1
+    platform_b.link.cut = None
+    treating: Treating = office.api.app.state.peer_route  # type: ignore[union-attr]
+    assert await treating.send_owed(office.db) == 1
+    assert [r.status for r in await peer_rows(office)] == ["released"]
+    assert (await platform_b.totals(psn_no))["settlement_count"] == 0

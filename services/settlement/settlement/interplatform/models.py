@@ -36,6 +36,12 @@ class Reservation(Base, table=True):
     #: The answer's amounts and trace (``ReservationOut`` without the state fields).
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     treating_setl_id: str | None = Field(default=None, max_length=40)
+    #: Where the care was (the treating platform's institution, its level and region) and its kind: what
+    #: the event of a confirmation names (None on reservations made before they were kept).
+    fixmedins_code: str | None = Field(default=None, max_length=30)
+    hosp_lv: str | None = Field(default=None, max_length=3)
+    mdtrtarea_admvs: str | None = Field(default=None, max_length=6)
+    med_type: str | None = Field(default=None, max_length=6)
     confirm_msgid: str | None = Field(default=None, max_length=40)
     release_msgid: str | None = Field(default=None, max_length=40)
     release_reason: str | None = Field(default=None, max_length=10)

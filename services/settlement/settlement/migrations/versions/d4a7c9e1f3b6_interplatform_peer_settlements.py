@@ -1,4 +1,5 @@
-"""interplatform_peer_settlements: the treating side's settlements for persons insured on a peer platform
+"""interplatform_peer_settlements: the treating side's settlements for persons insured on a peer platform;
+interplatform_reservations: where the care was (for the confirmation's event)
 
 Revision ID: d4a7c9e1f3b6
 Revises: c7e9a1b3d5f4
@@ -44,8 +45,16 @@ def upgrade() -> None:
     op.create_index(
         "ix_interplatform_peer_settlements_status", "interplatform_peer_settlements", ["status"], unique=False
     )
+    with op.batch_alter_table("interplatform_reservations") as batch_op:
+        batch_op.add_column(sa.Column("fixmedins_code", text(length=30), nullable=True))
+        batch_op.add_column(sa.Column("hosp_lv", text(length=3), nullable=True))
+        batch_op.add_column(sa.Column("mdtrtarea_admvs", text(length=6), nullable=True))
+        batch_op.add_column(sa.Column("med_type", text(length=6), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("interplatform_reservations") as batch_op:
+        for column in ("med_type", "mdtrtarea_admvs", "hosp_lv", "fixmedins_code"):
+            batch_op.drop_column(column)
     op.drop_index("ix_interplatform_peer_settlements_status", table_name="interplatform_peer_settlements")
     op.drop_table("interplatform_peer_settlements")
