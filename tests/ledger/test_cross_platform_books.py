@@ -11,12 +11,16 @@ A reversal (A's 2103, B's release of the confirmed reservation) mirrors each ent
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import httpx
 import pytest
 from fund_ledger.books.service import post_settlement_completed, post_settlement_reversed
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.consumer import EventRejected
 from shared.db import Database
+from shared.events import EventEnvelope
 from tests.ledger.builders import completed, reversed_event
 
 Ledger = tuple[httpx.AsyncClient, Database]
@@ -29,7 +33,11 @@ async def trial(client: httpx.AsyncClient, admdvs: str) -> dict[tuple[str, str],
     return {(a["code"], a["counterparty"]): a["balance_fen"] for a in rows if a["balance_fen"] != 0}
 
 
-async def post(db: Database, handler, envelope) -> None:  # type: ignore[no-untyped-def]
+async def post(
+    db: Database,
+    handler: Callable[[AsyncSession, EventEnvelope], Awaitable[None]],
+    envelope: EventEnvelope,
+) -> None:
     async with db.transaction() as session:
         await handler(session, envelope)
 
