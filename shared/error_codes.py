@@ -482,6 +482,13 @@ class ErrorCode(StrEnum):
         SETTLEMENT,
     )
     NOT_ELIGIBLE = "NOT_ELIGIBLE", (422,), "不符合待遇享受条件: …", SETTLEMENT
+    PEER_OUTCOME_UNKNOWN = (
+        "PEER_OUTCOME_UNKNOWN",
+        (503,),
+        "参保地平台 … 未应答，跨平台交易结果未知（网关答 E_OUTCOME_UNKNOWN：用原报文ID重发或2601冲正）",
+        SETTLEMENT,
+    )
+    PEER_REFUSED = "PEER_REFUSED", (422,), "参保地平台 …: 拒绝（参保地平台未给出错误编码时）", SETTLEMENT
     RESERVATION_NOT_FOUND = "RESERVATION_NOT_FOUND", (404,), "跨平台预留 … 不存在", SETTLEMENT
     RESERVATION_EXPIRED = "RESERVATION_EXPIRED", (409,), "跨平台预留 … 已超时释放，不能确认", SETTLEMENT
     RESERVATION_RELEASED = "RESERVATION_RELEASED", (409,), "跨平台预留 … 已释放，不能确认", SETTLEMENT

@@ -148,18 +148,26 @@ def record_reversal(
 
 
 def record_out_of_area(
-    session: AsyncSession, *, insuplc_admdvs: str, mdtrtarea_admvs: str, fund_fen: int, operation: str
+    session: AsyncSession,
+    *,
+    insuplc_admdvs: str,
+    mdtrtarea_admvs: str,
+    fund_fen: int,
+    operation: str,
+    pay_loc: str | None = None,
 ) -> None:
     """A settlement (``operation`` settle) or reversal (reverse) of care outside the insured region was
-    written in ``session`` (``fund_fen`` positive either way); nothing for care in the insured region."""
+    written in ``session`` (``fund_fen`` positive either way); nothing for care in the insured region.
+    ``pay_loc`` 4: a peer platform's insured (跨省); else 3, another region of this platform."""
     if insuplc_admdvs == mdtrtarea_admvs:
         return
     insured, treating = _code(insuplc_admdvs, r"\d{6}"), _code(mdtrtarea_admvs, r"\d{6}")
     op = _code(operation, r"settle|reverse")
+    where = "4" if pay_loc == "4" else "3"
 
     def count() -> None:
-        # Within the platform: 3 省内异地 (docs/interface.md, "Out-of-area care").
-        OUT_OF_AREA.labels(insured, treating, "3", op).inc()
+        # 3 省内异地 within the platform, 4 跨省异地 (docs/interface.md, "Out-of-area care").
+        OUT_OF_AREA.labels(insured, treating, where, op).inc()
         OUT_OF_AREA_FUND.labels(insured, treating, op).inc(max(0, fund_fen))
 
     after_commit(session, count)

@@ -66,6 +66,13 @@ class EligibilityAnswer(BaseModel):
     #: region or institution filed for: what sets the insured policy's filed ratio (docs/domain.md,
     #: "Filings"). Optional: an older insured side does not send it.
     referral_kinds: dict[str, list[str]] = Field(default_factory=dict)
+    #: Who the person is, for the treating platform's answer to its institution (setlinfo's name, ID
+    #: number, sex, birth date, 民族); absent when not covered.
+    psn_name: str | None = None
+    certno: str | None = None
+    gend: str | None = None
+    brdy: date | None = None
+    naty: str | None = None
 
 
 #: The kinds of care a treating platform may reserve for: ordinary outpatient care (11), a pharmacy

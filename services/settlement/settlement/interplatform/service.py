@@ -28,6 +28,7 @@ async def eligibility_of(session: AsyncSession, query: EligibilityQuery) -> Elig
         )
     totals = await eligibility.peek_accumulator(session, query.psn_no, day.year, effective)
     standing = await filings.standing(session, query.psn_no, day)
+    who = eligibility.require_identity(person)
     return EligibilityAnswer(
         psn_no=query.psn_no,
         on=day,
@@ -46,4 +47,9 @@ async def eligibility_of(session: AsyncSession, query: EligibilityQuery) -> Elig
             place: sorted(k for p, k in standing.referral_kinds if p == place)
             for place in sorted({p for p, _ in standing.referral_kinds})
         },
+        psn_name=who.psn_name,
+        certno=who.certno,
+        gend=who.gend,
+        brdy=who.brdy,
+        naty=person.naty or "",
     )

@@ -6,6 +6,7 @@ flow 3)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from settlement.settlements.store import NewSettlement, StayLines
 from settlement.settlements.stores import store_for
 from settlement.supervision import service as supervision
 from shared.clock import CHINA_TZ, now_china
+from shared.db import Database
 from shared.events import FundPayment, SettlementCompleted
 
 #: 清算类别 41 药店购药: the pharmacy purchases (2102), whose lines dispense drugs.
@@ -48,6 +50,19 @@ async def with_national_codes(session: AsyncSession, claim: Claim) -> Claim:
     return replace(claim, lines=lines)
 
 
+class PeerRoute(Protocol):
+    """The treating side of the inter-platform protocol (``settlement.interplatform.treating``), given by
+    the app: a person whose insured region a peer platform hosts is settled through the peer (pay_loc 4)."""
+
+    def hosts(self, insuplc_admdvs: str) -> bool: ...
+
+    async def settle(self, session: AsyncSession, claim: Claim) -> SettlementOut: ...
+
+    async def send_owed(self, db: Database, setl_id: str | None = None) -> int:
+        """After the commit: the confirmations and releases owed to peers (of one settlement, or all)."""
+        ...
+
+
 async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
     """2101/2206/2303: what settling would give now, changing nothing."""
     claim = await with_national_codes(session, claim)
@@ -60,15 +75,23 @@ async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
 
 
 async def settle(
-    session: AsyncSession, claim: Claim, *, claimed: bool = False, stay: StayLines | None = None
+    session: AsyncSession,
+    claim: Claim,
+    *,
+    claimed: bool = False,
+    stay: StayLines | None = None,
+    peers: PeerRoute | None = None,
 ) -> SettlementOut:
     """A binding settlement. Repeating a msgid with the same request answers with the first settlement.
-    ``claimed``: the caller has claimed the msgid in this transaction already (``claim_msgid``)."""
+    ``claimed``: the caller has claimed the msgid in this transaction already (``claim_msgid``).
+    ``peers``: the peer platforms, for a person insured on one of them (跨省)."""
     if not claimed:
         replay = await claim_msgid(session, claim.msgid, claim.digest)
         if replay is not None:
             return replay
     claim = await with_national_codes(session, claim)
+    if peers is not None and stay is None and peers.hosts(claim.insuplc_admdvs):
+        return await peers.settle(session, claim)
     if claim.clr_type == PHARMACY_CLR_TYPE:
         # A drug the list marks as traced is sold with its traceability codes (docs/domain.md, "Inventory").
         dispensed = [x for x in claim.lines if isinstance(x, FeeLineIn)]
