@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from settlement.idempotency import once
-from settlement.settlements import service
+from settlement.settlements import group, service
 from settlement.settlements.schemas import (
     PharmacySettlementRequest,
     ReversalRequest,
@@ -22,6 +22,10 @@ async def settle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep) 
     """Settle a pharmacy purchase (2102). Repeating the same msgid with the same body returns the first
     settlement; with a different body it is refused."""
     claim = service.pharmacy_claim(body)
+    grouped = group.for_runtime(runtime)
+    if grouped is not None:  # with other persons' settlements in one transaction (PostgreSQL, when set)
+        settled = await grouped.settle(claim, fixmedins_code=body.fixmedins_code, msgid=body.msgid)
+        return model_response(settled)
     settled = await once(
         runtime,
         lambda session: service.settle(session, claim),
