@@ -147,6 +147,7 @@ class GroupCommit:
             await asyncio.gather(*(self._alone(waiting) for waiting in group))
             return
         metrics.record_group_commit(len(group), failed=False)
+        log.debug("settled a group of %d in one transaction", len(group))
         for waiting, outcome in outcomes:
             self._answer(waiting, outcome)
 
