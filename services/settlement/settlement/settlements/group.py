@@ -1,5 +1,5 @@
-"""Group commit of pharmacy settlements (2102) on PostgreSQL (issue 29; docs/architecture.md, "Group
-commit").
+"""Group commit of pharmacy settlements (2102) on PostgreSQL (issue 29):
+docs/architecture.md, "Group commit".
 
 Off by default (``SETTLEMENT_GROUP_COMMIT_MAX`` 0): each 2102 is its own transaction
 (``settlement.idempotency.once``). On, settle requests arriving within ``SETTLEMENT_GROUP_COMMIT_WAIT_MS``
