@@ -45,3 +45,9 @@ class SettlementSettings(ServiceSettings):
     #: releases still owed to peers are sent again (0: never).
     interplatform_hold_s: int = Field(default=600, ge=1, le=86_400)
     interplatform_retry_interval_s: float = Field(default=30.0, ge=0)
+    #: Group commit of pharmacy settlements (2102) on PostgreSQL (``settlement.settlements.group``;
+    #: docs/architecture.md, "Group commit"): at most this many settle requests share one transaction
+    #: (0 or 1: off, each its own transaction, as on SQLite always).
+    group_commit_max: int = Field(default=0, ge=0, le=64)
+    #: How long a group waits for more requests after its first one, in milliseconds.
+    group_commit_wait_ms: float = Field(default=2.0, ge=0, le=50)

@@ -54,6 +54,14 @@ REFUSALS = Counter(
     "Binding settlements, reversals and voids refused, by operation and error code",
     ["operation", "code"],
 )
+#: Group commit of 2102 (``settlement.settlements.group``): groups committed, and groups rolled back whose
+#: settlements were then run alone; the settlements in them.
+GROUP_COMMITS = Counter(
+    "settlement_group_commits_total", "Groups of pharmacy settlements settled in one transaction", ["outcome"]
+)
+GROUP_COMMIT_SETTLEMENTS = Counter(
+    "settlement_group_commit_settlements_total", "Settle requests collected into groups", ["outcome"]
+)
 
 #: Out-of-area care (异地就医; docs/architecture.md, "Out-of-area care"): the regions are bounded by the
 #: institutions' regions and the policies' regions (a settlement needs both).
@@ -171,6 +179,13 @@ def record_out_of_area(
         OUT_OF_AREA_FUND.labels(insured, treating, op).inc(max(0, fund_fen))
 
     after_commit(session, count)
+
+
+def record_group_commit(size: int, *, failed: bool) -> None:
+    """A group of ``size`` settle requests was committed, or rolled back and its settlements run alone."""
+    outcome = "retried_alone" if failed else "committed"
+    GROUP_COMMITS.labels(outcome).inc()
+    GROUP_COMMIT_SETTLEMENTS.labels(outcome).inc(size)
 
 
 def record_refusal(operation: str, code: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request, Response
 
 from settlement.idempotency import once
-from settlement.settlements import service
+from settlement.settlements import group, service
 from settlement.settlements.answers import PAY_LOC_CROSS_PLATFORM
 from settlement.settlements.schemas import (
     PharmacySettlementRequest,
@@ -40,6 +40,12 @@ async def settle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep, 
     (pay_loc 4, docs/interface.md, "Between platforms")."""
     claim = service.pharmacy_claim(body)
     peers = peer_route(request)
+    grouped = group.for_runtime(runtime)
+    if grouped is not None and (peers is None or not peers.hosts(claim.insuplc_admdvs)):
+        # With other persons' settlements in one transaction (PostgreSQL, when set); a peer platform's
+        # insured is settled alone, through the peer.
+        settled = await grouped.settle(claim, fixmedins_code=body.fixmedins_code, msgid=body.msgid)
+        return model_response(settled)
     settled = await once(
         runtime,
         lambda session: service.settle(session, claim, peers=peers),
