@@ -489,6 +489,12 @@ class ErrorCode(StrEnum):
         SETTLEMENT,
     )
     PEER_REFUSED = "PEER_REFUSED", (422,), "参保地平台 …: 拒绝（参保地平台未给出错误编码时）", SETTLEMENT
+    NO_PEER_FOR_REGION = (
+        "NO_PEER_FOR_REGION",
+        (404,),
+        "参保地区划 … 不属于任何对端平台（网关随即在本平台查询该人员）",
+        SETTLEMENT,
+    )
     RESERVATION_NOT_FOUND = "RESERVATION_NOT_FOUND", (404,), "跨平台预留 … 不存在", SETTLEMENT
     RESERVATION_EXPIRED = "RESERVATION_EXPIRED", (409,), "跨平台预留 … 已超时释放，不能确认", SETTLEMENT
     RESERVATION_RELEASED = "RESERVATION_RELEASED", (409,), "跨平台预留 … 已释放，不能确认", SETTLEMENT

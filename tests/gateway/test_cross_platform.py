@@ -21,10 +21,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
+from enrollment.config import EnrollmentSettings
+from enrollment.main import create_app as create_enrollment
 from settlement.config import PeerPlatform, SettlementSettings
 from settlement.db import infra
 from settlement.interplatform import reservations
@@ -319,3 +321,88 @@ async def test_a_release_without_an_answer_stays_owed_until_sent_again(
     assert await treating.send_owed(office.db) == 1
     assert [r.status for r in await peer_rows(office)] == ["released"]
     assert (await platform_b.totals(psn_no))["settlement_count"] == 0
+
+
+@dataclass
+class ByHost:
+    """The gateway's downstream client in front of both of A's services: the office routes every call to
+    settlement; 1101 asks enrollment first (``http://enrollment``)."""
+
+    hosts: dict[str, Any]
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        response: httpx.Response = await self.hosts[httpx.URL(url).host].request(method, url, **kwargs)
+        return response
+
+
+@pytest.fixture
+async def with_enrollment(databases: DatabaseFactory, office: Office) -> AsyncIterator[None]:
+    """A's enrollment service (empty: nobody insured on A) behind the office's gateway."""
+    app = build(
+        create_enrollment, EnrollmentSettings, database_url=databases.migrated("enrollment"),
+        run_background_workers=False,
+    )  # fmt: skip
+    async with running(app) as enrollment:
+        settlement = office.link.client
+        office.link.client = cast(
+            httpx.AsyncClient, ByHost({"enrollment": enrollment, "service": settlement})
+        )
+        yield
+        office.link.client = settlement
+
+
+def lookup(certno: str) -> dict[str, Any]:
+    return {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "begntime": WHEN}}
+
+
+async def test_1101_of_a_peer_insured_answers_as_the_peer_knows_them_and_the_purchase_settles(
+    office: Office, platform_b: PlatformB, with_enrollment: None
+) -> None:
+    psn_no, certno = await platform_b.person(41)
+    answer = await office.send("1101", lookup(certno), fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+    assert answer["infcode"] == 0, answer["err_msg"]
+    base = answer["output"]["baseinfo"]
+    today = now_china().date()
+    age = today.year - 1985 - ((today.month, today.day) < (3, 12))  # born 1985-03-12
+    assert (base["psn_no"], base["certno"], base["psn_name"], base["gend"]) == (
+        psn_no,
+        certno,
+        "北京人员",
+        "2",
+    )
+    assert (base["brdy"], base["age"], base["psn_cert_type"]) == ("1985-03-12", age, "01")
+    # B's cover of 2026 (1 January to 31 December) on the care day 2026-11-20: insured (1), not paused.
+    (row,) = answer["output"]["insuinfo"]
+    assert (row["insuplc_admdvs"], row["insutype"], row["psn_type"]) == (B_REGION, "390", "1501")
+    assert (row["psn_insu_stas"], row["psn_insu_date"]) == ("1", "2026-01-01")
+    assert "paus_insu_date" not in row
+    assert answer["output"]["idetinfo"] == []
+    # The counter goes on with the psn_no it was given: B's policy pays (module docstring: 21.88).
+    settled = await buy(office, purchase(base["psn_no"], certno))
+    assert settled["infcode"] == 0, settled["err_msg"]
+    info = settled["output"]["setlinfo"]
+    assert info["pay_loc"] == "4" and Decimal(str(info["hifp_pay"])) == Decimal("21.88")
+
+
+async def test_1101_of_someone_neither_platform_knows_is_refused_by_the_platform_asked(
+    office: Office, platform_b: PlatformB, with_enrollment: None
+) -> None:
+    stranger = make_id_number(B_REGION, date(1990, 1, 1), 77)
+    # Insured region B's: B is asked and does not know them.
+    answer = await office.send("1101", lookup(stranger), fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+    assert answer["infcode"] == -1 and answer["err_msg"].startswith("[PERSON_NOT_FOUND] 参保地平台"), answer
+    # A region no peer hosts (A's own): A's enrollment's refusal stands, no peer asked.
+    answer = await office.send("1101", lookup(stranger), fixmedins_code=PHARMACY)
+    assert answer["infcode"] == -1 and answer["err_msg"].startswith("[PERSON_NOT_FOUND] 未查询到"), answer
+
+
+async def test_1101_while_the_peer_is_unreachable_is_try_again(
+    office: Office, platform_b: PlatformB, with_enrollment: None
+) -> None:
+    _, certno = await platform_b.person(43)
+    platform_b.link.down = True
+    answer = await office.send("1101", lookup(certno), fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+    assert answer["infcode"] == -1 and answer["err_msg"].startswith("[E_UNAVAILABLE]"), answer
+    platform_b.link.down = False
+    again = await office.send("1101", lookup(certno), fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+    assert again["infcode"] == 0, again["err_msg"]

@@ -15,6 +15,8 @@ from shared.contracts.v1.interplatform import (
     ConfirmRequest,
     EligibilityAnswer,
     EligibilityQuery,
+    PersonAnswer,
+    PersonQuery,
     ReleaseRequest,
     ReservationOut,
     ReservationRequest,
@@ -74,6 +76,9 @@ class Peers:
 
     async def eligibility(self, peer: PeerPlatform, query: EligibilityQuery) -> EligibilityAnswer:
         return await self._post(peer, "/api/v1/interplatform/eligibility", query, EligibilityAnswer)
+
+    async def person(self, peer: PeerPlatform, query: PersonQuery) -> PersonAnswer:
+        return await self._post(peer, "/api/v1/interplatform/persons", query, PersonAnswer)
 
     async def reserve(self, peer: PeerPlatform, body: ReservationRequest) -> ReservationOut:
         return await self._post(peer, "/api/v1/interplatform/reservations", body, ReservationOut)

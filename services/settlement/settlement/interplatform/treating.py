@@ -53,11 +53,14 @@ from shared.contracts.v1.interplatform import (
     ClassifiedLine,
     ConfirmRequest,
     EligibilityQuery,
+    PeerPersonQuery,
+    PersonAnswer,
+    PersonQuery,
     ReleaseRequest,
     ReservationRequest,
 )
 from shared.db import Database
-from shared.errors import Conflict, DomainError
+from shared.errors import Conflict, DomainError, NotFound
 from shared.events import FundPayment, SettlementCompleted
 
 log = logging.getLogger(__name__)
@@ -99,6 +102,18 @@ class Treating:
 
     async def settle(self, session: AsyncSession, claim: Claim) -> SettlementOut:
         return await settle(session, claim, self.peers)
+
+    async def person(self, query: PeerPersonQuery) -> PersonAnswer:
+        """The person as the peer hosting ``insuplc_admdvs`` knows them (1101 of a peer's insured); 404
+        ``NO_PEER_FOR_REGION`` when no peer hosts it (the region is this platform's, or unknown)."""
+        peer = self.peers.hosting(query.insuplc_admdvs)
+        if peer is None:
+            raise NotFound(f"参保地区划 {query.insuplc_admdvs} 不属于任何对端平台", code="NO_PEER_FOR_REGION")
+        asked = PersonQuery(
+            msgid=query.msgid, platform=self.peers.platform_id, certno=query.certno,
+            card_no=query.card_no, card_sn=query.card_sn,
+        )  # fmt: skip
+        return await self.peers.person(peer, asked)
 
     async def send_owed(self, db: Database, setl_id: str | None = None) -> int:
         return await send_owed(db, self.peers, setl_id)
