@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from settlement import reference
 from settlement.catalogue.models import NationalCode
 from settlement.catalogue.schemas import ImportError_, ImportResult
-from settlement.catalogue.service import next_version, publish_change
+from settlement.versions import next_version, publish_change
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError
 
