@@ -9,6 +9,7 @@ added next (its chronic diseases, 1309) is version 5."""
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import zipfile
 from collections.abc import AsyncIterator
@@ -25,7 +26,7 @@ from gateway.transactions import EnvelopeProcessor
 from settlement.policy.document import jinzhai_legacy_demo
 
 from platformctl import examples
-from platformctl.demo import demo_national_code_files
+from platformctl.demo import demo_code_files, demo_national_code_files, demo_payment_disease_files
 from shared.db import Database
 from tests.conftest import DatabaseFactory
 from tests.settlement.conftest import HOSPITAL, REGION, SettlementApi
@@ -387,4 +388,84 @@ async def test_1309_lists_the_chronic_diseases_of_the_benefit_policies(
         ("N18", "慢性肾脏病", "390", "", "5"),
         ("E11", "2型糖尿病", "380", "2026-12-31", "6"),
         ("I10", "", "380", "2026-12-31", "6"),
+    ]
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+async def test_1310_and_1311_download_the_by_disease_and_day_surgery_lists(
+    counter: Counter, settlement_api: SettlementApi
+) -> None:
+    # The demo's sample files after the seeded 5: version 6 by-disease (7 entries), 7 day surgery (4).
+    for kind, text in demo_payment_disease_files():
+        await _import(settlement_api, kind, text)
+    bydise = await counter.ok("1310", {"ver": "5", "page_num": 1})
+    assert (bydise["ver"], bydise["recordCounts"]) == ("7", 7)
+    rows = [
+        (
+            r["bydise_setl_list_code"],
+            r["bydise_setl_dise_name"],
+            r["qua_oprn_oprt_code"],
+            r["qua_oprn_oprt_name"],
+        )
+        for r in bydise["data"][:2]
+    ]
+    assert rows == [
+        ("K35.800", "急性阑尾炎", "47.0100", "腹腔镜下阑尾切除术"),
+        ("O80.000", "头位顺产", None, None),  # a normal delivery: no qualifying operation
+    ]
+    assert {r["ver"] for r in bydise["data"]} == {"6"}
+    daysrg = await counter.ok("1311", {"ver": "6", "page_num": 1})
+    assert [(r["daysrg_dise_list_code"], r["qua_oprn_oprt_code"], r["ver"]) for r in daysrg["data"]] == [
+        ("H25.900", "13.4100", "7"),
+        ("K40.900", "53.0200", "7"),
+        ("K80.200", "51.2300", "7"),
+        ("I83.900", "38.5901", "7"),
+    ]
+    # Neither list is in the other's download, nor in the diagnoses'.
+    assert (await counter.ok("1310", {"ver": "6", "page_num": 1}))["data"] == []
+    assert (await counter.ok("1307", {"ver": "5", "page_num": 1}))["data"] == []
+
+    # The sample is made of the demo's own diagnoses and procedures, by code and name.
+    files = dict(demo_code_files())
+    diagnoses = {r["code"]: r["name"] for r in _csv(files["dise"])}
+    procedures = {r["code"]: r["name"] for r in _csv(files["oprn"])}
+    for _, text in demo_payment_disease_files():
+        for entry in _csv(text):
+            assert diagnoses[entry["code"]] == entry["name"], entry
+            assert not entry["oprn_code"] or procedures[entry["oprn_code"]] == entry["oprn_name"], entry
+
+    # Another operation for an entry from the same day is refused, the whole file with it: nothing changes.
+    changed = "code,name,oprn_code,oprn_name\nH25.900,老年性白内障,13.7100,眼内人工晶状体置入伴白内障摘出术\n"
+    refused = await settlement_api.client.post(
+        "/api/v1/catalogue/codes/daysrg/import", content=changed.encode()
+    )
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "IMPORT_REFUSED")
+    # An operation on a list without one, a name without its code: refused line by line.
+    for kind, text in (
+        ("dise", "code,name,oprn_code\nK35.800,急性阑尾炎,47.0100\n"),
+        ("daysrg", "code,name,oprn_name\nK40.900,腹股沟疝,疝修补术\n"),
+    ):
+        response = await settlement_api.client.post(
+            f"/api/v1/catalogue/codes/{kind}/import", content=text.encode()
+        )
+        assert (response.status_code, response.json()["error"]["code"]) == (422, "IMPORT_REFUSED"), text
+        assert [d["line"] for d in response.json()["error"]["details"]] == [2]
+    assert (await counter.ok("1311", {"ver": "7", "page_num": 1}))["ver"] == "7"
+
+    # A new version of an entry from 2027: its operation changes, the first version ends 2026-12-31.
+    later = (
+        "code,name,oprn_code,oprn_name,effective_from\n"
+        "H25.900,老年性白内障,13.7100,眼内人工晶状体置入伴白内障摘出术,2027-01-01\n"
+    )
+    assert (await _import(settlement_api, "daysrg", later))["imported"] == 1  # version 8
+    # As a file: code, name, qua_oprn_oprt_code, qua_oprn_oprt_name, begndate, enddate, vali_flag, rid,
+    # updt_time, ver per line.
+    info, lines = await counter.file_rows("1311", "7")
+    assert (info["ver"], info["recordCounts"]) == ("8", 2)
+    assert [(r[0], r[2], r[4], r[5], r[9]) for r in lines] == [
+        ("H25.900", "13.4100", "2000-01-01", "2026-12-31", "8"),
+        ("H25.900", "13.7100", "2027-01-01", "", "8"),
     ]

@@ -37,6 +37,8 @@ CODE_KINDS = {
     "tumours": "tumr",
     "tcm-diseases": "tcmdise",
     "tcm-syndromes": "tcmsymp",
+    "bydise-diseases": "bydise",
+    "day-surgeries": "daysrg",
 }
 
 
@@ -79,6 +81,8 @@ def _code_row(entry: NationalCode) -> CatalogueRow:
         list_ver=entry.list_ver,
         updated_at=entry.updated_at,
         rid=f"national_codes-{entry.id}",
+        oprn_code=entry.oprn_code,
+        oprn_name=entry.oprn_name,
     )
 
 
