@@ -206,6 +206,20 @@ def demo_national_code_files() -> list[tuple[str, str]]:
     ]
 
 
+def demo_payment_disease_files() -> list[tuple[str, str]]:
+    """A sample of the diseases paid by disease (bydise, 1310) and treated by day surgery (daysrg, 1311),
+    not a region's list: pairs of the demo's own diagnoses and procedures (ICD-10 医保版 and ICD-9-CM-3
+    医保版 codes and names as ``demo_diagnoses.csv`` and ``demo_procedures.csv`` hold them) of the kind
+    such lists hold (normal and caesarean delivery, appendectomy, cataract, inguinal hernia,
+    cholecystectomy...), each keyed by its diagnosis code (``platformctl/demo_bydise.csv``,
+    ``demo_day_surgery.csv``). A region loads its own list through the same import."""
+    here = Path(__file__).parent
+    return [
+        ("bydise", (here / "demo_bydise.csv").read_text(encoding="utf-8")),
+        ("daysrg", (here / "demo_day_surgery.csv").read_text(encoding="utf-8")),
+    ]
+
+
 async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> httpx.Response:
     response = await client.post(url, json=body)
     if response.status_code not in (200, 201, 409):
@@ -254,7 +268,7 @@ async def load_demo(
             raise RuntimeError(f"catalogue import -> {response.status_code}: {response.text[:2000]}")
         imported = response.json()
         catalogue_items = imported["imported"] + imported["unchanged"]
-        for kind, text in demo_code_files() + demo_national_code_files():
+        for kind, text in demo_code_files() + demo_national_code_files() + demo_payment_disease_files():
             response = await client.post(
                 f"{settlement_url}/api/v1/catalogue/codes/{kind}/import", content=text.encode("utf-8")
             )

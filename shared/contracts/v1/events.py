@@ -427,7 +427,8 @@ class CatalogueChanged(EventData):
     topic: ClassVar[str] = CATALOGUE_TOPIC
 
     ver: int
-    #: items (the medical insurance list), dise (diagnoses) or oprn (procedures).
+    #: items (the medical insurance list), a national code list (dise diagnoses, oprn procedures, tumr,
+    #: tcmdise, tcmsymp) or opsp (a benefit policy added: its chronic disease list, 1309).
     list_kind: str
     codes: list[str]
     count: int

@@ -9,20 +9,17 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement import reference
 from settlement.adjudication.engine import ListEntry, ListFlags
-from settlement.catalogue.models import CatalogueItem, catalogue_list_version
+from settlement.catalogue.models import CatalogueItem
 from settlement.catalogue.schemas import CatalogueItemCreate, ImportError_, ImportResult
-from settlement.db import infra
+from settlement.versions import next_version, publish_change
 from shared.clock import now_china
-from shared.contracts.v1.events import CatalogueChanged
 from shared.db import flush_unique, utcnow
 from shared.errors import Conflict, DomainError, NotFound, Unprocessable
-from shared.outbox import enqueue
 
 #: Marks an entry carries besides its class (yes/no columns of the catalogue file; engine ``ListFlags``).
 FLAG_FIELDS = ("essential_drug", "negotiated_drug", "child_medicine", "special_item", "direct_reimbursement")
@@ -37,35 +34,6 @@ VERSION_FIELDS = (
     "trace_required",
 )
 YES = ("1", "true", "y", "是")
-
-
-async def next_version(session: AsyncSession) -> int:
-    """The next catalogue version, taken in the caller's transaction: the counter row stays locked until
-    it commits, so versions become visible in the order they were taken (a download that saw version n
-    never misses a change numbered below n)."""
-    table = catalogue_list_version
-    result = await session.execute(update(table).where(table.c.id == 1).values(ver=table.c.ver + 1))
-    if not getattr(result, "rowcount", 0):  # a database made without the migration's first row
-        await session.execute(insert(table).values(id=1, ver=1))
-        return 1
-    return int(await session.scalar(select(table.c.ver).where(table.c.id == 1)) or 0)
-
-
-#: The codes a ``catalogue.changed`` event names at most (its ``count`` says how many changed).
-EVENT_CODES = 1000
-
-
-async def publish_change(session: AsyncSession, ver: int, list_kind: str, codes: list[str]) -> None:
-    """``catalogue.changed`` for version ``ver``, in the transaction that made it (the outbox)."""
-    event = CatalogueChanged(
-        ver=ver, list_kind=list_kind, codes=codes[:EVENT_CODES], count=len(codes), changed_at=utcnow()
-    )
-    await enqueue(session, infra, event, "settlement")
-
-
-async def newest_version(session: AsyncSession) -> int:
-    table = catalogue_list_version
-    return int(await session.scalar(select(table.c.ver).where(table.c.id == 1)) or 0)
 
 
 def _same(item: CatalogueItem, data: CatalogueItemCreate) -> bool:

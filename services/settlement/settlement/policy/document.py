@@ -80,6 +80,9 @@ class ChronicOutpatient(_Doc):
     the part above the threshold is paid at a ratio; all within a yearly cap."""
 
     diseases: list[str] = Field(min_length=1)
+    #: The diseases' names (门慢门特病种名称) as the 1309 list shows them, by code; a code without one is
+    #: listed without a name.
+    names: dict[str, str] = Field(default_factory=dict)
     threshold_fen: Fen
     fixed_fen: Fen
     ratio_above: Ratio
@@ -89,6 +92,9 @@ class ChronicOutpatient(_Doc):
     def _fixed_within_threshold(self) -> ChronicOutpatient:
         if self.fixed_fen > self.threshold_fen:
             raise ValueError("慢性病定额补助不能高于门槛金额")
+        unknown = sorted(set(self.names) - set(self.diseases))
+        if unknown:
+            raise ValueError(f"病种名称所列编码不在病种范围内: {', '.join(unknown)}")
         return self
 
 
@@ -225,6 +231,14 @@ def jinzhai_yutian_demo() -> PolicyDocument:
         pooled_annual_ceiling_fen=18_000_00,
         chronic=ChronicOutpatient(
             diseases=["I10", "E11", "J44", "I25", "N18"],
+            # The ICD-10 categories' names (疾病分类与代码 GB/T 14396, 医保版 2.0).
+            names={
+                "I10": "特发性（原发性）高血压",
+                "E11": "2型糖尿病",
+                "J44": "其他慢性阻塞性肺病",
+                "I25": "慢性缺血性心脏病",
+                "N18": "慢性肾脏病",
+            },
             threshold_fen=500_00,
             fixed_fen=100_00,
             ratio_above=Decimal("0.25"),
