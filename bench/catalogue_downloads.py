@@ -1,8 +1,9 @@
 """Catalogue downloads and mapped settlements, in one process: the gateway's envelope processor in front of
-the settlement app over ASGI (no network, no broker), both on SQLite files in a temporary directory.
+the settlement app over ASGI (no network, no broker), both on SQLite files in a temporary directory or on
+a throwaway PostgreSQL server (``--backends``).
 
-    .venv/bin/python bench/catalogue_downloads.py                 # 100,000 items, 100 mapped lines
-    .venv/bin/python bench/catalogue_downloads.py --items 20000 --lines 50
+    .venv/bin/python bench/catalogue_downloads.py                 # 100,000 items, 100 mapped lines, SQLite
+    .venv/bin/python bench/catalogue_downloads.py --items 20000 --lines 50 --backends sqlite,postgres
 
 1. 1312 full download of ``--items`` catalogue items (bulk-inserted, one catalogue version each): as one
    file (the answer names a ``file_qury_no``; every row read by cursor in batches of 5,000, written, zipped
@@ -10,6 +11,9 @@ the settlement app over ASGI (no network, no broker), both on SQLite files in a 
 2. A settlement with ``--lines`` lines that carry only the institution's own code: the 3301 uploads (one
    envelope per code), the fee upload (the mappings resolved), the preview; the same with national codes
    for comparison.
+3. A pharmacy purchase (2102, binding) of ``--lines`` lines that carry only the pharmacy's own code (its
+   3301 uploads first), and the same purchase by national codes for another person: both through the
+   gateway; the two must pay alike.
 
 Figures are wall-clock seconds on whatever else the machine is running; results go to
 ``bench/results/catalogue_downloads-<UTC timestamp>.json``.
@@ -45,6 +49,7 @@ from sqlalchemy import update
 
 from platformctl import examples
 from platformctl.demo import demo_credentials
+from platformctl.pgtemp import PostgresServer
 from shared.auth import ADMINISTRATOR, DEV_AUTH_SECRET, SERVICE, issue_token
 from shared.config import sqlite_url
 from shared.db import Database, utcnow
@@ -54,20 +59,27 @@ from shared.migrations import upgrade
 
 REGION = "341524"
 HOSPITAL = "H34152400001"
+PHARMACY = "P34152400001"
+BACKENDS = ("sqlite", "postgres")
 _seq = itertools.count(1)
 
 
 class His:
-    """Signs each envelope as the hospital, signed in once."""
+    """Signs each envelope as the institution (the hospital unless told), signed in once."""
 
-    def __init__(self, processor: EnvelopeProcessor) -> None:
+    def __init__(self, processor: EnvelopeProcessor, fixmedins_code: str = HOSPITAL) -> None:
         self.processor = processor
-        self.paasid, self.secret = demo_credentials(HOSPITAL)
+        self.fixmedins_code = fixmedins_code
+        self.paasid, self.secret = demo_credentials(fixmedins_code)
         self.sign_no = ""
 
     async def send(self, infno: str, node: dict[str, Any]) -> dict[str, Any]:
         body = examples.envelope(
-            infno, f"{HOSPITAL}20261206140000{next(_seq):04d}", node, fixmedins_code=HOSPITAL
+            infno,
+            f"{self.fixmedins_code}20261206140000{next(_seq):04d}",
+            node,
+            fixmedins_code=self.fixmedins_code,
+            insuplc_admdvs=REGION,
         )
         body["sign_no"] = self.sign_no
         raw = json.dumps(body, ensure_ascii=False).encode()
@@ -117,16 +129,19 @@ async def seed_items(db: Database, count: int) -> None:
         )
 
 
-async def reference(client: httpx.AsyncClient, settlement_db: Database, psn_no: str, certno: str) -> None:
-    hospital = {
-        "fixmedins_code": HOSPITAL,
-        "fixmedins_name": "县医院",
-        "fixmedins_type": "1",
-        "hosp_lv": "2",
-        "admdvs": REGION,
-        "agreement_begin": "2025-01-01",
-    }
-    assert (await client.post("/api/v1/institutions", json=hospital)).status_code == 201
+async def reference(
+    client: httpx.AsyncClient, settlement_db: Database, persons: list[tuple[str, str]]
+) -> None:
+    for code, name, kind, level in ((HOSPITAL, "县医院", "1", "2"), (PHARMACY, "药房", "2", "9")):
+        institution = {
+            "fixmedins_code": code,
+            "fixmedins_name": name,
+            "fixmedins_type": kind,
+            "hosp_lv": level,
+            "admdvs": REGION,
+            "agreement_begin": "2025-01-01",
+        }
+        assert (await client.post("/api/v1/institutions", json=institution)).status_code == 201
     policy = {
         "admdvs": REGION,
         "insutype": "390",
@@ -135,25 +150,26 @@ async def reference(client: httpx.AsyncClient, settlement_db: Database, psn_no: 
         "document": jinzhai_yutian_demo().model_dump(mode="json"),
     }
     assert (await client.post("/api/v1/policies", json=policy)).status_code == 201
-    identity = PersonIdentity(
-        psn_no=psn_no, certno=certno, psn_name="基准人员", gend="1", brdy=date(1985, 3, 12)
-    )
-    event = CoverageActivated(
-        enrollment_id=1,
-        psn_no=psn_no,
-        insutype="390",
-        psn_type="1501",
-        insuplc_admdvs=REGION,
-        year=2026,
-        coverage_begin=date(2026, 1, 1),
-        coverage_end=date(2026, 12, 31),
-        identities=[],
-        continuous_years=1,
-        psn_insu_date=None,
-    )
-    async with settlement_db.transaction() as session:
-        for fact in (identity, event):  # who the person is (restricted topic), then the cover
-            await SUBSCRIPTIONS[fact.event_type].handler(session, fact.envelope("bench"))
+    for enrollment_id, (psn_no, certno) in enumerate(persons, start=1):
+        identity = PersonIdentity(
+            psn_no=psn_no, certno=certno, psn_name="基准人员", gend="1", brdy=date(1985, 3, 12)
+        )
+        event = CoverageActivated(
+            enrollment_id=enrollment_id,
+            psn_no=psn_no,
+            insutype="390",
+            psn_type="1501",
+            insuplc_admdvs=REGION,
+            year=2026,
+            coverage_begin=date(2026, 1, 1),
+            coverage_end=date(2026, 12, 31),
+            identities=[],
+            continuous_years=1,
+            psn_insu_date=None,
+        )
+        async with settlement_db.transaction() as session:
+            for fact in (identity, event):  # who the person is (restricted topic), then the cover
+                await SUBSCRIPTIONS[fact.event_type].handler(session, fact.envelope("bench"))
 
 
 def timed(figures: dict[str, float], name: str) -> Any:
@@ -188,14 +204,94 @@ async def visit(client: httpx.AsyncClient, psn_no: str, certno: str) -> str:
     return str(response.json()["mdtrt_id"])
 
 
-async def run(items: int, lines: int) -> dict[str, Any]:
+async def pharmacy_purchases(
+    processor: EnvelopeProcessor, persons: list[tuple[str, str]], lines: int, figures: dict[str, float]
+) -> dict[str, Any]:
+    """3301 of ``lines`` pharmacy codes, then a 2102 of ``lines`` lines by those codes only (the mappings
+    resolved at settlement) and one by national codes, each for a person of its own (the same deductible
+    left): what the fund pays must be the same."""
+    pharmacy = His(processor, PHARMACY)
+    await pharmacy.sign_in()
+    print(f"pharmacy purchase (2102) of {lines} mapped lines", flush=True)
+    with timed(figures, f"3301 x {lines} at the pharmacy"):
+        for n in range(1, lines + 1):
+            mapping = {
+                "fixmedins_hilist_id": f"YP{n:05d}",
+                "fixmedins_hilist_name": f"药房商品{n}",
+                "list_type": "101",
+                "med_list_codg": f"BENCH{n:08d}",
+                "begndate": "2026-01-01",
+            }
+            mapped = await pharmacy.send("3301", {"data": mapping})
+            assert mapped["infcode"] == 0, mapped["err_msg"]
+
+    def drug(n: int, national: str, own: str) -> dict[str, Any]:
+        return {
+            "feedetl_sn": str(n),
+            "med_list_codg": national,
+            "medins_list_codg": own,
+            "det_item_fee_sumamt": "3.00",  # 2 × 1.50
+            "cnt": "2",
+            "pric": "1.5",
+            "fee_ocur_time": "2026-11-10 10:00:00",
+        }
+
+    counts: dict[str, Any] = {}
+    for (psn_no, certno), label, make in (
+        (persons[1], "mapped", lambda n: drug(n, "", f"YP{n:05d}")),
+        (persons[2], "national", lambda n: drug(n, f"BENCH{n:08d}", f"X{n}")),
+    ):
+        druginfo = {
+            "psn_no": psn_no,
+            "mdtrt_cert_type": "02",
+            "mdtrt_cert_no": certno,
+            "begntime": "2026-11-10 10:00:00",
+            "medfee_sumamt": f"{3 * lines}.00",
+            "insutype": "390",
+            "med_type": "41",
+        }
+        body = {"druginfo": druginfo, "drugdetail": [make(n) for n in range(1, lines + 1)]}
+        with timed(figures, f"2102, {lines} {label} lines"):
+            settled = await pharmacy.send("2102", body)
+        assert settled["infcode"] == 0, settled["err_msg"]
+        counts[f"pharmacy_{label}_hifp_pay"] = str(settled["output"]["setlinfo"]["hifp_pay"])
+    assert counts["pharmacy_mapped_hifp_pay"] == counts["pharmacy_national_hifp_pay"]
+    return counts
+
+
+def database_urls(backend: str, tmp: str, server: PostgresServer | None) -> tuple[str, str]:
+    """The settlement and gateway databases, migrated."""
+    if server is not None:
+        urls = server.url(server.create_database("settlement")), server.url(server.create_database("gateway"))
+    else:
+        urls = sqlite_url(Path(tmp) / "settlement.db"), sqlite_url(Path(tmp) / "gateway.db")
+    upgrade("settlement", urls[0])
+    upgrade("gateway", urls[1])
+    return urls
+
+
+async def run(items: int, lines: int, backend: str = "sqlite") -> dict[str, Any]:
     figures: dict[str, float] = {}
     counts: dict[str, Any] = {}
+    server = PostgresServer.start() if backend == "postgres" else None
+    try:
+        return await _run(items, lines, backend, server, figures, counts)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+async def _run(
+    items: int,
+    lines: int,
+    backend: str,
+    server: PostgresServer | None,
+    figures: dict[str, float],
+    counts: dict[str, Any],
+) -> dict[str, Any]:
+    print(f"backend {backend}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-catalogue-") as tmp:
-        settlement_url = sqlite_url(Path(tmp) / "settlement.db")
-        gateway_url = sqlite_url(Path(tmp) / "gateway.db")
-        upgrade("settlement", settlement_url)
-        upgrade("gateway", gateway_url)
+        settlement_url, gateway_url = database_urls(backend, tmp, server)
         settings = SettlementSettings(
             database_url=settlement_url, run_background_workers=False, freeze_heap_at_start=False
         )
@@ -206,6 +302,12 @@ async def run(items: int, lines: int) -> dict[str, Any]:
         async with gateway_db.transaction() as session:
             session.add(
                 Institution(fixmedins_code=HOSPITAL, fixmedins_name="县医院", paasid=paasid, secret=secret)
+            )
+            pharmacy_id, pharmacy_secret = demo_credentials(PHARMACY)
+            session.add(
+                Institution(
+                    fixmedins_code=PHARMACY, fixmedins_name="药房", paasid=pharmacy_id, secret=pharmacy_secret
+                )
             )
         token = issue_token(DEV_AUTH_SECRET, "bench", [ADMINISTRATOR, SERVICE])
         async with app.router.lifespan_context(app):
@@ -223,8 +325,11 @@ async def run(items: int, lines: int) -> dict[str, Any]:
             )
             his = His(processor)
             await his.sign_in()
-            psn_no, certno = f"{REGION}0000000000000001", make_id_number(REGION, date(1985, 3, 12), 13)
-            await reference(client, settlement_db, psn_no, certno)
+            persons = [
+                (f"{REGION}{n:016d}", make_id_number(REGION, date(1985, 3, 12), 10 + n)) for n in (1, 2, 3)
+            ]
+            psn_no, certno = persons[0]
+            await reference(client, settlement_db, persons)
 
             print(f"1312 full download of {items:,} items", flush=True)
             with timed(figures, "seed items (bulk insert)"):
@@ -315,6 +420,7 @@ async def run(items: int, lines: int) -> dict[str, Any]:
                     out = await client.post(f"/api/v1/encounters/{mdtrt_id}/settlement/preview", json=preview)
                 assert out.status_code == 200, out.text
                 counts[f"{label}_fund_fen"] = out.json()["pooled_fund_paid_fen"]
+            counts.update(await pharmacy_purchases(processor, persons, lines, figures))
             await client.aclose()
         await settlement_db.dispose()
         await gateway_db.dispose()
@@ -328,11 +434,17 @@ def main() -> None:
     )
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--lines", type=int, default=100)
+    parser.add_argument("--backends", default="sqlite", help="comma-separated: sqlite, postgres")
     args = parser.parse_args()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = sorted(set(backends) - set(BACKENDS))
+    if unknown:
+        parser.error(f"unknown backend(s): {', '.join(unknown)}")
     started = datetime.now(UTC)
-    result = asyncio.run(run(args.items, args.lines))
-    print(json.dumps(result["counts"], ensure_ascii=False))
-    path = write_result("catalogue_downloads", started, items=args.items, lines=args.lines, **result)
+    results = {backend: asyncio.run(run(args.items, args.lines, backend)) for backend in backends}
+    for backend, result in results.items():
+        print(backend, json.dumps(result["counts"], ensure_ascii=False))
+    path = write_result("catalogue_downloads", started, items=args.items, lines=args.lines, backends=results)
     print(f"results: {path}")
 
 

@@ -48,7 +48,7 @@ from benchinfo import git, machine_info  # bench/ is on sys.path when a script h
 from loadgen import Failed, His, Institution, Item, Stats, summary
 from seed import REGION, seed_postgres, seed_sqlite
 
-from platformctl.demo import REGION_RULES, admin_token, policy_body, standards
+from platformctl.demo import REGION_RULES, admin_token, demo_code_files, policy_body, standards
 from platformctl.pgtemp import PostgresServer
 from platformctl.services import SERVICES
 from platformctl.stack import RunningService, free_port, service_env, start_broker
@@ -190,6 +190,13 @@ async def load_reference_data(urls: dict[str, str], insts: list[Institution], cs
                 headers={"content-type": "text/csv"},
             )
         )
+        # The diagnosis and procedure lists (1307/1308): an admission's diagnosis must be on them.
+        for kind, text in demo_code_files():
+            await ok(
+                await client.post(
+                    f"{urls['settlement']}/api/v1/catalogue/codes/{kind}/import", content=text.encode("utf-8")
+                )
+            )
         await ok(await client.post(f"{urls['settlement']}/api/v1/policies", json=policy_body(year)))
 
 

@@ -101,6 +101,8 @@ INSTITUTIONS = (
 )
 PHARMACY = INSTITUTIONS[2]
 
+#: The five items the demo has always had (README's ready-to-paste 2102 and the e2e tests name them); they are
+#: the first rows of the sample catalogue ``demo_catalogue.csv``, with the same codes and numbers.
 CATALOGUE = (
     {
         "med_list_codg": "XJ01CAA040A001010100001",
@@ -169,6 +171,15 @@ def admin_token(secret: str = DEV_AUTH_SECRET) -> str:
     return issue_token(secret, "demo-loader", [ADMINISTRATOR], ttl_s=3600)
 
 
+def demo_catalogue_file() -> str:
+    """The sample catalogue (``platformctl/demo_catalogue.csv``, written by
+    ``scripts/make_demo_catalogue.py``): some 2,200 drugs, 中药饮片, medical service items and
+    consumables with real names, coded in the shape of the national schemes (docs/catalogue-sample.md), in
+    the columns of the settlement service's catalogue import. The office loads the full national files
+    through the same import."""
+    return (Path(__file__).parent / "demo_catalogue.csv").read_text(encoding="utf-8")
+
+
 def demo_code_files() -> list[tuple[str, str]]:
     """The demo's diagnosis (dise) and procedure (oprn) code lists: common outpatient and inpatient
     diagnoses as the national ICD-10 医保版 codes and names them, and common operations as ICD-9-CM-3 医保版
@@ -178,6 +189,34 @@ def demo_code_files() -> list[tuple[str, str]]:
     return [
         ("dise", (here / "demo_diagnoses.csv").read_text(encoding="utf-8")),
         ("oprn", (here / "demo_procedures.csv").read_text(encoding="utf-8")),
+    ]
+
+
+def demo_national_code_files() -> list[tuple[str, str]]:
+    """The demo's other national code lists: tumour morphology (tumr, 1313) as ICD-O-3 codes it
+    (``M8140/3`` 腺癌: histology, ``/``, behaviour), TCM diseases (tcmdise, 1314) and TCM syndromes (tcmsymp,
+    1315) in the form of GB/T 15657-2021 中医病证分类与代码 (``A…`` diseases, ``B…`` syndromes, dotted), with
+    common names (``platformctl/demo_tumour_morphology.csv``, ``demo_tcm_diseases.csv``,
+    ``demo_tcm_syndromes.csv``; docs/domain.md says how far the TCM codes are checked)."""
+    here = Path(__file__).parent
+    return [
+        ("tumr", (here / "demo_tumour_morphology.csv").read_text(encoding="utf-8")),
+        ("tcmdise", (here / "demo_tcm_diseases.csv").read_text(encoding="utf-8")),
+        ("tcmsymp", (here / "demo_tcm_syndromes.csv").read_text(encoding="utf-8")),
+    ]
+
+
+def demo_payment_disease_files() -> list[tuple[str, str]]:
+    """A sample of the diseases paid by disease (bydise, 1310) and treated by day surgery (daysrg, 1311),
+    not a region's list: pairs of the demo's own diagnoses and procedures (ICD-10 医保版 and ICD-9-CM-3
+    医保版 codes and names as ``demo_diagnoses.csv`` and ``demo_procedures.csv`` hold them) of the kind
+    such lists hold (normal and caesarean delivery, appendectomy, cataract, inguinal hernia,
+    cholecystectomy...), each keyed by its diagnosis code (``platformctl/demo_bydise.csv``,
+    ``demo_day_surgery.csv``). A region loads its own list through the same import."""
+    here = Path(__file__).parent
+    return [
+        ("bydise", (here / "demo_bydise.csv").read_text(encoding="utf-8")),
+        ("daysrg", (here / "demo_day_surgery.csv").read_text(encoding="utf-8")),
     ]
 
 
@@ -218,9 +257,18 @@ async def load_demo(
                 f"{settlement_url}/api/v1/institutions",
                 {**inst, "admdvs": REGION, "agreement_begin": f"{year - 1}-01-01"},
             )
-        for item in CATALOGUE:
-            await _post(client, f"{settlement_url}/api/v1/catalogue/items", item)
-        for kind, text in demo_code_files():
+        # One import of the whole sample (all or nothing; re-running it leaves every item unchanged).
+        response = await client.post(
+            f"{settlement_url}/api/v1/catalogue/items/import",
+            content=demo_catalogue_file().encode("utf-8"),
+            headers={"content-type": "text/csv"},
+            timeout=300,
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"catalogue import -> {response.status_code}: {response.text[:2000]}")
+        imported = response.json()
+        catalogue_items = imported["imported"] + imported["unchanged"]
+        for kind, text in demo_code_files() + demo_national_code_files() + demo_payment_disease_files():
             response = await client.post(
                 f"{settlement_url}/api/v1/catalogue/codes/{kind}/import", content=text.encode("utf-8")
             )
@@ -290,7 +338,7 @@ async def load_demo(
                     raise RuntimeError(f"eligibility of {certno} did not reach settlement within {wait_s}s")
                 await asyncio.sleep(0.2)
     echo(
-        f"demo data loaded: {len(INSTITUTIONS)} institutions, {len(CATALOGUE)} catalogue items, "
+        f"demo data loaded: {len(INSTITUTIONS)} institutions, {catalogue_items} catalogue items, "
         f"{len(PERSONS)} covered persons in {len(households)} households of {REGION} ({REGION_NAME}) "
         f"for {year}"
     )

@@ -53,7 +53,8 @@ class HisClient:
         response = await client.post(
             f"{self.gateway_url}{GATEWAY_PATH}",
             content=json.dumps(wire, ensure_ascii=False).encode(),
-            headers={"content-type": "application/json", **self.headers()},
+            # Envelopes only: a 9102 comes back as JSON with the zip in output.file_byte, not as the zip.
+            headers={"content-type": "application/json", "accept": "application/json", **self.headers()},
             timeout=30,
         )
         response.raise_for_status()

@@ -429,7 +429,13 @@ class ErrorCode(StrEnum):
     DISE_CODE_UNKNOWN = (
         "DISE_CODE_UNKNOWN",
         (422,),
-        "诊断编码 … 不在 … 有效的疾病与诊断目录中（请按【1307】下载的编码填写）",
+        "（diseinfo 第 … 行）诊断编码 … 不在 … 有效的疾病与诊断目录中（请按【1307】下载的编码填写）",
+        SETTLEMENT,
+    )
+    OPRN_CODE_UNKNOWN = (
+        "OPRN_CODE_UNKNOWN",
+        (422,),
+        "手术操作编码 … 不在 … 有效的手术操作目录中（请按【1308】下载的编码填写）",
         SETTLEMENT,
     )
     IMPORT_REFUSED = "IMPORT_REFUSED", (422,), "目录文件有 … 行错误，未导入任何条目", SETTLEMENT
@@ -476,6 +482,19 @@ class ErrorCode(StrEnum):
         SETTLEMENT,
     )
     NOT_ELIGIBLE = "NOT_ELIGIBLE", (422,), "不符合待遇享受条件: …", SETTLEMENT
+    PEER_OUTCOME_UNKNOWN = (
+        "PEER_OUTCOME_UNKNOWN",
+        (503,),
+        "参保地平台 … 未应答，跨平台交易结果未知（网关答 E_OUTCOME_UNKNOWN：用原报文ID重发或2601冲正）",
+        SETTLEMENT,
+    )
+    PEER_REFUSED = "PEER_REFUSED", (422,), "参保地平台 …: 拒绝（参保地平台未给出错误编码时）", SETTLEMENT
+    NO_PEER_FOR_REGION = (
+        "NO_PEER_FOR_REGION",
+        (404,),
+        "参保地区划 … 不属于任何对端平台（网关随即在本平台查询该人员）",
+        SETTLEMENT,
+    )
     RESERVATION_NOT_FOUND = "RESERVATION_NOT_FOUND", (404,), "跨平台预留 … 不存在", SETTLEMENT
     RESERVATION_EXPIRED = "RESERVATION_EXPIRED", (409,), "跨平台预留 … 已超时释放，不能确认", SETTLEMENT
     RESERVATION_RELEASED = "RESERVATION_RELEASED", (409,), "跨平台预留 … 已释放，不能确认", SETTLEMENT

@@ -412,10 +412,45 @@ def test_app_kafka_settings(svc: AppService) -> None:
     assert env[f"{prefix}KAFKA_IDEMPOTENCE"].lower() == "true"
 
 
-def test_gateway_reaches_downstream_services_by_compose_name() -> None:
-    env = environment("gateway")
-    for downstream in ("enrollment", "settlement"):
-        url = urlsplit(env[f"GATEWAY_{downstream.upper()}_URL"])
+#: The settings field of a downstream service's address (``<name>_url``) -> the compose service it names.
+DOWNSTREAM_SETTINGS = {
+    "enrollment_url": "enrollment",
+    "settlement_url": "settlement",
+    "ledger_url": "fund-ledger",
+}
+
+
+def downstream_settings(svc: AppService) -> dict[str, str]:
+    """The service's settings that address another service (their defaults are loopback addresses, right
+    only when all four run on one machine): environment variable -> compose service name."""
+    cls = settings_class(svc)
+    prefix = env_prefix(cls)
+    found = {
+        f"{prefix}{field.upper()}": DOWNSTREAM_SETTINGS[field]
+        for field in cls.model_fields
+        if field in DOWNSTREAM_SETTINGS
+    }
+    unknown = [
+        f
+        for f in cls.model_fields
+        if f.endswith("_url") and f != "database_url" and f not in DOWNSTREAM_SETTINGS
+    ]
+    assert not unknown, f"{svc.name}: settings {unknown} address something this test does not know"
+    return found
+
+
+def test_the_gateway_calls_the_fund_ledger() -> None:
+    # 3203/3204 clearing applications are answered by the fund ledger: without GATEWAY_LEDGER_URL the gateway
+    # would call 127.0.0.1:8003 inside its own container.
+    assert downstream_settings(BY_NAME["gateway"])["GATEWAY_LEDGER_URL"] == "fund-ledger"
+
+
+@app_services
+def test_each_service_reaches_the_services_it_calls_by_compose_name(svc: AppService) -> None:
+    env = environment(svc.name)
+    for variable, downstream in downstream_settings(svc).items():
+        assert variable in env, f"{svc.name}: {variable} unset, it would call a loopback address"
+        url = urlsplit(env[variable])
         assert url.scheme == "http"
         assert url.hostname == downstream
         assert url.port == BY_NAME[downstream].port

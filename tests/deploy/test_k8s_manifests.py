@@ -20,6 +20,7 @@ from tests.deploy.test_deploy_files import (
     AppService,
     app_services,
     connections_per_process,
+    downstream_settings,
     env_prefix,
     environment,
     service,
@@ -117,6 +118,15 @@ def test_environment_is_made_of_real_settings_fields(svc: AppService) -> None:
         f"{svc.name}: compose and Kubernetes set different variables"
     )
     assert str(env[f"{prefix}KAFKA_IDEMPOTENCE"]).lower() == "true"
+
+
+@app_services
+def test_each_service_is_told_the_cluster_address_of_every_service_it_calls(svc: AppService) -> None:
+    env = env_of(svc)
+    by_name = {s.name: s for s in APP_SERVICES}
+    for variable, downstream in downstream_settings(svc).items():
+        assert variable in env, f"{svc.name}: {variable} unset, it would call a loopback address"
+        assert env[variable] == f"http://{downstream}:{by_name[downstream].port}", variable
 
 
 @app_services
@@ -303,6 +313,7 @@ def test_only_the_gateway_is_reachable_from_outside_and_each_service_only_by_its
                 svc.name,
             )
     assert callers["enrollment"] == {"gateway", "settlement", "fund-ledger"}
+    assert callers["fund-ledger"] == {"gateway", "settlement"}
 
 
 @app_services

@@ -114,9 +114,11 @@ class Patient:
         dise: tuple[str, str] = ("J06.900", "上呼吸道感染"),
         begntime: str = WHEN,
         amounts: dict[str, str] | None = None,
+        diag: tuple[str, str] | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """2201, 2203, 2204 and 2207 of one outpatient visit; its mdtrt_id and the 2207 setlinfo.
-        ``amounts``: the four 2207 amounts and medfee_sumamt as the HIS sums them."""
+        ``amounts``: the four 2207 amounts and medfee_sumamt as the HIS sums them. ``diag``: the
+        ``diseinfo`` row's ICD-10 医保版 code (1307) when ``dise`` is a chronic visit's 病种 code."""
         desk = self.desk
         registered = await desk.ok(
             "2201",
@@ -132,7 +134,8 @@ class Patient:
             "dise_codg": code,
             "dise_name": name,
         }
-        diagnosis = {"diag_type": "1", "diag_srt_no": 1, "diag_code": code, "diag_name": name}
+        diag_code, diag_name = diag or dise
+        diagnosis = {"diag_type": "1", "diag_srt_no": 1, "diag_code": diag_code, "diag_name": diag_name}
         await desk.ok("2203", {"mdtrtinfo": info, "diseinfo": [diagnosis]})
         ours = {"mdtrt_id": mdtrt_id, "psn_no": self.psn_no, "chrg_bchno": "B1"}
         await desk.ok("2204", {"feedetail": [{**x, **ours} for x in lines]})

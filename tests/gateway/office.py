@@ -99,7 +99,7 @@ async def opened(databases: DatabaseFactory) -> AsyncIterator[Office]:
     settlement_db = Database(url)
     gateway_db = Database(databases.migrated("gateway"))
     async with running(app) as client:
-        api = SettlementApi(client, settlement_db)
+        api = SettlementApi(client, settlement_db, app)
         downstream = Downstream("http://enrollment", "http://service", 5.0)
         await downstream.client.aclose()
         link = LossyLink(client)

@@ -182,7 +182,7 @@ def test_admission_maps_ipt_no_and_the_maternity_fields() -> None:
         {
             "diag_type": "1",
             "diag_srt_no": 1,
-            "diag_code": "O82.0",
+            "diag_code": "O82.000",
             "diag_name": "剖宫产",
             "maindiag_flag": "1",
         }
@@ -202,7 +202,7 @@ def test_admission_maps_ipt_no_and_the_maternity_fields() -> None:
         {
             "diag_type": "1",
             "diag_srt_no": 1,
-            "diag_code": "O82.0",
+            "diag_code": "O82.000",
             "diag_name": "剖宫产",
             "maindiag_flag": "1",
             "adm_cond": None,

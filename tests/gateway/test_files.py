@@ -1,6 +1,8 @@
 """9101 文件上传 / 9102 文件下载 through the gateway (its exchange files on both backends): a zip holding a
 text file uploaded as base64 or as byte values and downloaded byte for byte, its checksum, the same msgid
-answered with the same file, the limits, another institution's file, the purge of old files."""
+answered with the same file, the limits, another institution's file, the purge of old files; over HTTP a
+9102 answers the zip itself (application/octet-stream), or the envelope to a client asking for JSON, and
+the message log keeps no second copy of the file."""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from gateway.config import GatewaySettings
 from gateway.files.models import ExchangeFile
 from gateway.files.service import purge
 from gateway.main import create_app
+from gateway.messages.models import MessageLog
 from sqlalchemy import func, select, update
+from sqlmodel import col
 
 from platformctl import examples
 from platformctl.stack import free_port
@@ -25,6 +29,8 @@ from tests.conftest import DatabaseFactory
 from tests.gateway.factories import HOSPITAL, PHARMACY, Gateway
 from tests.support.apps import build, running
 from tests.support.his import SignedHttp, register_demo_institutions
+
+HIS_PATH = "/fsi/api/rsfComIfsService/callService"
 
 OTHER_HOSPITAL = "H34152400002"
 ROWS = "\t".join(
@@ -184,6 +190,24 @@ async def test_purge_deletes_the_files_past_their_retention(gateway: Gateway) ->
     assert kept["infcode"] == 0, kept["err_msg"]
 
 
+async def test_a_repeated_9102_after_its_file_went_is_refused(gateway: Gateway) -> None:
+    archive = zipped(("a.txt", b"row\n"))
+    uploaded = await gateway.send(upload(60, base64.b64encode(archive).decode()))
+    file_qury_no = uploaded["output"]["file_qury_no"]
+    wanted = download(61, file_qury_no)
+    first = await gateway.send(wanted)
+    assert base64.b64decode(first["output"]["file_byte"]) == archive
+    # The message log remembers the answer without the bytes, which are read again for a repeat: once the
+    # file is past its deadline, a repeat of the msgid is told so rather than answered from a stale copy.
+    async with gateway.db.transaction() as session:
+        past = utcnow() - timedelta(seconds=1)
+        await session.execute(
+            update(ExchangeFile).where(ExchangeFile.file_qury_no == file_qury_no).values(expires_at=past)
+        )
+    again = await gateway.send(wanted)
+    assert again["infcode"] == -1 and again["err_msg"].startswith("[FILE_NOT_FOUND]")
+
+
 async def test_the_gateway_app_applies_its_file_settings(databases: DatabaseFactory) -> None:
     """Over HTTP through the app: GATEWAY_FILE_MAX_BYTES and GATEWAY_FILE_RETENTION_DAYS reach 9101."""
     url = databases.migrated("gateway")
@@ -213,5 +237,60 @@ async def test_the_gateway_app_applies_its_file_settings(databases: DatabaseFact
             row = await session.get(ExchangeFile, kept["output"]["file_qury_no"])
         assert row is not None and row.expires_at - row.created_at == timedelta(days=2)
         assert refused["infcode"] == -1 and refused["err_msg"].startswith("[E_FILE_TOO_LARGE]")
+    finally:
+        await db.dispose()
+
+
+async def test_9102_over_http_answers_the_zip_itself(databases: DatabaseFactory) -> None:
+    url = databases.migrated("gateway")
+    dead = f"http://127.0.0.1:{free_port()}"  # 9101 / 9102 are answered by the gateway itself
+    app = build(create_app, GatewaySettings, database_url=url, enrollment_url=dead, settlement_url=dead)
+    db = Database(url)
+    await register_demo_institutions(db)
+    archive = zipped(("mxdz.txt", ROWS.encode()))
+    try:
+        async with running(app) as http:
+            his = SignedHttp(http)
+            await his.post(upload(70, base64.b64encode(archive).decode()))
+            file_qury_no = his.responses[-1].json()["output"]["file_qury_no"]
+            # As the national platform answers and deployed HIS code reads it: the body is the zip.
+            wanted = download(71, file_qury_no)
+            raw = await his.post(wanted)
+            assert raw.status_code == 200
+            assert raw.headers["content-type"] == "application/octet-stream"
+            assert raw.headers["content-disposition"] == f'attachment; filename="{file_qury_no}.zip"'
+            assert raw.content == archive
+            with zipfile.ZipFile(io.BytesIO(raw.content)) as back:
+                assert back.read("mxdz.txt").decode() == ROWS
+            # The same msgid again (a lost answer): the same bytes, from the message log and the store.
+            assert (await his.post(wanted)).content == archive
+            # Posted to the base address plus the number with no Accept value, as a deployed C# HIS sends
+            # it (WebClient) and writes the body to a .zip (liutao2019/IBORN_HIS_ALL,
+            # API.GZSI/Class/HttpHelper.cs).
+            by_number = SignedHttp(http, path=f"{HIS_PATH}/9102", headers={"accept": ""})
+            by_number.his.sign_nos = his.his.sign_nos  # signed in already (9001 is not 9102's address)
+            numbered = await by_number.post(download(74, file_qury_no))
+            assert numbered.headers["content-type"] == "application/octet-stream"
+            assert numbered.content == archive
+            # A client that asks for JSON gets the envelope, the zip in file_byte.
+            enveloped = await SignedHttp(http, headers={"accept": "application/json"}).post(
+                download(72, file_qury_no)
+            )
+            assert enveloped.headers["content-type"].startswith("application/json")
+            answer = enveloped.json()
+            assert answer["infcode"] == 0, answer["err_msg"]
+            assert base64.b64decode(answer["output"]["file_byte"]) == archive
+            assert answer["output"]["file_sha256"] == hashlib.sha256(archive).hexdigest()
+            # A refusal is an envelope whatever the client accepts.
+            missing = await his.post(download(73, "F" + "0" * 29))
+            assert missing.headers["content-type"].startswith("application/json")
+            assert missing.json()["err_msg"].startswith("[FILE_NOT_FOUND]")
+        # The message log holds each 9102 answer without the file: the store has the only copy.
+        async with db.session() as session:
+            logged = list(
+                await session.scalars(select(col(MessageLog.response)).where(col(MessageLog.infno) == "9102"))
+            )
+        assert len(logged) == 4 and all("file_byte" not in text for text in logged)
+        assert sum(file_qury_no in text for text in logged) == 3  # 71, 72 and 74 answered it; 73 refused
     finally:
         await db.dispose()

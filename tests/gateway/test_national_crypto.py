@@ -6,12 +6,17 @@ key, the signature of "message digest" with the example k, its verification). Th
 app over HTTP on both backends: the registry setting chooses the scheme; an institution under SM2 + SM4
 sends an encrypted, signed envelope and reads an encrypted answer signed by the gateway; a re-signed
 repeat of a msgid gets the first answer; a wrong signature, a clear-text input, a foreign key are refused;
-a key rotation keeps both keys working for its window, then only the new one; and a pharmacy purchase goes
-through in front of a fake settlement, its amounts read from the decrypted answer."""
+a key rotation keeps both keys working for its window, then only the new one; a 9102 answers the zip in
+its encrypted envelope, never as raw bytes; and a pharmacy purchase goes through in front of a fake
+settlement, its amounts read from the decrypted answer."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -290,6 +295,31 @@ async def test_an_institution_without_national_cryptography_sending_sm4_is_told(
     assert answer["err_msg"] == "[E_CRYPTO] 本机构未登记报文加密：input 应为明文 JSON 对象，enc_type 传空"
     clear = await his.post(body)
     assert clear["infcode"] == 0 and clear["cainfo"] is None  # today's scheme, unchanged
+
+
+async def test_a_sealed_9102_is_an_encrypted_envelope_holding_the_zip(office: Office) -> None:
+    """A 9102 of an institution under SM4 is answered as its envelope, the zip in the encrypted output's
+    ``file_byte``, whatever it accepts: the raw zip would bypass its encryption and signature."""
+    his = await sealed_hospital(office)
+    await his.sign_in()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mxdz.txt", "S1\t120.00\n")
+    content = buffer.getvalue()
+    node = {"in": base64.b64encode(content).decode(), "filename": "mxdz.zip", "fixmedins_code": HOSPITAL}
+    uploaded = his.open(await his.post(his.seal(his.envelope("9101", {"fsUploadIn": node}))))
+    wanted = {"file_qury_no": uploaded["file_qury_no"], "filename": "mxdz.zip", "fixmedins_code": HOSPITAL}
+    response = await office.client.post(
+        HIS_PATH,
+        content=json.dumps(his.seal(his.envelope("9102", {"fsDownloadIn": wanted}))).encode(),
+        headers={"content-type": "application/json", "accept": "*/*", **signed_headers(HOSPITAL)},
+    )
+    assert response.headers["content-type"].startswith("application/json")
+    answer = parse_body(response.content)
+    assert answer["infcode"] == 0, answer["err_msg"]
+    output = his.open(answer)
+    assert base64.b64decode(output["file_byte"]) == content
+    assert output["file_sha256"] == hashlib.sha256(content).hexdigest()
 
 
 async def test_a_sealed_pharmacy_purchase_in_front_of_settlement(gateway: Gateway) -> None:

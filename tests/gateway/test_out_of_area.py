@@ -76,9 +76,11 @@ async def region_b(office: Office) -> None:
     assert (await office.api.post("/api/v1/catalogue/items", item)).status_code == 201
 
 
-def line(sn: str, mdtrt_id: str, psn_no: str, code: str, cnt: str, pric: str, amount: str) -> dict[str, Any]:
+def line(
+    sn: str, mdtrt_id: str, psn_no: str, code: str, cnt: str, pric: str, amount: str, *, when: str = WHEN
+) -> dict[str, Any]:
     return {
-        "feedetl_sn": sn, "mdtrt_id": mdtrt_id, "psn_no": psn_no, "fee_ocur_time": WHEN,
+        "feedetl_sn": sn, "mdtrt_id": mdtrt_id, "psn_no": psn_no, "fee_ocur_time": when,
         "med_list_codg": code, "medins_list_codg": f"H{code}", "det_item_fee_sumamt": amount, "cnt": cnt,
         "pric": pric, "hosp_appr_flag": "",
     }  # fmt: skip
@@ -100,23 +102,29 @@ class Counter:
         )
 
     async def stay(
-        self, psn_no: str, bill: tuple[tuple[str, str, str, str], ...] = BILL, total: str = "5120.00"
+        self,
+        psn_no: str,
+        bill: tuple[tuple[str, str, str, str], ...] = BILL,
+        total: str = "5120.00",
+        *,
+        insutype: str = "390",
+        when: str = WHEN,
     ) -> tuple[str, dict[str, Any]]:
-        """Admitted (21), the bill above uploaded, discharged, settled (2401, 2301, 2402, 2304): the stay's
-        mdtrt_id and the 2304 answer."""
+        """Admitted (21) under ``insutype`` at ``when``, the bill above uploaded, discharged then, settled
+        (2401, 2301, 2402, 2304): the stay's mdtrt_id and the 2304 answer."""
         who = {"psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": self.office.certnos[psn_no]}
         ipt_no = f"ZY{self.office.sequence}"
-        info = {**who, "insutype": "390", "begntime": WHEN, "med_type": "21", "ipt_no": ipt_no}
+        info = {**who, "insutype": insutype, "begntime": when, "med_type": "21", "ipt_no": ipt_no}
         admitted = await self.send("2401", {"mdtrtinfo": info})
         assert admitted["infcode"] == 0, admitted["err_msg"]
         mdtrt_id = admitted["output"]["result"]["mdtrt_id"]
-        lines = [line(str(i), mdtrt_id, psn_no, *item) for i, item in enumerate(bill, 1)]
+        lines = [line(str(i), mdtrt_id, psn_no, *item, when=when) for i, item in enumerate(bill, 1)]
         uploaded = await self.send("2301", {"feedetail": lines})
         assert uploaded["infcode"] == 0, uploaded["err_msg"]
-        discharge = {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "insutype": "390", "endtime": WHEN,
+        discharge = {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "insutype": insutype, "endtime": when,
                      "dscg_way": "1"}  # fmt: skip
         assert (await self.send("2402", {"dscginfo": discharge}))["infcode"] == 0
-        settle = {**who, "mdtrt_id": mdtrt_id, "medfee_sumamt": total, "insutype": "390",
+        settle = {**who, "mdtrt_id": mdtrt_id, "medfee_sumamt": total, "insutype": insutype,
                   "mid_setl_flag": "0"}  # fmt: skip
         return mdtrt_id, await self.send("2304", {"data": settle})
 

@@ -281,6 +281,7 @@ async def test_5205_lists_chronic_drug_records_at_any_institution(desk: Desk) ->
         chronic_lines,
         med_type="140104",
         dise=("I10", "高血压"),
+        diag=("I10.x00", "原发性高血压"),  # the row's ICD-10 医保版 code; I10 is the policy's 病种
         amounts={"medfee_sumamt": "25.00", "inscp_scp_amt": "25.00"},
     )
     # Asked by another hospital: the records name the hospital that gave the drugs.

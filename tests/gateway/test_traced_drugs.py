@@ -1,7 +1,7 @@
 """Traced drugs (须采集追溯码) through the gateway in front of the real settlement service (both backends): a
 drug the catalogue marks ``trace_required`` is dispensed with its traceability codes, on a pharmacy purchase
-(2102), an outpatient fee line (2204) and an inventory sale (3505); without one the line is refused with its
-place and number, and nothing is stored (docs/domain.md, "Inventory").
+(2102), a visit's or a stay's fee line (2204, 2301) and an inventory sale (3505); without one the line is
+refused with its place and number, and nothing is stored (docs/domain.md, "Inventory").
 
 Drug T: 甲类 西药 (09), no price cap. 10 x 0.50 = 5.00 a line."""
 
@@ -106,3 +106,34 @@ async def test_an_outpatient_line_of_a_traced_drug_names_its_code(desk: Desk) ->
     }
     settled = (await desk.ok("2207", {"data": settle}))["setlinfo"]
     assert Decimal(str(settled["medfee_sumamt"])) == Decimal("6.00")  # 1.00 + 5.00
+
+
+async def test_a_stay_line_of_a_traced_drug_names_its_code(desk: Desk) -> None:
+    await catalogue_traced_drug(desk)
+    patient = await desk.person()
+    admitted = await desk.ok(
+        "2401",
+        {
+            "mdtrtinfo": {
+                **patient.who,
+                "insutype": "390",
+                "begntime": WHEN,
+                "med_type": "21",
+                "ipt_no": "ZYT0001",
+            }
+        },
+    )
+    mdtrt_id = admitted["result"]["mdtrt_id"]
+    ours = {"mdtrt_id": mdtrt_id, "psn_no": patient.psn_no}
+    # 2 x A at 0.50 = 1.00 (not traced) and 10 x T at 0.50 = 5.00 (traced, no code): the second is refused.
+    lines = [
+        {**line("1", "A", "2", "0.5", "1.00"), **ours},
+        {**line("2", TRACED, "10", "0.5", "5.00"), **ours},
+    ]
+    answer = await desk.send("2301", {"feedetail": lines})
+    refused(answer, "TRACE_CODE_REQUIRED")
+    assert answer["err_msg"].endswith(f"第 2 行（费用明细 2）药品 {TRACED}"), answer["err_msg"]
+    # Nothing was stored: the same lines, the traced one with its package's code, are taken.
+    lines[1]["drug_trac_codg"] = CODES[0]
+    uploaded = await desk.ok("2301", {"feedetail": lines})
+    assert [row["feedetl_sn"] for row in uploaded["result"]] == ["1", "2"]

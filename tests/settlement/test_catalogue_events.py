@@ -25,15 +25,17 @@ async def catalogue_events(api: SettlementApi) -> list[dict[str, Any]]:
 
 
 async def test_catalogue_versions_and_mappings_are_published(settlement_api: SettlementApi) -> None:
-    # The seeded catalogue: items A, B, C, D made one at a time, versions 1 to 4.
+    # The seeded catalogue: items A, B, C, D made one at a time, versions 1 to 4; then the benefit policy,
+    # version 5 (its chronic disease list, 1309: the demo's five diseases).
     seeded = await catalogue_events(settlement_api)
     assert [(e["type"], e["key"], e["ver"], e["list_kind"], e["codes"]) for e in seeded] == [
         ("catalogue.changed", "catalogue", 1, "items", ["A"]),
         ("catalogue.changed", "catalogue", 2, "items", ["B"]),
         ("catalogue.changed", "catalogue", 3, "items", ["C"]),
         ("catalogue.changed", "catalogue", 4, "items", ["D"]),
+        ("catalogue.changed", "catalogue", 5, "opsp", ["I10", "E11", "J44", "I25", "N18"]),
     ]
-    await seed_diagnoses(settlement_api)  # four diagnoses in one file: version 5, one event
+    await seed_diagnoses(settlement_api)  # four diagnoses in one file: version 6, one event
     mapping = {
         "msgid": "M0001",
         "fixmedins_code": HOSPITAL,
@@ -50,8 +52,8 @@ async def test_catalogue_versions_and_mappings_are_published(settlement_api: Set
     )
     assert revoked.status_code == 200, revoked.text
 
-    later = (await catalogue_events(settlement_api))[4:]
-    assert [(e["type"], e.get("ver"), e.get("count")) for e in later[:1]] == [("catalogue.changed", 5, 4)]
+    later = (await catalogue_events(settlement_api))[5:]
+    assert [(e["type"], e.get("ver"), e.get("count")) for e in later[:1]] == [("catalogue.changed", 6, 4)]
     assert later[0]["codes"] == ["J18.900", "J06.900", "I10.x00", "O82.000"]
     assert [(e["type"], e["key"], e["action"], e["msgid"], e["revoked_on"] is None) for e in later[1:]] == [
         ("catalogue.mapping_changed", HOSPITAL, "uploaded", "M0001", True),

@@ -5,7 +5,10 @@ day care began applies. The demo's own code files load and are all well formed."
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -167,5 +170,28 @@ async def test_the_demo_code_files_load(settlement_api: SettlementApi) -> None:
         )
         assert response.status_code == 200, response.text
         counts[kind] = response.json()["imported"]
-    # One code a line after the header: 150 diagnoses, 50 procedures.
-    assert counts == {"dise": 150, "oprn": 50}
+    # One code a line after the header: the first 150 diagnoses and 50 procedures, then 727 diagnoses and
+    # 259 procedures appended (issue 24): 150 + 727 = 877 and 50 + 259 = 309.
+    assert counts == {"dise": 877, "oprn": 309}
+
+
+#: The 医保版 forms (docs/catalogue-sample.md): ICD-10 医保版 ``J18.900`` / ``I10.x00`` (three characters, a
+#: dot, three more, ``x`` where the category has no subdivision); ICD-9-CM-3 医保版 ``47.0900`` / ``28.2x00``
+#: (two digits, a dot, four more, ``x`` where the subcategory has no subdivision).
+CODE_FORMS = {"dise": re.compile(r"[A-Z]\d{2}\.[0-9x]\d{2}"), "oprn": re.compile(r"\d{2}\.\d[0-9x]\d{2}")}
+
+
+def test_the_demo_code_files_are_in_the_national_form() -> None:
+    for kind, text in demo_code_files():
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert list(rows[0]) == ["code", "name"], kind
+        codes = [row["code"] for row in rows]
+        assert sorted({code for code in codes if codes.count(code) > 1}) == [], kind
+        assert [code for code in codes if not CODE_FORMS[kind].fullmatch(code)] == [], kind
+        assert [row for row in rows if not row["name"].strip()] == [], kind
+    # The demo policy's five chronic diseases (docs/domain.md: I10, E11, J44, I25, N18) each have codes a
+    # HIS can send, and the appended rows (issue 24) keep the national names (K64.900 痔, not the old I84).
+    diagnoses = {row["code"]: row["name"] for row in csv.DictReader(io.StringIO(demo_code_files()[0][1]))}
+    for category in ("I10", "E11", "J44", "I25", "N18"):
+        assert any(code.startswith(f"{category}.") for code in diagnoses), category
+    assert diagnoses["K64.900"] == "痔"

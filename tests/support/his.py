@@ -102,15 +102,22 @@ class SignedHttp:
     """An httpx client of the gateway app that posts like a signed-in HIS (see :class:`SignedHis`); bodies
     that are not JSON objects are sent as they are, signed as the pharmacy."""
 
-    def __init__(self, client: Any, path: str = "/fsi/api/rsfComIfsService/callService") -> None:
+    def __init__(
+        self,
+        client: Any,
+        path: str = "/fsi/api/rsfComIfsService/callService",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """``headers``: sent with every request besides the signature (an ``accept``, say)."""
         self.client = client
         self.path = path
+        self.headers = dict(headers or {})
         self.responses: list[Any] = []
         self.his = SignedHis(self._transport)
 
     async def _transport(self, raw: bytes, headers: Mapping[str, str]) -> str:
         response = await self.client.post(
-            self.path, content=raw, headers={"content-type": "application/json", **headers}
+            self.path, content=raw, headers={"content-type": "application/json", **self.headers, **headers}
         )
         self.responses.append(response)
         return str(response.text)

@@ -28,6 +28,7 @@ from shared.contracts.v1.filings import (
     ReferralFilingCreate,
 )
 from shared.contracts.v1.institutions import InstitutionInfo, InstitutionList
+from shared.contracts.v1.interplatform import PeerPersonQuery, PersonAnswer
 from shared.contracts.v1.inventory import DeletionIn, DeletionOut, MovementIn, MovementOut
 from shared.contracts.v1.prechecks import FeedbackOut, FeedbackRequest, PrecheckOut, PrecheckRequest
 from shared.contracts.v1.queries import AccumulationList, DiagnosisList, FeeDetailList, VisitList
@@ -175,6 +176,21 @@ class Downstream:
         if card_sn:
             params["card_sn"] = card_sn
         return await self._get(f"{self.enrollment_url}/api/v1/persons/lookup", PersonCoverage, params=params)
+
+    async def peer_person(self, query: PeerPersonQuery) -> PersonAnswer | None:
+        """1101 of a person insured on a peer platform (跨省): the settlement service asks the peer hosting
+        ``insuplc_admdvs``; None when no peer hosts it. A read: a lost answer is "try again"."""
+        try:
+            return await self._post(
+                f"{self.settlement_url}/api/v1/interplatform/peer-persons",
+                PersonAnswer,
+                query,
+                changes_state=False,
+            )
+        except Refusal as refused:
+            if refused.code == "NO_PEER_FOR_REGION":
+                return None
+            raise
 
     async def settle_pharmacy(self, payload: dict[str, Any]) -> SettlementOut:
         return await self._post(f"{self.settlement_url}/api/v1/pharmacy-settlements", SettlementOut, payload)

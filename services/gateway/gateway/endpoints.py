@@ -6,6 +6,7 @@ from gateway.transactions import EnvelopeProcessor
 
 router = APIRouter(tags=["nhsa"])
 JSON_UTF8 = "application/json; charset=utf-8"
+OCTET_STREAM = "application/octet-stream"
 #: The national interface's single entry point.
 HIS_PATH = "/fsi/api/rsfComIfsService/callService"
 #: Every path under it answers with a national envelope (docs/interface.md, "Path forms").
@@ -57,7 +58,22 @@ async def _answer(request: Request, path_infno: str | None) -> Response:
     processor: EnvelopeProcessor = request.app.state.runtime.processor
     raw = await _read_limited(request, processor.max_body_bytes)
     headers = {name.lower(): value for name, value in request.headers.items()}
-    return Response(await processor.process(raw, headers, path_infno=path_infno), media_type=JSON_UTF8)
+    reply = await processor.reply(raw, headers, path_infno=path_infno)
+    if reply.file is not None and not wants_json(headers.get("accept", "")):
+        # 9102 as the national platform answers it: the zip itself, which deployed HIS code writes to a
+        # .zip file and unpacks (docs/interface.md, "9101 / 9102 files").
+        return Response(
+            reply.file,
+            media_type=OCTET_STREAM,
+            headers={"Content-Disposition": f'attachment; filename="{reply.file_qury_no}.zip"'},
+        )
+    return Response(reply.text, media_type=JSON_UTF8)
+
+
+def wants_json(accept: str) -> bool:
+    """A client that asks for JSON (``Accept: application/json``) gets a 9102 as an envelope with the zip
+    in ``output.file_byte`` (base64); any other, as the national platform answers, the zip's bytes."""
+    return any(part.split(";")[0].strip().lower() == "application/json" for part in accept.split(","))
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

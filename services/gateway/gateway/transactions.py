@@ -18,9 +18,11 @@ from gateway import admission, registry
 from gateway.capacity import DownstreamSlots
 from gateway.declaration import Call, Transaction, parse
 from gateway.downstream import Downstream
+from gateway.files.models import ExchangeFile
 from gateway.files.service import FileStore
 from gateway.messages import service as messages
 from gateway.nhsa import fields, void, voucher
+from gateway.nhsa import files as file_codes
 from gateway.protocol.envelope import (
     Answer,
     BadJson,
@@ -229,6 +231,17 @@ def _read_envelope(
     return _Read(envelope, body, label, transaction, sealed)
 
 
+@dataclass(frozen=True)
+class Reply:
+    """One answer: the envelope (JSON text, sealed where the institution is under national cryptography)
+    and, for a 9102 that found its file, the zip's bytes, which the HTTP endpoint sends as the body
+    itself (docs/interface.md, "9101 / 9102 files")."""
+
+    text: str
+    file: bytes | None = None
+    file_qury_no: str | None = None
+
+
 class EnvelopeProcessor:
     def __init__(
         self,
@@ -267,6 +280,12 @@ class EnvelopeProcessor:
         """Answer one request body with a response envelope (always a JSON text, never an exception).
         ``headers`` (lower-case names) carry the institution's signature; ``path_infno`` is the
         transaction number the address carried, if any (it must be the envelope's ``infno``)."""
+        return (await self.reply(raw, headers, path_infno=path_infno)).text
+
+    async def reply(self, raw: bytes, headers: Mapping[str, str], *, path_infno: str | None = None) -> Reply:
+        """``process``, with a 9102's file bytes apart as well. The message log remembers a 9102's answer
+        without the bytes (they are in the file store already): they are read again for each answer,
+        a repeated msgid's included, and put in the envelope (``file_byte``) or sent as they are."""
         builder = ResponseBuilder(self.region_admvs)
         started = time.perf_counter()
         seen: dict[str, str] = {}
@@ -275,6 +294,7 @@ class EnvelopeProcessor:
             answer, infno_label, infcode, code = await self._process(
                 raw, headers, builder, seen, path_infno, opened
             )
+            found = await self._file_of(answer) if infno_label == "9102" and infcode == 0 else None
         except Exception:
             # A fault of ours, e.g. the message log unreachable after a settlement went through. The answer
             # must not claim success, and the cashier must know a repeat of the msgid settles the doubt.
@@ -288,12 +308,28 @@ class EnvelopeProcessor:
                 -1,
                 refusal.code,
             )
+            found = None
+        if isinstance(found, Refusal):  # the file went (purged, past its deadline) since it was answered
+            answer, infcode, code = dumps(builder.build(infcode=-1, err_msg=found.err_msg)), -1, found.code
+            found = None
         GATEWAY_TRANSACTIONS.labels(infno_label, str(infcode), code).inc()
         _log_envelope(seen, infno_label, infcode, code, answer, time.perf_counter() - started)
+        if found is not None:
+            answer = file_codes.with_file_byte(answer, found.content)
         if opened:
             # The plain answer is what was logged and remembered; the institution gets it sealed.
-            answer = sealing.seal_answer(answer, opened[0], self.sm2_private_key)
-        return answer
+            return Reply(sealing.seal_answer(answer, opened[0], self.sm2_private_key))
+        if found is not None:
+            return Reply(answer, found.content, found.file_qury_no)
+        return Reply(answer)
+
+    async def _file_of(self, answer: str) -> ExchangeFile | Refusal:
+        """The file a successful 9102 answer names (its own institution's, as the answer says)."""
+        output = json.loads(answer)["output"]
+        try:
+            return await self.files.load(self.db, output["file_qury_no"], output["fixmedins_code"])
+        except Refusal as refusal:
+            return refusal
 
     async def _process(
         self,

@@ -23,6 +23,8 @@ from settlement.filings.endpoints import router as filings_router
 from settlement.institutions.endpoints import router as institutions_router
 from settlement.interplatform.endpoints import router as interplatform_router
 from settlement.interplatform.endpoints import watch_expired
+from settlement.interplatform.peers import Peers
+from settlement.interplatform.treating import Treating, watch_owed
 from settlement.inventory.endpoints import router as inventory_router
 from settlement.manual.endpoints import router as manual_router
 from settlement.operations.trail import router as trail_router
@@ -102,8 +104,9 @@ ELIGIBILITY = access(read={SERVICE, AUDITOR, ENROLLMENT_CLERK}, write=set())
 INTERPLATFORM = access(read={SERVICE, AUDITOR}, write={SERVICE})
 
 
-def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
+def build_runtime(settings: ServiceSettings, treating: Treating | None = None) -> ServiceRuntime:
     assert isinstance(settings, SettlementSettings)
+    peers = treating.peers if treating is not None else Peers(settings)
     runtime = ServiceRuntime(
         settings,
         infra,
@@ -114,17 +117,21 @@ def build_runtime(settings: ServiceSettings) -> ServiceRuntime:
         workers=[
             lambda stop: watch_overdue(runtime.db, settings, stop),
             lambda stop: watch_expired(runtime.db, settings.interplatform_expiry_interval_s, stop),
+            lambda stop: watch_owed(runtime.db, peers, settings.interplatform_retry_interval_s, stop),
         ],
     )
     return runtime
 
 
 def create_app(settings: SettlementSettings | None = None) -> FastAPI:
-    return create_service_app(
-        settings or SettlementSettings(),
+    settings = settings or SettlementSettings()
+    # The treating side of the inter-platform protocol (docs/interface.md, "Between platforms").
+    treating = Treating(Peers(settings))
+    app = create_service_app(
+        settings,
         title="Settlement service",
         description="Catalogue, benefit policies, designated institutions, eligibility and settlements.",
-        runtime_factory=build_runtime,
+        runtime_factory=lambda given: build_runtime(given, treating),
         routers=[
             guarded(settlements_router, HIS_BACKEND),
             guarded(encounters_router, HIS_BACKEND),
@@ -151,6 +158,8 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
         ],
         audit_table=audit,
     )
+    app.state.peer_route = treating
+    return app
 
 
 app = create_app()

@@ -54,6 +54,14 @@ REFUSALS = Counter(
     "Binding settlements, reversals and voids refused, by operation and error code",
     ["operation", "code"],
 )
+#: Group commit of 2102 (``settlement.settlements.group``): groups committed, and groups rolled back whose
+#: settlements were then run alone; the settlements in them.
+GROUP_COMMITS = Counter(
+    "settlement_group_commits_total", "Groups of pharmacy settlements settled in one transaction", ["outcome"]
+)
+GROUP_COMMIT_SETTLEMENTS = Counter(
+    "settlement_group_commit_settlements_total", "Settle requests collected into groups", ["outcome"]
+)
 
 #: Out-of-area care (异地就医; docs/architecture.md, "Out-of-area care"): the regions are bounded by the
 #: institutions' regions and the policies' regions (a settlement needs both).
@@ -148,21 +156,36 @@ def record_reversal(
 
 
 def record_out_of_area(
-    session: AsyncSession, *, insuplc_admdvs: str, mdtrtarea_admvs: str, fund_fen: int, operation: str
+    session: AsyncSession,
+    *,
+    insuplc_admdvs: str,
+    mdtrtarea_admvs: str,
+    fund_fen: int,
+    operation: str,
+    pay_loc: str | None = None,
 ) -> None:
     """A settlement (``operation`` settle) or reversal (reverse) of care outside the insured region was
-    written in ``session`` (``fund_fen`` positive either way); nothing for care in the insured region."""
+    written in ``session`` (``fund_fen`` positive either way); nothing for care in the insured region.
+    ``pay_loc`` 4: a peer platform's insured (跨省); else 3, another region of this platform."""
     if insuplc_admdvs == mdtrtarea_admvs:
         return
     insured, treating = _code(insuplc_admdvs, r"\d{6}"), _code(mdtrtarea_admvs, r"\d{6}")
     op = _code(operation, r"settle|reverse")
+    where = "4" if pay_loc == "4" else "3"
 
     def count() -> None:
-        # Within the platform: 3 省内异地 (docs/interface.md, "Out-of-area care").
-        OUT_OF_AREA.labels(insured, treating, "3", op).inc()
+        # 3 省内异地 within the platform, 4 跨省异地 (docs/interface.md, "Out-of-area care").
+        OUT_OF_AREA.labels(insured, treating, where, op).inc()
         OUT_OF_AREA_FUND.labels(insured, treating, op).inc(max(0, fund_fen))
 
     after_commit(session, count)
+
+
+def record_group_commit(size: int, *, failed: bool) -> None:
+    """A group of ``size`` settle requests was committed, or rolled back and its settlements run alone."""
+    outcome = "retried_alone" if failed else "committed"
+    GROUP_COMMITS.labels(outcome).inc()
+    GROUP_COMMIT_SETTLEMENTS.labels(outcome).inc(size)
 
 
 def record_refusal(operation: str, code: str) -> None:

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 #: The lists, by what they hold: the medical insurance list by kind of item (drugs 西药中成药 1301,
 #: herbs 中药饮片 1302, services 医疗服务项目 1305, materials 医用耗材 1306, all of it 1312, the capped
 #: ones 1318, the 乙类 ones with a self-pay-first share 1319) and the national code lists (diseases
-#: 1307, operations 1308).
+#: 1307, operations 1308, tumour morphology 1313, TCM diseases 1314, TCM syndromes 1315, diseases paid by
+#: disease 1310 and treated by day surgery 1311) and the benefit policies' chronic and special diseases
+#: (门诊慢特病种 1309).
 ListName = Literal[
     "drugs",
     "herbs",
@@ -24,6 +26,12 @@ ListName = Literal[
     "selfpay-ratios",
     "diseases",
     "operations",
+    "tumours",
+    "tcm-diseases",
+    "tcm-syndromes",
+    "chronic-diseases",
+    "bydise-diseases",
+    "day-surgeries",
 ]
 #: The largest page the settlement service answers.
 MAX_PAGE_SIZE = 5000
@@ -49,6 +57,12 @@ class CatalogueRow(BaseModel):
     pric_uplmt: Decimal | None = None
     pric_uplmt_by_level: dict[str, Decimal] = Field(default_factory=dict)
     restricted: bool = False
+    #: By-disease and day-surgery entries: the qualifying operation (限定手术操作), if any.
+    oprn_code: str | None = None
+    oprn_name: str | None = None
+    #: Chronic diseases only: the region and insurance type of the policy that lists the disease.
+    admdvs: str | None = None
+    insutype: str | None = None
 
 
 class CatalogueChanges(BaseModel):

@@ -325,6 +325,13 @@ class SettlementCompleted(EventData):
     fund_pay_sumamt_fen: int
     psn_cash_pay_fen: int
     fund_payments: list[FundPayment]
+    #: 跨省 (pay_loc 4): the peer platform whose fund pays (it reserved the amounts), this platform only
+    #: treating; None for a person insured on this platform (docs/interface.md, "Between platforms").
+    insured_platform: str | None = None
+    #: 跨省, the insured side: a treating platform's reservation confirmed (``setl_id`` the reservation's
+    #: id, ``mdtrt_id`` the treating platform's setl_id, ``fixmedins_code`` its institution): this
+    #: platform's fund owes that platform, not an institution of its own.
+    treating_platform: str | None = None
 
     def partition_key(self) -> str:
         return self.psn_no
@@ -358,6 +365,10 @@ class SettlementReversed(EventData):
     psn_cash_pay_fen: int
     #: Negated amounts per fund, as they now stand against the original.
     fund_payments: list[FundPayment]
+    #: The original's peer platform (跨省, pay_loc 4), None for this platform's insured.
+    insured_platform: str | None = None
+    #: 跨省, the insured side: the treating platform whose confirmed reservation is released.
+    treating_platform: str | None = None
 
     def partition_key(self) -> str:
         return self.psn_no
@@ -416,7 +427,8 @@ class CatalogueChanged(EventData):
     topic: ClassVar[str] = CATALOGUE_TOPIC
 
     ver: int
-    #: items (the medical insurance list), dise (diagnoses) or oprn (procedures).
+    #: items (the medical insurance list), a national code list (dise diagnoses, oprn procedures, tumr,
+    #: tcmdise, tcmsymp) or opsp (a benefit policy added: its chronic disease list, 1309).
     list_kind: str
     codes: list[str]
     count: int

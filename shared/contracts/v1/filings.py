@@ -45,6 +45,13 @@ class DesignatedFilingCreate(BaseModel):
     memo: str | None = Field(default=None, max_length=500)
 
 
+#: 异地就医备案类别 (docs/domain.md, "Filings"): 01 异地安置退休, 02 异地长期居住, 03 常驻异地工作 (the
+#: long-term residents elsewhere, policy kind ``resident``), 04 异地转诊 (``referred``), 05 异地急诊抢救 and
+#: 06 其他临时外出就医 (``temporary``). Absent on a 2501: 04, the referral 转院备案 files.
+DclaType = Literal["01", "02", "03", "04", "05", "06"]
+REFERRED_DCLA_TYPE: DclaType = "04"
+
+
 class ReferralFilingCreate(BaseModel):
     """2501 转院备案 (2501A: with the visit transferred from): care in ``mdtrtarea_admdvs`` (at
     ``reflin_medins_no`` if named) from ``begndate`` is filed, and gets the policy's filed ratio."""
@@ -58,6 +65,8 @@ class ReferralFilingCreate(BaseModel):
     mdtrtarea_admdvs: str = Field(pattern=r"^\d{6}$")
     reflin_medins_no: str | None = Field(default=None, max_length=30)
     reflin_medins_name: str | None = Field(default=None, max_length=200)
+    #: The kind of out-of-area filing (异地就医备案类别); None: 04 异地转诊.
+    dcla_type: DclaType | None = None
     refl_type: str | None = Field(default=None, max_length=6)
     refl_date: date | None = None
     refl_rea: str | None = Field(default=None, max_length=300)
@@ -127,6 +136,8 @@ class FilingOut(BaseModel):
     mdtrtarea_admdvs: str | None = None
     reflin_medins_no: str | None = None
     reflin_medins_name: str | None = None
+    #: referral: the kind of out-of-area filing (异地就医备案类别, ``DclaType``).
+    dcla_type: str | None = None
     refl_type: str | None = None
     refl_date: date | None = None
     refl_rea: str | None = None

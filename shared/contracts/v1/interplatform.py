@@ -62,6 +62,84 @@ class EligibilityAnswer(BaseModel):
     chronic_diseases: list[str] = Field(default_factory=list)
     referral_regions: list[str] = Field(default_factory=list)
     referral_facilities: list[str] = Field(default_factory=list)
+    #: The kinds (异地就医备案类别, ``shared.contracts.v1.filings.DclaType``) those filings are of, by the
+    #: region or institution filed for: what sets the insured policy's filed ratio (docs/domain.md,
+    #: "Filings"). Optional: an older insured side does not send it.
+    referral_kinds: dict[str, list[str]] = Field(default_factory=dict)
+    #: Who the person is, for the treating platform's answer to its institution (setlinfo's name, ID
+    #: number, sex, birth date, 民族); absent when not covered.
+    psn_name: str | None = None
+    certno: str | None = None
+    gend: str | None = None
+    brdy: date | None = None
+    naty: str | None = None
+
+
+class PersonQuery(BaseModel):
+    """Who is the person with this ID number (or social-security card), insured here? What a treating
+    platform asks before a peer's insured is settled (its institution's 1101). Writes nothing."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    msgid: str = Field(min_length=1, max_length=40)
+    platform: str = Field(pattern=r"^[A-Za-z0-9_-]{1,30}$")
+    certno: str | None = Field(default=None, min_length=1, max_length=50)
+    card_no: str | None = Field(default=None, min_length=1, max_length=30)
+    card_sn: str | None = Field(default=None, min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _one_key(self) -> PersonQuery:
+        if (self.certno is None) == (self.card_no is None):
+            raise ValueError("certno 与 card_no 须且只须提供其一")
+        return self
+
+
+class PeerEnrollment(BaseModel):
+    """One year's cover of the person as the insured platform holds it (its 1101 ``insuinfo`` row)."""
+
+    year: int
+    insutype: str
+    psn_type: str
+    insuplc_admdvs: str
+    #: active or terminated (a pending enrollment is not cover and is never sent).
+    status: str
+    coverage_begin: date
+    coverage_end: date
+    terminated_on: date | None = None
+    continuous_years: int = 0
+    psn_insu_date: date | None = None
+
+
+class PeerIdentity(BaseModel):
+    """An identity category (人员身份类别: 特困, 低保…) over its dates."""
+
+    psn_idet_type: str
+    begin_date: date
+    end_date: date | None = None
+
+
+class PersonAnswer(BaseModel):
+    """The person as the insured platform knows them: identity, every year's cover and identity
+    categories; the treating platform answers its institution's 1101 with it."""
+
+    psn_no: str
+    #: 人员证件类型 of ``certno`` (01 居民身份证).
+    psn_cert_type: str = "01"
+    certno: str
+    psn_name: str
+    gend: str
+    brdy: date
+    naty: str = ""
+    enrollments: list[PeerEnrollment]
+    identities: list[PeerIdentity] = Field(default_factory=list)
+
+
+class PeerPersonQuery(PersonQuery):
+    """The gateway to its own settlement service: ask the peer platform hosting ``insuplc_admdvs``
+    (``platform`` is filled in by the treating side)."""
+
+    platform: str = Field(default="local", pattern=r"^[A-Za-z0-9_-]{1,30}$")
+    insuplc_admdvs: str = Field(pattern=r"^\d{6}$")
 
 
 #: The kinds of care a treating platform may reserve for: ordinary outpatient care (11), a pharmacy

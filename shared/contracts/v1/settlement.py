@@ -33,7 +33,8 @@ class FeeLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     feedetl_sn: str = Field(min_length=1, max_length=30)
-    med_list_codg: str = Field(min_length=1, max_length=50)
+    #: Empty: settled as the national code ``medins_list_codg`` is mapped to (3301) on the day of purchase.
+    med_list_codg: str = Field(default="", max_length=50)
     medins_list_codg: str = Field(min_length=1, max_length=50)
     cnt: Decimal = Field(gt=0, max_digits=16, decimal_places=4)
     pric: Decimal = Field(ge=0, max_digits=16, decimal_places=6)
@@ -249,6 +250,8 @@ class EncounterOpen(BaseModel):
     dise_codg: str | None = Field(default=None, max_length=30)
     dise_name: str | None = Field(default=None, max_length=300)
     matn_type: str | None = Field(default=None, pattern=r"^[12]$")
+    #: 手术操作代码 of 2401 ``mdtrtinfo``: checked against the procedure list (1308), not kept.
+    oprn_oprt_code: str | None = Field(default=None, max_length=30)
     #: The admission's (2401) or the visit's diagnoses (``diseinfo``), kept for 5202.
     diagnoses: list[EncounterDiagnosis] = Field(default_factory=list, max_length=100)
 
@@ -322,6 +325,8 @@ class Discharge(BaseModel):
     endtime: datetime
     dise_codg: str | None = Field(default=None, max_length=30)
     dise_name: str | None = Field(default=None, max_length=300)
+    #: 手术操作代码 of 2402 ``dscginfo``: checked against the procedure list (1308), not kept.
+    oprn_oprt_code: str | None = Field(default=None, max_length=30)
     #: The discharge diagnoses (2402 ``diseinfo``), replacing those kept; None keeps them.
     diagnoses: list[EncounterDiagnosis] | None = Field(default=None, max_length=100)
 

@@ -49,6 +49,9 @@ POOLING_DUE_FROM_CITY = AccountSpec("1301", "市级统筹往来-上解市级", "
 #: Out-of-area care (异地就医) within the platform, the treating region's side: what an insured region owes
 #: it for the care its institutions gave that region's insured (counterparty = the insured region's admdvs).
 INTER_REGION_DUE_FROM = AccountSpec("1302", "异地就医往来-应收参保地", "asset")
+#: 跨省 care between platforms (docs/interface.md, "Between platforms"), the treating platform's side: what a
+#: peer platform owes for the care this platform's institutions gave its insured (counterparty = the peer).
+INTER_PLATFORM_DUE_FROM = AccountSpec("1303", "跨省异地就医往来-应收参保地平台", "asset")
 #: A legacy fund's accumulated deficit at the merger, which the same-level finance bureau must cover.
 DEFICIT_RECEIVABLE = AccountSpec("1202", "应收同级财政弥补赤字款", "asset")
 
@@ -67,6 +70,10 @@ PAYABLE_TO_INSURED = AccountSpec("2104", "应付参保人员待遇款", "liabili
 #: Out-of-area care, the insured region's side: what it owes a treating region for its insured's care there
 #: (counterparty = the treating region's admdvs), settled by the monthly inter-region clearing.
 INTER_REGION_DUE_TO = AccountSpec("2105", "异地就医往来-应付就医地", "liability")
+
+#: 跨省 care, the insured platform's side: what it owes a treating platform for its insured's care there
+#: (counterparty = the treating platform), settled by the monthly inter-platform clearing.
+INTER_PLATFORM_DUE_TO = AccountSpec("2106", "跨省异地就医往来-应付就医地平台", "liability")
 
 # --- fund balance (基金结余) -----------------------------------------------------------------------------
 FUND_BALANCE = AccountSpec("3001", "基金结余", "equity")
@@ -116,6 +123,7 @@ CHART: dict[str, AccountSpec] = {
         SUBSIDY_RECEIVABLE,
         POOLING_DUE_FROM_CITY,
         INTER_REGION_DUE_FROM,
+        INTER_PLATFORM_DUE_FROM,
         DEFICIT_RECEIVABLE,
         PAYABLE,
         QUALITY_DEPOSIT_WITHHELD,
@@ -123,6 +131,7 @@ CHART: dict[str, AccountSpec] = {
         LEGACY_BENEFITS_PAYABLE,
         PAYABLE_TO_INSURED,
         INTER_REGION_DUE_TO,
+        INTER_PLATFORM_DUE_TO,
         POOLING_DUE_TO_COUNTY,
         FUND_BALANCE,
         RISK_RESERVE,

@@ -24,6 +24,8 @@ from fund_ledger.books.chart import (
     DEBIT_NORMAL,
     EXPENDITURE_ACCOUNT_DEPOSIT,
     INCOME_ACCOUNT_DEPOSIT,
+    INTER_PLATFORM_DUE_FROM,
+    INTER_PLATFORM_DUE_TO,
     INTER_REGION_DUE_FROM,
     INTER_REGION_DUE_TO,
     PAYABLE,
@@ -155,6 +157,67 @@ async def _benefit_legs(
     return legs
 
 
+async def _post_cross_platform(
+    session: AsyncSession,
+    envelope: EventEnvelope,
+    source_id: str,
+    event: SettlementCompleted | SettlementReversed,
+    posted_at: datetime,
+    sign: int,
+) -> None:
+    """跨省 care between platforms (docs/interface.md, "Between platforms"), one entry in one region's books,
+    per fund (``sign`` -1: a reversal, amounts negated in the event, the mirror entry):
+
+    - the treating platform (``insured_platform`` named): its region Dr 1303 due from the peer platform /
+      Cr 2101 payable to its institution: the peer's fund pays, never this platform's;
+    - the insured platform (``treating_platform`` named): the insured region Dr benefit expenditure /
+      Cr 2106 due to the treating platform: its fund pays, no institution of its own is owed."""
+    what = f"{'settlement' if sign > 0 else 'reversal'} {source_id}"
+    legs: list[Leg] = []
+    treating_side = event.insured_platform is not None
+    peer = event.insured_platform if treating_side else event.treating_platform
+    assert peer is not None
+    admdvs = (event.mdtrtarea_admvs or event.insuplc_admdvs) if treating_side else event.insuplc_admdvs
+    for payment in event.fund_payments:
+        amount = payment.amount_fen * sign
+        if amount < 0:
+            raise EventRejected(f"{what}: a fund amount of the wrong sign")
+        if amount == 0:
+            continue
+        if treating_side:
+            debit = await account_for(
+                session, INTER_PLATFORM_DUE_FROM, admdvs, event.insutype, payment.fund_pay_type, peer
+            )
+            credit = await account_for(
+                session, PAYABLE, admdvs, event.insutype, payment.fund_pay_type, event.fixmedins_code
+            )
+        else:
+            expense = _benefit_expense(payment, event.clr_type, what, event.med_type)
+            debit = await account_for(session, expense, admdvs, event.insutype, payment.fund_pay_type)
+            credit = await account_for(
+                session, INTER_PLATFORM_DUE_TO, admdvs, event.insutype, payment.fund_pay_type, peer
+            )
+        if sign < 0:
+            debit, credit = credit, debit
+        legs += [Leg(debit, debit_fen=amount), Leg(credit, credit_fen=amount)]
+    if not legs:
+        return
+    side = f"应收参保地平台 {peer}" if treating_side else f"应付就医地平台 {peer}"
+    await post_entry(
+        session,
+        event_id=str(envelope.event_id),
+        trace_id=envelope.trace_id,
+        source_type="settlement" if sign > 0 else "settlement_reversal",
+        source_id=source_id,
+        description=f"跨省异地就医{'结算' if sign > 0 else '撤销'} {source_id} "
+        f"({side}, 机构 {event.fixmedins_code})",
+        admdvs=admdvs,
+        insutype=event.insutype,
+        legs=legs,
+        posted_at=posted_at,
+    )
+
+
 #: The treating region's entry for out-of-area care (docs/architecture.md, "Out-of-area care"), and its
 #: reversal's: under the settlement's id, in the treating region's books.
 OUT_OF_AREA_CARE = "settlement_treated"
@@ -210,6 +273,9 @@ async def post_settlement_completed(session: AsyncSession, envelope: EventEnvelo
     await _refuse_repeat(session, "settlement", event.setl_id, what)
     if sum(p.amount_fen for p in event.fund_payments) != event.fund_pay_sumamt_fen:
         raise EventRejected(f"fund payments of {event.setl_id} do not add up to fund_pay_sumamt_fen")
+    if event.insured_platform is not None or event.treating_platform is not None:
+        await _post_cross_platform(session, envelope, event.setl_id, event, event.setl_time, 1)
+        return
     treating = event.mdtrtarea_admvs
     out_of_area = treating != event.insuplc_admdvs
     legs = await _benefit_legs(
@@ -391,6 +457,9 @@ async def post_settlement_reversed(session: AsyncSession, envelope: EventEnvelop
     await _refuse_repeat(session, "settlement_reversal", event.setl_id, what)
     if sum(p.amount_fen for p in event.fund_payments) != event.fund_pay_sumamt_fen:
         raise EventRejected(f"fund payments of reversal {event.setl_id} do not add up to fund_pay_sumamt_fen")
+    if event.insured_platform is not None or event.treating_platform is not None:
+        await _post_cross_platform(session, envelope, event.setl_id, event, event.setl_time, -1)
+        return
     treating = await _treating_region_of(session, event.original_setl_id, event.mdtrtarea_admvs)
     legs: list[Leg] = []
     for payment in event.fund_payments:

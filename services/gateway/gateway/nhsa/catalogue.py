@@ -9,7 +9,13 @@ Field names of the rows as the HIS code of the interface reads them: ``hilist_co
 1312, ``hilist_lmtpric_type`` / ``hilist_pric_uplmt_amt`` for 1318, ``selfpay_prop_psn_type`` /
 ``selfpay_prop_type`` / ``selfpay_prop`` for 1319, ``med_list_codg`` with ``drug_genname`` (1301),
 ``tcmherb_name`` (1302), ``servitem_name`` (1305), ``mcs_name`` (1306), and ``dise_codg`` / ``dise_name``
-(1307), ``oprn_oprt_code`` / ``oprn_oprt_name`` (1308), the codes the encounter transactions carry."""
+(1307), ``oprn_oprt_code`` / ``oprn_oprt_name`` (1308), ``tcm_dise_code`` / ``tcm_dise_name`` (1314) and
+``tcmsymp_code`` / ``tcmsymp`` (1315), the codes the encounter transactions carry, and
+``tumr_morp_code`` / ``tumr_morp_name`` (1313, ICD-O-3 形态学); ``opsp_dise_code`` / ``opsp_dise_name``
+with ``admdvs`` and ``insutype`` for 1309 (the benefit policies' chronic and special diseases, the
+codes 2503 files and a 14xxxx visit names); ``bydise_setl_list_code`` / ``bydise_setl_dise_name`` (1310)
+and ``daysrg_dise_list_code`` / ``daysrg_dise_name`` (1311) with ``qua_oprn_oprt_code`` /
+``qua_oprn_oprt_name``, as the HIS code of the interface stores them."""
 
 from __future__ import annotations
 
@@ -124,6 +130,34 @@ def _code(code_field: str, name_field: str) -> Callable[[CatalogueRow], dict[str
     return wire
 
 
+def _opsp(row: CatalogueRow) -> dict[str, Any]:
+    """A chronic or special disease of one region's policy for its period (begndate..enddate); the
+    platform keeps no disease classes (``opsp_dise_majcls_code`` and the like are not sent)."""
+    return {
+        "opsp_dise_code": row.code,
+        "opsp_dise_name": row.name or None,
+        "admdvs": row.admdvs,
+        "insutype": row.insutype,
+        **_common(row),
+    }
+
+
+def _with_operation(code_field: str, name_field: str) -> Callable[[CatalogueRow], dict[str, Any]]:
+    """A by-disease (1310) or day-surgery (1311) entry: the disease and its qualifying operation
+    (``qua_oprn_oprt_code`` / ``qua_oprn_oprt_name``, ICD-9-CM-3 医保版; empty when it names none)."""
+
+    def wire(row: CatalogueRow) -> dict[str, Any]:
+        return {
+            code_field: row.code,
+            name_field: row.name,
+            "qua_oprn_oprt_code": row.oprn_code,
+            "qua_oprn_oprt_name": row.oprn_name,
+            **_common(row),
+        }
+
+    return wire
+
+
 #: infno -> (label, the settlement service's list, the row's national form)
 LISTS: dict[str, tuple[str, str, Callable[[CatalogueRow], dict[str, Any]]]] = {
     "1301": ("西药中成药目录下载", "drugs", _item("drug_genname")),
@@ -132,6 +166,20 @@ LISTS: dict[str, tuple[str, str, Callable[[CatalogueRow], dict[str, Any]]]] = {
     "1306": ("医用耗材目录下载", "materials", _item("mcs_name")),
     "1307": ("疾病与诊断目录下载", "diseases", _code("dise_codg", "dise_name")),
     "1308": ("手术操作目录下载", "operations", _code("oprn_oprt_code", "oprn_oprt_name")),
+    "1309": ("门诊慢特病种目录下载", "chronic-diseases", _opsp),
+    "1310": (
+        "按病种付费病种目录下载",
+        "bydise-diseases",
+        _with_operation("bydise_setl_list_code", "bydise_setl_dise_name"),
+    ),
+    "1311": (
+        "日间手术治疗病种目录下载",
+        "day-surgeries",
+        _with_operation("daysrg_dise_list_code", "daysrg_dise_name"),
+    ),
+    "1313": ("肿瘤形态学目录下载", "tumours", _code("tumr_morp_code", "tumr_morp_name")),
+    "1314": ("中医疾病目录下载", "tcm-diseases", _code("tcm_dise_code", "tcm_dise_name")),
+    "1315": ("中医证候目录下载", "tcm-syndromes", _code("tcmsymp_code", "tcmsymp")),
     "1312": ("医保目录信息查询", "items", _hilist),
     "1318": ("医保目录限价信息查询", "price-caps", _price_cap),
     "1319": ("医保目录先自付比例信息查询", "selfpay-ratios", _selfpay),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.declaration import Call, Transaction
 from gateway.files.models import ExchangeFile
+from gateway.protocol.envelope import dumps
 from gateway.protocol.errors import Refusal
 from shared.clock import format_wire_time
 
@@ -111,14 +113,20 @@ async def _handle_9101(call: Call, data: Input9101) -> dict[str, Any]:
 
 
 async def _handle_9102(call: Call, data: Input9102) -> dict[str, Any]:
+    """The file's description. Its bytes are added to each answer as it leaves (``with_file_byte``, or
+    the HTTP body itself), so that the message log does not hold a second copy of every file."""
     wanted = data.fsDownloadIn
     _own(call, wanted.fixmedins_code)
     entry = await call.files.load(call.db, wanted.file_qury_no, call.envelope.fixmedins_code)
-    return {
-        **fileinfo(entry),
-        "file_sufx": "zip",
-        "file_byte": base64.b64encode(entry.content).decode("ascii"),
-    }
+    return {**fileinfo(entry), "file_sufx": "zip"}
+
+
+def with_file_byte(answer: str, content: bytes) -> str:
+    """A 9102 answer (JSON text) with the zip as ``output.file_byte`` (base64), for the clients that read
+    the envelope rather than the raw body."""
+    body = json.loads(answer)
+    body["output"]["file_byte"] = base64.b64encode(content).decode("ascii")
+    return dumps(body)
 
 
 TRANSACTIONS = (

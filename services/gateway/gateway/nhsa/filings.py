@@ -48,6 +48,7 @@ from gateway.protocol.code_tables import MatnType, MedType
 from shared.clock import now_china, parse_client_time, parse_wire_time
 from shared.contracts.v1.filings import (
     ChronicFilingCreate,
+    DclaType,
     DesignatedFilingCreate,
     FilingKind,
     FilingOut,
@@ -154,6 +155,8 @@ class Data2501(WireNode):
     reflin_medins_no: str | None = Field(default=None, max_length=30)
     reflin_medins_name: str | None = Field(default=None, max_length=200)
     mdtrtarea_admdvs: str = Field(pattern=ADMDVS)
+    #: 异地就医备案类别 (docs/interface.md, "Filings"); absent: 04 异地转诊.
+    dcla_type: DclaType | None = None
     hosp_agre_refl_flag: str | None = Field(default=None, max_length=3)
     refl_type: str | None = Field(default=None, max_length=6)
     refl_date: OptionalWireDate = None
@@ -293,12 +296,14 @@ def _day(value: date | None) -> str | None:
 
 
 async def _handle_2501(call: Call, data: Input2501) -> dict[str, Any]:
-    return _filed(await call.downstream.file_referral(_body(ReferralFilingCreate, call, data.refmedin)))
+    filing = await call.downstream.file_referral(_body(ReferralFilingCreate, call, data.refmedin))
+    return _filed(filing, dcla_type=filing.dcla_type)
 
 
 async def _handle_2501a(call: Call, data: Input2501A) -> dict[str, Any]:
     # Data2501A adds refl_old_mdtrt_id (the visit transferred from), which the contract shares by name.
-    return _filed(await call.downstream.file_referral(_body(ReferralFilingCreate, call, data.refmedin)))
+    filing = await call.downstream.file_referral(_body(ReferralFilingCreate, call, data.refmedin))
+    return _filed(filing, dcla_type=filing.dcla_type)
 
 
 async def _handle_2502(call: Call, data: Input2504) -> dict[str, Any]:

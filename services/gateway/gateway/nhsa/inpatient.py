@@ -80,7 +80,9 @@ class Input2401(WireNode):
 def open_request(
     envelope: RequestEnvelope, info: MdtrtInfo2401, diseinfo: Sequence[DiseInfo] = ()
 ) -> dict[str, Any]:
-    return encounter.open_request(
+    """``EncounterOpen``; the operation named (``oprn_oprt_code``) only when sent, to be checked against
+    the procedure list (1308)."""
+    request = encounter.open_request(
         envelope,
         setting=INPATIENT,
         psn_no=info.psn_no,
@@ -95,6 +97,9 @@ def open_request(
         matn_type=info.matn_type,
         diseinfo=diseinfo,
     )
+    if info.oprn_oprt_code:
+        request["oprn_oprt_code"] = info.oprn_oprt_code
+    return request
 
 
 def build_2401_output(opened: EncounterOut, info: MdtrtInfo2401) -> dict[str, Any]:
@@ -143,14 +148,17 @@ def needs_matn_type(info: DscgInfo, found: EncounterOut) -> bool:
 def discharge_request(
     envelope: RequestEnvelope, info: DscgInfo, diseinfo: Sequence[DiseInfo] = ()
 ) -> dict[str, Any]:
-    """``Discharge`` (with the discharge diagnoses, when sent)."""
-    return {
+    """``Discharge`` (with the discharge diagnoses, and the operation named, when sent)."""
+    request: dict[str, Any] = {
         "fixmedins_code": envelope.fixmedins_code,
         "endtime": iso(info.endtime),
         "dise_codg": info.dise_codg,
         "dise_name": info.dise_name,
         "diagnoses": encounter.diagnoses(diseinfo),
     }
+    if info.oprn_oprt_code:
+        request["oprn_oprt_code"] = info.oprn_oprt_code
+    return request
 
 
 class AdmInfo(WireNode):

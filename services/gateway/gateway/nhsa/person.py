@@ -1,14 +1,17 @@
 """1101 人员信息获取: the person's base information, insurance and identity categories (docs/interface.md).
 
 The enrollment service answers in domain names (``GET /api/v1/persons/lookup``); the mapping to the wire
-names (``psn_insu_stas``, ``paus_insu_date``, ``exp_content``...) lives here only."""
+names (``psn_insu_stas``, ``paus_insu_date``, ``exp_content``...) lives here only. A person this platform
+does not know, whose ``insuplc_admdvs`` a peer platform hosts (跨省异地就医), is answered as the peer knows
+them (docs/interface.md, "Between platforms")."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +19,8 @@ from gateway.declaration import Call, Transaction
 from gateway.protocol.code_tables import MdtrtCertType
 from gateway.protocol.errors import Refusal
 from shared.clock import now_china, parse_client_time
-from shared.contracts.v1.enrollment import EnrollmentOut, IdentityOut, PersonCoverage
+from shared.contracts.v1.enrollment import PersonCoverage
+from shared.contracts.v1.interplatform import PeerPersonQuery, PersonAnswer
 from shared.money import fen_to_yuan
 
 # mdtrt_cert_type 就诊凭证类型 (docs/interface.md, "Code tables used").
@@ -83,16 +87,72 @@ def reference_date(data: Input1101) -> date:
     return now_china().date()
 
 
+class Enrolled(Protocol):
+    """A year's cover as 1101 reads it: this platform's enrollment (``EnrollmentOut``) or a peer
+    platform's (``PeerEnrollment``)."""
+
+    @property
+    def year(self) -> int: ...
+    @property
+    def insutype(self) -> str: ...
+    @property
+    def psn_type(self) -> str: ...
+    @property
+    def insuplc_admdvs(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def coverage_begin(self) -> date: ...
+    @property
+    def coverage_end(self) -> date: ...
+    @property
+    def terminated_on(self) -> date | None: ...
+    @property
+    def continuous_years(self) -> int: ...
+    @property
+    def psn_insu_date(self) -> date | None: ...
+
+
+class Categorised(Protocol):
+    """An identity category over its dates (``IdentityOut`` or ``PeerIdentity``)."""
+
+    @property
+    def psn_idet_type(self) -> str: ...
+    @property
+    def begin_date(self) -> date: ...
+    @property
+    def end_date(self) -> date | None: ...
+
+
+class Who(Protocol):
+    """The person's identity as baseinfo shows it (``PersonOut`` or ``PersonAnswer``)."""
+
+    @property
+    def psn_no(self) -> str: ...
+    @property
+    def psn_cert_type(self) -> str: ...
+    @property
+    def certno(self) -> str: ...
+    @property
+    def psn_name(self) -> str: ...
+    @property
+    def gend(self) -> str: ...
+    @property
+    def naty(self) -> str: ...
+    @property
+    def brdy(self) -> date: ...
+
+
 @dataclass(frozen=True)
 class InsuranceState:
     """One enrollment as 1101 shows it on the reference date."""
 
-    enrollment: EnrollmentOut
+    enrollment: Enrolled
     psn_insu_stas: str
     paus_insu_date: date | None
 
 
-def insurance_states(enrollments: list[EnrollmentOut], on: date) -> list[InsuranceState]:
+def insurance_states(enrollments: Sequence[Enrolled], on: date) -> list[InsuranceState]:
     """The rows of insuinfo on ``on``.
 
     A pending enrollment (registered, contributions not fully paid) is not insurance yet and never shown.
@@ -111,7 +171,7 @@ def insurance_states(enrollments: list[EnrollmentOut], on: date) -> list[Insuran
     return [InsuranceState(latest, SUSPENDED, latest.coverage_end + timedelta(days=1))]
 
 
-def _state_in_year(enrollment: EnrollmentOut, on: date) -> InsuranceState:
+def _state_in_year(enrollment: Enrolled, on: date) -> InsuranceState:
     if enrollment.status == "terminated":
         return InsuranceState(enrollment, TERMINATED, enrollment.terminated_on)
     end = enrollment.coverage_end
@@ -167,7 +227,7 @@ def _insuinfo(s: InsuranceState) -> dict[str, Any]:
     return row
 
 
-def _idetinfo(identity: IdentityOut) -> dict[str, Any]:
+def _idetinfo(identity: Categorised) -> dict[str, Any]:
     row: dict[str, Any] = {
         "psn_idet_type": identity.psn_idet_type,
         "psn_type_lv": "",
@@ -184,8 +244,21 @@ def build_output(coverage: PersonCoverage, on: date) -> dict[str, Any]:
     time with no value (not paused, an open-ended identity) is left out rather than sent as null, which a
     typed client's non-nullable date (``DateTime paus_insu_date`` in public C# HIS models) cannot read;
     texts with no value are ""."""
-    person = coverage.person
-    states = insurance_states(coverage.enrollments, on)
+    return _output(coverage.person, coverage.age, coverage.enrollments, coverage.identities, on)
+
+
+def build_peer_output(person: PersonAnswer, on: date) -> dict[str, Any]:
+    """The same answer for a peer platform's insured, as the peer knows them; the age on today's date, as
+    this platform's enrollment service gives it."""
+    today = now_china().date()
+    age = today.year - person.brdy.year - ((today.month, today.day) < (person.brdy.month, person.brdy.day))
+    return _output(person, age, person.enrollments, person.identities, on)
+
+
+def _output(
+    person: Who, age: int, enrollments: Sequence[Enrolled], identities: Sequence[Categorised], on: date
+) -> dict[str, Any]:
+    states = insurance_states(enrollments, on)
     return {
         "baseinfo": {
             "psn_no": person.psn_no,
@@ -195,25 +268,45 @@ def build_output(coverage: PersonCoverage, on: date) -> dict[str, Any]:
             "gend": person.gend,
             "naty": person.naty,
             "brdy": person.brdy.isoformat(),
-            "age": coverage.age,
+            "age": age,
             "exp_content": exp_content(_shown(states)),
         },
         "insuinfo": [_insuinfo(s) for s in states],
-        "idetinfo": [
-            _idetinfo(i) for i in coverage.identities if i.end_date is None or i.end_date.year >= on.year
-        ],
+        "idetinfo": [_idetinfo(i) for i in identities if i.end_date is None or i.end_date.year >= on.year],
     }
+
+
+#: Enrollment's answers for a person or card it does not know: the person may be a peer platform's.
+UNKNOWN_HERE = frozenset({"PERSON_NOT_FOUND", "CARD_NOT_FOUND"})
 
 
 async def _handle_1101(call: Call, envelope: Envelope1101) -> dict[str, Any]:
     data = envelope.data
     on = reference_date(data)
     key = lookup_key(data)
-    if isinstance(key, ByCard):
-        coverage = await call.downstream.person_coverage_by_card(key.card_no, key.card_sn)
-        require_active_card(coverage)
-    else:
-        coverage = await call.downstream.person_coverage(key.certno)
+    try:
+        if isinstance(key, ByCard):
+            coverage = await call.downstream.person_coverage_by_card(key.card_no, key.card_sn)
+            require_active_card(coverage)
+        else:
+            coverage = await call.downstream.person_coverage(key.certno)
+    except Refusal as unknown:
+        # Not insured here: a person of a peer platform (跨省) is answered as the peer knows them; a
+        # region no peer hosts keeps this platform's refusal.
+        region = call.envelope.insuplc_admdvs
+        if unknown.code not in UNKNOWN_HERE or not region:
+            raise
+        query = PeerPersonQuery(
+            msgid=call.envelope.msgid,
+            insuplc_admdvs=region,
+            certno=key.certno if isinstance(key, ByCertno) else None,
+            card_no=key.card_no if isinstance(key, ByCard) else None,
+            card_sn=key.card_sn if isinstance(key, ByCard) else None,
+        )
+        peer = await call.downstream.peer_person(query)
+        if peer is None:
+            raise
+        return build_peer_output(peer, on)
     return build_output(coverage, on)
 
 

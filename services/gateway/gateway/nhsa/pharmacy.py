@@ -63,7 +63,9 @@ class DrugDetail(BaseModel):
     rxno: str | None = Field(default=None, max_length=30)
     rx_circ_flag: str | None = Field(default=None, max_length=3)
     fee_ocur_time: str | None = None
-    med_list_codg: str = Field(min_length=1, max_length=50)
+    #: Empty or absent: settled as the national code ``medins_list_codg`` is mapped to (3301) on the day
+    #: of the purchase, as a POS that has mapped its catalogue sends the line.
+    med_list_codg: str | None = Field(default=None, max_length=50)
     medins_list_codg: str = Field(min_length=1, max_length=50)
     det_item_fee_sumamt: YuanAsFen
     cnt: Decimal = Field(gt=0, max_digits=16, decimal_places=4)
@@ -141,7 +143,7 @@ def settlement_request(envelope: RequestEnvelope, data: Input2102) -> dict[str, 
 def _line(d: DrugDetail) -> dict[str, Any]:
     line: dict[str, Any] = {
         "feedetl_sn": d.feedetl_sn,
-        "med_list_codg": d.med_list_codg,
+        "med_list_codg": d.med_list_codg or "",
         "medins_list_codg": d.medins_list_codg,
         "cnt": str(d.cnt),
         "pric": str(d.pric),

@@ -9,7 +9,9 @@ allow, before any fund is computed. Pure: the caller reads the filings (``Standi
   work injury is refused with that reason (Tianjin art. 18: 应当从工伤保险基金中支付的 / 应当由第三人负担的);
 - referral stays (med_type 23) need a referral filing (2501) in force when the policy says so;
 - care in a region (or at an institution) a referral / out-of-area filing names is "filed": the engine
-  applies the policy's filed ratio instead of the unfiled cut (Jinzhai 002: 电话备案并给予定点待遇).
+  applies the policy's filed ratio for the filing's kind (异地就医备案类别: resident elsewhere, referred,
+  temporary) instead of the unfiled cut (Jinzhai 002: 电话备案并给予定点待遇); with several filings for the
+  place, the kind with the smallest cut (the person's best filing).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from settlement.adjudication.model import Encounter, InjuryFiling, Standing
+from settlement.adjudication.out_of_area import filed_points
 from settlement.policy.document import FilingRules, PolicyDocument
 from shared.errors import DomainError
 
@@ -42,6 +45,8 @@ class Outcome:
     #: Covered by a referral / out-of-area filing: the policy's filed ratio applies out of area.
     filed: bool
     notes: tuple[str, ...] = ()
+    #: The 异地就医备案类别 of the filings covering the care (none for a filing stored without one).
+    kinds: frozenset[str] = frozenset()
 
 
 def refusal(care: Care, standing: Standing, rules: FilingRules) -> DomainError | None:
@@ -118,9 +123,15 @@ def apply(care: Care, standing: Standing, rules: FilingRules) -> Outcome:
     if care.kind == "chronic" and rules.chronic_requires_registration:
         notes.append(f"门慢门特备案：病种 {care.chronic_disease} 在 {standing.on} 有效")
     filed = _filed(care, standing)
+    kinds = frozenset(
+        kind
+        for place, kind in standing.referral_kinds
+        if place in (care.mdtrtarea_admdvs, care.fixmedins_code)
+    )
     if filed:
-        notes.append(f"转院/异地就医备案：就医地 {care.mdtrtarea_admdvs} 在 {standing.on} 已备案")
-    return Outcome(filed=filed, notes=tuple(notes))
+        named = f"（类别 {'、'.join(sorted(kinds))}）" if kinds else ""
+        notes.append(f"转院/异地就医备案：就医地 {care.mdtrtarea_admdvs} 在 {standing.on} 已备案{named}")
+    return Outcome(filed=filed, notes=tuple(notes), kinds=kinds)
 
 
 def layer(encounter: Encounter, policy: PolicyDocument) -> tuple[Encounter, tuple[str, ...]]:
@@ -137,4 +148,5 @@ def layer(encounter: Encounter, policy: PolicyDocument) -> tuple[Encounter, tupl
         encounter.chronic_disease,
     )
     outcome = apply(care, encounter.standing, policy.filings)
-    return replace(encounter, filed=encounter.filed or outcome.filed), outcome.notes
+    kind = min(sorted(outcome.kinds), key=lambda k: filed_points(policy, k), default=encounter.filed_kind)
+    return replace(encounter, filed=encounter.filed or outcome.filed, filed_kind=kind), outcome.notes

@@ -107,6 +107,8 @@ class Standing:
     designated_facilities: frozenset[str] = frozenset()
     referral_regions: frozenset[str] = frozenset()
     referral_facilities: frozenset[str] = frozenset()
+    #: The kinds (异地就医备案类别) of those referral / out-of-area filings: (region or institution, kind).
+    referral_kinds: frozenset[tuple[str, str]] = frozenset()
     injuries: tuple[InjuryFiling, ...] = field(default_factory=tuple)
 
 
@@ -119,6 +121,8 @@ class Encounter:
     admission_sequence: int = 1
     out_of_area: bool = False
     filed: bool = False
+    #: The 异地就医备案类别 of the filing that covers the care (``filed``): which filed ratio applies.
+    filed_kind: str | None = None
     delivery_type: Literal["normal", "caesarean"] | None = None
     chronic_disease: str | None = None
     #: A later settlement of a stay already settled in part (中途结算): what its surviving earlier parts

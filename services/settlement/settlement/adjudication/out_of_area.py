@@ -2,7 +2,9 @@
 filing (备案) loses the policy's ``unfiled_out_of_area_reduction`` in ratio points from the pooled fund's
 ratio: the outpatient-pooling ratio (pharmacy and ordinary outpatient care) and the inpatient ratio or
 every inpatient band. Filed care (a referral / out-of-area filing in force, ``filings``) loses the
-policy's ``filed_out_of_area_reduction`` instead (none in the demo: the local ratio). Maternity is a fixed
+policy's filed points for the filing's kind instead (``FilingRules.filed_reduction``: resident elsewhere,
+referred or temporary, each defaulting to ``filed_out_of_area_reduction``; none in the demo: the local
+ratio). Maternity is a fixed
 sum, and the chronic benefit a
 fixed sum plus a ratio the policy does not lower: neither is reduced (the trace still notes the care as
 unfiled out-of-area)."""
@@ -15,6 +17,24 @@ from decimal import Decimal
 from settlement.adjudication.model import Encounter
 from settlement.policy.document import PolicyDocument
 
+#: 异地就医备案类别 → the policy kind whose filed ratio applies (docs/domain.md, "Filings").
+POLICY_KIND = {
+    "01": "resident",  # 异地安置退休
+    "02": "resident",  # 异地长期居住
+    "03": "resident",  # 常驻异地工作
+    "04": "referred",  # 异地转诊
+    "05": "temporary",  # 异地急诊抢救
+    "06": "temporary",  # 其他临时外出就医
+}
+KIND_NAMES = {"resident": "异地长期居住", "referred": "转诊转院", "temporary": "临时外出就医"}
+
+
+def filed_points(policy: PolicyDocument, dcla_type: str | None) -> Decimal:
+    """What filed care of this 异地就医备案类别 loses under the policy (0 without filing rules)."""
+    if policy.filings is None:
+        return Decimal(0)
+    return policy.filings.filed_reduction(POLICY_KIND.get(dcla_type or ""))
+
 
 @dataclass(frozen=True, slots=True)
 class Reduction:
@@ -26,7 +46,8 @@ def reduction(encounter: Encounter, policy: PolicyDocument) -> Reduction:
     if encounter.out_of_area and not encounter.filed and policy.unfiled_out_of_area_reduction:
         points = policy.unfiled_out_of_area_reduction
         return Reduction(points, f"异地就医未备案，统筹支付比例降低 {points}")
-    filed_points = policy.filings.filed_out_of_area_reduction if policy.filings is not None else Decimal(0)
-    if encounter.out_of_area and encounter.filed and filed_points:
-        return Reduction(filed_points, f"异地就医已备案，统筹支付比例降低 {filed_points}（备案待遇）")
+    points = filed_points(policy, encounter.filed_kind)
+    if encounter.out_of_area and encounter.filed and points:
+        kind = KIND_NAMES.get(POLICY_KIND.get(encounter.filed_kind or "", ""), "备案")
+        return Reduction(points, f"异地就医已备案（{kind}），统筹支付比例降低 {points}")
     return Reduction(Decimal(0), None)

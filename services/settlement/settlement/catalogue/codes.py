@@ -1,6 +1,9 @@
-"""National code lists other than the medical insurance list: diagnoses (dise, ICD-10 医保版, 1307) and
-procedures (oprn, ICD-9-CM-3 医保版, 1308), versioned like catalogue items. See
-docs/domain.md, "Diagnosis and procedure codes"."""
+"""National code lists other than the medical insurance list: diagnoses (dise, ICD-10 医保版, 1307),
+procedures (oprn, ICD-9-CM-3 医保版, 1308), tumour morphology (tumr, ICD-O-3 形态学, 1313), TCM diseases
+(tcmdise, 中医病证分类与代码 病名, 1314), TCM syndromes (tcmsymp, its 证候, 1315), and the diseases paid by
+disease (bydise, 按病种结算, 1310) and treated by day surgery (daysrg, 日间手术, 1311), each with its
+qualifying operation; versioned like catalogue items. See docs/domain.md,
+"Diagnosis and procedure codes"."""
 
 from __future__ import annotations
 
@@ -8,26 +11,46 @@ import csv
 import io
 from datetime import date, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement import reference
 from settlement.catalogue.models import NationalCode
 from settlement.catalogue.schemas import ImportError_, ImportResult
-from settlement.catalogue.service import next_version, publish_change
+from settlement.versions import next_version, publish_change
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError
 
-KINDS = {"dise": "疾病诊断", "oprn": "手术操作"}
+KINDS = {
+    "dise": "疾病诊断",
+    "oprn": "手术操作",
+    "tumr": "肿瘤形态学",
+    "tcmdise": "中医疾病",
+    "tcmsymp": "中医证候",
+    "bydise": "按病种结算病种",
+    "daysrg": "日间手术治疗病种",
+}
+#: The lists whose entries may name a qualifying operation (限定手术操作).
+WITH_OPERATION = ("bydise", "daysrg")
+_CODE = r"^[A-Za-z0-9.+\-/×*]+$"
 
 
 class NationalCodeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    code: str = Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9.+\-/×*]+$")
+    code: str = Field(min_length=1, max_length=30, pattern=_CODE)
     name: str = Field(min_length=1, max_length=300)
+    #: The qualifying operation (bydise and daysrg only): its ICD-9-CM-3 医保版 code and name.
+    oprn_code: str | None = Field(default=None, min_length=1, max_length=30, pattern=_CODE)
+    oprn_name: str | None = Field(default=None, min_length=1, max_length=300)
     effective_from: date = date(2000, 1, 1)
+
+    @model_validator(mode="after")
+    def _operation_named_with_its_code(self) -> NationalCodeIn:
+        if self.oprn_name is not None and self.oprn_code is None:
+            raise ValueError("限定手术操作名称须与其编码一同填写")
+        return self
 
 
 async def create(
@@ -35,6 +58,10 @@ async def create(
 ) -> NationalCode:
     """Add a code, or a new version of it from ``effective_from`` (the current one ends the day before);
     the same version again is a no-op."""
+    if kind not in WITH_OPERATION and data.oprn_code is not None:
+        raise DomainError(
+            f"{KINDS[kind]}目录不含限定手术操作（编码 {data.code}）", code="BAD_FILE", status_code=422
+        )
     versions = list(
         await session.scalars(
             select(NationalCode)
@@ -45,7 +72,11 @@ async def create(
     )
     for version in versions:
         if version.effective_from == data.effective_from:
-            if version.name == data.name:
+            if (version.name, version.oprn_code, version.oprn_name) == (
+                data.name,
+                data.oprn_code,
+                data.oprn_name,
+            ):
                 return version
             raise Conflict(
                 f"{KINDS[kind]}编码 {data.code} 自 {data.effective_from} 起的版本已存在且内容不同",
@@ -70,8 +101,8 @@ async def create(
 
 
 async def import_csv(session: AsyncSession, kind: str, text: str) -> ImportResult:
-    """A code file (columns ``code,name`` and optionally ``effective_from``), all or nothing, under one
-    catalogue version."""
+    """A code file (columns ``code,name`` and optionally ``effective_from``; for bydise and daysrg also
+    ``oprn_code``, ``oprn_name``), all or nothing, under one catalogue version."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [c for c in ("code", "name") if c not in (reader.fieldnames or [])]
     if missing:
@@ -87,6 +118,8 @@ async def import_csv(session: AsyncSession, kind: str, text: str) -> ImportResul
                     NationalCodeIn(
                         code=values.get("code", ""),
                         name=values.get("name", ""),
+                        oprn_code=values.get("oprn_code") or None,
+                        oprn_name=values.get("oprn_name") or None,
                         effective_from=values.get("effective_from") or date(2000, 1, 1),
                     ),
                 )

@@ -1,7 +1,11 @@
 """The 13xx catalogue downloads (docs/interface.md, "13xx catalogue downloads"): the rows of one list
 changed after the catalogue version an institution holds, in version order, a page at a time. Read from
 the tables themselves (never the reference cache), so a new catalogue version is seen by the next
-download."""
+download.
+
+The chronic disease list (1309) is the benefit policies' own: each policy's ``chronic.diseases``, the list
+the chronic rules and the 2503 filings check, one row per policy and disease for the policy's period, at
+the version the policy was added at."""
 
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement.catalogue.models import CatalogueItem, NationalCode
-from settlement.catalogue.service import newest_version
+from settlement.policy.models import BenefitPolicy
+from settlement.policy.service import document_of
+from settlement.versions import newest_version
 from shared.contracts.v1.catalogue import CatalogueChanges, CatalogueRow, ListName
 from shared.errors import DomainError
 
@@ -25,7 +31,15 @@ ITEM_TYPES: dict[str, tuple[str, ...]] = {
     "services": ("01", "02", "03", "04", "05", "06", "07", "12", "13", "14"),
     "materials": ("08",),
 }
-CODE_KINDS = {"diseases": "dise", "operations": "oprn"}
+CODE_KINDS = {
+    "diseases": "dise",
+    "operations": "oprn",
+    "tumours": "tumr",
+    "tcm-diseases": "tcmdise",
+    "tcm-syndromes": "tcmsymp",
+    "bydise-diseases": "bydise",
+    "day-surgeries": "daysrg",
+}
 
 
 def _item_filter(list_name: str) -> Any:
@@ -67,7 +81,81 @@ def _code_row(entry: NationalCode) -> CatalogueRow:
         list_ver=entry.list_ver,
         updated_at=entry.updated_at,
         rid=f"national_codes-{entry.id}",
+        oprn_code=entry.oprn_code,
+        oprn_name=entry.oprn_name,
     )
+
+
+def _chronic_rows(policy: BenefitPolicy) -> list[CatalogueRow]:
+    """The chronic diseases of one policy, in the order its document lists them."""
+    chronic = document_of(policy).chronic
+    if chronic is None:
+        return []
+    return [
+        CatalogueRow(
+            code=code,
+            name=chronic.names.get(code, ""),
+            effective_from=policy.effective_from,
+            effective_to=policy.effective_to,
+            list_ver=policy.list_ver,
+            updated_at=policy.created_at,
+            rid=f"benefit_policies-{policy.id}-{code}",
+            admdvs=policy.admdvs,
+            insutype=policy.insutype,
+        )
+        for code in chronic.diseases
+    ]
+
+
+def _out_of_range(page_num: int, page_size: int, total: int) -> DomainError:
+    pages = max(1, -(-total // page_size))
+    return DomainError(
+        f"页码 {page_num} 超出范围：共 {pages} 页（每页 {page_size} 条，共 {total} 条）",
+        code="PAGE_OUT_OF_RANGE",
+        status_code=422,
+    )
+
+
+async def _chronic_changes(
+    session: AsyncSession,
+    after_ver: int,
+    newest: int,
+    page_num: int,
+    page_size: int,
+    upto_ver: int | None,
+    cursor: str | None,
+) -> CatalogueChanges:
+    """The chronic diseases of the policies added after ``after_ver``. A policy's rows go together: a
+    cursor batch holds ``page_size`` policies (its rows may be more), a page ``page_size`` rows."""
+    where: Any = col(BenefitPolicy.list_ver) > after_ver
+    if upto_ver is not None:
+        where = where & (col(BenefitPolicy.list_ver) <= upto_ver)
+    query = select(BenefitPolicy).where(where).order_by(col(BenefitPolicy.list_ver), col(BenefitPolicy.id))
+    result = CatalogueChanges(
+        list_name="chronic-diseases",
+        after_ver=after_ver,
+        newest_ver=newest,
+        total=-1,
+        page_num=1,
+        page_size=page_size,
+        rows=[],
+    )
+    if cursor is not None:
+        ver, row_id = parse_cursor(cursor)
+        after = (col(BenefitPolicy.list_ver) > ver) | (
+            (col(BenefitPolicy.list_ver) == ver) & (col(BenefitPolicy.id) > row_id)
+        )
+        batch = list(await session.scalars(query.where(after).limit(page_size)))
+        last = batch[-1] if len(batch) == page_size else None
+        result.rows = [row for policy in batch for row in _chronic_rows(policy)]
+        result.next_cursor = f"{last.list_ver}:{last.id}" if last is not None else None
+        return result
+    rows = [row for policy in await session.scalars(query) for row in _chronic_rows(policy)]
+    if page_num > max(1, -(-len(rows) // page_size)):
+        raise _out_of_range(page_num, page_size, len(rows))
+    result.total, result.page_num = len(rows), page_num
+    result.rows = rows[(page_num - 1) * page_size : page_num * page_size]
+    return result
 
 
 def parse_cursor(cursor: str) -> tuple[int, int]:
@@ -97,6 +185,8 @@ async def changes(
     if after_ver > newest:
         message = f"目录版本号 {after_ver} 不存在：最新版本为 {newest}"
         raise DomainError(message, code="CATALOGUE_VER_UNKNOWN", status_code=422)
+    if list_name == "chronic-diseases":
+        return await _chronic_changes(session, after_ver, newest, page_num, page_size, upto_ver, cursor)
     table: Any = NationalCode if list_name in CODE_KINDS else CatalogueItem
     where: Any = col(table.list_ver) > after_ver
     if list_name in CODE_KINDS:
@@ -124,13 +214,8 @@ async def changes(
         )
     total = int(await session.scalar(select(func.count()).select_from(table).where(where)) or 0)
     query = select(table).where(where).order_by(*order)
-    pages = max(1, -(-total // page_size))
-    if page_num > pages:
-        raise DomainError(
-            f"页码 {page_num} 超出范围：共 {pages} 页（每页 {page_size} 条，共 {total} 条）",
-            code="PAGE_OUT_OF_RANGE",
-            status_code=422,
-        )
+    if page_num > max(1, -(-total // page_size)):
+        raise _out_of_range(page_num, page_size, total)
     found = await session.scalars(query.offset((page_num - 1) * page_size).limit(page_size))
     rows = [_row(r) for r in found]
     return CatalogueChanges(

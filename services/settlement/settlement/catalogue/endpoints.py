@@ -57,7 +57,8 @@ async def item_versions(code: str, runtime: RuntimeDep) -> list[CatalogueItemOut
         return [CatalogueItemOut.model_validate(v) for v in await service.versions_of(session, code)]
 
 
-#: The 13xx downloads and the national code lists (diagnoses, procedures).
+#: The 13xx downloads and the national code lists (diagnoses, procedures, tumour morphology, TCM, by-disease
+#: payment and day surgery).
 downloads_router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
 
 
@@ -80,9 +81,16 @@ async def download(
 
 
 @downloads_router.post("/codes/{kind}/import", response_model=ImportResult)
-async def import_codes(kind: Literal["dise", "oprn"], request: Request, runtime: RuntimeDep) -> ImportResult:
-    """Import a diagnosis (dise) or procedure (oprn) code file: CSV in UTF-8, columns ``code``, ``name``
-    and optionally ``effective_from``; all or nothing."""
+async def import_codes(
+    kind: Literal["dise", "oprn", "tumr", "tcmdise", "tcmsymp", "bydise", "daysrg"],
+    request: Request,
+    runtime: RuntimeDep,
+) -> ImportResult:
+    """Import a national code file: diagnoses (dise, 1307), procedures (oprn, 1308), tumour morphology
+    (tumr, 1313), TCM diseases (tcmdise, 1314), TCM syndromes (tcmsymp, 1315), by-disease payment
+    diseases (bydise, 1310) or day-surgery diseases (daysrg, 1311). CSV in UTF-8, columns ``code``,
+    ``name`` and optionally ``effective_from``, and for bydise / daysrg the qualifying operation
+    ``oprn_code``, ``oprn_name``; all or nothing."""
     raw = await request.body()
     try:
         text = raw.decode("utf-8")

@@ -60,8 +60,9 @@ class CatalogueItem(ReferenceData, Base, table=True):
 
 class NationalCode(ReferenceData, Base, table=True):
     """One version of an entry of a national code list other than the medical insurance list: diagnoses
-    (``kind`` dise: 1307, ICD-10 医保版) and procedures (oprn: 1308, ICD-9-CM-3 医保版), versioned and
-    downloaded like catalogue items (docs/domain.md, "Diagnosis and procedure codes")."""
+    (``kind`` dise: 1307, ICD-10 医保版), procedures (oprn: 1308, ICD-9-CM-3 医保版) and the others of
+    ``settlement.catalogue.codes.KINDS``, versioned and downloaded like catalogue items (docs/domain.md,
+    "Diagnosis and procedure codes")."""
 
     __tablename__ = "national_codes"
     __table_args__ = (UniqueConstraint("kind", "code", "effective_from", name="uq_national_code_version"),)
@@ -70,6 +71,10 @@ class NationalCode(ReferenceData, Base, table=True):
     kind: str = Field(max_length=10)
     code: str = Field(max_length=30, index=True)
     name: str = Field(max_length=300)
+    #: The qualifying operation (限定手术操作, ICD-9-CM-3 医保版) of a by-disease (bydise, 1310) or
+    #: day-surgery (daysrg, 1311) entry; None for the other lists and for an entry treated without one.
+    oprn_code: str | None = Field(default=None, max_length=30)
+    oprn_name: str | None = Field(default=None, max_length=300)
     effective_from: date = Field(default=date(2000, 1, 1))
     effective_to: date | None = None
     list_ver: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, index=True, default=0))

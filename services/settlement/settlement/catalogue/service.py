@@ -2,26 +2,24 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement import reference
 from settlement.adjudication.engine import ListEntry, ListFlags
-from settlement.catalogue.models import CatalogueItem, catalogue_list_version
+from settlement.catalogue.models import CatalogueItem
 from settlement.catalogue.schemas import CatalogueItemCreate, ImportError_, ImportResult
-from settlement.db import infra
+from settlement.versions import next_version, publish_change
 from shared.clock import now_china
-from shared.contracts.v1.events import CatalogueChanged
 from shared.db import flush_unique, utcnow
 from shared.errors import Conflict, DomainError, NotFound, Unprocessable
-from shared.outbox import enqueue
 
 #: Marks an entry carries besides its class (yes/no columns of the catalogue file; engine ``ListFlags``).
 FLAG_FIELDS = ("essential_drug", "negotiated_drug", "child_medicine", "special_item", "direct_reimbursement")
@@ -36,35 +34,6 @@ VERSION_FIELDS = (
     "trace_required",
 )
 YES = ("1", "true", "y", "是")
-
-
-async def next_version(session: AsyncSession) -> int:
-    """The next catalogue version, taken in the caller's transaction: the counter row stays locked until
-    it commits, so versions become visible in the order they were taken (a download that saw version n
-    never misses a change numbered below n)."""
-    table = catalogue_list_version
-    result = await session.execute(update(table).where(table.c.id == 1).values(ver=table.c.ver + 1))
-    if not getattr(result, "rowcount", 0):  # a database made without the migration's first row
-        await session.execute(insert(table).values(id=1, ver=1))
-        return 1
-    return int(await session.scalar(select(table.c.ver).where(table.c.id == 1)) or 0)
-
-
-#: The codes a ``catalogue.changed`` event names at most (its ``count`` says how many changed).
-EVENT_CODES = 1000
-
-
-async def publish_change(session: AsyncSession, ver: int, list_kind: str, codes: list[str]) -> None:
-    """``catalogue.changed`` for version ``ver``, in the transaction that made it (the outbox)."""
-    event = CatalogueChanged(
-        ver=ver, list_kind=list_kind, codes=codes[:EVENT_CODES], count=len(codes), changed_at=utcnow()
-    )
-    await enqueue(session, infra, event, "settlement")
-
-
-async def newest_version(session: AsyncSession) -> int:
-    table = catalogue_list_version
-    return int(await session.scalar(select(table.c.ver).where(table.c.id == 1)) or 0)
 
 
 def _same(item: CatalogueItem, data: CatalogueItemCreate) -> bool:
@@ -110,18 +79,35 @@ async def create(session: AsyncSession, data: CatalogueItemCreate, ver: int | No
     if versions:
         latest.effective_to = data.effective_from - timedelta(days=1)
         latest.list_ver, latest.updated_at = ver, utcnow()
-    item = CatalogueItem(
+    item = _new_item(data, ver)
+    session.add(item)
+    await flush_unique(
+        session, Conflict(f"目录编码已存在: {data.med_list_codg}", code="CATALOGUE_ITEM_EXISTS")
+    )
+    return item
+
+
+def _new_item(data: CatalogueItemCreate, ver: int) -> CatalogueItem:
+    return CatalogueItem(
         **data.model_dump(exclude={"pric_uplmt_by_level", "pric_uplmt_by_admdvs"}),
         pric_uplmt_by_level={level: str(cap) for level, cap in data.pric_uplmt_by_level.items()},
         pric_uplmt_by_admdvs={admdvs: str(cap) for admdvs, cap in data.pric_uplmt_by_admdvs.items()},
         list_ver=ver,
         updated_at=utcnow(),
     )
-    session.add(item)
-    await flush_unique(
-        session, Conflict(f"目录编码已存在: {data.med_list_codg}", code="CATALOGUE_ITEM_EXISTS")
-    )
-    return item
+
+
+async def _versions_by_code(session: AsyncSession, codes: set[str]) -> dict[str, list[CatalogueItem]]:
+    """Every version of the codes among ``codes`` that the list has (queried in chunks)."""
+    found: dict[str, list[CatalogueItem]] = {}
+    ordered = sorted(codes)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        for item in await session.scalars(
+            select(CatalogueItem).where(col(CatalogueItem.med_list_codg).in_(chunk))
+        ):
+            found.setdefault(item.med_list_codg, []).append(item)
+    return found
 
 
 def _in_force(on: date) -> Any:
@@ -218,9 +204,10 @@ CSV_COLUMNS = (
 )
 
 
-async def import_csv(session: AsyncSession, text: str) -> ImportResult:
-    """Import a catalogue file (columns CSV_COLUMNS; optional ones may be empty). All or nothing: a file
-    with any bad line imports nothing and lists every bad line."""
+def parse_csv(text: str) -> tuple[list[tuple[int, CatalogueItemCreate]], list[ImportError_]]:
+    """The entries of a catalogue file (columns CSV_COLUMNS; optional ones may be empty) by line number, and
+    every line that is not a valid entry. Reads only the text: ``import_csv`` stores what this accepts, and
+    the demo's sample catalogue is checked with it (tests/settlement/test_catalogue_sample.py)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [
         c
@@ -266,11 +253,36 @@ async def import_csv(session: AsyncSession, text: str) -> ImportResult:
                     message=f"{where}: {message}" if where else message,
                 )
             )
+    return entries, errors
+
+
+async def import_csv(session: AsyncSession, text: str) -> ImportResult:
+    """Import a catalogue file (``parse_csv``). All or nothing: a file with any bad line imports nothing and
+    lists every bad line."""
+    entries, errors = parse_csv(text)
     imported = unchanged = 0
     changed: list[str] = []
     if not errors:
         ver = await next_version(session)  # one version for the whole file
+        # A code the list does not know yet and the file names once is simply added, all in one flush (a
+        # national file is mostly such lines); the others go one by one through ``create``'s version rules.
+        # A line the list already holds as it stands (a re-run import) is counted unchanged without a write.
+        counts = Counter(entry.med_list_codg for _, entry in entries)
+        known = await _versions_by_code(session, set(counts))
+        fresh = [e for _, e in entries if counts[e.med_list_codg] == 1 and e.med_list_codg not in known]
+        session.add_all([_new_item(entry, ver) for entry in fresh])
+        await flush_unique(session, Conflict("目录编码已存在（并发导入）", code="CATALOGUE_ITEM_EXISTS"))
+        imported, changed = len(fresh), [entry.med_list_codg for entry in fresh]
+        fresh_codes = set(changed)
         for number, entry in entries:
+            if entry.med_list_codg in fresh_codes:
+                continue
+            if counts[entry.med_list_codg] == 1 and any(
+                v.effective_from == entry.effective_from and _same(v, entry)
+                for v in known.get(entry.med_list_codg, [])
+            ):
+                unchanged += 1
+                continue
             try:
                 async with session.begin_nested():
                     before = len(await versions_of(session, entry.med_list_codg))

@@ -80,9 +80,10 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
         )
     _check_med_type(data.setting, data.med_type)
     await check_diagnosis(session, data.med_type, data.dise_codg, day)
+    await check_coded(session, day, data.diagnoses, data.oprn_oprt_code)
     encounter = Encounter(
         mdtrt_id=settlements.new_id("M", data.mdtrtarea_admvs, now_china()),
-        **data.model_dump(exclude={"msgid", "diagnoses"}),
+        **data.model_dump(exclude={"msgid", "diagnoses", "oprn_oprt_code"}),
     )
     session.add(encounter)
     await flush_unique(session, Conflict(f"院内就诊流水号 {data.ipt_otp_no} 已存在", code="IPT_OTP_NO_USED"))
@@ -134,6 +135,39 @@ async def check_diagnosis(session: AsyncSession, med_type: str, dise_codg: str |
         raise DomainError(
             f"诊断编码 {dise_codg} 不在 {day} 有效的疾病与诊断目录中（请按【1307】下载的编码填写）",
             code="DISE_CODE_UNKNOWN",
+            status_code=422,
+        )
+
+
+#: diag_type of the rows coded in ICD-10 医保版 (1 西医诊断); 2 中医主病 / 3 中医主证 are coded in the TCM
+#: lists (1314 / 1315), which the platform does not hold, and are kept unchecked.
+ICD_DIAG_TYPE = "1"
+
+
+async def check_coded(
+    session: AsyncSession,
+    day: date,
+    rows: Sequence[EncounterDiagnosisIn] | None,
+    oprn_oprt_code: str | None = None,
+) -> None:
+    """Every western-medicine diagnosis row (``diseinfo.diag_code``) must be on the diagnosis list (1307)
+    and the operation named (``oprn_oprt_code``) on the procedure list (1308) in force on ``day``, else
+    ``DISE_CODE_UNKNOWN`` / ``OPRN_CODE_UNKNOWN`` naming the row (1-based, in the order sent). See
+    docs/domain.md, "Diagnosis and procedure codes"."""
+    for number, row in enumerate(rows or (), start=1):
+        if row.diag_type != ICD_DIAG_TYPE:
+            continue
+        if not await national_codes.in_force(session, "dise", row.diag_code, day):
+            raise DomainError(
+                f"diseinfo 第 {number} 行诊断编码 {row.diag_code} 不在 {day} 有效的疾病与诊断目录中"
+                "（请按【1307】下载的编码填写）",
+                code="DISE_CODE_UNKNOWN",
+                status_code=422,
+            )
+    if oprn_oprt_code and not await national_codes.in_force(session, "oprn", oprn_oprt_code, day):
+        raise DomainError(
+            f"手术操作编码 {oprn_oprt_code} 不在 {day} 有效的手术操作目录中（请按【1308】下载的编码填写）",
+            code="OPRN_CODE_UNKNOWN",
             status_code=422,
         )
 
@@ -228,6 +262,7 @@ async def update_diagnosis(session: AsyncSession, mdtrt_id: str, data: Diagnosis
     if data.med_type is not None:
         _check_med_type(encounter.setting, data.med_type)
     await check_diagnosis(session, data.med_type or encounter.med_type, data.dise_codg, _care_day(encounter))
+    await check_coded(session, _care_day(encounter), data.diagnoses)
     for name in ("med_type", "dise_codg", "dise_name", "matn_type"):
         value = getattr(data, name)
         if value is not None:
@@ -254,8 +289,8 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
             for x in data.lines
         ]
         data = data.model_copy(update={"lines": lines})
-    if encounter.setting == "outpatient":  # a drug the list marks as traced is dispensed with its codes
-        await catalogue.require_trace_codes(session, data.lines, _care_day(encounter))
+    # A drug the list marks as traced is dispensed with its codes, on a visit's lines and on a stay's.
+    await catalogue.require_trace_codes(session, data.lines, _care_day(encounter))
     known = {x.feedetl_sn for x in await _lines(session, mdtrt_id, unsettled=False)}
     for line in data.lines:
         if encounter.setting == "outpatient" and not line.chrg_bchno:
@@ -340,6 +375,7 @@ async def discharge(session: AsyncSession, mdtrt_id: str, data: Discharge) -> En
     if data.endtime < encounter.begntime:
         raise DomainError("出院时间早于入院时间", code="INVALID_TIME", status_code=422)
     await check_diagnosis(session, encounter.med_type, data.dise_codg, _care_day(encounter))
+    await check_coded(session, _care_day(encounter), data.diagnoses, data.oprn_oprt_code)
     encounter.endtime = data.endtime
     encounter.status = "discharged"
     if data.dise_codg:

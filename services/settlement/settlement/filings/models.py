@@ -43,6 +43,9 @@ class Filing(Base, table=True):
     mdtrtarea_admdvs: str | None = Field(default=None, max_length=6)
     reflin_medins_no: str | None = Field(default=None, max_length=30)
     reflin_medins_name: str | None = Field(default=None, max_length=200)
+    #: referral: 异地就医备案类别 (01-03 resident elsewhere, 04 referred, 05-06 temporary): which of the
+    #: insured policy's filed ratios applies (docs/domain.md, "Filings"). None only on rows stored before.
+    dcla_type: str | None = Field(default=None, max_length=3)
     refl_type: str | None = Field(default=None, max_length=6)
     refl_date: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
     refl_rea: str | None = Field(default=None, max_length=300)

@@ -27,6 +27,7 @@ from settlement.filings.schemas import (
 from settlement.institutions.models import Institution
 from settlement.policy import service as policies
 from shared.clock import CHINA_TZ, now_china
+from shared.contracts.v1.filings import REFERRED_DCLA_TYPE
 from shared.errors import Conflict, DomainError, NotFound
 
 CHRONIC = "chronic"
@@ -140,7 +141,8 @@ async def file_designated(session: AsyncSession, data: DesignatedFilingCreate) -
 
 async def file_referral(session: AsyncSession, data: ReferralFilingCreate) -> Filing:
     """2501 / 2501A 转院备案: care in ``mdtrtarea_admdvs`` (or at ``reflin_medins_no``) is filed from
-    ``begndate``; the transfer date, if given, is inside the filing's dates."""
+    ``begndate``, of its 异地就医备案类别 (``dcla_type``, 04 异地转诊 if not named); the transfer date,
+    if given, is inside the filing's dates."""
     _dates_in_order(data.begndate, data.enddate)
     if data.refl_date is not None and not (
         data.begndate <= data.refl_date and (data.enddate is None or data.refl_date <= data.enddate)
@@ -157,6 +159,7 @@ async def file_referral(session: AsyncSession, data: ReferralFilingCreate) -> Fi
             "refl_rea", "refl_opnn", "hosp_agre_refl_flag", "refl_old_mdtrt_id", "diag_code", "diag_name",
         }
     )  # fmt: skip
+    fields["dcla_type"] = data.dcla_type or REFERRED_DCLA_TYPE
     return await _stored(session, _new(data, REFERRAL, person, **fields))
 
 
@@ -243,6 +246,13 @@ async def standing(session: AsyncSession, psn_no: str, on: date) -> Standing:
         ),
         referral_facilities=frozenset(
             f.reflin_medins_no for f in live if f.kind == REFERRAL and f.reflin_medins_no
+        ),
+        referral_kinds=frozenset(
+            (place, f.dcla_type)
+            for f in live
+            if f.kind == REFERRAL and f.dcla_type
+            for place in (f.mdtrtarea_admdvs, f.reflin_medins_no)
+            if place
         ),
         injuries=tuple(
             InjuryFiling(f.trt_dcla_detl_sn, f.thrd_pty_resp_flag == "1", f.wrk_inj_flag == "1")

@@ -6,19 +6,24 @@ import asyncio
 import contextlib
 import logging
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from settlement.interplatform import reservations, service
+from settlement.interplatform.treating import Treating
 from shared.clock import now_china
 from shared.contracts.v1.interplatform import (
     ConfirmRequest,
     EligibilityAnswer,
     EligibilityQuery,
+    PeerPersonQuery,
+    PersonAnswer,
+    PersonQuery,
     ReleaseRequest,
     ReservationOut,
     ReservationRequest,
 )
 from shared.db import Database
+from shared.errors import NotFound
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1/interplatform", tags=["inter-platform"])
@@ -39,6 +44,38 @@ async def interplatform_eligibility(body: EligibilityQuery, runtime: RuntimeDep)
         extra={"platform": body.platform, "msgid": body.msgid, "covered": answer.covered},
     )
     return answer
+
+
+@router.post(
+    "/persons",
+    response_model=PersonAnswer,
+    responses={404: {"description": "PERSON_NOT_FOUND"}, 422: {"description": "CARD_NOT_ACTIVE"}},
+)
+async def interplatform_person(body: PersonQuery, runtime: RuntimeDep) -> PersonAnswer:
+    """A treating platform asks who a person insured here is, by ID number or card (its institution's
+    1101): identity, every year's cover and identity categories. Writes nothing."""
+    async with runtime.db.session() as session:
+        answer = await service.person_of(session, body)
+    log.info("inter-platform person", extra={"platform": body.platform, "msgid": body.msgid})
+    return answer
+
+
+@router.post(
+    "/peer-persons",
+    response_model=PersonAnswer,
+    responses={
+        404: {"description": "NO_PEER_FOR_REGION, PERSON_NOT_FOUND"},
+        422: {"description": "CARD_NOT_ACTIVE, PEER_REFUSED"},
+        503: {"description": "PEER_OUTCOME_UNKNOWN"},
+    },
+)
+async def peer_person(body: PeerPersonQuery, request: Request) -> PersonAnswer:
+    """The treating side (the gateway's 1101): the person as the peer platform hosting
+    ``insuplc_admdvs`` knows them; 404 ``NO_PEER_FOR_REGION`` when no peer hosts the region."""
+    treating: Treating | None = getattr(request.app.state, "peer_route", None)
+    if treating is None:
+        raise NotFound(f"参保地区划 {body.insuplc_admdvs} 不属于任何对端平台", code="NO_PEER_FOR_REGION")
+    return await treating.person(body)
 
 
 @router.post(

@@ -4,7 +4,7 @@ held for it."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
@@ -36,8 +36,45 @@ class Reservation(Base, table=True):
     #: The answer's amounts and trace (``ReservationOut`` without the state fields).
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     treating_setl_id: str | None = Field(default=None, max_length=40)
+    #: Where the care was (the treating platform's institution, its level and region) and its kind: what
+    #: the event of a confirmation names (None on reservations made before they were kept).
+    fixmedins_code: str | None = Field(default=None, max_length=30)
+    hosp_lv: str | None = Field(default=None, max_length=3)
+    mdtrtarea_admvs: str | None = Field(default=None, max_length=6)
+    med_type: str | None = Field(default=None, max_length=6)
     confirm_msgid: str | None = Field(default=None, max_length=40)
     release_msgid: str | None = Field(default=None, max_length=40)
     release_reason: str | None = Field(default=None, max_length=10)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class PeerSettlement(Base, table=True):
+    """The treating side of the protocol: a settlement of this platform for a person insured on a peer
+    platform (pay_loc 4), with the peer's reservation behind it and what is still owed to the peer (a
+    confirmation after the settlement committed, a release after its reversal). Written in the
+    settlement's or the reversal's transaction; the call to the peer follows the commit and is sent again
+    until answered."""
+
+    __tablename__ = "interplatform_peer_settlements"
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    setl_id: str = Field(max_length=30, unique=True)
+    peer: str = Field(max_length=30)
+    #: The reserve call's msgid (the institution's msgid of the settlement: unique on this platform).
+    msgid: str = Field(max_length=40)
+    reservation_id: str = Field(max_length=40)
+    #: reserved (the confirmation is owed), confirmed, releasing (the release is owed), released.
+    status: str = Field(max_length=10, index=True)
+    #: Until when the peer holds the reservation unconfirmed: a confirmation still owed after it is an
+    #: outcome unknown past its window (the alert).
+    expires_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    reversal_setl_id: str | None = Field(default=None, max_length=30)
+    #: The person as the peer answered (setlinfo of the settlement and of queries).
+    psn_name: str = Field(max_length=50)
+    certno: str = Field(max_length=30)
+    gend: str = Field(max_length=3)
+    brdy: date
+    naty: str = Field(default="", max_length=3)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))

@@ -4,8 +4,10 @@ person's yearly totals for it under the accumulator lock; confirm makes the hold
 reversal, the treating side's failure, or the hold's time running out) gives the totals back. Each call
 is answered once per (platform, msgid); a repeat gets the answer of the reservation's state.
 
-Not yet: a confirmed reservation is not a settlement record and is not booked by the ledger (no event);
-the treating side and pay_loc 4 do not exist yet."""
+A confirmation writes a ``settlement.completed`` event naming the treating platform (``treating_platform``)
+and a release of a confirmed reservation a ``settlement.reversed``, in the same transaction: the ledger
+books this platform's fund payment against what it owes the treating platform (2106). The treating side
+is ``settlement.interplatform.treating``."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from settlement.adjudication.engine import (
     YearToDate,
     adjudicate_counted,
 )
+from settlement.db import infra
 from settlement.eligibility import service as eligibility
 from settlement.filings import service as filings
 from settlement.interplatform.models import Reservation
@@ -40,6 +43,8 @@ from shared.contracts.v1.interplatform import (
 )
 from shared.db import flush_unique
 from shared.errors import Conflict, DomainError, NotFound
+from shared.events import FundPayment, SettlementCompleted, SettlementReversed
+from shared.outbox import enqueue
 
 RESERVED, CONFIRMED, RELEASED = "reserved", "confirmed", "released"
 
@@ -144,6 +149,10 @@ async def reserve(session: AsyncSession, body: ReservationRequest, now: datetime
         insutype=effective,
         year=day.year,
         status=RESERVED,
+        fixmedins_code=body.fixmedins_code,
+        hosp_lv=body.hosp_lv,
+        mdtrtarea_admvs=body.mdtrtarea_admvs,
+        med_type=body.med_type,
         expires_at=now + timedelta(seconds=body.hold_s),
         ytd_delta=delta,
         result={
@@ -183,6 +192,8 @@ async def _give_back(
     totals.move(row.ytd_delta, -1)
     totals.settlement_count -= 1
     await eligibility.save_accumulator(session, totals)
+    if row.status == CONFIRMED:  # booked at the confirmation: the ledger takes it back
+        await enqueue(session, infra, _reversed(row, msgid, now), PRODUCER)
     row.status, row.release_reason, row.release_msgid, row.updated_at = RELEASED, reason, msgid, now
 
 
@@ -208,7 +219,69 @@ async def confirm(
         body.msgid,
         now,
     )
+    await enqueue(session, infra, _completed(row, now), PRODUCER)
     return answer(row), None
+
+
+PRODUCER = "settlement"
+
+
+def _clr_type(med_type: str | None) -> str:
+    """清算类别 of the kind of care (41 pharmacy, 11 outpatient, 21 inpatient)."""
+    return {"41": "41", "11": "11"}.get(med_type or "", "21")
+
+
+def _completed(row: Reservation, now: datetime) -> SettlementCompleted:
+    """The confirmed reservation as a settlement of this platform's fund, owed to the treating platform:
+    ``setl_id`` the reservation's id, ``mdtrt_id`` the treating platform's settlement id."""
+    result = row.result
+    return SettlementCompleted(
+        setl_id=row.reservation_id,
+        mdtrt_id=row.treating_setl_id or "",
+        msgid=row.confirm_msgid or row.msgid,
+        psn_no=row.psn_no,
+        fixmedins_code=row.fixmedins_code or "",
+        institution_level=row.hosp_lv or "",
+        insutype=row.insutype,
+        insuplc_admdvs=result["insuplc_admdvs"],
+        mdtrtarea_admvs=row.mdtrtarea_admvs or "",
+        med_type=row.med_type or "",
+        clr_type=_clr_type(row.med_type),
+        setl_time=now,
+        medfee_sumamt_fen=result["medfee_sumamt_fen"],
+        fund_pay_sumamt_fen=result["fund_paid_total_fen"],
+        psn_cash_pay_fen=result["cash_paid_fen"],
+        fund_payments=[
+            FundPayment(fund_pay_type=f["fund_pay_type"], amount_fen=f["paid_fen"]) for f in result["funds"]
+        ],
+        treating_platform=row.platform,
+    )
+
+
+def _reversed(row: Reservation, msgid: str | None, now: datetime) -> SettlementReversed:
+    """The release of a confirmed reservation: the confirmation's event negated."""
+    done = _completed(row, now)
+    return SettlementReversed(
+        setl_id=f"{row.reservation_id}X",
+        original_setl_id=row.reservation_id,
+        mdtrt_id=done.mdtrt_id,
+        msgid=msgid or f"X{row.reservation_id}",
+        psn_no=row.psn_no,
+        fixmedins_code=done.fixmedins_code,
+        insutype=row.insutype,
+        insuplc_admdvs=done.insuplc_admdvs,
+        mdtrtarea_admvs=done.mdtrtarea_admvs,
+        clr_type=done.clr_type,
+        med_type=done.med_type,
+        setl_time=now,
+        medfee_sumamt_fen=-done.medfee_sumamt_fen,
+        fund_pay_sumamt_fen=-done.fund_pay_sumamt_fen,
+        psn_cash_pay_fen=-done.psn_cash_pay_fen,
+        fund_payments=[
+            FundPayment(fund_pay_type=f.fund_pay_type, amount_fen=-f.amount_fen) for f in done.fund_payments
+        ],
+        treating_platform=row.platform,
+    )
 
 
 async def release(

@@ -80,6 +80,9 @@ class ChronicOutpatient(_Doc):
     the part above the threshold is paid at a ratio; all within a yearly cap."""
 
     diseases: list[str] = Field(min_length=1)
+    #: The diseases' names (门慢门特病种名称) as the 1309 list shows them, by code; a code without one is
+    #: listed without a name.
+    names: dict[str, str] = Field(default_factory=dict)
     threshold_fen: Fen
     fixed_fen: Fen
     ratio_above: Ratio
@@ -89,6 +92,9 @@ class ChronicOutpatient(_Doc):
     def _fixed_within_threshold(self) -> ChronicOutpatient:
         if self.fixed_fen > self.threshold_fen:
             raise ValueError("慢性病定额补助不能高于门槛金额")
+        unknown = sorted(set(self.names) - set(self.diseases))
+        if unknown:
+            raise ValueError(f"病种名称所列编码不在病种范围内: {', '.join(unknown)}")
         return self
 
 
@@ -143,6 +149,22 @@ class FilingRules(_Doc):
     #: Percentage points the pooled-fund ratio drops for filed out-of-area or referral care (0: the local
     #: ratio; Jinzhai 002: 电话备案并给予定点待遇).
     filed_out_of_area_reduction: Ratio = Decimal(0)
+    #: The drop by the kind of the out-of-area filing (异地就医备案类别, docs/domain.md "Filings"); None: the
+    #: ``filed_out_of_area_reduction`` above, so a policy that names none keeps one filed ratio.
+    #: Resident elsewhere (01-03 异地安置退休 / 异地长期居住 / 常驻异地工作), referred (04 异地转诊),
+    #: temporary (05 异地急诊抢救, 06 其他临时外出就医).
+    resident_out_of_area_reduction: Ratio | None = None
+    referred_out_of_area_reduction: Ratio | None = None
+    temporary_out_of_area_reduction: Ratio | None = None
+
+    def filed_reduction(self, policy_kind: str | None) -> Decimal:
+        """The points filed care of this policy kind (``resident``, ``referred``, ``temporary``) loses."""
+        by_kind = {
+            "resident": self.resident_out_of_area_reduction,
+            "referred": self.referred_out_of_area_reduction,
+            "temporary": self.temporary_out_of_area_reduction,
+        }.get(policy_kind or "")
+        return self.filed_out_of_area_reduction if by_kind is None else by_kind
 
 
 class PolicyDocument(_Doc):
@@ -209,6 +231,14 @@ def jinzhai_yutian_demo() -> PolicyDocument:
         pooled_annual_ceiling_fen=18_000_00,
         chronic=ChronicOutpatient(
             diseases=["I10", "E11", "J44", "I25", "N18"],
+            # The ICD-10 categories' names (疾病分类与代码 GB/T 14396, 医保版 2.0).
+            names={
+                "I10": "特发性（原发性）高血压",
+                "E11": "2型糖尿病",
+                "J44": "其他慢性阻塞性肺病",
+                "I25": "慢性缺血性心脏病",
+                "N18": "慢性肾脏病",
+            },
             threshold_fen=500_00,
             fixed_fen=100_00,
             ratio_above=Decimal("0.25"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field
 
 from settlement.db import Base, ReferenceData
@@ -30,4 +30,7 @@ class BenefitPolicy(ReferenceData, Base, table=True):
     #: Every parameter, as a validated PolicyDocument (settlement.policy.document). Immutable: a change is
     #: a new policy with its own effective period.
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    #: The catalogue version (settlement.versions) the policy was added at: its chronic disease list is
+    #: a change of the 1309 download at that version.
+    list_ver: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, index=True, default=0))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))

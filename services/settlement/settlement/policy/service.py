@@ -10,6 +10,7 @@ from settlement import reference
 from settlement.policy.document import PolicyDocument
 from settlement.policy.models import BenefitPolicy
 from settlement.policy.schemas import PolicyCreate
+from settlement.versions import next_version, publish_change
 from shared.errors import Conflict, DomainError
 
 
@@ -33,11 +34,18 @@ async def create(session: AsyncSession, data: PolicyCreate) -> BenefitPolicy:
         raise Conflict(
             f"与已有政策 {overlapping.id}（{overlapping.name}）的有效期重叠", code="POLICY_OVERLAP"
         )
+    # A policy is a change of the chronic disease list (1309) whether or not it names diseases: the list
+    # of its period is what its document says (docs/interface.md, "13xx catalogue downloads").
+    ver = await next_version(session)
     policy = BenefitPolicy(
-        **data.model_dump(exclude={"document"}), document=data.document.model_dump(mode="json")
+        **data.model_dump(exclude={"document"}),
+        document=data.document.model_dump(mode="json"),
+        list_ver=ver,
     )
     session.add(policy)
     await session.flush()
+    chronic = data.document.chronic
+    await publish_change(session, ver, "opsp", list(chronic.diseases) if chronic is not None else [])
     return policy
 
 

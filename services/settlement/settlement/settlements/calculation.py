@@ -58,18 +58,7 @@ async def prepare(
         raise DomainError("就诊/购药时间晚于当前时间", code="FUTURE_TIME", status_code=422)
     check_line_amounts(claim)
     care_day = claim.begntime.astimezone(CHINA_TZ).date()
-    institution = await institutions.settling(session, claim.fixmedins_code)
-    if institution.fixmedins_type not in claim.institution_types:
-        if claim.institution_types == ("2",):
-            raise DomainError("药店结算只适用于定点零售药店", code="NOT_A_PHARMACY", status_code=422)
-        raise DomainError("门诊和住院结算只适用于定点医疗机构", code="NOT_A_HOSPITAL", status_code=422)
-    if institution.admdvs != claim.mdtrtarea_admvs:
-        raise DomainError(
-            f"就医地区划 {claim.mdtrtarea_admvs} 与机构所在区划 {institution.admdvs} 不符",
-            code="ADMVS_MISMATCH",
-            status_code=422,
-        )
-    await institutions.require_can_settle_on(session, institution, care_day)
+    institution = await settling_institution(session, claim, care_day)
     person = await eligibility.covered(
         session, claim.psn_no, claim.coverage_insutype or claim.insutype, care_day, year_rows
     )
@@ -124,6 +113,24 @@ async def prepare(
         raise DomainError(str(exc), code="NOT_ELIGIBLE", status_code=422) from exc
     assert policy.id is not None
     return Prepared(claim, institution, person, policy.id, result, care_day)
+
+
+async def settling_institution(session: AsyncSession, claim: Claim, care_day: date) -> Institution:
+    """The treating institution, of a kind the transaction settles at, in the envelope's treating region
+    and able to settle on the day (就医地管理): checked alike for this platform's insured and a peer's."""
+    institution = await institutions.settling(session, claim.fixmedins_code)
+    if institution.fixmedins_type not in claim.institution_types:
+        if claim.institution_types == ("2",):
+            raise DomainError("药店结算只适用于定点零售药店", code="NOT_A_PHARMACY", status_code=422)
+        raise DomainError("门诊和住院结算只适用于定点医疗机构", code="NOT_A_HOSPITAL", status_code=422)
+    if institution.admdvs != claim.mdtrtarea_admvs:
+        raise DomainError(
+            f"就医地区划 {claim.mdtrtarea_admvs} 与机构所在区划 {institution.admdvs} 不符",
+            code="ADMVS_MISMATCH",
+            status_code=422,
+        )
+    await institutions.require_can_settle_on(session, institution, care_day)
+    return institution
 
 
 async def with_scheme(

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from settlement.idempotency import once
-from settlement.settlements import service
+from settlement.settlements import group, service
+from settlement.settlements.answers import PAY_LOC_CROSS_PLATFORM
 from settlement.settlements.schemas import (
     PharmacySettlementRequest,
     ReversalRequest,
@@ -11,23 +12,47 @@ from settlement.settlements.schemas import (
     VoidOut,
     VoidRequest,
 )
+from settlement.settlements.settle import PeerRoute
 from shared.errors import DomainError
 from shared.service import RuntimeDep, model_response
 
 router = APIRouter(prefix="/api/v1", tags=["settlements"])
 
 
+def peer_route(request: Request) -> PeerRoute | None:
+    """The treating side of the inter-platform protocol, when the app knows peer platforms."""
+    route: PeerRoute | None = getattr(request.app.state, "peer_route", None)
+    return route
+
+
+async def _send_owed(request: Request, runtime: RuntimeDep, answer: SettlementOut, setl_id: str) -> None:
+    """After the commit: the confirmation or release the peer is owed for a 跨省 settlement (pay_loc 4);
+    unanswered, it stays owed and the background loop sends it again."""
+    route = peer_route(request)
+    if route is not None and answer.pay_loc == PAY_LOC_CROSS_PLATFORM:
+        await route.send_owed(runtime.db, setl_id)
+
+
 @router.post("/pharmacy-settlements", response_model=SettlementOut)
-async def settle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep) -> Response:
+async def settle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep, request: Request) -> Response:
     """Settle a pharmacy purchase (2102). Repeating the same msgid with the same body returns the first
-    settlement; with a different body it is refused."""
+    settlement; with a different body it is refused. A peer platform's insured is settled through the peer
+    (pay_loc 4, docs/interface.md, "Between platforms")."""
     claim = service.pharmacy_claim(body)
+    peers = peer_route(request)
+    grouped = group.for_runtime(runtime)
+    if grouped is not None and (peers is None or not peers.hosts(claim.insuplc_admdvs)):
+        # With other persons' settlements in one transaction (PostgreSQL, when set); a peer platform's
+        # insured is settled alone, through the peer.
+        settled = await grouped.settle(claim, fixmedins_code=body.fixmedins_code, msgid=body.msgid)
+        return model_response(settled)
     settled = await once(
         runtime,
-        lambda session: service.settle(session, claim),
+        lambda session: service.settle(session, claim, peers=peers),
         fixmedins_code=body.fixmedins_code,
         msgid=body.msgid,
     )
+    await _send_owed(request, runtime, settled, settled.setl_id)
     return model_response(settled)
 
 
@@ -54,19 +79,24 @@ async def get_settlement(
 
 
 @router.post("/settlements/{setl_id}/reversal", response_model=SettlementOut)
-async def reverse(setl_id: str, body: ReversalRequest, runtime: RuntimeDep) -> SettlementOut:
-    """Undo a settlement (2103/2208/2305) with its own record of negated amounts."""
-    return await once(
+async def reverse(
+    setl_id: str, body: ReversalRequest, runtime: RuntimeDep, request: Request
+) -> SettlementOut:
+    """Undo a settlement (2103/2208/2305) with its own record of negated amounts (a peer's insured: the
+    peer's reservation released)."""
+    reversal = await once(
         runtime,
         lambda session: service.reverse(session, setl_id, body.fixmedins_code, body.msgid, body.psn_no),
         "reverse",
         fixmedins_code=body.fixmedins_code,
         msgid=body.msgid,
     )
+    await _send_owed(request, runtime, reversal, setl_id)
+    return reversal
 
 
 @router.post("/voids", response_model=VoidOut)
-async def void(body: VoidRequest, runtime: RuntimeDep) -> VoidOut:
+async def void(body: VoidRequest, runtime: RuntimeDep, request: Request) -> VoidOut:
     """2601 冲正: reverse what the unanswered message settled, or make sure it never settles."""
     reversal = await once(
         runtime,
@@ -77,4 +107,6 @@ async def void(body: VoidRequest, runtime: RuntimeDep) -> VoidOut:
         fixmedins_code=body.fixmedins_code,
         msgid=body.msgid,
     )
+    if reversal is not None and reversal.reversal_of:
+        await _send_owed(request, runtime, reversal, reversal.reversal_of)
     return VoidOut(outcome="voided" if reversal is None else "reversed", reversal=reversal)

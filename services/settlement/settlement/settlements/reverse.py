@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from settlement import metrics
 from settlement.eligibility import service as eligibility
+from settlement.interplatform.models import PeerSettlement
 from settlement.settlements.answers import load
 from settlement.settlements.calculation import move
 from settlement.settlements.claims import new_id
@@ -76,7 +78,15 @@ async def reverse(
     now = now_china()
     reversal = _reversal(original, new_id("S", original.mdtrtarea_admvs, now), msgid, now)
     funds = await store.funds_of(session, original.setl_id)
-    move(totals, original.ytd_delta, -1)
+    # A peer platform's insured (跨省, docs/interface.md, "Between platforms"): their totals are the
+    # peer's; the reversal owes the peer a release of its reservation, sent after the commit.
+    peer = await session.scalar(
+        select(PeerSettlement).where(PeerSettlement.setl_id == original.setl_id).with_for_update()
+    )
+    if peer is None:
+        move(totals, original.ytd_delta, -1)
+    else:
+        peer.status, peer.reversal_setl_id, peer.updated_at = "releasing", reversal.setl_id, now
     await store.write_reversal(
         session,
         original,
@@ -100,6 +110,7 @@ async def reverse(
             fund_pay_sumamt_fen=-original.fund_paid_total_fen,
             psn_cash_pay_fen=-original.cash_paid_fen,
             fund_payments=[FundPayment(fund_pay_type=f.fund_pay_type, amount_fen=-f.paid_fen) for f in funds],
+            insured_platform=peer.peer if peer is not None else None,
         ),
     )
     metrics.record_reversal(
@@ -118,6 +129,7 @@ async def reverse(
         mdtrtarea_admvs=original.mdtrtarea_admvs,
         fund_fen=original.fund_paid_total_fen,
         operation="reverse",
+        pay_loc="4" if peer is not None else None,
     )
     return await load(session, reversal.setl_id)
 

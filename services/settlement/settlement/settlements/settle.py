@@ -5,9 +5,13 @@ flow 3)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Protocol
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from settlement import metrics
+from settlement.catalogue import mappings
 from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.inventory import service as inventory
@@ -20,14 +24,48 @@ from settlement.settlements.store import NewSettlement, StayLines
 from settlement.settlements.stores import store_for
 from settlement.supervision import service as supervision
 from shared.clock import CHINA_TZ, now_china
+from shared.db import Database
 from shared.events import FundPayment, SettlementCompleted
 
 #: 清算类别 41 药店购药: the pharmacy purchases (2102), whose lines dispense drugs.
 PHARMACY_CLR_TYPE = "41"
 
 
+async def with_national_codes(session: AsyncSession, claim: Claim) -> Claim:
+    """A purchase's lines (2101/2102) that carry only the pharmacy's own code (``med_list_codg`` empty, as
+    a POS that has mapped its catalogue sends them), with the national code mapped for it (3301) on the day
+    of the purchase: the resolution encounter fee uploads use (``mappings.national_codes``). An unmapped
+    code is refused ``UNMAPPED_ITEM`` naming the line. Uploaded encounter lines were mapped on upload."""
+    day = claim.begntime.astimezone(CHINA_TZ).date()
+    sent = [x for x in claim.lines if isinstance(x, FeeLineIn)]
+    mapped = await mappings.national_codes(session, claim.fixmedins_code, [(x, day) for x in sent])
+    if not mapped:
+        return claim
+    lines = [
+        x.model_copy(update={"med_list_codg": mapped[x.feedetl_sn]})
+        if isinstance(x, FeeLineIn) and x.feedetl_sn in mapped
+        else x
+        for x in claim.lines
+    ]
+    return replace(claim, lines=lines)
+
+
+class PeerRoute(Protocol):
+    """The treating side of the inter-platform protocol (``settlement.interplatform.treating``), given by
+    the app: a person whose insured region a peer platform hosts is settled through the peer (pay_loc 4)."""
+
+    def hosts(self, insuplc_admdvs: str) -> bool: ...
+
+    async def settle(self, session: AsyncSession, claim: Claim) -> SettlementOut: ...
+
+    async def send_owed(self, db: Database, setl_id: str | None = None) -> int:
+        """After the commit: the confirmations and releases owed to peers (of one settlement, or all)."""
+        ...
+
+
 async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
     """2101/2206/2303: what settling would give now, changing nothing."""
+    claim = await with_national_codes(session, claim)
     claim, year_rows, _ = await with_scheme(session, claim)
     care_year = claim.begntime.astimezone(CHINA_TZ).year
     totals = await eligibility.peek_accumulator(session, claim.psn_no, care_year, claim.insutype)
@@ -37,14 +75,23 @@ async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
 
 
 async def settle(
-    session: AsyncSession, claim: Claim, *, claimed: bool = False, stay: StayLines | None = None
+    session: AsyncSession,
+    claim: Claim,
+    *,
+    claimed: bool = False,
+    stay: StayLines | None = None,
+    peers: PeerRoute | None = None,
 ) -> SettlementOut:
     """A binding settlement. Repeating a msgid with the same request answers with the first settlement.
-    ``claimed``: the caller has claimed the msgid in this transaction already (``claim_msgid``)."""
+    ``claimed``: the caller has claimed the msgid in this transaction already (``claim_msgid``).
+    ``peers``: the peer platforms, for a person insured on one of them (跨省)."""
     if not claimed:
         replay = await claim_msgid(session, claim.msgid, claim.digest)
         if replay is not None:
             return replay
+    claim = await with_national_codes(session, claim)
+    if peers is not None and stay is None and peers.hosts(claim.insuplc_admdvs):
+        return await peers.settle(session, claim)
     if claim.clr_type == PHARMACY_CLR_TYPE:
         # A drug the list marks as traced is sold with its traceability codes (docs/domain.md, "Inventory").
         dispensed = [x for x in claim.lines if isinstance(x, FeeLineIn)]

@@ -1,0 +1,412 @@
+"""The treating side of the inter-platform protocol (docs/interface.md, "Between platforms"): a person
+insured on a peer platform (their ``insuplc_admdvs`` is one the peer hosts) settles at one of this
+platform's institutions, pay_loc 4 (跨省异地).
+
+就医地目录、就医地管理 are this platform's: the institution's checks, the catalogue's classification of the
+lines, the supervision rules. 参保地政策 is the peer's: it answers eligibility and reserves its policy
+result on the classified lines, holding the person's yearly totals. The settlement record here carries the
+peer's fund shares as the peer answered them and its outbox event, written in one transaction with the
+``PeerSettlement`` that says the confirmation is owed; the confirmation is sent after the commit (and sent
+again by ``send_owed`` until answered). A reversal owes the peer a release the same way.
+
+A reserve whose answer does not arrive is outcome-unknown: nothing is written here, the HIS gets
+``E_OUTCOME_UNKNOWN`` and its repeat of the msgid reserves again under the same msgid (the peer answers
+with its first reservation); a reservation nobody confirms is released by the peer when its hold runs out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client import Gauge
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from settlement import metrics
+from settlement.adjudication import lines as classification
+from settlement.adjudication.engine import (
+    ASSISTANCE_FUND,
+    CATASTROPHIC_FUND,
+    POOLED_FUND,
+    FeeLine,
+    flag_columns,
+)
+from settlement.catalogue import service as catalogue
+from settlement.eligibility import service as eligibility
+from settlement.interplatform.models import PeerSettlement
+from settlement.interplatform.peers import Peers
+from settlement.settlements.answers import PAY_LOC_CROSS_PLATFORM, answer
+from settlement.settlements.calculation import settling_institution
+from settlement.settlements.claims import MAX_CLOCK_SKEW, Claim, check_line_amounts, new_id
+from settlement.settlements.models import Settlement, SettlementFund
+from settlement.settlements.schemas import SettlementOut
+from settlement.settlements.store import NewSettlement
+from settlement.settlements.stores import store_for
+from settlement.supervision import service as supervision
+from shared.clock import CHINA_TZ, now_china
+from shared.contracts.v1.interplatform import (
+    ClassifiedLine,
+    ConfirmRequest,
+    EligibilityQuery,
+    PeerPersonQuery,
+    PersonAnswer,
+    PersonQuery,
+    ReleaseRequest,
+    ReservationRequest,
+)
+from shared.db import Database
+from shared.errors import Conflict, DomainError, NotFound
+from shared.events import FundPayment, SettlementCompleted
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_PAST_WINDOW = Gauge(
+    "settlement_interplatform_unknown_past_window",
+    "Peer (跨省) settlements whose confirmation or release is still unanswered past the reservation's "
+    "window, or whose hold the peer released before the confirmation (the inter-platform alert)",
+)
+
+RESERVED, CONFIRMED, RELEASING, RELEASED, EXPIRED = (
+    "reserved",
+    "confirmed",
+    "releasing",
+    "released",
+    "expired",
+)
+#: The kinds of care the peer reserves for (``RESERVABLE_MED_TYPE``): chronic care and deliveries need the
+#: insured side's own data.
+_RESERVABLE_KINDS = ("pharmacy", "outpatient", "inpatient")
+
+
+def _refused_kind(claim: Claim) -> DomainError:
+    return DomainError(
+        f"跨省异地就医不支持医疗类别 {claim.med_type} 的直接结算（门诊慢特病、生育需参保地数据）",
+        code="NOT_ELIGIBLE",
+        status_code=422,
+    )
+
+
+class Treating:
+    """The ``PeerRoute`` the settlement paths are given (``settlement.settlements.settle``)."""
+
+    def __init__(self, peers: Peers) -> None:
+        self.peers = peers
+
+    def hosts(self, insuplc_admdvs: str) -> bool:
+        return self.peers.hosting(insuplc_admdvs) is not None
+
+    async def settle(self, session: AsyncSession, claim: Claim) -> SettlementOut:
+        return await settle(session, claim, self.peers)
+
+    async def person(self, query: PeerPersonQuery) -> PersonAnswer:
+        """The person as the peer hosting ``insuplc_admdvs`` knows them (1101 of a peer's insured); 404
+        ``NO_PEER_FOR_REGION`` when no peer hosts it (the region is this platform's, or unknown)."""
+        peer = self.peers.hosting(query.insuplc_admdvs)
+        if peer is None:
+            raise NotFound(f"参保地区划 {query.insuplc_admdvs} 不属于任何对端平台", code="NO_PEER_FOR_REGION")
+        asked = PersonQuery(
+            msgid=query.msgid, platform=self.peers.platform_id, certno=query.certno,
+            card_no=query.card_no, card_sn=query.card_sn,
+        )  # fmt: skip
+        return await self.peers.person(peer, asked)
+
+    async def send_owed(self, db: Database, setl_id: str | None = None) -> int:
+        return await send_owed(db, self.peers, setl_id)
+
+
+async def settle(session: AsyncSession, claim: Claim, peers: Peers) -> SettlementOut:
+    """A binding settlement of a peer's insured (the caller claimed the msgid in this transaction)."""
+    peer = peers.hosting(claim.insuplc_admdvs)
+    assert peer is not None
+    if claim.kind not in _RESERVABLE_KINDS:
+        raise _refused_kind(claim)
+    if claim.begntime - now_china() > MAX_CLOCK_SKEW:
+        raise DomainError("就诊/购药时间晚于当前时间", code="FUTURE_TIME", status_code=422)
+    check_line_amounts(claim)
+    care_day = claim.begntime.astimezone(CHINA_TZ).date()
+    institution = await settling_institution(session, claim, care_day)
+    person = await peers.eligibility(
+        peer,
+        EligibilityQuery(
+            msgid=claim.msgid, platform=peers.platform_id, psn_no=claim.psn_no, insutype=claim.insutype,
+            begntime=claim.begntime,
+        ),
+    )  # fmt: skip
+    if not person.covered:
+        raise DomainError(
+            f"参保地平台 {peer.id}: {person.reason or '该人员未参保'}", code="NOT_COVERED", status_code=422
+        )
+    if person.insuplc_admdvs != claim.insuplc_admdvs:
+        raise DomainError(
+            f"参保地区划 {claim.insuplc_admdvs} 与人员参保地 {person.insuplc_admdvs} 不符",
+            code="ADMDVS_MISMATCH",
+            status_code=422,
+        )
+    # The ID number is checked against the insured platform's; a card or e-voucher of another platform
+    # cannot be checked here (docs/interface.md, "Between platforms").
+    if claim.mdtrt_cert_type != "02" or claim.mdtrt_cert_no.strip().upper() != (person.certno or ""):
+        raise DomainError(
+            "跨省异地就医请以居民身份证(02)结算，且证件号须与参保地登记一致",
+            code="CERT_MISMATCH",
+            status_code=422,
+        )
+    entries = await catalogue.find_entries(session, {line.med_list_codg for line in claim.lines}, care_day)
+    counted = classification.classify(
+        [
+            FeeLine(x.feedetl_sn, x.med_list_codg, x.cnt, x.pric, x.amount_fen, x.hosp_appr_flag)
+            for x in claim.lines
+        ],
+        entries,
+        institution.hosp_lv,
+        institution.admdvs,
+    )
+    reserved = await peers.reserve(
+        peer,
+        ReservationRequest(
+            msgid=claim.msgid,
+            platform=peers.platform_id,
+            psn_no=claim.psn_no,
+            insutype=claim.insutype,
+            begntime=claim.begntime,
+            med_type=claim.med_type,
+            fixmedins_code=institution.fixmedins_code,
+            mdtrtarea_admvs=institution.admdvs,
+            hosp_lv=institution.hosp_lv,
+            lines=[
+                ClassifiedLine(
+                    feedetl_sn=r.line.feedetl_sn,
+                    amount_fen=r.line.amount_fen,
+                    fully_self_paid_fen=r.fully_self_paid_fen,
+                    over_price_cap_fen=r.over_price_cap_fen,
+                    self_pay_first_fen=r.self_pay_first_fen,
+                    policy_range_fen=r.policy_range_fen,
+                )
+                for r in counted.results
+            ],
+            hold_s=peers.hold_s,
+        ),
+    )
+    if reserved.status != RESERVED:
+        # A repeat of a msgid whose reservation the peer released meanwhile (its hold ran out).
+        raise Conflict(
+            f"参保地平台 {peer.id} 的预留 {reserved.reservation_id} 已释放，请重新结算",
+            code="RESERVATION_EXPIRED",
+        )
+    now = now_china()
+    setl_id = new_id("S", claim.mdtrtarea_admvs, now)
+    mdtrt_id = claim.mdtrt_id or new_id("M", claim.mdtrtarea_admvs, now)
+    paid = {f.fund_pay_type: f.paid_fen for f in reserved.funds}
+    settlement = Settlement(
+        setl_id=setl_id,
+        mdtrt_id=mdtrt_id,
+        msgid=claim.msgid,
+        request_sha256=claim.digest,
+        fixmedins_code=institution.fixmedins_code,
+        institution_level=institution.hosp_lv,
+        psn_no=claim.psn_no,
+        insutype=reserved.insutype,
+        psn_type=person.psn_type or "",
+        insuplc_admdvs=reserved.insuplc_admdvs,
+        mdtrtarea_admvs=claim.mdtrtarea_admvs,
+        med_type=claim.med_type,
+        clr_type=claim.clr_type,
+        mdtrt_cert_type=claim.mdtrt_cert_type,
+        invono=claim.invono,
+        policy_id=0,  # the peer's policy: not one of this platform's
+        begntime=claim.begntime,
+        setl_time=now,
+        medfee_sumamt_fen=counted.total_fen,
+        fully_self_paid_fen=counted.fully_self_paid_fen,
+        over_price_cap_fen=counted.over_price_cap_fen,
+        self_pay_first_fen=counted.self_pay_first_fen,
+        policy_range_fen=counted.policy_range_fen,
+        deductible_fen=reserved.deductible_fen,
+        pool_ratio=Decimal(reserved.pool_ratio),
+        pooled_fund_paid_fen=paid.get(POOLED_FUND, 0),
+        catastrophic_paid_fen=paid.get(CATASTROPHIC_FUND, 0),
+        assistance_paid_fen=paid.get(ASSISTANCE_FUND, 0),
+        fund_paid_total_fen=reserved.fund_paid_total_fen,
+        personal_burden_fen=counted.total_fen - reserved.fund_paid_total_fen,
+        account_paid_fen=0,
+        cash_paid_fen=reserved.cash_paid_fen,
+        calc_trace=f"跨省异地就医：参保地平台 {peer.id} 预留 {reserved.reservation_id}\n"
+        + reserved.calc_trace,
+        encounter_kind=claim.kind,
+        status="settled",
+        # The person's yearly totals are the peer's (held by its reservation): none move here.
+        ytd_delta={},
+        layers={},
+    )
+    funds = [
+        SettlementFund(
+            setl_id=setl_id,
+            fund_pay_type=f.fund_pay_type,
+            policy_range_fen=reserved.policy_range_fen,
+            payable_limit_fen=0,
+            paid_fen=f.paid_fen,
+            calc_trace=f"参保地平台 {peer.id} 预留 {reserved.reservation_id}",
+        )
+        for f in reserved.funds
+    ]
+    rows = _line_rows(setl_id, claim, counted)
+    # The accumulator row here only serialises this person's settlements on this platform (nothing moves).
+    totals = await eligibility.lock_accumulator(session, claim.psn_no, care_day.year, reserved.insutype)
+    completed = SettlementCompleted(
+        setl_id=setl_id,
+        mdtrt_id=mdtrt_id,
+        msgid=claim.msgid,
+        psn_no=claim.psn_no,
+        fixmedins_code=institution.fixmedins_code,
+        institution_level=institution.hosp_lv,
+        insutype=reserved.insutype,
+        insuplc_admdvs=reserved.insuplc_admdvs,
+        mdtrtarea_admvs=claim.mdtrtarea_admvs,
+        med_type=claim.med_type,
+        clr_type=claim.clr_type,
+        setl_time=now,
+        medfee_sumamt_fen=counted.total_fen,
+        fund_pay_sumamt_fen=reserved.fund_paid_total_fen,
+        psn_cash_pay_fen=reserved.cash_paid_fen,
+        fund_payments=[
+            FundPayment(fund_pay_type=f.fund_pay_type, amount_fen=f.paid_fen) for f in reserved.funds
+        ],
+        insured_platform=peer.id,
+    )
+    probes = await supervision.settlement_probes(session, settlement, [x["med_list_codg"] for x in rows])
+    probed = await store_for(session).write_settlement(
+        session, NewSettlement(settlement, funds, rows, totals, completed), probes
+    )
+    await supervision.evaluate_settlement(session, probes, probed)
+    owed = PeerSettlement(
+        setl_id=setl_id,
+        peer=peer.id,
+        msgid=claim.msgid,
+        reservation_id=reserved.reservation_id,
+        status=RESERVED,
+        expires_at=reserved.expires_at,
+        psn_name=person.psn_name or "",
+        certno=person.certno or "",
+        gend=person.gend or "",
+        brdy=person.brdy or care_day,
+        naty=person.naty or "",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(owed)
+    await session.flush()
+    metrics.record_out_of_area(
+        session,
+        insuplc_admdvs=settlement.insuplc_admdvs,
+        mdtrtarea_admvs=settlement.mdtrtarea_admvs,
+        fund_fen=reserved.fund_paid_total_fen,
+        operation="settle",
+        pay_loc=PAY_LOC_CROSS_PLATFORM,
+    )
+    return answer(settlement, funds, rows, None, peer=owed)
+
+
+def _line_rows(setl_id: str, claim: Claim, counted: classification.Lines) -> list[dict[str, Any]]:
+    wire = {x.feedetl_sn: x for x in claim.lines}
+    return [
+        {
+            "setl_id": setl_id,
+            "feedetl_sn": r.line.feedetl_sn,
+            "med_list_codg": r.line.med_list_codg,
+            "medins_list_codg": wire[r.line.feedetl_sn].medins_list_codg,
+            "cnt": r.line.cnt,
+            "pric": r.line.pric,
+            "amount_fen": r.line.amount_fen,
+            "price_cap": r.price_cap,
+            "selfpay_prop": r.selfpay_prop,
+            "chrgitm_lv": r.chrgitm_lv,
+            "med_chrgitm_type": r.med_chrgitm_type,
+            "fully_self_paid_fen": r.fully_self_paid_fen,
+            "over_price_cap_fen": r.over_price_cap_fen,
+            "self_pay_first_fen": r.self_pay_first_fen,
+            "policy_range_fen": r.policy_range_fen,
+            "memo": r.memo[:200],
+            **flag_columns(r.flags),
+            "prd_days": wire[r.line.feedetl_sn].prd_days,
+        }
+        for r in counted.results
+    ]
+
+
+async def of_settlement(session: AsyncSession, setl_id: str) -> PeerSettlement | None:
+    return await session.scalar(select(PeerSettlement).where(PeerSettlement.setl_id == setl_id))
+
+
+async def send_owed(db: Database, peers: Peers, setl_id: str | None = None) -> int:
+    """Send the confirmations and releases still owed to peers (of one settlement, or all); how many were
+    answered. A call without an answer stays owed (sent again later, same msgid)."""
+    async with db.session() as session:
+        query = select(PeerSettlement).where(col(PeerSettlement.status).in_((RESERVED, RELEASING)))
+        if setl_id is not None:
+            query = query.where(PeerSettlement.setl_id == setl_id)
+        owed = list(await session.scalars(query.order_by(col(PeerSettlement.id))))
+    answered = 0
+    for row in owed:
+        peer = peers.by_id.get(row.peer)
+        if peer is None:
+            continue
+        try:
+            if row.status == RESERVED:
+                await peers.confirm(
+                    peer, row.reservation_id,
+                    ConfirmRequest(
+                        msgid=f"C{row.msgid}", platform=peers.platform_id, treating_setl_id=row.setl_id
+                    ),
+                )  # fmt: skip
+                status = CONFIRMED
+            else:
+                await peers.release(
+                    peer, row.reservation_id,
+                    ReleaseRequest(msgid=f"R{row.msgid}", platform=peers.platform_id, reason="reversal"),
+                )  # fmt: skip
+                status = RELEASED
+        except DomainError as refused:
+            if refused.code in ("RESERVATION_EXPIRED", "RESERVATION_RELEASED"):
+                # The peer released the hold (its time ran out) before the confirmation arrived: this
+                # settlement must be reversed here; it stays in the alert until it is.
+                status = EXPIRED
+            else:
+                log.warning(
+                    "inter-platform call still owed", extra={"setl_id": row.setl_id, "code": refused.code}
+                )
+                continue
+        async with db.transaction() as session:
+            current = await session.get(PeerSettlement, row.id, with_for_update=True)
+            if current is not None and current.status == row.status:
+                current.status, current.updated_at = status, now_china()
+        answered += 1
+    return answered
+
+
+async def unknown_past_window(session: AsyncSession, now: datetime) -> int:
+    """Peer settlements whose confirmation or release is still owed past the reservation's window, or
+    whose hold the peer released before the confirmation: the alert's gauge."""
+    late = col(PeerSettlement.status).in_((RESERVED, RELEASING)) & (col(PeerSettlement.expires_at) <= now)
+    count = await session.scalar(
+        select(func.count()).select_from(PeerSettlement).where(late | (col(PeerSettlement.status) == EXPIRED))
+    )
+    return int(count or 0)
+
+
+async def watch_owed(db: Database, peers: Peers, interval_s: float, stop: asyncio.Event) -> None:
+    """Every ``interval_s``: send the confirmations and releases still owed to peers again, then set the
+    ``settlement_interplatform_unknown_past_window`` gauge."""
+    while interval_s > 0 and not stop.is_set():
+        try:
+            if peers.by_id:
+                await send_owed(db, peers)
+            async with db.session() as session:
+                UNKNOWN_PAST_WINDOW.set(await unknown_past_window(session, now_china()))
+        except Exception:
+            log.exception("inter-platform owed calls failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)

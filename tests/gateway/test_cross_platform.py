@@ -1,0 +1,408 @@
+"""跨省异地就医 between two platforms (docs/interface.md, "Between platforms"), through the gateway on both
+backends: platform A (the office: gateway + settlement, region 341524) treats a person insured on platform B
+(a second settlement service with its own database, hosting region 110105), reached over HTTP as A's peer.
+
+就医地目录、参保地政策: A's catalogue classifies the lines, B's policy pays. B's policy for 110105
+(illustrative): outpatient pooling 10.00 yearly deductible, 60 %, 300.00 a year; unfiled out-of-area care 10
+points less. (A's own policy is 20.00 and 50 %: a wrong side's policy shows in every amount.)
+
+The purchase at A's pharmacy (hosp_lv 9), A's catalogue:
+    A: 60 × 0.50 = 30.00, 甲 capped at 0.50: all 30.00 in range
+    D: 10 × 3.00 = 30.00, 乙 5 % capped at 2.50: over the cap (3.00 − 2.50) × 10 = 5.00; the rest 25.00 × 5 %
+       = 1.25 self-pay first; 23.75 in range
+    bill 60.00; policy range 30.00 + 23.75 = 53.75
+B's policy: 53.75 − 10.00 deductible = 43.75 × (60 % − 10 points) = 21.875 → 21.88 (half up) from 390100;
+cash 60.00 − 21.88 = 38.12."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, cast
+
+import httpx
+import pytest
+from enrollment.config import EnrollmentSettings
+from enrollment.main import create_app as create_enrollment
+from settlement.config import PeerPlatform, SettlementSettings
+from settlement.db import infra
+from settlement.interplatform import reservations
+from settlement.interplatform.models import PeerSettlement, Reservation
+from settlement.interplatform.treating import Treating, unknown_past_window
+from settlement.main import create_app
+from settlement.policy.document import OutpatientPooling, jinzhai_yutian_demo
+from sqlmodel import select
+
+from shared.clock import now_china
+from shared.db import Database
+from shared.events import CoverageActivated, EventEnvelope, PersonIdentity
+from shared.idcard import make_id_number
+from tests.conftest import DatabaseFactory
+from tests.gateway.office import WHEN, Office, refused
+from tests.settlement.conftest import PHARMACY, SettlementApi, seeded_settlement
+from tests.support.apps import ADMIN_TOKEN, build, running
+
+B_REGION = "110105"
+
+
+@dataclass
+class LossyPeer(httpx.AsyncBaseTransport):
+    """B's app behind A's peer client; the answer of the next call whose path ends with ``lose`` is dropped
+    after B answered (and committed), as a timeout on the way back does; ``down``: nothing reaches B."""
+
+    inner: httpx.AsyncBaseTransport
+    lose: str | None = None
+    down: bool = False
+    #: Calls whose path ends with this do not reach B.
+    cut: str | None = None
+    lost: list[str] = field(default_factory=list)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down or (self.cut is not None and request.url.path.endswith(self.cut)):
+            raise httpx.ConnectError("peer down", request=request)
+        response = await self.inner.handle_async_request(request)
+        if self.lose is not None and request.url.path.endswith(self.lose):
+            self.lose = None
+            self.lost.append(request.url.path)
+            await response.aread()
+            raise httpx.ReadTimeout("answer lost on its way back", request=request)
+        return response
+
+
+@dataclass
+class PlatformB:
+    api: SettlementApi
+    link: LossyPeer
+
+    async def person(self, sequence: int = 31) -> tuple[str, str]:
+        certno = make_id_number(B_REGION, date(1985, 3, 12), sequence)
+        psn_no = f"{B_REGION}{sequence:016d}"
+        await self.api.apply(
+            PersonIdentity(
+                psn_no=psn_no, certno=certno, psn_name="北京人员", gend="2", brdy=date(1985, 3, 12)
+            )
+        )
+        event = CoverageActivated(
+            enrollment_id=sequence, psn_no=psn_no, insutype="390", psn_type="1501", insuplc_admdvs=B_REGION,
+            year=2026, coverage_begin=date(2026, 1, 1), coverage_end=date(2026, 12, 31),
+        )  # fmt: skip
+        await self.api.apply(event)
+        return psn_no, certno
+
+    async def reservations(self, psn_no: str) -> list[Reservation]:
+        async with self.api.db.session() as session:
+            return list(await session.scalars(select(Reservation).where(Reservation.psn_no == psn_no)))
+
+    async def totals(self, psn_no: str) -> dict[str, Any]:
+        body = {
+            "msgid": "Q1",
+            "platform": "A",
+            "psn_no": psn_no,
+            "insutype": "390",
+            "begntime": "2026-11-20T10:00:00+08:00",
+        }
+        response = await self.api.client.post("/api/v1/interplatform/eligibility", json=body)
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+
+@pytest.fixture
+async def platform_b(databases: DatabaseFactory, office: Office) -> AsyncIterator[PlatformB]:
+    """Platform B with its own policy for 110105, and A's settlement knowing B as its peer."""
+    url = await seeded_settlement(databases)
+    app = build(
+        create_app, SettlementSettings, database_url=url, run_background_workers=False, platform_id="B"
+    )
+    db = Database(url)
+    async with running(app) as client:
+        api = SettlementApi(client, db, app)
+        demo = jinzhai_yutian_demo()
+        own = demo.model_copy(
+            update={
+                "outpatient": OutpatientPooling(
+                    deductible_fen=10_00, ratio=Decimal("0.6"), annual_cap_fen=300_00
+                )
+            }
+        )
+        policy = {"admdvs": B_REGION, "insutype": "390", "name": "B 门诊统筹", "effective_from": "2026-01-01",
+                  "document": own.model_dump(mode="json")}  # fmt: skip
+        assert (await client.post("/api/v1/policies", json=policy)).status_code == 201
+        link = LossyPeer(httpx.ASGITransport(app=app))
+        assert office.api.app is not None
+        treating: Treating = office.api.app.state.peer_route
+        treating.peers.platform_id = "A"
+        treating.peers.by_id = {
+            "B": PeerPlatform(id="B", base_url="http://platform-b", admdvs=[B_REGION], token=ADMIN_TOKEN)
+        }
+        treating.peers.transport = link
+        yield PlatformB(api, link)
+    await db.dispose()
+
+
+async def events(db: Database, event_type: str) -> list[dict[str, Any]]:
+    """The data of the outbox events of ``event_type`` in a platform's settlement database."""
+    async with db.session() as session:
+        query = infra.outbox.select().where(infra.outbox.c.event_type == event_type)
+        rows = (await session.execute(query)).all()
+    return [EventEnvelope.model_validate(json.loads(row.payload)).data for row in rows]
+
+
+def purchase(psn_no: str, certno: str) -> dict[str, Any]:
+    info = {
+        "psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "begntime": WHEN,
+        "medfee_sumamt": "60.00", "invono": "", "insutype": "390", "acct_used_flag": "0", "med_type": "41",
+        "dise_codg": "",
+    }  # fmt: skip
+    lines = [
+        {"feedetl_sn": "1", "rxno": "", "rx_circ_flag": "0", "fee_ocur_time": WHEN, "med_list_codg": "A",
+         "medins_list_codg": "YA", "det_item_fee_sumamt": "30.00", "cnt": "60", "pric": "0.5"},
+        {"feedetl_sn": "2", "rxno": "", "rx_circ_flag": "0", "fee_ocur_time": WHEN, "med_list_codg": "D",
+         "medins_list_codg": "YD", "det_item_fee_sumamt": "30.00", "cnt": "10", "pric": "3.00"},
+    ]  # fmt: skip
+    return {"druginfo": info, "drugdetail": lines}
+
+
+async def buy(office: Office, body: dict[str, Any], msgid: str | None = None) -> dict[str, Any]:
+    return await office.send("2102", body, msgid, fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+
+
+async def peer_rows(office: Office) -> list[PeerSettlement]:
+    async with office.db.session() as session:
+        return list(await session.scalars(select(PeerSettlement)))
+
+
+async def test_a_purchase_of_a_peer_insured_settles_under_their_platform_policy(
+    office: Office, platform_b: PlatformB
+) -> None:
+    psn_no, certno = await platform_b.person()
+    answer = await buy(office, purchase(psn_no, certno))
+    assert answer["infcode"] == 0, answer["err_msg"]
+    info = answer["output"]["setlinfo"]
+    assert info["pay_loc"] == "4" and info["insuplc_admdvs"] == B_REGION
+    assert info["psn_name"] == "北京人员" and info["certno"] == certno
+    # The header's arithmetic: bill 60.00, range 53.75, B's fund 21.88, cash 38.12.
+    assert Decimal(str(info["medfee_sumamt"])) == Decimal("60.00")
+    assert Decimal(str(info["hifp_pay"])) == Decimal("21.88")
+    assert Decimal(str(info["psn_cash_pay"])) == Decimal("38.12")
+    lines = {x["feedetl_sn"]: x for x in answer["output"]["detlcutinfo"]}
+    assert Decimal(str(lines["2"]["overlmt_amt"])) == Decimal("5.00")  # A's cap: (3.00 − 2.50) × 10
+    # B holds the year: its deductible 10.00 met, its fund's 21.88 paid, confirmed with A's setl_id.
+    (held,) = await platform_b.reservations(psn_no)
+    assert (held.status, held.platform, held.treating_setl_id) == ("confirmed", "A", info["setl_id"])
+    totals = await platform_b.totals(psn_no)
+    assert totals["totals"]["outpatient_deductible_fen"] == 10_00
+    assert totals["totals"]["outpatient_paid_fen"] == 21_88
+    assert totals["settlement_count"] == 1
+    (row,) = await peer_rows(office)
+    assert (row.status, row.peer, row.setl_id) == ("confirmed", "B", info["setl_id"])
+    # The books' events: A's settlement names B as the insured platform (A's ledger: due from B, owed to
+    # its pharmacy); B's confirmation names A as the treating platform (B's ledger: its fund owes A).
+    (mine,) = await events(office.db, "settlement.completed")
+    assert (mine["insured_platform"], mine["fund_pay_sumamt_fen"]) == ("B", 21_88)
+    (theirs,) = await events(platform_b.api.db, "settlement.completed")
+    assert (theirs["treating_platform"], theirs["setl_id"], theirs["mdtrt_id"]) == (
+        "A", held.reservation_id, info["setl_id"],
+    )  # fmt: skip
+    assert (theirs["fund_pay_sumamt_fen"], theirs["clr_type"], theirs["fixmedins_code"]) == (
+        21_88,
+        "41",
+        PHARMACY,
+    )
+
+    # 2103: A reverses its settlement, B releases the reservation: the person's year as before.
+    reversal = await office.send(
+        "2103", {"data": {"setl_id": info["setl_id"], "mdtrt_id": info["mdtrt_id"], "psn_no": psn_no}},
+        fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION,
+    )  # fmt: skip
+    assert reversal["infcode"] == 0, reversal["err_msg"]
+    assert Decimal(str(reversal["output"]["setlinfo"]["hifp_pay"])) == Decimal("-21.88")
+    (held,) = await platform_b.reservations(psn_no)
+    assert (held.status, held.release_reason) == ("released", "reversal")
+    totals = await platform_b.totals(psn_no)
+    assert totals["totals"]["outpatient_deductible_fen"] == 0 and totals["settlement_count"] == 0
+    assert [r.status for r in await peer_rows(office)] == ["released"]
+    (mine,) = await events(office.db, "settlement.reversed")
+    assert (mine["insured_platform"], mine["fund_pay_sumamt_fen"]) == ("B", -21_88)
+    (theirs,) = await events(platform_b.api.db, "settlement.reversed")
+    assert (theirs["treating_platform"], theirs["original_setl_id"], theirs["fund_pay_sumamt_fen"]) == (
+        "A", held.reservation_id, -21_88,
+    )  # fmt: skip
+
+
+async def test_a_lost_reserve_answer_is_outcome_unknown_and_the_repeat_settles_once(
+    office: Office, platform_b: PlatformB
+) -> None:
+    psn_no, certno = await platform_b.person(32)
+    msgid = office.msgid(PHARMACY)
+    platform_b.link.lose = "/reservations"
+    refused(await buy(office, purchase(psn_no, certno), msgid), "E_OUTCOME_UNKNOWN")
+    # B reserved (and holds the year); A wrote nothing.
+    assert [r.status for r in await platform_b.reservations(psn_no)] == ["reserved"]
+    assert await peer_rows(office) == []
+    # The HIS repeats the msgid: A reserves again under it, B answers with its first reservation.
+    again = await buy(office, purchase(psn_no, certno), msgid)
+    assert again["infcode"] == 0, again["err_msg"]
+    assert [r.status for r in await platform_b.reservations(psn_no)] == ["confirmed"]
+    assert (await platform_b.totals(psn_no))["totals"]["outpatient_paid_fen"] == 21_88  # held once
+
+
+async def test_a_confirmation_still_owed_past_its_window_is_counted_for_the_alert(
+    office: Office, platform_b: PlatformB
+) -> None:
+    psn_no, certno = await platform_b.person(33)
+    platform_b.link.lose = "/confirmation"
+    answer = await buy(office, purchase(psn_no, certno))
+    # A's settlement committed; the confirmation's answer was lost: it stays owed (B did confirm).
+    assert answer["infcode"] == 0, answer["err_msg"]
+    (row,) = await peer_rows(office)
+    assert row.status == "reserved"
+    async with office.db.session() as session:
+        assert await unknown_past_window(session, now_china()) == 0  # within the window
+        assert await unknown_past_window(session, row.expires_at) == 1  # past it
+    # Sent again (the background loop's job): B answers the repeat, nothing is owed.
+    treating: Treating = office.api.app.state.peer_route  # type: ignore[union-attr]
+    assert await treating.send_owed(office.db) == 1
+    assert [r.status for r in await peer_rows(office)] == ["confirmed"]
+
+
+async def test_a_person_the_peer_does_not_cover_is_refused_and_nothing_is_written(
+    office: Office, platform_b: PlatformB
+) -> None:
+    certno = make_id_number(B_REGION, date(1985, 3, 12), 34)
+    refused(await buy(office, purchase(f"{B_REGION}{34:016d}", certno)), "NOT_COVERED")
+    platform_b.link.down = True
+    psn_no, certno = await platform_b.person(35)
+    refused(await buy(office, purchase(psn_no, certno)), "E_OUTCOME_UNKNOWN")
+    assert await peer_rows(office) == []
+
+
+async def test_a_hold_the_peer_released_before_the_confirmation_stays_in_the_alert(
+    office: Office, platform_b: PlatformB
+) -> None:
+    psn_no, certno = await platform_b.person(36)
+    platform_b.link.cut = "/confirmation"
+    answer = await buy(office, purchase(psn_no, certno))
+    assert answer["infcode"] == 0, answer["err_msg"]
+    (row,) = await peer_rows(office)
+    # B's hold runs out unconfirmed: B releases it itself and gives the year back.
+    async with platform_b.api.db.transaction() as session:
+        assert await reservations.release_expired(session, row.expires_at) == 1
+    assert (await platform_b.totals(psn_no))["settlement_count"] == 0
+    # The confirmation arrives late: refused RESERVATION_EXPIRED, A's settlement is marked for reversal
+    # and counted by the gauge whatever the time.
+    platform_b.link.cut = None
+    treating: Treating = office.api.app.state.peer_route  # type: ignore[union-attr]
+    assert await treating.send_owed(office.db) == 1
+    assert [r.status for r in await peer_rows(office)] == ["expired"]
+    async with office.db.session() as session:
+        assert await unknown_past_window(session, now_china()) == 1
+
+
+async def test_a_release_without_an_answer_stays_owed_until_sent_again(
+    office: Office, platform_b: PlatformB
+) -> None:
+    psn_no, certno = await platform_b.person(37)
+    info = (await buy(office, purchase(psn_no, certno)))["output"]["setlinfo"]
+    platform_b.link.cut = "/release"
+    reversal = await office.send(
+        "2103", {"data": {"setl_id": info["setl_id"], "mdtrt_id": info["mdtrt_id"], "psn_no": psn_no}},
+        fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION,
+    )  # fmt: skip
+    # A's reversal stands (its HIS is answered); the release is owed, B still holds the year.
+    assert reversal["infcode"] == 0, reversal["err_msg"]
+    assert [r.status for r in await peer_rows(office)] == ["releasing"]
+    assert (await platform_b.totals(psn_no))["settlement_count"] == 1
+    platform_b.link.cut = None
+    treating: Treating = office.api.app.state.peer_route  # type: ignore[union-attr]
+    assert await treating.send_owed(office.db) == 1
+    assert [r.status for r in await peer_rows(office)] == ["released"]
+    assert (await platform_b.totals(psn_no))["settlement_count"] == 0
+
+
+@dataclass
+class ByHost:
+    """The gateway's downstream client in front of both of A's services: the office routes every call to
+    settlement; 1101 asks enrollment first (``http://enrollment``)."""
+
+    hosts: dict[str, Any]
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        response: httpx.Response = await self.hosts[httpx.URL(url).host].request(method, url, **kwargs)
+        return response
+
+
+@pytest.fixture
+async def with_enrollment(databases: DatabaseFactory, office: Office) -> AsyncIterator[None]:
+    """A's enrollment service (empty: nobody insured on A) behind the office's gateway."""
+    app = build(
+        create_enrollment, EnrollmentSettings, database_url=databases.migrated("enrollment"),
+        run_background_workers=False,
+    )  # fmt: skip
+    async with running(app) as enrollment:
+        settlement = office.link.client
+        office.link.client = cast(
+            httpx.AsyncClient, ByHost({"enrollment": enrollment, "service": settlement})
+        )
+        yield
+        office.link.client = settlement
+
+
+def lookup(certno: str) -> dict[str, Any]:
+    return {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "begntime": WHEN}}
+
+
+async def test_1101_of_a_peer_insured_answers_as_the_peer_knows_them_and_the_purchase_settles(
+    office: Office, platform_b: PlatformB, with_enrollment: None
+) -> None:
+    psn_no, certno = await platform_b.person(41)
+    answer = await office.send("1101", lookup(certno), fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+    assert answer["infcode"] == 0, answer["err_msg"]
+    base = answer["output"]["baseinfo"]
+    today = now_china().date()
+    age = today.year - 1985 - ((today.month, today.day) < (3, 12))  # born 1985-03-12
+    assert (base["psn_no"], base["certno"], base["psn_name"], base["gend"]) == (
+        psn_no,
+        certno,
+        "北京人员",
+        "2",
+    )
+    assert (base["brdy"], base["age"], base["psn_cert_type"]) == ("1985-03-12", age, "01")
+    # B's cover of 2026 (1 January to 31 December) on the care day 2026-11-20: insured (1), not paused.
+    (row,) = answer["output"]["insuinfo"]
+    assert (row["insuplc_admdvs"], row["insutype"], row["psn_type"]) == (B_REGION, "390", "1501")
+    assert (row["psn_insu_stas"], row["psn_insu_date"]) == ("1", "2026-01-01")
+    assert "paus_insu_date" not in row
+    assert answer["output"]["idetinfo"] == []
+    # The counter goes on with the psn_no it was given: B's policy pays (module docstring: 21.88).
+    settled = await buy(office, purchase(base["psn_no"], certno))
+    assert settled["infcode"] == 0, settled["err_msg"]
+    info = settled["output"]["setlinfo"]
+    assert info["pay_loc"] == "4" and Decimal(str(info["hifp_pay"])) == Decimal("21.88")
+
+
+async def test_1101_of_someone_neither_platform_knows_is_refused_by_the_platform_asked(
+    office: Office, platform_b: PlatformB, with_enrollment: None
+) -> None:
+    stranger = make_id_number(B_REGION, date(1990, 1, 1), 77)
+    # Insured region B's: B is asked and does not know them.
+    answer = await office.send("1101", lookup(stranger), fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+    assert answer["infcode"] == -1 and answer["err_msg"].startswith("[PERSON_NOT_FOUND] 参保地平台"), answer
+    # A region no peer hosts (A's own): A's enrollment's refusal stands, no peer asked.
+    answer = await office.send("1101", lookup(stranger), fixmedins_code=PHARMACY)
+    assert answer["infcode"] == -1 and answer["err_msg"].startswith("[PERSON_NOT_FOUND] 未查询到"), answer
+
+
+async def test_1101_while_the_peer_is_unreachable_is_try_again(
+    office: Office, platform_b: PlatformB, with_enrollment: None
+) -> None:
+    _, certno = await platform_b.person(43)
+    platform_b.link.down = True
+    answer = await office.send("1101", lookup(certno), fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+    assert answer["infcode"] == -1 and answer["err_msg"].startswith("[E_UNAVAILABLE]"), answer
+    platform_b.link.down = False
+    again = await office.send("1101", lookup(certno), fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+    assert again["infcode"] == 0, again["err_msg"]
