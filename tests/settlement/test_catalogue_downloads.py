@@ -252,7 +252,7 @@ async def test_1313_to_1315_download_the_tumour_and_tcm_code_lists(
         ("M8000/3", "恶性肿瘤"),
     ]
     assert {r["ver"] for r in tumr["data"]} == {"6"}
-    assert (tumr["data"][0]["begndate"], tumr["data"][0]["enddate"]) == ("2000-01-01", None)
+    assert (tumr["data"][0]["begndate"], tumr["data"][0].get("enddate")) == ("2000-01-01", None)
     tcm = await counter.ok("1314", {"ver": "0", "page_num": 1})
     # 15 diseases at version 7; nothing of the other lists.
     assert (tcm["recordCounts"], tcm["data"][0]["tcm_dise_code"], tcm["data"][0]["tcm_dise_name"]) == (
@@ -283,7 +283,7 @@ async def test_1313_to_1315_after_an_update_return_exactly_the_changed_codes(
     )
     assert (await _import(settlement_api, "tumr", update)) == {"imported": 2, "unchanged": 1, "errors": []}
     changed = await counter.ok("1313", {"ver": "6", "page_num": 1})
-    assert [(r["tumr_morp_code"], r["begndate"], r["enddate"], r["ver"]) for r in changed["data"]] == [
+    assert [(r["tumr_morp_code"], r["begndate"], r.get("enddate"), r["ver"]) for r in changed["data"]] == [
         ("M8140/3", "2000-01-01", "2026-06-30", "7"),
         ("M8140/3", "2026-07-01", None, "7"),
         ("M8170/3", "2000-01-01", None, "7"),
@@ -318,7 +318,7 @@ async def test_1313_to_1315_after_an_update_return_exactly_the_changed_codes(
 
 def _opsp(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return [
-        (r["opsp_dise_code"], r["opsp_dise_name"], r["insutype"], r["begndate"], r["enddate"], r["ver"])
+        (r["opsp_dise_code"], r["opsp_dise_name"], r["insutype"], r["begndate"], r.get("enddate"), r["ver"])
         for r in rows
     ]
 
@@ -356,7 +356,7 @@ async def test_1309_lists_the_chronic_diseases_of_the_benefit_policies(
     changed = await counter.ok("1309", {"ver": "5", "page_num": 1})
     assert _opsp(changed["data"]) == [
         ("E11", "2型糖尿病", "380", "2026-01-01", "2026-12-31", "6"),
-        ("I10", None, "380", "2026-01-01", "2026-12-31", "6"),
+        ("I10", "", "380", "2026-01-01", "2026-12-31", "6"),
     ]
     assert (changed["ver"], changed["recordCounts"]) == ("6", 2)
     assert (await counter.ok("1309", {"ver": "6", "page_num": 1}))["data"] == []
@@ -415,7 +415,7 @@ async def test_1310_and_1311_download_the_by_disease_and_day_surgery_lists(
     ]
     assert rows == [
         ("K35.800", "急性阑尾炎", "47.0100", "腹腔镜下阑尾切除术"),
-        ("O80.000", "头位顺产", None, None),  # a normal delivery: no qualifying operation
+        ("O80.000", "头位顺产", "", ""),  # a normal delivery: no qualifying operation (empty text)
     ]
     assert {r["ver"] for r in bydise["data"]} == {"6"}
     daysrg = await counter.ok("1311", {"ver": "6", "page_num": 1})
