@@ -22,28 +22,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+from settlement.catalogue.service import CSV_COLUMNS
+
 OUT = Path(__file__).resolve().parent.parent / "platformctl" / "demo_catalogue.csv"
 
-#: The settlement service's catalogue import columns (settlement.catalogue.service.CSV_COLUMNS).
-COLUMNS = (
-    "med_list_codg",
-    "name",
-    "med_chrgitm_type",
-    "chrgitm_lv",
-    "selfpay_prop",
-    "pric_uplmt",
-    "pric_uplmt_lv1",
-    "pric_uplmt_lv2",
-    "pric_uplmt_lv3",
-    "restricted",
-    "essential_drug",
-    "negotiated_drug",
-    "child_medicine",
-    "special_item",
-    "direct_reimbursement",
-    "trace_required",
-    "effective_from",
-)
+#: The columns the settlement service's catalogue import reads: written as the import reads them.
+COLUMNS = CSV_COLUMNS
 EFFECTIVE_FROM = "2000-01-01"
 
 #: The five items the demo has always had (README's ready-to-paste 2102 names them): same codes, numbers and
