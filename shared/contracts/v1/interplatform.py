@@ -183,7 +183,7 @@ class ReservationRequest(BaseModel):
     fixmedins_code: str = Field(min_length=1, max_length=30)
     mdtrtarea_admvs: str = Field(pattern=r"^\d{6}$")
     hosp_lv: str = Field(pattern=r"^[1-3]$|^9$")
-    lines: list[ClassifiedLine] = Field(min_length=1, max_length=500)
+    lines: list[ClassifiedLine] = Field(min_length=1, max_length=5000)
     #: How long the reservation holds without a confirmation (then it is released: its totals given back).
     hold_s: int = Field(default=600, ge=1, le=86_400)
 

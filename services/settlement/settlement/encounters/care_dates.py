@@ -17,6 +17,7 @@ from settlement.encounters.models import Encounter
 from settlement.encounters.schemas import FeeUpload
 from settlement.policy import service as policies
 from settlement.schemes import service as schemes
+from settlement.settlements import service as settlements
 from shared.clock import CHINA_TZ, now_china
 from shared.errors import DomainError
 
@@ -37,10 +38,20 @@ def require_discharge_not_future(endtime: datetime) -> None:
         )
 
 
-async def require_fee_dates(session: AsyncSession, encounter: Encounter, lines: Sequence[FeeUpload]) -> None:
+async def require_fee_dates(
+    session: AsyncSession,
+    encounter: Encounter,
+    lines: Sequence[FeeUpload],
+    peers: settlements.PeerRoute | None = None,
+) -> None:
     """Every line dated no later than now, on a day the person was covered, and not before the
-    admission or visit except for pre-admission tests the policy allows."""
+    admission or visit except for pre-admission tests the policy allows. ``peers``: a person insured on a
+    peer platform (跨省) is covered as the peer says, day by day; their policy is not held here, so no
+    pre-admission test is allowed."""
     admitted = encounter.begntime.astimezone(CHINA_TZ).date()
+    if peers is not None and peers.hosts(encounter.insuplc_admdvs):
+        await _peer_fee_dates(encounter, lines, peers)
+        return
     allowed_from: date | None = None
     for line in lines:
         if _future(line.fee_ocur_time):
@@ -70,6 +81,43 @@ async def require_fee_dates(session: AsyncSession, encounter: Encounter, lines: 
         try:
             await eligibility.covered(session, encounter.psn_no, coverage, day, rows)
         except DomainError as exc:
+            raise DomainError(
+                f"费用发生日期 {day} 不在参保待遇享受期内，不能结算：{exc.message}",
+                code="FEE_NOT_COVERED",
+                status_code=422,
+            ) from exc
+
+
+async def _peer_fee_dates(
+    encounter: Encounter, lines: Sequence[FeeUpload], peers: settlements.PeerRoute
+) -> None:
+    admitted = encounter.begntime.astimezone(CHINA_TZ).date()
+    first: dict[date, datetime] = {}
+    for line in lines:
+        if _future(line.fee_ocur_time):
+            raise DomainError(
+                f"费用明细 {line.feedetl_sn} 的发生时间晚于当前时间", code="FUTURE_TIME", status_code=422
+            )
+        day = line.fee_ocur_time.astimezone(CHINA_TZ).date()
+        if day < admitted:
+            raise DomainError(
+                f"费用明细 {line.feedetl_sn} 发生于 {day}，早于入院/就诊日期 {admitted}"
+                "（跨省异地就医不结算入院前费用）",
+                code="FEE_BEFORE_ADMISSION",
+                status_code=422,
+            )
+        first.setdefault(day, line.fee_ocur_time)
+    for day, at in sorted(first.items()):
+        asked = settlements.PeerAdmission(
+            msgid=f"F{encounter.mdtrt_id}"[:40], psn_no=encounter.psn_no, insutype=encounter.insutype,
+            insuplc_admdvs=encounter.insuplc_admdvs, begntime=at, med_type=encounter.med_type,
+            mdtrt_cert_type=encounter.mdtrt_cert_type, mdtrt_cert_no=encounter.mdtrt_cert_no,
+        )  # fmt: skip
+        try:
+            await peers.admit(asked)
+        except DomainError as exc:
+            if exc.code != "NOT_COVERED":
+                raise
             raise DomainError(
                 f"费用发生日期 {day} 不在参保待遇享受期内，不能结算：{exc.message}",
                 code="FEE_NOT_COVERED",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from settlement.encounters.schemas import (
 )
 from settlement.idempotency import once
 from settlement.settlements import service as settlements
+from settlement.settlements.endpoints import peer_route, send_owed
 from settlement.settlements.schemas import SettlementOut
 from shared.service import RuntimeDep, ServiceRuntime, model_response
 
@@ -35,11 +36,14 @@ Msgid = Annotated[str | None, Header(alias="x-msgid", min_length=1, max_length=3
 
 
 @router.post("", response_model=EncounterOut)
-async def open_encounter(body: EncounterOpen, runtime: RuntimeDep, msgid: Msgid = None) -> EncounterOut:
-    """2201 门诊挂号 / 2401 入院办理."""
+async def open_encounter(
+    body: EncounterOpen, runtime: RuntimeDep, request: Request, msgid: Msgid = None
+) -> EncounterOut:
+    """2201 门诊挂号 / 2401 入院办理 (a peer platform's insured: admitted as the peer covers them)."""
+    peers = peer_route(request)
 
     async def work(session: AsyncSession) -> EncounterOut:
-        return EncounterOut.model_validate(await service.open_encounter(session, body))
+        return EncounterOut.model_validate(await service.open_encounter(session, body, peers))
 
     return await _once(runtime, msgid, body.fixmedins_code, "open", None, body, EncounterOut, work)
 
@@ -79,11 +83,14 @@ async def diagnosis(
 
 
 @router.post("/{mdtrt_id}/fees", response_model=FeesOut)
-async def upload_fees(mdtrt_id: str, body: FeesUpload, runtime: RuntimeDep, msgid: Msgid = None) -> FeesOut:
+async def upload_fees(
+    mdtrt_id: str, body: FeesUpload, runtime: RuntimeDep, request: Request, msgid: Msgid = None
+) -> FeesOut:
     """2204 / 2301: store the lines and return their classification."""
+    peers = peer_route(request)
 
     async def work(session: AsyncSession) -> FeesOut:
-        return FeesOut(mdtrt_id=mdtrt_id, lines=await service.upload_fees(session, mdtrt_id, body))
+        return FeesOut(mdtrt_id=mdtrt_id, lines=await service.upload_fees(session, mdtrt_id, body, peers))
 
     return await _once(runtime, msgid, body.fixmedins_code, "fees", mdtrt_id, body, FeesOut, work)
 
@@ -137,14 +144,16 @@ async def presettle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -
 
 
 @router.post("/{mdtrt_id}/settlement", response_model=SettlementOut)
-async def settle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -> Response:
-    """2207 门诊结算 / 2304 住院结算."""
+async def settle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep, request: Request) -> Response:
+    """2207 门诊结算 / 2304 住院结算 (a peer platform's insured: through the peer, pay_loc 4)."""
+    peers = peer_route(request)
     settled = await once(
         runtime,
-        lambda session: service.settle(session, mdtrt_id, body),
+        lambda session: service.settle(session, mdtrt_id, body, peers),
         fixmedins_code=body.fixmedins_code,
         msgid=body.msgid,
     )
+    await send_owed(request, runtime, settled, settled.setl_id)
     return model_response(settled)
 
 

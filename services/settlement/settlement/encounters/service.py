@@ -41,8 +41,12 @@ from shared.errors import Conflict, DomainError, NotFound
 from shared.money import fen_to_yuan, round_half_up_fen
 
 
-async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounter:
-    """Register a visit or admit a patient. The hospital's own number makes a retry return the same one."""
+async def open_encounter(
+    session: AsyncSession, data: EncounterOpen, peers: settlements.PeerRoute | None = None
+) -> Encounter:
+    """Register a visit or admit a patient. The hospital's own number makes a retry return the same one.
+    ``peers``: the peer platforms; a person whose insured region one of them hosts (跨省) is admitted
+    as that platform says they are covered (docs/interface.md, "Between platforms")."""
     existing = await session.scalar(
         select(Encounter).where(
             Encounter.fixmedins_code == data.fixmedins_code, Encounter.ipt_otp_no == data.ipt_otp_no
@@ -67,18 +71,30 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
             status_code=422,
         )
     await institutions.require_can_settle_on(session, institution, day)
-    # The scheme of a stay is decided here, at admission, once (see settlement.schemes.service).
-    coverage, effective = await schemes.resolve(session, data.psn_no, data.insutype, day)
-    data = data.model_copy(update={"insutype": effective})
-    person = await eligibility.covered(session, data.psn_no, coverage, day)
-    await settlements.check_certificate(session, data.mdtrt_cert_type, data.mdtrt_cert_no, person)
-    if person.insuplc_admdvs != data.insuplc_admdvs:
-        raise DomainError(
-            f"参保地区划 {data.insuplc_admdvs} 与人员参保地 {person.insuplc_admdvs} 不符",
-            code="ADMDVS_MISMATCH",
-            status_code=422,
-        )
     _check_med_type(data.setting, data.med_type)
+    peer_insured = peers is not None and peers.hosts(data.insuplc_admdvs)
+    if peers is not None and peer_insured:
+        # The scheme is the one the insured platform settles the person under on the day.
+        effective = await peers.admit(
+            settlements.PeerAdmission(
+                msgid=data.msgid, psn_no=data.psn_no, insutype=data.insutype,
+                insuplc_admdvs=data.insuplc_admdvs, begntime=data.begntime, med_type=data.med_type,
+                mdtrt_cert_type=data.mdtrt_cert_type, mdtrt_cert_no=data.mdtrt_cert_no,
+            )
+        )  # fmt: skip
+        data = data.model_copy(update={"insutype": effective})
+    else:
+        # The scheme of a stay is decided here, at admission, once (see settlement.schemes.service).
+        coverage, effective = await schemes.resolve(session, data.psn_no, data.insutype, day)
+        data = data.model_copy(update={"insutype": effective})
+        person = await eligibility.covered(session, data.psn_no, coverage, day)
+        await settlements.check_certificate(session, data.mdtrt_cert_type, data.mdtrt_cert_no, person)
+        if person.insuplc_admdvs != data.insuplc_admdvs:
+            raise DomainError(
+                f"参保地区划 {data.insuplc_admdvs} 与人员参保地 {person.insuplc_admdvs} 不符",
+                code="ADMDVS_MISMATCH",
+                status_code=422,
+            )
     await check_diagnosis(session, data.med_type, data.dise_codg, day)
     await check_coded(session, day, data.diagnoses, data.oprn_oprt_code)
     encounter = Encounter(
@@ -88,14 +104,15 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
     session.add(encounter)
     await flush_unique(session, Conflict(f"院内就诊流水号 {data.ipt_otp_no} 已存在", code="IPT_OTP_NO_USED"))
     await keep_diagnoses(session, encounter.mdtrt_id, ADMISSION_DIAGNOSES, data.diagnoses)
-    await settlements.use_voucher(
-        session,
-        data.mdtrt_cert_type,
-        data.mdtrt_cert_no,
-        psn_no=person.psn_no,
-        msgid=data.msgid,
-        fixmedins_code=data.fixmedins_code,
-    )
+    if not peer_insured:  # a peer's insured shows their ID number (02): no voucher of ours
+        await settlements.use_voucher(
+            session,
+            data.mdtrt_cert_type,
+            data.mdtrt_cert_no,
+            psn_no=data.psn_no,
+            msgid=data.msgid,
+            fixmedins_code=data.fixmedins_code,
+        )
     return encounter
 
 
@@ -272,11 +289,14 @@ async def update_diagnosis(session: AsyncSession, mdtrt_id: str, data: Diagnosis
     return encounter
 
 
-async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) -> list[LineOut]:
-    """Store the lines and answer with their classification (甲/乙/丙, caps, self-pay-first)."""
+async def upload_fees(
+    session: AsyncSession, mdtrt_id: str, data: FeesUpload, peers: settlements.PeerRoute | None = None
+) -> list[LineOut]:
+    """Store the lines and answer with their classification (甲/乙/丙, caps, self-pay-first). ``peers``:
+    a peer platform's insured is covered on the fees' days as the peer says."""
     encounter = await get_encounter(session, mdtrt_id, data.fixmedins_code, for_update=True)
     _require(encounter, "open", "discharged")
-    await care_dates.require_fee_dates(session, encounter, data.lines)
+    await care_dates.require_fee_dates(session, encounter, data.lines, peers)
     institution = await institutions.settling(session, encounter.fixmedins_code)
     mapped = await mappings.national_codes(
         session,
@@ -492,16 +512,22 @@ async def _claim(
     return claim, encounter
 
 
-async def settle(session: AsyncSession, mdtrt_id: str, data: EncounterSettle) -> SettlementOut:
+async def settle(
+    session: AsyncSession,
+    mdtrt_id: str,
+    data: EncounterSettle,
+    peers: settlements.PeerRoute | None = None,
+) -> SettlementOut:
     """2207 / 2304: settle the batch or the stay; the lines are then marked settled under the setl_id. A
-    repeat of the msgid answers with the first settlement (claimed first: its lines are settled by now)."""
+    repeat of the msgid answers with the first settlement (claimed first: its lines are settled by now).
+    ``peers``: a peer platform's insured is settled through the peer (pay_loc 4)."""
     replay = await settlements.claim_msgid(session, data.msgid, settlements.digest_of(data))
     if replay is not None:
         return replay
     claim, encounter = await _claim(session, mdtrt_id, data, lock=True)
     close = encounter.setting == "inpatient" and not data.mid_setl_flag
     stay = settlements.StayLines(mdtrt_id, close=close)
-    result = await settlements.settle(session, claim, claimed=True, stay=stay)
+    result = await settlements.settle(session, claim, claimed=True, stay=stay, peers=peers)
     if close:  # written by the settlement's statement: the object only learns it
         set_committed_value(encounter, "status", "settled")
     return result

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -37,21 +38,24 @@ from settlement.adjudication.engine import (
     flag_columns,
 )
 from settlement.catalogue import service as catalogue
+from settlement.config import PeerPlatform
 from settlement.eligibility import service as eligibility
 from settlement.interplatform.models import PeerSettlement
 from settlement.interplatform.peers import Peers
 from settlement.settlements.answers import PAY_LOC_CROSS_PLATFORM, answer
 from settlement.settlements.calculation import settling_institution
-from settlement.settlements.claims import MAX_CLOCK_SKEW, Claim, check_line_amounts, new_id
+from settlement.settlements.claims import MAX_CLOCK_SKEW, Claim, PeerAdmission, check_line_amounts, new_id
 from settlement.settlements.models import Settlement, SettlementFund
 from settlement.settlements.schemas import SettlementOut
-from settlement.settlements.store import NewSettlement
+from settlement.settlements.store import NewSettlement, StayLines
 from settlement.settlements.stores import store_for
 from settlement.supervision import service as supervision
 from shared.clock import CHINA_TZ, now_china
 from shared.contracts.v1.interplatform import (
+    RESERVABLE_MED_TYPE,
     ClassifiedLine,
     ConfirmRequest,
+    EligibilityAnswer,
     EligibilityQuery,
     PeerPersonQuery,
     PersonAnswer,
@@ -83,12 +87,58 @@ RESERVED, CONFIRMED, RELEASING, RELEASED, EXPIRED = (
 _RESERVABLE_KINDS = ("pharmacy", "outpatient", "inpatient")
 
 
-def _refused_kind(claim: Claim) -> DomainError:
-    return DomainError(
-        f"跨省异地就医不支持医疗类别 {claim.med_type} 的直接结算（门诊慢特病、生育需参保地数据）",
-        code="NOT_ELIGIBLE",
-        status_code=422,
-    )
+#: The most fee lines one reservation carries (``ReservationRequest.lines``).
+MAX_RESERVED_LINES = 5000
+
+
+def _require_reservable(med_type: str, kind: str) -> None:
+    """Chronic care and deliveries need the insured side's own data (its chronic filings, the delivery
+    rules), and the reservation takes the ordinary kinds only (``RESERVABLE_MED_TYPE``)."""
+    if kind not in _RESERVABLE_KINDS or not re.fullmatch(RESERVABLE_MED_TYPE, med_type):
+        raise DomainError(
+            f"跨省异地就医不支持医疗类别 {med_type} 的直接结算（门诊慢特病、生育需参保地数据）",
+            code="NOT_ELIGIBLE",
+            status_code=422,
+        )
+
+
+def _kind_of_admission(admission: PeerAdmission) -> str:
+    if admission.med_type.startswith("52"):
+        return "maternity"
+    if admission.med_type.startswith("14"):
+        return "chronic"
+    return "inpatient" if admission.med_type.startswith("2") else "outpatient"
+
+
+async def _eligible(peers: Peers, peer: PeerPlatform, asked: PeerAdmission) -> EligibilityAnswer:
+    """The person as the peer covers them on the day, or the refusal: not covered, another insured
+    region, or a certificate the treating side cannot check (only the ID number, against the peer's)."""
+    person = await peers.eligibility(
+        peer,
+        EligibilityQuery(
+            msgid=asked.msgid, platform=peers.platform_id, psn_no=asked.psn_no, insutype=asked.insutype,
+            begntime=asked.begntime,
+        ),
+    )  # fmt: skip
+    if not person.covered:
+        raise DomainError(
+            f"参保地平台 {peer.id}: {person.reason or '该人员未参保'}", code="NOT_COVERED", status_code=422
+        )
+    if person.insuplc_admdvs != asked.insuplc_admdvs:
+        raise DomainError(
+            f"参保地区划 {asked.insuplc_admdvs} 与人员参保地 {person.insuplc_admdvs} 不符",
+            code="ADMDVS_MISMATCH",
+            status_code=422,
+        )
+    # The ID number is checked against the insured platform's; a card or e-voucher of another platform
+    # cannot be checked here (docs/interface.md, "Between platforms").
+    if asked.mdtrt_cert_type != "02" or asked.mdtrt_cert_no.strip().upper() != (person.certno or ""):
+        raise DomainError(
+            "跨省异地就医请以居民身份证(02)结算，且证件号须与参保地登记一致",
+            code="CERT_MISMATCH",
+            status_code=422,
+        )
+    return person
 
 
 class Treating:
@@ -100,8 +150,17 @@ class Treating:
     def hosts(self, insuplc_admdvs: str) -> bool:
         return self.peers.hosting(insuplc_admdvs) is not None
 
-    async def settle(self, session: AsyncSession, claim: Claim) -> SettlementOut:
-        return await settle(session, claim, self.peers)
+    async def admit(self, admission: PeerAdmission) -> str:
+        peer = self.peers.hosting(admission.insuplc_admdvs)
+        assert peer is not None
+        _require_reservable(admission.med_type, _kind_of_admission(admission))
+        person = await _eligible(self.peers, peer, admission)
+        return person.insutype or admission.insutype
+
+    async def settle(
+        self, session: AsyncSession, claim: Claim, stay: StayLines | None = None
+    ) -> SettlementOut:
+        return await settle(session, claim, self.peers, stay)
 
     async def person(self, query: PeerPersonQuery) -> PersonAnswer:
         """The person as the peer hosting ``insuplc_admdvs`` knows them (1101 of a peer's insured); 404
@@ -119,42 +178,38 @@ class Treating:
         return await send_owed(db, self.peers, setl_id)
 
 
-async def settle(session: AsyncSession, claim: Claim, peers: Peers) -> SettlementOut:
-    """A binding settlement of a peer's insured (the caller claimed the msgid in this transaction)."""
+async def settle(
+    session: AsyncSession, claim: Claim, peers: Peers, stay: StayLines | None = None
+) -> SettlementOut:
+    """A binding settlement of a peer's insured (the caller claimed the msgid in this transaction): a
+    purchase (2102), or an encounter's uploaded lines (``stay``: a visit's batch, 2207, or a stay at
+    discharge, 2304)."""
     peer = peers.hosting(claim.insuplc_admdvs)
     assert peer is not None
-    if claim.kind not in _RESERVABLE_KINDS:
-        raise _refused_kind(claim)
+    _require_reservable(claim.med_type, claim.kind)
+    if claim.kind == "inpatient" and (claim.continuing_stay or (stay is not None and not stay.close)):
+        # The peer's reservation is one admission's result on its whole bill: a stay settled in parts
+        # would count the admission (its deductible, its place in the year) once per part there.
+        raise DomainError(
+            "跨省异地就医住院不支持中途结算，请办理出院(2402)后结算", code="NOT_DISCHARGED", status_code=409
+        )
+    if len(claim.lines) > MAX_RESERVED_LINES:
+        refused = f"跨省异地就医一次结算最多 {MAX_RESERVED_LINES} 条费用明细"
+        raise DomainError(refused, code="TOO_MANY_LINES", status_code=422)
     if claim.begntime - now_china() > MAX_CLOCK_SKEW:
         raise DomainError("就诊/购药时间晚于当前时间", code="FUTURE_TIME", status_code=422)
     check_line_amounts(claim)
     care_day = claim.begntime.astimezone(CHINA_TZ).date()
     institution = await settling_institution(session, claim, care_day)
-    person = await peers.eligibility(
+    person = await _eligible(
+        peers,
         peer,
-        EligibilityQuery(
-            msgid=claim.msgid, platform=peers.platform_id, psn_no=claim.psn_no, insutype=claim.insutype,
-            begntime=claim.begntime,
+        PeerAdmission(
+            msgid=claim.msgid, psn_no=claim.psn_no, insutype=claim.insutype,
+            insuplc_admdvs=claim.insuplc_admdvs, begntime=claim.begntime, med_type=claim.med_type,
+            mdtrt_cert_type=claim.mdtrt_cert_type, mdtrt_cert_no=claim.mdtrt_cert_no,
         ),
     )  # fmt: skip
-    if not person.covered:
-        raise DomainError(
-            f"参保地平台 {peer.id}: {person.reason or '该人员未参保'}", code="NOT_COVERED", status_code=422
-        )
-    if person.insuplc_admdvs != claim.insuplc_admdvs:
-        raise DomainError(
-            f"参保地区划 {claim.insuplc_admdvs} 与人员参保地 {person.insuplc_admdvs} 不符",
-            code="ADMDVS_MISMATCH",
-            status_code=422,
-        )
-    # The ID number is checked against the insured platform's; a card or e-voucher of another platform
-    # cannot be checked here (docs/interface.md, "Between platforms").
-    if claim.mdtrt_cert_type != "02" or claim.mdtrt_cert_no.strip().upper() != (person.certno or ""):
-        raise DomainError(
-            "跨省异地就医请以居民身份证(02)结算，且证件号须与参保地登记一致",
-            code="CERT_MISMATCH",
-            status_code=422,
-        )
     entries = await catalogue.find_entries(session, {line.med_list_codg for line in claim.lines}, care_day)
     counted = classification.classify(
         [
@@ -279,7 +334,7 @@ async def settle(session: AsyncSession, claim: Claim, peers: Peers) -> Settlemen
     )
     probes = await supervision.settlement_probes(session, settlement, [x["med_list_codg"] for x in rows])
     probed = await store_for(session).write_settlement(
-        session, NewSettlement(settlement, funds, rows, totals, completed), probes
+        session, NewSettlement(settlement, funds, rows, totals, completed, stay), probes
     )
     await supervision.evaluate_settlement(session, probes, probed)
     owed = PeerSettlement(

@@ -76,6 +76,21 @@ class Claim:
     coverage_insutype: str | None = None
 
 
+@dataclass(frozen=True)
+class PeerAdmission:
+    """A visit registered or a patient admitted (2201/2401) whose insured region a peer platform hosts
+    (跨省): what the peer is asked to say the person is covered for."""
+
+    msgid: str
+    psn_no: str
+    insutype: str
+    insuplc_admdvs: str
+    begntime: datetime
+    med_type: str
+    mdtrt_cert_type: str
+    mdtrt_cert_no: str
+
+
 def digest_of(payload: Any) -> str:
     """The request's fingerprint: a msgid repeated with another body is a different request."""
     return hashlib.sha256(payload.model_dump_json().encode()).hexdigest()

@@ -25,7 +25,7 @@ def peer_route(request: Request) -> PeerRoute | None:
     return route
 
 
-async def _send_owed(request: Request, runtime: RuntimeDep, answer: SettlementOut, setl_id: str) -> None:
+async def send_owed(request: Request, runtime: RuntimeDep, answer: SettlementOut, setl_id: str) -> None:
     """After the commit: the confirmation or release the peer is owed for a 跨省 settlement (pay_loc 4);
     unanswered, it stays owed and the background loop sends it again."""
     route = peer_route(request)
@@ -52,7 +52,7 @@ async def settle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep, 
         fixmedins_code=body.fixmedins_code,
         msgid=body.msgid,
     )
-    await _send_owed(request, runtime, settled, settled.setl_id)
+    await send_owed(request, runtime, settled, settled.setl_id)
     return model_response(settled)
 
 
@@ -91,7 +91,7 @@ async def reverse(
         fixmedins_code=body.fixmedins_code,
         msgid=body.msgid,
     )
-    await _send_owed(request, runtime, reversal, setl_id)
+    await send_owed(request, runtime, reversal, setl_id)
     return reversal
 
 
@@ -108,5 +108,5 @@ async def void(body: VoidRequest, runtime: RuntimeDep, request: Request) -> Void
         msgid=body.msgid,
     )
     if reversal is not None and reversal.reversal_of:
-        await _send_owed(request, runtime, reversal, reversal.reversal_of)
+        await send_owed(request, runtime, reversal, reversal.reversal_of)
     return VoidOut(outcome="voided" if reversal is None else "reversed", reversal=reversal)

@@ -10,13 +10,14 @@ from settlement.settlements.claims import (
     MAX_CLOCK_SKEW,
     Claim,
     ClaimLine,
+    PeerAdmission,
     digest_of,
     new_id,
     pharmacy_claim,
 )
 from settlement.settlements.replay import claim_msgid, replay_if_settled
 from settlement.settlements.reverse import reverse
-from settlement.settlements.settle import presettle, settle
+from settlement.settlements.settle import PeerRoute, presettle, settle
 from settlement.settlements.store import StayLines
 from settlement.settlements.void import void_message
 
@@ -24,6 +25,8 @@ __all__ = [
     "MAX_CLOCK_SKEW",
     "Claim",
     "ClaimLine",
+    "PeerAdmission",
+    "PeerRoute",
     "StayLines",
     "check_certificate",
     "claim_msgid",

@@ -17,7 +17,7 @@ from settlement.eligibility import service as eligibility
 from settlement.inventory import service as inventory
 from settlement.settlements.answers import answer
 from settlement.settlements.calculation import move, prepare, records, use_voucher, with_scheme
-from settlement.settlements.claims import Claim, new_id
+from settlement.settlements.claims import Claim, PeerAdmission, new_id
 from settlement.settlements.replay import claim_msgid
 from settlement.settlements.schemas import FeeLineIn, SettlementOut
 from settlement.settlements.store import NewSettlement, StayLines
@@ -56,7 +56,16 @@ class PeerRoute(Protocol):
 
     def hosts(self, insuplc_admdvs: str) -> bool: ...
 
-    async def settle(self, session: AsyncSession, claim: Claim) -> SettlementOut: ...
+    async def admit(self, admission: PeerAdmission) -> str:
+        """2201/2401 of a peer's insured: the peer says the person is covered on the day (refused
+        otherwise); the scheme the encounter is settled under."""
+        ...
+
+    async def settle(
+        self, session: AsyncSession, claim: Claim, stay: StayLines | None = None
+    ) -> SettlementOut:
+        """``stay``: the encounter whose uploaded lines are settled (2207 / 2304)."""
+        ...
 
     async def send_owed(self, db: Database, setl_id: str | None = None) -> int:
         """After the commit: the confirmations and releases owed to peers (of one settlement, or all)."""
@@ -90,8 +99,8 @@ async def settle(
         if replay is not None:
             return replay
     claim = await with_national_codes(session, claim)
-    if peers is not None and stay is None and peers.hosts(claim.insuplc_admdvs):
-        return await peers.settle(session, claim)
+    if peers is not None and peers.hosts(claim.insuplc_admdvs):
+        return await peers.settle(session, claim, stay)
     if claim.clr_type == PHARMACY_CLR_TYPE:
         # A drug the list marks as traced is sold with its traceability codes (docs/domain.md, "Inventory").
         dispensed = [x for x in claim.lines if isinstance(x, FeeLineIn)]
