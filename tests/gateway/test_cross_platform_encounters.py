@@ -29,8 +29,8 @@ from settlement.interplatform.models import PeerSettlement
 from sqlmodel import col, select
 
 from tests.gateway.office import WHEN, Office, refused
-from tests.gateway.test_cross_platform import B_REGION, PlatformB, platform_b
-from tests.settlement.conftest import HOSPITAL
+from tests.gateway.test_cross_platform import B_REGION, PlatformB, platform_b, purchase
+from tests.settlement.conftest import HOSPITAL, PHARMACY
 
 __all__ = ["platform_b"]  # the fixture, imported for pytest
 
@@ -41,8 +41,8 @@ VISIT_BILL = (("1", "A", "60", "0.5", "30.00"), ("2", "D", "10", "3.00", "30.00"
 class Desk:
     """A's level-2 hospital speaking for a person insured on B."""
 
-    def __init__(self, office: Office, psn_no: str, certno: str) -> None:
-        self.office, self.psn_no = office, psn_no
+    def __init__(self, office: Office, psn_no: str, certno: str, platform_b: PlatformB | None = None) -> None:
+        self.office, self.psn_no, self.platform_b = office, psn_no, platform_b
         self.who = {"psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": certno}
 
     async def send(self, infno: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +73,17 @@ class Desk:
         discharge = {"mdtrt_id": mdtrt_id, "psn_no": self.psn_no, "insutype": "390", "endtime": WHEN,
                      "dscg_way": "1"}  # fmt: skip
         await self.ok("2402", {"dscginfo": discharge})
-        return mdtrt_id, await self.send("2304", {"data": self.settlement(mdtrt_id, "5010.00")})
+        # The HIS pre-settles first (2303): the peer previews, nothing is held there or written here.
+        held_before = await self.reservations()
+        previewed = await self.send("2303", {"data": self.settlement(mdtrt_id, "5010.00")})
+        assert await self.reservations() == held_before
+        settled = await self.send("2304", {"data": self.settlement(mdtrt_id, "5010.00")})
+        assert amounts(previewed) == amounts(settled)
+        return mdtrt_id, settled
+
+    async def reservations(self) -> list[tuple[str, str]]:
+        assert self.platform_b is not None
+        return [(r.reservation_id, r.status) for r in await self.platform_b.reservations(self.psn_no)]
 
     def settlement(self, mdtrt_id: str, total: str, mid: str = "0") -> dict[str, Any]:
         return {**self.who, "mdtrt_id": mdtrt_id, "medfee_sumamt": total, "insutype": "390",
@@ -97,7 +107,7 @@ async def test_a_stay_of_a_peer_insured_settles_under_their_platform_policy_and_
     office: Office, platform_b: PlatformB
 ) -> None:
     psn_no, certno = await platform_b.person()
-    desk = Desk(office, psn_no, certno)
+    desk = Desk(office, psn_no, certno, platform_b)
     mdtrt_id, settled = await desk.stay("ZY-B1")
     # The docstring's first admission: range 4,510.00, B's 300.00 deductible, 50 %: 2,105.00; cash 2,905.00.
     assert amounts(settled) == (
@@ -138,14 +148,17 @@ async def test_a_visit_of_a_peer_insured_settles_batch_by_batch(
     office: Office, platform_b: PlatformB
 ) -> None:
     psn_no, certno = await platform_b.person()
-    desk = Desk(office, psn_no, certno)
+    desk = Desk(office, psn_no, certno, platform_b)
     registered = await desk.ok("2201", {"data": {**desk.who, "insutype": "390", "begntime": WHEN,
                                                  "ipt_otp_no": "MZ-B1"}})  # fmt: skip
     mdtrt_id = registered["data"]["mdtrt_id"]
     await desk.ok("2204", {"feedetail": desk.lines(mdtrt_id, VISIT_BILL, chrg_bchno="B1")})
     settle = {**desk.who, "med_type": "11", "mdtrt_id": mdtrt_id, "chrg_bchno": "B1", "insutype": "390",
               "medfee_sumamt": "60.00", "acct_used_flag": "0", "psn_setlway": "01"}  # fmt: skip
+    previewed = await desk.send("2206", {"data": settle})
+    assert await platform_b.reservations(psn_no) == [] and await peer_rows(office) == []
     settled = await desk.send("2207", {"data": settle})
+    assert amounts(previewed) == amounts(settled)
     # The docstring's visit: range 53.75, B's 10.00 deductible, 43.75 × 50 % = 21.88; cash 38.12.
     assert amounts(settled) == (
         Decimal("60.00"), Decimal("53.75"), Decimal("10.00"), Decimal("21.88"), Decimal("38.12"),
@@ -170,7 +183,7 @@ async def test_what_the_peer_cannot_settle_is_refused_at_registration_and_nothin
     office: Office, platform_b: PlatformB, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     psn_no, certno = await platform_b.person()
-    desk = Desk(office, psn_no, certno)
+    desk = Desk(office, psn_no, certno, platform_b)
     # A delivery (52) needs B's own maternity rules: refused at admission, before anything is written.
     info = {**desk.who, "insutype": "390", "begntime": WHEN, "med_type": "52", "ipt_no": "ZY-B9"}
     refused(await desk.send("2401", {"mdtrtinfo": info}), "NOT_ELIGIBLE")
@@ -188,3 +201,23 @@ async def test_what_the_peer_cannot_settle_is_refused_at_registration_and_nothin
         await desk.send("2304", {"data": desk.settlement(mdtrt_id, "5010.00", mid="1")}), "NOT_DISCHARGED"
     )
     assert await platform_b.reservations(psn_no) == [] and await peer_rows(office) == []
+
+
+async def test_a_pre_settlement_of_a_purchase_previews_the_peer_policy_and_holds_nothing(
+    office: Office, platform_b: PlatformB
+) -> None:
+    psn_no, certno = await platform_b.person()
+    body = purchase(psn_no, certno)
+    previewed = await office.send("2101", body, fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+    # test_cross_platform's purchase: range 53.75 − 10.00 = 43.75 × 50 % = 21.88 from B's fund, cash 38.12.
+    assert amounts(previewed) == (
+        Decimal("60.00"), Decimal("53.75"), Decimal("10.00"), Decimal("21.88"), Decimal("38.12"),
+    )  # fmt: skip
+    assert previewed["output"]["setlinfo"]["pay_loc"] == "4"
+    assert await platform_b.reservations(psn_no) == [] and await peer_rows(office) == []
+    totals = await platform_b.totals(psn_no)
+    assert totals["settlement_count"] == 0 and totals["totals"]["outpatient_deductible_fen"] == 0
+    # Previewed again, the same; then settled, the same amounts.
+    again = await office.send("2101", body, fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+    settled = await office.send("2102", body, fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+    assert amounts(again) == amounts(settled) == amounts(previewed)

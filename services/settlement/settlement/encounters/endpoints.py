@@ -137,10 +137,13 @@ async def undo_discharge(
 
 
 @router.post("/{mdtrt_id}/settlement/preview", response_model=SettlementOut)
-async def presettle(mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep) -> SettlementOut:
+async def presettle(
+    mdtrt_id: str, body: EncounterSettle, runtime: RuntimeDep, request: Request
+) -> SettlementOut:
     """2206 门诊预结算 / 2303 住院预结算: nothing is written."""
     async with runtime.db.session() as session:
-        return await settlements.presettle(session, await service.claim_for(session, mdtrt_id, body))
+        claim = await service.claim_for(session, mdtrt_id, body)
+        return await settlements.presettle(session, claim, peer_route(request))
 
 
 @router.post("/{mdtrt_id}/settlement", response_model=SettlementOut)

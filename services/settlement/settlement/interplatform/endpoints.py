@@ -100,6 +100,21 @@ async def reserve(body: ReservationRequest, runtime: RuntimeDep, response: Respo
 
 
 @router.post(
+    "/previews",
+    response_model=ReservationOut,
+    responses={
+        404: {"description": "NOT_COVERED"},
+        422: {"description": "VALIDATION_ERROR, NOT_COVERED, NOT_ELIGIBLE, POLICY_NOT_FOUND"},
+    },
+)
+async def preview(body: ReservationRequest, runtime: RuntimeDep) -> ReservationOut:
+    """A reservation's calculation without the hold (the treating platform's pre-settlement): what this
+    platform's policy would pay now, status ``preview``; nothing is written (``hold_s`` is not used)."""
+    async with runtime.db.session() as session:
+        return await reservations.preview(session, body, now_china())
+
+
+@router.post(
     "/reservations/{reservation_id}/confirmation",
     response_model=ReservationOut,
     responses={

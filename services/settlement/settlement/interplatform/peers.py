@@ -83,6 +83,9 @@ class Peers:
     async def reserve(self, peer: PeerPlatform, body: ReservationRequest) -> ReservationOut:
         return await self._post(peer, "/api/v1/interplatform/reservations", body, ReservationOut)
 
+    async def preview(self, peer: PeerPlatform, body: ReservationRequest) -> ReservationOut:
+        return await self._post(peer, "/api/v1/interplatform/previews", body, ReservationOut)
+
     async def confirm(self, peer: PeerPlatform, reservation_id: str, body: ConfirmRequest) -> ReservationOut:
         path = f"/api/v1/interplatform/reservations/{reservation_id}/confirmation"
         return await self._post(peer, path, body, ReservationOut)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement.adjudication.engine import (
+    Adjudication,
     Encounter,
     FeeLine,
     LineResult,
@@ -30,6 +32,7 @@ from settlement.adjudication.engine import (
 )
 from settlement.db import infra
 from settlement.eligibility import service as eligibility
+from settlement.eligibility.models import Eligibility
 from settlement.filings import service as filings
 from settlement.interplatform.models import Reservation
 from settlement.policy import service as policies
@@ -47,6 +50,8 @@ from shared.events import FundPayment, SettlementCompleted, SettlementReversed
 from shared.outbox import enqueue
 
 RESERVED, CONFIRMED, RELEASED = "reserved", "confirmed", "released"
+#: A preview's status: nothing held.
+PREVIEW = "preview"
 
 
 def _kind(med_type: str) -> str:
@@ -98,20 +103,45 @@ def _counted(body: ReservationRequest) -> Lines:
     )
 
 
-async def reserve(session: AsyncSession, body: ReservationRequest, now: datetime) -> ReservationOut:
-    digest = _digest(body)
-    existing = await session.scalar(
-        select(Reservation).where(Reservation.platform == body.platform, Reservation.msgid == body.msgid)
-    )
-    if existing is not None:
-        if existing.request_sha256 != digest:
-            raise Conflict(f"报文ID {body.msgid} 已用于另一笔预留", code="MSGID_REUSED")
-        return answer(existing, replayed=True)
+@dataclass(frozen=True)
+class _Calculated:
+    person: Eligibility
+    #: The scheme settled under (``schemes.resolve``).
+    insutype: str
+    totals: eligibility.Totals
+    result: Adjudication
+
+    def delta(self) -> dict[str, int]:
+        return {name: int(getattr(self.result.delta, name)) for name in eligibility.TOTAL_COLUMNS}
+
+    def answer_fields(self) -> dict[str, object]:
+        result = self.result
+        return {
+            "insuplc_admdvs": self.person.insuplc_admdvs,
+            "medfee_sumamt_fen": result.medfee_sumamt_fen,
+            "policy_range_fen": result.policy_range_fen,
+            "deductible_fen": result.deductible_fen,
+            "pool_ratio": str(result.pool_ratio),
+            "funds": [{"fund_pay_type": f.fund_pay_type, "paid_fen": f.paid_fen} for f in result.funds],
+            "fund_paid_total_fen": result.fund_paid_total_fen,
+            "cash_paid_fen": result.cash_paid_fen,
+            "calc_trace": "\n".join(result.trace),
+        }
+
+
+async def _calculate(session: AsyncSession, body: ReservationRequest, *, hold: bool) -> _Calculated:
+    """This platform's policy on the classified lines, on the person's totals: locked (``hold``, a
+    reservation) or as they stand (a preview)."""
     day = body.begntime.astimezone(CHINA_TZ).date()
-    rows, locked = await eligibility.coverage_and_lock(session, body.psn_no, day.year, body.insutype)
+    if hold:
+        rows, locked = await eligibility.coverage_and_lock(session, body.psn_no, day.year, body.insutype)
+    else:
+        rows, locked = await schemes.year_coverage(session, body.psn_no, day.year), None
     coverage, effective = await schemes.resolve(session, body.psn_no, body.insutype, day, rows)
     person = await eligibility.covered(session, body.psn_no, coverage, day, rows)
-    if effective != body.insutype or locked is None:
+    if not hold:
+        totals = await eligibility.peek_accumulator(session, body.psn_no, day.year, effective)
+    elif effective != body.insutype or locked is None:
         totals = await eligibility.lock_accumulator(
             session, body.psn_no, day.year, effective, absent=effective == body.insutype
         )
@@ -136,7 +166,36 @@ async def reserve(session: AsyncSession, body: ReservationRequest, now: datetime
         )
     except NotEligible as exc:
         raise DomainError(str(exc), code="NOT_ELIGIBLE", status_code=422) from exc
-    delta = {name: int(getattr(result.delta, name)) for name in eligibility.TOTAL_COLUMNS}
+    return _Calculated(person, effective, totals, result)
+
+
+async def preview(session: AsyncSession, body: ReservationRequest, now: datetime) -> ReservationOut:
+    """What a reservation of ``body`` would pay now (the treating side's pre-settlement, 2101/2206/2303):
+    the same calculation on the totals as they stand; nothing is held or written, and nothing is kept
+    under the msgid (a preview may be asked again)."""
+    calculated = await _calculate(session, body, hold=False)
+    return ReservationOut(
+        **calculated.answer_fields(),
+        reservation_id="",
+        status=PREVIEW,
+        platform=body.platform,
+        psn_no=body.psn_no,
+        insutype=calculated.insutype,
+        expires_at=now,
+    )
+
+
+async def reserve(session: AsyncSession, body: ReservationRequest, now: datetime) -> ReservationOut:
+    digest = _digest(body)
+    existing = await session.scalar(
+        select(Reservation).where(Reservation.platform == body.platform, Reservation.msgid == body.msgid)
+    )
+    if existing is not None:
+        if existing.request_sha256 != digest:
+            raise Conflict(f"报文ID {body.msgid} 已用于另一笔预留", code="MSGID_REUSED")
+        return answer(existing, replayed=True)
+    calculated = await _calculate(session, body, hold=True)
+    delta, totals = calculated.delta(), calculated.totals
     totals.move(delta, 1)
     totals.settlement_count += 1
     await eligibility.save_accumulator(session, totals)
@@ -146,8 +205,8 @@ async def reserve(session: AsyncSession, body: ReservationRequest, now: datetime
         msgid=body.msgid,
         request_sha256=digest,
         psn_no=body.psn_no,
-        insutype=effective,
-        year=day.year,
+        insutype=calculated.insutype,
+        year=body.begntime.astimezone(CHINA_TZ).year,
         status=RESERVED,
         fixmedins_code=body.fixmedins_code,
         hosp_lv=body.hosp_lv,
@@ -155,17 +214,7 @@ async def reserve(session: AsyncSession, body: ReservationRequest, now: datetime
         med_type=body.med_type,
         expires_at=now + timedelta(seconds=body.hold_s),
         ytd_delta=delta,
-        result={
-            "insuplc_admdvs": person.insuplc_admdvs,
-            "medfee_sumamt_fen": result.medfee_sumamt_fen,
-            "policy_range_fen": result.policy_range_fen,
-            "deductible_fen": result.deductible_fen,
-            "pool_ratio": str(result.pool_ratio),
-            "funds": [{"fund_pay_type": f.fund_pay_type, "paid_fen": f.paid_fen} for f in result.funds],
-            "fund_paid_total_fen": result.fund_paid_total_fen,
-            "cash_paid_fen": result.cash_paid_fen,
-            "calc_trace": "\n".join(result.trace),
-        },
+        result=calculated.answer_fields(),
         created_at=now,
         updated_at=now,
     )

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -40,6 +41,7 @@ from settlement.adjudication.engine import (
 from settlement.catalogue import service as catalogue
 from settlement.config import PeerPlatform
 from settlement.eligibility import service as eligibility
+from settlement.institutions.models import Institution
 from settlement.interplatform.models import PeerSettlement
 from settlement.interplatform.peers import Peers
 from settlement.settlements.answers import PAY_LOC_CROSS_PLATFORM, answer
@@ -61,6 +63,7 @@ from shared.contracts.v1.interplatform import (
     PersonAnswer,
     PersonQuery,
     ReleaseRequest,
+    ReservationOut,
     ReservationRequest,
 )
 from shared.db import Database
@@ -157,6 +160,9 @@ class Treating:
         person = await _eligible(self.peers, peer, admission)
         return person.insutype or admission.insutype
 
+    async def presettle(self, session: AsyncSession, claim: Claim) -> SettlementOut:
+        return await presettle(session, claim, self.peers)
+
     async def settle(
         self, session: AsyncSession, claim: Claim, stay: StayLines | None = None
     ) -> SettlementOut:
@@ -178,12 +184,20 @@ class Treating:
         return await send_owed(db, self.peers, setl_id)
 
 
-async def settle(
-    session: AsyncSession, claim: Claim, peers: Peers, stay: StayLines | None = None
-) -> SettlementOut:
-    """A binding settlement of a peer's insured (the caller claimed the msgid in this transaction): a
-    purchase (2102), or an encounter's uploaded lines (``stay``: a visit's batch, 2207, or a stay at
-    discharge, 2304)."""
+@dataclass(frozen=True)
+class _Priced:
+    """A claim of a peer's insured checked and classified here, and the request the peer computes on."""
+
+    peer: PeerPlatform
+    institution: Institution
+    person: EligibilityAnswer
+    counted: classification.Lines
+    request: ReservationRequest
+
+
+async def _priced(session: AsyncSession, claim: Claim, peers: Peers, stay: StayLines | None) -> _Priced:
+    """就医地目录、就医地管理: the institution's checks, the peer's eligibility, this platform's catalogue
+    classification of the lines; the reservation request for the peer's policy."""
     peer = peers.hosting(claim.insuplc_admdvs)
     assert peer is not None
     _require_reservable(claim.med_type, claim.kind)
@@ -220,32 +234,74 @@ async def settle(
         institution.hosp_lv,
         institution.admdvs,
     )
-    reserved = await peers.reserve(
-        peer,
-        ReservationRequest(
-            msgid=claim.msgid,
-            platform=peers.platform_id,
-            psn_no=claim.psn_no,
-            insutype=claim.insutype,
-            begntime=claim.begntime,
-            med_type=claim.med_type,
-            fixmedins_code=institution.fixmedins_code,
-            mdtrtarea_admvs=institution.admdvs,
-            hosp_lv=institution.hosp_lv,
-            lines=[
-                ClassifiedLine(
-                    feedetl_sn=r.line.feedetl_sn,
-                    amount_fen=r.line.amount_fen,
-                    fully_self_paid_fen=r.fully_self_paid_fen,
-                    over_price_cap_fen=r.over_price_cap_fen,
-                    self_pay_first_fen=r.self_pay_first_fen,
-                    policy_range_fen=r.policy_range_fen,
-                )
-                for r in counted.results
-            ],
-            hold_s=peers.hold_s,
-        ),
+    request = ReservationRequest(
+        msgid=claim.msgid,
+        platform=peers.platform_id,
+        psn_no=claim.psn_no,
+        insutype=claim.insutype,
+        begntime=claim.begntime,
+        med_type=claim.med_type,
+        fixmedins_code=institution.fixmedins_code,
+        mdtrtarea_admvs=institution.admdvs,
+        hosp_lv=institution.hosp_lv,
+        lines=[
+            ClassifiedLine(
+                feedetl_sn=r.line.feedetl_sn,
+                amount_fen=r.line.amount_fen,
+                fully_self_paid_fen=r.fully_self_paid_fen,
+                over_price_cap_fen=r.over_price_cap_fen,
+                self_pay_first_fen=r.self_pay_first_fen,
+                policy_range_fen=r.policy_range_fen,
+            )
+            for r in counted.results
+        ],
+        hold_s=peers.hold_s,
     )
+    return _Priced(peer, institution, person, counted, request)
+
+
+def _shown(priced: _Priced, claim: Claim, reservation: ReservationOut, now: datetime) -> PeerSettlement:
+    """The peer settlement row: owed its confirmation (written with a binding settlement), or only the
+    person as the peer names them (a preview's answer; not written)."""
+    person = priced.person
+    return PeerSettlement(
+        setl_id="",
+        peer=priced.peer.id,
+        msgid=claim.msgid,
+        reservation_id=reservation.reservation_id,
+        status=RESERVED,
+        expires_at=reservation.expires_at,
+        psn_name=person.psn_name or "",
+        certno=person.certno or "",
+        gend=person.gend or "",
+        brdy=person.brdy or claim.begntime.astimezone(CHINA_TZ).date(),
+        naty=person.naty or "",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def presettle(session: AsyncSession, claim: Claim, peers: Peers) -> SettlementOut:
+    """2101/2206/2303 of a peer's insured: the peer's preview of its policy on the lines classified here;
+    nothing is written on either side."""
+    priced = await _priced(session, claim, peers, None)
+    previewed = await peers.preview(priced.peer, priced.request)
+    now = now_china()
+    settlement, funds, rows = _records(
+        priced, claim, previewed, setl_id="", mdtrt_id=claim.mdtrt_id or "", now=now, status="preview"
+    )
+    return answer(settlement, funds, rows, None, peer=_shown(priced, claim, previewed, now))
+
+
+async def settle(
+    session: AsyncSession, claim: Claim, peers: Peers, stay: StayLines | None = None
+) -> SettlementOut:
+    """A binding settlement of a peer's insured (the caller claimed the msgid in this transaction): a
+    purchase (2102), or an encounter's uploaded lines (``stay``: a visit's batch, 2207, or a stay at
+    discharge, 2304)."""
+    priced = await _priced(session, claim, peers, stay)
+    peer, institution = priced.peer, priced.institution
+    reserved = await peers.reserve(peer, priced.request)
     if reserved.status != RESERVED:
         # A repeat of a msgid whose reservation the peer released meanwhile (its hold ran out).
         raise Conflict(
@@ -255,6 +311,66 @@ async def settle(
     now = now_china()
     setl_id = new_id("S", claim.mdtrtarea_admvs, now)
     mdtrt_id = claim.mdtrt_id or new_id("M", claim.mdtrtarea_admvs, now)
+    settlement, funds, rows = _records(
+        priced, claim, reserved, setl_id=setl_id, mdtrt_id=mdtrt_id, now=now, status="settled"
+    )
+    care_day = claim.begntime.astimezone(CHINA_TZ).date()
+    # The accumulator row here only serialises this person's settlements on this platform (nothing moves).
+    totals = await eligibility.lock_accumulator(session, claim.psn_no, care_day.year, reserved.insutype)
+    completed = SettlementCompleted(
+        setl_id=setl_id,
+        mdtrt_id=mdtrt_id,
+        msgid=claim.msgid,
+        psn_no=claim.psn_no,
+        fixmedins_code=institution.fixmedins_code,
+        institution_level=institution.hosp_lv,
+        insutype=reserved.insutype,
+        insuplc_admdvs=reserved.insuplc_admdvs,
+        mdtrtarea_admvs=claim.mdtrtarea_admvs,
+        med_type=claim.med_type,
+        clr_type=claim.clr_type,
+        setl_time=now,
+        medfee_sumamt_fen=settlement.medfee_sumamt_fen,
+        fund_pay_sumamt_fen=reserved.fund_paid_total_fen,
+        psn_cash_pay_fen=reserved.cash_paid_fen,
+        fund_payments=[
+            FundPayment(fund_pay_type=f.fund_pay_type, amount_fen=f.paid_fen) for f in reserved.funds
+        ],
+        insured_platform=peer.id,
+    )
+    probes = await supervision.settlement_probes(session, settlement, [x["med_list_codg"] for x in rows])
+    probed = await store_for(session).write_settlement(
+        session, NewSettlement(settlement, funds, rows, totals, completed, stay), probes
+    )
+    await supervision.evaluate_settlement(session, probes, probed)
+    owed = _shown(priced, claim, reserved, now)
+    owed.setl_id = setl_id
+    session.add(owed)
+    await session.flush()
+    metrics.record_out_of_area(
+        session,
+        insuplc_admdvs=settlement.insuplc_admdvs,
+        mdtrtarea_admvs=settlement.mdtrtarea_admvs,
+        fund_fen=reserved.fund_paid_total_fen,
+        operation="settle",
+        pay_loc=PAY_LOC_CROSS_PLATFORM,
+    )
+    return answer(settlement, funds, rows, None, peer=owed)
+
+
+def _records(
+    priced: _Priced,
+    claim: Claim,
+    reserved: ReservationOut,
+    *,
+    setl_id: str,
+    mdtrt_id: str,
+    now: datetime,
+    status: str,
+) -> tuple[Settlement, list[SettlementFund], list[dict[str, Any]]]:
+    """The settlement, its funds and lines: the peer's fund shares and deductible as it answered, this
+    platform's classification of the lines."""
+    peer, institution, person, counted = priced.peer, priced.institution, priced.person, priced.counted
     paid = {f.fund_pay_type: f.paid_fen for f in reserved.funds}
     settlement = Settlement(
         setl_id=setl_id,
@@ -292,7 +408,7 @@ async def settle(
         calc_trace=f"跨省异地就医：参保地平台 {peer.id} 预留 {reserved.reservation_id}\n"
         + reserved.calc_trace,
         encounter_kind=claim.kind,
-        status="settled",
+        status=status,
         # The person's yearly totals are the peer's (held by its reservation): none move here.
         ytd_delta={},
         layers={},
@@ -308,61 +424,7 @@ async def settle(
         )
         for f in reserved.funds
     ]
-    rows = _line_rows(setl_id, claim, counted)
-    # The accumulator row here only serialises this person's settlements on this platform (nothing moves).
-    totals = await eligibility.lock_accumulator(session, claim.psn_no, care_day.year, reserved.insutype)
-    completed = SettlementCompleted(
-        setl_id=setl_id,
-        mdtrt_id=mdtrt_id,
-        msgid=claim.msgid,
-        psn_no=claim.psn_no,
-        fixmedins_code=institution.fixmedins_code,
-        institution_level=institution.hosp_lv,
-        insutype=reserved.insutype,
-        insuplc_admdvs=reserved.insuplc_admdvs,
-        mdtrtarea_admvs=claim.mdtrtarea_admvs,
-        med_type=claim.med_type,
-        clr_type=claim.clr_type,
-        setl_time=now,
-        medfee_sumamt_fen=counted.total_fen,
-        fund_pay_sumamt_fen=reserved.fund_paid_total_fen,
-        psn_cash_pay_fen=reserved.cash_paid_fen,
-        fund_payments=[
-            FundPayment(fund_pay_type=f.fund_pay_type, amount_fen=f.paid_fen) for f in reserved.funds
-        ],
-        insured_platform=peer.id,
-    )
-    probes = await supervision.settlement_probes(session, settlement, [x["med_list_codg"] for x in rows])
-    probed = await store_for(session).write_settlement(
-        session, NewSettlement(settlement, funds, rows, totals, completed, stay), probes
-    )
-    await supervision.evaluate_settlement(session, probes, probed)
-    owed = PeerSettlement(
-        setl_id=setl_id,
-        peer=peer.id,
-        msgid=claim.msgid,
-        reservation_id=reserved.reservation_id,
-        status=RESERVED,
-        expires_at=reserved.expires_at,
-        psn_name=person.psn_name or "",
-        certno=person.certno or "",
-        gend=person.gend or "",
-        brdy=person.brdy or care_day,
-        naty=person.naty or "",
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(owed)
-    await session.flush()
-    metrics.record_out_of_area(
-        session,
-        insuplc_admdvs=settlement.insuplc_admdvs,
-        mdtrtarea_admvs=settlement.mdtrtarea_admvs,
-        fund_fen=reserved.fund_paid_total_fen,
-        operation="settle",
-        pay_loc=PAY_LOC_CROSS_PLATFORM,
-    )
-    return answer(settlement, funds, rows, None, peer=owed)
+    return settlement, funds, _line_rows(setl_id, claim, counted)
 
 
 def _line_rows(setl_id: str, claim: Claim, counted: classification.Lines) -> list[dict[str, Any]]:

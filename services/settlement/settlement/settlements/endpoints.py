@@ -57,10 +57,12 @@ async def settle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep, 
 
 
 @router.post("/pharmacy-settlements/preview", response_model=SettlementOut)
-async def presettle_pharmacy(body: PharmacySettlementRequest, runtime: RuntimeDep) -> SettlementOut:
+async def presettle_pharmacy(
+    body: PharmacySettlementRequest, runtime: RuntimeDep, request: Request
+) -> SettlementOut:
     """Pre-settle a pharmacy purchase (2101): the same calculation, nothing written."""
     async with runtime.db.session() as session:
-        return await service.presettle(session, service.pharmacy_claim(body))
+        return await service.presettle(session, service.pharmacy_claim(body), peer_route(request))
 
 
 @router.get("/settlements/{setl_id}", response_model=SettlementOut)

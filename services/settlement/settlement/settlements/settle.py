@@ -61,6 +61,10 @@ class PeerRoute(Protocol):
         otherwise); the scheme the encounter is settled under."""
         ...
 
+    async def presettle(self, session: AsyncSession, claim: Claim) -> SettlementOut:
+        """2101/2206/2303 of a peer's insured: the peer's policy previewed, nothing written."""
+        ...
+
     async def settle(
         self, session: AsyncSession, claim: Claim, stay: StayLines | None = None
     ) -> SettlementOut:
@@ -72,9 +76,12 @@ class PeerRoute(Protocol):
         ...
 
 
-async def presettle(session: AsyncSession, claim: Claim) -> SettlementOut:
-    """2101/2206/2303: what settling would give now, changing nothing."""
+async def presettle(session: AsyncSession, claim: Claim, peers: PeerRoute | None = None) -> SettlementOut:
+    """2101/2206/2303: what settling would give now, changing nothing (a peer platform's insured: as the
+    peer previews it)."""
     claim = await with_national_codes(session, claim)
+    if peers is not None and peers.hosts(claim.insuplc_admdvs):
+        return await peers.presettle(session, claim)
     claim, year_rows, _ = await with_scheme(session, claim)
     care_year = claim.begntime.astimezone(CHINA_TZ).year
     totals = await eligibility.peek_accumulator(session, claim.psn_no, care_year, claim.insutype)
