@@ -29,6 +29,15 @@ def _future(at: datetime) -> bool:
     return at - now_china() > MAX_CLOCK_SKEW
 
 
+def _fee_day(line: FeeUpload) -> date:
+    """The line's day in China; a line dated in the future is refused."""
+    if _future(line.fee_ocur_time):
+        raise DomainError(
+            f"费用明细 {line.feedetl_sn} 的发生时间晚于当前时间", code="FUTURE_TIME", status_code=422
+        )
+    return line.fee_ocur_time.astimezone(CHINA_TZ).date()
+
+
 def require_discharge_not_future(endtime: datetime) -> None:
     if _future(endtime):
         raise DomainError(
@@ -54,11 +63,7 @@ async def require_fee_dates(
         return
     allowed_from: date | None = None
     for line in lines:
-        if _future(line.fee_ocur_time):
-            raise DomainError(
-                f"费用明细 {line.feedetl_sn} 的发生时间晚于当前时间", code="FUTURE_TIME", status_code=422
-            )
-        day = line.fee_ocur_time.astimezone(CHINA_TZ).date()
+        day = _fee_day(line)
         if day < admitted:
             if allowed_from is None:
                 _, document = await policies.in_force_with_document(
@@ -94,11 +99,7 @@ async def _peer_fee_dates(
     admitted = encounter.begntime.astimezone(CHINA_TZ).date()
     first: dict[date, datetime] = {}
     for line in lines:
-        if _future(line.fee_ocur_time):
-            raise DomainError(
-                f"费用明细 {line.feedetl_sn} 的发生时间晚于当前时间", code="FUTURE_TIME", status_code=422
-            )
-        day = line.fee_ocur_time.astimezone(CHINA_TZ).date()
+        day = _fee_day(line)
         if day < admitted:
             raise DomainError(
                 f"费用明细 {line.feedetl_sn} 发生于 {day}，早于入院/就诊日期 {admitted}"
