@@ -313,3 +313,34 @@ async def test_the_mappings_list_is_asked_for_one_institution(settlement_api: Se
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
     assert "fixmedins_code" in response.text
+
+
+async def test_1317_as_his_code_sends_it(desk: Desk) -> None:
+    """The input of binzhe12123/Medical's ``ML1317.In1317`` (a C# client: DateTime fields serialised as
+    ``2026-12-06T00:00:00``, the filters empty, no ``ver``): the whole of the caller's list, paged."""
+    await desk.map(HOSPITAL, "H-001", "A", "2026-01-01")  # version 6
+    await desk.map(HOSPITAL, "H-002", "B", "2026-02-01")  # version 7
+    sent = {
+        "query_date": "2026-12-06T00:00:00",
+        "fixmedins_code": HOSPITAL,
+        "medins_list_codg": "",
+        "medins_list_name": "",
+        "insu_admdvs": REGION,
+        "list_type": "",
+        "med_list_codg": "",
+        "begndate": "2000-01-01T00:00:00",
+        "vali_flag": "1",
+        "updt_time": "2000-01-01T00:00:00",
+        "page_num": 1,
+        "page_size": 1,
+    }
+    first = await desk.ok("1317", sent)
+    assert [(r["medins_list_codg"], r["med_list_codg"]) for r in first["data"]] == [("H-001", "A")]
+    # Two mappings one a page: two pages, the second holds H-002.
+    assert (first["recordCounts"], first["pages"], first["ver"]) == (2, 2, "7")
+    second = await desk.ok("1317", {**sent, "page_num": 2})
+    assert [(r["medins_list_codg"], r["ver"]) for r in second["data"]] == [("H-002", "7")]
+
+    # Another institution's code in the input is refused, not answered with its mappings.
+    other = await desk.send("1317", {"data": {**sent, "fixmedins_code": PHARMACY}})
+    assert other["infcode"] == -1 and other["err_msg"].startswith("[E_INSTITUTION]"), other

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.declaration import Call, Transaction
 from gateway.nhsa.files import fileinfo
+from gateway.protocol.errors import Refusal
 from shared.clock import format_wire_time
 from shared.contracts.v1.catalogue import CatalogueRow
 
@@ -50,6 +51,8 @@ class CatalogueQuery(BaseModel):
     ver: str = Field(default="0", pattern=r"^\d{0,18}$")
     page_num: int | None = Field(default=None, ge=1, le=1_000_000)
     page_size: int = Field(default=MAX_INLINE_PAGE, ge=1, le=MAX_INLINE_PAGE)
+    #: 1317 only: the institution whose mappings are asked for; it must be the caller's (empty: the caller).
+    fixmedins_code: str = Field(default="", max_length=30)
 
 
 class CatalogueInput(BaseModel):
@@ -245,6 +248,10 @@ def _handler(infno: str) -> Callable[[Call, CatalogueInput], Any]:
         query = data.data
         ver = int(query.ver or "0")
         mine = call.envelope.fixmedins_code if infno in OWN_LISTS else None
+        if mine is not None and query.fixmedins_code not in ("", mine):
+            raise Refusal(
+                "E_INSTITUTION", f"fixmedins_code {query.fixmedins_code} 与报文的定点医药机构编号不一致"
+            )
         if query.page_num is not None:
             page = await call.downstream.catalogue_changes(
                 list_name, ver, query.page_num, query.page_size, fixmedins_code=mine
