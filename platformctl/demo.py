@@ -180,6 +180,14 @@ def demo_catalogue_file() -> str:
     return (Path(__file__).parent / "demo_catalogue.csv").read_text(encoding="utf-8")
 
 
+def demo_list_kinds_file() -> str:
+    """A small sample of the items kept in national lists of their own, hospital preparations (1303),
+    ethnic drugs (1304), formula granules (1320) and items of the new service list (1321), in the columns
+    of the same import with ``list_kind`` (``platformctl/demo_list_kinds.csv``;
+    docs/catalogue-sample.md, "The lists kept apart"). The codes are the sample's own (``DEMO-…``)."""
+    return (Path(__file__).parent / "demo_list_kinds.csv").read_text(encoding="utf-8")
+
+
 def demo_code_files() -> list[tuple[str, str]]:
     """The demo's diagnosis (dise) and procedure (oprn) code lists: common outpatient and inpatient
     diagnoses as the national ICD-10 医保版 codes and names them, and common operations as ICD-9-CM-3 医保版
@@ -268,6 +276,15 @@ async def load_demo(
             raise RuntimeError(f"catalogue import -> {response.status_code}: {response.text[:2000]}")
         imported = response.json()
         catalogue_items = imported["imported"] + imported["unchanged"]
+        response = await client.post(
+            f"{settlement_url}/api/v1/catalogue/items/import",
+            content=demo_list_kinds_file().encode("utf-8"),
+            headers={"content-type": "text/csv"},
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"list kinds import -> {response.status_code}: {response.text[:2000]}")
+        kinds = response.json()
+        catalogue_items += kinds["imported"] + kinds["unchanged"]
         for kind, text in demo_code_files() + demo_national_code_files() + demo_payment_disease_files():
             response = await client.post(
                 f"{settlement_url}/api/v1/catalogue/codes/{kind}/import", content=text.encode("utf-8")

@@ -129,3 +129,33 @@ async def test_acts_recorded_before_token_identities_keep_their_name_and_have_no
     finally:
         await engine.dispose()
     assert [tuple(r) for r in rows] == [("稽核科王五", None), ("s" * 100, None)]
+
+
+async def test_mappings_made_before_their_versions_come_with_the_next_catalogue_version(
+    databases: DatabaseFactory,
+) -> None:
+    """Issue 24's migration on a database with mappings: they are one change at a new catalogue version
+    (the counter's next number), so 1317 from any version an institution holds lists them; the counter
+    moves on to it."""
+    url = databases.new_url("settlement")
+    upgrade("settlement", url, "f1d3b5a7c9e2")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE catalogue_list_version SET ver = 3 WHERE id = 1"))
+            await conn.execute(
+                text(
+                    "INSERT INTO catalogue_mappings (fixmedins_code, medins_list_codg, med_list_codg,"
+                    " list_type, name, begndate, created_at, updated_at)"
+                    " VALUES ('H34152400001', 'H-001', 'A', '101', '院内甲', :day, :at, :at)"
+                ),
+                {"day": utcnow().date(), "at": utcnow()},
+            )
+        upgrade("settlement", url)
+        async with engine.connect() as conn:
+            mapped = (await conn.execute(text("SELECT list_ver FROM catalogue_mappings"))).scalars().all()
+            newest = await conn.scalar(text("SELECT ver FROM catalogue_list_version WHERE id = 1"))
+    finally:
+        await engine.dispose()
+    # Version 3 was the newest; the mappings are version 4, the newest now.
+    assert (list(mapped), newest) == ([4], 4)

@@ -57,7 +57,7 @@ def test_the_rules_that_read_the_registry() -> None:
     # The metrics labels (dashboards and deploy checks read them) are the codes answered before the registry.
     assert {
         "1101", "1201", "1301", "1302", "1305", "1306", "1307", "1308", "1309", "1310", "1311", "1312",
-        "1313", "1314", "1315", "1318", "1319", "1901",
+        "1313", "1314", "1315", "1318", "1319", "1303", "1304", "1316", "1317", "1320", "1321", "1901",
         "2001", "2101", "2102", "2103", "2201", "2202", "2203", "2203A", "2204", "2205", "2206", "2207",
         "2208", "2301", "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405", "2501",
         "2501A", "2502", "2503", "2504", "2505", "2506", "2507", "2601", "3101", "3102", "3103", "3201",
@@ -68,7 +68,7 @@ def test_the_rules_that_read_the_registry() -> None:
     read_only = {t.infno for t in TRANSACTIONS if not t.changes_state}
     assert read_only == {
         "1101", "1201", "1301", "1302", "1305", "1306", "1307", "1308", "1309", "1310", "1311", "1312",
-        "1313", "1314", "1315", "1318", "1319", "1901",
+        "1313", "1314", "1315", "1318", "1319", "1303", "1304", "1316", "1317", "1320", "1321", "1901",
         "2001", "2101", "2206", "2303", "3101", "3102", "3201", "4103", "5201", "5202", "5203", "5204",
         "5205", "5206", "5301", "5302", "9102",
     }  # fmt: skip
@@ -129,13 +129,13 @@ async def test_an_unsupported_code_is_counted_by_the_code_requested_and_logged(
     """A national code the platform does not offer keeps its own label; any other code is "other" (the
     label set stays bounded); each refusal is logged with the code as requested, the institution and the
     operator."""
-    before_1303, before_other = _refusals("1303"), _refusals("other")
+    before_5102, before_other = _refusals("5102"), _refusals("other")
     caplog.set_level(logging.WARNING, logger="gateway.transactions")
-    for n, infno in enumerate(("1303", "7777", "7778")):
+    for n, infno in enumerate(("5102", "7777", "7778")):
         body = examples.envelope(infno, f"{HOSPITAL}20261120100000{2000 + n}", {}, fixmedins_code=HOSPITAL)
         refused = await gateway.send(body)
         assert refused["infcode"] == -1 and refused["err_msg"].startswith("[E_INFNO]"), refused
-    assert _refusals("1303") == before_1303 + 1
+    assert _refusals("5102") == before_5102 + 1
     assert _refusals("other") == before_other + 2  # 7777 and 7778
     assert (
         REGISTRY.get_sample_value(
@@ -145,7 +145,7 @@ async def test_an_unsupported_code_is_counted_by_the_code_requested_and_logged(
     )
     trails = [t for r in caplog.records if (t := getattr(r, "trail", None))]
     assert [(t["infno"], t["infno_label"]) for t in trails] == [
-        ("1303", "1303"),
+        ("5102", "5102"),
         ("7777", "other"),
         ("7778", "other"),
     ]

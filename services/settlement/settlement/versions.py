@@ -1,7 +1,9 @@
 """The catalogue version (``catalogue_list_version``): one counter for every list the 13xx downloads serve
 (docs/interface.md, "13xx catalogue downloads"). A change to a catalogue item, a national code or a
 benefit policy's chronic disease list (1309) takes the next number in its transaction and announces it
-with ``catalogue.changed``; a download names the newest number, which the institution sends next time.
+with ``catalogue.changed``; so does a change to an institution's catalogue mapping (3301/3302, downloaded
+with 1317), announced with ``catalogue.mapping_changed``. A download names the newest number, which the
+institution sends next time.
 
 Below the domain packages (catalogue, policy) so that each can take a version for what it changes."""
 

@@ -15,12 +15,21 @@ from pydantic import BaseModel, ConfigDict, Field
 #: ones 1318, the 乙类 ones with a self-pay-first share 1319) and the national code lists (diseases
 #: 1307, operations 1308, tumour morphology 1313, TCM diseases 1314, TCM syndromes 1315, diseases paid by
 #: disease 1310 and treated by day surgery 1311) and the benefit policies' chronic and special diseases
-#: (门诊慢特病种 1309).
+#: (门诊慢特病种 1309); the items of the lists kept apart from their class (医疗机构制剂 preparations 1303,
+#: 民族药 ethnic-drugs 1304, 中药配方颗粒 granules 1320, 医疗服务项目（新）services-new 1321); every item as
+#: its own medical list code matched to the insurance list (item-matches 1316); and one institution's own
+#: mappings (3301/3302) of its codes (mappings 1317, with ``fixmedins_code``).
 ListName = Literal[
     "drugs",
     "herbs",
     "services",
     "materials",
+    "preparations",
+    "ethnic-drugs",
+    "granules",
+    "services-new",
+    "item-matches",
+    "mappings",
     "items",
     "price-caps",
     "selfpay-ratios",
@@ -63,6 +72,16 @@ class CatalogueRow(BaseModel):
     #: Chronic diseases only: the region and insurance type of the policy that lists the disease.
     admdvs: str | None = None
     insutype: str | None = None
+    #: Catalogue items and mappings: the 目录类别 (101 西药中成药, 102 中药饮片, 103 医疗机构制剂, 104 民族药,
+    #: 201 医疗服务项目, 301 医用耗材 for items; as the institution sent it for a mapping).
+    list_type: str | None = None
+    #: Mappings only (1317): the institution and its own code (``code`` is the national one it maps to;
+    #: ``name`` the institution's name of its item), when it was uploaded, and whether it still stands
+    #: (False: revoked, ``effective_to`` the last day it applied).
+    fixmedins_code: str | None = None
+    medins_list_codg: str | None = None
+    created_at: datetime | None = None
+    valid: bool = True
 
 
 class CatalogueChanges(BaseModel):

@@ -439,7 +439,8 @@ class CatalogueChanged(EventData):
 
 
 class CatalogueMappingChanged(EventData):
-    """An institution's mapping of its own code uploaded (3301) or revoked (3302)."""
+    """An institution's mapping of its own code uploaded (3301) or revoked (3302), at catalogue version
+    ``ver`` (the version 1317 lists it at)."""
 
     event_type: ClassVar[str] = "catalogue.mapping_changed"
     topic: ClassVar[str] = CATALOGUE_TOPIC
@@ -452,6 +453,7 @@ class CatalogueMappingChanged(EventData):
     enddate: date | None = None
     revoked_on: date | None = None
     msgid: str | None = None
+    ver: int | None = None
 
     def partition_key(self) -> str:
         return self.fixmedins_code

@@ -15,7 +15,12 @@ Field names of the rows as the HIS code of the interface reads them: ``hilist_co
 with ``admdvs`` and ``insutype`` for 1309 (the benefit policies' chronic and special diseases, the
 codes 2503 files and a 14xxxx visit names); ``bydise_setl_list_code`` / ``bydise_setl_dise_name`` (1310)
 and ``daysrg_dise_list_code`` / ``daysrg_dise_name`` (1311) with ``qua_oprn_oprt_code`` /
-``qua_oprn_oprt_name``, as the HIS code of the interface stores them."""
+``qua_oprn_oprt_name``, as the HIS code of the interface stores them. The lists kept apart from their
+class: ``drug_prodname`` (1303 医疗机构制剂), ``drug_genname`` (1304 民族药, 1320 中药配方颗粒),
+``servitem_name`` (1321 医疗服务项目（新）). 1316 matches each medical list code to its insurance list code
+(``med_list_codg`` / ``hilist_code`` / ``list_type``); 1317 lists the calling institution's own mappings
+(``fixmedins_code``, ``medins_list_codg``, ``medins_list_name``, ``med_list_codg``; ``vali_flag`` 0 once
+revoked)."""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.declaration import Call, Transaction
 from gateway.nhsa.files import fileinfo
+from gateway.protocol.errors import Refusal
 from shared.clock import format_wire_time
 from shared.contracts.v1.catalogue import CatalogueRow
 
@@ -45,6 +51,8 @@ class CatalogueQuery(BaseModel):
     ver: str = Field(default="0", pattern=r"^\d{0,18}$")
     page_num: int | None = Field(default=None, ge=1, le=1_000_000)
     page_size: int = Field(default=MAX_INLINE_PAGE, ge=1, le=MAX_INLINE_PAGE)
+    #: 1317 only: the institution whose mappings are asked for; it must be the caller's (empty: the caller).
+    fixmedins_code: str = Field(default="", max_length=30)
 
 
 class CatalogueInput(BaseModel):
@@ -123,6 +131,38 @@ def _selfpay(row: CatalogueRow) -> dict[str, Any]:
     }
 
 
+def _match(row: CatalogueRow) -> dict[str, Any]:
+    """1316: an item's medical list code and its insurance list code, the same code on this platform
+    (the list is the insurance list itself); no remark is kept (``memo`` empty)."""
+    return {
+        "med_list_codg": row.code,
+        "hilist_code": row.code,
+        "list_type": row.list_type,
+        "insu_admdvs": REGION,
+        "memo": "",
+        "poolarea_no": REGION,
+        **_common(row),
+    }
+
+
+def _mapping(row: CatalogueRow) -> dict[str, Any]:
+    """1317: one of the institution's own mappings (3301); revoked (3302), ``vali_flag`` 0 and its end the
+    day before the revocation. What 3301 accepts and does not keep (``aprvno``, ``dosform``, ``spec``...)
+    is not sent."""
+    return {
+        "fixmedins_code": row.fixmedins_code,
+        "medins_list_codg": row.medins_list_codg,
+        "medins_list_name": row.name,
+        "insu_admdvs": REGION,
+        "list_type": row.list_type,
+        "med_list_codg": row.code,
+        **_common(row),
+        "vali_flag": "1" if row.valid else "0",
+        "crte_time": format_wire_time(row.created_at) if row.created_at is not None else None,
+        "poolarea_no": REGION,
+    }
+
+
 def _code(code_field: str, name_field: str) -> Callable[[CatalogueRow], dict[str, Any]]:
     def wire(row: CatalogueRow) -> dict[str, Any]:
         return {code_field: row.code, name_field: row.name, **_common(row)}
@@ -180,7 +220,13 @@ LISTS: dict[str, tuple[str, str, Callable[[CatalogueRow], dict[str, Any]]]] = {
     "1313": ("肿瘤形态学目录下载", "tumours", _code("tumr_morp_code", "tumr_morp_name")),
     "1314": ("中医疾病目录下载", "tcm-diseases", _code("tcm_dise_code", "tcm_dise_name")),
     "1315": ("中医证候目录下载", "tcm-syndromes", _code("tcmsymp_code", "tcmsymp")),
+    "1303": ("医疗机构制剂目录下载", "preparations", _item("drug_prodname")),
+    "1304": ("民族药品目录查询", "ethnic-drugs", _item("drug_genname")),
+    "1320": ("中药配方颗粒目录下载", "granules", _item("drug_genname")),
+    "1321": ("医疗服务项目（新）目录下载", "services-new", _item("servitem_name")),
     "1312": ("医保目录信息查询", "items", _hilist),
+    "1316": ("医疗目录与医保目录匹配信息查询", "item-matches", _match),
+    "1317": ("医药机构目录匹配信息查询", "mappings", _mapping),
     "1318": ("医保目录限价信息查询", "price-caps", _price_cap),
     "1319": ("医保目录先自付比例信息查询", "selfpay-ratios", _selfpay),
 }
@@ -191,14 +237,25 @@ def file_line(record: dict[str, Any]) -> str:
     return "\t".join("" if value is None else str(value) for value in record.values())
 
 
+#: The lists that are the calling institution's own (its mappings): asked for with its code.
+OWN_LISTS = frozenset({"1317"})
+
+
 def _handler(infno: str) -> Callable[[Call, CatalogueInput], Any]:
     _, list_name, wire = LISTS[infno]
 
     async def handle(call: Call, data: CatalogueInput) -> dict[str, Any]:
         query = data.data
         ver = int(query.ver or "0")
+        mine = call.envelope.fixmedins_code if infno in OWN_LISTS else None
+        if mine is not None and query.fixmedins_code not in ("", mine):
+            raise Refusal(
+                "E_INSTITUTION", f"fixmedins_code {query.fixmedins_code} 与报文的定点医药机构编号不一致"
+            )
         if query.page_num is not None:
-            page = await call.downstream.catalogue_changes(list_name, ver, query.page_num, query.page_size)
+            page = await call.downstream.catalogue_changes(
+                list_name, ver, query.page_num, query.page_size, fixmedins_code=mine
+            )
             pages = max(1, -(-page.total // page.page_size))
             return {
                 "data": [wire(row) for row in page.rows],
@@ -213,12 +270,12 @@ def _handler(infno: str) -> Callable[[Call, CatalogueInput], Any]:
         # Read by cursor up to the version the first batch names: a row changed meanwhile leaves the range
         # (it comes with the next download) and moves no other row out of the file.
         lines: list[str] = []
-        first = await call.downstream.catalogue_changes(list_name, ver, 1, 1)
+        first = await call.downstream.catalogue_changes(list_name, ver, 1, 1, fixmedins_code=mine)
         newest = first.newest_ver
         cursor: str | None = "0:0"
         while cursor is not None:
             batch = await call.downstream.catalogue_changes(
-                list_name, ver, 1, FILE_BATCH, upto_ver=newest, cursor=cursor
+                list_name, ver, 1, FILE_BATCH, upto_ver=newest, cursor=cursor, fixmedins_code=mine
             )
             lines.extend(file_line(wire(row)) for row in batch.rows)
             cursor = batch.next_cursor

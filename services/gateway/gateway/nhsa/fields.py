@@ -257,7 +257,7 @@ LIST_IDS: Node = {"setl_id": "text", "mdtrt_id": "text", "psn_no": "text"}
 
 
 def catalogue(row: Node) -> Either:
-    """A catalogue download (1301-1319): with ``page_num`` the page's rows and the paging, without it
+    """A catalogue download (1301-1321): with ``page_num`` the page's rows and the paging, without it
     the file of every changed row (9102 fetches it), with the newest version and the count of rows."""
     page = {"data": ({**row, **CATALOGUE_ROW},), **CATALOGUE_PAGE}
     return Either((page, {**FILE, "ver": "text", "recordCounts": "number"}))
@@ -333,6 +333,64 @@ OUTPUT: dict[str, Node | Either] = {
             "med_chrgitm_type": "text",
             "chrgitm_lv": "text",
             "lmt_used_flag": "text",
+        }
+    ),
+    "1303": catalogue(
+        {
+            "med_list_codg": "text",
+            "drug_prodname": "text",
+            "med_chrgitm_type": "text",
+            "chrgitm_lv": "text",
+            "lmt_used_flag": "text",
+        }
+    ),
+    "1304": catalogue(
+        {
+            "med_list_codg": "text",
+            "drug_genname": "text",
+            "med_chrgitm_type": "text",
+            "chrgitm_lv": "text",
+            "lmt_used_flag": "text",
+        }
+    ),
+    "1320": catalogue(
+        {
+            "med_list_codg": "text",
+            "drug_genname": "text",
+            "med_chrgitm_type": "text",
+            "chrgitm_lv": "text",
+            "lmt_used_flag": "text",
+        }
+    ),
+    "1321": catalogue(
+        {
+            "med_list_codg": "text",
+            "servitem_name": "text",
+            "med_chrgitm_type": "text",
+            "chrgitm_lv": "text",
+            "lmt_used_flag": "text",
+        }
+    ),
+    "1316": catalogue(
+        {
+            "med_list_codg": "text",
+            "hilist_code": "text",
+            "list_type": "text",
+            "insu_admdvs": "text",
+            "memo": "text",
+            "poolarea_no": "text",
+        }
+    ),
+    "1317": catalogue(
+        {
+            "fixmedins_code": "text",
+            "medins_list_codg": "text",
+            "medins_list_name": "text",
+            "insu_admdvs": "text",
+            "list_type": "text",
+            "med_list_codg": "text",
+            "crte_time": "time",
+            "poolarea_no": "text",
         }
     ),
     "1307": catalogue({"dise_codg": "text", "dise_name": "text"}),

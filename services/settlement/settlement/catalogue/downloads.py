@@ -5,10 +5,16 @@ download.
 
 The chronic disease list (1309) is the benefit policies' own: each policy's ``chronic.diseases``, the list
 the chronic rules and the 2503 filings check, one row per policy and disease for the policy's period, at
-the version the policy was added at."""
+the version the policy was added at.
+
+The match of the medical list to the insurance list (1316, ``item-matches``) is the catalogue items
+themselves: on this platform an item's medical list code is its insurance list code, so each version of
+an item is one match, and the download cannot differ from the list the settlements read. An institution's
+own mappings (1317, ``mappings``) are its 3301/3302 rows, each at the version of its last change."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,21 +22,47 @@ from sqlalchemy import String, cast, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from settlement.catalogue.models import CatalogueItem, NationalCode
+from settlement.catalogue.models import CatalogueItem, CatalogueMapping, NationalCode
+from settlement.catalogue.schemas import DRUG_TYPES, SERVICE_TYPES
 from settlement.policy.models import BenefitPolicy
 from settlement.policy.service import document_of
 from settlement.versions import newest_version
 from shared.contracts.v1.catalogue import CatalogueChanges, CatalogueRow, ListName
 from shared.errors import DomainError
 
-#: Which 医疗收费项目类别 each item list holds (01-07 and 12-14 are services: 床位 诊察 检查 化验 治疗 手术
-#: 护理, 一般诊疗 挂号 其他; 08 卫生材料; 09 西药 and 11 中成药; 10 中药饮片).
+#: Which 医疗收费项目类别 each item list holds, of the items kept in no list of their own (``list_kind``).
 ITEM_TYPES: dict[str, tuple[str, ...]] = {
-    "drugs": ("09", "11"),
+    "drugs": DRUG_TYPES,
     "herbs": ("10",),
-    "services": ("01", "02", "03", "04", "05", "06", "07", "12", "13", "14"),
+    "services": SERVICE_TYPES,
     "materials": ("08",),
 }
+#: The lists of the items kept apart from their class, by ``list_kind``.
+ITEM_KINDS = {
+    "preparations": "prep",
+    "ethnic-drugs": "ethnic",
+    "granules": "granule",
+    "services-new": "service2",
+}
+#: 目录类别 (``list_type``) by ``list_kind``, then by 医疗收费项目类别: 101 西药中成药, 102 中药饮片,
+#: 103 医疗机构制剂, 104 民族药, 201 医疗服务项目, 301 医用耗材. 中药配方颗粒 are paid as 中药饮片 are, the
+#: new service items are service items (docs/interface.md, "13xx catalogue downloads").
+LIST_TYPE_BY_KIND = {"prep": "103", "ethnic": "104", "granule": "102", "service2": "201"}
+LIST_TYPE_BY_CLASS = {
+    **dict.fromkeys(DRUG_TYPES, "101"),
+    "10": "102",
+    **dict.fromkeys(SERVICE_TYPES, "201"),
+    "08": "301",
+}
+
+
+def list_type(item: CatalogueItem) -> str:
+    """The item's 目录类别."""
+    if item.list_kind is not None:
+        return LIST_TYPE_BY_KIND[item.list_kind]
+    return LIST_TYPE_BY_CLASS.get(item.med_chrgitm_type, "101")
+
+
 CODE_KINDS = {
     "diseases": "dise",
     "operations": "oprn",
@@ -44,7 +76,11 @@ CODE_KINDS = {
 
 def _item_filter(list_name: str) -> Any:
     if list_name in ITEM_TYPES:
-        return col(CatalogueItem.med_chrgitm_type).in_(ITEM_TYPES[list_name])
+        return col(CatalogueItem.med_chrgitm_type).in_(ITEM_TYPES[list_name]) & col(
+            CatalogueItem.list_kind
+        ).is_(None)
+    if list_name in ITEM_KINDS:
+        return col(CatalogueItem.list_kind) == ITEM_KINDS[list_name]
     if list_name == "price-caps":
         return col(CatalogueItem.pric_uplmt).is_not(None) | (
             cast(col(CatalogueItem.pric_uplmt_by_level), String) != "{}"
@@ -69,6 +105,29 @@ def _item_row(item: CatalogueItem) -> CatalogueRow:
         pric_uplmt=item.pric_uplmt,
         pric_uplmt_by_level={level: Decimal(cap) for level, cap in item.pric_uplmt_by_level.items()},
         restricted=item.restricted,
+        list_type=list_type(item),
+    )
+
+
+def _mapping_row(mapping: CatalogueMapping) -> CatalogueRow:
+    """A mapping as 1317 lists it: revoked, it ends the day before its revocation and no longer stands."""
+    end = mapping.enddate
+    if mapping.revoked_on is not None:
+        last = mapping.revoked_on - timedelta(days=1)
+        end = last if end is None else min(end, last)
+    return CatalogueRow(
+        code=mapping.med_list_codg,
+        name=mapping.name,
+        effective_from=mapping.begndate,
+        effective_to=end,
+        list_ver=mapping.list_ver,
+        updated_at=mapping.updated_at,
+        rid=f"catalogue_mappings-{mapping.id}",
+        list_type=mapping.list_type,
+        fixmedins_code=mapping.fixmedins_code,
+        medins_list_codg=mapping.medins_list_codg,
+        created_at=mapping.created_at,
+        valid=mapping.revoked_on is None,
     )
 
 
@@ -164,8 +223,19 @@ def parse_cursor(cursor: str) -> tuple[int, int]:
     return int(ver), int(row_id)
 
 
-def _row(row: CatalogueItem | NationalCode) -> CatalogueRow:
+def _row(row: CatalogueItem | NationalCode | CatalogueMapping) -> CatalogueRow:
+    if isinstance(row, CatalogueMapping):
+        return _mapping_row(row)
     return _code_row(row) if isinstance(row, NationalCode) else _item_row(row)
+
+
+def _table_and_filter(list_name: ListName, fixmedins_code: str | None) -> tuple[Any, Any]:
+    """The table a list is read from and what selects its rows there (None: every row)."""
+    if list_name in CODE_KINDS:
+        return NationalCode, col(NationalCode.kind) == CODE_KINDS[list_name]
+    if list_name == "mappings":  # one institution's (the endpoint requires the code for them)
+        return CatalogueMapping, col(CatalogueMapping.fixmedins_code) == (fixmedins_code or "")
+    return CatalogueItem, _item_filter(list_name)
 
 
 async def changes(
@@ -177,21 +247,21 @@ async def changes(
     *,
     upto_ver: int | None = None,
     cursor: str | None = None,
+    fixmedins_code: str | None = None,
 ) -> CatalogueChanges:
     """One page of the rows of ``list_name`` changed after ``after_ver``. A version newer than the newest
     is refused (``CATALOGUE_VER_UNKNOWN``: the caller holds a version this platform never gave), as is a
-    page past the last (``PAGE_OUT_OF_RANGE``; page 1 of nothing is an empty page)."""
+    page past the last (``PAGE_OUT_OF_RANGE``; page 1 of nothing is an empty page). ``mappings`` are the
+    mappings of ``fixmedins_code`` only."""
     newest = await newest_version(session)
     if after_ver > newest:
         message = f"目录版本号 {after_ver} 不存在：最新版本为 {newest}"
         raise DomainError(message, code="CATALOGUE_VER_UNKNOWN", status_code=422)
     if list_name == "chronic-diseases":
         return await _chronic_changes(session, after_ver, newest, page_num, page_size, upto_ver, cursor)
-    table: Any = NationalCode if list_name in CODE_KINDS else CatalogueItem
+    table, extra = _table_and_filter(list_name, fixmedins_code)
     where: Any = col(table.list_ver) > after_ver
-    if list_name in CODE_KINDS:
-        where = where & (col(NationalCode.kind) == CODE_KINDS[list_name])
-    elif (extra := _item_filter(list_name)) is not None:
+    if extra is not None:
         where = where & extra
     if upto_ver is not None:
         where = where & (col(table.list_ver) <= upto_ver)

@@ -4,6 +4,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from settlement.catalogue import codes, downloads, mappings, service
 from settlement.catalogue.schemas import CatalogueItemCreate, CatalogueItemOut, ImportResult
@@ -71,12 +72,24 @@ async def download(
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 1000,
     upto_ver: Annotated[int | None, Query(ge=0)] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}:\d{1,18}$")] = None,
+    fixmedins_code: Annotated[str | None, Query(max_length=30)] = None,
 ) -> CatalogueChanges:
     """The rows of a list changed after catalogue version ``ver`` (0: all of it), a page at a time; or,
-    with ``cursor`` ("0:0" for the start), the batch after it up to ``upto_ver``."""
+    with ``cursor`` ("0:0" for the start), the batch after it up to ``upto_ver``. ``mappings`` (1317) are
+    one institution's (``fixmedins_code``, required for it)."""
+    if list_name == "mappings" and not fixmedins_code:
+        missing = {"type": "missing", "loc": ("query", "fixmedins_code"), "msg": "Field required"}
+        raise RequestValidationError([{**missing, "input": None}])
     async with runtime.db.session() as session:
         return await downloads.changes(
-            session, list_name, ver, page_num, page_size, upto_ver=upto_ver, cursor=cursor
+            session,
+            list_name,
+            ver,
+            page_num,
+            page_size,
+            upto_ver=upto_ver,
+            cursor=cursor,
+            fixmedins_code=fixmedins_code,
         )
 
 

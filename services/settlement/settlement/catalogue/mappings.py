@@ -1,6 +1,8 @@
 """目录对照 (3301 / 3302): an institution's own item codes mapped to national list codes, with the days
 they apply (docs/domain.md, "Catalogue mapping"). A fee line that carries only the institution's code is
-settled as the national code mapped for it on the day of the fee."""
+settled as the national code mapped for it on the day of the fee. Every change to a mapping (its upload,
+its end set by a later upload, its revocation) takes the next catalogue version, so that 1317 answers an
+institution exactly the mappings changed after the version it holds."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from sqlmodel import col, select
 
 from settlement.catalogue.models import CatalogueItem, CatalogueMapping
 from settlement.db import infra
+from settlement.versions import next_version
 from shared.clock import now_china
 from shared.contracts.v1.catalogue import MappingRevocation, MappingUpload
 from shared.contracts.v1.events import CatalogueMappingChanged
@@ -23,6 +26,7 @@ from shared.outbox import enqueue
 
 async def _publish(session: AsyncSession, action: str, mapping: CatalogueMapping, msgid: str) -> None:
     event = CatalogueMappingChanged(
+        ver=mapping.list_ver,
         action="uploaded" if action == "uploaded" else "revoked",
         fixmedins_code=mapping.fixmedins_code,
         medins_list_codg=mapping.medins_list_codg,
@@ -80,6 +84,7 @@ async def upload(session: AsyncSession, data: MappingUpload) -> CatalogueMapping
             status_code=422,
         )
     now = utcnow()
+    ended: list[CatalogueMapping] = []
     for earlier in await _of_code(session, data.fixmedins_code, data.medins_list_codg):
         if earlier.revoked_on is not None and earlier.revoked_on <= earlier.begndate:
             continue  # revoked before it ever applied
@@ -91,9 +96,16 @@ async def upload(session: AsyncSession, data: MappingUpload) -> CatalogueMapping
                 code="MAPPING_EXISTS",
             )
         if earlier.begndate < data.begndate and (earlier.enddate is None or earlier.enddate >= data.begndate):
-            earlier.enddate, earlier.updated_at = data.begndate - timedelta(days=1), now
+            ended.append(earlier)
+    ver = await next_version(session)
+    for earlier in ended:
+        earlier.enddate, earlier.updated_at, earlier.list_ver = data.begndate - timedelta(days=1), now, ver
     mapping = CatalogueMapping(
-        **data.model_dump(exclude={"msgid"}), created_msgid=data.msgid, created_at=now, updated_at=now
+        **data.model_dump(exclude={"msgid"}),
+        created_msgid=data.msgid,
+        created_at=now,
+        updated_at=now,
+        list_ver=ver,
     )
     session.add(mapping)
     await session.flush()
@@ -119,6 +131,7 @@ async def revoke(session: AsyncSession, data: MappingRevocation) -> CatalogueMap
             code="MAPPING_NOT_FOUND",
         )
     found.revoked_on, found.revoked_msgid, found.updated_at = max(today, found.begndate), data.msgid, utcnow()
+    found.list_ver = await next_version(session)
     await session.flush()
     await _publish(session, "revoked", found, data.msgid)
     return found

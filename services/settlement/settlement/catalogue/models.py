@@ -50,6 +50,10 @@ class CatalogueItem(ReferenceData, Base, table=True):
     #: purchase (2102) or outpatient fee line (2204) of it without one is refused, and so is an inventory
     #: sale (3505) (docs/domain.md, "Inventory").
     trace_required: bool = False
+    #: The national list the entry is published in when it is not the one its ``med_chrgitm_type`` names
+    #: (``settlement.catalogue.schemas.LIST_KINDS``: prep 医疗机构制剂 1303, ethnic 民族药 1304, granule
+    #: 中药配方颗粒 1320, service2 医疗服务项目(新) 1321); None for the lists of 1301, 1302, 1305 and 1306.
+    list_kind: str | None = Field(default=None, max_length=10)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
     #: The catalogue version (``catalogue_list_version``) of the last change to this row: its creation, or
     #: its end date set when a newer version came. The 13xx downloads answer the rows changed after the
@@ -113,5 +117,9 @@ class CatalogueMapping(Base, table=True):
     revoked_on: date | None = None
     created_msgid: str | None = Field(default=None, max_length=30)
     revoked_msgid: str | None = Field(default=None, max_length=30)
+    #: The catalogue version (``catalogue_list_version``) of the mapping's last change: its upload, its end
+    #: date set by a later upload, or its revocation. 1317 answers an institution the mappings changed
+    #: after the version it holds (docs/interface.md, "13xx catalogue downloads").
+    list_ver: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, index=True, default=0))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))

@@ -32,6 +32,7 @@ VERSION_FIELDS = (
     "restricted",
     *FLAG_FIELDS,
     "trace_required",
+    "list_kind",
 )
 YES = ("1", "true", "y", "是")
 
@@ -201,6 +202,7 @@ CSV_COLUMNS = (
     *FLAG_FIELDS,
     "trace_required",
     "effective_from",
+    "list_kind",
 )
 
 
@@ -237,6 +239,7 @@ def parse_csv(text: str) -> tuple[list[tuple[int, CatalogueItemCreate]], list[Im
                             "restricted": values.get("restricted", "").lower() in YES,
                             **{flag: values.get(flag, "").lower() in YES for flag in FLAG_FIELDS},
                             "trace_required": values.get("trace_required", "").lower() in YES,
+                            "list_kind": values.get("list_kind") or None,
                             "effective_from": values.get("effective_from") or "2000-01-01",
                         }
                     ),
