@@ -10,10 +10,7 @@ the institution's files), ``purge`` (files past their retention period)."""
 from __future__ import annotations
 
 import hashlib
-import io
 import secrets
-import zipfile
-import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,7 +20,9 @@ from sqlmodel import col, select
 
 from gateway.files.models import ExchangeFile
 from gateway.protocol.errors import Refusal
+from shared import zipfiles
 from shared.db import Database, utcnow
+from shared.zipfiles import Unzipped, zip_text
 
 #: Largest zip an institution may upload (bytes); its base64 form must also fit the envelope's size limit.
 DEFAULT_MAX_FILE_BYTES = 512 * 1024
@@ -40,66 +39,13 @@ class FileLimits:
     retention_days: int = DEFAULT_RETENTION_DAYS
 
 
-@dataclass(frozen=True)
-class Unzipped:
-    """The one text file a zip holds."""
-
-    name: str
-    text: str
-    text_bytes: int
-
-
-def zip_text(name: str, text: str) -> bytes:
-    """A zip holding ``name`` with ``text`` in UTF-8 (deflated)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(name, text.encode("utf-8"))
-    return buffer.getvalue()
-
-
-def _decode(raw: bytes) -> str:
-    """UTF-8 (a byte-order mark is dropped), else GB18030, which Chinese HIS systems also write."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise Refusal("E_FILE_CORRUPT", "文件内容不是 UTF-8 或 GB18030 编码的文本") from exc
-
-
 def unzip_text(data: bytes, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -> Unzipped:
-    """The text file of a zip, checked: a readable zip, exactly one file in it, no larger unzipped than
-    ``max_text_bytes`` (read in chunks, so a zip that lies about its size is stopped too), its CRC right,
-    its text UTF-8 or GB18030. Anything else is refused ``E_FILE_CORRUPT`` / ``E_FILE_TOO_LARGE``."""
+    """The text file of a zip, checked (``shared.zipfiles.unzip_text``); anything else is refused
+    ``E_FILE_CORRUPT`` / ``E_FILE_TOO_LARGE``."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise Refusal("E_FILE_CORRUPT", "文件不是有效的 zip 压缩包") from exc
-    with archive:
-        entries = [info for info in archive.infolist() if not info.is_dir()]
-        if len(entries) != 1:
-            raise Refusal("E_FILE_CORRUPT", f"zip 压缩包应只含一个文本文件，实含 {len(entries)} 个")
-        (entry,) = entries
-        if entry.file_size > max_text_bytes:
-            raise Refusal("E_FILE_TOO_LARGE", f"解压后文件超过 {max_text_bytes} 字节")
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            with archive.open(entry) as stream:
-                while chunk := stream.read(1024 * 1024):
-                    size += len(chunk)
-                    if size > max_text_bytes:
-                        raise Refusal("E_FILE_TOO_LARGE", f"解压后文件超过 {max_text_bytes} 字节")
-                    chunks.append(chunk)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError, OSError) as exc:
-            # a CRC or header mismatch, an unsupported compression or encryption, a truncated member
-            raise Refusal("E_FILE_CORRUPT", "zip 压缩包已损坏（校验失败或无法解压）") from exc
-        except RuntimeError as exc:  # an encrypted member
-            raise Refusal("E_FILE_CORRUPT", "zip 压缩包已加密，无法解压") from exc
-    raw = b"".join(chunks)
-    return Unzipped(entry.filename, _decode(raw), len(raw))
+        return zipfiles.unzip_text(data, max_text_bytes)
+    except zipfiles.FileRefused as exc:
+        raise Refusal("E_FILE_TOO_LARGE" if exc.too_large else "E_FILE_CORRUPT", exc.message) from exc
 
 
 def new_file_qury_no(now: datetime) -> str:

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 
 from settlement.catalogue import codes, downloads, mappings, service
 from settlement.catalogue.schemas import CatalogueItemCreate, CatalogueItemOut, ImportResult
+from shared import zipfiles
 from shared.contracts.v1.catalogue import (
     MAX_PAGE_SIZE,
     CatalogueChanges,
@@ -21,6 +22,20 @@ from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1/catalogue/items", tags=["catalogue"])
 
+#: The largest file an import reads, unzipped: a full national list is tens of megabytes.
+MAX_IMPORT_TEXT_BYTES = 256 * 1024 * 1024
+
+
+def _file_text(raw: bytes) -> str:
+    """An import's file as sent: CSV text, or a zip holding it (as the national files come), in UTF-8 or
+    GB18030 (``shared.zipfiles``); unreadable ``BAD_FILE``, too large ``PAYLOAD_TOO_LARGE``."""
+    try:
+        return zipfiles.text_of(raw, MAX_IMPORT_TEXT_BYTES)
+    except zipfiles.FileRefused as exc:
+        if exc.too_large:
+            raise DomainError(exc.message, code="PAYLOAD_TOO_LARGE", status_code=413) from exc
+        raise DomainError(exc.message, code="BAD_FILE", status_code=422) from exc
+
 
 @router.post("", status_code=201, response_model=CatalogueItemOut)
 async def create_item(body: CatalogueItemCreate, runtime: RuntimeDep) -> CatalogueItemOut:
@@ -33,12 +48,9 @@ async def create_item(body: CatalogueItemCreate, runtime: RuntimeDep) -> Catalog
 
 @router.post("/import", response_model=ImportResult)
 async def import_items(request: Request, runtime: RuntimeDep) -> ImportResult:
-    """Import a catalogue CSV (UTF-8; columns in settlement.catalogue.service.CSV_COLUMNS), all or nothing."""
-    raw = await request.body()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DomainError("目录文件须为 UTF-8 编码", code="BAD_FILE", status_code=422) from exc
+    """Import a catalogue CSV (columns in settlement.catalogue.service.CSV_COLUMNS), as text or zipped,
+    UTF-8 or GB18030; all or nothing."""
+    text = _file_text(await request.body())
     async with runtime.transaction() as session:
         return await service.import_csv(session, text)
 
@@ -101,14 +113,11 @@ async def import_codes(
 ) -> ImportResult:
     """Import a national code file: diagnoses (dise, 1307), procedures (oprn, 1308), tumour morphology
     (tumr, 1313), TCM diseases (tcmdise, 1314), TCM syndromes (tcmsymp, 1315), by-disease payment
-    diseases (bydise, 1310) or day-surgery diseases (daysrg, 1311). CSV in UTF-8, columns ``code``,
+    diseases (bydise, 1310) or day-surgery diseases (daysrg, 1311). CSV (as text or zipped, UTF-8 or
+    GB18030), columns ``code``,
     ``name`` and optionally ``effective_from``, and for bydise / daysrg the qualifying operation
     ``oprn_code``, ``oprn_name``; all or nothing."""
-    raw = await request.body()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DomainError("编码文件须为 UTF-8 编码", code="BAD_FILE", status_code=422) from exc
+    text = _file_text(await request.body())
     async with runtime.transaction() as session:
         return await codes.import_csv(session, kind, text)
 
