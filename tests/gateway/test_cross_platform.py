@@ -406,3 +406,48 @@ async def test_1101_while_the_peer_is_unreachable_is_try_again(
     platform_b.link.down = False
     again = await office.send("1101", lookup(certno), fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
     assert again["infcode"] == 0, again["err_msg"]
+
+
+async def test_a_peer_insured_gets_the_treating_regions_own_cap_with_their_platforms_ratio(
+    office: Office, platform_b: PlatformB
+) -> None:
+    """就医地限价 across platforms: item RC is 甲, capped at 3.00, and A's region 341524 (the pharmacy's)
+    caps it at 2.00, 341502 at 2.80. 10 × RC at 3.00 = 30.00 at A's pharmacy:
+        over the cap (3.00 − 2.00) × 10 = 10.00 (341524's cap, not the item's 3.00 nor 341502's 2.80);
+        policy range 20.00;
+    B's policy: (20.00 − 10.00 deductible) × (60 % − 10 points) = 5.00 from 390100; cash 30.00 − 5.00 = 25.00.
+    B's reservation carries A's classification: range 20.00, over the cap 10.00."""
+    item = {"med_list_codg": "RC", "name": "就医地限价", "med_chrgitm_type": "09", "chrgitm_lv": "1",
+            "pric_uplmt": "3", "pric_uplmt_by_admdvs": {"341524": "2", "341502": "2.80"}}  # fmt: skip
+    assert (await office.api.post("/api/v1/catalogue/items", item)).status_code == 201
+    psn_no, certno = await platform_b.person(36)
+    body = purchase(psn_no, certno)
+    body["druginfo"]["medfee_sumamt"] = "30.00"
+    body["drugdetail"] = [
+        {
+            **body["drugdetail"][0],
+            "med_list_codg": "RC",
+            "medins_list_codg": "YRC",
+            "cnt": "10",
+            "pric": "3.00",
+        }
+    ]
+    answer = await buy(office, body)
+    assert answer["infcode"] == 0, answer["err_msg"]
+    info = answer["output"]["setlinfo"]
+    assert (info["pay_loc"], info["insuplc_admdvs"], info["mdtrtarea_admvs"]) == ("4", B_REGION, "341524")
+    names = ("medfee_sumamt", "overlmt_selfpay", "inscp_scp_amt", "act_pay_dedc", "hifp_pay", "psn_cash_pay")
+    got = {name: Decimal(str(info[name])) for name in names}
+    assert got == {
+        "medfee_sumamt": Decimal("30.00"), "overlmt_selfpay": Decimal("10.00"),
+        "inscp_scp_amt": Decimal("20.00"), "act_pay_dedc": Decimal("10.00"), "hifp_pay": Decimal("5.00"),
+        "psn_cash_pay": Decimal("25.00"),
+    }  # fmt: skip
+    (line,) = answer["output"]["detlcutinfo"]
+    assert (Decimal(str(line["pric_uplmt_amt"])), Decimal(str(line["overlmt_amt"]))) == (
+        Decimal("2.00"),
+        Decimal("10.00"),
+    )
+    (held,) = await platform_b.reservations(psn_no)
+    assert held.status == "confirmed"
+    assert (await platform_b.totals(psn_no))["totals"]["outpatient_paid_fen"] == 5_00

@@ -349,12 +349,15 @@ class Downstream:
         *,
         upto_ver: int | None = None,
         cursor: str | None = None,
+        admdvs: str | None = None,
     ) -> CatalogueChanges:
         """One page of the rows of a catalogue list changed after version ``ver``; with ``cursor`` ("0:0"
-        to start), the batch after it up to ``upto_ver``."""
+        to start), the batch after it up to ``upto_ver``; ``admdvs``: the caller's region."""
         params: dict[str, Any] = {"ver": ver, "page_num": page_num, "page_size": page_size}
         if cursor is not None:
             params.update(cursor=cursor, upto_ver=upto_ver)
+        if admdvs is not None:
+            params["admdvs"] = admdvs
         return await self._get(
             f"{self.settlement_url}/api/v1/catalogue/downloads/{_segment(list_name)}",
             CatalogueChanges,

@@ -42,12 +42,18 @@ CODE_KINDS = {
 }
 
 
-def _item_filter(list_name: str) -> Any:
+def _item_filter(list_name: str, admdvs: str | None) -> Any:
     if list_name in ITEM_TYPES:
         return col(CatalogueItem.med_chrgitm_type).in_(ITEM_TYPES[list_name])
     if list_name == "price-caps":
-        return col(CatalogueItem.pric_uplmt).is_not(None) | (
-            cast(col(CatalogueItem.pric_uplmt_by_level), String) != "{}"
+        # Every item with a cap of its own or by level, and those a region caps: the caller's region's
+        # (``admdvs``, six digits: its key in the JSON text) or, not named, any region's.
+        regional = cast(col(CatalogueItem.pric_uplmt_by_admdvs), String)
+        by_region = regional.like(f'%"{admdvs}"%') if admdvs is not None else regional != "{}"
+        return (
+            col(CatalogueItem.pric_uplmt).is_not(None)
+            | (cast(col(CatalogueItem.pric_uplmt_by_level), String) != "{}")
+            | by_region
         )
     if list_name == "selfpay-ratios":
         return col(CatalogueItem.selfpay_prop) > 0
@@ -68,6 +74,9 @@ def _item_row(item: CatalogueItem) -> CatalogueRow:
         selfpay_prop=item.selfpay_prop,
         pric_uplmt=item.pric_uplmt,
         pric_uplmt_by_level={level: Decimal(cap) for level, cap in item.pric_uplmt_by_level.items()},
+        pric_uplmt_by_admdvs={
+            admdvs: Decimal(cap) for admdvs, cap in (item.pric_uplmt_by_admdvs or {}).items()
+        },
         restricted=item.restricted,
     )
 
@@ -177,10 +186,12 @@ async def changes(
     *,
     upto_ver: int | None = None,
     cursor: str | None = None,
+    admdvs: str | None = None,
 ) -> CatalogueChanges:
     """One page of the rows of ``list_name`` changed after ``after_ver``. A version newer than the newest
     is refused (``CATALOGUE_VER_UNKNOWN``: the caller holds a version this platform never gave), as is a
-    page past the last (``PAGE_OUT_OF_RANGE``; page 1 of nothing is an empty page)."""
+    page past the last (``PAGE_OUT_OF_RANGE``; page 1 of nothing is an empty page). ``admdvs``: the
+    caller's region, whose own price caps the price-caps list includes (1318)."""
     newest = await newest_version(session)
     if after_ver > newest:
         message = f"目录版本号 {after_ver} 不存在：最新版本为 {newest}"
@@ -191,7 +202,7 @@ async def changes(
     where: Any = col(table.list_ver) > after_ver
     if list_name in CODE_KINDS:
         where = where & (col(NationalCode.kind) == CODE_KINDS[list_name])
-    elif (extra := _item_filter(list_name)) is not None:
+    elif (extra := _item_filter(list_name, admdvs)) is not None:
         where = where & extra
     if upto_ver is not None:
         where = where & (col(table.list_ver) <= upto_ver)

@@ -71,12 +71,14 @@ async def download(
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 1000,
     upto_ver: Annotated[int | None, Query(ge=0)] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}:\d{1,18}$")] = None,
+    admdvs: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
 ) -> CatalogueChanges:
     """The rows of a list changed after catalogue version ``ver`` (0: all of it), a page at a time; or,
-    with ``cursor`` ("0:0" for the start), the batch after it up to ``upto_ver``."""
+    with ``cursor`` ("0:0" for the start), the batch after it up to ``upto_ver``. ``admdvs``: the
+    caller's region (price-caps: the items it caps itself, with the others)."""
     async with runtime.db.session() as session:
         return await downloads.changes(
-            session, list_name, ver, page_num, page_size, upto_ver=upto_ver, cursor=cursor
+            session, list_name, ver, page_num, page_size, upto_ver=upto_ver, cursor=cursor, admdvs=admdvs
         )
 
 
