@@ -307,7 +307,7 @@ class Downstream:
         )
 
     async def person_filings(self, psn_no: str, kind: str | None = None) -> FilingList:
-        """5301 / 5302: every filing of the person (of ``kind``), revoked ones too."""
+        """5301 / 5302 / 5304: every filing of the person (of ``kind``), revoked ones too."""
         return await self._get(
             f"{self.settlement_url}/api/v1/filings/persons/{_segment(psn_no)}",
             FilingList,
