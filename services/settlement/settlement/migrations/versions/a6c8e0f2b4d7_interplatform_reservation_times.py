@@ -24,6 +24,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("begntime", shared.db.AwareDateTime(), nullable=True))
         batch_op.add_column(sa.Column("confirmed_at", shared.db.AwareDateTime(), nullable=True))
         batch_op.add_column(sa.Column("released_at", shared.db.AwareDateTime(), nullable=True))
+        batch_op.create_index("ix_interplatform_reservations_confirmed_at", ["confirmed_at"], unique=False)
+        batch_op.create_index("ix_interplatform_reservations_released_at", ["released_at"], unique=False)
     # Reservations kept before: a confirmed one was confirmed at its last change; a released one that had
     # been confirmed (it has the treating setl_id) was released at its last change and confirmed within
     # its hold (its creation is taken); the time of care is taken as the reservation's.
@@ -57,5 +59,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("interplatform_reservations") as batch_op:
+        batch_op.drop_index("ix_interplatform_reservations_released_at")
+        batch_op.drop_index("ix_interplatform_reservations_confirmed_at")
         for column in ("released_at", "confirmed_at", "begntime"):
             batch_op.drop_column(column)
