@@ -406,3 +406,141 @@ async def test_1101_while_the_peer_is_unreachable_is_try_again(
     platform_b.link.down = False
     again = await office.send("1101", lookup(certno), fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
     assert again["infcode"] == 0, again["err_msg"]
+
+
+async def test_a_peer_insured_gets_the_treating_regions_own_cap_with_their_platforms_ratio(
+    office: Office, platform_b: PlatformB
+) -> None:
+    """就医地限价 across platforms: item RC is 甲, capped at 3.00, and A's region 341524 (the pharmacy's)
+    caps it at 2.00, 341502 at 2.80. 10 × RC at 3.00 = 30.00 at A's pharmacy:
+        over the cap (3.00 − 2.00) × 10 = 10.00 (341524's cap, not the item's 3.00 nor 341502's 2.80);
+        policy range 20.00;
+    B's policy: (20.00 − 10.00 deductible) × (60 % − 10 points) = 5.00 from 390100; cash 30.00 − 5.00 = 25.00.
+    B's reservation carries A's classification: range 20.00, over the cap 10.00."""
+    item = {"med_list_codg": "RC", "name": "就医地限价", "med_chrgitm_type": "09", "chrgitm_lv": "1",
+            "pric_uplmt": "3", "pric_uplmt_by_admdvs": {"341524": "2", "341502": "2.80"}}  # fmt: skip
+    assert (await office.api.post("/api/v1/catalogue/items", item)).status_code == 201
+    psn_no, certno = await platform_b.person(36)
+    body = purchase(psn_no, certno)
+    body["druginfo"]["medfee_sumamt"] = "30.00"
+    body["drugdetail"] = [
+        {
+            **body["drugdetail"][0],
+            "med_list_codg": "RC",
+            "medins_list_codg": "YRC",
+            "cnt": "10",
+            "pric": "3.00",
+        }
+    ]
+    answer = await buy(office, body)
+    assert answer["infcode"] == 0, answer["err_msg"]
+    info = answer["output"]["setlinfo"]
+    assert (info["pay_loc"], info["insuplc_admdvs"], info["mdtrtarea_admvs"]) == ("4", B_REGION, "341524")
+    names = ("medfee_sumamt", "overlmt_selfpay", "inscp_scp_amt", "act_pay_dedc", "hifp_pay", "psn_cash_pay")
+    got = {name: Decimal(str(info[name])) for name in names}
+    assert got == {
+        "medfee_sumamt": Decimal("30.00"), "overlmt_selfpay": Decimal("10.00"),
+        "inscp_scp_amt": Decimal("20.00"), "act_pay_dedc": Decimal("10.00"), "hifp_pay": Decimal("5.00"),
+        "psn_cash_pay": Decimal("25.00"),
+    }  # fmt: skip
+    (line,) = answer["output"]["detlcutinfo"]
+    assert (Decimal(str(line["pric_uplmt_amt"])), Decimal(str(line["overlmt_amt"]))) == (
+        Decimal("2.00"),
+        Decimal("10.00"),
+    )
+    (held,) = await platform_b.reservations(psn_no)
+    assert held.status == "confirmed"
+    assert (await platform_b.totals(psn_no))["totals"]["outpatient_paid_fen"] == 5_00
+
+
+async def insured_side_records(platform_b: PlatformB) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """B's reconciliation figures of today (Beijing): its settlement records and its totals rows."""
+    today = now_china().date().isoformat()
+    period = {"date_from": today, "date_to": today}
+    listed = await platform_b.api.client.get("/api/v1/reconciliation/settlements", params=period)
+    assert listed.status_code == 200, listed.text
+    totals = await platform_b.api.client.get("/api/v1/reconciliation/totals", params=period)
+    assert totals.status_code == 200, totals.text
+    return listed.json()["settlements"], totals.json()["rows"]
+
+
+async def publicity_list(platform_b: PlatformB) -> list[dict[str, Any]]:
+    month = now_china().strftime("%Y-%m")
+    report = await platform_b.api.client.get(
+        "/api/v1/reports/publicity", params={"admdvs": B_REGION, "month": month}
+    )
+    assert report.status_code == 200, report.text
+    lines: list[dict[str, Any]] = report.json()["list"]
+    return lines
+
+
+async def test_the_insured_side_keeps_a_settlement_record_of_a_confirmed_reservation(
+    office: Office, platform_b: PlatformB
+) -> None:
+    """The purchase of the module's docstring, on B's side: B's fund pays 21.88 of a 60.00 bill (cash 38.12).
+    B's reconciliation and its monthly publicity list show it as a settlement of B (setl_id the reservation
+    id, under which B's ledger booked it from the confirmation's event), its yearly totals hold it once; A's
+    reversal releases it, which B records as the reversal (−21.88, setl_id the reservation id + X)."""
+    psn_no, certno = await platform_b.person(37)
+    answer = await buy(office, purchase(psn_no, certno))
+    assert answer["infcode"] == 0, answer["err_msg"]
+    info = answer["output"]["setlinfo"]
+    (held,) = await platform_b.reservations(psn_no)
+    assert held.status == "confirmed"
+    rid = held.reservation_id
+
+    listed, totals = await insured_side_records(platform_b)
+    (record,) = [r for r in listed if r["psn_no"] == psn_no]
+    assert (record["setl_id"], record["kind"], record["reversal_of"], record["mdtrt_id"]) == (
+        rid, "settlement", None, info["setl_id"],
+    )  # fmt: skip
+    assert (record["fixmedins_code"], record["insutype"], record["clr_type"]) == (PHARMACY, "390", "41")
+    # 60.00 billed, B's fund 21.88 (all of it 390100), no personal account.
+    assert (record["medfee_sumamt_fen"], record["fund_pay_sumamt_fen"], record["acct_pay_fen"]) == (
+        60_00,
+        21_88,
+        0,
+    )
+    assert record["funds"] == {"390100": 21_88}
+    # What B's ledger booked: the confirmation's event under the same setl_id and fund amount.
+    (booked,) = [e for e in await events(platform_b.api.db, "settlement.completed") if e["psn_no"] == psn_no]
+    assert (booked["setl_id"], booked["fund_pay_sumamt_fen"]) == (rid, record["fund_pay_sumamt_fen"])
+    (row,) = [t for t in totals if t["fixmedins_code"] == PHARMACY]
+    assert (row["settlement_cnt"], row["reversal_cnt"], row["net_cnt"]) == (1, 0, 1)
+    assert (row["medfee_sumamt_fen"], row["fund_pay_sumamt_fen"]) == (60_00, 21_88)
+    # The yearly totals hold it once (the reservation's hold; the record moves nothing): deductible 10.00,
+    # fund 21.88, one settlement.
+    year = (await platform_b.totals(psn_no))["totals"]
+    assert (year["outpatient_deductible_fen"], year["outpatient_paid_fen"]) == (10_00, 21_88)
+    assert (await platform_b.totals(psn_no))["settlement_count"] == 1
+    (line,) = [c for c in await publicity_list(platform_b) if c["reference"] == rid]
+    assert (line["name"], line["kind"], line["care_day"], line["source"]) == (
+        "北**员",  # 北京人员, masked
+        "pharmacy",
+        "2026-11-20",
+        "跨省结算",
+    )
+    assert (line["medfee_fen"], line["fund_paid_fen"]) == (60_00, 21_88)
+
+    # A reverses (2103): B releases, and records the reversal: −60.00 billed, −21.88 from the fund.
+    reversal = await office.send(
+        "2103", {"data": {"setl_id": info["setl_id"], "mdtrt_id": info["mdtrt_id"], "psn_no": psn_no}},
+        fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION,
+    )  # fmt: skip
+    assert reversal["infcode"] == 0, reversal["err_msg"]
+    listed, totals = await insured_side_records(platform_b)
+    mine = [(r["setl_id"], r["kind"], r["reversal_of"], r["fund_pay_sumamt_fen"]) for r in listed
+            if r["psn_no"] == psn_no]  # fmt: skip
+    assert mine == [(rid, "settlement", None, 21_88), (f"{rid}X", "reversal", rid, -21_88)]
+    (undone,) = [e for e in await events(platform_b.api.db, "settlement.reversed") if e["psn_no"] == psn_no]
+    assert (undone["setl_id"], undone["fund_pay_sumamt_fen"]) == (f"{rid}X", -21_88)
+    (row,) = [t for t in totals if t["fixmedins_code"] == PHARMACY]
+    # Net: 21.88 − 21.88 = 0.00, one settlement and its reversal.
+    assert (row["settlement_cnt"], row["reversal_cnt"], row["net_cnt"], row["fund_pay_sumamt_fen"]) == (
+        1,
+        1,
+        0,
+        0,
+    )
+    assert (await platform_b.totals(psn_no))["settlement_count"] == 0
+    assert [c for c in await publicity_list(platform_b) if c["reference"] == rid] == []

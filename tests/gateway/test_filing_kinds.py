@@ -22,8 +22,16 @@ import pytest
 from shared.clock import now_china
 from tests.gateway.office import Office, refused
 from tests.gateway.test_filed_care import referral
-from tests.gateway.test_out_of_area import AWAY_REGION, amounts, away, region_b, regions
-from tests.settlement.conftest import REGION, new_person
+from tests.gateway.test_out_of_area import (
+    AWAY_HOSPITAL,
+    AWAY_REGION,
+    Counter,
+    amounts,
+    away,
+    region_b,
+    regions,
+)
+from tests.settlement.conftest import HOSPITAL, REGION, new_person
 from tests.settlement.test_interplatform_filings import SCHEME, post_by_kind_policy
 
 
@@ -125,3 +133,79 @@ async def test_an_unknown_kind_is_refused_and_nothing_is_filed(office: Office) -
     for kind in ("07", "00", "长期"):
         refused(await office.send("2501", filed_as(psn_no, kind)), "E_INPUT")
     assert await office.filings() == 0
+
+
+def trtinfo(answer: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """2001's rows: (fund, entitled, check type, kind of the filing covering the care)."""
+    assert answer["infcode"] == 0, answer["err_msg"]
+    rows = answer["output"]["trtinfo"]
+    return [(r["fund_pay_type"], r["trt_enjymnt_flag"], r["trt_chk_type"], r["dcla_type"]) for r in rows]
+
+
+def both(kind: str) -> list[tuple[str, str, str, str]]:
+    """The pooled fund's and catastrophic insurance's rows of an entitled stay (the policy counts stays
+    toward 390200), each with the kind ``kind``."""
+    return [("390100", "1", "01", kind), ("390200", "1", "01", kind)]
+
+
+async def test_2001_and_5304_show_the_kind_of_the_filing(office: Office) -> None:
+    """2001 answers the kind whose filed ratio a stay would get (``dcla_type``); 5304 转院信息查询 lists the
+    person's referral / out-of-area filings with their kinds. The person files temporary care (06) for
+    region B, then as a resident elsewhere (02) for B's hospital, and had a 05 filing for B that ended on
+    2026-11-10. At B's hospital on 2026-11-20 the 06 alone would take 10 points off, the 02 none: the 02 is
+    the one that applies (the fewest points off)."""
+    await region_b(office)
+    await post_by_kind_policy(office.api)
+    psn_no = await person(office, 26)
+    ask = {
+        "data": {"psn_no": psn_no, "insutype": SCHEME, "med_type": "21", "begntime": "2026-11-20 10:00:00"}
+    }
+    counter = away(office)
+    # Unfiled: entitled at B's hospital (the unfiled cut applies), no kind.
+    assert trtinfo(await counter.send("2001", ask)) == both("")
+    ended = filed_as(psn_no, "05", begndate="2026-11-01 00:00:00", enddate="2026-11-10 00:00:00",
+                     refl_date="2026-11-01 00:00:00")  # fmt: skip
+    temporary = await office.send("2501", ended)
+    assert temporary["infcode"] == 0, temporary["err_msg"]
+    first = await office.send("2501", filed_as(psn_no, "06"))
+    assert first["infcode"] == 0, first["err_msg"]
+    assert trtinfo(await counter.send("2001", ask)) == both("06")
+    second = await office.send("2501", filed_as(psn_no, "02", reflin_medins_no=AWAY_HOSPITAL))
+    assert second["infcode"] == 0, second["err_msg"]
+    assert trtinfo(await counter.send("2001", ask)) == both("02")
+    # At A's own hospital no out-of-area filing covers the care: no kind.
+    home = Counter(office, HOSPITAL, REGION, sign_as=None)
+    assert trtinfo(await home.send("2001", ask)) == both("")
+
+    def listed(answer: dict[str, Any]) -> list[tuple[str, str, str, str, str | None, str]]:
+        assert answer["infcode"] == 0, answer["err_msg"]
+        return [
+            (r["trt_dcla_detl_sn"], r["dcla_type"], r["mdtrtarea_admdvs"], r["reflin_medins_no"],
+             r.get("enddate"), r["vali_flag"])
+            for r in answer["output"]["refmedin"]
+        ]  # fmt: skip
+
+    sn_05, sn_06, sn_02 = (a["output"]["result"]["trt_dcla_detl_sn"] for a in (temporary, first, second))
+    everything = await office.send("5304", {"data": {"psn_no": psn_no}})
+    assert listed(everything) == [
+        (sn_05, "05", AWAY_REGION, "", "2026-11-10", "0"),
+        (sn_06, "06", AWAY_REGION, "", "2026-12-31", "1"),
+        (sn_02, "02", AWAY_REGION, AWAY_HOSPITAL, "2026-12-31", "1"),
+    ]
+    row = everything["output"]["refmedin"][1]
+    assert (row["psn_no"], row["insutype"], row["begndate"], row["refl_date"]) == (
+        psn_no, SCHEME, "2026-11-01", "2026-11-01",
+    )  # fmt: skip
+    assert (row["diag_code"], row["refl_rea"], row["hosp_agre_refl_flag"]) == ("I63.900", "本院无条件", "1")
+    # Valid in 2026-11-15..2026-11-30: not the 05 that ended on 2026-11-10.
+    period = {"psn_no": psn_no, "begntime": "2026-11-15 00:00:00", "endtime": "2026-11-30 00:00:00"}
+    assert [r[0] for r in listed(await office.send("5304", {"data": period}))] == [sn_06, sn_02]
+    # The 02 revoked today: it ends yesterday and is no longer valid; 2001 falls back to the 06.
+    revoked = await office.send("2502", {"data": {"psn_no": psn_no, "trt_dcla_detl_sn": sn_02, "memo": ""}})
+    assert revoked["infcode"] == 0, revoked["err_msg"]
+    yesterday = (now_china().date() - timedelta(days=1)).isoformat()
+    after = listed(await office.send("5304", {"data": {"psn_no": psn_no}}))
+    assert after[2] == (sn_02, "02", AWAY_REGION, AWAY_HOSPITAL, yesterday, "0")
+    today = {"data": {**ask["data"], "begntime": now_china().strftime("%Y-%m-%d %H:%M:%S")}}
+    assert trtinfo(await counter.send("2001", today)) == both("06")
+    refused(await office.send("5304", {"data": {"begntime": "2026-11-15 00:00:00"}}), "E_INPUT")

@@ -267,3 +267,71 @@ async def test_the_treating_regions_own_price_cap_applies_there(office: Office) 
     assert (await office.api.post("/api/v1/catalogue/items", bad)).status_code == 422
     negative = {**item, "med_list_codg": "R3", "pric_uplmt_by_admdvs": {AWAY_REGION: "-1"}}
     assert (await office.api.post("/api/v1/catalogue/items", negative)).status_code == 422
+
+
+def caps_of(answer: dict[str, Any], codes: set[str]) -> dict[str, tuple[Any, ...]]:
+    """1318's rows of ``codes``: code → (cap for every level, level-2 cap, insu_admdvs)."""
+    assert answer["infcode"] == 0, answer["err_msg"]
+    return {
+        row["hilist_code"]: (
+            None if row.get("hilist_pric_uplmt_amt") is None else Decimal(str(row["hilist_pric_uplmt_amt"])),
+            None if row.get("pric_uplmt_lv2") is None else Decimal(str(row["pric_uplmt_lv2"])),
+            row["insu_admdvs"],
+        )
+        for row in answer["output"]["data"]
+        if row["hilist_code"] in codes
+    }
+
+
+async def test_regional_caps_come_in_the_import_file_and_1318_answers_the_callers_region(
+    office: Office,
+) -> None:
+    """The catalogue file's ``pric_uplmt_by_admdvs`` column (``区划:限价`` pairs, ``;`` between them) sets a
+    treating region's own caps; 1318 answers each institution the caps in force at it: B's hospital gets
+    B's cap where B set one (for every level, ``insu_admdvs`` B), the platform's elsewhere; A's hospital
+    never sees B's. S is 甲 capped at 12.00 with B's 9.00; T has no cap but B's 7.50; K (region_b) is capped
+    12.00, 10.00 at level 2, by no region."""
+    await region_b(office)
+    header = "med_list_codg,name,med_chrgitm_type,chrgitm_lv,pric_uplmt,pric_uplmt_by_admdvs\n"
+    good = header + f"S,就医地限价甲类,09,1,12,{AWAY_REGION}:9\nT,仅就医地限价,09,1,,{AWAY_REGION}:7.50\n"
+    imported = await office.api.client.post("/api/v1/catalogue/items/import", content=good.encode())
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["imported"] == 2
+    stored = await office.api.client.get("/api/v1/catalogue/items/T")
+    assert {k: Decimal(v) for k, v in stored.json()["pric_uplmt_by_admdvs"].items()} == {
+        AWAY_REGION: Decimal("7.5")
+    }
+    # A pair without its ':' and a region of four digits: the whole file refused, each line named.
+    bad = header + f"U,坏,09,1,12,{AWAY_REGION}=9\nV,坏,09,1,12,3415:9\n"
+    refused_file = await office.api.client.post("/api/v1/catalogue/items/import", content=bad.encode())
+    assert refused_file.status_code == 422
+    assert refused_file.json()["error"]["code"] == "IMPORT_REFUSED"
+    details = refused_file.json()["error"]["details"]
+    assert [(d["line"], d["med_list_codg"]) for d in details] == [(2, "U"), (3, "V")]
+    assert details[0]["message"].startswith("pric_uplmt_by_admdvs: 就医地限价须写作 区划:限价")
+    assert "就医地限价的区划须为6位数字" in details[1]["message"]
+
+    page = {"data": {"ver": "0", "page_num": 1}}
+    codes = {"S", "T", "K"}
+    assert caps_of(await away(office).send("1318", page), codes) == {
+        "K": (Decimal("12"), Decimal("10"), REGION),
+        "S": (Decimal("9"), None, AWAY_REGION),
+        "T": (Decimal("7.5"), None, AWAY_REGION),
+    }
+    home = Counter(office, HOSPITAL, REGION, sign_as=None)
+    assert caps_of(await home.send("1318", page), codes) == {
+        "K": (Decimal("12"), Decimal("10"), REGION),
+        "S": (Decimal("12"), None, REGION),
+    }
+    # The file form of 1318 for B's hospital holds the same: S's row names B and its 9.00.
+    info = await away(office).send("1318", {"data": {"ver": "0"}})
+    assert info["infcode"] == 0, info["err_msg"]
+    assert info["output"]["recordCounts"] == len(
+        (await away(office).send("1318", {"data": {"ver": "0", "page_num": 1}}))["output"]["data"]
+    )
+
+    # Settled at B's hospital: 10 × T at 10.00 = 100.00, over B's cap (10.00 − 7.50) × 10 = 25.00, 75.00 in
+    # range; A's level-2 deductible 300.00 is not met, so A's fund pays 0.00 and the cash is 100.00.
+    _, there = await away(office).stay(await office.person(15), (("T", "10", "10", "100.00"),), "100.00")
+    assert amounts(there)[:4] == (Decimal("100.00"), Decimal("25.00"), Decimal("0.00"), Decimal("75.00"))
+    assert amounts(there)[6:] == (Decimal("0.00"), Decimal("100.00"))

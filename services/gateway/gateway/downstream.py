@@ -307,7 +307,7 @@ class Downstream:
         )
 
     async def person_filings(self, psn_no: str, kind: str | None = None) -> FilingList:
-        """5301 / 5302: every filing of the person (of ``kind``), revoked ones too."""
+        """5301 / 5302 / 5304: every filing of the person (of ``kind``), revoked ones too."""
         return await self._get(
             f"{self.settlement_url}/api/v1/filings/persons/{_segment(psn_no)}",
             FilingList,
@@ -350,14 +350,18 @@ class Downstream:
         upto_ver: int | None = None,
         cursor: str | None = None,
         fixmedins_code: str | None = None,
+        admdvs: str | None = None,
     ) -> CatalogueChanges:
         """One page of the rows of a catalogue list changed after version ``ver``; with ``cursor`` ("0:0"
-        to start), the batch after it up to ``upto_ver``. ``fixmedins_code``: whose mappings (1317)."""
+        to start), the batch after it up to ``upto_ver``. ``fixmedins_code``: whose mappings (1317);
+        ``admdvs``: the caller's region (1318)."""
         params: dict[str, Any] = {"ver": ver, "page_num": page_num, "page_size": page_size}
         if cursor is not None:
             params.update(cursor=cursor, upto_ver=upto_ver)
         if fixmedins_code is not None:
             params["fixmedins_code"] = fixmedins_code
+        if admdvs is not None:
+            params["admdvs"] = admdvs
         return await self._get(
             f"{self.settlement_url}/api/v1/catalogue/downloads/{_segment(list_name)}",
             CatalogueChanges,

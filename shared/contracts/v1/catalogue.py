@@ -65,6 +65,8 @@ class CatalogueRow(BaseModel):
     selfpay_prop: Decimal | None = None
     pric_uplmt: Decimal | None = None
     pric_uplmt_by_level: dict[str, Decimal] = Field(default_factory=dict)
+    #: A treating region's own caps for its institutions (就医地限价), by region: over the others there.
+    pric_uplmt_by_admdvs: dict[str, Decimal] = Field(default_factory=dict)
     restricted: bool = False
     #: By-disease and day-surgery entries: the qualifying operation (限定手术操作), if any.
     oprn_code: str | None = None

@@ -183,6 +183,9 @@ class EntitlementRow(BaseModel):
     begndate: date | None
     enddate: date | None
     trt_chk_rslt: str | None
+    #: The 异地就医备案类别 of the referral / out-of-area filing covering the care (the kind whose filed
+    #: ratio a settlement applies); None when no such filing covers it.
+    dcla_type: str | None = None
 
 
 class Entitlement(BaseModel):

@@ -24,7 +24,7 @@ revoked)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -103,20 +103,30 @@ def _hilist(row: CatalogueRow) -> dict[str, Any]:
     }
 
 
-def _price_cap(row: CatalogueRow) -> dict[str, Any]:
-    """``hilist_pric_uplmt_amt``: the cap for every hospital level (None when only levels have one);
-    ``pric_uplmt_lv1``..``lv3``: the caps by hospital level (this platform's, not in the national list)."""
-    levels = {f"pric_uplmt_lv{lv}": row.pric_uplmt_by_level.get(lv) for lv in ("1", "2", "3")}
-    return {
-        "hilist_code": row.code,
-        "hilist_lmtpric_type": "1",
-        "overlmt_dspo_way": "1",  # the excess is self-paid (超限价自付)
-        "insu_admdvs": REGION,
-        "hilist_pric_uplmt_amt": row.pric_uplmt,
-        **levels,
-        "poolarea_no": REGION,
-        **_common(row),
-    }
+def _price_cap_for(region: str) -> Callable[[CatalogueRow], dict[str, Any]]:
+    """1318 as a caller of ``region`` reads it (就医地限价, docs/domain.md "Out-of-area care"): an item its
+    region caps for its institutions answers that cap as ``hilist_pric_uplmt_amt`` for every level, with
+    the region as ``insu_admdvs`` / ``poolarea_no``; else ``hilist_pric_uplmt_amt`` the cap for every
+    hospital level (None when only levels have one) and ``pric_uplmt_lv1``..``lv3`` the caps by hospital
+    level (this platform's, not in the national list)."""
+
+    def wire(row: CatalogueRow) -> dict[str, Any]:
+        own = row.pric_uplmt_by_admdvs.get(region)
+        amount: Decimal | None = row.pric_uplmt if own is None else own
+        levels: Mapping[str, Decimal] = row.pric_uplmt_by_level if own is None else {}
+        whose = REGION if own is None else region
+        return {
+            "hilist_code": row.code,
+            "hilist_lmtpric_type": "1",
+            "overlmt_dspo_way": "1",  # the excess is self-paid (超限价自付)
+            "insu_admdvs": whose,
+            "hilist_pric_uplmt_amt": amount,
+            **{f"pric_uplmt_lv{lv}": levels.get(lv) for lv in ("1", "2", "3")},
+            "poolarea_no": whose,
+            **_common(row),
+        }
+
+    return wire
 
 
 def _selfpay(row: CatalogueRow) -> dict[str, Any]:
@@ -227,7 +237,8 @@ LISTS: dict[str, tuple[str, str, Callable[[CatalogueRow], dict[str, Any]]]] = {
     "1312": ("医保目录信息查询", "items", _hilist),
     "1316": ("医疗目录与医保目录匹配信息查询", "item-matches", _match),
     "1317": ("医药机构目录匹配信息查询", "mappings", _mapping),
-    "1318": ("医保目录限价信息查询", "price-caps", _price_cap),
+    # 1318 is answered for the caller's region (``_handler``); this form is the platform's own region's.
+    "1318": ("医保目录限价信息查询", "price-caps", _price_cap_for(REGION)),
     "1319": ("医保目录先自付比例信息查询", "selfpay-ratios", _selfpay),
 }
 
@@ -252,13 +263,17 @@ def _handler(infno: str) -> Callable[[Call, CatalogueInput], Any]:
             raise Refusal(
                 "E_INSTITUTION", f"fixmedins_code {query.fixmedins_code} 与报文的定点医药机构编号不一致"
             )
+        # 1318 answers the caps in force at the caller's institutions: those its region (the envelope's
+        # ``mdtrtarea_admvs``, where care happens) sets itself (就医地限价) over the others.
+        region = call.envelope.mdtrtarea_admvs if list_name == "price-caps" else None
+        shape = wire if region is None else _price_cap_for(region)
         if query.page_num is not None:
             page = await call.downstream.catalogue_changes(
-                list_name, ver, query.page_num, query.page_size, fixmedins_code=mine
+                list_name, ver, query.page_num, query.page_size, fixmedins_code=mine, admdvs=region
             )
             pages = max(1, -(-page.total // page.page_size))
             return {
-                "data": [wire(row) for row in page.rows],
+                "data": [shape(row) for row in page.rows],
                 "ver": str(page.newest_ver),
                 "recordCounts": page.total,
                 "pages": pages,
@@ -270,14 +285,23 @@ def _handler(infno: str) -> Callable[[Call, CatalogueInput], Any]:
         # Read by cursor up to the version the first batch names: a row changed meanwhile leaves the range
         # (it comes with the next download) and moves no other row out of the file.
         lines: list[str] = []
-        first = await call.downstream.catalogue_changes(list_name, ver, 1, 1, fixmedins_code=mine)
+        first = await call.downstream.catalogue_changes(
+            list_name, ver, 1, 1, fixmedins_code=mine, admdvs=region
+        )
         newest = first.newest_ver
         cursor: str | None = "0:0"
         while cursor is not None:
             batch = await call.downstream.catalogue_changes(
-                list_name, ver, 1, FILE_BATCH, upto_ver=newest, cursor=cursor, fixmedins_code=mine
+                list_name,
+                ver,
+                1,
+                FILE_BATCH,
+                upto_ver=newest,
+                cursor=cursor,
+                fixmedins_code=mine,
+                admdvs=region,
             )
-            lines.extend(file_line(wire(row)) for row in batch.rows)
+            lines.extend(file_line(shape(row)) for row in batch.rows)
             cursor = batch.next_cursor
         total = len(lines)
         text = "".join(line + "\n" for line in lines)

@@ -474,6 +474,8 @@ OUTPUT: dict[str, Node | Either] = {
                 "begndate": "date?",
                 "enddate": "date?",
                 "trt_chk_rslt": "text",
+                # The 异地就医备案类别 of the referral / out-of-area filing covering the care ("" when none).
+                "dcla_type": "text",
             },
         )
     },
@@ -636,6 +638,28 @@ OUTPUT: dict[str, Node | Either] = {
                 "begndate": "date",
                 "enddate": "date?",
                 "vali_flag": "text",
+            },
+        )
+    },
+    "5304": {
+        "refmedin": (
+            {
+                "trt_dcla_detl_sn": "text",
+                "psn_no": "text",
+                "insutype": "text",
+                "dcla_type": "text",
+                "mdtrtarea_admdvs": "text",
+                "reflin_medins_no": "text",
+                "reflin_medins_name": "text",
+                "refl_date": "date?",
+                "refl_rea": "text",
+                "hosp_agre_refl_flag": "text",
+                "diag_code": "text",
+                "diag_name": "text",
+                "begndate": "date",
+                "enddate": "date?",
+                "vali_flag": "text",
+                "memo": "text",
             },
         )
     },

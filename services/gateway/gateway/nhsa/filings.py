@@ -3,7 +3,8 @@
 a chronic or special disease of the insured region's policy, with the dates it is valid; 2504 revokes it;
 2505 / 2506 the facility a chronic patient is treated at; 2507 意外伤害备案 files an injury with the person's
 declaration whether a third party is liable (the interface has no revocation code for it: an office clerk
-revokes it over REST); 5301 / 5302 list a person's filings; 2001 人员待遇享受检查 answers what the person
+revokes it over REST); 5301 / 5302 / 5304 list a person's filings (5304 转院信息查询 the referral and
+out-of-area ones, with their kind ``dcla_type``); 2001 人员待遇享受检查 answers what the person
 may draw on for the care asked. The filings are stored in the settlement service, which the engine reads
 them from.
 
@@ -25,7 +26,8 @@ declaration ``thrd_pty_resp_flag`` (0 no liable third party / 1 a third party is
 ``wrk_inj_flag`` (1 a work injury); answered ``result.trt_dcla_detl_sn`` and ``chk_pay_flag``. 2001
 ``data`` names ``psn_no``, ``insutype``, ``fixmedins_code``, ``med_type``, ``begntime``, ``dise_codg``...
 and is answered with ``trtinfo`` rows (``psn_no``, ``trt_chk_type``, ``fund_pay_type``,
-``trt_enjymnt_flag``, ``begndate``, ``enddate``, ``trt_chk_rslt``). Dates are read in the forms deployed
+``trt_enjymnt_flag``, ``begndate``, ``enddate``, ``trt_chk_rslt`` and ``dcla_type``, the kind of the
+out-of-area filing covering the care). Dates are read in the forms deployed
 clients send (``yyyy-MM-dd``, or with a time, which is dropped)."""
 
 from __future__ import annotations
@@ -249,6 +251,19 @@ class Input5301(BaseModel):
     data: Data5301
 
 
+class Data5304(WireNode):
+    psn_no: str = Field(min_length=1, max_length=30)
+    #: The period asked about (the filings valid on some day of it); absent: every filing of the person.
+    begntime: OptionalWireTime = None
+    endtime: OptionalWireTime = None
+
+
+class Input5304(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: Data5304
+
+
 Create = TypeVar("Create", bound=BaseModel)
 
 
@@ -338,6 +353,7 @@ async def _handle_2001(call: Call, data: Input2001) -> dict[str, Any]:
                 "begndate": _day(row.begndate),
                 "enddate": _day(row.enddate),
                 "trt_chk_rslt": row.trt_chk_rslt,
+                "dcla_type": row.dcla_type,
             }
             for row in answer.rows
         ]
@@ -386,6 +402,44 @@ async def _handle_5301(call: Call, data: Input5301) -> dict[str, Any]:
     return {"feedetail": rows}
 
 
+async def _handle_5304(call: Call, data: Input5304) -> dict[str, Any]:
+    """转院信息查询: the person's referral / out-of-area filings (2501) whose validity meets the period
+    ``begntime``..``endtime``, each with its kind (``dcla_type``, 异地就医备案类别), oldest first."""
+    d = data.data
+    first = parse_wire_time(d.begntime).date().isoformat() if d.begntime is not None else None
+    last = parse_wire_time(d.endtime).date().isoformat() if d.endtime is not None else None
+    answer = await call.downstream.person_filings(d.psn_no, "referral")
+    today = now_china().date().isoformat()
+    rows = []
+    for f in answer.filings:
+        end = _last_day(f)
+        begins = f.begndate.isoformat()
+        if (last is not None and begins > last) or (first is not None and end is not None and end < first):
+            continue
+        valid = f.status == "active" and (end is None or end >= today)
+        rows.append(
+            {
+                "trt_dcla_detl_sn": f.trt_dcla_detl_sn,
+                "psn_no": f.psn_no,
+                "insutype": f.insutype,
+                "dcla_type": f.dcla_type,
+                "mdtrtarea_admdvs": f.mdtrtarea_admdvs,
+                "reflin_medins_no": f.reflin_medins_no,
+                "reflin_medins_name": f.reflin_medins_name,
+                "refl_date": _day(f.refl_date),
+                "refl_rea": f.refl_rea,
+                "hosp_agre_refl_flag": f.hosp_agre_refl_flag,
+                "diag_code": f.diag_code,
+                "diag_name": f.diag_name,
+                "begndate": begins,
+                "enddate": end,
+                "vali_flag": "1" if valid else "0",
+                "memo": f.memo,
+            }
+        )
+    return {"refmedin": rows}
+
+
 def _last_day(filing: FilingOut) -> str | None:
     end = filing.enddate
     if filing.revoked_on is not None:
@@ -427,4 +481,5 @@ TRANSACTIONS = (
     ),
     Transaction("5301", "filings", "人员慢特病备案查询", Input5301, _handle_5301),
     Transaction("5302", "filings", "人员定点信息查询", Input5302, _handle_5302),
+    Transaction("5304", "filings", "转院信息查询", Input5304, _handle_5304),
 )

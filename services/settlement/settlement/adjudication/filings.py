@@ -23,7 +23,7 @@ from settlement.adjudication.out_of_area import filed_points
 from settlement.policy.document import FilingRules, PolicyDocument
 from shared.errors import DomainError
 
-__all__ = ["Care", "InjuryFiling", "Outcome", "Standing", "apply", "layer", "refusal"]
+__all__ = ["Care", "InjuryFiling", "Outcome", "Standing", "apply", "best_kind", "layer", "refusal"]
 
 INJURY_MED_TYPE = "22"  # 外伤住院
 REFERRAL_MED_TYPE = "23"  # 转外诊治住院
@@ -134,6 +134,12 @@ def apply(care: Care, standing: Standing, rules: FilingRules) -> Outcome:
     return Outcome(filed=filed, notes=tuple(notes), kinds=kinds)
 
 
+def best_kind(outcome: Outcome, policy: PolicyDocument) -> str | None:
+    """The 异地就医备案类别 whose filed ratio applies to care ``outcome`` covers: of several filings for the
+    place, the kind with the fewest points off (the person's best filing); None when none covers it."""
+    return min(sorted(outcome.kinds), key=lambda k: filed_points(policy, k), default=None)
+
+
 def layer(encounter: Encounter, policy: PolicyDocument) -> tuple[Encounter, tuple[str, ...]]:
     """The filings layer as the engine runs it, first: the encounter as filed (``filed`` set for care a
     referral / out-of-area filing covers) and the trace notes; a refusal raised. Skipped (the encounter as
@@ -148,5 +154,5 @@ def layer(encounter: Encounter, policy: PolicyDocument) -> tuple[Encounter, tupl
         encounter.chronic_disease,
     )
     outcome = apply(care, encounter.standing, policy.filings)
-    kind = min(sorted(outcome.kinds), key=lambda k: filed_points(policy, k), default=encounter.filed_kind)
+    kind = best_kind(outcome, policy) or encounter.filed_kind
     return replace(encounter, filed=encounter.filed or outcome.filed, filed_kind=kind), outcome.notes

@@ -74,7 +74,7 @@ CODE_KINDS = {
 }
 
 
-def _item_filter(list_name: str) -> Any:
+def _item_filter(list_name: str, admdvs: str | None) -> Any:
     if list_name in ITEM_TYPES:
         return col(CatalogueItem.med_chrgitm_type).in_(ITEM_TYPES[list_name]) & col(
             CatalogueItem.list_kind
@@ -82,8 +82,14 @@ def _item_filter(list_name: str) -> Any:
     if list_name in ITEM_KINDS:
         return col(CatalogueItem.list_kind) == ITEM_KINDS[list_name]
     if list_name == "price-caps":
-        return col(CatalogueItem.pric_uplmt).is_not(None) | (
-            cast(col(CatalogueItem.pric_uplmt_by_level), String) != "{}"
+        # Every item with a cap of its own or by level, and those a region caps: the caller's region's
+        # (``admdvs``, six digits: its key in the JSON text) or, not named, any region's.
+        regional = cast(col(CatalogueItem.pric_uplmt_by_admdvs), String)
+        by_region = regional.like(f'%"{admdvs}"%') if admdvs is not None else regional != "{}"
+        return (
+            col(CatalogueItem.pric_uplmt).is_not(None)
+            | (cast(col(CatalogueItem.pric_uplmt_by_level), String) != "{}")
+            | by_region
         )
     if list_name == "selfpay-ratios":
         return col(CatalogueItem.selfpay_prop) > 0
@@ -104,6 +110,9 @@ def _item_row(item: CatalogueItem) -> CatalogueRow:
         selfpay_prop=item.selfpay_prop,
         pric_uplmt=item.pric_uplmt,
         pric_uplmt_by_level={level: Decimal(cap) for level, cap in item.pric_uplmt_by_level.items()},
+        pric_uplmt_by_admdvs={
+            admdvs: Decimal(cap) for admdvs, cap in (item.pric_uplmt_by_admdvs or {}).items()
+        },
         restricted=item.restricted,
         list_type=list_type(item),
     )
@@ -229,13 +238,13 @@ def _row(row: CatalogueItem | NationalCode | CatalogueMapping) -> CatalogueRow:
     return _code_row(row) if isinstance(row, NationalCode) else _item_row(row)
 
 
-def _table_and_filter(list_name: ListName, fixmedins_code: str | None) -> tuple[Any, Any]:
+def _table_and_filter(list_name: ListName, fixmedins_code: str | None, admdvs: str | None) -> tuple[Any, Any]:
     """The table a list is read from and what selects its rows there (None: every row)."""
     if list_name in CODE_KINDS:
         return NationalCode, col(NationalCode.kind) == CODE_KINDS[list_name]
     if list_name == "mappings":  # one institution's (the endpoint requires the code for them)
         return CatalogueMapping, col(CatalogueMapping.fixmedins_code) == (fixmedins_code or "")
-    return CatalogueItem, _item_filter(list_name)
+    return CatalogueItem, _item_filter(list_name, admdvs)
 
 
 async def changes(
@@ -248,18 +257,20 @@ async def changes(
     upto_ver: int | None = None,
     cursor: str | None = None,
     fixmedins_code: str | None = None,
+    admdvs: str | None = None,
 ) -> CatalogueChanges:
     """One page of the rows of ``list_name`` changed after ``after_ver``. A version newer than the newest
     is refused (``CATALOGUE_VER_UNKNOWN``: the caller holds a version this platform never gave), as is a
     page past the last (``PAGE_OUT_OF_RANGE``; page 1 of nothing is an empty page). ``mappings`` are the
-    mappings of ``fixmedins_code`` only."""
+    mappings of ``fixmedins_code`` only; ``admdvs``: the caller's region, whose own price caps the
+    price-caps list includes (1318)."""
     newest = await newest_version(session)
     if after_ver > newest:
         message = f"目录版本号 {after_ver} 不存在：最新版本为 {newest}"
         raise DomainError(message, code="CATALOGUE_VER_UNKNOWN", status_code=422)
     if list_name == "chronic-diseases":
         return await _chronic_changes(session, after_ver, newest, page_num, page_size, upto_ver, cursor)
-    table, extra = _table_and_filter(list_name, fixmedins_code)
+    table, extra = _table_and_filter(list_name, fixmedins_code, admdvs)
     where: Any = col(table.list_ver) > after_ver
     if extra is not None:
         where = where & extra

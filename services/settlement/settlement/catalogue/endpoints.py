@@ -85,10 +85,12 @@ async def download(
     upto_ver: Annotated[int | None, Query(ge=0)] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}:\d{1,18}$")] = None,
     fixmedins_code: Annotated[str | None, Query(max_length=30)] = None,
+    admdvs: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
 ) -> CatalogueChanges:
     """The rows of a list changed after catalogue version ``ver`` (0: all of it), a page at a time; or,
     with ``cursor`` ("0:0" for the start), the batch after it up to ``upto_ver``. ``mappings`` (1317) are
-    one institution's (``fixmedins_code``, required for it)."""
+    one institution's (``fixmedins_code``, required for it); ``admdvs``: the caller's region (price-caps:
+    the items it caps itself, with the others)."""
     if list_name == "mappings" and not fixmedins_code:
         missing = {"type": "missing", "loc": ("query", "fixmedins_code"), "msg": "Field required"}
         raise RequestValidationError([{**missing, "input": None}])
@@ -102,6 +104,7 @@ async def download(
             upto_ver=upto_ver,
             cursor=cursor,
             fixmedins_code=fixmedins_code,
+            admdvs=admdvs,
         )
 
 

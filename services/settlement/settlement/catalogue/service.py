@@ -198,12 +198,26 @@ CSV_COLUMNS = (
     "pric_uplmt_lv1",
     "pric_uplmt_lv2",
     "pric_uplmt_lv3",
+    "pric_uplmt_by_admdvs",
     "restricted",
     *FLAG_FIELDS,
     "trace_required",
     "effective_from",
     "list_kind",
 )
+
+
+def regional_caps(text: str) -> dict[str, str]:
+    """The ``pric_uplmt_by_admdvs`` column: a treating region's own caps for its institutions (就医地限价,
+    docs/domain.md "Out-of-area care"), ``admdvs:cap`` pairs separated by ``;`` (``341502:9.00;341503:8.5``);
+    empty: none. The model checks the regions and caps; a pair without its ``:`` is refused here."""
+    caps: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in text.split(";"))):
+        admdvs, sep, cap = pair.partition(":")
+        if not sep or not admdvs.strip() or not cap.strip() or admdvs.strip() in caps:
+            raise ValueError(f"就医地限价须写作 区划:限价，以分号分隔，区划不重复: {pair}")
+        caps[admdvs.strip()] = cap.strip()
+    return caps
 
 
 def parse_csv(text: str) -> tuple[list[tuple[int, CatalogueItemCreate]], list[ImportError_]]:
@@ -236,6 +250,7 @@ def parse_csv(text: str) -> tuple[list[tuple[int, CatalogueItemCreate]], list[Im
                             "selfpay_prop": values.get("selfpay_prop") or "0",
                             "pric_uplmt": values.get("pric_uplmt") or None,
                             "pric_uplmt_by_level": {lv: cap for lv, cap in caps.items() if cap},
+                            "pric_uplmt_by_admdvs": regional_caps(values.get("pric_uplmt_by_admdvs", "")),
                             "restricted": values.get("restricted", "").lower() in YES,
                             **{flag: values.get(flag, "").lower() in YES for flag in FLAG_FIELDS},
                             "trace_required": values.get("trace_required", "").lower() in YES,
@@ -255,6 +270,11 @@ def parse_csv(text: str) -> tuple[list[tuple[int, CatalogueItemCreate]], list[Im
                     med_list_codg=values.get("med_list_codg", ""),
                     message=f"{where}: {message}" if where else message,
                 )
+            )
+        except ValueError as exc:  # the regional caps' form (a ValidationError is one too, caught above)
+            code = values.get("med_list_codg", "")
+            errors.append(
+                ImportError_(line=number, med_list_codg=code, message=f"pric_uplmt_by_admdvs: {exc}")
             )
     return entries, errors
 

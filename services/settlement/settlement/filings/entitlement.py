@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from settlement.adjudication.filings import Care, refusal
+from settlement.adjudication.filings import Care, apply, best_kind, refusal
 from settlement.eligibility import service as eligibility
 from settlement.filings import service as filings
 from settlement.filings.schemas import Entitlement, EntitlementRow
@@ -73,6 +73,7 @@ async def check(
     region = institution.admdvs if institution is not None else person.insuplc_admdvs
     why = None
     check_type = CHECK_COVERAGE
+    dcla_type = None
     if document.filings is not None:
         standing = await filings.standing(session, psn_no, on)
         care = Care(kind, med_type, fixmedins_code, region, dise_codg if kind == "chronic" else None)
@@ -80,6 +81,9 @@ async def check(
         if not_allowed is not None:
             why = f"[{not_allowed.code}] {not_allowed.message}"
             check_type = _CHECK_OF.get(not_allowed.code, CHECK_COVERAGE)
+        else:
+            # Care a referral / out-of-area filing covers: the kind whose filed ratio a settlement applies.
+            dcla_type = best_kind(apply(care, standing, document.filings), document)
     if kind == "chronic" and (document.chronic is None or dise_codg not in document.chronic.diseases):
         why, check_type = f"病种 {dise_codg} 不在参保地门诊慢特病病种范围内", CHECK_CHRONIC
     flag = "0" if why else "1"
@@ -92,6 +96,7 @@ async def check(
             begndate=person.coverage_begin,
             enddate=person.coverage_end,
             trt_chk_rslt=reason,
+            dcla_type=None if reason else dcla_type,
         )
 
     rows = [row(POOLED)]

@@ -45,6 +45,17 @@ class Reservation(Base, table=True):
     confirm_msgid: str | None = Field(default=None, max_length=40)
     release_msgid: str | None = Field(default=None, max_length=40)
     release_reason: str | None = Field(default=None, max_length=10)
+    #: The time of care the treating platform named (the day the insured policy was read for).
+    begntime: datetime | None = Field(default=None, sa_column=Column(AwareDateTime(), nullable=True))
+    #: When it was confirmed and released: the setl_time of the settlement record and of its reversal
+    #: (``interplatform.records``), the times of their events. A release without a confirmation before it
+    #: has no record. Indexed: reconciliation reads them by period.
+    confirmed_at: datetime | None = Field(
+        default=None, sa_column=Column(AwareDateTime(), nullable=True, index=True)
+    )
+    released_at: datetime | None = Field(
+        default=None, sa_column=Column(AwareDateTime(), nullable=True, index=True)
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
 

@@ -34,6 +34,7 @@ from settlement.db import infra
 from settlement.eligibility import service as eligibility
 from settlement.eligibility.models import Eligibility
 from settlement.filings import service as filings
+from settlement.interplatform import records
 from settlement.interplatform.models import Reservation
 from settlement.policy import service as policies
 from settlement.schemes import service as schemes
@@ -212,6 +213,7 @@ async def reserve(session: AsyncSession, body: ReservationRequest, now: datetime
         hosp_lv=body.hosp_lv,
         mdtrtarea_admvs=body.mdtrtarea_admvs,
         med_type=body.med_type,
+        begntime=body.begntime,
         expires_at=now + timedelta(seconds=body.hold_s),
         ytd_delta=delta,
         result=calculated.answer_fields(),
@@ -244,6 +246,7 @@ async def _give_back(
     if row.status == CONFIRMED:  # booked at the confirmation: the ledger takes it back
         await enqueue(session, infra, _reversed(row, msgid, now), PRODUCER)
     row.status, row.release_reason, row.release_msgid, row.updated_at = RELEASED, reason, msgid, now
+    row.released_at = now
 
 
 async def confirm(
@@ -268,16 +271,12 @@ async def confirm(
         body.msgid,
         now,
     )
+    row.confirmed_at = now
     await enqueue(session, infra, _completed(row, now), PRODUCER)
     return answer(row), None
 
 
 PRODUCER = "settlement"
-
-
-def _clr_type(med_type: str | None) -> str:
-    """清算类别 of the kind of care (41 pharmacy, 11 outpatient, 21 inpatient)."""
-    return {"41": "41", "11": "11"}.get(med_type or "", "21")
 
 
 def _completed(row: Reservation, now: datetime) -> SettlementCompleted:
@@ -295,7 +294,7 @@ def _completed(row: Reservation, now: datetime) -> SettlementCompleted:
         insuplc_admdvs=result["insuplc_admdvs"],
         mdtrtarea_admvs=row.mdtrtarea_admvs or "",
         med_type=row.med_type or "",
-        clr_type=_clr_type(row.med_type),
+        clr_type=records.clr_type(row.med_type),
         setl_time=now,
         medfee_sumamt_fen=result["medfee_sumamt_fen"],
         fund_pay_sumamt_fen=result["fund_paid_total_fen"],

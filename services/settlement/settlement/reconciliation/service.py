@@ -2,7 +2,12 @@
 
 Days are Beijing calendar days (``shared.clock.CHINA_TZ``) of ``setl_time``; a reversal counts on the day it
 was made, with its (negated) amounts. Grouping is done in Python over the selected rows, so both backends
-give the same days whatever their date functions."""
+give the same days whatever their date functions.
+
+The records are the ``settlements`` table's and, on the insured side of the inter-platform protocol, the
+peer settlements of this platform's insured (``settlement.interplatform.records``: a confirmed reservation,
+its release after the confirmation), which this platform's fund pays and its ledger books under the same
+setl_id."""
 
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from settlement.db import infra
+from settlement.interplatform import records
+from settlement.interplatform.records import PeerRecord
 from settlement.reconciliation.schemas import (
     RepublishOut,
     RepublishRequest,
@@ -57,11 +64,13 @@ def china_day(at: datetime) -> date:
     return at.astimezone(CHINA_TZ).date()
 
 
-def kind_of(row: Settlement) -> str:
+def kind_of(row: Settlement | PeerRecord) -> str:
     return "reversal" if row.status == "reversal" else "settlement"
 
 
-async def _rows(session: AsyncSession, filters: Filters) -> Sequence[Settlement]:
+async def _rows(session: AsyncSession, filters: Filters) -> Sequence[Settlement | PeerRecord]:
+    """The settlement and reversal records of the period, the table's and the peer settlements', by
+    setl_time."""
     filters.check()
     start, end = utc_bounds(filters.date_from, filters.date_to)
     query = select(Settlement).where(col(Settlement.setl_time) >= start, col(Settlement.setl_time) < end)
@@ -71,15 +80,25 @@ async def _rows(session: AsyncSession, filters: Filters) -> Sequence[Settlement]
         query = query.where(col(Settlement.insutype) == filters.insutype)
     if filters.clr_type:
         query = query.where(col(Settlement.clr_type) == filters.clr_type)
-    return (await session.scalars(query.order_by(col(Settlement.setl_time), col(Settlement.id)))).all()
+    own = (await session.scalars(query.order_by(col(Settlement.setl_time), col(Settlement.id)))).all()
+    peer = [
+        r
+        for r in await records.in_period(session, start, end)
+        if (not filters.fixmedins_code or r.fixmedins_code == filters.fixmedins_code)
+        and (not filters.insutype or r.insutype == filters.insutype)
+        and (not filters.clr_type or r.clr_type == filters.clr_type)
+    ]
+    if not peer:
+        return own
+    return sorted([*own, *peer], key=lambda r: r.setl_time)
 
 
 async def settlement_amounts(session: AsyncSession, filters: Filters) -> list[SettlementAmount]:
     """One row per settlement or reversal record in the period (amounts as stored: a reversal's negative),
     with its visit, person and fund split."""
     rows = await _rows(session, filters)
-    funds: dict[str, dict[str, int]] = {}
-    ids = [row.setl_id for row in rows]
+    funds: dict[str, dict[str, int]] = {r.setl_id: r.funds for r in rows if isinstance(r, PeerRecord)}
+    ids = [row.setl_id for row in rows if isinstance(row, Settlement)]
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
         for fund in await session.scalars(

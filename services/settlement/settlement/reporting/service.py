@@ -1,7 +1,9 @@
 """Public reporting (docs/domain.md: compensation lists published monthly per village, Jinzhai; the
 fund's income, spending and balance published regularly, Tianjin art. 28). Settlement's own figures come
-from its settlements and manual reimbursements; the enrollment rate and the villages come from enrollment,
-the fund's income, spending and balance from the ledger's disclosure statement - reused, never recomputed."""
+from its settlements, manual reimbursements and the peer settlements of its insured (confirmed
+reservations, ``settlement.interplatform.records``); the enrollment rate and the villages come from
+enrollment, the fund's income, spending and balance from the ledger's disclosure statement - reused, never
+recomputed."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from settlement.eligibility.models import Eligibility
+from settlement.interplatform import records
 from settlement.manual.models import ManualReimbursement
 from settlement.settlements.models import Settlement
 from shared.clock import CHINA_TZ
@@ -164,38 +167,62 @@ async def build(session: AsyncSession, admdvs: str, month: str, sources: Sources
             )
         )
     )
-    people = {s.psn_no for s in settlements} | {m.psn_no for m in manual}
+    # This platform's insured treated on a peer platform (a confirmed reservation not released since): the
+    # fund paid them as it pays a settlement here (settlement.interplatform.records).
+    peer = [
+        r
+        for r in await records.in_period(session, start, end)
+        if r.status == records.SETTLED and r.insuplc_admdvs == admdvs and r.fund_paid_total_fen > 0
+    ]
+    people = {s.psn_no for s in settlements} | {m.psn_no for m in manual} | {r.psn_no for r in peer}
     names: dict[str, str] = {}
     if people:
         for row in await session.scalars(select(Eligibility).where(col(Eligibility.psn_no).in_(people))):
             names[row.psn_no] = row.psn_name or ""
-    lines = [
-        Compensation(
-            villages.get(s.psn_no, UNKNOWN_VILLAGE),
-            s.psn_no,
-            mask_name(names.get(s.psn_no, "")),
-            s.encounter_kind,
-            s.begntime.astimezone(CHINA_TZ).date(),
-            "结算",
-            s.setl_id,
-            s.medfee_sumamt_fen,
-            s.fund_paid_total_fen,
-        )
-        for s in settlements
-    ] + [
-        Compensation(
-            villages.get(m.psn_no, UNKNOWN_VILLAGE),
-            m.psn_no,
-            mask_name(names.get(m.psn_no, "")),
-            m.encounter_kind,
-            m.begntime.astimezone(CHINA_TZ).date(),
-            "零星报销",
-            m.claim_no,
-            m.medfee_sumamt_fen,
-            m.fund_paid_total_fen,
-        )
-        for m in manual
-    ]
+    lines = (
+        [
+            Compensation(
+                villages.get(s.psn_no, UNKNOWN_VILLAGE),
+                s.psn_no,
+                mask_name(names.get(s.psn_no, "")),
+                s.encounter_kind,
+                s.begntime.astimezone(CHINA_TZ).date(),
+                "结算",
+                s.setl_id,
+                s.medfee_sumamt_fen,
+                s.fund_paid_total_fen,
+            )
+            for s in settlements
+        ]
+        + [
+            Compensation(
+                villages.get(m.psn_no, UNKNOWN_VILLAGE),
+                m.psn_no,
+                mask_name(names.get(m.psn_no, "")),
+                m.encounter_kind,
+                m.begntime.astimezone(CHINA_TZ).date(),
+                "零星报销",
+                m.claim_no,
+                m.medfee_sumamt_fen,
+                m.fund_paid_total_fen,
+            )
+            for m in manual
+        ]
+        + [
+            Compensation(
+                villages.get(r.psn_no, UNKNOWN_VILLAGE),
+                r.psn_no,
+                mask_name(names.get(r.psn_no, "")),
+                r.encounter_kind,
+                r.begntime.astimezone(CHINA_TZ).date(),
+                "跨省结算",
+                r.setl_id,
+                r.medfee_sumamt_fen,
+                r.fund_paid_total_fen,
+            )
+            for r in peer
+        ]
+    )
     lines.sort(key=lambda c: (c.village, c.psn_no, c.care_day, c.reference))
     inpatient = [c for c in lines if c.kind == "inpatient"]
     inpatient_fee = sum(c.medfee_fen for c in inpatient)
