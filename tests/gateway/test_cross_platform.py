@@ -280,26 +280,49 @@ async def test_a_person_the_peer_does_not_cover_is_refused_and_nothing_is_writte
     assert await peer_rows(office) == []
 
 
-async def test_a_hold_the_peer_released_before_the_confirmation_stays_in_the_alert(
+async def test_a_settlement_whose_hold_the_peer_released_before_the_confirmation_is_reversed_here(
     office: Office, platform_b: PlatformB
 ) -> None:
     psn_no, certno = await platform_b.person(36)
     platform_b.link.cut = "/confirmation"
     answer = await buy(office, purchase(psn_no, certno))
     assert answer["infcode"] == 0, answer["err_msg"]
+    info = answer["output"]["setlinfo"]
     (row,) = await peer_rows(office)
     # B's hold runs out unconfirmed: B releases it itself and gives the year back.
     async with platform_b.api.db.transaction() as session:
         assert await reservations.release_expired(session, row.expires_at) == 1
     assert (await platform_b.totals(psn_no))["settlement_count"] == 0
-    # The confirmation arrives late: refused RESERVATION_EXPIRED, A's settlement is marked for reversal
-    # and counted by the gauge whatever the time.
+    # The confirmation arrives late: refused RESERVATION_EXPIRED. B will never pay it, so A reverses its
+    # settlement itself (msgid E + its setl_id without the S) and sends the release, which B answers as it stands.
     platform_b.link.cut = None
     treating: Treating = office.api.app.state.peer_route  # type: ignore[union-attr]
-    assert await treating.send_owed(office.db) == 1
-    assert [r.status for r in await peer_rows(office)] == ["expired"]
+    assert await treating.send_owed(office.db) == 2  # the reversal, then the release
+    (row,) = await peer_rows(office)
+    assert (row.status, row.release_reason) == ("released", "timeout")
+    (held,) = await platform_b.reservations(psn_no)
+    assert (held.status, held.release_reason) == ("released", "timeout")
+    # The cashier's query of the settlement shows it reversed, by the reversal A wrote: every amount of
+    # the module docstring negated (fund 21.88, cash 38.12, bill 60.00).
+    original = await office.api.client.get(f"/api/v1/settlements/{info['setl_id']}")
+    assert original.json()["status"] == "reversed"
+    reversal = (await office.api.client.get(f"/api/v1/settlements/{row.reversal_setl_id}")).json()
+    assert (reversal["reversal_of"], reversal["fund_paid_total_fen"], reversal["cash_paid_fen"]) == (
+        info["setl_id"], -21_88, -38_12,
+    )  # fmt: skip
+    assert reversal["medfee_sumamt_fen"] == -60_00
+    # A's ledger gets the reversal's event naming B: 1303 due from B and 2101 taken back.
+    (mine,) = await events(office.db, "settlement.reversed")
+    assert (mine["insured_platform"], mine["fund_pay_sumamt_fen"], mine["msgid"]) == (
+        "B", -21_88, f"E{info['setl_id'][1:]}",
+    )  # fmt: skip
+    # B never confirmed: nothing was booked there, so nothing is taken back.
+    assert await events(platform_b.api.db, "settlement.completed") == []
+    assert await events(platform_b.api.db, "settlement.reversed") == []
+    # Resolved: no longer in the alert; sending again owes nothing.
     async with office.db.session() as session:
-        assert await unknown_past_window(session, now_china()) == 1
+        assert await unknown_past_window(session, now_china()) == 0
+    assert await treating.send_owed(office.db) == 0
 
 
 async def test_a_release_without_an_answer_stays_owed_until_sent_again(
