@@ -294,7 +294,8 @@ async def test_a_settlement_whose_hold_the_peer_released_before_the_confirmation
         assert await reservations.release_expired(session, row.expires_at) == 1
     assert (await platform_b.totals(psn_no))["settlement_count"] == 0
     # The confirmation arrives late: refused RESERVATION_EXPIRED. B will never pay it, so A reverses its
-    # settlement itself (msgid E + its setl_id without the S) and sends the release, which B answers as it stands.
+    # settlement itself (msgid E + its setl_id without the S) and sends the release, which B answers as
+    # it stands.
     platform_b.link.cut = None
     treating: Treating = office.api.app.state.peer_route  # type: ignore[union-attr]
     assert await treating.send_owed(office.db) == 2  # the reversal, then the release
