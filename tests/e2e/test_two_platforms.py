@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -361,6 +363,15 @@ async def test_two_platforms_settle_survive_a_crash_between_reserve_and_confirm_
         b_books = await _balances(client, p.b, B_REGION)
         assert ("1303", "B") not in a_books and a_books[("1002", "")] == 30_00
         assert ("2106", "A") not in b_books and b_books[("1002", "")] == 1000_00 - 30_00
+        # The operator's command shows the same report (and books nothing more).
+        command = [sys.executable, "-m", "platformctl", "inter-platform-clearing", "--month", month,
+                   "--peer", "B", "--run", "--settlement-url", p.a.url("settlement"),
+                   "--ledger-url", p.a.url("ledger")]  # fmt: skip
+        shown = await asyncio.to_thread(
+            subprocess.run, command, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "相符 2 笔 30.00 元, 双方已撤销 1 笔" in shown.stdout, shown.stdout
         # Once: a second run books nothing more.
         again = await client.post(
             f"{p.a.url('ledger')}/api/v1/inter-platform-clearings", json={"month": month, "peer": "B"}

@@ -36,7 +36,7 @@ from settlement.main import create_app
 from settlement.policy.document import OutpatientPooling, jinzhai_yutian_demo
 from sqlmodel import select
 
-from shared.clock import now_china
+from shared.clock import CHINA_TZ, now_china
 from shared.db import Database
 from shared.events import CoverageActivated, EventEnvelope, PersonIdentity
 from shared.idcard import make_id_number
@@ -430,3 +430,77 @@ async def test_1101_while_the_peer_is_unreachable_is_try_again(
     platform_b.link.down = False
     again = await office.send("1101", lookup(certno), fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
     assert again["infcode"] == 0, again["err_msg"]
+
+
+def _month(expires_at: Any) -> str:
+    return f"{expires_at.astimezone(CHINA_TZ):%Y-%m}"
+
+
+async def test_the_months_statements_of_both_platforms_reconcile_settlement_by_settlement(
+    office: Office, platform_b: PlatformB
+) -> None:
+    psn_no, certno = await platform_b.person(51)
+    # Two purchases and a third reversed (module docstring): the first 21.88; then the deductible is met,
+    # 53.75 × 50 % = 26.875 → 26.88 each.
+    first = (await buy(office, purchase(psn_no, certno)))["output"]["setlinfo"]
+    second = (await buy(office, purchase(psn_no, certno)))["output"]["setlinfo"]
+    third = (await buy(office, purchase(psn_no, certno)))["output"]["setlinfo"]
+    paid = [Decimal(str(x["hifp_pay"])) for x in (first, second, third)]
+    assert paid == [Decimal("21.88"), Decimal("26.88"), Decimal("26.88")]
+    undone = await office.send(
+        "2103", {"data": {"setl_id": third["setl_id"], "mdtrt_id": third["mdtrt_id"], "psn_no": psn_no}},
+        fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION,
+    )  # fmt: skip
+    assert undone["infcode"] == 0, undone["err_msg"]
+    rows = {r.setl_id: r for r in await peer_rows(office)}
+    month = _month(rows[first["setl_id"]].expires_at)
+    # A's operator asks A's settlement, which asks B for its statement: B's insured items against A's
+    # treated ones, by reservation.
+    answer = await office.api.client.post(
+        "/api/v1/interplatform/reconciliations", json={"month": month, "peer": "B"}
+    )
+    assert answer.status_code == 200, answer.text
+    receivable = answer.json()["receivable"]
+    # 21.88 + 26.88 = 48.76 matched; the reversed one released on both.
+    assert (receivable["matched"], receivable["matched_fen"], receivable["released"]) == (2, 48_76, 1)
+    assert (receivable["here_fen"], receivable["there_fen"], receivable["reconciled"]) == (48_76, 48_76, True)
+    assert receivable["books"] == [
+        {"admdvs": "341524", "insutype": "390", "fund_pay_type": "390100", "amount_fen": 48_76}
+    ]
+    assert answer.json()["payable"]["matched"] == 0 and answer.json()["payable"]["reconciled"] is True
+    # B's own statement (what it sent A) names A's settlements on its confirmed reservations.
+    statement = await platform_b.api.client.get(
+        f"/api/v1/interplatform/statements/{month}", params={"peer": "A"}
+    )
+    insured = {i["treating_setl_id"]: i for i in statement.json()["insured"]}
+    assert (insured[first["setl_id"]]["status"], insured[first["setl_id"]]["fund_paid_total_fen"]) == (
+        "confirmed", 21_88,
+    )  # fmt: skip
+    assert insured[third["setl_id"]]["status"] == "released"
+
+    # A fourth purchase whose confirmation's answer is lost: pending on A's side (confirmed on B's): the
+    # month is not reconciled until the owed call is answered.
+    platform_b.link.lose = "/confirmation"
+    fourth = (await buy(office, purchase(psn_no, certno)))["output"]["setlinfo"]
+    answer = await office.api.client.post(
+        "/api/v1/interplatform/reconciliations", json={"month": month, "peer": "B"}
+    )
+    receivable = answer.json()["receivable"]
+    assert receivable["reconciled"] is False
+    [pending] = receivable["pending"]
+    assert (pending["treating_setl_id"], pending["here_status"], pending["there_status"]) == (
+        fourth["setl_id"], "pending", "confirmed",
+    )  # fmt: skip
+
+
+async def test_a_reconciliation_with_a_platform_that_is_not_a_peer_is_refused(
+    office: Office, platform_b: PlatformB
+) -> None:
+    answer = await office.api.client.post(
+        "/api/v1/interplatform/reconciliations", json={"month": "2026-11", "peer": "Z"}
+    )
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "PEER_NOT_FOUND"
+    bad = await office.api.client.post(
+        "/api/v1/interplatform/reconciliations", json={"month": "2026-13", "peer": "B"}
+    )
+    assert bad.status_code == 422
