@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -266,6 +266,50 @@ def inter_region_clearing_command(
         raise typer.Exit(2) from exc
     typer.echo(interregion.render(report))
     if not report["reconciled"]:
+        raise typer.Exit(1)
+
+
+@app.command("inter-platform-clearing")
+def inter_platform_clearing_command(
+    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    peer: Annotated[str, typer.Option(help="the peer platform's id (SETTLEMENT_INTERPLATFORM_PEERS)")],
+    run: Annotated[
+        bool, typer.Option("--run", help="book this platform's side (else only the report)")
+    ] = False,
+    settlement_url: Annotated[
+        str, typer.Option(envvar="SETTLEMENT_URL", help="the settlement service")
+    ] = "http://127.0.0.1:8002",
+    ledger_url: Annotated[
+        str, typer.Option(envvar="LEDGER_URL", help="the fund ledger service")
+    ] = "http://127.0.0.1:8003",
+    token: TokenOption = None,
+) -> None:
+    """A month's 跨省 care with a peer platform: both platforms' records compared reservation by reservation
+    (matched, only here, only there, amount differences, pending), and (with --run) this platform's side of
+    the clearing booked (1303 received / 2106 paid against the special account). Exit 1 when not
+    reconciled."""
+    import asyncio
+
+    from platformctl import interplatform
+
+    async def call() -> dict[str, Any]:
+        reads = _operator_headers(token, "service", "inter-platform-clearing")
+        books = _operator_headers(token, "fund_accountant", "inter-platform-clearing")
+        async with (
+            httpx.AsyncClient(base_url=settlement_url, headers=reads, timeout=60) as settlement,
+            httpx.AsyncClient(base_url=ledger_url, headers=books, timeout=60) as ledger,
+        ):
+            return await interplatform.fetch(settlement, ledger, month, peer, run=run)
+
+    try:
+        answer = asyncio.run(call())
+    except interplatform.CommandFailed as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    except httpx.HTTPError as exc:
+        typer.echo(f"service unreachable: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(interplatform.render(answer))
+    if not interplatform.reconciled(answer):
         raise typer.Exit(1)
 
 

@@ -496,6 +496,7 @@ class ErrorCode(StrEnum):
         SETTLEMENT,
     )
     RESERVATION_NOT_FOUND = "RESERVATION_NOT_FOUND", (404,), "跨平台预留 … 不存在", SETTLEMENT
+    PEER_NOT_FOUND = "PEER_NOT_FOUND", (404,), "对端平台 … 未配置", SETTLEMENT
     RESERVATION_EXPIRED = "RESERVATION_EXPIRED", (409,), "跨平台预留 … 已超时释放，不能确认", SETTLEMENT
     RESERVATION_RELEASED = "RESERVATION_RELEASED", (409,), "跨平台预留 … 已释放，不能确认", SETTLEMENT
     TOO_MANY_LINES = "TOO_MANY_LINES", (422,), "跨省异地就医一次结算最多 … 条费用明细", SETTLEMENT

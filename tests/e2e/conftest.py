@@ -103,12 +103,32 @@ def stack(
 ) -> Iterator[Stack]:
     backend = str(request.param)
     root: Path = tmp_path_factory.mktemp(f"stack-{backend}")
+    stack = start_stack(request, backend, root, stack_env)
+    try:
+        yield stack
+    finally:
+        stop_stack(stack)
+
+
+def start_stack(
+    request: pytest.FixtureRequest,
+    backend: str,
+    root: Path,
+    stack_env: Mapping[str, Mapping[str, str]],
+    *,
+    ports: dict[str, int] | None = None,
+    demo: bool = True,
+) -> Stack:
+    """One whole platform as real processes under ``root``: its own broker, its four services each with
+    its own database on ``backend``, on the given (or free) ports; the demo data loaded unless ``demo``
+    is False. Stopped with ``stop_stack``."""
     port = free_port()
     broker_log = open(root / "broker.log", "ab")  # noqa: SIM115
     broker = start_broker(port, broker_log)
     bootstrap = f"127.0.0.1:{port}"
-    ports = {name: free_port() for name in SERVICES}
+    ports = ports or {name: free_port() for name in SERVICES}
     services: dict[str, RunningService] = {}
+    stack = Stack(backend, bootstrap, services, {}, broker=broker, broker_log=broker_log)
     try:
         for name, spec in SERVICES.items():
             url = migrated_copy(request, backend, spec.package, root / f"{name}.db")
@@ -129,23 +149,31 @@ def stack(
             services[name] = svc
         for svc in services.values():
             svc.wait_ready()
-        psn_nos = asyncio.run(
-            load_demo(
-                services["enrollment"].url,
-                services["settlement"].url,
-                gateway_url=services["gateway"].url,
-                echo=lambda _: None,
+        if demo:
+            stack.psn_nos = asyncio.run(
+                load_demo(
+                    services["enrollment"].url,
+                    services["settlement"].url,
+                    gateway_url=services["gateway"].url,
+                    echo=lambda _: None,
+                )
             )
-        )
-        stack = Stack(backend, bootstrap, services, psn_nos, broker=broker, broker_log=broker_log)
-        yield stack
-        broker = stack.broker or broker
-    finally:
-        for svc in services.values():
-            svc.stop()
+    except BaseException:
+        stop_stack(stack)
+        raise
+    return stack
+
+
+def stop_stack(stack: Stack) -> None:
+    """Stop the services, then the broker (the services flush to it while they stop)."""
+    for svc in stack.services.values():
+        svc.stop()
+    broker = stack.broker
+    if broker is not None:
         broker.terminate()
         try:
             broker.wait(10)
         except subprocess.TimeoutExpired:
             broker.kill()
-        broker_log.close()
+    if stack.broker_log is not None:
+        stack.broker_log.close()

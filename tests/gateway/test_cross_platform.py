@@ -36,7 +36,7 @@ from settlement.main import create_app
 from settlement.policy.document import OutpatientPooling, jinzhai_yutian_demo
 from sqlmodel import select
 
-from shared.clock import now_china
+from shared.clock import CHINA_TZ, now_china
 from shared.db import Database
 from shared.events import CoverageActivated, EventEnvelope, PersonIdentity
 from shared.idcard import make_id_number
@@ -280,26 +280,50 @@ async def test_a_person_the_peer_does_not_cover_is_refused_and_nothing_is_writte
     assert await peer_rows(office) == []
 
 
-async def test_a_hold_the_peer_released_before_the_confirmation_stays_in_the_alert(
+async def test_a_settlement_whose_hold_the_peer_released_before_the_confirmation_is_reversed_here(
     office: Office, platform_b: PlatformB
 ) -> None:
     psn_no, certno = await platform_b.person(36)
     platform_b.link.cut = "/confirmation"
     answer = await buy(office, purchase(psn_no, certno))
     assert answer["infcode"] == 0, answer["err_msg"]
+    info = answer["output"]["setlinfo"]
     (row,) = await peer_rows(office)
     # B's hold runs out unconfirmed: B releases it itself and gives the year back.
     async with platform_b.api.db.transaction() as session:
         assert await reservations.release_expired(session, row.expires_at) == 1
     assert (await platform_b.totals(psn_no))["settlement_count"] == 0
-    # The confirmation arrives late: refused RESERVATION_EXPIRED, A's settlement is marked for reversal
-    # and counted by the gauge whatever the time.
+    # The confirmation arrives late: refused RESERVATION_EXPIRED. B will never pay it, so A reverses its
+    # settlement itself (msgid E + its setl_id without the S) and sends the release, which B answers as
+    # it stands.
     platform_b.link.cut = None
     treating: Treating = office.api.app.state.peer_route  # type: ignore[union-attr]
-    assert await treating.send_owed(office.db) == 1
-    assert [r.status for r in await peer_rows(office)] == ["expired"]
+    assert await treating.send_owed(office.db) == 2  # the reversal, then the release
+    (row,) = await peer_rows(office)
+    assert (row.status, row.release_reason) == ("released", "timeout")
+    (held,) = await platform_b.reservations(psn_no)
+    assert (held.status, held.release_reason) == ("released", "timeout")
+    # The cashier's query of the settlement shows it reversed, by the reversal A wrote: every amount of
+    # the module docstring negated (fund 21.88, cash 38.12, bill 60.00).
+    original = await office.api.client.get(f"/api/v1/settlements/{info['setl_id']}")
+    assert original.json()["status"] == "reversed"
+    reversal = (await office.api.client.get(f"/api/v1/settlements/{row.reversal_setl_id}")).json()
+    assert (reversal["reversal_of"], reversal["fund_paid_total_fen"], reversal["cash_paid_fen"]) == (
+        info["setl_id"], -21_88, -38_12,
+    )  # fmt: skip
+    assert reversal["medfee_sumamt_fen"] == -60_00
+    # A's ledger gets the reversal's event naming B: 1303 due from B and 2101 taken back.
+    (mine,) = await events(office.db, "settlement.reversed")
+    assert (mine["insured_platform"], mine["fund_pay_sumamt_fen"], mine["msgid"]) == (
+        "B", -21_88, f"E{info['setl_id'][1:]}",
+    )  # fmt: skip
+    # B never confirmed: nothing was booked there, so nothing is taken back.
+    assert await events(platform_b.api.db, "settlement.completed") == []
+    assert await events(platform_b.api.db, "settlement.reversed") == []
+    # Resolved: no longer in the alert; sending again owes nothing.
     async with office.db.session() as session:
-        assert await unknown_past_window(session, now_china()) == 1
+        assert await unknown_past_window(session, now_china()) == 0
+    assert await treating.send_owed(office.db) == 0
 
 
 async def test_a_release_without_an_answer_stays_owed_until_sent_again(
@@ -544,3 +568,77 @@ async def test_the_insured_side_keeps_a_settlement_record_of_a_confirmed_reserva
     )
     assert (await platform_b.totals(psn_no))["settlement_count"] == 0
     assert [c for c in await publicity_list(platform_b) if c["reference"] == rid] == []
+
+
+def _month(expires_at: Any) -> str:
+    return f"{expires_at.astimezone(CHINA_TZ):%Y-%m}"
+
+
+async def test_the_months_statements_of_both_platforms_reconcile_settlement_by_settlement(
+    office: Office, platform_b: PlatformB
+) -> None:
+    psn_no, certno = await platform_b.person(51)
+    # Two purchases and a third reversed (module docstring): the first 21.88; then the deductible is met,
+    # 53.75 × 50 % = 26.875 → 26.88 each.
+    first = (await buy(office, purchase(psn_no, certno)))["output"]["setlinfo"]
+    second = (await buy(office, purchase(psn_no, certno)))["output"]["setlinfo"]
+    third = (await buy(office, purchase(psn_no, certno)))["output"]["setlinfo"]
+    paid = [Decimal(str(x["hifp_pay"])) for x in (first, second, third)]
+    assert paid == [Decimal("21.88"), Decimal("26.88"), Decimal("26.88")]
+    undone = await office.send(
+        "2103", {"data": {"setl_id": third["setl_id"], "mdtrt_id": third["mdtrt_id"], "psn_no": psn_no}},
+        fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION,
+    )  # fmt: skip
+    assert undone["infcode"] == 0, undone["err_msg"]
+    rows = {r.setl_id: r for r in await peer_rows(office)}
+    month = _month(rows[first["setl_id"]].expires_at)
+    # A's operator asks A's settlement, which asks B for its statement: B's insured items against A's
+    # treated ones, by reservation.
+    answer = await office.api.client.post(
+        "/api/v1/interplatform/reconciliations", json={"month": month, "peer": "B"}
+    )
+    assert answer.status_code == 200, answer.text
+    receivable = answer.json()["receivable"]
+    # 21.88 + 26.88 = 48.76 matched; the reversed one released on both.
+    assert (receivable["matched"], receivable["matched_fen"], receivable["released"]) == (2, 48_76, 1)
+    assert (receivable["here_fen"], receivable["there_fen"], receivable["reconciled"]) == (48_76, 48_76, True)
+    assert receivable["books"] == [
+        {"admdvs": "341524", "insutype": "390", "fund_pay_type": "390100", "amount_fen": 48_76}
+    ]
+    assert answer.json()["payable"]["matched"] == 0 and answer.json()["payable"]["reconciled"] is True
+    # B's own statement (what it sent A) names A's settlements on its confirmed reservations.
+    statement = await platform_b.api.client.get(
+        f"/api/v1/interplatform/statements/{month}", params={"peer": "A"}
+    )
+    insured = {i["treating_setl_id"]: i for i in statement.json()["insured"]}
+    assert (insured[first["setl_id"]]["status"], insured[first["setl_id"]]["fund_paid_total_fen"]) == (
+        "confirmed", 21_88,
+    )  # fmt: skip
+    assert insured[third["setl_id"]]["status"] == "released"
+
+    # A fourth purchase whose confirmation's answer is lost: pending on A's side (confirmed on B's): the
+    # month is not reconciled until the owed call is answered.
+    platform_b.link.lose = "/confirmation"
+    fourth = (await buy(office, purchase(psn_no, certno)))["output"]["setlinfo"]
+    answer = await office.api.client.post(
+        "/api/v1/interplatform/reconciliations", json={"month": month, "peer": "B"}
+    )
+    receivable = answer.json()["receivable"]
+    assert receivable["reconciled"] is False
+    [pending] = receivable["pending"]
+    assert (pending["treating_setl_id"], pending["here_status"], pending["there_status"]) == (
+        fourth["setl_id"], "pending", "confirmed",
+    )  # fmt: skip
+
+
+async def test_a_reconciliation_with_a_platform_that_is_not_a_peer_is_refused(
+    office: Office, platform_b: PlatformB
+) -> None:
+    answer = await office.api.client.post(
+        "/api/v1/interplatform/reconciliations", json={"month": "2026-11", "peer": "Z"}
+    )
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "PEER_NOT_FOUND"
+    bad = await office.api.client.post(
+        "/api/v1/interplatform/reconciliations", json={"month": "2026-13", "peer": "B"}
+    )
+    assert bad.status_code == 422

@@ -22,6 +22,7 @@ from fund_ledger.books.trail import router as trail_router
 from fund_ledger.clearing.endpoints import router as clearing_router
 from fund_ledger.config import LedgerSettings
 from fund_ledger.db import audit, feed_watermarks, infra
+from fund_ledger.interplatform.endpoints import router as interplatform_router
 from fund_ledger.interregion.endpoints import router as interregion_router
 from fund_ledger.merger.endpoints import router as merger_router
 from fund_ledger.pooling.endpoints import router as pooling_router
@@ -120,6 +121,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
             guarded(reconciliation_router, ACCOUNTANTS),
             guarded(clearing_router, ACCOUNTANTS),
             guarded(interregion_router, ACCOUNTANTS),
+            guarded(interplatform_router, ACCOUNTANTS),
             guarded(application_clearing_router, ACCOUNTANTS),
             guarded(applications_router, APPLICATIONS),
             guarded(statements_router, STATEMENTS),

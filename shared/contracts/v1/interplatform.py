@@ -4,7 +4,7 @@ what a treating platform sends and reads. Domain names, amounts in integer fen."
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -242,3 +242,111 @@ class ReleaseRequest(BaseModel):
     msgid: str = Field(min_length=1, max_length=40)
     platform: str = Field(pattern=r"^[A-Za-z0-9_-]{1,30}$")
     reason: Literal["reversal", "timeout", "refused"]
+
+
+class PeerSettlementOut(BaseModel):
+    """The treating side's record of a settlement of a peer's insured (``GET
+    /api/v1/interplatform/peer-settlements``): what the peer still owes or was told."""
+
+    setl_id: str
+    peer: str
+    reservation_id: str
+    #: reserved (the confirmation owed), confirmed, releasing (the release owed), released, expired.
+    status: str
+    #: reversal (the institution reversed), timeout (the peer released its hold before the confirmation:
+    #: reversed here automatically); None while the settlement stands.
+    release_reason: str | None = None
+    reversal_setl_id: str | None = None
+    expires_at: UtcTime
+
+
+# --- the monthly clearing between platforms (docs/interface.md, "Between platforms", "Clearing") ---------
+
+Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+
+class StatementItem(BaseModel):
+    """One reservation of the month as one platform's own records have it."""
+
+    reservation_id: str
+    #: The treating platform's settlement (None on the insured side for a reservation never confirmed).
+    treating_setl_id: str | None = None
+    #: The region whose books hold it: the treating institution's on the treating side, the insured region
+    #: on the insured side.
+    admdvs: str
+    insutype: str
+    #: confirmed (payable), released (reversed or timed out: nothing payable), pending (not yet final).
+    status: Literal["confirmed", "released", "pending"]
+    #: What the insured platform's funds pay for it (0 unless confirmed), per fund and in all.
+    funds: list[ReservedFund] = Field(default_factory=list)
+    fund_paid_total_fen: int = 0
+
+
+class Statement(BaseModel):
+    """One platform's statement of a month with a peer, from its own records only."""
+
+    platform: str
+    peer: str
+    month: str
+    #: This platform treated the peer's insured (the peer owes it).
+    treated: list[StatementItem]
+    #: The peer treated this platform's insured (this platform owes the peer).
+    insured: list[StatementItem]
+
+
+class ItemDifference(BaseModel):
+    reservation_id: str
+    treating_setl_id: str | None = None
+    here_status: str | None = None
+    there_status: str | None = None
+    here_fen: int = 0
+    there_fen: int = 0
+
+
+class ClearingLine(BaseModel):
+    admdvs: str
+    insutype: str
+    fund_pay_type: str
+    amount_fen: int
+
+
+class DirectionReport(BaseModel):
+    """One direction of the month (who treated, whose fund pays), compared item by item by reservation."""
+
+    treating_platform: str
+    insured_platform: str
+    #: Confirmed amounts of the month in each platform's statement.
+    here_fen: int
+    there_fen: int
+    matched: int
+    matched_fen: int
+    #: Released on both sides (reversals, timeouts): nothing payable, counted.
+    released: int
+    only_here: list[ItemDifference]
+    only_there: list[ItemDifference]
+    amount_differences: list[ItemDifference]
+    #: Not yet final on one side (a confirmation or release still owed).
+    pending: list[ItemDifference]
+    #: Both statements agree to the fen and nothing is pending: the month can be cleared.
+    reconciled: bool
+    #: This platform's side of the clearing, per region, scheme and fund (the matched confirmed items).
+    books: list[ClearingLine]
+
+
+class Reconciliation(BaseModel):
+    """``POST /api/v1/interplatform/reconciliations``: this platform's statement and the peer's, compared."""
+
+    platform: str
+    peer: str
+    month: str
+    #: This platform treated, the peer pays (1303 due from the peer).
+    receivable: DirectionReport
+    #: The peer treated, this platform pays (2106 due to the peer).
+    payable: DirectionReport
+
+
+class ReconciliationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    month: Month
+    peer: str = Field(pattern=r"^[A-Za-z0-9_-]{1,30}$")

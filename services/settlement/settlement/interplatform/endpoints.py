@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from sqlmodel import col, select
 
-from settlement.interplatform import reservations, service
+from settlement.interplatform import clearing, reservations, service
+from settlement.interplatform.models import PeerSettlement
 from settlement.interplatform.treating import Treating
 from shared.clock import now_china
 from shared.contracts.v1.interplatform import (
@@ -16,17 +19,22 @@ from shared.contracts.v1.interplatform import (
     EligibilityAnswer,
     EligibilityQuery,
     PeerPersonQuery,
+    PeerSettlementOut,
     PersonAnswer,
     PersonQuery,
+    Reconciliation,
+    ReconciliationRequest,
     ReleaseRequest,
     ReservationOut,
     ReservationRequest,
+    Statement,
 )
 from shared.db import Database
 from shared.errors import NotFound
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/api/v1/interplatform", tags=["inter-platform"])
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 log = logging.getLogger(__name__)
 
 
@@ -143,6 +151,74 @@ async def release(reservation_id: str, body: ReleaseRequest, runtime: RuntimeDep
     reservation released before answers as it stands."""
     async with runtime.db.transaction() as session:
         return await reservations.release(session, reservation_id, body, now_china())
+
+
+@router.get("/peer-settlements", response_model=list[PeerSettlementOut])
+async def peer_settlements(
+    runtime: RuntimeDep,
+    status: Annotated[str | None, Query(max_length=10)] = None,
+    release_reason: Annotated[str | None, Query(max_length=10)] = None,
+    peer: Annotated[str | None, Query(max_length=30)] = None,
+) -> list[PeerSettlementOut]:
+    """The operator's view of the treating side: this platform's settlements of peers' insured, what each
+    peer was told (``status``) and why one was reversed (``release_reason`` ``timeout``: the peer released
+    its hold before the confirmation and the settlement was reversed here automatically)."""
+    query = select(PeerSettlement).order_by(col(PeerSettlement.id))
+    if status is not None:
+        query = query.where(PeerSettlement.status == status)
+    if release_reason is not None:
+        query = query.where(PeerSettlement.release_reason == release_reason)
+    if peer is not None:
+        query = query.where(PeerSettlement.peer == peer)
+    async with runtime.db.session() as session:
+        rows = list(await session.scalars(query.limit(1000)))
+    return [PeerSettlementOut.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.get(
+    "/statements/{month}", response_model=Statement, responses={422: {"description": "VALIDATION_ERROR"}}
+)
+async def month_statement(
+    month: Annotated[str, Path(pattern=MONTH)],
+    runtime: RuntimeDep,
+    request: Request,
+    peer: Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{1,30}$")],
+) -> Statement:
+    """This platform's statement of a month with ``peer``, from its own records only (docs/interface.md,
+    "Between platforms", "Clearing"): the peer's insured treated here and this platform's insured treated
+    there, reservation by reservation. A peer asks it for the reconciliation; writes nothing."""
+    async with runtime.db.session() as session:
+        return await clearing.statement(session, _treating(request).peers.platform_id, peer, month)
+
+
+@router.post(
+    "/reconciliations",
+    response_model=Reconciliation,
+    responses={
+        404: {"description": "PEER_NOT_FOUND"},
+        503: {"description": "PEER_OUTCOME_UNKNOWN"},
+    },
+)
+async def reconciliation(
+    body: ReconciliationRequest, runtime: RuntimeDep, request: Request
+) -> Reconciliation:
+    """The month's reconciliation with a peer: this platform's statement against the one the peer sends
+    (asked over the inter-platform link), in both directions: matched, released on both, only here, only
+    there, amount differences, pending; and this platform's side of the clearing of each reconciled
+    direction (what the fund ledger books). Writes nothing."""
+    peers = _treating(request).peers
+    peer = peers.by_id.get(body.peer)
+    if peer is None:
+        raise NotFound(f"对端平台 {body.peer} 未配置", code="PEER_NOT_FOUND")
+    async with runtime.db.session() as session:
+        own = await clearing.statement(session, peers.platform_id, body.peer, body.month)
+    theirs = await peers.statement(peer, body.month)
+    return clearing.reconcile(own, theirs)
+
+
+def _treating(request: Request) -> Treating:
+    treating: Treating = request.app.state.peer_route
+    return treating
 
 
 async def watch_expired(db: Database, interval_s: float, stop: asyncio.Event) -> None:

@@ -81,6 +81,9 @@ class PeerSettlement(Base, table=True):
     #: outcome unknown past its window (the alert).
     expires_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
     reversal_setl_id: str | None = Field(default=None, max_length=30)
+    #: Why the settlement was reversed: ``reversal`` (the institution's 2103/2601), ``timeout`` (the peer
+    #: released its hold before the confirmation arrived: reversed here automatically); None while it stands.
+    release_reason: str | None = Field(default=None, max_length=10)
     #: The person as the peer answered (setlinfo of the settlement and of queries).
     psn_name: str = Field(max_length=50)
     certno: str = Field(max_length=30)

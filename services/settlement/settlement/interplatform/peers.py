@@ -20,6 +20,7 @@ from shared.contracts.v1.interplatform import (
     ReleaseRequest,
     ReservationOut,
     ReservationRequest,
+    Statement,
 )
 from shared.errors import DomainError
 
@@ -49,15 +50,21 @@ class Peers:
         """The peer platform that hosts the insured region, if one does."""
         return next((p for p in self.by_id.values() if insuplc_admdvs in p.admdvs), None)
 
-    async def _post(self, peer: PeerPlatform, path: str, body: BaseModel, answer: type[Answer]) -> Answer:
+    async def _post(
+        self, peer: PeerPlatform, path: str, body: BaseModel | None, answer: type[Answer]
+    ) -> Answer:
+        """POST ``body`` (None: a GET) to the peer; its answer, or the refusal or outcome unknown."""
         headers = {"authorization": f"Bearer {peer.token}"} if peer.token else {}
         try:
             async with httpx.AsyncClient(
                 base_url=peer.base_url, timeout=self.timeout_s, transport=self.transport, headers=headers
             ) as client:
-                response = await client.post(path, content=body.model_dump_json(), headers={
-                    "content-type": "application/json"
-                })  # fmt: skip
+                if body is None:
+                    response = await client.get(path)
+                else:
+                    response = await client.post(path, content=body.model_dump_json(), headers={
+                        "content-type": "application/json"
+                    })  # fmt: skip
         except httpx.HTTPError as exc:
             raise outcome_unknown(peer.id, "未应答") from exc
         if response.status_code >= 500:
@@ -93,6 +100,11 @@ class Peers:
     async def release(self, peer: PeerPlatform, reservation_id: str, body: ReleaseRequest) -> ReservationOut:
         path = f"/api/v1/interplatform/reservations/{reservation_id}/release"
         return await self._post(peer, path, body, ReservationOut)
+
+    async def statement(self, peer: PeerPlatform, month: str) -> Statement:
+        """The peer's statement of ``month`` with this platform (its own records)."""
+        path = f"/api/v1/interplatform/statements/{month}?peer={self.platform_id}"
+        return await self._post(peer, path, None, Statement)
 
 
 def _error(response: httpx.Response) -> dict[str, object]:

@@ -48,6 +48,7 @@ from settlement.settlements.answers import PAY_LOC_CROSS_PLATFORM, answer
 from settlement.settlements.calculation import settling_institution
 from settlement.settlements.claims import MAX_CLOCK_SKEW, Claim, PeerAdmission, check_line_amounts, new_id
 from settlement.settlements.models import Settlement, SettlementFund
+from settlement.settlements.reverse import reverse
 from settlement.settlements.schemas import SettlementOut
 from settlement.settlements.store import NewSettlement, StayLines
 from settlement.settlements.stores import store_for
@@ -487,10 +488,14 @@ async def send_owed(db: Database, peers: Peers, setl_id: str | None = None) -> i
                 )  # fmt: skip
                 status = RELEASED
         except DomainError as refused:
-            if refused.code in ("RESERVATION_EXPIRED", "RESERVATION_RELEASED"):
-                # The peer released the hold (its time ran out) before the confirmation arrived: this
-                # settlement must be reversed here; it stays in the alert until it is.
-                status = EXPIRED
+            if refused.code in ("RESERVATION_EXPIRED", "RESERVATION_RELEASED") and row.status == RESERVED:
+                # The peer released the hold (its time ran out) before the confirmation arrived: the
+                # settlement is reversed here, then the release (answered as it stands) is sent.
+                if await reverse_expired(db, row.id):
+                    answered += 1
+                    answered += await send_owed(db, peers, row.setl_id)
+                    continue
+                status = EXPIRED  # could not be reversed: it stays in the alert
             else:
                 log.warning(
                     "inter-platform call still owed", extra={"setl_id": row.setl_id, "code": refused.code}
@@ -502,6 +507,38 @@ async def send_owed(db: Database, peers: Peers, setl_id: str | None = None) -> i
                 current.status, current.updated_at = status, now_china()
         answered += 1
     return answered
+
+
+async def reverse_expired(db: Database, peer_settlement_id: int | None) -> bool:
+    """Reverse a peer settlement whose reservation the peer released before the confirmation arrived
+    (``RESERVATION_EXPIRED``): the insured platform will not pay it, so it must not stand here as money owed
+    to the institution. The reversal is an ordinary one (its record, its ``settlement.reversed`` event; the
+    ledger takes back 1303 / 2101) under the msgid ``E`` + the settlement id without its ``S``, and the row's
+    ``release_reason`` is ``timeout``, so operators and the cashier's queries see why. False when the
+    settlement cannot be reversed (left ``expired``, in the alert)."""
+    try:
+        async with db.transaction() as session:
+            row = await session.get(PeerSettlement, peer_settlement_id, with_for_update=True)
+            if row is None or row.status != RESERVED:
+                return False
+            settlement = await session.scalar(select(Settlement).where(Settlement.setl_id == row.setl_id))
+            if settlement is None:
+                return False
+            row.release_reason = "timeout"
+            # The reversal's msgid: E + the settlement id without its S (30 characters, like a HIS msgid).
+            msgid = f"E{row.setl_id[1:]}"
+            await reverse(session, row.setl_id, settlement.fixmedins_code, msgid, any_msgid=True)
+    except DomainError as refused:
+        log.error(
+            "inter-platform settlement whose hold ran out could not be reversed",
+            extra={"peer_settlement": peer_settlement_id, "code": refused.code},
+        )
+        return False
+    log.warning(
+        "inter-platform settlement reversed: the peer released its hold before the confirmation",
+        extra={"setl_id": settlement.setl_id, "peer": row.peer, "reservation_id": row.reservation_id},
+    )
+    return True
 
 
 async def unknown_past_window(session: AsyncSession, now: datetime) -> int:

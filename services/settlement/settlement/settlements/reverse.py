@@ -87,6 +87,7 @@ async def reverse(
         move(totals, original.ytd_delta, -1)
     else:
         peer.status, peer.reversal_setl_id, peer.updated_at = "releasing", reversal.setl_id, now
+        peer.release_reason = peer.release_reason or "reversal"
     await store.write_reversal(
         session,
         original,
