@@ -1,7 +1,7 @@
 """interplatform_peer_settlements.release_reason: why a peer (跨省) settlement was reversed (reversal, timeout)
 
 Revision ID: a9c4e2f6b8d1
-Revises: f1d3b5a7c9e2
+Revises: a6c8e0f2b4d7
 Create Date: 2026-12-06 21:50:00
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = "a9c4e2f6b8d1"
-down_revision: str | None = "f1d3b5a7c9e2"
+down_revision: str | None = "a6c8e0f2b4d7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
