@@ -16,11 +16,19 @@ year; unfiled out-of-area care 10 points less: 50 %). A's catalogue classifies: 
        B: (50.00 − 10.00 deductible) × 50 % = 20.00 from 390100; cash 30.00
     2. 40 amoxicillin × 0.50 = 20.00: deductible met, 20.00 × 50 % = 10.00; cash 10.00
     3. 30 captopril × 1.00 = 30.00: 30.00 × 50 % = 15.00; reversed (2103): B releases, nothing owed
-    B's year: deductible 10.00 met, 20.00 + 10.00 = 30.00 paid by its pooled fund, 2 settlements."""
+    B's year: deductible 10.00 met, 20.00 + 10.00 = 30.00 paid by its pooled fund, 2 settlements.
+
+And the other way: 张三, insured on A (the demo: outpatient pooling 20.00 yearly deductible, 50 %; unfiled
+out-of-area care 10 points less: 40 %), buys 60 amoxicillin × 0.50 = 30.00 at B's pharmacy P11010500001 (B's
+catalogue, the same classification): (30.00 − 20.00) × 40 % = 4.00 from A's pooled fund; cash 26.00.
+
+The month's clearing: B owes A 30.00, A owes B 4.00; each ledger books both directions."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -38,7 +46,17 @@ import pytest
 from settlement.policy.document import OutpatientPooling, jinzhai_yutian_demo
 
 from platformctl import examples
-from platformctl.demo import CATALOGUE, PHARMACY, REGION, REGION_RULES, admin_token, standards
+from platformctl.demo import (
+    CATALOGUE,
+    PERSONS,
+    PHARMACY,
+    REGION,
+    REGION_RULES,
+    admin_token,
+    demo_catalogue_file,
+    demo_credentials,
+    standards,
+)
 from platformctl.services import SERVICES
 from platformctl.stack import free_port
 from shared.clock import CHINA_TZ, now_china
@@ -140,6 +158,7 @@ def platforms(
         b_root: Path = tmp_path_factory.mktemp("platform-b")
         stacks.append(start_stack(request, backend, b_root, b_env, ports=b_ports, demo=False))
         psn_no, certno = asyncio.run(_insure_on_b(stacks[1]))
+        asyncio.run(_pharmacy_on_b(stacks[1]))
         yield Platforms(stacks[0], stacks[1], relay, psn_no, certno)
     finally:
         for stack in stacks:
@@ -195,6 +214,36 @@ async def _insure_on_b(b: Stack) -> tuple[str, str]:
         opened = await client.post(f"{b.url('ledger')}/api/v1/opening-balances", json=opening)
         assert opened.status_code == 201, opened.text
     return psn_no, certno
+
+
+B_PHARMACY, B_PHARMACY_NAME = "P11010500001", "朝阳区惠民药房"
+
+
+async def _pharmacy_on_b(b: Stack) -> None:
+    """B's pharmacy: its agreement, its credentials at B's gateway, and the two drugs of the tests in B's
+    catalogue (the rows of the demo sample: the same classification as A's)."""
+    rows = list(csv.reader(io.StringIO(demo_catalogue_file())))
+    kept = [rows[0]] + [r for r in rows[1:] if r[0] in (AMOXICILLIN, CAPTOPRIL)]
+    text = io.StringIO()
+    csv.writer(text).writerows(kept)
+    paasid, secret = demo_credentials(B_PHARMACY)
+    async with httpx.AsyncClient(headers=OPERATOR, timeout=60) as client:
+        registered = await client.put(
+            f"{b.url('gateway')}/api/v1/institutions/{B_PHARMACY}",
+            json={"fixmedins_name": B_PHARMACY_NAME, "paasid": paasid, "secret": secret},
+        )
+        assert registered.status_code in (200, 201), registered.text
+        pharmacy = {"fixmedins_code": B_PHARMACY, "fixmedins_name": B_PHARMACY_NAME, "fixmedins_type": "2",
+                    "hosp_lv": "9", "admdvs": B_REGION,
+                    "agreement_begin": f"{now_china().year - 1}-01-01"}  # fmt: skip
+        created = await client.post(f"{b.url('settlement')}/api/v1/institutions", json=pharmacy)
+        assert created.status_code == 201, created.text
+        imported = await client.post(
+            f"{b.url('settlement')}/api/v1/catalogue/items/import",
+            content=text.getvalue().encode("utf-8"),
+            headers={"content-type": "text/csv"},
+        )
+        assert imported.status_code == 200 and imported.json()["imported"] == 2, imported.text
 
 
 _sequence = iter(range(8100, 9000))
@@ -337,6 +386,31 @@ async def test_two_platforms_settle_survive_a_crash_between_reserve_and_confirm_
         a_books = await _balances(client, p.a, REGION)
         assert a_books[("2101", PHARMACY["fixmedins_code"])] == 30_00
 
+        # The other way: A's insured at B's pharmacy, through B's gateway (module docstring: 4.00, cash
+        # 26.00).
+        zhang = PERSONS[0]
+        when = now_china().strftime("%Y-%m-%d %H:%M:%S")
+        drug = {"psn_no": p.a.psn_nos[zhang.certno], "mdtrt_cert_type": "02", "mdtrt_cert_no": zhang.certno,
+                "begntime": when, "medfee_sumamt": "30.00", "invono": "", "insutype": "390",
+                "acct_used_flag": "0", "med_type": "41"}  # fmt: skip
+        body = {"druginfo": drug, "drugdetail": [_line("1", AMOXICILLIN, 60, "0.50", when)]}
+        envelope = examples.envelope(
+            "2102", examples.msgid(next(_sequence), B_PHARMACY), body, insuplc_admdvs=REGION,
+            fixmedins_code=B_PHARMACY, fixmedins_name=B_PHARMACY_NAME,
+        )  # fmt: skip
+        answer = await p.b.call(client, {**envelope, "mdtrtarea_admvs": B_REGION}, sign_as=B_PHARMACY)
+        assert answer["infcode"] == 0, answer["err_msg"]
+        away = answer["output"]["setlinfo"]
+        assert (away["pay_loc"], away["insuplc_admdvs"], away["psn_name"]) == ("4", REGION, zhang.name)
+        assert (away["hifp_pay"], away["psn_cash_pay"]) == (Decimal("4.00"), Decimal("26.00"))
+
+        async def booked_back() -> bool:
+            a = await _balances(client, p.a, REGION)
+            b = await _balances(client, p.b, B_REGION)
+            return a.get(("2106", "B")) == 4_00 and b.get(("1303", "A")) == 4_00
+
+        await eventually(booked_back, timeout_s=60)
+
         # The month's clearing, each platform from its own records, reconciled against the other's statement.
         cleared_a = await client.post(
             f"{p.a.url('ledger')}/api/v1/inter-platform-clearings", json={"month": month, "peer": "B"}
@@ -347,8 +421,9 @@ async def test_two_platforms_settle_survive_a_crash_between_reserve_and_confirm_
             2, 30_00, 1, True,
         )  # fmt: skip
         assert report["only_here"] == report["only_there"] == report["amount_differences"] == []
-        assert cleared_a.json()["receivable"]["status"] == "cleared"
-        assert cleared_a.json()["payable"]["status"] == "nothing_owed"
+        owes = cleared_a.json()["reconciliation"]["payable"]
+        assert (owes["matched"], owes["matched_fen"], owes["reconciled"]) == (1, 4_00, True)
+        assert cleared_a.json()["receivable"]["status"] == cleared_a.json()["payable"]["status"] == "cleared"
         cleared_b = await client.post(
             f"{p.b.url('ledger')}/api/v1/inter-platform-clearings", json={"month": month, "peer": "A"}
         )
@@ -357,12 +432,13 @@ async def test_two_platforms_settle_survive_a_crash_between_reserve_and_confirm_
         assert (mirror["matched"], mirror["matched_fen"], mirror["released"], mirror["reconciled"]) == (
             2, 30_00, 1, True,
         )  # fmt: skip
-        # The due balances go to zero against the special accounts: A received 30.00, B paid it out of
-        # its 1,000.00.
+        assert cleared_b.json()["reconciliation"]["receivable"]["matched_fen"] == 4_00
+        # The due balances go to zero against the special accounts: A received 30.00 and paid 4.00 (26.00
+        # left); B paid 30.00 out of its 1,000.00 and received 4.00 (974.00).
         a_books = await _balances(client, p.a, REGION)
         b_books = await _balances(client, p.b, B_REGION)
-        assert ("1303", "B") not in a_books and a_books[("1002", "")] == 30_00
-        assert ("2106", "A") not in b_books and b_books[("1002", "")] == 1000_00 - 30_00
+        assert not {("1303", "B"), ("2106", "B")} & a_books.keys() and a_books[("1002", "")] == 26_00
+        assert not {("1303", "A"), ("2106", "A")} & b_books.keys() and b_books[("1002", "")] == 974_00
         # The operator's command shows the same report (and books nothing more).
         command = [sys.executable, "-m", "platformctl", "inter-platform-clearing", "--month", month,
                    "--peer", "B", "--run", "--settlement-url", p.a.url("settlement"),
