@@ -222,7 +222,12 @@ class ErrorCode(StrEnum):
         ALL,
     )
     OUT_OF_RANGE = "OUT_OF_RANGE", (422,), "参数超出允许范围 (value out of range)", ALL
-    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE", (413,), "请求体过大", ALL
+    PAYLOAD_TOO_LARGE = (
+        "PAYLOAD_TOO_LARGE",
+        (413,),
+        "请求体过大（或导入文件解压后过大）",
+        ("settlement", "shared"),
+    )
     TOO_MANY_POSITIONS = (
         "TOO_MANY_POSITIONS",
         (422,),
