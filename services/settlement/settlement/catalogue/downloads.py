@@ -106,6 +106,7 @@ def _item_row(item: CatalogueItem) -> CatalogueRow:
         pric_uplmt_by_level={level: Decimal(cap) for level, cap in item.pric_uplmt_by_level.items()},
         restricted=item.restricted,
         list_type=list_type(item),
+        created_at=item.created_at,
     )
 
 
