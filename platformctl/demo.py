@@ -286,8 +286,11 @@ async def load_demo(
         kinds = response.json()
         catalogue_items += kinds["imported"] + kinds["unchanged"]
         for kind, text in demo_code_files() + demo_national_code_files() + demo_payment_disease_files():
+            # Imports like the catalogue's: the 877 diagnoses take some 10 s on a busy two-core machine.
             response = await client.post(
-                f"{settlement_url}/api/v1/catalogue/codes/{kind}/import", content=text.encode("utf-8")
+                f"{settlement_url}/api/v1/catalogue/codes/{kind}/import",
+                content=text.encode("utf-8"),
+                timeout=300,
             )
             if response.status_code != 200:
                 raise RuntimeError(f"code list {kind} -> {response.status_code}: {response.text}")
