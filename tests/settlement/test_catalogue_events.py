@@ -55,7 +55,10 @@ async def test_catalogue_versions_and_mappings_are_published(settlement_api: Set
     later = (await catalogue_events(settlement_api))[5:]
     assert [(e["type"], e.get("ver"), e.get("count")) for e in later[:1]] == [("catalogue.changed", 6, 4)]
     assert later[0]["codes"] == ["J18.900", "J06.900", "I10.x00", "O82.000"]
-    assert [(e["type"], e["key"], e["action"], e["msgid"], e["revoked_on"] is None) for e in later[1:]] == [
-        ("catalogue.mapping_changed", HOSPITAL, "uploaded", "M0001", True),
-        ("catalogue.mapping_changed", HOSPITAL, "revoked", "M0002", False),
+    # Each mapping change takes the next catalogue version (1317 lists it there): 7, then 8.
+    assert [
+        (e["type"], e["key"], e["action"], e["msgid"], e["revoked_on"] is None, e["ver"]) for e in later[1:]
+    ] == [
+        ("catalogue.mapping_changed", HOSPITAL, "uploaded", "M0001", True, 7),
+        ("catalogue.mapping_changed", HOSPITAL, "revoked", "M0002", False, 8),
     ]

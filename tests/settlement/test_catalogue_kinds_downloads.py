@@ -183,6 +183,8 @@ async def test_1316_matches_every_item_to_itself_as_the_catalogue_holds_it(
 
     assert periods(matches["data"], "med_list_codg") == periods(items["data"], "hilist_code")
     assert {(r["insu_admdvs"], r["memo"]) for r in matches["data"]} == {(REGION, "")}
+    # crte_time: when each version was made (a time, as the field list types it: tests/support/answers.py).
+    assert all(len(r["crte_time"]) == len("2026-12-06 10:00:00") for r in matches["data"])
 
     # After an update only the changed item's versions come: B's first version ends, its second begins.
     new_b = {

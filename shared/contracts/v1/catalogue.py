@@ -77,12 +77,13 @@ class CatalogueRow(BaseModel):
     #: Catalogue items and mappings: the 目录类别 (101 西药中成药, 102 中药饮片, 103 医疗机构制剂, 104 民族药,
     #: 201 医疗服务项目, 301 医用耗材 for items; as the institution sent it for a mapping).
     list_type: str | None = None
+    #: Catalogue items and mappings: when the row was made (an item's version, a mapping's upload).
+    created_at: datetime | None = None
     #: Mappings only (1317): the institution and its own code (``code`` is the national one it maps to;
-    #: ``name`` the institution's name of its item), when it was uploaded, and whether it still stands
-    #: (False: revoked, ``effective_to`` the last day it applied).
+    #: ``name`` the institution's name of its item), and whether it still stands (False: revoked,
+    #: ``effective_to`` the last day it applied).
     fixmedins_code: str | None = None
     medins_list_codg: str | None = None
-    created_at: datetime | None = None
     valid: bool = True
 
 

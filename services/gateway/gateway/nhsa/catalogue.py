@@ -25,6 +25,7 @@ revoked)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -63,6 +64,10 @@ class CatalogueInput(BaseModel):
 
 def _day(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _time(value: datetime | None) -> str | None:
+    return format_wire_time(value) if value is not None else None
 
 
 def _common(row: CatalogueRow) -> dict[str, Any]:
@@ -143,7 +148,8 @@ def _selfpay(row: CatalogueRow) -> dict[str, Any]:
 
 def _match(row: CatalogueRow) -> dict[str, Any]:
     """1316: an item's medical list code and its insurance list code, the same code on this platform
-    (the list is the insurance list itself); no remark is kept (``memo`` empty)."""
+    (the list is the insurance list itself), and when the item's version was made (``crte_time``); no
+    remark is kept (``memo`` empty)."""
     return {
         "med_list_codg": row.code,
         "hilist_code": row.code,
@@ -152,6 +158,7 @@ def _match(row: CatalogueRow) -> dict[str, Any]:
         "memo": "",
         "poolarea_no": REGION,
         **_common(row),
+        "crte_time": _time(row.created_at),
     }
 
 
@@ -168,7 +175,7 @@ def _mapping(row: CatalogueRow) -> dict[str, Any]:
         "med_list_codg": row.code,
         **_common(row),
         "vali_flag": "1" if row.valid else "0",
-        "crte_time": format_wire_time(row.created_at) if row.created_at is not None else None,
+        "crte_time": _time(row.created_at),
         "poolarea_no": REGION,
     }
 

@@ -379,6 +379,7 @@ OUTPUT: dict[str, Node | Either] = {
             "insu_admdvs": "text",
             "memo": "text",
             "poolarea_no": "text",
+            "crte_time": "time",
         }
     ),
     "1317": catalogue(

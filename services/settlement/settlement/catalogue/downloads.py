@@ -115,6 +115,7 @@ def _item_row(item: CatalogueItem) -> CatalogueRow:
         },
         restricted=item.restricted,
         list_type=list_type(item),
+        created_at=item.created_at,
     )
 
 
