@@ -505,6 +505,12 @@ class ErrorCode(StrEnum):
     RESERVATION_EXPIRED = "RESERVATION_EXPIRED", (409,), "跨平台预留 … 已超时释放，不能确认", SETTLEMENT
     RESERVATION_RELEASED = "RESERVATION_RELEASED", (409,), "跨平台预留 … 已释放，不能确认", SETTLEMENT
     TOO_MANY_LINES = "TOO_MANY_LINES", (422,), "跨省异地就医一次结算最多 … 条费用明细", SETTLEMENT
+    PLATFORM_MISMATCH = (
+        "PLATFORM_MISMATCH",
+        (403,),
+        "访问令牌属于 …，不能代表平台 … 调用",
+        SETTLEMENT,
+    )
     NOT_INPATIENT = "NOT_INPATIENT", (422,), "门诊就诊无需办理出院", SETTLEMENT
     NOT_ON_SELF_ADVANCE = (
         "NOT_ON_SELF_ADVANCE",

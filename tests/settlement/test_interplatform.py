@@ -15,7 +15,7 @@ from settlement.interplatform import reservations
 from settlement.interplatform.models import Reservation
 from sqlmodel import func, select
 
-from shared.auth import ENROLLMENT_CLERK, SERVICE
+from shared.auth import AUDITOR, ENROLLMENT_CLERK, SERVICE
 from shared.clock import now_china
 from tests.settlement.conftest import REGION, SettlementApi, new_person, purchase
 from tests.support.apps import bearer
@@ -176,11 +176,15 @@ async def test_reserve_confirm_release_hold_and_give_back_the_yearly_totals(
     assert (confirmed.json()["status"], confirmed.json()["treating_setl_id"]) == ("confirmed", "S440300001")
     assert (await settlement_api.post(f"{url}/confirmation", confirm, headers=SHENZHEN)).json()["replayed"]
     assert await held(settlement_api, psn_no) == (345000, 1, 1)
-    # Another platform cannot see it.
-    foreign = await settlement_api.post(
-        f"{url}/confirmation", {**confirm, "platform": "zj-hangzhou"}, headers=bearer(SERVICE, subject="zj")
-    )
+    # Another platform cannot see it, nor speak for the platform that made it with its own token.
+    hangzhou = bearer(SERVICE, subject="zj-hangzhou")
+    foreign = await settlement_api.post(f"{url}/confirmation", {**confirm, "platform": "zj-hangzhou"},
+                                        headers=hangzhou)  # fmt: skip
     assert (foreign.status_code, foreign.json()["error"]["code"]) == (404, "RESERVATION_NOT_FOUND")
+    posing = await settlement_api.post(f"{url}/release", {"msgid": "ZJ-X-1", "platform": "gd-shenzhen",
+                                       "reason": "reversal"}, headers=hangzhou)  # fmt: skip
+    assert (posing.status_code, posing.json()["error"]["code"]) == (403, "PLATFORM_MISMATCH")
+    assert await held(settlement_api, psn_no) == (345000, 1, 1)
 
     # The treating platform's HIS reversed the stay: released, the year given back.
     release = {"msgid": "SZ-X-1", "platform": "gd-shenzhen", "reason": "reversal"}
@@ -247,3 +251,28 @@ async def test_reservation_bad_input_is_refused_and_holds_nothing(settlement_api
         headers=SHENZHEN,
     )  # fmt: skip
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "RESERVATION_NOT_FOUND")
+
+
+async def test_a_token_speaks_for_its_own_platform_only(settlement_api: SettlementApi) -> None:
+    """Every call names the treating ``platform``; a service token is issued to one platform (its subject),
+    so another platform's token is refused 403 PLATFORM_MISMATCH and nothing is held or read. Auditors may
+    read any platform's statement."""
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    hangzhou = bearer(SERVICE, subject="zj-hangzhou")
+    for url, body in (
+        (URL, query(psn_no)),
+        (RESERVATIONS, stay(psn_no)),
+        ("/api/v1/interplatform/previews", stay(psn_no)),
+        ("/api/v1/interplatform/persons", {"msgid": "SZ-P-1", "platform": "gd-shenzhen", "certno": certno}),
+    ):
+        refused = await settlement_api.post(url, body, headers=hangzhou)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "PLATFORM_MISMATCH"), url
+    assert await held(settlement_api, psn_no) == (0, 0, 0)
+    statement = "/api/v1/interplatform/statements/2026-11"
+    read = await settlement_api.client.get(statement, params={"peer": "gd-shenzhen"}, headers=hangzhou)
+    assert (read.status_code, read.json()["error"]["code"]) == (403, "PLATFORM_MISMATCH")
+    for allowed in (SHENZHEN, bearer(AUDITOR, subject="auditor-1")):
+        assert (
+            await settlement_api.client.get(statement, params={"peer": "gd-shenzhen"}, headers=allowed)
+        ).status_code == 200

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from settlement.interplatform import clearing, reservations, service
 from settlement.interplatform.models import PeerSettlement
 from settlement.interplatform.treating import Treating
+from shared.auth import ADMINISTRATOR, AUDITOR, Forbidden, Principal
 from shared.clock import now_china
 from shared.contracts.v1.interplatform import (
     ConfirmRequest,
@@ -38,13 +39,32 @@ MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 log = logging.getLogger(__name__)
 
 
+def _speaking_for(request: Request, platform: str, *, readers: tuple[str, ...] = ()) -> None:
+    """A peer platform calls with the service token this platform issued it, whose subject is its
+    platform id: it speaks for that platform only (``platform`` in the body, or the ``peer`` whose
+    statement it reads), else 403 ``PLATFORM_MISMATCH``. An administrator may act for any platform (an
+    operator's correction), and ``readers`` (auditors, for statements) may read any."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None or principal.roles & {ADMINISTRATOR, *readers}:
+        return
+    if principal.subject != platform:
+        raise Forbidden(
+            f"访问令牌属于 {principal.subject}，不能代表平台 {platform} 调用 (the token speaks for its own "
+            "platform only)",
+            code="PLATFORM_MISMATCH",
+        )
+
+
 @router.post(
     "/eligibility", response_model=EligibilityAnswer, responses={422: {"description": "VALIDATION_ERROR"}}
 )
-async def interplatform_eligibility(body: EligibilityQuery, runtime: RuntimeDep) -> EligibilityAnswer:
+async def interplatform_eligibility(
+    body: EligibilityQuery, runtime: RuntimeDep, request: Request
+) -> EligibilityAnswer:
     """A treating platform asks whether a person insured here is covered for care on a day, under which
     scheme and insured region, with the year's totals the policy reads and the filings in force. Writes
     nothing; a person not covered is answered ``covered`` false with the reason."""
+    _speaking_for(request, body.platform)
     async with runtime.db.session() as session:
         answer = await service.eligibility_of(session, body)
     log.info(
@@ -59,9 +79,10 @@ async def interplatform_eligibility(body: EligibilityQuery, runtime: RuntimeDep)
     response_model=PersonAnswer,
     responses={404: {"description": "PERSON_NOT_FOUND"}, 422: {"description": "CARD_NOT_ACTIVE"}},
 )
-async def interplatform_person(body: PersonQuery, runtime: RuntimeDep) -> PersonAnswer:
+async def interplatform_person(body: PersonQuery, runtime: RuntimeDep, request: Request) -> PersonAnswer:
     """A treating platform asks who a person insured here is, by ID number or card (its institution's
     1101): identity, every year's cover and identity categories. Writes nothing."""
+    _speaking_for(request, body.platform)
     async with runtime.db.session() as session:
         answer = await service.person_of(session, body)
     log.info("inter-platform person", extra={"platform": body.platform, "msgid": body.msgid})
@@ -96,10 +117,13 @@ async def peer_person(body: PeerPersonQuery, request: Request) -> PersonAnswer:
         422: {"description": "VALIDATION_ERROR, NOT_COVERED, NOT_ELIGIBLE, POLICY_NOT_FOUND"},
     },
 )
-async def reserve(body: ReservationRequest, runtime: RuntimeDep, response: Response) -> ReservationOut:
+async def reserve(
+    body: ReservationRequest, runtime: RuntimeDep, response: Response, request: Request
+) -> ReservationOut:
     """Reserve: this platform's policy on the treating platform's classified lines, the person's yearly
     totals held for it until confirmed or released (or the hold runs out). The same (platform, msgid)
     again answers 200 with the reservation."""
+    _speaking_for(request, body.platform)
     async with runtime.db.transaction() as session:
         answer = await reservations.reserve(session, body, now_china())
     if answer.replayed:
@@ -115,9 +139,10 @@ async def reserve(body: ReservationRequest, runtime: RuntimeDep, response: Respo
         422: {"description": "VALIDATION_ERROR, NOT_COVERED, NOT_ELIGIBLE, POLICY_NOT_FOUND"},
     },
 )
-async def preview(body: ReservationRequest, runtime: RuntimeDep) -> ReservationOut:
+async def preview(body: ReservationRequest, runtime: RuntimeDep, request: Request) -> ReservationOut:
     """A reservation's calculation without the hold (the treating platform's pre-settlement): what this
     platform's policy would pay now, status ``preview``; nothing is written (``hold_s`` is not used)."""
+    _speaking_for(request, body.platform)
     async with runtime.db.session() as session:
         return await reservations.preview(session, body, now_china())
 
@@ -130,9 +155,12 @@ async def preview(body: ReservationRequest, runtime: RuntimeDep) -> ReservationO
         409: {"description": "RESERVATION_EXPIRED, RESERVATION_RELEASED"},
     },
 )
-async def confirm(reservation_id: str, body: ConfirmRequest, runtime: RuntimeDep) -> ReservationOut:
+async def confirm(
+    reservation_id: str, body: ConfirmRequest, runtime: RuntimeDep, request: Request
+) -> ReservationOut:
     """Confirm: the treating platform settled; the held totals stay. A hold whose time ran out is released
     (its totals given back) and the confirmation refused."""
+    _speaking_for(request, body.platform)
     async with runtime.db.transaction() as session:
         answer, refusal = await reservations.confirm(session, reservation_id, body, now_china())
     if refusal is not None:
@@ -146,9 +174,12 @@ async def confirm(reservation_id: str, body: ConfirmRequest, runtime: RuntimeDep
     response_model=ReservationOut,
     responses={404: {"description": "RESERVATION_NOT_FOUND"}},
 )
-async def release(reservation_id: str, body: ReleaseRequest, runtime: RuntimeDep) -> ReservationOut:
+async def release(
+    reservation_id: str, body: ReleaseRequest, runtime: RuntimeDep, request: Request
+) -> ReservationOut:
     """Release: the treating platform reversed or failed; the person's held totals are given back. A
     reservation released before answers as it stands."""
+    _speaking_for(request, body.platform)
     async with runtime.db.transaction() as session:
         return await reservations.release(session, reservation_id, body, now_china())
 
@@ -187,6 +218,7 @@ async def month_statement(
     """This platform's statement of a month with ``peer``, from its own records only (docs/interface.md,
     "Between platforms", "Clearing"): the peer's insured treated here and this platform's insured treated
     there, reservation by reservation. A peer asks it for the reconciliation; writes nothing."""
+    _speaking_for(request, peer, readers=(AUDITOR,))
     async with runtime.db.session() as session:
         return await clearing.statement(session, _treating(request).peers.platform_id, peer, month)
 
