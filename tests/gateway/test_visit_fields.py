@@ -13,12 +13,17 @@ The desk (tests/gateway/desk.py) sends every envelope as operator ``001`` 收款
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from gateway.nhsa import queries
+
 from shared.clock import format_wire_time, now_china
-from tests.gateway.desk import Desk, Patient, desk, line
-from tests.settlement.conftest import HOSPITAL, REGION
+from shared.contracts.v1.events import IdentityCategory
+from shared.contracts.v1.queries import VisitOut
+from tests.gateway.desk import WHEN, Desk, Patient, desk, line
+from tests.settlement.conftest import HOSPITAL, PHARMACY, REGION, new_person
 
 __all__ = ["desk"]
 
@@ -354,3 +359,103 @@ async def test_5204_answers_each_lines_entry_marks_and_prescription(desk: Desk) 
     ]
     # As uploaded: approval ("" sent: 0 无须审批), the order numbers.
     assert [(r["hosp_appr_flag"], r["rx_drord_no"]) for r in rows] == [("0", "YZ001"), ("1", "YZ002")]
+
+
+async def test_an_outpatient_visit_and_a_pharmacy_purchase(desk: Desk) -> None:
+    # Covered with identity 2101 from 1 Jan: the demo policy in force gives 2101 medical assistance.
+    psn_no, certno = new_person(15)
+    held = IdentityCategory(psn_idet_type="2101", begin_date=date(2026, 1, 1))
+    await desk.api.cover(psn_no, certno, identities=(held,))
+    patient = Patient(desk, psn_no, certno)
+    registration = {
+        **patient.who,
+        "insutype": "390",
+        "begntime": WHEN,
+        "ipt_otp_no": "MZ2701",
+        "atddr_no": "D003",
+        "dr_name": "赵医生",
+        "dept_code": "NK",
+        "dept_name": "内科",
+    }
+    visit_id = (await desk.ok("2201", {"data": registration}))["data"]["mdtrt_id"]
+    info = {"mdtrt_id": visit_id, "psn_no": psn_no, "med_type": "11", "main_cond_dscr": "咳嗽两天"}
+    await desk.ok("2203", {"mdtrtinfo": info})
+    (row,) = (await desk.ok("5201", {"data": {"psn_no": psn_no, "begntime": WHEN}}))["mdtrtinfo"]
+    # The registration's doctor and department under the 5201 names, and 2203's 病情.
+    assert [
+        row[k] for k in ("atddr_no", "chfpdr_name", "adm_dept_codg", "adm_dept_name", "main_cond_dscr")
+    ] == [
+        "D003",
+        "赵医生",
+        "NK",
+        "内科",
+        "咳嗽两天",
+    ]
+    # Assisted; an outpatient visit is never in hospital nor a cross-year stay, and has no stay days.
+    assert [row[k] for k in ("maf_psn_flag", "inhosp_stas", "ars_year_ipt_flag", "dscg_maindiag_code")] == [
+        "1",
+        "0",
+        "0",
+        "",
+    ]
+    assert "ipt_days" not in row and "endtime" not in row
+    assert (row["opter_id"], row["opter_name"]) == ("001", "收款员")
+
+    # A purchase at the pharmacy: 10 x A at 0.50 = 5.00 (甲, at its cap), its own visit.
+    drug = {**line("1", "A", "10", "0.5", "5.00"), "rxno": "CF001"}
+    druginfo = {**patient.who, "begntime": WHEN, "medfee_sumamt": "5.00", "insutype": "390", "med_type": "41"}
+    bought = (await desk.ok("2102", {"druginfo": druginfo, "drugdetail": [drug]}, at=PHARMACY))["setlinfo"]
+    (row,) = (await desk.ok("5201", {"data": {"psn_no": psn_no, "begntime": WHEN}}, at=PHARMACY))["mdtrtinfo"]
+    # No hospital number, no registration operator kept for a purchase (docs/interface.md, 5201).
+    assert (row["mdtrt_id"], row["ipt_otp_no"], row["med_type"], row["opter_id"]) == (
+        bought["mdtrt_id"],
+        "",
+        "41",
+        "",
+    )
+    assert row["endtime"] == bought["setl_time"]
+    query = {"psn_no": psn_no, "mdtrt_id": bought["mdtrt_id"]}
+    (fee,) = (await desk.ok("5204", {"data": query}, at=PHARMACY))["feedetail"]
+    assert [fee[k] for k in ("hilist_code", "hilist_name", "list_type", "medins_list_name")] == [
+        "A",
+        "甲类药",
+        "101",
+        "",
+    ]
+    # Nothing of an uploaded line for a purchase: no approval, no prescription kept, no operator.
+    assert [fee[k] for k in ("hosp_appr_flag", "rx_drord_no", "opter_id", "opter_name")] == [""] * 4
+    assert fee["opt_time"] == bought["setl_time"]
+
+
+def test_a_stay_across_new_year_is_flagged() -> None:
+    def stay(begin: str, end: str | None) -> VisitOut:
+        return VisitOut(
+            mdtrt_id="M1",
+            psn_no="P1",
+            fixmedins_code=HOSPITAL,
+            ipt_otp_no="ZY1",
+            insutype="390",
+            med_type="21",
+            begntime=datetime.fromisoformat(begin),
+            endtime=datetime.fromisoformat(end) if end else None,
+            dise_codg=None,
+            dise_name=None,
+            matn_type=None,
+            status="discharged" if end else "open",
+            setting="inpatient",
+        )
+
+    # Beijing dates: 2025-12-31 23:00 +08:00 to 2026-01-02 is two years; 2025-12-31 16:00 UTC is already
+    # 2026-01-01 in Beijing, so that stay is within 2026.
+    assert (
+        queries.mdtrtinfo(stay("2025-12-31T23:00:00+08:00", "2026-01-02T10:00:00+08:00"))["ars_year_ipt_flag"]
+        == "1"
+    )
+    assert (
+        queries.mdtrtinfo(stay("2025-12-31T16:00:00+00:00", "2026-01-02T10:00:00+08:00"))["ars_year_ipt_flag"]
+        == "0"
+    )
+    # Open since a year before now: across the new year.
+    assert queries.mdtrtinfo(stay("2025-06-01T10:00:00+08:00", None))["ars_year_ipt_flag"] == (
+        "1" if now_china().year > 2025 else "0"
+    )
