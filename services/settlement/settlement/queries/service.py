@@ -171,7 +171,11 @@ async def _with_person(
     age on the day the visit began, and whether an identity they hold that day is one the policy in force
     gives medical assistance."""
     day = visit.begntime.astimezone(CHINA_TZ).date()
-    person = people.get((visit.insutype, day.year))
+    # The cover of the visit's insurance type; a visit settled under the merged scheme a legacy cover
+    # switched to (settlement.schemes) reads the person's cover of that year.
+    person = people.get((visit.insutype, day.year)) or next(
+        (row for (_, year), row in sorted(people.items()) if year == day.year), None
+    )
     if person is None:
         return visit
     age = None
