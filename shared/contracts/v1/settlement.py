@@ -49,8 +49,6 @@ class FeeLineIn(BaseModel):
     #: The drug's traceability codes (追溯码) the line dispenses: each must be one the institution holds
     #: in stock (docs/domain.md, "Inventory"). Left out of the digest as ``prd_days`` is.
     drug_trac_codg: list[str] = Field(default_factory=list, max_length=100, exclude=True)
-    #: The descriptive fields the HIS sent (national names, text), kept as sent for 5201 / 5204.
-    details: Details = Field(default_factory=dict)
 
 
 class PharmacySettlementRequest(BaseModel):
@@ -232,7 +230,9 @@ class EncounterDiagnosis(BaseModel):
     vali_flag: Literal["0", "1"] = "1"
 
 
-#: What a HIS sent beyond what settling uses: national field names to their text, kept as sent.
+#: What a HIS sent beyond what settling uses: national field names to their text, kept as sent. Left out
+#: of a request's digest (``exclude``, as ``prd_days``): it moves nothing, and a request recorded before it
+#: was kept must replay alike.
 Details = Annotated[
     dict[Annotated[str, Field(max_length=30)], Annotated[str, Field(max_length=1000)]], Field(max_length=40)
 ]
@@ -285,7 +285,7 @@ class EncounterOpen(BaseModel):
     opter_id: str = Field(default="", max_length=30, exclude=True)
     opter_name: str = Field(default="", max_length=50, exclude=True)
     #: The descriptive fields the HIS sent (national names, text), kept as sent for 5201 / 5204.
-    details: Details = Field(default_factory=dict)
+    details: Details = Field(default_factory=dict, exclude=True)
 
 
 class DiagnosisUpdate(BaseModel):
@@ -306,7 +306,7 @@ class DiagnosisUpdate(BaseModel):
     opter_id: str = Field(default="", max_length=30, exclude=True)
     opter_name: str = Field(default="", max_length=50, exclude=True)
     #: Merged into those kept (a field sent again replaces its value).
-    details: Details = Field(default_factory=dict)
+    details: Details = Field(default_factory=dict, exclude=True)
 
 
 class FeeUpload(BaseModel):
@@ -328,7 +328,7 @@ class FeeUpload(BaseModel):
     #: (``exclude``) as on a pharmacy line.
     drug_trac_codg: list[str] = Field(default_factory=list, max_length=100, exclude=True)
     #: The descriptive fields the HIS sent (national names, text), kept as sent for 5201 / 5204.
-    details: Details = Field(default_factory=dict)
+    details: Details = Field(default_factory=dict, exclude=True)
 
 
 class FeesUpload(BaseModel):
@@ -381,7 +381,7 @@ class Discharge(BaseModel):
     opter_id: str = Field(default="", max_length=30, exclude=True)
     opter_name: str = Field(default="", max_length=50, exclude=True)
     #: Of ``DISCHARGE_DETAILS``, merged into those kept.
-    details: Details = Field(default_factory=dict)
+    details: Details = Field(default_factory=dict, exclude=True)
 
 
 class EncounterSettle(BaseModel):

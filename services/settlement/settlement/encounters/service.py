@@ -86,6 +86,7 @@ async def open_encounter(session: AsyncSession, data: EncounterOpen) -> Encounte
         mdtrt_id=settlements.new_id("M", data.mdtrtarea_admvs, now_china()),
         opter_id=data.opter_id,
         opter_name=data.opter_name,
+        details=data.details,
         **data.model_dump(exclude={"msgid", "diagnoses", "oprn_oprt_code"}),
     )
     session.add(encounter)
@@ -327,7 +328,11 @@ async def upload_fees(session: AsyncSession, mdtrt_id: str, data: FeesUpload) ->
             )
         session.add(
             FeeLineRecord(
-                mdtrt_id=mdtrt_id, opter_id=data.opter_id, opter_name=data.opter_name, **line.model_dump()
+                mdtrt_id=mdtrt_id,
+                opter_id=data.opter_id,
+                opter_name=data.opter_name,
+                details=line.details,
+                **line.model_dump(),
             )
         )
     await flush_unique(session, Conflict("费用明细流水号已上传", code="FEE_LINE_EXISTS"))
