@@ -352,7 +352,7 @@ async def test_a_fee_upload_repeated_under_its_msgid_is_answered_once(settlement
         **batch,
         "opter_id": "002",
         "opter_name": "另一收款员",
-        "lines": [{**batch["lines"][0], "details": {"bilg_dr_name": "王医生"}}],
+        "lines": [{**_line("1", "B", "2", "30", 6000, "B1"), "details": {"bilg_dr_name": "王医生"}}],
     }
     repeat = await settlement_api.post(f"{base}/fees", relabelled, headers=msgid)
     assert (repeat.status_code, repeat.json()) == (200, responses[0].json())
