@@ -427,24 +427,27 @@ async def test_an_outpatient_visit_and_a_pharmacy_purchase(desk: Desk) -> None:
     assert fee["opt_time"] == bought["setl_time"]
 
 
-def test_a_stay_across_new_year_is_flagged() -> None:
-    def stay(begin: str, end: str | None) -> VisitOut:
-        return VisitOut(
-            mdtrt_id="M1",
-            psn_no="P1",
-            fixmedins_code=HOSPITAL,
-            ipt_otp_no="ZY1",
-            insutype="390",
-            med_type="21",
-            begntime=datetime.fromisoformat(begin),
-            endtime=datetime.fromisoformat(end) if end else None,
-            dise_codg=None,
-            dise_name=None,
-            matn_type=None,
-            status="discharged" if end else "open",
-            setting="inpatient",
-        )
+def visit(begin: str, end: str | None, **more: Any) -> VisitOut:
+    return VisitOut(
+        mdtrt_id="M1",
+        psn_no="P1",
+        fixmedins_code=HOSPITAL,
+        ipt_otp_no="ZY1",
+        insutype="390",
+        med_type="21",
+        begntime=datetime.fromisoformat(begin),
+        endtime=datetime.fromisoformat(end) if end else None,
+        dise_codg=None,
+        dise_name=None,
+        matn_type=None,
+        status="discharged" if end else "open",
+        setting="inpatient",
+        **more,
+    )
 
+
+def test_a_stay_across_new_year_is_flagged() -> None:
+    stay = visit
     # Beijing dates: 2025-12-31 23:00 +08:00 to 2026-01-02 is two years; 2025-12-31 16:00 UTC is already
     # 2026-01-01 in Beijing, so that stay is within 2026.
     assert (
@@ -459,3 +462,18 @@ def test_a_stay_across_new_year_is_flagged() -> None:
     assert queries.mdtrtinfo(stay("2025-06-01T10:00:00+08:00", None))["ars_year_ipt_flag"] == (
         "1" if now_china().year > 2025 else "0"
     )
+
+
+def test_kept_numbers_and_days_are_answered_typed() -> None:
+    """2402's 孕周数 / 胎次 / 胎儿数 and days as kept (numbers as numbers, days as days); anything else
+    written to the settlement service directly is left out rather than answered mistyped."""
+    kept = {
+        "geso_val": "38",
+        "fetus_cnt": "1",
+        "fetts": "two",
+        "die_date": "2026-11-20",
+        "birctrl_matn_date": "x",
+    }
+    row = queries.mdtrtinfo(visit("2026-11-17T08:00:00+08:00", "2026-11-20T10:00:00+08:00", details=kept))
+    assert (row["geso_val"], row["fetus_cnt"], row["die_date"]) == (Decimal(38), Decimal(1), "2026-11-20")
+    assert "fetts" not in row and "birctrl_matn_date" not in row

@@ -8,6 +8,7 @@ institution sees its own settlements only. The 5203 setlinfo model (public HIS c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -124,6 +125,12 @@ VISIT_DATES = ("die_date", "birctrl_matn_date")
 VISIT_NOT_HELD = ("flxempe_flag", "nwb_flag", "pre_pay_flag", "otp_diag_info", "memo")
 
 
+#: What a kept number or day must look like to be answered (the gateway keeps them so; anything else,
+#: written to the settlement service by another caller, is left out rather than sent mistyped).
+_DIGITS = re.compile(r"^\d{1,4}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def _cross_year(visit: VisitOut) -> str:
     """跨年度住院标志: 1 for a stay whose admission and discharge (today's date while it is open) fall in
     different years (Beijing), 0 otherwise and for any other visit."""
@@ -138,8 +145,8 @@ def mdtrtinfo(visit: VisitOut) -> dict[str, Any]:
     HIS sent is answered as kept; the person as covered (``cvlserv_flag`` 0 and no ``emp_name``: resident
     insurance has neither a civil-servant subsidy nor an employer)."""
     details = visit.details
-    numbers = {k: Decimal(details[k]) for k in VISIT_NUMBERS if details.get(k)}
-    dates = {k: details[k] for k in VISIT_DATES if details.get(k)}
+    numbers = {k: Decimal(details[k]) for k in VISIT_NUMBERS if _DIGITS.match(details.get(k, ""))}
+    dates = {k: details[k] for k in VISIT_DATES if _DAY.match(details.get(k, ""))}
     return {
         "mdtrt_id": visit.mdtrt_id,
         "psn_no": visit.psn_no,
