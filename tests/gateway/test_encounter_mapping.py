@@ -132,6 +132,10 @@ def test_registration_is_an_ordinary_visit_unless_the_his_says_otherwise() -> No
         "dise_name": None,
         "matn_type": None,
         "diagnoses": [],
+        # The envelope's operator, and the department sent (under the 5201 names; "" is not sent).
+        "opter_id": "001",
+        "opter_name": "收款员",
+        "details": {"adm_dept_codg": "NK", "adm_dept_name": "内科"},
     }
     assert outpatient.Input2201.model_validate({"data": {**body, "med_type": "13"}}).data.med_type == "13"
     assert input_error(outpatient.Input2201, {"data": {**body, "med_type": "21"}}).startswith(
@@ -242,6 +246,9 @@ def test_outpatient_information_upload() -> None:
         "dise_name": "高血压",
         "matn_type": None,
         "diagnoses": None,  # no diseinfo sent: the rows kept stay
+        "opter_id": "001",
+        "opter_name": "收款员",
+        "details": {},
     }
     # 2203 rows carry no maindiag_flag: the first with the lowest diag_srt_no is the main one.
     rows = [
@@ -338,6 +345,8 @@ def test_outpatient_fee_upload_body_and_result() -> None:
                 "pric": "0.5",
                 "amount_fen": 3000,
                 "fee_ocur_time": "2026-11-20T10:00:00+08:00",
+                # What else the line sent, kept for 5204 ("" is not sent).
+                "details": {"bilg_dept_codg": "NK", "bilg_dr_codg": "D001"},
                 "chrg_bchno": "B001",
             },
             {
@@ -348,10 +357,13 @@ def test_outpatient_fee_upload_body_and_result() -> None:
                 "pric": "20",
                 "amount_fen": 6000,
                 "fee_ocur_time": "2026-11-20T10:00:00+08:00",
+                "details": {"bilg_dept_codg": "NK", "bilg_dr_codg": "D001"},
                 "chrg_bchno": "B001",
                 "hosp_appr_flag": "1",
             },
         ],
+        "opter_id": "001",
+        "opter_name": "收款员",
     }
     result = fees.build_upload_output(FeesOut.model_validate(classified()))["result"]
     assert [
@@ -444,8 +456,23 @@ def test_inpatient_fee_upload_has_no_batch_and_no_write_offs() -> None:
     lines = inpatient.Input2301.model_validate(body).feedetail
     request = fees.upload_request(envelope("2301", body), lines)
     assert [sorted(line) for line in request["lines"]] == [
-        ["amount_fen", "cnt", "fee_ocur_time", "feedetl_sn", "med_list_codg", "medins_list_codg", "pric"]
+        [
+            "amount_fen",
+            "cnt",
+            "details",
+            "fee_ocur_time",
+            "feedetl_sn",
+            "med_list_codg",
+            "medins_list_codg",
+            "pric",
+        ]
     ] * 2
+    # The order number is kept as 5204's 处方/医嘱号.
+    assert request["lines"][0]["details"] == {
+        "bilg_dept_codg": "NK",
+        "bilg_dr_codg": "D001",
+        "rx_drord_no": "YZ001",
+    }
     negative = input_error(
         inpatient.Input2301, {"feedetail": [inpatient_fee(cnt="-60", det_item_fee_sumamt="-30.00")]}
     )
@@ -616,6 +643,16 @@ def test_discharge_and_admission_change() -> None:
         "dise_codg": None,
         "dise_name": None,
         "diagnoses": None,
+        "opter_id": "001",
+        "opter_name": "收款员",
+        "details": {"dscg_way": "1"},  # 离院方式, kept for 5201
+    }
+    # A day is kept as yyyy-MM-dd, whichever form the HIS sent it in; one that is not a day is not kept.
+    died = {**info, "dscg_way": "5", "die_date": "2026-11-20 09:30:00", "birctrl_matn_date": "bad"}
+    parsed_died = inpatient.Input2402.model_validate({"dscginfo": died}).dscginfo
+    assert inpatient.discharge_request(envelope("2402", {}), parsed_died)["details"] == {
+        "dscg_way": "5",
+        "die_date": "2026-11-20",
     }
     assert not inpatient.needs_matn_type(parsed, EncounterOut.model_validate(stay()))
     birth = inpatient.Input2402.model_validate({"dscginfo": {**info, "matn_type": "1"}}).dscginfo

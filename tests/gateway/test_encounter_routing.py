@@ -247,6 +247,16 @@ async def test_registration() -> None:
                 "dise_name": None,
                 "matn_type": None,
                 "diagnoses": [],
+                # The envelope's operator (platformctl.examples), and the doctor and department under the
+                # 5201 names (caty is not answered by 5201: not kept).
+                "opter_id": "001",
+                "opter_name": "收款员",
+                "details": {
+                    "atddr_no": "D001",
+                    "chfpdr_name": "李医生",
+                    "adm_dept_codg": "NK",
+                    "adm_dept_name": "内科",
+                },
             },
         )
     ]
@@ -339,6 +349,9 @@ async def test_visit_information(infno: str) -> None:
                     "vali_flag": "1",
                 }
             ],
+            "opter_id": "001",
+            "opter_name": "收款员",
+            "details": {"main_cond_dscr": "头晕"},  # birctrl_type "" is not sent
         },
     )
     assert output["data"]["med_type"] == "140104"
@@ -526,6 +539,9 @@ async def test_discharge() -> None:
             "dise_codg": None,
             "dise_name": None,
             "diagnoses": None,  # no diseinfo: the discharge diagnoses kept stay
+            "opter_id": "001",
+            "opter_name": "收款员",
+            "details": {"dscg_way": "1"},
         },
     )
     assert output["data"]["mdtrt_id"] == STAY_ID
@@ -559,6 +575,9 @@ async def test_admission_change() -> None:
         "dise_name": None,
         "matn_type": None,
         "diagnoses": None,
+        "opter_id": "001",
+        "opter_name": "收款员",
+        "details": {},
     }
     assert output["data"]["med_type"] == "22"
     moved = await answered(fake, message("2403", 13, {"adminfo": {**info, "begntime": WHEN}}))

@@ -346,6 +346,21 @@ async def test_a_fee_upload_repeated_under_its_msgid_is_answered_once(settlement
             await session.scalars(select(FeeLineRecord).where(FeeLineRecord.mdtrt_id == visit["mdtrt_id"]))
         ).all()
     assert [line.feedetl_sn for line in stored] == ["1"]
+    # A repeat from another desk, with the line's prescription details written otherwise, is the same
+    # request: who sent it and the details move nothing (left out of the digest) and are not rewritten.
+    relabelled = {
+        **batch,
+        "opter_id": "002",
+        "opter_name": "另一收款员",
+        "lines": [{**_line("1", "B", "2", "30", 6000, "B1"), "details": {"bilg_dr_name": "王医生"}}],
+    }
+    repeat = await settlement_api.post(f"{base}/fees", relabelled, headers=msgid)
+    assert (repeat.status_code, repeat.json()) == (200, responses[0].json())
+    async with settlement_api.db.session() as session:
+        (kept,) = (
+            await session.scalars(select(FeeLineRecord).where(FeeLineRecord.mdtrt_id == visit["mdtrt_id"]))
+        ).all()
+    assert (kept.opter_id, kept.details) == ("", {})
     again = await settlement_api.post(f"{base}/fees", batch)
     assert (again.status_code, again.json()["error"]["code"]) == (409, "FEE_LINE_EXISTS")
     other = {**batch, "lines": [_line("2", "B", "1", "30", 3000, "B1")]}

@@ -5,9 +5,20 @@ names and yuan."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from datetime import date
+
+from pydantic import BaseModel, Field
 
 from shared.contracts.v1.settlement import Price, Quantity, Ratio, UtcTime
+
+
+class Operator(BaseModel):
+    """Who recorded a row (经办人: the envelope's ``opter`` / ``opter_name`` of the call that sent it) and
+    when the platform recorded it; the operator is "" for rows recorded before it was kept."""
+
+    opter_id: str = ""
+    opter_name: str = ""
+    opt_time: UtcTime | None = None
 
 
 class VisitOut(BaseModel):
@@ -28,6 +39,33 @@ class VisitOut(BaseModel):
     matn_type: str | None
     #: open, discharged, settled, cancelled (an encounter); settled or reversed (a purchase).
     status: str
+    #: outpatient, inpatient (an encounter's), pharmacy (a purchase).
+    setting: str = ""
+    mdtrt_cert_type: str = ""
+    #: The insured region (参保地医保区划), which insures the person (insu_optins).
+    insuplc_admdvs: str = ""
+    #: The person as the coverage read model knows them for the visit's year and insurance type; None
+    #: (``""``) while their identity has not arrived.
+    certno: str | None = None
+    psn_name: str | None = None
+    gend: str | None = None
+    naty: str | None = None
+    brdy: date | None = None
+    #: Whole years on the day the visit began.
+    age: int | None = None
+    psn_type: str | None = None
+    #: 1 when the person holds, on the day the visit began, an identity the policy in force gives medical
+    #: assistance (医疗救助对象), 0 otherwise.
+    maf_psn_flag: str = "0"
+    #: The discharge's main diagnosis (the 2402 row with ``maindiag_flag`` 1), for a stay discharged.
+    dscg_maindiag_code: str | None = None
+    dscg_maindiag_name: str | None = None
+    #: Days of a discharged stay: discharge day minus admission day (Beijing), a same-day stay 1.
+    ipt_days: int | None = None
+    #: The descriptive fields the HIS sent with the registration, admission, change and discharge (2201,
+    #: 2401, 2403, 2402) under their national names, kept as sent (text).
+    details: dict[str, str] = Field(default_factory=dict)
+    registered_by: Operator = Field(default_factory=Operator)
 
 
 class VisitList(BaseModel):
@@ -55,6 +93,7 @@ class DiagnosisOut(BaseModel):
     dise_dor_name: str | None = None
     diag_time: UtcTime | None = None
     vali_flag: str = "1"
+    recorded_by: Operator = Field(default_factory=Operator)
 
 
 class DiagnosisList(BaseModel):
@@ -88,6 +127,28 @@ class FeeDetailOut(BaseModel):
     self_pay_first_fen: int
     policy_range_fen: int
     prd_days: Quantity | None = None
+    #: The list entry's name on the day of care (医保目录名称), and the list it is on (目录类别: 101 西药
+    #: 中成药, 102 中药饮片, 201 医疗服务项目, 301 医用耗材).
+    hilist_name: str = ""
+    list_type: str = ""
+    #: The institution's own name of the item (3301 ``fixmedins_hilist_name``) from its mapping in force
+    #: on the day of care; "" when the item is not mapped.
+    medins_list_name: str = ""
+    #: The catalogue's marks on the entry that day (as settled): 限制使用, 基本药物, 医保谈判药品, 儿童用药,
+    #: 目录特项, 直报.
+    restricted: bool = False
+    essential_drug: bool = False
+    negotiated_drug: bool = False
+    child_medicine: bool = False
+    special_item: bool = False
+    direct_reimbursement: bool = False
+    memo: str = ""
+    #: 医院审批标志 as uploaded (2204 / 2301); None for a pharmacy line.
+    hosp_appr_flag: str | None = None
+    #: The descriptive fields of the uploaded line (prescription, dosage, departments, doctors, flags)
+    #: under their national names, kept as sent (text).
+    details: dict[str, str] = Field(default_factory=dict)
+    recorded_by: Operator = Field(default_factory=Operator)
 
 
 class FeeDetailList(BaseModel):

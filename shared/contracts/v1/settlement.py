@@ -230,6 +230,31 @@ class EncounterDiagnosis(BaseModel):
     vali_flag: Literal["0", "1"] = "1"
 
 
+#: What a HIS sent beyond what settling uses: national field names to their text, kept as sent. Left out
+#: of a request's digest (``exclude``, as ``prd_days``): it moves nothing, and a request recorded before it
+#: was kept must replay alike.
+Details = Annotated[
+    dict[Annotated[str, Field(max_length=30)], Annotated[str, Field(max_length=1000)]], Field(max_length=40)
+]
+#: The fields of ``Discharge.details`` (2402), which 2405 takes back with the discharge.
+DISCHARGE_DETAILS = (
+    "dscg_dept_codg",
+    "dscg_dept_name",
+    "dscg_bed",
+    "dscg_way",
+    "die_date",
+    "fpsc_no",
+    "birctrl_type",
+    "latechb_flag",
+    "geso_val",
+    "fetts",
+    "fetus_cnt",
+    "pret_flag",
+    "birctrl_matn_date",
+    "cop_flag",
+)
+
+
 class EncounterOpen(BaseModel):
     """2201 门诊挂号 / 2401 入院办理."""
 
@@ -254,6 +279,13 @@ class EncounterOpen(BaseModel):
     oprn_oprt_code: str | None = Field(default=None, max_length=30)
     #: The admission's (2401) or the visit's diagnoses (``diseinfo``), kept for 5202.
     diagnoses: list[EncounterDiagnosis] = Field(default_factory=list, max_length=100)
+    #: The operator of the call (the envelope's ``opter`` / ``opter_name``), kept as who recorded it (5201,
+    #: 5202, 5204 ``opter_id`` / ``opter_name``); not part of the request's digest (``exclude``): a retry
+    #: of the message from another desk is the same request.
+    opter_id: str = Field(default="", max_length=30, exclude=True)
+    opter_name: str = Field(default="", max_length=50, exclude=True)
+    #: The descriptive fields the HIS sent (national names, text), kept as sent for 5201 / 5204.
+    details: Details = Field(default_factory=dict, exclude=True)
 
 
 class DiagnosisUpdate(BaseModel):
@@ -268,6 +300,13 @@ class DiagnosisUpdate(BaseModel):
     matn_type: str | None = Field(default=None, pattern=r"^[12]$")
     #: The visit's (2203) or the admission's (2403) diagnoses, replacing those kept; None keeps them.
     diagnoses: list[EncounterDiagnosis] | None = Field(default=None, max_length=100)
+    #: The operator of the call (the envelope's ``opter`` / ``opter_name``), kept as who recorded it (5201,
+    #: 5202, 5204 ``opter_id`` / ``opter_name``); not part of the request's digest (``exclude``): a retry
+    #: of the message from another desk is the same request.
+    opter_id: str = Field(default="", max_length=30, exclude=True)
+    opter_name: str = Field(default="", max_length=50, exclude=True)
+    #: Merged into those kept (a field sent again replaces its value).
+    details: Details = Field(default_factory=dict, exclude=True)
 
 
 class FeeUpload(BaseModel):
@@ -288,6 +327,8 @@ class FeeUpload(BaseModel):
     #: (outpatient lines; docs/domain.md, "Inventory"). Not stored, and left out of the request digest
     #: (``exclude``) as on a pharmacy line.
     drug_trac_codg: list[str] = Field(default_factory=list, max_length=100, exclude=True)
+    #: The descriptive fields the HIS sent (national names, text), kept as sent for 5201 / 5204.
+    details: Details = Field(default_factory=dict, exclude=True)
 
 
 class FeesUpload(BaseModel):
@@ -297,6 +338,11 @@ class FeesUpload(BaseModel):
 
     fixmedins_code: str = Field(min_length=1, max_length=30)
     lines: list[FeeUpload] = Field(min_length=1, max_length=1000)
+    #: The operator of the call (the envelope's ``opter`` / ``opter_name``), kept as who recorded it (5201,
+    #: 5202, 5204 ``opter_id`` / ``opter_name``); not part of the request's digest (``exclude``): a retry
+    #: of the message from another desk is the same request.
+    opter_id: str = Field(default="", max_length=30, exclude=True)
+    opter_name: str = Field(default="", max_length=50, exclude=True)
 
     @model_validator(mode="after")
     def _unique(self) -> FeesUpload:
@@ -329,6 +375,13 @@ class Discharge(BaseModel):
     oprn_oprt_code: str | None = Field(default=None, max_length=30)
     #: The discharge diagnoses (2402 ``diseinfo``), replacing those kept; None keeps them.
     diagnoses: list[EncounterDiagnosis] | None = Field(default=None, max_length=100)
+    #: The operator of the call (the envelope's ``opter`` / ``opter_name``), kept as who recorded it (5201,
+    #: 5202, 5204 ``opter_id`` / ``opter_name``); not part of the request's digest (``exclude``): a retry
+    #: of the message from another desk is the same request.
+    opter_id: str = Field(default="", max_length=30, exclude=True)
+    opter_name: str = Field(default="", max_length=50, exclude=True)
+    #: Of ``DISCHARGE_DETAILS``, merged into those kept.
+    details: Details = Field(default_factory=dict, exclude=True)
 
 
 class EncounterSettle(BaseModel):

@@ -181,6 +181,39 @@ def require_insuplc(envelope: RequestEnvelope) -> str:
     return envelope.insuplc_admdvs
 
 
+def operator(envelope: RequestEnvelope) -> dict[str, str]:
+    """Who sends the call (经办人), kept with what it records (5201, 5202, 5204 ``opter_id`` /
+    ``opter_name``)."""
+    return {"opter_id": envelope.opter, "opter_name": envelope.opter_name}
+
+
+#: Fields kept as a day (``yyyy-MM-dd``): 死亡日期, 计划生育手术或生育日期.
+DAY_FIELDS = frozenset({"die_date", "birctrl_matn_date"})
+
+
+def details(node: BaseModel, names: Sequence[str], renamed: dict[str, str] | None = None) -> dict[str, str]:
+    """The descriptive fields of an input node the HIS sent (``names``, and ``renamed``: the node's name
+    to the national output name), as text for the settlement service to keep (``EncounterOpen.details``...).
+    A day is kept as ``yyyy-MM-dd``; one no date can be read from is not kept."""
+    fields = {**{name: name for name in names}, **(renamed or {})}
+    kept: dict[str, str] = {}
+    for source, name in fields.items():
+        value = getattr(node, source, None)
+        if value is None:
+            continue
+        if name in DAY_FIELDS:
+            try:
+                day = parse_client_time(str(value))
+            except ValueError:
+                continue
+            if day is None:
+                continue
+            kept[name] = day.date().isoformat()
+        else:
+            kept[name] = str(value)
+    return kept
+
+
 def open_request(
     envelope: RequestEnvelope,
     *,
@@ -196,8 +229,9 @@ def open_request(
     dise_name: str | None = None,
     matn_type: str | None = None,
     diseinfo: Sequence[DiseInfo] = (),
+    sent: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``EncounterOpen`` for 2201 / 2401."""
+    """``EncounterOpen`` for 2201 / 2401, with what else the HIS ``sent`` (``details``)."""
     return {
         "msgid": envelope.msgid,
         "setting": setting,
@@ -215,6 +249,8 @@ def open_request(
         "dise_name": dise_name,
         "matn_type": matn_type,
         "diagnoses": diagnoses(diseinfo) or [],
+        **operator(envelope),
+        "details": sent or {},
     }
 
 
@@ -262,8 +298,10 @@ def diagnosis_request(
     dise_name: str | None = None,
     matn_type: str | None = None,
     diseinfo: Sequence[DiseInfo] = (),
+    sent: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``DiagnosisUpdate``: a field left None is kept as it is (no ``diseinfo``: the rows kept stay)."""
+    """``DiagnosisUpdate``: a field left None is kept as it is (no ``diseinfo``: the rows kept stay); what
+    else the HIS ``sent`` is merged into what is kept."""
     return {
         "fixmedins_code": envelope.fixmedins_code,
         "med_type": med_type,
@@ -271,6 +309,8 @@ def diagnosis_request(
         "dise_name": dise_name,
         "matn_type": matn_type,
         "diagnoses": diagnoses(diseinfo),
+        **operator(envelope),
+        "details": sent or {},
     }
 
 

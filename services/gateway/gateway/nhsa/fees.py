@@ -111,7 +111,32 @@ def one_encounter(lines: Sequence[FeeDetail]) -> None:
 
 def upload_request(envelope: RequestEnvelope, lines: Sequence[FeeDetail]) -> dict[str, Any]:
     """``FeesUpload``: domain names, integer fen, ISO times."""
-    return {"fixmedins_code": envelope.fixmedins_code, "lines": [_line(x) for x in lines]}
+    return {
+        "fixmedins_code": envelope.fixmedins_code,
+        "lines": [_line(x) for x in lines],
+        **encounter.operator(envelope),
+    }
+
+
+#: What a line sends that the platform keeps for 5204 (``details``), under the 5204 names.
+LINE_DETAILS = (
+    "sin_dos_dscr",
+    "used_frqu_dscr",
+    "medc_way_dscr",
+    "bilg_dept_codg",
+    "bilg_dept_name",
+    "bilg_dr_codg",
+    "bilg_dr_name",
+    "acord_dept_codg",
+    "acord_dept_name",
+    "orders_dr_code",
+    "orders_dr_name",
+    "tcmdrug_used_way",
+    "etip_flag",
+    "etip_hosp_code",
+    "dscg_tkdrug_flag",
+    "matn_fee_flag",
+)
 
 
 def _line(x: FeeDetail) -> dict[str, Any]:
@@ -123,6 +148,8 @@ def _line(x: FeeDetail) -> dict[str, Any]:
         "pric": str(x.pric),
         "amount_fen": x.det_item_fee_sumamt,
         "fee_ocur_time": iso(x.fee_ocur_time),
+        # 处方/医嘱号: an outpatient line's prescription (rxno), an inpatient line's order (drord_no).
+        "details": encounter.details(x, LINE_DETAILS, {"rxno": "rx_drord_no", "drord_no": "rx_drord_no"}),
     }
     chrg_bchno = getattr(x, "chrg_bchno", None)  # outpatient lines only
     if chrg_bchno is not None:

@@ -34,7 +34,7 @@ from gateway.nhsa.fees import WRITE_OFF_UNSUPPORTED, FeeDetail, one_encounter
 from gateway.nhsa.settling import SettleData
 from gateway.protocol.envelope import Answer, RequestEnvelope
 from shared.clock import format_wire_time, parse_wire_time
-from shared.contracts.v1.settlement import EncounterOut
+from shared.contracts.v1.settlement import DISCHARGE_DETAILS, EncounterOut
 
 
 class MdtrtInfo2401(WireNode):
@@ -72,6 +72,24 @@ class MdtrtInfo2401(WireNode):
         return self
 
 
+#: What 2401 sends that the platform keeps for 5201 (``details``).
+ADMISSION_DETAILS = (
+    "coner_name",
+    "tel",
+    "medrcdno",
+    "atddr_no",
+    "chfpdr_name",
+    "adm_dept_codg",
+    "adm_dept_name",
+    "adm_bed",
+    "dscg_maindiag_code",
+    "dscg_maindiag_name",
+    "main_cond_dscr",
+    "oprn_oprt_code",
+    "oprn_oprt_name",
+)
+
+
 class Input2401(WireNode):
     mdtrtinfo: MdtrtInfo2401
     diseinfo: DiseInfoList = Field(default_factory=list)
@@ -96,6 +114,7 @@ def open_request(
         dise_name=info.dise_name,
         matn_type=info.matn_type,
         diseinfo=diseinfo,
+        sent=encounter.details(info, ADMISSION_DETAILS),
     )
     if info.oprn_oprt_code:
         request["oprn_oprt_code"] = info.oprn_oprt_code
@@ -155,6 +174,8 @@ def discharge_request(
         "dise_codg": info.dise_codg,
         "dise_name": info.dise_name,
         "diagnoses": encounter.diagnoses(diseinfo),
+        **encounter.operator(envelope),
+        "details": encounter.details(info, (*DISCHARGE_DETAILS, "oprn_oprt_code", "oprn_oprt_name")),
     }
     if info.oprn_oprt_code:
         request["oprn_oprt_code"] = info.oprn_oprt_code
@@ -319,6 +340,9 @@ async def _handle_2403(call: Call, data: Input2403) -> Answer:
             dise_name=info.dise_name,
             matn_type=info.matn_type,
             diseinfo=data.diseinfo,
+            sent=encounter.details(
+                info, ("coner_name", "tel", "adm_dept_codg", "adm_dept_name", "adm_bed", "main_cond_dscr")
+            ),
         ),
     )
     return Answer(encounter.encounter_data(updated), admission_time_warning(info, found))

@@ -83,6 +83,12 @@ def open_request(envelope: RequestEnvelope, data: Data2201) -> dict[str, Any]:
         mdtrt_cert_type=data.mdtrt_cert_type,
         mdtrt_cert_no=data.mdtrt_cert_no,
         begntime=data.begntime,
+        # The registration's doctor and department, under the 5201 names.
+        sent=encounter.details(
+            data,
+            ("atddr_no",),
+            {"dr_name": "chfpdr_name", "dept_code": "adm_dept_codg", "dept_name": "adm_dept_name"},
+        ),
     )
 
 
@@ -154,6 +160,7 @@ def diagnosis_request(
         dise_name=info.dise_name,
         matn_type=info.matn_type,
         diseinfo=diseinfo,
+        sent=encounter.details(info, ("main_cond_dscr", "birctrl_type", "birctrl_matn_date", "geso_val")),
     )
 
 

@@ -8,6 +8,7 @@ institution sees its own settlements only. The 5203 setlinfo model (public HIS c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -22,7 +23,7 @@ from gateway.nhsa.pharmacy import SETL_ID
 from gateway.protocol.code_tables import MedType
 from gateway.protocol.envelope import RequestEnvelope
 from gateway.protocol.errors import Refusal
-from shared.clock import format_wire_time, now_china
+from shared.clock import CHINA_TZ, format_wire_time, now_china
 from shared.contracts.v1.queries import AccumulationOut, FeeDetailOut, VisitOut
 from shared.contracts.v1.settlement import SettlementOut
 
@@ -93,20 +94,97 @@ def _wire(value: Any) -> str | None:
     return format_wire_time(value) if value is not None else None
 
 
+#: 5201 text fields the HIS sent with the visit (2201, 2401, 2403, 2402), answered as kept
+#: (``VisitOut.details``).
+VISIT_TEXTS = (
+    "coner_name",
+    "tel",
+    "medrcdno",
+    "atddr_no",
+    "chfpdr_name",
+    "adm_dept_codg",
+    "adm_dept_name",
+    "adm_bed",
+    "dscg_dept_codg",
+    "dscg_dept_name",
+    "dscg_bed",
+    "dscg_way",
+    "main_cond_dscr",
+    "oprn_oprt_code",
+    "oprn_oprt_name",
+    "fpsc_no",
+    "birctrl_type",
+    "latechb_flag",
+    "pret_flag",
+    "cop_flag",
+)
+#: ... and its numbers and dates, left out when not sent.
+VISIT_NUMBERS = ("geso_val", "fetts", "fetus_cnt")
+VISIT_DATES = ("die_date", "birctrl_matn_date")
+#: 5201 fields the platform does not hold: answered "" (docs/interface.md, "Queries", "not held").
+VISIT_NOT_HELD = ("flxempe_flag", "nwb_flag", "pre_pay_flag", "otp_diag_info", "memo")
+
+
+#: What a kept number or day must look like to be answered (the gateway keeps them so; anything else,
+#: written to the settlement service by another caller, is left out rather than sent mistyped).
+_DIGITS = re.compile(r"^\d{1,4}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _cross_year(visit: VisitOut) -> str:
+    """跨年度住院标志: 1 for a stay whose admission and discharge (today's date while it is open) fall in
+    different years (Beijing), 0 otherwise and for any other visit."""
+    if visit.setting != "inpatient":
+        return "0"
+    end = visit.endtime or now_china()
+    return "1" if end.astimezone(CHINA_TZ).year != visit.begntime.astimezone(CHINA_TZ).year else "0"
+
+
 def mdtrtinfo(visit: VisitOut) -> dict[str, Any]:
-    """A visit under the national 5201 names; times as ``yyyy-MM-dd HH:mm:ss`` Beijing time."""
+    """A visit under the national 5201 names; times as ``yyyy-MM-dd HH:mm:ss`` Beijing time. What the
+    HIS sent is answered as kept; the person as covered (``cvlserv_flag`` 0 and no ``emp_name``: resident
+    insurance has neither a civil-servant subsidy nor an employer)."""
+    details = visit.details
+    numbers = {k: Decimal(details[k]) for k in VISIT_NUMBERS if _DIGITS.match(details.get(k, ""))}
+    dates = {k: details[k] for k in VISIT_DATES if _DAY.match(details.get(k, ""))}
     return {
         "mdtrt_id": visit.mdtrt_id,
         "psn_no": visit.psn_no,
+        "psn_cert_type": "01" if visit.certno else "",
+        "certno": visit.certno,
+        "psn_name": visit.psn_name,
+        "gend": visit.gend,
+        "naty": visit.naty,
+        "brdy": visit.brdy.isoformat() if visit.brdy else None,
+        "age": visit.age,
+        "insutype": visit.insutype,
+        "psn_type": visit.psn_type,
+        "maf_psn_flag": visit.maf_psn_flag,
+        "cvlserv_flag": "0",
+        "insu_optins": visit.insuplc_admdvs,
+        "emp_name": "",
         "fixmedins_code": visit.fixmedins_code,
         "ipt_otp_no": visit.ipt_otp_no,
-        "insutype": visit.insutype,
+        "mdtrt_cert_type": visit.mdtrt_cert_type,
         "med_type": visit.med_type,
         "begntime": _wire(visit.begntime),
         "endtime": _wire(visit.endtime),
+        "ars_year_ipt_flag": _cross_year(visit),
         "dise_codg": visit.dise_codg,
         "dise_name": visit.dise_name,
+        # The discharge's main diagnosis row (2402); before one, what the admission named (2401).
+        "dscg_maindiag_code": visit.dscg_maindiag_code or details.get("dscg_maindiag_code"),
+        "dscg_maindiag_name": visit.dscg_maindiag_name or details.get("dscg_maindiag_name"),
+        "inhosp_stas": "1" if visit.setting == "inpatient" and visit.endtime is None else "0",
+        "ipt_days": visit.ipt_days,
         "matn_type": visit.matn_type,
+        **{k: details.get(k) for k in VISIT_TEXTS},
+        **numbers,
+        **dates,
+        **dict.fromkeys(VISIT_NOT_HELD, ""),
+        "opter_id": visit.registered_by.opter_id,
+        "opter_name": visit.registered_by.opter_name,
+        "opt_time": _wire(visit.registered_by.opt_time),
     }
 
 
@@ -161,6 +239,9 @@ async def _handle_5202(call: Call, data: Input5202) -> dict[str, Any]:
                 "dise_dor_name": r.dise_dor_name,
                 "diag_time": _wire(r.diag_time),
                 "vali_flag": r.vali_flag,
+                "opter_id": r.recorded_by.opter_id,
+                "opter_name": r.recorded_by.opter_name,
+                "opt_time": _wire(r.recorded_by.opt_time),
             }
             for r in found.diagnoses
         ]
@@ -186,8 +267,40 @@ class Input5204(BaseModel):
     data: Data5204
 
 
+#: 5204 text fields of the uploaded line (2204 / 2301), answered as kept (``FeeDetailOut.details``).
+LINE_TEXTS = (
+    "rx_drord_no",
+    "sin_dos_dscr",
+    "used_frqu_dscr",
+    "medc_way_dscr",
+    "bilg_dept_codg",
+    "bilg_dept_name",
+    "bilg_dr_codg",
+    "bilg_dr_name",
+    "acord_dept_codg",
+    "acord_dept_name",
+    "orders_dr_code",
+    "orders_dr_name",
+    "tcmdrug_used_way",
+    "etip_flag",
+    "etip_hosp_code",
+    "dscg_tkdrug_flag",
+    "matn_fee_flag",
+)
+#: 5204 fields the platform does not hold (the list keeps no product data): answered "" (docs/interface.md,
+#: "Queries", "not held").
+LINE_NOT_HELD = ("prodname", "spec", "dosform_name", "hosp_prep_flag", "prodplac_type")
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
+
+
 def feedetail(line: FeeDetailOut) -> dict[str, Any]:
-    """A settled line under the 2204 ``result`` names, with the settlement and institution it is of."""
+    """A settled line under the 2204 ``result`` names, with the settlement and institution it is of, the
+    list entry (name, list, marks as settled), the institution's own name of its item, and what the HIS
+    uploaded with the line."""
+    details = line.details
     return {
         "feedetl_sn": line.feedetl_sn,
         "mdtrt_id": line.mdtrt_id,
@@ -199,8 +312,13 @@ def feedetail(line: FeeDetailOut) -> dict[str, Any]:
         "fee_ocur_time": format_wire_time(line.fee_ocur_time),
         "med_list_codg": line.med_list_codg,
         "medins_list_codg": line.medins_list_codg,
+        "medins_list_name": line.medins_list_name,
+        "hilist_code": line.med_list_codg,
+        "hilist_name": line.hilist_name,
+        "list_type": line.list_type,
         "cnt": line.cnt,
         "pric": line.pric,
+        "prd_days": line.prd_days,
         "det_item_fee_sumamt": setlinfo.yuan(line.amount_fen),
         "pric_uplmt_amt": line.price_cap,
         "selfpay_prop": line.selfpay_prop.quantize(setlinfo.RATIO),
@@ -210,6 +328,19 @@ def feedetail(line: FeeDetailOut) -> dict[str, Any]:
         "inscp_scp_amt": setlinfo.yuan(line.policy_range_fen),
         "chrgitm_lv": line.chrgitm_lv,
         "med_chrgitm_type": line.med_chrgitm_type,
+        "lmt_used_flag": _flag(line.restricted),
+        "bas_medn_flag": _flag(line.essential_drug),
+        "hi_nego_drug_flag": _flag(line.negotiated_drug),
+        "chld_medc_flag": _flag(line.child_medicine),
+        "list_sp_item_flag": _flag(line.special_item),
+        "drt_reim_flag": _flag(line.direct_reimbursement),
+        "hosp_appr_flag": line.hosp_appr_flag,
+        **{k: details.get(k) for k in LINE_TEXTS},
+        **dict.fromkeys(LINE_NOT_HELD, ""),
+        "memo": line.memo,
+        "opter_id": line.recorded_by.opter_id,
+        "opter_name": line.recorded_by.opter_name,
+        "opt_time": _wire(line.recorded_by.opt_time),
     }
 
 
@@ -240,12 +371,7 @@ async def _handle_5205(call: Call, data: Input5205) -> dict[str, Any]:
     found = await call.downstream.chronic_drugs(
         d.psn_no, iso(d.begntime), iso(d.endtime) if d.endtime else None
     )
-    rows = []
-    for line in found.lines:
-        row = feedetail(line)
-        row["prd_days"] = line.prd_days
-        rows.append(row)
-    return {"feedetail": rows}
+    return {"feedetail": [feedetail(line) for line in found.lines]}
 
 
 class Data5206(BaseModel):

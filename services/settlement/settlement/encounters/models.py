@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint, text
 from sqlmodel import Field
 
 from settlement.db import Base
@@ -38,6 +38,16 @@ class Encounter(Base, table=True):
     matn_type: str | None = Field(default=None, max_length=6)
     #: open, discharged (inpatient), cancelled, settled (inpatient, final settlement done).
     status: str = Field(default="open", max_length=12)
+    #: Who recorded it: the operator (envelope ``opter`` / ``opter_name``) of the call that sent it; ""
+    #: for rows recorded before it was kept (5201, 5202, 5204 ``opter_id`` / ``opter_name``).
+    opter_id: str = Field(default="", max_length=30, sa_column_kwargs={"server_default": ""})
+    opter_name: str = Field(default="", max_length=50, sa_column_kwargs={"server_default": ""})
+    #: What the HIS sent of the visit beyond what settling uses (2201 doctor and department, 2401 / 2403
+    #: contact, departments, bed, 病情, 2402 discharge and maternity fields), national names to text, kept as
+    #: sent and answered by 5201 (docs/interface.md, "Queries").
+    details: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default=text("'{}'"))
+    )
     created_at: datetime = timestamp_field()
 
 
@@ -65,6 +75,15 @@ class FeeLineRecord(Base, table=True):
     fee_ocur_time: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
     #: Not indexed: found by the stay (``mdtrt_id``), so that marking the lines touches no index.
     setl_id: str | None = Field(default=None, max_length=30)
+    #: Who recorded it: the operator (envelope ``opter`` / ``opter_name``) of the call that sent it; ""
+    #: for rows recorded before it was kept (5201, 5202, 5204 ``opter_id`` / ``opter_name``).
+    opter_id: str = Field(default="", max_length=30, sa_column_kwargs={"server_default": ""})
+    opter_name: str = Field(default="", max_length=50, sa_column_kwargs={"server_default": ""})
+    #: What the HIS sent with the line beyond what settling uses (prescription or order number, dosage,
+    #: departments and doctors, flags), national names to text, kept as sent and answered by 5204.
+    details: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default=text("'{}'"))
+    )
     created_at: datetime = timestamp_field()
 
 
@@ -112,4 +131,8 @@ class EncounterDiagnosis(Base, table=True):
     dise_dor_name: str | None = Field(default=None, max_length=50)
     diag_time: datetime | None = Field(default=None, sa_column=Column(AwareDateTime(), nullable=True))
     vali_flag: str = Field(default="1", max_length=3)
+    #: Who recorded it: the operator (envelope ``opter`` / ``opter_name``) of the call that sent it; ""
+    #: for rows recorded before it was kept (5201, 5202, 5204 ``opter_id`` / ``opter_name``).
+    opter_id: str = Field(default="", max_length=30, sa_column_kwargs={"server_default": ""})
+    opter_name: str = Field(default="", max_length=50, sa_column_kwargs={"server_default": ""})
     created_at: datetime = timestamp_field()

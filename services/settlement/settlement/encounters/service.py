@@ -36,6 +36,7 @@ from settlement.settlements import service as settlements
 from settlement.settlements.models import Settlement
 from settlement.settlements.schemas import LineOut, SettlementOut
 from shared.clock import CHINA_TZ, now_china
+from shared.contracts.v1.settlement import DISCHARGE_DETAILS
 from shared.db import flush_unique, run
 from shared.errors import Conflict, DomainError, NotFound
 from shared.money import fen_to_yuan, round_half_up_fen
@@ -99,11 +100,14 @@ async def open_encounter(
     await check_coded(session, day, data.diagnoses, data.oprn_oprt_code)
     encounter = Encounter(
         mdtrt_id=settlements.new_id("M", data.mdtrtarea_admvs, now_china()),
+        opter_id=data.opter_id,
+        opter_name=data.opter_name,
+        details=data.details,
         **data.model_dump(exclude={"msgid", "diagnoses", "oprn_oprt_code"}),
     )
     session.add(encounter)
     await flush_unique(session, Conflict(f"院内就诊流水号 {data.ipt_otp_no} 已存在", code="IPT_OTP_NO_USED"))
-    await keep_diagnoses(session, encounter.mdtrt_id, ADMISSION_DIAGNOSES, data.diagnoses)
+    await keep_diagnoses(session, encounter.mdtrt_id, ADMISSION_DIAGNOSES, data.diagnoses, data)
     if not peer_insured:  # a peer's insured shows their ID number (02): no voucher of ours
         await settlements.use_voucher(
             session,
@@ -122,10 +126,15 @@ ADMISSION_DIAGNOSES, DISCHARGE_DIAGNOSES = "1", "2"
 
 
 async def keep_diagnoses(
-    session: AsyncSession, mdtrt_id: str, inout_diag_type: str, rows: Sequence[EncounterDiagnosisIn] | None
+    session: AsyncSession,
+    mdtrt_id: str,
+    inout_diag_type: str,
+    rows: Sequence[EncounterDiagnosisIn] | None,
+    sent: EncounterOpen | DiagnosisUpdate | Discharge | None = None,
 ) -> None:
-    """The diagnosis rows (``diseinfo``) of a visit or stay as the HIS sent them, replacing the rows of the
-    same kind kept before; None keeps those (docs/domain.md, "Diagnoses of a visit")."""
+    """The diagnosis rows (``diseinfo``) of a visit or stay as the HIS sent them, with the operator of the
+    call that ``sent`` them, replacing the rows of the same kind kept before; None keeps those
+    (docs/domain.md, "Diagnoses of a visit")."""
     if rows is None:
         return
     await session.execute(
@@ -135,7 +144,13 @@ async def keep_diagnoses(
         )
     )
     session.add_all(
-        EncounterDiagnosis(mdtrt_id=mdtrt_id, inout_diag_type=inout_diag_type, **row.model_dump())
+        EncounterDiagnosis(
+            mdtrt_id=mdtrt_id,
+            inout_diag_type=inout_diag_type,
+            opter_id=sent.opter_id if sent else "",
+            opter_name=sent.opter_name if sent else "",
+            **row.model_dump(),
+        )
         for row in rows
     )
     await session.flush()
@@ -284,7 +299,9 @@ async def update_diagnosis(session: AsyncSession, mdtrt_id: str, data: Diagnosis
         value = getattr(data, name)
         if value is not None:
             setattr(encounter, name, value)
-    await keep_diagnoses(session, mdtrt_id, ADMISSION_DIAGNOSES, data.diagnoses)
+    if data.details:
+        encounter.details = {**encounter.details, **data.details}
+    await keep_diagnoses(session, mdtrt_id, ADMISSION_DIAGNOSES, data.diagnoses, data)
     await session.flush()
     return encounter
 
@@ -329,7 +346,15 @@ async def upload_fees(
                 code="LINE_AMOUNT_MISMATCH",
                 status_code=422,
             )
-        session.add(FeeLineRecord(mdtrt_id=mdtrt_id, **line.model_dump()))
+        session.add(
+            FeeLineRecord(
+                mdtrt_id=mdtrt_id,
+                opter_id=data.opter_id,
+                opter_name=data.opter_name,
+                details=line.details,
+                **line.model_dump(),
+            )
+        )
     await flush_unique(session, Conflict("费用明细流水号已上传", code="FEE_LINE_EXISTS"))
     entries = await catalogue.find_entries(
         session, {x.med_list_codg for x in data.lines}, encounter.begntime.astimezone(CHINA_TZ).date()
@@ -400,7 +425,8 @@ async def discharge(session: AsyncSession, mdtrt_id: str, data: Discharge) -> En
     encounter.status = "discharged"
     if data.dise_codg:
         encounter.dise_codg, encounter.dise_name = data.dise_codg, data.dise_name
-    await keep_diagnoses(session, mdtrt_id, DISCHARGE_DIAGNOSES, data.diagnoses)
+    encounter.details = {**encounter.details, **data.details}
+    await keep_diagnoses(session, mdtrt_id, DISCHARGE_DIAGNOSES, data.diagnoses, data)
     await session.flush()
     return encounter
 
@@ -410,8 +436,10 @@ async def undo_discharge(session: AsyncSession, mdtrt_id: str, fixmedins_code: s
     encounter = await get_encounter(session, mdtrt_id, fixmedins_code, for_update=True)
     _require(encounter, "discharged")
     encounter.status, encounter.endtime = "open", None
-    # Back in hospital: the discharge diagnoses go with the discharge (the next 2402 names them again).
+    # Back in hospital: the discharge diagnoses and what 2402 told go with the discharge (the next 2402
+    # names them again).
     await keep_diagnoses(session, mdtrt_id, DISCHARGE_DIAGNOSES, [])
+    encounter.details = {k: v for k, v in encounter.details.items() if k not in DISCHARGE_DETAILS}
     await session.flush()
     return encounter
 
