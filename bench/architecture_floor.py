@@ -39,7 +39,7 @@ from loadgen import summary
 from settlement_load import PG_SETTINGS, _cpu_seconds, _load, _postmaster_pid
 
 from platformctl.pgtemp import PostgresServer
-from platformctl.stack import free_port, wait_for_port
+from platformctl.stack import free_port, server_options, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -48,7 +48,10 @@ INSTITUTIONS = [(f"P{n:05d}", f"secret-{n}") for n in range(60)]
 
 def _start(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        [
+            *(sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)),
+            *("--no-access-log", *server_options()),
+        ],
         env={**os.environ, **env, "PYTHONPATH": str(ROOT / "bench")},
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,

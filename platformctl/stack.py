@@ -6,6 +6,7 @@ tests (which pass PostgreSQL URLs instead of SQLite files). ``platformctl run`` 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import signal
 import socket
@@ -21,6 +22,16 @@ import httpx
 
 from platformctl.services import SERVICES, ServiceSpec
 from shared.config import sqlite_url
+
+#: The event loop and the HTTP parser every service runs on (C, both installed with ``uvicorn[standard]``
+#: and named in pyproject.toml): the Dockerfile and deploy/k8s pass the same options, which tests check.
+SERVER = (("--loop", "uvloop"), ("--http", "httptools"))
+
+
+def server_options() -> list[str]:
+    """uvicorn's options for ``SERVER``; one whose package is not installed here (uvloop has no Windows
+    build) is left out, and uvicorn keeps its own choice (asyncio, h11)."""
+    return [part for flag, module in SERVER if importlib.util.find_spec(module) for part in (flag, module)]
 
 
 def free_port() -> int:
@@ -114,6 +125,7 @@ class RunningService:
                 "--no-access-log",
                 "--timeout-graceful-shutdown",
                 "5",
+                *server_options(),
             ],
             env={**os.environ, **self.env},
             stdout=self._log or subprocess.DEVNULL,

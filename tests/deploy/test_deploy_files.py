@@ -8,6 +8,7 @@ classes, so a renamed settings field, port or database shows up here instead of 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import itertools
 import os
 import re
@@ -27,6 +28,7 @@ import yaml
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings
 
+from platformctl.stack import SERVER, server_options
 from shared.auth import DEV_AUTH_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -748,9 +750,21 @@ def test_dockerfile_migrates_then_runs_the_app(svc: AppService) -> None:
     assert migrate in cmd and uvicorn in cmd, cmd
     assert cmd.index(migrate) < cmd.index(uvicorn), "migrations must run before the server starts"
     assert "&&" in cmd[cmd.index(migrate) : cmd.index(uvicorn)], "a failed migration must stop the start"
-    for flag in ("--host 0.0.0.0", f"--port {svc.port}", "--proxy-headers", "--no-access-log"):
+    server = [f"{flag} {module}" for flag, module in SERVER]  # uvloop and httptools, as platformctl runs it
+    for flag in ("--host 0.0.0.0", f"--port {svc.port}", "--proxy-headers", "--no-access-log", *server):
         assert flag in cmd, f"{svc.dockerfile}: CMD lacks {flag}"
     assert (ROOT / "services" / svc.src_dir / svc.package).is_dir()
+
+
+def test_platformctl_runs_the_services_on_uvloop_and_httptools(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``./run.sh``, the end-to-end tests and the benchmarks start uvicorn with the options the images
+    use; where a package is missing (uvloop on Windows) its option is left out, not a failed start."""
+    assert server_options() == ["--loop", "uvloop", "--http", "httptools"]
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *rest: None if name == "uvloop" else find_spec(name, *rest)
+    )
+    assert server_options() == ["--http", "httptools"]
 
 
 @app_services

@@ -69,3 +69,21 @@ async def test_a_refusal_keeps_the_services_code_and_message_whatever_its_body()
     with pytest.raises(Refusal) as refused:
         await downstream.settle_pharmacy(PAYLOAD)
     assert (refused.value.code, refused.value.message) == ("E_REFUSED", "交易被拒绝")
+
+
+async def test_a_cookie_set_by_a_service_never_rides_on_another_call() -> None:
+    """One client carries every institution's calls: nothing one answer sets may reach the next request."""
+    seen: list[str | None] = []
+
+    def service(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(200, json=readme_purchase(), headers={"set-cookie": "session=abc; Path=/"})
+
+    downstream = Downstream(
+        "http://enrollment", "http://settlement", 1.0, transport=httpx.MockTransport(service)
+    )
+    first = await downstream.settle_pharmacy(PAYLOAD)
+    second = await downstream.settle_pharmacy({"msgid": "P2"})
+    await downstream.close()
+    assert first.setl_id == second.setl_id == SETL_ID
+    assert seen == [None, None] and not downstream.client.cookies

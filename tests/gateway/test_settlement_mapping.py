@@ -289,7 +289,7 @@ def test_reversal_output_is_negative_with_two_decimals() -> None:
     }
     assert set(output) == {"setlinfo", "setldetail"}
     wire = dumps(output)
-    assert '"hifp_pay": -32.00' in wire and '"cash_payamt": -58.00' in wire and '"maf_pay": 0.00' in wire
+    assert '"hifp_pay":-32.00' in wire and '"cash_payamt":-58.00' in wire and '"maf_pay":0.00' in wire
 
 
 def test_reversal_input_and_the_original_it_names() -> None:

@@ -30,6 +30,7 @@ from gateway.protocol.envelope import (
     ResponseBuilder,
     bad_text,
     dumps,
+    legacy_dumps,
     parse_body,
 )
 from gateway.protocol.errors import TRANSIENT_CODES, OutcomeUnknown, Refusal, describe
@@ -90,13 +91,13 @@ SENDING_FIELDS = frozenset({"inf_time", "sign_no", "cainfo"})
 def request_digest(body: dict[str, Any]) -> str:
     """What the message log compares a repeated msgid by: the envelope without its ``SENDING_FIELDS``."""
     asked = {key: value for key, value in body.items() if key not in SENDING_FIELDS}
-    return hashlib.sha256(dumps({"body": asked}).encode()).hexdigest()
+    return hashlib.sha256(legacy_dumps({"body": asked}).encode()).hexdigest()
 
 
 def _earlier_digest(body: dict[str, Any]) -> str:
     """The digest answers logged before ``SENDING_FIELDS`` were left out were kept under (the whole
     envelope): a repeat of such a msgid that is byte for byte the same still gets its answer."""
-    return hashlib.sha256(dumps({"body": body}).encode()).hexdigest()
+    return hashlib.sha256(legacy_dumps({"body": body}).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -147,12 +148,14 @@ TRAIL_SETTLEMENT_FIELDS = (
 )
 
 
-def trail_of_answer(answer: str) -> dict[str, Any]:
-    """The settlement id and amounts of an answer (yuan as on the wire), when it carries a ``setlinfo``."""
-    try:
-        output = json.loads(answer, parse_float=Decimal).get("output")  # 32.00 stays "32.00" on the line
-    except (ValueError, AttributeError):
-        return {}
+def trail_of_answer(answer: str, output: Any = None) -> dict[str, Any]:
+    """The settlement id and amounts of an answer (yuan as on the wire), when it carries a ``setlinfo``.
+    ``output``: the answer's ``output`` when it was just built here (not read again from the text)."""
+    if output is None:
+        try:
+            output = json.loads(answer, parse_float=Decimal).get("output")  # 32.00 stays "32.00" on the line
+        except (ValueError, AttributeError):
+            return {}
     info = output.get("setlinfo") if isinstance(output, dict) else None
     if not isinstance(info, dict):
         return {}
@@ -160,7 +163,13 @@ def trail_of_answer(answer: str) -> dict[str, Any]:
 
 
 def _log_envelope(
-    seen: dict[str, str], label: str, infcode: int, code: str, answer: str, seconds: float
+    seen: dict[str, str],
+    label: str,
+    infcode: int,
+    code: str,
+    answer: str,
+    seconds: float,
+    output: dict[str, Any] | None = None,
 ) -> None:
     """One JSON line per envelope (deploy/README.md, Logs): the code as requested, the institution, the
     operator's code, the result, the duration and, for a settlement, its id and amounts; msgid and
@@ -173,7 +182,7 @@ def _log_envelope(
         "code": code,
     }
     trail["duration_ms"] = round(seconds * 1000, 1)
-    trail.update(trail_of_answer(answer))
+    trail.update(trail_of_answer(answer, output))
     log.info("envelope answered", extra={"trail": trail})
 
 
@@ -290,9 +299,10 @@ class EnvelopeProcessor:
         started = time.perf_counter()
         seen: dict[str, str] = {}
         opened: list[sealing.Sealing] = []
+        built: dict[str, Any] = {}
         try:
             answer, infno_label, infcode, code = await self._process(
-                raw, headers, builder, seen, path_infno, opened
+                raw, headers, builder, seen, path_infno, opened, built
             )
             found = await self._file_of(answer) if infno_label == "9102" and infcode == 0 else None
         except Exception:
@@ -313,7 +323,8 @@ class EnvelopeProcessor:
             answer, infcode, code = dumps(builder.build(infcode=-1, err_msg=found.err_msg)), -1, found.code
             found = None
         GATEWAY_TRANSACTIONS.labels(infno_label, str(infcode), code).inc()
-        _log_envelope(seen, infno_label, infcode, code, answer, time.perf_counter() - started)
+        output = built.get("output") if built.get("answer") is answer else None
+        _log_envelope(seen, infno_label, infcode, code, answer, time.perf_counter() - started, output)
         if found is not None:
             answer = file_codes.with_file_byte(answer, found.content)
         if opened:
@@ -339,10 +350,12 @@ class EnvelopeProcessor:
         seen: dict[str, str],
         path_infno: str | None = None,
         opened: list[sealing.Sealing] | None = None,
+        built: dict[str, Any] | None = None,
     ) -> tuple[str, str, int, str]:
         """Returns (answer, infno label, infcode, result code); ``seen``: the envelope's fields for the trail
         line, once it is read; ``opened``: the sealing of the answer, once the request was opened under the
-        institution's national cryptography."""
+        institution's national cryptography; ``built``: the answer just built and its ``output``, which the
+        trail line reads rather than parsing the answer again."""
 
         def refuse(refusal: Refusal, label: str = "invalid") -> tuple[str, str, int, str]:
             return dumps(builder.build(infcode=-1, err_msg=refusal.err_msg)), label, -1, refusal.code
@@ -413,6 +426,8 @@ class EnvelopeProcessor:
                 done = await self._answer(transaction, envelope)
                 answer = dumps(builder.build(infcode=0, output=done.output, warn_msg=done.warn_msg))
                 infcode, code = 0, "ok"
+                if built is not None:
+                    built.update(answer=answer, output=done.output)
             except OutcomeUnknown as unknown:
                 # Not remembered: a repeat of this msgid must reach settlement again, which answers with
                 # the settlement it made (if any) rather than making a second one.

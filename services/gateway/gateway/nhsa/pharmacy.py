@@ -15,12 +15,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from gateway.declaration import Call, Transaction
 from gateway.nhsa import setlinfo
-from gateway.nhsa.encounter import DaysSupply, absent_if_unset, wire_time
+from gateway.nhsa.encounter import WIRE_TIME_FORMS, DaysSupply, wire_time
 from gateway.nhsa.tracing import TraceInfo, codes_of
 from gateway.protocol.code_tables import HospApprFlag, Insutype, MdtrtCertType, MedType
 from gateway.protocol.envelope import RequestEnvelope
 from gateway.protocol.errors import Refusal
-from shared.clock import parse_wire_time
+from shared.clock import format_wire_time, parse_client_time, parse_wire_time
 from shared.contracts.v1.settlement import SettlementOut
 from shared.money import YuanAsFen
 
@@ -96,9 +96,15 @@ class DrugDetail(BaseModel):
     @field_validator("fee_ocur_time")
     @classmethod
     def _fee_time(cls, value: str | None) -> str | None:
-        if not value or absent_if_unset(value) is None:
+        """Blank or the .NET unset value: absent; else a client's time as on the wire (read once per
+        line, where ``absent_if_unset`` and then ``wire_time`` read it twice)."""
+        if not value or not value.strip():
             return None
-        return _wire_time(value)
+        try:
+            parsed = parse_client_time(value)
+        except ValueError as exc:
+            raise ValueError(WIRE_TIME_FORMS) from exc
+        return None if parsed is None else format_wire_time(parsed)
 
     @field_validator("cnt", "pric", mode="before")
     @classmethod

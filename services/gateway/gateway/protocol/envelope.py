@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import simplejson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -105,15 +106,40 @@ def _too_deep(raw: bytes, body: Any) -> bool:
 def parse_body(raw: bytes) -> Any:
     """JSON with every number kept exact (Decimal), never a binary float. Refused (``BadJson``, or
     ``UnicodeDecodeError`` for bytes that are not UTF-8): nesting deeper than ``MAX_DEPTH``, ``NaN`` and
-    ``Infinity`` (not JSON), numbers beyond 10^±``MAX_EXPONENT``."""
+    ``Infinity`` (not JSON), numbers beyond 10^±``MAX_EXPONENT``.
+
+    Read by msgspec (its numbers through the same hook as below, ≈ 3x faster than the standard library);
+    a body it does not read, or one with a run of digits an integer may be too long in, is read again by
+    the standard library, whose reading and refusals (and their wording) are the reference."""
     text = raw.decode("utf-8")
-    try:
-        body = json.loads(text, parse_float=_number, parse_int=_integer, parse_constant=_constant)
-    except RecursionError as exc:  # thousands of levels: the parser's own limit
-        raise BadJson(f"报文嵌套层数超过 {MAX_DEPTH} 层") from exc
+    if _LONG_RUN not in raw.translate(_DIGITS_AS_ZERO):
+        try:
+            body = _DECODER.decode(raw)
+        except BadJson:
+            raise
+        except (msgspec.DecodeError, RecursionError):
+            body = _standard_parse(text)
+    else:
+        body = _standard_parse(text)
     if type(body) in (dict, list) and _too_deep(raw, body):
         raise BadJson(f"报文嵌套层数超过 {MAX_DEPTH} 层")
     return body
+
+
+def _standard_parse(text: str) -> Any:
+    try:
+        return json.loads(text, parse_float=_number, parse_int=_integer, parse_constant=_constant)
+    except RecursionError as exc:  # thousands of levels: the parser's own limit
+        raise BadJson(f"报文嵌套层数超过 {MAX_DEPTH} 层") from exc
+
+
+#: The fast reader: a JSON number with a fraction or exponent goes through ``_number``, as in
+#: ``_standard_parse``; integers come as Python ints, so a body with a run of digits as long as an
+#: integer ``_integer`` refuses (``_LONG_RUN`` once every digit is a 0: a translation and a substring
+#: search, where a regular expression cost three times the reading) is read by the standard library.
+_DECODER = msgspec.json.Decoder(float_hook=_number)
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_LONG_RUN = b"0" * _MAX_INT_DIGITS
 
 
 def bad_text(raw: bytes, body: Any) -> str | None:
@@ -171,12 +197,37 @@ class ResponseBuilder:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: Answers are written by msgspec: decimals as JSON numbers exactly as held, compact (no blanks between
+#: tokens), ≈ 4x faster than simplejson. ``request_digest`` keeps simplejson (``legacy_dumps``): a digest
+#: is compared with the ones the message log holds.
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
 def dumps(body: dict[str, Any]) -> str:
-    """Decimals are written as JSON numbers exactly as held (12.30 stays 12.30). A surrogate left
-    unpaired in some text (a downstream message, say) becomes U+FFFD: the answer is always UTF-8 the
-    HIS can read and the message log can store (control characters are escaped by the encoder)."""
+    """Decimals are written as JSON numbers exactly as held (12.30 stays 12.30), an instant in ISO 8601. A
+    surrogate left unpaired in some text (a downstream message, say) becomes U+FFFD: the answer is always
+    UTF-8 the HIS can read and the message log can store (control characters are escaped by the
+    encoder)."""
+    try:
+        return _ENCODER.encode(body).decode("utf-8")
+    except UnicodeEncodeError:  # an unpaired surrogate: not UTF-8
+        return _ENCODER.encode(_without_surrogates(body)).decode("utf-8")
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_surrogates(key): _without_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_surrogates(item) for item in value]
+    return value
+
+
+def legacy_dumps(body: dict[str, Any]) -> str:
+    """The text ``dumps`` wrote before msgspec (simplejson: ", " and ": " between tokens, decimals as
+    held), which the message log's request digests are taken of (``gateway.transactions.request_digest``):
+    a digest must come out the same for the same request whatever version of the gateway took it."""
     text: str = simplejson.dumps(body, use_decimal=True, ensure_ascii=False, default=_default)
     if not text.isascii() and _SURROGATE.search(text):
         text = _SURROGATE.sub("\ufffd", text)
