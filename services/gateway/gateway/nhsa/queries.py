@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway.declaration import Call, Transaction
 from gateway.nhsa import setlinfo
 from gateway.nhsa.encounter import MDTRT_ID, OptionalWireTime, WireTime, iso
+from gateway.nhsa.fees import LINE_DETAILS
 from gateway.nhsa.pharmacy import SETL_ID
 from gateway.protocol.code_tables import MedType
 from gateway.protocol.envelope import RequestEnvelope
@@ -268,25 +269,7 @@ class Input5204(BaseModel):
 
 
 #: 5204 text fields of the uploaded line (2204 / 2301), answered as kept (``FeeDetailOut.details``).
-LINE_TEXTS = (
-    "rx_drord_no",
-    "sin_dos_dscr",
-    "used_frqu_dscr",
-    "medc_way_dscr",
-    "bilg_dept_codg",
-    "bilg_dept_name",
-    "bilg_dr_codg",
-    "bilg_dr_name",
-    "acord_dept_codg",
-    "acord_dept_name",
-    "orders_dr_code",
-    "orders_dr_name",
-    "tcmdrug_used_way",
-    "etip_flag",
-    "etip_hosp_code",
-    "dscg_tkdrug_flag",
-    "matn_fee_flag",
-)
+LINE_TEXTS = ("rx_drord_no", *LINE_DETAILS)
 #: 5204 fields the platform does not hold (the list keeps no product data): answered "" (docs/interface.md,
 #: "Queries", "not held").
 LINE_NOT_HELD = ("prodname", "spec", "dosform_name", "hosp_prep_flag", "prodplac_type")

@@ -179,49 +179,26 @@ async def build(session: AsyncSession, admdvs: str, month: str, sources: Sources
     if people:
         for row in await session.scalars(select(Eligibility).where(col(Eligibility.psn_no).in_(people))):
             names[row.psn_no] = row.psn_name or ""
+
+    def line(
+        row: Settlement | ManualReimbursement | records.PeerRecord, source: str, reference: str
+    ) -> Compensation:
+        return Compensation(
+            villages.get(row.psn_no, UNKNOWN_VILLAGE),
+            row.psn_no,
+            mask_name(names.get(row.psn_no, "")),
+            row.encounter_kind,
+            row.begntime.astimezone(CHINA_TZ).date(),
+            source,
+            reference,
+            row.medfee_sumamt_fen,
+            row.fund_paid_total_fen,
+        )
+
     lines = (
-        [
-            Compensation(
-                villages.get(s.psn_no, UNKNOWN_VILLAGE),
-                s.psn_no,
-                mask_name(names.get(s.psn_no, "")),
-                s.encounter_kind,
-                s.begntime.astimezone(CHINA_TZ).date(),
-                "结算",
-                s.setl_id,
-                s.medfee_sumamt_fen,
-                s.fund_paid_total_fen,
-            )
-            for s in settlements
-        ]
-        + [
-            Compensation(
-                villages.get(m.psn_no, UNKNOWN_VILLAGE),
-                m.psn_no,
-                mask_name(names.get(m.psn_no, "")),
-                m.encounter_kind,
-                m.begntime.astimezone(CHINA_TZ).date(),
-                "零星报销",
-                m.claim_no,
-                m.medfee_sumamt_fen,
-                m.fund_paid_total_fen,
-            )
-            for m in manual
-        ]
-        + [
-            Compensation(
-                villages.get(r.psn_no, UNKNOWN_VILLAGE),
-                r.psn_no,
-                mask_name(names.get(r.psn_no, "")),
-                r.encounter_kind,
-                r.begntime.astimezone(CHINA_TZ).date(),
-                "跨省结算",
-                r.setl_id,
-                r.medfee_sumamt_fen,
-                r.fund_paid_total_fen,
-            )
-            for r in peer
-        ]
+        [line(s, "结算", s.setl_id) for s in settlements]
+        + [line(m, "零星报销", m.claim_no) for m in manual]
+        + [line(r, "跨省结算", r.setl_id) for r in peer]
     )
     lines.sort(key=lambda c: (c.village, c.psn_no, c.care_day, c.reference))
     inpatient = [c for c in lines if c.kind == "inpatient"]
