@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from gateway.downstream import Downstream
 from gateway.protocol.errors import OutcomeUnknown, Refusal
 
 from platformctl.stack import free_port
-from shared.http import AiohttpTransport
+from shared.http import AiohttpTransport, ServiceHop
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Server"], Awaitable[None]]
 
@@ -154,6 +155,91 @@ async def test_only_plain_http() -> None:
     async with client() as http:
         with pytest.raises(httpx.UnsupportedProtocol):
             await http.get("https://127.0.0.1:1/x")
+
+
+# --- the gateway's calls on aiohttp directly (ServiceHop) ------------------------------------------------
+
+
+def hop(read_s: float = 2.0) -> ServiceHop:
+    return ServiceHop(max_connections=4, connect_s=1.0, pool_s=1.0, read_s=read_s)
+
+
+async def test_the_hop_sends_what_the_httpx_client_sends() -> None:
+    """The same request line (the query as httpx writes it, an escaped path segment left escaped), body and
+    headers as through ``httpx.AsyncClient`` on the transport, which the tests' in-process services use."""
+    params = {
+        "psn_no": "P 1",
+        "begntime": "2026-12-01T00:00:00+08:00",
+        "none": None,
+        "flag": True,
+        "ver": 3,
+        "kind": ["a", "b"],
+        "name": "张三&",
+    }
+    headers = {"x-msgid": "P341520261202101010001", "content-type": "application/json"}
+    body = b'{"amount":12.30}'
+    async with serving(echo) as server, client() as http:
+        url = f"http://127.0.0.1:{server.port}/api/v1/settlements/S1%2F2%3F"
+        through_httpx = await http.post(url, params=params, headers=headers, content=body)
+        direct = hop()
+        try:
+            status, answered = await direct.request("POST", url, headers=headers, params=params, content=body)
+        finally:
+            await direct.aclose()
+    assert (status, through_httpx.status_code) == (201, 201)
+    expected, got = through_httpx.json(), json.loads(answered)
+    # The same path, escapes kept, and the same query once read (the transport lets yarl unescape ":" in
+    # a query, which a server reads alike).
+    got_target, expected_target = got["line"].split(" ")[1], expected["line"].split(" ")[1]
+    assert urlsplit(got_target).path == urlsplit(expected_target).path == "/api/v1/settlements/S1%2F2%3F"
+    assert parse_qsl(urlsplit(got_target).query, keep_blank_values=True) == parse_qsl(
+        urlsplit(expected_target).query, keep_blank_values=True
+    )
+    assert urlsplit(got_target).query == (
+        "psn_no=P+1&begntime=2026-12-01T00%3A00%3A00%2B08%3A00&none=&flag=true&ver=3&kind=a&kind=b"
+        "&name=%E5%BC%A0%E4%B8%89%26"
+    )
+    assert got["body"] == expected["body"] == '{"amount":12.30}'
+    for name in ("x-msgid", "content-type", "content-length", "host"):
+        assert got["headers"][name] == expected["headers"][name], name
+    assert "user-agent" not in got["headers"]
+
+
+async def test_the_hop_keeps_one_connection_alive() -> None:
+    direct = hop()
+    try:
+        async with serving(echo) as server:
+            for n in range(5):
+                status, body = await direct.request(
+                    "GET", f"http://127.0.0.1:{server.port}/n/{n}", headers={}
+                )
+                assert (status, json.loads(body)["line"]) == (201, f"GET /n/{n} HTTP/1.1")
+    finally:
+        await direct.aclose()
+    assert (server.connections, len(server.requests)) == (1, 5)
+
+
+async def test_the_hop_fails_as_the_transport_does() -> None:
+    direct = hop(read_s=0.3)
+    try:
+        with pytest.raises(httpx.ConnectError):
+            await direct.request("POST", f"http://127.0.0.1:{free_port()}/x", headers={}, content=b"{}")
+        with pytest.raises(httpx.UnsupportedProtocol):
+            await direct.request("GET", "https://127.0.0.1:1/x", headers={})
+        async with serving(never_answers) as server:
+            with pytest.raises(httpx.ReadTimeout):
+                await direct.request("POST", f"http://127.0.0.1:{server.port}/x", headers={}, content=b"{}")
+        assert len(server.requests) == 1
+        for handler in (hangs_up, half_an_answer):
+            async with serving(handler) as server:
+                with pytest.raises(httpx.HTTPError) as caught:
+                    await direct.request(
+                        "POST", f"http://127.0.0.1:{server.port}/x", headers={}, content=b"{}"
+                    )
+            assert not isinstance(caught.value, httpx.ConnectError | httpx.TimeoutException), handler
+            assert len(server.requests) == 1, handler  # a POST is never re-sent on another connection
+    finally:
+        await direct.aclose()
 
 
 # --- what the cashier is told ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ apart: refused (nothing happened), unavailable (nothing happened), outcome unkno
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import date
@@ -43,8 +44,11 @@ from shared.contracts.v1.settlement import (
     TotalsOut,
     VoidOut,
 )
-from shared.http import AiohttpTransport
+from shared.http import AiohttpTransport, ServiceHop
 from shared.observability import msgid_var, request_id_var
+
+#: Open connections to the services at most (per process).
+_CONNECTIONS = 200
 
 #: The bodies of the POSTs (``Downstream._post``).
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
@@ -94,23 +98,59 @@ class Downstream:
         aiohttp's pool (``shared.http``) unless given (httpx's own transport was a fifth of the gateway's
         CPU per 2102)."""
         self.credential = credential or dict
+        connect_s = min(2.0, timeout_s)
         self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s, connect=min(2.0, timeout_s)),
-            transport=transport or AiohttpTransport(httpx.Limits(max_connections=200)),
+            timeout=httpx.Timeout(timeout_s, connect=connect_s),
+            transport=transport or AiohttpTransport(httpx.Limits(max_connections=_CONNECTIONS)),
         )
         # No cookie jar: the services set no cookies, and one client carries every institution's calls, so
         # a cookie kept from one answer must never ride on another's request. httpx reads every answer into
         # its jar through urllib's request objects (≈ 2 % of the gateway's CPU per 2102).
         self.client._cookies = _NoCookies()
+        #: The calls themselves go on aiohttp directly (``shared.http.ServiceHop``, the same wire and the same
+        #: failures, without httpx's objects) unless a transport was given or ``client`` was replaced: the
+        #: tests put their in-process services and their faults behind an httpx client.
+        self._hop = (
+            None
+            if transport is not None
+            else ServiceHop(
+                max_connections=_CONNECTIONS, connect_s=connect_s, pool_s=timeout_s, read_s=timeout_s
+            )
+        )
+        self._hop_client = self.client
         self.enrollment_url = enrollment_url.rstrip("/")
         self.settlement_url = settlement_url.rstrip("/")
         self.ledger_url = ledger_url.rstrip("/")
 
     async def close(self) -> None:
         await self.client.aclose()
+        if self._hop is not None:
+            await self._hop.aclose()
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        params: Mapping[str, Any] | None,
+        content: bytes | None,
+    ) -> tuple[int, bytes]:
+        """One call: the answer's status and body; httpx's errors for what went wrong on the way."""
+        if self._hop is not None and self.client is self._hop_client:
+            return await self._hop.request(method, url, headers=headers, params=params, content=content)
+        response = await self.client.request(method, url, headers=headers, params=params, content=content)
+        return response.status_code, response.content
 
     async def _call(
-        self, method: str, url: str, answer: type[Answer], *, changes_state: bool, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        answer: type[Answer],
+        *,
+        changes_state: bool,
+        params: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Answer:
         """``changes_state``: the call writes, so a lost answer is "outcome unknown" (a read before it is
         simply "try again"). How the cashier settles the doubt is the transaction's (the registry's
@@ -119,10 +159,10 @@ class Downstream:
         ``answer``, the contract both sides import (``shared.contracts``): an answer that does not fit it
         is the service's fault, never the caller's. Every call has its contract: ``_get`` and ``_post``
         below are how the methods call."""
-        headers = {**self.credential(), "x-request-id": request_id_var.get(), **kwargs.pop("headers", {})}
+        sent = {**self.credential(), "x-request-id": request_id_var.get(), **(headers or {})}
         msgid = msgid_var.get()
         if msgid:
-            headers["x-msgid"] = msgid
+            sent["x-msgid"] = msgid
 
         declared = downstream_transaction.get()
         voidable = declared is None or declared.moves_money
@@ -132,7 +172,7 @@ class Downstream:
 
         await capacity.before_call()  # a slot for the envelope, or E_BUSY with nothing sent
         try:
-            response = await self.client.request(method, url, headers=headers, **kwargs)
+            status, body = await self._send(method, url, sent, params, content)
         except httpx.ConnectError as exc:
             raise Refusal("E_UNAVAILABLE", "医保服务暂不可用，交易未执行，请稍后重试") from exc
         except httpx.TimeoutException as exc:
@@ -143,14 +183,14 @@ class Downstream:
             if changes_state:
                 raise unknown("医保服务通讯异常") from exc
             raise Refusal("E_UNAVAILABLE", "医保服务通讯异常，请重试") from exc
-        if response.status_code >= 500:
+        if status >= 500:
             if changes_state:
                 raise unknown("医保服务内部错误")
             raise Refusal("E_UNAVAILABLE", "医保服务内部错误，请稍后重试")
-        if response.status_code >= 400:
-            raise _refusal(response)
+        if status >= 400:
+            raise _refusal(body)
         try:
-            return answer.model_validate_json(response.content)
+            return answer.model_validate_json(body)
         except (ValidationError, ValueError) as exc:
             if changes_state:
                 raise OutcomeUnknown("E_OUTCOME_UNKNOWN", "医保服务应答格式错误，交易结果未知") from exc
@@ -534,10 +574,10 @@ class Downstream:
             response.raise_for_status()
 
 
-def _refusal(response: httpx.Response) -> Refusal:
+def _refusal(content: bytes) -> Refusal:
     """A 4xx answer: the service refused, with its stable code and message (``shared.errors``)."""
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
