@@ -125,6 +125,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    # A failed statement's error names its SQL, not its values (persons' identities, amounts): errors are
+    # logged, and ``shared.direct`` raises them through the same handler.
+    kwargs.setdefault("hide_parameters", True)
     ping = kwargs.pop("pool_pre_ping", True)
     ping_after_idle = kwargs.pop("ping_after_idle", PING_AFTER_IDLE_S)
     engine = create_async_engine(url, **kwargs)
@@ -278,15 +281,37 @@ class Statements:
     async def execute(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> CursorResult[Any]:
+        return await self._execute(statement, parameters, prebuilt=False)
+
+    async def run(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
+        """``execute`` for a statement built once (module level, ``bindparam`` for what varies): on
+        PostgreSQL straight to asyncpg as ``shared.db.run`` sends it (the gateway's statements of every
+        envelope). Its rows are read by position, by attribute, ``first()``, ``all()`` and ``scalar()``."""
+        return await self._execute(statement, parameters, prebuilt=True)
+
+    async def _execute(
+        self, statement: Executable, parameters: Mapping[str, Any] | None, *, prebuilt: bool
+    ) -> CursorResult[Any]:
         if not self._retry_stale:
-            return await self.conn.execute(statement, parameters)
+            return await self._once(statement, parameters, prebuilt)
         self._retry_stale = False
         try:
-            return await self.conn.execute(statement, parameters)
+            return await self._once(statement, parameters, prebuilt)
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
         await self.conn.rollback()  # leaves the invalidated connection; the next use reconnects
+        return await self._once(statement, parameters, prebuilt)
+
+    async def _once(
+        self, statement: Executable, parameters: Mapping[str, Any] | None, prebuilt: bool
+    ) -> CursorResult[Any]:
+        if prebuilt and direct.is_direct(self.conn):
+            result = await direct.execute(self.conn, statement, parameters)
+            if result is not None:
+                return result  # type: ignore[return-value]  # read as a CursorResult is read by callers
         return await self.conn.execute(statement, parameters)
 
 

@@ -19,12 +19,12 @@ parameters, Python-side column defaults, an executemany) goes through SQLAlchemy
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import ARRAY
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 _MISSING = object()
 
@@ -186,6 +186,8 @@ async def execute(
         return None
     sync = conn.sync_connection
     assert sync is not None
+    if sync.invalidated:  # getting a new connection is SQLAlchemy's (it connects in its greenlet)
+        return None
     if sync._has_events or sync.engine._has_events:
         for listener in sync.dispatch.before_cursor_execute:
             listener(sync, None, compiled.sql, tuple(arguments), None, False)
@@ -199,7 +201,11 @@ async def execute(
                 processors = await compiled.describe(adapter._connection, conn.dialect)
             records = await adapter._connection.fetch(compiled.sql, *arguments)
         except Exception as error:
-            _raise_as_sqlalchemy(adapter, conn.dialect, compiled.sql, arguments, error)
+            failed: Exception | None = error
+        else:
+            failed = None
+    if failed is not None:
+        await _raise_as_sqlalchemy(sync, adapter, compiled.sql, arguments, failed)
     index = compiled.index
     rows = []
     for record in records:
@@ -213,18 +219,19 @@ async def execute(
     return DirectResult(rows)
 
 
-def _raise_as_sqlalchemy(
-    adapter: Any, dialect: Dialect, sql: str, arguments: list[Any], error: Exception
-) -> None:
-    """The driver's error as SQLAlchemy raises it: the adapter's DBAPI error (``IntegrityError``…) wrapped
-    in the ``sqlalchemy.exc`` class of the same name."""
+async def _raise_as_sqlalchemy(
+    sync: Any, adapter: Any, sql: str, arguments: list[Any], error: Exception
+) -> NoReturn:
+    """The driver's error as SQLAlchemy raises it, with what SQLAlchemy does about it: the adapter's DBAPI
+    error (``IntegrityError``…) wrapped in the ``sqlalchemy.exc`` class of the same name, and for a lost
+    connection (a server restarted, a backend terminated) the connection invalidated and the pool with it,
+    so that every connection from before is replaced at its next checkout and the error says
+    ``connection_invalidated`` (``Database.statements`` runs such a first statement again on a new
+    connection). SQLAlchemy's own handler does it, in the greenlet its synchronous layer needs."""
     try:
         adapter._handle_exception(error)
     except Exception as translated:
-        dbapi_error = dialect.loaded_dbapi.Error
-        if not isinstance(translated, dbapi_error):
+        if not isinstance(translated, sync.dialect.loaded_dbapi.Error):
             raise
-        raise DBAPIError.instance(
-            sql, tuple(arguments), translated, dbapi_error, hide_parameters=True, dialect=dialect
-        ) from error
+        await greenlet_spawn(sync._handle_dbapi_exception, translated, sql, tuple(arguments), None, None)
     raise error

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Integer, bindparam, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from shared.db import Database
+from shared.db import Database, run
 from tests.conftest import DatabaseFactory
 
 
@@ -171,5 +171,66 @@ async def test_sqlite_transactions_of_a_process_take_turns_in_order(databases: D
         async with db.session() as session:
             stored = (await session.scalars(text("SELECT n FROM turns ORDER BY rowid"))).all()
         assert list(stored) == list(range(12))
+    finally:
+        await db.dispose()
+
+
+# --- statements built once, sent to asyncpg directly (shared.direct) ------------------------------------
+
+#: A prebuilt statement (``shared.db.run``, ``Statements.run``): the backend's pid, offset by a bound zero.
+_PID = select((func.pg_backend_pid() + bindparam("zero", type_=Integer)).label("pid"))
+
+
+async def test_a_prebuilt_statement_on_a_dropped_connection_is_run_again_on_a_new_one(
+    databases: DatabaseFactory, backend: str
+) -> None:
+    """What ``Statements.execute`` does for a dropped connection, ``Statements.run`` does on the driver
+    directly: the lost connection is recognised (SQLAlchemy's own handler), replaced, and the first
+    statement answered; a later one is never run twice."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL only: SQLite has no server to restart")
+    db = Database(databases.new_url("statements"))
+    try:
+        async with db.statements() as conn:
+            old_pid = (await conn.run(_PID, {"zero": 0})).scalar()
+            assert isinstance(old_pid, int)
+        assert await _terminate_other_connections(db.url) >= 1
+        async with db.statements() as conn:
+            assert (await conn.run(_PID, {"zero": 0})).scalar() != old_pid
+            await _terminate_other_connections(db.url)
+            with pytest.raises(DBAPIError) as failed:
+                await conn.run(_PID, {"zero": 0})
+            assert failed.value.connection_invalidated
+    finally:
+        await db.dispose()
+
+
+async def test_a_prebuilt_statement_on_a_dropped_connection_fails_one_transaction_and_the_pool_recovers(
+    databases: DatabaseFactory, backend: str
+) -> None:
+    """``shared.db.run`` in a transaction, as the settlement path runs it: the connection dropped by the
+    server fails that transaction with ``connection_invalidated``, and the pool is invalidated with it, so
+    the connections from before are all replaced (one failure, not one per pooled connection). The error
+    names the statement, not its values."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL only: SQLite has no server to restart")
+    db = Database(databases.new_url("statements"), pool_size=3, max_overflow=0, ping_after_idle=60)
+    try:
+
+        async def pid(zero: int = 0) -> int:
+            async with db.transaction() as session:
+                found = (await run(session, _PID, {"zero": zero})).scalar()
+                await asyncio.sleep(0.1)  # three at once: the pool opens its three connections
+                return int(found)
+
+        old = set(await asyncio.gather(*(pid() for _ in range(3))))
+        assert len(old) == 3
+        assert await _terminate_other_connections(db.url) == 3
+        with pytest.raises(DBAPIError) as failed:
+            await pid(zero=987654321)
+        assert failed.value.connection_invalidated
+        assert "987654321" not in str(failed.value)
+        new = set(await asyncio.gather(*(pid() for _ in range(3))))
+        assert len(new) == 3 and not new & old
     finally:
         await db.dispose()

@@ -114,7 +114,7 @@ async def use_nonce_and_look_up(conn: Statements, signer: Signer, msgid: str, si
     ``sign_no`` names and the signer's registry row."""
     params = {**_nonce_params(signer), "msgid": msgid, "sign_no": sign_no}
     if conn.conn.dialect.name == "postgresql":
-        row: Row | None = (await conn.execute(_USE_AND_LOOK_UP, params)).first()
+        row: Row | None = (await conn.run(_USE_AND_LOOK_UP, params)).first()
         assert row is not None  # the probe row is always there
         if not row.fresh:
             raise nonce_reused()

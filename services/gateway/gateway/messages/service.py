@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -26,7 +26,15 @@ class Stored:
 
 
 _log = MessageLog.__table__  # type: ignore[attr-defined]
-_INSERT = insert(_log)
+#: Every column named, so that the statement is built once and goes to the driver directly
+#: (``Statements.run``).
+_INSERT = insert(_log).values(
+    {
+        name: bindparam(name)
+        for name in ("msgid", "infno", "fixmedins_code", "request_sha256", "infcode", "response")
+    }
+    | {"created_at": bindparam("created_at", type_=_log.c.created_at.type)}
+)
 
 
 async def remember(
@@ -43,7 +51,7 @@ async def remember(
     entry = Stored(infno, request_sha256, infcode, response)
     try:
         async with db.statements() as conn:
-            await conn.execute(
+            await conn.run(
                 _INSERT,
                 {
                     "msgid": msgid,

@@ -55,7 +55,7 @@ _VALID_KEYS = (
 
 
 async def valid_keys(conn: Statements, fixmedins_code: str, now: datetime | None = None) -> Keys:
-    rows = (await conn.execute(_VALID_KEYS, {"code": fixmedins_code, "now": now or utcnow()})).all()
+    rows = (await conn.run(_VALID_KEYS, {"code": fixmedins_code, "now": now or utcnow()})).all()
     return Keys(
         sm2_public=tuple(r.key for r in rows if r.kind == SM2_PUBLIC),
         sm4=tuple(bytes.fromhex(r.key) for r in rows if r.kind == SM4_KEY),

@@ -110,7 +110,7 @@ class HisSecurity:
 
     async def read_registered(self, conn: Statements, paasid: str) -> Registered | None:
         """The registry row of ``paasid`` as it is now (None: not registered)."""
-        row = (await conn.execute(_INSTITUTION_BY_PAASID, {"paasid": paasid})).first()
+        row = (await conn.run(_INSTITUTION_BY_PAASID, {"paasid": paasid})).first()
         return None if row is None else Registered.of(row)
 
     def _verify(
