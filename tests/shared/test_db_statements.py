@@ -221,7 +221,8 @@ async def test_a_prebuilt_statement_on_a_dropped_connection_fails_one_transactio
             async with db.transaction() as session:
                 found = (await run(session, _PID, {"zero": zero})).scalar()
                 await asyncio.sleep(0.1)  # three at once: the pool opens its three connections
-                return int(found)
+                assert isinstance(found, int)
+                return found
 
         old = set(await asyncio.gather(*(pid() for _ in range(3))))
         assert len(old) == 3

@@ -143,3 +143,30 @@ async def test_listeners_see_the_statement_and_expanding_in_goes_through_sqlalch
     inserts = [s for s in seen if s.startswith("INSERT INTO claims")]
     assert len(inserts) == 2
     assert any("msgid IN (" in s for s in seen)
+
+
+async def test_each_transaction_of_a_session_runs_on_its_own_connection(db: Database) -> None:
+    """``run`` asks the session for its connection once per transaction (``shared.db._connection``): a
+    session's later transaction, after a commit, a rollback or a savepoint rolled back, runs in itself and
+    not on what the earlier one held (which went back to the pool)."""
+    async with db.session() as session:
+        async with session.begin():
+            await run(session, PLAIN_INSERT, _claim("KEPT"))
+            await run(session, PLAIN_INSERT, _claim("KEPT2"))
+        async with session.begin():
+            await run(session, PLAIN_INSERT, _claim("UNDONE"))
+            await session.rollback()
+        async with session.begin():
+            savepoint = await session.begin_nested()
+            await run(session, PLAIN_INSERT, _claim("IN_SAVEPOINT"))
+            await savepoint.rollback()
+            await run(session, PLAIN_INSERT, _claim("AFTER_SAVEPOINT"))
+        async with session.begin():
+            found = (
+                await run(
+                    session,
+                    BY_MSGIDS,
+                    {"msgids": ["KEPT", "KEPT2", "UNDONE", "IN_SAVEPOINT", "AFTER_SAVEPOINT"]},
+                )
+            ).all()
+    assert sorted(row.msgid for row in found) == ["AFTER_SAVEPOINT", "KEPT", "KEPT2"]
