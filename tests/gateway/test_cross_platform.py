@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -34,7 +34,8 @@ from settlement.interplatform.models import PeerSettlement, Reservation
 from settlement.interplatform.treating import Treating, unknown_past_window
 from settlement.main import create_app
 from settlement.policy.document import OutpatientPooling, jinzhai_yutian_demo
-from sqlmodel import select
+from settlement.settlements.models import Settlement
+from sqlmodel import col, select
 
 from shared.clock import CHINA_TZ, now_china
 from shared.db import Database
@@ -642,3 +643,92 @@ async def test_a_reconciliation_with_a_platform_that_is_not_a_peer_is_refused(
         "/api/v1/interplatform/reconciliations", json={"month": "2026-13", "peer": "B"}
     )
     assert bad.status_code == 422
+
+
+async def _move_to_last_month(office: Office, platform_b: PlatformB, reservation_ids: list[str]) -> str:
+    """The reservations' holds moved back to the 15th of last month, noon in Beijing, the same instant on
+    both platforms (as if the purchases had been made then); last month's ``yyyy-mm``."""
+    first_of_month = now_china().replace(day=1, hour=12, minute=0, second=0, microsecond=0)
+    last_month = (first_of_month - timedelta(days=1)).replace(day=15)
+    async with office.db.transaction() as session:
+        for row in await session.scalars(
+            select(PeerSettlement).where(col(PeerSettlement.reservation_id).in_(reservation_ids))
+        ):
+            row.expires_at = last_month
+    async with platform_b.api.db.transaction() as session:
+        for reservation in await session.scalars(
+            select(Reservation).where(col(Reservation.reservation_id).in_(reservation_ids))
+        ):
+            reservation.expires_at = last_month
+    return f"{last_month:%Y-%m}"
+
+
+async def test_a_settlement_cleared_in_its_month_and_reversed_in_the_next_comes_back_in_the_next(
+    office: Office, platform_b: PlatformB
+) -> None:
+    """Two purchases of last month (21.88, then 26.88 with the deductible met: module docstring), the second
+    reversed (2103) this month, after last month was stated. Last month stays as it was at its end, both
+    confirmed: 21.88 + 26.88 = 48.76 owed by B; this month both platforms state the second as reversed,
+    −26.88: A pays it back. Dated by A's reversal, which B keeps."""
+    psn_no, certno = await platform_b.person(52)
+    first = (await buy(office, purchase(psn_no, certno)))["output"]["setlinfo"]
+    second = (await buy(office, purchase(psn_no, certno)))["output"]["setlinfo"]
+    rows = {r.setl_id: r for r in await peer_rows(office)}
+    last_month = await _move_to_last_month(
+        office, platform_b, [rows[first["setl_id"]].reservation_id, rows[second["setl_id"]].reservation_id]
+    )
+    this_month = f"{now_china():%Y-%m}"
+
+    async def reconciled(month: str) -> dict[str, Any]:
+        answer = await office.api.client.post(
+            "/api/v1/interplatform/reconciliations", json={"month": month, "peer": "B"}
+        )
+        assert answer.status_code == 200, answer.text
+        receivable: dict[str, Any] = answer.json()["receivable"]
+        return receivable
+
+    before = await reconciled(last_month)
+    assert (before["matched"], before["matched_fen"], before["reconciled"]) == (2, 48_76, True)
+
+    # The release of the reversal is lost on its way back first: A states it pending, B has nothing yet.
+    platform_b.link.cut = "/release"
+    undone = await office.send(
+        "2103", {"data": {"setl_id": second["setl_id"], "mdtrt_id": second["mdtrt_id"], "psn_no": psn_no}},
+        fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION,
+    )  # fmt: skip
+    assert undone["infcode"] == 0, undone["err_msg"]
+    owed = await reconciled(this_month)
+    assert owed["reconciled"] is False
+    [pending] = owed["pending"]
+    assert (pending["treating_setl_id"], pending["here_status"], pending["there_status"]) == (
+        second["setl_id"], "pending", None,
+    )  # fmt: skip
+    # Last month is stated as at its end: unchanged by what came after.
+    assert await reconciled(last_month) == before
+
+    platform_b.link.cut = None
+    treating: Treating = office.api.app.state.peer_route  # type: ignore[union-attr]
+    assert await treating.send_owed(office.db) == 1
+    after = await reconciled(this_month)
+    assert (after["matched"], after["matched_fen"], after["here_fen"], after["there_fen"]) == (
+        1, -26_88, -26_88, -26_88,
+    )  # fmt: skip
+    assert after["reconciled"] is True
+    assert after["books"] == [
+        {"admdvs": "341524", "insutype": "390", "fund_pay_type": "390100", "amount_fen": -26_88}
+    ]
+    assert await reconciled(last_month) == before
+    # B dated the reversal by A's reversal record, not by the release's arrival.
+    async with office.db.session() as session:
+        peer_row = await session.scalar(
+            select(PeerSettlement).where(PeerSettlement.setl_id == second["setl_id"])
+        )
+        assert peer_row is not None and peer_row.reversal_setl_id is not None
+        reversal = await session.scalar(
+            select(Settlement).where(Settlement.setl_id == peer_row.reversal_setl_id)
+        )
+    async with platform_b.api.db.session() as session:
+        kept = await session.scalar(
+            select(Reservation).where(Reservation.reservation_id == peer_row.reservation_id)
+        )
+    assert reversal is not None and kept is not None and kept.reversed_at == reversal.setl_time

@@ -207,3 +207,84 @@ async def test_the_settlement_services_refusal_is_passed_on(
     assert refused.status_code == 502 and refused.json()["error"]["code"] == "SETTLEMENT_UNAVAILABLE"
     bad = await client.post("/api/v1/inter-platform-clearings", json={"month": "2026-13", "peer": "B"})
     assert bad.status_code == 422
+
+
+def reversal_month(platform: str, peer: str, admdvs: str, *, treated: bool) -> str:
+    """December's report after November was cleared (the docstring's three settlements): the 10.00 of R2,
+    cleared in November, reversed in December; nothing else in December. Both statements hold R2 as
+    ``reversed`` with its funds below zero (``settlement.interplatform.clearing``)."""
+    reversed_r2 = StatementItem(
+        reservation_id="R2",
+        treating_setl_id="SR2",
+        admdvs=admdvs,
+        insutype="390",
+        status="reversed",
+        funds=[ReservedFund(fund_pay_type="390100", paid_fen=-10_00)],
+        fund_paid_total_fen=-10_00,
+    )
+    there = reversed_r2.model_copy(update={"admdvs": "000000"})
+    empty = compare([], [], platform, peer)
+    direction = compare([reversed_r2], [there], platform if treated else peer, peer if treated else platform)
+    assert direction.reconciled and direction.matched == 1 and direction.matched_fen == -10_00
+    report = Reconciliation(
+        platform=platform,
+        peer=peer,
+        month="2026-12",
+        receivable=direction if treated else empty,
+        payable=empty if treated else direction,
+    )
+    return report.model_dump_json()
+
+
+async def test_a_settlement_cleared_then_reversed_in_a_later_month_is_paid_back_in_that_month(
+    ledger_with: tuple[httpx.AsyncClient, Database, StandIn],
+) -> None:
+    """Treating side A: November cleared (31.88 received); in December the 10.00 settlement S2 is reversed
+    (its event takes 10.00 back from 2101 and 1303: 1303[B] = 0 − 10.00 = −10.00, A owes B); December's
+    clearing pays it back: Dr 1303[B] 10.00 / Cr 1002 10.00, so 1303 is 0 and 1002 = 31.88 − 10.00 = 21.88."""
+    client, db, stand_in = ledger_with
+    await book_care(db, treating_side=True)
+    stand_in.answer = httpx.Response(200, content=reconciliation("A", "B", A_REGION, treated=True))
+    assert (await clear(client, "B")).status_code == 201
+    undo = reversed_event("S2", "SR2", 10_00, A_PHARMACY, admdvs=B_REGION, med_type="41")
+    undo = undo.model_copy(update={"mdtrtarea_admvs": A_REGION, "insured_platform": "B"})
+    async with db.transaction() as session:
+        await post_settlement_reversed(session, undo.envelope("test"))
+    assert await trial(client, A_REGION) == {
+        ("1002", ""): 31_88, ("1303", "B"): -10_00, ("2101", A_PHARMACY): 21_88,
+    }  # fmt: skip
+    stand_in.answer = httpx.Response(200, content=reversal_month("A", "B", A_REGION, treated=True))
+    cleared = await client.post("/api/v1/inter-platform-clearings", json={"month": "2026-12", "peer": "B"})
+    assert cleared.status_code == 201, cleared.text
+    [entry] = cleared.json()["receivable"]["entries"]
+    assert (entry["source_id"], entry["amount_fen"]) == ("IPC202612341524390B", -10_00)
+    assert await trial(client, A_REGION) == {("1002", ""): 21_88, ("2101", A_PHARMACY): 21_88}
+    assert (await client.get("/api/v1/chain/verify")).json()["ok"] is True
+
+
+async def test_the_insured_platform_gets_back_a_cleared_settlement_reversed_in_a_later_month(
+    ledger_with: tuple[httpx.AsyncClient, Database, StandIn],
+) -> None:
+    """Insured side B: 100.00 opened, November paid 31.88 (1002 = 68.12); S2's reversal in December takes
+    10.00 back from 5103 and 2106 (2106[A] = −10.00: A owes B); December's clearing receives it: Dr 1002
+    10.00 / Cr 2106[A] 10.00, so 2106 is 0 and 1002 = 68.12 + 10.00 = 78.12; 5103 = 31.88 − 10.00 = 21.88."""
+    client, db, stand_in = ledger_with
+    await book_care(db, treating_side=False)
+    opening = {"admdvs": B_REGION, "insutype": "390", "as_of": "2026-11-01", "special_account_fen": 100_00,
+               "audited_by": "审计局", "audit_ref": "审110105"}  # fmt: skip
+    assert (await client.post("/api/v1/opening-balances", json=opening)).status_code == 201
+    stand_in.answer = httpx.Response(200, content=reconciliation("B", "A", B_REGION, treated=False))
+    assert (await clear(client, "A")).status_code == 201
+    undo = reversed_event("S2", "SR2", 10_00, A_PHARMACY, admdvs=B_REGION, med_type="41")
+    undo = undo.model_copy(update={"mdtrtarea_admvs": A_REGION, "treating_platform": "A"})
+    async with db.transaction() as session:
+        await post_settlement_reversed(session, undo.envelope("test"))
+    books = await trial(client, B_REGION)
+    assert (books[("1002", "")], books[("2106", "A")], books[("5103", "")]) == (68_12, -10_00, 21_88)
+    stand_in.answer = httpx.Response(200, content=reversal_month("B", "A", B_REGION, treated=False))
+    cleared = await client.post("/api/v1/inter-platform-clearings", json={"month": "2026-12", "peer": "A"})
+    assert cleared.status_code == 201, cleared.text
+    assert cleared.json()["payable"]["status"] == "cleared"
+    books = await trial(client, B_REGION)
+    assert ("2106", "A") not in books
+    assert (books[("1002", "")], books[("5103", "")]) == (78_12, 21_88)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.contracts.v1.settlement import UtcTime
 
@@ -242,6 +242,11 @@ class ReleaseRequest(BaseModel):
     msgid: str = Field(min_length=1, max_length=40)
     platform: str = Field(pattern=r"^[A-Za-z0-9_-]{1,30}$")
     reason: Literal["reversal", "timeout", "refused"]
+    #: For a reversal: when the treating platform reversed its settlement (its reversal's setl_time). Both
+    #: platforms' statements put a confirmed item reversed in a later month into the month of this one
+    #: instant (``settlement.interplatform.clearing``). None from a platform that does not send it: the
+    #: insured side then takes the time the release arrived.
+    reversed_at: AwareDatetime | None = None
 
 
 class PeerSettlementOut(BaseModel):
@@ -275,9 +280,12 @@ class StatementItem(BaseModel):
     #: on the insured side.
     admdvs: str
     insutype: str
-    #: confirmed (payable), released (reversed or timed out: nothing payable), pending (not yet final).
-    status: Literal["confirmed", "released", "pending"]
-    #: What the insured platform's funds pay for it (0 unless confirmed), per fund and in all.
+    #: As at the month's end: confirmed (payable), released (reversed in the month or timed out: nothing
+    #: payable), pending (not yet final); or ``reversed``: confirmed in an earlier month's item and
+    #: reversed in this month, its funds NEGATIVE (what the insured platform paid for it comes back).
+    status: Literal["confirmed", "released", "pending", "reversed"]
+    #: What the insured platform's funds pay for it (0 unless confirmed; below 0 when reversed), per fund
+    #: and in all.
     funds: list[ReservedFund] = Field(default_factory=list)
     fund_paid_total_fen: int = 0
 

@@ -12,6 +12,10 @@ pair per fund:
   (source ``inter_platform_clearing``; the special account may not go below zero: ``INSUFFICIENT_FUNDS``,
   nothing booked).
 
+A month's line is net: a settlement cleared in an earlier month and reversed in this one counts below zero
+(``settlement.interplatform.clearing``, ``reversed`` items), and a line below zero is booked the other way
+round (the treating platform pays back: Dr 1303 / Cr 1002; the insured platform gets back: Dr 1002 / Cr 2106).
+
 Source ids ``IPC`` + yyyymm + region + scheme + peer: a month is booked once per region and scheme; running
 it again answers what was booked (``replayed``) and posts nothing. A direction that is not reconciled is
 not booked (``mismatch``) and its differences are in the report."""
@@ -104,10 +108,14 @@ async def _direction(
                 line.fund_pay_type,
                 report.peer,
             )
-            if receiving:  # the peer's payment arrives: Dr 1002 / Cr 1303[peer]
-                legs += [Leg(bank, debit_fen=line.amount_fen), Leg(due, credit_fen=line.amount_fen)]
-            else:  # this platform pays the peer: Dr 2106[peer] / Cr 1002
-                legs += [Leg(due, debit_fen=line.amount_fen), Leg(bank, credit_fen=line.amount_fen)]
+            fen = abs(line.amount_fen)
+            # Receiving, the peer's payment arrives: Dr 1002 / Cr 1303[peer]; paying the peer: Dr 2106[peer]
+            # / Cr 1002. A line below zero (the month's reversals of settlements cleared in earlier months
+            # are more than its confirmations) moves the money back the other way.
+            if receiving == (line.amount_fen > 0):
+                legs += [Leg(bank, debit_fen=fen), Leg(due, credit_fen=fen)]
+            else:
+                legs += [Leg(due, debit_fen=fen), Leg(bank, credit_fen=fen)]
         side = f"收参保地平台 {report.peer}" if receiving else f"付就医地平台 {report.peer}"
         await post_guarded_entry(
             session,

@@ -11,8 +11,16 @@ Each platform states a month with a peer from its own records only:
 An item is one reservation (``reservation_id``: the one key both platforms hold from the first call). It
 belongs to the month in which its reservation's hold ends (``expires_at``, China time): the one instant both
 platforms keep to the microsecond, so both statements always put an item in the same month. Its status is
-``confirmed`` (payable), ``released`` (reversed, or its hold ran out: nothing payable) or ``pending`` (a
-confirmation or release still owed: not final).
+the one it had at the month's end: ``confirmed`` (payable), ``released`` (reversed in that month, or its
+hold ran out: nothing payable) or ``pending`` (a confirmation or release still owed: not final). A month is
+stated the same whenever it is asked, so a month already cleared is not changed by what comes after it.
+
+A confirmed item reversed in a LATER month (the institution's 2103/2208/2305 or 2601 after the month it
+was settled in) stays confirmed in its own month and comes back in the month of its reversal as a
+``reversed`` item with its funds negative: the insured platform gets back what it paid for it when that
+month is cleared. That month is the one of the reversal as the treating platform dated it (its reversal's
+``setl_time``, sent with the release and kept by the insured platform as ``reversed_at``), so both
+statements put it in the same month; until the release is answered the treating side states it pending.
 
 The reconciliation compares one platform's ``treated`` with the other's ``insured`` (and the reverse),
 reservation by reservation: matched (same status, same amount), released on both, only here, only there,
@@ -25,8 +33,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from settlement.interplatform.models import PeerSettlement, Reservation
@@ -53,6 +63,7 @@ _TREATED_STATUS = {
     "expired": "released",
 }
 _INSURED_STATUS = {"confirmed": "confirmed", "reserved": "pending", "released": "released"}
+RELEASING, RELEASED = "releasing", "released"
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -66,20 +77,26 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
 async def statement(session: AsyncSession, platform: str, peer: str, month: str) -> Statement:
     """This platform's statement of ``month`` with ``peer`` (the module's docstring)."""
     start, end = month_bounds(month)
+    reversal = aliased(Settlement)
     treated_rows = (
         await session.execute(
-            select(PeerSettlement, Settlement)
+            select(PeerSettlement, Settlement, reversal.setl_time)
             .join(Settlement, col(Settlement.setl_id) == col(PeerSettlement.setl_id))
+            .outerjoin(reversal, col(reversal.setl_id) == col(PeerSettlement.reversal_setl_id))
             .where(
                 PeerSettlement.peer == peer,
-                col(PeerSettlement.expires_at) >= start,
-                col(PeerSettlement.expires_at) < end,
+                # The month's items, and the confirmed items of earlier months reversed in it.
+                (col(PeerSettlement.expires_at) >= start) & (col(PeerSettlement.expires_at) < end)
+                | (col(PeerSettlement.expires_at) < start)
+                & col(PeerSettlement.confirmed_at).is_not(None)
+                & (col(reversal.setl_time) >= start)
+                & (col(reversal.setl_time) < end),
             )
             .order_by(col(PeerSettlement.id))
         )
     ).all()
     funds: dict[str, list[ReservedFund]] = {}
-    setl_ids = [row.setl_id for row, _ in treated_rows]
+    setl_ids = [row.setl_id for row, _, _ in treated_rows]
     if setl_ids:
         for fund in await session.scalars(
             select(SettlementFund).where(col(SettlementFund.setl_id).in_(setl_ids))
@@ -93,17 +110,20 @@ async def statement(session: AsyncSession, platform: str, peer: str, month: str)
             row.setl_id,
             settlement.mdtrtarea_admvs,
             settlement.insutype,
-            _TREATED_STATUS[row.status],
+            _treated_status(row, reversed_at, start, end),
             funds.get(row.setl_id, []),
         )
-        for row, settlement in treated_rows
+        for row, settlement, reversed_at in treated_rows
     ]
     reservations = await session.scalars(
         select(Reservation)
         .where(
             Reservation.platform == peer,
-            col(Reservation.expires_at) >= start,
-            col(Reservation.expires_at) < end,
+            (col(Reservation.expires_at) >= start) & (col(Reservation.expires_at) < end)
+            | (col(Reservation.expires_at) < start)
+            & col(Reservation.confirmed_at).is_not(None)
+            & (col(Reservation.reversed_at) >= start)
+            & (col(Reservation.reversed_at) < end),
         )
         .order_by(col(Reservation.id))
     )
@@ -113,7 +133,7 @@ async def statement(session: AsyncSession, platform: str, peer: str, month: str)
             r.treating_setl_id,
             r.result["insuplc_admdvs"],
             r.insutype,
-            _INSURED_STATUS[r.status],
+            _insured_status(r, start, end),
             [
                 ReservedFund(fund_pay_type=f["fund_pay_type"], paid_fen=f["paid_fen"])
                 for f in r.result["funds"]
@@ -124,15 +144,42 @@ async def statement(session: AsyncSession, platform: str, peer: str, month: str)
     return Statement(platform=platform, peer=peer, month=month, treated=treated, insured=insured)
 
 
+def _treated_status(row: PeerSettlement, reversed_at: datetime | None, start: datetime, end: datetime) -> str:
+    """A treating side's item as at the month's end, or its reversal in the month (the module's docstring)."""
+    reversed_later = row.confirmed_at is not None and reversed_at is not None and reversed_at >= end
+    if row.expires_at < start:  # an earlier month's confirmed item, reversed in this one
+        return "reversed" if row.status == RELEASED else "pending"
+    if row.status in (RELEASING, RELEASED) and row.release_reason == "reversal" and reversed_later:
+        return "confirmed"
+    return _TREATED_STATUS[row.status]
+
+
+def _insured_status(row: Reservation, start: datetime, end: datetime) -> str:
+    """An insured side's item as at the month's end, or its reversal in the month."""
+    if row.expires_at < start:
+        return "reversed"
+    reversed_later = row.confirmed_at is not None and row.reversed_at is not None and row.reversed_at >= end
+    if row.status == RELEASED and reversed_later:
+        return "confirmed"
+    return _INSURED_STATUS[row.status]
+
+
 def _item(
     reservation_id: str,
     treating_setl_id: str | None,
     admdvs: str,
     insutype: str,
-    status: str,
+    status: Any,
     funds: list[ReservedFund],
 ) -> StatementItem:
-    payable = [f for f in funds if f.paid_fen] if status == "confirmed" else []
+    if status == "confirmed":
+        payable = [f for f in funds if f.paid_fen]
+    elif status == "reversed":  # what was paid comes back
+        payable = [
+            ReservedFund(fund_pay_type=f.fund_pay_type, paid_fen=-f.paid_fen) for f in funds if f.paid_fen
+        ]
+    else:
+        payable = []
     return StatementItem(
         reservation_id=reservation_id,
         treating_setl_id=treating_setl_id,

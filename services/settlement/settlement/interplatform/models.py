@@ -56,6 +56,12 @@ class Reservation(Base, table=True):
     released_at: datetime | None = Field(
         default=None, sa_column=Column(AwareDateTime(), nullable=True, index=True)
     )
+    #: A confirmed reservation's release: when the treating platform reversed its settlement (the release
+    #: call's ``reversed_at``, else the arrival). The one instant both platforms' monthly statements date
+    #: the reversal by (``settlement.interplatform.clearing``).
+    reversed_at: datetime | None = Field(
+        default=None, sa_column=Column(AwareDateTime(), nullable=True, index=True)
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
 
@@ -81,6 +87,9 @@ class PeerSettlement(Base, table=True):
     #: outcome unknown past its window (the alert).
     expires_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
     reversal_setl_id: str | None = Field(default=None, max_length=30)
+    #: When the peer answered the confirmation (None while owed, or when the settlement was reversed before
+    #: it was sent): a reversal after it is a confirmed item reversed (the monthly statement).
+    confirmed_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime(), nullable=True))
     #: Why the settlement was reversed: ``reversal`` (the institution's 2103/2601), ``timeout`` (the peer
     #: released its hold before the confirmation arrived: reversed here automatically); None while it stands.
     release_reason: str | None = Field(default=None, max_length=10)

@@ -338,6 +338,8 @@ async def release(
     row = await _row(session, reservation_id, body.platform)
     if row.status == RELEASED:
         return answer(row, replayed=True)
+    if row.status == CONFIRMED:  # a settlement reversed: dated as the treating platform dated it
+        row.reversed_at = body.reversed_at or now
     await _give_back(session, row, body.reason, body.msgid, now)
     return answer(row)
 

@@ -467,6 +467,14 @@ async def send_owed(db: Database, peers: Peers, setl_id: str | None = None) -> i
         if setl_id is not None:
             query = query.where(PeerSettlement.setl_id == setl_id)
         owed = list(await session.scalars(query.order_by(col(PeerSettlement.id))))
+        reversals = [row.reversal_setl_id for row in owed if row.status == RELEASING and row.reversal_setl_id]
+        # When each was reversed here: the release names it, and both platforms' statements date it so.
+        reversed_at: dict[str, datetime] = {}
+        if reversals:
+            times = await session.execute(
+                select(Settlement.setl_id, Settlement.setl_time).where(col(Settlement.setl_id).in_(reversals))
+            )
+            reversed_at = {setl_id: at for setl_id, at in times.all()}
     answered = 0
     for row in owed:
         peer = peers.by_id.get(row.peer)
@@ -484,7 +492,12 @@ async def send_owed(db: Database, peers: Peers, setl_id: str | None = None) -> i
             else:
                 await peers.release(
                     peer, row.reservation_id,
-                    ReleaseRequest(msgid=f"R{row.msgid}", platform=peers.platform_id, reason="reversal"),
+                    ReleaseRequest(
+                        msgid=f"R{row.msgid}",
+                        platform=peers.platform_id,
+                        reason="reversal",
+                        reversed_at=reversed_at.get(row.reversal_setl_id or ""),
+                    ),
                 )  # fmt: skip
                 status = RELEASED
         except DomainError as refused:
@@ -505,6 +518,8 @@ async def send_owed(db: Database, peers: Peers, setl_id: str | None = None) -> i
             current = await session.get(PeerSettlement, row.id, with_for_update=True)
             if current is not None and current.status == row.status:
                 current.status, current.updated_at = status, now_china()
+                if status == CONFIRMED:
+                    current.confirmed_at = current.updated_at
         answered += 1
     return answered
 
