@@ -288,3 +288,30 @@ async def test_the_insured_platform_gets_back_a_cleared_settlement_reversed_in_a
     books = await trial(client, B_REGION)
     assert ("2106", "A") not in books
     assert (books[("1002", "")], books[("5103", "")]) == (78_12, 21_88)
+
+
+async def test_an_insured_county_in_city_pooling_pays_the_peer_from_its_expenditure_account(
+    ledger_with: tuple[httpx.AsyncClient, Database, StandIn],
+) -> None:
+    """B's county 110105 in city 110100's pool (统收统支): its special account is swept up to the city, and
+    the city's fund-use plan puts 50.00 in the county's expenditure account 1003; the month's 31.88 is paid
+    from there (Dr 2106[A] / Cr 1003: 50.00 − 31.88 = 18.12 left), as the county pays its institutions and
+    the inter-region clearing. From its empty special account it would be refused."""
+    client, db, stand_in = ledger_with
+    await book_care(db, treating_side=False)
+    join = {"city_admdvs": "110100", "county_admdvs": B_REGION, "effective_from": "2026-11-01",
+            "approved_by": "市医保局", "document_ref": "京医保〔2026〕1号"}  # fmt: skip
+    assert (await client.post("/api/v1/city-pooling", json=join)).status_code == 201
+    opening = {"admdvs": "110100", "insutype": "390", "as_of": "2026-11-01", "special_account_fen": 100_00,
+               "audited_by": "审计局", "audit_ref": "审110100"}  # fmt: skip
+    assert (await client.post("/api/v1/opening-balances", json=opening)).status_code == 201
+    plan = {"plan_id": "PLAN-110105-202612", "county_admdvs": B_REGION, "insutype": "390",
+            "month": "2026-12", "amount_fen": 50_00}  # fmt: skip
+    assert (await client.post("/api/v1/fund-plans", json=plan)).status_code == 201
+    stand_in.answer = httpx.Response(200, content=reconciliation("B", "A", B_REGION, treated=False))
+    cleared = await clear(client, "A")
+    assert cleared.status_code == 201, cleared.text
+    assert cleared.json()["payable"]["status"] == "cleared"
+    books = await trial(client, B_REGION)
+    assert ("2106", "A") not in books and ("1002", "") not in books
+    assert books[("1003", "")] == 18_12

@@ -10,7 +10,8 @@ pair per fund:
   peer (source ``inter_platform_receipt``);
 - the peer treated, this platform pays (``payable``): Dr 2106 due to the peer / Cr 1002 special account
   (source ``inter_platform_clearing``; the special account may not go below zero: ``INSUFFICIENT_FUNDS``,
-  nothing booked).
+  nothing booked). A county in city-level pooling (统收统支) pays from its expenditure account 1003, as
+  it pays its institutions and the inter-region clearing (its special account is swept up to the city).
 
 A month's line is net: a settlement cleared in an earlier month and reversed in this one counts below zero
 (``settlement.interplatform.clearing``, ``reversed`` items), and a line below zero is booked the other way
@@ -30,12 +31,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fund_ledger.books.bank import post_guarded_entry
 from fund_ledger.books.chain import lock_chain_head
 from fund_ledger.books.chart import (
+    EXPENDITURE_ACCOUNT_DEPOSIT,
     FISCAL_SPECIAL_ACCOUNT_DEPOSIT,
     INTER_PLATFORM_DUE_FROM,
     INTER_PLATFORM_DUE_TO,
 )
 from fund_ledger.books.journal import Journal
 from fund_ledger.books.service import Leg, account_for
+from fund_ledger.pooling import service as pooling_service
+from shared.clock import now_china
 from shared.contracts.v1.interplatform import ClearingLine, DirectionReport, Reconciliation
 
 RECEIPT = "inter_platform_receipt"
@@ -88,7 +92,12 @@ async def _direction(
     for line in direction.books:
         by_books.setdefault((line.admdvs, line.insutype), []).append(line)
     cleared = Cleared("cleared")
+    today = now_china().date()
     for (admdvs, insutype), lines in sorted(by_books.items()):
+        # A county in city-level pooling pays from its expenditure account, which the city's fund-use
+        # plans fill (its special account is swept up to the city): as the inter-region clearing does.
+        pooled = await pooling_service.pooling_of(session, admdvs, today) is not None
+        pays_from = EXPENDITURE_ACCOUNT_DEPOSIT if pooled else FISCAL_SPECIAL_ACCOUNT_DEPOSIT
         source_type = RECEIPT if receiving else PAYMENT
         source = source_id(report.month, admdvs, insutype, report.peer)
         amount = sum(x.amount_fen for x in lines)
@@ -97,8 +106,13 @@ async def _direction(
             continue
         legs: list[Leg] = []
         for line in lines:
+            comes_in = receiving == (line.amount_fen > 0)
             bank = await account_for(
-                session, FISCAL_SPECIAL_ACCOUNT_DEPOSIT, admdvs, insutype, line.fund_pay_type
+                session,
+                FISCAL_SPECIAL_ACCOUNT_DEPOSIT if comes_in else pays_from,
+                admdvs,
+                insutype,
+                line.fund_pay_type,
             )
             due = await account_for(
                 session,
@@ -112,7 +126,7 @@ async def _direction(
             # Receiving, the peer's payment arrives: Dr 1002 / Cr 1303[peer]; paying the peer: Dr 2106[peer]
             # / Cr 1002. A line below zero (the month's reversals of settlements cleared in earlier months
             # are more than its confirmations) moves the money back the other way.
-            if receiving == (line.amount_fen > 0):
+            if comes_in:
                 legs += [Leg(bank, debit_fen=fen), Leg(due, credit_fen=fen)]
             else:
                 legs += [Leg(due, debit_fen=fen), Leg(bank, credit_fen=fen)]
