@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from time import monotonic
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -42,11 +42,14 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import instrumentation
 from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlalchemy.util.concurrency import await_
 
 from shared import direct
+
+T = TypeVar("T")
 
 #: BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -76,6 +79,27 @@ def table_of(model: type[Any]) -> Table:
     table = inspect(model).local_table
     assert isinstance(table, Table)
     return table
+
+
+def transient(model: type[T], **values: Any) -> T:
+    """A new (transient) instance of an ORM table model, as ``model(**values)`` builds it (a field not
+    given takes its default or its default factory's value) without SQLModel's path through
+    ``__setattr__``, which runs pydantic's and SQLAlchemy's instrumentation for every field: ≈ 270 µs for
+    a settlement's 40 columns against ≈ 25 µs here (issue 29). The values go into the instance's
+    ``__dict__``, where SQLAlchemy keeps a transient object's values and reads them from on a flush; like
+    a table model's own constructor, nothing is validated."""
+    instance: T = instrumentation.manager_of_class(model).new_instance()
+    fields = model.model_fields  # type: ignore[attr-defined]
+    instance.__dict__.update(
+        {
+            name: values[name] if name in values else field.get_default(call_default_factory=True)
+            for name, field in fields.items()
+        }
+    )
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
 
 
 def utcnow() -> datetime:

@@ -33,7 +33,7 @@ from settlement.settlements.models import Settlement, SettlementFund, VoucherUse
 from settlement.supervision import service as supervision
 from shared import voucher
 from shared.clock import CHINA_TZ, now_china
-from shared.db import flush_unique, utcnow
+from shared.db import flush_unique, transient, utcnow
 from shared.errors import DomainError
 
 YTD_FIELDS = eligibility.TOTAL_COLUMNS
@@ -161,7 +161,10 @@ def records(
     """The settlement record, its fund shares and its lines (as rows) for a calculation: what ``settle``
     writes and what a pre-settlement shows without writing."""
     claim, result = prepared.claim, prepared.result
-    settlement = Settlement(
+    # Built as transient records (``shared.db.transient``): they are written by Core statements
+    # (``NewSettlement``) and read as attributes; SQLModel's constructor cost more than the calculation.
+    settlement = transient(
+        Settlement,
         setl_id=setl_id,
         mdtrt_id=mdtrt_id,
         msgid=claim.msgid,
@@ -201,7 +204,8 @@ def records(
         layers=result.layers,
     )
     funds = [
-        SettlementFund(
+        transient(
+            SettlementFund,
             setl_id=setl_id,
             fund_pay_type=share.fund_pay_type,
             policy_range_fen=share.base_fen,
