@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, select
 
 from platformctl.stack import free_port
 from shared.db import Database
@@ -227,3 +227,48 @@ async def test_records_carry_type_version_event_id_and_trace_id_headers(
         else:
             assert envelope.trace_id is None
         assert headers == expected
+
+
+async def _all_sent(db: Database) -> bool:
+    async with db.session() as session:
+        unsent = await session.scalar(select(func.count()).where(infra.outbox.c.sent_at.is_(None)))
+    return unsent == 0
+
+
+async def test_the_relay_polls_once_per_wake_and_not_again_after_a_batch(
+    databases: DatabaseFactory, broker: str
+) -> None:
+    """Woken by a commit, the relay publishes what is there and then waits for the next wake (or its poll
+    interval, here longer than the test): no second poll of an empty table after each batch."""
+    db = await _database(databases)
+    topic = Topic().name
+    await ensure_topics(broker, (topic,))
+    claims: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FROM outbox" in statement and "LIMIT" in statement:
+            claims.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    relay = OutboxRelay(
+        db, infra, "test", lambda: make_producer(broker, idempotence=False, client_id="test"),
+        batch_size=50, poll_interval_s=60, max_backoff_s=0.5,
+    )  # fmt: skip
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: len(claims) == 1)  # the first poll, of an empty table
+        for i in (1, 2):
+            await _write(db, topic, f"note-{i}")
+            relay.wake()
+            await eventually(lambda: len(claims) >= 1 + i)
+            assert len(claims) == 1 + i
+            await eventually(lambda: _all_sent(db))
+        await asyncio.sleep(0.5)  # nothing more: no poll until the next wake
+        assert len(claims) == 3
+        published = await _read_all(broker, topic, expected=2)
+    finally:
+        relay.stop()
+        await task
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+        await db.dispose()
+    assert sorted(e.data["text"] for e in published) == ["note-1", "note-2"]
