@@ -620,7 +620,7 @@ def _delays(rng: random.Random) -> tuple[float, float]:
     return rng.random() * 0.004, rng.random() * 0.12
 
 
-def _order_values(first: int, second: int) -> tuple[tuple[int, int], tuple[int, int]]:
+def _order_values(first: int, second: int) -> tuple[int, int]:
     """(first's fund, second's fund) when ``first`` settles before ``second``, on an empty year."""
     a = Year()
     return a.settle("", "1", first).fund_fen, a.settle("", "2", second).fund_fen
@@ -703,3 +703,47 @@ def test_a_reversal_at_a_and_a_purchase_at_b_at_once_leave_only_the_purchase(
 
         for _ in range(TRIES):
             runner.run(once(rng.choice([rng.randint(2, 30), rng.randint(2, 700)]), rng.randint(2, 700)))
+
+
+def test_a_reversal_at_a_and_the_reversal_of_an_expired_hold_at_once_make_one(
+    databases: DatabaseFactory,
+) -> None:
+    """A's purchase whose confirmation never reached B; B's hold runs out (B gives the year back). Then the
+    HIS's 2103 of it and A's background loop (which finds the confirmation refused RESERVATION_EXPIRED and
+    reverses the settlement by itself) at the same moment: one reversal, whichever comes first; the 2103 is
+    answered (its reversal: −fund, or ALREADY_REVERSED) and never left unknown; B released the hold once
+    and holds nothing."""
+    rng = random.Random(20261122)
+    with _two_platforms(databases) as (runner, office, b):
+
+        async def once(units: int) -> None:
+            counters = await _counters(office, b)
+            b.link.cut = "/confirmation"
+            try:
+                settled = await counters.a_buy(units, office.msgid(PHARMACY))
+            finally:
+                b.link.cut = None
+            assert settled["infcode"] == 0, settled["err_msg"]
+            info = settled["output"]["setlinfo"]
+            async with b.api.db.transaction() as session:
+                await reservations.release_expired(session, now_china() + timedelta(days=1))
+            late_his, late_loop = rng.random() * 0.03, rng.random() * 0.03
+            undo, _ = await asyncio.gather(
+                _after(late_his, counters.a_reverse(info["setl_id"], info["mdtrt_id"])),
+                _after(late_loop, counters.treating.send_owed(office.db, info["setl_id"])),
+            )
+            if undo["infcode"] == 0:
+                assert fen(undo["output"]["setlinfo"]["hifp_pay"]) == -fen(info["hifp_pay"])
+            else:
+                assert code_of(undo) == "ALREADY_REVERSED"
+            await counters.treating.send_owed(office.db)  # whatever is still owed
+            books = await counters.books()
+            check_books(*books)
+            a, there = books
+            assert [s.status for s in a.settlements if s.reversal_of is None] == ["reversed"]
+            assert [p.status for p in a.peers] == ["released"]
+            assert [(r.status, r.release_reason) for r in there.reservations] == [("released", "timeout")]
+            assert there.accumulator is not None and there.accumulator.settlement_count == 0
+
+        for _ in range(TRIES):
+            runner.run(once(rng.randint(2, 700)))
