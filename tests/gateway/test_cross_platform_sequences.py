@@ -530,6 +530,71 @@ class InterleavedYear(RuleBasedStateMachine):
             message.state = "voided"
         message.killed = True
 
+    # -- both platforms at the same moment --
+
+    @rule(
+        units_b=st.integers(1, 400),
+        units_a=st.integers(1, 400),
+        index=st.integers(0, 30),
+        undo=st.booleans(),
+        late_b_ms=st.integers(0, 120),
+    )
+    def at_once(self, units_b: int, units_a: int, index: int, undo: bool, late_b_ms: int) -> None:
+        """B's purchase sent together with A's purchase, or with A's 2103 of a standing settlement of A's
+        (``undo``): each is answered as on the year with or without the other, as B took them; the model
+        follows the order B's answers show."""
+        standing = [m for m in self.a if m.state == "settled"]
+        target = standing[index % len(standing)] if undo and standing else None
+        message = None
+        if target is not None:
+            at_a: Any = self.counters.a_reverse(target.setl_id, target.mdtrt_id)
+        else:
+            message = AMessage(self.office.msgid(PHARMACY), units_a, "unsent")
+            self.a.append(message)
+            at_a = self.counters.a_buy(units_a, message.msgid)
+
+        async def together() -> tuple[dict[str, Any], httpx.Response]:
+            both = await asyncio.gather(
+                _after(0, at_a), _after(late_b_ms / 1000, self.counters.b_buy(units_b))
+            )
+            return both[0], both[1]
+
+        answer_a, answer_b = self._run(together())
+        assert answer_b.status_code == 200, answer_b.text
+        body = answer_b.json()
+        seen_b = (body["deductible_fen"], body["fund_paid_total_fen"])
+        key = message.msgid if message is not None else ""
+        orders = []
+        for a_first in (True, False):
+            year, held_a = Year(list(self.year.held)), None
+            if target is not None:
+                if a_first:  # B released A's hold before it took its own purchase
+                    year.drop(target.msgid)
+                held_b = year.settle("B", body["setl_id"], units_b * UNIT_FEN)
+                year.drop(target.msgid)
+            elif a_first:
+                held_a = year.settle("A", key, units_a * UNIT_FEN)
+                held_b = year.settle("B", body["setl_id"], units_b * UNIT_FEN)
+            else:
+                held_b = year.settle("B", body["setl_id"], units_b * UNIT_FEN)
+                held_a = year.settle("A", key, units_a * UNIT_FEN)
+            if (held_b.deductible_fen, held_b.fund_fen) != seen_b:
+                continue
+            if held_a is not None and fen(answer_a["output"]["setlinfo"]["hifp_pay"]) != held_a.fund_fen:
+                continue
+            orders.append((year, held_a))
+        assert orders, (seen_b, answer_a, self.year.held)
+        self.year, held_a = orders[0]
+        self.b_settled[body["setl_id"]] = True
+        if target is not None:
+            assert answer_a["infcode"] == 0, answer_a["err_msg"]
+            assert fen(answer_a["output"]["setlinfo"]["hifp_pay"]) == -target.fund_fen
+            target.state, target.there, target.here = "reversed", "released", "released"
+        else:
+            assert message is not None and held_a is not None
+            self._settled(message, answer_a, held_a)
+            message.there = message.here = "confirmed"
+
     # -- owed calls, and holds running out --
 
     @precondition(lambda self: any(m.here == "reserved" for m in self.a))
