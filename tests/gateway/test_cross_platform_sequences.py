@@ -731,24 +731,30 @@ def test_a_purchase_at_each_platform_at_once_counts_both_once(databases: Databas
 def test_a_reversal_at_a_and_a_purchase_at_b_at_once_leave_only_the_purchase(
     databases: DatabaseFactory,
 ) -> None:
-    """A's 2103 of its purchase (B releases the reservation) sent together with B's own purchase: B's
-    purchase pays the rules' amount on a year holding A's purchase or not (which of the two B locks first),
-    and afterwards B's totals are B's purchase alone (the release gives back exactly what A's reservation
-    held)."""
+    """A's 2103 of its purchase, or every other try its 2601 (B releases the reservation), sent together
+    with B's own purchase: B's purchase pays the rules' amount on a year holding A's purchase or not (which
+    of the two B locks first), and afterwards B's totals are B's purchase alone (the release gives back
+    exactly what A's reservation held)."""
     rng = random.Random(20261121)
     with _two_platforms(databases) as (runner, office, b):
 
-        async def once(units_a: int, units_b: int) -> None:
+        async def once(units_a: int, units_b: int, by_void: bool) -> None:
             counters = await _counters(office, b)
-            settled = await counters.a_buy(units_a, office.msgid(PHARMACY))
+            msgid = office.msgid(PHARMACY)
+            settled = await counters.a_buy(units_a, msgid)
             assert settled["infcode"] == 0, settled["err_msg"]
             info = settled["output"]["setlinfo"]
             late_a, late_b = _delays(rng)
+            undoing = (
+                counters.a_void(msgid) if by_void else counters.a_reverse(info["setl_id"], info["mdtrt_id"])
+            )
             undo, at_b = await asyncio.gather(
-                _after(late_a, counters.a_reverse(info["setl_id"], info["mdtrt_id"])),
-                _after(late_b, counters.b_buy(units_b)),
+                _after(late_a, undoing), _after(late_b, counters.b_buy(units_b))
             )
             assert undo["infcode"] == 0, undo["err_msg"]
+            assert fen(undo["output"]["setlinfo"]["hifp_pay"]) == -fen(info["hifp_pay"])
+            if by_void:
+                assert undo["output"]["data"]["outcome"] == "reversed"
             assert at_b.status_code == 200, at_b.text
             range_a, range_b = units_a * UNIT_FEN, units_b * UNIT_FEN
             after_a = Year()
@@ -765,6 +771,46 @@ def test_a_reversal_at_a_and_a_purchase_at_b_at_once_leave_only_the_purchase(
             assert (acc.outpatient_deductible_fen, acc.outpatient_paid_fen, acc.settlement_count) == (*got, 1)
             [reservation] = books[1].reservations
             assert (reservation.status, reservation.release_reason) == ("released", "reversal")
+
+        for number in range(TRIES):
+            units_a = rng.choice([rng.randint(2, 30), rng.randint(2, 700)])
+            runner.run(once(units_a, rng.randint(2, 700), by_void=number % 2 == 1))
+
+
+def test_a_purchase_at_a_and_a_reversal_at_b_at_once_leave_only_the_purchase(
+    databases: DatabaseFactory,
+) -> None:
+    """B's reversal of its own purchase sent together with A's purchase: A's purchase pays the rules' amount
+    on a year holding B's purchase or not (which of the two B locks first), and afterwards B's totals are
+    A's reservation alone."""
+    rng = random.Random(20261123)
+    with _two_platforms(databases) as (runner, office, b):
+
+        async def once(units_b: int, units_a: int) -> None:
+            counters = await _counters(office, b)
+            bought = await counters.b_buy(units_b)
+            assert bought.status_code == 200, bought.text
+            late_a, late_b = _delays(rng)
+            at_a, undo = await asyncio.gather(
+                _after(late_a, counters.a_buy(units_a, office.msgid(PHARMACY))),
+                _after(late_b, counters.b_reverse(bought.json()["setl_id"])),
+            )
+            assert undo.status_code == 200, undo.text
+            assert at_a["infcode"] == 0, at_a["err_msg"]
+            info = at_a["output"]["setlinfo"]
+            got = (fen(info["act_pay_dedc"]), fen(info["hifp_pay"]))
+            after_b = Year()
+            after_b.settle("B", "b", units_b * UNIT_FEN)
+            with_b = after_b.settle("A", "a", units_a * UNIT_FEN)
+            alone = Year().settle("A", "a", units_a * UNIT_FEN)
+            assert got in ((with_b.deductible_fen, with_b.fund_fen), (alone.deductible_fen, alone.fund_fen))
+            books = await counters.books()
+            check_books(*books)
+            acc = books[1].accumulator
+            assert acc is not None
+            assert (acc.outpatient_deductible_fen, acc.outpatient_paid_fen, acc.settlement_count) == (*got, 1)
+            [reservation] = books[1].reservations
+            assert (reservation.status, reservation.treating_setl_id) == ("confirmed", info["setl_id"])
 
         for _ in range(TRIES):
             runner.run(once(rng.choice([rng.randint(2, 30), rng.randint(2, 700)]), rng.randint(2, 700)))
