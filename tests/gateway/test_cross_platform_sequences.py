@@ -1,9 +1,9 @@
 """One person's year on their insured platform B while platform A settles them too (跨省, docs/interface.md,
 "Between platforms"), on both backends: B's own purchases (B's settlement service, what B's gateway calls for
 a 2102 of B's pharmacy) interleaved with A's purchases of the same person through A's gateway (A reserves on
-B, confirms after its commit), A's 2103, A's 2601 of an answered, lost or never-sent msgid, B's reversals,
-confirmations lost or cut and sent again, and B's holds running out (A then reverses by itself). Platforms and
-link: ``tests.support.two_platforms``.
+B, confirms after its commit), A's 2103, A's 2601 of an answered, lost or never-sent msgid, B's reversals and
+2601s, confirmations lost or cut and sent again, and B's holds running out (A then reverses by itself).
+Platforms and link: ``tests.support.two_platforms``.
 
 Every purchase is n units of item A (甲 at 0.50 a unit, capped at its price: all of it in the policy range),
 at a pharmacy in 341524, outside the person's insured region 110105 and unfiled: B's policy (10.00 yearly
@@ -78,6 +78,11 @@ RATIO = B_RATIO - Decimal("0.1")
 TRIES = 20
 _people = itertools.count(100)
 _b_msgids = itertools.count(1)
+
+
+def b_msgid() -> str:
+    """A msgid of B's pharmacy (the institution's code, then digits)."""
+    return f"{PHARMACY}{next(_b_msgids):018d}"
 
 
 def _half_up(amount: Decimal) -> int:
@@ -315,18 +320,23 @@ class Counters:
         body = {"data": {"psn_no": self.psn_no, "omsgid": omsgid, "oinfno": "2102"}}
         return await self.office.send("2601", body, fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
 
-    async def b_buy(self, units: int) -> httpx.Response:
+    async def b_buy(self, units: int, msgid: str | None = None) -> httpx.Response:
         body = purchase(
             self.psn_no, self.certno, [("A", str(units), "0.5", units * UNIT_FEN)],
-            msgid=f"{PHARMACY}{next(_b_msgids):018d}",
+            msgid=msgid or b_msgid(),
         )  # fmt: skip
         body["insuplc_admdvs"] = B_REGION
         assert body["mdtrtarea_admvs"] == REGION  # B's pharmacy is in 341524: out of the insured region
         return await self.b.api.post("/api/v1/pharmacy-settlements", body)
 
     async def b_reverse(self, setl_id: str) -> httpx.Response:
-        body = {"msgid": f"{PHARMACY}{next(_b_msgids):018d}", "fixmedins_code": PHARMACY}
+        body = {"msgid": b_msgid(), "fixmedins_code": PHARMACY}
         return await self.b.api.post(f"/api/v1/settlements/{setl_id}/reversal", body)
+
+    async def b_void(self, omsgid: str) -> httpx.Response:
+        body = {"msgid": b_msgid(), "omsgid": omsgid, "oinfno": "2102", "fixmedins_code": PHARMACY,
+                "psn_no": self.psn_no}  # fmt: skip
+        return await self.b.api.post("/api/v1/voids", body)
 
     async def books(self) -> tuple[BooksA, BooksB]:
         return await books_a(self.office.db, self.psn_no), await books_b(self.b.api.db, self.psn_no)
@@ -395,17 +405,23 @@ class InterleavedYear(RuleBasedStateMachine):
         self.counters = self.runner.run(_counters(self.office, self.b))
         self.year = Year()
         self.a: list[AMessage] = []
-        #: B's own settlements: setl_id -> standing.
+        #: B's own settlements: setl_id -> standing; B's purchases: msgid -> setl_id (None: never arrived).
         self.b_settled: dict[str, bool] = {}
+        self.b_msgids: dict[str, str | None] = {}
 
     def _run(self, coroutine: Any) -> Any:
         return self.runner.run(coroutine)
 
     # -- B --
 
-    @rule(units=st.integers(1, 400))
-    def b_buy(self, units: int) -> None:
-        answer = self._run(self.counters.b_buy(units))
+    @rule(units=st.integers(1, 400), arrives=st.booleans())
+    def b_buy(self, units: int, arrives: bool) -> None:
+        """A purchase at B's pharmacy, or (not ``arrives``) one lost on its way, for B's 2601 to name."""
+        msgid = b_msgid()
+        self.b_msgids[msgid] = None
+        if not arrives:
+            return
+        answer = self._run(self.counters.b_buy(units, msgid))
         assert answer.status_code == 200, answer.text
         body = answer.json()
         expected = self.year.settle("B", body["setl_id"], units * UNIT_FEN)
@@ -413,6 +429,22 @@ class InterleavedYear(RuleBasedStateMachine):
             expected.range_fen, expected.deductible_fen, expected.fund_fen,
         )  # fmt: skip
         self.b_settled[body["setl_id"]] = True
+        self.b_msgids[msgid] = body["setl_id"]
+
+    @precondition(lambda self: self.b_msgids)
+    @rule(index=st.integers(0, 30))
+    def b_void(self, index: int) -> None:
+        """B's pharmacy's 2601 of one of its purchases: reversed if it settled, else voided."""
+        msgid = list(self.b_msgids)[index % len(self.b_msgids)]
+        answer = self._run(self.counters.b_void(msgid))
+        assert answer.status_code == 200, answer.text
+        setl_id = self.b_msgids[msgid]
+        assert answer.json()["outcome"] == ("voided" if setl_id is None else "reversed")
+        if setl_id is not None and self.b_settled[setl_id]:
+            [entry] = [h for h in self.year.held if h.key == setl_id]
+            assert answer.json()["reversal"]["fund_paid_total_fen"] == -entry.fund_fen
+            self.year.drop(setl_id)
+            self.b_settled[setl_id] = False
 
     @precondition(lambda self: self.b_settled)
     @rule(index=st.integers(0, 30))
