@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -27,121 +27,30 @@ import httpx
 import pytest
 from enrollment.config import EnrollmentSettings
 from enrollment.main import create_app as create_enrollment
-from settlement.config import PeerPlatform, SettlementSettings
 from settlement.db import infra
 from settlement.interplatform import reservations
 from settlement.interplatform.models import PeerSettlement, Reservation
 from settlement.interplatform.treating import Treating, unknown_past_window
-from settlement.main import create_app
-from settlement.policy.document import OutpatientPooling, jinzhai_yutian_demo
 from settlement.settlements.models import Settlement
 from sqlmodel import col, select
 
 from shared.clock import CHINA_TZ, now_china
 from shared.db import Database
-from shared.events import CoverageActivated, EventEnvelope, PersonIdentity
+from shared.events import EventEnvelope
 from shared.idcard import make_id_number
 from tests.conftest import DatabaseFactory
 from tests.gateway.office import WHEN, Office, refused
-from tests.settlement.conftest import PHARMACY, SettlementApi, seeded_settlement
-from tests.support.apps import ADMIN_TOKEN, build, running
-
-B_REGION = "110105"
-
-
-@dataclass
-class LossyPeer(httpx.AsyncBaseTransport):
-    """B's app behind A's peer client; the answer of the next call whose path ends with ``lose`` is dropped
-    after B answered (and committed), as a timeout on the way back does; ``down``: nothing reaches B."""
-
-    inner: httpx.AsyncBaseTransport
-    lose: str | None = None
-    down: bool = False
-    #: Calls whose path ends with this do not reach B.
-    cut: str | None = None
-    lost: list[str] = field(default_factory=list)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.down or (self.cut is not None and request.url.path.endswith(self.cut)):
-            raise httpx.ConnectError("peer down", request=request)
-        response = await self.inner.handle_async_request(request)
-        if self.lose is not None and request.url.path.endswith(self.lose):
-            self.lose = None
-            self.lost.append(request.url.path)
-            await response.aread()
-            raise httpx.ReadTimeout("answer lost on its way back", request=request)
-        return response
-
-
-@dataclass
-class PlatformB:
-    api: SettlementApi
-    link: LossyPeer
-
-    async def person(self, sequence: int = 31) -> tuple[str, str]:
-        certno = make_id_number(B_REGION, date(1985, 3, 12), sequence)
-        psn_no = f"{B_REGION}{sequence:016d}"
-        await self.api.apply(
-            PersonIdentity(
-                psn_no=psn_no, certno=certno, psn_name="北京人员", gend="2", brdy=date(1985, 3, 12)
-            )
-        )
-        event = CoverageActivated(
-            enrollment_id=sequence, psn_no=psn_no, insutype="390", psn_type="1501", insuplc_admdvs=B_REGION,
-            year=2026, coverage_begin=date(2026, 1, 1), coverage_end=date(2026, 12, 31),
-        )  # fmt: skip
-        await self.api.apply(event)
-        return psn_no, certno
-
-    async def reservations(self, psn_no: str) -> list[Reservation]:
-        async with self.api.db.session() as session:
-            return list(await session.scalars(select(Reservation).where(Reservation.psn_no == psn_no)))
-
-    async def totals(self, psn_no: str) -> dict[str, Any]:
-        body = {
-            "msgid": "Q1",
-            "platform": "A",
-            "psn_no": psn_no,
-            "insutype": "390",
-            "begntime": "2026-11-20T10:00:00+08:00",
-        }
-        response = await self.api.client.post("/api/v1/interplatform/eligibility", json=body)
-        assert response.status_code == 200, response.text
-        answer: dict[str, Any] = response.json()
-        return answer
+from tests.settlement.conftest import PHARMACY
+from tests.support.apps import build, running
+from tests.support.two_platforms import B_REGION, PlatformB, peer_platform
 
 
 @pytest.fixture
 async def platform_b(databases: DatabaseFactory, office: Office) -> AsyncIterator[PlatformB]:
     """Platform B with its own policy for 110105, and A's settlement knowing B as its peer."""
-    url = await seeded_settlement(databases)
-    app = build(
-        create_app, SettlementSettings, database_url=url, run_background_workers=False, platform_id="B"
-    )
-    db = Database(url)
-    async with running(app) as client:
-        api = SettlementApi(client, db, app)
-        demo = jinzhai_yutian_demo()
-        own = demo.model_copy(
-            update={
-                "outpatient": OutpatientPooling(
-                    deductible_fen=10_00, ratio=Decimal("0.6"), annual_cap_fen=300_00
-                )
-            }
-        )
-        policy = {"admdvs": B_REGION, "insutype": "390", "name": "B 门诊统筹", "effective_from": "2026-01-01",
-                  "document": own.model_dump(mode="json")}  # fmt: skip
-        assert (await client.post("/api/v1/policies", json=policy)).status_code == 201
-        link = LossyPeer(httpx.ASGITransport(app=app))
-        assert office.api.app is not None
-        treating: Treating = office.api.app.state.peer_route
-        treating.peers.platform_id = "A"
-        treating.peers.by_id = {
-            "B": PeerPlatform(id="B", base_url="http://platform-b", admdvs=[B_REGION], token=ADMIN_TOKEN)
-        }
-        treating.peers.transport = link
-        yield PlatformB(api, link)
-    await db.dispose()
+    assert office.api.app is not None
+    async with peer_platform(databases, office.api.app) as platform:
+        yield platform
 
 
 async def events(db: Database, event_type: str) -> list[dict[str, Any]]:

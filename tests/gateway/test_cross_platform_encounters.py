@@ -1,7 +1,7 @@
 """跨省异地就医 of a visit and a stay (docs/interface.md, "Between platforms"): a person insured on platform
 B (region 110105) registers at platform A's level-2 hospital, the fees are uploaded, and 2207 / 2304
 settles them through B (pay_loc 4), through A's gateway on both backends; B is a second settlement service
-with its own database (``tests.gateway.test_cross_platform.platform_b``).
+with its own database (``tests.support.two_platforms``).
 
 就医地目录、参保地政策: A's catalogue classifies the lines, B's policy pays. B's policy (the demo's inpatient
 part, its own outpatient part): outpatient 10.00 yearly deductible, 60 %; inpatient at level 2 a 300.00
@@ -29,8 +29,9 @@ from settlement.interplatform.models import PeerSettlement
 from sqlmodel import col, select
 
 from tests.gateway.office import WHEN, Office, refused
-from tests.gateway.test_cross_platform import B_REGION, PlatformB, platform_b, purchase
+from tests.gateway.test_cross_platform import platform_b, purchase
 from tests.settlement.conftest import HOSPITAL, PHARMACY
+from tests.support.two_platforms import B_REGION, PlatformB
 
 __all__ = ["platform_b"]  # the fixture, imported for pytest
 

@@ -7,6 +7,7 @@ item A at 0.50 = 50.00 in the policy range; deductible 20.00; pooled (50.00 − 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -196,6 +197,25 @@ async def test_reserve_confirm_release_hold_and_give_back_the_yearly_totals(
     assert await held(settlement_api, psn_no) == (0, 0, 0)
     late = await settlement_api.post(f"{url}/confirmation", {**confirm, "msgid": "SZ-C-2"}, headers=SHENZHEN)
     assert (late.status_code, late.json()["error"]["code"]) == (409, "RESERVATION_RELEASED")
+
+
+async def test_a_reserve_sent_again_while_the_first_is_in_flight_answers_that_reservation(
+    settlement_api: SettlementApi,
+) -> None:
+    """The treating platform gave up waiting and sent the reserve again (same msgid, same body) while the
+    first was still running here: every call answers the one reservation (one 201, the others 200
+    replayed), never a refusal, and the year is held once: 3,450.00 pooled (the stay of ``stay``:
+    (7,200.00 − 300.00) × 50 %), one admission, one settlement."""
+    for attempt in range(10):
+        psn_no, certno = new_person()
+        await settlement_api.cover(psn_no, certno)
+        body = stay(psn_no, f"SZ-R-RACE-{attempt}")
+        answers = await asyncio.gather(
+            *(settlement_api.post(RESERVATIONS, body, headers=SHENZHEN) for _ in range(4))
+        )
+        assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
+        assert len({a.json()["reservation_id"] for a in answers}) == 1
+        assert await held(settlement_api, psn_no) == (345000, 1, 1)
 
 
 async def test_a_hold_that_runs_out_is_released_and_cannot_be_confirmed(

@@ -124,8 +124,15 @@ async def reserve(
     totals held for it until confirmed or released (or the hold runs out). The same (platform, msgid)
     again answers 200 with the reservation."""
     _speaking_for(request, body.platform)
-    async with runtime.db.transaction() as session:
-        answer = await reservations.reserve(session, body, now_china())
+    try:
+        async with runtime.db.transaction() as session:
+            answer = await reservations.reserve(session, body, now_china())
+    except reservations.InFlight:
+        # The same msgid reserved by a call that committed first (the treating side gave up waiting and
+        # sent it again): the one reservation, replayed, rather than a refusal the treating side would take
+        # for a msgid reused with another body.
+        async with runtime.db.transaction() as session:
+            answer = await reservations.reserve(session, body, now_china())
     if answer.replayed:
         response.status_code = 200
     return answer

@@ -55,6 +55,12 @@ RESERVED, CONFIRMED, RELEASED = "reserved", "confirmed", "released"
 PREVIEW = "preview"
 
 
+class InFlight(Conflict):
+    """A reserve of the same (platform, msgid) committed while this one was computing (the treating platform
+    sent it again before the first was answered): run again, this call finds that reservation and answers it
+    like any repeat (``endpoints.reserve``)."""
+
+
 def _kind(med_type: str) -> str:
     return {"11": "outpatient", "41": "pharmacy"}.get(med_type, "inpatient")
 
@@ -221,7 +227,7 @@ async def reserve(session: AsyncSession, body: ReservationRequest, now: datetime
         updated_at=now,
     )
     session.add(row)
-    await flush_unique(session, Conflict(f"报文ID {body.msgid} 的预留正在处理", code="MSGID_REUSED"))
+    await flush_unique(session, InFlight(f"报文ID {body.msgid} 的预留正在处理", code="MSGID_REUSED"))
     return answer(row)
 
 

@@ -533,11 +533,18 @@ async def reverse_expired(db: Database, peer_settlement_id: int | None) -> bool:
     settlement cannot be reversed (left ``expired``, in the alert)."""
     try:
         async with db.transaction() as session:
-            row = await session.get(PeerSettlement, peer_settlement_id, with_for_update=True)
-            if row is None or row.status != RESERVED:
+            # Locked in the order of every reversal (``reverse``): the settlement, then its peer row. The
+            # other way round, a 2103 or 2601 of the same settlement at that moment (holding the settlement,
+            # waiting for the peer row) deadlocked with this (holding the peer row, waiting for the
+            # settlement). Under both locks: a reversal that committed first left nothing to do here.
+            setl_id = await session.scalar(
+                select(PeerSettlement.setl_id).where(PeerSettlement.id == peer_settlement_id)
+            )
+            if setl_id is None:
                 return False
-            settlement = await session.scalar(select(Settlement).where(Settlement.setl_id == row.setl_id))
-            if settlement is None:
+            settlement = await store_for(session).lock_settlement(session, setl_id)
+            row = await session.get(PeerSettlement, peer_settlement_id, with_for_update=True)
+            if row is None or row.status != RESERVED or settlement is None or settlement.status != "settled":
                 return False
             row.release_reason = "timeout"
             # The reversal's msgid: E + the settlement id without its S (30 characters, like a HIS msgid).
