@@ -55,6 +55,16 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
         "services/fund-ledger/fund_ledger/books/journal.py",
         ["tests/ledger"],
     ),
+    # The monthly clearing between platforms: the statements' items and their comparison (settlement), and
+    # the books of a reconciled month (ledger).
+    "interplatform_clearing": (
+        "services/settlement/settlement/interplatform/clearing.py",
+        ["tests/ledger/test_interplatform_clearing.py", "tests/gateway/test_cross_platform.py"],
+    ),
+    "interplatform_books": (
+        "services/fund-ledger/fund_ledger/interplatform/service.py",
+        ["tests/ledger/test_interplatform_clearing.py"],
+    ),
 }
 #: The benefit engine, one target per layer module (``adjudicate`` in engine.py runs them in order), all
 #: guarded by the engine's case tests and each layer's table tests.
@@ -83,6 +93,12 @@ for _layer in (
 #: written in the module) and the change ("kind before -> after"); a line that changes drops out of here and
 #: its mutants run again.
 EQUIVALENT: dict[tuple[str, str, str], str] = {
+    (
+        "interplatform_books",
+        "comes_in = receiving == (line.amount_fen > 0)",
+        "compare0 Gt -> GtE",
+    ): "differs only for a line of 0, which is never booked: the reconciliation's books leave out lines that"
+    " net to zero (settlement.interplatform.clearing.compare, ``if amount``)",
     (
         "journal",
         "_IN_LIST_LIMIT = 500",

@@ -9,12 +9,14 @@ same care on B's side: 2106 due to A 31.88 (expenditure 5103)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fund_ledger.books.service import post_settlement_completed, post_settlement_reversed
 from fund_ledger.config import LedgerSettings
+from fund_ledger.interplatform.service import source_id
 from fund_ledger.main import create_app
 from fund_ledger.reconciliation.endpoints import settlement_client
 from settlement.interplatform.clearing import compare
@@ -315,3 +317,30 @@ async def test_an_insured_county_in_city_pooling_pays_the_peer_from_its_expendit
     books = await trial(client, B_REGION)
     assert ("2106", "A") not in books and ("1002", "") not in books
     assert books[("1003", "")] == 18_12
+
+
+def test_source_ids_fit_the_journals_40_characters() -> None:
+    """``IPC`` + 202611 + 341524 + 390 is 18 characters: a peer id of up to 22 is kept as it is, a longer one
+    is replaced by the first 22 hex digits of its SHA-256, so every id is at most 40 long and one per peer."""
+    base = "IPC202611341524390"
+    assert source_id("2026-11", "341524", "390", "P" * 22) == base + "P" * 22
+    longer = "P" * 23
+    digest = hashlib.sha256(longer.encode()).hexdigest()[:22]
+    assert source_id("2026-11", "341524", "390", longer) == base + digest
+    assert len(base + digest) == 40
+
+
+async def test_a_one_fen_month_is_received_the_right_way_round(
+    ledger_with: tuple[httpx.AsyncClient, Database, StandIn],
+) -> None:
+    """A month whose only confirmed item paid 0.01: received, Dr 1002 0.01 / Cr 1303[B] 0.01."""
+    client, _, stand_in = ledger_with
+    one_fen = [item("R9", "confirmed", 1, A_REGION)]
+    direction = compare(one_fen, [item("R9", "confirmed", 1, "000000")], "A", "B")
+    report = Reconciliation(
+        platform="A", peer="B", month=MONTH, receivable=direction, payable=compare([], [], "B", "A")
+    )
+    stand_in.answer = httpx.Response(200, content=report.model_dump_json())
+    cleared = await clear(client, "B")
+    assert cleared.status_code == 201, cleared.text
+    assert await trial(client, A_REGION) == {("1002", ""): 1, ("1303", "B"): -1}
