@@ -4,8 +4,13 @@ compared by its id, and only money that differs or an item not yet final stops t
 
 from __future__ import annotations
 
-from settlement.interplatform.clearing import compare
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
+from settlement.interplatform.clearing import _insured_status, _item, _treated_status, compare, month_bounds
+
+from shared.clock import CHINA_TZ
 from shared.contracts.v1.interplatform import ReservedFund, StatementItem
 
 
@@ -75,3 +80,143 @@ def test_a_reservation_only_the_insured_side_has_with_nothing_payable_does_not_s
     )
     assert [d.reservation_id for d in report.only_there] == ["R9"]
     assert (report.reconciled, report.matched_fen) == (True, 21_88)
+
+
+# --- a month's items as at its end, and reversals of earlier months (``statement``'s rules) ---------------
+
+NOV_START, DEC_START = month_bounds("2026-11")
+DEC_END = month_bounds("2026-12")[1]
+SECOND = timedelta(seconds=1)
+
+
+def test_a_month_is_its_first_instant_to_the_next_months_first_in_beijing() -> None:
+    assert (
+        datetime(2026, 11, 1, tzinfo=CHINA_TZ),
+        datetime(2026, 12, 1, tzinfo=CHINA_TZ),
+    ) == (NOV_START, DEC_START)
+    # December runs into the next year.
+    assert datetime(2027, 1, 1, tzinfo=CHINA_TZ) == DEC_END
+
+
+def peer_row(
+    status: str, *, expires_at: datetime, confirmed: bool = True, reason: str | None = "reversal"
+) -> Any:
+    """A treating side's peer settlement, as ``_treated_status`` reads it."""
+    return SimpleNamespace(
+        status=status,
+        expires_at=expires_at,
+        confirmed_at=expires_at - 60 * SECOND if confirmed else None,
+        release_reason=reason,
+    )
+
+
+def reservation(
+    status: str, *, expires_at: datetime, reversed_at: datetime | None, confirmed: bool = True
+) -> Any:
+    """An insured side's reservation, as ``_insured_status`` reads it."""
+    return SimpleNamespace(
+        status=status,
+        expires_at=expires_at,
+        confirmed_at=expires_at - 60 * SECOND if confirmed else None,
+        reversed_at=reversed_at,
+    )
+
+
+def test_the_treating_side_states_an_item_as_at_the_months_end() -> None:
+    """November's item (its hold ending on 15 November), reversed at the first instant of December or
+    later: confirmed in November; reversed one second before: released; never confirmed: released."""
+    held_to = datetime(2026, 11, 15, 12, tzinfo=CHINA_TZ)
+    for status in ("released", "releasing"):
+        row = peer_row(status, expires_at=held_to)
+        assert _treated_status(row, DEC_START, NOV_START, DEC_START) == "confirmed"
+        assert _treated_status(row, DEC_START - SECOND, NOV_START, DEC_START) == "released"
+        unconfirmed = peer_row(status, expires_at=held_to, confirmed=False)
+        assert _treated_status(unconfirmed, DEC_START, NOV_START, DEC_START) == "released"
+        timed_out = peer_row(status, expires_at=held_to, reason="timeout")
+        assert _treated_status(timed_out, DEC_START, NOV_START, DEC_START) == "released"
+    assert _treated_status(peer_row("released", expires_at=held_to), None, NOV_START, DEC_START) == "released"
+    assert (
+        _treated_status(peer_row("confirmed", expires_at=held_to), None, NOV_START, DEC_START) == "confirmed"
+    )
+    assert _treated_status(peer_row("reserved", expires_at=held_to), None, NOV_START, DEC_START) == "pending"
+    # An item whose hold ends at the month's first instant is the month's own, not an earlier one.
+    on_the_dot = peer_row("confirmed", expires_at=DEC_START)
+    assert _treated_status(on_the_dot, None, DEC_START, DEC_END) == "confirmed"
+
+
+def test_the_treating_side_states_an_earlier_months_item_reversed_in_this_one() -> None:
+    """Read in December (the statement selects it by its reversal's time): reversed once the peer answered
+    the release, pending while it is owed."""
+    held_to = DEC_START - SECOND
+    reversed_at = DEC_START + 3600 * SECOND
+    assert (
+        _treated_status(peer_row("released", expires_at=held_to), reversed_at, DEC_START, DEC_END)
+        == "reversed"
+    )
+    assert (
+        _treated_status(peer_row("releasing", expires_at=held_to), reversed_at, DEC_START, DEC_END)
+        == "pending"
+    )
+
+
+def test_the_insured_side_states_an_item_as_at_the_months_end() -> None:
+    held_to = datetime(2026, 11, 15, 12, tzinfo=CHINA_TZ)
+    assert (
+        _insured_status(
+            reservation("released", expires_at=held_to, reversed_at=DEC_START), NOV_START, DEC_START
+        )
+        == "confirmed"
+    )
+    before_end = reservation("released", expires_at=held_to, reversed_at=DEC_START - SECOND)
+    assert _insured_status(before_end, NOV_START, DEC_START) == "released"
+    never_confirmed = reservation("released", expires_at=held_to, reversed_at=DEC_START, confirmed=False)
+    assert _insured_status(never_confirmed, NOV_START, DEC_START) == "released"
+    timed_out = reservation("released", expires_at=held_to, reversed_at=None)
+    assert _insured_status(timed_out, NOV_START, DEC_START) == "released"
+    assert (
+        _insured_status(reservation("confirmed", expires_at=held_to, reversed_at=None), NOV_START, DEC_START)
+        == "confirmed"
+    )
+    assert (
+        _insured_status(reservation("reserved", expires_at=held_to, reversed_at=None), NOV_START, DEC_START)
+        == "pending"
+    )
+    on_the_dot = reservation("released", expires_at=DEC_START, reversed_at=DEC_START + SECOND)
+    assert _insured_status(on_the_dot, DEC_START, DEC_END) == "released"
+    earlier = reservation("released", expires_at=DEC_START - SECOND, reversed_at=DEC_START + SECOND)
+    assert _insured_status(earlier, DEC_START, DEC_END) == "reversed"
+
+
+def test_a_reversed_item_gives_back_each_fund_it_paid() -> None:
+    """Paid 21.88 from the pooled fund and 0.00 from the catastrophic one: reversed, −21.88 (the fund that
+    paid nothing is left out, as for a confirmed item); released or pending: nothing."""
+    paid = [
+        ReservedFund(fund_pay_type="390100", paid_fen=21_88),
+        ReservedFund(fund_pay_type="390200", paid_fen=0),
+    ]
+    reversed_item = _item("R1", "S1", "341524", "390", "reversed", paid)
+    assert [(f.fund_pay_type, f.paid_fen) for f in reversed_item.funds] == [("390100", -21_88)]
+    assert reversed_item.fund_paid_total_fen == -21_88
+    confirmed = _item("R1", "S1", "341524", "390", "confirmed", paid)
+    assert ([(f.fund_pay_type, f.paid_fen) for f in confirmed.funds], confirmed.fund_paid_total_fen) == (
+        [("390100", 21_88)], 21_88,
+    )  # fmt: skip
+    for status in ("released", "pending"):
+        nothing = _item("R1", "S1", "341524", "390", status, paid)
+        assert (nothing.funds, nothing.fund_paid_total_fen) == ([], 0)
+
+
+def test_a_month_of_reversals_only_is_booked_below_zero() -> None:
+    """Two items of earlier months reversed in this one, −21.88 and −10.00, agreed by both: matched, −31.88,
+    booked per fund below zero."""
+    here = [
+        _item(
+            "R1", "S1", "341524", "390", "reversed", [ReservedFund(fund_pay_type="390100", paid_fen=21_88)]
+        ),
+        _item(
+            "R2", "S2", "341524", "390", "reversed", [ReservedFund(fund_pay_type="390100", paid_fen=10_00)]
+        ),
+    ]
+    report = compare(here, [i.model_copy() for i in here], "A", "B")
+    assert (report.matched, report.matched_fen, report.released, report.reconciled) == (2, -31_88, 0, True)
+    assert [(x.fund_pay_type, x.amount_fen) for x in report.books] == [("390100", -31_88)]
