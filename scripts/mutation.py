@@ -59,11 +59,7 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
     # the books of a reconciled month (ledger).
     "interplatform_clearing": (
         "services/settlement/settlement/interplatform/clearing.py",
-        [
-            "tests/settlement/test_interplatform_clearing.py",
-            "tests/ledger/test_interplatform_clearing.py",
-            "tests/gateway/test_cross_platform.py",
-        ],
+        ["tests/settlement/test_interplatform_clearing.py", "tests/ledger/test_interplatform_clearing.py"],
     ),
     "interplatform_books": (
         "services/fund-ledger/fund_ledger/interplatform/service.py",

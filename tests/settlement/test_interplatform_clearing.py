@@ -4,14 +4,26 @@ compared by its id, and only money that differs or an item not yet final stops t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from settlement.interplatform.clearing import _insured_status, _item, _treated_status, compare, month_bounds
+from settlement.interplatform.clearing import (
+    _insured_status,
+    _item,
+    _treated_status,
+    compare,
+    month_bounds,
+    statement,
+)
+from settlement.interplatform.models import PeerSettlement, Reservation
+from settlement.settlements.models import Settlement
 
 from shared.clock import CHINA_TZ
 from shared.contracts.v1.interplatform import ReservedFund, StatementItem
+from shared.db import Database, transient
+from tests.conftest import DatabaseFactory
 
 
 def item(reservation_id: str, status: str, pooled_fen: int = 0, catastrophic_fen: int = 0) -> StatementItem:
@@ -220,3 +232,91 @@ def test_a_month_of_reversals_only_is_booked_below_zero() -> None:
     report = compare(here, [i.model_copy() for i in here], "A", "B")
     assert (report.matched, report.matched_fen, report.released, report.reconciled) == (2, -31_88, 0, True)
     assert [(x.fund_pay_type, x.amount_fen) for x in report.books] == [("390100", -31_88)]
+
+
+# --- which rows a month's statement reads, at the month's boundaries (both backends) ----------------------
+
+
+def _settlement(setl_id: str, at: datetime) -> Settlement:
+    return transient(
+        Settlement,
+        setl_id=setl_id, mdtrt_id=f"M{setl_id}", msgid=f"m{setl_id}", request_sha256="0" * 64,
+        fixmedins_code="P34152400001", institution_level="1", psn_no="P1", insutype="390", psn_type="1",
+        insuplc_admdvs="110105", mdtrtarea_admvs="341524", med_type="41", clr_type="41", mdtrt_cert_type="02",
+        policy_id=1, begntime=at, setl_time=at, medfee_sumamt_fen=100_00, fully_self_paid_fen=0,
+        over_price_cap_fen=0, self_pay_first_fen=0, policy_range_fen=100_00, deductible_fen=0,
+        pool_ratio=Decimal("0.5"), pooled_fund_paid_fen=50_00, fund_paid_total_fen=50_00,
+        personal_burden_fen=50_00, cash_paid_fen=50_00, calc_trace="",
+    )  # fmt: skip
+
+
+async def test_a_months_statement_reads_its_items_and_its_reversals_to_the_instant(
+    databases: DatabaseFactory,
+) -> None:
+    """December with peer B, each side: an item whose hold ends at December's first instant is December's,
+    one ending at January's first is not; an earlier month's confirmed item is read when reversed from
+    December's first instant up to (not at) January's, and not when it was never confirmed, or reversed in
+    November; another peer's rows are never read."""
+    db = Database(databases.migrated("settlement"))
+    nov = DEC_START - 10 * 86400 * SECOND
+    treated = {  # name: (expires_at, status, confirmed, reversal's setl_time)
+        "T1": (DEC_START, "confirmed", True, None),
+        "T2": (DEC_END, "confirmed", True, None),
+        "T3": (DEC_START - SECOND, "released", True, DEC_START),
+        "T4": (nov, "released", True, DEC_END),
+        "T5": (nov, "released", False, DEC_START + SECOND),
+        "T6": (nov, "released", True, DEC_START - SECOND),
+        "T7": (nov, "releasing", True, DEC_END - SECOND),
+    }
+    insured = {  # name: (expires_at, status, confirmed, reversed_at)
+        "R1": (DEC_START, "confirmed", True, None),
+        "R2": (DEC_END, "confirmed", True, None),
+        "R3": (DEC_START - SECOND, "released", True, DEC_START),
+        "R4": (nov, "released", True, DEC_END),
+        "R5": (nov, "released", False, DEC_START + SECOND),
+        "R6": (nov, "released", True, DEC_START - SECOND),
+    }
+    try:
+        async with db.transaction() as session:
+            for name, (expires_at, status, confirmed, reversed_at) in treated.items():
+                session.add(_settlement(f"S{name}", expires_at - 600 * SECOND))
+                reversal = None
+                if reversed_at is not None:
+                    reversal = f"X{name}"
+                    session.add(_settlement(reversal, reversed_at))
+                for peer in ("B", "C"):
+                    session.add(
+                        PeerSettlement(
+                            setl_id=f"S{name}" if peer == "B" else f"S{name}{peer}", peer=peer,
+                            msgid=f"m{name}{peer}", reservation_id=f"{name}{peer}", status=status,
+                            expires_at=expires_at, reversal_setl_id=reversal,
+                            confirmed_at=expires_at - 60 * SECOND if confirmed else None,
+                            release_reason="reversal" if reversal else None,
+                            psn_name="张三", certno="110105199001011234", gend="1", brdy=date(1990, 1, 1),
+                        )
+                    )  # fmt: skip
+                session.add(_settlement(f"S{name}C", expires_at - 600 * SECOND))  # peer C's own
+            for name, (expires_at, status, confirmed, reversed_at) in insured.items():
+                for platform in ("B", "C"):
+                    session.add(
+                        Reservation(
+                            reservation_id=f"{name}{platform}", platform=platform, msgid=f"m{name}{platform}",
+                            request_sha256="0" * 64, psn_no="P1", insutype="390", year=2026, status=status,
+                            expires_at=expires_at, ytd_delta={},
+                            result={"insuplc_admdvs": "341524",
+                                    "funds": [{"fund_pay_type": "390100", "paid_fen": 30_00}]},
+                            treating_setl_id=f"A{name}",
+                            confirmed_at=expires_at - 60 * SECOND if confirmed else None,
+                            released_at=reversed_at, reversed_at=reversed_at,
+                        )
+                    )  # fmt: skip
+        async with db.session() as session:
+            stated = await statement(session, "A", "B", "2026-12")
+    finally:
+        await db.dispose()
+    assert [(i.reservation_id, i.status) for i in stated.treated] == [
+        ("T1B", "confirmed"), ("T3B", "reversed"), ("T7B", "pending"),
+    ]  # fmt: skip
+    assert [(i.reservation_id, i.status, i.fund_paid_total_fen) for i in stated.insured] == [
+        ("R1B", "confirmed", 30_00), ("R3B", "reversed", -30_00),
+    ]  # fmt: skip
