@@ -94,6 +94,23 @@ for _layer in (
 #: its mutants run again.
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     (
+        "interplatform_clearing",
+        "| (col(PeerSettlement.expires_at) < start)",
+        "compare0 Lt -> LtE",
+    ): "a row whose hold ends at the month's first instant is the month's own item, read by the first branch"
+    " of the OR whatever this one says; its status is decided by _treated_status, not by the branch",
+    (
+        "interplatform_clearing",
+        "| (col(Reservation.expires_at) < start)",
+        "compare0 Lt -> LtE",
+    ): "as for the treating side: such a row is read by the first branch anyway, _insured_status decides",
+    (
+        "interplatform_clearing",
+        "reconciled=False,",
+        "constant False -> True",
+    ): "the report's initial value, always overwritten (``report.reconciled = not (...)``) before it is"
+    " returned",
+    (
         "interplatform_books",
         "comes_in = receiving == (line.amount_fen > 0)",
         "compare0 Gt -> GtE",

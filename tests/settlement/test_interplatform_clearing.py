@@ -73,8 +73,10 @@ def test_every_kind_of_difference_is_listed_and_stops_the_month() -> None:
         ("R2", 10_00, 10_01),
         ("R6", 0, 4_00),
     ]
-    assert [(d.reservation_id, d.here_fen) for d in report.only_here] == [("R3", 5_00)]
-    assert [(d.reservation_id, d.there_fen) for d in report.only_there] == [("R5", 3_00)]
+    assert [(d.reservation_id, d.here_fen, d.there_fen) for d in report.only_here] == [("R3", 5_00, 0)]
+    assert [(d.reservation_id, d.here_fen, d.there_fen) for d in report.only_there] == [("R5", 0, 3_00)]
+    # A side that does not have the item names it by the other side's settlement id.
+    assert [d.treating_setl_id for d in report.only_here + report.only_there] == ["SR3", "SR5"]
     assert [(d.reservation_id, d.here_status, d.there_status) for d in report.pending] == [
         ("R4", "pending", "confirmed")
     ]
@@ -92,6 +94,19 @@ def test_a_reservation_only_the_insured_side_has_with_nothing_payable_does_not_s
     )
     assert [d.reservation_id for d in report.only_there] == ["R9"]
     assert (report.reconciled, report.matched_fen) == (True, 21_88)
+
+
+def test_money_on_one_side_only_stops_the_month_whichever_side() -> None:
+    """Everything else agreed: 5.00 confirmed here that the peer does not have, or 3.00 the peer has that
+    this platform does not: not reconciled, and nothing of it booked."""
+    agreed = item("R1", "confirmed", 21_88)
+    for here, there in (
+        ([agreed, item("R3", "confirmed", 5_00)], [agreed]),
+        ([agreed], [agreed, item("R5", "confirmed", 3_00)]),
+    ):
+        report = compare(here, there, "A", "B")
+        assert (report.reconciled, report.matched_fen) == (False, 21_88)
+        assert [(x.fund_pay_type, x.amount_fen) for x in report.books] == [("390100", 21_88)]
 
 
 # --- a month's items as at its end, and reversals of earlier months (``statement``'s rules) ---------------
