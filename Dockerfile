@@ -46,5 +46,6 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=40s --retries=6 \
     CMD python -c "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$MEDINS_PORT/readyz', timeout=4).status == 200 else 1)"
 
 # Apply the service's database migrations, then replace the shell with uvicorn so it receives SIGTERM; on
-# uvloop and httptools, as platformctl runs the services (platformctl/stack.py, SERVER).
-CMD ["sh", "-c", "python -m platformctl migrate $MEDINS_SERVICE && exec uvicorn $MEDINS_PACKAGE.main:app --host 0.0.0.0 --port $MEDINS_PORT --proxy-headers --no-access-log --loop uvloop --http httptools"]
+# uvloop and httptools, idle connections kept 75 s, as platformctl runs the services (platformctl/stack.py,
+# SERVER and KEEP_ALIVE).
+CMD ["sh", "-c", "python -m platformctl migrate $MEDINS_SERVICE && exec uvicorn $MEDINS_PACKAGE.main:app --host 0.0.0.0 --port $MEDINS_PORT --proxy-headers --no-access-log --loop uvloop --http httptools --timeout-keep-alive 75"]

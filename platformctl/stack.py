@@ -27,11 +27,22 @@ from shared.config import sqlite_url
 #: and named in pyproject.toml): the Dockerfile and deploy/k8s pass the same options, which tests check.
 SERVER = (("--loop", "uvloop"), ("--http", "httptools"))
 
+#: Seconds a service keeps an idle kept-alive connection open (uvicorn's own default is 5 s). Longer than
+#: its clients keep theirs (httpx's 5 s, the gateway's hop 4 s, nginx's and cloud load balancers' 60 s),
+#: so the client is the one to drop an idle connection. With equal times both close at the same moment:
+#: a HIS's request written into a connection the server is closing is lost with a reset, and a POST
+#: (a settlement) is not re-sent by the client library, so the cashier sees a failed call for nothing.
+KEEP_ALIVE_S = 75
+KEEP_ALIVE = ("--timeout-keep-alive", str(KEEP_ALIVE_S))
+
 
 def server_options() -> list[str]:
-    """uvicorn's options for ``SERVER``; one whose package is not installed here (uvloop has no Windows
-    build) is left out, and uvicorn keeps its own choice (asyncio, h11)."""
-    return [part for flag, module in SERVER if importlib.util.find_spec(module) for part in (flag, module)]
+    """uvicorn's options: ``SERVER`` (one whose package is not installed here, uvloop has no Windows build,
+    is left out and uvicorn keeps its own choice, asyncio or h11) and ``KEEP_ALIVE``."""
+    loop_and_parser = [
+        part for flag, module in SERVER if importlib.util.find_spec(module) for part in (flag, module)
+    ]
+    return [*loop_and_parser, *KEEP_ALIVE]
 
 
 def free_port() -> int:

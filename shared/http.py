@@ -23,8 +23,9 @@ import aiohttp
 import httpx
 from yarl import URL
 
-#: Below uvicorn's 5 s ``--timeout-keep-alive``: a connection is dropped here before the server closes it,
-#: so a request is not written into a connection the server is closing at that moment.
+#: Below uvicorn's default 5 s ``--timeout-keep-alive`` (the services run with 75 s, see
+#: platformctl.stack.KEEP_ALIVE): a connection is dropped here before a server closes it, so a request is not
+#: written into a connection the server is closing at that moment.
 KEEPALIVE_S = 4.0
 
 

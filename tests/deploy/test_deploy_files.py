@@ -28,7 +28,7 @@ import yaml
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings
 
-from platformctl.stack import SERVER, server_options
+from platformctl.stack import KEEP_ALIVE, SERVER, server_options
 from shared.auth import DEV_AUTH_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -751,6 +751,7 @@ def test_dockerfile_migrates_then_runs_the_app(svc: AppService) -> None:
     assert cmd.index(migrate) < cmd.index(uvicorn), "migrations must run before the server starts"
     assert "&&" in cmd[cmd.index(migrate) : cmd.index(uvicorn)], "a failed migration must stop the start"
     server = [f"{flag} {module}" for flag, module in SERVER]  # uvloop and httptools, as platformctl runs it
+    server.append(" ".join(KEEP_ALIVE))  # idle connections outlive the clients', as platformctl runs it
     for flag in ("--host 0.0.0.0", f"--port {svc.port}", "--proxy-headers", "--no-access-log", *server):
         assert flag in cmd, f"{svc.dockerfile}: CMD lacks {flag}"
     assert (ROOT / "services" / svc.src_dir / svc.package).is_dir()
@@ -759,12 +760,28 @@ def test_dockerfile_migrates_then_runs_the_app(svc: AppService) -> None:
 def test_platformctl_runs_the_services_on_uvloop_and_httptools(monkeypatch: pytest.MonkeyPatch) -> None:
     """``./run.sh``, the end-to-end tests and the benchmarks start uvicorn with the options the images
     use; where a package is missing (uvloop on Windows) its option is left out, not a failed start."""
-    assert server_options() == ["--loop", "uvloop", "--http", "httptools"]
+    keep_alive = ["--timeout-keep-alive", "75"]
+    assert server_options() == ["--loop", "uvloop", "--http", "httptools", *keep_alive]
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *rest: None if name == "uvloop" else find_spec(name, *rest)
     )
-    assert server_options() == ["--http", "httptools"]
+    assert server_options() == ["--http", "httptools", *keep_alive]
+
+
+def test_services_keep_idle_connections_longer_than_their_clients() -> None:
+    """Two ends that drop an idle connection after the same time race: a request written into the
+    connection the server is closing is reset, and a POST is not re-sent. The services keep theirs longer
+    than httpx (5 s), the gateway's hop and nginx or a cloud load balancer in front (60 s)."""
+    import httpx
+
+    from shared.http import KEEPALIVE_S
+
+    flag, seconds = KEEP_ALIVE
+    assert flag == "--timeout-keep-alive"
+    client_default = httpx.Limits().keepalive_expiry
+    assert client_default is not None
+    assert int(seconds) > max(client_default, KEEPALIVE_S, 60)
 
 
 @app_services

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from platformctl.stack import SERVER
+from platformctl.stack import KEEP_ALIVE, SERVER
 from tests.deploy.test_deploy_files import (
     APP_SERVICES,
     OPERATOR_SET,
@@ -83,6 +83,7 @@ def test_deployment_runs_the_compose_image_on_its_port(svc: AppService) -> None:
     assert f"uvicorn {svc.package}.main:app" in command and f"--port {svc.port}" in command
     for flag, module in SERVER:  # the event loop and HTTP parser platformctl runs the services on
         assert f"{flag} {module}" in command
+    assert " ".join(KEEP_ALIVE) in command  # idle connections outlive the clients' (platformctl/stack.py)
     init = find("Deployment", svc.name)["spec"]["template"]["spec"]["initContainers"]
     assert [" ".join(c["command"]) for c in init] == [f"python -m platformctl migrate {svc.migrate_target}"]
 

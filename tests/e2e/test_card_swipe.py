@@ -820,3 +820,26 @@ async def test_outpatient_visit_and_inpatient_stay_through_the_gateway(stack: St
                     by_account.get(p["account_code"], 0) + p["debit_fen"] - p["credit_fen"]
                 )
         assert by_account == {"5101": 0, "5102": 0, "2101": 0}
+
+
+async def test_the_gateway_keeps_an_idle_connection_longer_than_a_his_client_does(stack: Stack) -> None:
+    """A HIS on httpx (which drops an idle connection after 5 s) may reuse its connection just before then:
+    the gateway must not be closing it at that moment. uvicorn's default is also 5 s, and the two raced: a
+    settlement written into the closing connection was reset, unsent. The same connection, idle past
+    uvicorn's default, still answers."""
+    url = httpx.URL(stack.url("gateway"))
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    request = f"GET /healthz HTTP/1.1\r\nhost: {url.host}\r\n\r\n".encode()
+    try:
+        for _ in range(2):
+            writer.write(request)
+            await writer.drain()
+            status = await asyncio.wait_for(reader.readline(), 10)
+            assert status.startswith(b"HTTP/1.1 200"), status
+            headers = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode().lower()
+            assert "connection: close" not in headers
+            length = int(headers.split("content-length:")[1].split("\r\n")[0])
+            await reader.readexactly(length)
+            await asyncio.sleep(6)  # past uvicorn's default 5 s; a connection it closed reads b"" above
+    finally:
+        writer.close()
