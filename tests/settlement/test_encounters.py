@@ -127,6 +127,50 @@ async def test_inpatient_stay_from_admission_to_reversal(settlement_api: Settlem
     assert again["pooled_fund_paid_fen"] == 252000 and again["setl_id"] != settled["setl_id"]
 
 
+async def test_a_stay_answered_without_its_lines_writes_them_all_the_same(
+    settlement_api: SettlementApi,
+) -> None:
+    """``?lines=false`` (the gateway's 2303/2304, which answer no lines): the answer is the settlement
+    without its lines, the lines are classified and written as always, and a repeat of the msgid answers
+    as asked each time."""
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    stay = await _ok(settlement_api, "/api/v1/encounters", _open(psn_no, certno, "inpatient", "21"))
+    base = f"/api/v1/encounters/{stay['mdtrt_id']}"
+    lines = [_line("1", "B", "100", "50", 500000), _line("2", "C", "1", "200", 20000)]
+    await _ok(settlement_api, f"{base}/fees", {"fixmedins_code": HOSPITAL, "lines": lines})
+    await _ok(
+        settlement_api,
+        f"{base}/discharge",
+        {"fixmedins_code": HOSPITAL, "endtime": "2026-11-15T10:00:00+08:00"},
+    )
+    body = _settle(psn_no, certno, 520000)
+    preview = await _ok(settlement_api, f"{base}/settlement/preview?lines=false", body)
+    settled = await _ok(settlement_api, f"{base}/settlement?lines=false", body)
+    # As settled with its lines above: 500.00 first + 4,500.00 in range + 200.00 丙; deductible 300.00;
+    # (4,500 - 300) x 60 % = 2,520.00 from the fund, the patient 5,200.00 - 2,520.00 = 2,680.00.
+    for s in (preview, settled):
+        assert s["lines"] == []
+        assert (s["deductible_fen"], s["pooled_fund_paid_fen"], s["cash_paid_fen"]) == (30000, 252000, 268000)
+    stored = (await settlement_api.client.get(f"/api/v1/settlements/{settled['setl_id']}")).json()
+    assert [
+        (x["feedetl_sn"], x["self_pay_first_fen"], x["fully_self_paid_fen"]) for x in stored["lines"]
+    ] == [
+        ("1", 50000, 0),
+        ("2", 0, 20000),
+    ]
+    assert settled == {**stored, "lines": [], "replayed": False}
+    again = await _ok(settlement_api, f"{base}/settlement?lines=false", body)
+    assert again == {**settled, "replayed": True}
+    with_lines = await _ok(settlement_api, f"{base}/settlement", body)
+    assert with_lines == {**stored, "replayed": True}
+    async with settlement_api.db.session() as session:
+        marked = await session.scalars(
+            select(FeeLineRecord.setl_id).where(FeeLineRecord.mdtrt_id == stay["mdtrt_id"])
+        )
+        assert list(marked) == [settled["setl_id"]] * 2
+
+
 async def test_mid_stay_settlement_applies_the_deductible_once(settlement_api: SettlementApi) -> None:
     psn_no, certno = new_person()
     await settlement_api.cover(psn_no, certno)

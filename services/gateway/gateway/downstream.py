@@ -53,6 +53,9 @@ _CONNECTIONS = 200
 #: The bodies of the POSTs (``Downstream._post``).
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 _JSON = {"content-type": "application/json"}
+#: 2206/2207 and 2303/2304 answer setlinfo and setldetail, not the lines: the settlement service is asked
+#: to leave them out of its answer (a stay's 100 lines were most of its bytes and of the decoding here).
+_WITHOUT_LINES = {"lines": "false"}
 
 #: The answer model a call reads its body into.
 Answer = TypeVar("Answer", bound=BaseModel)
@@ -336,12 +339,17 @@ class Downstream:
     async def preview_encounter(self, mdtrt_id: str, payload: dict[str, Any]) -> SettlementOut:
         """2206 / 2303: nothing is written, so a timeout is simply "try again"."""
         return await self._post(
-            self._encounter_url(mdtrt_id, "/settlement/preview"), SettlementOut, payload, changes_state=False
+            self._encounter_url(mdtrt_id, "/settlement/preview"),
+            SettlementOut,
+            payload,
+            params=_WITHOUT_LINES,
+            changes_state=False,
         )
 
     async def settle_encounter(self, mdtrt_id: str, payload: dict[str, Any]) -> SettlementOut:
         """2207 / 2304: binding, once per msgid; a lost answer is "outcome unknown" (2601 can undo it)."""
-        return await self._post(self._encounter_url(mdtrt_id, "/settlement"), SettlementOut, payload)
+        url = self._encounter_url(mdtrt_id, "/settlement")
+        return await self._post(url, SettlementOut, payload, params=_WITHOUT_LINES)
 
     # --- filings (2501-2507, 5301/5302, 2001) ---------------------------------------------------------------
 

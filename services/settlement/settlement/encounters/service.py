@@ -545,17 +545,22 @@ async def settle(
     mdtrt_id: str,
     data: EncounterSettle,
     peers: settlements.PeerRoute | None = None,
+    *,
+    with_lines: bool = True,
 ) -> SettlementOut:
     """2207 / 2304: settle the batch or the stay; the lines are then marked settled under the setl_id. A
     repeat of the msgid answers with the first settlement (claimed first: its lines are settled by now).
-    ``peers``: a peer platform's insured is settled through the peer (pay_loc 4)."""
+    ``peers``: a peer platform's insured is settled through the peer (pay_loc 4). ``with_lines``: False
+    builds the answer without its lines (a repeat's and a peer's answer still carry them)."""
     replay = await settlements.claim_msgid(session, data.msgid, settlements.digest_of(data))
     if replay is not None:
         return replay
     claim, encounter = await _claim(session, mdtrt_id, data, lock=True)
     close = encounter.setting == "inpatient" and not data.mid_setl_flag
     stay = settlements.StayLines(mdtrt_id, close=close)
-    result = await settlements.settle(session, claim, claimed=True, stay=stay, peers=peers)
+    result = await settlements.settle(
+        session, claim, claimed=True, stay=stay, peers=peers, with_lines=with_lines
+    )
     if close:  # written by the settlement's statement: the object only learns it
         set_committed_value(encounter, "status", "settled")
     return result

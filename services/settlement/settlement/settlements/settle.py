@@ -97,10 +97,12 @@ async def settle(
     claimed: bool = False,
     stay: StayLines | None = None,
     peers: PeerRoute | None = None,
+    with_lines: bool = True,
 ) -> SettlementOut:
     """A binding settlement. Repeating a msgid with the same request answers with the first settlement.
     ``claimed``: the caller has claimed the msgid in this transaction already (``claim_msgid``).
-    ``peers``: the peer platforms, for a person insured on one of them (跨省)."""
+    ``peers``: the peer platforms, for a person insured on one of them (跨省). ``with_lines``: False
+    answers without the lines (``lines`` []; they are written all the same)."""
     if not claimed:
         replay = await claim_msgid(session, claim.msgid, claim.digest)
         if replay is not None:
@@ -189,4 +191,4 @@ async def settle(
         operation="settle",
     )
     # Built from what was just written; reading it back gives the same (tests/settlement, "reads exactly").
-    return answer(settlement, funds, lines, prepared.person)
+    return answer(settlement, funds, lines if with_lines else (), prepared.person)
