@@ -9,7 +9,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, bindparam, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from shared.db import AwareDateTime, Database, ExactDecimal, OneRoundTrip, run
@@ -121,3 +132,43 @@ async def test_a_read_after_the_writes_sees_the_database_as_it_was_before_them(d
         kept = (await session.scalars(select(orders.c.order_no).order_by(orders.c.order_no))).all()
         n = await session.scalar(select(counters.c.n))
     assert (kept, n) == (["A1", "B2"], 5)
+
+
+async def test_the_rows_keep_every_digit_and_character(db: Database) -> None:
+    """The rows travel as one JSON text: a decimal at the column's full precision, and a text with the
+    characters JSON escapes (quotes, backslash, a line break, a tab) or that are not ASCII, come back as
+    written; a key missing from the object is not how a NULL is sent here (every column is named)."""
+    cap = Decimal("9999999999.999999")  # NUMERIC(16, 6) at its widest: a float would not keep it
+    sku = 'a"\\\n\t—'
+    lines = [
+        {"order_no": "A1", "sku": sku, "qty": Decimal("123456789012.3456"), "cap": cap},
+        {"order_no": "A1", "sku": "中", "qty": Decimal("-0.0001"), "cap": None},
+    ]
+    await _write(db, "A1", lines, 1)
+    async with db.session() as session:
+        kept = (
+            await session.execute(select(items.c.sku, items.c.qty, items.c.cap).order_by(items.c.id))
+        ).all()
+    assert [tuple(r) for r in kept] == [
+        (sku, Decimal("123456789012.3456"), cap),
+        ("中", Decimal("-0.0001"), None),
+    ]
+    parameters = WRITE.parameters(
+        {"o": {"order_no": "B2", "placed_at": datetime.now(UTC)}, "i": lines}, c_by=0
+    )
+    assert set(parameters) == {"o_order_no", "o_placed_at", "i_rows", "c_by"}  # the rows as ONE parameter
+
+
+def test_a_multi_row_insert_takes_no_instant_and_no_name_to_quote() -> None:
+    """An instant in a JSON text without an offset would be read in the session's time zone; a name that
+    is not a plain lower-case identifier would have to be quoted in the statement's text: both refused when
+    the statement is built (at import), not when it runs."""
+    with pytest.raises(TypeError, match=r"orders\.placed_at"):
+        OneRoundTrip({"o": (orders, ("order_no", "placed_at"), True)})
+    plain = Table("stamped", MetaData(), Column("id", Integer, primary_key=True), Column("at", DateTime()))
+    with pytest.raises(TypeError, match=r"stamped\.at"):
+        OneRoundTrip({"s": (plain, ("at",), True)})
+    shouting = Table("Items", MetaData(), Column("id", Integer, primary_key=True), Column("sku", String(10)))
+    with pytest.raises(ValueError, match="Items"):
+        OneRoundTrip({"i": (shouting, ("sku",), True)})
+    OneRoundTrip({"o": (orders, ("order_no", "placed_at"), False)})  # one row: bound by type, instants too
