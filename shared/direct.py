@@ -18,6 +18,7 @@ parameters, Python-side column defaults, an executemany) goes through SQLAlchemy
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 
@@ -29,33 +30,28 @@ from sqlalchemy.util.concurrency import greenlet_spawn
 _MISSING = object()
 
 
-class DirectRow:
+class DirectRow(tuple[Any, ...]):
     """A result row: by position (``row[0]``) or by column name as an attribute (``row.msgid``), as
-    SQLAlchemy's ``Row`` is read on the paths that use this."""
+    SQLAlchemy's ``Row`` is read on the paths that use this. Each statement has its own subclass
+    (``row_class``) whose columns are properties reading the tuple at C speed: a ``__getattr__`` lookup
+    cost ≈ 0.7 µs a read, and a stay's 100 lines are read some 2,000 times in a settlement."""
 
-    __slots__ = ("_index", "_values")
-
-    def __init__(self, index: Mapping[str, int], values: tuple[Any, ...]) -> None:
-        self._index = index
-        self._values = values
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[self._index[name]]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __getitem__(self, position: int) -> Any:
-        return self._values[position]
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
+    __slots__ = ()
+    #: Column name -> position (of the statement's subclass).
+    _columns: Mapping[str, int] = {}
 
     def __repr__(self) -> str:
-        return f"DirectRow({dict(zip(self._index, self._values, strict=False))!r})"
+        return f"DirectRow({dict(zip(self._columns, self, strict=False))!r})"
+
+
+def row_class(columns: Mapping[str, int]) -> type[DirectRow]:
+    """The row class of a statement whose result columns are ``columns`` (name -> position). A column named
+    like a tuple method (``count``, ``index``) is the column here, as on SQLAlchemy's ``Row``."""
+    namespace: dict[str, Any] = {"__slots__": (), "_columns": dict(columns)}
+    for name, position in columns.items():
+        if not name.startswith("__"):
+            namespace[name] = property(operator.itemgetter(position))
+    return type("DirectRow", (DirectRow,), namespace)
 
 
 class DirectResult:
@@ -83,7 +79,7 @@ class _Compiled:
     """A statement compiled once for asyncpg: its SQL, its parameters in order (the caller's key, the
     default, the bind processor) and the result columns (names, result processors)."""
 
-    __slots__ = ("columns", "index", "params", "result_processors", "sql")
+    __slots__ = ("columns", "index", "params", "result_processors", "row", "sql")
 
     def __init__(self, statement: Any, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
@@ -108,6 +104,7 @@ class _Compiled:
         self.params = params
         self.columns = compiled._result_columns
         self.index = {entry.keyname: position for position, entry in enumerate(self.columns)}
+        self.row = row_class(self.index)
         #: Chosen at the first execution, from the types the server describes (``describe``).
         self.result_processors: list[tuple[int, Any]] | None = None
 
@@ -206,16 +203,15 @@ async def execute(
             failed = None
     if failed is not None:
         await _raise_as_sqlalchemy(sync, adapter, compiled.sql, arguments, failed)
-    index = compiled.index
+    row = compiled.row
+    if not processors:
+        return DirectResult([row(record) for record in records])
     rows = []
     for record in records:
-        values = tuple(record)
-        if processors:
-            listed = list(values)
-            for position, process in processors:
-                listed[position] = process(listed[position])
-            values = tuple(listed)
-        rows.append(DirectRow(index, values))
+        listed = list(record)
+        for position, process in processors:
+            listed[position] = process(listed[position])
+        rows.append(row(listed))
     return DirectResult(rows)
 
 

@@ -93,6 +93,34 @@ async def test_values_read_back_as_sqlalchemy_reads_them(db: Database) -> None:
     assert [tuple(r) for r in stored] == [tuple(row)]
 
 
+#: Result columns named like tuple methods and one that is no identifier: a row reads them as columns.
+ODD_NAMES = select(
+    claims.c.msgid.label("count"), claims.c.kind.label("index"), claims.c.amount.label("amount due")
+).where(claims.c.msgid == bindparam("msgid"))
+
+
+async def test_a_row_reads_its_columns_by_name_and_position_whatever_they_are_called(db: Database) -> None:
+    async with db.transaction() as session:
+        await run(session, CLAIM, _claim("M1", "7.05"))
+        row = (await run(session, ODD_NAMES, {"msgid": "M1"})).first()
+        rows = (await run(session, BY_MSGID, {"msgid": "M1"})).all()
+    assert row is not None
+    assert (row.count, row.index, getattr(row, "amount due")) == ("M1", "settle", Decimal("7.05"))
+    assert (row[0], row[2], len(row), list(row)) == (  # type: ignore[misc]
+        "M1",
+        Decimal("7.05"),
+        3,
+        ["M1", "settle", Decimal("7.05")],
+    )
+    assert repr(row) == "DirectRow({'count': 'M1', 'index': 'settle', 'amount due': Decimal('7.05')})"
+    with pytest.raises(AttributeError):
+        _ = row.msgid  # not a column of this statement
+    # Another statement's rows have their own columns.
+    assert [(r.msgid, r.amount) for r in rows] == [("M1", Decimal("7.05"))]
+    with pytest.raises(AttributeError):
+        _ = rows[0].kind
+
+
 async def test_a_repeated_key_returns_no_row(db: Database) -> None:
     async with db.transaction() as session:
         assert (await run(session, CLAIM, _claim("M1"))).first() is not None

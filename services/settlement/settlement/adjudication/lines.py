@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from settlement.adjudication.model import CLASS_B, CLASS_C, FeeLine, LineResult, ListEntry, yuan
+from settlement.adjudication.model import CLASS_B, CLASS_C, FeeLine, LineResult, ListEntry, ListFlags, yuan
 from shared.money import apply_ratio, round_half_up_fen
 
 
@@ -17,21 +17,33 @@ def classify_line(
 ) -> LineResult:
     """The line's classification, with the catalogue's marks of its entry (none for an unlisted code), at an
     institution of ``level`` in the treating region ``admdvs`` (its price caps)."""
-    result = _classify(line, entry, level, admdvs)
-    if entry is None:
-        return result
-    return replace(result, flags=replace(entry.flags, restricted=entry.restricted))
-
-
-def _classify(line: FeeLine, entry: ListEntry | None, level: str, admdvs: str | None) -> LineResult:
     if entry is None:
         return LineResult(
             line, CLASS_C, Decimal(1), None, "14", line.amount_fen, 0, 0, 0, "非医保目录内项目，全自费"
         )
+    flags = entry.flags
+    if flags.restricted != entry.restricted:  # copied once per line only where the two differ
+        flags = replace(flags, restricted=entry.restricted)
+    return _classify(line, entry, level, admdvs, flags)
+
+
+def _classify(
+    line: FeeLine, entry: ListEntry, level: str, admdvs: str | None, flags: ListFlags
+) -> LineResult:
     cap = entry.cap_for(level, admdvs)
     if entry.chrgitm_lv == CLASS_C:
         return LineResult(
-            line, CLASS_C, Decimal(1), cap, entry.med_chrgitm_type, line.amount_fen, 0, 0, 0, "丙类，全自费"
+            line,
+            CLASS_C,
+            Decimal(1),
+            cap,
+            entry.med_chrgitm_type,
+            line.amount_fen,
+            0,
+            0,
+            0,
+            "丙类，全自费",
+            flags,
         )
     if entry.restricted and line.hosp_appr_flag != "1":
         why = "医院审批不通过" if line.hosp_appr_flag == "2" else "限制使用项目未经医院审批"
@@ -46,6 +58,7 @@ def _classify(line: FeeLine, entry: ListEntry | None, level: str, admdvs: str | 
             0,
             0,
             f"{why}，全自费",
+            flags,
         )
     over_cap = 0
     memo: list[str] = []
@@ -73,6 +86,7 @@ def _classify(line: FeeLine, entry: ListEntry | None, level: str, admdvs: str | 
         first,
         allowed - first,
         "；".join(memo),
+        flags,
     )
 
 
