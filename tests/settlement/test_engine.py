@@ -23,6 +23,7 @@ from settlement.adjudication.engine import (
     Encounter,
     FeeLine,
     ListEntry,
+    ListFlags,
     NotEligible,
     YearToDate,
     adjudicate,
@@ -212,6 +213,32 @@ def test_line_rules_restricted_items_and_level_caps() -> None:
     assert (b.self_pay_first_fen, b.policy_range_fen) == (5_00, 45_00)
     assert level3.medfee_sumamt_fen == 470_00
     assert level3.policy_range_fen == 100_00 + 100_00 + 45_00
+
+
+def test_a_line_shows_the_catalogue_marks_of_its_entry_with_the_entrys_own_restricted_mark() -> None:
+    """The marks shown on a line (``lmt_used_flag``... on the wire) are the entry's, except ``restricted``,
+    which the entry's own mark decides whichever way its marks say it (a catalogue row built with one and
+    not the other); an unlisted code shows none."""
+    catalogue = {
+        # Restricted, its marks silent on it: shown restricted, the other marks kept.
+        "R1": ListEntry("1", Decimal(0), None, restricted=True, flags=ListFlags(essential_drug=True)),
+        # Not restricted, its marks saying so: shown not restricted.
+        "R0": ListEntry("1", Decimal(0), None, flags=ListFlags(restricted=True, child_medicine=True)),
+        "P": ListEntry("1", Decimal(0), None, flags=ListFlags(negotiated_drug=True)),
+    }
+    lines = [
+        FeeLine("1", "R1", Decimal(1), Decimal(10), 10_00, hosp_appr_flag="1"),
+        FeeLine("2", "R0", Decimal(1), Decimal(10), 10_00),
+        FeeLine("3", "P", Decimal(1), Decimal(10), 10_00),
+        FeeLine("4", "NOT-LISTED", Decimal(1), Decimal(10), 10_00),
+    ]
+    shown = [x.flags for x in adjudicate(lines, catalogue, inpatient("3"), [], POLICY, YearToDate()).lines]
+    assert shown == [
+        ListFlags(essential_drug=True, restricted=True),
+        ListFlags(child_medicine=True),
+        ListFlags(negotiated_drug=True),
+        ListFlags(),
+    ]
 
 
 def test_chronic_needs_a_registered_disease_and_maternity_a_delivery_type() -> None:
