@@ -436,7 +436,7 @@ async def test_visit_presettlement() -> None:
     fake.on(*post(VISIT_ID, "/settlement/preview"), (200, visit_settlement(setl_id="", status="preview")))
     output = await handle(fake, message("2206", 6, visit_settle()))
     # One call: the settlement service checks the visit (the caller's, outpatient, the person, med_type).
-    assert fake.calls == [(*post(VISIT_ID, "/settlement/preview"), settle_body(6))]
+    assert fake.calls == [(*post(VISIT_ID, "/settlement/preview?lines=false"), settle_body(6))]
     assert (output["setlinfo"]["setl_id"], str(output["setlinfo"]["psn_cash_pay"])) == ("", "58.00")
     assert [d["fund_pay_type"] for d in output["setldetail"]] == ["390100"]
 
@@ -459,7 +459,7 @@ async def test_visit_presettlement() -> None:
 async def test_visit_settlement() -> None:
     fake = FakeSettlement().on(*post(VISIT_ID, "/settlement"), (200, visit_settlement(msgid=msgid(7))))
     output = await handle(fake, message("2207", 7, visit_settle()))
-    assert fake.calls == [(*post(VISIT_ID, "/settlement"), settle_body(7))]
+    assert fake.calls == [(*post(VISIT_ID, "/settlement?lines=false"), settle_body(7))]
     info = output["setlinfo"]
     assert (info["setl_id"], info["medins_setl_id"], info["clr_type"], str(info["hifp_pay"])) == (
         VISIT_SETL_ID,
@@ -659,10 +659,15 @@ async def test_stay_presettlement_and_settlement() -> None:
     fake.on(*post(STAY_ID, "/settlement"), (200, stay_settlement(msgid=msgid(19))))
     preview = await handle(fake, message("2303", 18, stay_settle()))
     # One call each: the settlement service checks the stay (the caller's, inpatient, the person).
-    assert fake.calls == [(*post(STAY_ID, "/settlement/preview"), settle_body(18, STAY_ID, chrg_bchno=None))]
+    assert fake.calls == [
+        (*post(STAY_ID, "/settlement/preview?lines=false"), settle_body(18, STAY_ID, chrg_bchno=None))
+    ]
     assert (preview["setlinfo"]["setl_id"], str(preview["setlinfo"]["hifdm_pay"])) == ("", "0.00")
     settled = await handle(fake, message("2304", 19, stay_settle()))
-    assert fake.calls[1] == (*post(STAY_ID, "/settlement"), settle_body(19, STAY_ID, chrg_bchno=None))
+    assert fake.calls[1] == (
+        *post(STAY_ID, "/settlement?lines=false"),
+        settle_body(19, STAY_ID, chrg_bchno=None),
+    )
     assert (settled["setlinfo"]["setl_id"], settled["setlinfo"]["clr_type"]) == (STAY_SETL_ID, "21")
 
     await handle(fake, message("2304", 20, stay_settle(mid_setl_flag="1")))
@@ -720,7 +725,7 @@ async def test_a_refusal_is_infcode_minus_one_with_its_code(gateway: Gateway) ->
         {},
     )
     assert await gateway.send(body) == answer  # remembered: a repeat is answered from the log
-    assert gateway.fake.paths() == [post(VISIT_ID, "/settlement")]
+    assert gateway.fake.paths() == [post(VISIT_ID, "/settlement?lines=false")]
 
 
 async def test_a_warning_is_in_warn_msg_and_replayed(gateway: Gateway) -> None:
