@@ -6,7 +6,11 @@ A *flow* is what one patient at one counter costs:
 * ``pharmacy``: 2102 with 1-10 drug lines;
 * ``outpatient``: 2201 registration, 2204 fee upload (1-10 lines), 2207 settlement;
 * ``inpatient``: 2401 admission, 2301 fee upload (20-200 lines, or ``lines``), 2402 discharge, 2304
-  settlement (the platform settles a stay after discharge, or mid-stay with mid_setl_flag 1).
+  settlement (the platform settles a stay after discharge, or mid-stay with mid_setl_flag 1);
+* ``mapped``: 2102 at a pharmacy that mapped part of its catalogue with 3301 (``prepare_day``), its lines
+  carrying only the pharmacy's own codes (``med_list_codg`` empty), as such a POS sends them;
+* ``chronic``: 2102 of a registered 门慢门特 patient (med_type 140104 with the filed disease);
+* ``filing``: 2503, a patient registered for a chronic disease at a hospital (then a ``chronic`` patient).
 
 Every answer is checked: infcode 0, and for the settling transactions a setl_id. Latency is measured per
 transaction code from sending the request to having read the whole answer. Requests go over ``rawhttp``
@@ -32,6 +36,8 @@ from seed import REGION, person  # bench/ is on sys.path when a script here runs
 
 GATEWAY_PATH = "/fsi/api/rsfComIfsService/callService"
 SETTLING = frozenset({"2102", "2207", "2304"})
+#: Two diseases of the demo policy's 门慢门特 list (``jinzhai_yutian_demo``), with their names.
+CHRONIC_DISEASES = (("E11", "2型糖尿病"), ("I10", "特发性（原发性）高血压"))
 _SCHEME = TifSha256()
 
 
@@ -123,6 +129,11 @@ class His:
         self.rng = random.Random(seed)
         self.client = rawhttp.Client(gateway_url, connections=connections, timeout_s=30.0)
         self._visit = 0
+        #: A mapped pharmacy's code -> its own codes and the national items they map to (``prepare_day``).
+        self.mapped: dict[str, list[tuple[str, Item]]] = {}
+        #: Registered chronic patients: (person index, disease); registrations go from person 0 upwards.
+        self.filed: list[tuple[int, str]] = []
+        self._unfiled = iter(range(persons))
 
     async def close(self) -> None:
         await self.client.close()
@@ -215,51 +226,146 @@ class His:
             return p.psn_no, "02", p.certno
         return p.psn_no, "03", p.card_no
 
+    def _priced(self, item: Item) -> tuple[int, Decimal, int]:
+        """(cnt, pric, amount in fen) of one line of ``item``, with amount = cnt x pric exactly."""
+        cnt = self.rng.randint(1, 10)
+        price = (item.price * Decimal(self.rng.choice([80, 95, 100, 100, 110])) / 100).quantize(
+            Decimal("0.01")
+        )
+        return cnt, price, int(price * 100) * cnt
+
     def _lines(self, count: int, items: list[Item]) -> list[tuple[Item, int, Decimal, int]]:
         """(item, cnt, pric, amount in fen) with amount = cnt x pric exactly."""
-        lines = []
-        for item in self.rng.sample(items, min(count, len(items))):
-            cnt = self.rng.randint(1, 10)
-            price = (item.price * Decimal(self.rng.choice([80, 95, 100, 100, 110])) / 100).quantize(
-                Decimal("0.01")
-            )
-            lines.append((item, cnt, price, int(price * 100) * cnt))
-        return lines
+        return [(item, *self._priced(item)) for item in self.rng.sample(items, min(count, len(items)))]
 
     async def pharmacy(self, stats: Stats, lines: int | None = None) -> None:
-        inst = self.rng.choice(self.pharmacies)
-        psn_no, cert_type, cert_no = self._patient()
-        when = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         chosen = self._lines(lines or self.rng.randint(1, 10), self.drugs)
+        rows = [
+            (item.code, f"YP{n:04d}", cnt, price, amount)
+            for n, (item, cnt, price, amount) in enumerate(chosen, start=1)
+        ]
+        await self._purchase(self.rng.choice(self.pharmacies), self._patient(), rows, stats)
+
+    async def _purchase(
+        self,
+        inst: Institution,
+        patient: tuple[str, str, str],
+        rows: list[tuple[str, str, int, Decimal, int]],
+        stats: Stats,
+        *,
+        disease: str = "",
+    ) -> None:
+        """2102 of ``rows`` (national code, own code, cnt, pric, amount in fen); ``disease``: a 门慢门特
+        purchase (med_type 140104) for that filed disease."""
+        psn_no, cert_type, cert_no = patient
+        when = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        info = {
+            "psn_no": psn_no,
+            "mdtrt_cert_type": cert_type,
+            "mdtrt_cert_no": cert_no,
+            "begntime": when,
+            "medfee_sumamt": _yuan(sum(row[4] for row in rows)),
+            "invono": "",
+            "insutype": "390",
+            "acct_used_flag": "0",
+            "med_type": "140104" if disease else "41",
+        }
+        if disease:
+            info["dise_codg"] = disease
         body = {
-            "druginfo": {
-                "psn_no": psn_no,
-                "mdtrt_cert_type": cert_type,
-                "mdtrt_cert_no": cert_no,
-                "begntime": when,
-                "medfee_sumamt": _yuan(sum(x[3] for x in chosen)),
-                "invono": "",
-                "insutype": "390",
-                "acct_used_flag": "0",
-                "med_type": "41",
-            },
+            "druginfo": info,
             "drugdetail": [
                 {
                     "feedetl_sn": str(n),
                     "rxno": "",
                     "rx_circ_flag": "0",
                     "fee_ocur_time": when,
-                    "med_list_codg": item.code,
-                    "medins_list_codg": f"YP{n:04d}",
+                    "med_list_codg": national,
+                    "medins_list_codg": own,
                     "det_item_fee_sumamt": _yuan(amount),
                     "cnt": str(cnt),
                     "pric": str(price),
                     "prd_days": "7",
                 }
-                for n, (item, cnt, price, amount) in enumerate(chosen, start=1)
+                for n, (national, own, cnt, price, amount) in enumerate(rows, start=1)
             ],
         }
         await self.send(inst, "2102", body, stats)
+
+    # --- a mixed day: mapped catalogues and chronic-disease filings --------------------------------------
+
+    async def prepare_day(self, stats: Stats, *, pharmacies: int, drugs: int, filed: int) -> None:
+        """Before the clock, what a working day finds in place: ``pharmacies`` of the pharmacies have mapped
+        ``drugs`` drugs each to codes of their own (3301, one message per mapping, as a POS going live
+        sends them), and ``filed`` patients are registered for a chronic disease (2503)."""
+        year = datetime.now().year
+        for inst in self.pharmacies[:pharmacies]:
+            chosen = self.rng.sample(self.drugs, min(drugs, len(self.drugs)))
+            self.mapped[inst.code] = [(f"{inst.code[-5:]}-{item.code}", item) for item in chosen]
+
+        async def map_one(inst: Institution, own: str, item: Item) -> None:
+            data = {
+                "fixmedins_hilist_id": own,
+                "fixmedins_hilist_name": f"本店{item.code}",
+                "list_type": "102" if item.code.startswith("B11") else "101",
+                "med_list_codg": item.code,
+                "begndate": f"{year}-01-01",
+                "aprvno": "",
+            }
+            await self.send(inst, "3301", {"data": data}, stats)
+
+        work = [
+            map_one(inst, own, item)
+            for inst in self.pharmacies[:pharmacies]
+            for own, item in self.mapped[inst.code]
+        ]
+        work += [self.file_chronic(stats) for _ in range(filed)]
+        for start in range(0, len(work), 16):
+            await asyncio.gather(*work[start : start + 16])
+
+    async def file_chronic(self, stats: Stats) -> None:
+        """2503 at a hospital: the next unregistered person registers a disease of the policy's chronic
+        list (I10 or E11); from then on a ``chronic`` patient."""
+        index = next(self._unfiled)
+        code, name = self.rng.choice(CHRONIC_DISEASES)
+        year = datetime.now().year
+        data = {
+            "psn_no": person(index).psn_no,
+            "insutype": "390",
+            "opsp_dise_code": code,
+            "opsp_dise_name": name,
+            "begndate": f"{year}-01-01",
+            "enddate": f"{year}-12-31",
+            "tel": "13800000000",
+            "addr": "",
+            "insu_optins": REGION,
+        }
+        inst = self.rng.choice(self.hospitals)
+        await self.send(inst, "2503", {"data": {**data, "ide_fixmedins_no": inst.code}}, stats)
+        self.filed.append((index, code))
+
+    async def mapped_purchase(self, stats: Stats) -> None:
+        """2102 at a pharmacy that mapped its drugs: lines with its own codes only."""
+        code = self.rng.choice(list(self.mapped))
+        inst = next(i for i in self.pharmacies if i.code == code)
+        own_items = self.mapped[code]
+        chosen = self.rng.sample(own_items, min(self.rng.randint(1, 10), len(own_items)))
+        rows = [("", own, *self._priced(item)) for own, item in chosen]
+        await self._purchase(inst, self._patient(), rows, stats)
+
+    async def chronic(self, stats: Stats) -> None:
+        """2102 of a registered chronic patient (门慢门特, med_type 140104, the filed disease)."""
+        if not self.filed:
+            await self.file_chronic(stats)
+        index, code = self.rng.choice(self.filed)
+        p = person(index)
+        patient = (p.psn_no, "03", p.card_no) if self.rng.random() < 0.5 else (p.psn_no, "02", p.certno)
+        chosen = self._lines(self.rng.randint(1, 5), self.drugs)
+        rows = [
+            (item.code, f"MB{n:04d}", cnt, price, amount)
+            for n, (item, cnt, price, amount) in enumerate(chosen, start=1)
+        ]
+        await self._purchase(self.rng.choice(self.pharmacies), patient, rows, stats, disease=code)
 
     def _fee_lines(
         self, mdtrt_id: str, psn_no: str, chosen: list[tuple[Item, int, Decimal, int]], when: str

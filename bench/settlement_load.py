@@ -96,8 +96,18 @@ DEFAULT_PHASES = (
     "pharmacy:concurrency=32:duration=60",
     "inpatient:rate=50:duration=30:lines=100:prepare=1",
     "mix:concurrency=16:duration=30",
+    "day:concurrency=16:duration=30",
 )
 MIX = {"pharmacy": 70, "outpatient": 25, "inpatient": 5}
+#: A working day's mix (``day``): card swipes at pharmacies, a quarter of them at pharmacies whose POS sends
+#: its own codes mapped with 3301, registered chronic patients' purchases (门慢门特), new chronic
+#: registrations (2503), outpatient visits and stays.
+DAY = {"pharmacy": 45, "mapped": 15, "chronic": 10, "filing": 2, "outpatient": 23, "inpatient": 5}
+#: What a day finds in place (``His.prepare_day``, before the clock): pharmacies that mapped drugs with 3301,
+#: drugs each, registered chronic patients (at most a quarter of the persons).
+DAY_MAPPED_PHARMACIES = 15
+DAY_MAPPED_DRUGS = 40
+DAY_FILED = 300
 
 
 # --------------------------------------------------------------------------------------------------
@@ -207,7 +217,7 @@ async def load_reference_data(urls: dict[str, str], insts: list[Institution], cs
 
 @dataclass
 class Phase:
-    flow: str  # pharmacy, outpatient, inpatient, mix
+    flow: str  # pharmacy, outpatient, inpatient, mix, day (or one of a day's: mapped, chronic, filing)
     concurrency: int = 16
     rate: float = 0.0  # > 0: open loop, that many flows started per second
     duration: float = 30.0
@@ -217,7 +227,7 @@ class Phase:
     @classmethod
     def parse(cls, text: str) -> Phase:
         flow, *options = text.split(":")
-        if flow not in ("pharmacy", "outpatient", "inpatient", "mix"):
+        if flow not in ("pharmacy", "outpatient", "inpatient", "mix", "day", *DAY):
             raise ValueError(f"unknown flow {flow!r}")
         phase = cls(flow)
         for option in options:
@@ -247,16 +257,40 @@ class Phase:
 async def _one(his: His, flow: str, stats: Stats, lines: int | None, rng: random.Random) -> None:
     if flow == "mix":
         flow = rng.choices(list(MIX), weights=list(MIX.values()))[0]
+    elif flow == "day":
+        flow = rng.choices(list(DAY), weights=list(DAY.values()))[0]
     stats.flows[flow] += 1
     try:
         if flow == "pharmacy":
             await his.pharmacy(stats, lines)
+        elif flow == "mapped":
+            await his.mapped_purchase(stats)
+        elif flow == "chronic":
+            await his.chronic(stats)
+        elif flow == "filing":
+            await his.file_chronic(stats)
         elif flow == "outpatient":
             await his.outpatient(stats)
         else:
             await his.inpatient(stats, lines)
     except Failed:
         pass
+
+
+async def _prepare_day(his: His, persons: int) -> None:
+    """A day's mapped pharmacies and registered chronic patients, before the first phase's clock."""
+    started = time.perf_counter()
+    stats = Stats()
+    filed = min(DAY_FILED, persons // 4)
+    await his.prepare_day(stats, pharmacies=DAY_MAPPED_PHARMACIES, drugs=DAY_MAPPED_DRUGS, filed=filed)
+    if stats.errors:
+        raise RuntimeError(f"preparing the day failed: {dict(stats.errors)} {stats.error_samples}")
+    mapped = sum(len(v) for v in his.mapped.values())
+    print(
+        f"  a day prepared in {time.perf_counter() - started:.1f} s: {mapped} drugs mapped (3301) by "
+        f"{len(his.mapped)} pharmacies, {len(his.filed)} chronic patients registered (2503)",
+        flush=True,
+    )
 
 
 async def prepare_stays(his: His, phase: Phase) -> tuple[list[dict[str, Any]], Stats]:
@@ -647,6 +681,8 @@ async def drive(
         sign_in = Stats()
         for inst in insts:
             await his.sign_in(inst, sign_in)
+        if any(p.flow in ("day", "mapped", "chronic") for p in args.phases):
+            await _prepare_day(his, args.persons)
         for phase in args.phases:
             print(f"  phase {phase.label()} …", flush=True)
             prepared, prep = await prepare_stays(his, phase) if phase.prepare else ([], None)
@@ -753,7 +789,11 @@ def print_phase(r: dict[str, Any]) -> None:
     kinds = list(r["error_kinds"].items()) + [(f"(preparation) {k}", n) for k, n in preparation.items()]
     for kind, count in kinds[:8]:
         print(f"      error {count}x {kind}")
+    if len(r["flows"]) > 1:
+        print(f"      flows: {dict(sorted(r['flows'].items()))}")
     print(f"      cpu seconds: {r['cpu_seconds']}; CPU reference {r['cpu_reference_s']} s", flush=True)
+    if per_settlement := _cpu_per_settlement(r):
+        print(f"      cpu ms per settlement (settlement / gateway / PostgreSQL / all): {per_settlement}")
     if "pg_statements" in r:
         print(f"      PostgreSQL per settlement: {r['pg_statements']['per_database']}")
         for q in r["pg_statements"]["heaviest"][:12]:
@@ -962,7 +1002,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         dest="phase_specs",
         metavar="FLOW[:OPTION=VALUE...]",
-        help="flow pharmacy|outpatient|inpatient|mix with options concurrency=, rate= (flows started per "
+        help="flow pharmacy|outpatient|inpatient|mix|day (or mapped|chronic|filing) with options "
+        "concurrency=, rate= (flows started per "
         "second, open loop), duration= (s), lines= (fixed line count), prepare=1 (inpatient at a rate: "
         f"stays admitted, uploaded, discharged before the clock; only 2304 timed); default {DEFAULT_PHASES}",
     )

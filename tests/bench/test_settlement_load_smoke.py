@@ -1,8 +1,9 @@
 """A smoke test of the load benchmark (bench/settlement_load.py): a tiny data set and a few seconds of each
-flow, asserting only correctness, which the harness checks itself and reports in its exit status: every
-request answered infcode 0, every settlement with a fund payment booked exactly once in the ledger (the
-journal's settlement entries are exactly those setl_ids with the same amounts), the settlement database
-holding exactly the settlements answered, and a zero trial balance. No figure is asserted."""
+flow, and of a working day's mix (mapped pharmacy lines, chronic-disease registrations and purchases),
+asserting only correctness, which the harness checks itself and reports in its exit status: every request
+answered infcode 0, every settlement with a fund payment booked exactly once in the ledger (the journal's
+settlement entries are exactly those setl_ids with the same amounts), the settlement database holding
+exactly the settlements answered, and a zero trial balance. No figure is asserted."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def test_every_settlement_answered_and_booked_once(backend: str) -> None:
             "inpatient:rate=3:duration=2:lines=20:prepare=1",
             "--phase",
             "mix:concurrency=2:duration=2",
+            "--phase",
+            "day:concurrency=2:duration=3",
             "--pgbench-seconds",
             "0",
             # On a busy CI machine a settlement may take longer than the gateway's 5 s before it answers
@@ -57,3 +60,6 @@ def test_every_settlement_answered_and_booked_once(backend: str) -> None:
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "all checks passed" in done.stdout
     assert " 0 errors" in done.stdout
+    # The day's preparation went through the gateway too: 15 pharmacies × 40 drugs mapped with 3301 and a
+    # quarter of the 300 persons registered with 2503, each answered infcode 0 (else the harness stops).
+    assert "600 drugs mapped (3301) by 15 pharmacies, 75 chronic patients registered (2503)" in done.stdout
