@@ -338,6 +338,7 @@ class ErrorCode(StrEnum):
     ENCOUNTER_STATE = "ENCOUNTER_STATE", (409,), "就诊记录状态为…，不能进行此操作", SETTLEMENT
     FEE_LINE_EXISTS = "FEE_LINE_EXISTS", (409,), "费用明细流水号已上传", SETTLEMENT
     FEE_LINE_SETTLED = "FEE_LINE_SETTLED", (409,), "费用明细不存在或已结算: …", SETTLEMENT
+    FILTER_NOT_SUPPORTED = "FILTER_NOT_SUPPORTED", (422,), "… 目录不支持按条件查询", SETTLEMENT
     FOUR_EYES = (
         "FOUR_EYES",
         (403,),

@@ -10,7 +10,7 @@ takes the next number: an import file one for all its lines, a 3301 upload or a 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -346,3 +346,148 @@ async def test_1317_as_his_code_sends_it(desk: Desk) -> None:
     # Another institution's code in the input is refused, not answered with its mappings.
     other = await desk.send("1317", {"data": {**sent, "fixmedins_code": PHARMACY}})
     assert other["infcode"] == -1 and other["err_msg"].startswith("[E_INSTITUTION]"), other
+
+
+# --- 1316 / 1317 as queries: the filters deployed HIS code sends ------------------------------------------
+
+
+async def test_1316_narrows_by_code_list_type_and_validity(desk: Desk, settlement_api: SettlementApi) -> None:
+    """The input of ``ML1316.In1316`` (a deployed C# client): ``medins_list_codg`` / ``hilist_code``, both
+    the one code of an entry here, ``list_type``, ``vali_flag``, ``begndate`` and ``updt_time``."""
+    await _import_kinds(settlement_api)  # version 6: PREP1 103, ETH1 104, GRA1 102, SRV1 201
+    sent = {
+        "query_date": "2026-12-06T00:00:00",
+        "medins_list_codg": "",
+        "hilist_code": "",
+        "list_type": "",
+        "insu_admdvs": REGION,
+        "begndate": "0001-01-01T00:00:00",  # the .NET unset value: not sent
+        "vali_flag": "1",
+        "updt_time": "2000-01-01T00:00:00",
+        "page_num": 1,
+        "page_size": 100,
+    }
+
+    async def matched(**changes: Any) -> list[str]:
+        out = await desk.ok("1316", {**sent, **changes})
+        assert out["recordCounts"] == len(out["data"])
+        return [row["hilist_code"] for row in out["data"]]
+
+    # The seeded drugs A-D (101, versions 1-4) and the four kept apart.
+    assert await matched() == ["A", "B", "C", "D", "PREP1", "ETH1", "GRA1", "SRV1"]
+    assert await matched(hilist_code="ETH1") == ["ETH1"]
+    assert await matched(medins_list_codg="GRA1", hilist_code="GRA1") == ["GRA1"]
+    assert await matched(med_list_codg="C") == ["C"]
+    assert await matched(hilist_code="NONE") == []
+    assert await matched(list_type="101") == ["A", "B", "C", "D"]
+    assert await matched(list_type="103") == ["PREP1"]
+    assert await matched(list_type="201", hilist_code="SRV1") == ["SRV1"]
+    assert await matched(list_type="201", hilist_code="A") == []
+    # Every version of an entry stands here (a newer one ends it, no one revokes it): none is invalid.
+    assert await matched(vali_flag="0") == []
+    assert await matched(vali_flag="") == await matched()
+    # The kept-apart items begin on 2000-01-01 as the seeded ones do: a later begndate asks for none.
+    assert await matched(begndate="2000-01-01") == await matched()
+    assert await matched(begndate="2000-01-02 00:00:00") == []
+
+    # updt_time: rows changed at or after it. The newest row's own updt_time (to the second) finds it;
+    # a second later finds none.
+    newest = max(row["updt_time"] for row in (await desk.ok("1316", {**sent, "hilist_code": "SRV1"}))["data"])
+    assert "SRV1" in await matched(updt_time=newest)
+    later = (datetime.strptime(newest, "%Y-%m-%d %H:%M:%S") + timedelta(seconds=1)).strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
+    assert await matched(updt_time=later) == []
+
+    # Two different codes for the one code of an entry, a time that is no time, a flag that is no flag.
+    for bad in (
+        {"hilist_code": "A", "medins_list_codg": "B"},
+        {"updt_time": "2026-13-01"},
+        {"vali_flag": "2"},
+    ):
+        answer = await desk.send("1316", {"data": {**sent, **bad}})
+        assert answer["infcode"] == -1 and answer["err_msg"].startswith("[E_INPUT]"), (bad, answer)
+
+
+async def test_1317_narrows_the_callers_mappings_as_his_code_asks(desk: Desk) -> None:
+    await desk.map(HOSPITAL, "H-001", "A", "2026-01-01")  # version 6
+    await desk.map(HOSPITAL, "H-002", "B", "2026-02-01")  # version 7
+    await desk.map(HOSPITAL, "H-003", "C", "2026-03-01")  # version 8
+    await desk.map(PHARMACY, "H-001", "D", "2026-01-01")  # version 9: the pharmacy's own H-001
+    revoked = await desk.send_as(
+        HOSPITAL,
+        "3302",
+        {
+            "fixmedins_code": HOSPITAL,
+            "fixmedins_hilist_id": "H-003",
+            "list_type": "101",
+            "med_list_codg": "C",
+        },
+    )
+    assert revoked["infcode"] == 0, revoked["err_msg"]
+    sent = {
+        "query_date": "2026-12-06T00:00:00",
+        "fixmedins_code": HOSPITAL,
+        "medins_list_codg": "",
+        "medins_list_name": "",
+        "insu_admdvs": REGION,
+        "list_type": "",
+        "med_list_codg": "",
+        "begndate": "2000-01-01T00:00:00",
+        "vali_flag": "",
+        "updt_time": "2000-01-01T00:00:00",
+        "page_num": 1,
+        "page_size": 100,
+    }
+
+    async def mapped(**changes: Any) -> list[tuple[str, str]]:
+        out = await desk.ok("1317", {**sent, **changes})
+        assert out["recordCounts"] == len(out["data"])
+        return [(row["medins_list_codg"], row["med_list_codg"]) for row in out["data"]]
+
+    everything = [("H-001", "A"), ("H-002", "B"), ("H-003", "C")]
+    assert await mapped() == everything
+    assert await mapped(medins_list_codg="H-001") == [("H-001", "A")]  # never the pharmacy's H-001
+    assert await mapped(med_list_codg="B") == [("H-002", "B")]
+    # The name the hospital gave (院内H-00x): a part of it finds it.
+    assert await mapped(medins_list_name="H-002") == [("H-002", "B")]
+    assert await mapped(medins_list_name="院内") == everything
+    assert await mapped(medins_list_name="%") == []  # a wildcard is a character like any other
+    assert await mapped(vali_flag="1") == [("H-001", "A"), ("H-002", "B")]
+    assert await mapped(vali_flag="0") == [("H-003", "C")]
+    assert await mapped(begndate="2026-02-01") == [("H-002", "B"), ("H-003", "C")]
+    assert await mapped(list_type="102") == []
+    assert await mapped(list_type="101", medins_list_codg="H-002", vali_flag="1") == [("H-002", "B")]
+
+    # Narrowed pages: two valid mappings one a page.
+    first = await desk.ok("1317", {**sent, "vali_flag": "1", "page_size": 1})
+    assert (first["recordCounts"], first["pages"], [r["medins_list_codg"] for r in first["data"]]) == (
+        2,
+        2,
+        ["H-001"],
+    )
+    # updt_time: the revocation changed H-003 last; its own updt_time finds it, a second later nothing.
+    [row] = (await desk.ok("1317", {**sent, "medins_list_codg": "H-003"}))["data"]
+    assert ("H-003", "C") in await mapped(updt_time=row["updt_time"])
+    later = (datetime.strptime(row["updt_time"], "%Y-%m-%d %H:%M:%S") + timedelta(seconds=1)).isoformat()
+    assert await mapped(updt_time=later) == []
+
+    # Without page_num the narrowed list is written to a file (fetched with 9102): the revoked one only.
+    info = await desk.ok("1317", {**{k: v for k, v in sent.items() if k != "page_num"}, "vali_flag": "0"})
+    assert info["recordCounts"] == 1
+
+
+async def test_the_code_lists_take_no_filters(settlement_api: SettlementApi) -> None:
+    for list_name in ("diseases", "chronic-diseases"):
+        response = await settlement_api.client.get(
+            f"/api/v1/catalogue/downloads/{list_name}", params={"ver": 0, "code": "E11"}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "FILTER_NOT_SUPPORTED"
+    # An item list takes them, on the settlement service's own names.
+    response = await settlement_api.client.get(
+        "/api/v1/catalogue/downloads/items",
+        params={"ver": 0, "code": "A", "valid": "true", "list_type": "101"},
+    )
+    assert response.status_code == 200, response.text
+    assert [row["code"] for row in response.json()["rows"]] == ["A"]

@@ -423,11 +423,13 @@ class Downstream:
         cursor: str | None = None,
         fixmedins_code: str | None = None,
         admdvs: str | None = None,
+        narrow: Mapping[str, str] | None = None,
     ) -> CatalogueChanges:
         """One page of the rows of a catalogue list changed after version ``ver``; with ``cursor`` ("0:0"
         to start), the batch after it up to ``upto_ver``. ``fixmedins_code``: whose mappings (1317);
-        ``admdvs``: the caller's region (1318)."""
-        params: dict[str, Any] = {"ver": ver, "page_num": page_num, "page_size": page_size}
+        ``admdvs``: the caller's region (1318); ``narrow``: the filters of a query (1316 / 1317), as the
+        settlement service names them."""
+        params: dict[str, Any] = {"ver": ver, "page_num": page_num, "page_size": page_size, **(narrow or {})}
         if cursor is not None:
             params.update(cursor=cursor, upto_ver=upto_ver)
         if fixmedins_code is not None:

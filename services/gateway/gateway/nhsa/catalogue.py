@@ -27,14 +27,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from gateway.declaration import Call, Transaction
+from gateway.nhsa.encounter import WIRE_TIME_FORMS
 from gateway.nhsa.files import fileinfo
 from gateway.protocol.errors import Refusal
-from shared.clock import format_wire_time
+from shared.clock import format_wire_time, parse_client_time
 from shared.contracts.v1.catalogue import CatalogueRow
 
 #: Largest inline page (``page_size``); a whole list goes as a file.
@@ -56,10 +57,75 @@ class CatalogueQuery(BaseModel):
     fixmedins_code: str = Field(default="", max_length=30)
 
 
+def _client_time(value: Any) -> datetime | None:
+    """A date or time as HIS clients send it (``parse_client_time``); empty or the .NET unset value: not
+    sent."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(WIRE_TIME_FORMS)
+    if not value.strip():
+        return None
+    try:
+        return parse_client_time(value)
+    except ValueError as exc:
+        raise ValueError(WIRE_TIME_FORMS) from exc
+
+
+ClientTime = Annotated[datetime | None, BeforeValidator(_client_time)]
+Filter = Annotated[str, Field(max_length=50)]
+
+
+class MatchQuery(CatalogueQuery):
+    """1316 / 1317: a download narrowed as a query (every filter empty: the whole list, as 1301-1315).
+    ``query_date`` (查询时间点) and ``insu_admdvs`` are read and not applied: the rows are this platform's
+    one region's, each with its own dates."""
+
+    #: 1316 医疗目录编码 / 医保目录编码, one code on this platform; 1317 the national code mapped to.
+    med_list_codg: Filter = ""
+    hilist_code: Filter = ""
+    #: 1317 the institution's own code; 1316 as deployed HIS code names its medical list code.
+    medins_list_codg: Filter = ""
+    #: 1317: a part of the institution's own name of the item.
+    medins_list_name: str = Field(default="", max_length=200)
+    list_type: str = Field(default="", max_length=30)
+    vali_flag: Literal["", "0", "1"] = ""
+    #: Rows changed at or after this time.
+    updt_time: ClientTime = None
+    #: Rows beginning on or after this day.
+    begndate: ClientTime = None
+    query_date: ClientTime = None
+    insu_admdvs: str = Field(default="", max_length=6)
+
+    def narrow(self, infno: str) -> dict[str, str]:
+        """The settlement service's filters (``settlement.catalogue.downloads.RowFilter``)."""
+        own = self.medins_list_codg if infno == "1317" else ""
+        codes = {x for x in (self.med_list_codg, self.hilist_code, "" if own else self.medins_list_codg) if x}
+        if len(codes) > 1:
+            raise Refusal(
+                "E_INPUT",
+                f"医疗目录编码与医保目录编码不一致（{'、'.join(sorted(codes))}）：本平台两者为同一编码",
+            )
+        found = {"code": next(iter(codes), ""), "medins_list_codg": own, "list_type": self.list_type}
+        found["name_contains"] = self.medins_list_name if infno == "1317" else ""
+        found["valid"] = {"1": "true", "0": "false"}.get(self.vali_flag, "")
+        if self.updt_time is not None:
+            found["updated_since"] = self.updt_time.isoformat()
+        if self.begndate is not None:
+            found["begins_from"] = self.begndate.date().isoformat()
+        return {name: value for name, value in found.items() if value}
+
+
 class CatalogueInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     data: CatalogueQuery = Field(default_factory=CatalogueQuery)
+
+
+class MatchInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: MatchQuery = Field(default_factory=MatchQuery)
 
 
 def _day(value: Any) -> str | None:
@@ -259,11 +325,16 @@ def file_line(record: dict[str, Any]) -> str:
 OWN_LISTS = frozenset({"1317"})
 
 
-def _handler(infno: str) -> Callable[[Call, CatalogueInput], Any]:
+#: The lists asked for as queries, with filters (``MatchQuery``).
+QUERIED_LISTS = frozenset({"1316", "1317"})
+
+
+def _handler(infno: str) -> Callable[[Call, CatalogueInput | MatchInput], Any]:
     _, list_name, wire = LISTS[infno]
 
-    async def handle(call: Call, data: CatalogueInput) -> dict[str, Any]:
+    async def handle(call: Call, data: CatalogueInput | MatchInput) -> dict[str, Any]:
         query = data.data
+        narrow = query.narrow(infno) if isinstance(query, MatchQuery) else None
         ver = int(query.ver or "0")
         mine = call.envelope.fixmedins_code if infno in OWN_LISTS else None
         if mine is not None and query.fixmedins_code not in ("", mine):
@@ -276,7 +347,13 @@ def _handler(infno: str) -> Callable[[Call, CatalogueInput], Any]:
         shape = wire if region is None else _price_cap_for(region)
         if query.page_num is not None:
             page = await call.downstream.catalogue_changes(
-                list_name, ver, query.page_num, query.page_size, fixmedins_code=mine, admdvs=region
+                list_name,
+                ver,
+                query.page_num,
+                query.page_size,
+                fixmedins_code=mine,
+                admdvs=region,
+                narrow=narrow,
             )
             pages = max(1, -(-page.total // page.page_size))
             return {
@@ -293,7 +370,7 @@ def _handler(infno: str) -> Callable[[Call, CatalogueInput], Any]:
         # (it comes with the next download) and moves no other row out of the file.
         lines: list[str] = []
         first = await call.downstream.catalogue_changes(
-            list_name, ver, 1, 1, fixmedins_code=mine, admdvs=region
+            list_name, ver, 1, 1, fixmedins_code=mine, admdvs=region, narrow=narrow
         )
         newest = first.newest_ver
         cursor: str | None = "0:0"
@@ -307,6 +384,7 @@ def _handler(infno: str) -> Callable[[Call, CatalogueInput], Any]:
                 cursor=cursor,
                 fixmedins_code=mine,
                 admdvs=region,
+                narrow=narrow,
             )
             lines.extend(file_line(shape(row)) for row in batch.rows)
             cursor = batch.next_cursor
@@ -326,6 +404,8 @@ def _handler(infno: str) -> Callable[[Call, CatalogueInput], Any]:
 
 
 TRANSACTIONS = tuple(
-    Transaction(infno, "catalogue", label, CatalogueInput, _handler(infno))
+    Transaction(
+        infno, "catalogue", label, MatchInput if infno in QUERIED_LISTS else CatalogueInput, _handler(infno)
+    )
     for infno, (label, _, _) in LISTS.items()
 )

@@ -10,15 +10,20 @@ the version the policy was added at.
 The match of the medical list to the insurance list (1316, ``item-matches``) is the catalogue items
 themselves: on this platform an item's medical list code is its insurance list code, so each version of
 an item is one match, and the download cannot differ from the list the settlements read. An institution's
-own mappings (1317, ``mappings``) are its 3301/3302 rows, each at the version of its last change."""
+own mappings (1317, ``mappings``) are its 3301/3302 rows, each at the version of its last change.
+
+The item lists and the mappings are narrowed by the filters 1316 and 1317 send (``RowFilter``): a code, the
+institution's own code or a part of its name, the 目录类别, valid or not, updated since a time, beginning
+on or after a day."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, cast, func
+from sqlalchemy import String, cast, false, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -94,6 +99,73 @@ def _item_filter(list_name: str, admdvs: str | None) -> Any:
     if list_name == "selfpay-ratios":
         return col(CatalogueItem.selfpay_prop) > 0
     return None  # items: the whole list
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """What a query narrows a list's rows by (1316 / 1317; every field None: the whole list). Each applies
+    to the item lists and the mappings; the code lists and the chronic diseases take none."""
+
+    #: The national code (医疗目录编码 / 医保目录编码, one code on this platform).
+    code: str | None = None
+    #: The institution's own code (mappings).
+    medins_list_codg: str | None = None
+    #: A part of the institution's own name for the item (mappings).
+    name_contains: str | None = None
+    #: 目录类别 (101 西药中成药, 102 中药饮片, ...; ``list_type`` of an item).
+    list_type: str | None = None
+    #: vali_flag: True the rows that stand (an item's version, a mapping not revoked), False the others.
+    valid: bool | None = None
+    #: Changed at or after this instant (updt_time).
+    updated_since: datetime | None = None
+    #: Beginning on or after this day (begndate).
+    begins_from: date | None = None
+
+    def narrows(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self))
+
+
+def _list_type_is(value: str) -> Any:
+    """The items whose ``list_type`` is ``value``: by their list kind, else by their class (101 also for
+    a class no list names, as ``list_type`` reads it)."""
+    kinds = [kind for kind, type_ in LIST_TYPE_BY_KIND.items() if type_ == value]
+    classes = [cls for cls, type_ in LIST_TYPE_BY_CLASS.items() if type_ == value]
+    unkept = col(CatalogueItem.list_kind).is_(None)
+    found = col(CatalogueItem.list_kind).in_(kinds) | (
+        unkept & col(CatalogueItem.med_chrgitm_type).in_(classes)
+    )
+    if value == "101":
+        found = found | (unkept & col(CatalogueItem.med_chrgitm_type).not_in(list(LIST_TYPE_BY_CLASS)))
+    return found
+
+
+def _narrowed(table: Any, narrow: RowFilter) -> list[Any]:
+    """The conditions of ``narrow`` on the item or mapping table."""
+    found: list[Any] = []
+    if table is CatalogueMapping:
+        code, begins = col(CatalogueMapping.med_list_codg), col(CatalogueMapping.begndate)
+        if narrow.medins_list_codg is not None:
+            found.append(col(CatalogueMapping.medins_list_codg) == narrow.medins_list_codg)
+        if narrow.name_contains is not None:
+            found.append(col(CatalogueMapping.name).contains(narrow.name_contains, autoescape=True))
+        if narrow.list_type is not None:
+            found.append(col(CatalogueMapping.list_type) == narrow.list_type)
+        if narrow.valid is not None:
+            revoked = col(CatalogueMapping.revoked_on)
+            found.append(revoked.is_(None) if narrow.valid else revoked.is_not(None))
+    else:
+        code, begins = col(CatalogueItem.med_list_codg), col(CatalogueItem.effective_from)
+        if narrow.medins_list_codg is not None or narrow.name_contains is not None or narrow.valid is False:
+            found.append(false())  # no item has an institution's code, and every version stands
+        if narrow.list_type is not None:
+            found.append(_list_type_is(narrow.list_type))
+    if narrow.code is not None:
+        found.append(code == narrow.code)
+    if narrow.updated_since is not None:
+        found.append(col(table.updated_at) >= narrow.updated_since)
+    if narrow.begins_from is not None:
+        found.append(begins >= narrow.begins_from)
+    return found
 
 
 def _item_row(item: CatalogueItem) -> CatalogueRow:
@@ -259,12 +331,17 @@ async def changes(
     cursor: str | None = None,
     fixmedins_code: str | None = None,
     admdvs: str | None = None,
+    narrow: RowFilter = RowFilter(),
 ) -> CatalogueChanges:
     """One page of the rows of ``list_name`` changed after ``after_ver``. A version newer than the newest
     is refused (``CATALOGUE_VER_UNKNOWN``: the caller holds a version this platform never gave), as is a
     page past the last (``PAGE_OUT_OF_RANGE``; page 1 of nothing is an empty page). ``mappings`` are the
     mappings of ``fixmedins_code`` only; ``admdvs``: the caller's region, whose own price caps the
-    price-caps list includes (1318)."""
+    price-caps list includes (1318); ``narrow``: the rows a query asks for (``RowFilter``), refused
+    (``FILTER_NOT_SUPPORTED``) for a code list or the chronic diseases."""
+    if narrow.narrows() and (list_name == "chronic-diseases" or list_name in CODE_KINDS):
+        message = f"{list_name} 目录不支持按条件查询"
+        raise DomainError(message, code="FILTER_NOT_SUPPORTED", status_code=422)
     newest = await newest_version(session)
     if after_ver > newest:
         message = f"目录版本号 {after_ver} 不存在：最新版本为 {newest}"
@@ -275,6 +352,8 @@ async def changes(
     where: Any = col(table.list_ver) > after_ver
     if extra is not None:
         where = where & extra
+    for condition in _narrowed(table, narrow):
+        where = where & condition
     if upto_ver is not None:
         where = where & (col(table.list_ver) <= upto_ver)
     order = (col(table.list_ver), col(table.id))

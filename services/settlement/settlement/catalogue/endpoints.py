@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime
 
 from settlement.catalogue import codes, downloads, mappings, service
 from settlement.catalogue.schemas import CatalogueItemCreate, CatalogueItemOut, ImportResult
@@ -86,11 +87,20 @@ async def download(
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}:\d{1,18}$")] = None,
     fixmedins_code: Annotated[str | None, Query(max_length=30)] = None,
     admdvs: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    code: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
+    medins_list_codg: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
+    name_contains: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    list_type: Annotated[str | None, Query(min_length=1, max_length=30)] = None,
+    valid: bool | None = None,
+    updated_since: Annotated[AwareDatetime | None, Query()] = None,
+    begins_from: date | None = None,
 ) -> CatalogueChanges:
     """The rows of a list changed after catalogue version ``ver`` (0: all of it), a page at a time; or,
     with ``cursor`` ("0:0" for the start), the batch after it up to ``upto_ver``. ``mappings`` (1317) are
     one institution's (``fixmedins_code``, required for it); ``admdvs``: the caller's region (price-caps:
-    the items it caps itself, with the others)."""
+    the items it caps itself, with the others). The item lists and the mappings are narrowed by ``code``
+    (the national code), ``medins_list_codg`` and ``name_contains`` (an institution's own code and a part of
+    its name), ``list_type``, ``valid``, ``updated_since`` and ``begins_from`` (``downloads.RowFilter``)."""
     if list_name == "mappings" and not fixmedins_code:
         missing = {"type": "missing", "loc": ("query", "fixmedins_code"), "msg": "Field required"}
         raise RequestValidationError([{**missing, "input": None}])
@@ -105,6 +115,15 @@ async def download(
             cursor=cursor,
             fixmedins_code=fixmedins_code,
             admdvs=admdvs,
+            narrow=downloads.RowFilter(
+                code=code,
+                medins_list_codg=medins_list_codg,
+                name_contains=name_contains,
+                list_type=list_type,
+                valid=valid,
+                updated_since=updated_since,
+                begins_from=begins_from,
+            ),
         )
 
 
