@@ -491,3 +491,52 @@ async def test_the_code_lists_take_no_filters(settlement_api: SettlementApi) -> 
     )
     assert response.status_code == 200, response.text
     assert [row["code"] for row in response.json()["rows"]] == ["A"]
+
+
+async def test_1312_narrows_the_insurance_list_as_his_code_asks(
+    desk: Desk, settlement_api: SettlementApi
+) -> None:
+    """The input of ``ML1312.In1312``: the item's code and a part of its name, its class, level and
+    restricted mark, ``list_type``, ``vali_flag``, ``begndate`` and ``updt_time``; the marks this platform
+    does not keep (``wubi``, ``pinyin``, ``med_use_flag``...) are read and not applied."""
+    await _import_kinds(settlement_api)  # version 6
+    restricted = {
+        "med_list_codg": "R1",
+        "name": "限制使用乙类药",
+        "med_chrgitm_type": "09",
+        "chrgitm_lv": "2",
+        "restricted": True,
+    }
+    assert (await settlement_api.post("/api/v1/catalogue/items", restricted)).status_code == 201  # version 7
+    sent = {
+        "query_date": "2026-12-06T00:00:00", "hilist_code": "", "insu_admdvs": REGION,
+        "begndate": "0001-01-01T00:00:00", "hilist_name": "", "wubi": "", "pinyin": "",
+        "med_chrgitm_type": "", "chrgitm_lv": "", "lmt_used_flag": "", "list_type": "", "med_use_flag": "1",
+        "matn_used_flag": "", "hilist_use_type": "", "lmt_cpnd_type": "", "vali_flag": "1",
+        "updt_time": "2000-01-01T00:00:00", "page_num": 1, "page_size": 100,
+    }  # fmt: skip
+
+    async def listed(**changes: Any) -> list[str]:
+        out = await desk.ok("1312", {**sent, **changes})
+        assert out["recordCounts"] == len(out["data"])
+        return [row["hilist_code"] for row in out["data"]]
+
+    # Seeded: A 甲 09, B 乙 11, C 丙 09, D 乙 09 (tests/settlement/conftest.py); the kept-apart four; R1.
+    assert await listed() == ["A", "B", "C", "D", "PREP1", "ETH1", "GRA1", "SRV1", "R1"]
+    assert await listed(hilist_code="D") == ["D"]
+    assert await listed(hilist_name="乙类") == ["B", "D", "R1"]  # 乙类药, 限价乙类, 限制使用乙类药
+    assert await listed(med_chrgitm_type="11") == ["B", "ETH1"]
+    assert await listed(chrgitm_lv="2") == ["B", "D", "ETH1", "R1"]
+    assert await listed(chrgitm_lv="2", med_chrgitm_type="09") == ["D", "R1"]
+    assert await listed(lmt_used_flag="1") == ["R1"]
+    assert "R1" not in await listed(lmt_used_flag="0")
+    assert await listed(list_type="104") == ["ETH1"]
+    assert await listed(vali_flag="0") == []
+    assert await listed(begndate="2000-01-02") == []
+    [row] = (await desk.ok("1312", {**sent, "hilist_code": "R1"}))["data"]
+    later = (datetime.strptime(row["updt_time"], "%Y-%m-%d %H:%M:%S") + timedelta(seconds=1)).isoformat()
+    assert "R1" in await listed(updt_time=row["updt_time"])
+    assert await listed(updt_time=later) == []
+    for bad in ({"lmt_used_flag": "Y"}, {"begndate": "2026-02-30"}):
+        answer = await desk.send("1312", {"data": {**sent, **bad}})
+        assert answer["infcode"] == -1 and answer["err_msg"].startswith("[E_INPUT]"), (bad, answer)

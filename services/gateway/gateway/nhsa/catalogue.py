@@ -77,18 +77,25 @@ Filter = Annotated[str, Field(max_length=50)]
 
 
 class MatchQuery(CatalogueQuery):
-    """1316 / 1317: a download narrowed as a query (every filter empty: the whole list, as 1301-1315).
-    ``query_date`` (查询时间点) and ``insu_admdvs`` are read and not applied: the rows are this platform's
-    one region's, each with its own dates."""
+    """1312 / 1316 / 1317: a download narrowed as a query (every filter empty: the whole list, as
+    1301-1315). ``query_date`` (查询时间点) and ``insu_admdvs`` are read and not applied: the rows are this
+    platform's one region's, each with its own dates; nor are the marks this platform does not keep
+    (``wubi``, ``pinyin``, ``med_use_flag``, ``matn_used_flag``, ``hilist_use_type``, ``lmt_cpnd_type``)."""
 
-    #: 1316 医疗目录编码 / 医保目录编码, one code on this platform; 1317 the national code mapped to.
+    #: 1316 医疗目录编码 / 医保目录编码, one code on this platform; 1317 the national code mapped to; 1312 the
+    #: item's code (``hilist_code``).
     med_list_codg: Filter = ""
     hilist_code: Filter = ""
     #: 1317 the institution's own code; 1316 as deployed HIS code names its medical list code.
     medins_list_codg: Filter = ""
-    #: 1317: a part of the institution's own name of the item.
+    #: 1317: a part of the institution's own name of the item; 1312: a part of the item's name.
     medins_list_name: str = Field(default="", max_length=200)
+    hilist_name: str = Field(default="", max_length=200)
     list_type: str = Field(default="", max_length=30)
+    #: 1312: 医疗收费项目类别, 收费项目等级, 限制使用标志.
+    med_chrgitm_type: str = Field(default="", max_length=6)
+    chrgitm_lv: str = Field(default="", max_length=3)
+    lmt_used_flag: Literal["", "0", "1"] = ""
     vali_flag: Literal["", "0", "1"] = ""
     #: Rows changed at or after this time.
     updt_time: ClientTime = None
@@ -99,16 +106,31 @@ class MatchQuery(CatalogueQuery):
 
     def narrow(self, infno: str) -> dict[str, str]:
         """The settlement service's filters (``settlement.catalogue.downloads.RowFilter``)."""
-        own = self.medins_list_codg if infno == "1317" else ""
-        codes = {x for x in (self.med_list_codg, self.hilist_code, "" if own else self.medins_list_codg) if x}
-        if len(codes) > 1:
-            raise Refusal(
-                "E_INPUT",
-                f"医疗目录编码与医保目录编码不一致（{'、'.join(sorted(codes))}）：本平台两者为同一编码",
-            )
-        found = {"code": next(iter(codes), ""), "medins_list_codg": own, "list_type": self.list_type}
-        found["name_contains"] = self.medins_list_name if infno == "1317" else ""
-        found["valid"] = {"1": "true", "0": "false"}.get(self.vali_flag, "")
+        flag = {"1": "true", "0": "false"}
+        if infno == "1312":
+            found = {
+                "code": self.hilist_code,
+                "name_contains": self.hilist_name,
+                "med_chrgitm_type": self.med_chrgitm_type,
+                "chrgitm_lv": self.chrgitm_lv,
+                "restricted": flag.get(self.lmt_used_flag, ""),
+            }
+        elif infno == "1317":
+            found = {
+                "code": self.med_list_codg,
+                "medins_list_codg": self.medins_list_codg,
+                "name_contains": self.medins_list_name,
+            }
+        else:
+            codes = {x for x in (self.med_list_codg, self.hilist_code, self.medins_list_codg) if x}
+            if len(codes) > 1:
+                raise Refusal(
+                    "E_INPUT",
+                    f"医疗目录编码与医保目录编码不一致（{'、'.join(sorted(codes))}）：本平台两者为同一编码",
+                )
+            found = {"code": next(iter(codes), "")}
+        found["list_type"] = self.list_type
+        found["valid"] = flag.get(self.vali_flag, "")
         if self.updt_time is not None:
             found["updated_since"] = self.updt_time.isoformat()
         if self.begndate is not None:
@@ -326,7 +348,7 @@ OWN_LISTS = frozenset({"1317"})
 
 
 #: The lists asked for as queries, with filters (``MatchQuery``).
-QUERIED_LISTS = frozenset({"1316", "1317"})
+QUERIED_LISTS = frozenset({"1312", "1316", "1317"})
 
 
 def _handler(infno: str) -> Callable[[Call, CatalogueInput | MatchInput], Any]:

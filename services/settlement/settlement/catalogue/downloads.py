@@ -103,15 +103,20 @@ def _item_filter(list_name: str, admdvs: str | None) -> Any:
 
 @dataclass(frozen=True)
 class RowFilter:
-    """What a query narrows a list's rows by (1316 / 1317; every field None: the whole list). Each applies
-    to the item lists and the mappings; the code lists and the chronic diseases take none."""
+    """What a query narrows a list's rows by (1312 / 1316 / 1317; every field None: the whole list). Each
+    applies to the item lists and the mappings (an item's marks: none of a mapping's rows has them); the code
+    lists and the chronic diseases take none."""
 
     #: The national code (医疗目录编码 / 医保目录编码, one code on this platform).
     code: str | None = None
     #: The institution's own code (mappings).
     medins_list_codg: str | None = None
-    #: A part of the institution's own name for the item (mappings).
+    #: A part of the name: an item's, or the institution's own name for the item (mappings).
     name_contains: str | None = None
+    #: 医疗收费项目类别, 收费项目等级 and 限制使用 of an item (1312).
+    med_chrgitm_type: str | None = None
+    chrgitm_lv: str | None = None
+    restricted: bool | None = None
     #: 目录类别 (101 西药中成药, 102 中药饮片, ...; ``list_type`` of an item).
     list_type: str | None = None
     #: vali_flag: True the rows that stand (an item's version, a mapping not revoked), False the others.
@@ -142,23 +147,40 @@ def _list_type_is(value: str) -> Any:
 def _narrowed(table: Any, narrow: RowFilter) -> list[Any]:
     """The conditions of ``narrow`` on the item or mapping table."""
     found: list[Any] = []
+    item_marks = (narrow.med_chrgitm_type, narrow.chrgitm_lv, narrow.restricted)
     if table is CatalogueMapping:
-        code, begins = col(CatalogueMapping.med_list_codg), col(CatalogueMapping.begndate)
+        code, begins, name = (
+            col(CatalogueMapping.med_list_codg),
+            col(CatalogueMapping.begndate),
+            col(CatalogueMapping.name),
+        )
         if narrow.medins_list_codg is not None:
             found.append(col(CatalogueMapping.medins_list_codg) == narrow.medins_list_codg)
-        if narrow.name_contains is not None:
-            found.append(col(CatalogueMapping.name).contains(narrow.name_contains, autoescape=True))
         if narrow.list_type is not None:
             found.append(col(CatalogueMapping.list_type) == narrow.list_type)
         if narrow.valid is not None:
             revoked = col(CatalogueMapping.revoked_on)
             found.append(revoked.is_(None) if narrow.valid else revoked.is_not(None))
+        if any(mark is not None for mark in item_marks):
+            found.append(false())  # a mapping has none of an item's marks
     else:
-        code, begins = col(CatalogueItem.med_list_codg), col(CatalogueItem.effective_from)
-        if narrow.medins_list_codg is not None or narrow.name_contains is not None or narrow.valid is False:
+        code, begins, name = (
+            col(CatalogueItem.med_list_codg),
+            col(CatalogueItem.effective_from),
+            col(CatalogueItem.name),
+        )
+        if narrow.medins_list_codg is not None or narrow.valid is False:
             found.append(false())  # no item has an institution's code, and every version stands
         if narrow.list_type is not None:
             found.append(_list_type_is(narrow.list_type))
+        if narrow.med_chrgitm_type is not None:
+            found.append(col(CatalogueItem.med_chrgitm_type) == narrow.med_chrgitm_type)
+        if narrow.chrgitm_lv is not None:
+            found.append(col(CatalogueItem.chrgitm_lv) == narrow.chrgitm_lv)
+        if narrow.restricted is not None:
+            found.append(col(CatalogueItem.restricted) == narrow.restricted)
+    if narrow.name_contains is not None:
+        found.append(name.contains(narrow.name_contains, autoescape=True))
     if narrow.code is not None:
         found.append(code == narrow.code)
     if narrow.updated_since is not None:

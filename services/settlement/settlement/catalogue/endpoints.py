@@ -91,6 +91,9 @@ async def download(
     medins_list_codg: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
     name_contains: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     list_type: Annotated[str | None, Query(min_length=1, max_length=30)] = None,
+    med_chrgitm_type: Annotated[str | None, Query(min_length=1, max_length=6)] = None,
+    chrgitm_lv: Annotated[str | None, Query(min_length=1, max_length=3)] = None,
+    restricted: bool | None = None,
     valid: bool | None = None,
     updated_since: Annotated[AwareDatetime | None, Query()] = None,
     begins_from: date | None = None,
@@ -99,8 +102,9 @@ async def download(
     with ``cursor`` ("0:0" for the start), the batch after it up to ``upto_ver``. ``mappings`` (1317) are
     one institution's (``fixmedins_code``, required for it); ``admdvs``: the caller's region (price-caps:
     the items it caps itself, with the others). The item lists and the mappings are narrowed by ``code``
-    (the national code), ``medins_list_codg`` and ``name_contains`` (an institution's own code and a part of
-    its name), ``list_type``, ``valid``, ``updated_since`` and ``begins_from`` (``downloads.RowFilter``)."""
+    (the national code), ``medins_list_codg`` (an institution's own code), ``name_contains`` (a part of the
+    name), ``list_type``, an item's ``med_chrgitm_type``, ``chrgitm_lv`` and ``restricted``, ``valid``,
+    ``updated_since`` and ``begins_from`` (``downloads.RowFilter``)."""
     if list_name == "mappings" and not fixmedins_code:
         missing = {"type": "missing", "loc": ("query", "fixmedins_code"), "msg": "Field required"}
         raise RequestValidationError([{**missing, "input": None}])
@@ -120,6 +124,9 @@ async def download(
                 medins_list_codg=medins_list_codg,
                 name_contains=name_contains,
                 list_type=list_type,
+                med_chrgitm_type=med_chrgitm_type,
+                chrgitm_lv=chrgitm_lv,
+                restricted=restricted,
                 valid=valid,
                 updated_since=updated_since,
                 begins_from=begins_from,
