@@ -317,25 +317,36 @@ async def test_the_mappings_list_is_asked_for_one_institution(settlement_api: Se
     assert "fixmedins_code" in response.text
 
 
+#: 1317 as binzhe12123/Medical's ``ML1317.In1317`` sends it (a C# client: DateTime fields serialised as
+#: ``2026-12-06T00:00:00``, no ``ver``), every filter empty.
+IN_1317 = {
+    "query_date": "2026-12-06T00:00:00",
+    "fixmedins_code": HOSPITAL,
+    "medins_list_codg": "",
+    "medins_list_name": "",
+    "insu_admdvs": REGION,
+    "list_type": "",
+    "med_list_codg": "",
+    "begndate": "2000-01-01T00:00:00",
+    "vali_flag": "",
+    "updt_time": "2000-01-01T00:00:00",
+    "page_num": 1,
+    "page_size": 100,
+}
+
+
+def a_second_after(wire_time: str) -> str:
+    """The wire time one second after ``wire_time`` (yyyy-MM-dd HH:mm:ss)."""
+    then = datetime.strptime(wire_time, "%Y-%m-%d %H:%M:%S") + timedelta(seconds=1)
+    return then.strftime("%Y-%m-%d %H:%M:%S")
+
+
 async def test_1317_as_his_code_sends_it(desk: Desk) -> None:
     """The input of binzhe12123/Medical's ``ML1317.In1317`` (a C# client: DateTime fields serialised as
     ``2026-12-06T00:00:00``, the filters empty, no ``ver``): the whole of the caller's list, paged."""
     await desk.map(HOSPITAL, "H-001", "A", "2026-01-01")  # version 6
     await desk.map(HOSPITAL, "H-002", "B", "2026-02-01")  # version 7
-    sent = {
-        "query_date": "2026-12-06T00:00:00",
-        "fixmedins_code": HOSPITAL,
-        "medins_list_codg": "",
-        "medins_list_name": "",
-        "insu_admdvs": REGION,
-        "list_type": "",
-        "med_list_codg": "",
-        "begndate": "2000-01-01T00:00:00",
-        "vali_flag": "1",
-        "updt_time": "2000-01-01T00:00:00",
-        "page_num": 1,
-        "page_size": 1,
-    }
+    sent = {**IN_1317, "vali_flag": "1", "page_size": 1}
     first = await desk.ok("1317", sent)
     assert [(r["medins_list_codg"], r["med_list_codg"]) for r in first["data"]] == [("H-001", "A")]
     # Two mappings one a page: two pages, the second holds H-002.
@@ -394,9 +405,7 @@ async def test_1316_narrows_by_code_list_type_and_validity(desk: Desk, settlemen
     # a second later finds none.
     newest = max(row["updt_time"] for row in (await desk.ok("1316", {**sent, "hilist_code": "SRV1"}))["data"])
     assert "SRV1" in await matched(updt_time=newest)
-    later = (datetime.strptime(newest, "%Y-%m-%d %H:%M:%S") + timedelta(seconds=1)).strftime(
-        "%Y-%m-%d %H:%M:%S"
-    )
+    later = a_second_after(newest)
     assert await matched(updt_time=later) == []
 
     # Two different codes for the one code of an entry, a time that is no time, a flag that is no flag.
@@ -425,20 +434,7 @@ async def test_1317_narrows_the_callers_mappings_as_his_code_asks(desk: Desk) ->
         },
     )
     assert revoked["infcode"] == 0, revoked["err_msg"]
-    sent = {
-        "query_date": "2026-12-06T00:00:00",
-        "fixmedins_code": HOSPITAL,
-        "medins_list_codg": "",
-        "medins_list_name": "",
-        "insu_admdvs": REGION,
-        "list_type": "",
-        "med_list_codg": "",
-        "begndate": "2000-01-01T00:00:00",
-        "vali_flag": "",
-        "updt_time": "2000-01-01T00:00:00",
-        "page_num": 1,
-        "page_size": 100,
-    }
+    sent = IN_1317
 
     async def mapped(**changes: Any) -> list[tuple[str, str]]:
         out = await desk.ok("1317", {**sent, **changes})
@@ -469,7 +465,7 @@ async def test_1317_narrows_the_callers_mappings_as_his_code_asks(desk: Desk) ->
     # updt_time: the revocation changed H-003 last; its own updt_time finds it, a second later nothing.
     [row] = (await desk.ok("1317", {**sent, "medins_list_codg": "H-003"}))["data"]
     assert ("H-003", "C") in await mapped(updt_time=row["updt_time"])
-    later = (datetime.strptime(row["updt_time"], "%Y-%m-%d %H:%M:%S") + timedelta(seconds=1)).isoformat()
+    later = a_second_after(row["updt_time"])
     assert await mapped(updt_time=later) == []
 
     # Without page_num the narrowed list is written to a file (fetched with 9102): the revoked one only.
@@ -534,7 +530,7 @@ async def test_1312_narrows_the_insurance_list_as_his_code_asks(
     assert await listed(vali_flag="0") == []
     assert await listed(begndate="2000-01-02") == []
     [row] = (await desk.ok("1312", {**sent, "hilist_code": "R1"}))["data"]
-    later = (datetime.strptime(row["updt_time"], "%Y-%m-%d %H:%M:%S") + timedelta(seconds=1)).isoformat()
+    later = a_second_after(row["updt_time"])
     assert "R1" in await listed(updt_time=row["updt_time"])
     assert await listed(updt_time=later) == []
     for bad in ({"lmt_used_flag": "Y"}, {"begndate": "2026-02-30"}):
