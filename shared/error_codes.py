@@ -505,6 +505,13 @@ class ErrorCode(StrEnum):
     PEER_NOT_FOUND = "PEER_NOT_FOUND", (404,), "对端平台 … 未配置", SETTLEMENT
     RESERVATION_EXPIRED = "RESERVATION_EXPIRED", (409,), "跨平台预留 … 已超时释放，不能确认", SETTLEMENT
     RESERVATION_RELEASED = "RESERVATION_RELEASED", (409,), "跨平台预留 … 已释放，不能确认", SETTLEMENT
+    RESERVATION_VOIDED = "RESERVATION_VOIDED", (409,), "报文ID … 已冲正，不能预留", SETTLEMENT
+    RESERVATION_CONFIRMED = (
+        "RESERVATION_CONFIRMED",
+        (409,),
+        "跨平台预留 … 已确认，不能冲正：请撤销结算",
+        SETTLEMENT,
+    )
     TOO_MANY_LINES = "TOO_MANY_LINES", (422,), "跨省异地就医一次结算最多 … 条费用明细", SETTLEMENT
     PLATFORM_MISMATCH = (
         "PLATFORM_MISMATCH",

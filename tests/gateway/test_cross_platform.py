@@ -29,7 +29,7 @@ from enrollment.config import EnrollmentSettings
 from enrollment.main import create_app as create_enrollment
 from settlement.db import infra
 from settlement.interplatform import reservations
-from settlement.interplatform.models import PeerSettlement, Reservation
+from settlement.interplatform.models import PeerSettlement, PeerVoid, Reservation
 from settlement.interplatform.treating import Treating, unknown_past_window
 from settlement.settlements.models import Settlement
 from sqlmodel import col, select
@@ -641,3 +641,86 @@ async def test_a_settlement_cleared_in_its_month_and_reversed_in_the_next_comes_
             select(Reservation).where(Reservation.reservation_id == peer_row.reservation_id)
         )
     assert reversal is not None and kept is not None and kept.reversed_at == reversal.setl_time
+
+
+async def void_at_a(office: Office, psn_no: str, omsgid: str) -> dict[str, Any]:
+    body = {"data": {"psn_no": psn_no, "omsgid": omsgid, "oinfno": "2102"}}
+    return await office.send("2601", body, fixmedins_code=PHARMACY, insuplc_admdvs=B_REGION)
+
+
+async def voids(office: Office) -> list[tuple[str, str, str | None]]:
+    async with office.db.session() as session:
+        rows = await session.scalars(select(PeerVoid).order_by(col(PeerVoid.id)))
+        return [(row.msgid, row.status, row.outcome) for row in rows]
+
+
+async def test_a_2601_after_a_lost_reserve_answer_gives_the_persons_year_back_at_once(
+    office: Office, platform_b: PlatformB
+) -> None:
+    """B reserved (21.88 from its fund, see the module's docstring), its answer was lost: the HIS got
+    E_OUTCOME_UNKNOWN and sends 2601. Nothing settled at A; A tells B, which gives the year back now instead
+    of holding it until the hold runs out, and the msgid settles nothing anymore on either platform."""
+    psn_no, certno = await platform_b.person(38)
+    msgid = office.msgid(PHARMACY)
+    platform_b.link.lose = "/reservations"
+    refused(await buy(office, purchase(psn_no, certno), msgid), "E_OUTCOME_UNKNOWN")
+    assert (await platform_b.totals(psn_no))["totals"]["outpatient_paid_fen"] == 21_88  # held
+    voided = await void_at_a(office, psn_no, msgid)
+    assert voided["infcode"] == 0, voided["err_msg"]
+    assert voided["output"]["data"]["outcome"] == "voided"
+    assert [(r.status, r.release_reason) for r in await platform_b.reservations(psn_no)] == [
+        ("released", "void")
+    ]
+    totals = await platform_b.totals(psn_no)
+    assert (totals["totals"]["outpatient_paid_fen"], totals["settlement_count"]) == (0, 0)
+    assert await voids(office) == [(msgid, "sent", "released")]
+    # The repeat of the msgid is refused at A; a 2601 of it again owes B nothing more.
+    refused(await buy(office, purchase(psn_no, certno), msgid), "E_VOIDED")
+    assert (await void_at_a(office, psn_no, msgid))["infcode"] == 0
+    assert await voids(office) == [(msgid, "sent", "released")]
+    # The person's next purchase is settled on the year as it was: the deductible 10.00 again, 21.88 paid.
+    again = await buy(office, purchase(psn_no, certno))
+    assert again["infcode"] == 0, again["err_msg"]
+    assert Decimal(str(again["output"]["setlinfo"]["hifp_pay"])) == Decimal("21.88")
+
+
+async def test_a_void_b_does_not_hear_stays_owed_until_sent_again(
+    office: Office, platform_b: PlatformB
+) -> None:
+    psn_no, certno = await platform_b.person(39)
+    msgid = office.msgid(PHARMACY)
+    platform_b.link.lose = "/reservations"
+    refused(await buy(office, purchase(psn_no, certno), msgid), "E_OUTCOME_UNKNOWN")
+    platform_b.link.cut = "/reservation-voids"
+    # A's 2601 stands (nothing settled there, its HIS is answered); the void is owed, B still holds.
+    assert (await void_at_a(office, psn_no, msgid))["output"]["data"]["outcome"] == "voided"
+    assert await voids(office) == [(msgid, "owed", None)]
+    assert [r.status for r in await platform_b.reservations(psn_no)] == ["reserved"]
+    platform_b.link.cut = None
+    treating: Treating = office.api.app.state.peer_route  # type: ignore[union-attr]
+    assert await treating.send_voids(office.db) == 1
+    assert await voids(office) == [(msgid, "sent", "released")]
+    assert [r.status for r in await platform_b.reservations(psn_no)] == ["released"]
+    assert await treating.send_voids(office.db) == 0  # nothing owed anymore
+
+
+async def test_a_2601_of_a_msgid_that_never_reached_b_keeps_a_late_reserve_from_holding(
+    office: Office, platform_b: PlatformB
+) -> None:
+    """The 2102 never reached A (or A never reached B): A's 2601 voids the msgid at A and at B, so a reserve
+    of it that is still on its way holds nothing at B."""
+    psn_no, _ = await platform_b.person(40)
+    msgid = office.msgid(PHARMACY)
+    assert (await void_at_a(office, psn_no, msgid))["output"]["data"]["outcome"] == "voided"
+    assert await voids(office) == [(msgid, "sent", "voided")]
+    # A reserve under that msgid reaching B late (as A's settlement in flight sent it) is refused there.
+    line = {"feedetl_sn": "1", "amount_fen": 3000, "fully_self_paid_fen": 0, "over_price_cap_fen": 0,
+            "self_pay_first_fen": 0, "policy_range_fen": 3000}  # fmt: skip
+    reserve = {
+        "msgid": msgid, "platform": "A", "psn_no": psn_no, "insutype": "390",
+        "begntime": "2026-11-20T10:00:00+08:00", "med_type": "41", "fixmedins_code": PHARMACY,
+        "mdtrtarea_admvs": "341524", "hosp_lv": "9", "lines": [line],
+    }  # fmt: skip
+    late = await platform_b.api.client.post("/api/v1/interplatform/reservations", json=reserve)
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "RESERVATION_VOIDED")
+    assert (await platform_b.totals(psn_no))["settlement_count"] == 0

@@ -375,7 +375,8 @@ class AMessage:
 
     ``state``: unsent (lost on the way: never reached A), unknown (B reserved, its answer was lost: A
     wrote nothing, the HIS got E_OUTCOME_UNKNOWN), settled, reversed (2103 or the hold's expiry), refused
-    (the repeat of an unknown one whose hold B released meanwhile), voided (2601 before anything settled)."""
+    (the repeat of an unknown one whose hold B released meanwhile), voided (2601 before anything settled:
+    B gives back a hold it made for it, or, none made, keeps the msgid from a later reserve)."""
 
     msgid: str
     units: int
@@ -557,8 +558,14 @@ class InterleavedYear(RuleBasedStateMachine):
         elif message.state == "reversed":
             assert outcome == "reversed"  # the earlier reversal stands for it
         else:
-            # Nothing settled at A under it (a hold B has for a lost answer stays until its time runs out).
+            # Nothing settled at A under it. A's 2601 tells B: B gives back a hold it made for a lost answer
+            # (``unknown``), and, none made, keeps the msgid from any reserve arriving later.
             assert outcome == "voided"
+            if message.there == "reserved":
+                self.year.drop(message.msgid)
+                message.there = "released"
+            elif message.there is None:
+                message.there = "voided"
             message.state = "voided"
         message.killed = True
 

@@ -706,7 +706,8 @@ async def test_void_of_an_encounter_settlement(oinfno: str) -> None:
     fake = FakeSettlement().on(*VOIDS, (200, {"outcome": "reversed", "reversal": reversal}))
     data = {"psn_no": PSN_NO, "omsgid": msgid(22), "oinfno": oinfno}
     output = await handle(fake, message("2601", 23, {"data": data}))
-    assert fake.calls == [(*VOIDS, {"msgid": msgid(23), "fixmedins_code": HOSPITAL, **data})]
+    sent = {"msgid": msgid(23), "fixmedins_code": HOSPITAL, **data, "insuplc_admdvs": "341524"}
+    assert fake.calls == [(*VOIDS, sent)]
     assert output["data"] == {"omsgid": msgid(22), "oinfno": oinfno, "outcome": "reversed", "setl_id": "S4"}
 
 

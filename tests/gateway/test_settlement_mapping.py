@@ -337,7 +337,12 @@ def test_void_input() -> None:
         "oinfno": "2102",
         "fixmedins_code": PHARMACY,
         "psn_no": PSN_NO,
+        "insuplc_admdvs": "341524",
     }
+    # Without an insured region in the envelope, none is sent.
+    no_region = envelope("2601", _data_2601())
+    no_region.insuplc_admdvs = None
+    assert "insuplc_admdvs" not in void.void_request(no_region, data)
     not_reversible = refused(lambda: void.parse(envelope("2601", _data_2601(oinfno="2103")), VOIDABLE))
     assert not_reversible.err_msg == "[E_OINFNO] 不支持冲正交易 2103，目前可冲正的交易: 2102, 2207, 2304"
     missing = refused(

@@ -184,6 +184,8 @@ async def test_void_calls_the_voids_endpoint() -> None:
                 "oinfno": "2102",
                 "fixmedins_code": PHARMACY,
                 "psn_no": PSN_NO,
+                # The envelope's insured region: a peer hosting it is told of a void that settled nothing.
+                "insuplc_admdvs": "341524",
             },
         )
     ]

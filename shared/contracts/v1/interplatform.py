@@ -249,6 +249,27 @@ class ReleaseRequest(BaseModel):
     reversed_at: AwareDatetime | None = None
 
 
+class ReservationVoid(BaseModel):
+    """The treating platform's 2601 found nothing settled under ``reserve_msgid``: release a reservation
+    made under it whose answer was lost, or, none made, refuse any reserve that arrives under it later."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    msgid: str = Field(min_length=1, max_length=40)
+    platform: str = Field(pattern=r"^[A-Za-z0-9_-]{1,30}$")
+    reserve_msgid: str = Field(min_length=1, max_length=40)
+    psn_no: str | None = Field(default=None, max_length=30)
+
+
+class ReservationVoidOut(BaseModel):
+    reserve_msgid: str
+    #: released (a hold given back), voided (nothing was held: a late reserve is refused
+    #: ``RESERVATION_VOIDED``), released_before (by a release, or its time running out).
+    outcome: Literal["released", "voided", "released_before"]
+    reservation_id: str | None = None
+    replayed: bool = False
+
+
 class PeerSettlementOut(BaseModel):
     """The treating side's record of a settlement of a peer's insured (``GET
     /api/v1/interplatform/peer-settlements``): what the peer still owes or was told."""

@@ -107,6 +107,9 @@ class VoidRequest(BaseModel):
     oinfno: str = Field(pattern=r"^\d{4}$")
     fixmedins_code: str = Field(min_length=1, max_length=30)
     psn_no: str | None = Field(default=None, max_length=30)
+    #: The envelope's insured region: a peer platform hosting it is told of a void that found nothing
+    #: settled here (it may hold the year for a reserve whose answer was lost).
+    insuplc_admdvs: str | None = Field(default=None, pattern=r"^\d{6}$")
 
 
 class VoidOut(BaseModel):

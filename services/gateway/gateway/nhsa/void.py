@@ -79,13 +79,18 @@ def check_original(envelope: RequestEnvelope, data: Data2601, logged: LoggedOrig
 
 
 def void_request(envelope: RequestEnvelope, data: Data2601) -> dict[str, Any]:
-    return {
+    """The settlement service's void; the envelope's insured region when it names one (a peer platform
+    hosting it is told of a void that found nothing settled)."""
+    request: dict[str, Any] = {
         "msgid": envelope.msgid,
         "omsgid": data.omsgid,
         "oinfno": data.oinfno,
         "fixmedins_code": envelope.fixmedins_code,
         "psn_no": data.psn_no,
     }
+    if envelope.insuplc_admdvs:
+        request["insuplc_admdvs"] = envelope.insuplc_admdvs
+    return request
 
 
 def build_output(data: Data2601, answer: VoidOut) -> dict[str, Any]:

@@ -64,6 +64,8 @@ _TREATED_STATUS = {
 }
 _INSURED_STATUS = {"confirmed": "confirmed", "reserved": "pending", "released": "released"}
 RELEASING, RELEASED = "releasing", "released"
+#: ``reservations.VOIDED``: a void's row under a msgid no reserve used (kept out of every statement).
+VOIDED = "voided"
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -119,6 +121,7 @@ async def statement(session: AsyncSession, platform: str, peer: str, month: str)
         select(Reservation)
         .where(
             Reservation.platform == peer,
+            Reservation.status != VOIDED,  # a void's row: nothing was ever held
             (col(Reservation.expires_at) >= start) & (col(Reservation.expires_at) < end)
             | (col(Reservation.expires_at) < start)
             & col(Reservation.confirmed_at).is_not(None)

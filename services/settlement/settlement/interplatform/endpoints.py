@@ -28,6 +28,8 @@ from shared.contracts.v1.interplatform import (
     ReleaseRequest,
     ReservationOut,
     ReservationRequest,
+    ReservationVoid,
+    ReservationVoidOut,
     Statement,
 )
 from shared.db import Database
@@ -189,6 +191,25 @@ async def release(
     _speaking_for(request, body.platform)
     async with runtime.db.transaction() as session:
         return await reservations.release(session, reservation_id, body, now_china())
+
+
+@router.post(
+    "/reservation-voids",
+    response_model=ReservationVoidOut,
+    responses={409: {"description": "RESERVATION_CONFIRMED"}},
+)
+async def void(body: ReservationVoid, runtime: RuntimeDep, request: Request) -> ReservationVoidOut:
+    """Void: the treating platform's 2601 found nothing settled under ``reserve_msgid``. A reservation made
+    under it is released (its answer was lost); none made, a reserve arriving later under it is refused
+    ``RESERVATION_VOIDED`` and holds nothing. The same void again answers as the first."""
+    _speaking_for(request, body.platform)
+    try:
+        async with runtime.db.transaction() as session:
+            return await reservations.void(session, body, now_china())
+    except reservations.InFlight:
+        # The reserve under that msgid committed while this void was writing its row: release it now.
+        async with runtime.db.transaction() as session:
+            return await reservations.void(session, body, now_china())
 
 
 @router.get("/peer-settlements", response_model=list[PeerSettlementOut])

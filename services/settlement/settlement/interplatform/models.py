@@ -101,3 +101,26 @@ class PeerSettlement(Base, table=True):
     naty: str = Field(default="", max_length=3)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class PeerVoid(Base, table=True):
+    """The treating side of a 2601 that found nothing settled here for a peer's insured: the peer may still
+    hold the year for a reservation whose answer was lost (``msgid``, the reserve call's msgid). The call
+    that releases it (or, never reserved, makes sure a late reserve holds nothing) is owed from the 2601's
+    transaction until the peer answers it (docs/interface.md, "Between platforms")."""
+
+    __tablename__ = "interplatform_peer_voids"
+    __table_args__ = (UniqueConstraint("peer", "msgid", name="uq_peer_void_msgid"),)
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    peer: str = Field(max_length=30)
+    msgid: str = Field(max_length=40)
+    psn_no: str | None = Field(default=None, max_length=30)
+    #: owed (the call not yet answered), sent (answered).
+    status: str = Field(max_length=10, index=True)
+    #: The peer's answer: released (it held the year and gave it back), voided (it held nothing, and a
+    #: late reserve will hold nothing), released_before (its hold was already given back), confirmed
+    #: (refused: it had confirmed; logged as an error).
+    outcome: str | None = Field(default=None, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(AwareDateTime(), nullable=False))

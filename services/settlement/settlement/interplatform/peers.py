@@ -20,6 +20,8 @@ from shared.contracts.v1.interplatform import (
     ReleaseRequest,
     ReservationOut,
     ReservationRequest,
+    ReservationVoid,
+    ReservationVoidOut,
     Statement,
 )
 from shared.errors import DomainError
@@ -100,6 +102,9 @@ class Peers:
     async def release(self, peer: PeerPlatform, reservation_id: str, body: ReleaseRequest) -> ReservationOut:
         path = f"/api/v1/interplatform/reservations/{reservation_id}/release"
         return await self._post(peer, path, body, ReservationOut)
+
+    async def void(self, peer: PeerPlatform, body: ReservationVoid) -> ReservationVoidOut:
+        return await self._post(peer, "/api/v1/interplatform/reservation-voids", body, ReservationVoidOut)
 
     async def statement(self, peer: PeerPlatform, month: str) -> Statement:
         """The peer's statement of ``month`` with this platform (its own records)."""

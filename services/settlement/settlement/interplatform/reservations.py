@@ -4,6 +4,10 @@ person's yearly totals for it under the accumulator lock; confirm makes the hold
 reversal, the treating side's failure, or the hold's time running out) gives the totals back. Each call
 is answered once per (platform, msgid); a repeat gets the answer of the reservation's state.
 
+A void (the treating platform's 2601 found nothing settled under a reserve's msgid) releases the
+reservation made under it, or, none made, leaves a voided row under that msgid so that a reserve arriving
+later is refused and holds nothing.
+
 A confirmation writes a ``settlement.completed`` event naming the treating platform (``treating_platform``)
 and a release of a confirmed reservation a ``settlement.reversed``, in the same transaction: the ledger
 books this platform's fund payment against what it owes the treating platform (2106). The treating side
@@ -44,6 +48,8 @@ from shared.contracts.v1.interplatform import (
     ReleaseRequest,
     ReservationOut,
     ReservationRequest,
+    ReservationVoid,
+    ReservationVoidOut,
 )
 from shared.db import flush_unique
 from shared.errors import Conflict, DomainError, NotFound
@@ -51,6 +57,8 @@ from shared.events import FundPayment, SettlementCompleted, SettlementReversed
 from shared.outbox import enqueue
 
 RESERVED, CONFIRMED, RELEASED = "reserved", "confirmed", "released"
+#: A void that found no reservation: the msgid taken, nothing held, no answer but a refusal.
+VOIDED = "voided"
 #: A preview's status: nothing held.
 PREVIEW = "preview"
 
@@ -198,6 +206,8 @@ async def reserve(session: AsyncSession, body: ReservationRequest, now: datetime
         select(Reservation).where(Reservation.platform == body.platform, Reservation.msgid == body.msgid)
     )
     if existing is not None:
+        if existing.status == VOIDED:
+            raise _voided(body.msgid)
         if existing.request_sha256 != digest:
             raise Conflict(f"报文ID {body.msgid} 已用于另一笔预留", code="MSGID_REUSED")
         return answer(existing, replayed=True)
@@ -235,8 +245,8 @@ async def _row(session: AsyncSession, reservation_id: str, platform: str) -> Res
     row = await session.scalar(
         select(Reservation).where(Reservation.reservation_id == reservation_id).with_for_update()
     )
-    # Another platform's reservation is answered as one that does not exist.
-    if row is None or row.platform != platform:
+    # Another platform's reservation is answered as one that does not exist; so is a void's row.
+    if row is None or row.platform != platform or row.status == VOIDED:
         raise NotFound(f"跨平台预留 {reservation_id} 不存在", code="RESERVATION_NOT_FOUND")
     return row
 
@@ -348,6 +358,64 @@ async def release(
         row.reversed_at = body.reversed_at or now
     await _give_back(session, row, body.reason, body.msgid, now)
     return answer(row)
+
+
+def _voided(msgid: str) -> Conflict:
+    return Conflict(f"报文ID {msgid} 已冲正，不能预留", code="RESERVATION_VOIDED")
+
+
+async def void(session: AsyncSession, body: ReservationVoid, now: datetime) -> ReservationVoidOut:
+    """The treating platform's 2601 found nothing settled under ``body.reserve_msgid``: a reservation made
+    under it is released (its answer never reached the treating platform, which will not confirm it); none
+    made, the msgid is taken by a voided row, so a reserve arriving later is refused
+    (``RESERVATION_VOIDED``). A confirmed one is refused (``RESERVATION_CONFIRMED``: the treating platform
+    settled it, and reverses it with a release instead)."""
+    row = await session.scalar(
+        select(Reservation)
+        .where(Reservation.platform == body.platform, Reservation.msgid == body.reserve_msgid)
+        .with_for_update()
+    )
+    if row is None:
+        session.add(
+            Reservation(
+                reservation_id=f"V{uuid.uuid4().hex[:24].upper()}",
+                platform=body.platform,
+                msgid=body.reserve_msgid,
+                request_sha256="",
+                psn_no=body.psn_no or "",
+                insutype="",
+                year=0,
+                status=VOIDED,
+                expires_at=now,
+                release_reason="void",
+                release_msgid=body.msgid,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await flush_unique(
+            session, InFlight(f"报文ID {body.reserve_msgid} 的预留正在处理", code="MSGID_REUSED")
+        )
+        return ReservationVoidOut(reserve_msgid=body.reserve_msgid, outcome="voided")
+    if row.status == VOIDED:
+        return ReservationVoidOut(reserve_msgid=body.reserve_msgid, outcome="voided", replayed=True)
+    if row.status == CONFIRMED:
+        raise Conflict(
+            f"跨平台预留 {row.reservation_id} 已确认，不能冲正：请撤销结算", code="RESERVATION_CONFIRMED"
+        )
+    if row.status == RELEASED:
+        again = row.release_reason == "void" and row.release_msgid == body.msgid
+        outcome = "released" if again else "released_before"
+        return ReservationVoidOut(
+            reserve_msgid=body.reserve_msgid,
+            outcome=outcome,
+            reservation_id=row.reservation_id,
+            replayed=again,
+        )
+    await _give_back(session, row, "void", body.msgid, now)
+    return ReservationVoidOut(
+        reserve_msgid=body.reserve_msgid, outcome="released", reservation_id=row.reservation_id
+    )
 
 
 async def release_expired(session: AsyncSession, now: datetime) -> int:

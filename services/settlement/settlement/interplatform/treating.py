@@ -11,7 +11,10 @@ again by ``send_owed`` until answered). A reversal owes the peer a release the s
 
 A reserve whose answer does not arrive is outcome-unknown: nothing is written here, the HIS gets
 ``E_OUTCOME_UNKNOWN`` and its repeat of the msgid reserves again under the same msgid (the peer answers
-with its first reservation); a reservation nobody confirms is released by the peer when its hold runs out."""
+with its first reservation). Its 2601 instead (nothing settled here) owes the peer a void under the
+reserve's msgid (``PeerVoid``, sent after the commit and again by ``send_voids`` until answered): the peer
+gives back a hold it made for that msgid, or, none made, refuses a reserve that arrives later; a
+reservation nobody confirms or voids is released by the peer when its hold runs out."""
 
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ from settlement.catalogue import service as catalogue
 from settlement.config import PeerPlatform
 from settlement.eligibility import service as eligibility
 from settlement.institutions.models import Institution
-from settlement.interplatform.models import PeerSettlement
+from settlement.interplatform.models import PeerSettlement, PeerVoid
 from settlement.interplatform.peers import Peers
 from settlement.settlements.answers import PAY_LOC_CROSS_PLATFORM, answer
 from settlement.settlements.calculation import settling_institution
@@ -66,6 +69,7 @@ from shared.contracts.v1.interplatform import (
     ReleaseRequest,
     ReservationOut,
     ReservationRequest,
+    ReservationVoid,
 )
 from shared.db import Database
 from shared.errors import Conflict, DomainError, NotFound
@@ -86,6 +90,8 @@ RESERVED, CONFIRMED, RELEASING, RELEASED, EXPIRED = (
     "released",
     "expired",
 )
+#: A void owed to a peer (``PeerVoid``): not yet answered, or answered.
+OWED, SENT = "owed", "sent"
 #: The kinds of care the peer reserves for (``RESERVABLE_MED_TYPE``): chronic care and deliveries need the
 #: insured side's own data.
 _RESERVABLE_KINDS = ("pharmacy", "outpatient", "inpatient")
@@ -183,6 +189,18 @@ class Treating:
 
     async def send_owed(self, db: Database, setl_id: str | None = None) -> int:
         return await send_owed(db, self.peers, setl_id)
+
+    async def owe_void(
+        self, session: AsyncSession, insuplc_admdvs: str, msgid: str, psn_no: str | None
+    ) -> None:
+        """A 2601 of ``msgid`` found nothing settled here (in the 2601's transaction): the peer hosting the
+        region is owed a void of any reservation under it."""
+        peer = self.peers.hosting(insuplc_admdvs)
+        assert peer is not None
+        await owe_void(session, peer.id, msgid, psn_no)
+
+    async def send_voids(self, db: Database, msgid: str | None = None) -> int:
+        return await send_voids(db, self.peers, msgid)
 
 
 @dataclass(frozen=True)
@@ -524,6 +542,53 @@ async def send_owed(db: Database, peers: Peers, setl_id: str | None = None) -> i
     return answered
 
 
+async def owe_void(session: AsyncSession, peer: str, msgid: str, psn_no: str | None) -> None:
+    """The void of ``msgid`` owed to ``peer``, once (a second 2601 of the same msgid owes nothing more)."""
+    owed = await session.scalar(select(PeerVoid).where(PeerVoid.peer == peer, PeerVoid.msgid == msgid))
+    if owed is None:
+        now = now_china()
+        session.add(
+            PeerVoid(peer=peer, msgid=msgid, psn_no=psn_no, status=OWED, created_at=now, updated_at=now)
+        )
+        await session.flush()
+
+
+async def send_voids(db: Database, peers: Peers, msgid: str | None = None) -> int:
+    """Send the voids still owed to peers (of one msgid, or all); how many were answered. A call without
+    an answer stays owed; a refusal because the peer confirmed the reservation (it cannot be: a
+    confirmation follows a settlement here) is kept as ``confirmed`` and logged for the operators."""
+    async with db.session() as session:
+        query = select(PeerVoid).where(PeerVoid.status == OWED)
+        if msgid is not None:
+            query = query.where(PeerVoid.msgid == msgid)
+        owed = list(await session.scalars(query.order_by(col(PeerVoid.id))))
+    answered = 0
+    for row in owed:
+        peer = peers.by_id.get(row.peer)
+        if peer is None:
+            continue
+        body = ReservationVoid(
+            msgid=f"V{row.msgid}", platform=peers.platform_id, reserve_msgid=row.msgid, psn_no=row.psn_no
+        )
+        outcome: str
+        try:
+            outcome = (await peers.void(peer, body)).outcome
+        except DomainError as refused:
+            if refused.code != "RESERVATION_CONFIRMED":
+                log.warning(
+                    "inter-platform void still owed", extra={"msgid": row.msgid, "code": refused.code}
+                )
+                continue
+            log.error("a peer confirmed a reservation of a msgid voided here", extra={"msgid": row.msgid})
+            outcome = CONFIRMED
+        async with db.transaction() as session:
+            current = await session.get(PeerVoid, row.id, with_for_update=True)
+            if current is not None and current.status == OWED:
+                current.status, current.outcome, current.updated_at = SENT, outcome, now_china()
+        answered += 1
+    return answered
+
+
 async def reverse_expired(db: Database, peer_settlement_id: int | None) -> bool:
     """Reverse a peer settlement whose reservation the peer released before the confirmation arrived
     (``RESERVATION_EXPIRED``): the insured platform will not pay it, so it must not stand here as money owed
@@ -580,6 +645,7 @@ async def watch_owed(db: Database, peers: Peers, interval_s: float, stop: asynci
         try:
             if peers.by_id:
                 await send_owed(db, peers)
+                await send_voids(db, peers)
             async with db.session() as session:
                 UNKNOWN_PAST_WINDOW.set(await unknown_past_window(session, now_china()))
         except Exception:

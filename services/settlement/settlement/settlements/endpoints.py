@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from settlement.idempotency import once
 from settlement.settlements import group, service
@@ -99,16 +100,24 @@ async def reverse(
 
 @router.post("/voids", response_model=VoidOut)
 async def void(body: VoidRequest, runtime: RuntimeDep, request: Request) -> VoidOut:
-    """2601 冲正: reverse what the unanswered message settled, or make sure it never settles."""
-    reversal = await once(
-        runtime,
-        lambda session: service.void_message(
+    """2601 冲正: reverse what the unanswered message settled, or make sure it never settles. Nothing
+    settled for a peer platform's insured (the envelope's ``insuplc_admdvs``): the peer is told to give back
+    a hold it may have made for a reserve whose answer was lost (docs/interface.md, "Between platforms")."""
+    route = peer_route(request)
+    region = body.insuplc_admdvs
+    peer_region = region if route is not None and region is not None and route.hosts(region) else None
+
+    async def run(session: AsyncSession) -> SettlementOut | None:
+        reversal = await service.void_message(
             session, body.omsgid, body.fixmedins_code, body.msgid, body.psn_no
-        ),
-        "void",
-        fixmedins_code=body.fixmedins_code,
-        msgid=body.msgid,
-    )
+        )
+        if reversal is None and route is not None and peer_region is not None:
+            await route.owe_void(session, peer_region, body.omsgid, body.psn_no)
+        return reversal
+
+    reversal = await once(runtime, run, "void", fixmedins_code=body.fixmedins_code, msgid=body.msgid)
     if reversal is not None and reversal.reversal_of:
         await send_owed(request, runtime, reversal, reversal.reversal_of)
+    elif reversal is None and route is not None and peer_region is not None:
+        await route.send_voids(runtime.db, body.omsgid)
     return VoidOut(outcome="voided" if reversal is None else "reversed", reversal=reversal)

@@ -75,6 +75,17 @@ class PeerRoute(Protocol):
         """After the commit: the confirmations and releases owed to peers (of one settlement, or all)."""
         ...
 
+    async def owe_void(
+        self, session: AsyncSession, insuplc_admdvs: str, msgid: str, psn_no: str | None
+    ) -> None:
+        """In a 2601's transaction that found nothing settled under ``msgid``: the void owed to the peer
+        hosting ``insuplc_admdvs`` (it may hold the year for a reserve whose answer was lost)."""
+        ...
+
+    async def send_voids(self, db: Database, msgid: str | None = None) -> int:
+        """After the commit: the voids owed to peers (of one msgid, or all)."""
+        ...
+
 
 async def presettle(session: AsyncSession, claim: Claim, peers: PeerRoute | None = None) -> SettlementOut:
     """2101/2206/2303: what settling would give now, changing nothing (a peer platform's insured: as the
