@@ -282,6 +282,7 @@ class OneRoundTrip:
         number of rows (``many=True``), its values bound as ``{prefix}_{column}``. ``updates``: prefix ->
         a prebuilt UPDATE whose bind parameters the caller named (and kept apart from the others)."""
         self._inserts = {prefix: (tuple(columns), many) for prefix, (_, columns, many) in inserts.items()}
+        self._column_sets = {prefix: frozenset(columns) for prefix, (_, columns, _) in inserts.items()}
         ctes = []
         for prefix, (table, columns, many) in inserts.items():
             write: Any
@@ -314,7 +315,15 @@ class OneRoundTrip:
             columns, many = self._inserts[prefix]
             if many:
                 rows: Sequence[Mapping[str, Any]] = given  # type: ignore[assignment]
-                objects = [{name: row[name] for name in columns} for row in rows]
+                # A row of exactly the columns is encoded as it is (JSON objects are read by name);
+                # another is cut to them (a column missing from it is a KeyError, never a NULL).
+                exact = self._column_sets[prefix]
+                objects = [
+                    row
+                    if type(row) is dict and row.keys() == exact
+                    else {name: row[name] for name in columns}
+                    for row in rows
+                ]
                 out[f"{prefix}_rows"] = _ROWS_ENCODER.encode(objects).decode()
             else:
                 row: Mapping[str, Any] = given  # type: ignore[assignment]

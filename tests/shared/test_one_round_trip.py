@@ -4,9 +4,12 @@ keep their types (exact decimals, NULLs, aware instants), and a refused write ke
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -172,3 +175,25 @@ def test_a_multi_row_insert_takes_no_instant_and_no_name_to_quote() -> None:
     with pytest.raises(ValueError, match="Items"):
         OneRoundTrip({"i": (shouting, ("sku",), True)})
     OneRoundTrip({"o": (orders, ("order_no", "placed_at"), False)})  # one row: bound by type, instants too
+
+
+def test_a_row_is_sent_with_exactly_its_columns() -> None:
+    """A row of exactly the insert's columns (in any order) goes as it is; a row with more keys is cut to
+    the columns (nothing else reaches the statement); a row missing a column is refused, never sent as a
+    NULL; a mapping that is not a dict is read column by column."""
+
+    def sent(row: Any) -> list[dict[str, Any]]:
+        parameters = WRITE.parameters(
+            {"o": {"order_no": "C3", "placed_at": datetime.now(UTC)}, "i": [row]}, c_by=0
+        )
+        decoded: list[dict[str, Any]] = json.loads(parameters["i_rows"])
+        return decoded
+
+    exact = {"cap": None, "qty": Decimal("1.5"), "sku": "x", "order_no": "C3"}
+    assert sent(exact) == [{"cap": None, "qty": 1.5, "sku": "x", "order_no": "C3"}]
+    assert sent({**exact, "note": "not a column"}) == [
+        {"order_no": "C3", "sku": "x", "qty": 1.5, "cap": None}
+    ]
+    assert sent(MappingProxyType(exact)) == [{"order_no": "C3", "sku": "x", "qty": 1.5, "cap": None}]
+    with pytest.raises(KeyError, match="cap"):
+        sent({"order_no": "C3", "sku": "x", "qty": Decimal(1)})

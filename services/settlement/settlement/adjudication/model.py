@@ -61,9 +61,14 @@ class ListFlags:
 NO_FLAGS = ListFlags()
 
 
+#: The marks' names, read once: ``dataclasses.fields`` builds its tuple anew on every call, and a stay's
+#: 100 lines asked for it 100 times per settlement.
+FLAG_NAMES = tuple(f.name for f in fields(ListFlags))
+
+
 def flag_columns(flags: ListFlags) -> dict[str, bool]:
     """The marks as the columns of a stored line (``settlement_lines``) and of ``LineOut``."""
-    return {f.name: getattr(flags, f.name) for f in fields(flags)}
+    return {name: getattr(flags, name) for name in FLAG_NAMES}
 
 
 @dataclass(frozen=True, slots=True)
