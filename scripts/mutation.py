@@ -65,6 +65,11 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
         "services/fund-ledger/fund_ledger/interplatform/service.py",
         ["tests/ledger/test_interplatform_clearing.py"],
     ),
+    # The insured side's holds of a person's year for another platform: reserve, confirm, release, void.
+    "interplatform_reservations": (
+        "services/settlement/settlement/interplatform/reservations.py",
+        ["tests/settlement/test_interplatform.py"],
+    ),
 }
 #: The benefit engine, one target per layer module (``adjudicate`` in engine.py runs them in order), all
 #: guarded by the engine's case tests and each layer's table tests.
@@ -87,6 +92,11 @@ for _layer in (
     "assistance",
 ):
     TARGETS[_layer] = (f"services/settlement/settlement/adjudication/{_layer}.py", _ENGINE_TESTS)
+
+_COUNTED_UNUSED = (
+    "the counted line's unit price, count and self-pay share are never read: adjudicate_counted takes each"
+    " line's parts as the treating platform classified them (reservations._counted)"
+)
 
 #: Mutants shown equivalent: no test can tell them from the original, so they are listed, not run, each
 #: with the reason (results: status "equivalent"). Keyed by target, the mutated line's text (stripped, as
@@ -165,6 +175,50 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "compare0 LtE -> Lt",
     ): "an amount exactly at a band's limit goes on to the next band, whose part is min(amount, limit) -"
     " limit = 0: the same total",
+    **{
+        ("interplatform_reservations", line, change): _COUNTED_UNUSED
+        for line, change in (
+            (
+                'FeeLine(x.feedetl_sn, "", Decimal(1), Decimal(x.amount_fen) / 100, x.amount_fen),',
+                "binop Div -> Mult",
+            ),
+            (
+                'FeeLine(x.feedetl_sn, "", Decimal(1), Decimal(x.amount_fen) / 100, x.amount_fen),',
+                "constant 1 -> 2",
+            ),
+            (
+                'FeeLine(x.feedetl_sn, "", Decimal(1), Decimal(x.amount_fen) / 100, x.amount_fen),',
+                "constant 100 -> 101",
+            ),
+            ("Decimal(0),", "constant 0 -> 1"),
+        )
+    },
+    (
+        "interplatform_reservations",
+        "elif effective != body.insutype or locked is None:",
+        "compare0 NotEq -> Eq",
+    ): "differs only when the person's scheme of the day is not the one asked and the asked one's accumulator"
+    " of that year exists: the switch-over is on a year boundary (scheme-switchovers), so a year is booked"
+    " under one scheme only (before it the legacy one, from it 390) and no such row exists; where the schemes"
+    " agree the mutant locks the same row again",
+    (
+        "interplatform_reservations",
+        "session, body.psn_no, day.year, effective, absent=effective == body.insutype",
+        "compare0 Eq -> NotEq",
+    ): "``absent`` only saves the read of a row known to be missing: told wrongly, lock_accumulator reads"
+    " first (finds none, inserts) or inserts first (finds it there, locks it): the same row either way",
+    (
+        "interplatform_reservations",
+        'raise DomainError(str(exc), code="NOT_ELIGIBLE", status_code=422) from exc',
+        "constant 422 -> 423",
+    ): "unreachable through the API: only the chronic and maternity layers raise NotEligible, and a"
+    " reservation's med_type (11, 41, 21-29) reaches neither; kept so that a future layer's refusal is a 422",
+    (
+        "interplatform_reservations",
+        "year=0,",
+        "constant 0 -> 1",
+    ): "a void's row holds nothing: its year is never read (reserve answers it with RESERVATION_VOIDED, the"
+    " statements and the expiry leave it out by its status)",
 }
 
 _SWAP_BINOP: dict[type[ast.operator], type[ast.operator]] = {

@@ -8,9 +8,11 @@ item A at 0.50 = 50.00 in the policy range; deductible 20.00; pooled (50.00 − 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from typing import Any
 
+from settlement.db import infra
 from settlement.eligibility.models import YearAccumulator
 from settlement.interplatform import reservations
 from settlement.interplatform.models import Reservation
@@ -18,6 +20,8 @@ from sqlmodel import func, select
 
 from shared.auth import AUDITOR, ENROLLMENT_CLERK, SERVICE
 from shared.clock import now_china
+from shared.contracts.v1.interplatform import ConfirmRequest
+from shared.events import EventEnvelope
 from tests.settlement.conftest import REGION, SettlementApi, new_person, purchase
 from tests.support.apps import bearer
 
@@ -409,3 +413,145 @@ async def _covered(api: SettlementApi) -> str:
     psn_no, certno = new_person()
     await api.cover(psn_no, certno)
     return psn_no
+
+
+# --- what a confirmation and a release write, and the edges of a hold's time -----------------------------
+
+
+async def outbox(api: SettlementApi, event_type: str) -> list[dict[str, Any]]:
+    async with api.db.session() as session:
+        query = infra.outbox.select().where(infra.outbox.c.event_type == event_type)
+        rows = (await session.execute(query)).all()
+    return [EventEnvelope.model_validate(json.loads(row.payload)).data for row in rows]
+
+
+async def test_a_confirmation_books_the_stay_and_its_release_takes_it_back(
+    settlement_api: SettlementApi,
+) -> None:
+    """The confirmed reservation is this platform's settlement of its fund's share, owed to the treating
+    platform: the stay of ``stay`` (10,000.00 billed, 3,450.00 from the pooled fund, 6,550.00 cash); its
+    release after the treating platform reversed is the same negated, dated as the treating platform dated
+    the reversal. A release of a reservation never confirmed books nothing."""
+    psn_no = await _covered(settlement_api)
+    made = (await settlement_api.post(RESERVATIONS, stay(psn_no, "SZ-R-B1"), headers=SHENZHEN)).json()
+    rid = made["reservation_id"]
+    confirm = {"msgid": "SZ-C-B1", "platform": "gd-shenzhen", "treating_setl_id": "S440300009"}
+    assert (
+        await settlement_api.post(f"{RESERVATIONS}/{rid}/confirmation", confirm, headers=SHENZHEN)
+    ).is_success
+    [completed] = await outbox(settlement_api, "settlement.completed")
+    expected = {
+        "setl_id": rid, "mdtrt_id": "S440300009", "msgid": "SZ-C-B1", "psn_no": psn_no,
+        "fixmedins_code": "H44030000001", "institution_level": "2", "insutype": "390",
+        "insuplc_admdvs": REGION, "mdtrtarea_admvs": "440300", "med_type": "21", "clr_type": "21",
+        "medfee_sumamt_fen": 1000000, "fund_pay_sumamt_fen": 345000, "psn_cash_pay_fen": 655000,
+        # The catastrophic insurance's share is 0 (under its threshold), booked as a line of 0.
+        "fund_payments": [{"fund_pay_type": "390100", "amount_fen": 345000},
+                          {"fund_pay_type": "390200", "amount_fen": 0}],
+        "treating_platform": "gd-shenzhen",
+    }  # fmt: skip
+    assert {k: completed[k] for k in expected} == expected
+
+    reversed_at = "2026-11-25T08:00:00+08:00"
+    release = {
+        "msgid": "SZ-X-B1",
+        "platform": "gd-shenzhen",
+        "reason": "reversal",
+        "reversed_at": reversed_at,
+    }
+    assert (await settlement_api.post(f"{RESERVATIONS}/{rid}/release", release, headers=SHENZHEN)).is_success
+    [taken_back] = await outbox(settlement_api, "settlement.reversed")
+    negated = {
+        "setl_id": f"{rid}X", "original_setl_id": rid, "mdtrt_id": "S440300009", "msgid": "SZ-X-B1",
+        "psn_no": psn_no, "fixmedins_code": "H44030000001", "insutype": "390", "insuplc_admdvs": REGION,
+        "mdtrtarea_admvs": "440300", "clr_type": "21", "med_type": "21", "medfee_sumamt_fen": -1000000,
+        "fund_pay_sumamt_fen": -345000, "psn_cash_pay_fen": -655000,
+        "fund_payments": [{"fund_pay_type": "390100", "amount_fen": -345000},
+                          {"fund_pay_type": "390200", "amount_fen": 0}],
+        "treating_platform": "gd-shenzhen",
+    }  # fmt: skip
+    assert {k: taken_back[k] for k in negated} == negated
+    async with settlement_api.db.session() as session:
+        row = await session.scalar(select(Reservation).where(Reservation.reservation_id == rid))
+    assert row is not None and row.reversed_at == datetime.fromisoformat(reversed_at)
+
+    # Never confirmed: released without an event and without a reversal time.
+    other = (await settlement_api.post(RESERVATIONS, stay(psn_no, "SZ-R-B2"), headers=SHENZHEN)).json()
+    plain = {"msgid": "SZ-X-B2", "platform": "gd-shenzhen", "reason": "refused", "reversed_at": reversed_at}
+    url = f"{RESERVATIONS}/{other['reservation_id']}/release"
+    assert (await settlement_api.post(url, plain, headers=SHENZHEN)).is_success
+    assert len(await outbox(settlement_api, "settlement.reversed")) == 1
+    async with settlement_api.db.session() as session:
+        kept = await session.scalar(
+            select(Reservation).where(Reservation.reservation_id == other["reservation_id"])
+        )
+    assert kept is not None and kept.reversed_at is None
+
+
+async def test_a_confirmed_release_without_a_reversal_time_is_dated_at_its_arrival(
+    settlement_api: SettlementApi,
+) -> None:
+    psn_no = await _covered(settlement_api)
+    rid = (await settlement_api.post(RESERVATIONS, stay(psn_no, "SZ-R-B3"), headers=SHENZHEN)).json()[
+        "reservation_id"
+    ]
+    confirm = {"msgid": "SZ-C-B3", "platform": "gd-shenzhen", "treating_setl_id": "S440300010"}
+    assert (
+        await settlement_api.post(f"{RESERVATIONS}/{rid}/confirmation", confirm, headers=SHENZHEN)
+    ).is_success
+    before = now_china()
+    release = {"msgid": "SZ-X-B3", "platform": "gd-shenzhen", "reason": "reversal"}
+    assert (await settlement_api.post(f"{RESERVATIONS}/{rid}/release", release, headers=SHENZHEN)).is_success
+    async with settlement_api.db.session() as session:
+        row = await session.scalar(select(Reservation).where(Reservation.reservation_id == rid))
+    assert row is not None and row.reversed_at is not None and before <= row.reversed_at <= now_china()
+
+
+async def test_a_hold_ends_at_its_expiry_instant(settlement_api: SettlementApi) -> None:
+    """At ``expires_at`` itself the hold has run out: a confirmation then is refused (and the hold given
+    back), and the background release takes a hold whose ``expires_at`` is the moment it runs."""
+    psn_no = await _covered(settlement_api)
+    first = (await settlement_api.post(RESERVATIONS, stay(psn_no, "SZ-R-E1"), headers=SHENZHEN)).json()
+    async with settlement_api.db.transaction() as session:
+        row = await session.scalar(
+            select(Reservation).where(Reservation.reservation_id == first["reservation_id"])
+        )
+        assert row is not None
+        at = row.expires_at
+        body = ConfirmRequest(msgid="SZ-C-E1", platform="gd-shenzhen", treating_setl_id="S1")
+        confirmed, refusal = await reservations.confirm(session, first["reservation_id"], body, at)
+    assert confirmed is None and refusal is not None and refusal.code == "RESERVATION_EXPIRED"
+    assert await held(settlement_api, psn_no) == (0, 0, 0)
+
+    second = (await settlement_api.post(RESERVATIONS, stay(psn_no, "SZ-R-E2"), headers=SHENZHEN)).json()
+    async with settlement_api.db.session() as session:
+        row = await session.scalar(
+            select(Reservation).where(Reservation.reservation_id == second["reservation_id"])
+        )
+        assert row is not None
+        at = row.expires_at
+    async with settlement_api.db.transaction() as session:
+        assert await reservations.release_expired(session, at - timedelta(microseconds=1)) == 0
+    async with settlement_api.db.transaction() as session:
+        assert await reservations.release_expired(session, at) == 1
+    assert await held(settlement_api, psn_no) == (0, 0, 0)
+
+
+async def test_a_preview_holds_and_writes_nothing(settlement_api: SettlementApi) -> None:
+    """The treating platform's pre-settlement: the amounts a reservation would give now (the stay of
+    ``stay``: 3,450.00 pooled, 6,550.00 cash, deductible 300.00), status preview, and nothing written: no
+    reservation, no totals, not even the person's accumulator row."""
+    psn_no = await _covered(settlement_api)
+    rows_before = await accumulator_rows(settlement_api)
+    for _ in range(2):
+        previewed = await settlement_api.post(
+            "/api/v1/interplatform/previews", stay(psn_no, "SZ-P-1"), headers=SHENZHEN
+        )
+        assert previewed.status_code == 200, previewed.text
+        body = previewed.json()
+        assert (body["status"], body["reservation_id"]) == ("preview", "")
+        assert paid(body) == (345000, 0, 655000, 30000)
+    assert await accumulator_rows(settlement_api) == rows_before
+    assert await held(settlement_api, psn_no) == (0, 0, 0)
+    async with settlement_api.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Reservation)) == 0
