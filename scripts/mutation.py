@@ -215,6 +215,13 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     " reservation's med_type (11, 41, 21-29) reaches neither; kept so that a future layer's refusal is a 422",
     (
         "interplatform_reservations",
+        "calculated = await _calculate(session, body, hold=False)",
+        "constant False -> True",
+    ): "a preview's session is never committed: holding changes no answer and nothing stored, only that the"
+    " preview takes the person's accumulator lock; told apart on PostgreSQL only"
+    " (test_a_preview_does_not_wait_for_the_persons_settlement_in_flight), and the mutants run on SQLite",
+    (
+        "interplatform_reservations",
         "year=0,",
         "constant 0 -> 1",
     ): "a void's row holds nothing: its year is never read (reserve answers it with RESERVATION_VOIDED, the"

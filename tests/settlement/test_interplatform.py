@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from settlement.db import infra
 from settlement.eligibility.models import YearAccumulator
 from settlement.interplatform import reservations
@@ -555,3 +556,29 @@ async def test_a_preview_holds_and_writes_nothing(settlement_api: SettlementApi)
     assert await held(settlement_api, psn_no) == (0, 0, 0)
     async with settlement_api.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Reservation)) == 0
+
+
+async def test_a_preview_does_not_wait_for_the_persons_settlement_in_flight(
+    settlement_api: SettlementApi, backend: str
+) -> None:
+    """A preview reads the totals as they stand, without the accumulator's lock: a settlement of the same
+    person holding the lock (its transaction open) does not make the treating platform's pre-settlement
+    wait. (Row locks are PostgreSQL's; SQLite's one writer at a time does not block a reader.)"""
+    if backend != "postgres":
+        pytest.skip("row locks: PostgreSQL")
+    psn_no = await _covered(settlement_api)
+    made = (await settlement_api.post(RESERVATIONS, stay(psn_no, "SZ-R-P2"), headers=SHENZHEN)).json()
+    async with settlement_api.db.transaction() as session:
+        locked = await session.scalar(
+            select(YearAccumulator).where(YearAccumulator.psn_no == psn_no).with_for_update()
+        )
+        assert locked is not None  # held until this block ends, as a settlement in flight holds it
+        previewed = await asyncio.wait_for(
+            settlement_api.post("/api/v1/interplatform/previews", stay(psn_no, "SZ-P-2"), headers=SHENZHEN),
+            10,
+        )
+    assert previewed.status_code == 200, previewed.text
+    # The year's second admission on the held year: deductible 300.00 × 0.5 = 150.00,
+    # (7,200.00 − 150.00) × 50 % = 3,525.00 pooled (as the second reservation of the expiry test above).
+    assert paid(previewed.json()) == (352500, 0, 647500, 15000)
+    assert made["status"] == "reserved"
