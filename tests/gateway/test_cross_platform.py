@@ -143,13 +143,20 @@ async def test_a_purchase_of_a_peer_insured_settles_under_their_platform_policy(
     )  # fmt: skip
 
 
-async def test_a_lost_reserve_answer_is_outcome_unknown_and_the_repeat_settles_once(
-    office: Office, platform_b: PlatformB
-) -> None:
-    psn_no, certno = await platform_b.person(32)
+async def reserve_answer_lost(office: Office, platform_b: PlatformB, sequence: int) -> tuple[str, str, str]:
+    """A purchase of B's person ``sequence`` at A whose reserve B made and answered, the answer lost: the HIS
+    got E_OUTCOME_UNKNOWN, B holds the year. (psn_no, certno, the purchase's msgid.)"""
+    psn_no, certno = await platform_b.person(sequence)
     msgid = office.msgid(PHARMACY)
     platform_b.link.lose = "/reservations"
     refused(await buy(office, purchase(psn_no, certno), msgid), "E_OUTCOME_UNKNOWN")
+    return psn_no, certno, msgid
+
+
+async def test_a_lost_reserve_answer_is_outcome_unknown_and_the_repeat_settles_once(
+    office: Office, platform_b: PlatformB
+) -> None:
+    psn_no, certno, msgid = await reserve_answer_lost(office, platform_b, 32)
     # B reserved (and holds the year); A wrote nothing.
     assert [r.status for r in await platform_b.reservations(psn_no)] == ["reserved"]
     assert await peer_rows(office) == []
@@ -660,10 +667,7 @@ async def test_a_2601_after_a_lost_reserve_answer_gives_the_persons_year_back_at
     """B reserved (21.88 from its fund, see the module's docstring), its answer was lost: the HIS got
     E_OUTCOME_UNKNOWN and sends 2601. Nothing settled at A; A tells B, which gives the year back now instead
     of holding it until the hold runs out, and the msgid settles nothing anymore on either platform."""
-    psn_no, certno = await platform_b.person(38)
-    msgid = office.msgid(PHARMACY)
-    platform_b.link.lose = "/reservations"
-    refused(await buy(office, purchase(psn_no, certno), msgid), "E_OUTCOME_UNKNOWN")
+    psn_no, certno, msgid = await reserve_answer_lost(office, platform_b, 38)
     assert (await platform_b.totals(psn_no))["totals"]["outpatient_paid_fen"] == 21_88  # held
     voided = await void_at_a(office, psn_no, msgid)
     assert voided["infcode"] == 0, voided["err_msg"]
@@ -687,10 +691,7 @@ async def test_a_2601_after_a_lost_reserve_answer_gives_the_persons_year_back_at
 async def test_a_void_b_does_not_hear_stays_owed_until_sent_again(
     office: Office, platform_b: PlatformB
 ) -> None:
-    psn_no, certno = await platform_b.person(39)
-    msgid = office.msgid(PHARMACY)
-    platform_b.link.lose = "/reservations"
-    refused(await buy(office, purchase(psn_no, certno), msgid), "E_OUTCOME_UNKNOWN")
+    psn_no, _, msgid = await reserve_answer_lost(office, platform_b, 39)
     platform_b.link.cut = "/reservation-voids"
     # A's 2601 stands (nothing settled there, its HIS is answered); the void is owed, B still holds.
     assert (await void_at_a(office, psn_no, msgid))["output"]["data"]["outcome"] == "voided"

@@ -419,6 +419,13 @@ async def _covered(api: SettlementApi) -> str:
 # --- what a confirmation and a release write, and the edges of a hold's time -----------------------------
 
 
+async def reservation_row(api: SettlementApi, reservation_id: str) -> Reservation:
+    async with api.db.session() as session:
+        row = await session.scalar(select(Reservation).where(Reservation.reservation_id == reservation_id))
+    assert row is not None
+    return row
+
+
 async def outbox(api: SettlementApi, event_type: str) -> list[dict[str, Any]]:
     async with api.db.session() as session:
         query = infra.outbox.select().where(infra.outbox.c.event_type == event_type)
@@ -472,9 +479,7 @@ async def test_a_confirmation_books_the_stay_and_its_release_takes_it_back(
         "treating_platform": "gd-shenzhen",
     }  # fmt: skip
     assert {k: taken_back[k] for k in negated} == negated
-    async with settlement_api.db.session() as session:
-        row = await session.scalar(select(Reservation).where(Reservation.reservation_id == rid))
-    assert row is not None and row.reversed_at == datetime.fromisoformat(reversed_at)
+    assert (await reservation_row(settlement_api, rid)).reversed_at == datetime.fromisoformat(reversed_at)
 
     # Never confirmed: released without an event and without a reversal time.
     other = (await settlement_api.post(RESERVATIONS, stay(psn_no, "SZ-R-B2"), headers=SHENZHEN)).json()
@@ -482,11 +487,7 @@ async def test_a_confirmation_books_the_stay_and_its_release_takes_it_back(
     url = f"{RESERVATIONS}/{other['reservation_id']}/release"
     assert (await settlement_api.post(url, plain, headers=SHENZHEN)).is_success
     assert len(await outbox(settlement_api, "settlement.reversed")) == 1
-    async with settlement_api.db.session() as session:
-        kept = await session.scalar(
-            select(Reservation).where(Reservation.reservation_id == other["reservation_id"])
-        )
-    assert kept is not None and kept.reversed_at is None
+    assert (await reservation_row(settlement_api, other["reservation_id"])).reversed_at is None
 
 
 async def test_a_confirmed_release_without_a_reversal_time_is_dated_at_its_arrival(
@@ -503,9 +504,8 @@ async def test_a_confirmed_release_without_a_reversal_time_is_dated_at_its_arriv
     before = now_china()
     release = {"msgid": "SZ-X-B3", "platform": "gd-shenzhen", "reason": "reversal"}
     assert (await settlement_api.post(f"{RESERVATIONS}/{rid}/release", release, headers=SHENZHEN)).is_success
-    async with settlement_api.db.session() as session:
-        row = await session.scalar(select(Reservation).where(Reservation.reservation_id == rid))
-    assert row is not None and row.reversed_at is not None and before <= row.reversed_at <= now_china()
+    reversed_at = (await reservation_row(settlement_api, rid)).reversed_at
+    assert reversed_at is not None and before <= reversed_at <= now_china()
 
 
 async def test_a_hold_ends_at_its_expiry_instant(settlement_api: SettlementApi) -> None:
@@ -513,24 +513,15 @@ async def test_a_hold_ends_at_its_expiry_instant(settlement_api: SettlementApi) 
     back), and the background release takes a hold whose ``expires_at`` is the moment it runs."""
     psn_no = await _covered(settlement_api)
     first = (await settlement_api.post(RESERVATIONS, stay(psn_no, "SZ-R-E1"), headers=SHENZHEN)).json()
+    at = (await reservation_row(settlement_api, first["reservation_id"])).expires_at
     async with settlement_api.db.transaction() as session:
-        row = await session.scalar(
-            select(Reservation).where(Reservation.reservation_id == first["reservation_id"])
-        )
-        assert row is not None
-        at = row.expires_at
         body = ConfirmRequest(msgid="SZ-C-E1", platform="gd-shenzhen", treating_setl_id="S1")
         confirmed, refusal = await reservations.confirm(session, first["reservation_id"], body, at)
     assert confirmed is None and refusal is not None and refusal.code == "RESERVATION_EXPIRED"
     assert await held(settlement_api, psn_no) == (0, 0, 0)
 
     second = (await settlement_api.post(RESERVATIONS, stay(psn_no, "SZ-R-E2"), headers=SHENZHEN)).json()
-    async with settlement_api.db.session() as session:
-        row = await session.scalar(
-            select(Reservation).where(Reservation.reservation_id == second["reservation_id"])
-        )
-        assert row is not None
-        at = row.expires_at
+    at = (await reservation_row(settlement_api, second["reservation_id"])).expires_at
     async with settlement_api.db.transaction() as session:
         assert await reservations.release_expired(session, at - timedelta(microseconds=1)) == 0
     async with settlement_api.db.transaction() as session:
