@@ -8,9 +8,15 @@ log's stop 23), so that each change is measured apart from the whole platform an
   PostgreSQL: ``Statements.execute`` (SQLAlchemy's execution) against ``Statements.run`` (asyncpg
   directly, the gateway's envelope statements now);
 * ``record``: a settlement record of 40 columns built by ``Settlement(**values)`` (SQLModel's
-  per-field ``__setattr__``) against ``shared.db.transient``.
+  per-field ``__setattr__``) against ``shared.db.transient``;
+* ``coverage``: a card swipe's first reads in a transaction on a throwaway PostgreSQL with the settlement
+  tables, begin and commit included: the coverage rows beside the locked accumulator as ORM entities
+  (``session.execute``) and then the card (``session.scalar``), as up to stop 26, against
+  ``eligibility.coverage_and_lock`` (one Core statement on ``run``, the card read in it, records built
+  by ``transient``).
 
     .venv/bin/python bench/hot_path_pieces.py                 # 3 rounds; --calls N per round
+    .venv/bin/python bench/hot_path_pieces.py --pieces coverage
 
 CPU microseconds per call (``time.process_time`` of this process; the loopback server's CPU is not
 counted), the median of the rounds. Results: ``bench/results/hot_path_pieces-<UTC>.json``.
@@ -169,19 +175,91 @@ def record(calls: int, rounds: int) -> dict[str, list[float]]:
     return out
 
 
+async def coverage(calls: int, rounds: int) -> dict[str, list[float]]:
+    from settlement.db import Base
+    from settlement.eligibility import service as eligibility
+    from settlement.eligibility.models import Card, Eligibility, YearAccumulator
+    from sqlalchemy import true
+
+    server = PostgresServer.start()
+    old_way, new_way = "ORM entities, then the card", "coverage_and_lock(card_no=...)"
+    old_no_card, new_no_card = "ORM entities (no card)", "coverage_and_lock (no card)"
+    out: dict[str, list[float]] = {old_way: [], new_way: [], old_no_card: [], new_no_card: []}
+    locked = eligibility._LOCK_ACCUMULATOR.cte("locked_accumulator")
+    orm_read = (
+        select(Eligibility, *(column.label(f"acc_{column.name}") for column in locked.c))
+        .outerjoin(locked, true())
+        .where(Eligibility.psn_no == bindparam("psn_no"), Eligibility.year == bindparam("year"))
+    )
+    card_read = select(Card).where(Card.card_no == bindparam("card_no"))
+    try:
+        db = Database(server.url(server.create_database("coverage")))
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        async with db.transaction() as session:
+            for i in range(1000):
+                psn_no, day = f"P{i:05d}", datetime(2026, 1, 1).date()
+                session.add(
+                    Eligibility(
+                        psn_no=psn_no, certno=f"C{i}", insutype="390", psn_type="1", insuplc_admdvs="341524",
+                        year=2026, coverage_begin=day, coverage_end=day.replace(month=12, day=31),
+                        enrollment_id=i, identities=[{"psn_idet_type": "1", "begin_date": "2026-01-01"}],
+                    )
+                )  # fmt: skip
+                session.add(YearAccumulator(psn_no=psn_no, year=2026, insutype="390"))
+                session.add(
+                    Card(card_no=f"K{i}", card_sn="s", psn_no=psn_no, status="active", changed_on=day)
+                )
+
+        async def reads(way: str) -> None:
+            for i in range(calls):
+                psn_no = f"P{i % 1000:05d}"
+                key = {"psn_no": psn_no, "year": 2026, "insutype": "390"}
+                async with db.transaction() as session:
+                    card_no = f"K{i % 1000}" if way in (old_way, new_way) else None
+                    if way in (old_way, old_no_card):
+                        rows = (await session.execute(orm_read, key)).all()
+                        assert rows and rows[0].acc_id is not None
+                        if card_no is not None:
+                            assert await session.scalar(card_read, {"card_no": card_no}) is not None
+                    else:
+                        found, totals = await eligibility.coverage_and_lock(
+                            session, psn_no, 2026, "390", card_no=card_no
+                        )
+                        assert found and totals is not None
+                        if card_no is not None:
+                            assert await eligibility.find_card(session, card_no) is not None
+
+        for _ in range(rounds):
+            for name in out:
+                await reads(name)  # warm: prepared statements, the pool
+                out[name].append(await acpu_us(calls, lambda name=name: reads(name)))
+        await db.dispose()
+    finally:
+        server.stop()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--calls", type=int, default=3200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pieces", default="", help="comma-separated: hop,statement,record,coverage (all)")
     args = parser.parse_args()
     started = datetime.now(UTC)
-    measured = {
-        "hop": asyncio.run(hop(args.calls, args.rounds)),
-        "statement": asyncio.run(statement(args.calls, args.rounds)),
-        "record": record(args.calls, args.rounds),
+    pieces: dict[str, Callable[[], dict[str, list[float]]]] = {
+        "hop": lambda: asyncio.run(hop(args.calls, args.rounds)),
+        "statement": lambda: asyncio.run(statement(args.calls, args.rounds)),
+        "record": lambda: record(args.calls, args.rounds),
+        "coverage": lambda: asyncio.run(coverage(args.calls, args.rounds)),
     }
+    chosen = args.pieces.split(",") if args.pieces else list(pieces)
+    unknown = sorted(set(chosen) - set(pieces))
+    if unknown:
+        parser.error(f"unknown pieces {unknown}; choose from {sorted(pieces)}")
+    measured = {piece: pieces[piece]() for piece in chosen}
     medians = {
         piece: {way: round(statistics.median(v), 1) for way, v in ways.items()}
         for piece, ways in measured.items()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from tests.settlement.conftest import (
 )
 from tests.settlement.test_encounters import _line, _ok, _open
 from tests.settlement.test_encounters import _settle as stay_settle
+from tests.settlement.test_enrollment_events import card_event, with_card
 from tests.support.apps import build, running
 
 URL = "/api/v1/pharmacy-settlements"
@@ -185,6 +187,28 @@ async def test_a_card_swipe_reads_no_reference_table_once_warm(settlement_api: S
     assert probes.startswith("WITH write_s AS") == postgres, probes
     [claim] = [s for s in statements if "reference_version" in s]
     assert claim.startswith("INSERT INTO msgid_claims"), claim
+
+
+async def test_a_card_swipe_reads_its_card_in_the_coverage_statement(settlement_api: SettlementApi) -> None:
+    """mdtrt_cert_type 03: the card is read beside the coverage rows and the locked accumulator, not by a
+    statement of its own; what the card's status is at each settlement is what that settlement sees."""
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    await settlement_api.apply(card_event(psn_no, "A34152400001", "active", date(2026, 1, 5)))
+    lines = [("A", "60", "0.5", 3000)]
+    await _settle(settlement_api, with_card(purchase(psn_no, certno, lines), "A34152400001"))
+    with _statements(settlement_api) as statements:
+        await _settle(settlement_api, with_card(purchase(psn_no, certno, lines), "A34152400001"))
+    postgres = _is_postgres(settlement_api)
+    [coverage] = [s for s in statements if "FROM eligibility" in s]
+    # SQLite has no row locks: its transactions take the file's write lock in turn.
+    assert "JOIN cards" in coverage and ("FOR UPDATE" in coverage) == postgres, coverage
+    assert [s for s in statements if "cards" in s] == [coverage], statements
+    assert len(statements) <= (4 if postgres else 10), statements
+    # Lost after those two: the next swipe reads the card again and is refused.
+    await settlement_api.apply(card_event(psn_no, "A34152400001", "lost", date(2026, 6, 1)))
+    lost = await settlement_api.post(URL, with_card(purchase(psn_no, certno, lines), "A34152400001"))
+    assert (lost.status_code, lost.json()["error"]["code"]) == (422, "CARD_NOT_ACTIVE"), lost.text
 
 
 async def test_a_stay_is_settled_in_few_round_trips_once_warm(settlement_api: SettlementApi) -> None:

@@ -27,7 +27,7 @@ from settlement.eligibility.models import (
     YearAccumulator,
 )
 from shared import voucher
-from shared.db import dialect_name, per_dialect, run, utcnow
+from shared.db import dialect_name, per_dialect, run, table_of, transient, utcnow
 from shared.errors import DomainError, NotFound
 from shared.events import (
     CardStatusChanged,
@@ -188,7 +188,7 @@ async def apply_card_status_changed(session: AsyncSession, envelope: EventEnvelo
     """Consumer handler for ``enrollment.card_status_changed``: upsert the card by its number. A change
     dated before the one already recorded is stale and ignored."""
     event = CardStatusChanged.read(envelope.data)
-    card = await find_card(session, event.card_no)
+    card = await session.scalar(_CARD, {"card_no": event.card_no})  # to change: a row of the session
     if card is None:
         card = Card(
             card_no=event.card_no,
@@ -243,6 +243,10 @@ _CARD = select(Card).where(Card.card_no == bindparam("card_no"))
 
 
 async def find_card(session: AsyncSession, card_no: str) -> Card | None:
+    """The card (None: unknown), as this transaction read it beside the coverage rows if it did."""
+    read: dict[str, Card | None] | None = session.info.get(_CARDS_READ)
+    if read is not None and card_no in read:
+        return read[card_no]
     return await session.scalar(_CARD, {"card_no": card_no})
 
 
@@ -389,25 +393,56 @@ def _totals(row: Any, *, prefix: str = "") -> Totals:
 
 
 _LOCKED = _LOCK_ACCUMULATOR.cte("locked_accumulator")
+_ELIGIBILITY = table_of(Eligibility)
+_CARDS = table_of(Card)
 #: The person's coverage rows of the year, each beside the accumulator of one scheme, locked (NULLs: no
-#: accumulator yet): the two reads a settlement starts with, in one round trip.
+#: accumulator yet), and the card a card swipe names (NULLs: none named, or no such card): the reads a
+#: settlement starts with, in one round trip. A Core statement on ``run`` (asyncpg directly on PostgreSQL):
+#: through the ORM its execution and the loading of the rows cost more CPU than the rest of the read.
 _COVERAGE_AND_LOCK = (
-    select(Eligibility, *(column.label(f"acc_{column.name}") for column in _LOCKED.c))
+    sa_select(
+        *_ELIGIBILITY.c,
+        *(column.label(f"acc_{column.name}") for column in _LOCKED.c),
+        *(column.label(f"card_{column.name}") for column in _CARDS.c),
+    )
+    .select_from(_ELIGIBILITY)
     .outerjoin(_LOCKED, true())
-    .where(Eligibility.psn_no == bindparam("psn_no"), Eligibility.year == bindparam("year"))
+    .outerjoin(_CARDS, _CARDS.c.card_no == bindparam("card_no"))
+    .where(_ELIGIBILITY.c.psn_no == bindparam("psn_no"), _ELIGIBILITY.c.year == bindparam("year"))
 )
+_ELIGIBILITY_COLUMNS = tuple(column.name for column in _ELIGIBILITY.c)
+_CARD_COLUMNS = tuple(column.name for column in _CARDS.c)
+#: ``session.info`` key: the cards this transaction has read beside the coverage rows, by card number
+#: (None: no such card), which ``find_card`` answers from.
+_CARDS_READ = "settlement.eligibility.cards_read"
 
 
 async def coverage_and_lock(
-    session: AsyncSession, psn_no: str, year: int, insutype: str
+    session: AsyncSession, psn_no: str, year: int, insutype: str, *, card_no: str | None = None
 ) -> tuple[dict[str, Eligibility], Totals | None]:
     """The person's coverage rows of ``year`` by scheme (``schemes.year_coverage``) and the accumulator of
     ``insutype`` locked as ``lock_accumulator`` locks it, read together; None: the person has no coverage
-    that year or no accumulator under ``insutype`` yet (``lock_accumulator(..., absent=True)`` then)."""
-    rows = (
-        await session.execute(_COVERAGE_AND_LOCK, {"psn_no": psn_no, "year": year, "insutype": insutype})
-    ).all()
-    coverage = {row[0].insutype: row[0] for row in rows}
+    that year or no accumulator under ``insutype`` yet (``lock_accumulator(..., absent=True)`` then).
+    ``card_no``: the card swiped (mdtrt_cert_type 03), read in the same statement and kept for the
+    transaction's ``find_card``.
+
+    The rows are records built from the statement's columns (``shared.db.transient``), not objects of the
+    session: nothing on the settlement path changes them. What the session holds unflushed is flushed first,
+    as the ORM's autoflush did."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    parameters = {"psn_no": psn_no, "year": year, "insutype": insutype, "card_no": card_no}
+    rows = (await run(session, _COVERAGE_AND_LOCK, parameters)).all()
+    coverage = {
+        row.insutype: transient(Eligibility, **dict(zip(_ELIGIBILITY_COLUMNS, row, strict=False)))
+        for row in rows
+    }
+    if card_no is not None and rows:
+        first = rows[0]
+        card = None
+        if first.card_id is not None:
+            card = transient(Card, **{name: getattr(first, f"card_{name}") for name in _CARD_COLUMNS})
+        session.info.setdefault(_CARDS_READ, {})[card_no] = card
     if not rows or rows[0].acc_id is None:
         return coverage, None
     return coverage, _totals(rows[0], prefix="acc_")

@@ -142,7 +142,11 @@ async def with_scheme(
     day = claim.begntime.astimezone(CHINA_TZ).date()
     locked = None
     if lock:
-        rows, locked = await eligibility.coverage_and_lock(session, claim.psn_no, day.year, claim.insutype)
+        # A card swipe's card is read in the same statement (``eligibility.find_card`` then has it).
+        card_no = claim.mdtrt_cert_no.strip() if claim.mdtrt_cert_type == "03" else None
+        rows, locked = await eligibility.coverage_and_lock(
+            session, claim.psn_no, day.year, claim.insutype, card_no=card_no
+        )
     else:
         rows = await schemes.year_coverage(session, claim.psn_no, day.year)
     coverage, effective = await schemes.resolve(session, claim.psn_no, claim.insutype, day, rows)

@@ -181,7 +181,8 @@ async def settle(
     new = NewSettlement(settlement, funds, lines, totals, completed, stay)
     probed = await store_for(session).write_settlement(session, new, probes)
     await supervision.evaluate_settlement(session, probes, probed)
-    await session.flush()
+    if session.new or session.dirty or session.deleted:  # a signal, a voucher use: written now
+        await session.flush()
     metrics.record_settlement(
         session,
         setl_id=setl_id,
