@@ -13,7 +13,11 @@ log's stop 23), so that each change is measured apart from the whole platform an
   tables, begin and commit included: the coverage rows beside the locked accumulator as ORM entities
   (``session.execute``) and then the card (``session.scalar``), as up to stop 26, against
   ``eligibility.coverage_and_lock`` (one Core statement on ``run``, the card read in it, records built
-  by ``transient``).
+  by ``transient``);
+* ``transaction``: a transaction of three prebuilt reads by primary key, begin and commit included, on
+  ``Database.transaction()`` with ``shared.db.run`` (how a settlement runs its statements: SQLAlchemy's
+  session, its transaction and pool around asyncpg) against a bare ``asyncpg`` pool (``acquire``,
+  ``transaction``, ``fetch``): what a settlement path without the session would save at most.
 
     .venv/bin/python bench/hot_path_pieces.py                 # 3 rounds; --calls N per round
     .venv/bin/python bench/hot_path_pieces.py --pieces coverage
@@ -151,6 +155,49 @@ async def statement(calls: int, rounds: int) -> dict[str, list[float]]:
     return out
 
 
+async def transaction(calls: int, rounds: int) -> dict[str, list[float]]:
+    import asyncpg
+    from sqlalchemy.dialects import postgresql
+
+    from shared.db import run
+
+    server = PostgresServer.start()
+    out: dict[str, list[float]] = {"Database.transaction() + run": [], "asyncpg pool": []}
+    try:
+        url = server.url(server.create_database("tx"))
+        db = Database(url)
+        async with db.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            await conn.execute(
+                text("INSERT INTO bench_hot_accounts SELECT g, 'x' FROM generate_series(1, 1000) g")
+            )
+        pool = await asyncpg.create_pool(url.replace("+asyncpg", ""), min_size=1, max_size=10)
+        sql = str(BY_ID.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+        sql = sql.replace("%(id)s", "$1")
+
+        async def transactions(way: str) -> None:
+            for i in range(calls):
+                ids = [(i + k) % 1000 + 1 for k in range(3)]
+                if way == "asyncpg pool":
+                    async with pool.acquire() as raw, raw.transaction():
+                        for id_ in ids:
+                            assert await raw.fetch(sql, id_)
+                else:
+                    async with db.transaction() as session:
+                        for id_ in ids:
+                            assert (await run(session, BY_ID, {"id": id_})).first() is not None
+
+        for _ in range(rounds):
+            for name in out:
+                await transactions(name)  # warm: prepared statements, the pools
+                out[name].append(await acpu_us(calls, lambda name=name: transactions(name)))
+        await pool.close()
+        await db.dispose()
+    finally:
+        server.stop()
+    return out
+
+
 def record(calls: int, rounds: int) -> dict[str, list[float]]:
     now = datetime.now(UTC)
     values: dict[str, Any] = {
@@ -246,7 +293,9 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=3200)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pieces", default="", help="comma-separated: hop,statement,record,coverage (all)")
+    parser.add_argument(
+        "--pieces", default="", help="comma-separated: hop,statement,record,coverage,transaction (all)"
+    )
     args = parser.parse_args()
     started = datetime.now(UTC)
     pieces: dict[str, Callable[[], dict[str, list[float]]]] = {
@@ -254,6 +303,7 @@ def main() -> None:
         "statement": lambda: asyncio.run(statement(args.calls, args.rounds)),
         "record": lambda: record(args.calls, args.rounds),
         "coverage": lambda: asyncio.run(coverage(args.calls, args.rounds)),
+        "transaction": lambda: asyncio.run(transaction(args.calls, args.rounds)),
     }
     chosen = args.pieces.split(",") if args.pieces else list(pieces)
     unknown = sorted(set(chosen) - set(pieces))
