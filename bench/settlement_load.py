@@ -794,6 +794,11 @@ def print_phase(r: dict[str, Any]) -> None:
     print(f"      cpu seconds: {r['cpu_seconds']}; CPU reference {r['cpu_reference_s']} s", flush=True)
     if per_settlement := _cpu_per_settlement(r):
         print(f"      cpu ms per settlement (settlement / gateway / PostgreSQL / all): {per_settlement}")
+        cpu = r["cpu_seconds"]
+        if cpu.get("settlement") and cpu.get("gateway"):
+            # Comparing settlement's code between two runs: the gateway's work per message did not change,
+            # so this ratio moves less with the shared machine's speed than either figure (stop 26).
+            print(f"      settlement CPU ÷ gateway CPU: {cpu['settlement'] / cpu['gateway']:.2f}")
     if "pg_statements" in r:
         print(f"      PostgreSQL per settlement: {r['pg_statements']['per_database']}")
         for q in r["pg_statements"]["heaviest"][:12]:
