@@ -142,6 +142,9 @@ def platforms(
     quick = {
         "SETTLEMENT_INTERPLATFORM_RETRY_INTERVAL_S": "1",
         "SETTLEMENT_INTERPLATFORM_EXPIRY_INTERVAL_S": "1",
+        # The checks below read each confirmation and release right after the answer: waited for in full
+        # (a busy machine may take longer than the default second over real HTTP).
+        "SETTLEMENT_INTERPLATFORM_AFTER_COMMIT_WAIT_S": "4",
     }
     a_env = {"settlement": {
         "SETTLEMENT_PLATFORM_ID": "A", **quick,

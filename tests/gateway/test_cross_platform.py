@@ -16,6 +16,7 @@ cash 60.00 − 21.88 = 38.12."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from tests.conftest import DatabaseFactory
 from tests.gateway.office import WHEN, Office, refused
 from tests.settlement.conftest import PHARMACY
 from tests.support.apps import build, running
-from tests.support.two_platforms import B_REGION, PlatformB, peer_platform
+from tests.support.two_platforms import B_REGION, PlatformB, after_commit_wait, peer_platform
 
 
 @pytest.fixture
@@ -141,6 +142,38 @@ async def test_a_purchase_of_a_peer_insured_settles_under_their_platform_policy(
     assert (theirs["treating_platform"], theirs["original_setl_id"], theirs["fund_pay_sumamt_fen"]) == (
         "A", held.reservation_id, -21_88,
     )  # fmt: skip
+
+
+async def test_a_peer_that_hangs_on_the_confirmation_does_not_hold_the_committed_answer(
+    office: Office, platform_b: PlatformB
+) -> None:
+    """The purchase is decided by A's commit. The confirmation it then owes B is waited for at most
+    ``interplatform_after_commit_wait_s``: a B that neither answers nor fails must not keep the HIS's
+    answer until the gateway gives up on it as outcome-unknown. The confirmation goes on in the background
+    and lands when B answers."""
+    assert office.api.app is not None
+    after_commit_wait(office.api.app, 0.1)
+    psn_no, certno = await platform_b.person(43)
+    platform_b.link.stall = "/confirmation"
+    # A deadlock guard, not a timing check: waiting for the stalled call would never end.
+    answer = await asyncio.wait_for(buy(office, purchase(psn_no, certno)), 60)
+    assert answer["infcode"] == 0, answer["err_msg"]
+    info = answer["output"]["setlinfo"]
+    assert Decimal(str(info["hifp_pay"])) == Decimal("21.88")  # as in the first test: B's policy
+    assert len(platform_b.link.stalled) == 1 and platform_b.link.stalled[0].endswith("/confirmation")
+    # Settled at A; the confirmation still owed while B hangs, B still holding the reservation.
+    (row,) = await peer_rows(office)
+    assert (row.status, row.setl_id) == ("reserved", info["setl_id"])
+    (held,) = await platform_b.reservations(psn_no)
+    assert held.status == "reserved"
+    # B answers at last: the confirmation sent in the background lands.
+    platform_b.link.resume.set()
+    calls = office.api.app.state.after_commit_calls
+    await asyncio.wait_for(asyncio.gather(*calls), 60)
+    (row,) = await peer_rows(office)
+    assert row.status == "confirmed"
+    (held,) = await platform_b.reservations(psn_no)
+    assert (held.status, held.treating_setl_id) == ("confirmed", info["setl_id"])
 
 
 async def reserve_answer_lost(office: Office, platform_b: PlatformB, sequence: int) -> tuple[str, str, str]:

@@ -9,6 +9,7 @@ policy shows in every amount."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -48,10 +49,17 @@ class LossyPeer(httpx.AsyncBaseTransport):
     #: Calls whose path ends with this do not reach B.
     cut: str | None = None
     lost: list[str] = field(default_factory=list)
+    #: Calls whose path ends with this hang (a peer that neither answers nor fails) until ``resume`` is set.
+    stall: str | None = None
+    resume: asyncio.Event = field(default_factory=asyncio.Event)
+    stalled: list[str] = field(default_factory=list)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.down or (self.cut is not None and request.url.path.endswith(self.cut)):
             raise httpx.ConnectError("peer down", request=request)
+        if self.stall is not None and request.url.path.endswith(self.stall):
+            self.stalled.append(request.url.path)
+            await self.resume.wait()
         response = await self.inner.handle_async_request(request)
         if self.lose is not None and request.url.path.endswith(self.lose):
             self.lose = None
@@ -100,6 +108,13 @@ class PlatformB:
         return answer
 
 
+def after_commit_wait(app: FastAPI, seconds: float) -> None:
+    """How long ``app``'s settlement waits for a call owed to a peer after the commit (its settings are
+    frozen: replaced by a copy with that one setting changed)."""
+    runtime = app.state.runtime
+    runtime.settings = runtime.settings.model_copy(update={"interplatform_after_commit_wait_s": seconds})
+
+
 @asynccontextmanager
 async def peer_platform(databases: DatabaseFactory, treating_app: FastAPI) -> AsyncIterator[PlatformB]:
     """Platform B with its own policy for 110105, and A's settlement (``treating_app``, platform id A)
@@ -134,6 +149,9 @@ async def peer_platform(databases: DatabaseFactory, treating_app: FastAPI) -> As
                 "B": PeerPlatform(id="B", base_url="http://platform-b", admdvs=[B_REGION], token=ADMIN_TOKEN)
             }
             treating.peers.transport = link
+            # The tests read each confirmation and release right after the answer: waited for in full
+            # (``after_commit_call``; a test of a peer that hangs sets it shorter).
+            after_commit_wait(treating_app, 4.0)
             yield PlatformB(api, link)
     finally:
         await db.dispose()

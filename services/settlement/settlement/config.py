@@ -41,6 +41,11 @@ class SettlementSettings(ServiceSettings):
     interplatform_peers: list[PeerPlatform] = Field(default_factory=list)
     #: One call to a peer; a call not answered in time is outcome-unknown (sent again with its msgid).
     interplatform_timeout_s: float = Field(default=5.0, gt=0)
+    #: How long an answer already committed waits for the call it owes a peer after the commit (the
+    #: confirmation of a 跨省 settlement, the release of its reversal, a 2601's void): past it the call
+    #: goes on in the background and the answer goes out, so that a slow peer cannot push a decided
+    #: answer past the gateway's own timeout (what is not delivered stays owed and is sent again).
+    interplatform_after_commit_wait_s: float = Field(default=1.0, ge=0, le=4.0)
     #: How long a peer holds a reservation unconfirmed (``hold_s``), and how often the confirmations and
     #: releases still owed to peers are sent again (0: never).
     interplatform_hold_s: int = Field(default=600, ge=1, le=86_400)

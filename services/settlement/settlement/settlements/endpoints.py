@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from settlement.config import SettlementSettings
 from settlement.idempotency import once
 from settlement.settlements import group, service
 from settlement.settlements.answers import PAY_LOC_CROSS_PLATFORM
@@ -16,6 +23,8 @@ from settlement.settlements.schemas import (
 from settlement.settlements.settle import PeerRoute
 from shared.errors import DomainError
 from shared.service import RuntimeDep, model_response
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["settlements"])
 
@@ -31,7 +40,36 @@ async def send_owed(request: Request, runtime: RuntimeDep, answer: SettlementOut
     unanswered, it stays owed and the background loop sends it again."""
     route = peer_route(request)
     if route is not None and answer.pay_loc == PAY_LOC_CROSS_PLATFORM:
-        await route.send_owed(runtime.db, setl_id)
+        await after_commit_call(request, runtime, route.send_owed(runtime.db, setl_id))
+
+
+async def after_commit_call(request: Request, runtime: RuntimeDep, call: Coroutine[Any, Any, Any]) -> None:
+    """A call owed to a peer once the answer is committed (a confirmation, a release, a void), awaited for
+    at most ``interplatform_after_commit_wait_s`` and then left to finish in the background. The answer is
+    decided by the commit: a peer that hangs must not delay it past the gateway's timeout, which would make
+    a settled purchase look outcome-unknown to the HIS. What the call does not deliver stays owed and the
+    retry loop sends it again; its failure is logged, never the caller's error."""
+    settings = runtime.settings
+    wait_s = settings.interplatform_after_commit_wait_s if isinstance(settings, SettlementSettings) else 1.0
+    task = asyncio.ensure_future(call)
+    running: set[asyncio.Future[Any]] | None = getattr(request.app.state, "after_commit_calls", None)
+    if running is None:  # the calls still going on, kept referenced until they end
+        running = request.app.state.after_commit_calls = set()
+    running.add(task)
+    task.add_done_callback(_after_commit_done(running))
+    with contextlib.suppress(Exception):  # past the wait (TimeoutError) or failed: logged, still owed
+        await asyncio.wait_for(asyncio.shield(task), wait_s)
+
+
+def _after_commit_done(running: set[asyncio.Future[Any]]) -> Callable[[asyncio.Future[Any]], None]:
+    def done(task: asyncio.Future[Any]) -> None:
+        running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning(
+                "a call owed to a peer after the commit failed; it stays owed", exc_info=task.exception()
+            )
+
+    return done
 
 
 @router.post("/pharmacy-settlements", response_model=SettlementOut)
@@ -119,5 +157,5 @@ async def void(body: VoidRequest, runtime: RuntimeDep, request: Request) -> Void
     if reversal is not None and reversal.reversal_of:
         await send_owed(request, runtime, reversal, reversal.reversal_of)
     elif reversal is None and route is not None and peer_region is not None:
-        await route.send_voids(runtime.db, body.omsgid)
+        await after_commit_call(request, runtime, route.send_voids(runtime.db, body.omsgid))
     return VoidOut(outcome="voided" if reversal is None else "reversed", reversal=reversal)
