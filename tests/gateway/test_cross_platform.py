@@ -28,6 +28,7 @@ import httpx
 import pytest
 from enrollment.config import EnrollmentSettings
 from enrollment.main import create_app as create_enrollment
+from settlement.config import SettlementSettings
 from settlement.db import infra
 from settlement.interplatform import reservations
 from settlement.interplatform.models import PeerSettlement, PeerVoid, Reservation
@@ -44,6 +45,10 @@ from tests.gateway.office import WHEN, Office, refused
 from tests.settlement.conftest import PHARMACY
 from tests.support.apps import build, running
 from tests.support.two_platforms import B_REGION, PlatformB, after_commit_wait, peer_platform
+
+#: How long B holds a reservation (A's setting, sent with every reserve): the tests' platforms run with
+#: the default.
+HOLD_S = SettlementSettings.model_fields["interplatform_hold_s"].default
 
 
 @pytest.fixture
@@ -211,8 +216,8 @@ async def test_a_confirmation_still_owed_past_its_window_is_counted_for_the_aler
     (row,) = await peer_rows(office)
     assert row.status == "reserved"
     async with office.db.session() as session:
-        assert await unknown_past_window(session, now_china()) == 0  # within the window
-        assert await unknown_past_window(session, row.expires_at) == 1  # past it
+        assert await unknown_past_window(session, now_china(), hold_s=HOLD_S) == 0  # within the window
+        assert await unknown_past_window(session, row.expires_at, hold_s=HOLD_S) == 1  # past it
     # Sent again (the background loop's job): B answers the repeat, nothing is owed.
     treating: Treating = office.api.app.state.peer_route  # type: ignore[union-attr]
     assert await treating.send_owed(office.db) == 1
@@ -272,7 +277,7 @@ async def test_a_settlement_whose_hold_the_peer_released_before_the_confirmation
     assert await events(platform_b.api.db, "settlement.reversed") == []
     # Resolved: no longer in the alert; sending again owes nothing.
     async with office.db.session() as session:
-        assert await unknown_past_window(session, now_china()) == 0
+        assert await unknown_past_window(session, now_china(), hold_s=HOLD_S) == 0
     assert await treating.send_owed(office.db) == 0
 
 
@@ -730,10 +735,17 @@ async def test_a_void_b_does_not_hear_stays_owed_until_sent_again(
     assert (await void_at_a(office, psn_no, msgid))["output"]["data"]["outcome"] == "voided"
     assert await voids(office) == [(msgid, "owed", None)]
     assert [r.status for r in await platform_b.reservations(psn_no)] == ["reserved"]
+    # Counted for the alert once a whole window has passed with the void unanswered, no longer once sent.
+    async with office.db.session() as session:
+        assert await unknown_past_window(session, now_china(), hold_s=HOLD_S) == 0
+        later = now_china() + timedelta(seconds=HOLD_S + 1)
+        assert await unknown_past_window(session, later, hold_s=HOLD_S) == 1
     platform_b.link.cut = None
     treating: Treating = office.api.app.state.peer_route  # type: ignore[union-attr]
     assert await treating.send_voids(office.db) == 1
     assert await voids(office) == [(msgid, "sent", "released")]
+    async with office.db.session() as session:
+        assert await unknown_past_window(session, later, hold_s=HOLD_S) == 0
     assert [r.status for r in await platform_b.reservations(psn_no)] == ["released"]
     assert await treating.send_voids(office.db) == 0  # nothing owed anymore
 

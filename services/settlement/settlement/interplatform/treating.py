@@ -23,7 +23,7 @@ import contextlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -80,7 +80,8 @@ log = logging.getLogger(__name__)
 UNKNOWN_PAST_WINDOW = Gauge(
     "settlement_interplatform_unknown_past_window",
     "Peer (跨省) settlements whose confirmation or release is still unanswered past the reservation's "
-    "window, or whose hold the peer released before the confirmation (the inter-platform alert)",
+    "window, or whose hold the peer released before the confirmation, and 2601 voids still owed to a peer "
+    "a window after the 2601 (the inter-platform alert)",
 )
 
 RESERVED, CONFIRMED, RELEASING, RELEASED, EXPIRED = (
@@ -628,14 +629,21 @@ async def reverse_expired(db: Database, peer_settlement_id: int | None) -> bool:
     return True
 
 
-async def unknown_past_window(session: AsyncSession, now: datetime) -> int:
+async def unknown_past_window(session: AsyncSession, now: datetime, *, hold_s: float) -> int:
     """Peer settlements whose confirmation or release is still owed past the reservation's window, or
-    whose hold the peer released before the confirmation: the alert's gauge."""
+    whose hold the peer released before the confirmation, and 2601 voids still owed to a peer ``hold_s``
+    (a reservation's window) after the 2601: the alert's gauge. A void unanswered that long means the peer
+    has been unreachable for a whole window; its hold has run out by itself, the call is still sent."""
     late = col(PeerSettlement.status).in_((RESERVED, RELEASING)) & (col(PeerSettlement.expires_at) <= now)
     count = await session.scalar(
         select(func.count()).select_from(PeerSettlement).where(late | (col(PeerSettlement.status) == EXPIRED))
     )
-    return int(count or 0)
+    voids = await session.scalar(
+        select(func.count())
+        .select_from(PeerVoid)
+        .where(col(PeerVoid.status) == OWED, col(PeerVoid.created_at) <= now - timedelta(seconds=hold_s))
+    )
+    return int(count or 0) + int(voids or 0)
 
 
 async def watch_owed(db: Database, peers: Peers, interval_s: float, stop: asyncio.Event) -> None:
@@ -647,7 +655,7 @@ async def watch_owed(db: Database, peers: Peers, interval_s: float, stop: asynci
                 await send_owed(db, peers)
                 await send_voids(db, peers)
             async with db.session() as session:
-                UNKNOWN_PAST_WINDOW.set(await unknown_past_window(session, now_china()))
+                UNKNOWN_PAST_WINDOW.set(await unknown_past_window(session, now_china(), hold_s=peers.hold_s))
         except Exception:
             log.exception("inter-platform owed calls failed")
         with contextlib.suppress(TimeoutError):
