@@ -80,6 +80,17 @@ accounts = Table(
 BY_ID = select(accounts.c.v, accounts.c.id).where(accounts.c.id == bindparam("id"))
 
 
+async def measure_ways(
+    out: dict[str, list[float]], way: Callable[[str], Awaitable[None]], calls: int, rounds: int
+) -> None:
+    """Each way of ``out`` run ``rounds`` times, alternately: once to warm (prepared statements, the
+    pools), then measured; its CPU µs per call appended to ``out[way]``."""
+    for _ in range(rounds):
+        for name in out:
+            await way(name)
+            out[name].append(await acpu_us(calls, lambda name=name: way(name)))
+
+
 def cpu_us(calls: int, run: Callable[[], None]) -> float:
     started = time.process_time()
     run()
@@ -145,10 +156,7 @@ async def statement(calls: int, rounds: int) -> dict[str, list[float]]:
                     read = conn.run if way == "Statements.run" else conn.execute
                     (await read(BY_ID, {"id": i % 1000 + 1})).first()
 
-        for _ in range(rounds):
-            for name in out:
-                await blocks(name)  # warm: prepared statements, the pool
-                out[name].append(await acpu_us(calls, lambda name=name: blocks(name)))
+        await measure_ways(out, blocks, calls, rounds)
         await db.dispose()
     finally:
         server.stop()
@@ -187,10 +195,7 @@ async def transaction(calls: int, rounds: int) -> dict[str, list[float]]:
                         for id_ in ids:
                             assert (await run(session, BY_ID, {"id": id_})).first() is not None
 
-        for _ in range(rounds):
-            for name in out:
-                await transactions(name)  # warm: prepared statements, the pools
-                out[name].append(await acpu_us(calls, lambda name=name: transactions(name)))
+        await measure_ways(out, transactions, calls, rounds)
         await pool.close()
         await db.dispose()
     finally:
@@ -277,10 +282,7 @@ async def coverage(calls: int, rounds: int) -> dict[str, list[float]]:
                         if card_no is not None:
                             assert await eligibility.find_card(session, card_no) is not None
 
-        for _ in range(rounds):
-            for name in out:
-                await reads(name)  # warm: prepared statements, the pool
-                out[name].append(await acpu_us(calls, lambda name=name: reads(name)))
+        await measure_ways(out, reads, calls, rounds)
         await db.dispose()
     finally:
         server.stop()
