@@ -49,3 +49,47 @@ async def test_a_flush_writes_it_and_it_reads_back(databases: DatabaseFactory) -
         assert stored.model_dump() == {**VALUES, "created_at": at}
     finally:
         await db.dispose()
+
+
+def test_every_table_model_gets_the_defaults_its_constructor_gives() -> None:
+    """For every table model of the four services: the fields ``transient`` fills by itself are those the
+    constructor fills, with the same values (a default factory's value compared by its type: now, an id)."""
+    import enrollment.main  # noqa: F401  (the services' models, registered on their Base's registry)
+    import fund_ledger.main  # noqa: F401
+    import gateway.main  # noqa: F401
+    import settlement.main  # noqa: F401
+    from enrollment.db import Base as EnrollmentBase
+    from fund_ledger.db import Base as LedgerBase
+    from gateway.db import Base as GatewayBase
+    from settlement.db import Base as SettlementBase
+
+    bases = (EnrollmentBase, LedgerBase, GatewayBase, SettlementBase)
+    models = [mapper.class_ for base in bases for mapper in base._sa_registry.mappers]
+    assert len(models) > 20
+    for model in models:
+        built, constructed = transient(model), model()
+        for name, field in model.model_fields.items():
+            if field.default_factory is not None:
+                assert type(built.__dict__[name]) is type(getattr(constructed, name)), (model, name)
+            elif name in constructed.__dict__:
+                assert built.__dict__[name] == constructed.__dict__[name], (model, name)
+
+
+def test_a_mutable_default_is_copied_for_each_instance() -> None:
+    from pydantic import BaseModel
+
+    from shared.db import _defaults
+
+    class Tagged(BaseModel):
+        tags: list[str] = ["甲类"]
+        limits: dict[str, int] = {"fen": 100}
+        name: str = "张三"
+
+    plan = {name: (default, factory) for name, default, factory in _defaults(Tagged)}
+    assert plan["name"] == ("张三", None)  # immutable: shared as it is
+    for name in ("tags", "limits"):
+        default, factory = plan[name]
+        assert factory is not None
+        first, second = factory(), factory()
+        assert first == second == default
+        assert first is not default and first is not second
