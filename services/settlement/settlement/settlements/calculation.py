@@ -133,6 +133,15 @@ async def settling_institution(session: AsyncSession, claim: Claim, care_day: da
     return institution
 
 
+def coverage_key(claim: Claim) -> eligibility.CoverageKey:
+    """What ``with_scheme(..., lock=True)`` reads for ``claim``: the coverage of the year of care, the
+    accumulator of the scheme requested, and a card swipe's card (mdtrt_cert_type 03), read in the same
+    statement (``eligibility.find_card`` then has it)."""
+    card_no = claim.mdtrt_cert_no.strip() if claim.mdtrt_cert_type == "03" else None
+    year = claim.begntime.astimezone(CHINA_TZ).year
+    return eligibility.CoverageKey(claim.psn_no, year, claim.insutype, card_no)
+
+
 async def with_scheme(
     session: AsyncSession, claim: Claim, *, lock: bool = False
 ) -> tuple[Claim, dict[str, Eligibility], eligibility.Totals | None]:
@@ -142,10 +151,9 @@ async def with_scheme(
     day = claim.begntime.astimezone(CHINA_TZ).date()
     locked = None
     if lock:
-        # A card swipe's card is read in the same statement (``eligibility.find_card`` then has it).
-        card_no = claim.mdtrt_cert_no.strip() if claim.mdtrt_cert_type == "03" else None
+        key = coverage_key(claim)
         rows, locked = await eligibility.coverage_and_lock(
-            session, claim.psn_no, day.year, claim.insutype, card_no=card_no
+            session, key.psn_no, key.year, key.insutype, card_no=key.card_no
         )
     else:
         rows = await schemes.year_coverage(session, claim.psn_no, day.year)

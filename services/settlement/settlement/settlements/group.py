@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from settlement import metrics, trail
 from settlement.config import SettlementSettings
+from settlement.eligibility import service as eligibility
 from settlement.idempotency import once
 from settlement.settlements.claims import Claim
 from settlement.settlements.schemas import SettlementOut
@@ -208,14 +209,16 @@ def _after_commit_mark(session: AsyncSession) -> int:
 
 
 def _forget_since(session: AsyncSession, mark: int) -> None:
-    """After a rollback to the settlement's savepoint: drop the commit-time callbacks it registered, and
-    the objects it left in the session (pending ones would be flushed with the next settlement, loaded
-    ones may hold what was rolled back). What earlier settlements wrote was flushed before this one
-    began, so nothing of theirs is lost."""
+    """After a rollback to the settlement's savepoint: drop the commit-time callbacks it registered, the
+    objects it left in the session (pending ones would be flushed with the next settlement, loaded
+    ones may hold what was rolled back) and the reads it kept (``eligibility.forget_reads``: their row
+    locks went with the savepoint). What earlier settlements wrote was flushed before this one began, so
+    nothing of theirs is lost."""
     pending: list[Any] | None = session.sync_session.info.get("after_commit")
     if pending is not None:
         del pending[mark:]
     session.expunge_all()
+    eligibility.forget_reads(session)
 
 
 _COLLECTORS: WeakKeyDictionary[ServiceRuntime, GroupCommit | None] = WeakKeyDictionary()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from settlement.eligibility.service import CoverageKey
 from settlement.settlements.answers import load
 from settlement.settlements.schemas import SettlementOut
 from settlement.settlements.stores import store_for
@@ -22,15 +23,18 @@ async def replay_if_settled(session: AsyncSession, msgid: str, digest: str) -> S
     return await load(session, earlier.setl_id, replayed=True)
 
 
-async def claim_msgid(session: AsyncSession, msgid: str, digest: str) -> SettlementOut | None:
+async def claim_msgid(
+    session: AsyncSession, msgid: str, digest: str, cover: CoverageKey | None = None
+) -> SettlementOut | None:
     """Claim the msgid for a settlement: None when it is new; the first answer when it was settled with the
-    same request; a refusal when it was used otherwise or voided by 2601.
+    same request; a refusal when it was used otherwise or voided by 2601. ``cover``: the coverage the
+    settlement reads next, read by the claim's statement where the backend can (``store.claim_msgid``).
 
     One statement for a new msgid, which reads the reference data's version too (``reference.seen_version``).
     A claim in flight in another transaction makes the insert wait for it
     (the primary key), so a retry racing its first attempt answers with what the first one committed."""
     store = store_for(session)
-    if await store.claim_msgid(session, msgid):
+    if await store.claim_msgid(session, msgid, cover):
         return None
     replay = await replay_if_settled(session, msgid, digest)
     if replay is not None:

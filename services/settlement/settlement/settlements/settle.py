@@ -16,7 +16,14 @@ from settlement.catalogue import service as catalogue
 from settlement.eligibility import service as eligibility
 from settlement.inventory import service as inventory
 from settlement.settlements.answers import answer
-from settlement.settlements.calculation import move, prepare, records, use_voucher, with_scheme
+from settlement.settlements.calculation import (
+    coverage_key,
+    move,
+    prepare,
+    records,
+    use_voucher,
+    with_scheme,
+)
 from settlement.settlements.claims import Claim, PeerAdmission, new_id
 from settlement.settlements.replay import claim_msgid
 from settlement.settlements.schemas import FeeLineIn, SettlementOut
@@ -114,12 +121,16 @@ async def settle(
     ``claimed``: the caller has claimed the msgid in this transaction already (``claim_msgid``).
     ``peers``: the peer platforms, for a person insured on one of them (跨省). ``with_lines``: False
     answers without the lines (``lines`` []; they are written all the same)."""
+    peer_hosted = peers is not None and peers.hosts(claim.insuplc_admdvs)
     if not claimed:
-        replay = await claim_msgid(session, claim.msgid, claim.digest)
+        # The reads ``with_scheme`` begins with go with the claim (one round trip), a peer's insured aside.
+        cover = None if peer_hosted else coverage_key(claim)
+        replay = await claim_msgid(session, claim.msgid, claim.digest, cover)
         if replay is not None:
             return replay
     claim = await with_national_codes(session, claim)
-    if peers is not None and peers.hosts(claim.insuplc_admdvs):
+    if peer_hosted:
+        assert peers is not None
         return await peers.settle(session, claim, stay)
     if claim.clr_type == PHARMACY_CLR_TYPE:
         # A drug the list marks as traced is sold with its traceability codes (docs/domain.md, "Inventory").

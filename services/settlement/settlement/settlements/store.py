@@ -84,9 +84,12 @@ class NewSettlement:
 class SettlementStore(Protocol):
     """What the settlement use cases read and write. Every method runs in the caller's transaction."""
 
-    async def claim_msgid(self, session: AsyncSession, msgid: str) -> bool:
+    async def claim_msgid(
+        self, session: AsyncSession, msgid: str, cover: eligibility.CoverageKey | None = None
+    ) -> bool:
         """Claim ``msgid`` for a settlement: True when it is new. A claim in flight in another transaction
-        makes this wait for it (the primary key). Reads the reference data's version beside it."""
+        makes this wait for it (the primary key). Reads the reference data's version beside it and, where
+        the backend can, the coverage rows ``cover`` names for ``eligibility.coverage_and_lock``."""
         ...
 
     async def claim_void(self, session: AsyncSession, msgid: str) -> bool:
@@ -180,7 +183,9 @@ class SharedStore:
     _claim: ClassVar[Executable]
     _void_claim: ClassVar[Executable]
 
-    async def claim_msgid(self, session: AsyncSession, msgid: str) -> bool:
+    async def claim_msgid(
+        self, session: AsyncSession, msgid: str, cover: eligibility.CoverageKey | None = None
+    ) -> bool:
         claimed = (await run(session, self._claim, {"msgid": msgid, "now": utcnow()})).first()
         if claimed is None:
             return False

@@ -4,13 +4,14 @@ five to seven (``shared.db.OneRoundTrip``), which reads the supervision rules' p
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ARRAY, String, any_, bindparam, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
+from settlement import reference
 from settlement.db import infra
 from settlement.eligibility import service as eligibility
 from settlement.settlements.store import (
@@ -29,7 +30,7 @@ from settlement.settlements.store import (
     void_claim_statement,
 )
 from settlement.supervision.rules import Probes
-from shared.db import OneRoundTrip, run
+from shared.db import OneRoundTrip, run, utcnow
 from shared.outbox import OUTBOX_COLUMNS, current_trace_id, outbox_row
 
 _WRITES = {
@@ -65,9 +66,30 @@ def _write_and_read(write: OneRoundTrip, read: Any) -> Executable:
     return write.then(read)
 
 
+#: The msgid's claim with the coverage rows read and the accumulator locked beside it (``after_claim``).
+_CLAIM_AND_COVER = eligibility.after_claim(
+    cast(postgresql.Insert, claim_statement(postgresql.insert)).cte("claim")
+)
+
+
 class PostgresStore(SharedStore):
     _claim = claim_statement(postgresql.insert)
     _void_claim = void_claim_statement(postgresql.insert)
+
+    async def claim_msgid(
+        self, session: AsyncSession, msgid: str, cover: eligibility.CoverageKey | None = None
+    ) -> bool:
+        """With ``cover``: one round trip for the claim and the reads that begin a settlement."""
+        eligibility.forget_reads(session)  # a settlement's reads are its own (group commit: one transaction)
+        if cover is None:
+            return await super().claim_msgid(session, msgid)
+        parameters = {"msgid": msgid, "now": utcnow(), **cover.parameters()}
+        rows = (await run(session, _CLAIM_AND_COVER, parameters)).all()
+        if rows[0].claimed_msgid is None:
+            return False
+        reference.seen_version(session, rows[0].reference_version)
+        eligibility.read_with_claim(session, cover, rows)
+        return True
 
     async def write_settlement(
         self, session: AsyncSession, new: NewSettlement, probes: Probes
