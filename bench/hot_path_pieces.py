@@ -14,13 +14,16 @@ log's stop 23), so that each change is measured apart from the whole platform an
   (``session.execute``) and then the card (``session.scalar``), as up to stop 26, against
   ``eligibility.coverage_and_lock`` (one Core statement on ``run``, the card read in it, records built
   by ``transient``);
+* ``claim``: a card swipe's msgid claim and first reads in a transaction (as ``coverage``, the claims
+  written): the claim's statement and then ``coverage_and_lock``'s, as up to stop 27, against the claim
+  reading them in its own statement (``eligibility.after_claim``), one round trip less;
 * ``transaction``: a transaction of three prebuilt reads by primary key, begin and commit included, on
   ``Database.transaction()`` with ``shared.db.run`` (how a settlement runs its statements: SQLAlchemy's
   session, its transaction and pool around asyncpg) against a bare ``asyncpg`` pool (``acquire``,
   ``transaction``, ``fetch``): what a settlement path without the session would save at most.
 
     .venv/bin/python bench/hot_path_pieces.py                 # 3 rounds; --calls N per round
-    .venv/bin/python bench/hot_path_pieces.py --pieces coverage
+    .venv/bin/python bench/hot_path_pieces.py --pieces coverage,claim
 
 CPU microseconds per call (``time.process_time`` of this process; the loopback server's CPU is not
 counted), the median of the rounds. Results: ``bench/results/hot_path_pieces-<UTC>.json``.
@@ -289,6 +292,56 @@ async def coverage(calls: int, rounds: int) -> dict[str, list[float]]:
     return out
 
 
+async def claim(calls: int, rounds: int) -> dict[str, list[float]]:
+    from settlement.db import Base, reference_version
+    from settlement.eligibility import service as eligibility
+    from settlement.eligibility.models import Card, Eligibility, YearAccumulator
+    from settlement.settlements.stores import store_for
+
+    server = PostgresServer.start()
+    old_way, new_way = "claim, then coverage_and_lock", "claim with the coverage (after_claim)"
+    out: dict[str, list[float]] = {old_way: [], new_way: []}
+    try:
+        db = Database(server.url(server.create_database("claim")))
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+            await conn.execute(reference_version.insert().values(id=1, version=1))
+        async with db.transaction() as session:
+            for i in range(1000):
+                psn_no, day = f"P{i:05d}", datetime(2026, 1, 1).date()
+                session.add(
+                    Eligibility(
+                        psn_no=psn_no, certno=f"C{i}", insutype="390", psn_type="1", insuplc_admdvs="341524",
+                        year=2026, coverage_begin=day, coverage_end=day.replace(month=12, day=31),
+                        enrollment_id=i, identities=[{"psn_idet_type": "1", "begin_date": "2026-01-01"}],
+                    )
+                )  # fmt: skip
+                session.add(YearAccumulator(psn_no=psn_no, year=2026, insutype="390"))
+                session.add(
+                    Card(card_no=f"K{i}", card_sn="s", psn_no=psn_no, status="active", changed_on=day)
+                )
+        serial = iter(range(10**9))
+
+        async def reads(way: str) -> None:
+            for i in range(calls):
+                psn_no, card_no = f"P{i % 1000:05d}", f"K{i % 1000}"
+                key = eligibility.CoverageKey(psn_no, 2026, "390", card_no)
+                async with db.transaction() as session:
+                    cover = key if way == new_way else None
+                    assert await store_for(session).claim_msgid(session, f"M{next(serial)}", cover)
+                    found, totals = await eligibility.coverage_and_lock(
+                        session, psn_no, 2026, "390", card_no=card_no
+                    )
+                    assert found and totals is not None
+                    assert await eligibility.find_card(session, card_no) is not None
+
+        await measure_ways(out, reads, calls, rounds)
+        await db.dispose()
+    finally:
+        server.stop()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -296,7 +349,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--pieces", default="", help="comma-separated: hop,statement,record,coverage,transaction (all)"
+        "--pieces", default="", help="comma-separated: hop,statement,record,coverage,claim,transaction (all)"
     )
     args = parser.parse_args()
     started = datetime.now(UTC)
@@ -305,6 +358,7 @@ def main() -> None:
         "statement": lambda: asyncio.run(statement(args.calls, args.rounds)),
         "record": lambda: record(args.calls, args.rounds),
         "coverage": lambda: asyncio.run(coverage(args.calls, args.rounds)),
+        "claim": lambda: asyncio.run(claim(args.calls, args.rounds)),
         "transaction": lambda: asyncio.run(transaction(args.calls, args.rounds)),
     }
     chosen = args.pieces.split(",") if args.pieces else list(pieces)
