@@ -22,6 +22,8 @@ from sqlmodel import select
 
 from tests.conftest import eventually
 from tests.settlement.conftest import SettlementApi, new_person, purchase
+from tests.settlement.test_enrollment_events import with_card
+from tests.settlement.test_reference_cache import _statements as statements_of
 
 URL = "/api/v1/pharmacy-settlements"
 
@@ -163,3 +165,64 @@ async def test_a_read_kept_from_a_rolled_back_savepoint_is_not_used(settlement_a
             mine = select(YearAccumulator).where(YearAccumulator.psn_no == psn_no)
             with pytest.raises(DBAPIError, match="could not obtain lock"):
                 await other.execute(mine.with_for_update(nowait=True))
+
+
+async def _accumulators(api: SettlementApi, psn_no: str) -> list[YearAccumulator]:
+    async with api.db.session() as session:
+        return list(await session.scalars(select(YearAccumulator).where(YearAccumulator.psn_no == psn_no)))
+
+
+async def test_a_first_settlement_of_the_year_inserts_its_accumulator_with_the_claim(
+    settlement_api: SettlementApi,
+) -> None:
+    """Under the unified scheme (390) a person's first settlement of the year inserts the accumulator in the
+    claim's statement (PostgreSQL): no statement of its own. 60 × 0.50 = 30.00 in range (A's price within
+    its cap): 20.00 to the deductible, 50 % of the other 10.00 = 5.00 from the fund."""
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    assert await _accumulators(settlement_api, psn_no) == []
+    with statements_of(settlement_api) as statements:
+        response = await settlement_api.post(URL, purchase(psn_no, certno, [("A", "60", "0.5", 3000)]))
+    assert response.status_code == 200, response.text
+    assert (response.json()["deductible_fen"], response.json()["pooled_fund_paid_fen"]) == (2000, 500)
+    [accumulator] = await _accumulators(settlement_api, psn_no)
+    assert (accumulator.year, accumulator.insutype, accumulator.settlement_count) == (2026, "390", 1)
+    assert (accumulator.outpatient_deductible_fen, accumulator.outpatient_paid_fen) == (2000, 500)
+    inserts = [s for s in statements if "INSERT INTO year_accumulators" in s]
+    if not settlement_api.db.is_sqlite:
+        [claim] = inserts
+        assert claim.startswith("WITH claim AS"), claim
+
+
+async def test_a_refused_first_settlement_leaves_no_accumulator(settlement_api: SettlementApi) -> None:
+    """Covered in 2026 only: care on a day of 2027 is refused, and the claim's statement inserts nothing
+    (no coverage rows that year); a card swipe of a card that does not exist is refused after the
+    statement inserted the accumulator: rolled back with the rest."""
+    psn_no, certno = new_person()
+    await settlement_api.cover(psn_no, certno)
+    lines = [("A", "60", "0.5", 3000)]
+    later = purchase(psn_no, certno, lines, begntime="2027-01-05T10:00:00+08:00")
+    assert (await settlement_api.post(URL, later)).status_code == 422
+    no_such_card = with_card(purchase(psn_no, certno, lines), "A34152499999")
+    refused = await settlement_api.post(URL, no_such_card)
+    assert refused.status_code == 422, refused.text
+    assert await _accumulators(settlement_api, psn_no) == []
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_first_settlements_of_many_persons_raced(settlement_api: SettlementApi, seed: int) -> None:
+    """Eight persons with no accumulator yet, four purchases of 10.00 each, all 32 sent at once in a random
+    order: each person ends with one accumulator, 20.00 to the deductible and (4 - 2) × 5.00 = 10.00 from
+    the fund, whichever purchase inserted the row and whichever waited for it."""
+    rng = random.Random(seed)
+    persons = [new_person() for _ in range(8)]
+    for psn_no, certno in persons:
+        await settlement_api.cover(psn_no, certno)
+    bodies = [purchase(p, c, [("A", "20", "0.5", 1000)]) for p, c in persons for _ in range(4)]
+    rng.shuffle(bodies)
+    responses = await asyncio.gather(*[settlement_api.post(URL, body) for body in bodies])
+    assert [r.status_code for r in responses] == [200] * len(bodies), [r.text for r in responses]
+    for psn_no, _ in persons:
+        [accumulator] = await _accumulators(settlement_api, psn_no)
+        assert accumulator.settlement_count == 4
+        assert (accumulator.outpatient_deductible_fen, accumulator.outpatient_paid_fen) == (2000, 1000)

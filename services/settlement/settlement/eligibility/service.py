@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, true, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, true, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import CTE
@@ -397,19 +397,25 @@ _ELIGIBILITY = table_of(Eligibility)
 _CARDS = table_of(Card)
 
 
-def _coverage_rows(locked: CTE, *where: ColumnElement[bool]) -> Select[Any]:
+def _coverage_rows(locked: CTE, *where: ColumnElement[bool], first: CTE | None = None) -> Select[Any]:
     """The person's coverage rows of the year, each beside the accumulator ``locked`` reads (NULLs: no
-    accumulator yet) and the card a card swipe names (NULLs: none named, or no such card)."""
-    return (
+    accumulator yet) or, with ``first``, the one ``first`` inserted, and the card a card swipe names
+    (NULLs: none named, or no such card)."""
+    accumulator = [
+        (column if first is None else func.coalesce(column, first.c[column.name])).label(f"acc_{column.name}")
+        for column in locked.c
+    ]
+    rows = (
         sa_select(
-            *_ELIGIBILITY.c,
-            *(column.label(f"acc_{column.name}") for column in locked.c),
-            *(column.label(f"card_{column.name}") for column in _CARDS.c),
+            *_ELIGIBILITY.c, *accumulator, *(column.label(f"card_{column.name}") for column in _CARDS.c)
         )
         .select_from(_ELIGIBILITY)
         .outerjoin(locked, true())
-        .outerjoin(_CARDS, _CARDS.c.card_no == bindparam("card_no"))
-        .where(_ELIGIBILITY.c.psn_no == bindparam("psn_no"), _ELIGIBILITY.c.year == bindparam("year"), *where)
+    )
+    if first is not None:
+        rows = rows.outerjoin(first, true())
+    return rows.outerjoin(_CARDS, _CARDS.c.card_no == bindparam("card_no")).where(
+        _ELIGIBILITY.c.psn_no == bindparam("psn_no"), _ELIGIBILITY.c.year == bindparam("year"), *where
     )
 
 
@@ -419,19 +425,61 @@ def _coverage_rows(locked: CTE, *where: ColumnElement[bool]) -> Select[Any]:
 _COVERAGE_AND_LOCK = _coverage_rows(_LOCK_ACCUMULATOR.cte("locked_accumulator"))
 
 
-def after_claim(claim: CTE) -> Select[Any]:
+def _first_accumulator(claimed: ColumnElement[bool]) -> CTE:
+    """PostgreSQL: the person's first accumulator of the year under the scheme, inserted (zero totals)
+    when the claim was made, the person is covered under that scheme that year and no accumulator is
+    there (in the statement's snapshot; one committed since is left alone, ``ON CONFLICT DO NOTHING``,
+    and ``lock_accumulator`` locks it after)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    key = (
+        _ACCUMULATORS.c.psn_no == bindparam("psn_no"),
+        _ACCUMULATORS.c.year == bindparam("year"),
+        _ACCUMULATORS.c.insutype == bindparam("insutype"),
+    )
+    covered = (
+        sa_select(_ELIGIBILITY.c.id)
+        .where(
+            _ELIGIBILITY.c.psn_no == bindparam("psn_no"),
+            _ELIGIBILITY.c.year == bindparam("year"),
+            _ELIGIBILITY.c.insutype == bindparam("insutype"),
+        )
+        .exists()
+    )
+    names = ("psn_no", "year", "insutype", "updated_at", *ZERO_TOTALS)
+    values = sa_select(
+        bindparam("psn_no", type_=_ACCUMULATORS.c.psn_no.type),
+        bindparam("year", type_=_ACCUMULATORS.c.year.type),
+        bindparam("insutype", type_=_ACCUMULATORS.c.insutype.type),
+        bindparam("now", type_=_ACCUMULATORS.c.updated_at.type),
+        *(literal_column("0") for _ in ZERO_TOTALS),
+    ).where(claimed, covered, ~sa_select(_ACCUMULATORS.c.id).where(*key).exists())
+    return (
+        pg_insert(_ACCUMULATORS)
+        .from_select(names, values)
+        .on_conflict_do_nothing(index_elements=["psn_no", "year", "insutype"])
+        .returning(*_ACCUMULATORS.c)
+        .cte("first_accumulator")
+    )
+
+
+def after_claim(claim: CTE, *, first: bool = False) -> Select[Any]:
     """``claim`` (a msgid claim, ``INSERT … ON CONFLICT DO NOTHING RETURNING msgid, reference_version``)
     with, when it claimed, the reads of ``coverage_and_lock`` in the same statement: one round trip less
     per settlement (issue 29). Always at least one row; its last two columns are the claim's
     (``claimed_msgid`` NULL: the msgid was claimed before), the others those of ``_COVERAGE_AND_LOCK``
-    (NULL in a single row: no coverage that year).
+    (NULL in a single row: no coverage that year). ``first``: a person covered under the scheme with no
+    accumulator yet gets it inserted by the statement too (``lock_accumulator``'s first settlement of the
+    year, one more round trip less); only for a scheme the claim is settled under whenever the person is
+    covered under it (``schemes.UNIFIED``), so that no accumulator is made for a scheme not settled under.
 
     The accumulator is locked only once the claim has its answer (``EXISTS`` over the claim), as when the
     claim was a statement of its own: a repeat that waits for its first attempt's claim holds no lock the
     first attempt needs, and a repeat locks nothing."""
     claimed = sa_select(claim.c.msgid).exists()
     locked = _ONE_ACCUMULATOR.where(claimed).with_for_update(of=_ACCUMULATORS).cte("locked_accumulator")
-    coverage = _coverage_rows(locked, claimed).subquery("coverage")
+    inserted = _first_accumulator(claimed) if first else None
+    coverage = _coverage_rows(locked, claimed, first=inserted).subquery("coverage")
     head = sa_select(
         sa_select(claim.c.msgid).scalar_subquery().label("claimed_msgid"),
         sa_select(claim.c.reference_version).scalar_subquery().label("reference_version"),

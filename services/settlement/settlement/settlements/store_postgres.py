@@ -14,6 +14,7 @@ from sqlalchemy.sql import Executable
 from settlement import reference
 from settlement.db import infra
 from settlement.eligibility import service as eligibility
+from settlement.schemes.service import UNIFIED
 from settlement.settlements.store import (
     CLOSE_STAY,
     FEE_LINES,
@@ -66,10 +67,11 @@ def _write_and_read(write: OneRoundTrip, read: Any) -> Executable:
     return write.then(read)
 
 
+_CLAIM = cast(postgresql.Insert, claim_statement(postgresql.insert))
 #: The msgid's claim with the coverage rows read and the accumulator locked beside it (``after_claim``).
-_CLAIM_AND_COVER = eligibility.after_claim(
-    cast(postgresql.Insert, claim_statement(postgresql.insert)).cte("claim")
-)
+_CLAIM_AND_COVER = eligibility.after_claim(_CLAIM.cte("claim"))
+#: The same, inserting the person's first accumulator of the year under the unified scheme.
+_CLAIM_AND_COVER_FIRST = eligibility.after_claim(_CLAIM.cte("claim"), first=True)
 
 
 class PostgresStore(SharedStore):
@@ -84,7 +86,8 @@ class PostgresStore(SharedStore):
         if cover is None:
             return await super().claim_msgid(session, msgid)
         parameters = {"msgid": msgid, "now": utcnow(), **cover.parameters()}
-        rows = (await run(session, _CLAIM_AND_COVER, parameters)).all()
+        statement = _CLAIM_AND_COVER_FIRST if cover.insutype == UNIFIED else _CLAIM_AND_COVER
+        rows = (await run(session, statement, parameters)).all()
         if rows[0].claimed_msgid is None:
             return False
         reference.seen_version(session, rows[0].reference_version)
