@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 BOOTSTRAP_EXTRAS=test source scripts/bootstrap.sh
 echo "== ruff" && .venv/bin/ruff check .
-echo "== mypy" && .venv/bin/mypy
+echo "== mypy" && .venv/bin/mypy && .venv/bin/mypy bench
 echo "== import contracts" && .venv/bin/lint-imports
 echo "== pytest (backends: ${TEST_BACKENDS:-sqlite,postgres}; workers: ${TEST_WORKERS:-2})"
 exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" "$@"

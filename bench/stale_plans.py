@@ -134,7 +134,7 @@ async def foreign_key(url: str, parents: int, repeat: int) -> dict[str, float]:
 
 
 async def days_supply_probe(url: str, parents: int, repeat: int) -> dict[str, float]:
-    sql = str(_SAME_DRUGS_BEFORE_IN_FLIGHT.compile(dialect=postgresql.asyncpg.dialect()))  # type: ignore[attr-defined]
+    sql = str(_SAME_DRUGS_BEFORE_IN_FLIGHT.compile(dialect=postgresql.asyncpg.dialect()))
     now = datetime.now(UTC)
     args = ("P1", "settled", "S0", now, now - timedelta(days=90), [f"D{i}" for i in range(100)])
     first = await asyncpg.connect(url)

@@ -29,7 +29,7 @@ from pathlib import Path
 from benchinfo import write_result  # bench/ is on sys.path when a script here runs
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from platformctl.pgtemp import PostgresServer
 from shared.db import run
@@ -55,13 +55,13 @@ async def measure(n: int, rounds: int) -> dict[str, dict[str, float]]:
             await conn.execute(insert(Account.__table__), [{"psn_no": f"P{i:08d}"} for i in range(1000)])  # type: ignore[attr-defined]
         sessions = async_sessionmaker(engine, expire_on_commit=False)
         table = Account.__table__  # type: ignore[attr-defined]
-        orm_prebuilt = select(Account).where(Account.psn_no == bindparam("p"))
+        orm_prebuilt = select(Account).where(col(Account.psn_no) == bindparam("p"))
         core_prebuilt = select(table).where(table.c.psn_no == bindparam("p"))
 
         async def orm_inline() -> None:
             async with sessions() as s, s.begin():
                 for i in range(n):
-                    await s.scalar(select(Account).where(Account.psn_no == f"P{i % 1000:08d}"))
+                    await s.scalar(select(Account).where(col(Account.psn_no) == f"P{i % 1000:08d}"))
 
         async def orm_built_once() -> None:
             async with sessions() as s, s.begin():
