@@ -635,3 +635,55 @@ async def test_bad_sanctions_are_refused_and_change_nothing(settlement_api: Sett
         headers=CHIEF,
     )
     assert (end.status_code, end.json()["error"]["code"]) == (404, "SANCTION_NOT_FOUND")
+
+
+async def test_the_same_finding_raised_by_two_transactions_at_once_is_one_hit(
+    settlement_api: SettlementApi,
+) -> None:
+    """Two transactions raise the same facts (a settlement's path and the daily batch, say): the second's
+    hit waits for the first's and is dropped once that commits; the second transaction goes on and commits
+    what else it wrote (the hit was never a savepoint to roll back, just ``ON CONFLICT DO NOTHING``)."""
+    import asyncio
+
+    from settlement.supervision.rules import Finding
+    from settlement.supervision.service import _record
+
+    finding = Finding(
+        rule_code="DAYS_SUPPLY",
+        subject_type="person",
+        subject="P-RACE",
+        dedupe_key=f"DAYS_SUPPLY:race:{new_person()[0]}",
+        summary="同一药品在供药天数内重复购药",
+        evidence={"drug": "A", "days_left": 12},
+    )
+    first_wrote, race_day = asyncio.Event(), f"race-{finding.dedupe_key[-8:]}"
+
+    async def first() -> SignalHit | None:
+        async with settlement_api.db.transaction() as session:
+            hit = await _record(session, finding, "settlement")
+            first_wrote.set()
+            await asyncio.sleep(0.3)  # the second one reaches its insert meanwhile
+            return hit
+
+    async def second() -> SignalHit | None:
+        await first_wrote.wait()
+        async with settlement_api.db.transaction() as session:
+            hit = await _record(session, finding, "batch")
+            session.add(
+                SupervisionAudit(
+                    operator="auditor", action="scan_run", object_type="day", object_id=race_day, detail="{}"
+                )
+            )
+            return hit
+
+    written, dropped = await asyncio.gather(first(), second())
+    assert written is not None and written.id is not None and dropped is None
+    async with settlement_api.db.session() as session:
+        same = select(SignalHit).where(SignalHit.dedupe_key == finding.dedupe_key)
+        hits = (await session.scalars(same)).all()
+        audited = select(SupervisionAudit).where(SupervisionAudit.object_id == race_day)
+        audits = (await session.scalars(audited)).all()
+    assert [(h.id, h.found_by, h.evidence, h.status) for h in hits] == [
+        (written.id, "settlement", {"drug": "A", "days_left": 12}, "open")
+    ]
+    assert len(audits) == 1

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -30,7 +30,7 @@ from settlement.supervision.schemas import (
 )
 from shared.auth import Principal
 from shared.clock import now_china
-from shared.db import utcnow
+from shared.db import dialect_name, per_dialect, run, table_of, transient, utcnow
 from shared.errors import Conflict, DomainError, NotFound, Unprocessable
 
 INSTITUTION_SUSPENSION = "institution_suspension"
@@ -132,11 +132,25 @@ async def configure_rule(session: AsyncSession, code: str, data: RuleUpdate, act
 # --- evaluation ----------------------------------------------------------------------------------------
 
 
+_SIGNAL_HITS = table_of(SignalHit)
+_HIT_COLUMNS = tuple(column.name for column in _SIGNAL_HITS.c if column.name != "id")
+#: A hit written unless one with the same ``dedupe_key`` is there (committed, or in flight in another
+#: transaction, which this waits for): one statement, no savepoint, nothing undone when it is there.
+_INSERT_HIT = per_dialect(
+    lambda insert: (
+        insert(_SIGNAL_HITS)
+        .values({name: bindparam(name, type_=_SIGNAL_HITS.c[name].type) for name in _HIT_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(_SIGNAL_HITS.c.id)
+    )
+)
+
+
 async def _record(session: AsyncSession, finding: Finding, found_by: str) -> SignalHit | None:
-    """Store a finding as a hit unless the same facts were raised before (by either path)."""
-    if await session.scalar(select(SignalHit.id).where(SignalHit.dedupe_key == finding.dedupe_key)):
-        return None
-    hit = SignalHit(
+    """Store a finding as a hit unless the same facts were raised before (by either path): the hit, or
+    None when it was there already."""
+    hit = transient(
+        SignalHit,
         rule_code=finding.rule_code,
         subject_type=finding.subject_type,
         subject=finding.subject,
@@ -146,12 +160,11 @@ async def _record(session: AsyncSession, finding: Finding, found_by: str) -> Sig
         evidence=finding.evidence,
         summary=finding.summary[:300],
     )
-    try:
-        # A savepoint: a concurrent path that raised the same finding must not undo this transaction.
-        async with session.begin_nested():
-            session.add(hit)
-    except IntegrityError:
+    values = {name: getattr(hit, name) for name in _HIT_COLUMNS}
+    written = (await run(session, _INSERT_HIT[dialect_name(session)], values)).first()
+    if written is None:
         return None
+    hit.id = written.id
     return hit
 
 
