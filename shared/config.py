@@ -64,6 +64,12 @@ class ServiceSettings(BaseSettings):
     #: (bench/results/performance-log.md).
     #: Off where many apps start in one process and their objects must be collectable again (the test suite).
     freeze_heap_at_start: bool = True
+    #: The cyclic collector's young-generation threshold (``gc.set_threshold``; CPython's default is 700),
+    #: set when the service starts. What a request allocates mostly dies within it; at 700 much of it was
+    #: promoted and the old generation filled with the reference cache loaded after start-up, so full
+    #: collections (≈ 75 ms each) ran every second or two under load: 2.9 s of settlement's 20 s of CPU in a
+    #: 30 s card-swipe run, 0.8-1.0 s at 10,000 (bench/results/performance-log.md, stop 27).
+    gc_young_threshold: int = Field(default=10_000, ge=700, le=1_000_000)
     log_level: str = "INFO"
     #: Signs and verifies bearer tokens (operators' and the services' own credential). The same value in
     #: every service; production sets ``<PREFIX>AUTH_SECRET`` (the default is for ``./run.sh`` and tests).

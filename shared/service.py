@@ -188,6 +188,7 @@ def create_service_app(
         runtime = runtime_factory(settings)
         app.state.runtime = runtime
         await runtime.start()
+        gc.set_threshold(settings.gc_young_threshold, *gc.get_threshold()[1:])
         if settings.freeze_heap_at_start:
             gc.collect()
             gc.freeze()

@@ -97,3 +97,28 @@ async def test_a_started_service_freezes_what_it_built_to_start(databases: Datab
     finally:
         gc.unfreeze()
     assert SettlementSettings().freeze_heap_at_start is True
+
+
+async def test_a_started_service_collects_young_objects_less_often(databases: DatabaseFactory) -> None:
+    """``gc_young_threshold`` (default 10,000, CPython's 700) is the collector's young-generation threshold
+    once the service has started; the older generations' thresholds stay as they were."""
+    before = gc.get_threshold()
+    url = databases.migrated("settlement")
+    app = build(create_app, SettlementSettings, database_url=url, run_background_workers=False)
+    try:
+        async with running(app) as client:
+            assert (await client.get("/healthz")).status_code == 200
+            assert gc.get_threshold() == (10_000, *before[1:])
+        tuned = build(
+            create_app,
+            SettlementSettings,
+            database_url=url,
+            run_background_workers=False,
+            gc_young_threshold=2_500,
+        )
+        async with running(tuned) as client:
+            assert (await client.get("/healthz")).status_code == 200
+            assert gc.get_threshold()[0] == 2_500
+    finally:
+        gc.set_threshold(*before)
+    assert SettlementSettings().gc_young_threshold == 10_000
