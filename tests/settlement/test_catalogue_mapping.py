@@ -227,11 +227,14 @@ async def test_a_revoked_mapping_stops_applying_on_its_date(
     assert (
         await fees(settlement_api, before, line("1", "", OWN_CODE, "2026-11-10T10:00:00+08:00"))
     ).status_code == 200
+    # Both today in China time, also in the first half hour after midnight (the revocation's date).
     now = now_china()
-    started = (now - timedelta(minutes=30)).isoformat()
-    today_visit = await visit(settlement_api, psn_no, certno, started)
+    started = max(now - timedelta(minutes=30), now.replace(hour=0, minute=0, second=0, microsecond=0))
+    today_visit = await visit(settlement_api, psn_no, certno, started.isoformat())
     refused = await fees(
-        settlement_api, today_visit, line("1", "", OWN_CODE, (now - timedelta(minutes=5)).isoformat())
+        settlement_api,
+        today_visit,
+        line("1", "", OWN_CODE, max(now - timedelta(minutes=5), started).isoformat()),
     )
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "UNMAPPED_ITEM"
 
