@@ -232,10 +232,28 @@ def record(calls: int, rounds: int) -> dict[str, list[float]]:
     return out
 
 
+async def _covered_persons(db: Database) -> None:
+    """1,000 persons P00000.. covered under 390 in 2026, each with an accumulator and an active card K0..."""
+    from settlement.eligibility.models import Card, Eligibility, YearAccumulator
+
+    async with db.transaction() as session:
+        for i in range(1000):
+            psn_no, day = f"P{i:05d}", datetime(2026, 1, 1).date()
+            session.add(
+                Eligibility(
+                    psn_no=psn_no, certno=f"C{i}", insutype="390", psn_type="1", insuplc_admdvs="341524",
+                    year=2026, coverage_begin=day, coverage_end=day.replace(month=12, day=31),
+                    enrollment_id=i, identities=[{"psn_idet_type": "1", "begin_date": "2026-01-01"}],
+                )
+            )  # fmt: skip
+            session.add(YearAccumulator(psn_no=psn_no, year=2026, insutype="390"))
+            session.add(Card(card_no=f"K{i}", card_sn="s", psn_no=psn_no, status="active", changed_on=day))
+
+
 async def coverage(calls: int, rounds: int) -> dict[str, list[float]]:
     from settlement.db import Base
     from settlement.eligibility import service as eligibility
-    from settlement.eligibility.models import Card, Eligibility, YearAccumulator
+    from settlement.eligibility.models import Card, Eligibility
     from sqlalchemy import true
 
     server = PostgresServer.start()
@@ -253,20 +271,7 @@ async def coverage(calls: int, rounds: int) -> dict[str, list[float]]:
         db = Database(server.url(server.create_database("coverage")))
         async with db.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
-        async with db.transaction() as session:
-            for i in range(1000):
-                psn_no, day = f"P{i:05d}", datetime(2026, 1, 1).date()
-                session.add(
-                    Eligibility(
-                        psn_no=psn_no, certno=f"C{i}", insutype="390", psn_type="1", insuplc_admdvs="341524",
-                        year=2026, coverage_begin=day, coverage_end=day.replace(month=12, day=31),
-                        enrollment_id=i, identities=[{"psn_idet_type": "1", "begin_date": "2026-01-01"}],
-                    )
-                )  # fmt: skip
-                session.add(YearAccumulator(psn_no=psn_no, year=2026, insutype="390"))
-                session.add(
-                    Card(card_no=f"K{i}", card_sn="s", psn_no=psn_no, status="active", changed_on=day)
-                )
+        await _covered_persons(db)
 
         async def reads(way: str) -> None:
             for i in range(calls):
@@ -297,7 +302,6 @@ async def coverage(calls: int, rounds: int) -> dict[str, list[float]]:
 async def claim(calls: int, rounds: int) -> dict[str, list[float]]:
     from settlement.db import Base, reference_version
     from settlement.eligibility import service as eligibility
-    from settlement.eligibility.models import Card, Eligibility, YearAccumulator
     from settlement.settlements.stores import store_for
 
     server = PostgresServer.start()
@@ -308,20 +312,7 @@ async def claim(calls: int, rounds: int) -> dict[str, list[float]]:
         async with db.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
             await conn.execute(reference_version.insert().values(id=1, version=1))
-        async with db.transaction() as session:
-            for i in range(1000):
-                psn_no, day = f"P{i:05d}", datetime(2026, 1, 1).date()
-                session.add(
-                    Eligibility(
-                        psn_no=psn_no, certno=f"C{i}", insutype="390", psn_type="1", insuplc_admdvs="341524",
-                        year=2026, coverage_begin=day, coverage_end=day.replace(month=12, day=31),
-                        enrollment_id=i, identities=[{"psn_idet_type": "1", "begin_date": "2026-01-01"}],
-                    )
-                )  # fmt: skip
-                session.add(YearAccumulator(psn_no=psn_no, year=2026, insutype="390"))
-                session.add(
-                    Card(card_no=f"K{i}", card_sn="s", psn_no=psn_no, status="active", changed_on=day)
-                )
+        await _covered_persons(db)
         serial = iter(range(10**9))
 
         async def reads(way: str) -> None:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from settlement.config import SettlementSettings
 from settlement.main import SUBSCRIPTIONS, create_app
 from settlement.policy.document import jinzhai_yutian_demo
+from sqlalchemy import text
 
 from platformctl.demo import demo_code_files
 from shared.db import Database
@@ -206,6 +207,18 @@ async def settlement_api(databases: DatabaseFactory) -> AsyncIterator[Settlement
     async with running(app) as client:
         yield SettlementApi(client, db, app)
     await db.dispose()
+
+
+async def a_session_waits_for_a_lock(api: SettlementApi) -> bool:
+    """PostgreSQL: some session of this database is waiting for a lock now (a row lock, a unique key)."""
+    async with api.db.session() as session:
+        waiting = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting)
 
 
 def new_person(sequence: int = 13) -> tuple[str, str]:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
 from tests.conftest import eventually
-from tests.settlement.conftest import SettlementApi, new_person, purchase
+from tests.settlement.conftest import SettlementApi, a_session_waits_for_a_lock, new_person, purchase
 from tests.settlement.test_enrollment_events import with_card
 from tests.settlement.test_reference_cache import _statements as statements_of
 
@@ -31,17 +31,6 @@ URL = "/api/v1/pharmacy-settlements"
 def _postgres_only(api: SettlementApi) -> None:
     if api.db.is_sqlite:
         pytest.skip("PostgreSQL only: SQLite reads the coverage rows by a statement of their own")
-
-
-async def _someone_waits_for_a_lock(api: SettlementApi) -> bool:
-    async with api.db.session() as session:
-        waiting = await session.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
-    return bool(waiting)
 
 
 async def test_a_repeat_waiting_on_the_claim_holds_no_lock_and_locks_nothing(
@@ -65,7 +54,7 @@ async def test_a_repeat_waiting_on_the_claim_holds_no_lock_and_locks_nothing(
             coverage, locked = await eligibility.coverage_and_lock(session, psn_no, 2026, "390")
             assert set(coverage) == {"390"} and locked is not None
             a_holds.set()
-            await eventually(lambda: _someone_waits_for_a_lock(settlement_api), timeout_s=30)
+            await eventually(lambda: a_session_waits_for_a_lock(settlement_api), timeout_s=30)
             assert not b_answered.is_set()
 
     async def b() -> None:

@@ -11,12 +11,19 @@ from settlement.db import audit, infra
 from settlement.eligibility import service as eligibility
 from settlement.eligibility.models import YearAccumulator
 from settlement.settlements.models import Settlement
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlmodel import select
 
 from shared.auth import ENROLLMENT_CLERK, SERVICE
 from tests.conftest import eventually
-from tests.settlement.conftest import HOSPITAL, PHARMACY, SettlementApi, new_person, purchase
+from tests.settlement.conftest import (
+    HOSPITAL,
+    PHARMACY,
+    SettlementApi,
+    a_session_waits_for_a_lock,
+    new_person,
+    purchase,
+)
 from tests.support.apps import bearer
 
 URL = "/api/v1/pharmacy-settlements"
@@ -154,7 +161,8 @@ async def test_two_first_settlements_of_the_year_take_turns_on_the_new_accumulat
             totals.settlement_count, totals.outpatient_paid_fen = 1, 1234
             await eligibility.save_accumulator(session, totals)
             first_holds.set()
-            await eventually(_a_session_waits_for_a_lock, timeout_s=30)  # the second one, on this row
+            # The second one, on this row.
+            await eventually(lambda: a_session_waits_for_a_lock(settlement_api), timeout_s=30)
             assert not second_done.is_set()  # still waiting for this transaction
 
     async def second() -> eligibility.Totals:
@@ -163,16 +171,6 @@ async def test_two_first_settlements_of_the_year_take_turns_on_the_new_accumulat
             totals = await eligibility.lock_accumulator(session, psn_no, 2026, "390")
         second_done.set()
         return totals
-
-    async def _a_session_waits_for_a_lock() -> bool:
-        async with settlement_api.db.session() as session:
-            waiting = await session.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-        return bool(waiting)
 
     _, seen = await asyncio.gather(first(), second())
     assert (seen.settlement_count, seen.outpatient_paid_fen) == (1, 1234)
