@@ -51,7 +51,7 @@ from seed import REGION, seed_postgres, seed_sqlite
 from platformctl.demo import REGION_RULES, admin_token, demo_code_files, policy_body, standards
 from platformctl.pgtemp import PostgresServer
 from platformctl.services import SERVICES
-from platformctl.stack import RunningService, colocated_command, free_port, service_env, start_broker
+from platformctl.stack import RunningService, free_port, service_env, start_broker
 from shared.config import sqlite_url
 from shared.migrations import upgrade
 
@@ -623,7 +623,6 @@ def start_services(stack: Stack, args: argparse.Namespace) -> None:
     assert stack.work is not None
     ports: dict[str, int] = stack.logs[1]
     bootstrap = f"127.0.0.1:{stack.logs[2]}"
-    colocated: dict[str, RunningService] = {}
     for name, spec in SERVICES.items():
         env = service_env(spec, stack.db_urls[name], bootstrap, ports)
         # The benchmark drives 60 counters of one county far harder than a real day: the per-institution
@@ -637,26 +636,8 @@ def start_services(stack: Stack, args: argparse.Namespace) -> None:
             if key.startswith(spec.env_prefix) or key == "WEB_CONCURRENCY":
                 env[key] = value
         svc = RunningService(spec, stack.urls[name], ports[name], env, stack.work / f"{name}.log")
-        if args.colocate and name in ("gateway", "settlement"):
-            colocated[name] = svc
-            continue
         svc.start()
         stack.services[name] = svc
-    if colocated:
-        # One process serves both (platformctl.colocated), started as the gateway with both one's settings.
-        gateway, settlement = colocated["gateway"], colocated["settlement"]
-        gateway.env = {**settlement.env, **gateway.env}
-        gateway.command = colocated_command(ports, reuse_port=args.colocate > 1)
-        gateway.start()
-        stack.services["gateway"] = gateway
-        stack.services["settlement"] = settlement
-        for number in range(2, args.colocate + 1):
-            more = RunningService(
-                gateway.spec, gateway.url, gateway.port, gateway.env, stack.work / f"colocated-{number}.log"
-            )
-            more.command = gateway.command
-            more.start()
-            stack.services[f"gateway-{number}"] = more
     for svc in stack.services.values():
         svc.wait_ready(120)
 
@@ -1035,13 +1016,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--workers",
         default="",
         help="uvicorn workers per service, e.g. gateway=2,settlement=2 (PostgreSQL only; default 1 each)",
-    )
-    parser.add_argument(
-        "--colocate",
-        type=int,
-        default=0,
-        metavar="N",
-        help="N processes each serving gateway and settlement (platformctl.colocated); CPU as the gateway's",
     )
     parser.add_argument("--env", action="append", default=[], help="extra service setting NAME=VALUE")
     parser.add_argument("--rate-limit", type=int, default=1_000_000, help="GATEWAY_RATE_LIMIT_PER_MINUTE")

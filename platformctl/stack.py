@@ -120,15 +120,11 @@ class RunningService:
     log_path: Path | None
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
-    #: The process's command line when it is not uvicorn serving ``spec``'s app alone (the co-located
-    #: gateway and settlement, ``colocated_command``).
-    command: list[str] | None = None
 
     def start(self, host: str = "127.0.0.1", *, die_with_parent: bool = False) -> None:
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
         self.process = subprocess.Popen(
-            self.command
-            or [
+            [
                 sys.executable,
                 "-m",
                 "uvicorn",
@@ -182,24 +178,6 @@ class RunningService:
     def kill(self) -> None:
         """SIGKILL: the process gets no chance to finish anything (crash test)."""
         self.stop(signal.SIGKILL)
-
-
-def colocated_command(
-    ports: Mapping[str, int], host: str = "127.0.0.1", *, reuse_port: bool = False
-) -> list[str]:
-    """The gateway and settlement in one process (``platformctl.colocated``) on their own two ports."""
-    return [
-        sys.executable,
-        "-m",
-        "platformctl.colocated",
-        "--host",
-        host,
-        "--gateway-port",
-        str(ports["gateway"]),
-        "--settlement-port",
-        str(ports["settlement"]),
-        *(["--reuse-port"] if reuse_port else []),
-    ]
 
 
 def service_env(

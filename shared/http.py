@@ -23,8 +23,6 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from shared import colocation
-
 #: Below uvicorn's default 5 s ``--timeout-keep-alive`` (the services run with 75 s, see
 #: platformctl.stack.KEEP_ALIVE): a connection is dropped here before a server closes it, so a request is not
 #: written into a connection the server is closing at that moment.
@@ -160,17 +158,6 @@ class ServiceHop:
         """The answer's status and body, read whole."""
         if not url.startswith("http://"):
             raise httpx.UnsupportedProtocol(f"only http:// between services, not {url.split(':', 1)[0]}://")
-        local = colocation.served(url)
-        if local is not None:  # served by this same process (platformctl colocated)
-            return await colocation.call(
-                *local,
-                method,
-                url,
-                headers=headers,
-                query=query_string(params) if params else "",
-                content=content,
-                read_s=self._timeout.sock_read,
-            )
         if params:
             url = f"{url}?{query_string(params)}"
         with _mapped(None):

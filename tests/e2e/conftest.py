@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from platformctl.demo import load_demo
 from platformctl.services import SERVICES
-from platformctl.stack import RunningService, colocated_command, free_port, service_env, start_broker
+from platformctl.stack import RunningService, free_port, service_env, start_broker
 from tests.conftest import BACKENDS, migrated_copy
 from tests.support.his import SignedHis
 
@@ -118,12 +118,10 @@ def start_stack(
     *,
     ports: dict[str, int] | None = None,
     demo: bool = True,
-    colocate: bool = False,
 ) -> Stack:
     """One whole platform as real processes under ``root``: its own broker, its four services each with
     its own database on ``backend``, on the given (or free) ports; the demo data loaded unless ``demo``
-    is False. ``colocate``: the gateway and settlement in one process (``platformctl.colocated``), each
-    on its own port. Stopped with ``stop_stack``."""
+    is False. Stopped with ``stop_stack``."""
     port = free_port()
     broker_log = open(root / "broker.log", "ab")  # noqa: SIM115
     broker = start_broker(port, broker_log)
@@ -147,15 +145,8 @@ def start_stack(
             svc = RunningService(
                 spec, f"http://127.0.0.1:{ports[name]}", ports[name], env, root / f"{name}.log"
             )
-            services[name] = svc
-            if colocate and name in ("gateway", "settlement"):
-                continue  # started below, as one process
             svc.start()
-        if colocate:
-            gateway, settlement = services["gateway"], services["settlement"]
-            gateway.env = {**settlement.env, **gateway.env}
-            gateway.command = colocated_command(ports)
-            gateway.start()
+            services[name] = svc
         for svc in services.values():
             svc.wait_ready()
         if demo:
