@@ -911,6 +911,8 @@ def write_json(
         "env": args.env,
         "rate_limit_per_minute": args.rate_limit,
         "postgres_settings": {**PG_SETTINGS, **dict(item.partition("=")[::2] for item in args.pg_setting)},
+        # What ``--pg-setting`` changed: shown beside the workers in the run log's table.
+        "postgres_overrides": dict(item.partition("=")[::2] for item in args.pg_setting),
         "postgres_over": "unix socket" if args.pg_unix_socket else "loopback tcp",
         "ok": all(r.get("ok") for r in results),
         "backends": {r["backend"]: r for r in results},
@@ -928,6 +930,9 @@ def _row(run: dict[str, Any], backend: str, r: dict[str, Any], phase: dict[str, 
     ledger = phase["ledger"]
     ratio = phase.get("ratio_to_pgbench")
     workers = ",".join(f"{k}={v}" for k, v in sorted(run.get("workers", {}).items())) or "1 each"
+    overrides = run.get("postgres_overrides") or {}
+    if overrides:
+        workers += "; PostgreSQL " + ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
     commit = f"{run['git_commit']}{'+' if run.get('git_dirty') else ''}"
     return (
         f"| {run['date'][:16].replace('T', ' ')} | {commit} | "

@@ -63,3 +63,32 @@ def test_every_settlement_answered_and_booked_once(backend: str) -> None:
     # The day's preparation went through the gateway too: 15 pharmacies × 40 drugs mapped with 3301 and a
     # quarter of the 300 persons registered with 2503, each answered infcode 0 (else the harness stops).
     assert "600 drugs mapped (3301) by 15 pharmacies, 75 chronic patients registered (2503)" in done.stdout
+
+
+def test_the_run_logs_table_names_what_a_run_changed_in_postgresql() -> None:
+    """A run made with ``--pg-setting`` (a server setting changed for the experiment) is labelled in the
+    run log's table beside its workers, so that its figures are not read as the platform's as shipped."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import settlement_load
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    phase = {
+        "phase": "pharmacy c=16, 30 s",
+        "settlements_per_s": 100.0,
+        "latency": {"2102": {"count": 3, "p50_ms": 1, "p99_ms": 2, "max_ms": 3}},
+        "errors": 0,
+        "ledger": {"catch_up_s": 0.01, "entries_per_s": 90.0},
+        "load_before": [1.0],
+        "load_after": [2.0],
+    }
+    run = {"date": "2026-12-07T18:53:27", "git_commit": "abc1234", "persons": 20000, "workers": {}}
+    shipped = settlement_load._row(run, "postgres", {"ok": True}, phase)
+    assert "| 1 each |" in shipped
+    changed = settlement_load._row(
+        {**run, "workers": {"settlement": 2}, "postgres_overrides": {"synchronous_commit": "off"}},
+        "postgres",
+        {"ok": True},
+        phase,
+    )
+    assert "| settlement=2; PostgreSQL synchronous_commit=off |" in changed
