@@ -58,6 +58,10 @@ class ServiceSettings(BaseSettings):
     outbox_max_backoff_s: float = Field(default=30.0, gt=0)
     #: Start the outbox relay / consumers inside the web process (the default, one process per service).
     run_background_workers: bool = True
+    #: At shutdown, how long the process waits for the calls that outlive their request (a confirmation owed
+    #: to a peer platform after the commit, ``ServiceRuntime.keep``) before it closes its database pool. A
+    #: call cut off here stays owed and is sent again by the retry loop after the restart.
+    shutdown_calls_wait_s: float = Field(default=5.0, ge=0, le=25.0)
     #: Once started, move everything built to start (modules, ORM mappings, schemas: ≈ 200,000 objects) out
     #: of the cyclic garbage collector's sight (``gc.freeze``), so that a full collection under load scans
     #: what requests left behind instead of stalling the process for ≈ 75 ms

@@ -63,6 +63,8 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         #: Other background loops of the service (a scheduler...): each runs until the event is set.
         self._extra_workers = list(workers)
+        #: Calls that outlive the request that started them (``keep``), until they end.
+        self._calls: set[asyncio.Future[Any]] = set()
         self.relay: OutboxRelay | None = None
         self.consumer: IdempotentConsumer | None = None
         #: Creates the topics again when the broker lost them (the relay, for the topics it publishes to).
@@ -119,7 +121,34 @@ class ServiceRuntime:
             runners.append(self.consumer.run())
         await asyncio.gather(*runners)
 
+    def keep(self, call: asyncio.Future[Any]) -> None:
+        """Hold ``call`` (a task that outlives the request that started it: a confirmation owed to a peer
+        platform after the commit) referenced until it ends, and let ``stop`` wait for it before the
+        database pool it uses is closed."""
+        self._calls.add(call)
+        call.add_done_callback(self._calls.discard)
+
+    def calls_running(self) -> list[asyncio.Future[Any]]:
+        """The calls kept (``keep``) that have not ended yet."""
+        return [call for call in self._calls if not call.done()]
+
+    async def _finish_calls(self) -> None:
+        """At shutdown: the kept calls are given ``shutdown_calls_wait_s`` to end; those still running are
+        cancelled (what they owed stays owed, for the retry loop after the restart), and every one has
+        ended before ``stop`` closes the pool."""
+        running = self.calls_running()
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=self.settings.shutdown_calls_wait_s)
+        if late:
+            log.warning("%d call(s) owed after a commit cut off at shutdown; they stay owed", len(late))
+            for call in late:
+                call.cancel()
+            await asyncio.wait(late)
+
     async def stop(self) -> None:
+        # First the calls still going on after their request: they use the pool closed below.
+        await self._finish_calls()
         self._stop.set()
         if self.relay is not None:
             self.relay.stop()

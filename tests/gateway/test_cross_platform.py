@@ -173,7 +173,7 @@ async def test_a_peer_that_hangs_on_the_confirmation_does_not_hold_the_committed
     assert held.status == "reserved"
     # B answers at last: the confirmation sent in the background lands.
     platform_b.link.resume.set()
-    calls = office.api.app.state.after_commit_calls
+    calls = office.api.app.state.runtime.calls_running()
     await asyncio.wait_for(asyncio.gather(*calls), 60)
     (row,) = await peer_rows(office)
     assert row.status == "confirmed"

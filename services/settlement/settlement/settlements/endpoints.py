@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -52,24 +52,16 @@ async def after_commit_call(request: Request, runtime: RuntimeDep, call: Corouti
     settings = runtime.settings
     wait_s = settings.interplatform_after_commit_wait_s if isinstance(settings, SettlementSettings) else 1.0
     task = asyncio.ensure_future(call)
-    running: set[asyncio.Future[Any]] | None = getattr(request.app.state, "after_commit_calls", None)
-    if running is None:  # the calls still going on, kept referenced until they end
-        running = request.app.state.after_commit_calls = set()
-    running.add(task)
-    task.add_done_callback(_after_commit_done(running))
+    task.add_done_callback(_after_commit_done)
+    # Kept referenced until it ends, and waited for at shutdown before the pool closes (``keep``).
+    runtime.keep(task)
     with contextlib.suppress(Exception):  # past the wait (TimeoutError) or failed: logged, still owed
         await asyncio.wait_for(asyncio.shield(task), wait_s)
 
 
-def _after_commit_done(running: set[asyncio.Future[Any]]) -> Callable[[asyncio.Future[Any]], None]:
-    def done(task: asyncio.Future[Any]) -> None:
-        running.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning(
-                "a call owed to a peer after the commit failed; it stays owed", exc_info=task.exception()
-            )
-
-    return done
+def _after_commit_done(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a call owed to a peer after the commit failed; it stays owed", exc_info=task.exception())
 
 
 @router.post("/pharmacy-settlements", response_model=SettlementOut)
