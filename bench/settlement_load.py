@@ -675,6 +675,8 @@ async def drive(
     pids = {name: svc.process.pid for name, svc in stack.services.items() if svc.process is not None}
     if stack.server is not None:
         pids["postgres"] = _postmaster_pid(stack.server)
+    # The embedded broker runs on the same cores (counted in "all" since stop 29).
+    pids["broker"] = stack.broker.pid
     all_settled: dict[str, int] = {}
     phases: list[dict[str, Any]] = []
     try:
@@ -930,6 +932,8 @@ def _row(run: dict[str, Any], backend: str, r: dict[str, Any], phase: dict[str, 
     ledger = phase["ledger"]
     ratio = phase.get("ratio_to_pgbench")
     workers = ",".join(f"{k}={v}" for k, v in sorted(run.get("workers", {}).items())) or "1 each"
+    if run.get("label"):  # an experiment's change to the code, written into its JSON after the run
+        workers += f"; {run['label']}"
     overrides = run.get("postgres_overrides") or {}
     if overrides:
         workers += "; PostgreSQL " + ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))

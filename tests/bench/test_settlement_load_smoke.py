@@ -92,3 +92,5 @@ def test_the_run_logs_table_names_what_a_run_changed_in_postgresql() -> None:
         phase,
     )
     assert "| settlement=2; PostgreSQL synchronous_commit=off |" in changed
+    experiment = settlement_load._row({**run, "label": "experiment: relay waits 5 ms"}, "postgres", {}, phase)
+    assert "| 1 each; experiment: relay waits 5 ms |" in experiment
