@@ -80,6 +80,13 @@ def _settle_values(msgid: str, psn_no: str, paid_fen: int) -> tuple[str, str, st
     return f"S{msgid}", msgid, psn_no, fund, 9000 - fund, payload
 
 
+def _named(sql: str, *names: str) -> str:
+    """``sql`` with ``$1``, ``$2``… written as psycopg's ``%(name)s`` of ``names`` in that order."""
+    for number, name in enumerate(names, start=1):
+        sql = sql.replace(f"${number}", f"%({name})s")
+    return sql
+
+
 class AsyncpgWay:
     name = "asyncpg (4 round trips)"
 
@@ -109,16 +116,9 @@ class PsycopgWay:
         self.pipeline = pipeline
         self.name = "psycopg pipeline (2 round trips)" if pipeline else "psycopg (4 round trips)"
         self.free: asyncio.Queue[Any] = asyncio.Queue()
-        # psycopg's server-side parameters are $n too when the statement is sent as prepared text.
-        self.claim = CLAIM.replace("$1", "%(msgid)s").replace("$2", "%(psn_no)s")
-        self.write = (
-            WRITE.replace("$1", "%(setl_id)s")
-            .replace("$2", "%(msgid)s")
-            .replace("$3", "%(psn_no)s")
-            .replace("$4", "%(fund)s")
-            .replace("$5", "%(cash)s")
-            .replace("$6", "%(payload)s")
-        )
+        # The same statements with psycopg's named placeholders for asyncpg's ``$n`` ones.
+        self.claim = _named(CLAIM, "msgid", "psn_no")
+        self.write = _named(WRITE, "setl_id", "msgid", "psn_no", "fund", "cash", "payload")
         self.connections: list[Any] = []
 
     async def open(self, size: int) -> None:
